@@ -1,0 +1,49 @@
+# Two commands for newcomers: `make demo` and `make test`. Both build .venv from scratch.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: demo test lint typecheck unit browser-deps bench screenshot clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/backdrop run recipes/spring-campaign.yaml --emulate --yes
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check runner tests bench
+	$(BIN)/ruff format --check runner tests bench
+
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
+
+browser-deps:
+	@bash scripts/ensure-chromium.sh || true
+
+unit: $(TEST_STAMP)
+	$(BIN)/pytest
+
+test: $(TEST_STAMP) browser-deps lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_plan.py
+	$(BIN)/python bench/bench_run.py
+	$(BIN)/python bench/bench_report.py
+
+screenshot: $(STAMP) browser-deps
+	$(BIN)/python scripts/screenshot.py
+
+clean:
+	rm -rf $(VENV) out build *.egg-info

@@ -1,0 +1,1 @@
+"""The 1min.ai API: its limits (one source of truth) and an async client."""

@@ -1,0 +1,153 @@
+"""One error type for everything a user can get wrong, rendered with a position and a caret.
+
+Only the CLI prints these; the core raises them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+# Exit codes, documented in the README. The CLI maps errors to them in one place.
+EXIT_OK = 0
+EXIT_JOBS_FAILED = 1
+EXIT_USAGE = 2  # invalid recipe or bad usage
+EXIT_ABORTED = 3  # the run was stopped: bad key, no credits, output folder locked, API unreachable
+EXIT_INTERNAL = 70  # a bug in backdrop
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+
+@dataclass(frozen=True)
+class Span:
+    """A place in a source file. Lines and columns are 1-based; end_col is exclusive."""
+
+    file: str
+    line: int
+    col: int
+    end_col: int
+    text: str  # the whole source line, for the snippet
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem: where it is, what it is, and what to do about it."""
+
+    message: str
+    path: str = ""  # the path inside the recipe, e.g. "defaults.quality" or "matrix.include[0]"
+    span: Span | None = None
+    hint: str | None = None
+    severity: Literal["error", "warning"] = "error"
+    file: str | None = None  # when there is no span but the file is known
+
+    def headline(self) -> str:
+        where = str(self.span) if self.span else (self.file or "")
+        prefix = f"{where}: " if where else ""
+        path = f"{self.path}: " if self.path else ""
+        return f"{prefix}{self.severity}: {path}{self.message}"
+
+    def render(self) -> str:
+        lines = [self.headline()]
+        if self.span is not None:
+            gutter = str(self.span.line)
+            pad = " " * len(gutter)
+            text = self.span.text.rstrip("\n").expandtabs(1)
+            lines.append(f"    {gutter} | {text}")
+            width = max(1, min(self.span.end_col, len(text) + 1) - self.span.col)
+            lines.append(f"    {pad} | {' ' * (self.span.col - 1)}{'^' * width}")
+        if self.hint:
+            lines.append(f"    hint: {self.hint}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "severity": self.severity,
+            "file": self.span.file if self.span else self.file,
+            "line": self.span.line if self.span else None,
+            "column": self.span.col if self.span else None,
+            "end_column": self.span.end_col if self.span else None,
+            "path": self.path,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class BackdropError(Exception):
+    """Base of every expected error. The CLI turns these into a message and an exit code."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> Sequence[Diagnostic]:
+        return [Diagnostic(self.message, hint=self.hint)]
+
+
+class RecipeError(BackdropError):
+    """A recipe has one or more problems; all of them are carried, in source order."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        diags = sorted(
+            diagnostics,
+            key=lambda d: (d.span.file, d.span.line, d.span.col) if d.span else ("", 0, 0),
+        )
+        summary = diags[0].headline() if diags else "invalid recipe"
+        super().__init__(summary)
+        self._diagnostics = diags
+
+    def diagnostics(self) -> Sequence[Diagnostic]:
+        return self._diagnostics
+
+
+class UsageError(BackdropError):
+    """A bad command-line argument or combination."""
+
+
+class ApiError(BackdropError):
+    """The 1min.ai API (or the network in front of it) answered in a way we cannot continue from."""
+
+    exit_code = EXIT_ABORTED
+
+
+class StateError(BackdropError):
+    """The output folder's state cannot be used (locked by another run, unreadable, ...)."""
+
+    exit_code = EXIT_ABORTED
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest choice to a misspelled word, or None when nothing is close."""
+    matches = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def suggestion_suffix(word: str, choices: Iterable[str]) -> str:
+    match = did_you_mean(word, choices)
+    return f" (did you mean '{match}'?)" if match else ""
+
+
+@dataclass
+class DiagnosticBag:
+    """Collects diagnostics so that every problem is reported at once."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self.items.append(diagnostic)
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.items.extend(diagnostics)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise RecipeError(self.items)

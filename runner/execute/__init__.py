@@ -1,0 +1,1 @@
+"""Execution: crash-safe state, scheduling, and the upload/generate/download steps."""

@@ -1,0 +1,62 @@
+"""What the state store gives the report stage: the contract between execution and reporting."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+JobStatus = Literal["pending", "generated", "done", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str  # POSIX, relative to the output folder
+    sha256: str
+    width: int
+    height: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    key: str
+    index: int
+    label: str
+    vars: Mapping[str, Any]
+    image_kind: Literal["file", "url", "asset"]
+    image_ref: str  # as rendered in the recipe
+    image_path: str | None  # absolute path of a local source image at run time
+    prompt_object: Mapping[str, Any]  # the resolved promptObject, without imageUrl
+    outputs: tuple[str, ...]  # planned output paths
+    status: JobStatus  # "skipped": done by an earlier run and still intact
+    attempts: int
+    error: str | None
+    record_uuid: str | None
+    files: tuple[FileRecord, ...]
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """The latest run over an output folder, as the state store remembers it."""
+
+    recipe_name: str
+    recipe_path: str
+    run_id: str
+    started_at: str  # ISO 8601, UTC
+    finished_at: str | None
+    tool_version: str
+    axes: tuple[str, ...]
+    report_rows: str | None
+    report_columns: str | None
+    estimated_cost_usd: float
+    jobs: tuple[JobRecord, ...]
+
+    def totals(self) -> dict[str, int]:
+        counts = {"jobs": len(self.jobs), "done": 0, "skipped": 0, "failed": 0, "pending": 0}
+        for job in self.jobs:
+            status = "pending" if job.status == "generated" else job.status
+            counts[status] += 1
+        counts["images"] = sum(len(job.files) for job in self.jobs)
+        return counts

@@ -1,0 +1,1 @@
+"""Planning: axes -> matrix -> templates -> jobs -> cost, producing a Plan."""
