@@ -121,6 +121,7 @@ class Recipe:
     prices: PriceTable
     report: ReportLayout
     source: SourceMap
+    max_jobs: int | None = None  # the recipe's own cap on the job count; None: the default cap
 
     @property
     def base_dir(self) -> Path:
