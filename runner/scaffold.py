@@ -1,0 +1,95 @@
+"""`backdrop init`: a starter project that plans at once."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+from runner.diagnostics import UsageError
+
+STARTER_RECIPE = """\
+# yaml-language-server: $schema=./recipe.schema.json
+# A starter recipe. Plan it with:  backdrop plan {recipe}
+# Rehearse it offline with:        backdrop run {recipe} --emulate
+version: 1
+name: {name}
+description: Product shots on seasonal backgrounds, one set per market
+defaults:                      # promptObject fields; each one may be a template
+  size: 1024x1024              # 1024x1024 | 1024x1536 | 1536x1024
+  quality: low                 # low | medium | high
+  n: 1                         # images per job, 1..10
+  output_format: webp          # png | jpeg | webp
+  output_compression: 85       # 0..100
+vars:
+  brand: {brand}
+matrix:
+  product:
+    - {{ sku: SAMPLE-01, name: ceramic vase, image: images/product.png }}
+  season: [spring, autumn]
+  market: {{ csv: data/markets.csv }}   # one mapping per row; columns become fields
+image: "{{{{ product.image }}}}"
+prompt: |
+  {{{{ product.name }}}} on {{{{ market.setting }}}} in {{{{ season }}}},
+  soft natural light, photorealistic, {{{{ brand }}}} colour palette
+output: "{{{{ market.code }}}}/{{{{ product.sku }}}}-{{{{ season }}}}"
+"""
+
+STARTER_CSV = """\
+code,setting
+fr-FR,a sunlit Parisian balcony
+ja-JP,a calm Kyoto tea room
+"""
+
+
+def init_project(directory: Path) -> list[Path]:
+    """Write a starter recipe, its schema, an example image and a CSV; return what was written."""
+    directory = directory.resolve()
+    name = _slug(directory.name) or "my-campaign"
+    recipe = directory / "recipe.yaml"
+    files = {
+        recipe: STARTER_RECIPE.format(name=name, brand="Acme Home", recipe=_shown(recipe)),
+        directory / "recipe.schema.json": json.dumps(_schema(), indent=2) + "\n",
+        directory / "data" / "markets.csv": STARTER_CSV,
+    }
+    image = directory / "images" / "product.png"
+    existing = [p for p in [*files, image] if p.exists()]
+    if existing:
+        raise UsageError(
+            f"{_shown(existing[0])} already exists; backdrop init never overwrites files",
+            hint="choose an empty folder: backdrop init NEW_FOLDER",
+        )
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    image.parent.mkdir(parents=True, exist_ok=True)
+    _draw_example_image(image)
+    return [recipe, *list(files)[1:], image]
+
+
+def _schema() -> object:
+    text = (resources.files("runner") / "schemas" / "recipe.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def _draw_example_image(path: Path) -> None:
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(im)
+    draw.ellipse((88, 40, 168, 90), fill=(70, 110, 160, 255))
+    draw.polygon([(96, 70), (160, 70), (190, 210), (66, 210)], fill=(70, 110, 160, 255))
+    draw.rectangle((66, 205, 190, 222), fill=(50, 80, 120, 255))
+    im.save(path, optimize=True)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
