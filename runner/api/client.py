@@ -1,0 +1,399 @@
+"""An async 1min.ai client: upload, generate, download. It classifies failures; it never retries.
+
+One shared httpx.AsyncClient (HTTP/1.1, keep-alive) serves the API host and the asset host. The
+key travels only in the `API-KEY` header of /api/* requests; downloads (a different host, or a
+presigned URL) never carry it, and every message we surface has it redacted.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, BinaryIO
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from runner import __version__
+from runner.api.errors import (
+    ApiProtocolError,
+    AuthError,
+    CreditsError,
+    RateLimited,
+    RejectedError,
+    TransientError,
+)
+from runner.api.limits import FEATURE_TYPE, MODEL
+
+USER_AGENT = f"backdrop/{__version__}"
+REDACTED = "[redacted]"
+_MAX_MESSAGE = 300
+_CREDITS_WORDS = re.compile(
+    r"insufficient|not enough|exceed|limit|out of|no more|run out|ran out|exhaust|deplet|"
+    r"balance|top up|purchase",
+)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds. Generations take minutes, so the generate read timeout is long."""
+
+    connect: float = 10.0
+    generate: float = 600.0
+    upload: float = 120.0
+    download: float = 300.0
+    pool: float = 600.0  # waiting for a free connection when every one is busy
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The API's answer to one paid generation."""
+
+    uuid: str
+    result_keys: tuple[str, ...]
+    temporary_url: str | None  # presigned link to the first result, valid for 7 days
+    credits_left: int | None  # creditLimit - usedCredit
+    raw_status: str
+
+
+class OneMinClient:
+    """Talks to 1min.ai (or the emulator). Use as `async with OneMinClient(...) as client:`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str = "https://api.1min.ai",
+        asset_base_url: str = "https://asset.1min.ai",
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: Timeouts = Timeouts(),
+        max_connections: int = 64,
+    ) -> None:
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.asset_base_url = asset_base_url.rstrip("/")
+        self.timeouts = timeout
+        self._api_host = urlsplit(self.base_url).netloc or self.base_url
+        self._http = httpx.AsyncClient(
+            http1=True,
+            http2=False,
+            transport=transport,
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=30.0,
+            ),
+            headers={"User-Agent": USER_AGENT},
+            timeout=httpx.Timeout(timeout.download, connect=timeout.connect, pool=timeout.pool),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    async def __aenter__(self) -> OneMinClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def __repr__(self) -> str:
+        return f"OneMinClient(base_url={self.base_url!r}, asset_base_url={self.asset_base_url!r})"
+
+    # -- the three calls ---------------------------------------------------------------------
+
+    async def upload_asset(self, data: bytes, filename: str, mimetype: str) -> str:
+        """Upload a source image; return the key that goes into promptObject.imageUrl."""
+        timeout = self._timeout(self.timeouts.upload)
+        response = await self._api_request(
+            "POST",
+            "/api/assets",
+            what="uploading an image",
+            files={"asset": (filename, data, mimetype)},
+            timeout=timeout,
+        )
+        body = self._json(response, "the upload")
+        file_content = body.get("fileContent")
+        asset = body.get("asset")
+        for holder, field in ((file_content, "path"), (asset, "key")):
+            if isinstance(holder, Mapping):
+                value = holder.get(field)
+                if isinstance(value, str) and value:
+                    return value
+        raise ApiProtocolError(
+            "the upload answer has neither fileContent.path nor asset.key",
+            status=response.status_code,
+        )
+
+    async def generate(self, prompt_object: Mapping[str, Any]) -> Generation:
+        """Run one background replacement (paid). Raises unless the record's status is SUCCESS."""
+        payload = {"type": FEATURE_TYPE, "model": MODEL, "promptObject": dict(prompt_object)}
+        response = await self._api_request(
+            "POST",
+            "/api/features",
+            what="generating",
+            json=payload,
+            timeout=self._timeout(self.timeouts.generate),
+        )
+        body = self._json(response, "the generation")
+        return self._parse_generation(body, response.status_code)
+
+    async def download(
+        self, key: str, dest: BinaryIO, *, max_bytes: int, url: str | None = None
+    ) -> int:
+        """Stream a result into `dest`; return the byte count. No key is sent to the asset host.
+
+        Refuses more than `max_bytes` (by Content-Length first, then while streaming) and reports
+        a body shorter than its Content-Length as a TransientError, so the caller retries.
+        """
+        target = url or f"{self.asset_base_url}/{quote(key.lstrip('/'), safe='/')}"
+        where = urlsplit(target).netloc or "the asset host"
+        try:
+            async with self._http.stream(
+                "GET",
+                target,
+                headers={"Accept-Encoding": "identity"},
+                timeout=self._timeout(self.timeouts.download),
+            ) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise self._download_error(response, key)
+                declared = _content_length(response)
+                if declared is not None and declared > max_bytes:
+                    raise RejectedError(
+                        f"the result {key} is {declared} bytes, over the {max_bytes}-byte cap",
+                        status=200,
+                    )
+                received = 0
+                async for chunk in response.aiter_bytes():
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise RejectedError(
+                            f"the result {key} is larger than the {max_bytes}-byte cap",
+                            status=200,
+                        )
+                    dest.write(chunk)
+        except httpx.HTTPError as exc:
+            raise self._network_error(exc, f"downloading {key} from {where}") from None
+        if declared is not None and response.num_bytes_downloaded < declared:
+            raise TransientError(
+                f"the download of {key} was cut short "
+                f"({response.num_bytes_downloaded} of {declared} bytes)"
+            )
+        if received == 0:
+            raise TransientError(f"the download of {key} was empty")
+        return received
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _timeout(self, read: float) -> httpx.Timeout:
+        t = self.timeouts
+        return httpx.Timeout(connect=t.connect, read=read, write=t.upload, pool=t.pool)
+
+    async def _api_request(
+        self, method: str, path: str, *, what: str, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"API-KEY": self._api_key, "Accept": "application/json"}
+        try:
+            response = await self._http.request(
+                method, f"{self.base_url}{path}", headers=headers, **kwargs
+            )
+        except httpx.HTTPError as exc:
+            raise self._network_error(exc, f"{what} at {self._api_host}") from None
+        if response.status_code >= 300:
+            raise self._api_error(response)
+        return response
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, REDACTED) if self._api_key else text
+
+    def _one_line(self, text: str) -> str:
+        line = " ".join(self._redact(text).split())
+        return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
+
+    def _network_error(self, exc: httpx.HTTPError, doing: str) -> TransientError:
+        kinds: dict[type[Exception], str] = {
+            httpx.ConnectTimeout: "could not connect in time",
+            httpx.ReadTimeout: "no answer in time",
+            httpx.WriteTimeout: "could not send in time",
+            httpx.PoolTimeout: "no free connection in time",
+            httpx.ConnectError: "could not connect",
+            httpx.RemoteProtocolError: "the connection was dropped",
+            httpx.ReadError: "the connection broke",
+            httpx.WriteError: "the connection broke",
+        }
+        kind = kinds.get(type(exc), "network error")
+        detail = self._one_line(str(exc))
+        detail = f" ({type(exc).__name__}: {detail})" if detail else f" ({type(exc).__name__})"
+        return TransientError(f"{doing}: {kind}{detail}", "check the network and run again")
+
+    def _api_error(self, response: httpx.Response) -> Exception:
+        status = response.status_code
+        message, code = self._error_text(response)
+        said = f": {message}" if message else ""
+        said += f" [{code}]" if code else ""
+        if 400 <= status < 500 and (status == 402 or _mentions_credits(message, code)):
+            return CreditsError(f"out of credits (HTTP {status}){said}", status=status)
+        if status in (401, 403):
+            return AuthError(f"the API key was refused (HTTP {status}){said}", status=status)
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
+            return RateLimited(f"too many requests (HTTP 429){wait}{said}", retry_after)
+        if status >= 500:
+            return TransientError(f"the API failed (HTTP {status}){said}", status=status)
+        if 400 <= status < 500:
+            text = f"the API refused the request (HTTP {status}){said}"
+            return RejectedError(text, status=status, error_code=code)
+        return ApiProtocolError(f"unexpected HTTP {status} from {self._api_host}", status=status)
+
+    def _download_error(self, response: httpx.Response, key: str) -> Exception:
+        status = response.status_code
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return RateLimited(f"too many downloads (HTTP 429) for {key}", retry_after)
+        if status >= 500:
+            return TransientError(f"the asset host failed (HTTP {status}) for {key}", status=status)
+        hint = (
+            "the link may have expired; the asset host URL is tried next"
+            if status
+            in (
+                401,
+                403,
+            )
+            else None
+        )
+        return RejectedError(
+            f"the download of {key} was refused (HTTP {status})", status=status, hint=hint
+        )
+
+    def _error_text(self, response: httpx.Response) -> tuple[str, str | None]:
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            return "", None
+        if not isinstance(body, Mapping):
+            return "", None
+        message = body.get("message") or body.get("error") or ""
+        if isinstance(message, Mapping):
+            message = message.get("message", "")
+        code = body.get("errorCode") or body.get("code")
+        return self._one_line(str(message)), (self._one_line(str(code)) if code else None)
+
+    def _json(self, response: httpx.Response, what: str) -> Mapping[str, Any]:
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise ApiProtocolError(
+                f"{what} answer (HTTP {response.status_code}) is not JSON",
+                status=response.status_code,
+            ) from None
+        if not isinstance(body, Mapping):
+            raise ApiProtocolError(f"{what} answer is not a JSON object")
+        return body
+
+    def _parse_generation(self, body: Mapping[str, Any], status_code: int) -> Generation:
+        record = body.get("aiRecord")
+        if not isinstance(record, Mapping):
+            message, code = self._error_text_from(body)
+            if _mentions_credits(message, code):
+                raise CreditsError(f"out of credits: {message}", status=status_code)
+            raise ApiProtocolError("the generation answer has no aiRecord", status=status_code)
+        status = str(record.get("status", ""))
+        uuid = record.get("uuid")
+        if status != "SUCCESS":
+            message, code = self._error_text_from(record)
+            said = f": {message}" if message else ""
+            if _mentions_credits(message, code):
+                raise CreditsError(f"out of credits{said}", status=status_code)
+            raise RejectedError(
+                f"the generation ended with status {self._one_line(status) or 'unknown'}{said}",
+                status=status_code,
+                error_code=code,
+            )
+        detail = record.get("aiRecordDetail")
+        results = detail.get("resultObject") if isinstance(detail, Mapping) else None
+        if isinstance(results, str):
+            results = [results]
+        if not isinstance(uuid, str) or not uuid:
+            raise ApiProtocolError("the generation answer has no aiRecord.uuid")
+        if (
+            not isinstance(results, list)
+            or not results
+            or not all(isinstance(r, str) and r for r in results)
+        ):
+            raise ApiProtocolError(
+                f"the generation {uuid} answer has no result images (aiRecordDetail.resultObject)"
+            )
+        temporary = record.get("temporaryUrl") or body.get("temporaryUrl")
+        return Generation(
+            uuid=uuid,
+            result_keys=tuple(results),
+            temporary_url=temporary if isinstance(temporary, str) and temporary else None,
+            credits_left=_credits_left(record.get("teamUser")),
+            raw_status=status,
+        )
+
+    def _error_text_from(self, body: Mapping[str, Any]) -> tuple[str, str | None]:
+        message = body.get("message") or body.get("error") or ""
+        code = body.get("errorCode")
+        return self._one_line(str(message)), (self._one_line(str(code)) if code else None)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None if absent."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN -> None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _mentions_credits(message: str, code: str | None) -> bool:
+    text = f"{message} {code or ''}".lower().replace("_", " ")
+    return "credit" in text and bool(_CREDITS_WORDS.search(text))
+
+
+def _credits_left(team_user: object) -> int | None:
+    if not isinstance(team_user, Mapping):
+        return None
+    limit, used = team_user.get("creditLimit"), team_user.get("usedCredit")
+    if isinstance(limit, bool) or isinstance(used, bool):
+        return None
+    if isinstance(limit, int | float) and isinstance(used, int | float):
+        return int(limit - used)
+    return None
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("Content-Length")
+    if value is None or response.headers.get("Content-Encoding"):
+        return None
+    try:
+        length = int(value)
+    except ValueError:
+        return None
+    return length if length >= 0 else None

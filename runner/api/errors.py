@@ -1,0 +1,78 @@
+"""How a call to 1min.ai can fail, sorted by what the run should do about it.
+
+Every class is an ApiError, so the CLI maps them all to one exit code. The scheduler decides by
+class: RetryableError (TransientError, RateLimited) -> back off and try again; FatalApiError
+(AuthError, CreditsError) -> stop scheduling for the whole run; RejectedError -> fail this job
+with the API's own message; ApiProtocolError -> the answer made no sense (fail the job).
+
+Messages are one plain line and never contain the API key (the client redacts it).
+"""
+
+from __future__ import annotations
+
+from runner.diagnostics import ApiError
+
+
+class RetryableError(ApiError):
+    """Worth trying again after a pause: nothing was decided on the other side."""
+
+
+class TransientError(RetryableError):
+    """Connection error, timeout, dropped connection, 5xx, or a truncated or invalid download."""
+
+    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
+
+class RateLimited(RetryableError):
+    """HTTP 429. `retry_after` is the server's wish in seconds, when it said one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message, "lower --rpm or --concurrency")
+        self.retry_after = retry_after
+        self.status = 429
+
+
+class FatalApiError(ApiError):
+    """Nothing more can succeed in this run: stop scheduling new jobs."""
+
+
+class AuthError(FatalApiError):
+    """HTTP 401/403 from the API: the key was refused."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message, "check the key in the ONEMIN_API_KEY environment variable")
+        self.status = status
+
+
+class CreditsError(FatalApiError):
+    """The account is out of credits."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, "add credits to the 1min.ai account, then run again to resume")
+        self.status = status
+
+
+class RejectedError(ApiError):
+    """A 4xx the API explained (or a download refused): retrying the same request will not help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.error_code = error_code
+
+
+class ApiProtocolError(ApiError):
+    """The API answered something we cannot read (not JSON, or fields missing)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message, "the API may have changed; run again later or report it")
+        self.status = status

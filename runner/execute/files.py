@@ -1,0 +1,246 @@
+"""Result images on disk: written atomically, verified, and never outside the output folder.
+
+A result is streamed to a hidden temporary file in its target folder (same filesystem), checked
+with Pillow (format, full decode, size), fsynced, renamed into place with os.replace and the
+folder fsynced. So an output path holds either nothing, the previous file, or a complete image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from runner.api.errors import RejectedError, TransientError
+from runner.api.limits import PIL_FORMATS
+from runner.diagnostics import StateError
+from runner.execute.lock import STATE_DIR
+from runner.execute.records import FileRecord
+
+if TYPE_CHECKING:
+    from runner.api.client import OneMinClient
+
+# A 1536x1024 PNG is a few MB; nothing legitimate comes near this.
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+PART_SUFFIX = ".backdrop-part"
+
+# Fills an open temporary file, e.g. `lambda f: client.download(key, f, max_bytes=...)`.
+Filler = Callable[[BinaryIO], Awaitable[object]]
+
+
+def resolve_output(output_dir: Path, dest: str | Path) -> tuple[Path, str]:
+    """(absolute path, POSIX path relative to the output folder); StateError if it escapes."""
+    root = Path(output_dir).resolve()
+    candidate = Path(dest)
+    target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if target == root or not target.is_relative_to(root):
+        raise StateError(
+            f"the output path {dest} is outside the output folder {root}",
+            "output paths must stay inside the output folder (no '..' or links out of it)",
+        )
+    relative = target.relative_to(root)
+    if relative.parts[0] == STATE_DIR:
+        raise StateError(f"the output path {dest} is inside backdrop's own {STATE_DIR} folder")
+    return target, relative.as_posix()
+
+
+async def write_verified(
+    output_dir: Path,
+    dest: str | Path,
+    source: AsyncIterable[bytes] | Filler,
+    *,
+    expected_format: str,
+    expected_size: tuple[int, int] | None,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+) -> FileRecord:
+    """Stream `source` into `dest` atomically after checking it is the image we asked for.
+
+    `source` is an async iterable of chunks, or a coroutine function that writes into a file.
+    A bad image raises TransientError (retry the download, not the generation); an unwritable
+    folder raises StateError. The temporary file is removed on every failure, cancellation too.
+    """
+    if expected_format not in PIL_FORMATS:
+        raise ValueError(f"unknown output format {expected_format!r}")
+    target, relative = resolve_output(output_dir, dest)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        resolve_output(output_dir, target)  # again, now that the folders exist (links)
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=PART_SUFFIX
+        )
+    except OSError as exc:
+        raise _write_error(relative, exc) from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(source, AsyncIterable):
+                await _copy_chunks(source, handle, max_bytes, relative)
+            else:
+                await source(handle)
+            handle.flush()
+        record = await asyncio.to_thread(
+            _verify_and_commit, tmp, target, relative, expected_format, expected_size
+        )
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return record
+
+
+async def download_verified(
+    client: OneMinClient,
+    key: str,
+    *,
+    output_dir: Path,
+    dest: str | Path,
+    expected_format: str,
+    expected_size: tuple[int, int] | None,
+    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    url: str | None = None,
+) -> FileRecord:
+    """Download result `key` (or the presigned `url`) into `dest`, verified and atomic."""
+
+    async def fill(handle: BinaryIO) -> int:
+        return await client.download(key, handle, max_bytes=max_bytes, url=url)
+
+    return await write_verified(
+        output_dir,
+        dest,
+        fill,
+        expected_format=expected_format,
+        expected_size=expected_size,
+        max_bytes=max_bytes,
+    )
+
+
+def verify_existing(path: Path, sha256: str, size: int | None = None) -> bool:
+    """Is the file there with this content? Size first (cheap), then the hash."""
+    try:
+        if not path.is_file():
+            return False
+        if size is not None and path.stat().st_size != size:
+            return False
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest() == sha256
+    except OSError:
+        return False
+
+
+def files_intact(output_dir: Path, outputs: Sequence[str], files: Sequence[FileRecord]) -> bool:
+    """Does every planned output exist as recorded? (A done job is skipped only when so.)"""
+    by_path = {record.path: record for record in files}
+    if len(by_path) != len(outputs):
+        return False
+    root = Path(output_dir)
+    for output in outputs:
+        record = by_path.get(output)
+        if record is None or not verify_existing(root / output, record.sha256, record.bytes):
+            return False
+    return True
+
+
+def clean_partials(output_dir: Path) -> int:
+    """Remove temporary files a killed run left behind; returns how many. Call under the lock."""
+    removed = 0
+    root = Path(output_dir)
+    if not root.is_dir():
+        return 0
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != STATE_DIR]
+        for name in names:
+            if name.startswith(".") and name.endswith(PART_SUFFIX):
+                try:
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
+
+
+async def _copy_chunks(
+    chunks: AsyncIterable[bytes], handle: BinaryIO, max_bytes: int, relative: str
+) -> None:
+    written = 0
+    async for chunk in chunks:
+        written += len(chunk)
+        if written > max_bytes:
+            raise RejectedError(f"the result for {relative} is larger than {max_bytes} bytes")
+        handle.write(chunk)
+
+
+def _verify_and_commit(
+    tmp: Path,
+    target: Path,
+    relative: str,
+    expected_format: str,
+    expected_size: tuple[int, int] | None,
+) -> FileRecord:
+    """Runs in a worker thread: Pillow decoding and fsync must not stall the event loop."""
+    data = tmp.read_bytes()
+    width, height = _check_image(data, relative, expected_format, expected_size)
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with tmp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        raise _write_error(relative, exc) from None
+    return FileRecord(path=relative, sha256=digest, width=width, height=height, bytes=len(data))
+
+
+def _check_image(
+    data: bytes, relative: str, expected_format: str, expected_size: tuple[int, int] | None
+) -> tuple[int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    wanted = PIL_FORMATS[expected_format]
+    if not data:
+        raise TransientError(f"the result for {relative} is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.format != wanted:
+                    raise TransientError(
+                        f"the result for {relative} is {image.format or 'not an image'},"
+                        f" not the {wanted} that was asked for"
+                    )
+                if expected_size is not None and image.size != expected_size:
+                    w, h = image.size
+                    raise TransientError(
+                        f"the result for {relative} is {w}x{h},"
+                        f" not the {expected_size[0]}x{expected_size[1]} that was asked for"
+                    )
+                image.load()  # a full decode: catches truncated or corrupt data
+                return image.size
+    except TransientError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise TransientError(f"the result for {relative} is not a readable image") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        # Pillow reports truncated or corrupt data as OSError (or SyntaxError for bad headers).
+        raise TransientError(
+            f"the result for {relative} is a damaged {wanted} image ({exc})"
+        ) from None
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_error(relative: str, exc: OSError) -> StateError:
+    return StateError(
+        f"cannot write {relative}: {exc.strerror or exc}",
+        "check free disk space and that the output folder is writable",
+    )

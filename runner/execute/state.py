@@ -1,0 +1,577 @@
+"""The run state: SQLite at `<output_dir>/.backdrop/state.db`, the memory that makes runs resumable.
+
+Durability, thought through (the benchmark pushes ~2,000 jobs, so bookkeeping must be cheap):
+
+* The database is in WAL mode with `synchronous=NORMAL`. A committed transaction then survives
+  the death of the process at any moment (kill -9 included): its frames are in the WAL file, in
+  the OS page cache, and the next open replays them. Only a power loss or OS crash can lose the
+  last NORMAL commits, and each one writes nothing without an fsync.
+* The one thing that costs money is a generation, so `record_generation` commits with
+  `synchronous=FULL`: the WAL is fsynced before it returns, which also makes every earlier commit
+  durable. The caller must not start downloading before it returns.
+* Everything else (plan rows, attempts, file records, done/failed marks) is reconstructible:
+  a lost file record only means the file is fetched again from the recorded result keys, and
+  `files.verify_existing` re-checks files against their hashes. So those commits skip the fsync.
+
+Every public write is one transaction. Job statuses stored are pending, generated, done and
+failed; "skipped" is per run (a done job this run did not need to touch) and is derived for the
+snapshot. A job keeps its result keys when it fails after generating, so a re-run downloads
+them instead of paying again (`JobState.generated`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import quote
+
+from runner import __version__
+from runner.diagnostics import StateError
+from runner.execute.lock import STATE_DIR
+from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
+from runner.plan.model import Plan
+
+SCHEMA_VERSION = 1
+STATE_FILE = "state.db"
+_FRESH_START = "move the .backdrop folder out of the output folder to start afresh"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL UNIQUE,
+    recipe_name TEXT NOT NULL,
+    recipe_path TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    tool_version TEXT NOT NULL,
+    axes TEXT NOT NULL,
+    report_rows TEXT,
+    report_columns TEXT,
+    estimated_cost_usd REAL NOT NULL,
+    job_keys TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assets (
+    sha256 TEXT PRIMARY KEY,
+    asset_key TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    key TEXT PRIMARY KEY,
+    idx INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    vars TEXT NOT NULL,
+    image_kind TEXT NOT NULL,
+    image_ref TEXT NOT NULL,
+    image_path TEXT,
+    prompt_object TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    record_uuid TEXT,
+    result_keys TEXT,
+    temporary_url TEXT,
+    credits_left INTEGER,
+    started_at TEXT,
+    finished_at TEXT,
+    duration_s REAL,
+    run_id TEXT,
+    skipped_in TEXT
+);
+CREATE TABLE IF NOT EXISTS files (
+    job_key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (job_key, idx)
+);
+"""
+
+_UPSERT_JOB = """
+INSERT INTO jobs (key, idx, label, vars, image_kind, image_ref, image_path, prompt_object,
+                  outputs, run_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    idx = excluded.idx, label = excluded.label, vars = excluded.vars,
+    image_kind = excluded.image_kind, image_ref = excluded.image_ref,
+    image_path = excluded.image_path, prompt_object = excluded.prompt_object,
+    outputs = excluded.outputs, run_id = excluded.run_id
+"""
+
+_JOB_COLUMNS = (
+    "key, idx, label, vars, image_kind, image_ref, image_path, prompt_object, outputs, status, "
+    "attempts, error, record_uuid, result_keys, temporary_url, duration_s, skipped_in"
+)
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the state remembers of one job, for deciding what a run still has to do."""
+
+    key: str
+    status: JobStatus  # pending, generated, done or failed (never skipped: that is per run)
+    attempts: int
+    record_uuid: str | None
+    result_keys: tuple[str, ...]
+    temporary_url: str | None
+    files: tuple[FileRecord, ...]
+    error: str | None = None
+
+    @property
+    def generated(self) -> bool:
+        """Paid for: download from `result_keys`, never generate again (unless forced)."""
+        return bool(self.result_keys)
+
+
+class StateStore:
+    """The state of one output folder. Open with `StateStore.open(output_dir)`; not async."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, output_dir: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self.output_dir = output_dir
+        self._lock = threading.Lock()  # so the run loop may also write from worker threads
+        self._run_id: str | None = None
+
+    # -- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, output_dir: Path) -> StateStore:
+        """Open (creating folder and schema) the state of `output_dir`; StateError if unusable."""
+        output_dir = Path(output_dir)
+        path = output_dir / STATE_DIR / STATE_FILE
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(
+                f"cannot create {path.parent}: {exc.strerror or exc}",
+                "check that the output folder is writable",
+            ) from None
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            _check_version(conn, path, create=True)
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise _open_error(path, exc) from None
+        except StateError:
+            if conn is not None:
+                conn.close()
+            raise
+        return cls(conn, path, output_dir)
+
+    @staticmethod
+    def read_snapshot(output_dir: Path) -> RunSnapshot:
+        """The latest run, read-only (for `backdrop report` and `--merge`)."""
+        output_dir = Path(output_dir)
+        path = output_dir / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            raise _no_run(output_dir)
+        try:
+            conn = sqlite3.connect(
+                f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=10.0
+            )
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            _check_version(conn, path, create=False)
+            return _snapshot(conn, output_dir)
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def begin_run(self, plan: Plan, run_id: str) -> None:
+        """Record a run and its plan; jobs already known keep their status and results."""
+        now = _now()
+        rows = [
+            (
+                job.key,
+                job.index,
+                job.label,
+                _dumps(dict(job.vars)),
+                job.image.kind,
+                job.image.ref,
+                str(job.image.path) if job.image.path is not None else None,
+                _dumps(job.prompt_object.to_json()),
+                _dumps(list(job.outputs)),
+                run_id,
+            )
+            for job in plan.jobs
+        ]
+        with self._write() as cur:
+            if cur.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
+                raise StateError(f"run {run_id} is already recorded in {self.path}")
+            cur.execute(
+                "INSERT INTO runs (run_id, recipe_name, recipe_path, started_at, tool_version,"
+                " axes, report_rows, report_columns, estimated_cost_usd, job_keys)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    plan.recipe_name,
+                    str(plan.recipe_path),
+                    now,
+                    __version__,
+                    _dumps(list(plan.axes)),
+                    plan.report.rows,
+                    plan.report.columns,
+                    plan.cost().total_usd,
+                    _dumps([job.key for job in plan.jobs]),
+                ),
+            )
+            cur.executemany(_UPSERT_JOB, rows)
+        self._run_id = run_id
+
+    def finish_run(self, run_id: str) -> None:
+        """Stamp the run finished, durably (it also makes every earlier commit durable)."""
+        with self._write(durable=True) as cur:
+            cur.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (_now(), run_id))
+
+    # -- assets ------------------------------------------------------------------------------
+
+    def asset_key(self, sha256: str) -> str | None:
+        """The asset key of an image uploaded before, by content hash."""
+        row = self._read("SELECT asset_key FROM assets WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def record_asset(self, sha256: str, key: str) -> None:
+        with self._write() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO assets (sha256, asset_key, uploaded_at) VALUES (?, ?, ?)",
+                (sha256, key, _now()),
+            )
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def job_state(self, key: str) -> JobState:
+        """One job's state; StateError if the key is not in any recorded plan."""
+        with self._lock:
+            try:
+                row = self._conn.execute(
+                    "SELECT key, status, attempts, record_uuid, result_keys, temporary_url, error"
+                    " FROM jobs WHERE key = ?",
+                    (key,),
+                ).fetchone()
+                files = self._conn.execute(
+                    "SELECT job_key, idx, path, sha256, width, height, bytes FROM files"
+                    " WHERE job_key = ? ORDER BY idx",
+                    (key,),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise _io_error(self.path, exc) from None
+        if row is None:
+            raise StateError(f"job {key} is not in the recorded plan")
+        return _job_state(row, [_file_record(f) for f in files])
+
+    def job_states(self, keys: Sequence[str] | None = None) -> dict[str, JobState]:
+        """Many jobs' states in one read (all known jobs when `keys` is None)."""
+        with self._lock:
+            try:
+                rows = self._conn.execute(
+                    "SELECT key, status, attempts, record_uuid, result_keys, temporary_url, error"
+                    " FROM jobs"
+                ).fetchall()
+                file_rows = self._conn.execute(
+                    "SELECT job_key, idx, path, sha256, width, height, bytes FROM files"
+                    " ORDER BY job_key, idx"
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise _io_error(self.path, exc) from None
+        files: dict[str, list[FileRecord]] = {}
+        for f in file_rows:
+            files.setdefault(f[0], []).append(_file_record(f))
+        states = {row[0]: _job_state(row, files.get(row[0], [])) for row in rows}
+        if keys is None:
+            return states
+        return {key: states[key] for key in keys if key in states}
+
+    def mark_attempt(self, key: str) -> None:
+        """One more call to the API for this job (counted before the call is made)."""
+        self._update_job(
+            "UPDATE jobs SET attempts = attempts + 1, started_at = ?, run_id = ? WHERE key = ?",
+            (_now(), self._run_id, key),
+        )
+
+    def record_generation(
+        self,
+        key: str,
+        uuid: str,
+        result_keys: Sequence[str],
+        temporary_url: str | None,
+        credits_left: int | None,
+    ) -> None:
+        """Record a paid generation, fsynced: it must be on disk before any download starts.
+
+        Replaces an earlier generation of the same job (--force) and forgets its file records.
+        """
+        with self._write(durable=True) as cur:
+            cur.execute(
+                "UPDATE jobs SET status = 'generated', record_uuid = ?, result_keys = ?,"
+                " temporary_url = ?, credits_left = ?, error = NULL, run_id = ? WHERE key = ?",
+                (uuid, _dumps(list(result_keys)), temporary_url, credits_left, self._run_id, key),
+            )
+            if cur.rowcount != 1:
+                raise StateError(f"job {key} is not in the recorded plan")
+            cur.execute("DELETE FROM files WHERE job_key = ?", (key,))
+
+    def record_file(self, key: str, index: int, file: FileRecord) -> None:
+        """A result image written and verified at `file.path` (not fsynced: re-verifiable)."""
+        with self._write() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO files (job_key, idx, path, sha256, width, height, bytes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, index, file.path, file.sha256, file.width, file.height, file.bytes),
+            )
+
+    def mark_done(self, key: str, duration_s: float | None = None) -> None:
+        self._update_job(
+            "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?, duration_s = ?,"
+            " skipped_in = NULL, run_id = ? WHERE key = ?",
+            (_now(), duration_s, self._run_id, key),
+        )
+
+    def mark_failed(self, key: str, error: str, duration_s: float | None = None) -> None:
+        """The job failed in this run; recorded result keys are kept (they are paid for)."""
+        self._update_job(
+            "UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, duration_s = ?,"
+            " run_id = ? WHERE key = ?",
+            (error, _now(), duration_s, self._run_id, key),
+        )
+
+    def mark_skipped(self, key: str) -> None:
+        """A done job this run left alone (its files are intact); reported as skipped."""
+        self._update_job("UPDATE jobs SET skipped_in = ? WHERE key = ?", (self._run_id, key))
+
+    def failed_keys(self) -> tuple[str, ...]:
+        """Keys of the latest run's jobs that failed, in plan order."""
+        rows = self._read(
+            "SELECT j.key FROM runs r, json_each(r.job_keys) e JOIN jobs j ON j.key = e.value"
+            " WHERE r.seq = (SELECT MAX(seq) FROM runs) AND j.status = 'failed'"
+            " ORDER BY CAST(e.key AS INTEGER)",
+            (),
+        ).fetchall()
+        return tuple(str(row[0]) for row in rows)
+
+    def snapshot(self) -> RunSnapshot:
+        """The latest run, its jobs in plan order."""
+        with self._lock:
+            try:
+                return _snapshot(self._conn, self.output_dir)
+            except sqlite3.Error as exc:
+                raise _io_error(self.path, exc) from None
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, *, durable: bool = False) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            conn = self._conn
+            try:
+                if durable:
+                    conn.execute("PRAGMA synchronous = FULL")
+                cur = conn.cursor()
+                cur.execute("BEGIN IMMEDIATE")
+                try:
+                    yield cur
+                except BaseException:
+                    conn.rollback()
+                    raise
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.rollback()
+                raise _io_error(self.path, exc) from None
+            finally:
+                if durable:
+                    conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise _io_error(self.path, exc) from None
+
+    def _update_job(self, sql: str, params: tuple[Any, ...]) -> None:
+        with self._write() as cur:
+            cur.execute(sql, params)
+            if cur.rowcount != 1:
+                raise StateError(f"job {params[-1]} is not in the recorded plan")
+
+
+def _check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if not has_meta:
+        if not create:
+            raise StateError(f"{path} holds no backdrop state", _FRESH_START)
+        conn.execute("BEGIN IMMEDIATE")
+        # One statement at a time: executescript would commit outside our transaction.
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        conn.execute("COMMIT")
+        return
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = int(row[0]) if row and str(row[0]).isdigit() else None
+    if version is None:
+        raise StateError(f"{path} has no schema version; it was not written by backdrop")
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} was written by a newer backdrop (state version {version})",
+            "upgrade backdrop, or use a different output folder",
+        )
+    # Older versions would be migrated here, one step at a time; version 1 is the first.
+
+
+def _snapshot(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
+    run = conn.execute(
+        "SELECT seq, run_id, recipe_name, recipe_path, started_at, finished_at, tool_version,"
+        " axes, report_rows, report_columns, estimated_cost_usd, job_keys"
+        " FROM runs ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    if run is None:
+        raise _no_run(output_dir)
+    run_id = str(run[1])
+    columns = ", ".join(f"j.{c.strip()}" for c in _JOB_COLUMNS.split(","))
+    job_rows = conn.execute(
+        f"SELECT {columns} FROM json_each(?) e JOIN jobs j ON j.key = e.value"
+        " ORDER BY CAST(e.key AS INTEGER)",
+        (run[11],),
+    ).fetchall()
+    file_rows = conn.execute(
+        "SELECT f.job_key, f.idx, f.path, f.sha256, f.width, f.height, f.bytes"
+        " FROM json_each(?) e JOIN files f ON f.job_key = e.value ORDER BY f.job_key, f.idx",
+        (run[11],),
+    ).fetchall()
+    files: dict[str, list[FileRecord]] = {}
+    for f in file_rows:
+        files.setdefault(f[0], []).append(_file_record(f))
+    jobs = tuple(_job_record(row, files.get(row[0], []), run_id) for row in job_rows)
+    return RunSnapshot(
+        recipe_name=run[2],
+        recipe_path=run[3],
+        run_id=run_id,
+        started_at=run[4],
+        finished_at=run[5],
+        tool_version=run[6],
+        axes=tuple(json.loads(run[7])),
+        report_rows=run[8],
+        report_columns=run[9],
+        estimated_cost_usd=float(run[10]),
+        jobs=jobs,
+    )
+
+
+def _job_record(row: Sequence[Any], files: list[FileRecord], run_id: str) -> JobRecord:
+    (key, idx, label, vars_, kind, ref, image_path, prompt_object, outputs, status, attempts,
+     error, uuid, _result_keys, _temporary_url, duration_s, skipped_in) = row  # fmt: skip
+    if status == "done" and skipped_in == run_id:
+        status = "skipped"
+    return JobRecord(
+        key=key,
+        index=int(idx),
+        label=label,
+        vars=json.loads(vars_),
+        image_kind=kind,
+        image_ref=ref,
+        image_path=image_path,
+        prompt_object=json.loads(prompt_object),
+        outputs=tuple(json.loads(outputs)),
+        status=cast(JobStatus, status),
+        attempts=int(attempts),
+        error=error,
+        record_uuid=uuid,
+        files=tuple(files),
+        duration_s=duration_s,
+    )
+
+
+def _job_state(row: Sequence[Any], files: list[FileRecord]) -> JobState:
+    key, status, attempts, uuid, result_keys, temporary_url, error = row
+    return JobState(
+        key=key,
+        status=cast(JobStatus, status),
+        attempts=int(attempts),
+        record_uuid=uuid,
+        result_keys=tuple(json.loads(result_keys)) if result_keys else (),
+        temporary_url=temporary_url,
+        files=tuple(files),
+        error=error,
+    )
+
+
+def _file_record(row: Sequence[Any]) -> FileRecord:
+    return FileRecord(
+        path=row[2], sha256=row[3], width=int(row[4]), height=int(row[5]), bytes=int(row[6])
+    )
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _no_run(output_dir: Path) -> StateError:
+    return StateError(f"no run recorded in {output_dir}; run `backdrop run RECIPE` first")
+
+
+def _open_error(path: Path, exc: sqlite3.Error) -> StateError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StateError(
+            f"the state file {path} is locked by another program",
+            "wait for the other backdrop run to finish, then try again",
+        )
+    return StateError(f"the state file {path} is damaged or unreadable ({text})", _FRESH_START)
+
+
+def _io_error(path: Path, exc: sqlite3.Error) -> StateError:
+    return StateError(
+        f"cannot update the state file {path} ({exc})",
+        "check free disk space and permissions; already written images are kept",
+    )
