@@ -1,0 +1,461 @@
+"""The emulator as an ASGI app: 1min.ai's assets, features and asset host, plus fault injection.
+
+Routes:
+- POST /api/assets       upload (multipart, file field `asset`)
+- POST /api/features     BACKGROUND_REPLACER with gpt-image-1
+- GET  /asset/{key}      the asset host (uploads and results; presigned links are verified)
+- GET  /_emulator/ledger every charged generation; GET /_emulator/stats answers by route/status;
+  POST /_emulator/reset  forget everything (uploads, results, ledger, stats, fault state)
+
+An `https://` imageUrl is accepted but never fetched (the emulator has no network): a generated
+placeholder subject stands in for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from runner.api import limits
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.faults import (
+    DroppedConnection,
+    FaultInjector,
+    InjectedDisconnect,
+    TruncatedDownload,
+)
+from runner.emulator.ledger import Ledger, Stats
+from runner.emulator.store import AssetStore, ResultSpec
+
+_ALLOWED_FIELDS = frozenset({"imageUrl", "prompt", *limits.PROMPT_FIELDS})
+_FORM_OVERHEAD = 64 * 1024  # multipart framing around the file
+_SOURCE_EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+
+
+class EmulatorApi:
+    """The emulator's state and request handlers."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.stats = Stats()
+        if config.seed is None:
+            secret = secrets.token_bytes(32)
+        else:
+            secret = hashlib.sha256(f"backdrop-emulator:{config.seed}".encode()).digest()
+        self.secret = secret
+        self.team_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/team"))
+        self.user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/user"))
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.store = AssetStore(self.secret)
+        self.ledger = Ledger(self.config.credit_limit)
+        self.faults = FaultInjector(self.config)
+        self.ids = random.Random(self.config.seed)
+        self.stats.reset()
+
+    def new_uuid(self) -> str:
+        if self.config.seed is None:
+            return str(uuid.uuid4())
+        return str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
+
+    def asset_base(self, request: Request) -> str:
+        if self.config.asset_base_url:
+            return self.config.asset_base_url.rstrip("/")
+        return str(request.base_url).rstrip("/") + "/asset"
+
+    # --- the API ---------------------------------------------------------------------------
+
+    def gate(self, request: Request) -> Response | None:
+        """Rate limits first (as a gateway would), then the key."""
+        refusal = self.faults.refuse()
+        if refusal is not None:
+            headers = (
+                {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
+            )
+            return JSONResponse({"message": "Too Many Requests"}, 429, headers=headers)
+        key = request.headers.get("api-key", "")
+        expected = self.config.api_key
+        if (
+            self.config.reject_key
+            or not key
+            or (
+                expected is not None and not secrets.compare_digest(key.encode(), expected.encode())
+            )
+        ):
+            return JSONResponse({"message": "Unauthorized"}, 401)
+        return None
+
+    def injected_failure(self) -> Response | None:
+        """A dropped connection or a 5xx, decided before anything is stored or charged."""
+        if self.faults.drop():
+            return HangUp(b'{"message": "connection dropped"}', 0, "application/json")
+        status = self.faults.server_error()
+        return None if status is None else server_error(status)
+
+    async def upload(self, request: Request) -> Response:
+        refused = self.gate(request) or self.injected_failure()
+        if refused is not None:
+            return refused
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limits.MAX_UPLOAD_BYTES + _FORM_OVERHEAD:
+            return too_large()
+        try:
+            form = await request.form(max_files=1, max_fields=20)
+        except HTTPException as exc:
+            return bad_request(f"The upload is not a valid multipart form: {exc.detail}")
+        try:
+            upload = form.get("asset")
+            if not isinstance(upload, UploadFile):
+                return bad_request("No file in the form field 'asset'")
+            data = await upload.read(limits.MAX_UPLOAD_BYTES + 1)
+            filename = upload.filename or "upload"
+        finally:
+            await form.close()
+        if len(data) > limits.MAX_UPLOAD_BYTES:
+            return too_large()
+        image_format = await run_in_threadpool(sniff_image, data)
+        if image_format is None:
+            return bad_request("The file is not a PNG, JPEG or WebP image")
+        mimetype = limits.SOURCE_FORMATS[image_format]
+        key = self.store.add_upload(filename, data, mimetype, _SOURCE_EXTENSIONS[image_format])
+        return JSONResponse(
+            {
+                "asset": {
+                    "key": key,
+                    "location": f"{self.asset_base(request)}/{key}",
+                    "mimetype": mimetype,
+                    "size": len(data),
+                },
+                "fileContent": {
+                    "uuid": self.new_uuid(),
+                    "path": key,
+                    "name": filename,
+                    "mimetype": mimetype,
+                    "size": len(data),
+                },
+            }
+        )
+
+    async def generate(self, request: Request) -> Response:
+        refused = self.gate(request)
+        if refused is not None:
+            return refused
+        try:
+            body = await request.json()
+        except ValueError:
+            return bad_request("The request body is not valid JSON")
+        if not isinstance(body, dict):
+            return bad_request("The request body must be a JSON object")
+        if body.get("type") != limits.FEATURE_TYPE:
+            return bad_request(
+                f"Feature type {body.get('type')!r} is not supported", "UNSUPPORTED_FEATURE"
+            )
+        if body.get("model") != limits.MODEL:
+            return bad_request(
+                f"Model {body.get('model')!r} is not supported for {limits.FEATURE_TYPE}",
+                "UNSUPPORTED_MODEL",
+            )
+        sent = body.get("promptObject")
+        if not isinstance(sent, dict):
+            return bad_request("promptObject is missing or not an object")
+        problem = check_prompt_object(sent)
+        if problem is not None:
+            return bad_request(problem)
+        prompt_object = {**limits.DEFAULT_PROMPT_OBJECT, **sent}
+        source = self.resolve_source(sent["imageUrl"], request)
+        if source.startswith("!"):
+            return bad_request(source[1:])
+        n, quality = int(prompt_object["n"]), str(prompt_object["quality"])
+        cost = self.config.credits_per_image[quality] * n
+        if not self.ledger.can_afford(cost):
+            return self.out_of_credits(cost)
+
+        self.stats.enter_generation()
+        try:
+            delay = self.faults.latency()
+            if delay:
+                await anyio.sleep(delay)
+            failure = self.injected_failure()
+            if failure is not None:
+                return failure
+            if not self.ledger.can_afford(cost):  # others may have spent meanwhile
+                return self.out_of_credits(cost)
+            results = tuple(
+                self.store.add_result(
+                    ResultSpec(
+                        source=source,
+                        prompt=str(prompt_object["prompt"]),
+                        size=str(prompt_object["size"]),
+                        output_format=str(prompt_object["output_format"]),
+                        compression=int(prompt_object["output_compression"]),
+                        variant=index,
+                        cached=self.config.cache_results,
+                    )
+                )
+                for index in range(n)
+            )
+            record_id = self.new_uuid()
+            fail_late = self.faults.fail_after_charge()
+            self.ledger.charge(
+                uuid=record_id,
+                prompt_object=prompt_object,
+                credits=cost,
+                results=results,
+                failed_after_charge=fail_late,
+            )
+            if fail_late:
+                return server_error(504)
+            return JSONResponse({"aiRecord": self.ai_record(request, record_id, sent, results)})
+        finally:
+            self.stats.leave_generation()
+
+    def resolve_source(self, image_url: object, request: Request) -> str:
+        """The store key or "url:<URL>" a generation draws its subject from; "!why" if none."""
+        if not isinstance(image_url, str) or not image_url.strip():
+            return "!promptObject.imageUrl must be an asset key or an https:// URL"
+        base = self.asset_base(request) + "/"
+        key = image_url.partition("?")[0].removeprefix(base) if image_url.startswith(base) else None
+        if key is None:
+            if image_url.startswith("https://"):
+                return f"url:{image_url}"
+            if image_url.startswith("http://"):
+                return "!promptObject.imageUrl must be an https:// URL or an asset key"
+            key = image_url
+        if not self.store.exists(key):
+            return f"!asset not found: {key}"
+        return key
+
+    def out_of_credits(self, cost: int) -> Response:
+        left = self.config.credit_limit - self.ledger.used
+        return bad_request(
+            f"Insufficient credits: this request needs {cost} credits and {left} are left",
+            "INSUFFICIENT_CREDITS",
+        )
+
+    def ai_record(
+        self, request: Request, record_id: str, sent: dict[str, Any], results: tuple[str, ...]
+    ) -> dict[str, Any]:
+        query = self.store.presign_query(results[0])
+        return {
+            "uuid": record_id,
+            "model": limits.MODEL,
+            "type": limits.FEATURE_TYPE,
+            "metadata": None,
+            "rating": None,
+            "status": "SUCCESS",
+            "createdAt": iso_now(),
+            "teamUser": {
+                "teamId": self.team_id,
+                "userId": self.user_id,
+                "creditLimit": self.config.credit_limit,
+                "usedCredit": self.ledger.used,
+                "status": "ACTIVE",
+            },
+            "aiRecordDetail": {
+                "promptObject": sent,
+                "resultObject": list(results),
+                "responseObject": {},
+            },
+            "temporaryUrl": f"{self.asset_base(request)}/{results[0]}?{query}",
+        }
+
+    # --- the asset host --------------------------------------------------------------------
+
+    async def download(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        if not self.store.exists(key):
+            return s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        query = request.query_params
+        if "X-Amz-Signature" in query:
+            problem = self.store.check_presigned(
+                key,
+                query.get("X-Amz-Date", ""),
+                query.get("X-Amz-Expires", ""),
+                query["X-Amz-Signature"],
+            )
+            if problem is not None:
+                code, _, message = problem.partition(": ")
+                return s3_error(403, code, message or "The request signature does not match.")
+        found = self.store.peek(key)
+        if found is None:
+            found = await run_in_threadpool(self.store.read, key)
+            if found is None:  # pragma: no cover - exists() said it does
+                return s3_error(404, "NoSuchKey", "The specified key does not exist.")
+        data, mimetype = found
+        cut = self.faults.truncate_at(len(data))
+        if cut is not None:
+            return HangUp(data, cut, mimetype, truncated=True)
+        return Response(data, media_type=mimetype)
+
+    # --- inspection ------------------------------------------------------------------------
+
+    async def ledger_json(self, request: Request) -> Response:
+        return JSONResponse(self.ledger.to_json())
+
+    async def stats_json(self, request: Request) -> Response:
+        data = self.stats.to_json()
+        data["charged"] = len(self.ledger.entries)
+        data["credits_used"] = self.ledger.used
+        data["credit_limit"] = self.config.credit_limit
+        return JSONResponse(data)
+
+    async def reset(self, request: Request) -> Response:
+        self.reset_state()
+        return JSONResponse({"reset": True})
+
+
+def check_prompt_object(sent: dict[str, Any]) -> str | None:
+    """Why a promptObject (as sent; missing options take the API's defaults) is refused."""
+    unknown = sorted(set(sent) - _ALLOWED_FIELDS)
+    if unknown:
+        return f"promptObject has unknown field(s): {', '.join(unknown)}"
+    for required in ("imageUrl", "prompt"):
+        if required not in sent:
+            return f"promptObject.{required} is missing"
+    resolved = {**limits.DEFAULT_PROMPT_OBJECT, **sent}
+    for name in ("prompt", *limits.PROMPT_FIELDS):
+        problem = limits.check_field(name, resolved[name])
+        if problem is not None:
+            return f"promptObject.{name}: {problem}"
+    return None
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The Pillow format name when `data` is a whole, accepted image; else None."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image_format = image.format
+            image.verify()
+    except Exception:  # Pillow raises many kinds for bad input; all mean "not an image"
+        return None
+    return image_format if image_format in limits.SOURCE_FORMATS else None
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def bad_request(message: str, error_code: str | None = None) -> JSONResponse:
+    body = {"message": message}
+    if error_code is not None:
+        body = {"errorCode": error_code, **body}
+    return JSONResponse(body, 400)
+
+
+def too_large() -> JSONResponse:
+    megabytes = limits.MAX_UPLOAD_BYTES // (1024 * 1024)
+    return JSONResponse({"message": f"The file is larger than {megabytes} MB"}, 413)
+
+
+_GATEWAY_PAGES = {502: "Bad Gateway", 504: "Gateway Time-out"}
+
+
+def server_error(status: int) -> Response:
+    """500/503 as JSON from the app; 502/504 as the HTML page a gateway in front would send."""
+    if status in _GATEWAY_PAGES:
+        title = f"{status} {_GATEWAY_PAGES[status]}"
+        page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>\n"
+        return Response(page, status, media_type="text/html")
+    message = "Internal Server Error" if status == 500 else "Service Unavailable"
+    return JSONResponse({"message": message}, status)
+
+
+def s3_error(status: int, code: str, message: str) -> Response:
+    body = (
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+    return Response(body, status, media_type="application/xml")
+
+
+class HangUp(Response):
+    """Announces the whole body (Content-Length), sends `sent` bytes of it, then hangs up."""
+
+    def __init__(self, body: bytes, sent: int, media_type: str, *, truncated: bool = False) -> None:
+        super().__init__(body, 200, media_type=media_type)
+        self.sent = sent
+        self.truncated = truncated
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        if self.sent:
+            await send(
+                {"type": "http.response.body", "body": self.body[: self.sent], "more_body": True}
+            )
+        kind = TruncatedDownload if self.truncated else DroppedConnection
+        raise kind(f"emulator hung up after {self.sent} of {len(self.body)} bytes (injected fault)")
+
+
+class CountAnswers:
+    """Pure ASGI middleware counting answers by route and status (cheap: no body handling)."""
+
+    def __init__(self, app: ASGIApp, stats: Stats) -> None:
+        self.app = app
+        self.stats = stats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = route_name(scope["method"], scope["path"])
+        status = "no answer"
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = str(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        except InjectedDisconnect as exc:
+            self.stats.count(
+                route, "truncated" if isinstance(exc, TruncatedDownload) else "dropped"
+            )
+            raise
+        self.stats.count(route, status)
+
+
+def route_name(method: str, path: str) -> str:
+    if path.startswith("/asset/"):
+        return f"{method} /asset"
+    if path in ("/api/assets", "/api/features") or path.startswith("/_emulator/"):
+        return f"{method} {path}"
+    return f"{method} (other)"
+
+
+def create_app(config: EmulatorConfig | None = None) -> Starlette:
+    """The emulator's ASGI app; `app.state.emulator` is its EmulatorApi (ledger, stats, store)."""
+    api = EmulatorApi(config or EmulatorConfig())
+    routes = [
+        Route("/api/assets", api.upload, methods=["POST"]),
+        Route("/api/features", api.generate, methods=["POST"]),
+        Route("/asset/{key:path}", api.download, methods=["GET"]),
+        Route("/_emulator/ledger", api.ledger_json, methods=["GET"]),
+        Route("/_emulator/stats", api.stats_json, methods=["GET"]),
+        Route("/_emulator/reset", api.reset, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(CountAnswers, stats=api.stats)])
+    app.state.emulator = api
+    return app

@@ -1,0 +1,163 @@
+"""What the emulator does: its key, its credit budget and the faults it injects."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# Credits the emulator charges per generated image, by quality. 1min.ai does not publish its
+# exact credit prices; these keep the ratio of OpenAI's list prices (low : medium : high is
+# roughly 1 : 4 : 16) so a budget runs out in a realistic order.
+DEFAULT_CREDITS_PER_IMAGE: Mapping[str, int] = {"low": 1000, "medium": 4000, "high": 16000}
+
+Latency = float | tuple[float, float]
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """The emulator's behaviour. Every probability is per request, from 0 to 1."""
+
+    api_key: str | None = None  # when set, API-KEY must equal it; else any non-empty key works
+    reject_key: bool = False  # answer every API request with 401
+    latency: Latency = 0.0  # seconds per generation: fixed, or uniform within (low, high)
+    error_rate: float = 0.0  # probability of a 500/502/503/504 on an API request
+    charge_then_fail_rate: float = 0.0  # probability of a 504 on a generation already charged
+    rpm_limit: int | None = None  # API requests per minute accepted; beyond it, 429
+    rpm_burst: float | None = None  # token-bucket depth; default one second's worth (>= 1)
+    retry_after: bool = True  # send Retry-After (seconds) with every 429
+    burst_429: float = 0.0  # probability that a request starts a burst of spurious 429s
+    burst_seconds: float = 1.0  # how long such a burst lasts
+    drop_rate: float = 0.0  # probability of dropping the connection mid-answer on API requests
+    truncate_rate: float = 0.0  # probability that an asset download is cut short
+    credit_limit: int = 1_000_000
+    credits_per_image: Mapping[str, int] = field(
+        default_factory=lambda: dict(DEFAULT_CREDITS_PER_IMAGE), hash=False
+    )
+    cache_results: bool = False  # one cached image per (size, format): benchmarks the runner
+    seed: int | None = None  # makes fault decisions (and ids) deterministic
+    asset_base_url: str | None = None  # default: "<the request's base URL>/asset"
+
+    def __post_init__(self) -> None:
+        for name in (
+            "error_rate",
+            "charge_then_fail_rate",
+            "burst_429",
+            "drop_rate",
+            "truncate_rate",
+        ):
+            check_probability(name, getattr(self, name))
+        low, high = latency_range(self.latency)
+        if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high < low:
+            raise ValueError(f"latency {self.latency!r} must be seconds >= 0 (or low <= high)")
+        if self.rpm_limit is not None and self.rpm_limit < 1:
+            raise ValueError(
+                f"rpm_limit must be at least 1 request per minute, not {self.rpm_limit}"
+            )
+        if self.rpm_burst is not None and self.rpm_burst < 1:
+            raise ValueError(f"rpm_burst must be at least 1, not {self.rpm_burst}")
+        if self.burst_seconds <= 0:
+            raise ValueError(f"burst_seconds must be more than 0, not {self.burst_seconds}")
+        if self.credit_limit < 0:
+            raise ValueError(f"credit_limit must be 0 or more, not {self.credit_limit}")
+        missing = {"low", "medium", "high"} - set(self.credits_per_image)
+        if missing:
+            raise ValueError(f"credits_per_image lacks {', '.join(sorted(missing))}")
+        if self.api_key is not None and not self.api_key:
+            raise ValueError("api_key must not be empty (use None to accept any key)")
+        if self.asset_base_url is not None and not self.asset_base_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError(f"asset_base_url {self.asset_base_url!r} must start with http(s)://")
+
+
+def latency_range(latency: Latency) -> tuple[float, float]:
+    if isinstance(latency, tuple):
+        return float(latency[0]), float(latency[1])
+    return float(latency), float(latency)
+
+
+def check_probability(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{name} must be a probability between 0 and 1, not {value!r}")
+
+
+def parse_latency(text: str) -> Latency:
+    """'0.2' -> 0.2 seconds; '0.1-0.5' -> uniform between 0.1 and 0.5 seconds."""
+    raw = text.strip().removesuffix("s")
+    low_text, sep, high_text = raw.partition("-")
+    try:
+        if not sep:
+            value = float(low_text)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError
+            return value
+        low, high = float(low_text), float(high_text)
+    except ValueError:
+        raise ValueError(
+            f"latency {text!r} is not a number of seconds; write e.g. 0.2 or 0.1-0.5"
+        ) from None
+    if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high < low:
+        raise ValueError(f"latency range {text!r} must be LOW-HIGH with 0 <= LOW <= HIGH")
+    return (low, high)
+
+
+def parse_probability(name: str, text: str) -> float:
+    """'0.2' or '20%' -> 0.2, with a message naming the option when it is not a probability."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise ValueError(f"{name} {text!r} is not a number; write e.g. 0.2 or 20%") from None
+    check_probability(name, value)
+    return value
+
+
+def config_from_options(
+    *,
+    api_key: str | None = None,
+    reject_key: bool = False,
+    latency: str | float | None = None,
+    error_rate: str | float | None = None,
+    charge_then_fail_rate: str | float | None = None,
+    rpm_limit: int | None = None,
+    retry_after: bool = True,
+    burst_429: str | float | None = None,
+    drop_rate: str | float | None = None,
+    truncate_rate: str | float | None = None,
+    credit_limit: int | None = None,
+    cache_results: bool = False,
+    seed: int | None = None,
+    asset_base_url: str | None = None,
+) -> EmulatorConfig:
+    """An EmulatorConfig from command-line style values ('0.1-0.5', '20%'); ValueError if bad."""
+
+    def rate(name: str, value: str | float | None) -> float:
+        if value is None:
+            return 0.0
+        if isinstance(value, str):
+            return parse_probability(name, value)
+        check_probability(name, value)
+        return float(value)
+
+    parsed_latency: Latency = 0.0
+    if isinstance(latency, str):
+        parsed_latency = parse_latency(latency)
+    elif latency is not None:
+        parsed_latency = float(latency)
+    return EmulatorConfig(
+        api_key=api_key,
+        reject_key=reject_key,
+        latency=parsed_latency,
+        error_rate=rate("error rate", error_rate),
+        charge_then_fail_rate=rate("charge-then-fail rate", charge_then_fail_rate),
+        rpm_limit=rpm_limit,
+        retry_after=retry_after,
+        burst_429=rate("429 burst rate", burst_429),
+        drop_rate=rate("drop rate", drop_rate),
+        truncate_rate=rate("truncate rate", truncate_rate),
+        credit_limit=1_000_000 if credit_limit is None else credit_limit,
+        cache_results=cache_results,
+        seed=seed,
+        asset_base_url=asset_base_url,
+    )

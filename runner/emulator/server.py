@@ -1,0 +1,200 @@
+"""The emulator on real loopback sockets (uvicorn): in a background thread, or in the foreground."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.faults import InjectedDisconnect
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
+
+    from runner.emulator.app import EmulatorApi
+
+_STARTUP_TIMEOUT = 15.0
+_SHUTDOWN_TIMEOUT = 10.0
+
+
+class _HideInjectedFaults(logging.Filter):
+    """uvicorn logs every exception an app raises; ours are deliberate hang-ups, not errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], InjectedDisconnect))
+
+
+_FILTER = _HideInjectedFaults()
+
+
+def check_host(host: str, allow_remote: bool = False) -> None:
+    """Refuse to listen beyond this machine unless asked to explicitly."""
+    if allow_remote or host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise ValueError(f"{host!r} is not an IP address; use 127.0.0.1 or ::1") from None
+    if not loopback:
+        raise ValueError(
+            f"the emulator accepts any API key, so it listens only on loopback (127.0.0.1 or ::1), "
+            f"not {host}; allow it explicitly to serve other machines"
+        )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free port with no race between choosing and binding."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1" if host == "localhost" else host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def base_url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _uvicorn_server(app: Starlette) -> uvicorn.Server:
+    import uvicorn
+
+    logging.getLogger("uvicorn.error").addFilter(_FILTER)  # adding twice is a no-op
+    config = uvicorn.Config(
+        app,
+        http="h11",
+        ws="none",
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        timeout_keep_alive=30,  # clients keep pooled connections; don't close them under load
+    )
+    return uvicorn.Server(config)
+
+
+class EmulatorServer:
+    """The emulator on a loopback port, in a background thread. Use it as a context manager:
+
+    with EmulatorServer(EmulatorConfig(error_rate=0.2), port=0) as server:
+        run(api_url=server.base_url, asset_url=server.asset_base_url)
+        server.api.ledger.entries  # what was charged
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+    ) -> None:
+        from runner.emulator.app import create_app
+
+        check_host(host, allow_remote)
+        self.config = config or EmulatorConfig()
+        self.host, self.port = host, port
+        self.app = create_app(self.config)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._base_url: str | None = None
+
+    @property
+    def api(self) -> EmulatorApi:
+        """The running emulator's state: ledger, stats and store (read it; don't mutate it)."""
+        api: EmulatorApi = self.app.state.emulator
+        return api
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("the emulator is not running; use it in a `with` block")
+        return self._base_url
+
+    @property
+    def asset_base_url(self) -> str:
+        return (self.config.asset_base_url or f"{self.base_url}/asset").rstrip("/")
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        sock = bind_socket(self.host, self.port)
+        self._base_url = base_url_of(sock)
+        server = self._server = _uvicorn_server(self.app)
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="backdrop-emulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                sock.close()
+                raise RuntimeError(f"the emulator did not start on {self._base_url}")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        """Stop serving; requests in flight get a few seconds to finish."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(_SHUTDOWN_TIMEOUT)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(_SHUTDOWN_TIMEOUT)
+        self._server = self._thread = None
+
+    def __enter__(self) -> EmulatorServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def serve_forever(
+    config: EmulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    allow_remote: bool = False,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve in the foreground until Ctrl-C (then return normally) - for `backdrop emulator`.
+
+    `on_ready(base_url)` is called once the port is listening (port 0 picks a free one).
+    Raises ValueError for a non-loopback host and OSError when the port cannot be bound.
+    """
+    from runner.emulator.app import create_app
+
+    check_host(host, allow_remote)
+    sock = bind_socket(host, port)
+    server = _uvicorn_server(create_app(config or EmulatorConfig()))
+    if on_ready is not None:
+        on_ready(base_url_of(sock))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled gracefully
+        pass
+    finally:
+        sock.close()

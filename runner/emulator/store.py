@@ -1,0 +1,194 @@
+"""The emulator's in-memory asset bucket: uploads as bytes, results as recipes rendered on demand.
+
+Results are rendered when first downloaded (and a few are kept), so a long demo does not hold
+hundreds of megabytes of images. Rendering is deterministic, so a re-download gets the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from PIL import Image
+
+from runner.api.limits import FORMAT_EXTENSIONS
+from runner.emulator import compositor
+
+PRESIGN_EXPIRES = 604800  # seven days, as the real temporaryUrl
+MIMETYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+_RENDER_CACHE_SIZE = 24
+_SUBJECT_CACHE_SIZE = 16
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    mimetype: str
+
+
+@dataclass(frozen=True)
+class ResultSpec:
+    """Everything that determines a result image's bytes."""
+
+    source: str  # an asset key, or "url:<https URL>" for a placeholder subject
+    prompt: str
+    size: str
+    output_format: str
+    compression: int
+    variant: int  # 0 .. n-1
+    cached: bool  # cache_results: bytes depend on (size, format) only
+
+    @property
+    def mimetype(self) -> str:
+        return MIMETYPES[self.output_format]
+
+
+class AssetStore:
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self.uploads: dict[str, Upload] = {}
+        self.results: dict[str, ResultSpec] = {}
+        self._rendered: OrderedDict[ResultSpec, bytes] = OrderedDict()
+        self._subjects: OrderedDict[str, Image.Image] = OrderedDict()
+        self._placeholders: dict[tuple[str, str, int], bytes] = {}
+        self._lock = threading.Lock()  # renders run in worker threads
+        self._counter = 0
+
+    def new_key(self, stem: str, extension: str) -> str:
+        """images/2026_11_27_14_03_09_512_<counter>_<stem>.<ext>, like 1min.ai's keys."""
+        self._counter += 1
+        stamp = datetime.now(UTC).strftime("%Y_%m_%d_%H_%M_%S_%f")[:-3]
+        return f"images/{stamp}_{self._counter}_{stem}.{extension}"
+
+    def add_upload(self, filename: str, data: bytes, mimetype: str, extension: str) -> str:
+        key = self.new_key(_safe_stem(filename), extension)
+        self.uploads[key] = Upload(data, mimetype)
+        return key
+
+    def add_result(self, spec: ResultSpec) -> str:
+        key = self.new_key("background_replaced", FORMAT_EXTENSIONS[spec.output_format])
+        self.results[key] = spec
+        return key
+
+    def exists(self, key: str) -> bool:
+        return key in self.uploads or key in self.results
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        """The bytes and MIME type of a stored key (rendering a result if needed), or None."""
+        upload = self.uploads.get(key)
+        if upload is not None:
+            return upload.data, upload.mimetype
+        spec = self.results.get(key)
+        if spec is None:
+            return None
+        return self.render(spec), spec.mimetype
+
+    def peek(self, key: str) -> tuple[bytes, str] | None:
+        """Like read, but only when no rendering is needed (so no worker thread is needed)."""
+        upload = self.uploads.get(key)
+        if upload is not None:
+            return upload.data, upload.mimetype
+        spec = self.results.get(key)
+        if spec is None:
+            return None
+        with self._lock:
+            if spec.cached:
+                data = self._placeholders.get((spec.size, spec.output_format, spec.compression))
+            else:
+                data = self._rendered.get(spec)
+        return None if data is None else (data, spec.mimetype)
+
+    def render(self, spec: ResultSpec) -> bytes:
+        if spec.cached:
+            return self._placeholder(spec.size, spec.output_format, spec.compression)
+        with self._lock:
+            data = self._rendered.get(spec)
+            if data is not None:
+                self._rendered.move_to_end(spec)
+                return data
+        data = compositor.replace_background(
+            self.subject(spec.source),
+            prompt=spec.prompt,
+            size=spec.size,
+            output_format=spec.output_format,
+            compression=spec.compression,
+            variant=spec.variant,
+        )
+        with self._lock:
+            self._rendered[spec] = data
+            while len(self._rendered) > _RENDER_CACHE_SIZE:
+                self._rendered.popitem(last=False)
+        return data
+
+    def subject(self, source: str) -> Image.Image:
+        with self._lock:
+            subject = self._subjects.get(source)
+            if subject is not None:
+                self._subjects.move_to_end(source)
+                return subject
+        if source.startswith("url:"):
+            subject = compositor.placeholder_subject(source)
+        else:
+            data = self.read(source)
+            assert data is not None, source
+            subject = compositor.load_subject(data[0])
+        with self._lock:
+            self._subjects[source] = subject
+            while len(self._subjects) > _SUBJECT_CACHE_SIZE:
+                self._subjects.popitem(last=False)
+        return subject
+
+    def _placeholder(self, size: str, output_format: str, compression: int) -> bytes:
+        cache_key = (size, output_format, compression)
+        with self._lock:
+            data = self._placeholders.get(cache_key)
+        if data is None:
+            data = compositor.replace_background(
+                compositor.placeholder_subject("cached"),
+                prompt="cached result",
+                size=size,
+                output_format=output_format,
+                compression=compression,
+            )
+            with self._lock:
+                self._placeholders[cache_key] = data
+        return data
+
+    # Presigned links, shaped like S3's (the real temporaryUrl is an S3 presigned URL).
+
+    def presign_query(self, key: str, now: datetime | None = None) -> str:
+        signed_at = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+        credential = quote(f"EMULATOR/{signed_at[:8]}/local/s3/aws4_request", safe="")
+        return (
+            f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={credential}"
+            f"&X-Amz-Date={signed_at}&X-Amz-Expires={PRESIGN_EXPIRES}&X-Amz-SignedHeaders=host"
+            f"&X-Amz-Signature={self._signature(key, signed_at, str(PRESIGN_EXPIRES))}"
+        )
+
+    def check_presigned(self, key: str, signed_at: str, expires: str, signature: str) -> str | None:
+        """Why a presigned link is refused, or None when it is valid."""
+        expected = self._signature(key, signed_at, expires)
+        if not hmac.compare_digest(expected, signature):
+            return "SignatureDoesNotMatch"
+        try:
+            start = datetime.strptime(signed_at, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            if datetime.now(UTC) > start + timedelta(seconds=int(expires)):
+                return "AccessDenied: Request has expired"
+        except ValueError:
+            return "AuthorizationQueryParametersError"
+        return None
+
+    def _signature(self, key: str, signed_at: str, expires: str) -> str:
+        message = f"{key}\n{signed_at}\n{expires}".encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+
+
+def _safe_stem(filename: str) -> str:
+    stem = filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0]
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in stem)[:60]
+    return cleaned or "upload"
