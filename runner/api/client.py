@@ -186,10 +186,9 @@ class OneMinClient:
                     dest.write(chunk)
         except httpx.HTTPError as exc:
             raise self._network_error(exc, f"downloading {key} from {where}") from None
-        if declared is not None and response.num_bytes_downloaded < declared:
+        if declared is not None and received < declared:
             raise TransientError(
-                f"the download of {key} was cut short "
-                f"({response.num_bytes_downloaded} of {declared} bytes)"
+                f"the download of {key} was cut short ({received} of {declared} bytes)"
             )
         if received == 0:
             raise TransientError(f"the download of {key} was empty")

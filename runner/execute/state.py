@@ -350,6 +350,21 @@ class StateStore:
                 raise StateError(f"job {key} is not in the recorded plan")
             cur.execute("DELETE FROM files WHERE job_key = ?", (key,))
 
+    async def record_generation_async(
+        self,
+        key: str,
+        uuid: str,
+        result_keys: Sequence[str],
+        temporary_url: str | None,
+        credits_left: int | None,
+    ) -> None:
+        """record_generation in a worker thread, so its fsync does not stall the event loop."""
+        import asyncio
+
+        await asyncio.to_thread(
+            self.record_generation, key, uuid, result_keys, temporary_url, credits_left
+        )
+
     def record_file(self, key: str, index: int, file: FileRecord) -> None:
         """A result image written and verified at `file.path` (not fsynced: re-verifiable)."""
         with self._write() as cur:

@@ -1,0 +1,420 @@
+"""The 1min.ai client against httpx.MockTransport: payloads, answers, and every kind of failure."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import io
+import json
+import traceback
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import httpx
+import pytest
+
+from runner import __version__
+from runner.api.client import Generation, OneMinClient, Timeouts, parse_retry_after
+from runner.api.errors import (
+    ApiProtocolError,
+    AuthError,
+    CreditsError,
+    FatalApiError,
+    RateLimited,
+    RejectedError,
+    RetryableError,
+    TransientError,
+)
+from runner.diagnostics import ApiError
+
+KEY = "sk-test-Zq8UNIQUE-key-4711"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+SUCCESS = {
+    "aiRecord": {
+        "uuid": "rec-123",
+        "status": "SUCCESS",
+        "teamUser": {"creditLimit": 100000, "usedCredit": 2500},
+        "aiRecordDetail": {
+            "promptObject": {},
+            "resultObject": ["images/a_background_replaced.png", "images/b.png"],
+            "responseObject": {},
+        },
+        "temporaryUrl": "https://s3.test/images/a_background_replaced.png?X-Amz-Signature=abc",
+    }
+}
+PROMPT = {"imageUrl": "images/src.png", "prompt": "a beach", "size": "1024x1024", "n": 2,
+          "quality": "low", "output_format": "png", "output_compression": 100}  # fmt: skip
+
+
+def run(
+    handler: Handler, call: Callable[[OneMinClient], Coroutine[Any, Any, Any]], **kw: Any
+) -> Any:
+    async def main() -> Any:
+        async with OneMinClient(
+            api_key=KEY,
+            base_url="https://api.test",
+            asset_base_url="https://asset.test",
+            transport=httpx.MockTransport(handler),
+            **kw,
+        ) as client:
+            return await call(client)
+
+    return asyncio.run(main())
+
+
+def answer(status: int, body: Any = None, **kw: Any) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if isinstance(body, bytes | str):
+            return httpx.Response(status, content=body, **kw)
+        return httpx.Response(status, json=body, **kw)
+
+    return handler
+
+
+def raising(exc: Exception) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+def generate(client: OneMinClient) -> Coroutine[Any, Any, Generation]:
+    return client.generate(PROMPT)
+
+
+# -- happy paths -----------------------------------------------------------------------------
+
+
+def test_generate_sends_the_documented_payload_with_the_key_header() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=SUCCESS)
+
+    result = run(handler, generate)
+    request = seen[0]
+    assert request.method == "POST"
+    assert request.url == "https://api.test/api/features"
+    assert request.headers["API-KEY"] == KEY
+    assert request.headers["User-Agent"] == f"backdrop/{__version__}"
+    assert json.loads(request.content) == {
+        "type": "BACKGROUND_REPLACER",
+        "model": "gpt-image-1",
+        "promptObject": PROMPT,
+    }
+    assert request.extensions["timeout"]["read"] == 600.0
+    assert result == Generation(
+        uuid="rec-123",
+        result_keys=("images/a_background_replaced.png", "images/b.png"),
+        temporary_url="https://s3.test/images/a_background_replaced.png?X-Amz-Signature=abc",
+        credits_left=97500,
+        raw_status="SUCCESS",
+    )
+
+
+def test_timeouts_are_configurable() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=SUCCESS)
+
+    run(handler, generate, timeout=Timeouts(connect=3, generate=900))
+    assert seen[0].extensions["timeout"]["read"] == 900
+    assert seen[0].extensions["timeout"]["connect"] == 3
+
+
+def test_upload_sends_the_file_in_the_asset_field_and_returns_the_path() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={
+            "asset": {"key": "images/by-key.png", "mimetype": "image/png", "size": 4},
+            "fileContent": {"uuid": "f1", "path": "images/2024_x.png"},
+        })  # fmt: skip
+
+    key = run(handler, lambda c: c.upload_asset(b"\x89PNG", "mug.png", "image/png"))
+    assert key == "images/2024_x.png"
+    request = seen[0]
+    assert request.url == "https://api.test/api/assets"
+    assert request.headers["API-KEY"] == KEY
+    assert request.headers["Content-Type"].startswith("multipart/form-data")
+    body = request.content
+    assert b'Content-Disposition: form-data; name="asset"; filename="mug.png"' in body
+    assert b"Content-Type: image/png" in body
+    assert b"\x89PNG" in body
+
+
+def test_upload_falls_back_to_the_asset_key() -> None:
+    handler = answer(200, {"asset": {"key": "images/by-key.png"}, "fileContent": {}})
+    assert run(handler, lambda c: c.upload_asset(b"x", "a.png", "image/png")) == "images/by-key.png"
+
+
+@pytest.mark.parametrize("body", [{"asset": {}}, {"fileContent": {"path": ""}}, [1, 2]])
+def test_an_upload_answer_without_a_key_is_a_protocol_error(body: Any) -> None:
+    with pytest.raises(ApiProtocolError):
+        run(answer(200, body), lambda c: c.upload_asset(b"x", "a.png", "image/png"))
+
+
+# -- how failures are classified ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_is_an_auth_error_that_stops_the_run(status: int) -> None:
+    with pytest.raises(AuthError) as err:
+        run(answer(status, {"message": "Unauthorized"}), generate)
+    assert isinstance(err.value, FatalApiError) and isinstance(err.value, ApiError)
+    assert err.value.message == f"the API key was refused (HTTP {status}): Unauthorized"
+    assert "ONEMIN_API_KEY" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, {"message": "Insufficient credits to complete this request"}),
+        (403, {"errorCode": "INSUFFICIENT_CREDITS", "message": "Forbidden"}),
+        (400, {"errorCode": "CREDIT_LIMIT_EXCEEDED"}),
+        (429, {"message": "You have run out of credits"}),
+        (402, {}),
+        (200, {"message": "Not enough credits"}),
+    ],
+)
+def test_running_out_of_credits_is_recognised_liberally(status: int, body: Any) -> None:
+    with pytest.raises(CreditsError) as err:
+        run(answer(status, body), generate)
+    assert isinstance(err.value, FatalApiError)
+    assert err.value.message.startswith("out of credits")
+
+
+def test_a_failed_record_mentioning_credits_is_a_credits_error() -> None:
+    body = {"aiRecord": {"uuid": "r", "status": "FAILED", "message": "credit limit reached"}}
+    with pytest.raises(CreditsError):
+        run(answer(200, body), generate)
+
+
+def test_other_4xx_carry_the_apis_own_message_and_code() -> None:
+    body = {"errorCode": "UNSUPPORTED_MODEL", "message": "Model gpt-image-1\nis not available"}
+    with pytest.raises(RejectedError) as err:
+        run(answer(400, body), generate)
+    assert err.value.message == (
+        "the API refused the request (HTTP 400): Model gpt-image-1 is not available "
+        "[UNSUPPORTED_MODEL]"
+    )
+    assert err.value.status == 400 and err.value.error_code == "UNSUPPORTED_MODEL"
+    assert not isinstance(err.value, RetryableError | FatalApiError)
+
+
+def test_a_4xx_without_a_json_body_still_says_what_happened() -> None:
+    with pytest.raises(RejectedError, match=r"^the API refused the request \(HTTP 404\)$"):
+        run(answer(404, "<html>not found</html>"), generate)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_transient(status: int) -> None:
+    with pytest.raises(TransientError) as err:
+        run(answer(status, "<html>\n<h1>Gateway Timeout</h1>\n</html>"), generate)
+    assert isinstance(err.value, RetryableError)
+    assert err.value.message == f"the API failed (HTTP {status})"
+    assert err.value.status == status
+
+
+def test_429_without_retry_after() -> None:
+    with pytest.raises(RateLimited) as err:
+        run(answer(429, {"message": "Too many requests"}), generate)
+    assert err.value.retry_after is None
+    assert isinstance(err.value, RetryableError)
+    assert err.value.message == "too many requests (HTTP 429): Too many requests"
+
+
+def test_429_with_retry_after_in_seconds() -> None:
+    with pytest.raises(RateLimited) as err:
+        run(answer(429, {}, headers={"Retry-After": "7"}), generate)
+    assert err.value.retry_after == 7.0
+    assert "retry after 7 s" in err.value.message
+
+
+def test_429_with_retry_after_as_an_http_date() -> None:
+    future = email.utils.formatdate(4_000_000_000, usegmt=True)  # the year 2096
+    with pytest.raises(RateLimited) as err:
+        run(answer(429, {}, headers={"Retry-After": future}), generate)
+    assert err.value.retry_after is not None and err.value.retry_after > 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("120", 120.0),
+        (" 2.5 ", 2.5),
+        ("-3", 0.0),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),  # in the past: go now
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_retry_after(header: str | None, expected: float | None) -> None:
+    now = email.utils.parsedate_to_datetime("Wed, 21 Oct 2015 07:28:00 GMT").timestamp()
+    assert parse_retry_after(header, now=now) == expected
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (httpx.ConnectError("Connection refused"), "could not connect"),
+        (httpx.ConnectTimeout("timed out"), "could not connect in time"),
+        (httpx.ReadTimeout("timed out"), "no answer in time"),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."),
+         "the connection was dropped"),
+        (httpx.ReadError("Connection reset by peer"), "the connection broke"),
+    ],
+)  # fmt: skip
+def test_network_failures_are_transient(exc: Exception, kind: str) -> None:
+    with pytest.raises(TransientError) as err:
+        run(raising(exc), generate)
+    assert err.value.message.startswith(f"generating at api.test: {kind} (")
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>ok</html>", b"", {"aiRecord": {"status": "SUCCESS", "uuid": "r"}},
+     {"aiRecord": {"status": "SUCCESS", "aiRecordDetail": {"resultObject": ["k"]}}},
+     {"nothing": "here"}],
+)  # fmt: skip
+def test_unreadable_success_answers_are_protocol_errors(body: Any) -> None:
+    with pytest.raises(ApiProtocolError):
+        run(answer(200, body), generate)
+
+
+def test_a_record_that_did_not_succeed_is_rejected() -> None:
+    body = {"aiRecord": {"uuid": "r", "status": "FAILED", "message": "content policy"}}
+    with pytest.raises(RejectedError, match="ended with status FAILED: content policy"):
+        run(answer(200, body), generate)
+
+
+# -- downloads ---------------------------------------------------------------------------------
+
+
+class _Stream(httpx.AsyncByteStream):
+    def __init__(self, chunks: list[bytes], fail: Exception | None = None) -> None:
+        self.chunks, self.fail = chunks, fail
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks:
+            yield chunk
+        if self.fail:
+            raise self.fail
+
+
+def download(key: str = "images/r 1.png", **kw: Any) -> Callable[[OneMinClient], Any]:
+    async def call(client: OneMinClient) -> tuple[int, bytes]:
+        sink = io.BytesIO()
+        count = await client.download(key, sink, max_bytes=kw.pop("max_bytes", 10_000), **kw)
+        return count, sink.getvalue()
+
+    return call
+
+
+def test_download_streams_from_the_asset_host_without_the_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, stream=_Stream([b"abc", b"def"]))
+
+    assert run(handler, download()) == (6, b"abcdef")
+    assert str(seen[0].url) == "https://asset.test/images/r%201.png"
+    assert "API-KEY" not in seen[0].headers
+    assert KEY not in str(seen[0].headers)
+
+
+def test_download_prefers_the_presigned_url_when_given() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"img")
+
+    url = "https://s3.test/images/a.png?X-Amz-Signature=abc"
+    assert run(handler, download(url=url)) == (3, b"img")
+    assert str(seen[0].url) == url
+    assert "API-KEY" not in seen[0].headers
+
+
+def test_download_refuses_an_oversized_result_by_its_content_length() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        never = _Stream([], fail=AssertionError("the body must not be read"))
+        return httpx.Response(200, headers={"Content-Length": "999999"}, stream=never)
+
+    with pytest.raises(RejectedError, match="999999 bytes, over the 100-byte cap"):
+        run(handler, download(max_bytes=100))
+
+
+def test_download_refuses_an_oversized_result_while_streaming() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=_Stream([b"x" * 60] * 3))  # no Content-Length
+
+    with pytest.raises(RejectedError, match="larger than the 100-byte cap"):
+        run(handler, download(max_bytes=100))
+
+
+def test_a_body_shorter_than_its_content_length_is_transient() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": "100"}, stream=_Stream([b"x" * 40]))
+
+    with pytest.raises(TransientError, match=r"cut short \(40 of 100 bytes\)"):
+        run(handler, download())
+
+
+def test_a_connection_dropped_mid_download_is_transient() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        dropped = httpx.RemoteProtocolError("peer closed connection")
+        return httpx.Response(200, stream=_Stream([b"x" * 40], fail=dropped))
+
+    with pytest.raises(TransientError, match="the connection was dropped"):
+        run(handler, download())
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(403, RejectedError), (404, RejectedError), (503, TransientError), (429, RateLimited)],
+)
+def test_download_failures_never_stop_the_run(status: int, error: type[Exception]) -> None:
+    with pytest.raises(error) as err:
+        run(answer(status, b"<Error>AccessDenied</Error>"), download())
+    assert not isinstance(err.value, FatalApiError)
+
+
+# -- the key never leaks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        answer(400, {"message": f"bad key {KEY} for this model", "errorCode": KEY}),
+        answer(401, {"message": f"API key {KEY} is invalid"}),
+        answer(429, {"message": f"slow down {KEY}"}),
+        answer(500, {"message": f"internal error for {KEY}"}),
+        answer(200, {"aiRecord": {"uuid": "r", "status": "FAILED", "message": KEY}}),
+        raising(httpx.ConnectError(f"cannot connect with headers API-KEY: {KEY}")),
+        raising(httpx.ReadTimeout(f"read timed out {KEY}")),
+    ],
+)
+def test_no_error_ever_shows_the_api_key(handler: Handler) -> None:
+    with pytest.raises(ApiError) as err:
+        run(handler, generate)
+    exc = err.value
+    texts = [str(exc), repr(exc), exc.message, exc.hint or "", *traceback.format_exception(exc)]
+    for text in texts:
+        assert KEY not in text
+    assert "[redacted]" in str(exc)
+
+
+def test_the_client_repr_does_not_show_the_key() -> None:
+    client = OneMinClient(api_key=KEY)
+    assert KEY not in repr(client)
+    asyncio.run(client.aclose())

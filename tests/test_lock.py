@@ -1,0 +1,80 @@
+"""The output-folder lock, held against a real second process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from runner.diagnostics import StateError
+from runner.execute.lock import OutputLock
+
+REPO = Path(__file__).resolve().parents[1]
+
+_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from runner.execute.lock import OutputLock
+
+    with OutputLock(Path(sys.argv[1])):
+        print("locked", flush=True)
+        sys.stdin.readline()  # hold until told (or killed)
+    print("released", flush=True)
+    """
+)
+
+
+def _start_holder(out: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(out)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_second_run_is_refused_while_another_process_holds_the_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with _start_holder(out) as holder:
+        assert holder.stdin is not None and holder.stdout is not None
+        with pytest.raises(StateError) as err:
+            OutputLock(out).acquire()
+        assert err.value.message == f"another backdrop run is using {out} (pid {holder.pid})"
+        assert "wait for it to finish" in (err.value.hint or "")
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "released"
+        holder.wait()
+    with OutputLock(out) as lock:
+        assert lock.held
+        assert (out / ".backdrop" / "lock").read_text().strip() == str(os.getpid())
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with _start_holder(out) as holder:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (out / ".backdrop" / "lock").exists()
+    with OutputLock(out) as lock:
+        assert lock.held
+
+
+def test_the_lock_also_excludes_a_second_holder_in_the_same_process(tmp_path: Path) -> None:
+    with OutputLock(tmp_path) as first:
+        with pytest.raises(StateError, match="another backdrop run"):
+            OutputLock(tmp_path).acquire()
+        assert first.held
+    with OutputLock(tmp_path) as again:
+        assert again.held
