@@ -1,0 +1,179 @@
+"""Read a CSV axis the way spreadsheet programs really export it: one mapping of strings per row.
+
+Handles UTF-8 (with or without BOM), UTF-16 (Excel "Unicode text"), cp1252 from older Excel,
+comma / semicolon / tab delimiters (and Excel's `sep=;` first line), CRLF, quoted fields with
+newlines and blank rows. Values stay the strings people typed: no type guessing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+from runner.diagnostics import Diagnostic, Span
+
+DELIMITERS = (",", ";", "\t")
+_SEP_LINE = re.compile(r"^\s*sep=(.)\s*$")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    rows: tuple[dict[str, str], ...]
+    encoding: str
+    delimiter: str
+
+
+def decode_spreadsheet(data: bytes) -> tuple[str, str]:
+    """The text of a spreadsheet export and the encoding it was read with."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    sample = data[:4096]
+    if len(sample) >= 4 and sample.count(0) * 4 >= len(sample):
+        # UTF-16 without a BOM: ASCII text leaves every other byte NUL.
+        encoding = "utf-16-le" if sample[1::2].count(0) > sample[0::2].count(0) else "utf-16-be"
+        return data.decode(encoding), encoding
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        # The five bytes cp1252 leaves undefined: latin-1 reads everything.
+        return data.decode("latin-1"), "latin-1"
+
+
+def sniff_delimiter(line: str) -> str:
+    """The delimiter that splits the header line into the most cells (comma on a tie)."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def cell_offsets(line: str, delimiter: str) -> list[tuple[int, int]]:
+    """(start, end) of each cell on one physical line, 0-based, quotes respected."""
+    cells: list[tuple[int, int]] = []
+    start = 0
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == delimiter and not quoted:
+            cells.append((start, index))
+            start = index + 1
+    cells.append((start, len(line)))
+    return cells
+
+
+def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic]]:
+    """Parse a CSV export; problems point at the file's own lines and columns."""
+    text, encoding = decode_spreadsheet(data)
+    text = text.removeprefix("\ufeff")
+    lines = text.splitlines()
+    problems: list[Diagnostic] = []
+
+    def span(line_no: int, col: int = 0, end: int | None = None) -> Span:
+        line_text = lines[line_no - 1] if 0 < line_no <= len(lines) else ""
+        stop = len(line_text) if end is None else end
+        return Span(display, line_no, col + 1, max(stop, col + 1) + 1, line_text)
+
+    first = next((line for line in lines if line.strip()), "")
+    sep_match = _SEP_LINE.match(first)
+    delimiter = sep_match.group(1) if sep_match else sniff_delimiter(first)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+
+    header: list[str] | None = None
+    header_line = 0
+    records: list[tuple[int, list[str]]] = []
+    previous = 0
+    try:
+        for cells in reader:
+            start, previous = previous + 1, reader.line_num
+            if sep_match and header is None and not records and cells and "sep=" in cells[0]:
+                sep_match = None  # consume Excel's "sep=;" line once
+                continue
+            if not any(cell.strip() for cell in cells):
+                continue
+            if header is None:
+                header, header_line = [cell.strip().removeprefix("\ufeff") for cell in cells], start
+            else:
+                records.append((start, cells))
+    except csv.Error as exc:
+        problems.append(Diagnostic(f"cannot read this CSV file: {exc}", span=span(reader.line_num)))
+        return CsvTable((), encoding, delimiter), problems
+
+    if header is None:
+        return CsvTable((), encoding, delimiter), problems
+    header_cells = cell_offsets(lines[header_line - 1], delimiter)
+
+    def header_span(column: int) -> Span:
+        if column < len(header_cells):
+            start, end = header_cells[column]
+            return span(header_line, start, end)
+        return span(header_line)
+
+    # Trailing unnamed columns that are empty everywhere are what spreadsheets leave behind.
+    width = len(header)
+    while (
+        width
+        and not header[width - 1]
+        and all(len(cells) < width or not cells[width - 1].strip() for _, cells in records)
+    ):
+        width -= 1
+    seen: dict[str, int] = {}
+    for column, name in enumerate(header[:width]):
+        where = f"column {column + 1}"
+        if not name:
+            problems.append(
+                Diagnostic(
+                    f"the header of {where} is empty",
+                    span=header_span(column),
+                    hint="give every column a name in the first row",
+                )
+            )
+        elif name in seen:
+            problems.append(
+                Diagnostic(
+                    f"the column name {name!r} is used twice (columns {seen[name] + 1} and "
+                    f"{column + 1})",
+                    span=header_span(column),
+                    hint="rename one of the columns so that every name is different",
+                )
+            )
+        else:
+            seen[name] = column
+    names = header[:width]
+
+    rows: list[dict[str, str]] = []
+    for line_no, cells in records:
+        extra = [cell for cell in cells[width:] if cell.strip()]
+        if extra:
+            offsets = cell_offsets(lines[line_no - 1], delimiter) if line_no <= len(lines) else []
+            col, end = offsets[width] if width < len(offsets) else (0, None)
+            problems.append(
+                Diagnostic(
+                    f"this row has {len(cells)} cells but the header names only {width} columns",
+                    span=span(line_no, col, end),
+                    hint=f"the file is read as {_DELIMITER_NAMES.get(delimiter, delimiter)}-"
+                    "separated; quote cells that contain the separator, or add a column name",
+                )
+            )
+            continue
+        padded = [*cells[:width], *([""] * (width - len(cells)))]
+        rows.append({name: cell.strip() for name, cell in zip(names, padded, strict=True)})
+    return CsvTable(tuple(rows), encoding, delimiter), problems

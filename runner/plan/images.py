@@ -1,0 +1,130 @@
+"""Turn a rendered `image:` value into an ImageSource: a local file, an https:// URL or an asset."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from runner.api.limits import MAX_UPLOAD_BYTES, SOURCE_FORMATS
+from runner.plan.model import ImageSource
+
+ASSET_PREFIX = "asset:"
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+)
+
+
+class ImageProblem(Exception):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def sniff_format(head: bytes) -> str | None:
+    """PNG, JPEG or WEBP from a file's first bytes, or None."""
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+class ImageResolver:
+    """Resolves image references; each distinct file is read, checked and hashed once."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self._base = base_dir
+        self._seen: dict[str, ImageSource | ImageProblem] = {}
+
+    def resolve(self, rendered: str) -> ImageSource:
+        """The ImageSource for a rendered `image:` value; raises ImageProblem."""
+        found = self._seen.get(rendered)
+        if found is None:
+            try:
+                found = self._resolve(rendered.strip())
+            except ImageProblem as problem:
+                found = problem
+            self._seen[rendered] = found
+        if isinstance(found, ImageProblem):
+            raise found
+        return found
+
+    def _resolve(self, ref: str) -> ImageSource:
+        if not ref:
+            raise ImageProblem(
+                "the image is empty", "give a file path, an https:// URL or asset:..."
+            )
+        lowered = ref.lower()
+        if lowered.startswith(ASSET_PREFIX):
+            key = ref[len(ASSET_PREFIX) :].strip()
+            if not key:
+                raise ImageProblem("the asset key after 'asset:' is empty")
+            return ImageSource("asset", key)
+        if lowered.startswith("http://"):
+            raise ImageProblem(
+                f"{ref} uses http://, which is not allowed",
+                "use the https:// address of the image",
+            )
+        if lowered.startswith("https://"):
+            if not urlsplit(ref).netloc:
+                raise ImageProblem(f"{ref} is not a complete https:// address")
+            return ImageSource("url", ref)
+        scheme = urlsplit(ref).scheme
+        if "://" in ref or (len(scheme) > 1 and scheme.isalpha() and ":" in ref[:12]):
+            raise ImageProblem(
+                f"{ref} is neither a file path, an https:// URL nor an asset:... key",
+                "use a path relative to the recipe, an https:// URL, or asset:images/...",
+            )
+        return self._local(ref)
+
+    def _local(self, ref: str) -> ImageSource:
+        path = Path(os.path.normpath(self._base / ref))
+        if not path.exists():
+            raise ImageProblem(
+                f"the image {ref} does not exist",
+                "image paths are relative to the recipe file; check the spelling and the folder",
+            )
+        if not path.is_file():
+            raise ImageProblem(f"the image {ref} is a folder, not a file")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ImageProblem(f"cannot read the image {ref}: {exc.strerror or exc}") from None
+        if len(data) > MAX_UPLOAD_BYTES:
+            limit = MAX_UPLOAD_BYTES // (1024 * 1024)
+            raise ImageProblem(f"the image {ref} is larger than the API's {limit} MB limit")
+        sniffed = sniff_format(data[:16])
+        if sniffed is None:
+            raise ImageProblem(
+                f"{ref} is not a PNG, JPEG or WebP image",
+                "export the image as PNG, JPEG or WebP",
+            )
+        verified = _verify(path)
+        if verified != sniffed:
+            raise ImageProblem(
+                f"{ref} looks like {sniffed} but cannot be read as one (damaged or truncated?)",
+                "open it in an image editor and export it again",
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        return ImageSource("file", ref, path, digest, SOURCE_FORMATS[sniffed])
+
+
+def _verify(path: Path) -> str | None:
+    """Pillow's format name when Pillow can open and verify the file, else None."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # decompression-bomb warnings: we never decode here
+            with Image.open(path) as image:
+                fmt = image.format
+                image.verify()
+    except Exception:  # Pillow raises many kinds for damaged files; all mean "unreadable"
+        return None
+    return fmt

@@ -1,0 +1,82 @@
+"""Output paths: relative to the output folder, never escaping it, never clashing."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+# Files and folders the run and report stages write at the root of the output folder.
+RESERVED_FILES = ("report.html", "results.json", "results.csv", "junit.xml", "backdrop.lock")
+RESERVED_PREFIX = ".backdrop"
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class OutputProblem(Exception):
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+_HINT = "write a path inside the output folder, such as {{ market.code }}/{{ product.sku }}"
+
+
+def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
+    """The POSIX paths (one per image) for a rendered `output:`; raises OutputProblem."""
+    text = rendered.strip()
+    if not text:
+        raise OutputProblem("the output path is empty", _HINT)
+    if "\\" in text:
+        raise OutputProblem(
+            f"the output path {text!r} contains a backslash", "use / between folders"
+        )
+    if _DRIVE.match(text) or text.startswith("/"):
+        raise OutputProblem(f"the output path {text!r} is absolute", _HINT)
+    if _CONTROL.search(text):
+        raise OutputProblem(f"the output path {text!r} contains control characters", _HINT)
+    if text.endswith("/"):
+        raise OutputProblem(f"the output path {text!r} names a folder, not a file", _HINT)
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise OutputProblem(f"the output path {text!r} goes up a folder with '..'", _HINT)
+    if not parts:
+        raise OutputProblem(f"the output path {text!r} is empty", _HINT)
+    if parts[0].lower().startswith(RESERVED_PREFIX):
+        raise OutputProblem(f"{parts[0]} is reserved for backdrop's own files", _HINT)
+    stem = "/".join(parts)
+    suffix = f".{extension}"
+    if stem.lower().endswith(suffix):
+        stem = stem[: -len(suffix)]
+    if n == 1:
+        paths: tuple[str, ...] = (stem + suffix,)
+    else:
+        paths = tuple(f"{stem}-{i}{suffix}" for i in range(1, n + 1))
+    for path in paths:
+        if "/" not in path and path.lower() in RESERVED_FILES:
+            raise OutputProblem(f"{path} is reserved for backdrop's report", _HINT)
+    return paths
+
+
+class EscapeCheck:
+    """Catches output paths that leave the folder through symlinks already on disk."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self._root = output_dir
+        self._real_root = os.path.realpath(output_dir)
+        self._active = output_dir.exists()
+        self._folders: dict[str, bool] = {}
+
+    def escapes(self, relative: str) -> bool:
+        if not self._active:
+            return False
+        folder, _, _ = relative.rpartition("/")
+        inside = self._folders.get(folder)
+        if inside is None:
+            real = os.path.realpath(self._root / folder) if folder else self._real_root
+            inside = real == self._real_root or real.startswith(self._real_root + os.sep)
+            self._folders[folder] = inside
+        if not inside:
+            return True
+        return os.path.islink(self._root / relative)

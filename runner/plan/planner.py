@@ -1,0 +1,87 @@
+"""plan_recipe: a validated Recipe in, a Plan (or every problem at once) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.diagnostics import Diagnostic, RecipeError
+from runner.plan.axes import load_axes
+from runner.plan.jobs import JobBuilder
+from runner.plan.matrix import check_exclude, expand_matrix, matrix_size
+from runner.plan.model import Job, Plan
+from runner.plan.problems import ProblemLog
+from runner.recipe.model import NodePath, PriceTable, Recipe, format_path
+
+DEFAULT_MAX_JOBS = 10_000
+
+
+def output_folder(recipe: Recipe, output_dir: Path | None = None) -> Path:
+    """The argument, else the recipe's `output_dir` (relative to it), else out/<name>/ beside it."""
+    if output_dir is not None:
+        return output_dir.absolute()
+    if recipe.output_dir:
+        return (recipe.base_dir / recipe.output_dir).absolute()
+    return (recipe.base_dir / "out" / recipe.name).absolute()
+
+
+def job_cap(recipe: Recipe, max_jobs: int | None = None) -> int:
+    if max_jobs is not None:
+        return max_jobs
+    return recipe.max_jobs if recipe.max_jobs is not None else DEFAULT_MAX_JOBS
+
+
+def plan_recipe(
+    recipe: Recipe,
+    *,
+    output_dir: Path | None = None,
+    max_jobs: int | None = None,
+    prices: PriceTable | None = None,
+) -> Plan:
+    """Expand, render and check every job; raises RecipeError carrying every problem found."""
+    folder = output_folder(recipe, output_dir)
+    cap = job_cap(recipe, max_jobs)
+    axes, diagnostics = load_axes(recipe)
+    diagnostics += check_exclude(recipe, axes)
+    problems = ProblemLog(recipe.source)
+    builder = JobBuilder(recipe, axes, folder, problems)
+    builder.check_templates()
+    if diagnostics or problems:
+        raise RecipeError([*diagnostics, *problems.diagnostics(0)])
+
+    # Count before building: a 10^12 matrix must fail now, not after filling the memory.
+    product = matrix_size(axes)
+    if product > cap:
+        raise RecipeError([_too_many(recipe, product, cap, max_jobs, exact=False)])
+    combinations = expand_matrix(axes, recipe.include, recipe.exclude)
+    if len(combinations) > cap:
+        raise RecipeError([_too_many(recipe, len(combinations), cap, max_jobs, exact=True)])
+
+    jobs: list[Job] = []
+    for index, combo in enumerate(combinations):
+        job = builder.build(index, combo)
+        if job is not None:
+            jobs.append(job)
+    if problems:
+        raise RecipeError(problems.diagnostics(len(combinations)))
+    return Plan(
+        recipe_name=recipe.name,
+        recipe_path=recipe.path,
+        output_dir=folder,
+        axes=tuple(axis.name for axis in axes),
+        jobs=tuple(jobs),
+        prices=prices if prices is not None else recipe.prices,
+        report=recipe.report,
+    )
+
+
+def _too_many(recipe: Recipe, count: int, cap: int, flag: int | None, *, exact: bool) -> Diagnostic:
+    from_recipe = flag is None and recipe.max_jobs is not None
+    node: NodePath = ("max_jobs",) if from_recipe else ("matrix",)
+    size = f"{count:,} jobs" if exact else f"{count:,} combinations before `exclude`"
+    where = "--max-jobs" if flag is not None else "max_jobs" if from_recipe else "the default cap"
+    message = f"the matrix makes {size}, more than the cap of {cap:,} ({where})"
+    hint = (
+        "make the matrix smaller (fewer values, or `exclude`), or raise the cap with "
+        "`max_jobs: N` in the recipe or `backdrop plan --max-jobs N`"
+    )
+    return Diagnostic(message, path=format_path(node), span=recipe.source.span(node), hint=hint)

@@ -1,0 +1,259 @@
+"""Render recipe strings as sandboxed, strict Jinja templates, each compiled once per recipe.
+
+A recipe may come from anyone on the team, so templates run in Jinja's sandbox (no Python
+internals, no changing shared values), with StrictUndefined (a typo is an error, not an empty
+string), without the nondeterministic `random` filter (job keys must be stable) and with a size
+guard on `*` and `**`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from runner.diagnostics import suggestion_suffix
+
+if TYPE_CHECKING:
+    from jinja2 import Template
+
+_MAX_SEQUENCE = 100_000  # longest string or list `*` may build
+_MAX_POWER_BITS = 4096  # largest integer `**` may build
+_CACHE_PROBATION = 2048  # renders before a template whose results never repeat stops caching
+_TEMPLATE_FILE = "<template>"
+
+
+class TemplateProblem(Exception):
+    """A template cannot be compiled or rendered; `line` is the line inside the template."""
+
+    def __init__(self, message: str, hint: str | None = None, line: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.line = line
+
+
+def slug(value: object) -> str:
+    """'Crème Brûlée / Winter' -> 'creme-brulee-winter': safe in file names and URLs."""
+    text = unicodedata.normalize("NFKD", str(value))
+    text = text.encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def needs_rendering(text: str) -> bool:
+    return "{{" in text or "{%" in text or "{#" in text
+
+
+def plain_text(text: str) -> str:
+    """What Jinja would give for a string with no template syntax (one trailing newline goes)."""
+    return text.removesuffix("\n")
+
+
+@dataclass
+class _Compiled:
+    template: Template
+    names: tuple[str, ...]  # top-level variables the template reads
+    cache: dict[tuple[int, ...], tuple[tuple[Any, ...], str | TemplateProblem]] = field(
+        default_factory=dict
+    )
+    hits: int = 0
+    caching: bool = True
+
+
+class TemplateRenderer:
+    """Compiles each distinct template once, and reuses results when its inputs repeat."""
+
+    def __init__(self) -> None:
+        self._env = _make_environment()
+        self._compiled: dict[str, _Compiled | TemplateProblem] = {}
+
+    def check(self, text: str) -> TemplateProblem | None:
+        """The syntax problem in a template, if any (compiling it for later)."""
+        compiled = self._compile(text)
+        return compiled if isinstance(compiled, TemplateProblem) else None
+
+    def render(self, text: str, context: Mapping[str, Any]) -> str:
+        """Render `text` with `context`; raises TemplateProblem."""
+        if not needs_rendering(text):
+            return plain_text(text)
+        compiled = self._compile(text)
+        if isinstance(compiled, TemplateProblem):
+            raise compiled
+        if not compiled.caching:
+            return self._run(compiled.template, context)
+        # Context values are shared objects (axis rows, include values): identity is a cheap
+        # key, and the cache entry holds them so that their ids stay unique.
+        inputs = tuple(context.get(name) for name in compiled.names)
+        key = tuple(map(id, inputs))
+        entry = compiled.cache.get(key)
+        if entry is None:
+            try:
+                result: str | TemplateProblem = self._run(compiled.template, context)
+            except TemplateProblem as problem:
+                result = problem
+            compiled.cache[key] = (inputs, result)
+            if len(compiled.cache) >= _CACHE_PROBATION and compiled.hits * 4 < len(compiled.cache):
+                compiled.caching = False
+                compiled.cache.clear()
+        else:
+            compiled.hits += 1
+            result = entry[1]
+        if isinstance(result, TemplateProblem):
+            raise result
+        return result
+
+    def _compile(self, text: str) -> _Compiled | TemplateProblem:
+        found = self._compiled.get(text)
+        if found is not None:
+            return found
+        from jinja2 import TemplateSyntaxError, meta
+
+        try:
+            ast = self._env.parse(text)
+            names = tuple(sorted(meta.find_undeclared_variables(ast)))
+            compiled: _Compiled | TemplateProblem = _Compiled(self._env.from_string(ast), names)
+        except TemplateSyntaxError as exc:
+            compiled = _syntax_problem(exc, list(self._env.filters), list(self._env.tests))
+        self._compiled[text] = compiled
+        return compiled
+
+    def _run(self, template: Template, context: Mapping[str, Any]) -> str:
+        from jinja2 import TemplateError, UndefinedError
+        from jinja2.exceptions import SecurityError
+
+        try:
+            return template.render(context)
+        except UndefinedError as exc:
+            raise _undefined_problem(exc, context) from None
+        except SecurityError as exc:
+            raise TemplateProblem(
+                "this template tries to reach Python internals, which recipes may not do",
+                hint="use only the recipe's variables, with filters such as | slug or | upper",
+                line=_template_line(exc.__traceback__),
+            ) from None
+        except _TooLarge as exc:
+            raise TemplateProblem(str(exc), line=_template_line(exc.__traceback__)) from None
+        except TemplateError as exc:
+            message = f"the template failed: {exc.message or exc}"
+            raise TemplateProblem(message, line=_template_line(exc.__traceback__)) from None
+        except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
+            message = f"the template failed: {exc}"
+            raise TemplateProblem(message, line=_template_line(exc.__traceback__)) from None
+
+
+def _template_line(tb: TracebackType | None) -> int:
+    """The template line Jinja's rewritten traceback points at (1 when there is none)."""
+    line = 1
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == _TEMPLATE_FILE:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _syntax_problem(exc: Any, filters: list[str], tests: list[str]) -> TemplateProblem:
+    message = str(exc.message or "invalid template")
+    hint: str | None = "templates look like {{ product.name }}; check that every {{ has its }}"
+    unknown = re.match(r"No (filter|test) named '([^']+)'", message)
+    if unknown:
+        kind, name = unknown.groups()
+        choices = filters if kind == "filter" else tests
+        if kind == "filter" and name == "random":
+            message = "the random filter is not allowed: it would change the job on every plan"
+        else:
+            message = f"there is no {kind} named {name!r}{suggestion_suffix(name, choices)}"
+        hint = None
+    return TemplateProblem(f"template syntax error: {message}", hint=hint, line=exc.lineno or 1)
+
+
+def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplateProblem:
+    line = _template_line(exc.__traceback__)
+    info = getattr(exc, "backdrop_missing", None)
+    if info is None:
+        return TemplateProblem(str(exc), line=line)
+    obj, name = info
+    from jinja2.utils import missing
+
+    visible = list(context)
+    if obj is missing:
+        message = f"{name!r} is undefined{suggestion_suffix(str(name), visible)}"
+        hint = f"the variables here are: {', '.join(visible)}"
+        return TemplateProblem(message, hint=hint, line=line)
+    owner = next((key for key, value in context.items() if value is obj), None)
+    where = f"{owner!r}" if owner else "this value"
+    if isinstance(obj, Mapping):
+        fields = [str(key) for key in obj]
+        message = f"{where} has no field {name!r}{suggestion_suffix(str(name), fields)}"
+        return TemplateProblem(message, hint=f"its fields are: {', '.join(fields)}", line=line)
+    return TemplateProblem(f"{where} ({obj!r}) has no field {name!r}", line=line)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _make_environment() -> Any:
+    """A sandboxed, strict environment with the `slug` filter (jinja2 imported lazily)."""
+    from jinja2 import StrictUndefined, UndefinedError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2.utils import missing
+
+    class RecipeUndefined(StrictUndefined):
+        __slots__ = ()
+
+        def __init__(
+            self,
+            hint: str | None = None,
+            obj: Any = missing,
+            name: str | None = None,
+            exc: type[Exception] = UndefinedError,
+        ) -> None:
+            super().__init__(hint, obj, name, exc)  # type: ignore[arg-type]
+            if exc is UndefinedError and hint is None:
+                self._undefined_exception = _recording(obj, name)
+
+    # Immutable: a template must not change a shared row (`product.pop('sku')`) for later jobs.
+    class RecipeSandbox(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            _guard_size(operator, left, right)
+            return super().call_binop(context, operator, left, right)
+
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            # `row.items` must be the CSV column "items", not dict.items.
+            if isinstance(obj, Mapping) and attribute in obj:
+                return obj[attribute]
+            return super().getattr(obj, attribute)
+
+    env = RecipeSandbox(undefined=RecipeUndefined, autoescape=False, keep_trailing_newline=False)
+    env.filters["slug"] = slug
+    del env.filters["random"]
+    for name in ("lipsum", "cycler", "joiner"):
+        env.globals.pop(name, None)
+    return env
+
+
+def _recording(obj: Any, name: str | None) -> Any:
+    from jinja2 import UndefinedError
+
+    def build(message: str | None = None) -> UndefinedError:
+        error = UndefinedError(message)
+        error.backdrop_missing = (obj, name)  # type: ignore[attr-defined]
+        return error
+
+    return build
+
+
+def _guard_size(operator: str, left: Any, right: Any) -> None:
+    if operator == "**" and isinstance(left, int) and isinstance(right, int):  # noqa: SIM102
+        if right > 0 and abs(left) > 1 and left.bit_length() * right > _MAX_POWER_BITS:
+            raise _TooLarge(f"{left} ** {right} is too large a number for a recipe")
+    if operator == "*":
+        for sequence, count in ((left, right), (right, left)):
+            is_repeat = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+            if is_repeat and len(sequence) * count > _MAX_SEQUENCE:
+                raise _TooLarge("this template repeats text too many times")
