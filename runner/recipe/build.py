@@ -1,0 +1,155 @@
+"""Load, validate and build a Recipe: the one entry point planning calls."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from runner.diagnostics import Diagnostic, RecipeError, suggestion_suffix
+from runner.recipe.loader import LoadedDocument, load_yaml_file
+from runner.recipe.model import (
+    DEFAULT_PRICES,
+    Axis,
+    AxisSource,
+    NodePath,
+    PriceTable,
+    Recipe,
+    ReportLayout,
+    format_path,
+)
+from runner.recipe.validate import validate
+
+_MATRIX_KEYWORDS = ("include", "exclude")
+
+
+def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
+    """Read a recipe file into a Recipe; every problem found is raised in one RecipeError."""
+    shown = display if display is not None else display_path(path)
+    if path.is_dir():
+        raise RecipeError(
+            [
+                Diagnostic(
+                    "this is a folder, not a recipe file",
+                    file=shown,
+                    hint="give the path of a .yaml recipe inside it",
+                )
+            ]
+        )
+    doc = load_yaml_file(path, shown)
+    problems = validate(doc)
+    if problems:
+        raise RecipeError(problems)
+    axes = _axes(doc.data.get("matrix") or {})
+    problems = _check_names(doc, axes)
+    if problems:
+        raise RecipeError(problems)
+    return _build(path, doc, axes)
+
+
+def display_path(path: Path) -> str:
+    """How a path is shown to the user: relative to the working folder when inside it."""
+    absolute = path.absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
+def _build(path: Path, doc: LoadedDocument, axes: tuple[Axis, ...]) -> Recipe:
+    data: Mapping[str, Any] = doc.data
+    matrix: Mapping[str, Any] = data.get("matrix") or {}
+    report = data.get("report") or {}
+    return Recipe(
+        path=path.resolve(),
+        name=data["name"],
+        description=data.get("description") or "",
+        defaults=dict(data.get("defaults") or {}),
+        vars=dict(data.get("vars") or {}),
+        axes=axes,
+        include=tuple(matrix.get("include") or ()),
+        exclude=tuple(matrix.get("exclude") or ()),
+        image=data["image"],
+        prompt=data["prompt"],
+        output=data["output"],
+        output_dir=data.get("output_dir"),
+        prices=_prices(data.get("prices") or {}),
+        report=ReportLayout(rows=report.get("rows"), columns=report.get("columns")),
+        source=doc.source,
+        max_jobs=data.get("max_jobs"),
+    )
+
+
+def _axes(matrix: Mapping[str, Any]) -> tuple[Axis, ...]:
+    axes = []
+    for name, value in matrix.items():
+        if name in _MATRIX_KEYWORDS:
+            continue
+        if isinstance(value, list):
+            source = AxisSource("inline", values=tuple(value))
+        else:
+            (kind, where), *_ = value.items()  # the schema allows exactly one of csv/yaml/glob
+            source = AxisSource(kind, path=where)
+        axes.append(Axis(name=name, source=source, node=("matrix", name)))
+    return tuple(axes)
+
+
+def _prices(overrides: Mapping[str, Mapping[str, float]]) -> PriceTable:
+    square = {**DEFAULT_PRICES.square, **overrides.get("square", {})}
+    non_square = {**DEFAULT_PRICES.non_square, **overrides.get("non_square", {})}
+    return PriceTable(
+        square={k: float(v) for k, v in square.items()},
+        non_square={k: float(v) for k, v in non_square.items()},
+    )
+
+
+def _check_names(doc: LoadedDocument, axes: tuple[Axis, ...]) -> list[Diagnostic]:
+    """Names that must refer to an axis: a typo there would otherwise silently do nothing."""
+    source = doc.source
+    names = [axis.name for axis in axes]
+    found: list[Diagnostic] = []
+
+    def unknown(path: NodePath, what: str, name: str, *, key: bool) -> None:
+        listed = ", ".join(names) if names else "none"
+        found.append(
+            Diagnostic(
+                f"{what} '{name}' is not a matrix axis{suggestion_suffix(name, names)}",
+                path=format_path(path[:-1] if key else path),
+                span=source.span(path, key=key),
+                hint=f"the axes are: {listed}",
+            )
+        )
+
+    report = doc.data.get("report") or {}
+    for field in ("rows", "columns"):
+        name = report.get(field)
+        if name is not None and name not in names:
+            unknown(("report", field), "report." + field + " names", name, key=False)
+
+    matrix = doc.data.get("matrix") or {}
+    for index, entry in enumerate(matrix.get("exclude") or ()):
+        for key in entry:
+            if key not in names:
+                unknown(("matrix", "exclude", index, key), "exclude key", key, key=True)
+
+    for axis in axes:
+        keyword = _near_keyword(axis.name)
+        if keyword:
+            found.append(
+                Diagnostic(
+                    f"'{axis.name}' looks like a misspelling of '{keyword}'; it would be read "
+                    "as an axis",
+                    path="matrix",
+                    span=source.span(axis.node, key=True),
+                    hint=f"write '{keyword}', or give the axis a clearly different name",
+                )
+            )
+    return found
+
+
+def _near_keyword(name: str) -> str | None:
+    for keyword in _MATRIX_KEYWORDS:
+        if difflib.SequenceMatcher(None, name.lower(), keyword).ratio() >= 0.8:
+            return keyword
+    return None
