@@ -1,0 +1,219 @@
+"""`run_plan`: execute a plan against 1min.ai (or the emulator), resumably; returns a RunResult."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner.api.client import OneMinClient, Timeouts
+from runner.api.limits import DEFAULT_RPM
+from runner.diagnostics import UsageError
+from runner.execute.aimd import AdaptiveLimit
+from runner.execute.backoff import Backoff
+from runner.execute.events import NullEvents, RunEvents
+from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
+from runner.execute.lock import OutputLock
+from runner.execute.ratelimit import RateLimiter
+from runner.execute.scheduler import JobFailure, Scheduler
+from runner.execute.selection import Selection, select_jobs
+from runner.execute.state import StateStore
+from runner.execute.steps import RunContext
+from runner.plan.model import Plan
+
+if TYPE_CHECKING:
+    import httpx
+
+DEFAULT_CONCURRENCY = 16
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    concurrency: int = DEFAULT_CONCURRENCY  # jobs in flight at most (AIMD may use fewer)
+    rpm: float = DEFAULT_RPM  # API requests per minute, uploads and generations together
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # per request, the first one included
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_download_bytes: int = MAX_DOWNLOAD_BYTES
+    selection: Selection = field(default_factory=Selection)
+    force: bool = False  # generate again even jobs that are done (or paid, not downloaded)
+    retry_failed: bool = False  # only the jobs that failed in the latest run
+    adaptive: bool = True  # AIMD: fewer requests in flight while the API pushes back
+    backoff: Backoff = field(default_factory=Backoff)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise UsageError(f"--concurrency {self.concurrency}: must be at least 1")
+        if not self.rpm > 0:
+            raise UsageError(f"--rpm {self.rpm:g}: must be more than 0")
+        if self.max_attempts < 1:
+            raise UsageError(f"--max-attempts {self.max_attempts}: must be at least 1")
+        if self.max_download_bytes < 1:
+            raise UsageError("the download size cap must be at least 1 byte")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    output_dir: Path
+    jobs: int  # selected for this run
+    done: int
+    skipped: int
+    failed: int
+    interrupted: int  # not finished: stopped by Ctrl-C or a fatal API answer
+    images: int  # image files written by this run
+    duration_s: float
+    failures: tuple[JobFailure, ...]
+    fatal: str | None  # why the run stopped early: bad key, out of credits
+    fatal_hint: str | None
+    stopped: bool  # the stop event (Ctrl-C) was set
+    credits_left: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.interrupted == 0 and self.fatal is None
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+async def run_plan_async(
+    plan: Plan,
+    options: RunOptions,
+    client: OneMinClient,
+    events: RunEvents,
+    stop: asyncio.Event,
+    *,
+    state: StateStore | None = None,
+) -> RunResult:
+    """Run the plan's selected jobs. Takes the output folder's lock unless `state` is given."""
+    if state is not None:
+        return await _run(plan, options, client, events, stop, state)
+    with OutputLock(plan.output_dir), StateStore.open(plan.output_dir) as opened:
+        await asyncio.to_thread(clean_partials, plan.output_dir)
+        return await _run(plan, options, client, events, stop, opened)
+
+
+def run_plan(
+    plan: Plan,
+    options: RunOptions,
+    *,
+    api_key: str,
+    base_url: str,
+    asset_base_url: str,
+    events: RunEvents | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    handle_sigint: bool = True,
+) -> RunResult:
+    """Run on a fresh event loop. The first Ctrl-C stops scheduling (in-flight requests finish
+    and are saved); a second one raises KeyboardInterrupt at once (the state stays consistent).
+    """
+    return asyncio.run(
+        _run_with_client(
+            plan,
+            options,
+            api_key=api_key,
+            base_url=base_url,
+            asset_base_url=asset_base_url,
+            events=events or NullEvents(),
+            transport=transport,
+            handle_sigint=handle_sigint,
+        )
+    )
+
+
+async def _run_with_client(
+    plan: Plan,
+    options: RunOptions,
+    *,
+    api_key: str,
+    base_url: str,
+    asset_base_url: str,
+    events: RunEvents,
+    transport: httpx.AsyncBaseTransport | None,
+    handle_sigint: bool,
+) -> RunResult:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    sigint = handle_sigint and threading.current_thread() is threading.main_thread()
+    if sigint:
+
+        def on_sigint() -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        async with OneMinClient(
+            api_key=api_key,
+            base_url=base_url,
+            asset_base_url=asset_base_url,
+            transport=transport,
+            timeout=options.timeouts,
+            max_connections=options.concurrency + 4,
+        ) as client:
+            return await run_plan_async(plan, options, client, events, stop)
+    finally:
+        if sigint:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _run(
+    plan: Plan,
+    options: RunOptions,
+    client: OneMinClient,
+    events: RunEvents,
+    stop: asyncio.Event,
+    state: StateStore,
+) -> RunResult:
+    started = time.monotonic()
+    failed_keys = set(state.failed_keys()) if options.retry_failed else None
+    jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys)
+    run_id = new_run_id()
+    state.begin_run(plan, run_id)
+    states = state.job_states([job.key for job in jobs])
+    events.run_started(run_id, len(jobs))
+    ctx = RunContext(
+        client=client,
+        state=state,
+        events=events,
+        limiter=RateLimiter(options.rpm),
+        concurrency=AdaptiveLimit(
+            options.concurrency, minimum=1 if options.adaptive else options.concurrency
+        ),
+        backoff=options.backoff,
+        stop=stop,
+        output_dir=Path(os.path.abspath(plan.output_dir)),
+        max_attempts=options.max_attempts,
+        max_download_bytes=options.max_download_bytes,
+    )
+    tally = await Scheduler(
+        ctx, jobs, states, workers=options.concurrency, force=options.force
+    ).run()
+    state.finish_run(run_id)
+    fatal = ctx.fatal
+    return RunResult(
+        run_id=run_id,
+        output_dir=plan.output_dir,
+        jobs=tally.jobs,
+        done=tally.done,
+        skipped=tally.skipped,
+        failed=tally.failed,
+        interrupted=tally.interrupted,
+        images=tally.images,
+        duration_s=round(time.monotonic() - started, 3),
+        failures=tuple(tally.failures),
+        fatal=fatal.message if fatal is not None else None,
+        fatal_hint=fatal.hint if fatal is not None else None,
+        stopped=stop.is_set(),
+        credits_left=ctx.credits_left,
+    )

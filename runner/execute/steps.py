@@ -1,0 +1,284 @@
+"""The steps of one job: the image's URL (upload once), one paid generation, verified downloads.
+
+Every API request (upload, generate) goes through the adaptive concurrency gate and the shared
+rate limiter, and is retried on 429, 5xx, timeouts and dropped connections with backoff.
+Downloads from the asset host are retried on their own and never cause a new generation.
+
+What cannot be seen from here: the API may charge a generation and then answer 504 (or drop
+the connection). The client sees a transient error and retries, and that retry is paid again.
+Nothing on the client side can tell the two apart; the state only guarantees that an answer we
+*did* receive is never paid for twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from runner.api.client import Generation, OneMinClient
+from runner.api.errors import (
+    FatalApiError,
+    RateLimited,
+    RejectedError,
+    RetryableError,
+    TransientError,
+)
+from runner.diagnostics import ApiError, BackdropError
+from runner.execute.aimd import AdaptiveLimit
+from runner.execute.backoff import Backoff
+from runner.execute.events import RunEvents
+from runner.execute.files import download_verified
+from runner.execute.ratelimit import RateLimiter
+from runner.execute.records import FileRecord
+from runner.execute.state import StateStore
+from runner.plan.model import ImageSource, Job
+
+T = TypeVar("T")
+
+# Pause for everyone after a 429 that came without Retry-After.
+DEFAULT_429_PAUSE_S = 1.0
+
+
+class SourceImageError(BackdropError):
+    """A local source image is gone or changed since planning: this job fails, the run goes on."""
+
+
+class Stopped(Exception):
+    """The run is stopping (Ctrl-C or a fatal API answer): send no new request."""
+
+
+@dataclass
+class RunContext:
+    """What every job of a run shares. Mutable, but only ever touched from the event loop."""
+
+    client: OneMinClient
+    state: StateStore
+    events: RunEvents
+    limiter: RateLimiter
+    concurrency: AdaptiveLimit
+    backoff: Backoff
+    stop: asyncio.Event
+    output_dir: Path
+    max_attempts: int
+    max_download_bytes: int
+    fatal: FatalApiError | None = None
+    credits_left: int | None = None
+    retrying: int = 0  # jobs sleeping before a retry, for the progress display
+    halted: asyncio.Event = field(default_factory=asyncio.Event)  # stop asked, or fatal answer
+    _uploads: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+
+    @property
+    def stopping(self) -> bool:
+        return self.halted.is_set() or self.stop.is_set()
+
+    def check_stop(self) -> None:
+        if self.halted.is_set() or self.stop.is_set():
+            raise Stopped
+
+    def halt(self, fatal: FatalApiError | None = None) -> bool:
+        """Stop scheduling; True the first time (so the reason is told once)."""
+        if fatal is not None and self.fatal is None:
+            self.fatal = fatal
+        first = not self.halted.is_set()
+        self.halted.set()
+        return first
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep before a retry; cut short (raising Stopped) when the run is asked to stop."""
+        self.check_stop()
+        if seconds > 0:
+            self.retrying += 1
+            try:
+                await asyncio.wait_for(self.halted.wait(), seconds)
+            except TimeoutError:
+                pass
+            finally:
+                self.retrying -= 1
+        self.check_stop()
+
+    async def api_call(self, label: str, send: Callable[[], Awaitable[T]]) -> T:
+        """One API request with gate, pacing and retries; `send` is called once per attempt."""
+        attempt = 0
+        while True:
+            self.check_stop()
+            await self.concurrency.acquire()
+            try:
+                await self.limiter.acquire()
+                self.check_stop()  # the pacing wait may have outlived the run
+                result = await send()
+            except RateLimited as exc:
+                self.concurrency.on_congestion()
+                pause = exc.retry_after if exc.retry_after is not None else DEFAULT_429_PAUSE_S
+                self.limiter.penalize(pause)
+                error: RetryableError = exc
+            except TransientError as exc:
+                self.concurrency.on_congestion()
+                error = exc
+            else:
+                self.concurrency.on_success()
+                return result
+            finally:
+                self.concurrency.release()
+            attempt += 1
+            if attempt >= self.max_attempts:
+                raise _gave_up(error, attempt)
+            delay = self.backoff.delay(attempt - 1, getattr(error, "retry_after", None))
+            self.events.job_retrying(label, attempt + 1, error.message, delay)
+            await self.pause(delay)
+
+    # -- step 1: the image ---------------------------------------------------------------------
+
+    async def image_url(self, job: Job) -> str:
+        """What goes into imageUrl: URLs and asset keys as they are, files uploaded once."""
+        image = job.image
+        if image.kind != "file":
+            return image.ref
+        assert image.sha256 is not None
+        known = self.state.asset_key(image.sha256)
+        if known is not None:
+            return known
+        pending = self._uploads.get(image.sha256)
+        if pending is not None:
+            # Another job is uploading the same content: share its upload.
+            return await asyncio.shield(pending)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._uploads[image.sha256] = future
+        try:
+            key = await self._upload(job.label, image)
+        except BaseException as exc:
+            del self._uploads[image.sha256]  # a later job may try again
+            future.set_exception(exc if isinstance(exc, Exception) else Stopped())
+            future.exception()  # retrieved: no "never retrieved" noise when nobody waits
+            raise
+        self.state.record_asset(image.sha256, key)
+        future.set_result(key)
+        del self._uploads[image.sha256]
+        return key
+
+    async def _upload(self, label: str, image: ImageSource) -> str:
+        assert image.path is not None and image.sha256 is not None
+        data = await asyncio.to_thread(_read_source, image.path, image.sha256)
+        filename = image.path.name
+        mimetype = image.mimetype or "application/octet-stream"
+        return await self.api_call(
+            label, lambda: self.client.upload_asset(data, filename, mimetype)
+        )
+
+    # -- step 2: the paid generation -------------------------------------------------------------
+
+    async def generate(self, job: Job, image_url: str) -> Generation:
+        """Generate, then record the answer durably before anything else happens."""
+        prompt_object = job.prompt_object.to_api(image_url)
+
+        def send() -> Awaitable[Generation]:
+            self.state.mark_attempt(job.key)
+            return self.client.generate(prompt_object)
+
+        generation = await self.api_call(job.label, send)
+        if generation.credits_left is not None:
+            self.credits_left = generation.credits_left
+        # Paid: durable (fsynced) before any download; off the loop so others keep going.
+        await asyncio.to_thread(
+            self.state.record_generation,
+            job.key,
+            generation.uuid,
+            generation.result_keys,
+            generation.temporary_url,
+            generation.credits_left,
+        )
+        return generation
+
+    # -- step 3: the downloads -------------------------------------------------------------------
+
+    async def download_all(
+        self, job: Job, result_keys: tuple[str, ...], temporary_url: str | None
+    ) -> int:
+        """Download every result to its planned path and record it; returns the count."""
+        if len(result_keys) < len(job.outputs):
+            raise RejectedError(
+                f"the API returned {len(result_keys)} image(s) where {len(job.outputs)}"
+                " were asked for"
+            )
+        size = _parse_size(job.prompt_object.size)
+        fmt = job.prompt_object.output_format
+        for index, (dest, key) in enumerate(zip(job.outputs, result_keys, strict=False)):
+            record = await self._download_one(
+                job.label, key, dest, fmt, size, temporary_url if index == 0 else None
+            )
+            self.state.record_file(job.key, index, record)
+        return len(job.outputs)
+
+    async def _download_one(
+        self,
+        label: str,
+        key: str,
+        dest: str,
+        fmt: str,
+        size: tuple[int, int] | None,
+        temporary_url: str | None,
+    ) -> FileRecord:
+        url: str | None = None  # the asset host first; the presigned link if it refuses
+        attempt = 0
+        while True:
+            try:
+                return await download_verified(
+                    self.client,
+                    key,
+                    output_dir=self.output_dir,
+                    dest=dest,
+                    expected_format=fmt,
+                    expected_size=size,
+                    max_bytes=self.max_download_bytes,
+                    url=url,
+                )
+            except RejectedError as exc:
+                if url is not None or temporary_url is None or exc.status not in (403, 404):
+                    raise
+                url = temporary_url
+                error: ApiError = exc
+            except RetryableError as exc:
+                error = exc
+            attempt += 1
+            if attempt >= self.max_attempts:
+                raise _gave_up(error, attempt)
+            delay = self.backoff.delay(attempt - 1, getattr(error, "retry_after", None))
+            self.events.job_retrying(label, attempt + 1, error.message, delay)
+            # A download is not a new request to pay for: it goes on even while stopping.
+            await asyncio.sleep(delay)
+
+
+def _gave_up(error: ApiError, attempts: int) -> ApiError:
+    what = "attempt" if attempts == 1 else "attempts"
+    message = f"{error.message} (gave up after {attempts} {what})"
+    if isinstance(error, RateLimited):
+        return RateLimited(message, error.retry_after)
+    if isinstance(error, TransientError):
+        return TransientError(message, error.hint, status=error.status)
+    return ApiError(message, error.hint)
+
+
+def _read_source(path: Path, sha256: str) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceImageError(
+            f"cannot read the source image {path}: {exc.strerror or exc}",
+            "check that the file is still there",
+        ) from None
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise SourceImageError(
+            f"the source image {path} changed since the plan was made",
+            "run again: the plan is made afresh from the files as they are now",
+        )
+    return data
+
+
+def _parse_size(size: str) -> tuple[int, int] | None:
+    width, sep, height = size.partition("x")
+    if sep and width.isdigit() and height.isdigit():
+        return int(width), int(height)
+    return None
