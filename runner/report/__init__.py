@@ -1,0 +1,15 @@
+"""Reports over a run: contact sheet, results.json, results.csv, junit.xml and backdrop.lock."""
+
+from runner.report.manifest import VerifyResult, find_stale, verify_outputs
+from runner.report.merge import merge_snapshots, rebase_snapshot
+from runner.report.writer import ReportPaths, write_reports
+
+__all__ = [
+    "ReportPaths",
+    "VerifyResult",
+    "find_stale",
+    "merge_snapshots",
+    "rebase_snapshot",
+    "verify_outputs",
+    "write_reports",
+]

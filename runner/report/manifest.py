@@ -1,0 +1,177 @@
+"""backdrop.lock: a manifest of the outputs, meant to be committed next to the images.
+
+The file is JSON written the same way every time: sorted by path, one output per line, no
+timestamps, a trailing newline. Re-writing it from an unchanged run gives the same bytes, so
+`git diff` stays clean. Jobs that failed or have not run have no entries. Paths are POSIX and
+relative to the folder holding the lock (a merged report's lock may point into sibling folders
+with `../`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from runner.diagnostics import BackdropError
+from runner.execute.records import RunSnapshot
+
+LOCK_NAME = "backdrop.lock"
+LOCK_FORMAT = 1
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+REPORT_FILES = frozenset({"report.html", "results.json", "results.csv", "junit.xml", LOCK_NAME})
+
+
+class ManifestError(BackdropError):
+    """backdrop.lock is missing or cannot be read."""
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    path: str
+    job: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Lock:
+    recipe: str
+    entries: tuple[LockEntry, ...]  # sorted by path
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    missing: tuple[str, ...]  # in the lock, not on disk
+    changed: tuple[str, ...]  # on disk with another sha256 than the lock's
+    stale: tuple[str, ...]  # images on disk that no output in the lock accounts for
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.changed or self.stale)
+
+
+def build_lock(snapshot: RunSnapshot) -> Lock:
+    entries = {
+        record.path: LockEntry(record.path, job.key, record.sha256)
+        for job in sorted(snapshot.jobs, key=lambda job: job.index)
+        if job.status in ("done", "skipped")
+        for record in job.files
+    }
+    return Lock(snapshot.recipe_name, tuple(entries[path] for path in sorted(entries)))
+
+
+def render_lock(lock: Lock) -> str:
+    def text(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    lines = [
+        "{",
+        f'  "format": {LOCK_FORMAT},',
+        f'  "generator": {text("backdrop: rebuilt by backdrop run and backdrop report")},',
+        f'  "recipe": {text(lock.recipe)},',
+    ]
+    if not lock.entries:
+        lines.append('  "outputs": []')
+    else:
+        lines.append('  "outputs": [')
+        rows = [
+            f'    {{"path": {text(e.path)}, "job": {text(e.job)}, "sha256": {text(e.sha256)}}}'
+            for e in lock.entries
+        ]
+        lines.append(",\n".join(rows))
+        lines.append("  ]")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def read_lock(output_dir: Path) -> Lock:
+    path = output_dir / LOCK_NAME
+    rebuild = f"Rebuild it with `backdrop report {output_dir}`."
+    if not path.is_file():
+        raise ManifestError(
+            f"no {LOCK_NAME} in {output_dir}",
+            hint=f"Run the recipe first, or write the reports with `backdrop report {output_dir}`.",
+        )
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ManifestError(f"{path} cannot be read: {error}", hint=rebuild) from None
+    if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
+        raise ManifestError(f"{path} is not a backdrop.lock this version understands", hint=rebuild)
+    outputs = data.get("outputs")
+    entries: list[LockEntry] = []
+    for number, item in enumerate(outputs if isinstance(outputs, list) else [None]):
+        fields = [item.get(k) for k in ("path", "job", "sha256")] if isinstance(item, dict) else []
+        texts = [f for f in fields if isinstance(f, str) and f]
+        if len(texts) != 3:
+            raise ManifestError(f"{path}: output {number + 1} is malformed", hint=rebuild)
+        entries.append(LockEntry(*texts))
+    return Lock(str(data.get("recipe", "")), tuple(entries))
+
+
+def verify_outputs(output_dir: Path) -> VerifyResult:
+    """Check every output in output_dir/backdrop.lock against the files on disk."""
+    lock = read_lock(output_dir)
+    hashes = _hash_files(output_dir / entry.path for entry in lock.entries)
+    missing = [e.path for e, digest in zip(lock.entries, hashes, strict=True) if digest is None]
+    changed = [
+        e.path
+        for e, digest in zip(lock.entries, hashes, strict=True)
+        if digest is not None and digest != e.sha256
+    ]
+    stale = [path.as_posix() for path in find_stale(output_dir, lock)]
+    return VerifyResult(tuple(missing), tuple(changed), tuple(stale))
+
+
+def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
+    """Images in output_dir (relative paths, sorted) that no job produces.
+
+    With a snapshot, a job's planned outputs count as well as its files, so that an image whose
+    job failed this time is not called stale. Folders starting with a dot (.backdrop, .git) and
+    the report files are never looked at.
+    """
+    if isinstance(produced_by, Lock):
+        expected = {_normal(entry.path) for entry in produced_by.entries}
+    else:
+        expected = {
+            _normal(path)
+            for job in produced_by.jobs
+            for path in (*job.outputs, *(record.path for record in job.files))
+        }
+    stale: list[Path] = []
+    for root, dirs, files in os.walk(output_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        relative_root = Path(root).relative_to(output_dir)
+        for name in files:
+            if name in REPORT_FILES or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            relative = relative_root / name
+            if relative.as_posix() not in expected:
+                stale.append(relative)
+    return sorted(stale, key=lambda path: path.as_posix())
+
+
+def _normal(path: str) -> str:
+    return PurePosixPath(os.path.normpath(path)).as_posix()
+
+
+def _hash_files(paths: Iterable[Path]) -> list[str | None]:
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+        return list(pool.map(sha256_of, paths))
+
+
+def sha256_of(path: Path) -> str | None:
+    """The file's sha256, or None when it does not exist or cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()

@@ -1,0 +1,186 @@
+"""Build an example report and save a screenshot of it as docs/report.png (`make screenshot`).
+
+The example mirrors recipes/spring-campaign.yaml: its two product photos, four seasons and the
+markets in recipes/data/markets.csv. Result images come from the emulator's local compositor
+when it is available (an offline rehearsal, not AI), otherwise from a plain painted backdrop.
+Needs headless Chromium (scripts/ensure-chromium.sh installs Debian's).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from runner.execute.records import FileRecord, JobRecord, RunSnapshot  # noqa: E402
+from runner.report import write_reports  # noqa: E402
+
+SEASONS = ("spring", "summer", "autumn", "winter")
+PRODUCTS = (
+    {"sku": "MUG-01", "name": "ceramic mug", "image": "images/mug.png"},
+    {"sku": "TOTE-02", "name": "linen tote bag", "image": "images/tote.png"},
+)
+SIZE = "1536x1024"
+FAILED = ("TOTE-02", "summer", "de-DE")
+FAILURE = "The image could not be processed (UNSUPPORTED_CONTENT). Try another source photo."
+
+
+def result_image(source: Path, prompt: str, variant: int) -> bytes:
+    try:
+        from runner.emulator.compositor import load_subject, replace_background
+
+        subject = load_subject(source.read_bytes())
+        return replace_background(
+            subject, prompt=prompt, size=SIZE, output_format="webp", compression=80, variant=variant
+        )
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return _plain_backdrop(source, prompt)
+
+
+def _plain_backdrop(source: Path, prompt: str) -> bytes:
+    seed = hashlib.sha256(prompt.encode()).digest()
+    canvas = Image.new("RGB", (1536, 1024), (seed[0], seed[1], seed[2]))
+    with Image.open(source) as photo:
+        subject = photo.convert("RGBA").resize((640, 640))
+    canvas.paste(subject, (448, 192), subject)
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="WEBP", quality=80)
+    return buffer.getvalue()
+
+
+def build_example(out_dir: Path) -> RunSnapshot:
+    recipes = ROOT / "recipes"
+    with open(recipes / "data" / "markets.csv", encoding="utf-8", newline="") as handle:
+        markets = list(csv.DictReader(handle))
+    jobs: list[JobRecord] = []
+    for product in PRODUCTS:
+        for season in SEASONS:
+            for market in markets:
+                if season == "winter" and market["code"] == "ja-JP":
+                    continue  # the recipe's exclude
+                index = len(jobs)
+                prompt = (
+                    f"{product['name']} on {market['setting']} in {season},\n"
+                    "soft natural light, photorealistic, Acme Home colour palette"
+                )
+                n = (
+                    2
+                    if (product["sku"], season, market["code"]) == ("MUG-01", "spring", "fr-FR")
+                    else 1
+                )
+                outputs = tuple(
+                    f"{market['code']}/{product['sku']}-{season}"
+                    + (f"-{i + 1}" if n > 1 else "")
+                    + ".webp"
+                    for i in range(n)
+                )
+                failed = (product["sku"], season, market["code"]) == FAILED
+                files: list[FileRecord] = []
+                source = recipes / product["image"]
+                for variant, relative in enumerate(outputs):
+                    if failed:
+                        break
+                    data = result_image(source, prompt, variant)
+                    (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+                    (out_dir / relative).write_bytes(data)
+                    with Image.open(io.BytesIO(data)) as image:
+                        width, height = image.size
+                    files.append(
+                        FileRecord(
+                            relative, hashlib.sha256(data).hexdigest(), width, height, len(data)
+                        )
+                    )
+                vars_ = {"product": product, "season": season, "market": market}
+                jobs.append(
+                    JobRecord(
+                        key=hashlib.sha256(prompt.encode()).hexdigest()[:16],
+                        index=index,
+                        label=f"product={product['sku']} season={season} market={market['code']}",
+                        vars=vars_,
+                        image_kind="file",
+                        image_ref=product["image"],
+                        image_path=str(source),
+                        prompt_object={
+                            "prompt": prompt,
+                            "size": SIZE,
+                            "n": n,
+                            "quality": "medium",
+                            "output_format": "webp",
+                            "output_compression": 85,
+                        },
+                        outputs=outputs,
+                        status="failed" if failed else "done",
+                        attempts=1,
+                        error=FAILURE if failed else None,
+                        record_uuid=None if failed else f"example-{index:04d}",
+                        files=tuple(files),
+                        duration_s=48.0 + index % 7,
+                    )
+                )
+    return RunSnapshot(
+        recipe_name="spring-campaign",
+        recipe_path="recipes/spring-campaign.yaml",
+        run_id="example",
+        started_at="2024-05-01T09:00:00+00:00",
+        finished_at="2024-05-01T09:04:12+00:00",
+        tool_version="0.1.0",
+        axes=("product", "season", "market"),
+        report_rows=None,
+        report_columns=None,
+        estimated_cost_usd=round(sum(len(job.outputs) for job in jobs) * 0.063, 4),
+        jobs=tuple(jobs),
+    )
+
+
+def find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def main() -> int:
+    chromium = find_chromium()
+    if chromium is None:
+        print("Chromium is not installed: run `bash scripts/ensure-chromium.sh` first.")
+        return 1
+    target = ROOT / "docs" / "report.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="backdrop-screenshot-") as temp:
+        out_dir = Path(temp) / "out" / "spring-campaign"
+        paths = write_reports(build_example(out_dir), out_dir)
+        command = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={Path(temp) / 'profile'}",
+            "--window-size=1280,960",
+            "--virtual-time-budget=5000",
+            f"--screenshot={target}",
+            paths.html.as_uri(),
+        ]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+    print(f"Saved {target.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
