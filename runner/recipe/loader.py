@@ -178,8 +178,12 @@ def _compose(text: str, file: str) -> Node | None:
     if yaml.__with_libyaml__:
         try:
             return _compose_with(_c_composer(text))
+        except yaml.MarkedYAMLError as exc:
+            if "nesting depth" in str(exc.problem):
+                raise _too_deep(file) from None
+            # Otherwise compose again in Python: its error messages are clearer.
         except (yaml.YAMLError, RecursionError):
-            pass  # compose again in Python: its error messages are clearer
+            pass
     try:
         return _compose_with(_PyComposer(text))
     except yaml.MarkedYAMLError as exc:
@@ -189,9 +193,11 @@ def _compose(text: str, file: str) -> Node | None:
     except yaml.YAMLError as exc:
         raise _file_error(file, f"invalid YAML: {exc}", None) from None
     except RecursionError:
-        raise _file_error(
-            file, f"the file is nested more than {MAX_DEPTH} levels deep", None
-        ) from None
+        raise _too_deep(file) from None
+
+
+def _too_deep(file: str) -> RecipeError:
+    return _file_error(file, f"the file is nested more than {MAX_DEPTH} levels deep", None)
 
 
 def _compose_with(composer: Any) -> Node | None:
