@@ -114,7 +114,7 @@ def _check_names(doc: LoadedDocument, axes: tuple[Axis, ...]) -> list[Diagnostic
         listed = ", ".join(names) if names else "none"
         found.append(
             Diagnostic(
-                f"{what} '{name}' is not a matrix axis{suggestion_suffix(name, names)}",
+                f"{what}'{name}' is not a matrix axis{suggestion_suffix(name, names)}",
                 path=format_path(path[:-1] if key else path),
                 span=source.span(path, key=key),
                 hint=f"the axes are: {listed}",
@@ -125,13 +125,13 @@ def _check_names(doc: LoadedDocument, axes: tuple[Axis, ...]) -> list[Diagnostic
     for field in ("rows", "columns"):
         name = report.get(field)
         if name is not None and name not in names:
-            unknown(("report", field), "report." + field + " names", name, key=False)
+            unknown(("report", field), "", name, key=False)
 
     matrix = doc.data.get("matrix") or {}
     for index, entry in enumerate(matrix.get("exclude") or ()):
         for key in entry:
             if key not in names:
-                unknown(("matrix", "exclude", index, key), "exclude key", key, key=True)
+                unknown(("matrix", "exclude", index, key), "exclude key ", key, key=True)
 
     for axis in axes:
         keyword = _near_keyword(axis.name)
