@@ -50,7 +50,7 @@ def make_plan(
         for i, product in enumerate(products)
     }
     sources.update(extra_images or {})
-    jobs = []
+    jobs: list[Job] = []
     for product in sources:
         for season in seasons:
             image = sources[product]
@@ -64,8 +64,7 @@ def make_plan(
                     image=image,
                     prompt_object=po,
                     outputs=tuple(
-                        f"{season}/{product}{'' if n == 1 else f'-{i + 1}'}.png"
-                        for i in range(n)
+                        f"{season}/{product}{'' if n == 1 else f'-{i + 1}'}.png" for i in range(n)
                     ),
                 )
             )
@@ -156,3 +155,13 @@ def charged_prompts(server: Any) -> list[str]:
 
 def run_async(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def answers(server: Any, route: str, status: str = "200") -> int:
+    """How many times the emulator answered `route` ("POST /api/assets") with `status`."""
+    counter = server.api.stats.by_route.get(route)
+    return 0 if counter is None else int(counter[status])
+
+
+def uploads(server: Any) -> int:
+    return answers(server, "POST /api/assets")
