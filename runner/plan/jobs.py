@@ -17,7 +17,7 @@ from runner.plan.matrix import Combination
 from runner.plan.model import ImageSource, Job, PromptObject
 from runner.plan.outputs import EscapeCheck, OutputProblem, output_paths
 from runner.plan.problems import ProblemLog, template_span
-from runner.plan.templates import TemplateProblem, TemplateRenderer
+from runner.plan.templates import TemplateProblem, TemplateRenderer, needs_rendering
 from runner.recipe.model import NodePath, Recipe
 
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
@@ -31,6 +31,9 @@ IMAGE_NODE: NodePath = ("image",)
 OUTPUT_NODE: NodePath = ("output",)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def job_key(image: ImageSource, prompt_object: PromptObject) -> str:
     """sha256 of a canonical JSON of what the API is asked: the same on every machine."""
     payload = {
@@ -39,8 +42,7 @@ def job_key(image: ImageSource, prompt_object: PromptObject) -> str:
         "image": image.identity,
         "prompt_object": prompt_object.to_json(),
     }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(payload).encode("utf-8")).hexdigest()
 
 
 def label_value(value: Any) -> str:
@@ -54,8 +56,29 @@ def label_value(value: Any) -> str:
 
 
 def job_label(combo: Combination, axis_names: Sequence[str]) -> str:
+    """'product=MUG-01 season=winter market=fr-FR': the job's axis values, for people."""
     names = [name for name in axis_names if name in combo.vars] or list(combo.vars)
     return " ".join(f"{name}={label_value(combo.vars[name])}" for name in names)
+
+
+class _Labels:
+    """job_label, remembering each shared axis value's text (labels cost a lot at 100k jobs)."""
+
+    def __init__(self, axis_names: Sequence[str]) -> None:
+        self.axis_names = axis_names
+        self._texts: dict[int, tuple[Any, str]] = {}  # id -> (value kept alive, text)
+
+    def __call__(self, combo: Combination) -> str:
+        values = combo.vars
+        names = [name for name in self.axis_names if name in values] or list(values)
+        parts = []
+        for name in names:
+            value = values[name]
+            seen = self._texts.get(id(value))
+            if seen is None:
+                seen = self._texts[id(value)] = (value, label_value(value))
+            parts.append(f"{name}={seen[1]}")
+        return " ".join(parts)
 
 
 class _JobFailed(Exception):
@@ -78,8 +101,12 @@ class JobBuilder:
         self.images = ImageResolver(recipe.base_dir)
         self.escapes = EscapeCheck(output_dir)
         self.axis_names = [axis.name for axis in axes]
+        self.labels = _Labels(self.axis_names)
+        self.checked: dict[tuple[str, Any], str | None] = {}  # (field, value) -> API-limit problem
+        self.static: dict[str, tuple[Any, NodePath]] = {}  # defaults that need no rendering
         self.axis_nodes = {axis.name: axis.node for axis in axes}
         self.recipe_info = {"name": recipe.name}
+        self.base_context = {**self.templates.globals, **recipe.vars}
         # Casefolded output path -> the first job writing it (macOS and Windows ignore case).
         self.outputs_seen: dict[str, tuple[int, str]] = {}
 
@@ -104,8 +131,8 @@ class JobBuilder:
 
     def build(self, index: int, combo: Combination) -> Job | None:
         """The job for one combination, or None when it has problems (they are logged)."""
-        label = job_label(combo, self.axis_names)
-        context = {**self.recipe.vars, **combo.vars, "recipe": self.recipe_info}
+        label = self.labels(combo)
+        context = {**self.base_context, **combo.vars, "recipe": self.recipe_info}
         failed = False
         fields: dict[str, Any] = {}
         origins: dict[str, NodePath] = {}
@@ -119,8 +146,9 @@ class JobBuilder:
             origins["prompt"] = PROMPT_NODE
         except _JobFailed:
             failed = True
-        for name, message in limits.check_prompt_object(fields):
-            if name in origins:
+        for name in origins:
+            message = self._check(name, fields[name])
+            if message is not None:
                 self._limit_problem(name, fields[name], message, origins[name], label)
                 failed = True
         image = self._image(context, label)
@@ -145,6 +173,10 @@ class JobBuilder:
         self, name: str, combo: Combination, context: Mapping[str, Any], label: str
     ) -> tuple[Any, NodePath]:
         """A promptObject field's value and the recipe node it came from."""
+        if name not in combo.vars:
+            static = self.static.get(name)
+            if static is not None:
+                return static
         templated = True
         if name in combo.vars:
             raw = combo.vars[name]
@@ -154,20 +186,39 @@ class JobBuilder:
                 node, templated = self.axis_nodes.get(name, ("matrix",)), False
         elif name in self.recipe.defaults:
             raw, node = self.recipe.defaults[name], ("defaults", name)
+            if not (isinstance(raw, str) and needs_rendering(raw)):
+                static = self.static[name] = (self._as_number(name, raw, raw, node, label), node)
+                return static
         else:
             return limits.DEFAULT_PROMPT_OBJECT[name], ("defaults",)
         value = raw
         if isinstance(raw, str) and templated:
             value = self._render(node, raw, context, label)
-        if name in limits.INTEGER_FIELDS and isinstance(value, str):
-            text = value.strip()
-            if not _WHOLE_NUMBER.fullmatch(text):
-                came_from = f" (from {raw!r})" if raw != value else ""
-                message = f"{name}: {value!r}{came_from} is not a whole number"
-                self.problems.add(node, message, label=label, hint=f"{name} must be a number")
-                raise _JobFailed
-            value = int(text)
-        return value, node
+        return self._as_number(name, value, raw, node, label), node
+
+    def _as_number(self, name: str, value: Any, raw: Any, node: NodePath, label: str) -> Any:
+        """Whole-number fields written as text (a template or a CSV cell) become numbers."""
+        if name not in limits.INTEGER_FIELDS or not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not _WHOLE_NUMBER.fullmatch(text):
+            came_from = f" (from {raw!r})" if raw != value else ""
+            message = f"{name}: {value!r}{came_from} is not a whole number"
+            self.problems.add(node, message, label=label, hint=f"{name} must be a number")
+            raise _JobFailed
+        return int(text)
+
+    def _check(self, name: str, value: Any) -> str | None:
+        """limits.check_field, remembered per (field, value): most jobs repeat their values."""
+        if name == "prompt":
+            return limits.check_field(name, value)
+        try:
+            return self.checked[(name, value)]
+        except KeyError:
+            problem = self.checked[(name, value)] = limits.check_field(name, value)
+            return problem
+        except TypeError:  # an unhashable value (a mapping given as a quality, say)
+            return limits.check_field(name, value)
 
     def _render(self, node: NodePath, text: str, context: Mapping[str, Any], label: str) -> str:
         try:

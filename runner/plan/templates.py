@@ -24,6 +24,7 @@ _MAX_SEQUENCE = 100_000  # longest string or list `*` may build
 _MAX_POWER_BITS = 4096  # largest integer `**` may build
 _CACHE_PROBATION = 2048  # renders before a template whose results never repeat stops caching
 _TEMPLATE_FILE = "<template>"
+_GLOBALS = frozenset({"range", "dict", "namespace"})
 
 
 class TemplateProblem(Exception):
@@ -67,8 +68,12 @@ class TemplateRenderer:
     """Compiles each distinct template once, and reuses results when its inputs repeat."""
 
     def __init__(self) -> None:
+        from jinja2 import TemplateError, UndefinedError
+        from jinja2.exceptions import SecurityError
+
         self._env = _make_environment()
         self._compiled: dict[str, _Compiled | TemplateProblem] = {}
+        self._errors = (UndefinedError, SecurityError, TemplateError)
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
@@ -120,15 +125,26 @@ class TemplateRenderer:
         self._compiled[text] = compiled
         return compiled
 
-    def _run(self, template: Template, context: Mapping[str, Any]) -> str:
-        from jinja2 import TemplateError, UndefinedError
-        from jinja2.exceptions import SecurityError
+    @property
+    def globals(self) -> dict[str, Any]:
+        """Jinja's globals (range, dict, namespace): put them in every render context."""
+        return dict(self._env.globals)
 
+    def _run(self, template: Template, context: Mapping[str, Any]) -> str:
+        undefined_error, security_error, template_error = self._errors
+        env = self._env
         try:
-            return template.render(context)
-        except UndefinedError as exc:
+            try:
+                # Template.render, minus its copy of the context and globals for every call
+                # (that copy was most of the time of planning 100k jobs).
+                ctx = env.context_class(env, context, template.name, template.blocks)
+                return str(env.concat(template.root_render_func(ctx)))
+            except Exception:
+                env.handle_exception()  # re-raises with template line numbers in the traceback
+                raise  # not reached
+        except undefined_error as exc:
             raise _undefined_problem(exc, context) from None
-        except SecurityError as exc:
+        except security_error as exc:
             raise TemplateProblem(
                 "this template tries to reach Python internals, which recipes may not do",
                 hint="use only the recipe's variables, with filters such as | slug or | upper",
@@ -136,7 +152,7 @@ class TemplateRenderer:
             ) from None
         except _TooLarge as exc:
             raise TemplateProblem(str(exc), line=_template_line(exc.__traceback__)) from None
-        except TemplateError as exc:
+        except template_error as exc:
             message = f"the template failed: {exc.message or exc}"
             raise TemplateProblem(message, line=_template_line(exc.__traceback__)) from None
         except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
@@ -177,7 +193,7 @@ def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplatePr
     obj, name = info
     from jinja2.utils import missing
 
-    visible = list(context)
+    visible = [key for key in context if key not in _GLOBALS]
     if obj is missing:
         message = f"{name!r} is undefined{suggestion_suffix(str(name), visible)}"
         hint = f"the variables here are: {', '.join(visible)}"
@@ -225,15 +241,16 @@ def _make_environment() -> Any:
 
         def getattr(self, obj: Any, attribute: str) -> Any:
             # `row.items` must be the CSV column "items", not dict.items.
-            if isinstance(obj, Mapping) and attribute in obj:
+            if (type(obj) is dict or isinstance(obj, Mapping)) and attribute in obj:
                 return obj[attribute]
             return super().getattr(obj, attribute)
 
     env = RecipeSandbox(undefined=RecipeUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["slug"] = slug
     del env.filters["random"]
-    for name in ("lipsum", "cycler", "joiner"):
-        env.globals.pop(name, None)
+    for name in list(env.globals):
+        if name not in _GLOBALS:
+            del env.globals[name]
     return env
 
 
