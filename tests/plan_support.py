@@ -89,7 +89,9 @@ def make_recipe(folder: Path, text: str, files: dict[str, bytes | str] | None = 
     )
 
 
-def plan_text(folder: Path, text: str, files: dict[str, bytes | str] | None = None, **kw: Any) -> Plan:
+def plan_text(
+    folder: Path, text: str, files: dict[str, bytes | str] | None = None, **kw: Any
+) -> Plan:
     return plan_recipe(make_recipe(folder, text, files), **kw)
 
 

@@ -263,14 +263,15 @@ class JobBuilder:
         except _JobFailed:
             return None
         except OutputProblem as problem:
-            self.problems.add(OUTPUT_NODE, problem.message, label=label, hint=problem.hint)
+            hint, rule = problem.hint, f"rule:{problem.rule}"
+            self.problems.add(OUTPUT_NODE, problem.message, label=label, hint=hint, group=rule)
             return None
         ok = True
         for path in paths:
-            if self.escapes.escapes(path):
-                message = f"the output path {path} leads out of the output folder (a symbolic link)"
-                hint = "remove the link from the output folder, or choose another path"
-                self.problems.add(OUTPUT_NODE, message, label=label, hint=hint)
+            escape = self.escapes.escape(path)
+            if escape is not None:
+                hint = "remove the link from the output folder, or choose another output folder"
+                self.problems.add(OUTPUT_NODE, escape, label=label, hint=hint)
                 ok = False
                 continue
             first_index, first = self.outputs_seen.setdefault(path.casefold(), (index, label))

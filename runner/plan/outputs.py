@@ -11,40 +11,40 @@ RESERVED_FILES = ("report.html", "results.json", "results.csv", "junit.xml", "ba
 RESERVED_PREFIX = ".backdrop"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HINT = "write a path inside the output folder, such as {{ market.code }}/{{ product.sku }}"
 
 
 class OutputProblem(Exception):
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    """A broken output rule; `rule` groups the same mistake across jobs into one message."""
+
+    def __init__(self, message: str, rule: str, hint: str | None = _HINT) -> None:
         super().__init__(message)
         self.message = message
+        self.rule = rule
         self.hint = hint
-
-
-_HINT = "write a path inside the output folder, such as {{ market.code }}/{{ product.sku }}"
 
 
 def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
     """The POSIX paths (one per image) for a rendered `output:`; raises OutputProblem."""
     text = rendered.strip()
+    shown = f"the output path {text!r}"
     if not text:
-        raise OutputProblem("the output path is empty", _HINT)
+        raise OutputProblem("the output path is empty", "empty")
     if "\\" in text:
-        raise OutputProblem(
-            f"the output path {text!r} contains a backslash", "use / between folders"
-        )
+        raise OutputProblem(f"{shown} contains a backslash", "backslash", "use / between folders")
     if _DRIVE.match(text) or text.startswith("/"):
-        raise OutputProblem(f"the output path {text!r} is absolute", _HINT)
+        raise OutputProblem(f"{shown} is absolute", "absolute")
     if _CONTROL.search(text):
-        raise OutputProblem(f"the output path {text!r} contains control characters", _HINT)
+        raise OutputProblem(f"{shown} contains control characters", "control")
     if text.endswith("/"):
-        raise OutputProblem(f"the output path {text!r} names a folder, not a file", _HINT)
+        raise OutputProblem(f"{shown} names a folder, not a file", "folder")
     parts = [part for part in text.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise OutputProblem(f"the output path {text!r} goes up a folder with '..'", _HINT)
+        raise OutputProblem(f"{shown} goes up a folder with '..'", "up")
     if not parts:
-        raise OutputProblem(f"the output path {text!r} is empty", _HINT)
+        raise OutputProblem(f"{shown} is empty", "empty")
     if parts[0].lower().startswith(RESERVED_PREFIX):
-        raise OutputProblem(f"{parts[0]} is reserved for backdrop's own files", _HINT)
+        raise OutputProblem(f"{parts[0]} is reserved for backdrop's own files", "reserved")
     stem = "/".join(parts)
     suffix = f".{extension}"
     if stem.lower().endswith(suffix):
@@ -55,7 +55,7 @@ def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
         paths = tuple(f"{stem}-{i}{suffix}" for i in range(1, n + 1))
     for path in paths:
         if "/" not in path and path.lower() in RESERVED_FILES:
-            raise OutputProblem(f"{path} is reserved for backdrop's report", _HINT)
+            raise OutputProblem(f"{path} is reserved for backdrop's report", "reserved")
     return paths
 
 
@@ -68,9 +68,10 @@ class EscapeCheck:
         self._active = output_dir.exists()
         self._folders: dict[str, bool] = {}
 
-    def escapes(self, relative: str) -> bool:
+    def escape(self, relative: str) -> str | None:
+        """Why writing `relative` would leave the output folder, or None when it would not."""
         if not self._active:
-            return False
+            return None
         folder, _, _ = relative.rpartition("/")
         inside = self._folders.get(folder)
         if inside is None:
@@ -78,5 +79,7 @@ class EscapeCheck:
             inside = real == self._real_root or real.startswith(self._real_root + os.sep)
             self._folders[folder] = inside
         if not inside:
-            return True
-        return os.path.islink(self._root / relative)
+            return f"the folder {folder} in the output folder is a link to a place outside it"
+        if os.path.islink(self._root / relative):
+            return f"{relative} in the output folder is a symbolic link"
+        return None

@@ -1,0 +1,303 @@
+"""Jobs: resolved promptObject, API limits, images, output paths and job keys."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from PIL import Image
+
+from runner.api import limits
+from runner.plan.outputs import output_paths
+from tests.plan_support import headlines, plan_errors, plan_text, png_bytes
+
+PNG = png_bytes()
+
+
+def recipe(
+    *,
+    defaults: str = "{ size: 1536x1024, quality: medium, n: 1, output_format: webp }",
+    include: str = "",
+    image: str = "a.png",
+    prompt: str = '"{{ product.name }} in {{ season }}"',
+    output: str = '"{{ market.code }}/{{ product.sku }}-{{ season }}"',
+) -> str:
+    text = (
+        "version: 1\n"
+        "name: spring\n"
+        f"defaults: {defaults}\n"
+        "matrix:\n"
+        "  product:\n"
+        "    - { sku: MUG-01, name: mug, n: '2' }\n"
+        "    - { sku: TOTE-02, name: tote, n: 'x' }\n"
+        "  season: [spring, winter]\n"
+        "  market: { csv: markets.csv }\n"
+    )
+    if include:
+        text += f"  include:\n{include}"
+    return text + f"image: {image}\nprompt: {prompt}\noutput: {output}\n"
+
+
+FILES: dict[str, bytes | str] = {"a.png": PNG, "markets.csv": "code,n\nfr-FR,3\n"}
+
+
+def test_default_plan_resolves_every_job(tmp_path):
+    plan = plan_text(tmp_path, recipe(), FILES)
+    assert [job.label for job in plan.jobs] == [
+        "product=MUG-01 season=spring market=fr-FR",
+        "product=MUG-01 season=winter market=fr-FR",
+        "product=TOTE-02 season=spring market=fr-FR",
+        "product=TOTE-02 season=winter market=fr-FR",
+    ]
+    assert [job.index for job in plan.jobs] == [0, 1, 2, 3]
+    first = plan.jobs[0]
+    assert first.prompt_object.to_json() == {
+        "prompt": "mug in spring",
+        "size": "1536x1024",
+        "n": 1,
+        "quality": "medium",
+        "output_format": "webp",
+        "output_compression": limits.DEFAULT_PROMPT_OBJECT["output_compression"],
+    }
+    assert first.outputs == ("fr-FR/MUG-01-spring.webp",)
+    assert first.image.kind == "file" and first.image.mimetype == "image/png"
+    assert plan.output_dir == tmp_path.absolute() / "out" / "spring"
+    assert plan.axes == ("product", "season", "market")
+
+
+def test_templated_numbers_become_numbers_and_n_suffixes_outputs(tmp_path):
+    plan = plan_text(tmp_path, recipe(defaults='{ n: "{{ market.n }}", quality: low }'), FILES)
+    assert plan.jobs[0].prompt_object.n == 3
+    assert plan.jobs[0].outputs == (
+        "fr-FR/MUG-01-spring-1.png",
+        "fr-FR/MUG-01-spring-2.png",
+        "fr-FR/MUG-01-spring-3.png",
+    )
+
+
+def test_templated_number_that_is_not_a_number_is_an_error(tmp_path):
+    text = recipe(defaults='{ n: "{{ product.n }}" }')
+    (diagnostic,) = plan_errors(tmp_path, text, FILES)
+    assert diagnostic.headline() == (
+        "recipe.yaml:3:16: error: defaults.n: n: 'x' (from '{{ product.n }}') is not a whole "
+        "number (in job product=TOTE-02 season=spring market=fr-FR and 1 other job)"
+    )
+
+
+def test_api_limit_violation_names_the_job_and_the_include_line(tmp_path):
+    include = "    - { product: { sku: TOTE-02 }, season: winter, n: 12 }\n"
+    diagnostics = plan_errors(tmp_path, recipe(include=include), FILES)
+    assert headlines(diagnostics) == [
+        "recipe.yaml:11:55: error: matrix.include[0].n: n: 12 is out of range (the API allows "
+        "1 to 10) (in job product=TOTE-02 season=winter market=fr-FR)"
+    ]
+
+
+def test_templated_enum_gets_did_you_mean_at_the_defaults_line(tmp_path):
+    text = recipe(defaults="{ quality: \"{{ 'hgih' if season == 'winter' else 'low' }}\" }")
+    (diagnostic,) = plan_errors(tmp_path, text, FILES)
+    assert diagnostic.path == "defaults.quality"
+    assert str(diagnostic.span) == "recipe.yaml:3:22"
+    assert diagnostic.message == (
+        "quality: 'hgih' is not one of low, medium, high (did you mean 'high'?) "
+        "(in job product=MUG-01 season=winter market=fr-FR and 1 other job)"
+    )
+
+
+def test_prompt_too_long_names_prompt_line(tmp_path):
+    text = recipe(prompt="\"{{ 'word ' * 900 }}\"")
+    (diagnostic,) = plan_errors(tmp_path, text, FILES)
+    assert diagnostic.headline() == (
+        "recipe.yaml:11:9: error: prompt: the prompt is 4500 characters long; the API allows at "
+        "most 4000 (in all 4 jobs)"
+    )
+
+
+def test_empty_rendered_prompt_is_refused(tmp_path):
+    text = recipe(prompt="\"{{ '' if season == 'spring' else 'ok' }}\"")
+    (diagnostic,) = plan_errors(tmp_path, text, FILES)
+    assert diagnostic.message.startswith("the prompt is empty (in job product=MUG-01 season=spring")
+
+
+def test_include_overrides_defaults_for_its_jobs_only(tmp_path):
+    include = "    - { product: { sku: MUG-01 }, season: spring, quality: high }\n"
+    plan = plan_text(tmp_path, recipe(include=include), FILES)
+    assert [job.prompt_object.quality for job in plan.jobs] == [
+        "high",
+        "medium",
+        "medium",
+        "medium",
+    ]
+    assert plan.jobs[0].vars["quality"] == "high"
+
+
+# --- images -----------------------------------------------------------------------------
+
+
+def encoded(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (3, 3), (10, 20, 30)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "mimetype"),
+    [
+        ("a.jpg", "JPEG", "image/jpeg"),
+        ("a.webp", "WEBP", "image/webp"),
+        ("a.png", "PNG", "image/png"),
+    ],
+)
+def test_local_images_in_each_format(tmp_path, name, fmt, mimetype):
+    plan = plan_text(tmp_path, recipe(image=name), {**FILES, name: encoded(fmt)})
+    image = plan.jobs[0].image
+    assert (image.kind, image.ref, image.mimetype) == ("file", name, mimetype)
+    assert image.path == tmp_path / name
+    assert plan.upload_count == 1
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("missing.png", "the image missing.png does not exist"),
+        ("notes.png", "notes.png is not a PNG, JPEG or WebP image"),
+        ("broken.png", "broken.png looks like PNG but cannot be read as one"),
+        ("http://example.com/a.png", "http://example.com/a.png uses http://, which is not allowed"),
+        ("ftp://example.com/a.png", "is neither a file path, an https:// URL nor an asset"),
+        ("'asset:'", "the asset key after 'asset:' is empty"),
+    ],
+)
+def test_bad_images_are_reported_at_the_image_line(tmp_path, image, message):
+    files = {**FILES, "notes.png": "just text", "broken.png": PNG[:40]}
+    (diagnostic,) = plan_errors(tmp_path, recipe(image=image), files)
+    assert str(diagnostic.span) == "recipe.yaml:10:8"
+    assert message in diagnostic.message
+    assert "(in all 4 jobs)" in diagnostic.message
+
+
+def test_url_and_asset_images(tmp_path):
+    text = recipe(
+        image="\"{{ 'https://cdn.example.com/' ~ product.sku if season == 'spring' "
+        "else 'asset:images/' ~ product.sku }}\""
+    )
+    plan = plan_text(tmp_path, text, FILES)
+    assert [(j.image.kind, j.image.ref) for j in plan.jobs[:2]] == [
+        ("url", "https://cdn.example.com/MUG-01"),
+        ("asset", "images/MUG-01"),
+    ]
+    assert plan.jobs[0].image.identity == "url:https://cdn.example.com/MUG-01"
+    assert plan.upload_count == 0
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rendered", "message"),
+    [
+        ("/etc/passwd", "is absolute"),
+        ("C:/out/a", "is absolute"),
+        ("a\\b", "contains a backslash"),
+        ("../escape", "goes up a folder with '..'"),
+        ("fr/../../x", "goes up a folder with '..'"),
+        ("", "the output path is empty"),
+        ("  ", "the output path is empty"),
+        ("./", "names a folder"),
+        ("sub/", "names a folder"),
+        (".backdrop/state", ".backdrop is reserved"),
+        (".backdrop-x", ".backdrop-x is reserved"),
+        ("a\x00b", "control characters"),
+    ],
+)
+def test_output_path_rules(rendered, message):
+    with pytest.raises(Exception) as caught:
+        output_paths(rendered, "png", 1)
+    assert message in str(caught.value)
+
+
+def test_output_paths_normalise_and_keep_reserved_names_below_the_root():
+    assert output_paths("./a//b", "webp", 1) == ("a/b.webp",)
+    assert output_paths("a.webp", "webp", 2) == ("a-1.webp", "a-2.webp")
+    assert output_paths("sub/report", "html", 1) == ("sub/report.html",)
+    assert output_paths("results", "png", 1) == ("results.png",)
+
+
+def test_report_file_names_are_reserved_at_the_root():
+    with pytest.raises(Exception, match=r"REPORT\.html is reserved"):
+        output_paths("REPORT", "html", 1)
+
+
+def test_output_path_escaping_is_an_error_at_the_output_line(tmp_path):
+    text = recipe(output='"../{{ product.sku }}-{{ season }}"')
+    (diagnostic,) = plan_errors(tmp_path, text, FILES)
+    assert str(diagnostic.span) == "recipe.yaml:12:9"
+    assert "goes up a folder with '..'" in diagnostic.message
+
+
+def test_output_through_a_symlink_out_of_the_folder_is_an_error(tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (tmp_path / "out" / "spring").mkdir(parents=True)
+    os.symlink(outside, tmp_path / "out" / "spring" / "fr-FR")
+    (diagnostic,) = plan_errors(tmp_path, recipe(), FILES)
+    assert diagnostic.message == (
+        "the folder fr-FR in the output folder is a link to a place outside it (in all 4 jobs)"
+    )
+
+
+def test_shared_output_names_both_jobs(tmp_path):
+    text = recipe(output='"{{ market.code }}/{{ product.sku }}"')
+    diagnostics = plan_errors(tmp_path, text, FILES)
+    assert headlines(diagnostics) == [
+        "recipe.yaml:12:9: error: output: the output fr-FR/MUG-01.webp is shared by two jobs: "
+        "product=MUG-01 season=spring market=fr-FR and product=MUG-01 season=winter "
+        "market=fr-FR (and 1 more like it)"
+    ]
+
+
+def test_outputs_differing_only_in_case_clash(tmp_path):
+    text = recipe(output="\"{{ 'A' if season == 'spring' else 'a' }}-{{ product.sku }}\"")
+    (diagnostic,) = plan_errors(tmp_path, text, FILES)
+    assert "is shared by two jobs" in diagnostic.message
+
+
+def test_output_dir_from_recipe_or_argument(tmp_path):
+    plan = plan_text(tmp_path, "output_dir: renders\n" + recipe(), FILES)
+    assert plan.output_dir == tmp_path.absolute() / "renders"
+    plan = plan_text(tmp_path, recipe(), FILES, output_dir=tmp_path / "x")
+    assert plan.output_dir == tmp_path / "x"
+
+
+# --- job keys ---------------------------------------------------------------------------
+
+
+def test_job_keys_are_stable_across_folders_and_change_only_with_their_inputs(tmp_path):
+    first = plan_text(tmp_path / "one", recipe(), FILES)
+    second = plan_text(tmp_path / "two", recipe(), FILES)
+    assert [j.key for j in first.jobs] == [j.key for j in second.jobs]
+    assert len({j.key for j in first.jobs}) == 4
+    assert all(len(j.key) == 64 for j in first.jobs)
+
+    # A prompt change for winter only: exactly the winter jobs get new keys.
+    changed = recipe(
+        prompt="\"{{ product.name }} in {{ season }}{{ ' snow' if season == 'winter' }}\""
+    )
+    third = plan_text(tmp_path / "three", changed, FILES)
+    same = [a.key == b.key for a, b in zip(first.jobs, third.jobs, strict=True)]
+    assert same == [True, False, True, False]
+
+
+def test_job_key_follows_image_content_not_its_name(tmp_path):
+    first = plan_text(tmp_path / "one", recipe(), FILES)
+    renamed = plan_text(tmp_path / "two", recipe(image="b.png"), {**FILES, "b.png": PNG})
+    assert [j.key for j in first.jobs] == [j.key for j in renamed.jobs]
+    other = png_bytes(rgb=(1, 2, 3))
+    changed = plan_text(tmp_path / "three", recipe(), {**FILES, "a.png": other})
+    assert not {j.key for j in first.jobs} & {j.key for j in changed.jobs}
+
+
+def test_output_path_is_not_part_of_the_key(tmp_path):
+    first = plan_text(tmp_path / "one", recipe(), FILES)
+    moved = plan_text(tmp_path / "two", recipe(output='"x/{{ product.sku }}-{{ season }}"'), FILES)
+    assert [j.key for j in first.jobs] == [j.key for j in moved.jobs]
