@@ -31,7 +31,7 @@ PRODUCTS = (
     {"sku": "TOTE-02", "name": "linen tote bag", "image": "images/tote.png"},
 )
 SIZE = "1536x1024"
-FAILED = ("TOTE-02", "summer", "de-DE")
+FAILED = ("MUG-01", "summer", "de-DE")
 FAILURE = "The image could not be processed (UNSUPPORTED_CONTENT). Try another source photo."
 
 

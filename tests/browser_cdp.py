@@ -5,6 +5,8 @@ Chromium reads NUL-terminated JSON commands on fd 3 and writes answers and event
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import select
@@ -37,6 +39,12 @@ def find_chromium() -> str | None:
     return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
 
 
+def _lift(fd: int) -> int:
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return high
+
+
 class CdpError(RuntimeError):
     pass
 
@@ -48,11 +56,22 @@ class Browser:
         self.timeout = timeout
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
-        # The shell puts our pipe ends on the fds Chromium expects (3 and 4), then becomes it.
+        # Lift the child's ends above 3 and 4, so that the redirections below cannot clobber them.
+        to_chrome_r, from_chrome_w = (_lift(to_chrome_r), _lift(from_chrome_w))
+        # bash (dash cannot redirect fds above 9) puts our pipe ends on the fds Chromium reads
+        # and writes (3 and 4), then becomes Chromium.
         script = f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}'
         self.process = subprocess.Popen(
-            ["/bin/sh", "-c", script, executable, *FLAGS, f"--user-data-dir={profile}",
-             "--remote-debugging-pipe", "about:blank"],
+            [
+                shutil.which("bash") or "/bin/bash",
+                "-c",
+                script,
+                executable,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
             pass_fds=(to_chrome_r, from_chrome_w),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -68,7 +87,9 @@ class Browser:
     def open_page(self) -> None:
         target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)
         attached = self.call(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}, session=False
+            "Target.attachToTarget",
+            {"targetId": target["targetId"], "flatten": True},
+            session=False,
         )
         self.session = attached["sessionId"]
         self.call("Page.enable")
@@ -127,10 +148,8 @@ class Browser:
             )
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(CdpError, OSError, TimeoutError):
             self.call("Browser.close", session=False)
-        except (CdpError, OSError, TimeoutError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

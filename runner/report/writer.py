@@ -92,7 +92,7 @@ def write_reports(snapshot: RunSnapshot, output_dir: Path) -> ReportPaths:
     """Write all reports for a snapshot into output_dir and return where they are."""
     output_dir = Path(os.path.abspath(output_dir))
     output_dir.mkdir(parents=True, exist_ok=True)
-    thumbs, source_thumbs = _thumbnails(snapshot, output_dir)
+    thumbs, source_thumbs = prepare_thumbnails(snapshot, output_dir)
     context = ReportContext(output_dir, thumbs, source_thumbs)
     for writer in WRITERS:
         write_atomic(output_dir / writer.filename, writer.render(snapshot, context))
@@ -105,7 +105,7 @@ def write_reports(snapshot: RunSnapshot, output_dir: Path) -> ReportPaths:
     )
 
 
-def _thumbnails(
+def prepare_thumbnails(
     snapshot: RunSnapshot, output_dir: Path
 ) -> tuple[dict[str, Thumb | None], dict[str, Thumb | None]]:
     requests: dict[str, ThumbRequest] = {}
