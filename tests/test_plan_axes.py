@@ -182,3 +182,11 @@ def test_every_axis_problem_is_reported_at_once(tmp_path):
     )
     diagnostics = plan_errors(tmp_path, text)
     assert [d.span.line for d in diagnostics if d.span] == [4, 5, 6, 8]
+
+
+def test_damaged_utf16_csv_is_a_diagnostic_not_a_crash(tmp_path):
+    data = codecs.BOM_UTF16_LE + "code\nfr".encode("utf-16-le") + b"\x00"  # odd length
+    (diagnostic,) = plan_errors(tmp_path, csv_recipe(), {"data/markets.csv": data})
+    assert diagnostic.headline().startswith(
+        "data/markets.csv:1:1: error: this file looks like UTF-16-LE text but is damaged"
+    )

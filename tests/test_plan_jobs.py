@@ -301,3 +301,25 @@ def test_output_path_is_not_part_of_the_key(tmp_path):
     first = plan_text(tmp_path / "one", recipe(), FILES)
     moved = plan_text(tmp_path / "two", recipe(output='"x/{{ product.sku }}-{{ season }}"'), FILES)
     assert [j.key for j in first.jobs] == [j.key for j in moved.jobs]
+
+
+def test_axes_named_like_prompt_fields_override_defaults_as_data(tmp_path):
+    text = (
+        "version: 1\nname: t\ndefaults: { quality: low, n: 1 }\n"
+        "matrix:\n  quality: [medium, high]\n  n: ['2']\n"
+        'image: a.png\nprompt: p\noutput: "{{ quality }}-{{ n }}"\n'
+    )
+    plan = plan_text(tmp_path, text, {"a.png": PNG})
+    assert [(j.prompt_object.quality, j.prompt_object.n) for j in plan.jobs] == [
+        ("medium", 2),
+        ("high", 2),
+    ]
+    assert plan.jobs[0].outputs == ("medium-2-1.png", "medium-2-2.png")
+
+
+def test_templated_include_override_is_rendered_and_checked_at_its_line(tmp_path):
+    include = "    - { season: winter, quality: \"{{ 'best' }}\" }\n"
+    (diagnostic,) = plan_errors(tmp_path, recipe(include=include), FILES)
+    assert diagnostic.path == "matrix.include[0].quality"
+    assert str(diagnostic.span) == "recipe.yaml:11:34"
+    assert diagnostic.message.startswith("quality: 'best' is not one of low, medium, high")

@@ -82,7 +82,13 @@ def cell_offsets(line: str, delimiter: str) -> list[tuple[int, int]]:
 
 def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic]]:
     """Parse a CSV export; problems point at the file's own lines and columns."""
-    text, encoding = decode_spreadsheet(data)
+    try:
+        text, encoding = decode_spreadsheet(data)
+    except UnicodeDecodeError as exc:
+        message = f"this file looks like {exc.encoding.upper()} text but is damaged ({exc.reason})"
+        hint = "export it again from the spreadsheet, as CSV UTF-8 if the program offers it"
+        at_start = Span(display, 1, 1, 2, "")
+        return CsvTable((), exc.encoding, ","), [Diagnostic(message, span=at_start, hint=hint)]
     text = text.removeprefix("\ufeff")
     lines = text.splitlines()
     problems: list[Diagnostic] = []
