@@ -24,7 +24,7 @@ class EmulatorConfig:
     error_rate: float = 0.0  # probability of a 500/502/503/504 on an API request
     charge_then_fail_rate: float = 0.0  # probability of a 504 on a generation already charged
     rpm_limit: int | None = None  # API requests per minute accepted; beyond it, 429
-    rpm_burst: float | None = None  # token-bucket depth; default one second's worth (>= 1)
+    rpm_burst: float | None = None  # token-bucket depth; default: 1 s worth, at least 3
     retry_after: bool = True  # send Retry-After (seconds) with every 429
     burst_429: float = 0.0  # probability that a request starts a burst of spurious 429s
     burst_seconds: float = 1.0  # how long such a burst lasts

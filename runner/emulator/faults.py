@@ -45,15 +45,17 @@ class Refusal:
 class TokenBucket:
     """Requests per minute, refilled smoothly, so a client pacing at the limit is never refused."""
 
-    def __init__(self, per_minute: int, depth: float | None) -> None:
+    def __init__(self, per_minute: int, depth: float | None, now: float | None = None) -> None:
         self.rate = per_minute / 60.0
-        self.depth = depth if depth is not None else max(1.0, self.rate)
+        # Default depth: one second's worth, at least 3 (a paced client's usual burst allowance),
+        # never more than the per-minute limit itself.
+        self.depth = depth if depth is not None else min(float(per_minute), max(3.0, self.rate))
         self.tokens = self.depth
-        self.updated = time.monotonic()
+        self.updated = time.monotonic() if now is None else now
 
-    def take(self) -> float:
+    def take(self, now: float | None = None) -> float:
         """0 when a request may pass (and takes a token), else the seconds until one may."""
-        now = time.monotonic()
+        now = time.monotonic() if now is None else now
         self.tokens = min(self.depth, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         if self.tokens >= 1.0:

@@ -1,0 +1,173 @@
+"""The emulator over real loopback sockets (uvicorn in a thread), and its configuration parsing."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+import httpx
+import pytest
+
+from runner.emulator import (
+    EmulatorConfig,
+    EmulatorServer,
+    config_from_options,
+    parse_latency,
+    parse_probability,
+    serve_forever,
+)
+from runner.emulator.faults import InjectedDisconnect
+from runner.emulator.server import check_host
+
+from .emulator_support import KEY, decode, feature_body, run, studio_photo
+
+
+def _emulator_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "backdrop-emulator"]
+
+
+def test_round_trip_over_loopback() -> None:
+    async def scenario(server: EmulatorServer) -> tuple[dict, bytes, list]:
+        async with httpx.AsyncClient(base_url=server.base_url, headers={"API-KEY": KEY}) as client:
+            files = {"asset": ("mug.jpg", studio_photo("JPEG"), "image/jpeg")}
+            asset = (await client.post("/api/assets", files=files)).json()["asset"]
+            assert asset["location"] == f"{server.asset_base_url}/{asset['key']}"
+            body = feature_body(asset["key"], size="1024x1536", output_format="webp", n=2)
+            answer = await client.post("/api/features", json=body)
+            assert answer.status_code == 200
+            record = answer.json()["aiRecord"]
+            image = (await client.get(record["temporaryUrl"])).content
+            ledger = (await client.get("/_emulator/ledger")).json()
+            return record, image, ledger
+
+    with EmulatorServer(EmulatorConfig(api_key=KEY)) as server:
+        assert server.base_url.startswith("http://127.0.0.1:")
+        assert _emulator_threads()
+        record, image, ledger = run(scenario(server))
+        assert server.api.ledger.used == 2000
+    assert not _emulator_threads()  # stopped cleanly
+    assert record["temporaryUrl"].startswith(f"{server.base_url}/asset/images/")
+    decoded = decode(image)
+    assert (decoded.format, decoded.size) == ("WEBP", (1024, 1536))
+    assert [(e["seq"], e["n"], e["credits"]) for e in ledger] == [(1, 2, 2000)]
+
+
+def test_dropped_connection_is_a_protocol_error_over_loopback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def scenario(server: EmulatorServer) -> None:
+        async with httpx.AsyncClient(base_url=server.base_url, headers={"API-KEY": KEY}) as client:
+            for _ in range(2):
+                with pytest.raises(httpx.RemoteProtocolError) as caught:
+                    await client.post("/api/features", json=feature_body("https://x.test/a.png"))
+                # httpx's own error from the socket, not the emulator's exception object
+                assert not isinstance(caught.value, InjectedDisconnect)
+            stats = (await client.get("/_emulator/stats")).json()
+            assert stats["dropped"] == 2 and stats["charged"] == 0
+
+    caplog.set_level(logging.INFO)
+    with EmulatorServer(EmulatorConfig(drop_rate=1.0)) as server:
+        run(scenario(server))
+    assert "Exception in ASGI application" not in caplog.text  # deliberate hang-ups aren't logged
+
+
+def test_truncated_download_sends_fewer_bytes_than_content_length() -> None:
+    async def scenario(server: EmulatorServer) -> tuple[int, int]:
+        async with httpx.AsyncClient(base_url=server.base_url, headers={"API-KEY": KEY}) as client:
+            files = {"asset": ("mug.png", studio_photo(), "image/png")}
+            key = (await client.post("/api/assets", files=files)).json()["asset"]["key"]
+            received = 0
+            async with client.stream("GET", f"/asset/{key}") as response:
+                declared = int(response.headers["content-length"])
+                with pytest.raises(httpx.RemoteProtocolError):
+                    async for chunk in response.aiter_raw():
+                        received += len(chunk)
+            return declared, received
+
+    with EmulatorServer(EmulatorConfig(truncate_rate=1.0, seed=5)) as server:
+        declared, received = run(scenario(server))
+    assert declared == len(studio_photo())
+    assert 0 < received < declared
+
+
+def test_429_over_loopback_carries_retry_after() -> None:
+    async def scenario(server: EmulatorServer) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.base_url, headers={"API-KEY": KEY}) as client:
+            body = feature_body("https://x.test/a.png")
+            return [await client.post("/api/features", json=body) for _ in range(4)]
+
+    with EmulatorServer(EmulatorConfig(rpm_limit=3)) as server:
+        answers = run(scenario(server))
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert int(answers[3].headers["retry-after"]) >= 1
+
+
+def test_two_servers_get_their_own_free_ports() -> None:
+    with EmulatorServer() as first, EmulatorServer() as second:
+        assert first.base_url != second.base_url
+        for server in (first, second):
+            assert httpx.get(f"{server.base_url}/_emulator/ledger").json() == []
+    assert not _emulator_threads()
+
+
+def test_a_busy_port_is_reported() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+            EmulatorServer(port=port).start()
+    assert not _emulator_threads()
+
+
+def test_base_url_needs_a_running_server() -> None:
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = EmulatorServer().base_url
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::"])
+def test_refuses_to_listen_beyond_loopback(host: str) -> None:
+    with pytest.raises(ValueError, match="only on loopback"):
+        EmulatorServer(host=host)
+    with pytest.raises(ValueError, match="only on loopback"):
+        serve_forever(EmulatorConfig(), host=host, port=0)
+    check_host(host, allow_remote=True)  # allowed when asked explicitly
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])
+def test_loopback_hosts_are_fine(host: str) -> None:
+    check_host(host)
+
+
+def test_parse_latency() -> None:
+    assert parse_latency("0.2") == 0.2
+    assert parse_latency("0.1-0.5") == (0.1, 0.5)
+    assert parse_latency("1s") == 1.0
+    for bad in ("fast", "0.5-0.1", "-1", "nan", "1-x"):
+        with pytest.raises(ValueError, match="latency"):
+            parse_latency(bad)
+
+
+def test_parse_probability() -> None:
+    assert parse_probability("error rate", "0.2") == 0.2
+    assert parse_probability("error rate", "20%") == 0.2
+    with pytest.raises(ValueError, match="error rate must be a probability between 0 and 1"):
+        parse_probability("error rate", "1.5")
+    with pytest.raises(ValueError, match="drop rate 'often' is not a number"):
+        parse_probability("drop rate", "often")
+
+
+def test_config_from_options_and_validation() -> None:
+    config = config_from_options(latency="0.1-0.3", error_rate="20%", rpm_limit=600, seed=1)
+    assert config.latency == (0.1, 0.3)
+    assert config.error_rate == 0.2 and config.rpm_limit == 600 and config.seed == 1
+    assert config.credit_limit == 1_000_000 and config.retry_after
+    with pytest.raises(ValueError, match="drop_rate must be a probability"):
+        EmulatorConfig(drop_rate=2)
+    with pytest.raises(ValueError, match="rpm_limit"):
+        EmulatorConfig(rpm_limit=0)
+    with pytest.raises(ValueError, match="latency"):
+        EmulatorConfig(latency=(0.5, 0.1))
+    with pytest.raises(ValueError, match="asset_base_url"):
+        EmulatorConfig(asset_base_url="asset.example.com")
