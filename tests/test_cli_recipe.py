@@ -27,9 +27,9 @@ def test_validate_reports_the_readme_example_exactly(example, capsys):
     result = run_cli(capsys, "validate", "campaign/spring-campaign.yaml")
     assert result.code == 2
     assert result.err.startswith(
-        "campaign/spring-campaign.yaml:9:12: error: defaults.quality: "
+        "campaign/spring-campaign.yaml:7:12: error: defaults.quality: "
         "'hgih' is not one of low, medium, high (did you mean 'high'?)\n"
-        "    9 |   quality: hgih"
+        "    7 |   quality: hgih"
     )
     assert "\n      |            ^^^^\n" in result.err
     assert "Traceback" not in result.err
@@ -45,8 +45,8 @@ def test_validate_json_lists_every_problem_with_positions(example, capsys):
     [entry] = json.loads(result.out)
     assert entry["valid"] is False
     where = {(d["path"], d["line"], d["column"]) for d in entry["diagnostics"]}
-    assert ("defaults.quality", 9, 12) in where
-    assert ("defaults.n", 10, 6) in where
+    assert ("defaults.quality", 7, 12) in where
+    assert ("defaults.n", 8, 6) in where
 
 
 def test_validate_ok_counts_jobs(example, capsys):

@@ -1,0 +1,138 @@
+"""Run progress for people: a live rich display in a terminal, one plain line per job in CI.
+
+Part of the CLI layer (it prints); the core only calls the RunEvents protocol.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import click
+
+from runner.execute.events import FinishStatus, RunTotals
+from runner.terminal import redact
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+_MARKS = {"done": "ok", "skipped": "skip", "failed": "FAIL", "interrupted": "stop"}
+
+
+def _credits(credits_left: int | None) -> str:
+    return "" if credits_left is None else f"  credits left {credits_left:,}"
+
+
+class PlainEvents:
+    """One line per finished job: readable in CI logs, greppable, no control codes."""
+
+    def __init__(self) -> None:
+        self._jobs = 0
+        self._finished = 0
+
+    def __enter__(self) -> PlainEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def run_started(self, run_id: str, jobs: int) -> None:
+        self._jobs = jobs
+        click.echo(f"run {run_id}: {jobs:,} job{'s' if jobs != 1 else ''} selected")
+
+    def job_started(self, label: str) -> None:
+        pass
+
+    def job_retrying(self, label: str, attempt: int, reason: str, delay: float) -> None:
+        click.echo(redact(f"  retry  {label}: {reason} (attempt {attempt}, in {delay:.1f} s)"))
+
+    def job_finished(
+        self, label: str, status: FinishStatus, message: str | None, credits_left: int | None
+    ) -> None:
+        self._finished += 1
+        width = len(str(self._jobs))
+        line = f"[{self._finished:>{width}}/{self._jobs}] {_MARKS[status]:<4} {label or '(job)'}"
+        if message:
+            line += f": {message}"
+        click.echo(redact(line + _credits(credits_left)))
+
+    def run_stopping(self, reason: str) -> None:
+        click.echo(redact(f"stopping: {reason}"), err=True)
+
+    def run_totals(self, totals: RunTotals) -> None:
+        pass
+
+
+class LiveEvents:
+    """A live progress bar with done, skipped, failed and retrying counts, ETA and credits."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress: Progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[credits]}"),
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self._started = time.monotonic()
+
+    def __enter__(self) -> LiveEvents:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._progress.__exit__(exc_type, exc, tb)
+
+    def run_started(self, run_id: str, jobs: int) -> None:
+        self._task = self._progress.add_task("running", total=jobs, counts="", credits="")
+
+    def job_started(self, label: str) -> None:
+        pass
+
+    def job_retrying(self, label: str, attempt: int, reason: str, delay: float) -> None:
+        pass
+
+    def job_finished(
+        self, label: str, status: FinishStatus, message: str | None, credits_left: int | None
+    ) -> None:
+        if status == "failed":
+            self._progress.console.print(
+                redact(f"FAIL {label}: {message or 'failed'}"), markup=False, highlight=False
+            )
+
+    def run_stopping(self, reason: str) -> None:
+        self._progress.console.print(redact(f"stopping: {reason}"), markup=False)
+
+    def run_totals(self, totals: RunTotals) -> None:
+        if self._task is None:
+            return
+        counts = (
+            f"done {totals.done}  skipped {totals.skipped}  failed {totals.failed}"
+            f"  retrying {totals.retrying}"
+        )
+        self._progress.update(
+            self._task,
+            completed=totals.done + totals.skipped + totals.failed,
+            counts=counts,
+            credits=_credits(totals.credits_left).strip(),
+        )
