@@ -323,3 +323,17 @@ def test_templated_include_override_is_rendered_and_checked_at_its_line(tmp_path
     assert diagnostic.path == "matrix.include[0].quality"
     assert str(diagnostic.span) == "recipe.yaml:11:34"
     assert diagnostic.message.startswith("quality: 'best' is not one of low, medium, high")
+
+
+def test_repeated_requests_get_distinct_stable_keys(tmp_path):
+    # Two markets with the same prompt: two paid generations, so two records in the state.
+    files = {**FILES, "markets.csv": "code,n\nen-US,1\nen-GB,1\n"}
+    prompt = '"{{ product.name }} in {{ season }}"'
+    first = plan_text(tmp_path / "one", recipe(prompt=prompt), files)
+    keys = [j.key for j in first.jobs]
+    assert len(set(keys)) == len(keys) == 8
+    again = plan_text(tmp_path / "two", recipe(prompt=prompt), files)
+    assert [j.key for j in again.jobs] == keys
+    # The first occurrence keeps the plain key that a single-market recipe gets.
+    single = plan_text(tmp_path / "three", recipe(prompt=prompt), FILES)
+    assert single.jobs[0].key == first.jobs[0].key

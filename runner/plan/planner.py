@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from pathlib import Path
 
 from runner.diagnostics import Diagnostic, RecipeError
@@ -68,10 +70,29 @@ def plan_recipe(
         recipe_path=recipe.path,
         output_dir=folder,
         axes=tuple(axis.name for axis in axes),
-        jobs=tuple(jobs),
+        jobs=_distinct_keys(jobs),
         prices=prices if prices is not None else recipe.prices,
         report=recipe.report,
     )
+
+
+def _distinct_keys(jobs: list[Job]) -> tuple[Job, ...]:
+    """Give repeats of the same request (same image and promptObject) keys of their own.
+
+    Two such jobs are two paid generations with different results (the model is not
+    deterministic), so they must not share one record in the state. The first keeps the plain
+    key, so that renaming its output still reuses earlier results; the k-th repeat gets a key
+    derived from the plain key and k, stable as long as the matrix order is.
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for job in jobs:
+        count = seen[job.key] = seen.get(job.key, 0) + 1
+        if count > 1:
+            repeat = hashlib.sha256(f"{job.key}#{count}".encode()).hexdigest()
+            job = dataclasses.replace(job, key=repeat)
+        out.append(job)
+    return tuple(out)
 
 
 def _too_many(recipe: Recipe, count: int, cap: int, flag: int | None, *, exact: bool) -> Diagnostic:
