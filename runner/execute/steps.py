@@ -182,8 +182,7 @@ class RunContext:
         if generation.credits_left is not None:
             self.credits_left = generation.credits_left
         # Paid: durable (fsynced) before any download; off the loop so others keep going.
-        await asyncio.to_thread(
-            self.state.record_generation,
+        await self.state.record_generation_async(
             job.key,
             generation.uuid,
             generation.result_keys,
