@@ -126,3 +126,19 @@ def test_a_missing_output_file_is_a_placeholder_not_a_crash(tmp_path: Path) -> N
     (out / "job-004.webp").write_bytes(b"not an image")
     paths = write_reports(snapshot, out)
     assert paths.html.read_text(encoding="utf-8").count("image missing") == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("fr-FR/MUG-01 spring.webp", "fr-FR/MUG-01%20spring.webp"),
+        ("a/#1?.png", "a/%231%3F.png"),
+        ("javascript:alert(1).png", "javascript%3Aalert%281%29.png"),
+        ('x"><img src=y>.png', "x%22%3E%3Cimg%20src%3Dy%3E.png"),
+        ("../shard-2/été.png", "../shard-2/%C3%A9t%C3%A9.png"),
+    ],
+)
+def test_links_are_percent_encoded_relative_paths(path: str, expected: str) -> None:
+    from runner.report.html import href
+
+    assert href(path) == expected
