@@ -345,6 +345,32 @@ def test_download_prefers_the_presigned_url_when_given() -> None:
     assert "API-KEY" not in seen[0].headers
 
 
+def test_download_follows_a_redirect_of_the_asset_host() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "asset.test":
+            return httpx.Response(302, headers={"Location": "https://bucket.test/images/a.png"})
+        return httpx.Response(200, content=b"img")
+
+    assert run(handler, download("images/a.png")) == (3, b"img")
+    assert [r.url.host for r in seen] == ["asset.test", "bucket.test"]
+    assert all("API-KEY" not in r.headers for r in seen)
+
+
+def test_api_requests_never_follow_redirects() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(307, headers={"Location": "https://elsewhere.test/api/features"})
+
+    with pytest.raises(ApiProtocolError, match="unexpected HTTP 307"):
+        run(handler, generate)
+    assert len(seen) == 1  # the key is not sent on to another host
+
+
 def test_download_refuses_an_oversized_result_by_its_content_length() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         never = _Stream([], fail=AssertionError("the body must not be read"))

@@ -165,6 +165,7 @@ class OneMinClient:
                 target,
                 headers={"Accept-Encoding": "identity"},
                 timeout=self._timeout(self.timeouts.download),
+                follow_redirects=True,  # safe: downloads carry no key; the API never redirects
             ) as response:
                 if response.status_code != 200:
                     await response.aread()
