@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 
@@ -11,14 +12,16 @@ import pytest
 
 from runner.emulator import (
     EmulatorConfig,
+    EmulatorProcess,
     EmulatorServer,
     config_from_options,
     parse_latency,
     parse_probability,
     serve_forever,
 )
+from runner.emulator.app import create_app
 from runner.emulator.faults import InjectedDisconnect
-from runner.emulator.server import check_host
+from runner.emulator.server import bind_socket, check_host, config_from_json, config_to_json
 
 from .emulator_support import KEY, decode, feature_body, run, studio_photo
 
@@ -171,3 +174,65 @@ def test_config_from_options_and_validation() -> None:
         EmulatorConfig(latency=(0.5, 0.1))
     with pytest.raises(ValueError, match="asset_base_url"):
         EmulatorConfig(asset_base_url="asset.example.com")
+
+
+def test_listening_socket_is_tcp_so_asyncio_turns_nagle_off() -> None:
+    # asyncio sets TCP_NODELAY only on sockets whose proto is TCP; without it every small
+    # answer waited ~40 ms for the client's delayed ACK.
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
+
+
+def test_client_disconnect_mid_request_is_counted_not_raised() -> None:
+    app = create_app()
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/features",
+        "raw_path": b"/api/features",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"api-key", KEY.encode()), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
+    run(app(scope, receive, send))
+    assert sent == []
+    stats = app.state.emulator.stats.to_json()
+    assert stats["routes"]["POST /api/features"] == {"client disconnected": 1}
+
+
+def test_config_survives_json() -> None:
+    config = EmulatorConfig(latency=(0.1, 0.2), rpm_limit=60, seed=3, cache_results=True)
+    assert config_from_json(config_to_json(config)) == config
+
+
+def test_emulator_in_a_child_process() -> None:
+    config = EmulatorConfig(credit_limit=3000, seed=1)
+    with EmulatorProcess(config) as emulator:
+        pid = emulator.pid
+        headers = {"API-KEY": KEY}
+        body = feature_body("https://x.test/a.png", quality="low")
+        with httpx.Client(base_url=emulator.base_url, headers=headers) as client:
+            assert client.post("/api/features", json=body).status_code == 200
+            ledger = client.get("/_emulator/ledger").json()
+            stats = client.get("/_emulator/stats").json()
+    assert [entry["credits"] for entry in ledger] == [1000]
+    assert stats["credit_limit"] == 3000
+    assert pid is not None and emulator.pid is None
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(pid, 0)

@@ -17,11 +17,12 @@ from runner.emulator.config import (
 
 if TYPE_CHECKING:
     from runner.emulator.app import create_app
-    from runner.emulator.server import EmulatorServer, serve_forever
+    from runner.emulator.server import EmulatorProcess, EmulatorServer, serve_forever
 
 __all__ = [
     "DEFAULT_CREDITS_PER_IMAGE",
     "EmulatorConfig",
+    "EmulatorProcess",
     "EmulatorServer",
     "config_from_options",
     "create_app",
@@ -33,6 +34,7 @@ __all__ = [
 _LAZY = {
     "create_app": "runner.emulator.app",
     "EmulatorServer": "runner.emulator.server",
+    "EmulatorProcess": "runner.emulator.server",
     "serve_forever": "runner.emulator.server",
 }
 

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -434,6 +434,9 @@ class CountAnswers:
                 route, "truncated" if isinstance(exc, TruncatedDownload) else "dropped"
             )
             raise
+        except ClientDisconnect:  # the client gave up mid-request (its timeout): nobody to answer
+            self.stats.count(route, "client disconnected")
+            return
         self.stats.count(route, status)
 
 

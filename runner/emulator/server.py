@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.faults import InjectedDisconnect
@@ -200,3 +204,103 @@ def serve_forever(
         pass
     finally:
         sock.close()
+
+
+def config_to_json(config: EmulatorConfig) -> str:
+    data = dataclasses.asdict(config)
+    data["credits_per_image"] = dict(config.credits_per_image)
+    return json.dumps(data)
+
+
+def config_from_json(text: str) -> EmulatorConfig:
+    data: dict[str, Any] = json.loads(text)
+    if isinstance(data.get("latency"), list):
+        data["latency"] = tuple(data["latency"])
+    return EmulatorConfig(**data)
+
+
+class EmulatorProcess:
+    """The emulator in a child process, with its own interpreter (and GIL): for benchmarks, where
+    an emulator thread would compete with the runner for the GIL. Same interface as
+    EmulatorServer, minus `api`: read the ledger and stats over HTTP (/_emulator/...).
+    """
+
+    def __init__(
+        self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        check_host(host)
+        self.config = config or EmulatorConfig()
+        self.host, self.port = host, port
+        self._process: subprocess.Popen[str] | None = None
+        self._base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("the emulator is not running; use it in a `with` block")
+        return self._base_url
+
+    @property
+    def asset_base_url(self) -> str:
+        return (self.config.asset_base_url or f"{self.base_url}/asset").rstrip("/")
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def start(self) -> None:
+        if self._process is not None:
+            raise RuntimeError("the emulator is already running")
+        command = [sys.executable, "-m", "runner.emulator.server", config_to_json(self.config)]
+        command += [self.host, str(self.port)]
+        process = self._process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()  # the base URL, once listening
+        if not line.startswith("http://"):
+            self.stop()
+            raise RuntimeError(f"the emulator process did not start (it said {line!r})")
+        self._base_url = line
+
+    def stop(self) -> None:
+        process = self._process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(_SHUTDOWN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        self._process = None
+
+    def __enter__(self) -> EmulatorProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _main(argv: list[str]) -> None:
+    """`python -m runner.emulator.server CONFIG_JSON HOST PORT`: prints the base URL when ready."""
+    config_json, host, port = argv
+    serve_forever(
+        config_from_json(config_json),
+        host,
+        int(port),
+        on_ready=lambda url: print(url, flush=True),
+    )
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
