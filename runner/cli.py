@@ -193,6 +193,327 @@ def init(directory: str) -> None:
     terminal.show_init(written)
 
 
+@cli.command()
+@click.argument("recipe", type=click.Path())
+@plan_options
+@click.option("--emulate", is_flag=True, help="Run against the local emulator (no key needed).")
+@click.option(
+    "--api-url",
+    envvar="ONEMIN_API_URL",
+    default=API_URL_DEFAULT,
+    show_default=True,
+    help="API base URL (or ONEMIN_API_URL).",
+)
+@click.option(
+    "--asset-url",
+    envvar="ONEMIN_ASSET_URL",
+    default=ASSET_URL_DEFAULT,
+    show_default=True,
+    help="Asset host for downloads (or ONEMIN_ASSET_URL).",
+)
+@click.option(
+    "--concurrency",
+    "-j",
+    type=click.IntRange(1, 512),
+    default=16,
+    show_default=True,
+    help="Jobs in flight at most (fewer while the API pushes back).",
+)
+@click.option(
+    "--rpm",
+    type=click.FloatRange(min=0, min_open=True),
+    default=180,
+    show_default=True,
+    help="API requests per minute, uploads and generations together.",
+)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Tries per request on timeouts, 429 and 5xx.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    help="Seconds to wait for one generation.",
+)
+@click.option("--force", is_flag=True, help="Generate every selected job again, even done ones.")
+@click.option("--retry-failed", is_flag=True, help="Run only the jobs that failed last time.")
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only jobs whose matrix value matches, e.g. season=spring or market.code=fr-FR.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N selected jobs.")
+@click.option("--shard", metavar="K/N", help="Only the K-th of N deterministic slices of the jobs.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--confirm-over",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="USD",
+    help="Ask before spending more than this (estimate).",
+)
+@click.option("--prune", is_flag=True, help="Delete images in the output folder no job produces.")
+def run(
+    recipe: str,
+    output_dir: str | None,
+    max_jobs: int | None,
+    prices: tuple[str, ...],
+    emulate: bool,
+    api_url: str,
+    asset_url: str,
+    concurrency: int,
+    rpm: float,
+    max_attempts: int,
+    timeout: float,
+    force: bool,
+    retry_failed: bool,
+    only: tuple[str, ...],
+    limit: int | None,
+    shard: str | None,
+    yes: bool,
+    confirm_over: float,
+    prune: bool,
+) -> None:
+    """Run a recipe: upload, generate and download every job, then write the reports."""
+    import dataclasses
+    from contextlib import ExitStack
+
+    from runner import terminal
+    from runner.api.client import Timeouts
+    from runner.execute.preview import preview_run
+    from runner.execute.run import RunOptions, run_plan
+    from runner.execute.selection import Selection
+
+    if force and retry_failed:
+        raise UsageError("--force and --retry-failed do not go together", hint="choose one")
+    the_plan = _plan(recipe, output_dir, max_jobs, prices)
+    options = RunOptions(
+        concurrency=concurrency,
+        rpm=rpm,
+        max_attempts=max_attempts,
+        timeouts=dataclasses.replace(Timeouts(), generate=timeout),
+        selection=Selection.from_cli(only, limit, shard),
+        force=force,
+        retry_failed=retry_failed,
+    )
+    preview = preview_run(the_plan, options)
+    terminal.show_preview(the_plan, preview, emulate=emulate)
+    spend = 0.0 if emulate else preview.cost.total_usd
+    if spend > confirm_over and not yes:
+        _confirm_spend(spend, confirm_over)
+    with ExitStack() as stack:
+        if emulate:
+            api_key, api_url, asset_url = _start_emulator(stack)
+        else:
+            api_key = _api_key()
+        events = terminal.run_events()
+        stack.enter_context(events)
+        result = run_plan(
+            the_plan,
+            options,
+            api_key=api_key,
+            base_url=api_url,
+            asset_base_url=asset_url,
+            events=events,
+        )
+    paths = _write_reports(the_plan.output_dir)
+    if prune:
+        _prune(the_plan.output_dir, yes)
+    terminal.show_run_summary(result, paths)
+    sys.exit(terminal.run_exit_code(result))
+
+
+def _confirm_spend(spend: float, limit: float) -> None:
+    message = f"this run is estimated at ${spend:,.2f}, above --confirm-over ${limit:,.2f}"
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{message}, and there is no terminal to ask in",
+            hint="add --yes to proceed, or raise --confirm-over; "
+            "try --limit 3 first for a cheap trial",
+        )
+    if not click.confirm(f"{message}. Spend it?", default=False, err=True):
+        raise click.exceptions.Abort()
+
+
+def _api_key() -> str:
+    key = os.environ.get("ONEMIN_API_KEY", "").strip()
+    if not key:
+        raise UsageError(
+            "no API key: set the ONEMIN_API_KEY environment variable",
+            hint="export ONEMIN_API_KEY=... (or rehearse offline with --emulate)",
+        )
+    return key
+
+
+def _start_emulator(stack: Any) -> tuple[str, str, str]:
+    from runner.emulator.config import EmulatorConfig
+    from runner.emulator.server import EmulatorServer
+
+    key = "emulator-key"
+    server = stack.enter_context(EmulatorServer(EmulatorConfig(api_key=key)))
+    return key, server.base_url, server.asset_base_url
+
+
+def _write_reports(output_dir: Path) -> Any:
+    from runner.execute.state import StateStore
+    from runner.report import write_reports
+
+    return write_reports(StateStore.read_snapshot(output_dir), output_dir)
+
+
+def _prune(output_dir: Path, yes: bool) -> None:
+    from runner import terminal
+    from runner.execute.state import StateStore
+    from runner.report import find_stale
+
+    stale = find_stale(output_dir, StateStore.read_snapshot(output_dir))
+    if not stale:
+        terminal.echo_err("prune: no stale images")
+        return
+    terminal.show_stale(stale)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"--prune would delete {len(stale)} file(s), and there is no terminal to ask in",
+                hint="add --yes to delete them",
+            )
+        if not click.confirm(f"Delete these {len(stale)} file(s)?", default=False, err=True):
+            return
+    for path in stale:
+        (output_dir / path).unlink(missing_ok=True)
+    terminal.echo_err(f"prune: deleted {len(stale)} stale file(s)")
+
+
+@cli.command()
+@click.argument("outdirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Combine shard folders into one report, written into the first folder.",
+)
+@click.option("--open", "open_", is_flag=True, help="Open report.html in the default browser.")
+def report(outdirs: tuple[str, ...], merge: bool, open_: bool) -> None:
+    """Rebuild the reports of an output folder from its state, without calling the API."""
+    from runner import terminal
+    from runner.execute.state import StateStore
+    from runner.report import merge_snapshots, rebase_snapshot, write_reports
+
+    folders = [Path(d) for d in outdirs]
+    if len(folders) > 1 and not merge:
+        raise UsageError(
+            "several output folders given without --merge",
+            hint="backdrop report --merge OUT1 OUT2 ... combines shards into OUT1's report",
+        )
+    into = folders[0]
+    snapshot = (
+        merge_snapshots([rebase_snapshot(StateStore.read_snapshot(d), d, into) for d in folders])
+        if merge
+        else StateStore.read_snapshot(into)
+    )
+    paths = write_reports(snapshot, into)
+    terminal.show_report_paths(paths)
+    if open_:
+        click.launch(str(paths.html))
+
+
+@cli.command()
+@click.argument("outdir", type=click.Path(file_okay=False))
+def verify(outdir: str) -> None:
+    """Check the images in OUTDIR against backdrop.lock: missing, changed and stale files."""
+    from runner import terminal
+    from runner.report import verify_outputs
+
+    result = verify_outputs(Path(outdir))
+    terminal.show_verify(result)
+    sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address.")
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--api-key",
+    "emulator_key",
+    metavar="KEY",
+    help="Accept only this key (default: any non-empty key).",
+)
+@click.option("--reject-key", is_flag=True, help="Answer every API request with 401.")
+@click.option("--latency", metavar="S|LOW-HIGH", help="Seconds per generation, e.g. 2 or 1-5.")
+@click.option("--error-rate", metavar="P", help="Share of API requests answered 500/502/503/504.")
+@click.option(
+    "--charge-then-fail-rate", metavar="P", help="Share of generations charged, then answered 504."
+)
+@click.option(
+    "--rpm-limit",
+    type=click.IntRange(min=1),
+    help="API requests per minute accepted; beyond it, 429.",
+)
+@click.option("--no-retry-after", is_flag=True, help="Send 429 without a Retry-After header.")
+@click.option("--burst-429", metavar="P", help="Share of requests that start a burst of 429s.")
+@click.option("--drop-rate", metavar="P", help="Share of API connections dropped mid-answer.")
+@click.option("--truncate-rate", metavar="P", help="Share of downloads cut short.")
+@click.option("--credit-limit", type=click.IntRange(min=0), help="Credits before they run out.")
+@click.option("--seed", type=int, help="Make the faults repeatable.")
+def emulator(
+    host: str,
+    port: int,
+    emulator_key: str | None,
+    reject_key: bool,
+    latency: str | None,
+    error_rate: str | None,
+    charge_then_fail_rate: str | None,
+    rpm_limit: int | None,
+    no_retry_after: bool,
+    burst_429: str | None,
+    drop_rate: str | None,
+    truncate_rate: str | None,
+    credit_limit: int | None,
+    seed: int | None,
+) -> None:
+    """Serve the local 1min.ai emulator on loopback, with optional faults (P: 0.2 or 20%)."""
+    from runner import terminal
+    from runner.emulator.config import config_from_options
+    from runner.emulator.server import serve_forever
+
+    try:
+        config = config_from_options(
+            api_key=emulator_key,
+            reject_key=reject_key,
+            latency=latency,
+            error_rate=error_rate,
+            charge_then_fail_rate=charge_then_fail_rate,
+            rpm_limit=rpm_limit,
+            retry_after=not no_retry_after,
+            burst_429=burst_429,
+            drop_rate=drop_rate,
+            truncate_rate=truncate_rate,
+            credit_limit=credit_limit,
+            seed=seed,
+        )
+        serve_forever(config, host, port, on_ready=terminal.show_emulator_ready)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    except OSError as err:
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {err.strerror or err}",
+            hint="choose another --port (0 picks a free one)",
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: the one place where errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -10,12 +10,23 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.diagnostics import BackdropError, Diagnostic
+from runner.diagnostics import (
+    EXIT_ABORTED,
+    EXIT_INTERRUPTED,
+    EXIT_JOBS_FAILED,
+    EXIT_OK,
+    BackdropError,
+    Diagnostic,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from runner.execute.preview import RunPreview
+    from runner.execute.run import RunResult
     from runner.plan.model import Plan
+    from runner.progress import LiveEvents, PlainEvents
+    from runner.report import ReportPaths, VerifyResult
 
 PLAN_ROWS_SHOWN = 200
 
@@ -141,3 +152,99 @@ def show_init(written: Sequence[Path]) -> None:
         click.echo(f"  {shown_path(path)}")
     recipe = shown_path(written[0])
     click.echo(f"Next: backdrop plan {recipe}   then   backdrop run {recipe} --emulate")
+
+
+def show_preview(plan: Plan, preview: RunPreview, *, emulate: bool) -> None:
+    selected = len(preview.selected)
+    parts = [f"{_count(len(preview.to_generate), 'job')} to generate ({preview.images:,} images)"]
+    if preview.to_download:
+        parts.append(f"{preview.to_download:,} paid earlier, only downloads left")
+    if preview.up_to_date:
+        parts.append(f"{preview.up_to_date:,} up to date")
+    click.echo(f"{plan.recipe_name}: {_count(selected, 'job')} selected: {', '.join(parts)}")
+    if emulate:
+        click.echo("Emulator: an offline rehearsal on this machine; nothing is spent.")
+    else:
+        click.echo(
+            f"Estimated cost: ${preview.cost.total_usd:,.2f} (an estimate from list prices, "
+            "not a quote)"
+        )
+
+
+def run_events() -> PlainEvents | LiveEvents:
+    """A live display in a terminal; one plain line per finished job elsewhere (CI, pipes)."""
+    import sys
+
+    from runner.progress import LiveEvents, PlainEvents
+
+    return LiveEvents() if sys.stdout.isatty() else PlainEvents()
+
+
+def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
+    minutes, seconds = divmod(result.duration_s, 60)
+    took = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
+    click.echo(
+        f"Done: {result.done:,} generated, {result.skipped:,} skipped, {result.failed:,} failed"
+        + (f", {result.interrupted:,} not run" if result.interrupted else "")
+        + f"; {_count(result.images, 'image')} written in {took}"
+    )
+    if result.credits_left is not None:
+        click.echo(f"Credits left: {result.credits_left:,}")
+    for failure in result.failures:
+        echo_err(f"failed: {failure.label or failure.key[:12]}: {failure.message}")
+    if result.fatal:
+        echo_err(f"error: {result.fatal}")
+        if result.fatal_hint:
+            echo_err(f"    hint: {result.fatal_hint}")
+    elif result.stopped:
+        echo_err("Interrupted: finished requests were saved; run the same command to resume.")
+    if result.failed and not result.fatal:
+        echo_err("    hint: fix the cause, then `backdrop run RECIPE --retry-failed`")
+    click.echo(f"Report: {shown_path(paths.html)}")
+
+
+def run_exit_code(result: RunResult) -> int:
+    if result.fatal:
+        return EXIT_ABORTED
+    if result.stopped:
+        return EXIT_INTERRUPTED
+    return EXIT_JOBS_FAILED if result.failed or result.interrupted else EXIT_OK
+
+
+def show_stale(stale: Sequence[Path]) -> None:
+    echo_err(f"{_count(len(stale), 'stale image')} (produced by no current job):")
+    for path in stale:
+        echo_err(f"  {path.as_posix()}")
+
+
+def show_report_paths(paths: ReportPaths) -> None:
+    click.echo(f"Report: {shown_path(paths.html)}")
+    for path in (paths.json, paths.csv, paths.junit, paths.lock):
+        click.echo(f"        {shown_path(path)}")
+
+
+def show_verify(result: VerifyResult) -> None:
+    for label, paths in (
+        ("missing", result.missing),
+        ("changed", result.changed),
+        ("stale", result.stale),
+    ):
+        for path in paths:
+            click.echo(f"{label:<8} {path}")
+    if result.ok:
+        click.echo("ok: every file matches backdrop.lock")
+    else:
+        counts = f"{len(result.missing)} missing, {len(result.changed)} changed, "
+        echo_err(f"{counts}{len(result.stale)} stale")
+        echo_err(
+            "    hint: `backdrop run RECIPE` restores missing and changed files; "
+            "`backdrop run RECIPE --prune` removes stale ones"
+        )
+
+
+def show_emulator_ready(base_url: str) -> None:
+    click.echo(f"1min.ai emulator listening on {base_url} (an offline rehearsal, not AI)")
+    click.echo(f"  backdrop run RECIPE --api-url {base_url} --asset-url {base_url}/asset")
+    click.echo(
+        "  with any ONEMIN_API_KEY. Ledger: " + f"{base_url}/_emulator/ledger. Ctrl-C stops."
+    )

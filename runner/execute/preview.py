@@ -1,0 +1,64 @@
+"""What a run would do before it spends anything: the money guard's input."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from runner.execute.files import files_intact
+from runner.execute.lock import STATE_DIR
+from runner.execute.run import RunOptions
+from runner.execute.selection import select_jobs
+from runner.execute.state import STATE_FILE, StateStore
+from runner.plan.model import CostEstimate, Job, Plan
+
+
+@dataclass(frozen=True)
+class RunPreview:
+    selected: tuple[Job, ...]  # the jobs --only/--shard/--limit/--retry-failed leave
+    to_generate: tuple[Job, ...]  # will be paid for
+    to_download: int  # paid for by an earlier run, only downloads are left
+    up_to_date: int  # done earlier with their files intact: skipped
+    cost: CostEstimate  # of to_generate only
+
+    @property
+    def images(self) -> int:
+        return sum(job.prompt_object.n for job in self.to_generate)
+
+
+def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
+    """Sort the selected jobs into what will be generated, downloaded or skipped.
+
+    Reads the state without taking the output folder's lock; the run re-checks all of this under
+    the lock, so a concurrent change can only make the estimate pessimistic or refused later.
+    """
+    has_state = (plan.output_dir / STATE_DIR / STATE_FILE).is_file()
+    if not has_state:
+        selected = select_jobs(plan.jobs, options.selection, failed_keys=None)
+        if options.retry_failed:
+            selected = ()
+        return _preview(plan, selected, selected, 0, 0)
+    with StateStore.open(plan.output_dir) as state:
+        failed = set(state.failed_keys()) if options.retry_failed else None
+        selected = select_jobs(plan.jobs, options.selection, failed_keys=failed)
+        states = state.job_states([job.key for job in selected])
+    to_generate: list[Job] = []
+    to_download = up_to_date = 0
+    for job in selected:
+        known = states.get(job.key)
+        if options.force or known is None:
+            to_generate.append(job)
+        elif known.status == "done" and files_intact(plan.output_dir, job.outputs, known.files):
+            up_to_date += 1
+        elif known.generated:
+            to_download += 1
+        else:
+            to_generate.append(job)
+    return _preview(plan, selected, tuple(to_generate), to_download, up_to_date)
+
+
+def _preview(
+    plan: Plan, selected: tuple[Job, ...], to_generate: tuple[Job, ...], download: int, done: int
+) -> RunPreview:
+    cost = dataclasses.replace(plan, jobs=to_generate).cost()
+    return RunPreview(selected, to_generate, download, done, cost)
