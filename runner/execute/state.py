@@ -26,113 +26,31 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 from runner import __version__
 from runner.diagnostics import StateError
 from runner.execute.lock import STATE_DIR
-from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
+from runner.execute.records import FileRecord, RunSnapshot
+from runner.execute.state_schema import (
+    FRESH_START,
+    UPSERT_JOB,
+    JobState,
+    check_version,
+    file_record,
+    job_state_of,
+    no_run,
+    snapshot_of,
+)
 from runner.plan.model import Plan
 
-SCHEMA_VERSION = 1
+__all__ = ["STATE_FILE", "JobState", "StateStore"]
+
 STATE_FILE = "state.db"
-_FRESH_START = "move the .backdrop folder out of the output folder to start afresh"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id TEXT NOT NULL UNIQUE,
-    recipe_name TEXT NOT NULL,
-    recipe_path TEXT NOT NULL,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    tool_version TEXT NOT NULL,
-    axes TEXT NOT NULL,
-    report_rows TEXT,
-    report_columns TEXT,
-    estimated_cost_usd REAL NOT NULL,
-    job_keys TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS assets (
-    sha256 TEXT PRIMARY KEY,
-    asset_key TEXT NOT NULL,
-    uploaded_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    key TEXT PRIMARY KEY,
-    idx INTEGER NOT NULL,
-    label TEXT NOT NULL,
-    vars TEXT NOT NULL,
-    image_kind TEXT NOT NULL,
-    image_ref TEXT NOT NULL,
-    image_path TEXT,
-    prompt_object TEXT NOT NULL,
-    outputs TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
-    record_uuid TEXT,
-    result_keys TEXT,
-    temporary_url TEXT,
-    credits_left INTEGER,
-    started_at TEXT,
-    finished_at TEXT,
-    duration_s REAL,
-    run_id TEXT,
-    skipped_in TEXT
-);
-CREATE TABLE IF NOT EXISTS files (
-    job_key TEXT NOT NULL,
-    idx INTEGER NOT NULL,
-    path TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    width INTEGER NOT NULL,
-    height INTEGER NOT NULL,
-    bytes INTEGER NOT NULL,
-    PRIMARY KEY (job_key, idx)
-);
-"""
-
-_UPSERT_JOB = """
-INSERT INTO jobs (key, idx, label, vars, image_kind, image_ref, image_path, prompt_object,
-                  outputs, run_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (key) DO UPDATE SET
-    idx = excluded.idx, label = excluded.label, vars = excluded.vars,
-    image_kind = excluded.image_kind, image_ref = excluded.image_ref,
-    image_path = excluded.image_path, prompt_object = excluded.prompt_object,
-    outputs = excluded.outputs, run_id = excluded.run_id
-"""
-
-_JOB_COLUMNS = (
-    "key, idx, label, vars, image_kind, image_ref, image_path, prompt_object, outputs, status, "
-    "attempts, error, record_uuid, result_keys, temporary_url, duration_s, skipped_in"
-)
-
-
-@dataclass(frozen=True)
-class JobState:
-    """What the state remembers of one job, for deciding what a run still has to do."""
-
-    key: str
-    status: JobStatus  # pending, generated, done or failed (never skipped: that is per run)
-    attempts: int
-    record_uuid: str | None
-    result_keys: tuple[str, ...]
-    temporary_url: str | None
-    files: tuple[FileRecord, ...]
-    error: str | None = None
-
-    @property
-    def generated(self) -> bool:
-        """Paid for: download from `result_keys`, never generate again (unless forced)."""
-        return bool(self.result_keys)
 
 
 class StateStore:
@@ -167,7 +85,7 @@ class StateStore:
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            _check_version(conn, path, create=True)
+            check_version(conn, path, create=True)
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -184,7 +102,7 @@ class StateStore:
         output_dir = Path(output_dir)
         path = output_dir / STATE_DIR / STATE_FILE
         if not path.is_file():
-            raise _no_run(output_dir)
+            raise no_run(output_dir)
         try:
             conn = sqlite3.connect(
                 f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=10.0
@@ -193,8 +111,8 @@ class StateStore:
             raise _open_error(path, exc) from None
         try:
             conn.execute("PRAGMA busy_timeout = 10000")
-            _check_version(conn, path, create=False)
-            return _snapshot(conn, output_dir)
+            check_version(conn, path, create=False)
+            return snapshot_of(conn, output_dir)
         except sqlite3.Error as exc:
             raise _open_error(path, exc) from None
         finally:
@@ -255,7 +173,7 @@ class StateStore:
                     _dumps([job.key for job in plan.jobs]),
                 ),
             )
-            cur.executemany(_UPSERT_JOB, rows)
+            cur.executemany(UPSERT_JOB, rows)
         self._run_id = run_id
 
     def finish_run(self, run_id: str) -> None:
@@ -297,7 +215,7 @@ class StateStore:
                 raise _io_error(self.path, exc) from None
         if row is None:
             raise StateError(f"job {key} is not in the recorded plan")
-        return _job_state(row, [_file_record(f) for f in files])
+        return job_state_of(row, [file_record(f) for f in files])
 
     def job_states(self, keys: Sequence[str] | None = None) -> dict[str, JobState]:
         """Many jobs' states in one read (all known jobs when `keys` is None)."""
@@ -315,8 +233,8 @@ class StateStore:
                 raise _io_error(self.path, exc) from None
         files: dict[str, list[FileRecord]] = {}
         for f in file_rows:
-            files.setdefault(f[0], []).append(_file_record(f))
-        states = {row[0]: _job_state(row, files.get(row[0], [])) for row in rows}
+            files.setdefault(f[0], []).append(file_record(f))
+        states = {row[0]: job_state_of(row, files.get(row[0], [])) for row in rows}
         if keys is None:
             return states
         return {key: states[key] for key in keys if key in states}
@@ -407,7 +325,7 @@ class StateStore:
         """The latest run, its jobs in plan order."""
         with self._lock:
             try:
-                return _snapshot(self._conn, self.output_dir)
+                return snapshot_of(self._conn, self.output_dir)
             except sqlite3.Error as exc:
                 raise _io_error(self.path, exc) from None
 
@@ -450,129 +368,12 @@ class StateStore:
                 raise StateError(f"job {params[-1]} is not in the recorded plan")
 
 
-def _check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()
-    if not has_meta:
-        if not create:
-            raise StateError(f"{path} holds no backdrop state", _FRESH_START)
-        conn.execute("BEGIN IMMEDIATE")
-        # One statement at a time: executescript would commit outside our transaction.
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
-        conn.execute("COMMIT")
-        return
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    version = int(row[0]) if row and str(row[0]).isdigit() else None
-    if version is None:
-        raise StateError(f"{path} has no schema version; it was not written by backdrop")
-    if version > SCHEMA_VERSION:
-        raise StateError(
-            f"{path} was written by a newer backdrop (state version {version})",
-            "upgrade backdrop, or use a different output folder",
-        )
-    # Older versions would be migrated here, one step at a time; version 1 is the first.
-
-
-def _snapshot(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
-    run = conn.execute(
-        "SELECT seq, run_id, recipe_name, recipe_path, started_at, finished_at, tool_version,"
-        " axes, report_rows, report_columns, estimated_cost_usd, job_keys"
-        " FROM runs ORDER BY seq DESC LIMIT 1"
-    ).fetchone()
-    if run is None:
-        raise _no_run(output_dir)
-    run_id = str(run[1])
-    columns = ", ".join(f"j.{c.strip()}" for c in _JOB_COLUMNS.split(","))
-    job_rows = conn.execute(
-        f"SELECT {columns} FROM json_each(?) e JOIN jobs j ON j.key = e.value"
-        " ORDER BY CAST(e.key AS INTEGER)",
-        (run[11],),
-    ).fetchall()
-    file_rows = conn.execute(
-        "SELECT f.job_key, f.idx, f.path, f.sha256, f.width, f.height, f.bytes"
-        " FROM json_each(?) e JOIN files f ON f.job_key = e.value ORDER BY f.job_key, f.idx",
-        (run[11],),
-    ).fetchall()
-    files: dict[str, list[FileRecord]] = {}
-    for f in file_rows:
-        files.setdefault(f[0], []).append(_file_record(f))
-    jobs = tuple(_job_record(row, files.get(row[0], []), run_id) for row in job_rows)
-    return RunSnapshot(
-        recipe_name=run[2],
-        recipe_path=run[3],
-        run_id=run_id,
-        started_at=run[4],
-        finished_at=run[5],
-        tool_version=run[6],
-        axes=tuple(json.loads(run[7])),
-        report_rows=run[8],
-        report_columns=run[9],
-        estimated_cost_usd=float(run[10]),
-        jobs=jobs,
-    )
-
-
-def _job_record(row: Sequence[Any], files: list[FileRecord], run_id: str) -> JobRecord:
-    (key, idx, label, vars_, kind, ref, image_path, prompt_object, outputs, status, attempts,
-     error, uuid, _result_keys, _temporary_url, duration_s, skipped_in) = row  # fmt: skip
-    if status == "done" and skipped_in == run_id:
-        status = "skipped"
-    return JobRecord(
-        key=key,
-        index=int(idx),
-        label=label,
-        vars=json.loads(vars_),
-        image_kind=kind,
-        image_ref=ref,
-        image_path=image_path,
-        prompt_object=json.loads(prompt_object),
-        outputs=tuple(json.loads(outputs)),
-        status=cast(JobStatus, status),
-        attempts=int(attempts),
-        error=error,
-        record_uuid=uuid,
-        files=tuple(files),
-        duration_s=duration_s,
-    )
-
-
-def _job_state(row: Sequence[Any], files: list[FileRecord]) -> JobState:
-    key, status, attempts, uuid, result_keys, temporary_url, error = row
-    return JobState(
-        key=key,
-        status=cast(JobStatus, status),
-        attempts=int(attempts),
-        record_uuid=uuid,
-        result_keys=tuple(json.loads(result_keys)) if result_keys else (),
-        temporary_url=temporary_url,
-        files=tuple(files),
-        error=error,
-    )
-
-
-def _file_record(row: Sequence[Any]) -> FileRecord:
-    return FileRecord(
-        path=row[2], sha256=row[3], width=int(row[4]), height=int(row[5]), bytes=int(row[6])
-    )
-
-
 def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _no_run(output_dir: Path) -> StateError:
-    return StateError(f"no run recorded in {output_dir}; run `backdrop run RECIPE` first")
 
 
 def _open_error(path: Path, exc: sqlite3.Error) -> StateError:
@@ -582,7 +383,7 @@ def _open_error(path: Path, exc: sqlite3.Error) -> StateError:
             f"the state file {path} is locked by another program",
             "wait for the other backdrop run to finish, then try again",
         )
-    return StateError(f"the state file {path} is damaged or unreadable ({text})", _FRESH_START)
+    return StateError(f"the state file {path} is damaged or unreadable ({text})", FRESH_START)
 
 
 def _io_error(path: Path, exc: sqlite3.Error) -> StateError:

@@ -1,0 +1,224 @@
+"""The state database's tables, version check and row mapping (SQL in, frozen records out)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from runner.diagnostics import StateError
+from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
+
+SCHEMA_VERSION = 1
+FRESH_START = "move the .backdrop folder out of the output folder to start afresh"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL UNIQUE,
+    recipe_name TEXT NOT NULL,
+    recipe_path TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    tool_version TEXT NOT NULL,
+    axes TEXT NOT NULL,
+    report_rows TEXT,
+    report_columns TEXT,
+    estimated_cost_usd REAL NOT NULL,
+    job_keys TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assets (
+    sha256 TEXT PRIMARY KEY,
+    asset_key TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    key TEXT PRIMARY KEY,
+    idx INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    vars TEXT NOT NULL,
+    image_kind TEXT NOT NULL,
+    image_ref TEXT NOT NULL,
+    image_path TEXT,
+    prompt_object TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    record_uuid TEXT,
+    result_keys TEXT,
+    temporary_url TEXT,
+    credits_left INTEGER,
+    started_at TEXT,
+    finished_at TEXT,
+    duration_s REAL,
+    run_id TEXT,
+    skipped_in TEXT
+);
+CREATE TABLE IF NOT EXISTS files (
+    job_key TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (job_key, idx)
+);
+"""
+
+UPSERT_JOB = """
+INSERT INTO jobs (key, idx, label, vars, image_kind, image_ref, image_path, prompt_object,
+                  outputs, run_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    idx = excluded.idx, label = excluded.label, vars = excluded.vars,
+    image_kind = excluded.image_kind, image_ref = excluded.image_ref,
+    image_path = excluded.image_path, prompt_object = excluded.prompt_object,
+    outputs = excluded.outputs, run_id = excluded.run_id
+"""
+
+JOB_COLUMNS = (
+    "key, idx, label, vars, image_kind, image_ref, image_path, prompt_object, outputs, status, "
+    "attempts, error, record_uuid, result_keys, temporary_url, duration_s, skipped_in"
+)
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the state remembers of one job, for deciding what a run still has to do."""
+
+    key: str
+    status: JobStatus  # pending, generated, done or failed (never skipped: that is per run)
+    attempts: int
+    record_uuid: str | None
+    result_keys: tuple[str, ...]
+    temporary_url: str | None
+    files: tuple[FileRecord, ...]
+    error: str | None = None
+
+    @property
+    def generated(self) -> bool:
+        """Paid for: download from `result_keys`, never generate again (unless forced)."""
+        return bool(self.result_keys)
+
+
+def check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if not has_meta:
+        if not create:
+            raise StateError(f"{path} holds no backdrop state", FRESH_START)
+        conn.execute("BEGIN IMMEDIATE")
+        # One statement at a time: executescript would commit outside our transaction.
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        conn.execute("COMMIT")
+        return
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    version = int(row[0]) if row and str(row[0]).isdigit() else None
+    if version is None:
+        raise StateError(f"{path} has no schema version; it was not written by backdrop")
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} was written by a newer backdrop (state version {version})",
+            "upgrade backdrop, or use a different output folder",
+        )
+    # Older versions would be migrated here, one step at a time; version 1 is the first.
+
+
+def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
+    run = conn.execute(
+        "SELECT seq, run_id, recipe_name, recipe_path, started_at, finished_at, tool_version,"
+        " axes, report_rows, report_columns, estimated_cost_usd, job_keys"
+        " FROM runs ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    if run is None:
+        raise no_run(output_dir)
+    run_id = str(run[1])
+    columns = ", ".join(f"j.{c.strip()}" for c in JOB_COLUMNS.split(","))
+    job_rows = conn.execute(
+        f"SELECT {columns} FROM json_each(?) e JOIN jobs j ON j.key = e.value"
+        " ORDER BY CAST(e.key AS INTEGER)",
+        (run[11],),
+    ).fetchall()
+    file_rows = conn.execute(
+        "SELECT f.job_key, f.idx, f.path, f.sha256, f.width, f.height, f.bytes"
+        " FROM json_each(?) e JOIN files f ON f.job_key = e.value ORDER BY f.job_key, f.idx",
+        (run[11],),
+    ).fetchall()
+    files: dict[str, list[FileRecord]] = {}
+    for f in file_rows:
+        files.setdefault(f[0], []).append(file_record(f))
+    jobs = tuple(job_record(row, files.get(row[0], []), run_id) for row in job_rows)
+    return RunSnapshot(
+        recipe_name=run[2],
+        recipe_path=run[3],
+        run_id=run_id,
+        started_at=run[4],
+        finished_at=run[5],
+        tool_version=run[6],
+        axes=tuple(json.loads(run[7])),
+        report_rows=run[8],
+        report_columns=run[9],
+        estimated_cost_usd=float(run[10]),
+        jobs=jobs,
+    )
+
+
+def job_record(row: Sequence[Any], files: list[FileRecord], run_id: str) -> JobRecord:
+    (key, idx, label, vars_, kind, ref, image_path, prompt_object, outputs, status, attempts,
+     error, uuid, _result_keys, _temporary_url, duration_s, skipped_in) = row  # fmt: skip
+    if status == "done" and skipped_in == run_id:
+        status = "skipped"
+    return JobRecord(
+        key=key,
+        index=int(idx),
+        label=label,
+        vars=json.loads(vars_),
+        image_kind=kind,
+        image_ref=ref,
+        image_path=image_path,
+        prompt_object=json.loads(prompt_object),
+        outputs=tuple(json.loads(outputs)),
+        status=cast(JobStatus, status),
+        attempts=int(attempts),
+        error=error,
+        record_uuid=uuid,
+        files=tuple(files),
+        duration_s=duration_s,
+    )
+
+
+def job_state_of(row: Sequence[Any], files: list[FileRecord]) -> JobState:
+    key, status, attempts, uuid, result_keys, temporary_url, error = row
+    return JobState(
+        key=key,
+        status=cast(JobStatus, status),
+        attempts=int(attempts),
+        record_uuid=uuid,
+        result_keys=tuple(json.loads(result_keys)) if result_keys else (),
+        temporary_url=temporary_url,
+        files=tuple(files),
+        error=error,
+    )
+
+
+def file_record(row: Sequence[Any]) -> FileRecord:
+    return FileRecord(
+        path=row[2], sha256=row[3], width=int(row[4]), height=int(row[5]), bytes=int(row[6])
+    )
+
+
+def no_run(output_dir: Path) -> StateError:
+    return StateError(f"no run recorded in {output_dir}; run `backdrop run RECIPE` first")
