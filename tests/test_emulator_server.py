@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -119,8 +120,9 @@ def test_a_busy_port_is_reported() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+        with pytest.raises(OSError) as caught:
             EmulatorServer(port=port).start()
+        assert caught.value.errno == errno.EADDRINUSE
     assert not _emulator_threads()
 
 

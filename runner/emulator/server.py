@@ -63,9 +63,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1" if host == "localhost" else host, port))
         sock.listen(2048)
-    except OSError as exc:
+    except OSError:
         sock.close()
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+        raise  # e.g. EADDRINUSE; its strerror says why, for the caller to word
     sock.set_inheritable(True)
     return sock
 
