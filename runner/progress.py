@@ -17,6 +17,7 @@ from runner.terminal import redact
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+STOPPING = "stopping: no new jobs will start; requests in flight finish and are saved"
 _MARKS = {"done": "ok", "skipped": "skip", "failed": "FAIL", "interrupted": "stop"}
 
 
@@ -58,7 +59,8 @@ class PlainEvents:
         click.echo(redact(line + _credits(credits_left)))
 
     def run_stopping(self, reason: str) -> None:
-        click.echo(redact(f"stopping: {reason}"), err=True)
+        # The reason itself is in the summary; saying it twice reads like two problems.
+        click.echo(STOPPING, err=True)
 
     def run_totals(self, totals: RunTotals) -> None:
         pass
@@ -121,7 +123,7 @@ class LiveEvents:
             )
 
     def run_stopping(self, reason: str) -> None:
-        self._progress.console.print(redact(f"stopping: {reason}"), markup=False)
+        self._progress.console.print(STOPPING, markup=False)
 
     def run_totals(self, totals: RunTotals) -> None:
         if self._task is None:

@@ -1,0 +1,5 @@
+"""`python -m runner` is `backdrop`."""
+
+from runner.cli import main
+
+main()

@@ -1,0 +1,249 @@
+"""`backdrop run`, `report`, `verify` end to end: the real CLI against the emulator on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
+from tests.clihelp import run_cli
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+KEY = "sk-TEST-7f3a9c1e5b2d4f6a8c0e"  # distinctive, so that any leak is found
+
+
+@pytest.fixture
+def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example recipe at a small size, so that the emulator composites quickly."""
+    folder = tmp_path / "campaign"
+    shutil.copytree(EXAMPLE, folder)
+    recipe = folder / "spring-campaign.yaml"
+    recipe.write_text(recipe.read_text().replace("size: 1536x1024", "size: 1024x1024"))
+    monkeypatch.chdir(tmp_path)
+    return folder
+
+
+def outputs_of(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*.webp") if ".backdrop" not in p.parts)
+
+
+def state_rows(out: Path) -> dict[str, tuple[str, str | None]]:
+    conn = sqlite3.connect(out / ".backdrop" / "state.db")
+    try:
+        rows = conn.execute("SELECT key, status, record_uuid FROM jobs").fetchall()
+    finally:
+        conn.close()
+    return {key: (status, uuid) for key, status, uuid in rows}
+
+
+def test_emulated_run_writes_images_reports_and_then_skips_everything(campaign, capsys):
+    result = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "--emulate", "--yes")
+    assert result.code == 0, result.err
+    out = campaign / "out" / "spring-campaign"
+    images = outputs_of(out)
+    assert len(images) == 30
+    with Image.open(out / "fr-FR" / "MUG-01-spring.webp") as im:
+        assert (im.format, im.size) == ("WEBP", (1024, 1024))
+    for name in ("report.html", "results.json", "results.csv", "junit.xml", "backdrop.lock"):
+        assert (out / name).is_file(), name
+    assert "Done: 30 generated, 0 skipped, 0 failed; 30 images written" in result.out
+    assert "Report: campaign/out/spring-campaign/report.html" in result.out
+
+    lock = (out / "backdrop.lock").read_bytes()
+    again = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "--emulate", "--yes")
+    assert again.code == 0, again.err
+    assert "Done: 0 generated, 30 skipped, 0 failed" in again.out
+    assert (out / "backdrop.lock").read_bytes() == lock  # git diff stays clean
+
+
+def test_money_guard_refuses_without_a_terminal_and_spends_nothing(campaign, capsys, monkeypatch):
+    monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    result = run_cli(
+        capsys,
+        "run",
+        "campaign/spring-campaign.yaml",
+        "--price",
+        "medium=1",
+        "--api-url",
+        "http://127.0.0.1:9",  # nothing listens: reaching it would fail loudly
+    )
+    assert result.code == 2
+    # 26 medium jobs at the overridden $1, 4 high square ones at the list $0.167.
+    assert "Estimated cost: $26.67" in result.out
+    assert "this run is estimated at $26.67, above --confirm-over $5.00" in result.err
+    assert "add --yes to proceed" in result.err
+    assert not (campaign / "out").exists()
+    assert KEY not in result.out + result.err
+
+
+def test_run_without_a_key_says_where_the_key_comes_from(campaign, capsys):
+    result = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "--yes")
+    assert result.code == 2
+    assert "no API key: set the ONEMIN_API_KEY environment variable" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_refused_key_stops_the_run_with_one_clear_message(campaign, capsys, monkeypatch):
+    monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    with EmulatorServer(EmulatorConfig(reject_key=True)) as server:
+        result = run_cli(
+            capsys,
+            "run",
+            "campaign/spring-campaign.yaml",
+            "--yes",
+            "--api-url",
+            server.base_url,
+            "--asset-url",
+            server.asset_base_url,
+        )
+        charged = len(server.api.ledger.entries)
+    assert result.code == 3
+    assert charged == 0
+    assert result.err.count("key was refused") == 1, result.err
+    assert "Traceback" not in result.err
+    assert KEY not in result.out + result.err
+
+
+def test_key_never_reaches_output_or_files_even_with_faults(campaign, capsys, monkeypatch):
+    monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    config = EmulatorConfig(api_key=KEY, error_rate=0.2, drop_rate=0.05, seed=7)
+    with EmulatorServer(config) as server:
+        result = run_cli(
+            capsys,
+            "run",
+            "campaign/spring-campaign.yaml",
+            "--yes",
+            "--limit",
+            "8",
+            "--max-attempts",
+            "8",
+            "--api-url",
+            server.base_url,
+            "--asset-url",
+            server.asset_base_url,
+        )
+        ledger = server.api.ledger.entries
+    assert result.code == 0, result.err
+    assert len(ledger) == 8  # every job charged exactly once despite the faults
+    assert KEY not in result.out + result.err
+    out = campaign / "out" / "spring-campaign"
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_verify_and_prune_find_missing_changed_and_stale_files(campaign, capsys, monkeypatch):
+    monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    with EmulatorServer(EmulatorConfig(api_key=KEY)) as server:
+        urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
+        first = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "-y", *urls)
+        assert first.code == 0, first.err
+        out = campaign / "out" / "spring-campaign"
+        assert run_cli(capsys, "verify", str(out)).code == 0
+
+        (out / "fr-FR" / "MUG-01-spring.webp").unlink()
+        (out / "de-DE" / "MUG-01-spring.webp").write_bytes(b"not the image")
+        shutil.copy(out / "en-US" / "MUG-01-spring.webp", out / "en-US" / "old-banner.webp")
+        result = run_cli(capsys, "verify", str(out))
+        assert result.code == 1
+        assert "missing  fr-FR/MUG-01-spring.webp" in result.out
+        assert "changed  de-DE/MUG-01-spring.webp" in result.out
+        assert "stale    en-US/old-banner.webp" in result.out
+
+        repaired = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "-y", "--prune", *urls)
+        charged = len(server.api.ledger.entries)
+    assert repaired.code == 0, repaired.err
+    # Paid-for results are downloaded again, never generated again.
+    assert "0 jobs to generate (0 images), 2 paid earlier, only downloads left" in repaired.out
+    assert charged == 30
+    assert not (out / "en-US" / "old-banner.webp").exists()
+    assert run_cli(capsys, "verify", str(out)).code == 0
+
+
+def test_shards_merge_into_one_report(campaign, capsys):
+    for k in (1, 2):
+        result = run_cli(
+            capsys,
+            "run",
+            "campaign/spring-campaign.yaml",
+            "--emulate",
+            "-y",
+            "--shard",
+            f"{k}/2",
+            "--output-dir",
+            f"shard{k}",
+        )
+        assert result.code == 0, result.err
+    one = json.loads((Path("shard1") / "results.json").read_text())
+    assert 0 < one["totals"]["done"] < 30
+    merged = run_cli(capsys, "report", "--merge", "shard1", "shard2")
+    assert merged.code == 0, merged.err
+    report = json.loads((Path("shard1") / "results.json").read_text())
+    assert report["totals"]["done"] == 30
+
+
+def test_report_without_a_run_is_a_clear_error(tmp_path, capsys):
+    result = run_cli(capsys, "report", str(tmp_path))
+    assert result.code == 3
+    assert "no run recorded" in result.err
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_loses_nothing_paid_for(campaign, tmp_path):
+    """kill -9 in the middle; the next run completes without paying again for recorded work."""
+    out = campaign / "out" / "spring-campaign"
+    config = EmulatorConfig(api_key=KEY, latency=(0.05, 0.4), seed=3)
+    env = {**os.environ, "ONEMIN_API_KEY": KEY}
+    with EmulatorServer(config) as server:
+        args = [
+            sys.executable, "-m", "runner", "run", "campaign/spring-campaign.yaml", "--yes",
+            "--concurrency", "4", "--api-url", server.base_url,
+            "--asset-url", server.asset_base_url,
+        ]  # fmt: skip
+        child = subprocess.Popen(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if (out / ".backdrop" / "state.db").exists():
+                done = [s for s, _ in state_rows(out).values() if s == "done"]
+                if len(done) >= 6:
+                    break
+            time.sleep(0.05)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+
+        before = state_rows(out)
+        recorded = {key: uuid for key, (_, uuid) in before.items() if uuid}
+        assert 6 <= len(recorded) < 30, "the kill should land mid-run"
+        charged_at_kill = len(server.api.ledger.entries)
+
+        resumed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        ledger = list(server.api.ledger.entries)
+
+    after = state_rows(out)
+    assert all(status == "done" for status, _ in after.values())
+    for key, uuid in recorded.items():
+        assert after[key][1] == uuid, "a recorded generation was paid for again"
+    # Only the jobs without a recorded answer were generated by the second run.
+    assert len(ledger) - charged_at_kill == 30 - len(recorded)
+    images = outputs_of(out)
+    assert len(images) == 30
+    for path in images:
+        with Image.open(path) as im:
+            im.load()
+            assert im.size == (1024, 1024)
+    assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.part"))
+    assert KEY not in resumed.stdout + resumed.stderr
