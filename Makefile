@@ -23,8 +23,8 @@ demo: $(STAMP)
 	$(BIN)/backdrop run recipes/spring-campaign.yaml --emulate --yes
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check runner tests bench
-	$(BIN)/ruff format --check runner tests bench
+	$(BIN)/ruff check runner tests bench scripts
+	$(BIN)/ruff format --check runner tests bench scripts
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy

@@ -5,7 +5,8 @@ Routes:
 - POST /api/features     BACKGROUND_REPLACER with gpt-image-1
 - GET  /asset/{key}      the asset host (uploads and results; presigned links are verified)
 - GET  /_emulator/ledger every charged generation; GET /_emulator/stats answers by route/status;
-  POST /_emulator/reset  forget everything (uploads, results, ledger, stats, fault state)
+  POST /_emulator/reset  forget everything (uploads, results, ledger, stats, fault state),
+                         also what config.state_dir keeps
 
 An `https://` imageUrl is accepted but never fetched (the emulator has no network): a generated
 placeholder subject stands in for it.
@@ -43,7 +44,8 @@ from runner.emulator.answers import (
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.faults import FaultInjector
 from runner.emulator.ledger import Ledger, Stats
-from runner.emulator.store import AssetStore, ResultSpec
+from runner.emulator.persist import StateFolder
+from runner.emulator.store import AssetStore, ResultSpec, Upload
 
 _ALLOWED_FIELDS = frozenset({"imageUrl", "prompt", *limits.PROMPT_FIELDS})
 _FORM_OVERHEAD = 64 * 1024  # multipart framing around the file
@@ -56,10 +58,13 @@ class EmulatorApi:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.stats = Stats()
-        if config.seed is None:
-            secret = secrets.token_bytes(32)
-        else:
+        self.saved = None if config.state_dir is None else StateFolder(config.state_dir)
+        if config.seed is not None:
             secret = hashlib.sha256(f"backdrop-emulator:{config.seed}".encode()).digest()
+        elif self.saved is not None:
+            secret = self.saved.secret()  # so that earlier temporaryUrls stay valid
+        else:
+            secret = secrets.token_bytes(32)
         self.secret = secret
         self.team_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/team"))
         self.user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/user"))
@@ -71,6 +76,13 @@ class EmulatorApi:
         self.faults = FaultInjector(self.config)
         self.ids = random.Random(self.config.seed)
         self.stats.reset()
+        if self.saved is not None:
+            restored = self.saved.load()
+            self.store.restore(restored.uploads, restored.results)
+            self.ledger.restore(restored.charges)
+            # Ids go on from where the earlier emulator stopped, not from the seed's start.
+            for _ in range(len(restored.uploads) + len(restored.charges)):
+                self.ids.getrandbits(128)
 
     def new_uuid(self) -> str:
         if self.config.seed is None:
@@ -136,7 +148,16 @@ class EmulatorApi:
         if image_format is None:
             return bad_request("The file is not a PNG, JPEG or WebP image")
         mimetype = limits.SOURCE_FORMATS[image_format]
-        key = self.store.add_upload(filename, data, mimetype, _SOURCE_EXTENSIONS[image_format])
+        extension = _SOURCE_EXTENSIONS[image_format]
+        if self.saved is None:
+            key = self.store.add_upload(filename, data, mimetype, extension)
+        else:
+            key = self.store.upload_key(filename, extension)
+            try:  # kept on disk before it is answered, as the real bucket would
+                await run_in_threadpool(self.saved.record_upload, key, data, mimetype)
+            except OSError as exc:
+                return cannot_save(exc)
+            self.store.uploads[key] = Upload(data, mimetype)
         return JSONResponse(
             {
                 "asset": {
@@ -199,29 +220,34 @@ class EmulatorApi:
                 return failure
             if not self.ledger.can_afford(cost):  # others may have spent meanwhile
                 return self.out_of_credits(cost)
-            results = tuple(
-                self.store.add_result(
-                    ResultSpec(
-                        source=source,
-                        prompt=str(prompt_object["prompt"]),
-                        size=str(prompt_object["size"]),
-                        output_format=str(prompt_object["output_format"]),
-                        compression=int(prompt_object["output_compression"]),
-                        variant=index,
-                        cached=self.config.cache_results,
-                    )
+            specs = [
+                ResultSpec(
+                    source=source,
+                    prompt=str(prompt_object["prompt"]),
+                    size=str(prompt_object["size"]),
+                    output_format=str(prompt_object["output_format"]),
+                    compression=int(prompt_object["output_compression"]),
+                    variant=index,
+                    cached=self.config.cache_results,
                 )
                 for index in range(n)
-            )
+            ]
+            results = tuple(self.store.add_result(spec) for spec in specs)
             record_id = self.new_uuid()
             fail_late = self.faults.fail_after_charge()
-            self.ledger.charge(
+            entry = self.ledger.charge(
                 uuid=record_id,
                 prompt_object=prompt_object,
                 credits=cost,
                 results=results,
                 failed_after_charge=fail_late,
             )
+            if self.saved is not None:
+                # In the loop thread, with no await since charging: nothing else interleaves.
+                try:
+                    self.saved.record_generation(dict(zip(results, specs, strict=True)), entry)
+                except OSError as exc:
+                    return cannot_save(exc)  # charged all the same, as a late failure is
             if fail_late:
                 return server_error(504)
             return JSONResponse({"aiRecord": self.ai_record(request, record_id, sent, results)})
@@ -319,8 +345,15 @@ class EmulatorApi:
         return JSONResponse(data)
 
     async def reset(self, request: Request) -> Response:
+        if self.saved is not None:
+            self.saved.clear()
         self.reset_state()
         return JSONResponse({"reset": True})
+
+
+def cannot_save(exc: OSError) -> Response:
+    reason = exc.strerror or str(exc)
+    return JSONResponse({"message": f"The emulator could not save its state: {reason}"}, 500)
 
 
 def check_prompt_object(sent: dict[str, Any]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Credits the emulator charges per generated image, by quality. 1min.ai does not publish its
 # exact credit prices; these keep the ratio of OpenAI's list prices (low : medium : high is
@@ -37,6 +38,10 @@ class EmulatorConfig:
     cache_results: bool = False  # one cached image per (size, format): benchmarks the runner
     seed: int | None = None  # makes fault decisions (and ids) deterministic
     asset_base_url: str | None = None  # default: "<the request's base URL>/asset"
+    # When set, uploads, results, charges and the presigning secret are kept in this folder and
+    # loaded on start, so a new emulator serves what an earlier one answered (as the real one
+    # does). When None, nothing is written anywhere.
+    state_dir: Path | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -69,6 +74,8 @@ class EmulatorConfig:
             ("http://", "https://")
         ):
             raise ValueError(f"asset_base_url {self.asset_base_url!r} must start with http(s)://")
+        if self.state_dir is not None and not isinstance(self.state_dir, Path):
+            object.__setattr__(self, "state_dir", Path(self.state_dir))
 
 
 def latency_range(latency: Latency) -> tuple[float, float]:
@@ -129,6 +136,7 @@ def config_from_options(
     cache_results: bool = False,
     seed: int | None = None,
     asset_base_url: str | None = None,
+    state_dir: Path | None = None,
 ) -> EmulatorConfig:
     """An EmulatorConfig from command-line style values ('0.1-0.5', '20%'); ValueError if bad."""
 
@@ -160,4 +168,5 @@ def config_from_options(
         cache_results=cache_results,
         seed=seed,
         asset_base_url=asset_base_url,
+        state_dir=state_dir,
     )

@@ -42,6 +42,11 @@ class Ledger:
         self.used = 0
         self.entries: list[LedgerEntry] = []
 
+    def restore(self, entries: list[LedgerEntry]) -> None:
+        """Carry on from the charges an earlier emulator saved (see persist.py)."""
+        self.entries.extend(entries)
+        self.used += sum(entry.credits for entry in entries)
+
     def can_afford(self, credits: int) -> bool:
         return self.used + credits <= self.credit_limit
 
@@ -57,7 +62,7 @@ class Ledger:
         self.used += credits
         prompt = str(prompt_object["prompt"])
         entry = LedgerEntry(
-            seq=len(self.entries) + 1,
+            seq=self.entries[-1].seq + 1 if self.entries else 1,
             uuid=uuid,
             prompt=prompt,
             prompt_sha256=hashlib.sha256(prompt.encode()).hexdigest(),

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -209,6 +210,8 @@ def serve_forever(
 def config_to_json(config: EmulatorConfig) -> str:
     data = dataclasses.asdict(config)
     data["credits_per_image"] = dict(config.credits_per_image)
+    if config.state_dir is not None:
+        data["state_dir"] = str(config.state_dir)
     return json.dumps(data)
 
 
@@ -216,6 +219,8 @@ def config_from_json(text: str) -> EmulatorConfig:
     data: dict[str, Any] = json.loads(text)
     if isinstance(data.get("latency"), list):
         data["latency"] = tuple(data["latency"])
+    if data.get("state_dir") is not None:
+        data["state_dir"] = Path(data["state_dir"])
     return EmulatorConfig(**data)
 
 

@@ -10,8 +10,10 @@ import hashlib
 import hmac
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 from PIL import Image
@@ -53,11 +55,21 @@ class AssetStore:
         self.secret = secret
         self.uploads: dict[str, Upload] = {}
         self.results: dict[str, ResultSpec] = {}
+        # Uploads an earlier emulator saved (state_dir): read from disk when asked for.
+        self.saved_uploads: dict[str, tuple[Path, str]] = {}
         self._rendered: OrderedDict[ResultSpec, bytes] = OrderedDict()
         self._subjects: OrderedDict[str, Image.Image] = OrderedDict()
         self._placeholders: dict[tuple[str, str, int], bytes] = {}
         self._lock = threading.Lock()  # renders run in worker threads
         self._counter = 0
+
+    def restore(
+        self, uploads: Mapping[str, tuple[Path, str]], results: Mapping[str, ResultSpec]
+    ) -> None:
+        """Know what an earlier emulator stored (see persist.py)."""
+        self.saved_uploads.update(uploads)
+        self.results.update(results)
+        self._counter = max(self._counter, len(self.saved_uploads) + len(self.results))
 
     def new_key(self, stem: str, extension: str) -> str:
         """images/2026_11_27_14_03_09_512_<counter>_<stem>.<ext>, like 1min.ai's keys."""
@@ -66,9 +78,12 @@ class AssetStore:
         return f"images/{stamp}_{self._counter}_{stem}.{extension}"
 
     def add_upload(self, filename: str, data: bytes, mimetype: str, extension: str) -> str:
-        key = self.new_key(_safe_stem(filename), extension)
+        key = self.upload_key(filename, extension)
         self.uploads[key] = Upload(data, mimetype)
         return key
+
+    def upload_key(self, filename: str, extension: str) -> str:
+        return self.new_key(_safe_stem(filename), extension)
 
     def add_result(self, spec: ResultSpec) -> str:
         key = self.new_key("background_replaced", FORMAT_EXTENSIONS[spec.output_format])
@@ -76,7 +91,7 @@ class AssetStore:
         return key
 
     def exists(self, key: str) -> bool:
-        return key in self.uploads or key in self.results
+        return key in self.uploads or key in self.results or key in self.saved_uploads
 
     def read(self, key: str) -> tuple[bytes, str] | None:
         """The bytes and MIME type of a stored key (rendering a result if needed), or None."""
@@ -85,11 +100,21 @@ class AssetStore:
             return upload.data, upload.mimetype
         spec = self.results.get(key)
         if spec is None:
-            return None
+            return self._read_saved_upload(key)
         return self.render(spec), spec.mimetype
 
+    def _read_saved_upload(self, key: str) -> tuple[bytes, str] | None:
+        saved = self.saved_uploads.get(key)
+        if saved is None:
+            return None
+        path, mimetype = saved
+        try:
+            return path.read_bytes(), mimetype
+        except OSError:  # removed behind our back: as if never uploaded
+            return None
+
     def peek(self, key: str) -> tuple[bytes, str] | None:
-        """Like read, but only when no rendering is needed (so no worker thread is needed)."""
+        """Like read, but only when neither rendering nor disk is needed (no worker thread)."""
         upload = self.uploads.get(key)
         if upload is not None:
             return upload.data, upload.mimetype
