@@ -163,7 +163,10 @@ async def _run_with_client(
                 raise KeyboardInterrupt
             stop.set()
 
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        except (NotImplementedError, RuntimeError):  # no loop signal handlers on this platform
+            sigint = False
     try:
         async with OneMinClient(
             api_key=api_key,
