@@ -271,11 +271,14 @@ class EmulatorApi:
         return key
 
     def out_of_credits(self, cost: int) -> Response:
-        left = self.config.credit_limit - self.ledger.used
-        return bad_request(
-            f"Insufficient credits: this request needs {cost} credits and {left} are left",
-            "INSUFFICIENT_CREDITS",
-        )
+        left = max(0, self.config.credit_limit - self.ledger.used)
+        message = f"Insufficient credits: this request needs {cost} credits and {left} are left"
+        if self.saved is not None:  # spent over several runs: say how to refill
+            message += (
+                f" (emulated credits, spent over earlier runs too; delete {self.saved.folder}"
+                " to refill them)"
+            )
+        return bad_request(message, "INSUFFICIENT_CREDITS")
 
     def ai_record(
         self, request: Request, record_id: str, sent: dict[str, Any], results: tuple[str, ...]
