@@ -33,6 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 API_URL_DEFAULT = "https://api.1min.ai"
 ASSET_URL_DEFAULT = "https://asset.1min.ai"
+# Rehearsal credits: enough for thousands of full demo runs, still shown as "credits left".
+EMULATED_CREDITS = 1_000_000_000
 
 
 def _plan(
@@ -310,7 +312,7 @@ def run(
         _confirm_spend(spend, confirm_over)
     with ExitStack() as stack:
         if emulate:
-            api_key, api_url, asset_url = _start_emulator(stack)
+            api_key, api_url, asset_url = _start_emulator(stack, the_plan.output_dir)
         else:
             api_key = _api_key()
         events = terminal.run_events()
@@ -352,12 +354,22 @@ def _api_key() -> str:
     return key
 
 
-def _start_emulator(stack: Any) -> tuple[str, str, str]:
+def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
+    """An emulator that remembers its uploads and results beside the run's state, so that a
+    later --emulate run can download them again, as it could from the real asset host."""
     from runner.emulator.config import EmulatorConfig
     from runner.emulator.server import EmulatorServer
 
     key = "emulator-key"
-    server = stack.enter_context(EmulatorServer(EmulatorConfig(api_key=key)))
+    folder = output_dir / ".backdrop" / "emulator"
+    config = EmulatorConfig(api_key=key, state_dir=folder, credit_limit=EMULATED_CREDITS)
+    try:
+        server = stack.enter_context(EmulatorServer(config))
+    except OSError as err:
+        raise UsageError(
+            f"cannot start the emulator in {folder}: {err.strerror or err}",
+            hint="check that the output folder is writable (or choose another with -o)",
+        ) from None
     return key, server.base_url, server.asset_base_url
 
 

@@ -184,7 +184,7 @@ def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
     minutes, seconds = divmod(result.duration_s, 60)
     took = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
     click.echo(
-        f"Done: {result.done:,} generated, {result.skipped:,} skipped, {result.failed:,} failed"
+        f"Finished: {result.done:,} done, {result.skipped:,} up to date, {result.failed:,} failed"
         + (f", {result.interrupted:,} not run" if result.interrupted else "")
         + f"; {_count(result.images, 'image')} written in {took}"
     )

@@ -57,13 +57,13 @@ def test_emulated_run_writes_images_reports_and_then_skips_everything(campaign, 
         assert (im.format, im.size) == ("WEBP", (1024, 1024))
     for name in ("report.html", "results.json", "results.csv", "junit.xml", "backdrop.lock"):
         assert (out / name).is_file(), name
-    assert "Done: 30 generated, 0 skipped, 0 failed; 30 images written" in result.out
+    assert "Finished: 30 done, 0 up to date, 0 failed; 30 images written" in result.out
     assert "Report: campaign/out/spring-campaign/report.html" in result.out
 
     lock = (out / "backdrop.lock").read_bytes()
     again = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "--emulate", "--yes")
     assert again.code == 0, again.err
-    assert "Done: 0 generated, 30 skipped, 0 failed" in again.out
+    assert "Finished: 0 done, 30 up to date, 0 failed" in again.out
     assert (out / "backdrop.lock").read_bytes() == lock  # git diff stays clean
 
 
@@ -247,3 +247,15 @@ def test_sigkill_mid_run_then_resume_loses_nothing_paid_for(campaign, tmp_path):
             assert im.size == (1024, 1024)
     assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.part"))
     assert KEY not in resumed.stdout + resumed.stderr
+
+
+def test_emulated_rerun_downloads_a_deleted_image_again_without_paying(campaign, capsys):
+    assert run_cli(capsys, "run", "campaign/spring-campaign.yaml", "--emulate", "-y").code == 0
+    out = campaign / "out" / "spring-campaign"
+    image = out / "ja-JP" / "TOTE-02-autumn.webp"
+    original = image.read_bytes()
+    image.unlink()
+    again = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "--emulate", "-y")
+    assert again.code == 0, again.err
+    assert "0 jobs to generate (0 images), 1 paid earlier, only downloads left" in again.out
+    assert image.read_bytes() == original
