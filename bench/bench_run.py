@@ -33,7 +33,7 @@ import httpx
 
 from runner.api.limits import FORMAT_EXTENSIONS
 from runner.emulator.config import EmulatorConfig
-from runner.execute.run import RunOptions, RunResult, run_plan, skip_missing_sniffio_probe
+from runner.execute.run import RunOptions, RunResult, run_plan
 from runner.plan.jobs import job_key
 from runner.plan.model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout
@@ -306,7 +306,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of (b) and (c)")
     parser.add_argument("--only", default="abcd", help="which measurements, e.g. --only bc")
     args = parser.parse_args(argv)
-    skip_missing_sniffio_probe()  # what run_plan does; applied first so the baseline gets it too
     scale = 10 if args.quick else 1
     print(f"run benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     if "a" in args.only:

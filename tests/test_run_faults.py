@@ -24,13 +24,14 @@ from tests.runhelp import (
 
 def test_every_job_finishes_despite_5xx_429_bursts_and_dropped_connections(tmp_path):
     config = EmulatorConfig(
-        error_rate=0.2, burst_429=0.05, burst_seconds=0.05, drop_rate=0.1,
+        # Rates high enough that each fault surely happens at least once over ~20 requests.
+        error_rate=0.2, burst_429=0.2, burst_seconds=0.05, drop_rate=0.15,
         retry_after=False, cache_results=True, seed=11,
     )  # fmt: skip
     plan = make_plan(tmp_path, products=("MUG", "CAP", "BAG"), seasons=("a", "b", "c", "d", "e"))
     events = RecordingEvents()
     with EmulatorServer(config) as server:
-        result = run(plan, server, fast_options(max_attempts=12), events=events)
+        result = run(plan, server, fast_options(max_attempts=20), events=events)
         stats = server.api.stats.to_json()
         charged = ledger(server)
     assert (result.done, result.failed, result.interrupted) == (15, 0, 0)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import secrets
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -83,15 +81,6 @@ class RunResult:
         return self.failed == 0 and self.interrupted == 0 and self.fatal is None
 
 
-def skip_missing_sniffio_probe() -> None:
-    """httpcore tries `import sniffio` on every connection-pool operation. When sniffio is not
-    installed, each failed import walks sys.path (~0.3 ms, thousands of times per run; a quarter
-    of the runner's CPU in the benchmark). A None entry in sys.modules makes it fail at once.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
@@ -106,7 +95,6 @@ async def run_plan_async(
     state: StateStore | None = None,
 ) -> RunResult:
     """Run the plan's selected jobs. Takes the output folder's lock unless `state` is given."""
-    skip_missing_sniffio_probe()
     if state is not None:
         return await _run(plan, options, client, events, stop, state)
     with OutputLock(plan.output_dir), StateStore.open(plan.output_dir) as opened:
