@@ -68,15 +68,8 @@ async def write_verified(
     if expected_format not in PIL_FORMATS:
         raise ValueError(f"unknown output format {expected_format!r}")
     target, relative = resolve_output(output_dir, dest)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        resolve_output(output_dir, target)  # again, now that the folders exist (links)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=PART_SUFFIX
-        )
-    except OSError as exc:
-        raise _write_error(relative, exc) from None
-    tmp = Path(tmp_name)
+    # Off the event loop: creating files competes with the fsyncs of other downloads.
+    fd, tmp = await asyncio.to_thread(_make_temp, output_dir, target, relative)
     try:
         with os.fdopen(fd, "wb") as handle:
             if isinstance(source, AsyncIterable):
@@ -91,6 +84,18 @@ async def write_verified(
         tmp.unlink(missing_ok=True)
         raise
     return record
+
+
+def _make_temp(output_dir: Path, target: Path, relative: str) -> tuple[int, Path]:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        resolve_output(output_dir, target)  # again, now that the folders exist (links)
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=PART_SUFFIX
+        )
+    except OSError as exc:
+        raise _write_error(relative, exc) from None
+    return fd, Path(tmp_name)
 
 
 async def download_verified(
