@@ -76,9 +76,13 @@ def _count(n: int, noun: str) -> str:
 
 
 def _console() -> Console:
+    import sys
+
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    # Piped or in CI there is no terminal width; 80 columns would squeeze the job table.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def show_plan(plan: Plan, *, show_all: bool) -> None:
@@ -87,10 +91,10 @@ def show_plan(plan: Plan, *, show_all: bool) -> None:
     console = _console()
     table = Table(title=f"Plan for {plan.recipe_name}", title_justify="left", expand=False)
     table.add_column("#", justify="right", style="dim")
-    table.add_column("job")
-    table.add_column("prompt", max_width=48, overflow="ellipsis", no_wrap=True)
-    table.add_column("output")
-    table.add_column("key", style="dim")
+    table.add_column("job", no_wrap=True)
+    table.add_column("prompt", max_width=60, overflow="ellipsis", no_wrap=True)
+    table.add_column("output", no_wrap=True)
+    table.add_column("key", style="dim", no_wrap=True)
     jobs = plan.jobs if show_all else plan.jobs[:PLAN_ROWS_SHOWN]
     for job in jobs:
         prompt = " ".join(job.prompt_object.prompt.split())
