@@ -6,6 +6,7 @@ Nothing of substance happens here; see runner/terminal.py for how results are sh
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -64,6 +65,8 @@ def _price_overrides(base: PriceTable, items: Sequence[str]) -> PriceTable:
         try:
             usd = float(amount)
         except ValueError:
+            usd = -1.0
+        if not math.isfinite(usd):  # a NaN price would switch the money guard off
             usd = -1.0
         if not sep or quality not in QUALITIES or shape not in ("", "square", "non-square"):
             raise UsageError(
@@ -191,7 +194,13 @@ def init(directory: str) -> None:
     from runner import terminal
     from runner.scaffold import init_project
 
-    written = init_project(Path(directory))
+    try:
+        written = init_project(Path(directory))
+    except OSError as err:
+        raise UsageError(
+            f"cannot create the project in {directory}: {err.strerror or err}",
+            hint="choose a folder you can write to, e.g. backdrop init my-campaign",
+        ) from None
     terminal.show_init(written)
 
 
@@ -308,23 +317,30 @@ def run(
     preview = preview_run(the_plan, options)
     terminal.show_preview(the_plan, preview, emulate=emulate)
     spend = 0.0 if emulate else preview.cost.total_usd
-    if spend > confirm_over and not yes:
+    if not spend <= confirm_over and not yes:  # written so that a NaN estimate asks too
         _confirm_spend(spend, confirm_over)
     with ExitStack() as stack:
         if emulate:
             api_key, api_url, asset_url = _start_emulator(stack, the_plan.output_dir)
         else:
             api_key = _api_key()
+            api_url = _check_url("--api-url", api_url)
+            asset_url = _check_url("--asset-url", asset_url)
         events = terminal.run_events()
         stack.enter_context(events)
-        result = run_plan(
-            the_plan,
-            options,
-            api_key=api_key,
-            base_url=api_url,
-            asset_base_url=asset_url,
-            events=events,
-        )
+        try:
+            result = run_plan(
+                the_plan,
+                options,
+                api_key=api_key,
+                base_url=api_url,
+                asset_base_url=asset_url,
+                events=events,
+            )
+        except BaseException:
+            # Whatever stopped the run, what it finished is in the state: report it.
+            _write_reports_if_any(the_plan.output_dir)
+            raise
     paths = _write_reports(the_plan.output_dir)
     if prune:
         _prune(the_plan.output_dir, yes)
@@ -352,6 +368,29 @@ def _api_key() -> str:
             hint="export ONEMIN_API_KEY=... (or rehearse offline with --emulate)",
         )
     return key
+
+
+def _check_url(option: str, url: str) -> str:
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(
+            f"{option} {url!r} is not an http(s) URL",
+            hint=f"write e.g. {option} https://api.1min.ai (or unset the environment variable)",
+        )
+    return url.rstrip("/")
+
+
+def _write_reports_if_any(output_dir: Path) -> None:
+    from contextlib import suppress
+
+    # No state yet (the run stopped before its first record): nothing to report.
+    with suppress(BackdropError):
+        _write_reports(output_dir)
 
 
 def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
@@ -429,7 +468,7 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool) -> None:
         if merge
         else StateStore.read_snapshot(into)
     )
-    paths = write_reports(snapshot, into)
+    paths = write_reports(snapshot, into, lock=not merge)
     terminal.show_report_paths(paths)
     if open_:
         click.launch(str(paths.html))

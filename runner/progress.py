@@ -75,18 +75,16 @@ class LiveEvents:
             MofNCompleteColumn,
             Progress,
             TextColumn,
-            TimeElapsedColumn,
             TimeRemainingColumn,
         )
 
+        # Most important first: an 80-column terminal cuts the line from the right.
         self._progress: Progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=16),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
-            TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[counts]}"),
             TextColumn("{task.fields[credits]}"),
             transient=False,
         )
@@ -129,12 +127,12 @@ class LiveEvents:
         if self._task is None:
             return
         counts = (
-            f"done {totals.done}  skipped {totals.skipped}  failed {totals.failed}"
-            f"  retrying {totals.retrying}"
+            f"{totals.done} done, {totals.skipped} skipped, {totals.failed} failed,"
+            f" {totals.retrying} retrying"
         )
         self._progress.update(
             self._task,
             completed=totals.done + totals.skipped + totals.failed,
             counts=counts,
-            credits=_credits(totals.credits_left).strip(),
+            credits=_credits(totals.credits_left).strip().replace("credits left", "credits"),
         )

@@ -166,13 +166,11 @@ def show_preview(plan: Plan, preview: RunPreview, *, emulate: bool) -> None:
     if preview.up_to_date:
         parts.append(f"{preview.up_to_date:,} up to date")
     click.echo(f"{plan.recipe_name}: {_count(selected, 'job')} selected: {', '.join(parts)}")
+    estimate = f"${preview.cost.total_usd:,.2f} (an estimate from list prices, not a quote)"
     if emulate:
-        click.echo("Emulator: an offline rehearsal on this machine; nothing is spent.")
+        click.echo(f"Emulator: an offline rehearsal; nothing is spent. With 1min.ai: {estimate}")
     else:
-        click.echo(
-            f"Estimated cost: ${preview.cost.total_usd:,.2f} (an estimate from list prices, "
-            "not a quote)"
-        )
+        click.echo(f"Estimated cost: {estimate}")
 
 
 def run_events() -> PlainEvents | LiveEvents:
@@ -224,7 +222,8 @@ def show_stale(stale: Sequence[Path]) -> None:
 def show_report_paths(paths: ReportPaths) -> None:
     click.echo(f"Report: {shown_path(paths.html)}")
     for path in (paths.json, paths.csv, paths.junit, paths.lock):
-        click.echo(f"        {shown_path(path)}")
+        if path is not None:
+            click.echo(f"        {shown_path(path)}")
 
 
 def show_verify(result: VerifyResult) -> None:

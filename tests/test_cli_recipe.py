@@ -114,3 +114,12 @@ def test_schema_command_prints_the_shipped_schema(capsys):
     assert result.code == 0
     shipped = json.loads((Path(__file__).parents[1] / "schemas" / "recipe.schema.json").read_text())
     assert json.loads(result.out) == shipped
+
+
+def test_init_where_no_folder_can_be_made_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("x")
+    result = run_cli(capsys, "init", "a-file/project")
+    assert result.code == 2
+    assert "cannot create the project in a-file/project" in result.err
+    assert "internal error" not in result.err

@@ -187,10 +187,14 @@ def test_shards_merge_into_one_report(campaign, capsys):
         assert result.code == 0, result.err
     one = json.loads((Path("shard1") / "results.json").read_text())
     assert 0 < one["totals"]["done"] < 30
+    lock = (Path("shard1") / "backdrop.lock").read_bytes()
     merged = run_cli(capsys, "report", "--merge", "shard1", "shard2")
     assert merged.code == 0, merged.err
     report = json.loads((Path("shard1") / "results.json").read_text())
     assert report["totals"]["done"] == 30
+    # Each folder's lock stays the manifest of its own files, so each still verifies.
+    assert (Path("shard1") / "backdrop.lock").read_bytes() == lock
+    assert run_cli(capsys, "verify", "shard1").code == 0
 
 
 def test_report_without_a_run_is_a_clear_error(tmp_path, capsys):
@@ -259,3 +263,27 @@ def test_emulated_rerun_downloads_a_deleted_image_again_without_paying(campaign,
     assert again.code == 0, again.err
     assert "0 jobs to generate (0 images), 1 paid earlier, only downloads left" in again.out
     assert image.read_bytes() == original
+
+
+def test_a_nan_price_cannot_switch_the_money_guard_off(campaign, capsys, monkeypatch):
+    monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    result = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "--price", "medium=nan")
+    assert result.code == 2
+    assert "--price 'medium=nan': 'nan' is not a price in USD" in result.err
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org", "http://[::1", "api.1min.ai"])
+def test_a_bad_api_url_is_a_usage_error(campaign, capsys, monkeypatch, url):
+    monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    result = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "-y", "--api-url", url)
+    assert result.code == 2, result.err
+    assert f"--api-url {url!r} is not an http(s) URL" in result.err
+    assert not (campaign / "out").exists()
+
+
+def test_emulated_run_still_shows_what_it_would_cost(campaign, capsys):
+    result = run_cli(
+        capsys, "run", "campaign/spring-campaign.yaml", "--emulate", "-y", "--limit", "1"
+    )
+    assert result.code == 0, result.err
+    assert "nothing is spent. With 1min.ai: $0.17 (an estimate" in result.out

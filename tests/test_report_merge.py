@@ -50,7 +50,8 @@ def test_merged_report_links_into_the_shard_folders(tmp_path: Path) -> None:
     shards = _shards(tmp_path)
     into = shards[0][0]
     merged = merge_snapshots([rebase_snapshot(s, folder, into) for folder, s in shards])
-    paths = write_reports(merged, into)
+    paths = write_reports(merged, into, lock=False)
+    assert paths.lock is None
     assert merged.jobs[3].files[0].path.startswith("../shard-2/")  # odd jobs ran on shard 2
     assert merged.jobs[2].files[0].path == "job-002.webp"
 
@@ -71,7 +72,18 @@ def test_merged_report_links_into_the_shard_folders(tmp_path: Path) -> None:
             assert (into / record.path).is_file()
     results = json.loads(paths.json.read_text(encoding="utf-8"))
     assert results["totals"]["images"] == sum(len(job.files) for job in merged.jobs)
-    assert verify_outputs(into).ok  # the lock's ../ paths check out
+    assert not (into / "backdrop.lock").exists()  # each shard's own lock is its manifest
+
+
+def test_verify_refuses_a_lock_that_points_outside_its_folder(tmp_path: Path) -> None:
+    (folder, snapshot), _ = _shards(tmp_path)
+    write_reports(snapshot, folder)
+    lock = json.loads((folder / "backdrop.lock").read_text(encoding="utf-8"))
+    lock["outputs"][0]["path"] = "../../etc/passwd"
+    (folder / "backdrop.lock").write_text(json.dumps(lock), encoding="utf-8")
+    with pytest.raises(BackdropError) as caught:
+        verify_outputs(folder)
+    assert "output 1 ('../../etc/passwd') is outside the folder" in caught.value.message
 
 
 def test_different_recipes_cannot_be_merged(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def _csp(style: str, script: str) -> str:
         return base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
     return (
-        "default-src 'none'; img-src file: data:; "
+        "default-src 'none'; img-src 'self' file: data:; "
         f"style-src 'sha256-{digest(style)}'; script-src 'sha256-{digest(script)}'; "
         "base-uri 'none'; form-action 'none'"
     )

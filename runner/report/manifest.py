@@ -110,8 +110,18 @@ def read_lock(output_dir: Path) -> Lock:
         texts = [f for f in fields if isinstance(f, str) and f]
         if len(texts) != 3:
             raise ManifestError(f"{path}: output {number + 1} is malformed", hint=rebuild)
+        if not _inside(texts[0]):
+            # A committed lock comes from many hands: it must not make verify read elsewhere.
+            raise ManifestError(
+                f"{path}: output {number + 1} ({texts[0]!r}) is outside the folder", hint=rebuild
+            )
         entries.append(LockEntry(*texts))
     return Lock(str(data.get("recipe", "")), tuple(entries))
+
+
+def _inside(relative: str) -> bool:
+    pure = PurePosixPath(relative)
+    return not pure.is_absolute() and ".." not in pure.parts and "\\" not in relative
 
 
 def verify_outputs(output_dir: Path) -> VerifyResult:

@@ -25,7 +25,7 @@ class ReportPaths:
     json: Path
     csv: Path
     junit: Path
-    lock: Path
+    lock: Path | None  # None: not written (a merged report)
 
 
 @dataclass(frozen=True)
@@ -88,20 +88,25 @@ WRITERS: tuple[ReportWriter, ...] = (
 )
 
 
-def write_reports(snapshot: RunSnapshot, output_dir: Path) -> ReportPaths:
-    """Write all reports for a snapshot into output_dir and return where they are."""
+def write_reports(snapshot: RunSnapshot, output_dir: Path, *, lock: bool = True) -> ReportPaths:
+    """Write all reports for a snapshot into output_dir and return where they are.
+
+    `lock=False` leaves backdrop.lock alone: a merged report spans several folders, and each
+    folder's lock stays the manifest of that folder's own files.
+    """
     output_dir = Path(os.path.abspath(output_dir))
     output_dir.mkdir(parents=True, exist_ok=True)
     thumbs, source_thumbs = prepare_thumbnails(snapshot, output_dir)
     context = ReportContext(output_dir, thumbs, source_thumbs)
     for writer in WRITERS:
-        write_atomic(output_dir / writer.filename, writer.render(snapshot, context))
+        if lock or writer.filename != LockManifest.filename:
+            write_atomic(output_dir / writer.filename, writer.render(snapshot, context))
     return ReportPaths(
         html=output_dir / HtmlReport.filename,
         json=output_dir / JsonReport.filename,
         csv=output_dir / CsvReport.filename,
         junit=output_dir / JunitReport.filename,
-        lock=output_dir / LockManifest.filename,
+        lock=output_dir / LockManifest.filename if lock else None,
     )
 
 
