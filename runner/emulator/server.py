@@ -50,7 +50,7 @@ def check_host(host: str, allow_remote: bool = False) -> None:
     if not loopback:
         raise ValueError(
             f"the emulator accepts any API key, so it listens only on loopback (127.0.0.1 or ::1), "
-            f"not {host}; allow it explicitly to serve other machines"
+            f"not {host}"
         )
 
 
