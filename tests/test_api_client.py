@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import io
 import json
+import socket
 import traceback
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -14,8 +15,16 @@ import httpx
 import pytest
 
 from runner import __version__
-from runner.api.client import Generation, OneMinClient, Timeouts, parse_retry_after
+from runner.api.client import (
+    Generation,
+    OneMinClient,
+    Timeouts,
+    connect_failure,
+    display_url,
+    parse_retry_after,
+)
 from runner.api.errors import (
+    MAX_RETRY_AFTER_S,
     ApiProtocolError,
     AuthError,
     CreditsError,
@@ -233,14 +242,28 @@ def test_429_with_retry_after_in_seconds() -> None:
     with pytest.raises(RateLimited) as err:
         run(answer(429, {}, headers={"Retry-After": "7"}), generate)
     assert err.value.retry_after == 7.0
-    assert "retry after 7 s" in err.value.message
+    assert err.value.message == "too many requests (HTTP 429); the API asks to wait 7 s"
+
+
+@pytest.mark.parametrize(
+    ("header", "said"),
+    [("2300049000", "300 s (the longest backdrop waits)"), ("0.5", "0.5 s"), ("42.4", "42 s")],
+)
+def test_429_says_the_wait_that_is_kept_not_the_one_asked(header: str, said: str) -> None:
+    with pytest.raises(RateLimited) as err:
+        run(answer(429, {"message": "slow down"}, headers={"Retry-After": header}), generate)
+    assert err.value.retry_after == min(float(header), MAX_RETRY_AFTER_S)
+    assert (
+        err.value.message == f"too many requests (HTTP 429); the API asks to wait {said}: slow down"
+    )
+    assert "e+" not in err.value.message
 
 
 def test_429_with_retry_after_as_an_http_date() -> None:
     future = email.utils.formatdate(4_000_000_000, usegmt=True)  # the year 2096
     with pytest.raises(RateLimited) as err:
         run(answer(429, {}, headers={"Retry-After": future}), generate)
-    assert err.value.retry_after is not None and err.value.retry_after > 1_000_000
+    assert err.value.retry_after == MAX_RETRY_AFTER_S  # decades away: capped
 
 
 @pytest.mark.parametrize(
@@ -277,6 +300,39 @@ def test_network_failures_are_transient(exc: Exception, kind: str) -> None:
         run(raising(exc), generate)
     assert err.value.message.startswith(f"generating at api.test: {kind} (")
     assert err.value.__cause__ is None and err.value.__suppress_context__
+    never_connected = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    assert (err.value.connect_failure is not None) == never_connected
+
+
+def test_connect_failures_name_their_cause() -> None:
+    def chained(cause: BaseException) -> httpx.ConnectError:
+        try:
+            try:
+                raise cause
+            except OSError as inner:
+                raise OSError("All connection attempts failed") from inner
+        except OSError as outer:
+            error = httpx.ConnectError(str(outer))
+            error.__cause__ = outer
+            return error
+
+    refused = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 1)")
+    assert connect_failure(chained(refused)) == "connection refused"
+    no_name = socket.gaierror(-2, "Name or service not known")
+    assert connect_failure(chained(no_name)) == "host name not found"
+    assert connect_failure(httpx.ConnectTimeout("timed out")) == "timed out connecting"
+    assert connect_failure(httpx.ConnectError("boom")) == "could not connect"
+    assert connect_failure(httpx.ReadTimeout("timed out")) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [("http://127.0.0.1:1", "http://127.0.0.1:1"),
+     ("https://user:s3cret@api.test:8443/v1/?token=x", "https://api.test:8443/v1"),
+     ("https://api.1min.ai/", "https://api.1min.ai")],
+)  # fmt: skip
+def test_display_url_never_shows_credentials(url: str, shown: str) -> None:
+    assert display_url(url) == shown
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
+import os
 import random
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 import pytest
@@ -18,6 +21,8 @@ from runner.api.errors import RejectedError, TransientError
 from runner.diagnostics import StateError
 from runner.execute.files import (
     PART_SUFFIX,
+    DiskUnusableError,
+    OutputWriteError,
     clean_partials,
     download_verified,
     files_intact,
@@ -201,3 +206,23 @@ def test_download_verified_streams_from_the_client(tmp_path: Path) -> None:
     assert "cut short" in error.message
     assert not (tmp_path / "x" / "cut.webp").exists()
     assert leftovers(tmp_path) == []
+
+
+def test_a_disk_that_fills_up_while_writing_is_a_run_wide_error(tmp_path: Path) -> None:
+    async def fills_the_disk(handle: BinaryIO) -> None:
+        handle.write(b"\x89PNG")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(DiskUnusableError, match=r"^cannot write a/b\.png: No space left"):
+        asyncio.run(write_verified(tmp_path, "a/b.png", fills_the_disk, expected_format="png",
+                                   expected_size=None))  # fmt: skip
+    assert list((tmp_path / "a").iterdir()) == []  # no partial file left behind
+
+
+def test_a_file_where_a_folder_should_be_is_this_files_problem(tmp_path: Path) -> None:
+    (tmp_path / "winter").write_text("not a folder")
+    with pytest.raises(OutputWriteError) as err:
+        write(tmp_path, "winter/deep/a.png", image_bytes())
+    assert not isinstance(err.value, DiskUnusableError)
+    assert err.value.message == "cannot write winter/deep/a.png: Not a directory (winter is a file)"
+    assert "winter" in (err.value.hint or "") and "paid for" in (err.value.hint or "")

@@ -8,8 +8,10 @@ presigned URL) never carry it, and every message we surface has it redacted.
 from __future__ import annotations
 
 import email.utils
+import errno
 import json
 import re
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,12 +23,14 @@ import httpx
 
 from runner import __version__
 from runner.api.errors import (
+    MAX_RETRY_AFTER_S,
     ApiProtocolError,
     AuthError,
     CreditsError,
     RateLimited,
     RejectedError,
     TransientError,
+    cap_retry_after,
 )
 from runner.api.limits import FEATURE_TYPE, MODEL
 
@@ -78,7 +82,8 @@ class OneMinClient:
         self.base_url = base_url.rstrip("/")
         self.asset_base_url = asset_base_url.rstrip("/")
         self.timeouts = timeout
-        self._api_host = urlsplit(self.base_url).netloc or self.base_url
+        self.display_url = display_url(self.base_url)  # never with user:password@
+        self._api_host = _host_of(self.base_url) or self.display_url
         self._http = httpx.AsyncClient(
             http1=True,
             http2=False,
@@ -158,7 +163,7 @@ class OneMinClient:
         a body shorter than its Content-Length as a TransientError, so the caller retries.
         """
         target = url or f"{self.asset_base_url}/{quote(key.lstrip('/'), safe='/')}"
-        where = urlsplit(target).netloc or "the asset host"
+        where = _host_of(target) or "the asset host"
         try:
             async with self._http.stream(
                 "GET",
@@ -236,7 +241,11 @@ class OneMinClient:
         kind = kinds.get(type(exc), "network error")
         detail = self._one_line(str(exc))
         detail = f" ({type(exc).__name__}: {detail})" if detail else f" ({type(exc).__name__})"
-        return TransientError(f"{doing}: {kind}{detail}", "check the network and run again")
+        return TransientError(
+            f"{doing}: {kind}{detail}",
+            "check the network and run again",
+            connect_failure=connect_failure(exc),
+        )
 
     def _api_error(self, response: httpx.Response) -> Exception:
         status = response.status_code
@@ -248,9 +257,9 @@ class OneMinClient:
         if status in (401, 403):
             return AuthError(f"the API key was refused (HTTP {status}){said}", status=status)
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            wait = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-            return RateLimited(f"too many requests (HTTP 429){wait}{said}", retry_after)
+            wait = cap_retry_after(parse_retry_after(response.headers.get("Retry-After")))
+            asked = f"; the API asks to wait {format_wait(wait)}" if wait is not None else ""
+            return RateLimited(f"too many requests (HTTP 429){asked}{said}", wait)
         if status >= 500:
             return TransientError(f"the API failed (HTTP {status}){said}", status=status)
         if 400 <= status < 500:
@@ -370,6 +379,61 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
+
+
+def format_wait(seconds: float) -> str:
+    """A wait for people: "7 s", "0.5 s", "300 s (the longest backdrop waits)"."""
+    text = f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f}".removesuffix(".0") + " s"
+    return f"{text} (the longest backdrop waits)" if seconds >= MAX_RETRY_AFTER_S else text
+
+
+def display_url(url: str) -> str:
+    """`url` fit to show: scheme, host, port and path only (never user:password@, or a query)."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return url.split("?", 1)[0].rpartition("@")[2]
+    return f"{parts.scheme}://{_host_of(url)}{parts.path}".rstrip("/")
+
+
+def _host_of(url: str) -> str:
+    """host[:port] of `url`, without any user:password@."""
+    return urlsplit(url).netloc.rpartition("@")[2]
+
+
+def connect_failure(exc: httpx.HTTPError) -> str | None:
+    """Why no connection could be made ("connection refused"), or None if one was made.
+
+    Only connect errors and connect timeouts count: a read timeout or a dropped connection
+    means the server was reached.
+    """
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "timed out connecting"
+    if not isinstance(exc, httpx.ConnectError):
+        return None
+    cause: BaseException | None = exc
+    while cause is not None:  # httpx -> httpcore -> anyio -> the socket's own error
+        if isinstance(cause, socket.gaierror):
+            return "host name not found"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, TimeoutError):
+            return "timed out connecting"
+        if isinstance(cause, OSError) and cause.errno in _UNREACHABLE:
+            return _UNREACHABLE[cause.errno]
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    if "name or service" in text or "nodename" in text or "name resolution" in text:
+        return "host name not found"
+    return "could not connect"
+
+
+_UNREACHABLE = {
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ECONNREFUSED: "connection refused",
+}
 
 
 def _mentions_credits(message: str, code: str | None) -> bool:

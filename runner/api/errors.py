@@ -2,8 +2,9 @@
 
 Every class is an ApiError, so the CLI maps them all to one exit code. The scheduler decides by
 class: RetryableError (TransientError, RateLimited) -> back off and try again; FatalApiError
-(AuthError, CreditsError) -> stop scheduling for the whole run; RejectedError -> fail this job
-with the API's own message; ApiProtocolError -> the answer made no sense (fail the job).
+(AuthError, CreditsError, UnreachableError) -> stop scheduling for the whole run;
+RejectedError -> fail this job with the API's own message; ApiProtocolError -> the answer made
+no sense (fail the job).
 
 Messages are one plain line and never contain the API key (the client redacts it).
 """
@@ -11,6 +12,9 @@ Messages are one plain line and never contain the API key (the client redacts it
 from __future__ import annotations
 
 from runner.diagnostics import ApiError
+
+# A Retry-After longer than this is treated as this: a run should not sit silent for hours.
+MAX_RETRY_AFTER_S = 300.0
 
 
 class RetryableError(ApiError):
@@ -20,18 +24,33 @@ class RetryableError(ApiError):
 class TransientError(RetryableError):
     """Connection error, timeout, dropped connection, 5xx, or a truncated or invalid download."""
 
-    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        status: int | None = None,
+        connect_failure: str | None = None,
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
+        # Set when no connection could be made at all ("connection refused", "host name not
+        # found", "timed out connecting"): the server was never reached.
+        self.connect_failure = connect_failure
 
 
 class RateLimited(RetryableError):
-    """HTTP 429. `retry_after` is the server's wish in seconds, when it said one."""
+    """HTTP 429. `retry_after`: the server's wish in seconds, capped at MAX_RETRY_AFTER_S."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message, "lower --rpm or --concurrency")
-        self.retry_after = retry_after
+        self.retry_after = cap_retry_after(retry_after)
         self.status = 429
+
+
+def cap_retry_after(seconds: float | None) -> float | None:
+    """The wait a Retry-After asks for, within 0..MAX_RETRY_AFTER_S."""
+    return None if seconds is None else min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
 class FatalApiError(ApiError):
@@ -52,6 +71,18 @@ class CreditsError(FatalApiError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message, "add credits to the 1min.ai account, then run again to resume")
         self.status = status
+
+
+class UnreachableError(FatalApiError):
+    """No connection to the API could ever be made in this run (wrong URL, no network)."""
+
+    def __init__(self, base_url: str, reason: str) -> None:
+        super().__init__(
+            f"cannot reach the API at {base_url} ({reason})",
+            "check --api-url and the ONEMIN_API_URL environment variable, and the network",
+        )
+        self.base_url = base_url
+        self.reason = reason
 
 
 class RejectedError(ApiError):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-# A Retry-After longer than this is treated as this: a run should not sit silent for hours.
-MAX_RETRY_AFTER_S = 300.0
+from runner.api.errors import MAX_RETRY_AFTER_S
+
+__all__ = ["MAX_RETRY_AFTER_S", "Backoff"]
 
 
 @dataclass(frozen=True)

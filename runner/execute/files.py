@@ -8,6 +8,7 @@ folder fsynced. So an output path holds either nothing, the previous file, or a 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
 import os
@@ -30,6 +31,19 @@ if TYPE_CHECKING:
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 PART_SUFFIX = ".backdrop-part"
 
+# The whole disk is unusable: nothing more can be written, so the run stops.
+RUN_WIDE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT})
+
+
+class OutputWriteError(StateError):
+    """One output file cannot be written (a file where a folder should be, a name too long, no
+    permission, a path out of the output folder): that job fails, the run goes on."""
+
+
+class DiskUnusableError(StateError):
+    """The output folder's disk is full or read-only: nothing more can be written."""
+
+
 # Fills an open temporary file, e.g. `lambda f: client.download(key, f, max_bytes=...)`.
 Filler = Callable[[BinaryIO], Awaitable[object]]
 
@@ -40,13 +54,15 @@ def resolve_output(output_dir: Path, dest: str | Path) -> tuple[Path, str]:
     candidate = Path(dest)
     target = (candidate if candidate.is_absolute() else root / candidate).resolve()
     if target == root or not target.is_relative_to(root):
-        raise StateError(
+        raise OutputWriteError(
             f"the output path {dest} is outside the output folder {root}",
             "output paths must stay inside the output folder (no '..' or links out of it)",
         )
     relative = target.relative_to(root)
     if relative.parts[0] == STATE_DIR:
-        raise StateError(f"the output path {dest} is inside backdrop's own {STATE_DIR} folder")
+        raise OutputWriteError(
+            f"the output path {dest} is inside backdrop's own {STATE_DIR} folder"
+        )
     return target, relative.as_posix()
 
 
@@ -62,8 +78,9 @@ async def write_verified(
     """Stream `source` into `dest` atomically after checking it is the image we asked for.
 
     `source` is an async iterable of chunks, or a coroutine function that writes into a file.
-    A bad image raises TransientError (retry the download, not the generation); an unwritable
-    folder raises StateError. The temporary file is removed on every failure, cancellation too.
+    A bad image raises TransientError (retry the download, not the generation). A file that
+    cannot be written raises OutputWriteError, a full or read-only disk DiskUnusableError. The
+    temporary file is removed on every failure, cancellation too.
     """
     if expected_format not in PIL_FORMATS:
         raise ValueError(f"unknown output format {expected_format!r}")
@@ -71,12 +88,15 @@ async def write_verified(
     # Off the event loop: creating files competes with the fsyncs of other downloads.
     fd, tmp = await asyncio.to_thread(_make_temp, output_dir, target, relative)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            if isinstance(source, AsyncIterable):
-                await _copy_chunks(source, handle, max_bytes, relative)
-            else:
-                await source(handle)
-            handle.flush()
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                if isinstance(source, AsyncIterable):
+                    await _copy_chunks(source, handle, max_bytes, relative)
+                else:
+                    await source(handle)
+                handle.flush()
+        except OSError as exc:  # writing the bytes: a full disk, mostly
+            raise _write_error(relative, exc, output_dir) from None
         record = await asyncio.to_thread(
             _verify_and_commit, tmp, target, relative, expected_format, expected_size
         )
@@ -94,7 +114,7 @@ def _make_temp(output_dir: Path, target: Path, relative: str) -> tuple[int, Path
             dir=target.parent, prefix=f".{target.name}.", suffix=PART_SUFFIX
         )
     except OSError as exc:
-        raise _write_error(relative, exc) from None
+        raise _write_error(relative, exc, output_dir) from None
     return fd, Path(tmp_name)
 
 
@@ -187,7 +207,10 @@ def _verify_and_commit(
     expected_size: tuple[int, int] | None,
 ) -> FileRecord:
     """Runs in a worker thread: Pillow decoding and fsync must not stall the event loop."""
-    data = tmp.read_bytes()
+    try:
+        data = tmp.read_bytes()
+    except OSError as exc:
+        raise _write_error(relative, exc, None) from None
     width, height = _check_image(data, relative, expected_format, expected_size)
     digest = hashlib.sha256(data).hexdigest()
     try:
@@ -196,7 +219,7 @@ def _verify_and_commit(
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     except OSError as exc:
-        raise _write_error(relative, exc) from None
+        raise _write_error(relative, exc, None) from None
     return FileRecord(path=relative, sha256=digest, width=width, height=height, bytes=len(data))
 
 
@@ -263,8 +286,47 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_error(relative: str, exc: OSError) -> StateError:
-    return StateError(
-        f"cannot write {relative}: {exc.strerror or exc}",
-        "check free disk space and that the output folder is writable",
+def _write_error(relative: str, exc: OSError, output_dir: Path | None) -> StateError:
+    """The OS's reason and the path; run-wide for a full or read-only disk, else this file's."""
+    code = exc.errno
+    if code in RUN_WIDE_ERRNOS:
+        reason = os.strerror(code) if code is not None else str(exc)
+        what = "read-only" if code == errno.EROFS else "full"
+        return DiskUnusableError(
+            f"cannot write {relative}: {reason}",
+            f"the disk of the output folder is {what}: make room (or choose another folder"
+            " with -o), then run again; finished jobs are kept and paid results are downloaded",
+        )
+    blocker = _file_in_the_way(output_dir, relative) if output_dir is not None else None
+    if blocker is not None:  # mkdir says "File exists" for this; the real problem is below
+        return OutputWriteError(
+            f"cannot write {relative}: {os.strerror(errno.ENOTDIR)} ({blocker} is a file)",
+            f"rename or remove the file {blocker}, then run again: the result is paid for and"
+            " will be downloaded, not generated again",
+        )
+    reason = exc.strerror or str(exc)
+    if code == errno.ENAMETOOLONG:
+        fix = "shorten the output names in the recipe"
+    elif code in (errno.EACCES, errno.EPERM):
+        fix = "make that folder writable"
+    else:
+        fix = "check that folder"
+    return OutputWriteError(
+        f"cannot write {relative}: {reason}",
+        f"{fix}, then run again: the result is paid for and will be downloaded,"
+        " not generated again",
     )
+
+
+def _file_in_the_way(output_dir: Path, relative: str) -> str | None:
+    """The first folder of `relative` that exists as something else than a folder."""
+    root = Path(output_dir)
+    parts = Path(relative).parts[:-1]
+    for depth in range(1, len(parts) + 1):
+        path = root.joinpath(*parts[:depth])
+        try:
+            if not path.is_dir() and path.exists():
+                return "/".join(parts[:depth])
+        except OSError:
+            return None
+    return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from runner.api.client import OneMinClient, Timeouts
 from runner.api.limits import DEFAULT_RPM
-from runner.diagnostics import UsageError
+from runner.diagnostics import StateError, UsageError
 from runner.execute.aimd import AdaptiveLimit
 from runner.execute.backoff import Backoff
 from runner.execute.events import NullEvents, RunEvents
@@ -71,7 +71,10 @@ class RunResult:
     images: int  # image files written by this run
     duration_s: float
     failures: tuple[JobFailure, ...]
-    fatal: str | None  # why the run stopped early: bad key, out of credits
+    # Why the run stopped early: bad key, out of credits, API unreachable, disk full or read-only,
+    # state file unusable, repeated internal errors. Errors before any job starts (the folder is
+    # locked by another run, the state file is unreadable) raise StateError instead.
+    fatal: str | None
     fatal_hint: str | None
     stopped: bool  # the stop event (Ctrl-C) was set
     credits_left: int | None
@@ -94,7 +97,11 @@ async def run_plan_async(
     *,
     state: StateStore | None = None,
 ) -> RunResult:
-    """Run the plan's selected jobs. Takes the output folder's lock unless `state` is given."""
+    """Run the plan's selected jobs. Takes the output folder's lock unless `state` is given.
+
+    Raises StateError only before any job starts; from then on every problem ends in the
+    RunResult (a job's failure, or `fatal` for one that stops the run).
+    """
     if state is not None:
         return await _run(plan, options, client, events, stop, state)
     with OutputLock(plan.output_dir), StateStore.open(plan.output_dir) as opened:
@@ -202,7 +209,10 @@ async def _run(
     tally = await Scheduler(
         ctx, jobs, states, workers=options.concurrency, force=options.force
     ).run()
-    state.finish_run(run_id)
+    try:
+        state.finish_run(run_id)
+    except StateError as exc:  # the jobs' own records are written already; say why it stopped
+        ctx.halt(exc)
     fatal = ctx.fatal
     return RunResult(
         run_id=run_id,

@@ -3,6 +3,11 @@
 A fixed pool pulling from one iterator keeps memory flat whatever the plan's size: no task per
 job. Per job: skip it when done and intact; download only when it was paid for already; else
 image, generation, downloads.
+
+How a job can end: done, skipped, failed (its own problem: the API refused it, its file cannot
+be written, or a bug hit it) or interrupted (the run stopped). Nothing but a second Ctrl-C (or
+cancellation) escapes `run`: a run-wide condition (bad key, no credits, API unreachable, full or
+read-only disk, unusable state file) halts the run and becomes `ctx.fatal`.
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from typing import Any
 from runner.api.errors import FatalApiError
 from runner.diagnostics import BackdropError, StateError
 from runner.execute.events import FinishStatus, RunTotals
-from runner.execute.files import files_intact
+from runner.execute.files import OutputWriteError, files_intact
 from runner.execute.state import JobState
 from runner.execute.steps import RunContext, Stopped
 from runner.plan.model import Job
+
+# After this many jobs hit a bug, stop: a systematic bug would otherwise spend on every job.
+MAX_INTERNAL_ERRORS = 3
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class Scheduler:
         self.workers = max(1, min(workers, len(jobs)))
         self.force = force
         self.tally = Tally(jobs=len(jobs))
+        self.internal_errors = 0
 
     async def run(self) -> Tally:
         """Run every job (or until stopped); jobs never started count as interrupted."""
@@ -93,9 +102,15 @@ class Scheduler:
                 job = next(pending, None)
                 if job is None:
                     return
-                await self._run_job(job)
+                try:
+                    await self._run_job(job)
+                except StateError as exc:
+                    # The state file (or the whole disk) is unusable: nothing else can succeed.
+                    self._stop_run(job, exc)
+                except Exception as exc:  # a bug: fail this job, keep the campaign going
+                    self._internal_error(job, exc)
         except BaseException:
-            ctx.halt()  # a bug or a broken state file: let the others wind down
+            ctx.halt()  # cancelled, or a second Ctrl-C: let the others wind down
             raise
 
     async def _run_job(self, job: Job) -> None:
@@ -120,29 +135,63 @@ class Scheduler:
                 result_keys, temporary_url = generation.result_keys, generation.temporary_url
             images = await ctx.download_all(job, result_keys, temporary_url)
         except Stopped:
-            self.tally.interrupted += 1
-            self._finished(job, "interrupted", "not finished: the run was stopped")
+            self._interrupted(job)
             return
         except FatalApiError as exc:
-            if ctx.halt(exc):
-                ctx.events.run_stopping(exc.message)
-            self.tally.interrupted += 1
-            self._finished(job, "interrupted", "not finished: the run was stopped")
+            self._stop_run(job, exc)
+            return
+        except OutputWriteError as exc:
+            # This job's file only (a file where its folder should be, a name too long): the
+            # generation stays recorded, so a run after the fix downloads it without paying.
+            self._fail(job, exc.message, exc.hint, started)
             return
         except StateError:
-            raise  # the state or the output folder is unusable: nothing else can succeed
+            raise  # the state file or the whole disk: the worker stops the run
         except BackdropError as exc:
-            ctx.state.mark_failed(job.key, exc.message, time.monotonic() - started)
-            self.tally.failed += 1
-            self.tally.failures.append(
-                JobFailure(job.key, job.label, job.vars, exc.message, exc.hint)
-            )
-            self._finished(job, "failed", exc.message)
+            self._fail(job, exc.message, exc.hint, started)
             return
         ctx.state.mark_done(job.key, round(time.monotonic() - started, 3))
         self.tally.done += 1
         self.tally.images += images
         self._finished(job, "done", None)
+
+    def _fail(self, job: Job, message: str, hint: str | None, started: float | None) -> None:
+        duration = None if started is None else round(time.monotonic() - started, 3)
+        self.ctx.state.mark_failed(job.key, message, duration)
+        self.tally.failed += 1
+        self.tally.failures.append(JobFailure(job.key, job.label, job.vars, message, hint))
+        self._finished(job, "failed", message)
+
+    def _interrupted(self, job: Job) -> None:
+        self.tally.interrupted += 1
+        self._finished(job, "interrupted", "not finished: the run was stopped")
+
+    def _stop_run(self, job: Job, exc: BackdropError) -> None:
+        """A run-wide condition: no new job starts; this one counts as interrupted."""
+        if self.ctx.halt(exc):
+            self.ctx.events.run_stopping(exc.message)
+        self._interrupted(job)
+
+    def _internal_error(self, job: Job, exc: Exception) -> None:
+        """A bug hit this job. Fail it and go on: other jobs may not meet the bug, and whatever
+        was paid is recorded already. But stop when it keeps happening: then it is systematic,
+        and every further job could be spending for nothing."""
+        self.internal_errors += 1
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        hint = "this is a bug in backdrop; please report it with this message"
+        try:
+            self._fail(job, message, hint, None)
+        except StateError as state_exc:
+            self._stop_run(job, state_exc)
+            return
+        if self.internal_errors >= MAX_INTERNAL_ERRORS and self.ctx.halt(
+            BackdropError(
+                f"stopped after {self.internal_errors} jobs failed with an internal error"
+                f" (the latest: {type(exc).__name__}: {exc})",
+                hint,
+            )
+        ):
+            self.ctx.events.run_stopping("internal errors keep happening")
 
     def _finished(self, job: Job, status: FinishStatus, message: str | None) -> None:
         ctx, tally = self.ctx, self.tally

@@ -21,11 +21,11 @@ from typing import TypeVar
 
 from runner.api.client import Generation, OneMinClient
 from runner.api.errors import (
-    FatalApiError,
     RateLimited,
     RejectedError,
     RetryableError,
     TransientError,
+    UnreachableError,
 )
 from runner.diagnostics import ApiError, BackdropError
 from runner.execute.aimd import AdaptiveLimit
@@ -65,7 +65,8 @@ class RunContext:
     output_dir: Path
     max_attempts: int
     max_download_bytes: int
-    fatal: FatalApiError | None = None
+    fatal: BackdropError | None = None  # why the run stopped early (bad key, full disk, ...)
+    api_reached: bool = False  # some API request got through (an answer, or at least connected)
     credits_left: int | None = None
     retrying: int = 0  # jobs sleeping before a retry, for the progress display
     halted: asyncio.Event = field(default_factory=asyncio.Event)  # stop asked, or fatal answer
@@ -79,7 +80,7 @@ class RunContext:
         if self.halted.is_set() or self.stop.is_set():
             raise Stopped
 
-    def halt(self, fatal: FatalApiError | None = None) -> bool:
+    def halt(self, fatal: BackdropError | None = None) -> bool:
         """Stop scheduling; True the first time (so the reason is told once)."""
         if fatal is not None and self.fatal is None:
             self.fatal = fatal
@@ -111,20 +112,30 @@ class RunContext:
                 self.check_stop()  # the pacing wait may have outlived the run
                 result = await send()
             except RateLimited as exc:
+                self.api_reached = True
                 self.concurrency.on_congestion()
                 pause = exc.retry_after if exc.retry_after is not None else DEFAULT_429_PAUSE_S
                 self.limiter.penalize(pause)
                 error: RetryableError = exc
             except TransientError as exc:
+                self.api_reached = self.api_reached or exc.connect_failure is None
                 self.concurrency.on_congestion()
                 error = exc
+            except ApiError:
+                self.api_reached = True  # the API answered, if only to say no
+                raise
             else:
+                self.api_reached = True
                 self.concurrency.on_success()
                 return result
             finally:
                 self.concurrency.release()
             attempt += 1
             if attempt >= self.max_attempts:
+                reason = getattr(error, "connect_failure", None)
+                if reason is not None and not self.api_reached:
+                    # Never reached at all, not a blip: every other job would fail the same way.
+                    raise UnreachableError(self.client.display_url, reason)
                 raise _gave_up(error, attempt)
             delay = self.backoff.delay(attempt - 1, getattr(error, "retry_after", None))
             self.events.job_retrying(label, attempt + 1, error.message, delay)
