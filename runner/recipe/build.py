@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import Diagnostic, RecipeError, suggestion_suffix
-from runner.recipe.loader import LoadedDocument, load_yaml_file
+from runner.recipe.loader import MAX_RECIPE_BYTES, LoadedDocument, load_yaml_file
 from runner.recipe.model import (
     DEFAULT_PRICES,
     Axis,
@@ -19,7 +20,7 @@ from runner.recipe.model import (
     ReportLayout,
     format_path,
 )
-from runner.recipe.validate import validate
+from runner.recipe.validate import find_secrets, validate
 
 _MATRIX_KEYWORDS = ("include", "exclude")
 
@@ -37,15 +38,37 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
                 )
             ]
         )
-    doc = load_yaml_file(path, shown)
+    doc = load_yaml_file(
+        path,
+        shown,
+        max_bytes=MAX_RECIPE_BYTES,
+        too_large_hint="a recipe is a short text file; put long lists in a CSV or YAML axis file",
+    )
     problems = validate(doc)
     if problems:
+        # Name checks too, when the shapes allow, so that one run shows every typo.
+        if isinstance(doc.data, dict) and not find_secrets(doc):
+            problems = _merge(problems, _check_names(doc, _axis_names(doc.data)))
         raise RecipeError(problems)
     axes = _axes(doc.data.get("matrix") or {})
-    problems = _check_names(doc, axes)
+    problems = _check_names(doc, tuple((axis.name, axis.node) for axis in axes))
+    problems += _check_prices(doc)
     if problems:
         raise RecipeError(problems)
     return _build(path, doc, axes)
+
+
+def _merge(first: list[Diagnostic], more: list[Diagnostic]) -> list[Diagnostic]:
+    seen = {(d.path, d.message) for d in first}
+    return [*first, *(d for d in more if (d.path, d.message) not in seen)]
+
+
+def _axis_names(data: Mapping[str, Any]) -> tuple[tuple[str, NodePath], ...]:
+    """The axes a matrix declares, whatever shape their values have (for name checks)."""
+    matrix = data.get("matrix")
+    if not isinstance(matrix, dict):
+        return ()
+    return tuple((name, ("matrix", name)) for name in matrix if name not in _MATRIX_KEYWORDS)
 
 
 def display_path(path: Path) -> str:
@@ -104,10 +127,30 @@ def _prices(overrides: Mapping[str, Mapping[str, float]]) -> PriceTable:
     )
 
 
-def _check_names(doc: LoadedDocument, axes: tuple[Axis, ...]) -> list[Diagnostic]:
+def _check_prices(doc: LoadedDocument) -> list[Diagnostic]:
+    """Prices must be finite and not negative (the schema says so too; this is the backstop)."""
+    found = []
+    prices = doc.data.get("prices") or {}
+    for table in ("square", "non_square"):
+        for quality, value in (prices.get(table) or {}).items():
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value) or value < 0:
+                path: NodePath = ("prices", table, quality)
+                found.append(
+                    Diagnostic(
+                        f"the price {value!r} is not a number of dollars of 0 or more",
+                        path=format_path(path),
+                        span=doc.source.span(path),
+                        hint="write a price such as 0.042",
+                    )
+                )
+    return found
+
+
+def _check_names(doc: LoadedDocument, axes: tuple[tuple[str, NodePath], ...]) -> list[Diagnostic]:
     """Names that must refer to an axis: a typo there would otherwise silently do nothing."""
     source = doc.source
-    names = [axis.name for axis in axes]
+    names = [name for name, _ in axes]
     found: list[Diagnostic] = []
 
     def unknown(path: NodePath, what: str, name: str, *, key: bool) -> None:
@@ -121,27 +164,28 @@ def _check_names(doc: LoadedDocument, axes: tuple[Axis, ...]) -> list[Diagnostic
             )
         )
 
-    report = doc.data.get("report") or {}
-    for field in ("rows", "columns"):
+    report = doc.data.get("report")
+    for field in ("rows", "columns") if isinstance(report, dict) else ():
         name = report.get(field)
-        if name is not None and name not in names:
+        if isinstance(name, str) and name not in names:
             unknown(("report", field), "", name, key=False)
 
-    matrix = doc.data.get("matrix") or {}
-    for index, entry in enumerate(matrix.get("exclude") or ()):
-        for key in entry:
+    matrix = doc.data.get("matrix")
+    exclude = matrix.get("exclude") if isinstance(matrix, dict) else None
+    for index, entry in enumerate(exclude if isinstance(exclude, list) else ()):
+        for key in entry if isinstance(entry, dict) else ():
             if key not in names:
                 unknown(("matrix", "exclude", index, key), "exclude key ", key, key=True)
 
-    for axis in axes:
-        keyword = _near_keyword(axis.name)
+    for name, node in axes:
+        keyword = _near_keyword(name)
         if keyword:
             found.append(
                 Diagnostic(
-                    f"'{axis.name}' looks like a misspelling of '{keyword}'; it would be read "
+                    f"'{name}' looks like a misspelling of '{keyword}'; it would be read "
                     "as an axis",
                     path="matrix",
-                    span=source.span(axis.node, key=True),
+                    span=source.span(node, key=True),
                     hint=f"write '{keyword}', or give the axis a clearly different name",
                 )
             )

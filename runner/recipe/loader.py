@@ -9,8 +9,10 @@ where every key and value came from.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,9 @@ from runner.recipe.model import NodePath, SourceMap
 MAX_ALIAS_NODES = 100_000
 MAX_ALIASES = 500
 MAX_DEPTH = 200  # nesting levels; real recipes use fewer than ten
+# Checked before reading: a recipe is a short text file, data files may be bigger.
+MAX_RECIPE_BYTES = 1024 * 1024
+MAX_DATA_BYTES = 50 * 1024 * 1024
 
 _YAML_TAG = "tag:yaml.org,2002:"
 STR_TAG = _YAML_TAG + "str"
@@ -46,10 +51,8 @@ _SCALAR_TAGS = frozenset({STR_TAG, INT_TAG, FLOAT_TAG, BOOL_TAG, NULL_TAG})
 _NULL = re.compile(r"~|null|Null|NULL|")
 _BOOL = re.compile(r"true|True|TRUE|false|False|FALSE")
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
-_FLOAT = re.compile(
-    r"[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
-)
+# `.inf` and `.nan` stay text: a price of `.nan` must be refused, not silently compare false.
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _MAYBE_TYPED = frozenset("-+.0123456789tTfFnN~")
 
 TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
@@ -66,23 +69,80 @@ class LoadedDocument:
     source: SourceMap
 
 
-def load_yaml_file(path: Path, display: str | None = None) -> LoadedDocument:
+class FileProblem(Exception):
+    """A file cannot be read safely; `message` reads well after "the file"."""
+
+    def __init__(self, message: str, hint: str | None = None, *, kind: str = "other") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.kind = kind  # "missing", "folder", "large" or "other"
+
+
+def read_bounded(path: Path, max_bytes: int, too_large_hint: str | None = None) -> bytes:
+    """A regular file's bytes, refused before reading when it is larger than `max_bytes`.
+
+    Checking the size first keeps a huge file (or /dev/zero, a pipe) from filling the memory
+    or blocking forever. Raises FileProblem.
+    """
+    try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise FileProblem("is a folder, not a file", kind="folder")
+        if not stat.S_ISREG(info.st_mode):
+            raise FileProblem(
+                "is not a regular file (it is a device, a pipe or a socket)",
+                "give the path of an ordinary file",
+            )
+        if info.st_size > max_bytes:
+            raise FileProblem(_too_large(info.st_size, max_bytes), too_large_hint, kind="large")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        hint = "check the path and the spelling"
+        raise FileProblem("does not exist", hint, kind="missing") from None
+    except PermissionError:
+        raise FileProblem(
+            "cannot be read (permission denied)", "check the file's permissions"
+        ) from None
+    except OSError as exc:
+        raise FileProblem(f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:  # it grew after the check
+        raise FileProblem(_too_large(len(data), max_bytes), too_large_hint, kind="large")
+    return data
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"is too large ({_megabytes(size)}; the limit is {_megabytes(limit)})"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.1f} MB"
+
+
+def load_yaml_file(
+    path: Path,
+    display: str | None = None,
+    *,
+    max_bytes: int = MAX_RECIPE_BYTES,
+    too_large_hint: str | None = None,
+) -> LoadedDocument:
     """Read and load a YAML file; any problem (unreadable, not UTF-8, bad YAML) is a RecipeError."""
     shown = display if display is not None else str(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise _file_error(shown, "file not found", "check the path and the spelling") from None
-    except IsADirectoryError:
-        raise _file_error(shown, "this is a folder, not a file", None) from None
-    except PermissionError:
-        raise _file_error(
-            shown, "the file cannot be read (permission denied)", "check the file's permissions"
-        ) from None
-    except OSError as exc:
-        raise _file_error(shown, f"the file cannot be read ({exc.strerror})", None) from None
+        raw = read_bounded(path, max_bytes, too_large_hint)
+    except FileProblem as problem:
+        message = {"missing": "file not found", "folder": "this is a folder, not a file"}.get(
+            problem.kind, f"the file {problem.message}"
+        )
+        raise _file_error(shown, message, problem.hint) from None
+    return load_yaml(decode_yaml(raw, shown), shown)
+
+
+def decode_yaml(raw: bytes, shown: str) -> str:
+    """A YAML file's text; a file that is not UTF-8 is a RecipeError naming the bad byte."""
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise _file_error(
@@ -90,7 +150,6 @@ def load_yaml_file(path: Path, display: str | None = None) -> LoadedDocument:
             f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
             "save the file with UTF-8 encoding (most editors offer it in 'Save as')",
         ) from None
-    return load_yaml(text, shown)
 
 
 def load_yaml(text: str, file: str) -> LoadedDocument:
@@ -214,11 +273,6 @@ def _compose_with(composer: Any) -> Node | None:
 def _mark(node: Node) -> tuple[int, int, int, int]:
     start, end = node.start_mark, node.end_mark
     return (start.line, start.column, end.line, end.column)
-
-
-def _to_float(text: str) -> float:
-    # Python spells YAML's `.inf` / `-.inf` / `.nan` without the dot.
-    return float(text.replace(".", "", 1) if text.lower().endswith(("inf", "nan")) else text)
 
 
 def show_tag(tag: str) -> str:
@@ -368,7 +422,9 @@ class _Builder:
         if tag == INT_TAG and _INT.fullmatch(text.strip()):
             return int(text)
         if tag == FLOAT_TAG and _FLOAT.fullmatch(text.strip()):
-            return _to_float(text)
+            number = float(text)
+            # `1e999` would be infinity: keep what was typed, so the schema can refuse it.
+            return number if math.isfinite(number) else text
         if tag in _SCALAR_TAGS:
             self.error(node, f"'{text}' cannot be read as {show_tag(tag)}", "remove the tag")
             return None

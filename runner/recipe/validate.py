@@ -63,12 +63,9 @@ def _validator() -> Any:
 def validate(doc: LoadedDocument) -> list[Diagnostic]:
     """Every problem in a loaded recipe, in document order (an empty list when it is valid)."""
     secrets = find_secrets(doc)
-    if secrets:
-        # Stop here: other messages would quote lines that may hold the secret.
-        return secrets
     source = doc.source
     if not isinstance(doc.data, dict):
-        return [
+        return secrets or [
             Diagnostic(
                 f"a recipe must be a mapping of keys (version, name, image, prompt, output, ...),"
                 f" but this file holds {_show(doc.data)}",
@@ -85,7 +82,39 @@ def validate(doc: LoadedDocument) -> list[Diagnostic]:
             if identity not in seen:
                 seen.add(identity)
                 found.append(diagnostic)
+    if secrets:
+        found = [*secrets, *_without_secrets(found, doc)]
     return sorted(found, key=_position)
+
+
+def _without_secrets(found: list[Diagnostic], doc: LoadedDocument) -> list[Diagnostic]:
+    """The other problems, minus any that would quote a secret's line, with the key hidden."""
+    lines: set[int] = set()
+    for path in _secret_keys(doc.data, ()):
+        mark = doc.source.keys.get(path)
+        value = doc.source.values.get(path)
+        for where in (mark, value):
+            if where is not None:
+                lines.update(range(where[0] + 1, where[2] + 2))
+    kept = []
+    for diagnostic in found:
+        span = diagnostic.span
+        if span is not None and span.line in lines:
+            continue
+        if span is not None:
+            span = Span(span.file, span.line, span.col, span.end_col, redact(span.text))
+        hint = redact(diagnostic.hint) if diagnostic.hint else None
+        kept.append(
+            Diagnostic(
+                redact(diagnostic.message),
+                diagnostic.path,
+                span,
+                hint,
+                diagnostic.severity,
+                diagnostic.file,
+            )
+        )
+    return kept
 
 
 def find_secrets(doc: LoadedDocument) -> list[Diagnostic]:
