@@ -11,7 +11,10 @@ from typing import Any
 
 from runner.diagnostics import Diagnostic, RecipeError
 from runner.plan.csvfile import read_csv_table
+from runner.plan.secrets import KEY_HINT, contains_key, find_key_in_text, key_in_values
 from runner.recipe.model import Axis, NodePath, Recipe, format_path
+
+_TOO_LARGE_HINT = "split it into smaller files, or remove the rows and columns you do not use"
 
 
 @dataclass(frozen=True)
@@ -64,46 +67,59 @@ def _recipe_problem(recipe: Recipe, node: NodePath, message: str, hint: str | No
 def _read_bytes(
     recipe: Recipe, axis: Axis, relative: str
 ) -> tuple[bytes | None, Diagnostic | None]:
+    from runner.recipe.loader import MAX_DATA_BYTES, FileProblem, read_bounded
+
     node = (*axis.node, axis.source.kind)
-    path = recipe.base_dir / relative
     shown = display_path(recipe, relative)
-    if not path.exists():
-        hint = "the path is relative to the recipe file; check the spelling and the folder"
-        return None, _recipe_problem(recipe, node, f"the file {shown} does not exist", hint)
-    if path.is_dir():
-        return None, _recipe_problem(recipe, node, f"{shown} is a folder, not a file", None)
     try:
-        return path.read_bytes(), None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return None, _recipe_problem(recipe, node, f"cannot read {shown}: {reason}", None)
+        return read_bounded(recipe.base_dir / relative, MAX_DATA_BYTES, _TOO_LARGE_HINT), None
+    except FileProblem as problem:
+        hint = problem.hint
+        if problem.kind == "missing":
+            hint = "the path is relative to the recipe file; check the spelling and the folder"
+        return None, _recipe_problem(recipe, node, f"the file {shown} {problem.message}", hint)
 
 
 def _load_csv(recipe: Recipe, axis: Axis, relative: str) -> tuple[Sequence[Any], list[Diagnostic]]:
     data, problem = _read_bytes(recipe, axis, relative)
     if data is None:
         return (), [problem] if problem else []
-    table, problems = read_csv_table(data, display_path(recipe, relative))
+    shown = display_path(recipe, relative)
+    table, problems = read_csv_table(data, shown)
+    secret = find_key_in_text(table.text or data.decode("latin-1"), shown) or key_in_values(
+        table.rows, shown
+    )
+    if secret is not None:
+        return (), [secret]  # alone: other messages might quote the key's line
     return table.rows, problems
 
 
 def _load_yaml(recipe: Recipe, axis: Axis, relative: str) -> tuple[Sequence[Any], list[Diagnostic]]:
-    from runner.recipe.loader import load_yaml_file
+    from runner.recipe.loader import decode_yaml, load_yaml
 
-    _, problem = _read_bytes(recipe, axis, relative)
-    if problem is not None:
-        return (), [problem]
+    data, problem = _read_bytes(recipe, axis, relative)
+    if data is None:
+        return (), [problem] if problem else []
+    shown = display_path(recipe, relative)
+    # Before parsing: a syntax error's message would quote the line holding the key.
+    secret = find_key_in_text(data.decode("utf-8", "replace"), shown)
+    if secret is not None:
+        return (), [secret]
     try:
-        document = load_yaml_file(recipe.base_dir / relative, display_path(recipe, relative))
+        document = load_yaml(decode_yaml(data, shown), shown)
     except RecipeError as exc:
         return (), list(exc.diagnostics())
-    data = document.data
-    if not isinstance(data, list):
-        kind = "a mapping" if isinstance(data, dict) else "nothing" if data is None else "one value"
+    values = document.data
+    secret = key_in_values(values, shown)  # written with escapes such as \x41
+    if secret is not None:
+        return (), [secret]
+    if not isinstance(values, list):
+        kind = "nothing" if values is None else "one value"
+        kind = "a mapping" if isinstance(values, dict) else kind
         span = document.source.span(())
         message = f"this file holds {kind}; an axis file must hold a list (one '- ' item per value)"
-        return (), [Diagnostic(message, span=span, file=display_path(recipe, relative))]
-    return data, []
+        return (), [Diagnostic(message, span=span, file=shown)]
+    return values, []
 
 
 def _load_glob(recipe: Recipe, axis: Axis, pattern: str) -> tuple[Sequence[Any], list[Diagnostic]]:
@@ -115,6 +131,10 @@ def _load_glob(recipe: Recipe, axis: Axis, pattern: str) -> tuple[Sequence[Any],
         if not (base / path).is_file():
             continue
         values.append({"name": path.name, "stem": path.stem, "path": match})
+    if contains_key(values):
+        node = (*axis.node, "glob")
+        message = "a file name matched by this pattern contains your API key (ONEMIN_API_KEY)"
+        return (), [_recipe_problem(recipe, node, message, KEY_HINT)]
     if not values:
         node = (*axis.node, "glob")
         message = f"the pattern {pattern!r} matches no files"

@@ -25,6 +25,7 @@ class CsvTable:
     rows: tuple[dict[str, str], ...]
     encoding: str
     delimiter: str
+    text: str = ""  # the decoded file, for the API-key check
 
 
 def decode_spreadsheet(data: bytes) -> tuple[str, str]:
@@ -121,10 +122,10 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
                 records.append((start, cells))
     except csv.Error as exc:
         problems.append(Diagnostic(f"cannot read this CSV file: {exc}", span=span(reader.line_num)))
-        return CsvTable((), encoding, delimiter), problems
+        return CsvTable((), encoding, delimiter, text), problems
 
     if header is None:
-        return CsvTable((), encoding, delimiter), problems
+        return CsvTable((), encoding, delimiter, text), problems
     header_cells = cell_offsets(lines[header_line - 1], delimiter)
 
     def header_span(column: int) -> Span:
@@ -182,4 +183,4 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
             continue
         padded = [*cells[:width], *([""] * (width - len(cells)))]
         rows.append({name: cell.strip() for name, cell in zip(names, padded, strict=True)})
-    return CsvTable(tuple(rows), encoding, delimiter), problems
+    return CsvTable(tuple(rows), encoding, delimiter, text), problems

@@ -84,21 +84,23 @@ class ImageResolver:
         return self._local(ref)
 
     def _local(self, ref: str) -> ImageSource:
+        from runner.recipe.loader import FileProblem, read_bounded
+
         path = Path(os.path.normpath(self._base / ref))
-        if not path.exists():
-            raise ImageProblem(
-                f"the image {ref} does not exist",
-                "image paths are relative to the recipe file; check the spelling and the folder",
-            )
-        if not path.is_file():
-            raise ImageProblem(f"the image {ref} is a folder, not a file")
+        limit = MAX_UPLOAD_BYTES // (1024 * 1024)
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise ImageProblem(f"cannot read the image {ref}: {exc.strerror or exc}") from None
-        if len(data) > MAX_UPLOAD_BYTES:
-            limit = MAX_UPLOAD_BYTES // (1024 * 1024)
-            raise ImageProblem(f"the image {ref} is larger than the API's {limit} MB limit")
+            data = read_bounded(path, MAX_UPLOAD_BYTES)
+        except FileProblem as problem:
+            if problem.kind == "missing":
+                raise ImageProblem(
+                    f"the image {ref} does not exist",
+                    "image paths are relative to the recipe file; check the spelling and the "
+                    "folder",
+                ) from None
+            if problem.kind == "large":
+                message = f"the image {ref} is larger than the API's {limit} MB limit"
+                raise ImageProblem(message) from None
+            raise ImageProblem(f"the image {ref} {problem.message}", problem.hint) from None
         sniffed = sniff_format(data[:16])
         if sniffed is None:
             raise ImageProblem(
@@ -106,6 +108,13 @@ class ImageResolver:
                 "export the image as PNG, JPEG or WebP",
             )
         verified = _verify(path)
+        if isinstance(verified, tuple):
+            width, height = verified
+            raise ImageProblem(
+                f"the image {ref} is too large ({width} x {height} pixels)",
+                "scale it down in an image editor (the generated images are at most 1536 "
+                "pixels wide)",
+            )
         if verified != sniffed:
             raise ImageProblem(
                 f"{ref} looks like {sniffed} but cannot be read as one (damaged or truncated?)",
@@ -115,8 +124,12 @@ class ImageResolver:
         return ImageSource("file", ref, path, digest, SOURCE_FORMATS[sniffed])
 
 
-def _verify(path: Path) -> str | None:
-    """Pillow's format name when Pillow can open and verify the file, else None."""
+def _verify(path: Path) -> str | tuple[int, int] | None:
+    """Pillow's format name when Pillow can open and verify the file, else None.
+
+    A (width, height) when Pillow refuses the image as a decompression bomb: that is a real
+    image, just far too large, and must not be called damaged.
+    """
     from PIL import Image
 
     try:
@@ -125,6 +138,26 @@ def _verify(path: Path) -> str | None:
             with Image.open(path) as image:
                 fmt = image.format
                 image.verify()
+    except Image.DecompressionBombError:
+        return _dimensions(path)
     except Exception:  # Pillow raises many kinds for damaged files; all mean "unreadable"
         return None
     return fmt
+
+
+def _dimensions(path: Path) -> tuple[int, int] | None:
+    """An image's size from its header alone (no bomb check: nothing is decoded)."""
+    from PIL import ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
+
+    plugins: tuple[type[ImageFile.ImageFile], ...] = (
+        PngImagePlugin.PngImageFile,
+        JpegImagePlugin.JpegImageFile,
+        WebPImagePlugin.WebPImageFile,
+    )
+    for plugin in plugins:
+        try:
+            with plugin(path) as image:
+                return image.size
+        except Exception:  # not this format
+            continue
+    return None

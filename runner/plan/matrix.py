@@ -124,8 +124,10 @@ def expand_matrix(
     position = {name: i for i, name in enumerate(names)}
     excludes = [_compile_entry(entry, position, axes)[0] for entry in exclude]
     excludes = [tests for tests in excludes if all(allowed for _, allowed in tests)]
+    # GitHub: no axes is one job with no matrix values, unless `include` lists the jobs.
+    product = _product(axes) if axes else iter([] if include else [()])
     originals = [
-        combo for combo in _product(axes) if not any(_applies(tests, combo) for tests in excludes)
+        combo for combo in product if not any(_applies(tests, combo) for tests in excludes)
     ]
 
     # Include-added keys per combination: key -> (value, include index). Dicts are shared

@@ -11,6 +11,9 @@ RESERVED_FILES = ("report.html", "results.json", "results.csv", "junit.xml", "ba
 RESERVED_PREFIX = ".backdrop"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME_BYTES = 255  # a file or folder name, in UTF-8, on common file systems
+# The run writes each file first as ".<name>.XXXXXXXX.backdrop-part" (runner/execute/files.py).
+MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - len("..XXXXXXXX.backdrop-part")
 _HINT = "write a path inside the output folder, such as {{ market.code }}/{{ product.sku }}"
 
 
@@ -56,7 +59,25 @@ def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
     for path in paths:
         if "/" not in path and path.lower() in RESERVED_FILES:
             raise OutputProblem(f"{path} is reserved for backdrop's report", "reserved")
+        _check_name_lengths(path)
     return paths
+
+
+def _check_name_lengths(path: str) -> None:
+    """Refuse now a name the file system would refuse after the image has been paid for."""
+    parts = path.split("/")
+    for index, part in enumerate(parts):
+        is_file = index == len(parts) - 1
+        limit = MAX_FILE_NAME_BYTES if is_file else MAX_NAME_BYTES
+        size = len(part.encode("utf-8"))
+        if size > limit:
+            kind = "file" if is_file else "folder"
+            shown = part if len(part) <= 40 else part[:37] + "..."
+            raise OutputProblem(
+                f"the {kind} name {shown!r} is {size} bytes long; at most {limit} are allowed",
+                "long",
+                "make the output path's names shorter (letters outside A-Z take 2 to 4 bytes)",
+            )
 
 
 class EscapeCheck:

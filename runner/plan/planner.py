@@ -55,6 +55,8 @@ def plan_recipe(
     if product > cap:
         raise RecipeError([_too_many(recipe, product, cap, max_jobs, exact=False)])
     combinations = expand_matrix(axes, recipe.include, recipe.exclude)
+    if not combinations:
+        raise RecipeError([_all_excluded(recipe, product)])
     if len(combinations) > cap:
         raise RecipeError([_too_many(recipe, len(combinations), cap, max_jobs, exact=True)])
 
@@ -105,4 +107,11 @@ def _too_many(recipe: Recipe, count: int, cap: int, flag: int | None, *, exact: 
         "make the matrix smaller (fewer values, or `exclude`), or raise the cap with "
         "`max_jobs: N` in the recipe or `backdrop plan --max-jobs N`"
     )
+    return Diagnostic(message, path=format_path(node), span=recipe.source.span(node), hint=hint)
+
+
+def _all_excluded(recipe: Recipe, product: int) -> Diagnostic:
+    node: NodePath = ("matrix", "exclude")
+    message = f"every combination is excluded: the {product:,} combinations all match an entry"
+    hint = "remove or narrow the `exclude` entries that match everything"
     return Diagnostic(message, path=format_path(node), span=recipe.source.span(node), hint=hint)

@@ -2,15 +2,15 @@
 
 A recipe may come from anyone on the team, so templates run in Jinja's sandbox (no Python
 internals, no changing shared values), with StrictUndefined (a typo is an error, not an empty
-string), without the nondeterministic `random` filter (job keys must be stable) and with a size
-guard on `*` and `**`.
+string), without the nondeterministic `random` filter (job keys must be stable) and with size
+guards (template_limits) on everything that can make text much longer than its inputs.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -20,8 +20,6 @@ from runner.diagnostics import suggestion_suffix
 if TYPE_CHECKING:
     from jinja2 import Template
 
-_MAX_SEQUENCE = 100_000  # longest string or list `*` may build
-_MAX_POWER_BITS = 4096  # largest integer `**` may build
 _CACHE_PROBATION = 2048  # renders before a template whose results never repeat stops caching
 _TEMPLATE_FILE = "<template>"
 _GLOBALS = frozenset({"range", "dict", "namespace"})
@@ -71,9 +69,13 @@ class TemplateRenderer:
         from jinja2 import TemplateError, UndefinedError
         from jinja2.exceptions import SecurityError
 
+        from runner.plan.template_limits import MAX_RENDERED, TooLarge
+
         self._env = _make_environment()
         self._compiled: dict[str, _Compiled | TemplateProblem] = {}
-        self._errors = (UndefinedError, SecurityError, TemplateError)
+        self._errors = (UndefinedError, SecurityError, TemplateError, TooLarge)
+        self._max_rendered = MAX_RENDERED
+        self._too_large = TooLarge
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
@@ -122,6 +124,10 @@ class TemplateRenderer:
             compiled: _Compiled | TemplateProblem = _Compiled(self._env.from_string(ast), names)
         except TemplateSyntaxError as exc:
             compiled = _syntax_problem(exc, list(self._env.filters), list(self._env.tests))
+        except (RecursionError, MemoryError):
+            compiled = TemplateProblem(
+                "this template is nested too deeply to read", hint="split it into simpler parts"
+            )
         self._compiled[text] = compiled
         return compiled
 
@@ -131,14 +137,24 @@ class TemplateRenderer:
         return dict(self._env.globals)
 
     def _run(self, template: Template, context: Mapping[str, Any]) -> str:
-        undefined_error, security_error, template_error = self._errors
+        undefined_error, security_error, template_error, too_large = self._errors
         env = self._env
         try:
             try:
                 # Template.render, minus its copy of the context and globals for every call
                 # (that copy was most of the time of planning 100k jobs).
                 ctx = env.context_class(env, context, template.name, template.blocks)
-                return str(env.concat(template.root_render_func(ctx)))
+                return self._joined(template.root_render_func(ctx))
+            except RecursionError:
+                raise TemplateProblem(
+                    "this template calls itself without end (a macro that calls itself?)",
+                    hint="make sure every macro that calls itself has a condition that stops it",
+                ) from None
+            except MemoryError:
+                raise TemplateProblem(
+                    "this template needs more memory than the computer has",
+                    hint="make the template build shorter text",
+                ) from None
             except Exception:
                 env.handle_exception()  # re-raises with template line numbers in the traceback
                 raise  # not reached
@@ -150,14 +166,30 @@ class TemplateRenderer:
                 hint="use only the recipe's variables, with filters such as | slug or | upper",
                 line=_template_line(exc.__traceback__),
             ) from None
-        except _TooLarge as exc:
-            raise TemplateProblem(str(exc), line=_template_line(exc.__traceback__)) from None
+        except too_large as exc:
+            raise TemplateProblem(
+                str(exc),
+                hint="a template makes a file name, a path or a prompt: keep what it builds short",
+                line=_template_line(exc.__traceback__),
+            ) from None
         except template_error as exc:
             message = f"the template failed: {exc.message or exc}"
             raise TemplateProblem(message, line=_template_line(exc.__traceback__)) from None
         except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
             message = f"the template failed: {exc}"
             raise TemplateProblem(message, line=_template_line(exc.__traceback__)) from None
+
+    def _joined(self, parts: Iterator[str]) -> str:
+        """The rendered text, stopped as soon as it grows past MAX_RENDERED characters."""
+        texts = []
+        total = 0
+        for part in parts:
+            total += len(part)
+            if total > self._max_rendered:
+                limit = f"{self._max_rendered:,}"
+                raise self._too_large(f"the template makes text longer than {limit} characters")
+            texts.append(part)
+        return "".join(texts)
 
 
 def _template_line(tb: TracebackType | None) -> int:
@@ -207,15 +239,13 @@ def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplatePr
     return TemplateProblem(f"{where} ({obj!r}) has no field {name!r}", line=line)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 def _make_environment() -> Any:
     """A sandboxed, strict environment with the `slug` filter (jinja2 imported lazily)."""
     from jinja2 import StrictUndefined, UndefinedError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
     from jinja2.utils import missing
+
+    from runner.plan import template_limits as limits
 
     class RecipeUndefined(StrictUndefined):
         __slots__ = ()
@@ -233,11 +263,36 @@ def _make_environment() -> Any:
 
     # Immutable: a template must not change a shared row (`product.pop('sku')`) for later jobs.
     class RecipeSandbox(ImmutableSandboxedEnvironment):
-        intercepted_binops = frozenset({"*", "**"})
+        intercepted_binops = frozenset({"*", "**", "+", "%"})
+        code_generator_class = limits.GuardedCodeGenerator
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            _guard_size(operator, left, right)
+            limits.check_binop(operator, left, right)
             return super().call_binop(context, operator, left, right)
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            args = limits.check_method(__obj, args, kwargs)
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def concat_guarded(self, parts: Any) -> str:
+            return limits.concat(parts)
+
+        def wrap_str_format(self, value: Any) -> Any:
+            """Jinja's sandboxed str.format / format_map, with widths checked."""
+            if super().wrap_str_format(value) is None:
+                return None
+            text: str = value.__self__
+            formatter = limits.GuardedFormatter(SandboxedFormatter(self).get_field)
+            is_map = value.__name__ == "format_map"
+
+            def guarded(*args: Any, **kwargs: Any) -> str:
+                if is_map:
+                    if kwargs or len(args) != 1:
+                        raise TypeError("format_map() takes exactly one argument")
+                    return str(formatter.vformat(text, (), args[0]))
+                return str(formatter.vformat(text, args, kwargs))
+
+            return guarded
 
         def getattr(self, obj: Any, attribute: str) -> Any:
             # `row.items` must be the CSV column "items", not dict.items.
@@ -248,6 +303,7 @@ def _make_environment() -> Any:
     env = RecipeSandbox(undefined=RecipeUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters["slug"] = slug
     del env.filters["random"]
+    limits.guard_filters(env.filters)
     for name in list(env.globals):
         if name not in _GLOBALS:
             del env.globals[name]
@@ -263,14 +319,3 @@ def _recording(obj: Any, name: str | None) -> Any:
         return error
 
     return build
-
-
-def _guard_size(operator: str, left: Any, right: Any) -> None:
-    if operator == "**" and isinstance(left, int) and isinstance(right, int):  # noqa: SIM102
-        if right > 0 and abs(left) > 1 and left.bit_length() * right > _MAX_POWER_BITS:
-            raise _TooLarge(f"{left} ** {right} is too large a number for a recipe")
-    if operator == "*":
-        for sequence, count in ((left, right), (right, left)):
-            is_repeat = isinstance(sequence, str | list | tuple) and isinstance(count, int)
-            if is_repeat and len(sequence) * count > _MAX_SEQUENCE:
-                raise _TooLarge("this template repeats text too many times")

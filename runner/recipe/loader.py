@@ -117,7 +117,8 @@ def _too_large(size: int, limit: int) -> str:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):,.1f} MB"
+    mebibyte = 1024 * 1024
+    return f"{size / mebibyte:,.1f} MB" if size >= mebibyte else f"{size:,} bytes"
 
 
 def load_yaml_file(

@@ -1,0 +1,304 @@
+"""Size guards for the template sandbox: no template may build a string that fills the memory.
+
+Jinja's sandbox stops templates from reaching Python internals, not from asking for a
+10-gigabyte string (`{{ 'x'|center(10**10) }}`). Every operation here that can make text far
+longer than its inputs (widths, repeats, joins, replacements, concatenation) is checked
+against MAX_TEXT before it runs. Imported lazily: it imports jinja2.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import string
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.filters import make_attrgetter
+from jinja2.nodes import Concat
+
+MAX_TEXT = 100_000  # longest string (or list) one operation may build
+MAX_RENDERED = 1_000_000  # longest result of one template
+MAX_POWER_BITS = 4096  # largest integer `**` may build
+MAX_JSON_INDENT = 16
+
+_TOO_LONG = f"longer than {MAX_TEXT:,} characters"
+# A printf-style conversion: flags, width, precision (each may be `*`).
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+class TooLarge(Exception):
+    """A template asked for a value too large for a recipe (the message says which)."""
+
+
+def _need(length: int, what: str) -> None:
+    if length > MAX_TEXT:
+        raise TooLarge(f"{what} would make text {_TOO_LONG}")
+
+
+def _width(value: Any, what: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        _need(value, what)
+
+
+# --- operators -------------------------------------------------------------------------------
+
+
+def check_binop(operator: str, left: Any, right: Any) -> None:
+    """Refuse `*`, `**`, `+` and `%` whose result would be too large."""
+    if operator == "**" and isinstance(left, int) and isinstance(right, int):  # noqa: SIM102
+        if right > 0 and abs(left) > 1 and left.bit_length() * right > MAX_POWER_BITS:
+            raise TooLarge(f"{left} ** {right} is too large a number for a recipe")
+    if operator == "*":
+        for sequence, count in ((left, right), (right, left)):
+            is_repeat = isinstance(sequence, str | list | tuple) and isinstance(count, int)
+            if is_repeat and len(sequence) * count > MAX_TEXT:
+                raise TooLarge("this template repeats text too many times")
+    if operator == "+":
+        sized = (str, list, tuple)
+        if isinstance(left, sized) and isinstance(right, sized):
+            _need(len(left) + len(right), "this '+'")
+    if operator == "%" and isinstance(left, str):
+        check_percent(left, right)
+
+
+def check_percent(template: str, values: Any) -> None:
+    """printf-style formatting: no width or precision beyond the cap, given or by `*`."""
+    stars = False
+    for match in _PERCENT_SPEC.finditer(template):
+        for part in match.groups():
+            if part == "*":
+                stars = True
+            elif part is not None:
+                _need(int(part), f"the format width {part}")
+    if stars:
+        for value in values if isinstance(values, tuple) else (values,):
+            if isinstance(value, int) and not isinstance(value, bool):
+                _need(abs(value), f"the format width {value}")
+
+
+def concat(parts: Iterable[Any]) -> str:
+    """The `~` operator, with the size check Jinja's own str_join lacks."""
+    texts = []
+    total = 0
+    for part in parts:
+        text = str(part)
+        total += len(text)
+        _need(total, "this '~'")
+        texts.append(text)
+    return "".join(texts)
+
+
+class GuardedCodeGenerator(CodeGenerator):
+    """Compiles `a ~ b` to `environment.concat_guarded((a, b))`."""
+
+    def visit_Concat(self, node: Concat, frame: Frame) -> None:
+        self.write("environment.concat_guarded((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+# --- str methods -----------------------------------------------------------------------------
+
+
+def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Check a call of a str method that can grow text; returns the arguments to call with."""
+    owner = getattr(method, "__self__", None)
+    name = getattr(method, "__name__", "")
+    if not isinstance(owner, str) or name not in _STR_CHECKS:
+        return args
+    try:
+        bound = inspect.signature(getattr(str, name)).bind(owner, *args, **kwargs)
+    except TypeError:
+        return args  # the call itself will fail with Python's own message
+    bound.apply_defaults()
+    given = dict(bound.arguments)
+    if name == "join":
+        items = list(given["iterable"])
+        _need_joined(items, owner)
+        return (items,)
+    _STR_CHECKS[name](owner, given)
+    return args
+
+
+def _check_replace(text: str, given: Mapping[str, Any]) -> None:
+    old, new, count = given["old"], given["new"], given["count"]
+    if not (isinstance(old, str) and isinstance(new, str) and isinstance(count, int)):
+        return
+    found = text.count(old) if old else len(text) + 1
+    if count >= 0:
+        found = min(found, count)
+    _need(len(text) + found * max(0, len(new) - len(old)), "this replace")
+
+
+def _check_expandtabs(text: str, given: Mapping[str, Any]) -> None:
+    size = given["tabsize"]
+    if isinstance(size, int):
+        _need(len(text) + text.count("\t") * max(0, size), "expandtabs")
+
+
+def _need_joined(items: Sequence[Any], separator: str) -> None:
+    total = len(separator) * max(0, len(items) - 1)
+    _need(total, "this join")
+    for item in items:
+        total += len(item) if isinstance(item, str) else len(str(item))
+        _need(total, "this join")
+
+
+_STR_CHECKS: dict[str, Callable[[str, Mapping[str, Any]], None]] = {
+    "center": lambda _, given: _width(given["width"], "center"),
+    "ljust": lambda _, given: _width(given["width"], "ljust"),
+    "rjust": lambda _, given: _width(given["width"], "rjust"),
+    "zfill": lambda _, given: _width(given["width"], "zfill"),
+    "expandtabs": _check_expandtabs,
+    "replace": _check_replace,
+    "join": lambda _, given: None,  # handled in check_method: it consumes the iterable
+}
+
+
+def check_format_spec(spec: str) -> None:
+    """str.format: the width and precision in a (resolved) format spec."""
+    for digits in re.findall(r"\d+", spec):
+        _need(int(digits), f"the format width {digits}")
+
+
+class GuardedFormatter(string.Formatter):
+    """Used by the sandbox for str.format / format_map (see RecipeSandbox.wrap_str_format)."""
+
+    def __init__(self, get_field: Callable[[str, Sequence[Any], Mapping[str, Any]], Any]) -> None:
+        super().__init__()
+        self._get_field = get_field
+
+    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        return self._get_field(field_name, args, kwargs)
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        check_format_spec(format_spec)
+        return super().format_field(value, format_spec)
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+def guard_filters(filters: dict[str, Any]) -> None:
+    """Wrap Jinja's filters that can grow text with checks that run before them."""
+    for name, check in _FILTER_CHECKS.items():
+        if name in filters:
+            filters[name] = _guarded(filters[name], check)
+
+
+def _guarded(original: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:
+    passes_context = hasattr(original, "jinja_pass_arg")
+    signature = inspect.signature(original)
+    # Jinja's async variants take the environment but show the signature without it.
+    first = next(iter(signature.parameters), "")
+    skip = 1 if passes_context and first not in ("environment", "eval_ctx", "context") else 0
+
+    @functools.wraps(original)  # keeps Jinja's pass_environment / pass_eval_context marks
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            bound = signature.bind(*args[skip:], **kwargs)
+        except TypeError:
+            return original(*args, **kwargs)  # let Jinja report the wrong arguments
+        bound.apply_defaults()
+        context = args[0] if passes_context else None
+        replaced = check(context, bound.arguments)
+        if replaced is not None:
+            bound.arguments.update(replaced)
+            return original(*args[:skip], *bound.args, **bound.kwargs)
+        return original(*args, **kwargs)
+
+    return guarded
+
+
+def _f_center(_: Any, a: Mapping[str, Any]) -> None:
+    _width(a["width"], "center")
+
+
+def _f_indent(_: Any, a: Mapping[str, Any]) -> None:
+    text, width = str(a["s"]), a["width"]
+    step = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+    lines = text.count("\n") + (1 if a["first"] else 0)  # the first line only when asked
+    _need(len(text) + lines * step, "indent")
+
+
+def _f_format(_: Any, a: Mapping[str, Any]) -> None:
+    values = a.get("kwargs") or a.get("args") or ()
+    check_percent(str(a["value"]), tuple(values) if isinstance(values, tuple) else values)
+
+
+def _f_replace(_: Any, a: Mapping[str, Any]) -> None:
+    count = a["count"]
+    given = {"old": a["old"], "new": a["new"], "count": -1 if count is None else count}
+    _check_replace(str(a["s"]), given)
+
+
+def _f_join(context: Any, a: Mapping[str, Any]) -> dict[str, Any]:
+    items = list(a["value"])
+    shown = items
+    if a["attribute"] is not None:
+        shown = list(map(make_attrgetter(context.environment, a["attribute"]), items))
+    separator = a["d"]
+    _need_joined(shown, separator if isinstance(separator, str) else str(separator))
+    return {"value": items}
+
+
+def _f_wordwrap(environment: Any, a: Mapping[str, Any]) -> None:
+    text, width = str(a["s"]), a["width"]
+    wrap = a["wrapstring"]
+    wrap = environment.newline_sequence if wrap is None else str(wrap)
+    if isinstance(width, int) and width > 0:
+        lines = len(text) // width + text.count("\n") + 1
+        _need(len(text) + lines * len(wrap), "wordwrap")
+
+
+def _f_batch(_: Any, a: Mapping[str, Any]) -> None:
+    _list_size(a["linecount"], "batch")
+
+
+def _f_slice(_: Any, a: Mapping[str, Any]) -> None:
+    _list_size(a["slices"], "slice")
+
+
+def _list_size(value: Any, what: str) -> None:
+    if isinstance(value, int) and value > MAX_TEXT:
+        raise TooLarge(f"{what} would make a list longer than {MAX_TEXT:,} items")
+
+
+def _f_tojson(_: Any, a: Mapping[str, Any]) -> None:
+    indent = a["indent"]
+    size = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
+    if size > MAX_JSON_INDENT:
+        raise TooLarge(f"tojson's indent may be at most {MAX_JSON_INDENT}")
+
+
+def _f_sum(environment: Any, a: Mapping[str, Any]) -> dict[str, Any] | None:
+    start = a["start"]
+    if isinstance(start, int | float):
+        return None
+    items = list(a["iterable"])
+    if a["attribute"] is not None:
+        items = list(map(make_attrgetter(environment, a["attribute"]), items))
+    total = len(start) if isinstance(start, Sequence) else 0
+    for item in items:
+        total += len(item) if isinstance(item, Sequence) else 0
+        _need(total, "this sum")
+    return {"iterable": items, "attribute": None}
+
+
+_FILTER_CHECKS: dict[str, Callable[..., Any]] = {
+    "center": _f_center,
+    "indent": _f_indent,
+    "format": _f_format,
+    "replace": _f_replace,
+    "join": _f_join,
+    "wordwrap": _f_wordwrap,
+    "batch": _f_batch,
+    "slice": _f_slice,
+    "tojson": _f_tojson,
+    "sum": _f_sum,
+}
