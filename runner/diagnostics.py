@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 # Exit codes, documented in the README. The CLI maps errors to them in one place.
@@ -131,23 +131,3 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 def suggestion_suffix(word: str, choices: Iterable[str]) -> str:
     match = did_you_mean(word, choices)
     return f" (did you mean '{match}'?)" if match else ""
-
-
-@dataclass
-class DiagnosticBag:
-    """Collects diagnostics so that every problem is reported at once."""
-
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def add(self, diagnostic: Diagnostic) -> None:
-        self.items.append(diagnostic)
-
-    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
-        self.items.extend(diagnostics)
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise RecipeError(self.items)

@@ -58,14 +58,6 @@ class RateLimiter:
         self._shift = 0.0  # total delay added by penalties, so sleepers can catch up with it
         self.penalties = 0
 
-    @property
-    def current_rpm(self) -> float:
-        return self.rpm * self._current_factor(self._clock.now())
-
-    @property
-    def blocked_until(self) -> float:
-        return self._blocked_until
-
     def reserve(self, now: float) -> float:
         """Reserve the next slot at or after `now`; return the moment the request may be sent."""
         interval = 60.0 / (self.rpm * self._current_factor(now))

@@ -78,10 +78,6 @@ class Selection:
             shard=Shard.parse(shard) if shard is not None else None,
         )
 
-    @property
-    def is_everything(self) -> bool:
-        return not self.only and self.limit is None and self.shard is None
-
 
 def parse_only(text: str) -> tuple[str, str]:
     """ "market.code=fr-FR" -> ("market.code", "fr-FR")."""
