@@ -226,3 +226,16 @@ def test_a_file_where_a_folder_should_be_is_this_files_problem(tmp_path: Path) -
     assert not isinstance(err.value, DiskUnusableError)
     assert err.value.message == "cannot write winter/deep/a.png: Not a directory (winter is a file)"
     assert "winter" in (err.value.hint or "") and "paid for" in (err.value.hint or "")
+
+
+def test_written_files_get_the_umask_mode_not_owner_only(tmp_path: Path) -> None:
+    # mkstemp makes 0600 files and os.replace keeps the mode; outputs are for the whole team.
+    from runner.fileio import _umask
+    from runner.report.atomic import write_atomic
+
+    write(tmp_path, "a.png", image_bytes())
+    write_atomic(tmp_path / "report.html", b"<p>hi</p>")
+    expected = 0o666 & ~_umask()
+    assert expected != 0o600
+    assert os.stat(tmp_path / "a.png").st_mode & 0o777 == expected
+    assert os.stat(tmp_path / "report.html").st_mode & 0o777 == expected

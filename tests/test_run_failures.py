@@ -68,7 +68,7 @@ def test_a_full_or_read_only_disk_stops_the_run_without_raising(
     def disk_gives_up(folder: Path) -> None:
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(files, "_fsync_dir", disk_gives_up)
+    monkeypatch.setattr(files, "fsync_dir", disk_gives_up)
     plan = make_plan(tmp_path)
     events = RecordingEvents()
     with EmulatorServer(EmulatorConfig(cache_results=True)) as server:

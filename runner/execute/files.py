@@ -12,7 +12,6 @@ import errno
 import hashlib
 import io
 import os
-import tempfile
 import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from runner.api.limits import PIL_FORMATS
 from runner.diagnostics import StateError
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
+from runner.fileio import fsync_dir, temp_beside
 
 if TYPE_CHECKING:
     from runner.api.client import OneMinClient
@@ -110,12 +110,10 @@ def _make_temp(output_dir: Path, target: Path, relative: str) -> tuple[int, Path
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         resolve_output(output_dir, target)  # again, now that the folders exist (links)
-        fd, tmp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=PART_SUFFIX
-        )
+        fd, tmp = temp_beside(target, PART_SUFFIX)
     except OSError as exc:
         raise _write_error(relative, exc, output_dir) from None
-    return fd, Path(tmp_name)
+    return fd, tmp
 
 
 async def download_verified(
@@ -217,7 +215,7 @@ def _verify_and_commit(
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except OSError as exc:
         raise _write_error(relative, exc, None) from None
     return FileRecord(path=relative, sha256=digest, width=width, height=height, bytes=len(data))
@@ -276,14 +274,6 @@ def _check_complete(image: Any, data: bytes, relative: str, wanted: str) -> None
         whole = data[:4] == b"RIFF" and declared <= len(data) <= declared + 1
     if not whole:
         raise TransientError(f"the result for {relative} is a damaged {wanted} image (truncated)")
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_error(relative: str, exc: OSError, output_dir: Path | None) -> StateError:

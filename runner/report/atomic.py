@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
+
+from runner.fileio import temp_beside
 
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write to a temporary file beside `path`, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = temp_beside(path, ".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
