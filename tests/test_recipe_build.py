@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runner.diagnostics import RecipeError
-from runner.recipe import load_recipe
+from runner.recipe.build import load_recipe
 from runner.recipe.model import DEFAULT_PRICES, Axis, AxisSource, ReportLayout
 
 ROOT = Path(__file__).resolve().parent.parent

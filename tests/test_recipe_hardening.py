@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.diagnostics import RecipeError
-from runner.recipe import load_recipe
-from runner.recipe.build import _check_prices
+from runner.recipe.build import _check_prices, load_recipe
 from runner.recipe.loader import MAX_RECIPE_BYTES, load_yaml, load_yaml_file
 
 BASE = """\

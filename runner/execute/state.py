@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from runner import __version__
@@ -46,7 +46,9 @@ from runner.execute.state_schema import (
     no_run,
     snapshot_of,
 )
-from runner.plan.model import Plan
+
+if TYPE_CHECKING:
+    from runner.plan.model import Plan
 
 __all__ = ["STATE_FILE", "JobState", "StateStore"]
 
