@@ -367,11 +367,10 @@ def check_prompt_object(sent: dict[str, Any]) -> str | None:
     for required in ("imageUrl", "prompt"):
         if required not in sent:
             return f"promptObject.{required} is missing"
-    resolved = {**limits.DEFAULT_PROMPT_OBJECT, **sent}
-    for name in ("prompt", *limits.PROMPT_FIELDS):
-        problem = limits.check_field(name, resolved[name])
-        if problem is not None:
-            return f"promptObject.{name}: {problem}"
+    problems = limits.check_prompt_object({**limits.DEFAULT_PROMPT_OBJECT, **sent})
+    if problems:
+        name, problem = problems[0]
+        return f"promptObject.{name}: {problem}"
     return None
 
 

@@ -5,9 +5,8 @@ already there is reused; thumbnails no report needs any more are deleted. Pillow
 GIL while decoding, resizing and encoding, so a thread pool uses every core. JPEG because it
 encodes twenty times faster than WebP at this size; transparency is flattened onto white.
 
-Decoding the full-size image is most of the cost (about 20 ms for a 1536x1024 WebP or PNG).
-Whoever already holds a decoded image (the downloader checks every result with Pillow) can call
-`save_thumbnail` then, so that the report finds the thumbnail ready.
+Decoding the full-size image is most of the cost (about 20 ms for a 1536x1024 WebP or PNG), so
+the first report over thousands of full-size results takes a while; later ones reuse the thumbs.
 """
 
 from __future__ import annotations
@@ -99,15 +98,6 @@ def _read_existing(folder: Path, sha: str) -> Thumb | None:
             return _thumb(sha, *image.size)
     except (OSError, ValueError):
         return None
-
-
-def save_thumbnail(output_dir: Path, sha256: str, image: PILImage) -> Thumb:
-    """Make the thumbnail of an image already decoded in memory (its file has this sha256)."""
-    folder = output_dir / THUMBS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    size = thumb_size(*image.size)
-    _encode(folder, sha256, image, size)
-    return _thumb(sha256, *size)
 
 
 def _make(folder: Path, sha: str, request: ThumbRequest) -> Thumb | None:
