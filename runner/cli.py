@@ -128,15 +128,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def validate(recipes: tuple[str, ...], fmt: str) -> None:
     """Check recipes (schema, templates, images, API limits) without spending anything."""
     from runner import terminal
-    from runner.diagnostics import RecipeError
 
     results: list[tuple[str, Plan | None, list[Any]]] = []
     for path in recipes:
         try:
             plan = _plan(path, None, None, ())
             results.append((path, plan, []))
-        except RecipeError as err:
-            results.append((path, None, list(err.diagnostics())))
         except BackdropError as err:
             results.append((path, None, list(err.diagnostics())))
     failed = any(diags for _, _, diags in results)
@@ -182,9 +179,9 @@ def plan(
 @cli.command()
 def schema() -> None:
     """Print the recipe JSON Schema (Draft 2020-12)."""
-    from importlib import resources
+    from runner.recipe.validate import schema_text
 
-    click.echo((resources.files("runner") / "schemas" / "recipe.schema.json").read_text("utf-8"))
+    click.echo(schema_text(), nl=False)
 
 
 @cli.command()

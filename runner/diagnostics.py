@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 # Exit codes, documented in the README. The CLI maps errors to them in one place.
@@ -131,3 +132,12 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 def suggestion_suffix(word: str, choices: Iterable[str]) -> str:
     match = did_you_mean(word, choices)
     return f" (did you mean '{match}'?)" if match else ""
+
+
+def display_path(path: Path) -> str:
+    """How a path is shown to the user: relative to the working folder when inside it."""
+    absolute = path.absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from runner.execute.events import FinishStatus, RunTotals
+from runner.execute.events import FinishStatus, NullEvents, RunTotals
 from runner.terminal import redact
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def _credits(credits_left: int | None) -> str:
     return "" if credits_left is None else f"  credits left {credits_left:,}"
 
 
-class PlainEvents:
+class PlainEvents(NullEvents):
     """One line per finished job: readable in CI logs, greppable, no control codes."""
 
     def __init__(self) -> None:
@@ -41,9 +41,6 @@ class PlainEvents:
     def run_started(self, run_id: str, jobs: int) -> None:
         self._jobs = jobs
         click.echo(f"run {run_id}: {jobs:,} job{'s' if jobs != 1 else ''} selected")
-
-    def job_started(self, label: str) -> None:
-        pass
 
     def job_retrying(self, label: str, attempt: int, reason: str, delay: float) -> None:
         click.echo(redact(f"  retry  {label}: {reason} (attempt {attempt}, in {delay:.1f} s)"))
@@ -62,11 +59,8 @@ class PlainEvents:
         # The reason itself is in the summary; saying it twice reads like two problems.
         click.echo(STOPPING, err=True)
 
-    def run_totals(self, totals: RunTotals) -> None:
-        pass
 
-
-class LiveEvents:
+class LiveEvents(NullEvents):
     """A live progress bar with done, skipped, failed and retrying counts, ETA and credits."""
 
     def __init__(self) -> None:
@@ -105,12 +99,6 @@ class LiveEvents:
 
     def run_started(self, run_id: str, jobs: int) -> None:
         self._task = self._progress.add_task("running", total=jobs, counts="", credits="")
-
-    def job_started(self, label: str) -> None:
-        pass
-
-    def job_retrying(self, label: str, attempt: int, reason: str, delay: float) -> None:
-        pass
 
     def job_finished(
         self, label: str, status: FinishStatus, message: str | None, credits_left: int | None

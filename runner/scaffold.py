@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from importlib import resources
 from pathlib import Path
 
-from runner.diagnostics import UsageError
+from runner.diagnostics import UsageError, display_path
 
 STARTER_RECIPE = """\
 # yaml-language-server: $schema=./recipe.schema.json
@@ -49,7 +48,7 @@ def init_project(directory: Path) -> list[Path]:
     name = _slug(directory.name) or "my-campaign"
     recipe = directory / "recipe.yaml"
     files = {
-        recipe: STARTER_RECIPE.format(name=name, brand="Acme Home", recipe=_shown(recipe)),
+        recipe: STARTER_RECIPE.format(name=name, brand="Acme Home", recipe=display_path(recipe)),
         directory / "recipe.schema.json": json.dumps(_schema(), indent=2) + "\n",
         directory / "data" / "markets.csv": STARTER_CSV,
     }
@@ -57,7 +56,7 @@ def init_project(directory: Path) -> list[Path]:
     existing = [p for p in [*files, image] if p.exists()]
     if existing:
         raise UsageError(
-            f"{_shown(existing[0])} already exists; backdrop init never overwrites files",
+            f"{display_path(existing[0])} already exists; backdrop init never overwrites files",
             hint="choose an empty folder: backdrop init NEW_FOLDER",
         )
     for path, text in files.items():
@@ -69,8 +68,9 @@ def init_project(directory: Path) -> list[Path]:
 
 
 def _schema() -> object:
-    text = (resources.files("runner") / "schemas" / "recipe.schema.json").read_text("utf-8")
-    return json.loads(text)
+    from runner.recipe.validate import recipe_schema
+
+    return recipe_schema()
 
 
 def _draw_example_image(path: Path) -> None:
@@ -86,10 +86,3 @@ def _draw_example_image(path: Path) -> None:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

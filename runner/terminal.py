@@ -17,6 +17,7 @@ from runner.diagnostics import (
     EXIT_OK,
     BackdropError,
     Diagnostic,
+    display_path,
 )
 
 if TYPE_CHECKING:
@@ -51,13 +52,6 @@ def show_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
 
 def show_error(err: BackdropError) -> None:
     show_diagnostics(err.diagnostics())
-
-
-def shown_path(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def show_validation(results: Sequence[tuple[str, Plan | None, Sequence[Diagnostic]]]) -> None:
@@ -127,7 +121,7 @@ def show_totals(plan: Plan, console: Console | None = None) -> None:
         "not a quote)",
         markup=False,
     )
-    console.print(f"Output folder: {shown_path(plan.output_dir)}", markup=False)
+    console.print(f"Output folder: {display_path(plan.output_dir)}", markup=False)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -153,8 +147,8 @@ def print_plan_json(plan: Plan) -> None:
 def show_init(written: Sequence[Path]) -> None:
     click.echo("Created:")
     for path in written:
-        click.echo(f"  {shown_path(path)}")
-    recipe = shown_path(written[0])
+        click.echo(f"  {display_path(path)}")
+    recipe = display_path(written[0])
     click.echo(f"Next: backdrop plan {recipe}   then   backdrop run {recipe} --emulate")
 
 
@@ -202,7 +196,7 @@ def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
         echo_err("Interrupted: finished requests were saved; run the same command to resume.")
     if result.failed and not result.fatal:
         echo_err("    hint: fix the cause, then `backdrop run RECIPE --retry-failed`")
-    click.echo(f"Report: {shown_path(paths.html)}")
+    click.echo(f"Report: {display_path(paths.html)}")
 
 
 def run_exit_code(result: RunResult) -> int:
@@ -220,10 +214,10 @@ def show_stale(stale: Sequence[Path]) -> None:
 
 
 def show_report_paths(paths: ReportPaths) -> None:
-    click.echo(f"Report: {shown_path(paths.html)}")
+    click.echo(f"Report: {display_path(paths.html)}")
     for path in (paths.json, paths.csv, paths.junit, paths.lock):
         if path is not None:
-            click.echo(f"        {shown_path(path)}")
+            click.echo(f"        {display_path(path)}")
 
 
 def show_verify(result: VerifyResult) -> None:

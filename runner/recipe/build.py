@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from runner.diagnostics import Diagnostic, RecipeError, suggestion_suffix
+from runner.diagnostics import Diagnostic, RecipeError, display_path, suggestion_suffix
 from runner.recipe.loader import MAX_RECIPE_BYTES, LoadedDocument, load_yaml_file
 from runner.recipe.model import (
     DEFAULT_PRICES,
@@ -69,15 +69,6 @@ def _axis_names(data: Mapping[str, Any]) -> tuple[tuple[str, NodePath], ...]:
     if not isinstance(matrix, dict):
         return ()
     return tuple((name, ("matrix", name)) for name in matrix if name not in _MATRIX_KEYWORDS)
-
-
-def display_path(path: Path) -> str:
-    """How a path is shown to the user: relative to the working folder when inside it."""
-    absolute = path.absolute()
-    try:
-        return str(absolute.relative_to(Path.cwd()))
-    except ValueError:
-        return str(absolute)
 
 
 def _build(path: Path, doc: LoadedDocument, axes: tuple[Axis, ...]) -> Recipe:

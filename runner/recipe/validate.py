@@ -44,12 +44,12 @@ _TYPE_WORDS = {
 
 def recipe_schema() -> dict[str, Any]:
     """The recipe JSON Schema shipped with the package (a fresh copy each call)."""
-    schema: dict[str, Any] = json.loads(_schema_text())
+    schema: dict[str, Any] = json.loads(schema_text())
     return schema
 
 
 @cache
-def _schema_text() -> str:
+def schema_text() -> str:
     return (resources.files("runner") / "schemas" / "recipe.schema.json").read_text("utf-8")
 
 
