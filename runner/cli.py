@@ -358,7 +358,9 @@ def _confirm_spend(spend: float, limit: float) -> None:
 
 
 def _api_key() -> str:
-    key = os.environ.get("ONEMIN_API_KEY", "").strip()
+    from runner.apikey import from_env
+
+    key = from_env()
     if not key:
         raise UsageError(
             "no API key: set the ONEMIN_API_KEY environment variable",

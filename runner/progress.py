@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from runner.apikey import redact
 from runner.execute.events import FinishStatus, NullEvents, RunTotals
-from runner.terminal import redact
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

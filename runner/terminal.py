@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from runner.apikey import redact
 from runner.diagnostics import (
     EXIT_ABORTED,
     EXIT_INTERRUPTED,
@@ -30,12 +30,6 @@ if TYPE_CHECKING:
     from runner.report import ReportPaths, VerifyResult
 
 PLAN_ROWS_SHOWN = 200
-
-
-def redact(text: str) -> str:
-    """Belt and braces: the API key never reaches the terminal, whatever an error says."""
-    key = os.environ.get("ONEMIN_API_KEY", "")
-    return text.replace(key, "***") if len(key) >= 4 else text
 
 
 def echo_err(text: str) -> None:

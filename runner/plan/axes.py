@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.apikey import KEY_HINT, find_key_in_text
 from runner.diagnostics import Diagnostic, RecipeError
 from runner.plan.csvfile import read_csv_table
-from runner.plan.secrets import KEY_HINT, contains_key, find_key_in_text, key_in_values
+from runner.plan.secrets import contains_key, key_in_values
 from runner.recipe.model import Axis, NodePath, Recipe, format_path
 
 _TOO_LARGE_HINT = "split it into smaller files, or remove the rows and columns you do not use"

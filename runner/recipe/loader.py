@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import math
-import os
 import re
 import stat
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
+from runner.apikey import redact
 from runner.diagnostics import Diagnostic, RecipeError, Span
 from runner.recipe.model import NodePath, SourceMap
 
@@ -176,14 +176,6 @@ def load_yaml(text: str, file: str) -> LoadedDocument:
     if builder.diagnostics:
         raise RecipeError(builder.diagnostics)
     return LoadedDocument(data=data, source=source)
-
-
-def redact(text: str) -> str:
-    """Text with the user's API key (if it is set and appears) replaced by asterisks."""
-    key = os.environ.get("ONEMIN_API_KEY", "")
-    if len(key) >= 8 and key in text:
-        return text.replace(key, "********")
-    return text
 
 
 # --- composing -------------------------------------------------------------------------------

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from runner.apikey import ENV_KEY, find_key_in_text, redact
 from runner.diagnostics import Diagnostic, Span, suggestion_suffix
-from runner.recipe.loader import LoadedDocument, redact
+from runner.recipe.loader import LoadedDocument
 from runner.recipe.model import NodePath, SourceMap, format_path
 
-ENV_KEY = "ONEMIN_API_KEY"
 _SECRET_NAMES = frozenset(
     {
         "apikey",
@@ -136,21 +135,15 @@ def find_secrets(doc: LoadedDocument) -> list[Diagnostic]:
                 file=source.file,
             )
         )
-    key = os.environ.get(ENV_KEY, "")
-    if len(key) >= 8 and key in source.text:
-        index = source.text.index(key)
-        line = source.text.count("\n", 0, index)
-        col = index - (source.text.rfind("\n", 0, index) + 1)
-        text = redact(source.text.splitlines()[line])
-        found.append(
-            Diagnostic(
-                f"the recipe contains your API key (the value of {ENV_KEY})",
-                span=Span(source.file, line + 1, col + 1, col + 9, text),
-                hint=f"remove it; backdrop reads the key from the {ENV_KEY} environment variable, "
-                "so it never needs to be written down",
-                file=source.file,
-            )
-        )
+    in_text = find_key_in_text(
+        source.text,
+        source.file,
+        what="the recipe",
+        hint=f"remove it; backdrop reads the key from the {ENV_KEY} environment variable, "
+        "so it never needs to be written down",
+    )
+    if in_text is not None:
+        found.append(in_text)
     return found
 
 
