@@ -36,6 +36,11 @@ class JobRecord:
     files: tuple[FileRecord, ...]
     duration_s: float | None
 
+    @property
+    def shown_status(self) -> str:
+        """The status as reports show it: paid but not yet downloaded is still pending."""
+        return "pending" if self.status == "generated" else self.status
+
 
 @dataclass(frozen=True)
 class RunSnapshot:
@@ -56,7 +61,6 @@ class RunSnapshot:
     def totals(self) -> dict[str, int]:
         counts = {"jobs": len(self.jobs), "done": 0, "skipped": 0, "failed": 0, "pending": 0}
         for job in self.jobs:
-            status = "pending" if job.status == "generated" else job.status
-            counts[status] += 1
+            counts[job.shown_status] += 1
         counts["images"] = sum(len(job.files) for job in self.jobs)
         return counts

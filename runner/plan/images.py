@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import warnings
 from pathlib import Path
@@ -107,7 +108,7 @@ class ImageResolver:
                 f"{ref} is not a PNG, JPEG or WebP image",
                 "export the image as PNG, JPEG or WebP",
             )
-        verified = _verify(path)
+        verified = _verify(data)  # the bytes hashed below, not a second read of the file
         if isinstance(verified, tuple):
             width, height = verified
             raise ImageProblem(
@@ -124,7 +125,7 @@ class ImageResolver:
         return ImageSource("file", ref, path, digest, SOURCE_FORMATS[sniffed])
 
 
-def _verify(path: Path) -> str | tuple[int, int] | None:
+def _verify(data: bytes) -> str | tuple[int, int] | None:
     """Pillow's format name when Pillow can open and verify the file, else None.
 
     A (width, height) when Pillow refuses the image as a decompression bomb: that is a real
@@ -135,17 +136,17 @@ def _verify(path: Path) -> str | tuple[int, int] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # decompression-bomb warnings: we never decode here
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 fmt = image.format
                 image.verify()
     except Image.DecompressionBombError:
-        return _dimensions(path)
+        return _dimensions(data)
     except Exception:  # Pillow raises many kinds for damaged files; all mean "unreadable"
         return None
     return fmt
 
 
-def _dimensions(path: Path) -> tuple[int, int] | None:
+def _dimensions(data: bytes) -> tuple[int, int] | None:
     """An image's size from its header alone (no bomb check: nothing is decoded)."""
     from PIL import ImageFile, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
@@ -156,7 +157,7 @@ def _dimensions(path: Path) -> tuple[int, int] | None:
     )
     for plugin in plugins:
         try:
-            with plugin(path) as image:
+            with plugin(io.BytesIO(data)) as image:
                 return image.size
         except Exception:  # not this format
             continue

@@ -214,7 +214,7 @@ class _Page:
         parts.append("</tbody></table></div>\n")
 
     def job(self, job: JobRecord, parts: list[str]) -> None:
-        status = "pending" if job.status == "generated" else job.status
+        status = job.shown_status
         values = " ".join(str(axis.index(job)) for axis in self.axes)
         parts.append(
             f'<div class="job {status}" data-status="{status}" data-values="{values}" '

@@ -60,7 +60,7 @@ def _testcase(suite: ET.Element, job: JobRecord, recipe_name: str) -> None:
             "time": f"{job.duration_s or 0.0:.3f}",
         },
     )
-    status = "pending" if job.status == "generated" else job.status
+    status = job.shown_status
     properties = ET.SubElement(case, "properties")
     for name, value in (
         ("backdrop.status", status),

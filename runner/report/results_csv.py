@@ -67,7 +67,7 @@ def _flatten_vars(vars: Mapping[str, Any], axes: tuple[str, ...]) -> dict[str, s
 
 
 def _status(job: JobRecord) -> str:
-    return "pending" if job.status == "generated" else job.status
+    return job.shown_status
 
 
 def _file_rows(job: JobRecord) -> list[list[str]]:

@@ -42,7 +42,7 @@ def _job(job: JobRecord) -> dict[str, Any]:
         "vars": dict(job.vars),
         "image": {"kind": job.image_kind, "ref": job.image_ref},
         "prompt_object": dict(job.prompt_object),
-        "status": "pending" if job.status == "generated" else job.status,
+        "status": job.shown_status,
         "attempts": job.attempts,
         "error": job.error,
         "record_uuid": job.record_uuid,
