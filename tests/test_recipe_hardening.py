@@ -11,23 +11,7 @@ import pytest
 from runner.diagnostics import RecipeError
 from runner.recipe.build import _check_prices, load_recipe
 from runner.recipe.loader import MAX_RECIPE_BYTES, load_yaml, load_yaml_file
-
-BASE = """\
-version: 1
-name: shoot
-matrix:
-  product: [mug, tote]
-  season: [spring, summer]
-image: images/mug.png
-prompt: "a {{ product }} in {{ season }}"
-output: "{{ product }}-{{ season }}"
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "recipe.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
+from tests.test_recipe_build import BASE, write
 
 
 def diagnostics(path: Path) -> list[str]:
