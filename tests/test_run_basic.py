@@ -155,3 +155,17 @@ def test_the_api_key_never_reaches_the_output_folder(tmp_path, server):
         assert needle not in path.read_bytes(), path
     assert API_KEY not in repr(result)
     assert API_KEY not in repr(events.__dict__)
+
+
+def test_an_upload_the_api_has_forgotten_is_uploaded_again_once(tmp_path):
+    # The state remembers asset keys across runs; an emulator restarted in between (or assets
+    # expired on the real service) no longer knows them. Each image is uploaded again, once.
+    plan = make_plan(tmp_path, products=("MUG", "CAP"), seasons=("a", "b", "c"))
+    with EmulatorServer(EmulatorConfig(seed=5, cache_results=True)) as first:
+        assert run(plan, first).ok
+    again = make_plan(tmp_path, products=("MUG", "CAP"), seasons=("d", "e", "f"))
+    with EmulatorServer(EmulatorConfig(seed=5, cache_results=True)) as restarted:
+        result = run(again, restarted, fast_options(concurrency=6))
+        assert (result.done, result.failed) == (6, 0), result.failures
+        assert uploads(restarted) == 2
+        assert len(ledger(restarted)) == 6

@@ -130,8 +130,7 @@ class Scheduler:
                 # Paid for already (a crash, a failed download, deleted files): download only.
                 result_keys, temporary_url = state.result_keys, state.temporary_url
             else:
-                image_url = await ctx.image_url(job)
-                generation = await ctx.generate(job, image_url)
+                generation = await ctx.generate_from_source(job)
                 result_keys, temporary_url = generation.result_keys, generation.temporary_url
             images = await ctx.download_all(job, result_keys, temporary_url)
         except Stopped:

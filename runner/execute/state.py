@@ -197,6 +197,11 @@ class StateStore:
                 (sha256, key, _now()),
             )
 
+    def forget_asset(self, sha256: str, key: str) -> None:
+        """The API no longer knows this upload: forget it (only if it is still the one we hold)."""
+        with self._write() as cur:
+            cur.execute("DELETE FROM assets WHERE sha256 = ? AND asset_key = ?", (sha256, key))
+
     # -- jobs --------------------------------------------------------------------------------
 
     def job_state(self, key: str) -> JobState:

@@ -170,6 +170,20 @@ class RunContext:
         del self._uploads[image.sha256]
         return key
 
+    async def generate_from_source(self, job: Job) -> Generation:
+        """Upload (once) and generate. An upload the API has forgotten since an earlier run
+        (its assets expired, or an emulator restarted) is uploaded again, once; a refused
+        generation is not charged, so the retry costs nothing."""
+        image_url = await self.image_url(job)
+        try:
+            return await self.generate(job, image_url)
+        except RejectedError as exc:
+            image = job.image
+            if image.kind != "file" or image.sha256 is None or not _asset_missing(exc):
+                raise
+            self.state.forget_asset(image.sha256, image_url)
+            return await self.generate(job, await self.image_url(job))
+
     async def _upload(self, label: str, image: ImageSource) -> str:
         assert image.path is not None and image.sha256 is not None
         data = await asyncio.to_thread(_read_source, image.path, image.sha256)
@@ -259,6 +273,14 @@ class RunContext:
             self.events.job_retrying(label, attempt + 1, error.message, delay)
             # A download is not a new request to pay for: it goes on even while stopping.
             await asyncio.sleep(delay)
+
+
+def _asset_missing(exc: RejectedError) -> bool:
+    """Does a refused generation say that its imageUrl names no (longer) existing asset?"""
+    text = f"{exc.error_code or ''} {exc.message}".lower()
+    return exc.status in (400, 404) and any(
+        word in text for word in ("asset not found", "asset_not_found", "file not found")
+    )
 
 
 def _gave_up(error: ApiError, attempts: int) -> ApiError:
