@@ -221,3 +221,18 @@ def test_api_key_in_recipe_is_refused(tmp_path: Path) -> None:
     [diagnostic] = caught.value.diagnostics()
     assert "ONEMIN_API_KEY environment variable" in (diagnostic.hint or "")
     assert "sk-live" not in diagnostic.render()
+
+
+def test_schema_errors_do_not_hide_template_typos(tmp_path: Path) -> None:
+    # Planning cannot run on a recipe of the wrong shape; the templates are still looked at.
+    text = BASE.replace("version: 1\n", "version: 1\ndefaults: { quality: hgih }\n")
+    text = text.replace('{{ season }}"\noutput', '{{ seasn }} {% if %}"\noutput')
+    text = text.replace('output: "{{ product }}-{{ season }}"', 'output: "{{ prodct }}"')
+    path = write(tmp_path, text)
+    assert headlines(path) == [
+        "r.yaml:2:22: error: defaults.quality: 'hgih' is not one of low, medium, high"
+        " (did you mean 'high'?)",
+        "r.yaml:8:9: error: prompt: template syntax error: Expected an expression, got 'end of"
+        " statement block'",
+        "r.yaml:9:9: error: output: 'prodct' is undefined (did you mean 'product'?)",
+    ]

@@ -20,6 +20,7 @@ from runner.recipe.model import (
     ReportLayout,
     format_path,
 )
+from runner.recipe.template_names import check_template_names
 from runner.recipe.validate import find_secrets, validate
 
 _MATRIX_KEYWORDS = ("include", "exclude")
@@ -48,7 +49,9 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
     if problems:
         # Name checks too, when the shapes allow, so that one run shows every typo.
         if isinstance(doc.data, dict) and not find_secrets(doc):
-            problems = _merge(problems, _check_names(doc, _axis_names(doc.data)))
+            names = _axis_names(doc.data)
+            problems = _merge(problems, _check_names(doc, names))
+            problems = _merge(problems, check_template_names(doc, [n for n, _ in names]))
         raise RecipeError(problems)
     axes = _axes(doc.data.get("matrix") or {})
     problems = _check_names(doc, tuple((axis.name, axis.node) for axis in axes))
