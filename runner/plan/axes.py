@@ -68,7 +68,8 @@ def _recipe_problem(recipe: Recipe, node: NodePath, message: str, hint: str | No
 def _read_bytes(
     recipe: Recipe, axis: Axis, relative: str
 ) -> tuple[bytes | None, Diagnostic | None]:
-    from runner.recipe.loader import MAX_DATA_BYTES, FileProblem, read_bounded
+    from runner.recipe.files import FileProblem, read_bounded
+    from runner.recipe.loader import MAX_DATA_BYTES
 
     node = (*axis.node, axis.source.kind)
     shown = display_path(recipe, relative)

@@ -85,7 +85,7 @@ class ImageResolver:
         return self._local(ref)
 
     def _local(self, ref: str) -> ImageSource:
-        from runner.recipe.loader import FileProblem, read_bounded
+        from runner.recipe.files import FileProblem, read_bounded
 
         path = Path(os.path.normpath(self._base / ref))
         limit = MAX_UPLOAD_BYTES // (1024 * 1024)

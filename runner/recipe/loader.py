@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import math
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,16 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from runner.apikey import redact
-from runner.diagnostics import Diagnostic, RecipeError, Span
+from runner.diagnostics import Diagnostic, RecipeError
+from runner.recipe.files import FileProblem, read_bounded
 from runner.recipe.model import NodePath, SourceMap
+from runner.recipe.yaml_errors import (
+    TEMPLATE_HINT,
+    file_error,
+    reader_diagnostic,
+    span_at,
+    syntax_diagnostic,
+)
 
 # Aliases may add at most this many values beyond those written out ("billion laughs").
 MAX_ALIAS_NODES = 100_000
@@ -55,11 +61,6 @@ _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _MAYBE_TYPED = frozenset("-+.0123456789tTfFnN~")
 
-TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
-TEMPLATE_HINT = 'a value that starts with {{ must be quoted: prompt: "{{ product.name }} ..."'
-# An unquoted value (after `key:` or `- `) that starts with `{{`.
-_UNQUOTED_TEMPLATE = re.compile(r"^\s*(?:-\s+)*(?:[^\s'\"#{\[][^#]*?:\s+)?\{\{")
-
 
 @dataclass(frozen=True)
 class LoadedDocument:
@@ -67,58 +68,6 @@ class LoadedDocument:
 
     data: Any
     source: SourceMap
-
-
-class FileProblem(Exception):
-    """A file cannot be read safely; `message` reads well after "the file"."""
-
-    def __init__(self, message: str, hint: str | None = None, *, kind: str = "other") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.kind = kind  # "missing", "folder", "large" or "other"
-
-
-def read_bounded(path: Path, max_bytes: int, too_large_hint: str | None = None) -> bytes:
-    """A regular file's bytes, refused before reading when it is larger than `max_bytes`.
-
-    Checking the size first keeps a huge file (or /dev/zero, a pipe) from filling the memory
-    or blocking forever. Raises FileProblem.
-    """
-    try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise FileProblem("is a folder, not a file", kind="folder")
-        if not stat.S_ISREG(info.st_mode):
-            raise FileProblem(
-                "is not a regular file (it is a device, a pipe or a socket)",
-                "give the path of an ordinary file",
-            )
-        if info.st_size > max_bytes:
-            raise FileProblem(_too_large(info.st_size, max_bytes), too_large_hint, kind="large")
-        with path.open("rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except FileNotFoundError:
-        hint = "check the path and the spelling"
-        raise FileProblem("does not exist", hint, kind="missing") from None
-    except PermissionError:
-        raise FileProblem(
-            "cannot be read (permission denied)", "check the file's permissions"
-        ) from None
-    except OSError as exc:
-        raise FileProblem(f"cannot be read ({exc.strerror or exc})") from None
-    if len(data) > max_bytes:  # it grew after the check
-        raise FileProblem(_too_large(len(data), max_bytes), too_large_hint, kind="large")
-    return data
-
-
-def _too_large(size: int, limit: int) -> str:
-    return f"is too large ({_megabytes(size)}; the limit is {_megabytes(limit)})"
-
-
-def _megabytes(size: int) -> str:
-    mebibyte = 1024 * 1024
-    return f"{size / mebibyte:,.1f} MB" if size >= mebibyte else f"{size:,} bytes"
 
 
 def load_yaml_file(
@@ -136,7 +85,7 @@ def load_yaml_file(
         message = {"missing": "file not found", "folder": "this is a folder, not a file"}.get(
             problem.kind, f"the file {problem.message}"
         )
-        raise _file_error(shown, message, problem.hint) from None
+        raise file_error(shown, message, problem.hint) from None
     return load_yaml(decode_yaml(raw, shown), shown)
 
 
@@ -146,7 +95,7 @@ def decode_yaml(raw: bytes, shown: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise _file_error(
+        raise file_error(
             shown,
             f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line})",
             "save the file with UTF-8 encoding (most editors offer it in 'Save as')",
@@ -163,7 +112,7 @@ def load_yaml(text: str, file: str) -> LoadedDocument:
     try:
         node = _compose(text, file)
         if node is None:
-            raise _file_error(file, "the file is empty (it holds no YAML document)", None)
+            raise file_error(file, "the file is empty (it holds no YAML document)", None)
         builder = _Builder(file, text)
         try:
             data = builder.value(node, ())
@@ -239,17 +188,17 @@ def _compose(text: str, file: str) -> Node | None:
     try:
         return _compose_with(_PyComposer(text))
     except yaml.MarkedYAMLError as exc:
-        raise RecipeError([_syntax_diagnostic(exc, file, text)]) from None
+        raise RecipeError([syntax_diagnostic(exc, file, text)]) from None
     except yaml.reader.ReaderError as exc:
-        raise RecipeError([_reader_diagnostic(exc, file, text)]) from None
+        raise RecipeError([reader_diagnostic(exc, file, text)]) from None
     except yaml.YAMLError as exc:
-        raise _file_error(file, f"invalid YAML: {exc}", None) from None
+        raise file_error(file, f"invalid YAML: {exc}", None) from None
     except RecursionError:
         raise _too_deep(file) from None
 
 
 def _too_deep(file: str) -> RecipeError:
-    return _file_error(file, f"the file is nested more than {MAX_DEPTH} levels deep", None)
+    return file_error(file, f"the file is nested more than {MAX_DEPTH} levels deep", None)
 
 
 def _compose_with(composer: Any) -> Node | None:
@@ -302,12 +251,12 @@ class _Builder:
     def error(self, node: Node, message: str, hint: str | None = None) -> None:
         mark = _mark(node)
         end = mark[3] if mark[2] == mark[0] else None
-        span = _span(self.file, self.text, mark[0], mark[1], end)
+        span = span_at(self.file, self.text, mark[0], mark[1], end)
         self.diagnostics.append(Diagnostic(message, span=span, hint=hint))
 
     def refuse(self, node: Node, message: str, hint: str | None = None) -> _Refused:
         start = node.start_mark
-        span = _span(self.file, self.text, start.line, start.column, None)
+        span = span_at(self.file, self.text, start.line, start.column, None)
         return _Refused(Diagnostic(message, span=span, hint=hint))
 
     def value(self, node: Node, path: NodePath, repeat: bool = False) -> Any:
@@ -437,94 +386,3 @@ class _Builder:
         line = node.start_mark.line
         text = self.lines[line] if line < len(self.lines) else ""
         return text[node.start_mark.column : node.start_mark.column + 2] == "{{"
-
-
-# --- diagnostics -----------------------------------------------------------------------------
-
-
-def _file_error(file: str, message: str, hint: str | None) -> RecipeError:
-    return RecipeError([Diagnostic(message, hint=hint, file=file)])
-
-
-def _span(file: str, text: str, line: int, col: int, end_col: int | None) -> Span:
-    """A Span from 0-based positions; without an end, it covers one character."""
-    lines = text.splitlines() or [""]
-    source = redact(lines[line]) if line < len(lines) else ""
-    end = end_col if end_col is not None and end_col > col else col + 1
-    return Span(file, line + 1, col + 1, end + 1, source)
-
-
-def _line(text: str, line: int) -> str:
-    lines = text.splitlines()
-    return lines[line] if 0 <= line < len(lines) else ""
-
-
-def _syntax_diagnostic(exc: yaml.MarkedYAMLError, file: str, text: str) -> Diagnostic:
-    problem = exc.problem or exc.context or "invalid YAML"
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line, mark.column) if mark is not None else (0, 0)
-    context_line = exc.context_mark.line if exc.context_mark is not None else line
-    message, hint = _explain(problem, exc.context or "", context_line + 1)
-    for candidate in (line, context_line):
-        source = _line(text, candidate)
-        if "\t" in source[: len(source) - len(source.lstrip())]:
-            message, hint = "a line is indented with a tab", TAB_HINT
-            if candidate != line:
-                line, col = candidate, 0
-            break
-        if _UNQUOTED_TEMPLATE.match(source):
-            hint = TEMPLATE_HINT
-            break
-    return Diagnostic(message, span=_span(file, text, line, col, None), hint=hint)
-
-
-def _explain(problem: str, context: str, context_line: int) -> tuple[str, str | None]:
-    """PyYAML's parser wording, in words a recipe author can act on."""
-    if "'\\t'" in problem or "tab" in problem:
-        return "a line is indented with a tab", TAB_HINT
-    if problem.startswith("mapping values are not allowed"):
-        return (
-            "unexpected ':' in a value",
-            'put the value in quotes when it contains ": ", e.g. title: "Sale: 20% off"',
-        )
-    if "could not find expected ':'" in problem:
-        return (
-            "expected a 'key: value' line",
-            "check for a missing ':' after a key or a quote that is never closed",
-        )
-    if "<block mapping start>" in problem or "<block sequence start>" in problem:
-        return (
-            "this line is indented differently from the lines above it",
-            "keys at the same level must start in the same column",
-        )
-    if problem.startswith("expected <block end>"):
-        return (
-            "unexpected text after a value",
-            "check the indentation, or put the whole value in quotes",
-        )
-    if "end of stream" in problem and "quoted scalar" in context:
-        return (f"the quote opened on line {context_line} is never closed", "add the closing quote")
-    for opener, closer, what in (("[", "]", "list"), ("{", "}", "mapping")):
-        if f"'{closer}'" in problem and "flow" in context:
-            return (
-                f"the {what} opened with '{opener}' on line {context_line} is not closed",
-                f"add the missing ',' or '{closer}'",
-            )
-    if "another document" in problem:
-        return (
-            "the file holds more than one YAML document (a second '---')",
-            "a recipe is a single document; remove the extra '---'",
-        )
-    return f"invalid YAML: {problem}", None
-
-
-def _reader_diagnostic(exc: yaml.reader.ReaderError, file: str, text: str) -> Diagnostic:
-    position = max(0, min(exc.position, len(text)))
-    line = text.count("\n", 0, position)
-    col = position - (text.rfind("\n", 0, position) + 1)
-    code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or " ")
-    return Diagnostic(
-        f"the file contains a character YAML does not allow (#x{code:04x})",
-        span=_span(file, text, line, col, None),
-        hint="remove it (it is often an invisible control character pasted from elsewhere)",
-    )
