@@ -15,14 +15,7 @@ import httpx
 import pytest
 
 from runner import __version__
-from runner.api.client import (
-    Generation,
-    OneMinClient,
-    Timeouts,
-    connect_failure,
-    display_url,
-    parse_retry_after,
-)
+from runner.api.client import Generation, OneMinClient, Timeouts
 from runner.api.errors import (
     MAX_RETRY_AFTER_S,
     ApiProtocolError,
@@ -34,6 +27,7 @@ from runner.api.errors import (
     RetryableError,
     TransientError,
 )
+from runner.api.network import connect_failure, display_url, parse_retry_after
 from runner.diagnostics import ApiError
 
 KEY = "sk-test-Zq8UNIQUE-key-4711"

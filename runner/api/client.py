@@ -7,23 +7,18 @@ presigned URL) never carry it, and every message we surface has it redacted.
 
 from __future__ import annotations
 
-import email.utils
-import errno
 import json
 import re
-import socket
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, BinaryIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from runner import __version__
 from runner.api.errors import (
-    MAX_RETRY_AFTER_S,
     ApiProtocolError,
     AuthError,
     CreditsError,
@@ -33,6 +28,13 @@ from runner.api.errors import (
     cap_retry_after,
 )
 from runner.api.limits import FEATURE_TYPE, MODEL
+from runner.api.network import (
+    connect_failure,
+    display_url,
+    format_wait,
+    host_of,
+    parse_retry_after,
+)
 
 USER_AGENT = f"backdrop/{__version__}"
 REDACTED = "[redacted]"
@@ -83,7 +85,7 @@ class OneMinClient:
         self.asset_base_url = asset_base_url.rstrip("/")
         self.timeouts = timeout
         self.display_url = display_url(self.base_url)  # never with user:password@
-        self._api_host = _host_of(self.base_url) or self.display_url
+        self._api_host = host_of(self.base_url) or self.display_url
         self._http = httpx.AsyncClient(
             http1=True,
             http2=False,
@@ -163,7 +165,7 @@ class OneMinClient:
         a body shorter than its Content-Length as a TransientError, so the caller retries.
         """
         target = url or f"{self.asset_base_url}/{quote(key.lstrip('/'), safe='/')}"
-        where = _host_of(target) or "the asset host"
+        where = host_of(target) or "the asset host"
         try:
             async with self._http.stream(
                 "GET",
@@ -358,82 +360,6 @@ class OneMinClient:
         message = body.get("message") or body.get("error") or ""
         code = body.get("errorCode")
         return self._one_line(str(message)), (self._one_line(str(code)) if code else None)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date; None if absent."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if seconds == seconds else None  # NaN -> None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
-def format_wait(seconds: float) -> str:
-    """A wait for people: "7 s", "0.5 s", "300 s (the longest backdrop waits)"."""
-    text = f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f}".removesuffix(".0") + " s"
-    return f"{text} (the longest backdrop waits)" if seconds >= MAX_RETRY_AFTER_S else text
-
-
-def display_url(url: str) -> str:
-    """`url` fit to show: scheme, host, port and path only (never user:password@, or a query)."""
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        return url.split("?", 1)[0].rpartition("@")[2]
-    return f"{parts.scheme}://{_host_of(url)}{parts.path}".rstrip("/")
-
-
-def _host_of(url: str) -> str:
-    """host[:port] of `url`, without any user:password@."""
-    return urlsplit(url).netloc.rpartition("@")[2]
-
-
-def connect_failure(exc: httpx.HTTPError) -> str | None:
-    """Why no connection could be made ("connection refused"), or None if one was made.
-
-    Only connect errors and connect timeouts count: a read timeout or a dropped connection
-    means the server was reached.
-    """
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "timed out connecting"
-    if not isinstance(exc, httpx.ConnectError):
-        return None
-    cause: BaseException | None = exc
-    while cause is not None:  # httpx -> httpcore -> anyio -> the socket's own error
-        if isinstance(cause, socket.gaierror):
-            return "host name not found"
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, TimeoutError):
-            return "timed out connecting"
-        if isinstance(cause, OSError) and cause.errno in _UNREACHABLE:
-            return _UNREACHABLE[cause.errno]
-        cause = cause.__cause__ or cause.__context__
-    text = str(exc).lower()
-    if "refused" in text:
-        return "connection refused"
-    if "name or service" in text or "nodename" in text or "name resolution" in text:
-        return "host name not found"
-    return "could not connect"
-
-
-_UNREACHABLE = {
-    errno.ENETUNREACH: "network unreachable",
-    errno.EHOSTUNREACH: "host unreachable",
-    errno.ECONNREFUSED: "connection refused",
-}
 
 
 def _mentions_credits(message: str, code: str | None) -> bool:
