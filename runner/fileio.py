@@ -7,6 +7,10 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+# A download is written first as ".<name>.<8 random characters><PART_SUFFIX>" beside its target.
+PART_SUFFIX = ".backdrop-part"
+TEMP_NAME_EXTRA = len(".." + "X" * 8 + PART_SUFFIX)  # bytes a temporary name adds to the target's
+
 
 @cache
 def _umask() -> int:

@@ -20,7 +20,6 @@ from runner.api.client import OneMinClient
 from runner.api.errors import RejectedError, TransientError
 from runner.diagnostics import StateError
 from runner.execute.files import (
-    PART_SUFFIX,
     DiskUnusableError,
     OutputWriteError,
     clean_partials,
@@ -30,6 +29,7 @@ from runner.execute.files import (
     write_verified,
 )
 from runner.execute.records import FileRecord
+from runner.fileio import PART_SUFFIX
 
 
 def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:

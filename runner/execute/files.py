@@ -22,14 +22,13 @@ from runner.api.limits import PIL_FORMATS
 from runner.diagnostics import StateError
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
-from runner.fileio import fsync_dir, temp_beside
+from runner.fileio import PART_SUFFIX, fsync_dir, temp_beside
 
 if TYPE_CHECKING:
     from runner.api.client import OneMinClient
 
 # A 1536x1024 PNG is a few MB; nothing legitimate comes near this.
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
-PART_SUFFIX = ".backdrop-part"
 
 # The whole disk is unusable: nothing more can be written, so the run stops.
 RUN_WIDE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT})

@@ -6,14 +6,16 @@ import os
 import re
 from pathlib import Path
 
+from runner.fileio import TEMP_NAME_EXTRA
+
 # Files and folders the run and report stages write at the root of the output folder.
 RESERVED_FILES = ("report.html", "results.json", "results.csv", "junit.xml", "backdrop.lock")
 RESERVED_PREFIX = ".backdrop"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME_BYTES = 255  # a file or folder name, in UTF-8, on common file systems
-# The run writes each file first as ".<name>.XXXXXXXX.backdrop-part" (runner/execute/files.py).
-MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - len("..XXXXXXXX.backdrop-part")
+# The run writes each file first under a longer temporary name (runner/fileio.py).
+MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - TEMP_NAME_EXTRA
 _HINT = "write a path inside the output folder, such as {{ market.code }}/{{ product.sku }}"
 
 
