@@ -248,6 +248,13 @@ def init(directory: str) -> None:
     show_default=True,
     help="Seconds to wait for one generation.",
 )
+@click.option(
+    "--drain-timeout",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="After Ctrl-C, SIGTERM or SIGHUP, wait at most this long for the answers in flight "
+    "(default: as long as they take).",
+)
 @click.option("--force", is_flag=True, help="Generate every selected job again, even done ones.")
 @click.option("--retry-failed", is_flag=True, help="Run only the jobs that failed last time.")
 @click.option(
@@ -284,6 +291,7 @@ def run(
     rpm: float,
     max_attempts: int,
     timeout: float,
+    drain_timeout: float | None,
     force: bool,
     retry_failed: bool,
     only: tuple[str, ...],
@@ -300,7 +308,7 @@ def run(
     from runner import terminal
     from runner.api.client import Timeouts
     from runner.execute.preview import preview_run
-    from runner.execute.run import RunOptions, run_plan
+    from runner.execute.run import RunAbandoned, RunOptions, run_plan
     from runner.execute.selection import Selection
 
     if force and retry_failed:
@@ -314,6 +322,7 @@ def run(
         selection=Selection.from_cli(only, limit, shard),
         force=force,
         retry_failed=retry_failed,
+        drain_timeout=drain_timeout,
     )
     preview = preview_run(the_plan, options)
     terminal.show_preview(the_plan, preview, emulate=emulate)
@@ -338,6 +347,10 @@ def run(
                 asset_base_url=asset_url,
                 events=events,
             )
+        except RunAbandoned as abandoned:
+            # Caught here: click would turn a KeyboardInterrupt into a bare "Aborted.".
+            _write_reports_if_any(the_plan.output_dir)
+            sys.exit(terminal.show_abandoned(abandoned))
         except BaseException:
             # Whatever stopped the run, what it finished is in the state: report it.
             _write_reports_if_any(the_plan.output_dir)

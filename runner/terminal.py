@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
     from runner.execute.preview import RunPreview
     from runner.execute.prune import PruneCandidates, PruneResult
-    from runner.execute.run import RunResult
+    from runner.execute.records import UnansweredRequest
+    from runner.execute.run import RunAbandoned, RunResult
     from runner.plan.model import Plan
     from runner.progress import LiveEvents, PlainEvents
     from runner.report import ReportPaths, VerifyResult
@@ -172,6 +173,7 @@ def run_events() -> PlainEvents | LiveEvents:
 
 
 def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
+    show_unanswered(result.unanswered)
     minutes, seconds = divmod(result.duration_s, 60)
     took = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
     click.echo(
@@ -188,15 +190,58 @@ def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
         if result.fatal_hint:
             echo_err(f"    hint: {result.fatal_hint}")
     elif result.stopped:
-        echo_err("Interrupted: finished requests were saved; run the same command to resume.")
+        by = f" by {_signal_name(result.stop_signal)}" if result.stop_signal else ""
+        echo_err(f"Interrupted{by}: finished requests were saved; run the same command to resume.")
     if result.failed and not result.fatal:
         echo_err("    hint: fix the cause, then `backdrop run RECIPE --retry-failed`")
     click.echo(f"Report: {display_path(paths.html)}")
 
 
+def show_unanswered(requests: Sequence[UnansweredRequest]) -> None:
+    """Generations an earlier run sent and never heard back about: tell the user to check."""
+    if not requests:
+        return
+    echo_err(
+        f"warning: an earlier run stopped with {_count(len(requests), 'generation')} sent and"
+        " unanswered; 1min.ai may have charged them without backdrop receiving the images:"
+    )
+    for request in requests[:20]:
+        echo_err(f"  {request.label or request.key[:12]} (sent {request.sent_at})")
+    if len(requests) > 20:
+        echo_err(f"  ... and {len(requests) - 20:,} more")
+    echo_err(
+        "    hint: compare with the usage in your 1min.ai dashboard; this run generates"
+        " those jobs again"
+    )
+
+
+def show_abandoned(exc: RunAbandoned) -> int:
+    """A second stop signal or the drain timeout; returns the exit code (128 + signal)."""
+    why = "the drain timeout passed" if exc.timed_out else "stopped at once"
+    echo_err(f"Aborted ({_signal_name(exc.signum)}, {why}).")
+    if exc.in_flight:
+        echo_err(
+            f"{_count(exc.in_flight, 'generation')} in flight abandoned: 1min.ai may charge"
+            " them, and the next run generates them again (it lists them)"
+        )
+    echo_err("    hint: finished work is saved; run the same command to resume")
+    return 128 + exc.signum
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 def run_exit_code(result: RunResult) -> int:
     if result.fatal:
         return EXIT_ABORTED
+    if result.stop_signal is not None:
+        return 128 + result.stop_signal
     if result.stopped:
         return EXIT_INTERRUPTED
     return EXIT_JOBS_FAILED if result.failed or result.interrupted else EXIT_OK

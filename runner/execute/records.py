@@ -64,3 +64,13 @@ class RunSnapshot:
             counts[job.shown_status] += 1
         counts["images"] = sum(len(job.files) for job in self.jobs)
         return counts
+
+
+@dataclass(frozen=True)
+class UnansweredRequest:
+    """A generation sent by a run that died before its answer came: maybe charged, no result."""
+
+    key: str
+    label: str
+    vars: Mapping[str, Any]
+    sent_at: str  # ISO 8601, UTC

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import secrets
 import signal
@@ -22,6 +23,7 @@ from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
 from runner.execute.lock import OutputLock
 from runner.execute.ratelimit import RateLimiter
+from runner.execute.records import UnansweredRequest
 from runner.execute.scheduler import JobFailure, Scheduler
 from runner.execute.selection import Selection, select_jobs
 from runner.execute.state import StateStore
@@ -47,6 +49,8 @@ class RunOptions:
     retry_failed: bool = False  # only the jobs that failed in the latest run
     adaptive: bool = True  # AIMD: fewer requests in flight while the API pushes back
     backoff: Backoff = field(default_factory=Backoff)
+    # After a stop signal, how long to wait for the answers in flight (None: as long as they take)
+    drain_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -55,6 +59,8 @@ class RunOptions:
             raise UsageError(f"--rpm {self.rpm:g}: must be more than 0")
         if self.max_attempts < 1:
             raise UsageError(f"--max-attempts {self.max_attempts}: must be at least 1")
+        if self.drain_timeout is not None and not self.drain_timeout >= 0:
+            raise UsageError(f"--drain-timeout {self.drain_timeout:g}: must be 0 or more")
         if self.max_download_bytes < 1:
             raise UsageError("the download size cap must be at least 1 byte")
 
@@ -78,10 +84,30 @@ class RunResult:
     fatal_hint: str | None
     stopped: bool  # the stop event (Ctrl-C) was set
     credits_left: int | None
+    stop_signal: int | None = None  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP)
+    # Generations an earlier run sent and died before their answers came: maybe charged.
+    unanswered: tuple[UnansweredRequest, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.failed == 0 and self.interrupted == 0 and self.fatal is None
+
+
+# What Ctrl-C, `docker stop` / a CI cancel and a closed SSH session send: all stop the run the
+# same way (drain, record, exit 128 + the signal's number).
+STOP_SIGNALS = tuple(
+    sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig
+)
+
+
+class RunAbandoned(KeyboardInterrupt):
+    """A second stop signal, or the drain timeout: the requests in flight were abandoned."""
+
+    def __init__(self, signum: int, in_flight: int = 0, *, timed_out: bool = False) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.in_flight = in_flight  # generations sent whose answers never came (maybe charged)
+        self.timed_out = timed_out
 
 
 def new_run_id() -> str:
@@ -120,21 +146,29 @@ def run_plan(
     transport: httpx.AsyncBaseTransport | None = None,
     handle_sigint: bool = True,
 ) -> RunResult:
-    """Run on a fresh event loop. The first Ctrl-C stops scheduling (in-flight requests finish
-    and are saved); a second one raises KeyboardInterrupt at once (the state stays consistent).
+    """Run on a fresh event loop. The first stop signal (Ctrl-C, SIGTERM, SIGHUP) stops
+    scheduling: in-flight requests finish and are saved, for at most `options.drain_timeout`.
+    A second one, or the timeout, raises RunAbandoned at once (the state stays consistent, and
+    what was sent unanswered is recorded as such).
     """
-    return asyncio.run(
-        _run_with_client(
-            plan,
-            options,
-            api_key=api_key,
-            base_url=base_url,
-            asset_base_url=asset_base_url,
-            events=events or NullEvents(),
-            transport=transport,
-            handle_sigint=handle_sigint,
+    try:
+        return asyncio.run(
+            _run_with_client(
+                plan,
+                options,
+                api_key=api_key,
+                base_url=base_url,
+                asset_base_url=asset_base_url,
+                events=events or NullEvents(),
+                transport=transport,
+                handle_signals=handle_sigint,
+            )
         )
-    )
+    except RunAbandoned as exc:
+        exc.in_flight = StateStore.count_unanswered(plan.output_dir)
+        raise
+    except KeyboardInterrupt:  # a SIGINT while the loop had no handler (starting, ending)
+        raise RunAbandoned(signal.SIGINT, StateStore.count_unanswered(plan.output_dir)) from None
 
 
 async def _run_with_client(
@@ -146,22 +180,32 @@ async def _run_with_client(
     asset_base_url: str,
     events: RunEvents,
     transport: httpx.AsyncBaseTransport | None,
-    handle_sigint: bool,
+    handle_signals: bool,
 ) -> RunResult:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    sigint = handle_sigint and threading.current_thread() is threading.main_thread()
-    if sigint:
+    received: list[int] = []
+    handled: list[int] = []
+    timers: list[asyncio.TimerHandle] = []
 
-        def on_sigint() -> None:
-            if stop.is_set():
-                raise KeyboardInterrupt
-            stop.set()
+    def on_drain_timeout() -> None:
+        raise RunAbandoned(received[0], timed_out=True)
 
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (NotImplementedError, RuntimeError):  # no loop signal handlers on this platform
-            sigint = False
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            raise RunAbandoned(signum)
+        received.append(signum)
+        stop.set()
+        if options.drain_timeout is not None:
+            timers.append(loop.call_later(options.drain_timeout, on_drain_timeout))
+
+    if handle_signals and threading.current_thread() is threading.main_thread():
+        for signum in STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, on_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):  # not on this platform
+                continue
+            handled.append(signum)
     try:
         async with OneMinClient(
             api_key=api_key,
@@ -171,10 +215,15 @@ async def _run_with_client(
             timeout=options.timeouts,
             max_connections=options.concurrency + 4,
         ) as client:
-            return await run_plan_async(plan, options, client, events, stop)
+            result = await run_plan_async(plan, options, client, events, stop)
     finally:
-        if sigint:
-            loop.remove_signal_handler(signal.SIGINT)
+        for timer in timers:
+            timer.cancel()
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+    if received:
+        result = dataclasses.replace(result, stop_signal=received[0])
+    return result
 
 
 async def _run(
@@ -190,6 +239,7 @@ async def _run(
     jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys)
     run_id = new_run_id()
     state.begin_run(plan, run_id)
+    unanswered = state.take_unanswered()
     states = state.job_states([job.key for job in jobs])
     events.run_started(run_id, len(jobs))
     ctx = RunContext(
@@ -229,4 +279,5 @@ async def _run(
         fatal_hint=fatal.hint if fatal is not None else None,
         stopped=stop.is_set(),
         credits_left=ctx.credits_left,
+        unanswered=unanswered,
     )

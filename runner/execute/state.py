@@ -35,13 +35,13 @@ from urllib.parse import quote
 from runner import __version__
 from runner.diagnostics import StateError
 from runner.execute.lock import STATE_DIR
-from runner.execute.records import FileRecord, RunSnapshot
+from runner.execute.records import FileRecord, RunSnapshot, UnansweredRequest
 from runner.execute.state_schema import (
     FRESH_START,
     UPSERT_JOB,
     JobState,
     check_version,
-    ensure_written_table,
+    ensure_later_tables,
     file_record,
     job_state_of,
     no_run,
@@ -89,7 +89,7 @@ class StateStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             check_version(conn, path, create=True)
-            ensure_written_table(conn)
+            ensure_later_tables(conn)
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -255,6 +255,64 @@ class StateStore:
             (_now(), self._run_id, key),
         )
 
+    def mark_sent(self, key: str) -> None:
+        """A generation request is about to be sent: count it and remember it, fsynced, so that
+        a run killed before the answer arrives leaves a trace of what may have been charged."""
+        now = _now()
+        with self._write(durable=True) as cur:
+            cur.execute(
+                "UPDATE jobs SET attempts = attempts + 1, started_at = ?, run_id = ? WHERE key = ?",
+                (now, self._run_id, key),
+            )
+            if cur.rowcount != 1:
+                raise StateError(f"job {key} is not in the recorded plan")
+            cur.execute(
+                "INSERT OR REPLACE INTO sent_requests (job_key, run_id, sent_at) VALUES (?, ?, ?)",
+                (key, self._run_id, now),
+            )
+
+    async def mark_sent_async(self, key: str) -> None:
+        """mark_sent in a worker thread (its fsync must not stall the event loop)."""
+        import asyncio
+
+        await asyncio.to_thread(self.mark_sent, key)
+
+    def clear_sent(self, key: str) -> None:
+        """The API answered without charging (it refused the request): nothing is unknown."""
+        with self._write() as cur:
+            cur.execute("DELETE FROM sent_requests WHERE job_key = ?", (key,))
+
+    def take_unanswered(self) -> tuple[UnansweredRequest, ...]:
+        """Generations sent by earlier runs that never got an answer; forgotten once taken."""
+        with self._write() as cur:
+            rows = cur.execute(
+                "SELECT s.job_key, j.label, j.vars, s.sent_at FROM sent_requests s"
+                " JOIN jobs j ON j.key = s.job_key"
+                " WHERE s.run_id IS NOT ? ORDER BY s.sent_at, j.idx",
+                (self._run_id,),
+            ).fetchall()
+            cur.execute("DELETE FROM sent_requests WHERE run_id IS NOT ?", (self._run_id,))
+        return tuple(
+            UnansweredRequest(str(key), str(label), json.loads(vars_), str(sent_at))
+            for key, label, vars_, sent_at in rows
+        )
+
+    @staticmethod
+    def count_unanswered(output_dir: Path) -> int:
+        """How many generations are sent and unanswered (read-only; 0 when unknown)."""
+        path = Path(output_dir) / STATE_DIR / STATE_FILE
+        try:
+            conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return 0
+        try:
+            row = conn.execute("SELECT COUNT(*) FROM sent_requests").fetchone()
+            return int(row[0])
+        except sqlite3.Error:
+            return 0
+        finally:
+            conn.close()
+
     def record_generation(
         self,
         key: str,
@@ -276,6 +334,7 @@ class StateStore:
             if cur.rowcount != 1:
                 raise StateError(f"job {key} is not in the recorded plan")
             cur.execute("DELETE FROM files WHERE job_key = ?", (key,))
+            cur.execute("DELETE FROM sent_requests WHERE job_key = ?", (key,))
 
     async def record_generation_async(
         self,

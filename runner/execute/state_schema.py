@@ -137,9 +137,10 @@ def check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None
     # Older versions would be migrated here, one step at a time; version 1 is the first.
 
 
+# Tables added after version 1: created when missing (older readers ignore them) rather than
+# through a version bump that would lock older readers out.
 # Every file a run wrote, by path, kept after its job leaves the plan: the only files
-# `run --prune` may delete. Added after version 1, so it is created (and filled from `files`)
-# when missing rather than through a version bump that would lock older readers out.
+# `run --prune` may delete (filled from `files` when created).
 WRITTEN_TABLE = """
 CREATE TABLE written_files (
     path TEXT PRIMARY KEY,
@@ -150,18 +151,33 @@ CREATE TABLE written_files (
 """
 
 
-def ensure_written_table(conn: sqlite3.Connection) -> None:
-    has_table = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'written_files'"
-    ).fetchone()
-    if has_table:
+# A generation request about to be sent, until its answer is recorded (or it is refused, which
+# is not charged). A row left by a run that died is a generation 1min.ai may have charged
+# without backdrop ever seeing the answer: the next run reports it, then forgets it.
+SENT_TABLE = """
+CREATE TABLE sent_requests (
+    job_key TEXT PRIMARY KEY,
+    run_id TEXT,
+    sent_at TEXT NOT NULL
+)
+"""
+
+
+def ensure_later_tables(conn: sqlite3.Connection) -> None:
+    tables = {
+        str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
+    if {"written_files", "sent_requests"} <= tables:
         return
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute(WRITTEN_TABLE)
-    conn.execute(
-        "INSERT OR IGNORE INTO written_files (path, sha256, bytes, job_key)"
-        " SELECT path, sha256, bytes, job_key FROM files"
-    )
+    if "written_files" not in tables:
+        conn.execute(WRITTEN_TABLE)
+        conn.execute(
+            "INSERT OR IGNORE INTO written_files (path, sha256, bytes, job_key)"
+            " SELECT path, sha256, bytes, job_key FROM files"
+        )
+    if "sent_requests" not in tables:
+        conn.execute(SENT_TABLE)
     conn.execute("COMMIT")
 
 

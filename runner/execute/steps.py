@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from runner.api.client import Generation, OneMinClient
 from runner.api.errors import (
+    FatalApiError,
     RateLimited,
     RejectedError,
     RetryableError,
@@ -199,9 +200,14 @@ class RunContext:
         """Generate, then record the answer durably before anything else happens."""
         prompt_object = job.prompt_object.to_api(image_url)
 
-        def send() -> Awaitable[Generation]:
-            self.state.mark_attempt(job.key)
-            return self.client.generate(prompt_object)
+        async def send() -> Generation:
+            # Recorded as sent (fsynced) first: a run killed now leaves a trace of it.
+            await self.state.mark_sent_async(job.key)
+            try:
+                return await self.client.generate(prompt_object)
+            except (RejectedError, RateLimited, FatalApiError):
+                self.state.clear_sent(job.key)  # refused: an answer, and nothing charged
+                raise
 
         generation = await self.api_call(job.label, send)
         if generation.credits_left is not None:

@@ -1,0 +1,159 @@
+"""Stop signals sent to a real `backdrop run` subprocess while generations are in flight.
+
+SIGINT (Ctrl-C), SIGTERM (docker stop, CI cancel) and SIGHUP (a closed SSH session) all drain:
+no new job starts, the answers in flight are saved, the exit code is 128 + the signal. A second
+signal or --drain-timeout abandons what is in flight; kill -9 does too. Either way the requests
+sent unanswered are on record, and the next run names them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
+
+KEY = "sk-TEST-signals-3b9d2e7f"
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+REPO = Path(__file__).resolve().parents[1]
+SEASONS = "abcdefghijkl"  # 12 jobs, 8 at a time
+RECIPE = f"""\
+version: 1
+name: signals
+defaults: {{size: 1024x1024, quality: low, output_format: png}}
+matrix:
+  season: [{", ".join(SEASONS)}]
+image: images/mug.png
+prompt: "a mug in season {{{{ season }}}}"
+output: "{{{{ season }}}}"
+"""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    config = EmulatorConfig(api_key=KEY, latency=1.0, cache_results=True)
+    with EmulatorServer(config) as running:
+        yield running
+
+
+@pytest.fixture
+def recipe(tmp_path: Path) -> Path:
+    (tmp_path / "images").mkdir()
+    shutil.copy(EXAMPLE / "images" / "mug.png", tmp_path / "images" / "mug.png")
+    path = tmp_path / "signals.yaml"
+    path.write_text(RECIPE)
+    return path
+
+
+def start_run(server: EmulatorServer, recipe: Path, *extra: str) -> subprocess.Popen[str]:
+    # Requests an earlier test abandoned are still being answered: let them end first.
+    deadline = time.monotonic() + 30
+    while server.api.stats.in_flight:
+        assert time.monotonic() < deadline, "the emulator never became idle"
+        time.sleep(0.01)
+    env = {**os.environ, "ONEMIN_API_KEY": KEY, "NO_COLOR": "1"}
+    args = ["run", str(recipe), "-y", "-j", "8", "--rpm", "6000"]
+    urls = ["--api-url", server.base_url, "--asset-url", server.asset_base_url]
+    return subprocess.Popen(
+        [sys.executable, "-m", "runner", *args, *urls, *extra],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_in_flight(server: EmulatorServer, proc: subprocess.Popen[str], count: int) -> None:
+    deadline = time.monotonic() + 30
+    while server.api.stats.in_flight < count:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the generations never got in flight"
+        time.sleep(0.005)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+def statuses(recipe: Path) -> dict[str, int]:
+    conn = sqlite3.connect(recipe.parent / "out" / "signals" / ".backdrop" / "state.db")
+    try:
+        rows = conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+    finally:
+        conn.close()
+    return dict(rows)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
+    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+)
+def test_a_stop_signal_drains_the_generations_in_flight(server, recipe, signum, code):
+    charged = len(server.api.ledger.entries)
+    proc = start_run(server, recipe)
+    wait_in_flight(server, proc, 8)
+    proc.send_signal(signum)
+    returncode, _, err = finish(proc)
+    assert returncode == code, err
+    assert len(server.api.ledger.entries) - charged == 8  # nothing paid for is left behind
+    assert statuses(recipe) == {"done": 8, "pending": 4}  # no job started after the signal
+    assert f"Interrupted by {signal.Signals(signum).name}" in err
+    assert "Traceback" not in err
+
+
+def test_a_second_signal_abandons_the_requests_in_flight_and_the_next_run_names_them(
+    server, recipe
+):
+    proc = start_run(server, recipe)
+    wait_in_flight(server, proc, 8)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    returncode, _, err = finish(proc)
+    assert returncode == 143, err
+    assert "Aborted (SIGTERM, stopped at once)." in err
+    assert "8 generations in flight abandoned: 1min.ai may charge them" in err
+    assert "Traceback" not in err
+
+    again = start_run(server, recipe)
+    returncode, _, err = finish(again)
+    assert returncode == 0, err
+    assert "an earlier run stopped with 8 generations sent and unanswered" in err
+    assert "  season=a (sent 20" in err
+    assert statuses(recipe) == {"done": 12}
+
+
+def test_the_drain_timeout_bounds_the_wait(server, recipe):
+    proc = start_run(server, recipe, "--drain-timeout", "0.1")
+    wait_in_flight(server, proc, 8)
+    proc.send_signal(signal.SIGTERM)
+    returncode, _, err = finish(proc)
+    assert returncode == 143, err
+    assert "Aborted (SIGTERM, the drain timeout passed)." in err
+    assert "8 generations in flight abandoned" in err
+
+
+def test_kill_9_leaves_the_requests_in_flight_on_record(server, recipe):
+    proc = start_run(server, recipe)
+    wait_in_flight(server, proc, 8)
+    proc.kill()
+    finish(proc)
+    again = start_run(server, recipe)
+    returncode, _, err = finish(again)
+    assert returncode == 0, err
+    assert "an earlier run stopped with 8 generations sent and unanswered" in err
+    for season in SEASONS[:8]:
+        assert f"  season={season} (sent " in err
