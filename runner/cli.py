@@ -581,6 +581,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: the one place where errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("BACKDROP_DEBUG") == "1"
+    from runner.streams import pipe_safe_stdio
+
+    with pipe_safe_stdio():
+        _main(args, debug)
+
+
+def _main(args: list[str], debug: bool) -> None:
     try:
         cli.main(args=args, prog_name="backdrop", standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,0 +1,50 @@
+"""`backdrop run RECIPE | head -4`: a reader that goes away never changes the run or its files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_a_pipe_closed_early_leaves_every_job_done(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLE, tmp_path / "campaign")
+    recipe = tmp_path / "campaign" / "spring-campaign.yaml"
+    recipe.write_text(recipe.read_text().replace("size: 1536x1024", "size: 1024x1024"))
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner", "run", str(recipe), "--emulate", "-y", "--limit", "8"],
+        cwd=REPO,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:  # what `head -4` does: four lines, then gone
+        lines = [reader.readline() for _ in range(4)]
+    assert lines[-1].startswith(b"[1/8] ok"), lines
+    _, err = proc.communicate(timeout=120)
+
+    assert proc.returncode == 0, err
+    assert "BrokenPipe" not in err and "internal error" not in err, err
+    out = tmp_path / "campaign" / "out" / "spring-campaign"
+    conn = sqlite3.connect(out / ".backdrop" / "state.db")
+    try:
+        counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
+    finally:
+        conn.close()
+    assert counts == {"done": 8, "pending": 22}
+    verify = subprocess.run(
+        [sys.executable, "-m", "runner", "verify", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
