@@ -404,7 +404,8 @@ def _check_url(option: str, url: str) -> str:
 def _write_reports_if_any(output_dir: Path) -> None:
     from contextlib import suppress
 
-    # No state yet (the run stopped before its first record): nothing to report.
+    # No state yet (the run stopped before its first record), or a folder that cannot be
+    # written: the error that stopped the run is the one to show, not this one.
     with suppress(BackdropError):
         _write_reports(output_dir)
 
@@ -414,6 +415,7 @@ def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
     later --emulate run can download them again, as it could from the real asset host."""
     from runner.emulator.config import EmulatorConfig
     from runner.emulator.server import EmulatorServer
+    from runner.fileio import FOLDER_ERRNOS, folder_error
 
     key = "emulator-key"
     folder = output_dir / ".backdrop" / "emulator"
@@ -421,6 +423,8 @@ def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
     try:
         server = stack.enter_context(EmulatorServer(config))
     except OSError as err:
+        if err.errno in FOLDER_ERRNOS or isinstance(err, PermissionError):
+            raise folder_error(output_dir, err, ".backdrop/emulator") from None
         raise UsageError(
             f"cannot start the emulator in {folder}: {err.strerror or err}",
             hint="check that the output folder is writable (or choose another with -o)",

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from functools import cache
 from pathlib import Path
+
+from runner.diagnostics import StateError
+
+# The whole folder (its disk) is unusable, not one file: the run stops.
+FOLDER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 # A download is written first as ".<name>.<8 random characters><PART_SUFFIX>" beside its target.
 PART_SUFFIX = ".backdrop-part"
@@ -50,3 +56,29 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def folder_error(folder: Path, exc: OSError, what: str | None = None) -> StateError:
+    """What a user needs to know when `what` (a file in `folder`) cannot be written (exit 3).
+
+    The hint never suggests moving the .backdrop folder away: it holds the record of paid work.
+    """
+    code = exc.errno
+    name = f"{what} in " if what else ""
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return StateError(
+            f"the disk holding {folder} is full (cannot write {name or 'to '}{folder})",
+            "make room on that disk, then run the same command again: finished jobs and paid"
+            " answers are kept",
+        )
+    if code == errno.EROFS:
+        return StateError(
+            f"the output folder {folder} is on a read-only file system",
+            "choose a writable output folder with -o (or make that disk writable)",
+        )
+    if code in (errno.EACCES, errno.EPERM):
+        return StateError(
+            f"no permission to write {name}{folder}",
+            "make the folder writable for you, or choose another output folder with -o",
+        )
+    return StateError(f"cannot write {name}{folder}: {exc.strerror or exc}")

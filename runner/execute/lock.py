@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from runner.diagnostics import StateError
+from runner.fileio import folder_error
 
 STATE_DIR = ".backdrop"
 
@@ -33,10 +34,7 @@ class OutputLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StateError(
-                f"cannot create the lock file {self.path}: {exc.strerror or exc}",
-                "check that the output folder is writable",
-            ) from None
+            raise folder_error(self.output_dir, exc, f"{STATE_DIR}/lock") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

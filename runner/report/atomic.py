@@ -6,13 +6,19 @@ import contextlib
 import os
 from pathlib import Path
 
-from runner.fileio import temp_beside
+from runner.fileio import folder_error, temp_beside
 
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = temp_beside(path, ".tmp")
+    """Write to a temporary file beside `path`, then rename it into place.
+
+    A folder that cannot be written (read-only, full, no permission) raises StateError (exit 3).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = temp_beside(path, ".tmp")
+    except OSError as exc:
+        raise folder_error(path.parent, exc, path.name) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -20,7 +26,9 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise folder_error(path.parent, exc, path.name) from None
         raise

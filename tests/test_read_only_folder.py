@@ -1,0 +1,53 @@
+"""A read-only output folder: `run` and `report` say so and exit 3, never "internal error"."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.clihelp import run_cli
+from tests.disks import remount_read_only, tmpfs
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+
+
+@pytest.fixture
+def campaign(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(EXAMPLE, tmp_path / "campaign")
+    recipe = tmp_path / "campaign" / "spring-campaign.yaml"
+    recipe.write_text(recipe.read_text().replace("size: 1536x1024", "size: 1024x1024"))
+    monkeypatch.chdir(tmp_path)
+    return recipe
+
+
+def test_a_read_only_file_system_is_named_by_run_and_report(campaign, tmp_path, capsys):
+    with tmpfs(tmp_path / "disk", "20m") as disk:
+        out = str(disk / "out")
+        first = run_cli(capsys, "run", str(campaign), "--emulate", "-y", "--limit", "2", "-o", out)
+        assert first.code == 0, first.err
+        remount_read_only(disk)
+        report = run_cli(capsys, "report", out)
+        run = run_cli(capsys, "run", str(campaign), "--emulate", "-y", "--limit", "2", "-o", out)
+    for result in (report, run):
+        assert result.code == 3, result.err
+        assert f"the output folder {out} is on a read-only file system" in result.err
+        assert "internal error" not in result.err
+
+
+def test_an_unwritable_report_is_a_clear_error_even_where_nothing_can_be_mounted(
+    campaign, tmp_path, capsys, monkeypatch
+):
+    first = run_cli(capsys, "run", str(campaign), "--emulate", "-y", "--limit", "1", "-o", "out")
+    assert first.code == 0, first.err
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("runner.report.atomic.temp_beside", read_only)
+    report = run_cli(capsys, "report", "out")
+    assert report.code == 3
+    assert "is on a read-only file system" in report.err
+    assert "internal error" not in report.err
