@@ -24,10 +24,34 @@ def searchable_key() -> str | None:
     return key if len(key) >= 8 else None
 
 
+def key_problem(key: str) -> str | None:
+    """What makes `key` unusable in an HTTP header, said without showing any of it."""
+    for position, char in enumerate(key, start=1):
+        if char in "\r\n":
+            return f"contains a line break (character {position} of {len(key)})"
+        if not char.isascii():
+            return f"contains a character that is not plain ASCII (character {position})"
+        if not char.isprintable() or char.isspace():
+            return f"contains a space or control character (character {position})"
+    return None
+
+
+def _forms(key: str) -> list[str]:
+    """The key as it may show in a message: as is, escaped (repr, bytes repr), line by line."""
+    forms = {key, repr(key)[1:-1], str(key.encode("utf-8", "backslashreplace"))[2:-1]}
+    forms.update(part for part in key.splitlines() if len(part) >= 8)
+    return sorted((form for form in forms if len(form) >= 4), key=len, reverse=True)
+
+
 def redact(text: str) -> str:
-    """Text with the user's API key (if set and present) replaced by asterisks."""
+    """Text with the user's API key (if set and present, in any form) replaced by asterisks."""
     key = from_env()
-    return text.replace(key, MASK) if len(key) >= 4 and key in text else text
+    if len(key) < 4:
+        return text
+    for form in _forms(key):
+        if form in text:
+            text = text.replace(form, MASK)
+    return text
 
 
 def find_key_in_text(

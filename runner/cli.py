@@ -314,6 +314,7 @@ def run(
     if force and retry_failed:
         raise UsageError("--force and --retry-failed do not go together", hint="choose one")
     the_plan = _plan(recipe, output_dir, max_jobs, prices)
+    real_key = None if emulate else _api_key()  # a bad key is refused before anything else
     options = RunOptions(
         concurrency=concurrency,
         rpm=rpm,
@@ -333,7 +334,8 @@ def run(
         if emulate:
             api_key, api_url, asset_url = _start_emulator(stack, the_plan.output_dir)
         else:
-            api_key = _api_key()
+            assert real_key is not None
+            api_key = real_key
             api_url = _check_url("--api-url", api_url)
             asset_url = _check_url("--asset-url", asset_url)
         events = terminal.run_events()
@@ -375,13 +377,20 @@ def _confirm_spend(spend: float, limit: float) -> None:
 
 
 def _api_key() -> str:
-    from runner.apikey import from_env
+    from runner.apikey import from_env, key_problem
 
     key = from_env()
     if not key:
         raise UsageError(
             "no API key: set the ONEMIN_API_KEY environment variable",
             hint="export ONEMIN_API_KEY=... (or rehearse offline with --emulate)",
+        )
+    problem = key_problem(key)
+    if problem is not None:
+        raise UsageError(
+            f"the API key in ONEMIN_API_KEY {problem}",
+            hint="copy the key again from your 1min.ai account, and set it on one line:"
+            " export ONEMIN_API_KEY='...'",
         )
     return key
 
