@@ -357,8 +357,12 @@ def run(
             # Whatever stopped the run, what it finished is in the state: report it.
             _write_reports_if_any(the_plan.output_dir)
             raise
-    paths = _write_reports(the_plan.output_dir)
-    if prune:
+    if result.fatal is not None:
+        # The run stopped for a reason of its own (a full disk, say): that is what to show.
+        paths = _write_reports_if_any(the_plan.output_dir)
+    else:
+        paths = _write_reports(the_plan.output_dir)
+    if prune and paths is not None:
         _prune(the_plan.output_dir, yes)
     terminal.show_run_summary(result, paths)
     sys.exit(terminal.run_exit_code(result))
@@ -410,13 +414,13 @@ def _check_url(option: str, url: str) -> str:
     return url.rstrip("/")
 
 
-def _write_reports_if_any(output_dir: Path) -> None:
-    from contextlib import suppress
-
+def _write_reports_if_any(output_dir: Path) -> Any:
     # No state yet (the run stopped before its first record), or a folder that cannot be
     # written: the error that stopped the run is the one to show, not this one.
-    with suppress(BackdropError):
-        _write_reports(output_dir)
+    try:
+        return _write_reports(output_dir)
+    except BackdropError:
+        return None
 
 
 def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:

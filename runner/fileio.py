@@ -58,6 +58,18 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+class DiskFullError(StateError):
+    """The disk holding the output folder is full: nothing more can be written (exit 3)."""
+
+
+def disk_full(folder: Path) -> DiskFullError:
+    return DiskFullError(
+        f"the disk holding {folder} is full",
+        "make room on that disk, then run the same command again: finished jobs and paid"
+        " answers are kept, and paid results are downloaded, not generated again",
+    )
+
+
 def folder_error(folder: Path, exc: OSError, what: str | None = None) -> StateError:
     """What a user needs to know when `what` (a file in `folder`) cannot be written (exit 3).
 
@@ -66,11 +78,7 @@ def folder_error(folder: Path, exc: OSError, what: str | None = None) -> StateEr
     code = exc.errno
     name = f"{what} in " if what else ""
     if code in (errno.ENOSPC, errno.EDQUOT):
-        return StateError(
-            f"the disk holding {folder} is full (cannot write {name or 'to '}{folder})",
-            "make room on that disk, then run the same command again: finished jobs and paid"
-            " answers are kept",
-        )
+        return disk_full(folder)
     if code == errno.EROFS:
         return StateError(
             f"the output folder {folder} is on a read-only file system",

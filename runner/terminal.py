@@ -172,7 +172,8 @@ def run_events() -> PlainEvents | LiveEvents:
     return LiveEvents() if sys.stdout.isatty() else PlainEvents()
 
 
-def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
+def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
+    """`paths` is None when the reports could not be written after a run that stopped early."""
     show_unanswered(result.unanswered)
     minutes, seconds = divmod(result.duration_s, 60)
     took = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
@@ -194,7 +195,8 @@ def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
         echo_err(f"Interrupted{by}: finished requests were saved; run the same command to resume.")
     if result.failed and not result.fatal:
         echo_err("    hint: fix the cause, then `backdrop run RECIPE --retry-failed`")
-    click.echo(f"Report: {display_path(paths.html)}")
+    if paths is not None:
+        click.echo(f"Report: {display_path(paths.html)}")
 
 
 def show_unanswered(requests: Sequence[UnansweredRequest]) -> None:

@@ -213,7 +213,7 @@ def test_a_disk_that_fills_up_while_writing_is_a_run_wide_error(tmp_path: Path) 
         handle.write(b"\x89PNG")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    with pytest.raises(DiskUnusableError, match=r"^cannot write a/b\.png: No space left"):
+    with pytest.raises(DiskUnusableError, match=r"^the disk holding .* is full$"):
         asyncio.run(write_verified(tmp_path, "a/b.png", fills_the_disk, expected_format="png",
                                    expected_size=None))  # fmt: skip
     assert list((tmp_path / "a").iterdir()) == []  # no partial file left behind

@@ -22,7 +22,7 @@ from runner.api.limits import PIL_FORMATS
 from runner.diagnostics import StateError
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
-from runner.fileio import PART_SUFFIX, fsync_dir, temp_beside
+from runner.fileio import PART_SUFFIX, folder_error, fsync_dir, temp_beside
 
 if TYPE_CHECKING:
     from runner.api.client import OneMinClient
@@ -97,7 +97,7 @@ async def write_verified(
         except OSError as exc:  # writing the bytes: a full disk, mostly
             raise _write_error(relative, exc, output_dir) from None
         record = await asyncio.to_thread(
-            _verify_and_commit, tmp, target, relative, expected_format, expected_size
+            _verify_and_commit, output_dir, tmp, target, relative, expected_format, expected_size
         )
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -197,6 +197,7 @@ async def _copy_chunks(
 
 
 def _verify_and_commit(
+    output_dir: Path,
     tmp: Path,
     target: Path,
     relative: str,
@@ -207,7 +208,7 @@ def _verify_and_commit(
     try:
         data = tmp.read_bytes()
     except OSError as exc:
-        raise _write_error(relative, exc, None) from None
+        raise _write_error(relative, exc, output_dir) from None
     width, height = _check_image(data, relative, expected_format, expected_size)
     digest = hashlib.sha256(data).hexdigest()
     try:
@@ -216,7 +217,7 @@ def _verify_and_commit(
         os.replace(tmp, target)
         fsync_dir(target.parent)
     except OSError as exc:
-        raise _write_error(relative, exc, None) from None
+        raise _write_error(relative, exc, output_dir) from None
     return FileRecord(path=relative, sha256=digest, width=width, height=height, bytes=len(data))
 
 
@@ -279,13 +280,9 @@ def _write_error(relative: str, exc: OSError, output_dir: Path | None) -> StateE
     """The OS's reason and the path; run-wide for a full or read-only disk, else this file's."""
     code = exc.errno
     if code in RUN_WIDE_ERRNOS:
-        reason = os.strerror(code) if code is not None else str(exc)
-        what = "read-only" if code == errno.EROFS else "full"
-        return DiskUnusableError(
-            f"cannot write {relative}: {reason}",
-            f"the disk of the output folder is {what}: make room (or choose another folder"
-            " with -o), then run again; finished jobs are kept and paid results are downloaded",
-        )
+        folder = output_dir if output_dir is not None else Path(relative)
+        said = folder_error(folder, exc)
+        return DiskUnusableError(said.message, said.hint)
     blocker = _file_in_the_way(output_dir, relative) if output_dir is not None else None
     if blocker is not None:  # mkdir says "File exists" for this; the real problem is below
         return OutputWriteError(

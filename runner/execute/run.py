@@ -28,6 +28,7 @@ from runner.execute.scheduler import JobFailure, Scheduler
 from runner.execute.selection import Selection, select_jobs
 from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
+from runner.fileio import disk_full
 from runner.plan.model import Plan
 
 if TYPE_CHECKING:
@@ -131,6 +132,9 @@ async def run_plan_async(
     if state is not None:
         return await _run(plan, options, client, events, stop, state)
     with OutputLock(plan.output_dir), StateStore.open(plan.output_dir) as opened:
+        if not opened.has_reserve:
+            # Without room for the records of answers, a paid answer could be lost: spend nothing.
+            raise disk_full(plan.output_dir)
         await asyncio.to_thread(clean_partials, plan.output_dir)
         return await _run(plan, options, client, events, stop, opened)
 

@@ -21,7 +21,10 @@ them instead of paying again (`JobState.generated`).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -36,8 +39,10 @@ from runner import __version__
 from runner.diagnostics import StateError
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord, RunSnapshot, UnansweredRequest
+from runner.execute.state_errors import io_error as _io_error
+from runner.execute.state_errors import open_error as _open_error
+from runner.execute.state_errors import room_retry as _room_retry
 from runner.execute.state_schema import (
-    FRESH_START,
     UPSERT_JOB,
     JobState,
     check_version,
@@ -47,6 +52,7 @@ from runner.execute.state_schema import (
     no_run,
     snapshot_of,
 )
+from runner.fileio import disk_full
 
 if TYPE_CHECKING:
     from runner.plan.model import Plan
@@ -54,6 +60,10 @@ if TYPE_CHECKING:
 __all__ = ["STATE_FILE", "JobState", "StateStore"]
 
 STATE_FILE = "state.db"
+# Space set aside at open, released when a write finds the disk full: room for the state's last
+# writes (answers in flight) after the downloads have filled the disk.
+RESERVE_FILE = "reserve"
+RESERVE_BYTES = 512 * 1024
 
 
 class StateStore:
@@ -65,6 +75,8 @@ class StateStore:
         self.output_dir = output_dir
         self._lock = threading.Lock()  # so the run loop may also write from worker threads
         self._run_id: str | None = None
+        self.has_reserve = False  # room set aside for the last writes (see RESERVE_BYTES)
+        self.reserve_released = False  # the disk filled up during this session
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -98,7 +110,42 @@ class StateStore:
             if conn is not None:
                 conn.close()
             raise
-        return cls(conn, path, output_dir)
+        store = cls(conn, path, output_dir)
+        store._make_reserve()
+        return store
+
+    def _make_reserve(self) -> None:
+        """Best effort: a disk already too full for it gets none (`has_reserve` is False)."""
+        reserve = self.path.parent / RESERVE_FILE
+        try:
+            if reserve.is_file() and reserve.stat().st_size >= RESERVE_BYTES:
+                self.has_reserve = True
+                return
+            fd = os.open(reserve, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                try:
+                    os.posix_fallocate(fd, 0, RESERVE_BYTES)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    os.pwrite(fd, bytes(RESERVE_BYTES), 0)  # no fallocate on this file system
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            self.has_reserve = True
+        except OSError:
+            with contextlib.suppress(OSError):
+                reserve.unlink()
+
+    def release_reserve(self) -> bool:
+        """Free the reserved space; False when there was none left to free."""
+        if not self.has_reserve:
+            return False
+        self.has_reserve = False
+        self.reserve_released = True
+        with contextlib.suppress(OSError):
+            (self.path.parent / RESERVE_FILE).unlink()
+        return True
 
     @staticmethod
     def read_snapshot(output_dir: Path) -> RunSnapshot:
@@ -139,6 +186,7 @@ class StateStore:
 
     # -- runs --------------------------------------------------------------------------------
 
+    @_room_retry
     def begin_run(self, plan: Plan, run_id: str) -> None:
         """Record a run and its plan; jobs already known keep their status and results."""
         now = _now()
@@ -180,6 +228,7 @@ class StateStore:
             cur.executemany(UPSERT_JOB, rows)
         self._run_id = run_id
 
+    @_room_retry
     def finish_run(self, run_id: str) -> None:
         """Stamp the run finished, durably (it also makes every earlier commit durable)."""
         with self._write(durable=True) as cur:
@@ -192,6 +241,7 @@ class StateStore:
         row = self._read("SELECT asset_key FROM assets WHERE sha256 = ?", (sha256,)).fetchone()
         return None if row is None else str(row[0])
 
+    @_room_retry
     def record_asset(self, sha256: str, key: str) -> None:
         with self._write() as cur:
             cur.execute(
@@ -199,6 +249,7 @@ class StateStore:
                 (sha256, key, _now()),
             )
 
+    @_room_retry
     def forget_asset(self, sha256: str, key: str) -> None:
         """The API no longer knows this upload: forget it (only if it is still the one we hold)."""
         with self._write() as cur:
@@ -248,6 +299,7 @@ class StateStore:
             return states
         return {key: states[key] for key in keys if key in states}
 
+    @_room_retry
     def mark_attempt(self, key: str) -> None:
         """One more call to the API for this job (counted before the call is made)."""
         self._update_job(
@@ -255,9 +307,12 @@ class StateStore:
             (_now(), self._run_id, key),
         )
 
+    @_room_retry
     def mark_sent(self, key: str) -> None:
         """A generation request is about to be sent: count it and remember it, fsynced, so that
         a run killed before the answer arrives leaves a trace of what may have been charged."""
+        if self.reserve_released:  # the room left is for the answers already on their way
+            raise disk_full(self.output_dir)
         now = _now()
         with self._write(durable=True) as cur:
             cur.execute(
@@ -277,6 +332,7 @@ class StateStore:
 
         await asyncio.to_thread(self.mark_sent, key)
 
+    @_room_retry
     def clear_sent(self, key: str) -> None:
         """The API answered without charging (it refused the request): nothing is unknown."""
         with self._write() as cur:
@@ -313,6 +369,7 @@ class StateStore:
         finally:
             conn.close()
 
+    @_room_retry
     def record_generation(
         self,
         key: str,
@@ -351,6 +408,7 @@ class StateStore:
             self.record_generation, key, uuid, result_keys, temporary_url, credits_left
         )
 
+    @_room_retry
     def record_file(self, key: str, index: int, file: FileRecord) -> None:
         """A result image written and verified at `file.path` (not fsynced: re-verifiable)."""
         with self._write() as cur:
@@ -370,11 +428,13 @@ class StateStore:
         rows = self._read("SELECT path, sha256, bytes FROM written_files", ()).fetchall()
         return {str(path): (str(sha), int(size)) for path, sha, size in rows}
 
+    @_room_retry
     def forget_written(self, paths: Sequence[str]) -> None:
         """These files are gone (pruned): no longer ours to delete."""
         with self._write() as cur:
             cur.executemany("DELETE FROM written_files WHERE path = ?", [(p,) for p in paths])
 
+    @_room_retry
     def mark_done(self, key: str, duration_s: float | None = None) -> None:
         self._update_job(
             "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?, duration_s = ?,"
@@ -382,6 +442,7 @@ class StateStore:
             (_now(), duration_s, self._run_id, key),
         )
 
+    @_room_retry
     def mark_failed(self, key: str, error: str, duration_s: float | None = None) -> None:
         """The job failed in this run; recorded result keys are kept (they are paid for)."""
         self._update_job(
@@ -390,6 +451,7 @@ class StateStore:
             (error, _now(), duration_s, self._run_id, key),
         )
 
+    @_room_retry
     def mark_skipped(self, key: str) -> None:
         """A done job this run left alone (its files are intact); reported as skipped."""
         self._update_job("UPDATE jobs SET skipped_in = ? WHERE key = ?", (self._run_id, key))
@@ -457,20 +519,3 @@ def _dumps(value: object) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _open_error(path: Path, exc: sqlite3.Error) -> StateError:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return StateError(
-            f"the state file {path} is locked by another program",
-            "wait for the other backdrop run to finish, then try again",
-        )
-    return StateError(f"the state file {path} is damaged or unreadable ({text})", FRESH_START)
-
-
-def _io_error(path: Path, exc: sqlite3.Error) -> StateError:
-    return StateError(
-        f"cannot update the state file {path} ({exc})",
-        "check free disk space and permissions; already written images are kept",
-    )

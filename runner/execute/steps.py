@@ -28,7 +28,7 @@ from runner.api.errors import (
     TransientError,
     UnreachableError,
 )
-from runner.diagnostics import ApiError, BackdropError
+from runner.diagnostics import ApiError, BackdropError, StateError
 from runner.execute.aimd import AdaptiveLimit
 from runner.execute.backoff import Backoff
 from runner.execute.events import RunEvents
@@ -161,12 +161,14 @@ class RunContext:
         self._uploads[image.sha256] = future
         try:
             key = await self._upload(job.label, image)
+            # Inside the try: a record that cannot be saved (a full disk) must reach the jobs
+            # waiting on this upload too, or they would wait forever.
+            self.state.record_asset(image.sha256, key)
         except BaseException as exc:
             del self._uploads[image.sha256]  # a later job may try again
             future.set_exception(exc if isinstance(exc, Exception) else Stopped())
             future.exception()  # retrieved: no "never retrieved" noise when nobody waits
             raise
-        self.state.record_asset(image.sha256, key)
         future.set_result(key)
         del self._uploads[image.sha256]
         return key
@@ -236,6 +238,10 @@ class RunContext:
         size = _parse_size(job.prompt_object.size)
         fmt = job.prompt_object.output_format
         for index, (dest, key) in enumerate(zip(job.outputs, result_keys, strict=False)):
+            if isinstance(self.fatal, StateError):
+                # The disk is full (or the state unusable): keep what room is left for the
+                # state's records of answers; the next run downloads this from the record.
+                raise Stopped
             record = await self._download_one(
                 job.label, key, dest, fmt, size, temporary_url if index == 0 else None
             )

@@ -1,0 +1,89 @@
+"""How state-file errors are told: a full, read-only or unwritable disk is said as such.
+
+"Damaged" is kept for a file that really is: its hint (move .backdrop away) would discard the
+record of paid work, so a full disk must never get it.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
+
+from runner.diagnostics import StateError
+from runner.execute.state_schema import FRESH_START
+from runner.fileio import DiskFullError, disk_full, folder_error
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@runtime_checkable
+class HasReserve(Protocol):
+    def release_reserve(self) -> bool: ...
+
+
+# SQLite's primary result codes for a disk that cannot take the write (not a damaged file).
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 8, 10, 13, 14
+
+
+def _disk_error(path: Path, exc: sqlite3.Error) -> StateError | None:
+    """A full, read-only or unwritable disk, said as such (never "damaged": that hint would
+    have the user discard the record of paid work)."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    folder = path.parent.parent  # <output_dir>/.backdrop/state.db
+    if code == _SQLITE_FULL or "disk is full" in str(exc):
+        return disk_full(folder)
+    if code == _SQLITE_READONLY or "readonly" in str(exc):
+        return folder_error(folder, OSError(errno.EROFS, os.strerror(errno.EROFS)))
+    if code in (_SQLITE_IOERR, _SQLITE_CANTOPEN):
+        return StateError(
+            f"cannot write the state file {path} ({exc})",
+            "check the disk holding the output folder (free space, permissions), then run"
+            " again: finished jobs and paid answers are kept",
+        )
+    return None
+
+
+def open_error(path: Path, exc: sqlite3.Error) -> StateError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StateError(
+            f"the state file {path} is locked by another program",
+            "wait for the other backdrop run to finish, then try again",
+        )
+    disk = _disk_error(path, exc)
+    if disk is not None:
+        return disk
+    return StateError(f"the state file {path} is damaged or unreadable ({text})", FRESH_START)
+
+
+def io_error(path: Path, exc: sqlite3.Error) -> StateError:
+    disk = _disk_error(path, exc)
+    if disk is not None:
+        return disk
+    return StateError(
+        f"cannot update the state file {path} ({exc})",
+        "check free disk space and permissions; already written images are kept",
+    )
+
+
+def room_retry(method: Callable[P, R]) -> Callable[P, R]:
+    """A write that found the disk full is tried once more after the reserve is released:
+    the state's last writes (a paid answer, above all) get the room kept for them."""
+
+    @functools.wraps(method)
+    def write(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except DiskFullError:
+            store = args[0]
+            if not isinstance(store, HasReserve) or not store.release_reserve():
+                raise
+            return method(*args, **kwargs)
+
+    return write
