@@ -184,6 +184,8 @@ def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
     )
     if result.credits_left is not None:
         click.echo(f"Credits left: {result.credits_left:,}")
+    for output, kept in result.kept_edits:
+        echo_err(f"kept: {output} had been edited; the edit is now {kept}, the new result {output}")
     for failure in result.failures:
         echo_err(f"failed: {failure.label or failure.key[:12]}: {failure.message}")
     if result.fatal:

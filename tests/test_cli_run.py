@@ -168,9 +168,12 @@ def test_verify_and_prune_find_missing_changed_and_stale_files(campaign, capsys,
     assert "0 jobs to generate (0 images), 2 paid earlier, only downloads left" in repaired.out
     assert charged == 30
     # A copy the user made is not backdrop's to delete: verify names it, prune keeps it.
+    # The changed file is kept too, beside the fresh download.
     assert (out / "en-US" / "old-banner.webp").is_file()
+    assert (out / "de-DE" / "MUG-01-spring.edited.webp").read_bytes() == b"not the image"
     assert run_cli(capsys, "verify", str(out)).code == 1
     (out / "en-US" / "old-banner.webp").unlink()
+    (out / "de-DE" / "MUG-01-spring.edited.webp").unlink()
     assert run_cli(capsys, "verify", str(out)).code == 0
 
 

@@ -14,7 +14,7 @@ import io
 import os
 import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from runner.api.errors import RejectedError, TransientError
@@ -152,6 +152,30 @@ def verify_existing(path: Path, sha256: str, size: int | None = None) -> bool:
             return hashlib.file_digest(handle, "sha256").hexdigest() == sha256
     except OSError:
         return False
+
+
+def keep_edited(output_dir: Path, relative: str, recorded: tuple[str, int] | None) -> str | None:
+    """Move aside a file at `relative` that is not what backdrop wrote there (retouched since,
+    or someone else's), as NAME.edited.EXT; returns where it went, or None when nothing moved.
+    Called before a download would replace it: never overwrite a file backdrop did not write."""
+    path = Path(output_dir) / relative
+    if not path.is_file() or (recorded is not None and verify_existing(path, *recorded)):
+        return None
+    pure = PurePosixPath(relative)
+    for number in range(1, 1000):
+        extra = "" if number == 1 else f"-{number}"
+        name = f"{pure.stem}.edited{extra}{pure.suffix}"
+        aside = path.with_name(name)
+        if not os.path.lexists(aside):
+            try:
+                os.rename(path, aside)
+            except OSError as exc:
+                raise _write_error(relative, exc, output_dir) from None
+            return (pure.parent / name).as_posix()
+    raise OutputWriteError(
+        f"{relative} was edited, and there is no free name left to keep the edit under",
+        "move the .edited copies out of that folder, then run again",
+    )
 
 
 def files_intact(output_dir: Path, outputs: Sequence[str], files: Sequence[FileRecord]) -> bool:

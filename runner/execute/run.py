@@ -88,6 +88,8 @@ class RunResult:
     stop_signal: int | None = None  # the signal that stopped the run (SIGINT, SIGTERM, SIGHUP)
     # Generations an earlier run sent and died before their answers came: maybe charged.
     unanswered: tuple[UnansweredRequest, ...] = ()
+    # Files found edited (or not backdrop's) where a download went: (output, moved to).
+    kept_edits: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -284,4 +286,5 @@ async def _run(
         stopped=stop.is_set(),
         credits_left=ctx.credits_left,
         unanswered=unanswered,
+        kept_edits=tuple(ctx.kept_edits),
     )

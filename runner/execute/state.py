@@ -423,6 +423,13 @@ class StateStore:
                 (file.path, file.sha256, file.bytes, key),
             )
 
+    def written_file(self, path: str) -> tuple[str, int] | None:
+        """(sha256, bytes) of the file a run last wrote at `path`, if any."""
+        row = self._read(
+            "SELECT sha256, bytes FROM written_files WHERE path = ?", (path,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]))
+
     def written_files(self) -> dict[str, tuple[str, int]]:
         """Every file a run of this folder wrote: path -> (sha256, bytes) as written."""
         rows = self._read("SELECT path, sha256, bytes FROM written_files", ()).fetchall()

@@ -32,7 +32,7 @@ from runner.diagnostics import ApiError, BackdropError, StateError
 from runner.execute.aimd import AdaptiveLimit
 from runner.execute.backoff import Backoff
 from runner.execute.events import RunEvents
-from runner.execute.files import download_verified
+from runner.execute.files import download_verified, keep_edited
 from runner.execute.ratelimit import RateLimiter
 from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
@@ -71,6 +71,8 @@ class RunContext:
     credits_left: int | None = None
     retrying: int = 0  # jobs sleeping before a retry, for the progress display
     halted: asyncio.Event = field(default_factory=asyncio.Event)  # stop asked, or fatal answer
+    # (output, where the file found there was moved): edits kept from a fresh download
+    kept_edits: list[tuple[str, str]] = field(default_factory=list)
     _uploads: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     @property
@@ -242,6 +244,11 @@ class RunContext:
                 # The disk is full (or the state unusable): keep what room is left for the
                 # state's records of answers; the next run downloads this from the record.
                 raise Stopped
+            kept = await asyncio.to_thread(
+                keep_edited, self.output_dir, dest, self.state.written_file(dest)
+            )
+            if kept is not None:
+                self.kept_edits.append((dest, kept))
             record = await self._download_one(
                 job.label, key, dest, fmt, size, temporary_url if index == 0 else None
             )
