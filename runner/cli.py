@@ -36,6 +36,8 @@ API_URL_DEFAULT = "https://api.1min.ai"
 ASSET_URL_DEFAULT = "https://asset.1min.ai"
 # Rehearsal credits: enough for thousands of full demo runs, still shown as "credits left".
 EMULATED_CREDITS = 1_000_000_000
+# A local rehearsal has no rate limit to respect: pacing it would only make it slow.
+EMULATED_RPM = 1_000_000.0
 
 
 def _plan(
@@ -230,9 +232,8 @@ def init(directory: str) -> None:
 @click.option(
     "--rpm",
     type=click.FloatRange(min=0, min_open=True),
-    default=180,
-    show_default=True,
-    help="API requests per minute, uploads and generations together.",
+    help="API requests per minute, uploads and generations together (default 180; "
+    "an --emulate run is not paced unless this is given).",
 )
 @click.option(
     "--max-attempts",
@@ -288,7 +289,7 @@ def run(
     api_url: str,
     asset_url: str,
     concurrency: int,
-    rpm: float,
+    rpm: float | None,
     max_attempts: int,
     timeout: float,
     drain_timeout: float | None,
@@ -307,6 +308,7 @@ def run(
 
     from runner import terminal
     from runner.api.client import Timeouts
+    from runner.api.limits import DEFAULT_RPM
     from runner.execute.preview import preview_run
     from runner.execute.run import RunAbandoned, RunOptions, run_plan
     from runner.execute.selection import Selection
@@ -317,7 +319,7 @@ def run(
     real_key = None if emulate else _api_key()  # a bad key is refused before anything else
     options = RunOptions(
         concurrency=concurrency,
-        rpm=rpm,
+        rpm=rpm if rpm is not None else EMULATED_RPM if emulate else DEFAULT_RPM,
         max_attempts=max_attempts,
         timeouts=dataclasses.replace(Timeouts(), generate=timeout),
         selection=Selection.from_cli(only, limit, shard),
@@ -377,7 +379,8 @@ def _confirm_spend(spend: float, limit: float) -> None:
             "try --limit 3 first for a cheap trial",
         )
     if not click.confirm(f"{message}. Spend it?", default=False, err=True):
-        raise click.exceptions.Abort()
+        click.echo("Not confirmed: nothing was spent.", err=True)
+        sys.exit(EXIT_JOBS_FAILED)
 
 
 def _api_key() -> str:
@@ -546,7 +549,11 @@ def verify(outdir: str) -> None:
 @click.option("--burst-429", metavar="P", help="Share of requests that start a burst of 429s.")
 @click.option("--drop-rate", metavar="P", help="Share of API connections dropped mid-answer.")
 @click.option("--truncate-rate", metavar="P", help="Share of downloads cut short.")
-@click.option("--credit-limit", type=click.IntRange(min=0), help="Credits before they run out.")
+@click.option(
+    "--credit-limit",
+    type=click.IntRange(min=0),
+    help="Credits before they run out (default 1,000,000,000: ample for any rehearsal).",
+)
 @click.option("--seed", type=int, help="Make the faults repeatable.")
 def emulator(
     host: str,

@@ -14,6 +14,7 @@ from PIL import Image
 from runner.api.client import OneMinClient
 from runner.api.errors import AuthError, CreditsError, RejectedError, TransientError
 from runner.emulator import EmulatorConfig, EmulatorServer, create_app
+from runner.emulator.config import DEFAULT_CREDIT_LIMIT
 from runner.execute.files import download_verified
 
 KEY = "emu-key-Xy7-distinctive"
@@ -60,7 +61,10 @@ def test_upload_generate_and_download_round_trip(tmp_path: Path) -> None:
             asset = await client.upload_asset(source_png(), "mug.png", "image/png")
             generation = await client.generate(prompt(asset))
             assert len(generation.result_keys) == 2
-            assert generation.credits_left is not None and generation.credits_left < 1_000_000
+            assert (
+                generation.credits_left is not None
+                and generation.credits_left < DEFAULT_CREDIT_LIMIT
+            )
             for index, key in enumerate(generation.result_keys):
                 record = await download_verified(
                     client, key, output_dir=tmp_path, dest=f"winter/mug-{index}.png",

@@ -11,6 +11,7 @@ from PIL import Image
 
 from runner.api import limits
 from runner.emulator import EmulatorConfig
+from runner.emulator.config import DEFAULT_CREDIT_LIMIT
 from runner.emulator.faults import DroppedConnection, TokenBucket, TruncatedDownload
 
 from .emulator_support import KEY, decode, feature_body, in_process, run, studio_photo, upload
@@ -42,7 +43,7 @@ def test_upload_generate_download_round_trip() -> None:
             assert len(results) == 2 and len(set(results)) == 2
             assert all(k.endswith("_background_replaced.jpg") for k in results)
             team = record["teamUser"]
-            assert team["creditLimit"] == 1_000_000 and team["usedCredit"] == 2 * 1000
+            assert team["creditLimit"] == DEFAULT_CREDIT_LIMIT and team["usedCredit"] == 2 * 1000
             assert team["status"] == "ACTIVE"
             url = record["temporaryUrl"]
             assert url.startswith(f"http://emulator/asset/{results[0]}?X-Amz-Algorithm=")

@@ -21,6 +21,7 @@ from runner.emulator import (
     serve_forever,
 )
 from runner.emulator.app import create_app
+from runner.emulator.config import DEFAULT_CREDIT_LIMIT
 from runner.emulator.faults import InjectedDisconnect
 from runner.emulator.server import bind_socket, check_host, config_from_json, config_to_json
 
@@ -167,7 +168,7 @@ def test_config_from_options_and_validation() -> None:
     config = config_from_options(latency="0.1-0.3", error_rate="20%", rpm_limit=600, seed=1)
     assert config.latency == (0.1, 0.3)
     assert config.error_rate == 0.2 and config.rpm_limit == 600 and config.seed == 1
-    assert config.credit_limit == 1_000_000 and config.retry_after
+    assert config.credit_limit == DEFAULT_CREDIT_LIMIT and config.retry_after
     with pytest.raises(ValueError, match="drop_rate must be a probability"):
         EmulatorConfig(drop_rate=2)
     with pytest.raises(ValueError, match="rpm_limit"):

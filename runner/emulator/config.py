@@ -10,6 +10,9 @@ from pathlib import Path
 # Credits the emulator charges per generated image, by quality. 1min.ai does not publish its
 # exact credit prices; these keep the ratio of OpenAI's list prices (low : medium : high is
 # roughly 1 : 4 : 16) so a budget runs out in a realistic order.
+# Ample for any rehearsal (62,500 high-quality images); --credit-limit sets a smaller budget
+# to rehearse running out.
+DEFAULT_CREDIT_LIMIT = 1_000_000_000
 DEFAULT_CREDITS_PER_IMAGE: Mapping[str, int] = {"low": 1000, "medium": 4000, "high": 16000}
 
 Latency = float | tuple[float, float]
@@ -31,7 +34,7 @@ class EmulatorConfig:
     burst_seconds: float = 1.0  # how long such a burst lasts
     drop_rate: float = 0.0  # probability of dropping the connection mid-answer on API requests
     truncate_rate: float = 0.0  # probability that an asset download is cut short
-    credit_limit: int = 1_000_000
+    credit_limit: int = DEFAULT_CREDIT_LIMIT
     credits_per_image: Mapping[str, int] = field(
         default_factory=lambda: dict(DEFAULT_CREDITS_PER_IMAGE), hash=False
     )
@@ -164,7 +167,7 @@ def config_from_options(
         burst_429=rate("429 burst rate", burst_429),
         drop_rate=rate("drop rate", drop_rate),
         truncate_rate=rate("truncate rate", truncate_rate),
-        credit_limit=1_000_000 if credit_limit is None else credit_limit,
+        credit_limit=DEFAULT_CREDIT_LIMIT if credit_limit is None else credit_limit,
         cache_results=cache_results,
         seed=seed,
         asset_base_url=asset_base_url,
