@@ -206,16 +206,17 @@ def show_unanswered(requests: Sequence[UnansweredRequest]) -> None:
     if not requests:
         return
     echo_err(
-        f"warning: an earlier run stopped with {_count(len(requests), 'generation')} sent and"
-        " unanswered; 1min.ai may have charged them without backdrop receiving the images:"
+        f"warning: {_count(len(requests), 'generation')} sent by an earlier run never got an"
+        " answer (the run was stopped, or the API failed after the request was sent);"
+        " 1min.ai may have charged for them:"
     )
     for request in requests[:20]:
         echo_err(f"  {request.label or request.key[:12]} (sent {request.sent_at})")
     if len(requests) > 20:
         echo_err(f"  ... and {len(requests) - 20:,} more")
     echo_err(
-        "    hint: compare with the usage in your 1min.ai dashboard; this run generates"
-        " those jobs again"
+        "    hint: compare with the usage in your 1min.ai dashboard; backdrop cannot fetch"
+        " those results, so those jobs are generated again"
     )
 
 
