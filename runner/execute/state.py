@@ -21,10 +21,7 @@ them instead of paying again (`JobState.generated`).
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -39,6 +36,7 @@ from runner import __version__
 from runner.diagnostics import StateError
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord, RunSnapshot, UnansweredRequest
+from runner.execute.reserve import DiskReserve
 from runner.execute.state_errors import io_error as _io_error
 from runner.execute.state_errors import open_error as _open_error
 from runner.execute.state_errors import room_retry as _room_retry
@@ -60,10 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["STATE_FILE", "JobState", "StateStore"]
 
 STATE_FILE = "state.db"
-# Space set aside at open, released when a write finds the disk full: room for the state's last
-# writes (answers in flight) after the downloads have filled the disk.
-RESERVE_FILE = "reserve"
-RESERVE_BYTES = 512 * 1024
 
 
 class StateStore:
@@ -75,8 +69,7 @@ class StateStore:
         self.output_dir = output_dir
         self._lock = threading.Lock()  # so the run loop may also write from worker threads
         self._run_id: str | None = None
-        self.has_reserve = False  # room set aside for the last writes (see RESERVE_BYTES)
-        self.reserve_released = False  # the disk filled up during this session
+        self.reserve = DiskReserve(path.parent)  # room for the last writes when the disk fills
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -111,41 +104,16 @@ class StateStore:
                 conn.close()
             raise
         store = cls(conn, path, output_dir)
-        store._make_reserve()
+        store.reserve.make()
         return store
 
-    def _make_reserve(self) -> None:
-        """Best effort: a disk already too full for it gets none (`has_reserve` is False)."""
-        reserve = self.path.parent / RESERVE_FILE
-        try:
-            if reserve.is_file() and reserve.stat().st_size >= RESERVE_BYTES:
-                self.has_reserve = True
-                return
-            fd = os.open(reserve, os.O_WRONLY | os.O_CREAT, 0o644)
-            try:
-                try:
-                    os.posix_fallocate(fd, 0, RESERVE_BYTES)
-                except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                        raise
-                    os.pwrite(fd, bytes(RESERVE_BYTES), 0)  # no fallocate on this file system
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self.has_reserve = True
-        except OSError:
-            with contextlib.suppress(OSError):
-                reserve.unlink()
+    @property
+    def has_reserve(self) -> bool:
+        return self.reserve.held
 
     def release_reserve(self) -> bool:
-        """Free the reserved space; False when there was none left to free."""
-        if not self.has_reserve:
-            return False
-        self.has_reserve = False
-        self.reserve_released = True
-        with contextlib.suppress(OSError):
-            (self.path.parent / RESERVE_FILE).unlink()
-        return True
+        """Free the room kept for the last writes; False when there was none left to free."""
+        return self.reserve.release()
 
     @staticmethod
     def read_snapshot(output_dir: Path) -> RunSnapshot:
@@ -311,7 +279,7 @@ class StateStore:
     def mark_sent(self, key: str) -> None:
         """A generation request is about to be sent: count it and remember it, fsynced, so that
         a run killed before the answer arrives leaves a trace of what may have been charged."""
-        if self.reserve_released:  # the room left is for the answers already on their way
+        if self.reserve.released:  # the room left is for the answers already on their way
             raise disk_full(self.output_dir)
         now = _now()
         with self._write(durable=True) as cur:

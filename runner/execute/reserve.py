@@ -1,0 +1,58 @@
+"""Room kept on the output folder's disk for the state's last writes.
+
+Downloads are what fill a disk; the records of answers already paid for must still fit after
+that. So a run sets RESERVE_BYTES aside in `.backdrop/reserve` before it spends anything, and
+the state releases it when a write finds the disk full (then retries that write once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from pathlib import Path
+
+RESERVE_FILE = "reserve"
+# A few hundred SQLite pages: the records of every answer in flight, at any --concurrency used
+# in practice, and the run's last status marks.
+RESERVE_BYTES = 512 * 1024
+
+
+class DiskReserve:
+    def __init__(self, state_dir: Path) -> None:
+        self.path = Path(state_dir) / RESERVE_FILE
+        self.held = False  # the space is set aside now
+        self.released = False  # the disk filled up during this session
+
+    def make(self) -> bool:
+        """Set the space aside (best effort); False when the disk is too full for it."""
+        try:
+            if self.path.is_file() and self.path.stat().st_size >= RESERVE_BYTES:
+                self.held = True
+                return True
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                try:
+                    os.posix_fallocate(fd, 0, RESERVE_BYTES)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    os.pwrite(fd, bytes(RESERVE_BYTES), 0)  # no fallocate on this file system
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            return False
+        self.held = True
+        return True
+
+    def release(self) -> bool:
+        """Free the space; False when there was none left to free."""
+        if not self.held:
+            return False
+        self.held, self.released = False, True
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        return True
