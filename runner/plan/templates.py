@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import suggestion_suffix
 from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment, slug
-from runner.templating.parse import TemplateProblem, parse_template, syntax_problem
+from runner.templating.parse import TemplateProblem, check_text, parse_template, syntax_problem
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -66,7 +66,7 @@ class TemplateRenderer:
     def render(self, text: str, context: Mapping[str, Any]) -> str:
         """Render `text` with `context`; raises TemplateProblem."""
         if not needs_rendering(text):
-            return plain_text(text)
+            return check_text(plain_text(text))
         compiled = self._compile(text)
         if isinstance(compiled, TemplateProblem):
             raise compiled
@@ -107,6 +107,8 @@ class TemplateRenderer:
             compiled = problem
         except TemplateSyntaxError as exc:
             compiled = syntax_problem(exc, self._env.filters, self._env.tests)
+        except SyntaxError as exc:  # what Python refuses in the code Jinja made from it
+            compiled = TemplateProblem(f"template syntax error: {exc.msg}")
         except (RecursionError, MemoryError):
             compiled = TemplateProblem(
                 "this template is nested too deeply to read", hint="split it into simpler parts"
@@ -129,7 +131,7 @@ class TemplateRenderer:
                 # `parent`, so a read-only mapping is enough.
                 parent: Any = context
                 ctx = env.context_class(env, parent, template.name, template.blocks)
-                return self._joined(template.root_render_func(ctx))
+                return check_text(self._joined(template.root_render_func(ctx)))
             except RecursionError:
                 raise TemplateProblem(
                     "this template calls itself without end (a macro that calls itself?)",
@@ -160,9 +162,10 @@ class TemplateRenderer:
         except template_error as exc:
             message = f"the template failed: {exc.message or exc}"
             raise TemplateProblem(message, line=_template_line(exc.__traceback__)) from None
-        except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
-            message = f"the template failed: {exc}"
-            raise TemplateProblem(message, line=_template_line(exc.__traceback__)) from None
+        except TemplateProblem:
+            raise
+        except Exception as exc:  # anything else a template's own expressions raise
+            raise _failure(exc) from None
 
     def _joined(self, parts: Iterator[str]) -> str:
         """The rendered text, stopped as soon as it grows past MAX_RENDERED characters."""
@@ -175,6 +178,38 @@ class TemplateRenderer:
                 raise self._too_large(f"the template makes text longer than {limit} characters")
             texts.append(part)
         return "".join(texts)
+
+
+def _failure(exc: Exception) -> TemplateProblem:
+    """A template's expression failed: name the filter when one did (`1|wordwrap`)."""
+    line = _template_line(exc.__traceback__)
+    detail = str(exc) or type(exc).__name__
+    found = _failed_builtin(exc.__traceback__)
+    if found is None:
+        return TemplateProblem(f"the template failed: {detail}", line=line)
+    kind, name = found
+    where = f"| {name}" if kind == "filter" else f"is {name}"
+    return TemplateProblem(
+        f"the {kind} '{name}' failed: {detail}",
+        hint=f"check the value before {where} and the arguments given to it",
+        line=line,
+    )
+
+
+_BUILTIN_PREFIXES = {"jinja2.filters": ("filter", "do_"), "jinja2.tests": ("test", "test_")}
+
+
+def _failed_builtin(tb: TracebackType | None) -> tuple[str, str] | None:
+    """The innermost Jinja filter or test in a traceback (do_wordwrap -> filter 'wordwrap')."""
+    found = None
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__"))
+        kind, prefix = _BUILTIN_PREFIXES.get(module, ("", ""))
+        name = tb.tb_frame.f_code.co_name.removeprefix("sync_")
+        if kind and name.startswith(prefix):
+            found = (kind, name.removeprefix(prefix))
+        tb = tb.tb_next
+    return found
 
 
 def _template_line(tb: TracebackType | None) -> int:

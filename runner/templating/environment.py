@@ -101,7 +101,11 @@ def make_template_environment() -> Environment:
                 return obj[attribute]
             return super().getattr(obj, attribute)
 
-    env = RecipeSandbox(undefined=RecipeUndefined, autoescape=False, keep_trailing_newline=False)
+    # Not optimized: Jinja's optimizer evaluates constant expressions while compiling, where an
+    # error such as `(-1)[999] ~ 'x'` escapes every handler; at render time it is a diagnostic.
+    env = RecipeSandbox(
+        undefined=RecipeUndefined, autoescape=False, keep_trailing_newline=False, optimized=False
+    )
     env.filters.update(RECIPE_FILTERS)
     del env.filters["random"]
     limits.guard_filters(env.filters)
@@ -109,6 +113,17 @@ def make_template_environment() -> Environment:
         if name not in TEMPLATE_GLOBALS:
             del env.globals[name]
     return env
+
+
+def undeclared_names(env: Environment, ast: Any) -> set[str]:
+    """The variables a parsed template reads from its context (names the context must hold)."""
+    from jinja2.meta import TrackingCodeGenerator
+
+    # jinja2.meta.find_undeclared_variables, minus its optimizer (see make_template_environment).
+    tracker = TrackingCodeGenerator(env)
+    tracker.optimizer = None
+    tracker.visit(ast)
+    return tracker.undeclared_identifiers
 
 
 def _recording(obj: Any, name: str | None) -> Any:

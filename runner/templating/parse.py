@@ -32,12 +32,16 @@ class ParsedTemplate:
 
 def parse_template(env: Environment, text: str) -> ParsedTemplate:
     """Parse `text` and find the variables it reads; raises TemplateProblem."""
-    from jinja2 import TemplateSyntaxError, meta
+    from jinja2 import TemplateSyntaxError
 
+    from runner.templating.environment import undeclared_names
+
+    _refuse_surrogates(text)
     try:
         ast = env.parse(text)
-        # Also compiles: unknown filters and tests are found here, not by parse().
-        names = tuple(sorted(meta.find_undeclared_variables(ast)))
+        _refuse_repeated_arguments(ast)
+        # Also generates code: unknown filters and tests are found here, not by parse().
+        names = tuple(sorted(undeclared_names(env, ast)))
     except TemplateSyntaxError as exc:
         raise syntax_problem(exc, env.filters, env.tests) from None
     except (RecursionError, MemoryError):
@@ -45,6 +49,54 @@ def parse_template(env: Environment, text: str) -> ParsedTemplate:
             "this template is nested too deeply to read", hint="split it into simpler parts"
         ) from None
     return ParsedTemplate(ast, names)
+
+
+def check_text(text: str) -> str:
+    """`text`, if it can be written as UTF-8; a lone surrogate (such as '\\ud800') cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        code = f"U+{ord(text[exc.start]):04X}"
+        raise TemplateProblem(
+            f"the template makes text with an invalid character ({code}, half of a pair that "
+            "Unicode needs whole)",
+            hint="remove the escape that makes it (such as \\ud800), or write the character itself",
+            line=line,
+        ) from None
+    return text
+
+
+def _refuse_surrogates(text: str) -> None:
+    try:
+        check_text(text)
+    except TemplateProblem as problem:
+        problem.message = problem.message.replace("makes text with", "contains")
+        raise
+
+
+def _refuse_repeated_arguments(ast: TemplateNode) -> None:
+    """Python refuses `f(a=1, a=2)` and `macro m(a, a)` when the template is compiled."""
+    from jinja2 import nodes
+
+    for node in ast.find_all((nodes.Call, nodes.Filter, nodes.Test)):
+        keys = [keyword.key for keyword in getattr(node, "kwargs", ())]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise TemplateProblem(
+                    f"template syntax error: the argument {key!r} is given twice",
+                    hint="give each argument once",
+                    line=node.lineno,
+                )
+    for macro in ast.find_all((nodes.Macro, nodes.CallBlock)):
+        params = [arg.name for arg in getattr(macro, "args", ())]
+        for name in params:
+            if params.count(name) > 1:
+                raise TemplateProblem(
+                    f"template syntax error: the argument {name!r} is named twice",
+                    hint="give each argument of a macro its own name",
+                    line=macro.lineno,
+                )
 
 
 def syntax_problem(exc: Any, filters: Iterable[str], tests: Iterable[str]) -> TemplateProblem:
