@@ -1,4 +1,5 @@
-"""stdout and stderr that go quiet when their reader goes away (`backdrop run ... | head -4`).
+"""stdout and stderr that go quiet when their reader goes away (`backdrop run ... | head -4`,
+or the terminal of a closed SSH session, whose writes fail with EIO).
 
 A closed pipe must never change what a run does: without this, the first line printed after
 `head` exits raises BrokenPipeError in the middle of a job, and a job already done would be
@@ -15,7 +16,7 @@ from typing import Any, TextIO
 
 
 class PipeSafeStream:
-    """Delegates to a text stream; after a broken pipe, swallows everything written to it."""
+    """Delegates to a text stream; once a write fails, swallows everything written to it."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -25,7 +26,7 @@ class PipeSafeStream:
         if not self.reader_gone:
             try:
                 return self._stream.write(text)
-            except BrokenPipeError:
+            except OSError:  # EPIPE from a pipe, EIO from a hung-up terminal
                 self._go_quiet()
         return len(text)
 
@@ -33,7 +34,7 @@ class PipeSafeStream:
         if not self.reader_gone:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
+            except OSError:
                 self._go_quiet()
 
     def __getattr__(self, name: str) -> Any:

@@ -48,3 +48,20 @@ def test_a_pipe_closed_early_leaves_every_job_done(tmp_path: Path) -> None:
         timeout=60,
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_hung_up_terminal_goes_quiet_too() -> None:
+    import errno
+    import io
+
+    from runner.streams import PipeSafeStream
+
+    class HungUp(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.EIO, "Input/output error")  # a closed SSH session's terminal
+
+    stream = PipeSafeStream(HungUp())
+    assert stream.write("[1/8] ok\n") == len("[1/8] ok\n")
+    assert stream.reader_gone
+    stream.write("more\n")
+    stream.flush()
