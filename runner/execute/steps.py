@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,11 +245,12 @@ class RunContext:
                 # The disk is full (or the state unusable): keep what room is left for the
                 # state's records of answers; the next run downloads this from the record.
                 raise Stopped
-            kept = await asyncio.to_thread(
-                keep_edited, self.output_dir, dest, self.state.written_file(dest)
-            )
-            if kept is not None:
-                self.kept_edits.append((dest, kept))
+            if os.path.lexists(self.output_dir / dest):  # rarely: skip the thread hop if not
+                kept = await asyncio.to_thread(
+                    keep_edited, self.output_dir, dest, self.state.written_file(dest)
+                )
+                if kept is not None:
+                    self.kept_edits.append((dest, kept))
             record = await self._download_one(
                 job.label, key, dest, fmt, size, temporary_url if index == 0 else None
             )
