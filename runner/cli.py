@@ -364,7 +364,7 @@ def run(
         paths = _write_reports_if_any(the_plan.output_dir)
     else:
         paths = _write_reports(the_plan.output_dir)
-    if prune and paths is not None:
+    if prune and paths is not None and not result.stopped:  # not after Ctrl-C or SIGTERM
         _prune(the_plan.output_dir, yes)
     terminal.show_run_summary(result, paths)
     sys.exit(terminal.run_exit_code(result))

@@ -114,17 +114,18 @@ def test_a_stop_signal_drains_the_generations_in_flight(server, recipe, signum, 
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_second_signal_abandons_the_requests_in_flight_and_the_next_run_names_them(
-    server, recipe
+    server, recipe, signum
 ):
     proc = start_run(server, recipe)
     wait_in_flight(server, proc, 8)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     returncode, _, err = finish(proc)
-    assert returncode == 143, err
-    assert "Aborted (SIGTERM, stopped at once)." in err
+    assert returncode == 128 + signum, err
+    assert f"Aborted ({signal.Signals(signum).name}, stopped at once)." in err
     assert "8 generations in flight abandoned: 1min.ai may charge them" in err
     assert "Traceback" not in err
 
