@@ -168,6 +168,29 @@ def test_a_state_from_before_written_files_is_filled_from_its_file_records(tmp_p
         assert list(store.written_files()) == ["old.png"]
 
 
+def test_another_recipe_sharing_the_folder_keeps_its_images(tmp_path, capsys, monkeypatch):
+    campaign = tmp_path / "campaign"
+    recipe = small_campaign(campaign)
+    other = campaign / "autumn.yaml"
+    other.write_text(
+        recipe.read_text()
+        .replace("name: spring-campaign", "name: autumn-campaign")
+        .replace('output: "{{ market.code }}/', 'output: "autumn/{{ market.code }}/')
+        .replace("soft natural light", "warm autumn light")
+    )
+    monkeypatch.chdir(campaign)
+    common = ("--emulate", "-y", "-o", "shared", "--limit", "2")
+    assert run_cli(capsys, "run", "autumn.yaml", *common).code == 0
+    autumn = sorted(
+        p.relative_to(campaign) for p in (campaign / "shared" / "autumn").rglob("*.webp")
+    )
+    assert len(autumn) == 2
+    result = run_cli(capsys, "run", "spring-campaign.yaml", *common, "--prune")
+    assert result.code == 0, result.err
+    assert all(path.is_file() for path in autumn)
+    assert "prune: no stale images written by backdrop" in result.err
+
+
 def test_an_absolute_output_dir_in_a_recipe_is_refused_but_minus_o_may_be(
     tmp_path, capsys, monkeypatch
 ):

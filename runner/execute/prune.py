@@ -70,9 +70,9 @@ def find_prunable(output_dir: Path, state: StateStore) -> PruneCandidates:
     }
     stale: list[str] = []
     edited: list[str] = []
-    for relative, (sha256, size) in sorted(state.written_files().items()):
-        if _normal(relative) in current:
-            continue
+    for relative, (sha256, size, recipe) in sorted(state.written_files().items()):
+        if _normal(relative) in current or recipe not in (None, snapshot.recipe_name):
+            continue  # still produced, or another recipe's sharing this folder
         try:
             target, _ = resolve_output(output_dir, relative)
         except OutputWriteError:

@@ -398,10 +398,15 @@ class StateStore:
         ).fetchone()
         return None if row is None else (str(row[0]), int(row[1]))
 
-    def written_files(self) -> dict[str, tuple[str, int]]:
-        """Every file a run of this folder wrote: path -> (sha256, bytes) as written."""
-        rows = self._read("SELECT path, sha256, bytes FROM written_files", ()).fetchall()
-        return {str(path): (str(sha), int(size)) for path, sha, size in rows}
+    def written_files(self) -> dict[str, tuple[str, int, str | None]]:
+        """Every file a run of this folder wrote: path -> (sha256, bytes, the name of the recipe
+        that last planned its job)."""
+        rows = self._read(
+            "SELECT w.path, w.sha256, w.bytes, r.recipe_name FROM written_files w"
+            " LEFT JOIN jobs j ON j.key = w.job_key LEFT JOIN runs r ON r.run_id = j.run_id",
+            (),
+        ).fetchall()
+        return {str(path): (str(sha), int(size), recipe) for path, sha, size, recipe in rows}
 
     @_room_retry
     def forget_written(self, paths: Sequence[str]) -> None:
