@@ -158,6 +158,26 @@ def validate(recipes: tuple[str, ...], fmt: str) -> None:
 @plan_options
 @click.option("--json", "as_json", is_flag=True, help="Print the full plan as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="List every job, however many.")
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Compare with the output folder (state, else backdrop.lock): new, changed, up to "
+    "date, paid but not downloaded, and stale files, with the cost of the change.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    help="json: machine-readable (schemas/plan-diff.schema.json with --diff); markdown: a "
+    "pull-request comment of the diff; github: text plus GitHub Actions annotations.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would be generated, 2 when something would, 1 on any error "
+    "(an invalid recipe or bad usage included), as terraform plan does.",
+)
 def plan(
     recipe: str,
     output_dir: str | None,
@@ -165,15 +185,15 @@ def plan(
     prices: tuple[str, ...],
     as_json: bool,
     show_all: bool,
+    diff: bool,
+    fmt: str,
+    detailed_exitcode: bool,
 ) -> None:
     """Show the jobs a recipe expands to, their outputs and an estimated cost."""
-    from runner import terminal
+    from runner.commands.plan import show_plan
 
     the_plan = _plan(recipe, output_dir, max_jobs, prices)
-    if as_json:
-        terminal.print_plan_json(the_plan)
-    else:
-        terminal.show_plan(the_plan, show_all=show_all)
+    show_plan(the_plan, recipe, fmt=fmt, diff=diff, as_json=as_json, show_all=show_all)
 
 
 @cli.command()
@@ -567,6 +587,14 @@ def emulator(
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: the one place where errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--detailed-exitcode" in args:
+        from runner.commands.plan import detailed_exit_code
+
+        sys.exit(detailed_exit_code(lambda: _main(args)))
+    _main(args)
+
+
+def _main(args: list[str]) -> None:
     debug = "--debug" in args or os.environ.get("BACKDROP_DEBUG") == "1"
     try:
         cli.main(args=args, prog_name="backdrop", standalone_mode=False)
@@ -579,8 +607,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except BackdropError as err:
-        from runner import terminal
+        from runner import github, terminal
 
+        if github.enabled(_format_of(args)):
+            click.echo("\n".join(github.diagnostic_commands(err.diagnostics())))
         terminal.show_error(err)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
@@ -598,6 +628,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         sys.exit(EXIT_INTERNAL)
     sys.exit(EXIT_OK)
+
+
+def _format_of(args: list[str]) -> str | None:
+    """The --format value, for the error boundary (click has not parsed it when errors rise)."""
+    for number, arg in enumerate(args):
+        if arg.startswith("--format="):
+            return arg.partition("=")[2]
+        if arg == "--format" and number + 1 < len(args):
+            return args[number + 1]
+    return None
 
 
 __all__ = ["EXIT_JOBS_FAILED", "cli", "main"]
