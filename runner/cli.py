@@ -121,9 +121,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "github"]),
     default="text",
-    help="json prints machine-readable diagnostics for CI.",
+    help="json prints machine-readable diagnostics for CI; github adds GitHub Actions "
+    "annotations (also when GITHUB_ACTIONS=true).",
 )
 def validate(recipes: tuple[str, ...], fmt: str) -> None:
     """Check recipes (schema, templates, images, API limits) without spending anything."""
@@ -150,6 +151,9 @@ def validate(recipes: tuple[str, ...], fmt: str) -> None:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         terminal.show_validation(results)
+    from runner.commands.github_output import annotate_diagnostics
+
+    annotate_diagnostics(fmt, [d for _, _, diags in results for d in diags])
     sys.exit(EXIT_USAGE if failed else EXIT_OK)
 
 
@@ -288,6 +292,13 @@ def init(directory: str) -> None:
     help="Ask before spending more than this (estimate).",
 )
 @click.option("--prune", is_flag=True, help="Delete images in the output folder no job produces.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    help="github: GitHub Actions annotations and job summary (also when GITHUB_ACTIONS=true).",
+)
 def run(
     recipe: str,
     output_dir: str | None,
@@ -308,6 +319,7 @@ def run(
     yes: bool,
     confirm_over: float,
     prune: bool,
+    fmt: str,
 ) -> None:
     """Run a recipe: upload, generate and download every job, then write the reports."""
     import dataclasses
@@ -362,6 +374,9 @@ def run(
     if prune:
         _prune(the_plan.output_dir, yes)
     terminal.show_run_summary(result, paths)
+    from runner.commands.github_output import report_run
+
+    report_run(fmt, recipe, the_plan.output_dir, result, preview.cost.total_usd)
     sys.exit(terminal.run_exit_code(result))
 
 
@@ -502,6 +517,9 @@ def verify(outdir: str) -> None:
 
     result = verify_outputs(Path(outdir))
     terminal.show_verify(result)
+    from runner.commands.github_output import report_verify
+
+    report_verify(outdir, result)
     sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)
 
 

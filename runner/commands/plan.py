@@ -45,8 +45,7 @@ def show_plan(
             click.echo(diff_markdown(plan, plan_diff, recipe=_shown(recipe)), nl=False)
         else:
             click.echo(diff_text(plan_diff, show_all=show_all))
-        if github.enabled(fmt):
-            github.append_summary(diff_markdown(plan, plan_diff, recipe=_shown(recipe)))
+        github.append_summary(diff_markdown(plan, plan_diff, recipe=_shown(recipe)))
         return
     if as_json or fmt == "json":
         terminal.print_plan_json(plan)
