@@ -29,14 +29,18 @@ def read_previous(output_dir: Path) -> Previous:
         return _from_state(output_dir, state)
     from runner.report.manifest import LOCK_NAME, read_lock
 
-    if (output_dir / LOCK_NAME).is_file():
-        lock = read_lock(output_dir)
-        paths: dict[str, list[str]] = {}
-        for entry in lock.entries:
+    # A sharded run kept in git has one folder per shard (out/NAME/shard-1, ...), each with its
+    # lock; their paths are relative to the shard folder, as the plan's are to the output folder.
+    folders = [output_dir] if (output_dir / LOCK_NAME).is_file() else []
+    folders = folders or sorted(p.parent for p in output_dir.glob(f"shard-*/{LOCK_NAME}"))
+    if not folders:
+        return NOTHING
+    paths: dict[str, list[str]] = {}
+    for folder in folders:
+        for entry in read_lock(folder).entries:
             paths.setdefault(entry.job, []).append(entry.path)
-        jobs = tuple(PreviousJob(key, "done", tuple(p), tuple(p)) for key, p in paths.items())
-        return Previous("lock", {job.key: job for job in jobs}, jobs)
-    return NOTHING
+    jobs = tuple(PreviousJob(key, "done", tuple(p), tuple(p)) for key, p in paths.items())
+    return Previous("lock", {job.key: job for job in jobs}, jobs)
 
 
 def _from_state(output_dir: Path, path: Path) -> Previous:

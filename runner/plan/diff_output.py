@@ -129,7 +129,10 @@ def _details(entries: list[DiffEntry], budget: int) -> str:
 
 
 def _row(entry: DiffEntry) -> str:
-    what = ", ".join(entry.changed_fields) or ("new" if entry.status == "new" else "")
+    what = ", ".join(entry.changed_fields)
+    if not what and entry.status in ("new", "changed"):
+        # A changed job without fields: only backdrop.lock was there to compare with.
+        what = "new job" if entry.status == "new" else "its request"
     cost = f"${entry.cost_usd:,.2f}" if entry.images else ""
     return (
         f"| {_WORDS[entry.status]} | {_cell(entry.label or _vars_text(entry.vars))} | "
