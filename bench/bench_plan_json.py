@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_plan import write_recipe  # noqa: E402
+from bench_plan import write_recipe
 
 
 def measure(recipe: Path, jobs: int, out: Path) -> tuple[float, float, float]:
