@@ -110,3 +110,17 @@ def test_validate_format_github_annotates_every_problem(example, capsys):
     assert lines[0].startswith("::error file=campaign/spring-campaign.yaml,line=7,col=12,")
     assert lines[1].startswith("::error file=campaign/spring-campaign.yaml,line=8,")
     assert "spring-campaign.yaml: invalid" in result.err  # the text is still there
+
+
+def test_verify_appends_its_summary(example, capsys, monkeypatch, tmp_path):
+    run_recorded(example)
+    assert run_cli(capsys, "report", "campaign/out/spring-campaign").code == 0
+    (example / "out" / "spring-campaign" / "fr-FR" / "MUG-01-spring.webp").unlink()
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = run_cli(capsys, "verify", "campaign/out/spring-campaign")
+    assert result.code == 1
+    text = summary.read_text()
+    assert text.startswith("### Backdrop verify: `campaign/out/spring-campaign`")
+    assert "1 missing, 0 changed, 0 stale file(s)." in text
+    assert "- `fr-FR/MUG-01-spring.webp`" in text

@@ -132,6 +132,21 @@ def test_removed_product_leaves_stale_files(plan, tmp_path):
     assert diff.totals.stale == 3 and diff.totals.to_generate == 0
 
 
+def test_stale_files_stay_stale_after_a_later_run_without_them(plan, tmp_path):
+    complete(plan)
+    smaller = make_plan(tmp_path, products=("MUG",))
+    complete(smaller, keys=set())  # a later run of the smaller recipe (nothing new to do)
+    diff = diff_plan(smaller, read_previous(plan.output_dir))
+    assert [e.output for e in diff.of("stale")] == [
+        "spring/CAP.png",
+        "summer/CAP.png",
+        "winter/CAP.png",
+    ]
+    (plan.output_dir / "summer" / "CAP.png").unlink()  # gone from disk: no longer stale
+    diff = diff_plan(smaller, read_previous(plan.output_dir))
+    assert diff.totals.stale == 2
+
+
 def test_paid_but_not_downloaded_costs_nothing(plan):
     complete(plan, download=False)
     diff = diff_plan(plan, read_previous(plan.output_dir))

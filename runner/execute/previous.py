@@ -63,6 +63,7 @@ def _from_state(output_dir: Path, path: Path) -> Previous:
             "SELECT key, status, vars, prompt_object, image_kind, image_ref, outputs, result_keys"
             " FROM jobs"
         ).fetchall()
+        written = _written(conn)
     except sqlite3.Error as exc:
         raise StateError(f"the state file {path} cannot be read ({exc})", FRESH_START) from None
     finally:
@@ -81,7 +82,20 @@ def _from_state(output_dir: Path, path: Path) -> Previous:
             image=f"{kind}:{ref}",
         )
     latest = tuple(known[key] for key in latest_keys if key in known)
-    return Previous("state", known, latest)
+    if written is not None:
+        written = tuple((p, key) for p, key in written if (output_dir / p).is_file())
+    return Previous("state", known, latest, written)
+
+
+def _written(conn: sqlite3.Connection) -> tuple[tuple[str, str], ...] | None:
+    """Every file runs wrote, kept after its job left the plan (None in older states)."""
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'written_files'"
+    ).fetchone()
+    if not has_table:
+        return None
+    rows = conn.execute("SELECT path, job_key FROM written_files ORDER BY path").fetchall()
+    return tuple((str(path), str(key)) for path, key in rows)
 
 
 def _progress(

@@ -50,6 +50,9 @@ class Previous:
     source: Literal["none", "state", "lock"]
     known: Mapping[str, PreviousJob] = field(default_factory=dict)
     latest: tuple[PreviousJob, ...] = ()
+    # (path, job key) of every file runs wrote that is still there, when the state keeps that
+    # record; stale files are found among them (else among the latest run's jobs' files).
+    written: tuple[tuple[str, str], ...] | None = None
 
 
 NOTHING = Previous("none")
@@ -219,16 +222,18 @@ def changed_fields(job: Job, before: PreviousJob) -> tuple[str, ...]:
 def _stale(plan: Plan, previous: Previous, plan_keys: set[str]) -> Iterable[DiffEntry]:
     """Files recorded for jobs the plan no longer has, at paths no job of the plan writes."""
     planned = {path for job in plan.jobs for path in job.outputs}
+    files = previous.written
+    if files is None:
+        files = tuple((path, old.key) for old in previous.latest for path in old.files)
     seen: set[str] = set()
     stale: list[DiffEntry] = []
-    for old in previous.latest:
-        if old.key in plan_keys:
+    for path, key in files:
+        if key in plan_keys or path in planned or path in seen:
             continue
-        for path in old.files:
-            if path in planned or path in seen:
-                continue
-            seen.add(path)
-            stale.append(DiffEntry("stale", path, old.vars or {}, _label(old.vars), key=old.key))
+        seen.add(path)
+        old = previous.known.get(key)
+        vars = old.vars if old is not None and old.vars is not None else {}
+        stale.append(DiffEntry("stale", path, vars, _label(vars), key=key))
     return sorted(stale, key=lambda entry: entry.output)
 
 
