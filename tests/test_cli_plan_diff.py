@@ -124,3 +124,33 @@ def test_verify_appends_its_summary(example, capsys, monkeypatch, tmp_path):
     assert text.startswith("### Backdrop verify: `campaign/out/spring-campaign`")
     assert "1 missing, 0 changed, 0 stale file(s)." in text
     assert "- `fr-FR/MUG-01-spring.webp`" in text
+
+
+def test_failed_run_jobs_become_errors_on_the_recipe_and_a_summary(
+    example, capsys, monkeypatch, tmp_path
+):
+    from runner.emulator.config import EmulatorConfig
+    from runner.emulator.server import EmulatorServer
+
+    key = "sk-TEST-github-output-5c1d"
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("ONEMIN_API_KEY", key)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    with EmulatorServer(EmulatorConfig(api_key=key, error_rate=1.0, seed=1)) as server:
+        urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
+        result = run_cli(
+            capsys, "run", RECIPE, "--yes", "--max-attempts", "1", "--format", "github", *urls
+        )
+    assert result.code == 1, result.err
+    errors = [line for line in result.out.splitlines() if line.startswith("::error ")]
+    assert len(errors) == 10
+    assert errors[0].startswith(
+        "::error file=campaign/spring-campaign.yaml,line=1,title=Backdrop%3A job failed::product="
+    )
+    notices = [line for line in result.out.splitlines() if line.startswith("::notice ")]
+    assert len(notices) == 1 and "20 more errors not shown" in notices[0]
+    text = summary.read_text()
+    assert "30 failed" in text
+    assert text.count("\n| product.sku=") == 30  # every failure, with its matrix values
+    assert "`campaign/out/spring-campaign/report.html`" in text
+    assert key not in result.out + text
