@@ -197,7 +197,15 @@ def plan(
     from runner.commands.plan import show_plan
 
     the_plan = _plan(recipe, output_dir, max_jobs, prices)
-    show_plan(the_plan, recipe, fmt=fmt, diff=diff, as_json=as_json, show_all=show_all)
+    show_plan(
+        the_plan,
+        recipe,
+        fmt=fmt,
+        diff=diff,
+        as_json=as_json,
+        show_all=show_all,
+        detailed=detailed_exitcode,
+    )
 
 
 @cli.command()

@@ -234,3 +234,12 @@ def test_markdown_lists_everything_when_small_and_escapes_recipe_values(plan):
     assert "a\\|b" in text
     assert "and " not in text.split("<details>")[0].split("| --- |")[-1]
     assert text.count("- changed: `market-") == 3
+
+
+def test_diff_works_beside_a_running_run_holding_the_lock(plan):
+    from runner.execute.lock import OutputLock
+
+    complete(plan)
+    with OutputLock(plan.output_dir):  # a `backdrop run` is using the folder
+        diff = diff_plan(plan, read_previous(plan.output_dir))
+    assert diff.totals.unchanged == 6

@@ -23,7 +23,14 @@ _changes_found: list[bool] = []  # set by the command, read by detailed_exit_cod
 
 
 def show_plan(
-    plan: Plan, recipe: str, *, fmt: str, diff: bool, as_json: bool, show_all: bool
+    plan: Plan,
+    recipe: str,
+    *,
+    fmt: str,
+    diff: bool,
+    as_json: bool,
+    show_all: bool,
+    detailed: bool = False,
 ) -> None:
     """Print what the options ask for; remember whether a run would generate anything."""
     from runner import terminal
@@ -36,6 +43,10 @@ def show_plan(
         summary_line,
     )
 
+    full_json = (as_json or fmt == "json") and not diff
+    if full_json and not detailed:  # the whole plan, as before: no need to read the folder
+        terminal.print_plan_json(plan)
+        return
     plan_diff = diff_plan(plan, read_previous(plan.output_dir))
     _changes_found.append(plan_diff.totals.to_generate > 0)
     if diff or fmt == "markdown":
@@ -47,7 +58,7 @@ def show_plan(
             click.echo(diff_text(plan_diff, show_all=show_all))
         github.append_summary(diff_markdown(plan, plan_diff, recipe=_shown(recipe)))
         return
-    if as_json or fmt == "json":
+    if full_json:
         terminal.print_plan_json(plan)
         return
     compared = summary_line(plan_diff) if plan_diff.source != "none" else None

@@ -188,6 +188,8 @@ def _predecessor(
     plan_keys: set[str],
 ) -> PreviousJob | None:
     """The earlier job this one replaces: same matrix values, else same output path."""
+    if not by_output:  # nothing was ever written (by_vars is empty then too)
+        return None
     for old in by_vars.get(vars_identity(job.vars), ()):
         if old.key not in plan_keys:
             return old
