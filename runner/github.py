@@ -23,8 +23,10 @@ _SUMMARY_ROWS = 50
 
 
 def enabled(fmt: str | None = None) -> bool:
-    """--format github, or running inside GitHub Actions."""
-    return fmt == "github" or os.environ.get("GITHUB_ACTIONS") == "true"
+    """--format github, or inside GitHub Actions unless stdout carries JSON or Markdown."""
+    if fmt == "github":
+        return True
+    return fmt in (None, "text") and os.environ.get("GITHUB_ACTIONS") == "true"
 
 
 def escape_data(text: str) -> str:

@@ -154,3 +154,14 @@ def test_failed_run_jobs_become_errors_on_the_recipe_and_a_summary(
     assert text.count("\n| product.sku=") == 30  # every failure, with its matrix values
     assert "`campaign/out/spring-campaign/report.html`" in text
     assert key not in result.out + text
+
+
+def test_json_output_stays_json_inside_github_actions(example, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    recipe = example / "spring-campaign.yaml"
+    recipe.write_text(recipe.read_text().replace("quality: medium ", "quality: hgih   "))
+    result = run_cli(capsys, "validate", "--format", "json", RECIPE)
+    assert result.code == 2
+    assert json.loads(result.out)[0]["valid"] is False  # no annotation mixed into the JSON
+    plain = run_cli(capsys, "validate", RECIPE)
+    assert plain.out.startswith("::error file=campaign/spring-campaign.yaml,line=7,")

@@ -123,3 +123,6 @@ def test_enabled(monkeypatch, value):
         monkeypatch.setenv("GITHUB_ACTIONS", value)
     assert github.enabled("github")
     assert github.enabled("text") is bool(value)
+    assert github.enabled(None) is bool(value)
+    assert not github.enabled("json")  # annotations would break the JSON on stdout
+    assert not github.enabled("markdown")
