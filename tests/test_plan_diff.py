@@ -243,3 +243,15 @@ def test_diff_works_beside_a_running_run_holding_the_lock(plan):
     with OutputLock(plan.output_dir):  # a `backdrop run` is using the folder
         diff = diff_plan(plan, read_previous(plan.output_dir))
     assert diff.totals.unchanged == 6
+
+
+def test_sharded_locks_in_shard_folders_count_as_the_folder(plan):
+    for number, jobs in enumerate((plan.jobs[:3], plan.jobs[3:]), start=1):
+        shard = dataclasses.replace(plan, output_dir=plan.output_dir / f"shard-{number}", jobs=jobs)
+        complete(shard)
+        lock = render_lock(build_lock(StateStore.read_snapshot(shard.output_dir)))
+        (shard.output_dir / "backdrop.lock").write_text(lock)
+        shutil.rmtree(shard.output_dir / ".backdrop")
+    diff = diff_plan(plan, read_previous(plan.output_dir))
+    assert diff.source == "lock"
+    assert diff.totals.unchanged == 6 and diff.totals.to_generate == 0
