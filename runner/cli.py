@@ -662,10 +662,10 @@ def _main(args: list[str]) -> None:
     from runner.streams import pipe_safe_stdio
 
     with pipe_safe_stdio():
-        _main(args, debug)
+        _error_boundary(args, debug)
 
 
-def _main(args: list[str], debug: bool) -> None:
+def _error_boundary(args: list[str], debug: bool) -> None:
     try:
         cli.main(args=args, prog_name="backdrop", standalone_mode=False)
     except click.exceptions.Abort:
