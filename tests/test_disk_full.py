@@ -159,3 +159,32 @@ def test_a_paid_answer_gets_the_reserved_room_when_the_disk_fills(server, tmp_pa
     assert 0 < charged < len(plan.jobs)
     assert _recorded(plan.output_dir) == charged  # the answer that hit the full disk was kept
     assert not (plan.output_dir / ".backdrop" / "reserve").exists()  # it was spent on that
+
+
+def test_a_file_record_that_found_the_disk_full_stops_the_downloads(server, tmp_path, monkeypatch):
+    from runner.execute.state import StateStore
+    from runner.execute.state_errors import room_retry
+    from runner.fileio import disk_full
+    from tests.runhelp import fast_options, make_plan
+    from tests.runhelp import run as run_in_process
+
+    record = StateStore.record_file.__wrapped__  # type: ignore[attr-defined]
+    failures: list[str] = []
+
+    def fills_the_disk_once(self: StateStore, key: str, *args: object) -> None:
+        if not failures:
+            failures.append(key)
+            raise disk_full(self.output_dir)
+        record(self, key, *args)
+
+    monkeypatch.setattr(StateStore, "record_file", room_retry(fills_the_disk_once))
+    plan = make_plan(tmp_path, products=("MUG",), seasons=("a", "b"), n=2)
+    charged_before = len(server.api.ledger.entries)
+    result = run_in_process(plan, server, fast_options(concurrency=1))
+    charged = len(server.api.ledger.entries) - charged_before
+    assert failures
+    assert result.fatal is not None and "is full" in result.fatal
+    first = plan.jobs[0]
+    assert (plan.output_dir / first.outputs[0]).is_file()  # its record got the reserved room
+    assert not (plan.output_dir / first.outputs[1]).exists()  # and no download came after it
+    assert charged == 1 and _recorded(plan.output_dir) == 1

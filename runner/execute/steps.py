@@ -37,6 +37,7 @@ from runner.execute.files import download_verified, keep_edited
 from runner.execute.ratelimit import RateLimiter
 from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
+from runner.fileio import disk_full
 from runner.plan.model import ImageSource, Job
 
 T = TypeVar("T")
@@ -245,6 +246,8 @@ class RunContext:
                 # The disk is full (or the state unusable): keep what room is left for the
                 # state's records of answers; the next run downloads this from the record.
                 raise Stopped
+            if self.state.reserve.released:  # a state write found the disk full
+                raise disk_full(self.output_dir)
             if os.path.lexists(self.output_dir / dest):  # rarely: skip the thread hop if not
                 kept = await asyncio.to_thread(
                     keep_edited, self.output_dir, dest, self.state.written_file(dest)
