@@ -106,6 +106,16 @@ def plan_options(func: F) -> F:
     return func
 
 
+def csv_separator_option(func: F) -> F:
+    return click.option(
+        "--csv-separator",
+        type=click.Choice([",", ";", "tab"]),
+        default=",",
+        show_default=True,
+        help="Column separator of results.csv: ';' for French or German Excel.",
+    )(func)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backdrop")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
@@ -268,6 +278,7 @@ def init(directory: str) -> None:
     help="Ask before spending more than this (estimate).",
 )
 @click.option("--prune", is_flag=True, help="Delete images in the output folder no job produces.")
+@csv_separator_option
 def run(
     recipe: str,
     output_dir: str | None,
@@ -288,6 +299,7 @@ def run(
     yes: bool,
     confirm_over: float,
     prune: bool,
+    csv_separator: str,
 ) -> None:
     """Run a recipe: upload, generate and download every job, then write the reports."""
     import dataclasses
@@ -336,9 +348,9 @@ def run(
             )
         except BaseException:
             # Whatever stopped the run, what it finished is in the state: report it.
-            _write_reports_if_any(the_plan.output_dir)
+            _write_reports_if_any(the_plan.output_dir, csv_separator)
             raise
-    paths = _write_reports(the_plan.output_dir)
+    paths = _write_reports(the_plan.output_dir, csv_separator)
     if prune:
         _prune(the_plan.output_dir, yes)
     terminal.show_run_summary(result, paths)
@@ -384,12 +396,12 @@ def _check_url(option: str, url: str) -> str:
     return url.rstrip("/")
 
 
-def _write_reports_if_any(output_dir: Path) -> None:
+def _write_reports_if_any(output_dir: Path, csv_separator: str) -> None:
     from contextlib import suppress
 
     # No state yet (the run stopped before its first record): nothing to report.
     with suppress(BackdropError):
-        _write_reports(output_dir)
+        _write_reports(output_dir, csv_separator)
 
 
 def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
@@ -411,11 +423,12 @@ def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
     return key, server.base_url, server.asset_base_url
 
 
-def _write_reports(output_dir: Path) -> Any:
+def _write_reports(output_dir: Path, csv_separator: str) -> Any:
     from runner.execute.state import StateStore
-    from runner.report import write_reports
+    from runner.report import CSV_SEPARATORS, ReportOptions, write_reports
 
-    return write_reports(StateStore.read_snapshot(output_dir), output_dir)
+    options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
+    return write_reports(StateStore.read_snapshot(output_dir), output_dir, options=options)
 
 
 def _prune(output_dir: Path, yes: bool) -> None:
@@ -449,11 +462,18 @@ def _prune(output_dir: Path, yes: bool) -> None:
     help="Combine shard folders into one report, written into the first folder.",
 )
 @click.option("--open", "open_", is_flag=True, help="Open report.html in the default browser.")
-def report(outdirs: tuple[str, ...], merge: bool, open_: bool) -> None:
+@csv_separator_option
+def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: str) -> None:
     """Rebuild the reports of an output folder from its state, without calling the API."""
     from runner import terminal
     from runner.execute.state import StateStore
-    from runner.report import merge_snapshots, rebase_snapshot, write_reports
+    from runner.report import (
+        CSV_SEPARATORS,
+        ReportOptions,
+        merge_snapshots,
+        rebase_snapshot,
+        write_reports,
+    )
 
     folders = [Path(d) for d in outdirs]
     if len(folders) > 1 and not merge:
@@ -467,7 +487,8 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool) -> None:
         if merge
         else StateStore.read_snapshot(into)
     )
-    paths = write_reports(snapshot, into, lock=not merge)
+    options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
+    paths = write_reports(snapshot, into, merged=merge, options=options)
     terminal.show_report_paths(paths)
     if open_:
         click.launch(str(paths.html))

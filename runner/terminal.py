@@ -209,9 +209,8 @@ def show_stale(stale: Sequence[Path]) -> None:
 
 def show_report_paths(paths: ReportPaths) -> None:
     click.echo(f"Report: {display_path(paths.html)}")
-    for path in (paths.json, paths.csv, paths.junit, paths.lock):
-        if path is not None:
-            click.echo(f"        {display_path(path)}")
+    for path in paths.written[1:]:
+        click.echo(f"        {display_path(path)}")
 
 
 def show_verify(result: VerifyResult) -> None:
