@@ -5,7 +5,6 @@ Nothing of substance happens here; see runner/terminal.py for how results are sh
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from runner import __version__
+from runner.cli_params import FiniteFloat
 from runner.diagnostics import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -157,7 +157,7 @@ def validate(recipes: tuple[str, ...], fmt: str) -> None:
             }
             for path, plan, diags in results
         ]
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        terminal.echo_json(payload)
     else:
         terminal.show_validation(results)
     sys.exit(EXIT_USAGE if failed else EXIT_OK)
@@ -239,7 +239,7 @@ def init(directory: str) -> None:
 )
 @click.option(
     "--rpm",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=180,
     show_default=True,
     help="API requests per minute, uploads and generations together.",
@@ -253,7 +253,7 @@ def init(directory: str) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=FiniteFloat(min=1),
     default=600,
     show_default=True,
     help="Seconds to wait for one generation.",
@@ -271,7 +271,7 @@ def init(directory: str) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--confirm-over",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=5.0,
     show_default=True,
     metavar="USD",
@@ -495,15 +495,29 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: st
 
 
 @cli.command()
-@click.argument("outdir", type=click.Path(file_okay=False))
+@click.argument("outdir", metavar="OUTDIR|RECIPE", type=click.Path())
 def verify(outdir: str) -> None:
-    """Check the images in OUTDIR against backdrop.lock: missing, changed and stale files."""
+    """Check the images in OUTDIR (or a recipe's output folder) against backdrop.lock."""
     from runner import terminal
     from runner.report import verify_outputs
 
-    result = verify_outputs(Path(outdir))
+    result = verify_outputs(_verify_folder(outdir))
     terminal.show_verify(result)
     sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)
+
+
+def _verify_folder(target: str) -> Path:
+    """An output folder as given, or the one a recipe writes to (planned, nothing spent)."""
+    path = Path(target)
+    if not path.is_file():
+        return path
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(
+            f"{target!r} is a file, neither an output folder nor a recipe",
+            hint="pass the folder with backdrop.lock, e.g. backdrop verify out/spring-campaign, "
+            "or the recipe: backdrop verify spring-campaign.yaml",
+        )
+    return _plan(target, None, None, ()).output_dir
 
 
 @cli.command()

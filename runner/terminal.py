@@ -19,6 +19,7 @@ from runner.diagnostics import (
     Diagnostic,
     display_path,
 )
+from runner.printable import json_printable, one_line, printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,8 +33,18 @@ if TYPE_CHECKING:
 PLAN_ROWS_SHOWN = 200
 
 
+def echo(text: str) -> None:
+    """Print a line for people: the API key redacted, control characters written out."""
+    click.echo(printable(redact(text)))
+
+
 def echo_err(text: str) -> None:
-    click.echo(redact(text), err=True)
+    click.echo(printable(redact(text)), err=True)
+
+
+def echo_json(payload: object) -> None:
+    """Machine-readable output: still JSON, and still inert in a terminal."""
+    click.echo(json_printable(redact(json.dumps(payload, indent=2, ensure_ascii=False))))
 
 
 def show_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
@@ -54,7 +65,7 @@ def show_validation(results: Sequence[tuple[str, Plan | None, Sequence[Diagnosti
             show_diagnostics(diags)
             echo_err(f"{path}: invalid")
         elif plan is not None:
-            click.echo(
+            echo(
                 f"{path}: ok ({_count(len(plan.jobs), 'job')}, {_count(plan.image_count, 'image')})"
             )
 
@@ -77,7 +88,8 @@ def show_plan(plan: Plan, *, show_all: bool) -> None:
     from rich.table import Table
 
     console = _console()
-    table = Table(title=f"Plan for {plan.recipe_name}", title_justify="left", expand=False)
+    title = f"Plan for {one_line(plan.recipe_name)}"
+    table = Table(title=title, title_justify="left", expand=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("job", no_wrap=True)
     table.add_column("prompt", max_width=60, overflow="ellipsis", no_wrap=True)
@@ -88,7 +100,11 @@ def show_plan(plan: Plan, *, show_all: bool) -> None:
         prompt = " ".join(job.prompt_object.prompt.split())
         outputs = job.outputs[0] + (f" (+{len(job.outputs) - 1})" if len(job.outputs) > 1 else "")
         table.add_row(
-            str(job.index + 1), job.label or "(single job)", prompt, outputs, job.key[:12]
+            str(job.index + 1),
+            one_line(job.label or "(single job)"),
+            one_line(prompt),
+            one_line(outputs),
+            job.key[:12],
         )
     console.print(table, markup=False)
     if len(plan.jobs) > len(jobs):
@@ -115,7 +131,7 @@ def show_totals(plan: Plan, console: Console | None = None) -> None:
         "not a quote)",
         markup=False,
     )
-    console.print(f"Output folder: {display_path(plan.output_dir)}", markup=False)
+    console.print(f"Output folder: {one_line(display_path(plan.output_dir))}", markup=False)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:
@@ -135,15 +151,15 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 
 
 def print_plan_json(plan: Plan) -> None:
-    click.echo(json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False))
+    echo_json(plan_to_json(plan))
 
 
 def show_init(written: Sequence[Path]) -> None:
-    click.echo("Created:")
+    echo("Created:")
     for path in written:
-        click.echo(f"  {display_path(path)}")
+        echo(f"  {display_path(path)}")
     recipe = display_path(written[0])
-    click.echo(f"Next: backdrop plan {recipe}   then   backdrop run {recipe} --emulate")
+    echo(f"Next: backdrop plan {recipe}   then   backdrop run {recipe} --emulate")
 
 
 def show_preview(plan: Plan, preview: RunPreview, *, emulate: bool) -> None:
@@ -153,12 +169,12 @@ def show_preview(plan: Plan, preview: RunPreview, *, emulate: bool) -> None:
         parts.append(f"{preview.to_download:,} paid earlier, only downloads left")
     if preview.up_to_date:
         parts.append(f"{preview.up_to_date:,} up to date")
-    click.echo(f"{plan.recipe_name}: {_count(selected, 'job')} selected: {', '.join(parts)}")
+    echo(f"{one_line(plan.recipe_name)}: {_count(selected, 'job')} selected: {', '.join(parts)}")
     estimate = f"${preview.cost.total_usd:,.2f} (an estimate from list prices, not a quote)"
     if emulate:
-        click.echo(f"Emulator: an offline rehearsal; nothing is spent. With 1min.ai: {estimate}")
+        echo(f"Emulator: an offline rehearsal; nothing is spent. With 1min.ai: {estimate}")
     else:
-        click.echo(f"Estimated cost: {estimate}")
+        echo(f"Estimated cost: {estimate}")
 
 
 def run_events() -> PlainEvents | LiveEvents:
@@ -173,15 +189,15 @@ def run_events() -> PlainEvents | LiveEvents:
 def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
     minutes, seconds = divmod(result.duration_s, 60)
     took = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
-    click.echo(
+    echo(
         f"Finished: {result.done:,} done, {result.skipped:,} up to date, {result.failed:,} failed"
         + (f", {result.interrupted:,} not run" if result.interrupted else "")
         + f"; {_count(result.images, 'image')} written in {took}"
     )
     if result.credits_left is not None:
-        click.echo(f"Credits left: {result.credits_left:,}")
+        echo(f"Credits left: {result.credits_left:,}")
     for failure in result.failures:
-        echo_err(f"failed: {failure.label or failure.key[:12]}: {failure.message}")
+        echo_err(f"failed: {one_line(failure.label or failure.key[:12])}: {failure.message}")
     if result.fatal:
         echo_err(f"error: {result.fatal}")
         if result.fatal_hint:
@@ -190,7 +206,7 @@ def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
         echo_err("Interrupted: finished requests were saved; run the same command to resume.")
     if result.failed and not result.fatal:
         echo_err("    hint: fix the cause, then `backdrop run RECIPE --retry-failed`")
-    click.echo(f"Report: {display_path(paths.html)}")
+    echo(f"Report: {display_path(paths.html)}")
 
 
 def run_exit_code(result: RunResult) -> int:
@@ -204,13 +220,13 @@ def run_exit_code(result: RunResult) -> int:
 def show_stale(stale: Sequence[Path]) -> None:
     echo_err(f"{_count(len(stale), 'stale image')} (produced by no current job):")
     for path in stale:
-        echo_err(f"  {path.as_posix()}")
+        echo_err(f"  {one_line(path.as_posix())}")
 
 
 def show_report_paths(paths: ReportPaths) -> None:
-    click.echo(f"Report: {display_path(paths.html)}")
+    echo(f"Report: {display_path(paths.html)}")
     for path in paths.written[1:]:
-        click.echo(f"        {display_path(path)}")
+        echo(f"        {display_path(path)}")
 
 
 def show_verify(result: VerifyResult) -> None:
@@ -220,9 +236,9 @@ def show_verify(result: VerifyResult) -> None:
         ("stale", result.stale),
     ):
         for path in paths:
-            click.echo(f"{label:<8} {path}")
+            echo(f"{label:<8} {one_line(path)}")
     if result.ok:
-        click.echo("ok: every file matches backdrop.lock")
+        echo("ok: every file matches backdrop.lock")
     else:
         counts = f"{len(result.missing)} missing, {len(result.changed)} changed, "
         echo_err(f"{counts}{len(result.stale)} stale")
@@ -233,8 +249,6 @@ def show_verify(result: VerifyResult) -> None:
 
 
 def show_emulator_ready(base_url: str) -> None:
-    click.echo(f"1min.ai emulator listening on {base_url} (an offline rehearsal, not AI)")
-    click.echo(f"  backdrop run RECIPE --api-url {base_url} --asset-url {base_url}/asset")
-    click.echo(
-        "  with any ONEMIN_API_KEY. Ledger: " + f"{base_url}/_emulator/ledger. Ctrl-C stops."
-    )
+    echo(f"1min.ai emulator listening on {base_url} (an offline rehearsal, not AI)")
+    echo(f"  backdrop run RECIPE --api-url {base_url} --asset-url {base_url}/asset")
+    echo("  with any ONEMIN_API_KEY. Ledger: " + f"{base_url}/_emulator/ledger. Ctrl-C stops.")
