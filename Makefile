@@ -32,8 +32,10 @@ typecheck: $(TEST_STAMP)
 browser-deps:
 	@bash scripts/ensure-chromium.sh || true
 
+# Two workers overlap the end-to-end tests' waits on servers and child processes; one file per
+# worker keeps each module's shared run fixture computed once.
 unit: $(TEST_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test: $(TEST_STAMP) browser-deps lint typecheck unit
 
