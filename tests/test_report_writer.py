@@ -36,7 +36,7 @@ def test_writes_every_report_and_no_temporary_files(tmp_path: Path) -> None:
 def test_thumbnails_are_small_jpeg_files_named_by_hash(tmp_path: Path) -> None:
     out = tmp_path / "out"
     snapshot = build_snapshot(
-        out, make_sources(tmp_path / "src"), campaign_specs(), size=(1536, 1024)
+        out, make_sources(tmp_path / "src"), campaign_specs(), size=(768, 512)
     )
     write_reports(snapshot, out)
     thumbs = _thumbs(out)
