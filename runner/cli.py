@@ -223,16 +223,18 @@ def init(directory: str) -> None:
     "--concurrency",
     "-j",
     type=click.IntRange(1, 512),
-    default=16,
-    show_default=True,
-    help="Jobs in flight at most (fewer while the API pushes back).",
+    default=None,
+    show_default="auto",
+    help="Requests in flight at most. By default as many as the rate and the generation"
+    " time call for (at most 512).",
 )
 @click.option(
     "--rpm",
     type=click.FloatRange(min=0, min_open=True),
-    default=180,
-    show_default=True,
-    help="API requests per minute, uploads and generations together.",
+    default=None,
+    show_default="180, or 180/N with --shard K/N",
+    help="API requests per minute, uploads and generations together. Shards share one"
+    " account, so each takes its share unless --rpm is given.",
 )
 @click.option(
     "--max-attempts",
@@ -276,8 +278,8 @@ def run(
     emulate: bool,
     api_url: str,
     asset_url: str,
-    concurrency: int,
-    rpm: float,
+    concurrency: int | None,
+    rpm: float | None,
     max_attempts: int,
     timeout: float,
     force: bool,

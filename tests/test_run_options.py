@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 
 from runner.diagnostics import EXIT_USAGE, UsageError
+from runner.execute.pacing import MAX_IN_FLIGHT
 from runner.execute.run import RunOptions, new_run_id
+from runner.execute.selection import Selection
 
 
 @pytest.mark.parametrize(
     ("changes", "flag"),
     [
         ({"concurrency": 0}, "--concurrency 0"),
+        ({"concurrency": 513}, "--concurrency 513"),
         ({"rpm": 0}, "--rpm 0"),
         ({"rpm": -5}, "--rpm -5"),
         ({"max_attempts": 0}, "--max-attempts 0"),
@@ -26,8 +29,18 @@ def test_bad_options_are_usage_errors(changes, flag):
 
 def test_defaults_follow_the_documented_api_limits():
     options = RunOptions()
-    assert (options.concurrency, options.rpm, options.max_attempts) == (16, 180, 5)
+    assert (options.requests_per_minute, options.max_attempts) == (180, 5)
+    assert options.concurrency is None  # auto: as many as rate x latency calls for
+    assert options.max_in_flight == MAX_IN_FLIGHT == 512
     assert options.max_download_bytes == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("shard", "rpm", "expected"), [("1/4", None, 45), ("2/3", None, 60), ("1/4", 100, 100)]
+)
+def test_shards_share_the_account_rate_unless_rpm_is_given(shard, rpm, expected):
+    options = RunOptions(rpm=rpm, selection=Selection.from_cli(shard=shard))
+    assert options.requests_per_minute == expected
 
 
 def test_run_ids_are_unique_and_sortable_by_time():

@@ -61,13 +61,20 @@ class Pacer:
         try:
             return await waiter
         except BaseException:
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 # Handed a slot that will not be used.
                 self.controller.failed(waiter.result(), self._loop.time())
                 self._pump()
             elif waiter in self._waiters:
                 self._waiters.remove(waiter)
             raise
+
+    def abandon_waiters(self, error: type[Exception]) -> None:
+        """Every request waiting for a slot gets `error` instead (the run is stopping)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(error())
 
     def _release(self, slot: Slot) -> None:
         controller, now = self.controller, self._loop.time()
