@@ -514,6 +514,19 @@ def verify(outdir: str) -> None:
     type=click.IntRange(min=1),
     help="API requests per minute accepted; beyond it, 429.",
 )
+@click.option(
+    "--limit-model",
+    type=click.Choice(["token-bucket", "sliding-1s", "fixed-1s", "fixed-60s"]),
+    default="token-bucket",
+    show_default=True,
+    help="How --rpm-limit is counted: a token bucket (small burst), a sliding 1-second window,"
+    " or a fixed window per second or per minute.",
+)
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(min=1),
+    help="API requests answered at once; beyond it, 429 (a concurrency cap).",
+)
 @click.option("--no-retry-after", is_flag=True, help="Send 429 without a Retry-After header.")
 @click.option("--burst-429", metavar="P", help="Share of requests that start a burst of 429s.")
 @click.option("--drop-rate", metavar="P", help="Share of API connections dropped mid-answer.")
@@ -529,6 +542,8 @@ def emulator(
     error_rate: str | None,
     charge_then_fail_rate: str | None,
     rpm_limit: int | None,
+    limit_model: str,
+    max_in_flight: int | None,
     no_retry_after: bool,
     burst_429: str | None,
     drop_rate: str | None,
@@ -549,6 +564,8 @@ def emulator(
             error_rate=error_rate,
             charge_then_fail_rate=charge_then_fail_rate,
             rpm_limit=rpm_limit,
+            limit_model=limit_model,
+            max_in_flight=max_in_flight,
             retry_after=not no_retry_after,
             burst_429=burst_429,
             drop_rate=drop_rate,
