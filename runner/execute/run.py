@@ -26,6 +26,7 @@ from runner.execute.scheduler import JobFailure, Scheduler
 from runner.execute.selection import Selection, select_jobs
 from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
+from runner.execute.thumbnails import ThumbnailMaker
 from runner.plan.model import Plan
 
 if TYPE_CHECKING:
@@ -222,9 +223,15 @@ async def _run(
         max_attempts=options.max_attempts,
         max_download_bytes=options.max_download_bytes,
     )
-    tally = await Scheduler(
-        ctx, jobs, states, workers=options.max_in_flight, force=options.force
-    ).run()
+    ctx.thumbnails = ThumbnailMaker(ctx.output_dir)
+    try:
+        tally = await Scheduler(
+            ctx, jobs, states, workers=options.max_in_flight, force=options.force
+        ).run()
+    except BaseException:
+        ctx.thumbnails.close(wait=False)
+        raise
+    await asyncio.to_thread(ctx.thumbnails.close)  # the report then only reuses them
     try:
         state.finish_run(run_id)
     except StateError as exc:  # the jobs' own records are written already; say why it stopped

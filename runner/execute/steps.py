@@ -34,6 +34,7 @@ from runner.execute.files import download_verified
 from runner.execute.pacer import Pacer
 from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
+from runner.execute.thumbnails import ThumbnailMaker
 from runner.plan.model import ImageSource, Job
 
 T = TypeVar("T")
@@ -65,6 +66,7 @@ class RunContext:
     credits_left: int | None = None
     retrying: int = 0  # jobs sleeping before a retry, for the progress display
     halted: asyncio.Event = field(default_factory=asyncio.Event)  # stop asked, or fatal answer
+    thumbnails: ThumbnailMaker | None = None  # previews made as images land
     _uploads: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     @property
@@ -247,6 +249,11 @@ class RunContext:
                 job.label, key, dest, fmt, size, temporary_url if index == 0 else None
             )
             self.state.record_file(job.key, index, record)
+            if self.thumbnails is not None:
+                self.thumbnails.submit(record.sha256, self.output_dir / record.path)
+        image = job.image
+        if self.thumbnails is not None and image.sha256 is not None and image.path is not None:
+            self.thumbnails.submit(image.sha256, image.path)  # the original, beside the results
         return len(job.outputs)
 
     async def _download_one(
