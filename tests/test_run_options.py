@@ -8,6 +8,7 @@ from runner.diagnostics import EXIT_USAGE, UsageError
 from runner.execute.pacing import MAX_IN_FLIGHT
 from runner.execute.run import RunOptions, new_run_id
 from runner.execute.selection import Selection
+from tests.clihelp import run_cli
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,12 @@ def test_run_ids_are_unique_and_sortable_by_time():
     ids = {new_run_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(len(i.split("-")[0]) == 16 and i[8] == "T" for i in ids)
+
+
+def test_run_help_says_the_defaults_for_speed(capsys):
+    result = run_cli(capsys, "run", "--help")
+    assert result.code == 0
+    text = " ".join(result.out.split())
+    assert "[default: (auto)" in text  # --concurrency: a ceiling, automatic unless given
+    assert "[default: (180, or 180/N with --shard K/N)" in text
+    assert "Shards share one account" in text
