@@ -201,6 +201,17 @@ def init(directory: str) -> None:
     terminal.show_init(written)
 
 
+class _InFlight(click.ParamType[int | None]):
+    """--concurrency: 'auto' (None) or a whole number from 1 to 512."""
+
+    name = "auto|1-512"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        return int(click.IntRange(1, 512).convert(value, param, ctx))
+
+
 @cli.command()
 @click.argument("recipe", type=click.Path())
 @plan_options
@@ -222,7 +233,7 @@ def init(directory: str) -> None:
 @click.option(
     "--concurrency",
     "-j",
-    type=click.IntRange(1, 512),
+    type=_InFlight(),
     default=None,
     show_default="auto",
     help="Requests in flight at most. By default as many as the rate and the generation"

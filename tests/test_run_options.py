@@ -57,3 +57,11 @@ def test_run_help_says_the_defaults_for_speed(capsys):
     assert "[default: (auto)" in text  # --concurrency: a ceiling, automatic unless given
     assert "[default: (180, or 180/N with --shard K/N)" in text
     assert "Shards share one account" in text
+
+
+def test_concurrency_takes_auto_or_a_ceiling(capsys, tmp_path):
+    missing = str(tmp_path / "missing.yaml")
+    auto = run_cli(capsys, "run", missing, "--concurrency", "auto")
+    assert "file not found" in auto.err  # the option was accepted; the recipe is what is missing
+    zero = run_cli(capsys, "run", missing, "--concurrency", "0")
+    assert zero.code == EXIT_USAGE and "1<=x<=512" in zero.err
