@@ -201,7 +201,13 @@ def init(directory: str) -> None:
     terminal.show_init(written)
 
 
-class _InFlight(click.ParamType[int | None]):
+if TYPE_CHECKING:
+    _IntParam = click.ParamType[int | None]
+else:  # click < 8.2 has no generic ParamType at run time
+    _IntParam = click.ParamType
+
+
+class _InFlight(_IntParam):
     """--concurrency: 'auto' (None) or a whole number from 1 to 512."""
 
     name = "auto|1-512"
