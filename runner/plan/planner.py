@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from runner.diagnostics import Diagnostic, RecipeError
 from runner.plan.axes import load_axes
+from runner.plan.images import ImageResolver
 from runner.plan.jobs import JobBuilder
 from runner.plan.matrix import check_exclude, expand_matrix, matrix_size
 from runner.plan.model import Job, Plan
 from runner.plan.problems import ProblemLog
+from runner.recipe.files import data_roots, path_text_problem
 from runner.recipe.model import NodePath, PriceTable, Recipe, format_path
 
 DEFAULT_MAX_JOBS = 10_000
@@ -38,14 +41,23 @@ def plan_recipe(
     output_dir: Path | None = None,
     max_jobs: int | None = None,
     prices: PriceTable | None = None,
+    allow_outside: Sequence[Path] = (),
 ) -> Plan:
-    """Expand, render and check every job; raises RecipeError carrying every problem found."""
+    """Expand, render and check every job; raises RecipeError carrying every problem found.
+
+    Data files and images must lie inside the recipe's project (its folder, or the git
+    repository holding it) or one of the `allow_outside` folders.
+    """
+    _check_output_dir(recipe)
     folder = output_folder(recipe, output_dir)
     cap = job_cap(recipe, max_jobs)
-    axes, diagnostics = load_axes(recipe)
+    roots = data_roots(recipe.base_dir, allow_outside)
+    axes, diagnostics = load_axes(recipe, roots)
     diagnostics += check_exclude(recipe, axes)
     problems = ProblemLog(recipe.source)
     builder = JobBuilder(recipe, axes, folder, problems)
+    # JobBuilder makes its own resolver from the recipe's folder; this one knows the roots.
+    builder.images = ImageResolver(recipe.base_dir, roots)
     builder.check_templates()
     if diagnostics or problems:
         raise RecipeError([*diagnostics, *problems.diagnostics(0)])
@@ -115,3 +127,12 @@ def _all_excluded(recipe: Recipe, product: int) -> Diagnostic:
     message = f"every combination is excluded: the {product:,} combinations all match an entry"
     hint = "remove or narrow the `exclude` entries that match everything"
     return Diagnostic(message, path=format_path(node), span=recipe.source.span(node), hint=hint)
+
+
+def _check_output_dir(recipe: Recipe) -> None:
+    """An output_dir no folder can have (a NUL or control character) is the recipe's error."""
+    problem = path_text_problem(recipe.output_dir or "")
+    if problem is not None:
+        node: NodePath = ("output_dir",)
+        span = recipe.source.span(node)
+        raise RecipeError([Diagnostic(problem, path=format_path(node), span=span)])

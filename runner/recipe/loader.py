@@ -60,6 +60,17 @@ _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 # `.inf` and `.nan` stay text: a price of `.nan` must be refused, not silently compare false.
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _MAYBE_TYPED = frozenset("-+.0123456789tTfFnN~")
+# Python's own cap on reading integers (sys.get_int_max_str_digits) is 4,300; stay well below.
+MAX_NUMBER_DIGITS = 1000
+
+
+def _is_encodable(text: str) -> bool:
+    """False for text holding lone surrogates (from \\ud800 escapes): no file or API takes them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -341,6 +352,9 @@ class _Builder:
         if not isinstance(node, ScalarNode):
             self.error(node, "a key must be plain text, not a list or a mapping")
             return None
+        if not _is_encodable(node.value):
+            self.error(node, "this key holds an invalid character (a lone surrogate)")
+            return None
         if node.tag not in _SCALAR_TAGS:
             self.bad_tag(node)
             return None
@@ -355,8 +369,24 @@ class _Builder:
 
     def scalar(self, node: ScalarNode) -> Any:
         tag, text = node.tag, node.value
+        if not _is_encodable(text):
+            self.error(
+                node,
+                "this text holds an invalid character (a lone surrogate such as \\ud800)",
+                "remove the \\u escape, or write the character itself",
+            )
+            return None
         if tag == STR_TAG:
             return text
+        if tag == INT_TAG and len(text) > MAX_NUMBER_DIGITS:
+            # Python refuses to read integers this long; no recipe value needs one.
+            self.error(
+                node,
+                f"this number has {len(text):,} digits, more than the "
+                f"{MAX_NUMBER_DIGITS:,} allowed",
+                "put it in quotes if it is text (a code or an identifier)",
+            )
+            return None
         if tag == NULL_TAG and _NULL.fullmatch(text):
             return None
         if tag == BOOL_TAG and text.lower() in ("true", "false"):
