@@ -116,6 +116,8 @@ def decode_yaml(raw: bytes, shown: str) -> str:
 def load_yaml(text: str, file: str) -> LoadedDocument:
     """Load one YAML document from text; every problem found is raised in one RecipeError."""
     text = text.removeprefix("\ufeff")
+    if not _is_encodable(text):
+        raise RecipeError([_surrogate_in_text(text, file)])
     # Composing allocates many objects and no cycles; pausing the garbage collector makes a
     # large file load several times faster.
     collecting = gc.isenabled()
@@ -206,6 +208,17 @@ def _compose(text: str, file: str) -> Node | None:
         raise file_error(file, f"invalid YAML: {exc}", None) from None
     except RecursionError:
         raise _too_deep(file) from None
+
+
+def _surrogate_in_text(text: str, file: str) -> Diagnostic:
+    position = next(i for i, char in enumerate(text) if 0xD800 <= ord(char) <= 0xDFFF)
+    line = text.count("\n", 0, position)
+    col = position - (text.rfind("\n", 0, position) + 1)
+    return Diagnostic(
+        "the text holds an invalid character (a lone surrogate)",
+        span=span_at(file, text.encode("utf-8", "replace").decode("utf-8"), line, col, None),
+        hint="save the file again as UTF-8",
+    )
 
 
 def _too_deep(file: str) -> RecipeError:
