@@ -22,14 +22,20 @@ def check_include_keys(
     include = matrix.get("include") if isinstance(matrix, Mapping) else None
     if not isinstance(include, list) or not include:
         return []
-    used = template_variables(data)
     fields = ("prompt", *PROMPT_FIELDS)
     known = {*axis_names, *fields}
+    others = [
+        (index, key)
+        for index, entry in enumerate(include)
+        for key in (entry if isinstance(entry, Mapping) else ())
+        if key not in known
+    ]
+    if not others:
+        return []  # parsing every template costs more than all the other checks
+    used = template_variables(data)
     found = []
-    for index, entry in enumerate(include):
-        for key in entry if isinstance(entry, Mapping) else ():
-            if key in known or key in used:
-                continue
+    for index, key in others:
+        if key not in used:
             node: NodePath = ("matrix", "include", index, key)
             guess = did_you_mean(key, [*fields, *sorted(used)])
             suffix = f" (did you mean '{guess}'?)" if guess else ""

@@ -1,0 +1,73 @@
+"""Fuzz `validate` and `plan` with mutated recipes and CSV files, timing every case.
+
+Uses the same seeds, tokens, mutations and outcome classification as the fuzz test
+(tests/fuzz_support.py), drawn with a seeded random generator so that it can run any number of
+cases and report them all instead of stopping at the first. Prints the outcome counts, the
+slowest case, the peak RSS and every distinct internal error with a reproducing recipe.
+
+    python bench/bench_fuzz.py [CASES] [SEED]
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.fuzz_support import (
+    CSV_SEED,
+    CSV_TOKENS,
+    RECIPE_TOKENS,
+    SEEDS,
+    Mutation,
+    make_project,
+    mutate,
+    run_case,
+)
+
+OPS = ("insert", "delete", "replace", "duplicate")
+
+
+def draw(rng: random.Random, max_size: int) -> list[Mutation]:
+    return [
+        Mutation(rng.choice(OPS), rng.randint(0, 10_000), rng.randint(1, 40), rng.randint(0, 1000))
+        for _ in range(rng.randint(0, max_size))
+    ]
+
+
+def main() -> None:
+    cases = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000
+    rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 7)
+    outcomes: Counter[str] = Counter()
+    internal: dict[str, tuple[str, str]] = {}
+    slowest = (0.0, "")
+    with tempfile.TemporaryDirectory() as folder:
+        recipe = make_project(Path(folder))
+        start = time.perf_counter()
+        for _ in range(cases):
+            text = mutate(rng.choice(SEEDS), draw(rng, 6), RECIPE_TOKENS)
+            csv = mutate(CSV_SEED, draw(rng, 4), CSV_TOKENS)
+            outcome = run_case(recipe, text, csv)
+            outcomes[outcome.kind] += 1
+            if outcome.seconds > slowest[0]:
+                slowest = (outcome.seconds, text)
+            if outcome.kind == "internal":
+                last = outcome.detail.strip().splitlines()[-1]
+                internal.setdefault(last, (text, outcome.detail))
+        wall = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{cases:,} cases in {wall:.1f} s ({wall / cases * 1000:.1f} ms per case)")
+    print("outcomes:", dict(outcomes))
+    print(f"slowest case: {slowest[0]:.2f} s; peak RSS {rss:.0f} MiB")
+    for last, (text, detail) in internal.items():
+        print(f"\n=== internal error: {last}\n{detail}\n--- recipe.yaml ---\n{text}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""Mutated recipes and CSV files for fuzzing `validate` and `plan` (generated, never committed).
+
+Shared by the fuzz test (tests/test_fuzz_front_end.py) and its benchmark (bench/bench_fuzz.py).
+The outcome of one case is classified exactly as the CLI would: a BackdropError is a message
+for the user (fine); any other exception is an internal error (exit 70).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+from runner.diagnostics import BackdropError
+from runner.plan.planner import plan_recipe
+from runner.recipe.build import load_recipe
+from tests.plan_support import png_bytes, write_files
+
+SEEDS = (
+    """\
+version: 1
+name: fuzz
+defaults:
+  quality: medium
+  size: 1024x1024
+vars:
+  brand: Acme
+matrix:
+  product:
+    - { sku: MUG-01, name: mug }
+  season: [spring, winter]
+  market: { csv: data/m.csv }
+  exclude:
+    - { season: winter, market: { code: ja-JP } }
+  include:
+    - { product: { sku: MUG-01 }, quality: high }
+image: images/a.png
+prompt: "{{ product.name }} in {{ season }}, {{ market.setting }}, {{ brand }}"
+output: "{{ market.code }}/{{ product.sku | slug }}-{{ season }}"
+""",
+    """\
+version: 1
+name: fuzz-two
+matrix:
+  shot: { glob: "images/*.png" }
+  tone: { yaml: data/m.yaml }
+image: "{{ shot.path }}"
+prompt: "a {{ tone }} kitchen"
+output: "{{ shot.stem }}-{{ tone | slug }}"
+report: { rows: shot, columns: tone }
+""",
+    """\
+version: 1
+name: fuzz-three
+output_dir: out/x
+max_jobs: 5
+defaults: { n: 2, output_format: jpeg, output_compression: 80, quality: low }
+image: images/a.png
+prompt: |
+  a mug on a table
+output: mug
+""",
+)
+CSV_SEED = 'code,setting\r\nfr-FR,"a café, Paris"\r\nja-JP,a tatami room\r\n'.encode()
+YAML_AXIS = "- warm\n- cold\n"
+
+RECIPE_TOKENS = (
+    ":",
+    ": ",
+    "- ",
+    "\n",
+    "  ",
+    "\t",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    '"',
+    "'",
+    "&a ",
+    "*a",
+    "!!int ",
+    "!!python/name:os.system ",
+    "<<: *a\n",
+    "---\n",
+    "#",
+    "|",
+    ">",
+    "?",
+    "%",
+    "`",
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    "{{ season }}",
+    "{{ product.nme }}",
+    " | slug",
+    " | upper",
+    "| truncate(5)",
+    " ~ ",
+    "..",
+    "../",
+    "/",
+    "/etc/passwd",
+    "/**",
+    "**",
+    "*.png",
+    "\\0",
+    "\\ud800",
+    "\\x41",
+    "\\u00e9",
+    "\x1b[2J",
+    "\u202e",
+    "é",
+    "急須",
+    "9" * 5000,
+    "1e999",
+    ".nan",
+    "-1",
+    "0",
+    "11",
+    "1024x1024",
+    "high",
+    "hgih",
+    "NO",
+    "yes",
+    "null",
+    "~",
+    "true",
+    "promt",
+    "qualty",
+    "exclude",
+    "include",
+    "matrix",
+    "csv",
+    "glob",
+    "yaml",
+    "output_dir",
+    "max_jobs",
+    "name",
+    "version",
+    "image",
+    "output",
+    "prompt",
+    "data/m.csv",
+    "images/a.png",
+    "winter",
+    "Winter",
+    "CON",
+    "a" * 300,
+    "[" * 300,
+    "{a: " * 60,
+    "sk-test-0123456789abcdef",
+)
+CSV_TOKENS = (
+    b",",
+    b";",
+    b"\t",
+    b'"',
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"sep=;\n",
+    b"code",
+    b"setting",
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+    b"\xfe\xff",
+    b"\x00",
+    "é".encode("cp1252"),
+    "急須のテーブル".encode("shift_jis"),
+    "café".encode("mac_roman"),
+    "é".encode(),
+    b"\x80",
+    b"x" * 2000,
+    b"ja-JP",
+    b"{{ x }}",
+    b"=cmd|' /C calc'!A0",
+    b"\x1b]0;title\x07",
+)
+
+_POSITION = st.integers(0, 10_000)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    op: str  # insert, delete, replace or duplicate (a line)
+    at: int  # position as a fraction of the text, in 1/10,000
+    length: int
+    token: int
+
+
+def mutations(max_size: int) -> st.SearchStrategy[list[Mutation]]:
+    one = st.builds(
+        Mutation,
+        st.sampled_from(["insert", "delete", "replace", "duplicate"]),
+        _POSITION,
+        st.integers(1, 40),
+        st.integers(0, 1_000),
+    )
+    return st.lists(one, max_size=max_size)
+
+
+def mutate(text: str | bytes, steps: list[Mutation], tokens: tuple) -> str | bytes:
+    for step in steps:
+        size = len(text)
+        at = size * step.at // 10_000
+        token = tokens[step.token % len(tokens)]
+        if step.op == "insert":
+            text = text[:at] + token + text[at:]
+        elif step.op == "delete":
+            text = text[:at] + text[at + step.length :]
+        elif step.op == "replace":
+            text = text[:at] + token + text[at + step.length :]
+        else:
+            newline = "\n" if isinstance(text, str) else b"\n"
+            start = text.rfind(newline, 0, at) + 1  # type: ignore[arg-type]
+            end = text.find(newline, at)  # type: ignore[arg-type]
+            end = size if end < 0 else end + 1
+            text = text[:end] + text[start:end] + text[end:]
+    return text
+
+
+def make_project(folder: Path) -> Path:
+    """The files the seeds name; each case overwrites recipe.yaml and data/m.csv."""
+    (folder / ".git").mkdir(parents=True, exist_ok=True)  # the project root
+    write_files(
+        folder,
+        {
+            "images/a.png": png_bytes(),
+            "images/b.png": png_bytes(rgb=(0, 90, 200)),
+            "data/m.yaml": YAML_AXIS,
+            "data/m.csv": CSV_SEED,
+        },
+    )
+    return folder / "recipe.yaml"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # "plan", "error" (a BackdropError) or "internal"
+    seconds: float
+    detail: str = ""
+
+
+def run_case(recipe: Path, text: str, csv: bytes) -> Outcome:
+    """Write one case, then validate and plan it the way the CLI does, printing included."""
+    recipe.write_bytes(text.encode("utf-8", "surrogatepass"))
+    (recipe.parent / "data" / "m.csv").write_bytes(csv)
+    start = time.perf_counter()
+    try:
+        plan = plan_recipe(load_recipe(recipe, display="recipe.yaml"))
+        _printable(json.dumps(_plan_json(plan), ensure_ascii=False))
+        kind = "plan"
+    except BackdropError as error:
+        for diagnostic in error.diagnostics():
+            _printable(diagnostic.render())
+            _printable(json.dumps(diagnostic.to_json(), ensure_ascii=False))
+        kind = "error"
+    except Exception:  # exactly what the CLI reports as an internal error (exit 70)
+        return Outcome("internal", time.perf_counter() - start, traceback.format_exc())
+    return Outcome(kind, time.perf_counter() - start)
+
+
+def _plan_json(plan: object) -> object:
+    from runner.terminal import plan_to_json
+
+    return plan_to_json(plan)  # type: ignore[arg-type]
+
+
+def _printable(text: str) -> None:
+    text.encode("utf-8")  # what a UTF-8 terminal or a CI log would be sent
