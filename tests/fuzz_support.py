@@ -12,6 +12,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import AnyStr
 
 from hypothesis import strategies as st
 
@@ -207,10 +208,9 @@ def mutations(max_size: int) -> st.SearchStrategy[list[Mutation]]:
     return st.lists(one, max_size=max_size)
 
 
-def mutate(text: str | bytes, steps: list[Mutation], tokens: tuple) -> str | bytes:
+def mutate(text: AnyStr, steps: list[Mutation], tokens: tuple[AnyStr, ...]) -> AnyStr:
     for step in steps:
-        size = len(text)
-        at = size * step.at // 10_000
+        at = len(text) * step.at // 10_000
         token = tokens[step.token % len(tokens)]
         if step.op == "insert":
             text = text[:at] + token + text[at:]
@@ -219,11 +219,11 @@ def mutate(text: str | bytes, steps: list[Mutation], tokens: tuple) -> str | byt
         elif step.op == "replace":
             text = text[:at] + token + text[at + step.length :]
         else:
-            newline = "\n" if isinstance(text, str) else b"\n"
-            start = text.rfind(newline, 0, at) + 1  # type: ignore[arg-type]
-            end = text.find(newline, at)  # type: ignore[arg-type]
-            end = size if end < 0 else end + 1
-            text = text[:end] + text[start:end] + text[end:]
+            lines: list[AnyStr] = text.splitlines(keepends=True)
+            if lines:
+                where: int = len(lines) * step.at // 10_001
+                lines.insert(where, lines[where])
+                text = text[:0].join(lines)
     return text
 
 
