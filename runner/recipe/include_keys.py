@@ -55,23 +55,17 @@ def check_include_keys(
 def template_variables(data: Mapping[str, Any]) -> set[str]:
     """Every variable name the recipe's templates read (templates that do not parse are skipped;
     their syntax errors are reported elsewhere)."""
-    from jinja2 import TemplateSyntaxError, meta
+    from runner.templating.environment import make_template_environment
+    from runner.templating.parse import TemplateProblem, parse_template
 
-    env = _parsing_environment()
+    env = make_template_environment()
     names: set[str] = set()
     for text in _template_texts(data):
         try:
-            names |= meta.find_undeclared_variables(env.parse(text))
-        except TemplateSyntaxError:
+            names.update(parse_template(env, text).names)
+        except TemplateProblem:
             continue
     return names
-
-
-def _parsing_environment() -> Any:
-    # Parsing only (no filters or globals are looked up at parse time).
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    return ImmutableSandboxedEnvironment()
 
 
 def _template_texts(data: Mapping[str, Any]) -> Iterator[str]:

@@ -1,0 +1,48 @@
+"""Fuzz `validate` and `plan` with mutated recipes and CSV files: never an internal error.
+
+Derandomized and with a fixed number of examples, so that `make test` is repeatable; the cases
+are generated, not committed. bench/bench_fuzz.py runs the same generator with timings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fuzz_support import (
+    CSV_SEED,
+    CSV_TOKENS,
+    RECIPE_TOKENS,
+    SEEDS,
+    make_project,
+    mutate,
+    mutations,
+    run_case,
+)
+
+EXAMPLES = 5_000
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_project(tmp_path_factory.mktemp("fuzz"))
+
+
+@settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(seed=st.sampled_from(SEEDS), steps=mutations(6), csv_steps=mutations(4))
+def test_mutated_recipes_and_csv_files_never_cause_an_internal_error(
+    recipe, seed, steps, csv_steps
+):
+    text = mutate(seed, steps, RECIPE_TOKENS)
+    csv = mutate(CSV_SEED, csv_steps, CSV_TOKENS)
+    outcome = run_case(recipe, text, csv)
+    assert outcome.kind != "internal", f"{outcome.detail}\n--- recipe.yaml ---\n{text}"
