@@ -1,16 +1,15 @@
 """Fuzz `validate` and `plan` with mutated recipes and CSV files, timing every case.
 
 Uses the same seeds, tokens, mutations and outcome classification as the fuzz test
-(tests/fuzz_support.py), drawn with a seeded random generator so that it can run any number of
+(tests/fuzz_support.py), one case per seed (draw_case), so that it can run any number of
 cases and report them all instead of stopping at the first. Prints the outcome counts, the
 slowest case, the peak RSS and every distinct internal error with a reproducing recipe.
 
-    python bench/bench_fuzz.py [CASES] [SEED]
+    python bench/bench_fuzz.py [CASES] [FIRST_SEED]
 """
 
 from __future__ import annotations
 
-import random
 import resource
 import sys
 import tempfile
@@ -20,39 +19,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fuzz_support import (
-    CSV_SEED,
-    CSV_TOKENS,
-    RECIPE_TOKENS,
-    SEEDS,
-    Mutation,
-    make_project,
-    mutate,
-    run_case,
-)
-
-OPS = ("insert", "delete", "replace", "duplicate")
-
-
-def draw(rng: random.Random, max_size: int) -> list[Mutation]:
-    return [
-        Mutation(rng.choice(OPS), rng.randint(0, 10_000), rng.randint(1, 40), rng.randint(0, 1000))
-        for _ in range(rng.randint(0, max_size))
-    ]
+from tests.fuzz_support import draw_case, make_project, run_case
 
 
 def main() -> None:
     cases = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000
-    rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 7)
+    first = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     outcomes: Counter[str] = Counter()
     internal: dict[str, tuple[str, str]] = {}
     slowest = (0.0, "")
     with tempfile.TemporaryDirectory() as folder:
         recipe = make_project(Path(folder))
         start = time.perf_counter()
-        for _ in range(cases):
-            text = mutate(rng.choice(SEEDS), draw(rng, 6), RECIPE_TOKENS)
-            csv = mutate(CSV_SEED, draw(rng, 4), CSV_TOKENS)
+        for seed in range(first, first + cases):
+            text, csv = draw_case(seed)
             outcome = run_case(recipe, text, csv)
             outcomes[outcome.kind] += 1
             if outcome.seconds > slowest[0]:

@@ -8,13 +8,12 @@ for the user (fine); any other exception is an internal error (exit 70).
 from __future__ import annotations
 
 import json
+import random
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import AnyStr
-
-from hypothesis import strategies as st
 
 from runner.diagnostics import BackdropError
 from runner.plan.planner import plan_recipe
@@ -186,26 +185,33 @@ CSV_TOKENS = (
     b"\x1b]0;title\x07",
 )
 
-_POSITION = st.integers(0, 10_000)
+OPS = ("insert", "delete", "replace", "duplicate")
 
 
 @dataclass(frozen=True)
 class Mutation:
-    op: str  # insert, delete, replace or duplicate (a line)
+    op: str  # one of OPS; "duplicate" repeats a line
     at: int  # position as a fraction of the text, in 1/10,000
     length: int
     token: int
 
 
-def mutations(max_size: int) -> st.SearchStrategy[list[Mutation]]:
-    one = st.builds(
-        Mutation,
-        st.sampled_from(["insert", "delete", "replace", "duplicate"]),
-        _POSITION,
-        st.integers(1, 40),
-        st.integers(0, 1_000),
-    )
-    return st.lists(one, max_size=max_size)
+def draw_mutations(rng: random.Random, max_size: int) -> list[Mutation]:
+    return [
+        Mutation(rng.choice(OPS), rng.randint(0, 10_000), rng.randint(1, 40), rng.randint(0, 999))
+        for _ in range(rng.randint(0, max_size))
+    ]
+
+
+def draw_case(seed: int) -> tuple[str, bytes]:
+    """One mutated recipe and one mutated CSV file, the same for the same seed everywhere.
+
+    A plain seeded generator rather than Hypothesis strategies: drawing six mutations through
+    Hypothesis cost as much time as planning the recipe.
+    """
+    rng = random.Random(seed)
+    text = mutate(rng.choice(SEEDS), draw_mutations(rng, 6), RECIPE_TOKENS)
+    return text, mutate(CSV_SEED, draw_mutations(rng, 4), CSV_TOKENS)
 
 
 def mutate(text: AnyStr, steps: list[Mutation], tokens: tuple[AnyStr, ...]) -> AnyStr:
@@ -251,8 +257,8 @@ class Outcome:
 
 def run_case(recipe: Path, text: str, csv: bytes) -> Outcome:
     """Write one case, then validate and plan it the way the CLI does, printing included."""
-    recipe.write_bytes(text.encode("utf-8", "surrogatepass"))
-    (recipe.parent / "data" / "m.csv").write_bytes(csv)
+    _replace(recipe, text.encode("utf-8", "surrogatepass"))
+    _replace(recipe.parent / "data" / "m.csv", csv)
     start = time.perf_counter()
     try:
         plan = plan_recipe(load_recipe(recipe, display="recipe.yaml"))
@@ -266,6 +272,13 @@ def run_case(recipe: Path, text: str, csv: bytes) -> Outcome:
     except Exception:  # exactly what the CLI reports as an internal error (exit 70)
         return Outcome("internal", time.perf_counter() - start, traceback.format_exc())
     return Outcome(kind, time.perf_counter() - start)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    # A new file rather than a truncated one: ext4 flushes a file truncated and rewritten, which
+    # made writing the two files cost more than planning them.
+    path.unlink(missing_ok=True)
+    path.write_bytes(data)
 
 
 def _plan_json(plan: object) -> object:
