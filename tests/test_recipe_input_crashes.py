@@ -103,3 +103,19 @@ def test_a_missing_colon_in_a_nested_mapping_points_at_its_own_line(tmp_path, ca
     path.write_text("version: 1\ndefaults:\n  quality: high\n  size 1024x1024\n  n: 1\n", "utf-8")
     out = validate(capsys, str(path))
     assert "r.yaml:4:3: error: this line has no ':' after its key" in out
+
+
+def test_an_output_dir_name_too_long_for_any_file_system_is_a_diagnostic(project, capsys):
+    out = validate(capsys, recipe_with(project, "vars:", f"output_dir: out/{'x' * 5000}\nvars:"))
+    assert "error: output_dir: a folder name in this path is 5,000 bytes long; file systems " in out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="found by the fuzz test, in the template pass (runner/templating/parse.py, owned by "
+    "the templates work): Jinja's lexer converts the literal with int() and Python refuses "
+    "more than 4,300 digits. Remove this marker once it is a diagnostic.",
+)
+def test_a_template_integer_with_thousands_of_digits_is_a_diagnostic(project, capsys):
+    recipe = recipe_with(project, "soft natural light", "soft {{ " + "9" * 4400 + " }} light")
+    validate(capsys, recipe)

@@ -13,7 +13,7 @@ from runner.plan.images import ImageResolver
 from runner.plan.jobs import OUTPUT_NODE, JobBuilder
 from runner.plan.matrix import check_exclude, expand_matrix, matrix_size
 from runner.plan.model import Job, Plan
-from runner.plan.outputs import sources_inside
+from runner.plan.outputs import MAX_NAME_BYTES, sources_inside
 from runner.plan.problems import ProblemLog
 from runner.recipe.files import data_roots, path_text_problem
 from runner.recipe.model import NodePath, PriceTable, Recipe, format_path
@@ -160,8 +160,16 @@ def _all_excluded(recipe: Recipe, product: int) -> Diagnostic:
 
 
 def _check_output_dir(recipe: Recipe) -> None:
-    """An output_dir no folder can have (a NUL or control character) is the recipe's error."""
-    problem = path_text_problem(recipe.output_dir or "")
+    """An output_dir no folder can have (a NUL or control character, a name too long for any
+    file system) is the recipe's error."""
+    text = recipe.output_dir or ""
+    problem = path_text_problem(text)
+    longest = max((len(part.encode("utf-8", "replace")) for part in text.split("/")), default=0)
+    if problem is None and longest > MAX_NAME_BYTES:
+        problem = (
+            f"a folder name in this path is {longest:,} bytes long; file systems allow "
+            f"{MAX_NAME_BYTES}"
+        )
     if problem is not None:
         node: NodePath = ("output_dir",)
         span = recipe.source.span(node)
