@@ -119,3 +119,12 @@ def test_an_output_dir_name_too_long_for_any_file_system_is_a_diagnostic(project
 def test_a_template_integer_with_thousands_of_digits_is_a_diagnostic(project, capsys):
     recipe = recipe_with(project, "soft natural light", "soft {{ " + "9" * 4400 + " }} light")
     validate(capsys, recipe)
+
+
+def test_an_output_dir_flag_too_long_for_any_file_system_is_a_usage_error(project, capsys):
+    recipe = str(project / "spring-campaign.yaml")
+    result = run_cli(capsys, "plan", recipe, "--output-dir", str(project / ("x" * 300)))
+    assert result.code == EXIT_USAGE
+    assert "error: --output-dir: a folder name is 300 bytes long; file systems allow 255" in (
+        result.err
+    )

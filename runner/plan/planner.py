@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from runner.diagnostics import Diagnostic, RecipeError, display_path
+from runner.diagnostics import Diagnostic, RecipeError, UsageError, display_path
 from runner.plan.axes import load_axes
 from runner.plan.images import ImageResolver
 from runner.plan.jobs import OUTPUT_NODE, JobBuilder
@@ -51,6 +51,8 @@ def plan_recipe(
     """
     _check_output_dir(recipe)
     folder = output_folder(recipe, output_dir)
+    if output_dir is not None:
+        _check_output_flag(folder)
     cap = job_cap(recipe, max_jobs)
     roots = data_roots(recipe.base_dir, allow_outside)
     axes, diagnostics = load_axes(recipe, roots)
@@ -174,3 +176,14 @@ def _check_output_dir(recipe: Recipe) -> None:
         node: NodePath = ("output_dir",)
         span = recipe.source.span(node)
         raise RecipeError([Diagnostic(problem, path=format_path(node), span=span)])
+
+
+def _check_output_flag(folder: Path) -> None:
+    """--output-dir with a folder name no file system takes is a usage error, not a crash."""
+    longest = max(len(part.encode("utf-8", "replace")) for part in folder.parts)
+    if longest > MAX_NAME_BYTES:
+        raise UsageError(
+            f"--output-dir: a folder name is {longest:,} bytes long; file systems allow "
+            f"{MAX_NAME_BYTES}",
+            hint="choose a shorter folder name",
+        )
