@@ -130,3 +130,71 @@ def test_the_key_scan_runs_for_every_file_source(tmp_path, monkeypatch, kind):
     [diagnostic] = plan_errors(tmp_path, text, {"a.png": png_bytes(), f"m.{kind}": data})
     assert "contains your API key" in diagnostic.message
     assert key not in "\n".join(headlines([diagnostic]))
+
+
+GLOB_TREE = (
+    "a.png",
+    "b.jpg",
+    ".hidden.png",
+    "images/a.png",
+    "images/b.png",
+    "images/sub/c.png",
+    "images/sub/deeper/d.png",
+    "images/.secret/e.png",
+    "docs/readme.txt",
+    "x[1].png",
+)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "*.png",
+        "images/*.png",
+        "**/*.png",
+        "**",
+        "images/**",
+        "images/**/*.png",
+        "*/*.png",
+        "images/?.png",
+        "images/[ab].png",
+        "**/sub/*.png",
+        ".*",
+        "images/.secret/*",
+        "./images/*.png",
+        "images//a.png",
+        "images/",
+        "nothing/*",
+        "**/*.txt",
+        "*/**/d.png",
+        "images/sub/deeper/d.png",
+    ],
+)
+def test_the_bounded_walk_finds_the_files_glob_finds(tmp_path, pattern):
+    import glob
+
+    for name in GLOB_TREE:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    expected = glob.glob(pattern, root_dir=tmp_path, recursive=True)
+    got = globaxis.walk_glob(tmp_path, pattern, deadline=float("inf"))
+    # Compared as normalised paths: glob keeps a doubled '/', the walk does not.
+    files = {os.path.normpath(m) for m in expected if (tmp_path / m).is_file()}
+    assert {os.path.normpath(m) for m in got if (tmp_path / m).is_file()} == files
+    assert files or pattern in ("images/", "nothing/*", "**")
+
+
+def test_the_walk_stops_at_its_deadline_even_when_nothing_matches(tmp_path):
+    for index in range(30):
+        (tmp_path / f"d{index}" / "e").mkdir(parents=True)
+    walk = globaxis.walk_glob(tmp_path, "**/*.never", deadline=0.0)
+    with pytest.raises(globaxis._TooSlow):
+        list(walk)
+
+
+def test_a_glob_does_not_loop_through_a_symlinked_folder(tmp_path):
+    (tmp_path / "shots").mkdir()
+    (tmp_path / "shots" / "b.png").write_bytes(png_bytes())
+    os.symlink(tmp_path / "shots", tmp_path / "shots" / "loop")
+    plan = plan_text(tmp_path, glob_recipe("**/*.png"), {"a.png": png_bytes()})
+    assert [job.vars["m"]["path"] for job in plan.jobs] == ["a.png", "shots/b.png"]

@@ -6,10 +6,11 @@ whole file system or read names outside the project; matches and time are capped
 
 from __future__ import annotations
 
-import glob as globlib
+import fnmatch
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,28 +51,32 @@ def load_glob(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResu
         message = f"the pattern {shown!r} reaches a folder that {outside.message}"
         return refuse(message, outside.hint)
 
-    deadline = time.monotonic() + GLOB_SECONDS
     values: list[dict[str, str]] = []
-    for match in globlib.iglob(pattern, root_dir=base, recursive=True):
-        if time.monotonic() > deadline:
-            return refuse(
-                f"the pattern {shown!r} took more than {GLOB_SECONDS:g} s to list its files",
-                "make the pattern narrower, e.g. 'images/*.png' rather than '**'",
+    seen: set[str] = set()
+    try:
+        for match in walk_glob(base, pattern, time.monotonic() + GLOB_SECONDS):
+            path = base / match
+            if match in seen or not path.is_file():
+                continue
+            seen.add(match)
+            try:
+                confine(path, roots)
+            except FileProblem as outside:
+                return refuse(f"the file {printable(match)} {outside.message}", outside.hint)
+            if len(values) >= MAX_GLOB_MATCHES:
+                return refuse(
+                    f"the pattern {shown!r} matches more than {MAX_GLOB_MATCHES:,} files",
+                    "make the pattern narrower, or split the files into folders",
+                )
+            relative = Path(match)
+            values.append(
+                {"name": relative.name, "stem": relative.stem, "path": relative.as_posix()}
             )
-        path = base / match
-        if not path.is_file():
-            continue
-        try:
-            confine(path, roots)
-        except FileProblem as outside:
-            return refuse(f"the file {printable(match)} {outside.message}", outside.hint)
-        if len(values) >= MAX_GLOB_MATCHES:
-            return refuse(
-                f"the pattern {shown!r} matches more than {MAX_GLOB_MATCHES:,} files",
-                "make the pattern narrower, or split the files into folders",
-            )
-        relative = Path(match)
-        values.append({"name": relative.name, "stem": relative.stem, "path": relative.as_posix()})
+    except _TooSlow:
+        return refuse(
+            f"the pattern {shown!r} took more than {GLOB_SECONDS:g} s to list its files",
+            "make the pattern narrower, e.g. 'images/*.png' rather than '**'",
+        )
     if not values:
         hint = f"patterns are relative to the recipe's folder ({folder_name(recipe)})"
         return refuse(f"the pattern {shown!r} matches no files", hint)
@@ -88,3 +93,69 @@ def _fixed_prefix(pattern: str) -> str:
             break
         fixed.append(part)
     return "/".join(fixed) or "."
+
+
+class _TooSlow(Exception):
+    """The walk went past its deadline."""
+
+
+def walk_glob(base: Path, pattern: str, deadline: float) -> Iterator[str]:
+    """The paths matching `pattern` below `base`, as glob.iglob(recursive=True) finds them.
+
+    Written out rather than calling iglob so that the deadline is checked at every folder read:
+    iglob yields only matches, so a `**` walk of a huge tree with none could never be stopped.
+    Like glob, `*` and `**` skip names starting with '.'; unlike it, `**` does not descend into
+    symlinked folders (a loop would never end, and what they point at is refused anyway).
+    Raises _TooSlow.
+    """
+    yield from _match(base, "", pattern.split("/"), deadline)
+
+
+def _match(base: Path, prefix: str, parts: list[str], deadline: float) -> Iterator[str]:
+    head, rest = parts[0], parts[1:]
+    if head == "**":
+        for folder, entries in _walk(base, prefix, deadline):
+            if rest:
+                yield from _match(base, folder, rest, deadline)
+                continue
+            if folder != prefix:
+                yield folder
+            for name, is_dir in entries:
+                if not is_dir and not name.startswith("."):
+                    yield os.path.join(folder, name)
+        return
+    if not _MAGIC.search(head):
+        names = [head] if os.path.lexists(base / prefix / head) else []
+    else:
+        hidden = head.startswith(".")
+        names = [
+            name
+            for name, _ in _entries(base / prefix, deadline)
+            if (hidden or not name.startswith(".")) and fnmatch.fnmatchcase(name, head)
+        ]
+    for name in names:
+        path = os.path.join(prefix, name)
+        if not rest:
+            yield path
+        elif os.path.isdir(base / path):
+            yield from _match(base, path, rest, deadline)
+
+
+def _walk(base: Path, prefix: str, deadline: float) -> Iterator[tuple[str, list[tuple[str, bool]]]]:
+    """`prefix` and every folder below it (not hidden, not through symlinks) with its entries."""
+    entries = _entries(base / prefix, deadline)
+    yield prefix, entries
+    for name, is_dir in entries:
+        if is_dir and not name.startswith("."):
+            yield from _walk(base, os.path.join(prefix, name), deadline)
+
+
+def _entries(folder: Path, deadline: float) -> list[tuple[str, bool]]:
+    """(name, is a real folder) for each entry of `folder`; nothing when it cannot be read."""
+    if time.monotonic() > deadline:
+        raise _TooSlow
+    try:
+        with os.scandir(folder) as entries:
+            return sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries)
+    except OSError:
+        return []
