@@ -383,10 +383,14 @@ class _Builder:
     def scalar(self, node: ScalarNode) -> Any:
         tag, text = node.tag, node.value
         if not _is_encodable(text):
+            # Worded as the template pass words it, so that one mistake reads the same anywhere.
+            what = "template" if "{{" in text or "{%" in text else "text"
+            code = next(f"U+{ord(c):04X}" for c in text if 0xD800 <= ord(c) <= 0xDFFF)
             self.error(
                 node,
-                "this text holds an invalid character (a lone surrogate such as \\ud800)",
-                "remove the \\u escape, or write the character itself",
+                f"the {what} contains an invalid character ({code}, half of a pair that "
+                "Unicode needs whole)",
+                "remove the escape that makes it (such as \\ud800), or write the character itself",
             )
             return None
         if tag == STR_TAG:
