@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import AnyStr
 
 from runner.diagnostics import BackdropError
+from runner.plan.model import Plan
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
 from tests.plan_support import png_bytes, write_files
@@ -269,7 +270,7 @@ def run_case(recipe: Path, text: str, csv: bytes) -> Outcome:
     start = time.perf_counter()
     try:
         plan = plan_recipe(load_recipe(recipe, display="recipe.yaml"))
-        _printable(json.dumps(_plan_json(plan), ensure_ascii=False))
+        _printable(_plan_json(plan))
         kind = "plan"
     except BackdropError as error:
         for diagnostic in error.diagnostics():
@@ -288,10 +289,12 @@ def _replace(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _plan_json(plan: object) -> object:
-    from runner.terminal import plan_to_json
+def _plan_json(plan: Plan) -> str:
+    """What `plan --json` writes (runner.terminal.print_plan_json), as one string."""
+    from runner.plan.plan_json import plan_json_chunks
 
-    return plan_to_json(plan)  # type: ignore[arg-type]
+    shown = {"recipe_path": str(plan.recipe_path), "output_dir": str(plan.output_dir)}
+    return "".join(plan_json_chunks(plan, **shown))
 
 
 def _printable(text: str) -> None:

@@ -22,6 +22,9 @@ def recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_project(tmp_path_factory.mktemp("fuzz"))
 
 
+# About 3 ms of CPU per case: 28 s on this 2-core box, up to 70 s when it is heavily loaded.
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 @settings(
     max_examples=EXAMPLES,
     derandomize=True,
