@@ -106,6 +106,18 @@ def test_decisions_are_checked_and_saved(server: ReviewServer) -> None:
     assert post(server, {"job": "job-003", "action": "delete"}).status_code == 400
     too_long = post(server, {"job": "job-003", "action": "reject", "note": "x" * 2001})
     assert too_long.status_code == 400
+    huge = post(server, {"job": "job-003", "action": "reject", "pad": "x" * 20_000})
+    assert huge.status_code == 413
+    nested = httpx.post(
+        f"{server.base_url}/api/decision",
+        content=b"[" * 15_000,
+        headers={
+            "Origin": server.base_url,
+            TOKEN_HEADER: server.token,
+            "Content-Type": "application/json",
+        },
+    )
+    assert nested.status_code == 400
     assert post(server, {"job": "job-000", "action": "pick", "pick": 2}).status_code == 200
     answer = post(server, {"job": "job-000", "action": "reject", "note": " too dark "}).json()
     assert answer["status"] == "rejected" and answer["note"] == "too dark" and answer["pick"] == 2

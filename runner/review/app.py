@@ -17,18 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from runner.diagnostics import BackdropError
 from runner.execute.records import RunSnapshot
-from runner.review.decisions import (
-    Decision,
-    load_review,
-    set_decision,
-    with_status,
-)
+from runner.review.decisions import Decision, load_review, update_review, with_status
 from runner.review.page import (
     build_page,
     content_security_policy,
@@ -74,7 +70,7 @@ def loopback_origins(port: int) -> frozenset[str]:
 
 
 def create_review_app(site: ReviewSite) -> Starlette:
-    async def page(request: Request) -> Response:
+    def page(request: Request) -> Response:  # sync: Starlette runs it in a worker thread
         refused = _refuse(request, site, write=False)
         if refused is not None:
             return refused
@@ -87,7 +83,7 @@ def create_review_app(site: ReviewSite) -> Starlette:
         headers = {**_SECURITY_HEADERS, "Content-Security-Policy": content_security_policy()}
         return HTMLResponse(render_page(view), headers=headers)
 
-    async def file(request: Request) -> Response:
+    def file(request: Request) -> Response:
         refused = _refuse(request, site, write=False)
         if refused is not None:
             return refused
@@ -102,31 +98,12 @@ def create_review_app(site: ReviewSite) -> Starlette:
         refused = _refuse(request, site, write=True)
         if refused is not None:
             return refused
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _error(413, "the request is too large")
-        try:
-            change = _parse_change(json.loads(body), job_sizes(site.load_snapshot()))
-        except (ValueError, TypeError, KeyError) as problem:
-            return _error(400, str(problem) or "the request is not understood")
-        key, apply = change
-        try:
-            # Re-read, apply this one change, write: decisions saved meanwhile by another page
-            # or a run are kept.
-            decision = set_decision(site.output_dir, key, apply)
-            sizes = job_sizes(site.load_snapshot())
-            counts = count_statuses(load_review(site.output_dir), list(sizes))
-        except BackdropError as error:
-            return _error(409, error.message)
-        answer = {
-            "job": key,
-            "status": decision.status,
-            "pick": decision.pick,
-            "note": decision.note,
-            "take": decision.take,
-            "counts": counts,
-        }
-        return JSONResponse(answer, headers=_SECURITY_HEADERS)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, "the request is too large")
+        return await run_in_threadpool(_decide, site, body)
 
     routes = [
         Route("/", page, methods=["GET"]),
@@ -134,6 +111,33 @@ def create_review_app(site: ReviewSite) -> Starlette:
         Route("/api/decision", decide, methods=["POST"]),
     ]
     return Starlette(routes=routes)
+
+
+def _decide(site: ReviewSite, body: bytes) -> Response:
+    """Apply one decision; blocking (file lock, fsync), so it runs in a worker thread."""
+    sizes = job_sizes(site.load_snapshot())
+    try:
+        key, change = _parse_change(json.loads(body), sizes)
+    except (ValueError, TypeError, KeyError, RecursionError) as problem:
+        return _error(400, str(problem) or "the request is not understood")
+    try:
+        # Re-read, apply this one change, write: decisions saved meanwhile by another page
+        # or a run are kept.
+        review = update_review(
+            site.output_dir, lambda r: r.with_decision(key, change(r.decision(key)))
+        )
+    except BackdropError as error:
+        return _error(409, error.message)
+    decision = review.decision(key)
+    answer = {
+        "job": key,
+        "status": decision.status,
+        "pick": decision.pick,
+        "note": decision.note,
+        "take": decision.take,
+        "counts": count_statuses(review, list(sizes)),
+    }
+    return JSONResponse(answer, headers=_SECURITY_HEADERS)
 
 
 def _error(status: int, message: str) -> Response:
