@@ -267,3 +267,28 @@ def test_review_command_reports_a_hand_edit_mistake(
     assert result.err.startswith(
         "review.yaml:4:13: error: jobs.a.status: 'done' is not one of pending, approved, rejected"
     )
+
+
+def test_the_page_of_a_real_run_on_the_emulator(tmp_path: Path) -> None:
+    from runner.emulator import EmulatorConfig, EmulatorServer
+    from runner.review.decisions import review_key
+    from tests import runhelp
+
+    plan = runhelp.make_plan(tmp_path, products=("MUG",), seasons=("spring", "winter"), n=2)
+    with EmulatorServer(EmulatorConfig(seed=3)) as emulator:
+        runhelp.run(plan, emulator)
+    out = plan.output_dir
+    write_reports(StateStore.read_snapshot(out), out)  # thumbnails, as after every run
+    with ReviewServer(out, lambda: StateStore.read_snapshot(out)) as server:
+        page = httpx.get(server.url).text
+        keys = re.findall(r'<article class="job" data-job="([^"]+)"', page)
+        assert (
+            keys == [review_key(job.outputs) for job in plan.jobs] == ["spring/MUG", "winter/MUG"]
+        )
+        images = re.findall(r'src="(/files/[^"]+)"', page)
+        assert len(images) == 4 and all(".backdrop/thumbs/" in url for url in images)
+        for url in images:
+            answer = httpx.get(server.base_url + url.replace("&amp;", "&"))
+            assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+        assert post(server, {"job": "winter/MUG", "action": "pick", "pick": 2}).status_code == 200
+    assert load_review(out).decision("winter/MUG") == Decision(pick=2)
