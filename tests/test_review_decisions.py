@@ -236,3 +236,69 @@ def test_a_stuck_writer_gives_a_clear_error(
     with review_lock(tmp_path), pytest.raises(StateError, match="another backdrop process"):
         save_review(tmp_path, SAMPLE)
     assert not (tmp_path / REVIEW_NAME).exists()
+
+
+_value = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 1002),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=3),
+    st.sampled_from(["pending", "approved", "rejected", "x" * 2001]),
+)
+
+
+def _mostly(valid: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """Mostly valid, else any value: near misses are where the bugs are."""
+    return st.tuples(st.integers(0, 9), valid, _value).map(lambda t: t[2] if t[0] == 9 else t[1])
+
+
+def _fields(required: dict[str, object], **optional: object) -> st.SearchStrategy[object]:
+    return st.fixed_dictionaries(
+        {name: _mostly(strategy) for name, strategy in required.items()},  # type: ignore[arg-type]
+        optional={name: _mostly(strategy) for name, strategy in optional.items()},  # type: ignore[arg-type]
+    )
+
+
+_status = st.sampled_from(["pending", "approved", "rejected"])
+_earlier = _fields(
+    {"take": st.integers(1, 1000), "status": _status},
+    pick=st.integers(1, 10),
+    note=st.text(max_size=4),
+)
+_entry = _fields(
+    {"status": _status},
+    pick=st.integers(1, 10),
+    note=st.text(max_size=4),
+    take=st.integers(1, 1000),
+    history=st.lists(_mostly(_earlier), max_size=2),
+)
+_key = st.tuples(st.integers(0, 9), st.text(min_size=1, max_size=3)).map(
+    lambda t: "" if t[0] == 9 else t[1]
+)
+_document = st.tuples(
+    st.integers(0, 9),
+    st.fixed_dictionaries(
+        {
+            "version": _mostly(st.just(1)),
+            "jobs": _mostly(st.dictionaries(_key, _mostly(_entry), min_size=1, max_size=3)),
+        }
+    ),
+).map(lambda t: {**t[1], "extra": None} if t[0] == 9 else t[1])
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=_document)
+def test_the_quick_check_never_passes_what_the_schema_refuses(document: dict[str, object]) -> None:
+    if decisions.plainly_valid(document):
+        assert decisions._validator().is_valid(document), document
+
+
+def test_a_written_review_takes_the_quick_path() -> None:
+    assert decisions.plainly_valid(yaml.safe_load(SAMPLE_TEXT))
+
+
+def test_whole_numbers_written_with_a_point_are_read_as_whole_numbers(tmp_path: Path) -> None:
+    (tmp_path / REVIEW_NAME).write_text("version: 1\njobs:\n  a: {status: approved, pick: 2.0}\n")
+    decision = load_review(tmp_path).decision("a")
+    assert decision == Decision("approved", pick=2) and type(decision.pick) is int
