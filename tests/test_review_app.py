@@ -292,3 +292,16 @@ def test_the_page_of_a_real_run_on_the_emulator(tmp_path: Path) -> None:
             assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
         assert post(server, {"job": "winter/MUG", "action": "pick", "pick": 2}).status_code == 200
     assert load_review(out).decision("winter/MUG") == Decision(pick=2)
+
+
+def test_review_on_a_taken_port_says_so(recorded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_cli(capsys, "review", str(recorded), "--port", str(port), "--no-browser")
+    assert result.code == 2
+    assert f"error: cannot listen on 127.0.0.1:{port}" in result.err
+    assert "hint: choose another --port, or leave it out to pick a free one" in result.err
