@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_plan.py
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_review.py
 
 screenshot: $(TEST_STAMP) browser-deps
 	$(BIN)/python scripts/screenshot.py

@@ -302,3 +302,14 @@ def test_whole_numbers_written_with_a_point_are_read_as_whole_numbers(tmp_path: 
     (tmp_path / REVIEW_NAME).write_text("version: 1\njobs:\n  a: {status: approved, pick: 2.0}\n")
     decision = load_review(tmp_path).decision("a")
     assert decision == Decision("approved", pick=2) and type(decision.pick) is int
+
+
+def test_a_hand_edit_right_after_a_write_is_read(tmp_path: Path) -> None:
+    save_review(tmp_path, Review({"a": Decision("approved")}))
+    assert load_review(tmp_path).decision("a").status == "approved"
+    path = tmp_path / REVIEW_NAME
+    with open(path, "r+b") as handle:  # in place, same size, within the same clock tick
+        text = handle.read()
+        handle.seek(0)
+        handle.write(text.replace(b"approved", b"rejected"))
+    assert load_review(tmp_path).decision("a").status == "rejected"

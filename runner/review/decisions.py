@@ -101,12 +101,17 @@ def load_review(output_dir: Path) -> Review:
     """The decisions in output_dir/review.yaml; none when the file is missing or empty."""
     path = Path(output_dir) / REVIEW_NAME
     try:
-        if path.stat().st_size == 0:
-            return Review()
+        info = path.stat()
     except FileNotFoundError:
         return Review()
     except OSError:
-        pass  # let the loader word the problem
+        info = None  # let the loader word the problem
+    if info is not None and info.st_size == 0:
+        return Review()
+    if info is not None and info.st_size <= MAX_DATA_BYTES:
+        known = _LAST_SEEN.get(path)
+        if known is not None:
+            return known
     try:
         doc = load_yaml_file(path, display_path(path), max_bytes=MAX_DATA_BYTES)
     except RecipeError as error:
@@ -114,7 +119,36 @@ def load_review(output_dir: Path) -> Review:
     problems = _problems(doc)
     if problems:
         raise ReviewFileError(problems)
-    return _build(doc.data)
+    review = _build(doc.data)
+    _LAST_SEEN.put(path, doc.source.text.encode("utf-8"), review)
+    return review
+
+
+class _SeenFiles:
+    """The review last read or written per file, with the file's text then.
+
+    A click on a review of 5,000 decisions re-reads the file (another page or a run may have
+    written it) but, when the text is what this process last read or wrote, skips parsing it all
+    again (0.3 s). Comparing the bytes, not the file's times, is exact.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[bytes, Review]] = {}
+
+    def get(self, path: Path) -> Review | None:
+        known = self.seen.get(str(path.absolute()))
+        if known is None:
+            return None
+        try:
+            return known[1] if path.read_bytes() == known[0] else None
+        except OSError:
+            return None
+
+    def put(self, path: Path, text: bytes, review: Review) -> None:
+        self.seen[str(path.absolute())] = (text, review)
+
+
+_LAST_SEEN = _SeenFiles()
 
 
 @cache
@@ -308,6 +342,7 @@ def _write(output_dir: Path, review: Review) -> bool:
             return False
     try:
         write_atomic(path, data)
+        _LAST_SEEN.put(path, data, review)
         fsync_dir(output_dir)
     except OSError as exc:
         raise StateError(
