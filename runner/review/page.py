@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 from runner.execute.records import JobRecord, RunSnapshot
@@ -24,9 +23,7 @@ from runner.report.grid import layout_sheet
 from runner.report.thumbs import THUMBS_DIR, thumb_name
 from runner.review.decisions import STATUSES, Review, Status, orphaned, review_key
 from runner.review.takes import earlier_take_files
-
-if TYPE_CHECKING:
-    from jinja2 import Template
+from runner.templating.pages import page_template
 
 RUN_STATUS_NAMES = {
     "done": "Done",
@@ -184,7 +181,7 @@ def _job_view(job: JobRecord, review: Review, values: str, urls: _Urls) -> JobVi
 
 def render_page(page: ReviewPage) -> str:
     style, script = _asset("review.css"), _asset("review.js")
-    return _template().render(
+    return page_template("runner.review", "review.html.j2").render(
         page=page,
         style=style,
         script=script,
@@ -210,20 +207,3 @@ def content_security_policy() -> str:
 @cache
 def _asset(name: str) -> str:
     return resources.files("runner.review").joinpath("assets", name).read_text(encoding="utf-8")
-
-
-@cache
-def _template() -> Template:
-    # Our own template, never recipe text: sandboxed and strict like every Jinja environment
-    # here, with autoescaping so that a forgotten escape cannot happen.
-    from jinja2 import PackageLoader, StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    env = SandboxedEnvironment(
-        loader=PackageLoader("runner.review", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env.get_template("review.html.j2")
