@@ -305,3 +305,18 @@ def test_review_on_a_taken_port_says_so(recorded: Path, capsys: pytest.CaptureFi
     assert result.code == 2
     assert f"error: cannot listen on 127.0.0.1:{port}" in result.err
     assert "hint: choose another --port, or leave it out to pick a free one" in result.err
+
+
+def test_verify_reports_a_hand_edit_mistake_in_review_yaml(
+    recorded: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    copy = recorded.parent / "verify-broken"
+    shutil.copytree(recorded, copy)
+    (copy / REVIEW_NAME).write_text("version: 1\njobs:\n  summer/P1-0:\n    status: aproved\n")
+    monkeypatch.chdir(copy)
+    result = run_cli(capsys, "verify", ".")
+    assert result.code == 2
+    assert "review.yaml:4:13: error: jobs.summer/P1-0.status: 'aproved' is not one of" in result.err
+    assert "(did you mean 'approved'?)" in result.err
