@@ -12,7 +12,7 @@ import hmac
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,12 @@ from runner.review.page import (
 TOKEN_HEADER = "X-Backdrop-Token"
 MAX_BODY_BYTES = 16 * 1024
 MAX_NOTE_CHARS = 2000  # as schemas/review.schema.json
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-IMAGE_TYPES[".webp"] = "image/webp"
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+}
 _ACTIONS: dict[str, Callable[[Decision, str], Decision]] = {
     "approve": lambda d, note: with_status(d, "approved"),
     "reject": lambda d, note: with_status(d, "rejected", note),
@@ -201,9 +205,7 @@ def _parse_change(data: Any, sizes: dict[str, int]) -> tuple[str, Callable[[Deci
             raise ValueError(f"this job has variants 1 to {sizes[key]}")
         if sizes[key] < 2:
             raise ValueError("this job has a single image; there is nothing to pick")
-        return key, lambda decision: Decision(
-            decision.status, pick, decision.note, decision.take, decision.history
-        )
+        return key, lambda decision: replace(decision, pick=pick)
     if action not in _ACTIONS:
         raise ValueError("the action must be approve, reject, pending or pick")
     note = data.get("note") or ""
