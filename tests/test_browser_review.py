@@ -67,6 +67,8 @@ def test_pick_approve_reject_with_a_note_and_reload(
     )
     first.get_by_role("button", name="Approve", exact=True).click()
     expect(first).to_have_attribute("data-status", "approved")
+    single = fourth.get_by_role("button", name="Pick variant 1")  # n = 1: already the pick
+    expect(single).to_have_attribute("aria-pressed", "true")
     fourth.get_by_label("Note").fill("too dark")
     fourth.get_by_role("button", name="Reject", exact=True).click()
     expect(fourth).to_have_attribute("data-status", "rejected")

@@ -102,7 +102,9 @@ def test_writes_from_elsewhere_are_refused(server: ReviewServer) -> None:
 def test_decisions_are_checked_and_saved(server: ReviewServer) -> None:
     assert post(server, {"job": "nope", "action": "approve"}).status_code == 400
     assert post(server, {"job": "job-000", "action": "pick", "pick": 3}).status_code == 400
-    assert post(server, {"job": "job-003", "action": "pick", "pick": 1}).status_code == 400
+    assert post(server, {"job": "job-003", "action": "pick", "pick": 2}).status_code == 400
+    single = post(server, {"job": "job-003", "action": "pick", "pick": 1})
+    assert single.status_code == 200 and single.json()["pick"] is None  # n = 1: nothing to store
     assert post(server, {"job": "job-003", "action": "delete"}).status_code == 400
     too_long = post(server, {"job": "job-003", "action": "reject", "note": "x" * 2001})
     assert too_long.status_code == 400

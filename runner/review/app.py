@@ -204,7 +204,7 @@ def _parse_change(data: Any, sizes: dict[str, int]) -> tuple[str, Callable[[Deci
         if isinstance(pick, bool) or not isinstance(pick, int) or not 1 <= pick <= sizes[key]:
             raise ValueError(f"this job has variants 1 to {sizes[key]}")
         if sizes[key] < 2:
-            raise ValueError("this job has a single image; there is nothing to pick")
+            return key, lambda decision: decision  # its only image is the pick already
         return key, lambda decision: replace(decision, pick=pick)
     if action not in _ACTIONS:
         raise ValueError("the action must be approve, reject, pending or pick")

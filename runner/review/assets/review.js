@@ -54,8 +54,10 @@
     job.querySelectorAll("[data-action]").forEach(function (button) {
       button.setAttribute("aria-pressed", String(statusOf[button.getAttribute("data-action")] === answer.status));
     });
-    job.querySelectorAll("[data-pick]").forEach(function (button) {
-      button.setAttribute("aria-pressed", String(Number(button.getAttribute("data-pick")) === answer.pick));
+    var variants = job.querySelectorAll("[data-pick]");
+    variants.forEach(function (button) {
+      var picked = variants.length === 1 || Number(button.getAttribute("data-pick")) === answer.pick;
+      button.setAttribute("aria-pressed", String(picked));
     });
     job.querySelector("input[name=note]").value = answer.note || "";
     for (var status in answer.counts) {
