@@ -39,7 +39,11 @@ EMULATED_CREDITS = 1_000_000_000
 
 
 def _plan(
-    recipe_path: str, output_dir: str | None, max_jobs: int | None, prices: Sequence[str]
+    recipe_path: str,
+    output_dir: str | None,
+    max_jobs: int | None,
+    prices: Sequence[str],
+    allow_outside: Sequence[str] = (),
 ) -> Plan:
     from runner.plan.planner import plan_recipe
     from runner.recipe.build import load_recipe
@@ -50,6 +54,7 @@ def _plan(
         output_dir=Path(output_dir).resolve() if output_dir else None,
         max_jobs=max_jobs,
         prices=_price_overrides(recipe.prices, prices) if prices else None,
+        allow_outside=[Path(folder) for folder in allow_outside],
     )
 
 
@@ -83,7 +88,18 @@ def _price_overrides(base: PriceTable, items: Sequence[str]) -> PriceTable:
     return PriceTable(square=square, non_square=non_square)
 
 
+def allow_outside_option(func: F) -> F:
+    return click.option(
+        "--allow-outside",
+        multiple=True,
+        metavar="FOLDER",
+        help="Also read data files and images from FOLDER (by default only the recipe's folder "
+        "or its git repository). Repeatable.",
+    )(func)
+
+
 def plan_options(func: F) -> F:
+    func = allow_outside_option(func)
     func = click.option(
         "--price",
         "prices",
@@ -136,14 +152,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     help="json prints machine-readable diagnostics for CI; github adds GitHub Actions "
     "annotations (also when GITHUB_ACTIONS=true).",
 )
-def validate(recipes: tuple[str, ...], fmt: str) -> None:
+@allow_outside_option
+def validate(recipes: tuple[str, ...], fmt: str, allow_outside: tuple[str, ...]) -> None:
     """Check recipes (schema, templates, images, API limits) without spending anything."""
     from runner import terminal
 
     results: list[tuple[str, Plan | None, list[Any]]] = []
     for path in recipes:
         try:
-            plan = _plan(path, None, None, ())
+            plan = _plan(path, None, None, (), allow_outside)
             results.append((path, plan, []))
         except BackdropError as err:
             results.append((path, None, list(err.diagnostics())))
@@ -197,6 +214,7 @@ def plan(
     output_dir: str | None,
     max_jobs: int | None,
     prices: tuple[str, ...],
+    allow_outside: tuple[str, ...],
     as_json: bool,
     show_all: bool,
     diff: bool,
@@ -206,7 +224,7 @@ def plan(
     """Show the jobs a recipe expands to, their outputs and an estimated cost."""
     from runner.commands.plan import show_plan
 
-    the_plan = _plan(recipe, output_dir, max_jobs, prices)
+    the_plan = _plan(recipe, output_dir, max_jobs, prices, allow_outside)
     show_plan(
         the_plan,
         recipe,
@@ -327,6 +345,7 @@ def run(
     output_dir: str | None,
     max_jobs: int | None,
     prices: tuple[str, ...],
+    allow_outside: tuple[str, ...],
     emulate: bool,
     api_url: str,
     asset_url: str,
@@ -357,7 +376,7 @@ def run(
 
     if force and retry_failed:
         raise UsageError("--force and --retry-failed do not go together", hint="choose one")
-    the_plan = _plan(recipe, output_dir, max_jobs, prices)
+    the_plan = _plan(recipe, output_dir, max_jobs, prices, allow_outside)
     options = RunOptions(
         concurrency=concurrency,
         rpm=rpm,
