@@ -580,11 +580,14 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: st
 def verify(outdir: str) -> None:
     """Check the images in OUTDIR (or a recipe's output folder) against backdrop.lock."""
     from runner import terminal
+    from runner.commands.review import show_orphans
     from runner.report import verify_outputs
+    from runner.review.orphans import orphaned_decisions
 
     folder = _verify_folder(outdir)
     result = verify_outputs(folder)
     terminal.show_verify(result)
+    show_orphans(orphaned_decisions(folder))
     from runner.commands.github_output import report_verify
 
     report_verify(str(folder), result)
@@ -699,6 +702,16 @@ def emulator(
             f"cannot listen on {host}:{port}: {err.strerror or err}",
             hint="choose another --port (0 picks a free one)",
         ) from None
+
+
+def _add_commands() -> None:
+    """Commands that live in runner/commands/, one module each."""
+    from runner.commands.review import review
+
+    cli.add_command(review)
+
+
+_add_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
