@@ -173,7 +173,10 @@ def plan(
     if as_json:
         terminal.print_plan_json(the_plan)
     else:
+        from runner.execute.budget import plan_budget_status
+
         terminal.show_plan(the_plan, show_all=show_all)
+        terminal.show_budget(plan_budget_status(the_plan), planned=True)
 
 
 @cli.command()
@@ -295,6 +298,7 @@ def run(
 
     from runner import terminal
     from runner.api.client import Timeouts
+    from runner.execute.budget import budget_status, check_budget
     from runner.execute.preview import preview_run
     from runner.execute.run import RunOptions, run_plan
     from runner.execute.selection import Selection
@@ -313,6 +317,9 @@ def run(
     )
     preview = preview_run(the_plan, options)
     terminal.show_preview(the_plan, preview, emulate=emulate)
+    budget = budget_status(the_plan, preview.to_generate)
+    terminal.show_budget(budget)
+    check_budget(the_plan, budget, preview.selected, preview.to_generate)
     spend = 0.0 if emulate else preview.cost.total_usd
     if not spend <= confirm_over and not yes:  # written so that a NaN estimate asks too
         _confirm_spend(spend, confirm_over)

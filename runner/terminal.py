@@ -23,6 +23,7 @@ from runner.diagnostics import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from runner.execute.budget import BudgetStatus
     from runner.execute.preview import RunPreview
     from runner.execute.run import RunResult
     from runner.plan.model import Plan
@@ -159,6 +160,19 @@ def show_preview(plan: Plan, preview: RunPreview, *, emulate: bool) -> None:
         click.echo(f"Emulator: an offline rehearsal; nothing is spent. With 1min.ai: {estimate}")
     else:
         click.echo(f"Estimated cost: {estimate}")
+
+
+def show_budget(status: BudgetStatus | None, *, planned: bool = False) -> None:
+    """The recipe's budget, what the folder has cost and what would remain (nothing if unset)."""
+    if status is None:
+        return
+    what = "the rest of this plan" if planned else "this run"
+    after = status.remaining - status.this_run
+    click.echo(
+        f"Budget: ${status.budget:,.2f}; spent so far ${status.spent:,.2f} (estimate), "
+        f"${max(status.remaining, 0.0):,.2f} left; {what} ${status.this_run:,.2f}: "
+        + (f"fits, ${after:,.2f} would remain" if status.fits else f"${-after:,.2f} over")
+    )
 
 
 def run_events() -> PlainEvents | LiveEvents:

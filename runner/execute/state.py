@@ -328,6 +328,14 @@ class StateStore:
         ).fetchall()
         return tuple(str(row[0]) for row in rows)
 
+    def paid_prompt_objects(self) -> list[dict[str, Any]]:
+        """The promptObject of every job the API has charged for (result keys recorded)."""
+        rows = self._read(
+            "SELECT prompt_object FROM jobs WHERE result_keys IS NOT NULL AND result_keys != '[]'",
+            (),
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
     def snapshot(self) -> RunSnapshot:
         """The latest run, its jobs in plan order."""
         with self._lock:

@@ -101,6 +101,7 @@ class Plan:
     jobs: tuple[Job, ...]
     prices: PriceTable
     report: ReportLayout
+    budget: float | None = None  # USD the output folder may cost at most (recipe `budget:`)
 
     @property
     def image_count(self) -> int:
