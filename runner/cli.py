@@ -571,6 +571,16 @@ def emulator(
         ) from None
 
 
+def _add_commands() -> None:
+    """Commands that live in runner/commands/, one module each."""
+    from runner.commands.export import export
+
+    cli.add_command(export)
+
+
+_add_commands()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: the one place where errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -23,6 +23,7 @@ from runner.diagnostics import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from runner.deliver.export import ExportResult
     from runner.execute.budget import BudgetStatus
     from runner.execute.preview import RunPreview
     from runner.execute.run import RunResult
@@ -173,6 +174,23 @@ def show_budget(status: BudgetStatus | None, *, planned: bool = False) -> None:
         f"${max(status.remaining, 0.0):,.2f} left; {what} ${status.this_run:,.2f}: "
         + (f"fits, ${after:,.2f} would remain" if status.fits else f"${-after:,.2f} over")
     )
+
+
+def show_export(result: ExportResult) -> None:
+    """What export delivered, and (as a warning) the jobs it left out."""
+    if result.held:
+        echo_err(f"warning: {_count(len(result.held), 'job')} not exported:")
+        for held in result.held[:PLAN_ROWS_SHOWN]:
+            echo_err(f"  {held.review_key}: {held.reason}")
+        if len(result.held) > PLAN_ROWS_SHOWN:
+            echo_err(f"  ... and {len(result.held) - PLAN_ROWS_SHOWN:,} more")
+    where = display_path(result.to)
+    inside = f" in {_count(len(result.zips), 'zip')}" if result.zips else ""
+    click.echo(
+        f"Exported {_count(len(result.files), 'file')}{inside} to {where}: "
+        f"{len(result.written):,} written, {result.unchanged:,} unchanged"
+    )
+    click.echo(f"Manifest: {display_path(result.to / 'manifest.csv')}")
 
 
 def run_events() -> PlainEvents | LiveEvents:
