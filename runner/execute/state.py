@@ -41,6 +41,7 @@ from runner.execute.state_schema import (
     UPSERT_JOB,
     JobState,
     check_version,
+    ensure_take_column,
     file_record,
     job_state_of,
     no_run,
@@ -88,6 +89,7 @@ class StateStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             check_version(conn, path, create=True)
+            ensure_take_column(conn)
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -152,6 +154,7 @@ class StateStore:
                 _dumps(job.prompt_object.to_json()),
                 _dumps(list(job.outputs)),
                 run_id,
+                job.take,
             )
             for job in plan.jobs
         ]
