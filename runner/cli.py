@@ -27,6 +27,7 @@ from runner.diagnostics import (
 )
 
 if TYPE_CHECKING:
+    from runner.execute.takes import TakePlan
     from runner.plan.model import Plan
     from runner.recipe.model import PriceTable
 
@@ -254,6 +255,16 @@ def init(directory: str) -> None:
 @click.option("--force", is_flag=True, help="Generate every selected job again, even done ones.")
 @click.option("--retry-failed", is_flag=True, help="Run only the jobs that failed last time.")
 @click.option(
+    "--rejected",
+    is_flag=True,
+    help="Generate a new take of each job rejected in review.yaml, and nothing else.",
+)
+@click.option(
+    "--include-approved",
+    is_flag=True,
+    help="Let --force and --rejected generate approved jobs again too.",
+)
+@click.option(
     "--only",
     multiple=True,
     metavar="KEY=VALUE",
@@ -285,6 +296,8 @@ def run(
     timeout: float,
     force: bool,
     retry_failed: bool,
+    rejected: bool,
+    include_approved: bool,
     only: tuple[str, ...],
     limit: int | None,
     shard: str | None,
@@ -302,10 +315,14 @@ def run(
     from runner.execute.preview import preview_run
     from runner.execute.run import RunOptions, run_plan
     from runner.execute.selection import Selection
+    from runner.execute.takes import keep_previous_takes, settle_takes
 
     if force and retry_failed:
         raise UsageError("--force and --retry-failed do not go together", hint="choose one")
-    the_plan = _plan(recipe, output_dir, max_jobs, prices)
+    if rejected and retry_failed:
+        raise UsageError("--rejected and --retry-failed do not go together", hint="choose one")
+    takes = _takes(_plan(recipe, output_dir, max_jobs, prices), rejected, include_approved)
+    the_plan = takes.plan
     options = RunOptions(
         concurrency=concurrency,
         rpm=rpm,
@@ -314,6 +331,8 @@ def run(
         selection=Selection.from_cli(only, limit, shard),
         force=force,
         retry_failed=retry_failed,
+        keys=takes.keys,
+        protected=takes.protected,
     )
     preview = preview_run(the_plan, options)
     terminal.show_preview(the_plan, preview, emulate=emulate)
@@ -330,6 +349,7 @@ def run(
             api_key = _api_key()
             api_url = _check_url("--api-url", api_url)
             asset_url = _check_url("--asset-url", asset_url)
+        keep_previous_takes(the_plan.output_dir, takes.retakes)
         events = terminal.run_events()
         stack.enter_context(events)
         try:
@@ -345,11 +365,27 @@ def run(
             # Whatever stopped the run, what it finished is in the state: report it.
             _write_reports_if_any(the_plan.output_dir)
             raise
+    settle_takes(the_plan.output_dir, takes.retakes)
     paths = _write_reports(the_plan.output_dir)
     if prune:
         _prune(the_plan.output_dir, yes)
     terminal.show_run_summary(result, paths)
     sys.exit(terminal.run_exit_code(result))
+
+
+def _takes(plan: Plan, rejected: bool, include_approved: bool) -> TakePlan:
+    """Each job at its take from review.yaml; with --rejected, only the rejected, as new takes."""
+    from runner import terminal
+    from runner.execute.takes import plan_takes
+    from runner.review.decisions import load_review
+
+    takes = plan_takes(
+        plan, load_review(plan.output_dir), rejected=rejected, include_approved=include_approved
+    )
+    if rejected and not takes.retakes:
+        terminal.echo_err("no job is rejected in review.yaml: nothing to generate again")
+        sys.exit(EXIT_OK)
+    return takes
 
 
 def _confirm_spend(spend: float, limit: float) -> None:

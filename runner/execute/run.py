@@ -45,6 +45,8 @@ class RunOptions:
     selection: Selection = field(default_factory=Selection)
     force: bool = False  # generate again even jobs that are done (or paid, not downloaded)
     retry_failed: bool = False  # only the jobs that failed in the latest run
+    keys: frozenset[str] | None = None  # only these job keys (run --rejected); None: all
+    protected: frozenset[str] = frozenset()  # approved jobs' keys: --force leaves them alone
     adaptive: bool = True  # AIMD: fewer requests in flight while the API pushes back
     backoff: Backoff = field(default_factory=Backoff)
 
@@ -187,7 +189,7 @@ async def _run(
 ) -> RunResult:
     started = time.monotonic()
     failed_keys = set(state.failed_keys()) if options.retry_failed else None
-    jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys)
+    jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
     state.begin_run(plan, run_id)
     states = state.job_states([job.key for job in jobs])
@@ -207,7 +209,12 @@ async def _run(
         max_download_bytes=options.max_download_bytes,
     )
     tally = await Scheduler(
-        ctx, jobs, states, workers=options.concurrency, force=options.force
+        ctx,
+        jobs,
+        states,
+        workers=options.concurrency,
+        force=options.force,
+        protected=options.protected,
     ).run()
     try:
         state.finish_run(run_id)
