@@ -226,6 +226,8 @@ class _Page:
         others = [
             f"{name}={axis_label(job.vars, name)}" for name in self.captioned if name in job.vars
         ]
+        if job.take > 1:
+            others.append(f"take {job.take}")
         if others:
             parts.append(f'<p class="sub">{esc(" ".join(others))}</p>')
         parts.append(self.details(job, status))
@@ -252,6 +254,8 @@ class _Page:
 
     def details(self, job: JobRecord, status: str) -> str:
         rows = [("Status", STATUS_NAMES.get(status, status))]
+        if job.take > 1:
+            rows.append(("Take", str(job.take)))
         rows.append(("Prompt", str(job.prompt_object.get("prompt", ""))))
         rows.extend((name, value_text(value)) for name, value in job.vars.items())
         for field in ("size", "quality", "n", "output_format"):
