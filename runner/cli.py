@@ -281,7 +281,11 @@ def init(directory: str) -> None:
     metavar="USD",
     help="Ask before spending more than this (estimate).",
 )
-@click.option("--prune", is_flag=True, help="Delete images in the output folder no job produces.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete the images earlier runs wrote for jobs the recipe no longer has.",
+)
 def run(
     recipe: str,
     output_dir: str | None,
@@ -463,25 +467,21 @@ def _write_reports(output_dir: Path) -> Any:
 
 def _prune(output_dir: Path, yes: bool) -> None:
     from runner import terminal
-    from runner.execute.state import StateStore
-    from runner.report import find_stale
+    from runner.execute.prune import PruneCandidates, prune_outputs
 
-    stale = find_stale(output_dir, StateStore.read_snapshot(output_dir))
-    if not stale:
-        terminal.echo_err("prune: no stale images")
-        return
-    terminal.show_stale(stale)
-    if not yes:
+    def confirm(candidates: PruneCandidates) -> bool:
+        terminal.show_prunable(candidates)
+        if yes:
+            return True
+        count = len(candidates.stale)
         if not sys.stdin.isatty():
             raise UsageError(
-                f"--prune would delete {len(stale)} file(s), and there is no terminal to ask in",
+                f"--prune would delete {count} file(s), and there is no terminal to ask in",
                 hint="add --yes to delete them",
             )
-        if not click.confirm(f"Delete these {len(stale)} file(s)?", default=False, err=True):
-            return
-    for path in stale:
-        (output_dir / path).unlink(missing_ok=True)
-    terminal.echo_err(f"prune: deleted {len(stale)} stale file(s)")
+        return click.confirm(f"Delete these {count} file(s)?", default=False, err=True)
+
+    terminal.show_pruned(prune_outputs(output_dir, confirm))
 
 
 @cli.command()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from runner.deliver.export import ExportResult
     from runner.execute.budget import BudgetStatus
     from runner.execute.preview import RunPreview
+    from runner.execute.prune import PruneCandidates, PruneResult
     from runner.execute.run import RunResult
     from runner.plan.model import Plan
     from runner.progress import LiveEvents, PlainEvents
@@ -233,10 +234,32 @@ def run_exit_code(result: RunResult) -> int:
     return EXIT_JOBS_FAILED if result.failed or result.interrupted else EXIT_OK
 
 
-def show_stale(stale: Sequence[Path]) -> None:
-    echo_err(f"{_count(len(stale), 'stale image')} (produced by no current job):")
-    for path in stale:
-        echo_err(f"  {path.as_posix()}")
+def show_prunable(candidates: PruneCandidates) -> None:
+    count = _count(len(candidates.stale), "image")
+    echo_err(f"{count} written by backdrop for jobs no longer in the recipe:")
+    for path in candidates.stale:
+        echo_err(f"  {path}")
+
+
+def show_pruned(result: PruneResult) -> None:
+    edited = result.candidates.edited
+    if edited:
+        echo_err(
+            f"prune: kept {_count(len(edited), 'stale image')} changed since backdrop wrote it:"
+        )
+        for path in edited:
+            echo_err(f"  {path}")
+    if not result.candidates.stale:
+        echo_err("prune: no stale images written by backdrop")
+    elif not result.deleted:
+        echo_err("prune: nothing deleted")
+    else:
+        folders = (
+            f" and {_count(result.folders_removed, 'empty folder')}"
+            if result.folders_removed
+            else ""
+        )
+        echo_err(f"prune: deleted {_count(len(result.deleted), 'stale image')}{folders}")
 
 
 def show_report_paths(paths: ReportPaths) -> None:
@@ -261,7 +284,7 @@ def show_verify(result: VerifyResult) -> None:
         echo_err(f"{counts}{len(result.stale)} stale")
         echo_err(
             "    hint: `backdrop run RECIPE` restores missing and changed files; "
-            "`backdrop run RECIPE --prune` removes stale ones"
+            "`backdrop run RECIPE --prune` removes stale images backdrop wrote (never other files)"
         )
 
 

@@ -167,7 +167,10 @@ def test_verify_and_prune_find_missing_changed_and_stale_files(campaign, capsys,
     # Paid-for results are downloaded again, never generated again.
     assert "0 jobs to generate (0 images), 2 paid earlier, only downloads left" in repaired.out
     assert charged == 30
-    assert not (out / "en-US" / "old-banner.webp").exists()
+    # A copy the user made is not backdrop's to delete: verify names it, prune keeps it.
+    assert (out / "en-US" / "old-banner.webp").is_file()
+    assert run_cli(capsys, "verify", str(out)).code == 1
+    (out / "en-US" / "old-banner.webp").unlink()
     assert run_cli(capsys, "verify", str(out)).code == 0
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from runner.diagnostics import UsageError
 from runner.plan.outputs import OutputProblem, output_paths
-from runner.plan.templates import TemplateProblem, TemplateRenderer
-
-# A template that names the channel itself gets no channel folder.
-_USES_CHANNEL = re.compile(r"\bchannel\b")
+from runner.plan.templates import TemplateRenderer
+from runner.templating.environment import make_template_environment
+from runner.templating.parse import TemplateProblem, parse_template
 
 
 class NameRenderer:
@@ -21,14 +19,14 @@ class NameRenderer:
         self.template = template
         self.recipe_name = recipe_name
         self.renderer = TemplateRenderer()
+        # A template that names the channel itself gets no channel folder.
+        self.names_channel = False
         if template is not None:
             problem = self.renderer.check(template)
             if problem is not None:
                 raise UsageError(f"--name {template!r}: {problem.message}", hint=problem.hint)
-
-    @property
-    def names_channel(self) -> bool:
-        return self.template is not None and bool(_USES_CHANNEL.search(self.template))
+            parsed = parse_template(make_template_environment(), template)
+            self.names_channel = "channel" in parsed.names
 
     def path(
         self,

@@ -140,12 +140,44 @@ def check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None
 
 def ensure_take_column(conn: sqlite3.Connection) -> None:
     """Takes came after version 1: add the column to an older state (every job is a take 1)."""
-    if not has_take_column(conn):
+    if has_take_column(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    if not has_take_column(conn):  # another process may have added it meanwhile
         conn.execute("ALTER TABLE jobs ADD COLUMN take INTEGER NOT NULL DEFAULT 1")
+    conn.execute("COMMIT")
 
 
 def has_take_column(conn: sqlite3.Connection) -> bool:
     return any(row[1] == "take" for row in conn.execute("PRAGMA table_info(jobs)"))
+
+
+# Every file a run wrote, by path, kept after its job leaves the plan: the only files
+# `run --prune` may delete. Added after version 1, so it is created (and filled from `files`)
+# when missing rather than through a version bump that would lock older readers out.
+WRITTEN_TABLE = """
+CREATE TABLE written_files (
+    path TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    job_key TEXT NOT NULL
+)
+"""
+
+
+def ensure_written_table(conn: sqlite3.Connection) -> None:
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'written_files'"
+    ).fetchone()
+    if has_table:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(WRITTEN_TABLE)
+    conn.execute(
+        "INSERT OR IGNORE INTO written_files (path, sha256, bytes, job_key)"
+        " SELECT path, sha256, bytes, job_key FROM files"
+    )
+    conn.execute("COMMIT")
 
 
 def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:

@@ -1,45 +1,26 @@
-"""Render recipe strings as sandboxed, strict Jinja templates, each compiled once per recipe.
+"""Render recipe strings as templates, each compiled once per recipe.
 
-A recipe may come from anyone on the team, so templates run in Jinja's sandbox (no Python
-internals, no changing shared values), with StrictUndefined (a typo is an error, not an empty
-string), without the nondeterministic `random` filter (job keys must be stable) and with size
-guards (template_limits) on everything that can make text much longer than its inputs.
+The environment (sandbox, strictness, filters, size guards) comes from
+runner.templating.environment, the one builder every pass shares.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import suggestion_suffix
+from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment, slug
+from runner.templating.parse import TemplateProblem, check_text, parse_template, syntax_problem
 
 if TYPE_CHECKING:
     from jinja2 import Template
 
 _CACHE_PROBATION = 2048  # renders before a template whose results never repeat stops caching
 _TEMPLATE_FILE = "<template>"
-_GLOBALS = frozenset({"range", "dict", "namespace"})
-
-
-class TemplateProblem(Exception):
-    """A template cannot be compiled or rendered; `line` is the line inside the template."""
-
-    def __init__(self, message: str, hint: str | None = None, line: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.line = line
-
-
-def slug(value: object) -> str:
-    """'Crème Brûlée / Winter' -> 'creme-brulee-winter': safe in file names and URLs."""
-    text = unicodedata.normalize("NFKD", str(value))
-    text = text.encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+__all__ = ["TemplateProblem", "TemplateRenderer", "needs_rendering", "plain_text", "slug"]
 
 
 def needs_rendering(text: str) -> bool:
@@ -69,9 +50,9 @@ class TemplateRenderer:
         from jinja2 import TemplateError, UndefinedError
         from jinja2.exceptions import SecurityError
 
-        from runner.plan.template_limits import MAX_RENDERED, TooLarge
+        from runner.templating.limits import MAX_RENDERED, TooLarge
 
-        self._env = _make_environment()
+        self._env = make_template_environment()
         self._compiled: dict[str, _Compiled | TemplateProblem] = {}
         self._errors = (UndefinedError, SecurityError, TemplateError, TooLarge)
         self._max_rendered = MAX_RENDERED
@@ -85,7 +66,7 @@ class TemplateRenderer:
     def render(self, text: str, context: Mapping[str, Any]) -> str:
         """Render `text` with `context`; raises TemplateProblem."""
         if not needs_rendering(text):
-            return plain_text(text)
+            return check_text(plain_text(text))
         compiled = self._compile(text)
         if isinstance(compiled, TemplateProblem):
             raise compiled
@@ -116,14 +97,18 @@ class TemplateRenderer:
         found = self._compiled.get(text)
         if found is not None:
             return found
-        from jinja2 import TemplateSyntaxError, meta
+        from jinja2 import TemplateSyntaxError
 
+        compiled: _Compiled | TemplateProblem
         try:
-            ast = self._env.parse(text)
-            names = tuple(sorted(meta.find_undeclared_variables(ast)))
-            compiled: _Compiled | TemplateProblem = _Compiled(self._env.from_string(ast), names)
+            parsed = parse_template(self._env, text)
+            compiled = _Compiled(self._env.from_string(parsed.ast), parsed.names)
+        except TemplateProblem as problem:
+            compiled = problem
         except TemplateSyntaxError as exc:
-            compiled = _syntax_problem(exc, list(self._env.filters), list(self._env.tests))
+            compiled = syntax_problem(exc, self._env.filters, self._env.tests)
+        except SyntaxError as exc:  # what Python refuses in the code Jinja made from it
+            compiled = TemplateProblem(f"template syntax error: {exc.msg}")
         except (RecursionError, MemoryError):
             compiled = TemplateProblem(
                 "this template is nested too deeply to read", hint="split it into simpler parts"
@@ -142,9 +127,11 @@ class TemplateRenderer:
         try:
             try:
                 # Template.render, minus its copy of the context and globals for every call
-                # (that copy was most of the time of planning 100k jobs).
-                ctx = env.context_class(env, context, template.name, template.blocks)
-                return self._joined(template.root_render_func(ctx))
+                # (that copy was most of the time of planning 100k jobs). Context only reads
+                # `parent`, so a read-only mapping is enough.
+                parent: Any = context
+                ctx = env.context_class(env, parent, template.name, template.blocks)
+                return check_text(self._joined(template.root_render_func(ctx)))
             except RecursionError:
                 raise TemplateProblem(
                     "this template calls itself without end (a macro that calls itself?)",
@@ -175,9 +162,10 @@ class TemplateRenderer:
         except template_error as exc:
             message = f"the template failed: {exc.message or exc}"
             raise TemplateProblem(message, line=_template_line(exc.__traceback__)) from None
-        except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
-            message = f"the template failed: {exc}"
-            raise TemplateProblem(message, line=_template_line(exc.__traceback__)) from None
+        except TemplateProblem:
+            raise
+        except Exception as exc:  # anything else a template's own expressions raise
+            raise _failure(exc) from None
 
     def _joined(self, parts: Iterator[str]) -> str:
         """The rendered text, stopped as soon as it grows past MAX_RENDERED characters."""
@@ -192,6 +180,38 @@ class TemplateRenderer:
         return "".join(texts)
 
 
+def _failure(exc: Exception) -> TemplateProblem:
+    """A template's expression failed: name the filter when one did (`1|wordwrap`)."""
+    line = _template_line(exc.__traceback__)
+    detail = str(exc) or type(exc).__name__
+    found = _failed_builtin(exc.__traceback__)
+    if found is None:
+        return TemplateProblem(f"the template failed: {detail}", line=line)
+    kind, name = found
+    where = f"| {name}" if kind == "filter" else f"is {name}"
+    return TemplateProblem(
+        f"the {kind} '{name}' failed: {detail}",
+        hint=f"check the value before {where} and the arguments given to it",
+        line=line,
+    )
+
+
+_BUILTIN_PREFIXES = {"jinja2.filters": ("filter", "do_"), "jinja2.tests": ("test", "test_")}
+
+
+def _failed_builtin(tb: TracebackType | None) -> tuple[str, str] | None:
+    """The innermost Jinja filter or test in a traceback (do_wordwrap -> filter 'wordwrap')."""
+    found = None
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__"))
+        kind, prefix = _BUILTIN_PREFIXES.get(module, ("", ""))
+        name = tb.tb_frame.f_code.co_name.removeprefix("sync_")
+        if kind and name.startswith(prefix):
+            found = (kind, name.removeprefix(prefix))
+        tb = tb.tb_next
+    return found
+
+
 def _template_line(tb: TracebackType | None) -> int:
     """The template line Jinja's rewritten traceback points at (1 when there is none)."""
     line = 1
@@ -202,21 +222,6 @@ def _template_line(tb: TracebackType | None) -> int:
     return line
 
 
-def _syntax_problem(exc: Any, filters: list[str], tests: list[str]) -> TemplateProblem:
-    message = str(exc.message or "invalid template")
-    hint: str | None = "templates look like {{ product.name }}; check that every {{ has its }}"
-    unknown = re.match(r"No (filter|test) named '([^']+)'", message)
-    if unknown:
-        kind, name = unknown.groups()
-        choices = filters if kind == "filter" else tests
-        if kind == "filter" and name == "random":
-            message = "the random filter is not allowed: it would change the job on every plan"
-        else:
-            message = f"there is no {kind} named {name!r}{suggestion_suffix(name, choices)}"
-        hint = None
-    return TemplateProblem(f"template syntax error: {message}", hint=hint, line=exc.lineno or 1)
-
-
 def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplateProblem:
     line = _template_line(exc.__traceback__)
     info = getattr(exc, "backdrop_missing", None)
@@ -225,7 +230,7 @@ def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplatePr
     obj, name = info
     from jinja2.utils import missing
 
-    visible = [key for key in context if key not in _GLOBALS]
+    visible = [key for key in context if key not in TEMPLATE_GLOBALS]
     if obj is missing:
         message = f"{name!r} is undefined{suggestion_suffix(str(name), visible)}"
         hint = f"the variables here are: {', '.join(visible)}"
@@ -237,85 +242,3 @@ def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplatePr
         message = f"{where} has no field {name!r}{suggestion_suffix(str(name), fields)}"
         return TemplateProblem(message, hint=f"its fields are: {', '.join(fields)}", line=line)
     return TemplateProblem(f"{where} ({obj!r}) has no field {name!r}", line=line)
-
-
-def _make_environment() -> Any:
-    """A sandboxed, strict environment with the `slug` filter (jinja2 imported lazily)."""
-    from jinja2 import StrictUndefined, UndefinedError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
-    from jinja2.utils import missing
-
-    from runner.plan import template_limits as limits
-
-    class RecipeUndefined(StrictUndefined):
-        __slots__ = ()
-
-        def __init__(
-            self,
-            hint: str | None = None,
-            obj: Any = missing,
-            name: str | None = None,
-            exc: type[Exception] = UndefinedError,
-        ) -> None:
-            super().__init__(hint, obj, name, exc)  # type: ignore[arg-type]
-            if exc is UndefinedError and hint is None:
-                self._undefined_exception = _recording(obj, name)
-
-    # Immutable: a template must not change a shared row (`product.pop('sku')`) for later jobs.
-    class RecipeSandbox(ImmutableSandboxedEnvironment):
-        intercepted_binops = frozenset({"*", "**", "+", "%"})
-        code_generator_class = limits.GuardedCodeGenerator
-
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            limits.check_binop(operator, left, right)
-            return super().call_binop(context, operator, left, right)
-
-        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-            args = limits.check_method(__obj, args, kwargs)
-            return super().call(__context, __obj, *args, **kwargs)
-
-        def concat_guarded(self, parts: Any) -> str:
-            return limits.concat(parts)
-
-        def wrap_str_format(self, value: Any) -> Any:
-            """Jinja's sandboxed str.format / format_map, with widths checked."""
-            if super().wrap_str_format(value) is None:
-                return None
-            text: str = value.__self__
-            formatter = limits.GuardedFormatter(SandboxedFormatter(self).get_field)
-            is_map = value.__name__ == "format_map"
-
-            def guarded(*args: Any, **kwargs: Any) -> str:
-                if is_map:
-                    if kwargs or len(args) != 1:
-                        raise TypeError("format_map() takes exactly one argument")
-                    return str(formatter.vformat(text, (), args[0]))
-                return str(formatter.vformat(text, args, kwargs))
-
-            return guarded
-
-        def getattr(self, obj: Any, attribute: str) -> Any:
-            # `row.items` must be the CSV column "items", not dict.items.
-            if (type(obj) is dict or isinstance(obj, Mapping)) and attribute in obj:
-                return obj[attribute]
-            return super().getattr(obj, attribute)
-
-    env = RecipeSandbox(undefined=RecipeUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters["slug"] = slug
-    del env.filters["random"]
-    limits.guard_filters(env.filters)
-    for name in list(env.globals):
-        if name not in _GLOBALS:
-            del env.globals[name]
-    return env
-
-
-def _recording(obj: Any, name: str | None) -> Any:
-    from jinja2 import UndefinedError
-
-    def build(message: str | None = None) -> UndefinedError:
-        error = UndefinedError(message)
-        error.backdrop_missing = (obj, name)  # type: ignore[attr-defined]
-        return error
-
-    return build

@@ -2,7 +2,8 @@
 
 Planning renders every template for every job and reports what goes wrong there; it cannot run
 on a recipe whose shape is wrong. This static pass finds what it can without rendering: syntax
-errors and names that nothing defines.
+errors, unknown filters and names that nothing defines. It reads templates with the same
+environment as rendering (runner.templating), so both passes accept the same filters and globals.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 from runner.diagnostics import Diagnostic, suggestion_suffix
 from runner.recipe.loader import LoadedDocument
 from runner.recipe.model import NodePath, format_path
-
-# Names Jinja itself provides in templates.
-_BUILTINS = frozenset({"range", "dict", "namespace", "loop", "self", "varargs", "kwargs"})
+from runner.templating.environment import TEMPLATE_LOCALS, make_template_environment
+from runner.templating.location import template_span
+from runner.templating.parse import TemplateProblem, parse_template
 
 
 def check_template_names(doc: LoadedDocument, axis_names: Iterable[str]) -> list[Diagnostic]:
@@ -23,20 +24,19 @@ def check_template_names(doc: LoadedDocument, axis_names: Iterable[str]) -> list
     if not isinstance(data, Mapping):
         return []
     known = {*axis_names, "recipe", *_keys(data.get("vars")), *_include_keys(data.get("matrix"))}
-    from jinja2 import TemplateSyntaxError, meta
-    from jinja2.sandbox import SandboxedEnvironment
-
-    env = SandboxedEnvironment()
+    env = make_template_environment()
+    defined = {*env.globals, *TEMPLATE_LOCALS}
     found: list[Diagnostic] = []
     for node, text in _templates(data):
         span = doc.source.span(node)
         where = format_path(node)
         try:
-            parsed = env.parse(text)
-        except TemplateSyntaxError as exc:
-            found.append(Diagnostic(f"template syntax error: {exc.message}", where, span))
+            parsed = parse_template(env, text)
+        except TemplateProblem as problem:
+            span = template_span(doc.source, node, problem.line)
+            found.append(Diagnostic(problem.message, where, span, hint=problem.hint))
             continue
-        for name in sorted(meta.find_undeclared_variables(parsed) - known - _BUILTINS):
+        for name in sorted(set(parsed.names) - known - defined):
             found.append(
                 Diagnostic(
                     f"'{name}' is undefined{suggestion_suffix(name, known)}",

@@ -1,0 +1,1 @@
+"""The one template environment every pass uses: static checks, rendering and export names."""

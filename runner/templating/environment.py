@@ -1,0 +1,138 @@
+"""Build the template environment: the ONE place that decides what a recipe template may use.
+
+Every pass that reads a template uses make_template_environment(): the static check beside
+schema errors (recipe/template_names.py), rendering (plan/templates.py) and, later, export
+file names. Two builders drift apart: a filter added to one and missing from the other turns a
+typo elsewhere in the recipe into an internal error ("No filter named 'slug'").
+
+The environment is sandboxed and immutable (no Python internals, no changing a shared row for
+later jobs), strict (a typo is an error, not an empty string), has no `random` filter (job keys
+must be stable) and guards every operation that can build huge text (templating/limits.py).
+jinja2 is imported lazily: startup stays fast for commands that never read a template.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+# Jinja's globals a recipe may call; every other global (cycler, joiner, lipsum) is removed.
+TEMPLATE_GLOBALS = frozenset({"range", "dict", "namespace"})
+# Names Jinja defines inside templates themselves (loops, macros).
+TEMPLATE_LOCALS = frozenset({"loop", "self", "varargs", "kwargs", "caller"})
+
+
+def slug(value: object) -> str:
+    """'Crème Brûlée / Winter' -> 'creme-brulee-winter': safe in file names and URLs."""
+    text = unicodedata.normalize("NFKD", str(value))
+    text = text.encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+# Filters Backdrop adds to Jinja's own: name -> function. Documented in README's recipe reference.
+RECIPE_FILTERS = {"slug": slug}
+
+
+def make_template_environment() -> Environment:
+    """The sandboxed, strict, size-guarded environment with Backdrop's filters and globals."""
+    from jinja2 import StrictUndefined, UndefinedError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
+    from jinja2.utils import missing
+
+    from runner.templating import limits
+
+    class RecipeUndefined(StrictUndefined):
+        __slots__ = ()
+
+        def __init__(
+            self,
+            hint: str | None = None,
+            obj: Any = missing,
+            name: str | None = None,
+            exc: type[Exception] = UndefinedError,
+        ) -> None:
+            super().__init__(hint, obj, name, exc)  # type: ignore[arg-type]
+            if exc is UndefinedError and hint is None:
+                self._undefined_exception = _recording(obj, name)
+
+    # Immutable: a template must not change a shared row (`product.pop('sku')`) for later jobs.
+    class RecipeSandbox(ImmutableSandboxedEnvironment):
+        # Intercepting these also stops Jinja from folding constants such as 'a' * 10**9
+        # while it compiles, which the static pass would otherwise do unguarded.
+        intercepted_binops = frozenset({"*", "**", "+", "%"})
+        code_generator_class = limits.GuardedCodeGenerator
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            limits.check_binop(operator, left, right)
+            return super().call_binop(context, operator, left, right)
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            args = limits.check_method(__obj, args, kwargs)
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def concat_guarded(self, parts: Any) -> str:
+            return limits.concat(parts)
+
+        def wrap_str_format(self, value: Any) -> Any:
+            """Jinja's sandboxed str.format / format_map, with widths checked."""
+            if super().wrap_str_format(value) is None:
+                return None
+            text: str = value.__self__
+            formatter = limits.GuardedFormatter(SandboxedFormatter(self).get_field)
+            is_map = value.__name__ == "format_map"
+
+            def guarded(*args: Any, **kwargs: Any) -> str:
+                if is_map:
+                    if kwargs or len(args) != 1:
+                        raise TypeError("format_map() takes exactly one argument")
+                    return str(formatter.vformat(text, (), args[0]))
+                return str(formatter.vformat(text, args, kwargs))
+
+            return guarded
+
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            # `row.items` must be the CSV column "items", not dict.items.
+            if (type(obj) is dict or isinstance(obj, Mapping)) and attribute in obj:
+                return obj[attribute]
+            return super().getattr(obj, attribute)
+
+    # Not optimized: Jinja's optimizer evaluates constant expressions while compiling, where an
+    # error such as `(-1)[999] ~ 'x'` escapes every handler; at render time it is a diagnostic.
+    env = RecipeSandbox(
+        undefined=RecipeUndefined, autoescape=False, keep_trailing_newline=False, optimized=False
+    )
+    env.filters.update(RECIPE_FILTERS)
+    del env.filters["random"]
+    limits.guard_filters(env.filters)
+    for name in list(env.globals):
+        if name not in TEMPLATE_GLOBALS:
+            del env.globals[name]
+    return env
+
+
+def undeclared_names(env: Environment, ast: Any) -> set[str]:
+    """The variables a parsed template reads from its context (names the context must hold)."""
+    from jinja2.meta import TrackingCodeGenerator
+
+    # jinja2.meta.find_undeclared_variables, minus its optimizer (see make_template_environment).
+    tracker = TrackingCodeGenerator(env)
+    tracker.optimizer = None
+    tracker.visit(ast)
+    return tracker.undeclared_identifiers
+
+
+def _recording(obj: Any, name: str | None) -> Any:
+    """An UndefinedError factory that remembers what was missing, for a did-you-mean."""
+    from jinja2 import UndefinedError
+
+    def build(message: str | None = None) -> UndefinedError:
+        error = UndefinedError(message)
+        error.backdrop_missing = (obj, name)  # type: ignore[attr-defined]
+        return error
+
+    return build

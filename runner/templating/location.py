@@ -1,0 +1,27 @@
+"""Where a line inside a template is in the recipe file, for diagnostics of every pass."""
+
+from __future__ import annotations
+
+from runner.diagnostics import Span
+from runner.recipe.model import NodePath, SourceMap
+
+
+def template_span(source: SourceMap, node: NodePath, template_line: int) -> Span | None:
+    """The recipe line of a template's `template_line` (block scalars start below their `|`)."""
+    mark = source.values.get(node)
+    if mark is None or (template_line <= 1 and not _is_block(source, mark)):
+        return source.span(node)
+    line, _, end_line, _ = mark
+    lines = source.text.splitlines()
+    target = line + template_line if _is_block(source, mark) else line + template_line - 1
+    if target >= len(lines) or target > end_line:
+        return source.span(node)
+    text = lines[target]
+    start = len(text) - len(text.lstrip())
+    return Span(source.file, target + 1, start + 1, max(len(text), start + 1) + 1, text)
+
+
+def _is_block(source: SourceMap, mark: tuple[int, int, int, int]) -> bool:
+    line, col, _, _ = mark
+    lines = source.text.splitlines()
+    return line < len(lines) and lines[line][col : col + 1] in ("|", ">")

@@ -1,0 +1,114 @@
+"""Read a template once, the same way in every pass, and word its syntax problems for people."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from runner.diagnostics import suggestion_suffix
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+    from jinja2.nodes import Template as TemplateNode
+
+
+class TemplateProblem(Exception):
+    """A template cannot be compiled or rendered; `line` is the line inside the template."""
+
+    def __init__(self, message: str, hint: str | None = None, line: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.line = line
+
+
+@dataclass(frozen=True)
+class ParsedTemplate:
+    ast: TemplateNode
+    names: tuple[str, ...]  # top-level variables the template reads
+
+
+def parse_template(env: Environment, text: str) -> ParsedTemplate:
+    """Parse `text` and find the variables it reads; raises TemplateProblem."""
+    from jinja2 import TemplateSyntaxError
+
+    from runner.templating.environment import undeclared_names
+
+    _refuse_surrogates(text)
+    try:
+        ast = env.parse(text)
+        _refuse_repeated_arguments(ast)
+        # Also generates code: unknown filters and tests are found here, not by parse().
+        names = tuple(sorted(undeclared_names(env, ast)))
+    except TemplateSyntaxError as exc:
+        raise syntax_problem(exc, env.filters, env.tests) from None
+    except (RecursionError, MemoryError):
+        raise TemplateProblem(
+            "this template is nested too deeply to read", hint="split it into simpler parts"
+        ) from None
+    return ParsedTemplate(ast, names)
+
+
+def check_text(text: str) -> str:
+    """`text`, if it can be written as UTF-8; a lone surrogate (such as '\\ud800') cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = text.count("\n", 0, exc.start) + 1
+        code = f"U+{ord(text[exc.start]):04X}"
+        raise TemplateProblem(
+            f"the template makes text with an invalid character ({code}, half of a pair that "
+            "Unicode needs whole)",
+            hint="remove the escape that makes it (such as \\ud800), or write the character itself",
+            line=line,
+        ) from None
+    return text
+
+
+def _refuse_surrogates(text: str) -> None:
+    try:
+        check_text(text)
+    except TemplateProblem as problem:
+        problem.message = problem.message.replace("makes text with", "contains")
+        raise
+
+
+def _refuse_repeated_arguments(ast: TemplateNode) -> None:
+    """Python refuses `f(a=1, a=2)` and `macro m(a, a)` when the template is compiled."""
+    from jinja2 import nodes
+
+    for node in ast.find_all((nodes.Call, nodes.Filter, nodes.Test)):
+        keys = [keyword.key for keyword in getattr(node, "kwargs", ())]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise TemplateProblem(
+                    f"template syntax error: the argument {key!r} is given twice",
+                    hint="give each argument once",
+                    line=node.lineno,
+                )
+    for macro in ast.find_all((nodes.Macro, nodes.CallBlock)):
+        params = [arg.name for arg in getattr(macro, "args", ())]
+        for name in params:
+            if params.count(name) > 1:
+                raise TemplateProblem(
+                    f"template syntax error: the argument {name!r} is named twice",
+                    hint="give each argument of a macro its own name",
+                    line=macro.lineno,
+                )
+
+
+def syntax_problem(exc: Any, filters: Iterable[str], tests: Iterable[str]) -> TemplateProblem:
+    message = str(exc.message or "invalid template")
+    hint: str | None = "templates look like {{ product.name }}; check that every {{ has its }}"
+    unknown = re.match(r"No (filter|test) named '([^']+)'", message)
+    if unknown:
+        kind, name = unknown.groups()
+        choices = list(filters if kind == "filter" else tests)
+        if kind == "filter" and name == "random":
+            message = "the random filter is not allowed: it would change the job on every plan"
+        else:
+            message = f"there is no {kind} named {name!r}{suggestion_suffix(name, choices)}"
+        hint = None
+    return TemplateProblem(f"template syntax error: {message}", hint=hint, line=exc.lineno or 1)
