@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_report.py
 
-screenshot: $(STAMP) browser-deps
+screenshot: $(TEST_STAMP) browser-deps
 	$(BIN)/python scripts/screenshot.py
 
 clean:

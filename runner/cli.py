@@ -521,10 +521,13 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool) -> None:
 def verify(outdir: str) -> None:
     """Check the images in OUTDIR against backdrop.lock: missing, changed and stale files."""
     from runner import terminal
+    from runner.commands.review import show_orphans
     from runner.report import verify_outputs
+    from runner.review.orphans import orphaned_decisions
 
     result = verify_outputs(Path(outdir))
     terminal.show_verify(result)
+    show_orphans(orphaned_decisions(Path(outdir)))
     sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)
 
 
@@ -610,8 +613,10 @@ def emulator(
 def _add_commands() -> None:
     """Commands that live in runner/commands/, one module each."""
     from runner.commands.export import export
+    from runner.commands.review import review
 
     cli.add_command(export)
+    cli.add_command(review)
 
 
 _add_commands()

@@ -15,8 +15,9 @@ from PIL import Image
 from runner.deliver.export import MANIFEST_NAME
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.takes import kept_take_path, take_key
+from runner.execute.takes import take_key
 from runner.review.decisions import load_review, set_decision
+from runner.review.takes import take_path
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 
@@ -90,7 +91,7 @@ def test_run_review_regenerate_the_rejected_then_export(tmp_path, capsys, monkey
     assert "<dt>Take</dt><dd>2</dd>" in (out / "report.html").read_text()
     assert retaken["record_uuid"] != before["fr-FR/CAP-02-1.png"]["record_uuid"]
     for path, old in rejected_old.items():  # take 1 kept; take 2's files are the state's
-        assert digest(out / kept_take_path(path, 1)) == old
+        assert digest(out / take_path(path, 1)) == old
     assert [f["sha256"] for f in retaken["files"]] == [  # type: ignore[union-attr]
         digest(out / "fr-FR/CAP-02-1.png"),
         digest(out / "fr-FR/CAP-02-2.png"),

@@ -25,8 +25,7 @@ from pathlib import Path
 from runner.execute.state import StateStore
 from runner.plan.model import Job, Plan
 from runner.review.decisions import Decision, Review, review_key, set_decision
-
-TAKES_DIR = ".backdrop/takes"
+from runner.review.takes import take_path
 
 
 def take_key(key: str, take: int) -> str:
@@ -34,11 +33,6 @@ def take_key(key: str, take: int) -> str:
     if take <= 1:
         return key
     return hashlib.sha256(f"{key}#take{take}".encode()).hexdigest()
-
-
-def kept_take_path(output: str, take: int) -> str:
-    """Where an output of an earlier take is kept, relative to the output folder."""
-    return f"{TAKES_DIR}/{take}/{output}"
 
 
 @dataclass(frozen=True)
@@ -111,7 +105,7 @@ def keep_previous_takes(output_dir: Path, retakes: tuple[Retake, ...]) -> int:
             continue
         for record in previous.files:
             source = output_dir / record.path
-            target = output_dir / kept_take_path(record.path, retake.previous_take)
+            target = output_dir / take_path(record.path, retake.previous_take)
             if target.exists() or not _same_file(source, record.sha256):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
