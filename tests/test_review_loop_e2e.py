@@ -17,7 +17,7 @@ from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute.takes import take_key
 from runner.review.decisions import load_review, set_decision
-from runner.review.takes import take_path
+from runner.review.takes import earlier_take_files, take_path
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 
@@ -92,6 +92,8 @@ def test_run_review_regenerate_the_rejected_then_export(tmp_path, capsys, monkey
     assert retaken["record_uuid"] != before["fr-FR/CAP-02-1.png"]["record_uuid"]
     for path, old in rejected_old.items():  # take 1 kept; take 2's files are the state's
         assert digest(out / take_path(path, 1)) == old
+    outputs = ("fr-FR/CAP-02-1.png", "fr-FR/CAP-02-2.png")
+    assert earlier_take_files(out, outputs, 1) == tuple(take_path(p, 1) for p in outputs)
     assert [f["sha256"] for f in retaken["files"]] == [  # type: ignore[union-attr]
         digest(out / "fr-FR/CAP-02-1.png"),
         digest(out / "fr-FR/CAP-02-2.png"),
