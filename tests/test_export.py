@@ -163,3 +163,26 @@ def test_manifest_neutralises_formulas():
     )
     text = render_manifest([row], ";").decode("utf-8-sig")
     assert "'=HYPERLINK" in text and ";'+cmd\r\n" in text
+
+
+def test_zips_group_by_any_axis_and_an_unknown_axis_is_refused(campaign, capsys):
+    out = campaign / OUT
+    approved = Decision(status="approved", pick=1)
+    decide(out, fr_FR__MUG_01=approved, de_DE__MUG_01=approved, fr_FR__CAP_02=approved)
+    to = campaign / "delivery-4"
+    result = run_cli(
+        capsys, "export", str(out), "--to", str(to), "--zip", "--group-by", "product.sku"
+    )
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in to.iterdir()) == ["CAP-02.zip", "MUG-01.zip", MANIFEST_NAME]
+    with zipfile.ZipFile(to / "MUG-01.zip") as archive:
+        assert archive.namelist() == [
+            "instagram/de-DE/MUG-01.png",
+            "instagram/fr-FR/MUG-01.png",
+            "story/de-DE/MUG-01.png",
+            "story/fr-FR/MUG-01.png",
+        ]
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    unknown = run_cli(capsys, "export", str(out), "--to", str(to), "--zip", "--group-by", "sesaon")
+    assert unknown.code == 2
+    assert "the axes are: product, market" in unknown.err

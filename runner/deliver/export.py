@@ -127,11 +127,21 @@ def export_outputs(
         _check_group(snapshot, group_key)
     planned: dict[str, tuple[str, bytes, ManifestRow]] = {}  # casefolded path -> (path, data, row)
     zips: dict[str, dict[str, bytes]] = {}
+    zip_groups: dict[str, str] = {}  # casefolded zip name -> the group value it holds
     for pick in picks:
         source = _read_source(output_dir, pick)
         source_format = format_of(pick.file.path)
         fmt = options.format or source_format
-        zip_name = _zip_name(pick.job.vars, group_key) if options.zip else ""
+        zip_name = ""
+        if options.zip:
+            zip_name, group = _zip_name(pick.job.vars, group_key)
+            first_group = zip_groups.setdefault(zip_name.casefold(), group)
+            if first_group != group:
+                raise UsageError(
+                    f"the {group_key} values {first_group!r} and {group!r} would both be zipped "
+                    f"as {zip_name}",
+                    hint="group by another axis with --group-by, e.g. --group-by market.code",
+                )
         for channel in channels or (None,):
             path = names.path(
                 review_key=pick.review_key,
@@ -226,8 +236,9 @@ def _check_group(snapshot: RunSnapshot, group_key: str) -> None:
     )
 
 
-def _zip_name(vars: Mapping[str, Any], group_key: str) -> str:
+def _zip_name(vars: Mapping[str, Any], group_key: str) -> tuple[str, str]:
+    """The zip for a job, and the group value it stands for (jobs without one: "other")."""
     found, value = _lookup(vars, group_key)
     text = value_label(value) if found else "other"
-    safe = _ZIP_NAME_UNSAFE.sub("-", text).strip("-.") or "other"
-    return f"{safe}.zip"
+    safe = _ZIP_NAME_UNSAFE.sub("-", text).strip("-.")[:100] or "other"
+    return f"{safe}.zip", text
