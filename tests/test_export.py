@@ -186,3 +186,13 @@ def test_zips_group_by_any_axis_and_an_unknown_axis_is_refused(campaign, capsys)
     unknown = run_cli(capsys, "export", str(out), "--to", str(to), "--zip", "--group-by", "sesaon")
     assert unknown.code == 2
     assert "the axes are: product, market" in unknown.err
+
+
+def test_an_approval_for_another_take_than_the_images_is_not_delivered(campaign, capsys):
+    out = campaign / OUT
+    decide(out, fr_FR__MUG_01=Decision(status="approved", pick=1, take=2))
+    to = campaign / "delivery-5"
+    result = run_cli(capsys, "export", str(out), "--to", str(to))
+    assert result.code == 0
+    assert "fr-FR/MUG-01: take 2 approved, but the folder holds take 1" in result.err
+    assert [p.name for p in to.iterdir()] == [MANIFEST_NAME]

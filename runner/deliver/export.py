@@ -18,12 +18,13 @@ from runner.deliver.archive import build_zip
 from runner.deliver.images import DEFAULT_QUALITY, EXTENSIONS, FORMATS, format_of, render_channel
 from runner.deliver.manifest import SEPARATORS, ManifestRow, render_manifest
 from runner.deliver.names import NameRenderer
-from runner.deliver.picks import DecisionLike, Held, Pick, pick_results
+from runner.deliver.picks import Held, Pick, pick_results
 from runner.diagnostics import UsageError
 from runner.execute.records import RunSnapshot
 from runner.recipe.model import Channel
 from runner.report.atomic import write_atomic
 from runner.report.axis_values import value_label
+from runner.review.decisions import Decision
 
 MANIFEST_NAME = "manifest.csv"
 DEFAULT_GROUP = "market"
@@ -102,7 +103,7 @@ def export_outputs(
     output_dir: Path,
     to: Path,
     snapshot: RunSnapshot,
-    decisions: Mapping[str, DecisionLike],
+    decisions: Mapping[str, Decision],
     channels: Sequence[Channel],
     options: ExportOptions,
 ) -> ExportResult:

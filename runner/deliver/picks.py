@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot
-
-
-class DecisionLike(Protocol):
-    """What export needs of a review decision (runner.review.decisions.Decision)."""
-
-    @property
-    def status(self) -> str: ...
-    @property
-    def pick(self) -> int | None: ...
-    @property
-    def take(self) -> int: ...
+from runner.review.decisions import Decision, review_key
 
 
 @dataclass(frozen=True)
@@ -38,25 +27,23 @@ class Held:
     reason: str  # "pending", "rejected", "approved without a picked variant", "not generated"
 
 
-def job_review_key(job: JobRecord) -> str:
-    from runner.review.decisions import review_key
-
-    return review_key(job.outputs)
-
-
 def pick_results(
-    snapshot: RunSnapshot, decisions: Mapping[str, DecisionLike]
+    snapshot: RunSnapshot, decisions: Mapping[str, Decision]
 ) -> tuple[tuple[Pick, ...], tuple[Held, ...]]:
     """The approved jobs' chosen files, in plan order, and the jobs left out."""
     picks: list[Pick] = []
     held: list[Held] = []
     for job in sorted(snapshot.jobs, key=lambda job: job.index):
-        key = job_review_key(job)
+        key = review_key(job.outputs)
         decision = decisions.get(key)
         status = decision.status if decision is not None else "pending"
-        take = decision.take if decision is not None else 1
         if status != "approved":
             held.append(Held(key, job.label, status))
+            continue
+        if decision is not None and decision.take != job.take:
+            # The approval is for another take than the images on disk: never deliver those.
+            reason = f"take {decision.take} approved, but the folder holds take {job.take}"
+            held.append(Held(key, job.label, f"{reason}; run the recipe to bring it up to date"))
             continue
         n = len(job.outputs)
         variant = decision.pick if decision is not None and decision.pick is not None else None
@@ -75,5 +62,5 @@ def pick_results(
         if found is None:
             held.append(Held(key, job.label, "approved, but its image is not downloaded"))
             continue
-        picks.append(Pick(key, job, variant, found, take))
+        picks.append(Pick(key, job, variant, found, job.take))
     return tuple(picks), tuple(held)
