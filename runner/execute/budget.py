@@ -6,13 +6,14 @@ knows which jobs the API charged for and what they asked (quality, size, n), not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from runner.diagnostics import UsageError
 from runner.execute.lock import STATE_DIR
-from runner.execute.selection import matrix_leaves
+from runner.execute.selection import value_text
 from runner.execute.state import STATE_FILE, StateStore
 from runner.plan.model import Job, Plan
 from runner.recipe.model import PriceTable
@@ -101,6 +102,16 @@ def check_budget(
     raise UsageError(message, hint=hint)
 
 
+def _leaves(node: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, str]]:
+    """(dotted key, value as --only takes it) for each plain matrix value of a job."""
+    for name, value in node.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, Mapping):
+            yield from _leaves(value, key + ".")
+        elif not isinstance(value, list):
+            yield key, value_text(value)
+
+
 def _what_fits(
     plan: Plan, selected: Sequence[Job], to_generate: Sequence[Job], remaining: float
 ) -> list[str]:
@@ -116,7 +127,7 @@ def _what_fits(
     # --only KEY=VALUE: the matrix values whose jobs fit, the most work first.
     by_value: dict[tuple[str, str], float] = {}
     for job in to_generate:
-        for key, value in matrix_leaves(job.vars, ""):
+        for key, value in _leaves(job.vars, ""):
             by_value[(key, value)] = by_value.get((key, value), 0.0) + job_cost(plan, job)
     fitting = sorted(
         (item for item in by_value.items() if item[1] <= remaining + _EPSILON),

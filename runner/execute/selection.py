@@ -174,17 +174,16 @@ def _matches(vars: Mapping[str, Any], path: tuple[str, ...], values: frozenset[s
 def _known_values(jobs: Iterable[Job]) -> dict[str, set[str]]:
     known: dict[str, set[str]] = {}
     for job in jobs:
-        for key, value in matrix_leaves(job.vars, ""):
+        for key, value in _leaves(job.vars, ""):
             known.setdefault(key, set()).add(value)
     return known
 
 
-def matrix_leaves(node: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
-    """(dotted key, value as written on the command line) for each plain matrix value."""
+def _leaves(node: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, str]]:
     for name, value in node.items():
         key = f"{prefix}{name}"
         if isinstance(value, Mapping):
-            yield from matrix_leaves(value, key + ".")
+            yield from _leaves(value, key + ".")
         elif not isinstance(value, list):
             yield key, value_text(value)
 
