@@ -252,7 +252,11 @@ def init(directory: str) -> None:
     show_default=True,
     help="Seconds to wait for one generation.",
 )
-@click.option("--force", is_flag=True, help="Generate every selected job again, even done ones.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Generate every selected job again, even done ones (not approved ones).",
+)
 @click.option("--retry-failed", is_flag=True, help="Run only the jobs that failed last time.")
 @click.option(
     "--rejected",
