@@ -109,7 +109,8 @@ def export_outputs(
 ) -> ExportResult:
     """Deliver the approved jobs' picked images; UsageError for anything that stops it."""
     output_dir, to = Path(output_dir).absolute(), Path(to).absolute()
-    if to == output_dir or output_dir in to.parents:
+    real_out, real_to = output_dir.resolve(), to.resolve()
+    if real_to == real_out or real_out in real_to.parents:
         raise UsageError(
             f"--to {to} is inside the output folder {output_dir}",
             hint="export into a folder of its own, e.g. --to delivery/",
