@@ -11,6 +11,8 @@ from runner.execute.state_schema import SCHEMA
 from runner.execute.takes import plan_takes, take_key
 from runner.plan.model import Plan
 from runner.review.decisions import Decision, Review, review_key
+from tests.clihelp import run_cli
+from tests.deliverhelp import write_campaign
 from tests.statehelp import make_plan
 
 
@@ -87,3 +89,24 @@ def test_a_state_from_before_takes_opens_and_reads_as_take_one(tmp_path: Path) -
         store.begin_run(dataclasses.replace(plan, jobs=(plan.jobs[0], second)), "run-1")
         jobs = store.snapshot().jobs
     assert [(job.key, job.take) for job in jobs] == [(plan.jobs[0].key, 1), (second.key, 2)]
+
+
+def test_run_rejected_with_nothing_rejected_spends_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe = write_campaign(tmp_path / "campaign")
+    result = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--rejected")
+    assert result.code == 0
+    assert "no job is rejected in review.yaml" in result.err
+    assert not (tmp_path / "campaign" / "out").exists()
+
+
+def test_run_reports_a_broken_review_file_at_its_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe = write_campaign(tmp_path / "campaign")
+    out = tmp_path / "campaign" / "out" / "deliver-test"
+    out.mkdir(parents=True)
+    (out / "review.yaml").write_text("version: 1\njobs:\n  fr-FR/MUG-01:\n    status: aproved\n")
+    result = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--rejected")
+    assert result.code == 2
+    assert "review.yaml:4:13" in result.err
+    assert not (out / ".backdrop").exists()
