@@ -14,6 +14,7 @@ from PIL import Image
 from runner.cli import main
 from runner.deliver.export import MANIFEST_NAME
 from runner.deliver.manifest import ManifestRow, render_manifest
+from runner.deliver.render_cache import CACHE_PATH
 from runner.review.decisions import Decision, Review, save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
@@ -196,3 +197,20 @@ def test_an_approval_for_another_take_than_the_images_is_not_delivered(campaign,
     assert result.code == 0
     assert "fr-FR/MUG-01: take 2 approved, but the folder holds take 1" in result.err
     assert [p.name for p in to.iterdir()] == [MANIFEST_NAME]
+
+
+def test_a_delivered_file_changed_since_is_rendered_and_written_again(campaign, capsys):
+    out = campaign / OUT
+    decide(out, fr_FR__MUG_01=Decision(status="approved", pick=1))
+    to = campaign / "delivery-6"
+    assert run_cli(capsys, "export", str(out), "--to", str(to)).code == 0
+    story = to / "story/fr-FR/MUG-01.png"
+    good = story.read_bytes()
+    story.write_bytes(b"retouched by hand")
+    again = run_cli(capsys, "export", str(out), "--to", str(to))
+    assert "1 written, 2 unchanged" in again.out
+    assert story.read_bytes() == good
+    (out / CACHE_PATH).write_text("{not json")  # a damaged cache only costs time
+    third = run_cli(capsys, "export", str(out), "--to", str(to))
+    assert third.code == 0
+    assert "0 written, 3 unchanged" in third.out

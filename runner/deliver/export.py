@@ -15,10 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from runner.deliver.archive import build_zip
-from runner.deliver.images import DEFAULT_QUALITY, EXTENSIONS, FORMATS, format_of, render_channel
+from runner.deliver.images import (
+    DEFAULT_QUALITY,
+    EXTENSIONS,
+    FORMATS,
+    Encoded,
+    format_of,
+    render_channel,
+)
 from runner.deliver.manifest import SEPARATORS, ManifestRow, render_manifest
 from runner.deliver.names import NameRenderer
 from runner.deliver.picks import Held, Pick, pick_results
+from runner.deliver.render_cache import RenderCache, render_key
 from runner.diagnostics import UsageError
 from runner.execute.records import RunSnapshot
 from runner.recipe.model import Channel
@@ -127,63 +135,74 @@ def export_outputs(
     group_key = options.group_by or DEFAULT_GROUP
     if options.zip:
         _check_group(snapshot, group_key)
+    cache = RenderCache(output_dir, to)
     planned: dict[str, tuple[str, bytes, ManifestRow]] = {}  # casefolded path -> (path, data, row)
     zips: dict[str, dict[str, bytes]] = {}
     zip_groups: dict[str, str] = {}  # casefolded zip name -> the group value it holds
-    for pick in picks:
-        source = _read_source(output_dir, pick)
-        source_format = format_of(pick.file.path)
-        fmt = options.format or source_format
-        zip_name = ""
-        if options.zip:
-            zip_name, group = _zip_name(pick.job.vars, group_key)
-            first_group = zip_groups.setdefault(zip_name.casefold(), group)
-            if first_group != group:
-                raise UsageError(
-                    f"the {group_key} values {first_group!r} and {group!r} would both be zipped "
-                    f"as {zip_name}",
-                    hint="group by another axis with --group-by, e.g. --group-by market.code",
+    try:
+        for pick in picks:
+            source = _read_source(output_dir, pick)  # checked against its hash even when cached
+            source_format = format_of(pick.file.path)
+            fmt = options.format or source_format
+            zip_name = ""
+            if options.zip:
+                zip_name, group = _zip_name(pick.job.vars, group_key)
+                first_group = zip_groups.setdefault(zip_name.casefold(), group)
+                if first_group != group:
+                    raise UsageError(
+                        f"the {group_key} values {first_group!r} and {group!r} would both "
+                        f"be zipped as {zip_name}",
+                        hint="group by another axis with --group-by, e.g. --group-by market.code",
+                    )
+            for channel in channels or (None,):
+                path = names.path(
+                    review_key=pick.review_key,
+                    vars=pick.job.vars,
+                    channel=channel.name if channel else None,
+                    variant=pick.variant,
+                    take=pick.take,
+                    extension=EXTENSIONS[fmt],
+                    label=pick.job.label,
                 )
-        for channel in channels or (None,):
-            path = names.path(
-                review_key=pick.review_key,
-                vars=pick.job.vars,
-                channel=channel.name if channel else None,
-                variant=pick.variant,
-                take=pick.take,
-                extension=EXTENSIONS[fmt],
-                label=pick.job.label,
-            )
-            encoded = render_channel(
-                source, channel, fmt, options.quality, same_format=fmt == source_format
-            )
-            row = ManifestRow(
-                file=path,
-                zip=zip_name,
-                channel=channel.name if channel else "original",
-                width=encoded.width,
-                height=encoded.height,
-                sha256=hashlib.sha256(encoded.data).hexdigest(),
-                matrix=tuple((name, value) for name, value in pick.job.vars.items()),
-                job_key=pick.job.key,
-                take=pick.take,
-                variant=pick.variant,
-                source_output=pick.file.path,
-                source_sha256=pick.file.sha256,
-                prompt=str(pick.job.prompt_object.get("prompt", "")),
-            )
-            where = f"{zip_name}:{path}".casefold() if zip_name else path.casefold()
-            clash = planned.get(where)
-            if clash is not None or (not zip_name and path.casefold() == MANIFEST_NAME):
-                first = clash[2].job_key[:12] if clash else "the manifest"
-                raise UsageError(
-                    f"two delivered files would both be named {path} "
-                    f"(jobs {first} and {pick.job.key[:12]}: {pick.job.label})",
-                    hint="put more matrix values in --name, e.g. {{ market.code }}",
+                key = render_key(pick.file.sha256, channel, fmt, options.quality)
+                reused = cache.reuse(key, path, zip_name)
+                if reused is not None:
+                    encoded = Encoded(*reused)
+                else:
+                    same = fmt == source_format
+                    encoded = render_channel(
+                        source, channel, fmt, options.quality, same_format=same
+                    )
+                    cache.remember(key, encoded.data, encoded.width, encoded.height)
+                row = ManifestRow(
+                    file=path,
+                    zip=zip_name,
+                    channel=channel.name if channel else "original",
+                    width=encoded.width,
+                    height=encoded.height,
+                    sha256=hashlib.sha256(encoded.data).hexdigest(),
+                    matrix=tuple((name, value) for name, value in pick.job.vars.items()),
+                    job_key=pick.job.key,
+                    take=pick.take,
+                    variant=pick.variant,
+                    source_output=pick.file.path,
+                    source_sha256=pick.file.sha256,
+                    prompt=str(pick.job.prompt_object.get("prompt", "")),
                 )
-            planned[where] = (path, encoded.data, row)
-            if zip_name:
-                zips.setdefault(zip_name, {})[path] = encoded.data
+                where = f"{zip_name}:{path}".casefold() if zip_name else path.casefold()
+                clash = planned.get(where)
+                if clash is not None or (not zip_name and path.casefold() == MANIFEST_NAME):
+                    first = clash[2].job_key[:12] if clash else "the manifest"
+                    raise UsageError(
+                        f"two delivered files would both be named {path} "
+                        f"(jobs {first} and {pick.job.key[:12]}: {pick.job.label})",
+                        hint="put more matrix values in --name, e.g. {{ market.code }}",
+                    )
+                planned[where] = (path, encoded.data, row)
+                if zip_name:
+                    zips.setdefault(zip_name, {})[path] = encoded.data
+    finally:
+        cache.save()  # also closes the zips it read
     writer = _Writer(to)
     for path, data, _ in planned.values():
         if not options.zip:
