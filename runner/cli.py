@@ -122,9 +122,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "github"]),
     default="text",
-    help="json prints machine-readable diagnostics for CI.",
+    help="json prints machine-readable diagnostics for CI; github adds GitHub Actions "
+    "annotations (also when GITHUB_ACTIONS=true).",
 )
 def validate(recipes: tuple[str, ...], fmt: str) -> None:
     """Check recipes (schema, templates, images, API limits) without spending anything."""
@@ -151,6 +152,9 @@ def validate(recipes: tuple[str, ...], fmt: str) -> None:
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         terminal.show_validation(results)
+    from runner.commands.github_output import annotate_diagnostics
+
+    annotate_diagnostics(fmt, [d for _, _, diags in results for d in diags])
     sys.exit(EXIT_USAGE if failed else EXIT_OK)
 
 
@@ -159,6 +163,26 @@ def validate(recipes: tuple[str, ...], fmt: str) -> None:
 @plan_options
 @click.option("--json", "as_json", is_flag=True, help="Print the full plan as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="List every job, however many.")
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Compare with the output folder (state, else backdrop.lock): new, changed, up to "
+    "date, paid but not downloaded, and stale files, with the cost of the change.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    help="json: machine-readable (schemas/plan-diff.schema.json with --diff); markdown: a "
+    "pull-request comment of the diff; github: text plus GitHub Actions annotations.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would be generated, 2 when something would, 1 on any error "
+    "(an invalid recipe or bad usage included), as terraform plan does.",
+)
 def plan(
     recipe: str,
     output_dir: str | None,
@@ -166,18 +190,23 @@ def plan(
     prices: tuple[str, ...],
     as_json: bool,
     show_all: bool,
+    diff: bool,
+    fmt: str,
+    detailed_exitcode: bool,
 ) -> None:
     """Show the jobs a recipe expands to, their outputs and an estimated cost."""
-    from runner import terminal
+    from runner.commands.plan import show_plan
 
-    the_plan = _plan(recipe, output_dir, max_jobs, prices)
-    if as_json:
-        terminal.print_plan_json(the_plan)
-    else:
-        from runner.execute.budget import plan_budget_status
-
-        terminal.show_plan(the_plan, show_all=show_all)
-        terminal.show_budget(plan_budget_status(the_plan), planned=True)
+    the_plan = _current_takes(_plan(recipe, output_dir, max_jobs, prices))
+    show_plan(
+        the_plan,
+        recipe,
+        fmt=fmt,
+        diff=diff,
+        as_json=as_json,
+        show_all=show_all,
+        detailed=detailed_exitcode,
+    )
 
 
 @cli.command()
@@ -290,6 +319,13 @@ def init(directory: str) -> None:
     is_flag=True,
     help="Delete the images earlier runs wrote for jobs the recipe no longer has.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    help="github: GitHub Actions annotations and job summary (also when GITHUB_ACTIONS=true).",
+)
 def run(
     recipe: str,
     output_dir: str | None,
@@ -312,6 +348,7 @@ def run(
     yes: bool,
     confirm_over: float,
     prune: bool,
+    fmt: str,
 ) -> None:
     """Run a recipe: upload, generate and download every job, then write the reports."""
     import dataclasses
@@ -378,7 +415,19 @@ def run(
     if prune:
         _prune(the_plan.output_dir, yes)
     terminal.show_run_summary(result, paths)
+    from runner.commands.github_output import report_run
+
+    report_run(fmt, recipe, the_plan.output_dir, result, preview.cost.total_usd)
     sys.exit(terminal.run_exit_code(result))
+
+
+def _current_takes(plan: Plan) -> Plan:
+    """The plan with each job at its take from review.yaml (as `run` will see it)."""
+    from runner.execute.takes import plan_takes
+    from runner.review.decisions import load_review
+
+    review = load_review(plan.output_dir)
+    return plan_takes(plan, review).plan if review.decisions else plan
 
 
 def _takes(plan: Plan, rejected: bool, include_approved: bool) -> TakePlan:
@@ -532,6 +581,9 @@ def verify(outdir: str) -> None:
     result = verify_outputs(Path(outdir))
     terminal.show_verify(result)
     show_orphans(orphaned_decisions(Path(outdir)))
+    from runner.commands.github_output import report_verify
+
+    report_verify(outdir, result)
     sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)
 
 
@@ -629,6 +681,14 @@ _add_commands()
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: the one place where errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--detailed-exitcode" in args:
+        from runner.commands.plan import detailed_exit_code
+
+        sys.exit(detailed_exit_code(lambda: _main(args)))
+    _main(args)
+
+
+def _main(args: list[str]) -> None:
     debug = "--debug" in args or os.environ.get("BACKDROP_DEBUG") == "1"
     try:
         cli.main(args=args, prog_name="backdrop", standalone_mode=False)
@@ -641,8 +701,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except BackdropError as err:
-        from runner import terminal
+        from runner import github, terminal
 
+        if github.enabled(_format_of(args)):
+            click.echo("\n".join(github.diagnostic_commands(err.diagnostics())))
         terminal.show_error(err)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
@@ -660,6 +722,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         sys.exit(EXIT_INTERNAL)
     sys.exit(EXIT_OK)
+
+
+def _format_of(args: list[str]) -> str | None:
+    """The --format value, for the error boundary (click has not parsed it when errors rise)."""
+    for number, arg in enumerate(args):
+        if arg.startswith("--format="):
+            return arg.partition("=")[2]
+        if arg == "--format" and number + 1 < len(args):
+            return args[number + 1]
+    return None
 
 
 __all__ = ["EXIT_JOBS_FAILED", "cli", "main"]

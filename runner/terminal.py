@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -76,7 +75,7 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False, width=width)
 
 
-def show_plan(plan: Plan, *, show_all: bool) -> None:
+def show_plan(plan: Plan, *, show_all: bool, compared: str | None = None) -> None:
     from rich.table import Table
 
     console = _console()
@@ -100,45 +99,41 @@ def show_plan(plan: Plan, *, show_all: bool) -> None:
             "or --json for the full plan)",
             markup=False,
         )
-    show_totals(plan, console)
+    show_totals(plan, console, compared=compared)
 
 
-def show_totals(plan: Plan, console: Console | None = None) -> None:
+def show_totals(plan: Plan, console: Console | None = None, *, compared: str | None = None) -> None:
+    """`compared`: what is left after earlier runs (plan --diff's summary), when there were."""
     console = console or _console()
     cost = plan.cost()
+    verb = "in the plan" if compared else "to generate"
     console.print(
-        f"{_count(len(plan.jobs), 'job')}, {_count(plan.image_count, 'image')} to generate, "
+        f"{_count(len(plan.jobs), 'job')}, {_count(plan.image_count, 'image')} {verb}, "
         f"{_count(plan.upload_count, 'source image')} to upload",
         markup=False,
     )
     for (quality, size), (images, usd) in sorted(cost.by_kind.items()):
         console.print(f"  {images:>6,} x {quality:<6} {size:<9}  ${usd:,.2f}", markup=False)
+    whole = "Estimated cost of the whole plan" if compared else "Estimated cost"
     console.print(
-        f"Estimated cost: ${cost.total_usd:,.2f} (an estimate from list prices per image, "
-        "not a quote)",
+        f"{whole}: ${cost.total_usd:,.2f} (an estimate from list prices per image, not a quote)",
         markup=False,
     )
+    if compared:
+        console.print(f"After the runs so far: {compared}", markup=False)
     console.print(f"Output folder: {display_path(plan.output_dir)}", markup=False)
 
 
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    cost = plan.cost()
-    return {
-        "recipe": {"name": plan.recipe_name, "path": str(plan.recipe_path)},
-        "output_dir": str(plan.output_dir),
-        "axes": list(plan.axes),
-        "totals": {
-            "jobs": len(plan.jobs),
-            "images": plan.image_count,
-            "uploads": plan.upload_count,
-            "estimated_cost_usd": cost.total_usd,
-        },
-        "jobs": [job.to_json() for job in plan.jobs],
-    }
-
-
 def print_plan_json(plan: Plan) -> None:
-    click.echo(json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False))
+    """Streamed job by job: a 100,000-job plan is never one 85 MB string (issue 8)."""
+    import sys
+
+    from runner.plan.plan_json import plan_json_chunks
+
+    shown = {"recipe_path": str(plan.recipe_path), "output_dir": str(plan.output_dir)}
+    for chunk in plan_json_chunks(plan, **shown):
+        sys.stdout.write(chunk)
+    sys.stdout.flush()
 
 
 def show_init(written: Sequence[Path]) -> None:

@@ -42,6 +42,10 @@ def state_rows(out: Path) -> dict[str, tuple[str, str | None]]:
     conn = sqlite3.connect(out / ".backdrop" / "state.db")
     try:
         rows = conn.execute("SELECT key, status, record_uuid FROM jobs").fetchall()
+    except sqlite3.OperationalError as exc:  # polled while the run is still creating its tables
+        if "no such table" not in str(exc):
+            raise
+        rows = []
     finally:
         conn.close()
     return {key: (status, uuid) for key, status, uuid in rows}

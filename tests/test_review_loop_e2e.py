@@ -103,6 +103,12 @@ def test_run_review_regenerate_the_rejected_then_export(tmp_path, capsys, monkey
     assert [(t.take, t.status, t.note) for t in decision.history] == [(1, "rejected", "too dark")]
     assert "take: 2" in (out / "review.yaml").read_text()
 
+    diff = run_cli(capsys, "plan", str(recipe), "--diff", "--detailed-exitcode")
+    assert diff.code == 0, diff.out  # every job, take 2 included, is up to date
+    planned = run_cli(capsys, "plan", str(recipe), "--json")
+    assert planned.code == 0
+    assert f'"key": "{take_key(plain_key, 2)}"' in planned.out  # plan sees the takes too
+
     decide(out, "fr-FR/CAP-02", status="approved", pick=1)
     to = tmp_path / "delivery"
     export = ["export", str(out), "--to", str(to), "--zip"]

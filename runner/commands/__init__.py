@@ -1,1 +1,1 @@
-"""One module per command: each parses its options, calls the core and prints the outcome."""
+"""One module per command: parse nothing, call the core, print the result."""
