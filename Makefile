@@ -36,8 +36,10 @@ browser-deps:
 actionlint-deps:
 	@bash scripts/ensure-actionlint.sh $(VENV)/actionlint || true
 
+# Two workers overlap the end-to-end tests' waits on servers and child processes; one file per
+# worker keeps each module's shared run fixture computed once.
 unit: $(TEST_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test: $(TEST_STAMP) browser-deps actionlint-deps lint typecheck unit
 

@@ -5,7 +5,6 @@ Nothing of substance happens here; see runner/terminal.py for how results are sh
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from runner import __version__
+from runner.cli_params import FiniteFloat
 from runner.diagnostics import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -107,6 +107,16 @@ def plan_options(func: F) -> F:
     return func
 
 
+def csv_separator_option(func: F) -> F:
+    return click.option(
+        "--csv-separator",
+        type=click.Choice([",", ";", "tab"]),
+        default=",",
+        show_default=True,
+        help="Column separator of results.csv: ';' for French or German Excel.",
+    )(func)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backdrop")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
@@ -149,7 +159,7 @@ def validate(recipes: tuple[str, ...], fmt: str) -> None:
             }
             for path, plan, diags in results
         ]
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        terminal.echo_json(payload)
     else:
         terminal.show_validation(results)
     from runner.commands.github_output import annotate_diagnostics
@@ -262,7 +272,7 @@ def init(directory: str) -> None:
 )
 @click.option(
     "--rpm",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=180,
     show_default=True,
     help="API requests per minute, uploads and generations together.",
@@ -276,7 +286,7 @@ def init(directory: str) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=FiniteFloat(min=1),
     default=600,
     show_default=True,
     help="Seconds to wait for one generation.",
@@ -308,7 +318,7 @@ def init(directory: str) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--confirm-over",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=5.0,
     show_default=True,
     metavar="USD",
@@ -326,6 +336,7 @@ def init(directory: str) -> None:
     default="text",
     help="github: GitHub Actions annotations and job summary (also when GITHUB_ACTIONS=true).",
 )
+@csv_separator_option
 def run(
     recipe: str,
     output_dir: str | None,
@@ -349,6 +360,7 @@ def run(
     confirm_over: float,
     prune: bool,
     fmt: str,
+    csv_separator: str,
 ) -> None:
     """Run a recipe: upload, generate and download every job, then write the reports."""
     import dataclasses
@@ -408,10 +420,10 @@ def run(
             )
         except BaseException:
             # Whatever stopped the run, what it finished is in the state: report it.
-            _write_reports_if_any(the_plan.output_dir)
+            _write_reports_if_any(the_plan.output_dir, csv_separator)
             raise
     settle_takes(the_plan.output_dir, takes.retakes)
-    paths = _write_reports(the_plan.output_dir)
+    paths = _write_reports(the_plan.output_dir, csv_separator)
     if prune:
         _prune(the_plan.output_dir, yes)
     terminal.show_run_summary(result, paths)
@@ -484,12 +496,12 @@ def _check_url(option: str, url: str) -> str:
     return url.rstrip("/")
 
 
-def _write_reports_if_any(output_dir: Path) -> None:
+def _write_reports_if_any(output_dir: Path, csv_separator: str) -> None:
     from contextlib import suppress
 
     # No state yet (the run stopped before its first record): nothing to report.
     with suppress(BackdropError):
-        _write_reports(output_dir)
+        _write_reports(output_dir, csv_separator)
 
 
 def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
@@ -511,11 +523,12 @@ def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
     return key, server.base_url, server.asset_base_url
 
 
-def _write_reports(output_dir: Path) -> Any:
+def _write_reports(output_dir: Path, csv_separator: str) -> Any:
     from runner.execute.state import StateStore
-    from runner.report import write_reports
+    from runner.report import CSV_SEPARATORS, ReportOptions, write_reports
 
-    return write_reports(StateStore.read_snapshot(output_dir), output_dir)
+    options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
+    return write_reports(StateStore.read_snapshot(output_dir), output_dir, options=options)
 
 
 def _prune(output_dir: Path, yes: bool) -> None:
@@ -545,11 +558,18 @@ def _prune(output_dir: Path, yes: bool) -> None:
     help="Combine shard folders into one report, written into the first folder.",
 )
 @click.option("--open", "open_", is_flag=True, help="Open report.html in the default browser.")
-def report(outdirs: tuple[str, ...], merge: bool, open_: bool) -> None:
+@csv_separator_option
+def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: str) -> None:
     """Rebuild the reports of an output folder from its state, without calling the API."""
     from runner import terminal
     from runner.execute.state import StateStore
-    from runner.report import merge_snapshots, rebase_snapshot, write_reports
+    from runner.report import (
+        CSV_SEPARATORS,
+        ReportOptions,
+        merge_snapshots,
+        rebase_snapshot,
+        write_reports,
+    )
 
     folders = [Path(d) for d in outdirs]
     if len(folders) > 1 and not merge:
@@ -563,28 +583,44 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool) -> None:
         if merge
         else StateStore.read_snapshot(into)
     )
-    paths = write_reports(snapshot, into, lock=not merge)
+    options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
+    paths = write_reports(snapshot, into, merged=merge, options=options)
     terminal.show_report_paths(paths)
     if open_:
         click.launch(str(paths.html))
 
 
 @cli.command()
-@click.argument("outdir", type=click.Path(file_okay=False))
+@click.argument("outdir", metavar="OUTDIR|RECIPE", type=click.Path())
 def verify(outdir: str) -> None:
-    """Check the images in OUTDIR against backdrop.lock: missing, changed and stale files."""
+    """Check the images in OUTDIR (or a recipe's output folder) against backdrop.lock."""
     from runner import terminal
     from runner.commands.review import show_orphans
     from runner.report import verify_outputs
     from runner.review.orphans import orphaned_decisions
 
-    result = verify_outputs(Path(outdir))
+    folder = _verify_folder(outdir)
+    result = verify_outputs(folder)
     terminal.show_verify(result)
-    show_orphans(orphaned_decisions(Path(outdir)))
+    show_orphans(orphaned_decisions(folder))
     from runner.commands.github_output import report_verify
 
-    report_verify(outdir, result)
+    report_verify(str(folder), result)
     sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)
+
+
+def _verify_folder(target: str) -> Path:
+    """An output folder as given, or the one a recipe writes to (planned, nothing spent)."""
+    path = Path(target)
+    if not path.is_file():
+        return path
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(
+            f"{target!r} is a file, neither an output folder nor a recipe",
+            hint="pass the folder with backdrop.lock, e.g. backdrop verify out/spring-campaign, "
+            "or the recipe: backdrop verify spring-campaign.yaml",
+        )
+    return _plan(target, None, None, ()).output_dir
 
 
 @cli.command()

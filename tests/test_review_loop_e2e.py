@@ -89,6 +89,8 @@ def test_run_review_regenerate_the_rejected_then_export(tmp_path, capsys, monkey
     assert after["fr-FR/MUG-01-1.png"]["take"] == 1
     assert "take 2" in (out / "report.html").read_text()
     assert "<dt>Take</dt><dd>2</dd>" in (out / "report.html").read_text()
+    kept_link = '<a href=".backdrop/takes/1/fr-FR/CAP-02-1.png">take 1, image 1</a>'
+    assert kept_link in (out / "report.html").read_text()
     assert retaken["record_uuid"] != before["fr-FR/CAP-02-1.png"]["record_uuid"]
     for path, old in rejected_old.items():  # take 1 kept; take 2's files are the state's
         assert digest(out / take_path(path, 1)) == old
