@@ -40,7 +40,11 @@ EMULATED_CREDITS = 1_000_000_000
 
 
 def _plan(
-    recipe_path: str, output_dir: str | None, max_jobs: int | None, prices: Sequence[str]
+    recipe_path: str,
+    output_dir: str | None,
+    max_jobs: int | None,
+    prices: Sequence[str],
+    allow_outside: Sequence[str] = (),
 ) -> Plan:
     from runner.plan.planner import plan_recipe
     from runner.recipe.build import load_recipe
@@ -51,6 +55,7 @@ def _plan(
         output_dir=Path(output_dir).resolve() if output_dir else None,
         max_jobs=max_jobs,
         prices=_price_overrides(recipe.prices, prices) if prices else None,
+        allow_outside=[Path(folder) for folder in allow_outside],
     )
 
 
@@ -84,7 +89,18 @@ def _price_overrides(base: PriceTable, items: Sequence[str]) -> PriceTable:
     return PriceTable(square=square, non_square=non_square)
 
 
+def allow_outside_option(func: F) -> F:
+    return click.option(
+        "--allow-outside",
+        multiple=True,
+        metavar="FOLDER",
+        help="Also read data files and images from FOLDER (by default only the recipe's folder "
+        "or its git repository). Repeatable.",
+    )(func)
+
+
 def plan_options(func: F) -> F:
+    func = allow_outside_option(func)
     func = click.option(
         "--price",
         "prices",
@@ -137,14 +153,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     help="json prints machine-readable diagnostics for CI; github adds GitHub Actions "
     "annotations (also when GITHUB_ACTIONS=true).",
 )
-def validate(recipes: tuple[str, ...], fmt: str) -> None:
+@allow_outside_option
+def validate(recipes: tuple[str, ...], fmt: str, allow_outside: tuple[str, ...]) -> None:
     """Check recipes (schema, templates, images, API limits) without spending anything."""
     from runner import terminal
 
     results: list[tuple[str, Plan | None, list[Any]]] = []
     for path in recipes:
         try:
-            plan = _plan(path, None, None, ())
+            plan = _plan(path, None, None, (), allow_outside)
             results.append((path, plan, []))
         except BackdropError as err:
             results.append((path, None, list(err.diagnostics())))
@@ -198,6 +215,7 @@ def plan(
     output_dir: str | None,
     max_jobs: int | None,
     prices: tuple[str, ...],
+    allow_outside: tuple[str, ...],
     as_json: bool,
     show_all: bool,
     diff: bool,
@@ -207,7 +225,7 @@ def plan(
     """Show the jobs a recipe expands to, their outputs and an estimated cost."""
     from runner.commands.plan import show_plan
 
-    the_plan = _current_takes(_plan(recipe, output_dir, max_jobs, prices))
+    the_plan = _current_takes(_plan(recipe, output_dir, max_jobs, prices, allow_outside))
     show_plan(
         the_plan,
         recipe,
@@ -244,6 +262,23 @@ def init(directory: str) -> None:
     terminal.show_init(written)
 
 
+if TYPE_CHECKING:
+    _IntParam = click.ParamType[int | None]
+else:  # click < 8.2 has no generic ParamType at run time
+    _IntParam = click.ParamType
+
+
+class _InFlight(_IntParam):
+    """--concurrency: 'auto' (None) or a whole number from 1 to 512."""
+
+    name = "auto|1-512"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        return int(click.IntRange(1, 512).convert(value, param, ctx))
+
+
 @cli.command()
 @click.argument("recipe", type=click.Path())
 @plan_options
@@ -265,17 +300,19 @@ def init(directory: str) -> None:
 @click.option(
     "--concurrency",
     "-j",
-    type=click.IntRange(1, 512),
-    default=16,
-    show_default=True,
-    help="Jobs in flight at most (fewer while the API pushes back).",
+    type=_InFlight(),
+    default=None,
+    show_default="auto",
+    help="Requests in flight at most. By default as many as the rate and the generation"
+    " time call for (at most 512).",
 )
 @click.option(
     "--rpm",
     type=FiniteFloat(min=0, min_open=True),
-    default=180,
-    show_default=True,
-    help="API requests per minute, uploads and generations together.",
+    default=None,
+    show_default="180, or 180/N with --shard K/N",
+    help="API requests per minute, uploads and generations together. Shards share one"
+    " account, so each takes its share unless --rpm is given.",
 )
 @click.option(
     "--max-attempts",
@@ -342,11 +379,12 @@ def run(
     output_dir: str | None,
     max_jobs: int | None,
     prices: tuple[str, ...],
+    allow_outside: tuple[str, ...],
     emulate: bool,
     api_url: str,
     asset_url: str,
-    concurrency: int,
-    rpm: float,
+    concurrency: int | None,
+    rpm: float | None,
     max_attempts: int,
     timeout: float,
     force: bool,
@@ -378,7 +416,8 @@ def run(
         raise UsageError("--force and --retry-failed do not go together", hint="choose one")
     if rejected and retry_failed:
         raise UsageError("--rejected and --retry-failed do not go together", hint="choose one")
-    takes = _takes(_plan(recipe, output_dir, max_jobs, prices), rejected, include_approved)
+    the_plan = _plan(recipe, output_dir, max_jobs, prices, allow_outside)
+    takes = _takes(the_plan, rejected, include_approved)
     the_plan = takes.plan
     options = RunOptions(
         concurrency=concurrency,
@@ -650,6 +689,19 @@ def _verify_folder(target: str) -> Path:
     type=click.IntRange(min=1),
     help="API requests per minute accepted; beyond it, 429.",
 )
+@click.option(
+    "--limit-model",
+    type=click.Choice(["token-bucket", "sliding-1s", "fixed-1s", "fixed-60s"]),
+    default="token-bucket",
+    show_default=True,
+    help="How --rpm-limit is counted: a token bucket (small burst), a sliding 1-second window,"
+    " or a fixed window per second or per minute.",
+)
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(min=1),
+    help="API requests answered at once; beyond it, 429 (a concurrency cap).",
+)
 @click.option("--no-retry-after", is_flag=True, help="Send 429 without a Retry-After header.")
 @click.option("--burst-429", metavar="P", help="Share of requests that start a burst of 429s.")
 @click.option("--drop-rate", metavar="P", help="Share of API connections dropped mid-answer.")
@@ -665,6 +717,8 @@ def emulator(
     error_rate: str | None,
     charge_then_fail_rate: str | None,
     rpm_limit: int | None,
+    limit_model: str,
+    max_in_flight: int | None,
     no_retry_after: bool,
     burst_429: str | None,
     drop_rate: str | None,
@@ -685,6 +739,8 @@ def emulator(
             error_rate=error_rate,
             charge_then_fail_rate=charge_then_fail_rate,
             rpm_limit=rpm_limit,
+            limit_model=limit_model,
+            max_in_flight=max_in_flight,
             retry_after=not no_retry_after,
             burst_429=burst_429,
             drop_rate=drop_rate,

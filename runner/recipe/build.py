@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import Diagnostic, RecipeError, display_path, suggestion_suffix
+from runner.recipe.include_keys import check_include_keys
 from runner.recipe.loader import MAX_RECIPE_BYTES, LoadedDocument, load_yaml_file
 from runner.recipe.model import (
     DEFAULT_PRICES,
@@ -58,6 +59,7 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
         raise RecipeError(problems)
     axes = _axes(doc.data.get("matrix") or {})
     problems = _check_names(doc, tuple((axis.name, axis.node) for axis in axes))
+    problems += check_include_keys(doc.data, doc.source, [axis.name for axis in axes])
     problems += _check_prices(doc)
     problems += _check_channels(doc)
     problems += _check_output_dir(doc)
