@@ -27,6 +27,7 @@ from runner.diagnostics import (
 )
 
 if TYPE_CHECKING:
+    from runner.execute.takes import TakePlan
     from runner.plan.model import Plan
     from runner.recipe.model import PriceTable
 
@@ -224,7 +225,7 @@ def plan(
     """Show the jobs a recipe expands to, their outputs and an estimated cost."""
     from runner.commands.plan import show_plan
 
-    the_plan = _plan(recipe, output_dir, max_jobs, prices, allow_outside)
+    the_plan = _current_takes(_plan(recipe, output_dir, max_jobs, prices, allow_outside))
     show_plan(
         the_plan,
         recipe,
@@ -327,8 +328,22 @@ class _InFlight(_IntParam):
     show_default=True,
     help="Seconds to wait for one generation.",
 )
-@click.option("--force", is_flag=True, help="Generate every selected job again, even done ones.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Generate every selected job again, even done ones (not approved ones).",
+)
 @click.option("--retry-failed", is_flag=True, help="Run only the jobs that failed last time.")
+@click.option(
+    "--rejected",
+    is_flag=True,
+    help="Generate a new take of each job rejected in review.yaml, and nothing else.",
+)
+@click.option(
+    "--include-approved",
+    is_flag=True,
+    help="Let --force and --rejected generate approved jobs again too.",
+)
 @click.option(
     "--only",
     multiple=True,
@@ -374,6 +389,8 @@ def run(
     timeout: float,
     force: bool,
     retry_failed: bool,
+    rejected: bool,
+    include_approved: bool,
     only: tuple[str, ...],
     limit: int | None,
     shard: str | None,
@@ -389,13 +406,19 @@ def run(
 
     from runner import terminal
     from runner.api.client import Timeouts
+    from runner.execute.budget import budget_status, check_budget
     from runner.execute.preview import preview_run
     from runner.execute.run import RunOptions, run_plan
     from runner.execute.selection import Selection
+    from runner.execute.takes import keep_previous_takes, settle_takes
 
     if force and retry_failed:
         raise UsageError("--force and --retry-failed do not go together", hint="choose one")
+    if rejected and retry_failed:
+        raise UsageError("--rejected and --retry-failed do not go together", hint="choose one")
     the_plan = _plan(recipe, output_dir, max_jobs, prices, allow_outside)
+    takes = _takes(the_plan, rejected, include_approved)
+    the_plan = takes.plan
     options = RunOptions(
         concurrency=concurrency,
         rpm=rpm,
@@ -404,9 +427,14 @@ def run(
         selection=Selection.from_cli(only, limit, shard),
         force=force,
         retry_failed=retry_failed,
+        keys=takes.keys,
+        protected=takes.protected,
     )
     preview = preview_run(the_plan, options)
     terminal.show_preview(the_plan, preview, emulate=emulate)
+    budget = budget_status(the_plan, preview.to_generate)
+    terminal.show_budget(budget)
+    check_budget(the_plan, budget, preview.selected, preview.to_generate)
     spend = 0.0 if emulate else preview.cost.total_usd
     if not spend <= confirm_over and not yes:  # written so that a NaN estimate asks too
         _confirm_spend(spend, confirm_over)
@@ -417,6 +445,7 @@ def run(
             api_key = _api_key()
             api_url = _check_url("--api-url", api_url)
             asset_url = _check_url("--asset-url", asset_url)
+        keep_previous_takes(the_plan.output_dir, takes.retakes)
         events = terminal.run_events()
         stack.enter_context(events)
         try:
@@ -432,6 +461,7 @@ def run(
             # Whatever stopped the run, what it finished is in the state: report it.
             _write_reports_if_any(the_plan.output_dir, csv_separator)
             raise
+    settle_takes(the_plan.output_dir, takes.retakes)
     paths = _write_reports(the_plan.output_dir, csv_separator)
     if prune:
         _prune(the_plan.output_dir, yes)
@@ -440,6 +470,30 @@ def run(
 
     report_run(fmt, recipe, the_plan.output_dir, result, preview.cost.total_usd)
     sys.exit(terminal.run_exit_code(result))
+
+
+def _current_takes(plan: Plan) -> Plan:
+    """The plan with each job at its take from review.yaml (as `run` will see it)."""
+    from runner.execute.takes import plan_takes
+    from runner.review.decisions import load_review
+
+    review = load_review(plan.output_dir)
+    return plan_takes(plan, review).plan if review.decisions else plan
+
+
+def _takes(plan: Plan, rejected: bool, include_approved: bool) -> TakePlan:
+    """Each job at its take from review.yaml; with --rejected, only the rejected, as new takes."""
+    from runner import terminal
+    from runner.execute.takes import plan_takes
+    from runner.review.decisions import load_review
+
+    takes = plan_takes(
+        plan, load_review(plan.output_dir), rejected=rejected, include_approved=include_approved
+    )
+    if rejected and not takes.retakes:
+        terminal.echo_err("no job is rejected in review.yaml: nothing to generate again")
+        sys.exit(EXIT_OK)
+    return takes
 
 
 def _confirm_spend(spend: float, limit: float) -> None:
@@ -706,8 +760,10 @@ def emulator(
 
 def _add_commands() -> None:
     """Commands that live in runner/commands/, one module each."""
+    from runner.commands.export import export
     from runner.commands.review import review
 
+    cli.add_command(export)
     cli.add_command(review)
 
 

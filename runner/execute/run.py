@@ -47,6 +47,8 @@ class RunOptions:
     selection: Selection = field(default_factory=Selection)
     force: bool = False  # generate again even jobs that are done (or paid, not downloaded)
     retry_failed: bool = False  # only the jobs that failed in the latest run
+    keys: frozenset[str] | None = None  # only these job keys (run --rejected); None: all
+    protected: frozenset[str] = frozenset()  # approved jobs' keys: --force leaves them alone
     adaptive: bool = True  # slow down when the API answers 429
     backoff: Backoff = field(default_factory=Backoff)
 
@@ -203,7 +205,7 @@ async def _run(
 ) -> RunResult:
     started = time.monotonic()
     failed_keys = set(state.failed_keys()) if options.retry_failed else None
-    jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys)
+    jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
     state.begin_run(plan, run_id)
     states = state.job_states([job.key for job in jobs])
@@ -226,7 +228,12 @@ async def _run(
     ctx.thumbnails = ThumbnailMaker(ctx.output_dir)
     try:
         tally = await Scheduler(
-            ctx, jobs, states, workers=options.max_in_flight, force=options.force
+            ctx,
+            jobs,
+            states,
+            workers=options.max_in_flight,
+            force=options.force,
+            protected=options.protected,
         ).run()
     except BaseException:
         ctx.thumbnails.close(wait=False)

@@ -91,6 +91,7 @@ def plan_recipe(
         jobs=_distinct_keys(jobs),
         prices=prices if prices is not None else recipe.prices,
         report=recipe.report,
+        budget=recipe.budget,
     )
 
 
