@@ -27,6 +27,7 @@ from runner.diagnostics import (
 )
 
 if TYPE_CHECKING:
+    from runner.execute.takes import TakePlan
     from runner.plan.model import Plan
     from runner.recipe.model import PriceTable
 
@@ -41,7 +42,11 @@ EMULATED_RPM = 1_000_000.0
 
 
 def _plan(
-    recipe_path: str, output_dir: str | None, max_jobs: int | None, prices: Sequence[str]
+    recipe_path: str,
+    output_dir: str | None,
+    max_jobs: int | None,
+    prices: Sequence[str],
+    allow_outside: Sequence[str] = (),
 ) -> Plan:
     from runner.plan.planner import plan_recipe
     from runner.recipe.build import load_recipe
@@ -52,6 +57,7 @@ def _plan(
         output_dir=Path(output_dir).resolve() if output_dir else None,
         max_jobs=max_jobs,
         prices=_price_overrides(recipe.prices, prices) if prices else None,
+        allow_outside=[Path(folder) for folder in allow_outside],
     )
 
 
@@ -85,7 +91,18 @@ def _price_overrides(base: PriceTable, items: Sequence[str]) -> PriceTable:
     return PriceTable(square=square, non_square=non_square)
 
 
+def allow_outside_option(func: F) -> F:
+    return click.option(
+        "--allow-outside",
+        multiple=True,
+        metavar="FOLDER",
+        help="Also read data files and images from FOLDER (by default only the recipe's folder "
+        "or its git repository). Repeatable.",
+    )(func)
+
+
 def plan_options(func: F) -> F:
+    func = allow_outside_option(func)
     func = click.option(
         "--price",
         "prices",
@@ -138,14 +155,15 @@ def cli(ctx: click.Context, debug: bool) -> None:
     help="json prints machine-readable diagnostics for CI; github adds GitHub Actions "
     "annotations (also when GITHUB_ACTIONS=true).",
 )
-def validate(recipes: tuple[str, ...], fmt: str) -> None:
+@allow_outside_option
+def validate(recipes: tuple[str, ...], fmt: str, allow_outside: tuple[str, ...]) -> None:
     """Check recipes (schema, templates, images, API limits) without spending anything."""
     from runner import terminal
 
     results: list[tuple[str, Plan | None, list[Any]]] = []
     for path in recipes:
         try:
-            plan = _plan(path, None, None, ())
+            plan = _plan(path, None, None, (), allow_outside)
             results.append((path, plan, []))
         except BackdropError as err:
             results.append((path, None, list(err.diagnostics())))
@@ -199,6 +217,7 @@ def plan(
     output_dir: str | None,
     max_jobs: int | None,
     prices: tuple[str, ...],
+    allow_outside: tuple[str, ...],
     as_json: bool,
     show_all: bool,
     diff: bool,
@@ -208,7 +227,7 @@ def plan(
     """Show the jobs a recipe expands to, their outputs and an estimated cost."""
     from runner.commands.plan import show_plan
 
-    the_plan = _plan(recipe, output_dir, max_jobs, prices)
+    the_plan = _current_takes(_plan(recipe, output_dir, max_jobs, prices, allow_outside))
     show_plan(
         the_plan,
         recipe,
@@ -245,6 +264,23 @@ def init(directory: str) -> None:
     terminal.show_init(written)
 
 
+if TYPE_CHECKING:
+    _IntParam = click.ParamType[int | None]
+else:  # click < 8.2 has no generic ParamType at run time
+    _IntParam = click.ParamType
+
+
+class _InFlight(_IntParam):
+    """--concurrency: 'auto' (None) or a whole number from 1 to 512."""
+
+    name = "auto|1-512"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+            return None
+        return int(click.IntRange(1, 512).convert(value, param, ctx))
+
+
 @cli.command()
 @click.argument("recipe", type=click.Path())
 @plan_options
@@ -266,16 +302,20 @@ def init(directory: str) -> None:
 @click.option(
     "--concurrency",
     "-j",
-    type=click.IntRange(1, 512),
-    default=16,
-    show_default=True,
-    help="Jobs in flight at most (fewer while the API pushes back).",
+    type=_InFlight(),
+    default=None,
+    show_default="auto",
+    help="Requests in flight at most. By default as many as the rate and the generation"
+    " time call for (at most 512).",
 )
 @click.option(
     "--rpm",
     type=FiniteFloat(min=0, min_open=True),
-    help="API requests per minute, uploads and generations together (default 180; "
-    "an --emulate run is not paced unless this is given).",
+    default=None,
+    show_default="180, or 180/N with --shard K/N",
+    help="API requests per minute, uploads and generations together. Shards share one"
+    " account, so each takes its share unless --rpm is given. An --emulate run is not paced"
+    " unless --rpm is given.",
 )
 @click.option(
     "--max-attempts",
@@ -298,8 +338,22 @@ def init(directory: str) -> None:
     help="After Ctrl-C, SIGTERM or SIGHUP, wait at most this long for the answers in flight "
     "(default: as long as they take).",
 )
-@click.option("--force", is_flag=True, help="Generate every selected job again, even done ones.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Generate every selected job again, even done ones (not approved ones).",
+)
 @click.option("--retry-failed", is_flag=True, help="Run only the jobs that failed last time.")
+@click.option(
+    "--rejected",
+    is_flag=True,
+    help="Generate a new take of each job rejected in review.yaml, and nothing else.",
+)
+@click.option(
+    "--include-approved",
+    is_flag=True,
+    help="Let --force and --rejected generate approved jobs again too.",
+)
 @click.option(
     "--only",
     multiple=True,
@@ -335,16 +389,19 @@ def run(
     output_dir: str | None,
     max_jobs: int | None,
     prices: tuple[str, ...],
+    allow_outside: tuple[str, ...],
     emulate: bool,
     api_url: str,
     asset_url: str,
-    concurrency: int,
+    concurrency: int | None,
     rpm: float | None,
     max_attempts: int,
     timeout: float,
     drain_timeout: float | None,
     force: bool,
     retry_failed: bool,
+    rejected: bool,
+    include_approved: bool,
     only: tuple[str, ...],
     limit: int | None,
     shard: str | None,
@@ -360,27 +417,37 @@ def run(
 
     from runner import terminal
     from runner.api.client import Timeouts
-    from runner.api.limits import DEFAULT_RPM
+    from runner.execute.budget import budget_status, check_budget
     from runner.execute.preview import preview_run
     from runner.execute.run import RunAbandoned, RunOptions, run_plan
     from runner.execute.selection import Selection
+    from runner.execute.takes import keep_previous_takes, settle_takes
 
     if force and retry_failed:
         raise UsageError("--force and --retry-failed do not go together", hint="choose one")
-    the_plan = _plan(recipe, output_dir, max_jobs, prices)
+    if rejected and retry_failed:
+        raise UsageError("--rejected and --retry-failed do not go together", hint="choose one")
+    the_plan = _plan(recipe, output_dir, max_jobs, prices, allow_outside)
+    takes = _takes(the_plan, rejected, include_approved)
+    the_plan = takes.plan
     real_key = None if emulate else _api_key()  # a bad key is refused before anything else
     options = RunOptions(
         concurrency=concurrency,
-        rpm=rpm if rpm is not None else EMULATED_RPM if emulate else DEFAULT_RPM,
+        rpm=EMULATED_RPM if rpm is None and emulate else rpm,
         max_attempts=max_attempts,
         timeouts=dataclasses.replace(Timeouts(), generate=timeout),
         selection=Selection.from_cli(only, limit, shard),
         force=force,
         retry_failed=retry_failed,
         drain_timeout=drain_timeout,
+        keys=takes.keys,
+        protected=takes.protected,
     )
     preview = preview_run(the_plan, options)
     terminal.show_preview(the_plan, preview, emulate=emulate)
+    budget = budget_status(the_plan, preview.to_generate)
+    terminal.show_budget(budget)
+    check_budget(the_plan, budget, preview.selected, preview.to_generate)
     spend = 0.0 if emulate else preview.cost.total_usd
     if not spend <= confirm_over and not yes:  # written so that a NaN estimate asks too
         _confirm_spend(spend, confirm_over)
@@ -392,6 +459,7 @@ def run(
             api_key = real_key
             api_url = _check_url("--api-url", api_url)
             asset_url = _check_url("--asset-url", asset_url)
+        keep_previous_takes(the_plan.output_dir, takes.retakes)
         events = terminal.run_events()
         stack.enter_context(events)
         try:
@@ -411,6 +479,7 @@ def run(
             # Whatever stopped the run, what it finished is in the state: report it.
             _write_reports_if_any(the_plan.output_dir, csv_separator)
             raise
+    settle_takes(the_plan.output_dir, takes.retakes)
     if result.fatal is not None:
         # The run stopped for a reason of its own (a full disk, say): that is what to show.
         paths = _write_reports_if_any(the_plan.output_dir, csv_separator)
@@ -423,6 +492,30 @@ def run(
 
     report_run(fmt, recipe, the_plan.output_dir, result, preview.cost.total_usd)
     sys.exit(terminal.run_exit_code(result))
+
+
+def _current_takes(plan: Plan) -> Plan:
+    """The plan with each job at its take from review.yaml (as `run` will see it)."""
+    from runner.execute.takes import plan_takes
+    from runner.review.decisions import load_review
+
+    review = load_review(plan.output_dir)
+    return plan_takes(plan, review).plan if review.decisions else plan
+
+
+def _takes(plan: Plan, rejected: bool, include_approved: bool) -> TakePlan:
+    """Each job at its take from review.yaml; with --rejected, only the rejected, as new takes."""
+    from runner import terminal
+    from runner.execute.takes import plan_takes
+    from runner.review.decisions import load_review
+
+    takes = plan_takes(
+        plan, load_review(plan.output_dir), rejected=rejected, include_approved=include_approved
+    )
+    if rejected and not takes.retakes:
+        terminal.echo_err("no job is rejected in review.yaml: nothing to generate again")
+        sys.exit(EXIT_OK)
+    return takes
 
 
 def _confirm_spend(spend: float, limit: float) -> None:
@@ -575,11 +668,14 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: st
 def verify(outdir: str) -> None:
     """Check the images in OUTDIR (or a recipe's output folder) against backdrop.lock."""
     from runner import terminal
+    from runner.commands.review import show_orphans
     from runner.report import verify_outputs
+    from runner.review.orphans import orphaned_decisions
 
     folder = _verify_folder(outdir)
     result = verify_outputs(folder)
     terminal.show_verify(result)
+    show_orphans(orphaned_decisions(folder))
     from runner.commands.github_output import report_verify
 
     report_verify(str(folder), result)
@@ -627,6 +723,19 @@ def _verify_folder(target: str) -> Path:
     type=click.IntRange(min=1),
     help="API requests per minute accepted; beyond it, 429.",
 )
+@click.option(
+    "--limit-model",
+    type=click.Choice(["token-bucket", "sliding-1s", "fixed-1s", "fixed-60s"]),
+    default="token-bucket",
+    show_default=True,
+    help="How --rpm-limit is counted: a token bucket (small burst), a sliding 1-second window,"
+    " or a fixed window per second or per minute.",
+)
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(min=1),
+    help="API requests answered at once; beyond it, 429 (a concurrency cap).",
+)
 @click.option("--no-retry-after", is_flag=True, help="Send 429 without a Retry-After header.")
 @click.option("--burst-429", metavar="P", help="Share of requests that start a burst of 429s.")
 @click.option("--drop-rate", metavar="P", help="Share of API connections dropped mid-answer.")
@@ -646,6 +755,8 @@ def emulator(
     error_rate: str | None,
     charge_then_fail_rate: str | None,
     rpm_limit: int | None,
+    limit_model: str,
+    max_in_flight: int | None,
     no_retry_after: bool,
     burst_429: str | None,
     drop_rate: str | None,
@@ -666,6 +777,8 @@ def emulator(
             error_rate=error_rate,
             charge_then_fail_rate=charge_then_fail_rate,
             rpm_limit=rpm_limit,
+            limit_model=limit_model,
+            max_in_flight=max_in_flight,
             retry_after=not no_retry_after,
             burst_429=burst_429,
             drop_rate=drop_rate,
@@ -681,6 +794,18 @@ def emulator(
             f"cannot listen on {host}:{port}: {err.strerror or err}",
             hint="choose another --port (0 picks a free one)",
         ) from None
+
+
+def _add_commands() -> None:
+    """Commands that live in runner/commands/, one module each."""
+    from runner.commands.export import export
+    from runner.commands.review import review
+
+    cli.add_command(export)
+    cli.add_command(review)
+
+
+_add_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -34,6 +34,7 @@ def show_plan(
 ) -> None:
     """Print what the options ask for; remember whether a run would generate anything."""
     from runner import terminal
+    from runner.execute.budget import plan_budget_status
     from runner.execute.previous import read_previous
     from runner.plan.diff import diff_plan
     from runner.plan.diff_output import (
@@ -63,6 +64,7 @@ def show_plan(
         return
     compared = summary_line(plan_diff) if plan_diff.source != "none" else None
     terminal.show_plan(plan, show_all=show_all, compared=compared)
+    terminal.show_budget(plan_budget_status(plan), planned=True)
 
 
 def detailed_exit_code(run: Callable[[], None]) -> int:

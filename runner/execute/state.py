@@ -45,6 +45,7 @@ from runner.execute.state_schema import (
     JobState,
     check_version,
     ensure_later_tables,
+    ensure_take_column,
     file_record,
     job_state_of,
     no_run,
@@ -94,6 +95,7 @@ class StateStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             check_version(conn, path, create=True)
+            ensure_take_column(conn)
             ensure_later_tables(conn)
         except sqlite3.Error as exc:
             if conn is not None:
@@ -170,6 +172,7 @@ class StateStore:
                 _dumps(job.prompt_object.to_json()),
                 _dumps(list(job.outputs)),
                 run_id,
+                job.take,
             )
             for job in plan.jobs
         ]
@@ -445,6 +448,14 @@ class StateStore:
             (),
         ).fetchall()
         return tuple(str(row[0]) for row in rows)
+
+    def paid_prompt_objects(self) -> list[dict[str, Any]]:
+        """The promptObject of every job the API has charged for (result keys recorded)."""
+        rows = self._read(
+            "SELECT prompt_object FROM jobs WHERE result_keys IS NOT NULL AND result_keys != '[]'",
+            (),
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
 
     def snapshot(self) -> RunSnapshot:
         """The latest run, its jobs in plan order."""
