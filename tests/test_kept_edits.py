@@ -43,3 +43,46 @@ def test_a_retouched_image_is_kept_beside_the_fresh_download(tmp_path, capsys, m
         " fr-FR/MUG-01-spring.edited.webp" in second.err
     )
     assert run_cli(capsys, "verify", str(out)).out.count("stale") == 2  # the two kept files
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _write(out: Path, data: bytes, existing: object) -> None:
+    import asyncio
+
+    from runner.execute.files import write_verified
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield data
+
+    asyncio.run(
+        write_verified(out, "a/x.png", chunks(), expected_format="png", expected_size=None,
+                       existing=existing)  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_a_download_that_died_before_its_record_is_replaced_not_kept(tmp_path: Path) -> None:
+    from runner.execute.files import ExistingFile
+
+    data = _png()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.png").write_bytes(data)  # written by a run killed before recording it
+    existing = ExistingFile(recorded=None)
+    _write(tmp_path, data, existing)
+    assert existing.moved_to is None
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["x.png"]
+
+    (tmp_path / "a" / "x.png").write_bytes(data + b"edited")
+    existing = ExistingFile(recorded=None)
+    _write(tmp_path, data, existing)
+    assert existing.moved_to == "a/x.edited.png"
+    assert (tmp_path / "a" / "x.edited.png").read_bytes() == data + b"edited"
+    assert (tmp_path / "a" / "x.png").read_bytes() == data

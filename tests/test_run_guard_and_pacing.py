@@ -79,4 +79,4 @@ def test_a_real_run_keeps_the_documented_default_pace(recipe, capsys, monkeypatc
     monkeypatch.setattr("runner.execute.run.run_plan", capture)
     monkeypatch.setattr("runner.cli._write_reports_if_any", lambda *args: None)
     run_cli(capsys, "run", str(recipe), "-y", "--api-url", "http://127.0.0.1:9")
-    assert seen[0].rpm == DEFAULT_RPM
+    assert seen[0].requests_per_minute == DEFAULT_RPM

@@ -73,6 +73,7 @@ async def write_verified(
     expected_format: str,
     expected_size: tuple[int, int] | None,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
+    existing: ExistingFile | None = None,
 ) -> FileRecord:
     """Stream `source` into `dest` atomically after checking it is the image we asked for.
 
@@ -97,7 +98,14 @@ async def write_verified(
         except OSError as exc:  # writing the bytes: a full disk, mostly
             raise _write_error(relative, exc, output_dir) from None
         record = await asyncio.to_thread(
-            _verify_and_commit, output_dir, tmp, target, relative, expected_format, expected_size
+            _verify_and_commit,
+            output_dir,
+            tmp,
+            target,
+            relative,
+            expected_format,
+            expected_size,
+            existing,
         )
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -125,8 +133,10 @@ async def download_verified(
     expected_size: tuple[int, int] | None,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
     url: str | None = None,
+    existing: ExistingFile | None = None,
 ) -> FileRecord:
-    """Download result `key` (or the presigned `url`) into `dest`, verified and atomic."""
+    """Download result `key` (or the presigned `url`) into `dest`, verified and atomic; a file
+    found there that backdrop did not write is kept (see `keep_edited`)."""
 
     async def fill(handle: BinaryIO) -> int:
         return await client.download(key, handle, max_bytes=max_bytes, url=url)
@@ -138,6 +148,7 @@ async def download_verified(
         expected_format=expected_format,
         expected_size=expected_size,
         max_bytes=max_bytes,
+        existing=existing,
     )
 
 
@@ -154,12 +165,27 @@ def verify_existing(path: Path, sha256: str, size: int | None = None) -> bool:
         return False
 
 
-def keep_edited(output_dir: Path, relative: str, recorded: tuple[str, int] | None) -> str | None:
+class ExistingFile:
+    """A file found where a download goes: what the state says backdrop wrote there, and where
+    the file went if it had to be kept (set while the download is committed)."""
+
+    def __init__(self, recorded: tuple[str, int] | None) -> None:
+        self.recorded = recorded
+        self.moved_to: str | None = None
+
+
+def keep_edited(
+    output_dir: Path, relative: str, recorded: tuple[str, int] | None, fresh_sha256: str
+) -> str | None:
     """Move aside a file at `relative` that is not what backdrop wrote there (retouched since,
     or someone else's), as NAME.edited.EXT; returns where it went, or None when nothing moved.
-    Called before a download would replace it: never overwrite a file backdrop did not write."""
+    Called just before a verified download replaces it: never overwrite a file backdrop did not
+    write. A file with the fresh download's very bytes is backdrop's own (written, then the run
+    died before recording it) and is simply replaced."""
     path = Path(output_dir) / relative
     if not path.is_file() or (recorded is not None and verify_existing(path, *recorded)):
+        return None
+    if verify_existing(path, fresh_sha256):
         return None
     pure = PurePosixPath(relative)
     for number in range(1, 1000):
@@ -227,6 +253,7 @@ def _verify_and_commit(
     relative: str,
     expected_format: str,
     expected_size: tuple[int, int] | None,
+    existing: ExistingFile | None = None,
 ) -> FileRecord:
     """Runs in a worker thread: Pillow decoding and fsync must not stall the event loop."""
     try:
@@ -235,6 +262,8 @@ def _verify_and_commit(
         raise _write_error(relative, exc, output_dir) from None
     width, height = _check_image(data, relative, expected_format, expected_size)
     digest = hashlib.sha256(data).hexdigest()
+    if existing is not None:
+        existing.moved_to = keep_edited(output_dir, relative, existing.recorded, digest)
     try:
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())

@@ -32,7 +32,7 @@ from runner.api.errors import (
 from runner.diagnostics import ApiError, BackdropError, StateError
 from runner.execute.backoff import Backoff
 from runner.execute.events import RunEvents
-from runner.execute.files import download_verified, keep_edited
+from runner.execute.files import ExistingFile, download_verified
 from runner.execute.pacer import Pacer
 from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
@@ -263,15 +263,14 @@ class RunContext:
                 raise Stopped
             if self.state.reserve.released:  # a state write found the disk full
                 raise disk_full(self.output_dir)
-            if os.path.lexists(self.output_dir / dest):  # rarely: skip the thread hop if not
-                kept = await asyncio.to_thread(
-                    keep_edited, self.output_dir, dest, self.state.written_file(dest)
-                )
-                if kept is not None:
-                    self.kept_edits.append((dest, kept))
+            existing = None
+            if os.path.lexists(self.output_dir / dest):  # a file is there: maybe not ours
+                existing = ExistingFile(self.state.written_file(dest))
             record = await self._download_one(
-                job.label, key, dest, fmt, size, temporary_url if index == 0 else None
+                job.label, key, dest, fmt, size, temporary_url if index == 0 else None, existing
             )
+            if existing is not None and existing.moved_to is not None:
+                self.kept_edits.append((dest, existing.moved_to))
             self.state.record_file(job.key, index, record)
             if self.thumbnails is not None:
                 self.thumbnails.submit(record.sha256, self.output_dir / record.path)
@@ -288,6 +287,7 @@ class RunContext:
         fmt: str,
         size: tuple[int, int] | None,
         temporary_url: str | None,
+        existing: ExistingFile | None = None,
     ) -> FileRecord:
         url: str | None = None  # the asset host first; the presigned link if it refuses
 
@@ -303,6 +303,7 @@ class RunContext:
                     expected_size=size,
                     max_bytes=self.max_download_bytes,
                     url=url,
+                    existing=existing,
                 )
             except RejectedError as exc:
                 if url is not None or temporary_url is None or exc.status not in (403, 404):
