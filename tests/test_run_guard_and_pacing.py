@@ -61,7 +61,7 @@ def test_an_emulated_run_is_paced_only_when_asked(recipe, capsys, monkeypatch, e
         raise _Captured
 
     monkeypatch.setattr("runner.execute.run.run_plan", capture)
-    monkeypatch.setattr("runner.cli._write_reports_if_any", lambda *args: None)
+    monkeypatch.setattr("runner.commands.run_steps.write_reports_if_any", lambda *args: None)
     run_cli(capsys, "run", str(recipe), "--emulate", "-y", *extra)
     (options,) = seen
     assert options.rpm == (30 if paced else options.rpm)
@@ -77,6 +77,6 @@ def test_a_real_run_keeps_the_documented_default_pace(recipe, capsys, monkeypatc
 
     monkeypatch.setenv("ONEMIN_API_KEY", "sk-TEST-pace-12345678")
     monkeypatch.setattr("runner.execute.run.run_plan", capture)
-    monkeypatch.setattr("runner.cli._write_reports_if_any", lambda *args: None)
+    monkeypatch.setattr("runner.commands.run_steps.write_reports_if_any", lambda *args: None)
     run_cli(capsys, "run", str(recipe), "-y", "--api-url", "http://127.0.0.1:9")
     assert seen[0].requests_per_minute == DEFAULT_RPM
