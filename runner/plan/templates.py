@@ -50,13 +50,14 @@ class TemplateRenderer:
         from jinja2 import TemplateError, UndefinedError
         from jinja2.exceptions import SecurityError
 
-        from runner.templating.limits import MAX_RENDERED, TooLarge
+        from runner.templating.limits import MAX_RENDERED, TooLarge, TooMuchWork
 
         self._env = make_template_environment()
         self._compiled: dict[str, _Compiled | TemplateProblem] = {}
         self._errors = (UndefinedError, SecurityError, TemplateError, TooLarge)
         self._max_rendered = MAX_RENDERED
         self._too_large = TooLarge
+        self._too_much_work = TooMuchWork
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
@@ -71,7 +72,7 @@ class TemplateRenderer:
         if isinstance(compiled, TemplateProblem):
             raise compiled
         if not compiled.caching:
-            return self._run(compiled.template, context)
+            return self._run_once(text, compiled, context)
         # Context values are shared objects (axis rows, include values): identity is a cheap
         # key, and the cache entry holds them so that their ids stay unique.
         inputs = tuple(context.get(name) for name in compiled.names)
@@ -79,7 +80,7 @@ class TemplateRenderer:
         entry = compiled.cache.get(key)
         if entry is None:
             try:
-                result: str | TemplateProblem = self._run(compiled.template, context)
+                result: str | TemplateProblem = self._run_once(text, compiled, context)
             except TemplateProblem as problem:
                 result = problem
             compiled.cache[key] = (inputs, result)
@@ -121,6 +122,14 @@ class TemplateRenderer:
         """Jinja's globals (range, dict, namespace): put them in every render context."""
         return dict(self._env.globals)
 
+    def _run_once(self, text: str, compiled: _Compiled, context: Mapping[str, Any]) -> str:
+        try:
+            return self._run(compiled.template, context)
+        except TemplateProblem as problem:
+            if problem.skip_later:  # a template that used a whole budget once is not retried
+                self._compiled[text] = problem
+            raise
+
     def _run(self, template: Template, context: Mapping[str, Any]) -> str:
         undefined_error, security_error, template_error, too_large = self._errors
         env = self._env
@@ -152,6 +161,14 @@ class TemplateRenderer:
                 "this template tries to reach Python internals, which recipes may not do",
                 hint="use only the recipe's variables, with filters such as | slug or | upper",
                 line=_template_line(exc.__traceback__),
+            ) from None
+        except self._too_much_work as exc:
+            raise TemplateProblem(
+                str(exc),
+                hint="loops over long ranges and macros that call themselves cost the most; "
+                "this template was not tried again for the other jobs",
+                line=_template_line(exc.__traceback__),
+                skip_later=True,
             ) from None
         except too_large as exc:
             raise TemplateProblem(

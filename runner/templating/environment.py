@@ -40,11 +40,22 @@ RECIPE_FILTERS = {"slug": slug}
 
 def make_template_environment() -> Environment:
     """The sandboxed, strict, size-guarded environment with Backdrop's filters and globals."""
-    from jinja2 import StrictUndefined, UndefinedError
+    from jinja2 import StrictUndefined, UndefinedError, pass_context
+    from jinja2.runtime import Context, LoopContext
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
     from jinja2.utils import missing
 
     from runner.templating import limits
+    from runner.templating.budget import RenderBudget, text_size
+
+    budget = RenderBudget()
+
+    class RecipeContext(Context):
+        """A render's context: creating one starts the render, with a full budget."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            budget.reset()
 
     class RecipeUndefined(StrictUndefined):
         __slots__ = ()
@@ -66,14 +77,26 @@ def make_template_environment() -> Environment:
         # while it compiles, which the static pass would otherwise do unguarded.
         intercepted_binops = frozenset({"*", "**", "+", "%"})
         code_generator_class = limits.GuardedCodeGenerator
+        context_class = RecipeContext
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
             limits.check_binop(operator, left, right)
-            return super().call_binop(context, operator, left, right)
+            result = super().call_binop(context, operator, left, right)
+            budget.charge_result(result)
+            return result
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             args = limits.check_method(__obj, args, kwargs)
-            return super().call(__context, __obj, *args, **kwargs)
+            budget.charge(1)  # macros calling themselves twice each: 2**n calls
+            if isinstance(__obj, LoopContext) and args:  # `loop(children)` in a recursive for
+                args = (budget.loop(args[0]), *args[1:])
+            result = super().call(__context, __obj, *args, **kwargs)
+            budget.charge_result(result)
+            return result
+
+        def guard_loop(self, iterable: Any) -> Any:
+            """What every `{% for %}` iterates (see limits.GuardedCodeGenerator)."""
+            return budget.loop(iterable)
 
         def concat_guarded(self, parts: Any) -> str:
             return limits.concat(parts)
@@ -108,7 +131,18 @@ def make_template_environment() -> Environment:
     )
     env.filters.update(RECIPE_FILTERS)
     del env.filters["random"]
-    limits.guard_filters(env.filters)
+    limits.guard_filters(env.filters, budget)
+    limits.guard_tests(env.tests, budget)
+
+    # Takes the context so that Jinja cannot call it while compiling (on constants).
+    @pass_context
+    def finalize(_: Any, value: Any) -> Any:
+        """Every `{{ value }}`: measured before it becomes text."""
+        text_size(value, "printing this value")
+        budget.charge(1)  # what it prints counts against MAX_RENDERED instead
+        return value
+
+    env.finalize = finalize
     for name in list(env.globals):
         if name not in TEMPLATE_GLOBALS:
             del env.globals[name]

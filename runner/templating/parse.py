@@ -15,13 +15,19 @@ if TYPE_CHECKING:
 
 
 class TemplateProblem(Exception):
-    """A template cannot be compiled or rendered; `line` is the line inside the template."""
+    """A template cannot be compiled or rendered; `line` is the line inside the template.
 
-    def __init__(self, message: str, hint: str | None = None, line: int = 1) -> None:
+    `skip_later`: the template used a render's whole budget, so it is not tried again.
+    """
+
+    def __init__(
+        self, message: str, hint: str | None = None, line: int = 1, *, skip_later: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.line = line
+        self.skip_later = skip_later
 
 
 @dataclass(frozen=True)
