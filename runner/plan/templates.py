@@ -12,8 +12,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import suggestion_suffix
-from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment, slug
+from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment
 from runner.templating.parse import TemplateProblem, check_text, parse_template, syntax_problem
+from runner.templating.slug import FilterError, slug
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -201,6 +202,8 @@ def _failure(exc: Exception) -> TemplateProblem:
     """A template's expression failed: name the filter when one did (`1|wordwrap`)."""
     line = _template_line(exc.__traceback__)
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, FilterError):
+        return TemplateProblem(detail, hint=exc.hint, line=line)
     found = _failed_builtin(exc.__traceback__)
     if found is None:
         return TemplateProblem(f"the template failed: {detail}", line=line)

@@ -13,10 +13,10 @@ jinja2 is imported lazily: startup stays fast for commands that never read a tem
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from runner.templating.slug import slug
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -25,13 +25,6 @@ if TYPE_CHECKING:
 TEMPLATE_GLOBALS = frozenset({"range", "dict", "namespace"})
 # Names Jinja defines inside templates themselves (loops, macros).
 TEMPLATE_LOCALS = frozenset({"loop", "self", "varargs", "kwargs", "caller"})
-
-
-def slug(value: object) -> str:
-    """'Crème Brûlée / Winter' -> 'creme-brulee-winter': safe in file names and URLs."""
-    text = unicodedata.normalize("NFKD", str(value))
-    text = text.encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
 # Filters Backdrop adds to Jinja's own: name -> function. Documented in README's recipe reference.
