@@ -109,9 +109,20 @@ def test_prompt_too_long_names_prompt_line(tmp_path):
     text = recipe(prompt="\"{{ 'word ' * 900 }}\"")
     (diagnostic,) = plan_errors(tmp_path, text, FILES)
     assert diagnostic.headline() == (
-        "recipe.yaml:11:9: error: prompt: the prompt is 4500 characters long; the API allows at "
-        "most 4000 (in all 4 jobs)"
+        "recipe.yaml:11:9: error: prompt: the prompt is longer than the API allows (at most "
+        "4,000 characters) (in all 4 jobs)"
     )
+
+
+def test_prompts_too_long_by_different_amounts_are_one_error_with_a_count(tmp_path):
+    # Each job's prompt has a different length: still one error, with the count and a hint.
+    text = recipe(prompt="\"{{ 'word ' * 900 }}{{ 'more ' if season == 'winter' }}\"")
+    (diagnostic,) = plan_errors(tmp_path, text, FILES)
+    assert diagnostic.message == (
+        "the prompt is longer than the API allows (at most 4,000 characters) (in all 4 jobs)"
+    )
+    assert diagnostic.hint is not None
+    assert diagnostic.hint.startswith("job product=MUG-01 season=spring market=fr-FR has 4,500;")
 
 
 def test_empty_rendered_prompt_is_refused(tmp_path):

@@ -265,6 +265,16 @@ class JobBuilder:
             message += suggestion_suffix(value, choices)
         if name != "prompt":
             message = f"{name}: {message}"
+        longest = limits.PROMPT_LENGTH[1]
+        if name == "prompt" and isinstance(value, str) and len(value) > longest:
+            # One message for every job whose prompt is too long, however long each one is.
+            message = f"the prompt is longer than the API allows (at most {longest:,} characters)"
+            hint = (
+                f"job {label} has {len(value):,}; prompts are counted after rendering: shorten "
+                "the prompt template, or the values it puts in (long CSV cells?)"
+            )
+            self.problems.add(node, message, label=label, hint=hint, group="prompt too long")
+            return
         self.problems.add(node, message, label=label)
 
     def _image(self, context: Mapping[str, Any], label: str) -> ImageSource | None:
