@@ -16,7 +16,7 @@ from runner.plan.axes import AxisValues
 from runner.plan.images import ImageProblem, ImageResolver
 from runner.plan.matrix import Combination
 from runner.plan.model import ImageSource, Job, PromptObject
-from runner.plan.outputs import EscapeCheck, OutputProblem, output_paths
+from runner.plan.outputs import EscapeCheck, OutputProblem, output_paths, same_file_key
 from runner.plan.problems import ProblemLog, template_span
 from runner.plan.secrets import rendered_secret
 from runner.plan.templates import TemplateProblem, TemplateRenderer, needs_rendering
@@ -122,8 +122,8 @@ class JobBuilder:
         self.axis_nodes = {axis.name: axis.node for axis in axes}
         self.recipe_info = {"name": recipe.name}
         self.base_context = {**self.templates.globals, **recipe.vars}
-        # Casefolded output path -> the first job writing it (macOS and Windows ignore case).
-        self.outputs_seen: dict[str, tuple[int, str]] = {}
+        # same_file_key(path) -> the first job writing it, and its path as written.
+        self.outputs_seen: dict[str, tuple[int, str, str]] = {}
 
     def check_templates(self) -> None:
         """Report syntax errors once, before any job is rendered."""
@@ -308,9 +308,15 @@ class JobBuilder:
                 self.problems.add(OUTPUT_NODE, escape, label=label, hint=hint)
                 ok = False
                 continue
-            first_index, first = self.outputs_seen.setdefault(path.casefold(), (index, label))
+            seen = (index, label, path)
+            first_index, first, first_path = self.outputs_seen.setdefault(same_file_key(path), seen)
             if first_index != index:
                 message = f"the output {path} is shared by two jobs: {first} and {label}"
+                if first_path != path:  # differ only by case or Unicode form: one file anyway
+                    message = (
+                        f"the outputs {first_path!r} and {path!r} are one file on macOS and "
+                        f"Windows, which ignore case and Unicode forms: jobs {first} and {label}"
+                    )
                 hint = (
                     "put a matrix value in `output` (e.g. {{ season }}) so that each job's differs"
                 )
