@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -64,6 +65,14 @@ def test_default_plan_resolves_every_job(tmp_path):
     assert first.image.kind == "file" and first.image.mimetype == "image/png"
     assert plan.output_dir == tmp_path.absolute() / "out" / "spring"
     assert plan.axes == ("product", "season", "market")
+
+
+def test_unset_output_compression_is_the_documented_85(tmp_path):
+    # README's recipe reference (and the seed's example) say 85; it was sent as 100.
+    plan = plan_text(tmp_path, recipe(), FILES)
+    assert {job.prompt_object.output_compression for job in plan.jobs} == {85}
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    assert "Unset fields default to `1024x1024`, `medium`, `1`, `png`, `85`." in readme
 
 
 def test_templated_numbers_become_numbers_and_n_suffixes_outputs(tmp_path):
