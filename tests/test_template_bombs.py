@@ -85,6 +85,12 @@ def test_repeating_a_container_of_long_text_is_refused(renderer, template):
         "{{ m(40) }}",
         "{{ range(99999)|map('center', 99999)|list|length }}",
         "{% for a in range(99999) %}{% set x = t|upper %}{% endfor %}",
+        # What a block set or a macro collects is outside MAX_RENDERED: the budget bounds it.
+        "{% set x %}{% for i in range(99999) %}{{ t }}{% endfor %}{% endset %}{{ x|length }}",
+        "{% macro m() %}{{ t }}{% endmacro %}{% for i in range(99999) %}{% set x = m() %}"
+        "{% endfor %}",
+        "{% set ns = namespace(a='') %}{% for i in range(99999) %}"
+        "{% set ns.a = (ns.a ~ t[:1000])[-99000:] %}{% endfor %}",
     ],
 )
 def test_work_without_end_uses_up_the_render_budget(renderer, template):
@@ -121,7 +127,7 @@ def test_the_budget_starts_again_for_every_render(renderer):
 def test_plan_names_the_template_that_does_too_much(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mug.png").write_bytes(png_bytes())
-    loops = "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}"
+    loops = "{% set x %}{% for a in range(99999) %}{{ 'x' * 99999 }}{% endfor %}{% endset %}"
     (tmp_path / "recipe.yaml").write_text(
         "version: 1\nname: bomb\nmatrix:\n  season: [spring, summer, autumn, winter]\n"
         f"image: mug.png\nprompt: a mug in {{{{ season }}}}\noutput: {json.dumps(loops)}\n",

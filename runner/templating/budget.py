@@ -18,7 +18,9 @@ from jinja2.runtime import Undefined
 from jinja2.utils import Namespace
 
 MAX_TEXT = 100_000  # longest string (or list) one operation may build
-MAX_WORK = 1_000_000  # units one render may use (about 0.3 s of Python)
+# Units one render may use: 5 times MAX_RENDERED, so that what a template prints (charged
+# too) hits MAX_RENDERED first; at most ~20 MB of text built, ~1.5 s of loop steps.
+MAX_WORK = 5_000_000
 MAX_SECONDS = 1.0  # one render's wall-clock backstop
 _CLOCK_EVERY = 4096  # charges between two looks at the clock
 

@@ -92,7 +92,9 @@ def make_template_environment() -> Environment:
             return budget.loop(iterable)
 
         def concat_guarded(self, parts: Any) -> str:
-            return limits.concat(parts)
+            result = limits.concat(parts)
+            budget.charge_result(result)
+            return result
 
         def wrap_str_format(self, value: Any) -> Any:
             """Jinja's sandboxed str.format / format_map, with widths checked."""
@@ -131,8 +133,8 @@ def make_template_environment() -> Environment:
     @pass_context
     def finalize(_: Any, value: Any) -> Any:
         """Every `{{ value }}`: measured before it becomes text."""
-        text_size(value, "printing this value")
-        budget.charge(1)  # what it prints counts against MAX_RENDERED instead
+        # Charged too: `{% set x %}` and macros collect what they print outside MAX_RENDERED.
+        budget.charge(1 + text_size(value, "printing this value"))
         return value
 
     env.finalize = finalize
