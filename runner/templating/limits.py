@@ -14,8 +14,9 @@ Jinja's internals, so jinja2 is pinned to one minor release in pyproject.toml an
 tests/test_template_canaries.py has one test per hooked internal: CodeGenerator.visit_Concat and
 visit_For, Template.root_render_func, Environment.context_class, Undefined._undefined_exception,
 SandboxedEnvironment.call / call_binop / intercepted_binops / wrap_str_format, SandboxedFormatter,
-meta.TrackingCodeGenerator.optimizer, filters' parameter names, and Namespace's attributes. A
-Jinja release that moves one of them fails CI rather than users. Imported lazily: it imports jinja2.
+meta.TrackingCodeGenerator.optimizer, finalize with pass_context (no folding), LoopContext calls
+(recursive loops), filters' parameter names and pass marks, and Namespace's attributes. A Jinja
+release that moves one of them fails CI rather than users. Imported lazily: it imports jinja2.
 """
 
 from __future__ import annotations
