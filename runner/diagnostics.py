@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from runner.printable import one_line, printable
+
 # Exit codes, documented in the README. The CLI maps errors to them in one place.
 EXIT_OK = 0
 EXIT_JOBS_FAILED = 1
@@ -52,16 +54,20 @@ class Diagnostic:
         return f"{prefix}{self.severity}: {path}{self.message}"
 
     def render(self) -> str:
-        lines = [self.headline()]
+        """For a terminal: control characters in recipe text are written out, never obeyed."""
+        lines = [printable(self.headline())]
         if self.span is not None:
             gutter = str(self.span.line)
             pad = " " * len(gutter)
             text = self.span.text.rstrip("\n").expandtabs(1)
-            lines.append(f"    {gutter} | {text}")
-            width = max(1, min(self.span.end_col, len(text) + 1) - self.span.col)
-            lines.append(f"    {pad} | {' ' * (self.span.col - 1)}{'^' * width}")
+            start = min(self.span.col - 1, len(text))
+            end = max(start + 1, min(self.span.end_col - 1, len(text)))
+            # The caret sits under the same characters once they are written out.
+            before, marked = one_line(text[:start]), one_line(text[start:end]) or " "
+            lines.append(f"    {gutter} | {before}{marked}{one_line(text[end:])}")
+            lines.append(f"    {pad} | {' ' * len(before)}{'^' * len(marked)}")
         if self.hint:
-            lines.append(f"    hint: {self.hint}")
+            lines.append(printable(f"    hint: {self.hint}"))
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, object]:

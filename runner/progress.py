@@ -13,6 +13,7 @@ import click
 
 from runner.apikey import redact
 from runner.execute.events import FinishStatus, NullEvents, RunTotals
+from runner.printable import one_line, printable
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -43,17 +44,19 @@ class PlainEvents(NullEvents):
         click.echo(f"run {run_id}: {jobs:,} job{'s' if jobs != 1 else ''} selected")
 
     def job_retrying(self, label: str, attempt: int, reason: str, delay: float) -> None:
-        click.echo(redact(f"  retry  {label}: {reason} (attempt {attempt}, in {delay:.1f} s)"))
+        line = f"  retry  {one_line(label)}: {reason} (attempt {attempt}, in {delay:.1f} s)"
+        click.echo(printable(redact(line)))
 
     def job_finished(
         self, label: str, status: FinishStatus, message: str | None, credits_left: int | None
     ) -> None:
         self._finished += 1
         width = len(str(self._jobs))
-        line = f"[{self._finished:>{width}}/{self._jobs}] {_MARKS[status]:<4} {label or '(job)'}"
+        line = f"[{self._finished:>{width}}/{self._jobs}] {_MARKS[status]:<4} "
+        line += one_line(label or "(job)")
         if message:
             line += f": {message}"
-        click.echo(redact(line + _credits(credits_left)))
+        click.echo(printable(redact(line + _credits(credits_left))))
 
     def run_stopping(self, reason: str) -> None:
         # The reason itself is in the summary; saying it twice reads like two problems.
@@ -105,7 +108,9 @@ class LiveEvents(NullEvents):
     ) -> None:
         if status == "failed":
             self._progress.console.print(
-                redact(f"FAIL {label}: {message or 'failed'}"), markup=False, highlight=False
+                printable(redact(f"FAIL {one_line(label)}: {message or 'failed'}")),
+                markup=False,
+                highlight=False,
             )
 
     def run_stopping(self, reason: str) -> None:

@@ -35,6 +35,15 @@ prompt: |
 output: "{{{{ market.code }}}}/{{{{ product.sku }}}}-{{{{ season }}}}"
 """
 
+# Kept short: the README's "What to commit" says the rest.
+GITIGNORE = """\
+# Backdrop's private working files (run state, thumbnails, emulator data) stay out of git.
+# Commit the recipe, its data and images, backdrop.lock, review.yaml if present, and the
+# generated images if your team versions them.
+.backdrop/
+"""
+IGNORED = ".backdrop/"
+
 STARTER_CSV = """\
 code,setting
 fr-FR,a sunlit Parisian balcony
@@ -64,7 +73,21 @@ def init_project(directory: Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
     image.parent.mkdir(parents=True, exist_ok=True)
     _draw_example_image(image)
-    return [recipe, *list(files)[1:], image]
+    ignore = _write_gitignore(directory / ".gitignore")
+    return [recipe, *list(files)[1:], image, *([ignore] if ignore else [])]
+
+
+def _write_gitignore(path: Path) -> Path | None:
+    """Keep .backdrop/ out of git; an existing .gitignore only gains the line it lacks."""
+    if not path.exists():
+        path.write_text(GITIGNORE, encoding="utf-8")
+        return path
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if any(line.strip() in (IGNORED, IGNORED.rstrip("/")) for line in text.splitlines()):
+        return None
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(("" if text.endswith("\n") or not text else "\n") + IGNORED + "\n")
+    return path
 
 
 def _schema() -> object:

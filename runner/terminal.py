@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,11 +19,13 @@ from runner.diagnostics import (
     Diagnostic,
     display_path,
 )
+from runner.printable import json_printable, one_line, printable
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from runner.execute.preview import RunPreview
+    from runner.execute.prune import PruneCandidates, PruneResult
     from runner.execute.run import RunResult
     from runner.plan.model import Plan
     from runner.progress import LiveEvents, PlainEvents
@@ -32,8 +34,18 @@ if TYPE_CHECKING:
 PLAN_ROWS_SHOWN = 200
 
 
+def echo(text: str) -> None:
+    """Print a line for people: the API key redacted, control characters written out."""
+    click.echo(printable(redact(text)))
+
+
 def echo_err(text: str) -> None:
-    click.echo(redact(text), err=True)
+    click.echo(printable(redact(text)), err=True)
+
+
+def echo_json(payload: object) -> None:
+    """Machine-readable output: still JSON, and still inert in a terminal."""
+    click.echo(json_printable(redact(json.dumps(payload, indent=2, ensure_ascii=False))))
 
 
 def show_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
@@ -54,7 +66,7 @@ def show_validation(results: Sequence[tuple[str, Plan | None, Sequence[Diagnosti
             show_diagnostics(diags)
             echo_err(f"{path}: invalid")
         elif plan is not None:
-            click.echo(
+            echo(
                 f"{path}: ok ({_count(len(plan.jobs), 'job')}, {_count(plan.image_count, 'image')})"
             )
 
@@ -73,11 +85,12 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=False, width=width)
 
 
-def show_plan(plan: Plan, *, show_all: bool) -> None:
+def show_plan(plan: Plan, *, show_all: bool, compared: str | None = None) -> None:
     from rich.table import Table
 
     console = _console()
-    table = Table(title=f"Plan for {plan.recipe_name}", title_justify="left", expand=False)
+    title = f"Plan for {one_line(plan.recipe_name)}"
+    table = Table(title=title, title_justify="left", expand=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("job", no_wrap=True)
     table.add_column("prompt", max_width=60, overflow="ellipsis", no_wrap=True)
@@ -88,7 +101,11 @@ def show_plan(plan: Plan, *, show_all: bool) -> None:
         prompt = " ".join(job.prompt_object.prompt.split())
         outputs = job.outputs[0] + (f" (+{len(job.outputs) - 1})" if len(job.outputs) > 1 else "")
         table.add_row(
-            str(job.index + 1), job.label or "(single job)", prompt, outputs, job.key[:12]
+            str(job.index + 1),
+            one_line(job.label or "(single job)"),
+            one_line(prompt),
+            one_line(outputs),
+            job.key[:12],
         )
     console.print(table, markup=False)
     if len(plan.jobs) > len(jobs):
@@ -97,53 +114,50 @@ def show_plan(plan: Plan, *, show_all: bool) -> None:
             "or --json for the full plan)",
             markup=False,
         )
-    show_totals(plan, console)
+    show_totals(plan, console, compared=compared)
 
 
-def show_totals(plan: Plan, console: Console | None = None) -> None:
+def show_totals(plan: Plan, console: Console | None = None, *, compared: str | None = None) -> None:
+    """`compared`: what is left after earlier runs (plan --diff's summary), when there were."""
     console = console or _console()
     cost = plan.cost()
+    verb = "in the plan" if compared else "to generate"
     console.print(
-        f"{_count(len(plan.jobs), 'job')}, {_count(plan.image_count, 'image')} to generate, "
+        f"{_count(len(plan.jobs), 'job')}, {_count(plan.image_count, 'image')} {verb}, "
         f"{_count(plan.upload_count, 'source image')} to upload",
         markup=False,
     )
     for (quality, size), (images, usd) in sorted(cost.by_kind.items()):
         console.print(f"  {images:>6,} x {quality:<6} {size:<9}  ${usd:,.2f}", markup=False)
+    whole = "Estimated cost of the whole plan" if compared else "Estimated cost"
     console.print(
-        f"Estimated cost: ${cost.total_usd:,.2f} (an estimate from list prices per image, "
-        "not a quote)",
+        f"{whole}: ${cost.total_usd:,.2f} (an estimate from list prices per image, not a quote)",
         markup=False,
     )
-    console.print(f"Output folder: {display_path(plan.output_dir)}", markup=False)
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    cost = plan.cost()
-    return {
-        "recipe": {"name": plan.recipe_name, "path": str(plan.recipe_path)},
-        "output_dir": str(plan.output_dir),
-        "axes": list(plan.axes),
-        "totals": {
-            "jobs": len(plan.jobs),
-            "images": plan.image_count,
-            "uploads": plan.upload_count,
-            "estimated_cost_usd": cost.total_usd,
-        },
-        "jobs": [job.to_json() for job in plan.jobs],
-    }
+    if compared:
+        console.print(f"After the runs so far: {compared}", markup=False)
+    console.print(f"Output folder: {one_line(display_path(plan.output_dir))}", markup=False)
 
 
 def print_plan_json(plan: Plan) -> None:
-    click.echo(json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False))
+    """Streamed job by job: a 100,000-job plan is never one 85 MB string (issue 8); each
+    piece as inert in a terminal as echo_json's output."""
+    import sys
+
+    from runner.plan.plan_json import plan_json_chunks
+
+    shown = {"recipe_path": str(plan.recipe_path), "output_dir": str(plan.output_dir)}
+    for chunk in plan_json_chunks(plan, **shown):
+        sys.stdout.write(json_printable(redact(chunk)))
+    sys.stdout.flush()
 
 
 def show_init(written: Sequence[Path]) -> None:
-    click.echo("Created:")
+    echo("Created:")
     for path in written:
-        click.echo(f"  {display_path(path)}")
+        echo(f"  {display_path(path)}")
     recipe = display_path(written[0])
-    click.echo(f"Next: backdrop plan {recipe}   then   backdrop run {recipe} --emulate")
+    echo(f"Next: backdrop plan {recipe}   then   backdrop run {recipe} --emulate")
 
 
 def show_preview(plan: Plan, preview: RunPreview, *, emulate: bool) -> None:
@@ -153,12 +167,12 @@ def show_preview(plan: Plan, preview: RunPreview, *, emulate: bool) -> None:
         parts.append(f"{preview.to_download:,} paid earlier, only downloads left")
     if preview.up_to_date:
         parts.append(f"{preview.up_to_date:,} up to date")
-    click.echo(f"{plan.recipe_name}: {_count(selected, 'job')} selected: {', '.join(parts)}")
+    echo(f"{one_line(plan.recipe_name)}: {_count(selected, 'job')} selected: {', '.join(parts)}")
     estimate = f"${preview.cost.total_usd:,.2f} (an estimate from list prices, not a quote)"
     if emulate:
-        click.echo(f"Emulator: an offline rehearsal; nothing is spent. With 1min.ai: {estimate}")
+        echo(f"Emulator: an offline rehearsal; nothing is spent. With 1min.ai: {estimate}")
     else:
-        click.echo(f"Estimated cost: {estimate}")
+        echo(f"Estimated cost: {estimate}")
 
 
 def run_events() -> PlainEvents | LiveEvents:
@@ -173,15 +187,15 @@ def run_events() -> PlainEvents | LiveEvents:
 def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
     minutes, seconds = divmod(result.duration_s, 60)
     took = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
-    click.echo(
+    echo(
         f"Finished: {result.done:,} done, {result.skipped:,} up to date, {result.failed:,} failed"
         + (f", {result.interrupted:,} not run" if result.interrupted else "")
         + f"; {_count(result.images, 'image')} written in {took}"
     )
     if result.credits_left is not None:
-        click.echo(f"Credits left: {result.credits_left:,}")
+        echo(f"Credits left: {result.credits_left:,}")
     for failure in result.failures:
-        echo_err(f"failed: {failure.label or failure.key[:12]}: {failure.message}")
+        echo_err(f"failed: {one_line(failure.label or failure.key[:12])}: {failure.message}")
     if result.fatal:
         echo_err(f"error: {result.fatal}")
         if result.fatal_hint:
@@ -190,7 +204,7 @@ def show_run_summary(result: RunResult, paths: ReportPaths) -> None:
         echo_err("Interrupted: finished requests were saved; run the same command to resume.")
     if result.failed and not result.fatal:
         echo_err("    hint: fix the cause, then `backdrop run RECIPE --retry-failed`")
-    click.echo(f"Report: {display_path(paths.html)}")
+    echo(f"Report: {display_path(paths.html)}")
 
 
 def run_exit_code(result: RunResult) -> int:
@@ -201,17 +215,38 @@ def run_exit_code(result: RunResult) -> int:
     return EXIT_JOBS_FAILED if result.failed or result.interrupted else EXIT_OK
 
 
-def show_stale(stale: Sequence[Path]) -> None:
-    echo_err(f"{_count(len(stale), 'stale image')} (produced by no current job):")
-    for path in stale:
-        echo_err(f"  {path.as_posix()}")
+def show_prunable(candidates: PruneCandidates) -> None:
+    count = _count(len(candidates.stale), "image")
+    echo_err(f"{count} written by backdrop for jobs no longer in the recipe:")
+    for path in candidates.stale:
+        echo_err(f"  {one_line(str(path))}")
+
+
+def show_pruned(result: PruneResult) -> None:
+    edited = result.candidates.edited
+    if edited:
+        echo_err(
+            f"prune: kept {_count(len(edited), 'stale image')} changed since backdrop wrote it:"
+        )
+        for path in edited:
+            echo_err(f"  {one_line(str(path))}")
+    if not result.candidates.stale:
+        echo_err("prune: no stale images written by backdrop")
+    elif not result.deleted:
+        echo_err("prune: nothing deleted")
+    else:
+        folders = (
+            f" and {_count(result.folders_removed, 'empty folder')}"
+            if result.folders_removed
+            else ""
+        )
+        echo_err(f"prune: deleted {_count(len(result.deleted), 'stale image')}{folders}")
 
 
 def show_report_paths(paths: ReportPaths) -> None:
-    click.echo(f"Report: {display_path(paths.html)}")
-    for path in (paths.json, paths.csv, paths.junit, paths.lock):
-        if path is not None:
-            click.echo(f"        {display_path(path)}")
+    echo(f"Report: {display_path(paths.html)}")
+    for path in paths.written[1:]:
+        echo(f"        {display_path(path)}")
 
 
 def show_verify(result: VerifyResult) -> None:
@@ -221,21 +256,19 @@ def show_verify(result: VerifyResult) -> None:
         ("stale", result.stale),
     ):
         for path in paths:
-            click.echo(f"{label:<8} {path}")
+            echo(f"{label:<8} {one_line(path)}")
     if result.ok:
-        click.echo("ok: every file matches backdrop.lock")
+        echo("ok: every file matches backdrop.lock")
     else:
         counts = f"{len(result.missing)} missing, {len(result.changed)} changed, "
         echo_err(f"{counts}{len(result.stale)} stale")
         echo_err(
             "    hint: `backdrop run RECIPE` restores missing and changed files; "
-            "`backdrop run RECIPE --prune` removes stale ones"
+            "`backdrop run RECIPE --prune` removes stale images backdrop wrote (never other files)"
         )
 
 
 def show_emulator_ready(base_url: str) -> None:
-    click.echo(f"1min.ai emulator listening on {base_url} (an offline rehearsal, not AI)")
-    click.echo(f"  backdrop run RECIPE --api-url {base_url} --asset-url {base_url}/asset")
-    click.echo(
-        "  with any ONEMIN_API_KEY. Ledger: " + f"{base_url}/_emulator/ledger. Ctrl-C stops."
-    )
+    echo(f"1min.ai emulator listening on {base_url} (an offline rehearsal, not AI)")
+    echo(f"  backdrop run RECIPE --api-url {base_url} --asset-url {base_url}/asset")
+    echo("  with any ONEMIN_API_KEY. Ledger: " + f"{base_url}/_emulator/ledger. Ctrl-C stops.")

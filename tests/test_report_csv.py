@@ -17,7 +17,7 @@ from tests.report_snapshots import build_snapshot, campaign_specs, make_sources
 def table(tmp_path: Path):
     out = tmp_path / "out"
     snapshot = build_snapshot(out, make_sources(tmp_path / "src"), campaign_specs())
-    raw = write_reports(snapshot, out).csv.read_bytes()
+    raw = write_reports(snapshot, out)["results.csv"].read_bytes()
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
     return snapshot, raw, rows
 
@@ -101,6 +101,6 @@ def test_a_matrix_key_named_like_a_fixed_column_is_prefixed(tmp_path: Path) -> N
 
     specs = [JobSpec({"season": "spring", "quality": "high"}, "a mug")]
     snapshot = build_snapshot(tmp_path, make_sources(tmp_path / "src"), specs, axes=("season",))
-    raw = write_reports(snapshot, tmp_path).csv.read_bytes()
+    raw = write_reports(snapshot, tmp_path)["results.csv"].read_bytes()
     header = next(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert "matrix.quality" in header and header.count("quality") == 1

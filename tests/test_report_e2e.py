@@ -46,21 +46,21 @@ def test_every_report_from_a_real_run(tmp_path: Path, server) -> None:
     out = plan.output_dir
     paths = write_reports(StateStore.read_snapshot(out), out)
 
-    results = json.loads(paths.json.read_text(encoding="utf-8"))
+    results = json.loads(paths["results.json"].read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text())).validate(results)
     assert results["totals"]["done"] == 3 and results["totals"]["failed"] == 3
     assert results["totals"]["images"] == 6  # n = 2
     prompts = [job["prompt_object"]["prompt"] for job in results["jobs"]]
     assert "MUG 夏の京都の庭で、柔らかい光 🌸" in prompts
 
-    rows = list(csv.DictReader(io.StringIO(paths.csv.read_bytes().decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(paths["results.csv"].read_bytes().decode("utf-8-sig"))))
     assert len(rows) == 6 + 3
     assert any(row["prompt"].startswith("'=HYPERLINK(") for row in rows)
     assert not any(row["prompt"].startswith("=") for row in rows)
     failed = [row for row in rows if row["status"] == "failed"]
     assert failed and all("asset not found" in row["error"] for row in failed)
 
-    suite = ET.parse(paths.junit).getroot()
+    suite = ET.parse(paths["junit.xml"]).getroot()
     assert suite.get("tests") == "6" and suite.get("failures") == "3"
     messages = [f.get("message") or "" for f in suite.iter("failure")]
     assert all("asset not found: images/no-such-asset.png" in m for m in messages)
@@ -78,7 +78,8 @@ def test_every_report_from_a_real_run(tmp_path: Path, server) -> None:
 def test_an_unchanged_rerun_leaves_the_lock_byte_for_byte(tmp_path: Path, server) -> None:
     plan = make_plan(tmp_path, products=("MUG", "CAP"), seasons=("spring", "summer"))
     run(plan, server)
-    first = write_reports(StateStore.read_snapshot(plan.output_dir), plan.output_dir).lock
+    written = write_reports(StateStore.read_snapshot(plan.output_dir), plan.output_dir)
+    first = written["backdrop.lock"]
     before = first.read_bytes()
     run(plan, server)  # everything is skipped now
     snapshot = StateStore.read_snapshot(plan.output_dir)

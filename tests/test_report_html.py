@@ -53,7 +53,7 @@ def test_failed_job_is_a_red_cell_with_the_api_message(written) -> None:
     _, _, source, page = written
     failed = [a for a in page.all("div") if a.get("data-status") == "failed"]
     assert len(failed) == 1 and "failed" in (failed[0]["class"] or "")
-    assert "safety system &lt;b&gt;&quot;policy&quot;&lt;/b&gt; &amp; more" in source
+    assert "safety system &lt;b&gt;&#34;policy&#34;&lt;/b&gt; &amp; more" in source
     assert 'The prompt was rejected by the safety system <b>"policy"</b> & more' in page.text
 
 

@@ -38,7 +38,7 @@ def test_the_schema_is_shipped_in_the_package() -> None:
 def test_written_results_validate_and_hold_the_run(tmp_path: Path, schema: dict[str, Any]) -> None:
     out = tmp_path / "out"
     snapshot = build_snapshot(out, make_sources(tmp_path / "src"), campaign_specs())
-    data = json.loads(write_reports(snapshot, out).json.read_text(encoding="utf-8"))
+    data = json.loads(write_reports(snapshot, out)["results.json"].read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(data)
     assert data["recipe"] == {"name": "spring-campaign", "path": "recipes/spring-campaign.yaml"}
     assert data["run"]["id"] == "run-0001" and data["run"]["duration_s"] == 271.0
@@ -66,7 +66,7 @@ def test_an_unfinished_run_validates_too(tmp_path: Path, schema: dict[str, Any])
     specs[6].status = "generated"
     snapshot = build_snapshot(tmp_path, make_sources(tmp_path / "src"), specs)
     snapshot = dataclasses.replace(snapshot, finished_at=None)
-    data = json.loads(write_reports(snapshot, tmp_path).json.read_text(encoding="utf-8"))
+    data = json.loads(write_reports(snapshot, tmp_path)["results.json"].read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(data)
     assert data["run"]["finished_at"] is None and data["run"]["duration_s"] is None
     assert [job["status"] for job in data["jobs"][5:7]] == ["pending", "pending"]

@@ -11,7 +11,7 @@ from tests.report_snapshots import build_snapshot, campaign_specs, make_sources
 
 def _suite(tmp_path: Path, specs) -> ET.Element:
     snapshot = build_snapshot(tmp_path, make_sources(tmp_path / "src"), specs)
-    return ET.parse(write_reports(snapshot, tmp_path).junit).getroot()
+    return ET.parse(write_reports(snapshot, tmp_path)["junit.xml"]).getroot()
 
 
 def _status(case: ET.Element) -> str | None:

@@ -24,7 +24,7 @@ def run(tmp_path: Path):
 
 def test_lock_lists_every_output_sorted_without_failed_jobs(run) -> None:
     snapshot, _, paths = run
-    data = json.loads(paths.lock.read_text(encoding="utf-8"))
+    data = json.loads(paths["backdrop.lock"].read_text(encoding="utf-8"))
     assert data["format"] == 1 and data["recipe"] == "spring-campaign"
     listed = [entry["path"] for entry in data["outputs"]]
     assert listed == sorted(listed) and len(listed) == 12
@@ -37,13 +37,13 @@ def test_lock_lists_every_output_sorted_without_failed_jobs(run) -> None:
         "job": snapshot.jobs[0].key,
         "sha256": record.sha256,
     }
-    text = paths.lock.read_text(encoding="utf-8")
+    text = paths["backdrop.lock"].read_text(encoding="utf-8")
     assert text.endswith("}\n") and "2024" not in text  # no timestamps
 
 
 def test_rewriting_an_unchanged_run_is_byte_for_byte_identical(run) -> None:
     snapshot, out, paths = run
-    first = paths.lock.read_bytes()
+    first = paths["backdrop.lock"].read_bytes()
     shuffled = dataclasses.replace(
         snapshot,
         jobs=tuple(reversed(snapshot.jobs)),
@@ -52,7 +52,7 @@ def test_rewriting_an_unchanged_run_is_byte_for_byte_identical(run) -> None:
         finished_at="2025-01-01T00:01:00+00:00",
     )
     write_reports(shuffled, out)
-    assert paths.lock.read_bytes() == first
+    assert paths["backdrop.lock"].read_bytes() == first
 
 
 def test_verify_passes_on_an_intact_folder(run) -> None:

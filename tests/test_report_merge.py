@@ -50,8 +50,8 @@ def test_merged_report_links_into_the_shard_folders(tmp_path: Path) -> None:
     shards = _shards(tmp_path)
     into = shards[0][0]
     merged = merge_snapshots([rebase_snapshot(s, folder, into) for folder, s in shards])
-    paths = write_reports(merged, into, lock=False)
-    assert paths.lock is None
+    paths = write_reports(merged, into, merged=True)
+    assert "backdrop.lock" not in paths
     assert merged.jobs[3].files[0].path.startswith("../shard-2/")  # odd jobs ran on shard 2
     assert merged.jobs[2].files[0].path == "job-002.webp"
 
@@ -70,7 +70,7 @@ def test_merged_report_links_into_the_shard_folders(tmp_path: Path) -> None:
         for record in job.files:
             assert record.path in parser.hrefs
             assert (into / record.path).is_file()
-    results = json.loads(paths.json.read_text(encoding="utf-8"))
+    results = json.loads(paths["results.json"].read_text(encoding="utf-8"))
     assert results["totals"]["images"] == sum(len(job.files) for job in merged.jobs)
     assert not (into / "backdrop.lock").exists()  # each shard's own lock is its manifest
 

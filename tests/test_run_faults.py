@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections import Counter
 
 from runner.api.client import OneMinClient
@@ -156,7 +157,9 @@ def test_stop_mid_run_lets_requests_in_flight_finish_and_saves_them(tmp_path):
             events = RecordingEvents()
 
             async def press_ctrl_c_when_three_generations_are_in_flight() -> None:
+                deadline = time.monotonic() + 30
                 while server.api.stats.in_flight < 3:
+                    assert time.monotonic() < deadline, "three generations never were in flight"
                     await asyncio.sleep(0.005)
                 stop.set()
 

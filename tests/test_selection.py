@@ -70,10 +70,37 @@ def test_an_unknown_key_is_a_usage_error_with_did_you_mean():
     assert "market.code" in (info.value.hint or "")
 
 
-def test_a_key_naming_a_mapping_points_at_its_fields():
+def test_a_mapping_is_picked_by_the_value_its_job_labels_show():
+    # Job labels read "market=fr-FR" (a mapping's first value): the same text selects.
+    picked = select_jobs(JOBS, Selection.from_cli(["market=fr-FR", "market=en-GB"]))
+    assert {code for _, code in labels(picked)} == {"fr-FR", "en-GB"} and len(picked) == 6
+    both = select_jobs(JOBS, Selection.from_cli(["market=de-DE", "season=summer"]))
+    assert labels(both) == [("summer", "de-DE")]
+
+
+def test_a_label_that_matches_no_mapping_lists_labels_and_fields():
     with pytest.raises(UsageError) as info:
-        select_jobs(JOBS, Selection.from_cli(["market=fr-FR"]))
-    assert "--only market.code=..." in (info.value.hint or "")
+        select_jobs(JOBS, Selection.from_cli(["market=France"]))
+    assert info.value.message == "--only market=France: no job has market = 'France'"
+    hint = info.value.hint or ""
+    assert hint.startswith("known values of market: de-DE, en-GB, fr-FR")
+    assert "--only market.code=..." in hint and "--only market.name=..." in hint
+
+
+def test_every_label_value_of_a_real_plan_selects_its_jobs(tmp_path):
+    from pathlib import Path
+
+    from runner.plan.planner import plan_recipe
+    from runner.recipe.build import load_recipe
+
+    example = Path(__file__).parent / "fixtures" / "example" / "spring-campaign.yaml"
+    plan = plan_recipe(load_recipe(example), output_dir=tmp_path / "out")
+    for axis in ("product", "market"):
+        shown = {part for job in plan.jobs for part in job.label.split() if part.startswith(axis)}
+        assert len(shown) >= 2
+        for item in shown:  # e.g. "product=MUG-01", exactly as the label shows it
+            picked = select_jobs(plan.jobs, Selection.from_cli([item]))
+            assert picked == tuple(job for job in plan.jobs if item in job.label.split())
 
 
 def test_a_value_matching_nothing_lists_the_known_values():

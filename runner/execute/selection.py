@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from runner.diagnostics import UsageError, suggestion_suffix
+from runner.plan.jobs import label_value
 from runner.plan.model import Job
 
 _MAX_LISTED = 20  # known values listed in an error before "..."
@@ -101,7 +102,7 @@ def select_jobs(
     matchers = _only_matchers(jobs, selection.only)
     picked: list[Job] = []
     for job in jobs:
-        if matchers and not all(_matches(job.vars, key, values) for key, values in matchers):
+        if matchers and not all(_matches(job.vars, matcher) for matcher in matchers):
             continue
         if selection.shard is not None and not selection.shard.contains(job.key):
             continue
@@ -122,66 +123,77 @@ def value_text(value: object) -> str:
     return str(value)
 
 
-def _only_matchers(
-    jobs: Sequence[Job], only: Sequence[tuple[str, str]]
-) -> list[tuple[tuple[str, ...], frozenset[str]]]:
+@dataclass(frozen=True)
+class _Matcher:
+    path: tuple[str, ...]
+    values: frozenset[str]
+    by_label: bool  # a mapping value, named as job labels show it (its first plain value)
+
+
+def _only_matchers(jobs: Sequence[Job], only: Sequence[tuple[str, str]]) -> list[_Matcher]:
     """Group --only by key (OR within a key, AND across keys), checking keys and values exist."""
     grouped: dict[str, set[str]] = {}
     for key, value in only:
         grouped.setdefault(key, set()).add(value)
     if not grouped:
         return []
-    known = _known_values(jobs)
+    known, labels = _known_values(jobs)
     matchers = []
     for key, values in grouped.items():
-        if key not in known:
-            parents = sorted(k for k in known if k.startswith(key + "."))
-            if parents:
-                raise UsageError(
-                    f"--only {key}=...: {key!r} has several fields; pick one",
-                    hint="use " + ", ".join(f"--only {p}=..." for p in parents[:5]),
-                )
+        by_label = key not in known and key in labels
+        if key not in known and not by_label:
             names = sorted(known)
             raise UsageError(
                 f"--only {key}=...: no matrix value is called {key!r}"
                 + suggestion_suffix(key, names),
                 hint="known keys: " + _listing(names),
             )
+        choices = labels[key] if by_label else known[key]
         for value in sorted(values):
-            if value not in known[key]:
+            if value not in choices:
+                fields = sorted(k for k in known if k.startswith(key + "."))
+                hint = f"known values of {key}: " + _listing(sorted(choices))
+                if by_label:
+                    hint += "; or pick a field: " + ", ".join(f"--only {f}=..." for f in fields[:5])
                 raise UsageError(
                     f"--only {key}={value}: no job has {key} = {value!r}"
-                    + suggestion_suffix(value, known[key]),
-                    hint=f"known values of {key}: " + _listing(sorted(known[key])),
+                    + suggestion_suffix(value, choices),
+                    hint=hint,
                 )
-        matchers.append((tuple(key.split(".")), frozenset(values)))
+        matchers.append(_Matcher(tuple(key.split(".")), frozenset(values), by_label))
     return matchers
 
 
-def _matches(vars: Mapping[str, Any], path: tuple[str, ...], values: frozenset[str]) -> bool:
+def _matches(vars: Mapping[str, Any], matcher: _Matcher) -> bool:
     node: Any = vars
-    for part in path:
+    for part in matcher.path:
         if not isinstance(node, Mapping) or part not in node:
             return False
         node = node[part]
-    return not isinstance(node, Mapping | list) and value_text(node) in values
+    if isinstance(node, Mapping):
+        return matcher.by_label and label_value(node) in matcher.values
+    return not isinstance(node, list) and value_text(node) in matcher.values
 
 
-def _known_values(jobs: Iterable[Job]) -> dict[str, set[str]]:
+def _known_values(jobs: Iterable[Job]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Every plain value by dotted key, and every mapping's label by its key."""
     known: dict[str, set[str]] = {}
+    labels: dict[str, set[str]] = {}
     for job in jobs:
-        for key, value in _leaves(job.vars, ""):
-            known.setdefault(key, set()).add(value)
-    return known
+        _collect(job.vars, "", known, labels)
+    return known, labels
 
 
-def _leaves(node: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, str]]:
+def _collect(
+    node: Mapping[str, Any], prefix: str, known: dict[str, set[str]], labels: dict[str, set[str]]
+) -> None:
     for name, value in node.items():
         key = f"{prefix}{name}"
         if isinstance(value, Mapping):
-            yield from _leaves(value, key + ".")
+            labels.setdefault(key, set()).add(label_value(value))
+            _collect(value, key + ".", known, labels)
         elif not isinstance(value, list):
-            yield key, value_text(value)
+            known.setdefault(key, set()).add(value_text(value))
 
 
 def _listing(items: Sequence[str]) -> str:

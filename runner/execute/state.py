@@ -41,6 +41,7 @@ from runner.execute.state_schema import (
     UPSERT_JOB,
     JobState,
     check_version,
+    ensure_written_table,
     file_record,
     job_state_of,
     no_run,
@@ -88,6 +89,7 @@ class StateStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             check_version(conn, path, create=True)
+            ensure_written_table(conn)
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -298,6 +300,21 @@ class StateStore:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (key, index, file.path, file.sha256, file.width, file.height, file.bytes),
             )
+            cur.execute(
+                "INSERT OR REPLACE INTO written_files (path, sha256, bytes, job_key)"
+                " VALUES (?, ?, ?, ?)",
+                (file.path, file.sha256, file.bytes, key),
+            )
+
+    def written_files(self) -> dict[str, tuple[str, int]]:
+        """Every file a run of this folder wrote: path -> (sha256, bytes) as written."""
+        rows = self._read("SELECT path, sha256, bytes FROM written_files", ()).fetchall()
+        return {str(path): (str(sha), int(size)) for path, sha, size in rows}
+
+    def forget_written(self, paths: Sequence[str]) -> None:
+        """These files are gone (pruned): no longer ours to delete."""
+        with self._write() as cur:
+            cur.executemany("DELETE FROM written_files WHERE path = ?", [(p,) for p in paths])
 
     def mark_done(self, key: str, duration_s: float | None = None) -> None:
         self._update_job(

@@ -137,6 +137,34 @@ def check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None
     # Older versions would be migrated here, one step at a time; version 1 is the first.
 
 
+# Every file a run wrote, by path, kept after its job leaves the plan: the only files
+# `run --prune` may delete. Added after version 1, so it is created (and filled from `files`)
+# when missing rather than through a version bump that would lock older readers out.
+WRITTEN_TABLE = """
+CREATE TABLE written_files (
+    path TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    job_key TEXT NOT NULL
+)
+"""
+
+
+def ensure_written_table(conn: sqlite3.Connection) -> None:
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'written_files'"
+    ).fetchone()
+    if has_table:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(WRITTEN_TABLE)
+    conn.execute(
+        "INSERT OR IGNORE INTO written_files (path, sha256, bytes, job_key)"
+        " SELECT path, sha256, bytes, job_key FROM files"
+    )
+    conn.execute("COMMIT")
+
+
 def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
     run = conn.execute(
         "SELECT seq, run_id, recipe_name, recipe_path, started_at, finished_at, tool_version,"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 from runner.fileio import TEMP_NAME_EXTRA
@@ -152,3 +153,15 @@ class EscapeCheck:
         if os.path.islink(self._root / relative):
             return f"{relative} in the output folder is a symbolic link"
         return None
+
+
+def sources_inside(output_dir: Path, sources: Iterable[Path]) -> dict[str, Path]:
+    """The sources (recipe, data, images) inside the output folder, by casefolded POSIX path."""
+    root = os.path.realpath(output_dir)
+    inside: dict[str, Path] = {}
+    for source in sources:
+        real = os.path.realpath(source)
+        if real.startswith(root + os.sep):
+            relative = Path(os.path.relpath(real, root)).as_posix()
+            inside.setdefault(relative.casefold(), source)
+    return inside

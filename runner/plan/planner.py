@@ -6,11 +6,12 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-from runner.diagnostics import Diagnostic, RecipeError
+from runner.diagnostics import Diagnostic, RecipeError, display_path
 from runner.plan.axes import load_axes
-from runner.plan.jobs import JobBuilder
+from runner.plan.jobs import OUTPUT_NODE, JobBuilder
 from runner.plan.matrix import check_exclude, expand_matrix, matrix_size
 from runner.plan.model import Job, Plan
+from runner.plan.outputs import sources_inside
 from runner.plan.problems import ProblemLog
 from runner.recipe.model import NodePath, PriceTable, Recipe, format_path
 
@@ -65,6 +66,7 @@ def plan_recipe(
         job = builder.build(index, combo)
         if job is not None:
             jobs.append(job)
+    _check_sources_kept(recipe, folder, jobs, problems)
     if problems:
         raise RecipeError(problems.diagnostics(len(combinations)))
     return Plan(
@@ -76,6 +78,34 @@ def plan_recipe(
         prices=prices if prices is not None else recipe.prices,
         report=recipe.report,
     )
+
+
+def _check_sources_kept(
+    recipe: Recipe, folder: Path, jobs: list[Job], problems: ProblemLog
+) -> None:
+    """An output must never replace the recipe, its data or a source image (`-o .` and the like)."""
+    sources = [recipe.path]
+    sources += [
+        recipe.base_dir / axis.source.path
+        for axis in recipe.axes
+        if axis.source.kind in ("csv", "yaml") and axis.source.path
+    ]
+    sources += [job.image.path for job in jobs if job.image.path is not None]
+    inside = sources_inside(folder, sources)
+    if not inside:
+        return
+    for job in jobs:
+        for path in job.outputs:
+            source = inside.get(path.casefold())
+            if source is not None:
+                problems.add(
+                    OUTPUT_NODE,
+                    f"the output {path} would overwrite the source file {display_path(source)}",
+                    label=job.label,
+                    hint="choose an output folder apart from the recipe's files (the default"
+                    " out/<name>/ is), or change `output`",
+                    group="overwrites a source",
+                )
 
 
 def _distinct_keys(jobs: list[Job]) -> tuple[Job, ...]:

@@ -56,6 +56,7 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
     axes = _axes(doc.data.get("matrix") or {})
     problems = _check_names(doc, tuple((axis.name, axis.node) for axis in axes))
     problems += _check_prices(doc)
+    problems += _check_output_dir(doc)
     if problems:
         raise RecipeError(problems)
     return _build(path, doc, axes)
@@ -119,6 +120,26 @@ def _prices(overrides: Mapping[str, Mapping[str, float]]) -> PriceTable:
         square={k: float(v) for k, v in square.items()},
         non_square={k: float(v) for k, v in non_square.items()},
     )
+
+
+def _check_output_dir(doc: LoadedDocument) -> list[Diagnostic]:
+    """A recipe names its output folder relative to itself, so that it works in any checkout."""
+    value = doc.data.get("output_dir")
+    if not isinstance(value, str):
+        return []
+    text = value.strip()
+    if not (text.startswith(("/", "\\", "~")) or (len(text) > 1 and text[1] == ":")):
+        return []
+    path: NodePath = ("output_dir",)
+    return [
+        Diagnostic(
+            f"the folder {value!r} is absolute; a recipe must work wherever it is checked out",
+            path=format_path(path),
+            span=doc.source.span(path),
+            hint="write a folder relative to the recipe, e.g. output_dir: out/spring, "
+            "or give an absolute folder on the command line with -o",
+        )
+    ]
 
 
 def _check_prices(doc: LoadedDocument) -> list[Diagnostic]:

@@ -1,10 +1,13 @@
 """Reports over a run: contact sheet, results.json, results.csv, junit.xml and backdrop.lock."""
 
+from runner.report.context import CSV_SEPARATORS, ReportOptions
 from runner.report.manifest import VerifyResult, find_stale, verify_outputs
 from runner.report.merge import merge_snapshots, rebase_snapshot
 from runner.report.writer import ReportPaths, write_reports
 
 __all__ = [
+    "CSV_SEPARATORS",
+    "ReportOptions",
     "ReportPaths",
     "VerifyResult",
     "find_stale",

@@ -62,3 +62,15 @@ def flatten_value(name: str, value: Any) -> list[tuple[str, str]]:
     if value is None:
         return [(name, "")]
     return [(name, value_text(value))]
+
+
+def readable_pairs(name: str, value: Any) -> list[tuple[str, str]]:
+    """Pairs for people: market={code: fr-FR} -> [("market.code", "fr-FR")], lists as "a, b"."""
+    if isinstance(value, Mapping) and value:
+        out: list[tuple[str, str]] = []
+        for key, item in value.items():
+            out.extend(readable_pairs(f"{name}.{key}", item))
+        return out
+    if isinstance(value, list | tuple):
+        return [(name, value_label(value))]
+    return [(name, value_text(value))]

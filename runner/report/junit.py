@@ -9,20 +9,34 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime
 
 from runner.execute.records import JobRecord, RunSnapshot
+from runner.report.context import ReportContext
+from runner.report.paths import shown_recipe_path
 
 _ILLEGAL_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class JunitReport:
+    filename = "junit.xml"
+    in_merged_report = True
+
+    def render(self, snapshot: RunSnapshot, context: ReportContext) -> bytes:
+        return render_junit(snapshot, shown_recipe_path(snapshot.recipe_path, context.output_dir))
 
 
 def xml_safe(text: str) -> str:
     return _ILLEGAL_XML.sub("", text)
 
 
-def render_junit(snapshot: RunSnapshot) -> bytes:
+def render_junit(snapshot: RunSnapshot, recipe_path: str | None = None) -> bytes:
+    """The suite; `recipe_path` is the recipe as the report shows it (relative to the folder)."""
     totals = snapshot.totals()
     jobs = sorted(snapshot.jobs, key=lambda job: job.index)
-    suite_time = sum(job.duration_s or 0.0 for job in jobs)
+    suite_time = _run_seconds(snapshot)
+    if suite_time is None:  # an unfinished run: the jobs' own times are all there is
+        suite_time = sum(_job_seconds(job) for job in jobs)
     suite = ET.Element(
         "testsuite",
         {
@@ -39,7 +53,7 @@ def render_junit(snapshot: RunSnapshot) -> bytes:
     properties = ET.SubElement(suite, "properties")
     for name, value in (
         ("backdrop.run_id", snapshot.run_id),
-        ("backdrop.recipe_path", snapshot.recipe_path),
+        ("backdrop.recipe_path", snapshot.recipe_path if recipe_path is None else recipe_path),
         ("backdrop.version", snapshot.tool_version),
     ):
         ET.SubElement(properties, "property", {"name": name, "value": xml_safe(value)})
@@ -50,6 +64,26 @@ def render_junit(snapshot: RunSnapshot) -> bytes:
     return body + b"\n"
 
 
+def _run_seconds(snapshot: RunSnapshot) -> float | None:
+    """The run's wall-clock time: jobs overlap, so the sum of their times would overstate it."""
+    if snapshot.finished_at is None:
+        return None
+    try:
+        delta = datetime.fromisoformat(snapshot.finished_at) - datetime.fromisoformat(
+            snapshot.started_at
+        )
+    except (ValueError, TypeError):
+        return None
+    return max(0.0, delta.total_seconds())
+
+
+def _job_seconds(job: JobRecord) -> float:
+    """The job's own time in this run; a job done by an earlier run took none of this one's."""
+    if job.shown_status == "skipped":
+        return 0.0
+    return job.duration_s or 0.0
+
+
 def _testcase(suite: ET.Element, job: JobRecord, recipe_name: str) -> None:
     case = ET.SubElement(
         suite,
@@ -57,7 +91,7 @@ def _testcase(suite: ET.Element, job: JobRecord, recipe_name: str) -> None:
         {
             "name": xml_safe(job.label or job.key),
             "classname": xml_safe(recipe_name),
-            "time": f"{job.duration_s or 0.0:.3f}",
+            "time": f"{_job_seconds(job):.3f}",
         },
     )
     status = job.shown_status

@@ -1,9 +1,11 @@
 """results.csv: one row per output image (one row with empty file columns for a job without any).
 
 UTF-8 with a byte-order mark, so that Excel reads accents and CJK correctly; CRLF line ends as
-RFC 4180 says. Matrix values are flattened: a mapping value gets one column per field
-(`market.code`, `market.country`), axes first in recipe order, then keys that `include` entries
-added. A matrix column whose name clashes with a fixed column is prefixed `matrix.`.
+RFC 4180 says. The separator is a comma unless `--csv-separator` says otherwise (French and
+German Excel expect semicolons). Matrix values are flattened: a mapping value gets one column
+per field (`market.code`, `market.country`), axes first in recipe order, then keys that
+`include` entries added. A matrix column whose name clashes with a fixed column is prefixed
+`matrix.`.
 
 Every cell that starts with = + - @ tab or carriage return (or their full-width forms) gets a
 leading apostrophe, as OWASP advises, so that a spreadsheet shows it as text instead of running it.
@@ -18,6 +20,7 @@ from typing import Any
 
 from runner.execute.records import JobRecord, RunSnapshot
 from runner.report.axis_values import flatten_value
+from runner.report.context import ReportContext
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 LEADING = ("job_key", "label", "status")
@@ -36,19 +39,27 @@ TRAILING = (
 )
 
 
+class CsvReport:
+    filename = "results.csv"
+    in_merged_report = True
+
+    def render(self, snapshot: RunSnapshot, context: ReportContext) -> bytes:
+        return render_results_csv(snapshot, separator=context.options.csv_separator)
+
+
 def neutralise(cell: str) -> str:
     """Make a cell inert in spreadsheets: '=HYPERLINK(...)' becomes "'=HYPERLINK(...)"."""
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
-def render_results_csv(snapshot: RunSnapshot) -> bytes:
+def render_results_csv(snapshot: RunSnapshot, *, separator: str = ",") -> bytes:
     jobs = sorted(snapshot.jobs, key=lambda job: job.index)
     flattened = [_flatten_vars(job.vars, snapshot.axes) for job in jobs]
     matrix_columns = list(dict.fromkeys(name for row in flattened for name in row))
     fixed = set(LEADING) | set(TRAILING)
     headers = [f"matrix.{name}" if name in fixed else name for name in matrix_columns]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")
     writer.writerow([neutralise(h) for h in (*LEADING, *headers, *TRAILING)])
     for job, values in zip(jobs, flattened, strict=True):
         matrix = [values.get(name, "") for name in matrix_columns]

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from runner.execute.records import JobRecord, RunSnapshot
+from runner.report.context import ReportContext
+from runner.report.paths import shown_recipe_path
 
 FORMAT_VERSION = 1
 
 
-def build_results(snapshot: RunSnapshot) -> dict[str, Any]:
+class JsonReport:
+    filename = "results.json"
+    in_merged_report = True
+
+    def render(self, snapshot: RunSnapshot, context: ReportContext) -> bytes:
+        return render_results_json(snapshot, context.output_dir).encode("utf-8")
+
+
+def build_results(snapshot: RunSnapshot, output_dir: Path) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "tool": {"name": "backdrop", "version": snapshot.tool_version},
-        "recipe": {"name": snapshot.recipe_name, "path": snapshot.recipe_path},
+        "recipe": {
+            "name": snapshot.recipe_name,
+            "path": shown_recipe_path(snapshot.recipe_path, output_dir),
+        },
         "run": {
             "id": snapshot.run_id,
             "started_at": snapshot.started_at,
@@ -29,9 +43,10 @@ def build_results(snapshot: RunSnapshot) -> dict[str, Any]:
     }
 
 
-def render_results_json(snapshot: RunSnapshot) -> str:
+def render_results_json(snapshot: RunSnapshot, output_dir: Path) -> str:
     # default=str: a YAML date in a matrix value is written as its ISO text.
-    return json.dumps(build_results(snapshot), indent=2, ensure_ascii=False, default=str) + "\n"
+    results = build_results(snapshot, output_dir)
+    return json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
 def _job(job: JobRecord) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""One module per command: parse nothing, call the core, print the result."""

@@ -1,0 +1,165 @@
+"""plan --diff as JSON (streamed), plain text and a pull-request comment in Markdown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from runner.plan.diff import DiffEntry, PlanDiff
+from runner.plan.model import Plan
+
+FORMAT_VERSION = 1
+# The hidden marker a workflow looks for to update its one comment in place.
+COMMENT_MARKER = "<!-- backdrop-plan-diff -->"
+TABLE_ROWS = 50
+COMMENT_LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
+_TEXT_ROWS = 20
+_WORDS = {
+    "new": "new",
+    "changed": "changed",
+    "unchanged": "up to date",
+    "download_only": "paid, to download",
+    "stale": "stale",
+}
+
+
+def diff_json_chunks(plan: Plan, diff: PlanDiff, *, recipe: str) -> Iterator[str]:
+    """The diff as one JSON document, piece by piece (schemas/plan-diff.schema.json)."""
+    head = {
+        "format_version": FORMAT_VERSION,
+        "recipe": {"name": plan.recipe_name, "path": recipe},
+        "compared_with": diff.source,
+        "totals": diff.totals.to_json(),
+    }
+    text = json.dumps(head, indent=2, ensure_ascii=False)
+    yield text[:-2] + ',\n  "jobs": ['
+    for number, entry in enumerate(diff.entries):
+        line = json.dumps(entry.to_json(), ensure_ascii=False, separators=(", ", ": "))
+        yield ("\n    " if number == 0 else ",\n    ") + line
+    yield ("\n  ]" if diff.entries else "]") + "\n}\n"
+
+
+def summary_line(diff: PlanDiff) -> str:
+    """'3 new, 2 changed, 10 up to date, ... : 5 images to generate, about $0.06'."""
+    t = diff.totals
+    counts = [
+        f"{t.new:,} new",
+        f"{t.changed:,} changed",
+        f"{t.unchanged:,} up to date",
+        f"{t.download_only:,} paid, to download",
+        f"{t.stale:,} stale file{'s' if t.stale != 1 else ''}",
+    ]
+    cost = f"{t.images_to_generate:,} image{'s' if t.images_to_generate != 1 else ''} to generate"
+    return f"{', '.join(counts)}: {cost}, estimated ${t.estimated_cost_usd:,.2f}"
+
+
+def compared_with(diff: PlanDiff) -> str:
+    return {
+        "state": "compared with the output folder's state",
+        "lock": "compared with backdrop.lock (no state in this checkout)",
+        "none": "no earlier run in the output folder: every job is new",
+    }[diff.source]
+
+
+def diff_text(diff: PlanDiff, *, show_all: bool) -> str:
+    lines = [f"Plan diff ({compared_with(diff)}):"]
+    pending = [e for e in diff.entries if e.status != "unchanged"]
+    shown = pending if show_all else pending[:_TEXT_ROWS]
+    for entry in shown:
+        what = f" ({', '.join(entry.changed_fields)})" if entry.changed_fields else ""
+        who = f"  [{entry.label}]" if entry.label else ""
+        lines.append(f"  {_WORDS[entry.status]:<17} {entry.output}{what}{who}")
+    if len(pending) > len(shown):
+        lines.append(f"  ... and {len(pending) - len(shown):,} more (use --all to list them)")
+    lines.append(summary_line(diff))
+    return "\n".join(lines)
+
+
+def diff_markdown(plan: Plan, diff: PlanDiff, *, recipe: str, limit: int = COMMENT_LIMIT) -> str:
+    """A pull-request comment: totals with cost, a table of what changes, the full list folded."""
+    t = diff.totals
+    lines = [
+        COMMENT_MARKER,
+        f"### Backdrop plan: `{_code(recipe)}`",
+        "",
+        f"**{t.images_to_generate:,} image{'s' if t.images_to_generate != 1 else ''} to "
+        f"generate, estimated ${t.estimated_cost_usd:,.2f}** (list prices, not a quote). "
+        f"{t.new:,} new, {t.changed:,} changed, {t.unchanged:,} up to date, "
+        f"{t.download_only:,} paid and still to download, {t.stale:,} stale file(s).",
+        "",
+        f"_{_cell(compared_with(diff))}._",
+        "",
+    ]
+    changing = [e for e in diff.entries if e.status != "unchanged"]
+    if not changing:
+        lines.append("Nothing to generate: every job is up to date.")
+        return "\n".join(lines) + "\n"
+    lines += [
+        "| status | job | what changed | output | cost |",
+        "| --- | --- | --- | --- | ---: |",
+    ]
+    for entry in changing[:TABLE_ROWS]:
+        lines.append(_row(entry))
+    if len(changing) > TABLE_ROWS:
+        lines.append(f"\nand {len(changing) - TABLE_ROWS:,} more.")
+    head = "\n".join(lines) + "\n"
+    return head + _details(changing, limit - len(head))
+
+
+def _details(entries: list[DiffEntry], budget: int) -> str:
+    """The full list, folded; cut with a count when it would pass the comment's size limit."""
+    opening = f"\n<details><summary>All {len(entries):,} jobs that change</summary>\n\n"
+    closing = "\n</details>\n"
+    reserve = len(opening) + len(closing) + 120  # room for the "and N more" line
+    items: list[str] = []
+    used = 0
+    for number, entry in enumerate(entries):
+        what = f" ({_cell(', '.join(entry.changed_fields))})" if entry.changed_fields else ""
+        item = f"- {_WORDS[entry.status]}: `{_code(entry.output)}`{what} {_cell(entry.label)}\n"
+        if used + len(item) + reserve > budget:
+            items.append(
+                f"- ... and {len(entries) - number:,} more: "
+                "run `backdrop plan --diff` for the whole list\n"
+            )
+            break
+        items.append(item)
+        used += len(item)
+    return opening + "".join(items) + closing
+
+
+def _row(entry: DiffEntry) -> str:
+    what = ", ".join(entry.changed_fields)
+    if not what and entry.status in ("new", "changed"):
+        # A changed job without fields: only backdrop.lock was there to compare with.
+        what = "new job" if entry.status == "new" else "its request"
+    cost = f"${entry.cost_usd:,.2f}" if entry.images else ""
+    return (
+        f"| {_WORDS[entry.status]} | {_cell(entry.label or _vars_text(entry.vars))} | "
+        f"{_cell(what)} | `{_code(entry.output)}` | {cost} |"
+    )
+
+
+def _vars_text(vars: Mapping[str, Any], prefix: str = "") -> str:
+    parts = []
+    for name, value in vars.items():
+        if isinstance(value, Mapping):
+            inner = _vars_text(value, f"{prefix}{name}.")
+            if inner:
+                parts.append(inner)
+        elif not isinstance(value, list):
+            parts.append(f"{prefix}{name}={value}")
+    return " ".join(parts)
+
+
+def _cell(text: str) -> str:
+    """Recipe values go into Markdown: no HTML, no table breaks, no line breaks."""
+    text = " ".join(str(text).split())[:200]
+    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        text = text.replace(raw, safe)
+    return text
+
+
+def _code(text: str) -> str:
+    """Inside backticks nothing is interpreted; only a backtick or a pipe could break out."""
+    return " ".join(str(text).split())[:200].replace("`", "'").replace("|", "\\|")

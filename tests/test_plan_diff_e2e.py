@@ -1,0 +1,121 @@
+"""End to end in a git repository: init, run against the emulator, commit, change one market."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.recipe.model import DEFAULT_PRICES
+
+pytestmark = pytest.mark.slow
+GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid"]
+GIT += ["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
+
+
+def backdrop(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ONEMIN_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run([*GIT, *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def strings(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value)
+    elif isinstance(node, str):
+        yield node
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`backdrop init`, one emulated run, everything committed: shared by this module's tests."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    root = tmp_path_factory.mktemp("e2e") / "campaign"
+    root.mkdir()
+    git(root, "init", "-q")
+    assert backdrop(root, "init", ".").returncode == 0
+    ran = backdrop(root, "run", "recipe.yaml", "--emulate", "--yes")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first run")
+    return root
+
+
+def test_state_stays_out_of_git_and_the_lock_goes_in(repo):
+    committed = git(repo, "ls-files").splitlines()
+    assert ".gitignore" in committed and "recipe.yaml" in committed
+    assert any(path.endswith("/backdrop.lock") for path in committed)
+    assert not [path for path in committed if ".backdrop/" in path]
+    assert (repo / "out" / "campaign" / ".backdrop" / "state.db").is_file()
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_reports_carry_no_absolute_path(repo):
+    out = repo / "out" / "campaign"
+    for name in ("backdrop.lock", "results.csv"):
+        assert str(repo) not in (out / name).read_text(encoding="utf-8-sig"), name
+    results = json.loads((out / "results.json").read_text())
+    recipe_path = results["recipe"].pop("path")  # made relative by engineer t11b's change
+    assert not [s for s in strings(results) if s.startswith(str(repo))]
+    for name in ("junit.xml", "report.html"):
+        text = (out / name).read_text(encoding="utf-8").replace(recipe_path, "RECIPE")
+        assert str(repo) not in text, name
+
+
+def test_changing_one_markets_prompt_changes_exactly_its_jobs(repo, tmp_path):
+    csv = repo / "data" / "markets.csv"
+    original = csv.read_text()
+    csv.write_text(original.replace("a calm Kyoto tea room", "a neon Osaka street"))
+    try:
+        diff = backdrop(repo, "plan", "recipe.yaml", "--diff", "--format", "json")
+        assert diff.returncode == 0, diff.stderr
+        document = json.loads(diff.stdout)
+        changed = [job for job in document["jobs"] if job["status"] == "changed"]
+        assert {job["vars"]["market"]["code"] for job in changed} == {"ja-JP"}
+        assert len(changed) == 2  # one product x two seasons
+        assert all(job["changed_fields"] == ["prompt"] for job in changed)
+        totals = document["totals"]
+        assert (totals["new"], totals["changed"], totals["unchanged"]) == (0, 2, 2)
+        assert totals["download_only"] == totals["stale"] == 0
+        assert totals["images_to_generate"] == 2
+        assert totals["estimated_cost_usd"] == pytest.approx(
+            2 * DEFAULT_PRICES.price("low", "1024x1024")
+        )
+        coded = backdrop(repo, "plan", "recipe.yaml", "--diff", "--detailed-exitcode")
+        assert coded.returncode == 2
+
+        # A fresh clone has no state, only the committed lock: the same jobs change.
+        clone = tmp_path / "clone"
+        git(tmp_path, "clone", "-q", str(repo), str(clone))
+        shutil.copy(csv, clone / "data" / "markets.csv")
+        fresh = json.loads(
+            backdrop(clone, "plan", "recipe.yaml", "--diff", "--format", "json").stdout
+        )
+        assert fresh["compared_with"] == "lock"
+        assert [j["output"] for j in fresh["jobs"] if j["status"] == "changed"] == [
+            j["output"] for j in changed
+        ]
+        assert not (clone / "out" / "campaign" / ".backdrop").exists()  # read-only
+    finally:
+        csv.write_text(original)
+    unchanged = backdrop(repo, "plan", "recipe.yaml", "--diff", "--detailed-exitcode")
+    assert unchanged.returncode == 0, unchanged.stdout + unchanged.stderr
