@@ -85,6 +85,9 @@ def test_repeating_a_container_of_long_text_is_refused(renderer, template):
         "{{ m(40) }}",
         "{{ range(99999)|map('center', 99999)|list|length }}",
         "{% for a in range(99999) %}{% set x = t|upper %}{% endfor %}",
+        # A scoped block makes a new context on every iteration: the budget goes on.
+        "{% for i in range(99999) %}{% block b scoped %}{% for j in range(99999) %}{% endfor %}"
+        "{% endblock %}{% endfor %}",
         # What a block set or a macro collects is outside MAX_RENDERED: the budget bounds it.
         "{% set x %}{% for i in range(99999) %}{{ t }}{% endfor %}{% endset %}{{ x|length }}",
         "{% macro m() %}{{ t }}{% endmacro %}{% for i in range(99999) %}{% set x = m() %}"

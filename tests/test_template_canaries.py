@@ -74,6 +74,12 @@ def test_template_root_render_func_and_context_class_signature(env):
     assert "".join(template.root_render_func(ctx)) == "x"
 
 
+def test_context_derived_is_how_scoped_blocks_get_their_context(env):
+    assert "derived" in vars(Context)
+    text = "{% for i in [1] %}{% block b scoped %}{{ i }}{% endblock %}{% endfor %}"
+    assert ".derived(" in source(env, text)
+
+
 def test_undefined_exception_attribute_carries_the_missing_name():
     assert "_undefined_exception" in Undefined.__slots__
     assert "_fail_with_undefined_error" in vars(Undefined)

@@ -46,6 +46,12 @@ class RenderBudget:
         self.deadline = time.monotonic() + MAX_SECONDS
         self.until_clock = _CLOCK_EVERY
 
+    def state(self) -> tuple[int, float, int]:
+        return self.left, self.deadline, self.until_clock
+
+    def restore(self, state: tuple[int, float, int]) -> None:
+        self.left, self.deadline, self.until_clock = state
+
     def charge(self, units: int) -> None:
         self.left -= units
         if self.left < 0:

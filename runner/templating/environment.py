@@ -50,6 +50,13 @@ def make_template_environment() -> Environment:
             super().__init__(*args, **kwargs)
             budget.reset()
 
+        def derived(self, locals: dict[str, Any] | None = None) -> Context:
+            # The same render goes on (a scoped block, in a loop too): it keeps its budget.
+            state = budget.state()
+            child = super().derived(locals)
+            budget.restore(state)
+            return child
+
     class RecipeUndefined(StrictUndefined):
         __slots__ = ()
 

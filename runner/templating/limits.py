@@ -12,11 +12,12 @@ on macOS and `resource` does not exist on Windows, where most of our users are; 
 also costs startup time and loses the message that names the template. The price is coupling to
 Jinja's internals, so jinja2 is pinned to one minor release in pyproject.toml and
 tests/test_template_canaries.py has one test per hooked internal: CodeGenerator.visit_Concat and
-visit_For, Template.root_render_func, Environment.context_class, Undefined._undefined_exception,
-SandboxedEnvironment.call / call_binop / intercepted_binops / wrap_str_format, SandboxedFormatter,
-meta.TrackingCodeGenerator.optimizer, finalize with pass_context (no folding), LoopContext calls
-(recursive loops), filters' parameter names and pass marks, and Namespace's attributes. A Jinja
-release that moves one of them fails CI rather than users. Imported lazily: it imports jinja2.
+visit_For, Template.root_render_func, Environment.context_class and Context.derived,
+Undefined._undefined_exception, SandboxedEnvironment.call / call_binop / intercepted_binops /
+wrap_str_format, SandboxedFormatter, meta.TrackingCodeGenerator.optimizer, finalize with
+pass_context (no folding), LoopContext calls (recursive loops), filters' parameter names and pass
+marks, and Namespace's attributes. A Jinja release that moves one of them fails CI rather than
+users. Imported lazily: it imports jinja2.
 """
 
 from __future__ import annotations
