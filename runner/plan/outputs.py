@@ -159,7 +159,7 @@ def sources_inside(output_dir: Path, sources: Iterable[Path]) -> dict[str, Path]
     """The sources (recipe, data, images) inside the output folder, by casefolded POSIX path."""
     root = os.path.realpath(output_dir)
     inside: dict[str, Path] = {}
-    for source in sources:
+    for source in dict.fromkeys(sources):  # one image per job: resolve each file once
         real = os.path.realpath(source)
         if real.startswith(root + os.sep):
             relative = Path(os.path.relpath(real, root)).as_posix()

@@ -37,13 +37,11 @@ class RenderBudget:
     """The units and time left to the current render (reset when a render starts)."""
 
     def __init__(self) -> None:
-        self.left = MAX_WORK
-        self.deadline = 0.0
-        self.until_clock = _CLOCK_EVERY
+        self.reset()
 
     def reset(self) -> None:
         self.left = MAX_WORK
-        self.deadline = time.monotonic() + MAX_SECONDS
+        self.deadline = 0.0  # set at the first look at the clock: most renders never look
         self.until_clock = _CLOCK_EVERY
 
     def state(self) -> tuple[int, float, int]:
@@ -62,7 +60,10 @@ class RenderBudget:
         self.until_clock -= 1
         if self.until_clock <= 0:
             self.until_clock = _CLOCK_EVERY
-            if time.monotonic() > self.deadline:
+            now = time.monotonic()
+            if not self.deadline:
+                self.deadline = now + MAX_SECONDS  # (the first 4,096 steps take milliseconds)
+            elif now > self.deadline:
                 raise TooMuchWork(f"the template takes more than {MAX_SECONDS:g} s for one job")
 
     def charge_result(self, value: Any) -> None:

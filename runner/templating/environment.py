@@ -141,7 +141,8 @@ def make_template_environment() -> Environment:
     def finalize(_: Any, value: Any) -> Any:
         """Every `{{ value }}`: measured before it becomes text."""
         # Charged too: `{% set x %}` and macros collect what they print outside MAX_RENDERED.
-        budget.charge(1 + text_size(value, "printing this value"))
+        size = len(value) if type(value) is str else text_size(value, "printing this value")
+        budget.charge(1 + size)
         return value
 
     env.finalize = finalize

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
+
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
 class FilterError(ValueError):
@@ -20,7 +24,27 @@ def slug(value: object) -> str:
     dropped as before, so ASCII and accented Latin text gives the same names as it always did.
     Everything else becomes one '-' between words.
     """
-    text = unicodedata.normalize("NFKD", str(value)).casefold()
+    text = str(value)
+    result = _slug_short(text) if len(text) <= 200 else _slug_text(text)
+    if not result and text.strip():
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise FilterError(
+            f"| slug removed every character of {shown!r}: it keeps only letters and digits",
+            hint="slug a value that has letters or digits, or write the name without | slug",
+        )
+    return result
+
+
+# Jobs repeat their values: planning 100k jobs slugs a few hundred names (short ones are kept).
+@functools.lru_cache(maxsize=4096)
+def _slug_short(value: str) -> str:
+    return _slug_text(value)
+
+
+def _slug_text(value: str) -> str:
+    text = unicodedata.normalize("NFKD", value).casefold()
+    if text.isascii():
+        return _NOT_ALNUM.sub("-", text).strip("-")
     kept: list[str] = []
     gap = False
     after_ascii = True
@@ -37,11 +61,4 @@ def slug(value: object) -> str:
             after_ascii = char.isascii()
         else:
             gap = True
-    result = unicodedata.normalize("NFC", "".join(kept))
-    if not result and str(value).strip():
-        shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
-        raise FilterError(
-            f"| slug removed every character of {shown!r}: it keeps only letters and digits",
-            hint="slug a value that has letters or digits, or write the name without | slug",
-        )
-    return result
+    return unicodedata.normalize("NFC", "".join(kept))
