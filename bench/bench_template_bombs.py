@@ -55,6 +55,10 @@ CASES: dict[str, tuple[str, str]] = {
         "validate*",
         "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}",
     ),
+    "20 include entries, each a 2-deep loop": (
+        "plan+include",
+        "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}",
+    ),
     "plain recipe (baseline)": ("plan", "{{ season }} light"),
 }
 
@@ -70,15 +74,24 @@ def tiny_png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + ihdr + idat + chunk(b"IEND", b"")
 
 
-def write_recipe(folder: Path, template: str, *, schema_error: bool) -> Path:
+def write_recipe(folder: Path, template: str, *, schema_error: bool, includes: int = 0) -> Path:
+    """4 jobs with `template` in the prompt; or `includes` jobs, each with its own template."""
     (folder / "mug.png").write_bytes(tiny_png())
     quality = "hgih" if schema_error else "medium"
+    prompt = "a mug, " + template
+    matrix = "  season: [spring, summer, autumn, winter]\n"
+    if includes:
+        prompt = "a mug, {{ season }}"
+        matrix = f"  season: {list(range(includes))}\n  include:\n" + "".join(
+            f"    - {{ season: {i}, quality: {json.dumps(template + f'{i}')} }}\n"
+            for i in range(includes)
+        )
     text = (
         "version: 1\nname: bomb\n"
         f"defaults:\n  quality: {quality}\n"
-        "matrix:\n  season: [spring, summer, autumn, winter]\n"
+        f"matrix:\n{matrix}"
         "image: mug.png\n"
-        f"prompt: {json.dumps('a mug, ' + template)}\n"
+        f"prompt: {json.dumps(prompt)}\n"
         "output: mug-{{ season }}\n"
     )
     path = folder / "recipe.yaml"
@@ -94,8 +107,10 @@ def limit_memory() -> None:
 def run_case(command: str, template: str, timeout: float) -> tuple[float, float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         schema_error = command.endswith("*")
-        recipe = write_recipe(Path(tmp), template, schema_error=schema_error)
-        argv = [sys.executable, "-m", "runner", command.rstrip("*"), str(recipe)]
+        includes = 20 if command.endswith("+include") else 0
+        recipe = write_recipe(Path(tmp), template, schema_error=schema_error, includes=includes)
+        name = command.rstrip("*").removesuffix("+include")
+        argv = [sys.executable, "-m", "runner", name, str(recipe)]
         start = time.perf_counter()
         child = subprocess.Popen(
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit_memory
@@ -127,7 +142,7 @@ def main() -> None:
     print("|---|---|---:|---:|---|")
     for name, (command, template) in CASES.items():
         wall, rss, outcome = run_case(command, template, args.timeout)
-        shown = "validate (schema error)" if command.endswith("*") else command
+        shown = "validate (schema error)" if command.endswith("*") else command.replace("+", " ")
         name = name.replace("|", "\\|")
         print(f"| {name} | {shown} | {wall:.2f} | {rss:.0f} | {outcome} |", flush=True)
 

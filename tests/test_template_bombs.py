@@ -140,3 +140,26 @@ def test_plan_names_the_template_that_does_too_much(tmp_path: Path, monkeypatch,
     assert result.code == 2, result.err
     assert result.err.startswith("recipe.yaml:7:9: error: output: the template does too much")
     assert "not tried again for the other jobs" in result.err
+
+
+def test_slow_renders_are_bounded_together_whatever_the_number_of_templates(monkeypatch):
+    # Each template stays within its own budget, but there are many (include entries' fields
+    # are templates too): their slow renders together are capped.
+    from runner.plan import templates
+
+    monkeypatch.setattr(templates, "MAX_SLOW_TOTAL", 0.3)
+    renderer = TemplateRenderer()
+    ran = 0
+    stopped = None
+    for i in range(60):
+        text = f"{{% for a in range(99999) %}}{{{{ a }}}}{{% endfor %}}{i}"
+        try:
+            renderer.render(text, renderer.globals)
+            ran += 1
+        except TemplateProblem as problem:
+            stopped = problem
+            break
+    assert stopped is not None and ran < 60
+    assert stopped.message == (
+        "not rendered: the recipe's templates already took more than 0.3 s together"
+    )

@@ -6,6 +6,7 @@ runner.templating.environment, the one builder every pass shares.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -19,6 +20,8 @@ from runner.templating.slug import FilterError, slug
 if TYPE_CHECKING:
     from jinja2 import Template
 
+SLOW_RENDER = 0.01  # s: no ordinary render comes near; slower ones are counted
+MAX_SLOW_TOTAL = 5.0  # s: all the slow renders of one plan together
 _CACHE_PROBATION = 2048  # renders before a template whose results never repeat stops caching
 _TEMPLATE_FILE = "<template>"
 __all__ = ["TemplateProblem", "TemplateRenderer", "needs_rendering", "plain_text", "slug"]
@@ -59,6 +62,7 @@ class TemplateRenderer:
         self._max_rendered = MAX_RENDERED
         self._too_large = TooLarge
         self._too_much_work = TooMuchWork
+        self._slow_total = 0.0
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
@@ -124,12 +128,28 @@ class TemplateRenderer:
         return dict(self._env.globals)
 
     def _run_once(self, text: str, compiled: _Compiled, context: Mapping[str, Any]) -> str:
+        if self._slow_total > MAX_SLOW_TOTAL:
+            problem = TemplateProblem(
+                f"not rendered: the recipe's templates already took more than "
+                f"{MAX_SLOW_TOTAL:g} s together",
+                hint="make the slow templates reported here simpler; the rest were not tried",
+                skip_later=True,
+            )
+            self._compiled[text] = problem
+            raise problem
+        started = time.perf_counter()
         try:
             return self._run(compiled.template, context)
         except TemplateProblem as problem:
             if problem.skip_later:  # a template that used a whole budget once is not retried
                 self._compiled[text] = problem
             raise
+        finally:
+            # Each render has its own budget; this bounds their sum, whatever the number of
+            # templates (an include entry's fields are templates too) or of jobs.
+            spent = time.perf_counter() - started
+            if spent > SLOW_RENDER:
+                self._slow_total += spent
 
     def _run(self, template: Template, context: Mapping[str, Any]) -> str:
         undefined_error, security_error, template_error, too_large = self._errors
