@@ -22,8 +22,9 @@ TOO_LONG = f"longer than {MAX_TEXT:,} characters"
 TOO_MUCH = (f"more than {MAX_WORK:,} steps", f"more than {MAX_SECONDS:g} s")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def renderer() -> TemplateRenderer:
+    # One per test: a renderer caps the total time of its slow renders (one plan's worth).
     return TemplateRenderer()
 
 
