@@ -6,7 +6,6 @@ runner.templating.environment, the one builder every pass shares.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -20,8 +19,8 @@ from runner.templating.slug import FilterError, slug
 if TYPE_CHECKING:
     from jinja2 import Template
 
-SLOW_RENDER = 0.01  # s: no ordinary render comes near; slower ones are counted
-MAX_SLOW_TOTAL = 5.0  # s: all the slow renders of one plan together
+HEAVY_RENDER = 100_000  # units: no ordinary render comes near; heavier ones are counted
+MAX_HEAVY_TOTAL = 25_000_000  # units: all the heavy renders of one plan (5 whole budgets)
 _CACHE_PROBATION = 2048  # renders before a template whose results never repeat stops caching
 _TEMPLATE_FILE = "<template>"
 __all__ = ["TemplateProblem", "TemplateRenderer", "needs_rendering", "plain_text", "slug"]
@@ -62,7 +61,8 @@ class TemplateRenderer:
         self._max_rendered = MAX_RENDERED
         self._too_large = TooLarge
         self._too_much_work = TooMuchWork
-        self._slow_total = 0.0
+        self._budget: Any = getattr(self._env, "budget")  # noqa: B009 - set by the builder
+        self._heavy_total = 0
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
@@ -128,16 +128,17 @@ class TemplateRenderer:
         return dict(self._env.globals)
 
     def _run_once(self, text: str, compiled: _Compiled, context: Mapping[str, Any]) -> str:
-        if self._slow_total > MAX_SLOW_TOTAL:
+        if self._heavy_total > MAX_HEAVY_TOTAL:
+            # The plan fails already (its heavy templates are reported); rendering more could
+            # only take longer: a bound whatever the number of templates or jobs.
             problem = TemplateProblem(
-                f"not rendered: the recipe's templates already took more than "
-                f"{MAX_SLOW_TOTAL:g} s together",
-                hint="make the slow templates reported here simpler; the rest were not tried",
+                "not rendered: the recipe's heavy templates (reported here too) already used the "
+                f"work one plan may do ({MAX_HEAVY_TOTAL:,} steps)",
+                hint="make the heavy templates simpler; this one was not tried",
                 skip_later=True,
             )
             self._compiled[text] = problem
             raise problem
-        started = time.perf_counter()
         try:
             return self._run(compiled.template, context)
         except TemplateProblem as problem:
@@ -146,10 +147,11 @@ class TemplateRenderer:
             raise
         finally:
             # Each render has its own budget; this bounds their sum, whatever the number of
-            # templates (an include entry's fields are templates too) or of jobs.
-            spent = time.perf_counter() - started
-            if spent > SLOW_RENDER:
-                self._slow_total += spent
+            # templates (an include entry's fields are templates too) or of jobs. Counted in
+            # steps, not seconds: a busy machine must not fail an ordinary plan.
+            used = self._budget.used()
+            if used > HEAVY_RENDER:
+                self._heavy_total += used
 
     def _run(self, template: Template, context: Mapping[str, Any]) -> str:
         undefined_error, security_error, template_error, too_large = self._errors

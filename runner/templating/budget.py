@@ -44,6 +44,10 @@ class RenderBudget:
         self.deadline = 0.0  # set at the first look at the clock: most renders never look
         self.until_clock = _CLOCK_EVERY
 
+    def used(self) -> int:
+        """Units the current (or last) render used; a render stopped by the clock used them all."""
+        return MAX_WORK - max(self.left, 0)
+
     def state(self) -> tuple[int, float, int]:
         return self.left, self.deadline, self.until_clock
 
@@ -64,6 +68,7 @@ class RenderBudget:
             if not self.deadline:
                 self.deadline = now + MAX_SECONDS  # (the first 4,096 steps take milliseconds)
             elif now > self.deadline:
+                self.left = 0  # counts as a whole budget used (see used())
                 raise TooMuchWork(f"the template takes more than {MAX_SECONDS:g} s for one job")
 
     def charge_result(self, value: Any) -> None:

@@ -146,6 +146,7 @@ def make_template_environment() -> Environment:
         return value
 
     env.finalize = finalize
+    env.budget = budget  # type: ignore[attr-defined]  # read by TemplateRenderer after renders
     for name in list(env.globals):
         if name not in TEMPLATE_GLOBALS:
             del env.globals[name]
