@@ -48,8 +48,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_template_bombs.py
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_review.py
 
-screenshot: $(STAMP) browser-deps
+screenshot: $(TEST_STAMP) browser-deps
 	$(BIN)/python scripts/screenshot.py
 
 clean:

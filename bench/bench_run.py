@@ -4,7 +4,8 @@
 (b) efficiency: 640 jobs, 200 ms latency, concurrency 32, rate limit out of the way -> wall / 4 s
 (c) baseline:   the same workload through a minimal asyncio + httpx loop -> our wall / its wall
 (d) rate-bound: emulator at 10 requests/s, 150 jobs at 1 s latency, --rpm 600 -> wall / 15 s,
-                and the share of API requests answered 429
+                and the share of API requests answered 429; once with the emulator's token
+                bucket, once with a sliding 1-second window; --concurrency left automatic
 
 Usage: python bench/bench_run.py [--quick] [--profile] [--format png|jpeg|webp] [--only abcd]
 """
@@ -145,7 +146,7 @@ class Measured:
     result: RunResult | None = None
 
 
-def run_ours(plan: Plan, base_url: str, *, concurrency: int, rpm: float) -> Measured:
+def run_ours(plan: Plan, base_url: str, *, concurrency: int | None, rpm: float | None) -> Measured:
     options = RunOptions(concurrency=concurrency, rpm=rpm)
     cpu, wall = cpu_seconds(), time.perf_counter()
     result = run_plan(
@@ -252,28 +253,35 @@ def bench_efficiency(jobs: int, fmt: str, rounds: int, profile: bool) -> None:
 
 
 def bench_rate_bound(jobs: int, fmt: str) -> None:
-    """(d) at our --rpm 600 = the emulator's limit; then at --rpm 900, over it (429 handling)."""
+    """(d) at our --rpm 600 = the emulator's limit, then at --rpm 900, over it (429 handling);
+    against a token bucket, then a sliding 1-second window."""
     rps, latency = 10, 1.0
     ideal = jobs / rps
-    config = EmulatorConfig(
-        latency=latency, rpm_limit=rps * 60, cache_results=True, credit_limit=CREDITS
-    )
-    print(f"(d) rate-bound: emulator {rps} req/s, {jobs} jobs at {latency:g} s, concurrency 16")
-    for rpm in (rps * 60, rps * 90):
-        with emulator(config) as emu, tempfile.TemporaryDirectory() as tmp:
-            warm_up(emu.base_url, fmt)
-            plan = make_plan(Path(tmp), jobs, fmt)
-            time.sleep(2)  # let the emulator's token bucket refill after the warm-up
-            before = emulator_stats(emu.base_url)
-            m = run_ours(plan, emu.base_url, concurrency=16, rpm=rpm)
-            after = emulator_stats(emu.base_url)
-        refused = after["api_429"] - before["api_429"]
-        requests = after["api_requests"] - before["api_requests"]
-        ratio = m.wall_s / ideal
-        print(
-            f"    --rpm {rpm}: wall {m.wall_s:.2f} s / ideal {ideal:.0f} s = {ratio:.2f};"
-            f" 429s: {refused} of {requests} API requests ({refused / max(1, requests):.1%})"
+    print(f"(d) rate-bound: emulator {rps} req/s, {jobs} jobs at {latency:g} s, concurrency auto")
+    for model in ("token-bucket", "sliding-1s"):
+        config = EmulatorConfig(
+            latency=latency,
+            rpm_limit=rps * 60,
+            limit_model=model,
+            cache_results=True,
+            credit_limit=CREDITS,
         )
+        for rpm in (rps * 60, rps * 90):
+            with emulator(config) as emu, tempfile.TemporaryDirectory() as tmp:
+                warm_up(emu.base_url, fmt)
+                plan = make_plan(Path(tmp), jobs, fmt)
+                time.sleep(2)  # let the emulator's limit forget the warm-up
+                before = emulator_stats(emu.base_url)
+                m = run_ours(plan, emu.base_url, concurrency=None, rpm=rpm)
+                after = emulator_stats(emu.base_url)
+            refused = after["api_429"] - before["api_429"]
+            requests = after["api_requests"] - before["api_requests"]
+            ratio = m.wall_s / ideal
+            print(
+                f"    {model}, --rpm {rpm}: wall {m.wall_s:.2f} s / ideal {ideal:.0f} s ="
+                f" {ratio:.2f}; 429s: {refused} of {requests} API requests"
+                f" ({refused / max(1, requests):.1%})"
+            )
     print(f"    ({SOURCES} uploads + {jobs} generations per run)")
 
 

@@ -24,6 +24,8 @@ from runner.printable import json_printable, one_line, printable
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from runner.deliver.export import ExportResult
+    from runner.execute.budget import BudgetStatus
     from runner.execute.preview import RunPreview
     from runner.execute.prune import PruneCandidates, PruneResult
     from runner.execute.run import RunResult
@@ -173,6 +175,36 @@ def show_preview(plan: Plan, preview: RunPreview, *, emulate: bool) -> None:
         echo(f"Emulator: an offline rehearsal; nothing is spent. With 1min.ai: {estimate}")
     else:
         echo(f"Estimated cost: {estimate}")
+
+
+def show_budget(status: BudgetStatus | None, *, planned: bool = False) -> None:
+    """The recipe's budget, what the folder has cost and what would remain (nothing if unset)."""
+    if status is None:
+        return
+    what = "the rest of this plan" if planned else "this run"
+    after = status.remaining - status.this_run
+    click.echo(
+        f"Budget: ${status.budget:,.2f}; spent so far ${status.spent:,.2f} (estimate), "
+        f"${max(status.remaining, 0.0):,.2f} left; {what} ${status.this_run:,.2f}: "
+        + (f"fits, ${after:,.2f} would remain" if status.fits else f"${-after:,.2f} over")
+    )
+
+
+def show_export(result: ExportResult) -> None:
+    """What export delivered, and (as a warning) the jobs it left out."""
+    if result.held:
+        echo_err(f"warning: {_count(len(result.held), 'job')} not exported:")
+        for held in result.held[:PLAN_ROWS_SHOWN]:
+            echo_err(f"  {held.review_key}: {held.reason}")
+        if len(result.held) > PLAN_ROWS_SHOWN:
+            echo_err(f"  ... and {len(result.held) - PLAN_ROWS_SHOWN:,} more")
+    where = display_path(result.to)
+    inside = f" in {_count(len(result.zips), 'zip')}" if result.zips else ""
+    click.echo(
+        f"Exported {_count(len(result.files), 'file')}{inside} to {where}: "
+        f"{len(result.written):,} written, {result.unchanged:,} unchanged"
+    )
+    click.echo(f"Manifest: {display_path(result.to / 'manifest.csv')}")
 
 
 def run_events() -> PlainEvents | LiveEvents:

@@ -1,9 +1,12 @@
-"""Build an example report and save a screenshot of it as docs/report.png (`make screenshot`).
+"""Screenshots of an example report and review page: docs/report.png, docs/review.png.
+
+`make screenshot` runs this.
 
 The example mirrors recipes/spring-campaign.yaml: its two product photos, four seasons and the
 markets in recipes/data/markets.csv. Result images come from the emulator's local compositor
 when it is available (an offline rehearsal, not AI), otherwise from a plain painted backdrop.
-Needs headless Chromium (scripts/ensure-chromium.sh installs Debian's).
+Needs Playwright (the test extra) and headless Chromium (scripts/ensure-chromium.sh installs
+Debian's).
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +25,14 @@ sys.path.insert(0, str(ROOT))
 
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot  # noqa: E402
 from runner.report import write_reports  # noqa: E402
+from runner.review.decisions import (  # noqa: E402
+    Decision,
+    EarlierTake,
+    Review,
+    review_key,
+    save_review,
+)
+from runner.review.server import ReviewServer  # noqa: E402
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 PRODUCTS = (
@@ -142,43 +151,60 @@ def build_example(out_dir: Path) -> RunSnapshot:
     )
 
 
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+def example_review(snapshot: RunSnapshot) -> Review:
+    """A review half done: a few approved (one with a picked variant), one rejected."""
+    keys = {job.label: review_key(job.outputs) for job in snapshot.jobs}
+    mug = "product=MUG-01 season={} market={}"
+    return Review(
+        {
+            keys[mug.format("spring", "fr-FR")]: Decision("approved", pick=2),
+            keys[mug.format("spring", "de-DE")]: Decision("approved"),
+            keys[mug.format("spring", "ja-JP")]: Decision(
+                "rejected", note="too dark for a spring campaign"
+            ),
+            keys[mug.format("autumn", "fr-FR")]: Decision(
+                take=2, history=(EarlierTake(1, "rejected", None, "wrong season"),)
+            ),
+        }
+    )
 
 
 def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    from tests.playwright_support import ARGS, find_chromium
+
     chromium = find_chromium()
     if chromium is None:
         print("Chromium is not installed: run `bash scripts/ensure-chromium.sh` first.")
         return 1
-    target = ROOT / "docs" / "report.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    docs = ROOT / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="backdrop-screenshot-") as temp:
         out_dir = Path(temp) / "out" / "spring-campaign"
-        paths = write_reports(build_example(out_dir), out_dir)
-        command = [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={Path(temp) / 'profile'}",
-            "--window-size=1280,960",
-            "--virtual-time-budget=5000",
-            f"--screenshot={target}",
-            paths.html.as_uri(),
-        ]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
-    print(f"Saved {target.relative_to(ROOT)}")
+        snapshot = build_example(out_dir)
+        paths = write_reports(snapshot, out_dir)
+        save_review(out_dir, example_review(snapshot))
+        with (
+            sync_playwright() as playwright,
+            ReviewServer(out_dir, lambda: snapshot) as server,
+        ):
+            browser = playwright.chromium.launch(
+                executable_path=chromium, headless=True, args=[*ARGS, "--hide-scrollbars"]
+            )
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 960})
+                for url, name in ((paths.html.as_uri(), "report.png"), (server.url, "review.png")):
+                    page.goto(url, wait_until="load")
+                    # Lazy images below the fold never load; give those in view a moment.
+                    page.evaluate(
+                        "Promise.race([new Promise(done => setTimeout(done, 5000)),"
+                        " Promise.all([...document.images].map(i => i.decode().catch(() => 0)))])"
+                    )
+                    page.screenshot(path=str(docs / name))
+                    print(f"Saved docs/{name}")
+            finally:
+                browser.close()
     return 0
 
 

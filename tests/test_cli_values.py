@@ -92,7 +92,8 @@ def _hostile_recipe(folder: Path) -> Path:
     text = recipe.read_text(encoding="utf-8")
     text = text.replace(
         "season: [spring, summer, autumn, winter]",
-        'season: [spring, "\\e]0;pwned\\a\\e[2Jautumn\\u202e"]',
+        # winter stays: the recipe's `exclude` names it, and an exclude matching nothing is an error
+        'season: ["\\e]0;pwned\\a\\e[2Jautumn\\u202e", spring, winter]',
     )
     text = text.replace('{{ season }}"', '{{ season | slug }}"')
     text = text.replace("brand: Acme Home", 'brand: "Acme \\e[31m\\x9bHome"')

@@ -212,3 +212,31 @@ def test_exclude_by_csv_field_and_number_written_as_yaml_int(tmp_path):
         "season=spring market=ja-JP",
         "season=winter market=fr-FR",
     ]
+
+
+def test_exclude_value_that_matches_no_value_of_its_axis_is_an_error(tmp_path):
+    text = RECIPE.format(exclude="    - { season: Winter }")
+    [diagnostic] = plan_errors(tmp_path, text, FILES)
+    assert diagnostic.headline() == (
+        "recipe.yaml:7:17: error: matrix.exclude[0].season: 'Winter' matches no value of the "
+        "axis 'season' (did you mean 'winter'?)"
+    )
+    assert diagnostic.hint == "the values are: spring, winter"
+
+
+def test_exclude_field_value_is_compared_per_field(tmp_path):
+    text = RECIPE.format(exclude="    - { market: { code: ja-jp } }")
+    [diagnostic] = plan_errors(tmp_path, text, FILES)
+    assert diagnostic.headline() == (
+        "recipe.yaml:7:25: error: matrix.exclude[0].market.code: 'ja-jp' matches no value of the "
+        "field 'code' (did you mean 'ja-JP'?)"
+    )
+
+
+def test_exclude_scalar_against_mapping_values_says_to_name_a_field(tmp_path):
+    text = RECIPE.format(exclude="    - { market: ja-JP }")
+    [diagnostic] = plan_errors(tmp_path, text, FILES)
+    assert diagnostic.message == "'ja-JP' matches no value of the axis 'market'"
+    assert diagnostic.hint == (
+        "the values of the axis 'market' are mappings; name a field, e.g. { code: 'ja-JP' }"
+    )

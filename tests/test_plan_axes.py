@@ -156,7 +156,8 @@ def test_glob_without_matches_is_an_error(tmp_path):
     )
 
 
-def test_glob_may_read_beside_the_recipe_folder(tmp_path):
+def test_glob_may_read_beside_the_recipe_folder_inside_its_git_project(tmp_path):
+    (tmp_path / ".git").mkdir()  # the project root: data may come from anywhere below it
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "x.png").write_bytes(png_bytes())
     text = (

@@ -121,11 +121,13 @@ def test_plans_what_the_recipe_builder_loads(tmp_path):
 
     shutil.copytree(REPO / "recipes", tmp_path, dirs_exist_ok=True)
     (tmp_path / "data" / "markets.csv").write_bytes(
-        "\ufeffcode;country;setting\r\nfr-FR;France;un café\r\n".encode("utf-16")
+        "\ufeffcode;country;setting\r\nfr-FR;France;un café\r\nja-JP;Japan;和室\r\n".encode(
+            "utf-16"
+        )
     )
     recipe = load_recipe(tmp_path / "spring-campaign.yaml", display="spring-campaign.yaml")
     plan = plan_recipe(recipe)
-    assert len(plan.jobs) == 8  # 2 products x 4 seasons x 1 market
+    assert len(plan.jobs) == 14  # 2 products x 4 seasons x 2 markets, minus winter in ja-JP
     assert plan.jobs[0].label == "product=MUG-01 season=spring market=fr-FR"
     assert plan.jobs[0].prompt_object.quality == "high"
     assert plan.output_dir == tmp_path.resolve() / "out" / "spring-campaign"

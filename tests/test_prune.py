@@ -89,6 +89,10 @@ def test_prune_deletes_what_backdrop_wrote_for_a_market_dropped_from_the_recipe(
     csv = campaign / "data" / "markets.csv"
     lines = csv.read_text().splitlines(keepends=True)
     csv.write_text("".join(line for line in lines if not line.startswith("ja-JP")))
+    # The recipe's `exclude` names ja-JP too: an exclude that matches nothing is an error.
+    recipe_file = campaign / "spring-campaign.yaml"
+    text = recipe_file.read_text("utf-8")
+    recipe_file.write_text(text.replace("market: { code: ja-JP }", "market: { code: de-DE }"))
     second = run_cli(capsys, "run", recipe, "--emulate", "-y", "--limit", "1", "--prune")
     assert second.code == 0, second.err
     assert sorted(p.name for p in (out / "ja-JP").iterdir()) == ["MUG-01-spring.webp"]

@@ -170,7 +170,7 @@ def test_exclude_keys_must_name_axes(tmp_path: Path) -> None:
     text = BASE.replace(
         "image:",
         "  exclude:\n    - { product: mug, seasn: spring }\n  include:\n"
-        "    - { colour: red }\nimage:",
+        "    - { quality: high }\nimage:",
     )
     path = write(tmp_path, text)
     with pytest.raises(RecipeError) as caught:
@@ -236,3 +236,37 @@ def test_schema_errors_do_not_hide_template_typos(tmp_path: Path) -> None:
         " statement block'",
         "r.yaml:9:9: error: output: 'prodct' is undefined (did you mean 'product'?)",
     ]
+
+
+def test_an_include_key_nothing_uses_is_an_error_with_did_you_mean(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "image:", "  include:\n    - { product: mug, qualty: high, colour: red }\nimage:"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(path, display="r.yaml")
+    first, second = caught.value.diagnostics()
+    assert first.render() == (
+        "r.yaml:7:23: error: matrix.include[0]: 'qualty' is neither a promptObject field nor "
+        "used by any template (did you mean 'quality'?)\n"
+        "    7 |     - { product: mug, qualty: high, colour: red }\n"
+        "      |                       ^^^^^^\n"
+        "    hint: the promptObject fields are size, quality, n, output_format, "
+        "output_compression; the templates use: product, season"
+    )
+    assert second.headline() == (
+        "r.yaml:7:37: error: matrix.include[0]: 'colour' is neither a promptObject field nor "
+        "used by any template"
+    )
+
+
+def test_an_include_key_a_template_uses_is_fine(tmp_path: Path) -> None:
+    text = BASE.replace('{{ season }}"\noutput', '{{ season }} {{ colour }}"\noutput').replace(
+        "image:",
+        "  include:\n    - { product: mug, colour: red, quality: high }\n"
+        '    - { product: tote, colour: "{{ brand }}" }\nimage:',
+    )
+    text = text.replace("matrix:", "vars: { brand: acme }\nmatrix:")
+    path = write(tmp_path, text)
+    recipe = load_recipe(path, display="r.yaml")
+    assert recipe.include[0] == {"product": "mug", "colour": "red", "quality": "high"}

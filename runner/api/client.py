@@ -38,6 +38,10 @@ from runner.api.network import (
 
 USER_AGENT = f"backdrop/{__version__}"
 REDACTED = "[redacted]"
+# httpcore's pool walks every connection once per idle connection each time a request starts or
+# ends (quadratic): with 100+ generations in flight, unbounded idle connections cost more CPU than
+# the whole run. Past this many connections, one that falls idle is closed instead of kept.
+MAX_IDLE_CONNECTIONS = 16
 _MAX_MESSAGE = 300
 _CREDITS_WORDS = re.compile(
     r"insufficient|not enough|exceed|limit|out of|no more|run out|ran out|exhaust|deplet|"
@@ -92,7 +96,7 @@ class OneMinClient:
             transport=transport,
             limits=httpx.Limits(
                 max_connections=max_connections,
-                max_keepalive_connections=max_connections,
+                max_keepalive_connections=min(max_connections, MAX_IDLE_CONNECTIONS),
                 keepalive_expiry=30.0,
             ),
             headers={"User-Agent": USER_AGENT},

@@ -18,7 +18,22 @@ MAX_RETRY_AFTER_S = 300.0
 
 
 class RetryableError(ApiError):
-    """Worth trying again after a pause: nothing was decided on the other side."""
+    """Worth trying again after a pause: nothing was decided on the other side.
+
+    `status`: the HTTP status, if an answer came; `retry_after`: the server's wish in seconds.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.retry_after = cap_retry_after(retry_after)
 
 
 class TransientError(RetryableError):
@@ -32,8 +47,7 @@ class TransientError(RetryableError):
         status: int | None = None,
         connect_failure: str | None = None,
     ) -> None:
-        super().__init__(message, hint)
-        self.status = status
+        super().__init__(message, hint, status=status)
         # Set when no connection could be made at all ("connection refused", "host name not
         # found", "timed out connecting"): the server was never reached.
         self.connect_failure = connect_failure
@@ -43,9 +57,9 @@ class RateLimited(RetryableError):
     """HTTP 429. `retry_after`: the server's wish in seconds, capped at MAX_RETRY_AFTER_S."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message, "lower --rpm or --concurrency")
-        self.retry_after = cap_retry_after(retry_after)
-        self.status = 429
+        super().__init__(
+            message, "lower --rpm or --concurrency", status=429, retry_after=retry_after
+        )
 
 
 def cap_retry_after(seconds: float | None) -> float | None:

@@ -10,16 +10,65 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from runner import github
+from runner.commands.common import PlanInputs, load_plan, plan_options
 from runner.diagnostics import EXIT_OK
-from runner.plan.model import Plan
+
+if TYPE_CHECKING:
+    from runner.plan.model import Plan
 
 EXIT_CHANGES = 2  # --detailed-exitcode: a run would generate something
 EXIT_ERROR = 1  # --detailed-exitcode: anything went wrong, bad usage included
 _changes_found: list[bool] = []  # set by the command, read by detailed_exit_code
+
+
+@click.command()
+@click.argument("recipe", type=click.Path())
+@plan_options
+@click.option("--json", "as_json", is_flag=True, help="Print the full plan as JSON.")
+@click.option("--all", "show_all", is_flag=True, help="List every job, however many.")
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Compare with the output folder (state, else backdrop.lock): new, changed, up to "
+    "date, paid but not downloaded, and stale files, with the cost of the change.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "github"]),
+    default="text",
+    help="json: machine-readable (schemas/plan-diff.schema.json with --diff); markdown: a "
+    "pull-request comment of the diff; github: text plus GitHub Actions annotations.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing would be generated, 2 when something would, 1 on any error "
+    "(an invalid recipe or bad usage included), as terraform plan does.",
+)
+def plan(
+    recipe: str,
+    inputs: PlanInputs,
+    as_json: bool,
+    show_all: bool,
+    diff: bool,
+    fmt: str,
+    detailed_exitcode: bool,
+) -> None:
+    """Show the jobs a recipe expands to, their outputs and an estimated cost."""
+    show_plan(
+        current_takes(load_plan(recipe, inputs)),
+        recipe,
+        fmt=fmt,
+        diff=diff,
+        as_json=as_json,
+        show_all=show_all,
+        detailed=detailed_exitcode,
+    )
 
 
 def show_plan(
@@ -33,7 +82,8 @@ def show_plan(
     detailed: bool = False,
 ) -> None:
     """Print what the options ask for; remember whether a run would generate anything."""
-    from runner import terminal
+    from runner import github, terminal
+    from runner.execute.budget import plan_budget_status
     from runner.execute.previous import read_previous
     from runner.plan.diff import diff_plan
     from runner.plan.diff_output import (
@@ -63,6 +113,16 @@ def show_plan(
         return
     compared = summary_line(plan_diff) if plan_diff.source != "none" else None
     terminal.show_plan(plan, show_all=show_all, compared=compared)
+    terminal.show_budget(plan_budget_status(plan), planned=True)
+
+
+def current_takes(plan: Plan) -> Plan:
+    """The plan with each job at its take from review.yaml (as `run` will see it)."""
+    from runner.execute.takes import plan_takes
+    from runner.review.decisions import load_review
+
+    review = load_review(plan.output_dir)
+    return plan_takes(plan, review).plan if review.decisions else plan
 
 
 def detailed_exit_code(run: Callable[[], None]) -> int:

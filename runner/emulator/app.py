@@ -19,6 +19,7 @@ import io
 import random
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -68,7 +69,22 @@ class EmulatorApi:
         self.secret = secret
         self.team_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/team"))
         self.user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/user"))
+        self.busy = 0  # API requests being answered now
         self.reset_state()
+
+    def counted(
+        self, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """`handler`, counting the API requests being answered (for a concurrency cap)."""
+
+        async def answer(request: Request) -> Response:
+            self.busy += 1
+            try:
+                return await handler(request)
+            finally:
+                self.busy -= 1
+
+        return answer
 
     def reset_state(self) -> None:
         self.store = AssetStore(self.secret)
@@ -98,7 +114,7 @@ class EmulatorApi:
 
     def gate(self, request: Request) -> Response | None:
         """Rate limits first (as a gateway would), then the key."""
-        refusal = self.faults.refuse()
+        refusal = self.faults.refuse(busy=self.busy - 1)  # the others being answered
         if refusal is not None:
             headers = (
                 {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
@@ -391,8 +407,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     """The emulator's ASGI app; `app.state.emulator` is its EmulatorApi (ledger, stats, store)."""
     api = EmulatorApi(config or EmulatorConfig())
     routes = [
-        Route("/api/assets", api.upload, methods=["POST"]),
-        Route("/api/features", api.generate, methods=["POST"]),
+        Route("/api/assets", api.counted(api.upload), methods=["POST"]),
+        Route("/api/features", api.counted(api.generate), methods=["POST"]),
         Route("/asset/{key:path}", api.download, methods=["GET"]),
         Route("/_emulator/ledger", api.ledger_json, methods=["GET"]),
         Route("/_emulator/stats", api.stats_json, methods=["GET"]),

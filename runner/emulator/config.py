@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.emulator.ratelimits import LIMIT_MODELS
+
 # Credits the emulator charges per generated image, by quality. 1min.ai does not publish its
 # exact credit prices; these keep the ratio of OpenAI's list prices (low : medium : high is
 # roughly 1 : 4 : 16) so a budget runs out in a realistic order.
@@ -26,6 +28,9 @@ class EmulatorConfig:
     charge_then_fail_rate: float = 0.0  # probability of a 504 on a generation already charged
     rpm_limit: int | None = None  # API requests per minute accepted; beyond it, 429
     rpm_burst: float | None = None  # token-bucket depth; default: 1 s worth, at least 3
+    # How rpm_limit is counted: "token-bucket", "sliding-1s", "fixed-1s" or "fixed-60s".
+    limit_model: str = "token-bucket"
+    max_in_flight: int | None = None  # API requests answered at once; beyond it, 429
     retry_after: bool = True  # send Retry-After (seconds) with every 429
     burst_429: float = 0.0  # probability that a request starts a burst of spurious 429s
     burst_seconds: float = 1.0  # how long such a burst lasts
@@ -59,6 +64,12 @@ class EmulatorConfig:
             raise ValueError(
                 f"rpm_limit must be at least 1 request per minute, not {self.rpm_limit}"
             )
+        if self.limit_model not in LIMIT_MODELS:
+            raise ValueError(
+                f"limit model {self.limit_model!r} is not one of {', '.join(LIMIT_MODELS)}"
+            )
+        if self.max_in_flight is not None and self.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {self.max_in_flight}")
         if self.rpm_burst is not None and self.rpm_burst < 1:
             raise ValueError(f"rpm_burst must be at least 1, not {self.rpm_burst}")
         if self.burst_seconds <= 0:
@@ -128,6 +139,8 @@ def config_from_options(
     error_rate: str | float | None = None,
     charge_then_fail_rate: str | float | None = None,
     rpm_limit: int | None = None,
+    limit_model: str = "token-bucket",
+    max_in_flight: int | None = None,
     retry_after: bool = True,
     burst_429: str | float | None = None,
     drop_rate: str | float | None = None,
@@ -160,6 +173,8 @@ def config_from_options(
         error_rate=rate("error rate", error_rate),
         charge_then_fail_rate=rate("charge-then-fail rate", charge_then_fail_rate),
         rpm_limit=rpm_limit,
+        limit_model=limit_model,
+        max_in_flight=max_in_flight,
         retry_after=retry_after,
         burst_429=rate("429 burst rate", burst_429),
         drop_rate=rate("drop rate", drop_rate),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from runner.emulator.config import EmulatorConfig, latency_range
+from runner.emulator.ratelimits import RateLimit, window_limit
 
 SERVER_ERRORS = (500, 502, 503, 504)
 
@@ -70,20 +71,27 @@ class FaultInjector:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
-        self.bucket = TokenBucket(config.rpm_limit, config.rpm_burst) if config.rpm_limit else None
+        self.bucket: RateLimit | None = None
+        if config.rpm_limit and config.limit_model == "token-bucket":
+            self.bucket = TokenBucket(config.rpm_limit, config.rpm_burst)
+        elif config.rpm_limit:
+            self.bucket = window_limit(config.limit_model, config.rpm_limit)
         self.burst_until = 0.0
         self.latency_low, self.latency_high = latency_range(config.latency)
 
-    def refuse(self) -> Refusal | None:
-        """A 429 for this API request, or None to let it through."""
+    def refuse(self, busy: int = 0) -> Refusal | None:
+        """A 429 for this API request (`busy`: API requests being answered now), or None."""
         now = time.monotonic()
         if now < self.burst_until:
             return self._refusal("a burst of 429s", self.burst_until - now)
         if self.config.burst_429 and self.rng.random() < self.config.burst_429:
             self.burst_until = now + self.config.burst_seconds
             return self._refusal("a burst of 429s", self.config.burst_seconds)
+        cap = self.config.max_in_flight
+        if cap is not None and busy >= cap:
+            return self._refusal(f"more than {cap} requests at once", 1.0)
         if self.bucket is not None:
-            wait = self.bucket.take()
+            wait = self.bucket.take(now)
             if wait > 0:
                 return self._refusal(f"more than {self.config.rpm_limit} requests per minute", wait)
         return None

@@ -34,19 +34,20 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
     """
     has_state = (plan.output_dir / STATE_DIR / STATE_FILE).is_file()
     if not has_state:
-        selected = select_jobs(plan.jobs, options.selection, failed_keys=None)
+        selected = select_jobs(plan.jobs, options.selection, keys=options.keys)
         if options.retry_failed:
             selected = ()
         return _preview(plan, selected, selected, 0, 0)
     with StateStore.open(plan.output_dir) as state:
         failed = set(state.failed_keys()) if options.retry_failed else None
-        selected = select_jobs(plan.jobs, options.selection, failed_keys=failed)
+        selected = select_jobs(plan.jobs, options.selection, failed_keys=failed, keys=options.keys)
         states = state.job_states([job.key for job in selected])
     to_generate: list[Job] = []
     to_download = up_to_date = 0
     for job in selected:
         known = states.get(job.key)
-        if options.force or known is None:
+        force = options.force and job.key not in options.protected
+        if force or known is None:
             to_generate.append(job)
         elif known.status == "done" and files_intact(plan.output_dir, job.outputs, known.files):
             up_to_date += 1

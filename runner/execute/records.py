@@ -35,6 +35,7 @@ class JobRecord:
     record_uuid: str | None
     files: tuple[FileRecord, ...]
     duration_s: float | None
+    take: int = 1  # 2 and later: regenerated after a rejection (`run --rejected`)
 
     @property
     def shown_status(self) -> str:

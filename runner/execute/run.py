@@ -16,47 +16,65 @@ from typing import TYPE_CHECKING
 from runner.api.client import OneMinClient, Timeouts
 from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import StateError, UsageError
-from runner.execute.aimd import AdaptiveLimit
 from runner.execute.backoff import Backoff
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
 from runner.execute.lock import OutputLock
-from runner.execute.ratelimit import RateLimiter
+from runner.execute.pacer import Pacer
+from runner.execute.pacing import MAX_IN_FLIGHT
 from runner.execute.scheduler import JobFailure, Scheduler
 from runner.execute.selection import Selection, select_jobs
 from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
+from runner.execute.thumbnails import ThumbnailMaker
 from runner.plan.model import Plan
 
 if TYPE_CHECKING:
     import httpx
 
-DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    concurrency: int = DEFAULT_CONCURRENCY  # jobs in flight at most (AIMD may use fewer)
-    rpm: float = DEFAULT_RPM  # API requests per minute, uploads and generations together
+    # Requests in flight at most; None: as many as the rate and the latency call for (pacing.py).
+    concurrency: int | None = None
+    # API requests per minute, uploads and generations together; None: 180, shared by the shards.
+    rpm: float | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS  # per request, the first one included
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_download_bytes: int = MAX_DOWNLOAD_BYTES
     selection: Selection = field(default_factory=Selection)
     force: bool = False  # generate again even jobs that are done (or paid, not downloaded)
     retry_failed: bool = False  # only the jobs that failed in the latest run
-    adaptive: bool = True  # AIMD: fewer requests in flight while the API pushes back
+    keys: frozenset[str] | None = None  # only these job keys (run --rejected); None: all
+    protected: frozenset[str] = frozenset()  # approved jobs' keys: --force leaves them alone
+    adaptive: bool = True  # slow down when the API answers 429
     backoff: Backoff = field(default_factory=Backoff)
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise UsageError(f"--concurrency {self.concurrency}: must be at least 1")
-        if not self.rpm > 0:
+        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_IN_FLIGHT:
+            raise UsageError(
+                f"--concurrency {self.concurrency}: must be between 1 and {MAX_IN_FLIGHT}"
+            )
+        if self.rpm is not None and not self.rpm > 0:
             raise UsageError(f"--rpm {self.rpm:g}: must be more than 0")
         if self.max_attempts < 1:
             raise UsageError(f"--max-attempts {self.max_attempts}: must be at least 1")
         if self.max_download_bytes < 1:
             raise UsageError("the download size cap must be at least 1 byte")
+
+    @property
+    def requests_per_minute(self) -> float:
+        """--rpm, else the account's 180 shared evenly by the shards (they draw on one quota)."""
+        if self.rpm is not None:
+            return self.rpm
+        shard = self.selection.shard
+        return DEFAULT_RPM / (shard.count if shard is not None else 1)
+
+    @property
+    def max_in_flight(self) -> int:
+        return self.concurrency if self.concurrency is not None else MAX_IN_FLIGHT
 
 
 @dataclass(frozen=True)
@@ -169,7 +187,7 @@ async def _run_with_client(
             asset_base_url=asset_base_url,
             transport=transport,
             timeout=options.timeouts,
-            max_connections=options.concurrency + 4,
+            max_connections=options.max_in_flight + 4,
         ) as client:
             return await run_plan_async(plan, options, client, events, stop)
     finally:
@@ -187,7 +205,7 @@ async def _run(
 ) -> RunResult:
     started = time.monotonic()
     failed_keys = set(state.failed_keys()) if options.retry_failed else None
-    jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys)
+    jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
     state.begin_run(plan, run_id)
     states = state.job_states([job.key for job in jobs])
@@ -196,9 +214,10 @@ async def _run(
         client=client,
         state=state,
         events=events,
-        limiter=RateLimiter(options.rpm),
-        concurrency=AdaptiveLimit(
-            options.concurrency, minimum=1 if options.adaptive else options.concurrency
+        pacer=Pacer(
+            options.requests_per_minute,
+            max_in_flight=options.concurrency,
+            adaptive=options.adaptive,
         ),
         backoff=options.backoff,
         stop=stop,
@@ -206,9 +225,20 @@ async def _run(
         max_attempts=options.max_attempts,
         max_download_bytes=options.max_download_bytes,
     )
-    tally = await Scheduler(
-        ctx, jobs, states, workers=options.concurrency, force=options.force
-    ).run()
+    ctx.thumbnails = ThumbnailMaker(ctx.output_dir)
+    try:
+        tally = await Scheduler(
+            ctx,
+            jobs,
+            states,
+            workers=options.max_in_flight,
+            force=options.force,
+            protected=options.protected,
+        ).run()
+    except BaseException:
+        ctx.thumbnails.close(wait=False)
+        raise
+    await asyncio.to_thread(ctx.thumbnails.close)  # the report then only reuses them
     try:
         state.finish_run(run_id)
     except StateError as exc:  # the jobs' own records are written already; say why it stopped

@@ -65,12 +65,14 @@ class Scheduler:
         *,
         workers: int,
         force: bool = False,
+        protected: frozenset[str] = frozenset(),
     ) -> None:
         self.ctx = ctx
         self.jobs = jobs
         self.states = states
         self.workers = max(1, min(workers, len(jobs)))
         self.force = force
+        self.protected = protected  # approved jobs: --force does not generate them again
         self.tally = Tally(jobs=len(jobs))
         self.internal_errors = 0
 
@@ -116,7 +118,8 @@ class Scheduler:
     async def _run_job(self, job: Job) -> None:
         ctx = self.ctx
         state = self.states.get(job.key)
-        if state is not None and state.status == "done" and not self.force:
+        force = self.force and job.key not in self.protected
+        if state is not None and state.status == "done" and not force:
             intact = await asyncio.to_thread(files_intact, ctx.output_dir, job.outputs, state.files)
             if intact:
                 ctx.state.mark_skipped(job.key)
@@ -126,7 +129,7 @@ class Scheduler:
         ctx.events.job_started(job.label)
         started = time.monotonic()
         try:
-            if state is not None and state.generated and not self.force:
+            if state is not None and state.generated and not force:
                 # Paid for already (a crash, a failed download, deleted files): download only.
                 result_keys, temporary_url = state.result_keys, state.temporary_url
             else:

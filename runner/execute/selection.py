@@ -97,8 +97,10 @@ def select_jobs(
     selection: Selection,
     *,
     failed_keys: Collection[str] | None = None,
+    keys: Collection[str] | None = None,
 ) -> tuple[Job, ...]:
-    """The jobs a run takes, in plan order. `failed_keys` (for --retry-failed) keeps only those."""
+    """The jobs a run takes, in plan order. `failed_keys` (for --retry-failed) and `keys` (for
+    --rejected) keep only those."""
     matchers = _only_matchers(jobs, selection.only)
     picked: list[Job] = []
     for job in jobs:
@@ -107,6 +109,8 @@ def select_jobs(
         if selection.shard is not None and not selection.shard.contains(job.key):
             continue
         if failed_keys is not None and job.key not in failed_keys:
+            continue
+        if keys is not None and job.key not in keys:
             continue
         picked.append(job)
         if selection.limit is not None and len(picked) >= selection.limit:

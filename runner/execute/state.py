@@ -41,6 +41,7 @@ from runner.execute.state_schema import (
     UPSERT_JOB,
     JobState,
     check_version,
+    ensure_take_column,
     ensure_written_table,
     file_record,
     job_state_of,
@@ -89,6 +90,7 @@ class StateStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             check_version(conn, path, create=True)
+            ensure_take_column(conn)
             ensure_written_table(conn)
         except sqlite3.Error as exc:
             if conn is not None:
@@ -154,6 +156,7 @@ class StateStore:
                 _dumps(job.prompt_object.to_json()),
                 _dumps(list(job.outputs)),
                 run_id,
+                job.take,
             )
             for job in plan.jobs
         ]
@@ -344,6 +347,14 @@ class StateStore:
             (),
         ).fetchall()
         return tuple(str(row[0]) for row in rows)
+
+    def paid_prompt_objects(self) -> list[dict[str, Any]]:
+        """The promptObject of every job the API has charged for (result keys recorded)."""
+        rows = self._read(
+            "SELECT prompt_object FROM jobs WHERE result_keys IS NOT NULL AND result_keys != '[]'",
+            (),
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
 
     def snapshot(self) -> RunSnapshot:
         """The latest run, its jobs in plan order."""

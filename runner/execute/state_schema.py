@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at TEXT,
     duration_s REAL,
     run_id TEXT,
-    skipped_in TEXT
+    skipped_in TEXT,
+    take INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS files (
     job_key TEXT NOT NULL,
@@ -73,13 +74,13 @@ CREATE TABLE IF NOT EXISTS files (
 
 UPSERT_JOB = """
 INSERT INTO jobs (key, idx, label, vars, image_kind, image_ref, image_path, prompt_object,
-                  outputs, run_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  outputs, run_id, take)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
     idx = excluded.idx, label = excluded.label, vars = excluded.vars,
     image_kind = excluded.image_kind, image_ref = excluded.image_ref,
     image_path = excluded.image_path, prompt_object = excluded.prompt_object,
-    outputs = excluded.outputs, run_id = excluded.run_id
+    outputs = excluded.outputs, run_id = excluded.run_id, take = excluded.take
 """
 
 JOB_COLUMNS = (
@@ -137,6 +138,20 @@ def check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None
     # Older versions would be migrated here, one step at a time; version 1 is the first.
 
 
+def ensure_take_column(conn: sqlite3.Connection) -> None:
+    """Takes came after version 1: add the column to an older state (every job is a take 1)."""
+    if has_take_column(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    if not has_take_column(conn):  # another process may have added it meanwhile
+        conn.execute("ALTER TABLE jobs ADD COLUMN take INTEGER NOT NULL DEFAULT 1")
+    conn.execute("COMMIT")
+
+
+def has_take_column(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "take" for row in conn.execute("PRAGMA table_info(jobs)"))
+
+
 # Every file a run wrote, by path, kept after its job leaves the plan: the only files
 # `run --prune` may delete. Added after version 1, so it is created (and filled from `files`)
 # when missing rather than through a version bump that would lock older readers out.
@@ -175,6 +190,8 @@ def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
         raise no_run(output_dir)
     run_id = str(run[1])
     columns = ", ".join(f"j.{c.strip()}" for c in JOB_COLUMNS.split(","))
+    # A state no newer backdrop has opened yet (read-only here) has no take column: all take 1.
+    columns += ", j.take" if has_take_column(conn) else ", 1"
     job_rows = conn.execute(
         f"SELECT {columns} FROM json_each(?) e JOIN jobs j ON j.key = e.value"
         " ORDER BY CAST(e.key AS INTEGER)",
@@ -206,7 +223,7 @@ def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
 
 def job_record(row: Sequence[Any], files: list[FileRecord], run_id: str) -> JobRecord:
     (key, idx, label, vars_, kind, ref, image_path, prompt_object, outputs, status, attempts,
-     error, uuid, _result_keys, _temporary_url, duration_s, skipped_in) = row  # fmt: skip
+     error, uuid, _result_keys, _temporary_url, duration_s, skipped_in, *rest) = row  # fmt: skip
     if status == "done" and skipped_in == run_id:
         status = "skipped"
     return JobRecord(
@@ -225,6 +242,7 @@ def job_record(row: Sequence[Any], files: list[FileRecord], run_id: str) -> JobR
         record_uuid=uuid,
         files=tuple(files),
         duration_s=duration_s,
+        take=int(rest[0]) if rest else 1,
     )
 
 

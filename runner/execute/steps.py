@@ -1,8 +1,8 @@
 """The steps of one job: the image's URL (upload once), one paid generation, verified downloads.
 
-Every API request (upload, generate) goes through the adaptive concurrency gate and the shared
-rate limiter, and is retried on 429, 5xx, timeouts and dropped connections with backoff.
-Downloads from the asset host are retried on their own and never cause a new generation.
+Every API request (upload, generate) asks the run's pacer for a slot (pacer.py: the rate and the
+in-flight ceiling), and is retried on 429, 5xx, timeouts and dropped connections with backoff.
+Downloads from the asset host are retried by the same policy and never cause a new generation.
 
 What cannot be seen from here: the API may charge a generation and then answer 504 (or drop
 the connection). The client sees a transient error and retries, and that retry is paid again.
@@ -28,19 +28,16 @@ from runner.api.errors import (
     UnreachableError,
 )
 from runner.diagnostics import ApiError, BackdropError
-from runner.execute.aimd import AdaptiveLimit
 from runner.execute.backoff import Backoff
 from runner.execute.events import RunEvents
 from runner.execute.files import download_verified
-from runner.execute.ratelimit import RateLimiter
+from runner.execute.pacer import Pacer
 from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
+from runner.execute.thumbnails import ThumbnailMaker
 from runner.plan.model import ImageSource, Job
 
 T = TypeVar("T")
-
-# Pause for everyone after a 429 that came without Retry-After.
-DEFAULT_429_PAUSE_S = 1.0
 
 
 class SourceImageError(BackdropError):
@@ -58,8 +55,7 @@ class RunContext:
     client: OneMinClient
     state: StateStore
     events: RunEvents
-    limiter: RateLimiter
-    concurrency: AdaptiveLimit
+    pacer: Pacer
     backoff: Backoff
     stop: asyncio.Event
     output_dir: Path
@@ -70,6 +66,7 @@ class RunContext:
     credits_left: int | None = None
     retrying: int = 0  # jobs sleeping before a retry, for the progress display
     halted: asyncio.Event = field(default_factory=asyncio.Event)  # stop asked, or fatal answer
+    thumbnails: ThumbnailMaker | None = None  # previews made as images land
     _uploads: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     @property
@@ -86,6 +83,7 @@ class RunContext:
             self.fatal = fatal
         first = not self.halted.is_set()
         self.halted.set()
+        self.pacer.abandon_waiters(Stopped)  # nobody waits for a slot to send nothing
         return first
 
     async def pause(self, seconds: float) -> None:
@@ -101,45 +99,62 @@ class RunContext:
                 self.retrying -= 1
         self.check_stop()
 
-    async def api_call(self, label: str, send: Callable[[], Awaitable[T]]) -> T:
-        """One API request with gate, pacing and retries; `send` is called once per attempt."""
-        attempt = 0
-        while True:
+    async def api_call(
+        self, label: str, send: Callable[[], Awaitable[T]], *, generation: bool = False
+    ) -> T:
+        """One API request with pacing and retries; `send` is called once per attempt.
+        `generation`: its latency tells the pacer how long generations take."""
+
+        async def attempt() -> T:
             self.check_stop()
-            await self.concurrency.acquire()
-            try:
-                await self.limiter.acquire()
-                self.check_stop()  # the pacing wait may have outlived the run
-                result = await send()
-            except RateLimited as exc:
+            async with self.pacer.slot(generation=generation) as slot:
+                self.check_stop()  # the wait for a slot may have outlived the run
+                try:
+                    result = await send()
+                except RateLimited as exc:
+                    self.api_reached = True
+                    slot.refused(exc.retry_after)
+                    raise
+                except TransientError as exc:
+                    self.api_reached = self.api_reached or exc.connect_failure is None
+                    raise
+                except ApiError:
+                    self.api_reached = True  # the API answered, if only to say no
+                    raise
                 self.api_reached = True
-                self.concurrency.on_congestion()
-                pause = exc.retry_after if exc.retry_after is not None else DEFAULT_429_PAUSE_S
-                self.limiter.penalize(pause)
-                error: RetryableError = exc
-            except TransientError as exc:
-                self.api_reached = self.api_reached or exc.connect_failure is None
-                self.concurrency.on_congestion()
-                error = exc
-            except ApiError:
-                self.api_reached = True  # the API answered, if only to say no
-                raise
-            else:
-                self.api_reached = True
-                self.concurrency.on_success()
+                slot.ok()
                 return result
-            finally:
-                self.concurrency.release()
-            attempt += 1
-            if attempt >= self.max_attempts:
-                reason = getattr(error, "connect_failure", None)
-                if reason is not None and not self.api_reached:
-                    # Never reached at all, not a blip: every other job would fail the same way.
-                    raise UnreachableError(self.client.display_url, reason)
-                raise _gave_up(error, attempt)
-            delay = self.backoff.delay(attempt - 1, getattr(error, "retry_after", None))
-            self.events.job_retrying(label, attempt + 1, error.message, delay)
-            await self.pause(delay)
+
+        def give_up(error: RetryableError, attempts: int) -> ApiError:
+            reason = error.connect_failure if isinstance(error, TransientError) else None
+            if reason is not None and not self.api_reached:
+                # Never reached at all, not a blip: every other job would fail the same way.
+                return UnreachableError(self.client.display_url, reason)
+            return _gave_up(error, attempts)
+
+        return await self._retrying(label, attempt, self.pause, give_up)
+
+    async def _retrying(
+        self,
+        label: str,
+        attempt: Callable[[], Awaitable[T]],
+        pause: Callable[[float], Awaitable[None]],
+        give_up: Callable[[RetryableError, int], ApiError] | None = None,
+    ) -> T:
+        """The one retry policy: up to max_attempts, backoff (or the server's Retry-After)
+        between attempts, each retry told to the events."""
+        attempts = 0
+        while True:
+            try:
+                return await attempt()
+            except RetryableError as exc:
+                error = exc
+            attempts += 1
+            if attempts >= self.max_attempts:
+                raise (give_up or _gave_up)(error, attempts)
+            delay = self.backoff.delay(attempts - 1, error.retry_after)
+            self.events.job_retrying(label, attempts + 1, error.message, delay)
+            await pause(delay)
 
     # -- step 1: the image ---------------------------------------------------------------------
 
@@ -203,7 +218,7 @@ class RunContext:
             self.state.mark_attempt(job.key)
             return self.client.generate(prompt_object)
 
-        generation = await self.api_call(job.label, send)
+        generation = await self.api_call(job.label, send, generation=True)
         if generation.credits_left is not None:
             self.credits_left = generation.credits_left
         # Paid: durable (fsynced) before any download; off the loop so others keep going.
@@ -234,6 +249,11 @@ class RunContext:
                 job.label, key, dest, fmt, size, temporary_url if index == 0 else None
             )
             self.state.record_file(job.key, index, record)
+            if self.thumbnails is not None:
+                self.thumbnails.submit(record.sha256, self.output_dir / record.path)
+        image = job.image
+        if self.thumbnails is not None and image.sha256 is not None and image.path is not None:
+            self.thumbnails.submit(image.sha256, image.path)  # the original, beside the results
         return len(job.outputs)
 
     async def _download_one(
@@ -246,8 +266,9 @@ class RunContext:
         temporary_url: str | None,
     ) -> FileRecord:
         url: str | None = None  # the asset host first; the presigned link if it refuses
-        attempt = 0
-        while True:
+
+        async def attempt() -> FileRecord:
+            nonlocal url
             try:
                 return await download_verified(
                     self.client,
@@ -263,16 +284,10 @@ class RunContext:
                 if url is not None or temporary_url is None or exc.status not in (403, 404):
                     raise
                 url = temporary_url
-                error: ApiError = exc
-            except RetryableError as exc:
-                error = exc
-            attempt += 1
-            if attempt >= self.max_attempts:
-                raise _gave_up(error, attempt)
-            delay = self.backoff.delay(attempt - 1, getattr(error, "retry_after", None))
-            self.events.job_retrying(label, attempt + 1, error.message, delay)
-            # A download is not a new request to pay for: it goes on even while stopping.
-            await asyncio.sleep(delay)
+                raise TransientError(exc.message, exc.hint, status=exc.status) from None
+
+        # A download is not a new request to pay for: it goes on even while stopping.
+        return await self._retrying(label, attempt, asyncio.sleep)
 
 
 def _asset_missing(exc: RejectedError) -> bool:
@@ -283,7 +298,7 @@ def _asset_missing(exc: RejectedError) -> bool:
     )
 
 
-def _gave_up(error: ApiError, attempts: int) -> ApiError:
+def _gave_up(error: RetryableError, attempts: int) -> ApiError:
     what = "attempt" if attempts == 1 else "attempts"
     message = f"{error.message} (gave up after {attempts} {what})"
     if isinstance(error, RateLimited):

@@ -1,18 +1,23 @@
-"""Load each matrix axis into its list of values: inline, {csv: ...}, {yaml: ...} or {glob: ...}."""
+"""Load each matrix axis into its list of values, through one registry of axis sources.
+
+A source kind (inline, csv, yaml, glob) is one loader function and one entry in SOURCES; an
+unknown kind is an error, never a fall-through. The API-key scan runs here, once, for every
+source, so that a new source cannot forget it.
+"""
 
 from __future__ import annotations
 
-import glob as globlib
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runner.apikey import KEY_HINT, find_key_in_text
-from runner.diagnostics import Diagnostic, RecipeError
+from runner.diagnostics import Diagnostic, RecipeError, suggestion_suffix
 from runner.plan.csvfile import read_csv_table
 from runner.plan.secrets import contains_key, key_in_values
+from runner.recipe.files import FileProblem, data_roots, printable
 from runner.recipe.model import Axis, NodePath, Recipe, format_path
 
 _TOO_LARGE_HINT = "split it into smaller files, or remove the rows and columns you do not use"
@@ -27,125 +32,161 @@ class AxisValues:
     node: NodePath  # where the axis is declared in the recipe
 
 
+@dataclass(frozen=True)
+class SourceResult:
+    """What a source loader found: values, or problems; plus the text to scan for the key."""
+
+    values: Sequence[Any] = ()
+    problems: list[Diagnostic] = field(default_factory=list)
+    text: str | None = None  # the file's text, scanned for the key with line numbers
+    file: str | None = None  # the file as shown to the user; None: values are not from a file
+
+
+@dataclass(frozen=True)
+class AxisSourceKind:
+    load: Callable[[Recipe, Axis, tuple[Path, ...]], SourceResult]
+    key_message: str  # said when a loaded value (not a file's line) holds the API key
+
+
 def display_path(recipe: Recipe, relative: str) -> str:
     """A file named in the recipe, as the user should see it (beside the recipe's own name)."""
     base = os.path.dirname(recipe.source.file)
-    return os.path.normpath(os.path.join(base, relative)) if base else os.path.normpath(relative)
+    shown = os.path.normpath(os.path.join(base, relative)) if base else os.path.normpath(relative)
+    return printable(shown)
 
 
-def load_axes(recipe: Recipe) -> tuple[tuple[AxisValues, ...], list[Diagnostic]]:
-    """Every axis that loaded, plus a diagnostic for each one that did not."""
+def load_axes(
+    recipe: Recipe, roots: tuple[Path, ...] | None = None
+) -> tuple[tuple[AxisValues, ...], list[Diagnostic]]:
+    """Every axis that loaded, plus a diagnostic for each one that did not.
+
+    `roots` are the folders data files may come from (default: the recipe's project).
+    """
+    if roots is None:
+        roots = data_roots(recipe.base_dir)
     loaded: list[AxisValues] = []
     problems: list[Diagnostic] = []
     for axis in recipe.axes:
-        values, axis_problems = _load_axis(recipe, axis)
-        problems.extend(axis_problems)
-        if axis_problems:
+        kind = SOURCES.get(axis.source.kind)
+        if kind is None:
+            problems.append(_unknown_kind(recipe, axis))
             continue
-        if not values:
+        result = kind.load(recipe, axis, roots)
+        secret = _find_key(recipe, axis, kind, result)
+        if secret is not None:
+            problems.append(secret)  # alone: other messages might quote the key's line
+            continue
+        problems.extend(result.problems)
+        if result.problems:
+            continue
+        if not result.values:
             problems.append(_empty_axis(recipe, axis))
             continue
-        loaded.append(AxisValues(axis.name, tuple(values), axis.node))
+        loaded.append(AxisValues(axis.name, tuple(result.values), axis.node))
     return tuple(loaded), problems
 
 
-def _load_axis(recipe: Recipe, axis: Axis) -> tuple[Sequence[Any], list[Diagnostic]]:
-    source = axis.source
-    if source.kind == "inline":
-        return source.values, []
-    assert source.path is not None
-    if source.kind == "csv":
-        return _load_csv(recipe, axis, source.path)
-    if source.kind == "yaml":
-        return _load_yaml(recipe, axis, source.path)
-    return _load_glob(recipe, axis, source.path)
+def _find_key(
+    recipe: Recipe, axis: Axis, kind: AxisSourceKind, result: SourceResult
+) -> Diagnostic | None:
+    if result.text is not None and result.file is not None:
+        found = find_key_in_text(result.text, result.file)
+        if found is not None:
+            return found
+    if not contains_key(result.values):
+        return None
+    if result.file is not None:
+        return key_in_values(result.values, result.file)  # written with escapes such as \x41
+    node = (*axis.node, axis.source.kind) if axis.source.kind != "inline" else axis.node
+    return recipe_problem(recipe, node, kind.key_message, KEY_HINT)
 
 
-def _recipe_problem(recipe: Recipe, node: NodePath, message: str, hint: str | None) -> Diagnostic:
+def recipe_problem(recipe: Recipe, node: NodePath, message: str, hint: str | None) -> Diagnostic:
     return Diagnostic(message, path=format_path(node), span=recipe.source.span(node), hint=hint)
 
 
-def _read_bytes(
-    recipe: Recipe, axis: Axis, relative: str
+def read_axis_file(
+    recipe: Recipe, axis: Axis, relative: str, roots: tuple[Path, ...]
 ) -> tuple[bytes | None, Diagnostic | None]:
-    from runner.recipe.files import FileProblem, read_bounded
+    """A data file's bytes, refused when it is outside the project, missing or too large."""
+    from runner.recipe.files import confine, read_bounded
     from runner.recipe.loader import MAX_DATA_BYTES
 
     node = (*axis.node, axis.source.kind)
     shown = display_path(recipe, relative)
     try:
-        return read_bounded(recipe.base_dir / relative, MAX_DATA_BYTES, _TOO_LARGE_HINT), None
+        real = confine(recipe.base_dir / relative, roots)
+        return read_bounded(real, MAX_DATA_BYTES, _TOO_LARGE_HINT), None
     except FileProblem as problem:
         hint = problem.hint
         if problem.kind == "missing":
             hint = "the path is relative to the recipe file; check the spelling and the folder"
-        return None, _recipe_problem(recipe, node, f"the file {shown} {problem.message}", hint)
+        return None, recipe_problem(recipe, node, f"the file {shown} {problem.message}", hint)
 
 
-def _load_csv(recipe: Recipe, axis: Axis, relative: str) -> tuple[Sequence[Any], list[Diagnostic]]:
-    data, problem = _read_bytes(recipe, axis, relative)
+def _load_inline(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
+    return SourceResult(values=axis.source.values)
+
+
+def _load_csv(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
+    assert axis.source.path is not None
+    data, problem = read_axis_file(recipe, axis, axis.source.path, roots)
     if data is None:
-        return (), [problem] if problem else []
-    shown = display_path(recipe, relative)
+        return SourceResult(problems=[problem] if problem else [])
+    shown = display_path(recipe, axis.source.path)
     table, problems = read_csv_table(data, shown)
-    secret = find_key_in_text(table.text or data.decode("latin-1"), shown) or key_in_values(
-        table.rows, shown
-    )
-    if secret is not None:
-        return (), [secret]  # alone: other messages might quote the key's line
-    return table.rows, problems
+    text = table.text or data.decode("latin-1")
+    return SourceResult(table.rows, problems, text, shown)
 
 
-def _load_yaml(recipe: Recipe, axis: Axis, relative: str) -> tuple[Sequence[Any], list[Diagnostic]]:
+def _load_yaml(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
     from runner.recipe.loader import decode_yaml, load_yaml
 
-    data, problem = _read_bytes(recipe, axis, relative)
+    assert axis.source.path is not None
+    data, problem = read_axis_file(recipe, axis, axis.source.path, roots)
     if data is None:
-        return (), [problem] if problem else []
-    shown = display_path(recipe, relative)
-    # Before parsing: a syntax error's message would quote the line holding the key.
-    secret = find_key_in_text(data.decode("utf-8", "replace"), shown)
-    if secret is not None:
-        return (), [secret]
+        return SourceResult(problems=[problem] if problem else [])
+    shown = display_path(recipe, axis.source.path)
+    text = data.decode("utf-8", "replace")
     try:
         document = load_yaml(decode_yaml(data, shown), shown)
     except RecipeError as exc:
-        return (), list(exc.diagnostics())
+        return SourceResult(problems=list(exc.diagnostics()), text=text, file=shown)
     values = document.data
-    secret = key_in_values(values, shown)  # written with escapes such as \x41
-    if secret is not None:
-        return (), [secret]
     if not isinstance(values, list):
-        kind = "nothing" if values is None else "one value"
-        kind = "a mapping" if isinstance(values, dict) else kind
-        span = document.source.span(())
-        message = f"this file holds {kind}; an axis file must hold a list (one '- ' item per value)"
-        return (), [Diagnostic(message, span=span, file=shown)]
-    return values, []
+        what = "nothing" if values is None else "one value"
+        what = "a mapping" if isinstance(values, dict) else what
+        message = f"this file holds {what}; an axis file must hold a list (one '- ' item per value)"
+        diagnostic = Diagnostic(message, span=document.source.span(()), file=shown)
+        return SourceResult(problems=[diagnostic], text=text, file=shown)
+    return SourceResult(values, [], text, shown)
 
 
-def _load_glob(recipe: Recipe, axis: Axis, pattern: str) -> tuple[Sequence[Any], list[Diagnostic]]:
-    base = recipe.base_dir
-    matches = globlib.glob(pattern, root_dir=base, recursive=True)
-    values = []
-    for match in sorted(Path(m).as_posix() for m in matches):
-        path = Path(match)
-        if not (base / path).is_file():
-            continue
-        values.append({"name": path.name, "stem": path.stem, "path": match})
-    if contains_key(values):
-        node = (*axis.node, "glob")
-        message = "a file name matched by this pattern contains your API key (ONEMIN_API_KEY)"
-        return (), [_recipe_problem(recipe, node, message, KEY_HINT)]
-    if not values:
-        node = (*axis.node, "glob")
-        message = f"the pattern {pattern!r} matches no files"
-        hint = f"patterns are relative to the recipe's folder ({_folder_name(recipe)})"
-        return (), [_recipe_problem(recipe, node, message, hint)]
-    return values, []
+def _load_glob(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
+    from runner.plan.globaxis import load_glob
+
+    return load_glob(recipe, axis, roots)
 
 
-def _folder_name(recipe: Recipe) -> str:
+SOURCES: Mapping[str, AxisSourceKind] = {
+    "inline": AxisSourceKind(_load_inline, "a value of this axis contains your API key"),
+    "csv": AxisSourceKind(_load_csv, "a value in this file contains your API key"),
+    "yaml": AxisSourceKind(_load_yaml, "a value in this file contains your API key"),
+    "glob": AxisSourceKind(
+        _load_glob, "a file name matched by this pattern contains your API key (ONEMIN_API_KEY)"
+    ),
+}
+
+
+def _unknown_kind(recipe: Recipe, axis: Axis) -> Diagnostic:
+    kind = str(axis.source.kind)
+    kinds = [name for name in SOURCES if name != "inline"]
+    message = f"unknown axis source {kind!r}{suggestion_suffix(kind, kinds)}"
+    hint = f"an axis is a list of values, or one of {', '.join(kinds)}"
+    return recipe_problem(recipe, axis.node, message, hint)
+
+
+def folder_name(recipe: Recipe) -> str:
     return os.path.dirname(recipe.source.file) or "."
 
 
@@ -156,4 +197,4 @@ def _empty_axis(recipe: Recipe, axis: Axis) -> Diagnostic:
     else:
         message = f"the axis {axis.name!r} has no values: {axis.source.path} has no rows"
     hint = "give the axis at least one value, or remove it"
-    return _recipe_problem(recipe, axis.node, message, hint)
+    return recipe_problem(recipe, axis.node, message, hint)

@@ -1,6 +1,7 @@
 """Read a CSV axis the way spreadsheet programs really export it: one mapping of strings per row.
 
-Handles UTF-8 (with or without BOM), UTF-16 (Excel "Unicode text"), cp1252 from older Excel,
+Handles UTF-8 (with or without BOM), UTF-16 (Excel "Unicode text"), and the legacy encodings
+of older Excel (cp1252, Mac Roman, Shift-JIS...) when charset-normalizer is sure of them,
 comma / semicolon / tab delimiters (and Excel's `sep=;` first line), CRLF, quoted fields with
 newlines and blank rows. Values stay the strings people typed: no type guessing.
 """
@@ -44,13 +45,54 @@ def decode_spreadsheet(data: bytes) -> tuple[str, str]:
         return data.decode(encoding), encoding
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    legacy = guess_legacy_encoding(data)
+    if legacy is None:
+        raise UnclearEncoding(data.count(b"\n", 0, first_bad) + 1)
+    return data.decode(legacy), legacy
+
+
+class UnclearEncoding(Exception):
+    """The file is not UTF-8 and no single legacy encoding clearly fits it."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"not UTF-8 (line {line})")
+        self.line = line  # the first line holding a byte that is not UTF-8
+
+
+# What spreadsheet programs write when they do not write UTF-8: Windows and Mac Excel in
+# Western Europe, and the default "CSV" of Japanese, Chinese and Korean Excel.
+LEGACY_ENCODINGS = ("cp1252", "mac_roman", "cp932", "gb18030", "big5", "cp949")
+# How much less "mess" (charset-normalizer's chaos ratio) the best reading must show than any
+# reading that gives other text. Short files are often readable several ways: refuse those.
+_CLEAR_MARGIN = 0.02
+_MAX_CHAOS = 0.2
+
+
+def guess_legacy_encoding(data: bytes) -> str | None:
+    """The legacy encoding of `data` when charset-normalizer is confident, else None.
+
+    Confident means: one reading is clearly less garbled than every reading that decodes to
+    different text. A wrong guess would send garbled prompts to a paid API, so a tie refuses.
+    """
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS)))
+    if not results:
+        return None
+    best = results[0]
+    if best.chaos > _MAX_CHAOS:
+        return None
+    text = str(best)
+    for other in results[1:]:
+        if other.chaos - best.chaos < _CLEAR_MARGIN and str(other) != text:
+            return None
     try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        # The five bytes cp1252 leaves undefined: latin-1 reads everything.
-        return data.decode("latin-1"), "latin-1"
+        data.decode(best.encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    return str(best.encoding)
 
 
 def sniff_delimiter(line: str) -> str:
@@ -85,6 +127,8 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
     """Parse a CSV export; problems point at the file's own lines and columns."""
     try:
         text, encoding = decode_spreadsheet(data)
+    except UnclearEncoding as unclear:
+        return CsvTable((), "unknown", ","), [_unclear(display, data, unclear.line)]
     except UnicodeDecodeError as exc:
         message = f"this file looks like {exc.encoding.upper()} text but is damaged ({exc.reason})"
         hint = "export it again from the spreadsheet, as CSV UTF-8 if the program offers it"
@@ -184,3 +228,15 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
         padded = [*cells[:width], *([""] * (width - len(cells)))]
         rows.append({name: cell.strip() for name, cell in zip(names, padded, strict=True)})
     return CsvTable(tuple(rows), encoding, delimiter, text), problems
+
+
+def _unclear(display: str, data: bytes, line: int) -> Diagnostic:
+    lines = data.split(b"\n")
+    shown = lines[line - 1].decode("utf-8", "replace").rstrip("\r") if line <= len(lines) else ""
+    return Diagnostic(
+        f"this file is not UTF-8 text, and its encoding cannot be told for sure (line {line} "
+        "is the first that is not UTF-8)",
+        span=Span(display, line, 1, 2, shown),
+        hint="in the spreadsheet program, save it again as 'CSV UTF-8' (File > Save As), so "
+        "that every character reaches the prompt as written",
+    )

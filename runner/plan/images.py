@@ -39,8 +39,12 @@ def sniff_format(head: bytes) -> str | None:
 class ImageResolver:
     """Resolves image references; each distinct file is read, checked and hashed once."""
 
-    def __init__(self, base_dir: Path) -> None:
+    def __init__(self, base_dir: Path, roots: tuple[Path, ...] | None = None) -> None:
+        from runner.recipe.files import data_roots
+
         self._base = base_dir
+        # The folders images may come from (after following symlinks): the recipe's project.
+        self._roots = roots if roots is not None else data_roots(base_dir)
         self._seen: dict[str, ImageSource | ImageProblem] = {}
 
     def resolve(self, rendered: str) -> ImageSource:
@@ -85,13 +89,14 @@ class ImageResolver:
         return self._local(ref)
 
     def _local(self, ref: str) -> ImageSource:
-        from runner.recipe.files import FileProblem, read_bounded
+        from runner.recipe.files import FileProblem, confine, printable, read_bounded
 
         path = Path(os.path.normpath(self._base / ref))
         limit = MAX_UPLOAD_BYTES // (1024 * 1024)
         try:
-            data = read_bounded(path, MAX_UPLOAD_BYTES)
+            data = read_bounded(confine(path, self._roots), MAX_UPLOAD_BYTES)
         except FileProblem as problem:
+            ref = printable(ref)
             if problem.kind == "missing":
                 raise ImageProblem(
                     f"the image {ref} does not exist",

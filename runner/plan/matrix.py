@@ -61,7 +61,35 @@ def check_exclude(recipe: Recipe, axes: Sequence[AxisValues]) -> list[Diagnostic
                 problems.append(_at(recipe, node, message, f"the axes are: {names}", key=True))
             elif key in loaded and isinstance(pattern, Mapping):
                 problems.extend(_check_fields(recipe, node, pattern, loaded[key].values))
+            elif key in loaded:
+                problem = _check_value(recipe, node, pattern, loaded[key].values, f"axis {key!r}")
+                problems.extend([problem] if problem else [])
     return problems
+
+
+def _check_value(
+    recipe: Recipe, node: NodePath, pattern: Any, values: Sequence[Any], what: str
+) -> Diagnostic | None:
+    """A value no row has would silently exclude nothing (`Winter` vs `winter`): refuse it."""
+    if any(value_matches(pattern, value) for value in values):
+        return None
+    plain = [str(v) for v in values if isinstance(v, str | int | float) and not isinstance(v, bool)]
+    shown = _shown(pattern)
+    if not plain:
+        if any(isinstance(value, Mapping) for value in values):
+            hint = f"the values of the {what} are mappings; name a field, e.g. {{ code: {shown} }}"
+        else:
+            hint = None
+        return _at(recipe, node, f"{shown} matches no value of the {what}", hint, key=False)
+    distinct = list(dict.fromkeys(plain))
+    listed = ", ".join(distinct[:10]) + (", ..." if len(distinct) > 10 else "")
+    suffix = suggestion_suffix(str(pattern), distinct)
+    message = f"{shown} matches no value of the {what}{suffix}"
+    return _at(recipe, node, message, f"the values are: {listed}", key=False)
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _check_fields(
@@ -83,10 +111,14 @@ def _check_fields(
             problems.append(_at(recipe, (*node, key), message, hint, key=True))
         elif isinstance(sub, Mapping):
             problems.extend(_check_fields(recipe, (*node, key), sub, fields[str(key)]))
+        else:
+            what = f"field {key!r}"
+            problem = _check_value(recipe, (*node, key), sub, fields[str(key)], what)
+            problems.extend([problem] if problem else [])
     return problems
 
 
-def _at(recipe: Recipe, node: NodePath, message: str, hint: str, *, key: bool) -> Diagnostic:
+def _at(recipe: Recipe, node: NodePath, message: str, hint: str | None, *, key: bool) -> Diagnostic:
     span = recipe.source.span(node, key=key)
     return Diagnostic(message, path=format_path(node), span=span, hint=hint)
 

@@ -71,6 +71,7 @@ class Job:
     image: ImageSource
     prompt_object: PromptObject
     outputs: tuple[str, ...]  # POSIX paths relative to the output folder, one per image (n)
+    take: int = 1  # regenerations after a rejection: take 2 and later have keys of their own
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +82,7 @@ class Job:
             "image": {"kind": self.image.kind, "ref": self.image.ref, "sha256": self.image.sha256},
             "prompt_object": self.prompt_object.to_json(),
             "outputs": list(self.outputs),
+            "take": self.take,
         }
 
 
@@ -101,6 +103,7 @@ class Plan:
     jobs: tuple[Job, ...]
     prices: PriceTable
     report: ReportLayout
+    budget: float | None = None  # USD the output folder may cost at most (recipe `budget:`)
 
     @property
     def image_count(self) -> int:

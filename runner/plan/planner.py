@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
-from runner.diagnostics import Diagnostic, RecipeError, display_path
+from runner.diagnostics import Diagnostic, RecipeError, UsageError, display_path
 from runner.plan.axes import load_axes
+from runner.plan.images import ImageResolver
 from runner.plan.jobs import OUTPUT_NODE, JobBuilder
 from runner.plan.matrix import check_exclude, expand_matrix, matrix_size
 from runner.plan.model import Job, Plan
-from runner.plan.outputs import sources_inside
+from runner.plan.outputs import MAX_NAME_BYTES, sources_inside
 from runner.plan.problems import ProblemLog
+from runner.recipe.files import data_roots, path_text_problem
 from runner.recipe.model import NodePath, PriceTable, Recipe, format_path
 
 DEFAULT_MAX_JOBS = 10_000
@@ -39,14 +42,25 @@ def plan_recipe(
     output_dir: Path | None = None,
     max_jobs: int | None = None,
     prices: PriceTable | None = None,
+    allow_outside: Sequence[Path] = (),
 ) -> Plan:
-    """Expand, render and check every job; raises RecipeError carrying every problem found."""
+    """Expand, render and check every job; raises RecipeError carrying every problem found.
+
+    Data files and images must lie inside the recipe's project (its folder, or the git
+    repository holding it) or one of the `allow_outside` folders.
+    """
+    _check_output_dir(recipe)
     folder = output_folder(recipe, output_dir)
+    if output_dir is not None:
+        _check_output_flag(folder)
     cap = job_cap(recipe, max_jobs)
-    axes, diagnostics = load_axes(recipe)
+    roots = data_roots(recipe.base_dir, allow_outside)
+    axes, diagnostics = load_axes(recipe, roots)
     diagnostics += check_exclude(recipe, axes)
     problems = ProblemLog(recipe.source)
     builder = JobBuilder(recipe, axes, folder, problems)
+    # JobBuilder makes its own resolver from the recipe's folder; this one knows the roots.
+    builder.images = ImageResolver(recipe.base_dir, roots)
     builder.check_templates()
     if diagnostics or problems:
         raise RecipeError([*diagnostics, *problems.diagnostics(0)])
@@ -77,6 +91,7 @@ def plan_recipe(
         jobs=_distinct_keys(jobs),
         prices=prices if prices is not None else recipe.prices,
         report=recipe.report,
+        budget=recipe.budget,
     )
 
 
@@ -145,3 +160,31 @@ def _all_excluded(recipe: Recipe, product: int) -> Diagnostic:
     message = f"every combination is excluded: the {product:,} combinations all match an entry"
     hint = "remove or narrow the `exclude` entries that match everything"
     return Diagnostic(message, path=format_path(node), span=recipe.source.span(node), hint=hint)
+
+
+def _check_output_dir(recipe: Recipe) -> None:
+    """An output_dir no folder can have (a NUL or control character, a name too long for any
+    file system) is the recipe's error."""
+    text = recipe.output_dir or ""
+    problem = path_text_problem(text)
+    longest = max((len(part.encode("utf-8", "replace")) for part in text.split("/")), default=0)
+    if problem is None and longest > MAX_NAME_BYTES:
+        problem = (
+            f"a folder name in this path is {longest:,} bytes long; file systems allow "
+            f"{MAX_NAME_BYTES}"
+        )
+    if problem is not None:
+        node: NodePath = ("output_dir",)
+        span = recipe.source.span(node)
+        raise RecipeError([Diagnostic(problem, path=format_path(node), span=span)])
+
+
+def _check_output_flag(folder: Path) -> None:
+    """--output-dir with a folder name no file system takes is a usage error, not a crash."""
+    longest = max(len(part.encode("utf-8", "replace")) for part in folder.parts)
+    if longest > MAX_NAME_BYTES:
+        raise UsageError(
+            f"--output-dir: a folder name is {longest:,} bytes long; file systems allow "
+            f"{MAX_NAME_BYTES}",
+            hint="choose a shorter folder name",
+        )

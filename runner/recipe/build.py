@@ -9,11 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import Diagnostic, RecipeError, display_path, suggestion_suffix
+from runner.recipe.include_keys import check_include_keys
 from runner.recipe.loader import MAX_RECIPE_BYTES, LoadedDocument, load_yaml_file
 from runner.recipe.model import (
     DEFAULT_PRICES,
+    MAX_CHANNEL_SIDE,
     Axis,
     AxisSource,
+    Channel,
+    FitMode,
     NodePath,
     PriceTable,
     Recipe,
@@ -55,7 +59,9 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
         raise RecipeError(problems)
     axes = _axes(doc.data.get("matrix") or {})
     problems = _check_names(doc, tuple((axis.name, axis.node) for axis in axes))
+    problems += check_include_keys(doc.data, doc.source, [axis.name for axis in axes])
     problems += _check_prices(doc)
+    problems += _check_channels(doc)
     problems += _check_output_dir(doc)
     if problems:
         raise RecipeError(problems)
@@ -96,7 +102,22 @@ def _build(path: Path, doc: LoadedDocument, axes: tuple[Axis, ...]) -> Recipe:
         report=ReportLayout(rows=report.get("rows"), columns=report.get("columns")),
         source=doc.source,
         max_jobs=data.get("max_jobs"),
+        budget=float(data["budget"]) if data.get("budget") is not None else None,
+        channels=_channels(data.get("channels") or {}),
     )
+
+
+def _channels(spec: Mapping[str, Any]) -> tuple[Channel, ...]:
+    """`instagram: 1080x1350` or `story: {size: 1080x1920, fit: contain, background: '#000000'}`."""
+    out = []
+    for name, value in spec.items():
+        entry = value if isinstance(value, Mapping) else {"size": value}
+        width, _, height = str(entry["size"]).partition("x")
+        colour = str(entry.get("background", "#ffffff"))
+        rgb = (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16))
+        fit: FitMode = "contain" if entry.get("fit") == "contain" else "cover"
+        out.append(Channel(str(name), int(width), int(height), fit, rgb))
+    return tuple(out)
 
 
 def _axes(matrix: Mapping[str, Any]) -> tuple[Axis, ...]:
@@ -159,6 +180,40 @@ def _check_prices(doc: LoadedDocument) -> list[Diagnostic]:
                         hint="write a price such as 0.042",
                     )
                 )
+    return found
+
+
+def _check_channels(doc: LoadedDocument) -> list[Diagnostic]:
+    """Channel sides up to MAX_CHANNEL_SIDE, and channel names unique whatever their case
+    (export names files after them, and macOS and Windows ignore case)."""
+    found = []
+    seen: dict[str, str] = {}
+    for name, value in (doc.data.get("channels") or {}).items():
+        size = value.get("size") if isinstance(value, Mapping) else value
+        path: NodePath = (
+            ("channels", name) if not isinstance(value, Mapping) else ("channels", name, "size")
+        )
+        sides = [int(side) for side in str(size).split("x") if side.isdigit()]
+        if any(side > MAX_CHANNEL_SIDE for side in sides):
+            found.append(
+                Diagnostic(
+                    f"the channel size {size} is larger than {MAX_CHANNEL_SIDE} pixels on a side",
+                    path=format_path(path),
+                    span=doc.source.span(path),
+                    hint="channels are delivery sizes, such as 1080x1350",
+                )
+            )
+        first = seen.setdefault(str(name).casefold(), str(name))
+        if first != name:
+            node: NodePath = ("channels", name)
+            found.append(
+                Diagnostic(
+                    f"the channels {first!r} and {name!r} differ only in case",
+                    path=format_path(node),
+                    span=doc.source.span(node, key=True),
+                    hint="give each channel a clearly different name: files are named after it",
+                )
+            )
     return found
 
 

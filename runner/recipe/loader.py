@@ -60,6 +60,17 @@ _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 # `.inf` and `.nan` stay text: a price of `.nan` must be refused, not silently compare false.
 _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
 _MAYBE_TYPED = frozenset("-+.0123456789tTfFnN~")
+# Python's own cap on reading integers (sys.get_int_max_str_digits) is 4,300; stay well below.
+MAX_NUMBER_DIGITS = 1000
+
+
+def _is_encodable(text: str) -> bool:
+    """False for text holding lone surrogates (from \\ud800 escapes): no file or API takes them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,8 @@ def decode_yaml(raw: bytes, shown: str) -> str:
 def load_yaml(text: str, file: str) -> LoadedDocument:
     """Load one YAML document from text; every problem found is raised in one RecipeError."""
     text = text.removeprefix("\ufeff")
+    if not _is_encodable(text):
+        raise RecipeError([_surrogate_in_text(text, file)])
     # Composing allocates many objects and no cycles; pausing the garbage collector makes a
     # large file load several times faster.
     collecting = gc.isenabled()
@@ -195,6 +208,17 @@ def _compose(text: str, file: str) -> Node | None:
         raise file_error(file, f"invalid YAML: {exc}", None) from None
     except RecursionError:
         raise _too_deep(file) from None
+
+
+def _surrogate_in_text(text: str, file: str) -> Diagnostic:
+    position = next(i for i, char in enumerate(text) if 0xD800 <= ord(char) <= 0xDFFF)
+    line = text.count("\n", 0, position)
+    col = position - (text.rfind("\n", 0, position) + 1)
+    return Diagnostic(
+        "the text holds an invalid character (a lone surrogate)",
+        span=span_at(file, text.encode("utf-8", "replace").decode("utf-8"), line, col, None),
+        hint="save the file again as UTF-8",
+    )
 
 
 def _too_deep(file: str) -> RecipeError:
@@ -341,6 +365,9 @@ class _Builder:
         if not isinstance(node, ScalarNode):
             self.error(node, "a key must be plain text, not a list or a mapping")
             return None
+        if not _is_encodable(node.value):
+            self.error(node, "this key holds an invalid character (a lone surrogate)")
+            return None
         if node.tag not in _SCALAR_TAGS:
             self.bad_tag(node)
             return None
@@ -355,8 +382,28 @@ class _Builder:
 
     def scalar(self, node: ScalarNode) -> Any:
         tag, text = node.tag, node.value
+        if not _is_encodable(text):
+            # Worded as the template pass words it, so that one mistake reads the same anywhere.
+            what = "template" if "{{" in text or "{%" in text else "text"
+            code = next(f"U+{ord(c):04X}" for c in text if 0xD800 <= ord(c) <= 0xDFFF)
+            self.error(
+                node,
+                f"the {what} contains an invalid character ({code}, half of a pair that "
+                "Unicode needs whole)",
+                "remove the escape that makes it (such as \\ud800), or write the character itself",
+            )
+            return None
         if tag == STR_TAG:
             return text
+        if tag == INT_TAG and len(text) > MAX_NUMBER_DIGITS:
+            # Python refuses to read integers this long; no recipe value needs one.
+            self.error(
+                node,
+                f"this number has {len(text):,} digits, more than the "
+                f"{MAX_NUMBER_DIGITS:,} allowed",
+                "put it in quotes if it is text (a code or an identifier)",
+            )
+            return None
         if tag == NULL_TAG and _NULL.fullmatch(text):
             return None
         if tag == BOOL_TAG and text.lower() in ("true", "false"):

@@ -102,6 +102,25 @@ class ReportLayout:
     columns: str | None = None
 
 
+FitMode = Literal["cover", "contain"]
+MAX_CHANNEL_SIDE = 8192  # pixels: a delivery size, not a poster
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A delivery size `backdrop export` resizes approved images to."""
+
+    name: str
+    width: int
+    height: int
+    fit: FitMode = "cover"  # cover: fill and crop the centre; contain: whole image, padded
+    background: tuple[int, int, int] = (255, 255, 255)  # what `contain` pads with
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A validated recipe. Template strings are still unrendered here."""
@@ -122,6 +141,8 @@ class Recipe:
     report: ReportLayout
     source: SourceMap
     max_jobs: int | None = None  # the recipe's own cap on the job count; None: the default cap
+    budget: float | None = None  # USD this output folder may cost at most (estimate)
+    channels: tuple[Channel, ...] = ()  # export sizes, in recipe order
 
     @property
     def base_dir(self) -> Path:

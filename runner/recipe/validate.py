@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -72,18 +72,28 @@ def validate(doc: LoadedDocument) -> list[Diagnostic]:
                 file=source.file,
             )
         ]
-    schema = recipe_schema()
+    found = explain_schema_errors(_validator().iter_errors(doc.data), source, recipe_schema())
+    if secrets:
+        found = [*secrets, *_without_secrets(found, doc)]
+    return sorted(found, key=_position)
+
+
+def explain_schema_errors(
+    errors: Iterable[Any], source: SourceMap, schema: Mapping[str, Any]
+) -> list[Diagnostic]:
+    """jsonschema errors as plain-English diagnostics at their place in the file, without repeats.
+
+    Shared with the other YAML files backdrop reads (review.yaml), so they all read alike.
+    """
     found: list[Diagnostic] = []
     seen: set[tuple[str, str]] = set()
-    for error in _validator().iter_errors(doc.data):
+    for error in errors:
         for diagnostic in _explain(error, source, schema):
             identity = (diagnostic.path, diagnostic.message)
             if identity not in seen:
                 seen.add(identity)
                 found.append(diagnostic)
-    if secrets:
-        found = [*secrets, *_without_secrets(found, doc)]
-    return sorted(found, key=_position)
+    return found
 
 
 def _without_secrets(found: list[Diagnostic], doc: LoadedDocument) -> list[Diagnostic]:

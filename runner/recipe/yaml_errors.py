@@ -38,6 +38,11 @@ def syntax_diagnostic(exc: yaml.MarkedYAMLError, file: str, text: str) -> Diagno
     line, col = (mark.line, mark.column) if mark is not None else (0, 0)
     context_line = exc.context_mark.line if exc.context_mark is not None else line
     message, hint = _explain(problem, exc.context or "", context_line + 1)
+    if "could not find expected ':'" in problem and exc.context_mark is not None:
+        # PyYAML notices the missing colon on the next line; the key that lacks it is here.
+        line, col = exc.context_mark.line, exc.context_mark.column
+        message = "this line has no ':' after its key"
+        hint = "write 'key: value' (a colon and a space after the key), or quote the whole text"
     for candidate in (line, context_line):
         source = _line(text, candidate)
         if "\t" in source[: len(source) - len(source.lstrip())]:

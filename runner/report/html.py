@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
 from runner.execute.records import RunSnapshot
 from runner.report.context import ReportContext
 from runner.report.html_view import build_page, href
+from runner.templating.pages import page_template
 
 if TYPE_CHECKING:
-    from jinja2 import Template
+    pass
 
 __all__ = ["HtmlReport", "href", "render_html"]
 
@@ -38,23 +38,8 @@ def render_html(snapshot: RunSnapshot, context: ReportContext) -> str:
     style = _asset("report.css")
     script = _asset("report.js")
     page = build_page(snapshot, context.output_dir, context.thumbs, context.source_thumbs)
-    return _template().render(page=page, csp=_csp(style, script), style=style, script=script)
-
-
-@cache
-def _template() -> Template:
-    # Not the recipe templates' environment: this template is our own code, it renders no recipe
-    # text as a template, and must not meet the per-recipe size limits. Sandboxed and strict all
-    # the same; autoescaping is what makes a forgotten escape impossible.
-    from jinja2 import PackageLoader, StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    env = SandboxedEnvironment(
-        loader=PackageLoader("runner.report", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-    )
-    return env.get_template("report.html.j2")
+    template = page_template("runner.report", "report.html.j2")
+    return template.render(page=page, csp=_csp(style, script), style=style, script=script)
 
 
 def _asset(name: str) -> str:

@@ -18,6 +18,7 @@ from runner.report.axis_values import axis_label, readable_pairs, value_identity
 from runner.report.grid import AxisValues, ContactSheet, SourceGroup, layout_sheet
 from runner.report.paths import shown_recipe_path
 from runner.report.thumbs import Thumb
+from runner.review.takes import earlier_take_files
 
 STATUS_NAMES = {
     "done": "Done",
@@ -59,6 +60,7 @@ class JobView:
     error: str | None
     caption: str  # the axes that vary in the group but are neither rows nor columns
     details: tuple[tuple[str, str], ...]
+    previous: tuple[tuple[str, str], ...] = ()  # (link, name) of the previous take's kept images
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,14 @@ class _Groups:
         status = job.shown_status
         count = len(job.files)
         others = [f"{name}={axis_label(job.vars, name)}" for name in captioned if name in job.vars]
+        previous: tuple[tuple[str, str], ...] = ()
+        if job.take > 1:
+            others.append(f"take {job.take}")
+            kept = earlier_take_files(self.output_dir, job.outputs, job.take - 1)
+            previous = tuple(
+                (href(path), f"take {job.take - 1}, image {number}")
+                for number, path in enumerate(kept, start=1)
+            )
         return JobView(
             status=status,
             values=" ".join(str(axis.index(job)) for axis in self.sheet.axes),
@@ -237,12 +247,15 @@ class _Groups:
             error=job.error,
             caption=" ".join(others),
             details=details(job, status),
+            previous=previous,
         )
 
 
 def details(job: JobRecord, status: str) -> tuple[tuple[str, str], ...]:
     """The job's details as readable `name: value` pairs, each value once."""
     rows = [("Status", STATUS_NAMES.get(status, status))]
+    if job.take > 1:
+        rows.append(("Take", str(job.take)))
     rows.append(("Prompt", str(job.prompt_object.get("prompt", ""))))
     for name, value in job.vars.items():
         if name in SHOWN_FIELDS and name in job.prompt_object:

@@ -36,6 +36,7 @@ TRAILING = (
     "height",
     "bytes",
     "error",
+    "take",
 )
 
 
@@ -64,7 +65,7 @@ def render_results_csv(snapshot: RunSnapshot, *, separator: str = ",") -> bytes:
     for job, values in zip(jobs, flattened, strict=True):
         matrix = [values.get(name, "") for name in matrix_columns]
         for tail in _file_rows(job):
-            row = [job.key, job.label, _status(job), *matrix, *tail]
+            row = [job.key, job.label, _status(job), *matrix, *tail, str(job.take)]
             writer.writerow([neutralise(cell) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
 

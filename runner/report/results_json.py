@@ -58,6 +58,7 @@ def _job(job: JobRecord) -> dict[str, Any]:
         "image": {"kind": job.image_kind, "ref": job.image_ref},
         "prompt_object": dict(job.prompt_object),
         "status": job.shown_status,
+        "take": job.take,
         "attempts": job.attempts,
         "error": job.error,
         "record_uuid": job.record_uuid,

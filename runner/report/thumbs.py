@@ -86,6 +86,16 @@ def build_thumbnails(
     return result
 
 
+def make_thumbnail(output_dir: Path, sha256: str, source: Path) -> bool:
+    """Make one image's thumbnail now, unless it is there already (a run makes them as images
+    land, so that the report only reuses them); False if the source cannot be read."""
+    folder = output_dir / THUMBS_DIR
+    if (folder / thumb_name(sha256)).is_file():
+        return True
+    folder.mkdir(parents=True, exist_ok=True)
+    return _make(folder, sha256, ThumbRequest(source)) is not None
+
+
 def _thumb(sha: str, width: int, height: int) -> Thumb:
     return Thumb((THUMBS_DIR / thumb_name(sha)).as_posix(), width, height)
 

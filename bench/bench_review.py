@@ -1,0 +1,115 @@
+"""Benchmark: the review page and review.yaml for 1,000 and 5,000 jobs.
+
+Builds, in a temporary folder, a recorded run of N jobs (n = 2, no image files: the page's own
+cost, not the thumbnails') and a review.yaml with a decision for every job. Then times: a first
+load of the decisions (parse and check), one decision written through the merge path (lock,
+re-read, write, fsync), and over real loopback HTTP the page (GET, whole HTML) and a click (POST),
+averaged over 30 clicks.
+
+Run: .venv/bin/python bench/bench_review.py
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from runner.execute.state import StateStore
+from runner.plan.model import ImageSource, Job, Plan, PromptObject
+from runner.recipe.model import DEFAULT_PRICES, ReportLayout
+from runner.review import decisions
+from runner.review.app import TOKEN_HEADER
+from runner.review.decisions import (
+    Decision,
+    Review,
+    load_review,
+    review_key,
+    save_review,
+    set_decision,
+    with_status,
+)
+from runner.review.server import ReviewServer
+
+CLICKS = 30
+
+
+def recorded_run(out: Path, count: int) -> list[str]:
+    """A run of `count` jobs in the state; returns their review keys."""
+    sha = hashlib.sha256(b"source").hexdigest()
+    image = ImageSource("file", "images/mug.png", Path("/src/mug.png"), sha, "image/png")
+    jobs = tuple(
+        Job(
+            key=hashlib.sha256(str(i).encode()).hexdigest()[:16],
+            index=i,
+            vars={"product": f"P{i % 50}", "market": f"m{i % 20}", "season": f"s{i % 4}"},
+            label=f"product=P{i % 50} market=m{i % 20} season=s{i % 4}",
+            image=image,
+            prompt_object=PromptObject(f"mug {i}", "1024x1024", 2, "low", "png", 100),
+            outputs=(f"m{i % 20}/job-{i:05d}-1.png", f"m{i % 20}/job-{i:05d}-2.png"),
+        )
+        for i in range(count)
+    )
+    plan = Plan(
+        "bench",
+        Path("/src/recipe.yaml"),
+        out,
+        ("product", "market", "season"),
+        jobs,
+        DEFAULT_PRICES,
+        ReportLayout(),
+    )
+    with StateStore.open(out) as store:
+        store.begin_run(plan, "run-1")
+        store.finish_run("run-1")
+    return [review_key(job.outputs) for job in jobs]
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def bench(count: int) -> None:
+    out = Path(tempfile.mkdtemp(prefix="backdrop-bench-review-")) / "out"
+    keys = recorded_run(out, count)
+    save_review(out, Review({key: Decision("approved", pick=2) for key in keys}))
+    load_review(Path(tempfile.mkdtemp()))  # imports, outside the figure
+    decisions._LAST_SEEN.seen.clear()  # a first read: parse and check every decision
+    load_s = timed(lambda: load_review(out))
+    write_s = timed(lambda: set_decision(out, keys[0], lambda d: with_status(d, "rejected", "x")))
+    size = (out / "review.yaml").stat().st_size
+    with ReviewServer(out, lambda: StateStore.read_snapshot(out)) as server, httpx.Client() as http:
+        page_s = timed(lambda: http.get(server.url, timeout=120).raise_for_status())
+        html = len(http.get(server.url, timeout=120).content)
+        headers = {"Origin": server.base_url, TOKEN_HEADER: server.token}
+        url = f"{server.base_url}/api/decision"
+
+        def clicks() -> None:
+            for key in keys[:CLICKS]:
+                body = {"job": key, "action": "reject", "note": "too dark"}
+                http.post(url, json=body, headers=headers).raise_for_status()
+
+        click_s = timed(clicks) / CLICKS
+    print(
+        f"{count:>6,} jobs | review.yaml {size / 1024:,.0f} KiB: load {load_s * 1000:,.0f} ms, "
+        f"one merged write {write_s * 1000:,.0f} ms | page {page_s * 1000:,.0f} ms "
+        f"({html / 1024:,.0f} KiB) | click {click_s * 1000:,.0f} ms"
+    )
+
+
+def main() -> None:
+    for count in (1_000, 5_000):
+        bench(count)
+
+
+if __name__ == "__main__":
+    main()

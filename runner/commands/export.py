@@ -1,0 +1,97 @@
+"""`backdrop export OUTDIR --to DIR`: deliver the approved images, per channel, with a manifest."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from runner.diagnostics import EXIT_OK, UsageError
+
+
+@click.command()
+@click.argument("outdir", type=click.Path(file_okay=False))
+@click.option(
+    "--to", "to", required=True, type=click.Path(file_okay=False), help="The delivery folder."
+)
+@click.option(
+    "--name",
+    "name",
+    metavar="TEMPLATE",
+    help="File name template over the matrix values, e.g. "
+    "'{{ product.sku }}_{{ market.code }}' (default: the output path).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jpeg", "png", "webp"]),
+    help="Re-encode the images (default: as generated).",
+)
+@click.option(
+    "--quality",
+    type=click.IntRange(0, 100),
+    default=90,
+    show_default=True,
+    help="JPEG and WebP quality.",
+)
+@click.option("--zip", "as_zip", is_flag=True, help="One zip per market (or per --group-by).")
+@click.option("--group-by", metavar="AXIS", help="With --zip: the axis per zip, e.g. season.")
+@click.option(
+    "--csv-separator",
+    type=click.Choice([",", ";"]),
+    default=",",
+    show_default=True,
+    help="manifest.csv separator; ';' for Excel in French or German.",
+)
+@click.option("--strict", is_flag=True, help="Fail when a job is still pending or rejected (CI).")
+@click.option(
+    "--recipe",
+    type=click.Path(dir_okay=False),
+    help="The recipe whose channels to use (default: the one the folder was run from).",
+)
+def export(
+    outdir: str,
+    to: str,
+    name: str | None,
+    fmt: str | None,
+    quality: int,
+    as_zip: bool,
+    group_by: str | None,
+    csv_separator: str,
+    strict: bool,
+    recipe: str | None,
+) -> None:
+    """Copy the approved images of OUTDIR into a delivery folder, named and sized per channel."""
+    from runner import terminal
+    from runner.deliver.export import ExportOptions, export_outputs
+    from runner.execute.state import StateStore
+    from runner.recipe.build import load_recipe
+    from runner.review.decisions import load_review
+
+    output_dir = Path(outdir)
+    snapshot = StateStore.read_snapshot(output_dir)
+    recipe_path = Path(recipe) if recipe else Path(snapshot.recipe_path)
+    if recipe_path.is_file():
+        channels = load_recipe(recipe_path).channels
+    elif recipe:
+        raise UsageError(f"--recipe {recipe}: no such file")
+    else:
+        channels = ()
+        terminal.echo_err(
+            f"note: the recipe {snapshot.recipe_path} is gone; exporting the images as they are "
+            "(give --recipe to use its channels)"
+        )
+    options = ExportOptions(
+        name=name,
+        format=fmt,
+        quality=quality,
+        zip=as_zip,
+        group_by=group_by,
+        csv_separator=csv_separator,
+        strict=strict,
+    )
+    review = load_review(output_dir)
+    result = export_outputs(output_dir, Path(to), snapshot, review.decisions, channels, options)
+    terminal.show_export(result)
+    sys.exit(EXIT_OK)

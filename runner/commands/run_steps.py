@@ -1,0 +1,163 @@
+"""The steps of `backdrop run` around run_plan: takes, the spend check, the connection, reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from runner.diagnostics import EXIT_OK, BackdropError, UsageError
+
+if TYPE_CHECKING:
+    from contextlib import ExitStack
+
+    from runner.commands.run import ApiOptions, SafetyOptions
+    from runner.execute.preview import RunPreview
+    from runner.execute.run import RunOptions
+    from runner.execute.takes import TakePlan
+    from runner.plan.model import Plan
+
+# Rehearsal credits: enough for thousands of full demo runs, still shown as "credits left".
+EMULATED_CREDITS = 1_000_000_000
+
+
+def takes(plan: Plan, rejected: bool, include_approved: bool) -> TakePlan:
+    """Each job at its take from review.yaml; with --rejected, only the rejected, as new takes."""
+    from runner import terminal
+    from runner.execute.takes import plan_takes
+    from runner.review.decisions import load_review
+
+    taken = plan_takes(
+        plan, load_review(plan.output_dir), rejected=rejected, include_approved=include_approved
+    )
+    if rejected and not taken.retakes:
+        terminal.echo_err("no job is rejected in review.yaml: nothing to generate again")
+        sys.exit(EXIT_OK)
+    return taken
+
+
+def preview_and_confirm(
+    plan: Plan, options: RunOptions, emulate: bool, safety: SafetyOptions
+) -> RunPreview:
+    """Show what the run will do and cost; stop on the budget, ask above --confirm-over."""
+    from runner import terminal
+    from runner.execute.budget import budget_status, check_budget
+    from runner.execute.preview import preview_run
+
+    preview = preview_run(plan, options)
+    terminal.show_preview(plan, preview, emulate=emulate)
+    budget = budget_status(plan, preview.to_generate)
+    terminal.show_budget(budget)
+    check_budget(plan, budget, preview.selected, preview.to_generate)
+    spend = 0.0 if emulate else preview.cost.total_usd
+    if not spend <= safety.confirm_over and not safety.yes:  # so that a NaN estimate asks too
+        _confirm_spend(spend, safety.confirm_over)
+    return preview
+
+
+def _confirm_spend(spend: float, limit: float) -> None:
+    message = f"this run is estimated at ${spend:,.2f}, above --confirm-over ${limit:,.2f}"
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{message}, and there is no terminal to ask in",
+            hint="add --yes to proceed, or raise --confirm-over; "
+            "try --limit 3 first for a cheap trial",
+        )
+    if not click.confirm(f"{message}. Spend it?", default=False, err=True):
+        raise click.exceptions.Abort()
+
+
+def connect(stack: ExitStack, api: ApiOptions, output_dir: Path) -> tuple[str, str, str]:
+    """The API key, API URL and asset URL: the real ones, checked, or a started emulator's."""
+    if api.emulate:
+        return _start_emulator(stack, output_dir)
+    api_key = _api_key()
+    return (
+        api_key,
+        _check_url("--api-url", api.api_url),
+        _check_url("--asset-url", api.asset_url),
+    )
+
+
+def _api_key() -> str:
+    from runner.apikey import from_env
+
+    key = from_env()
+    if not key:
+        raise UsageError(
+            "no API key: set the ONEMIN_API_KEY environment variable",
+            hint="export ONEMIN_API_KEY=... (or rehearse offline with --emulate)",
+        )
+    return key
+
+
+def _check_url(option: str, url: str) -> str:
+    import httpx
+
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(
+            f"{option} {url!r} is not an http(s) URL",
+            hint=f"write e.g. {option} https://api.1min.ai (or unset the environment variable)",
+        )
+    return url.rstrip("/")
+
+
+def _start_emulator(stack: ExitStack, output_dir: Path) -> tuple[str, str, str]:
+    """An emulator that remembers its uploads and results beside the run's state, so that a
+    later --emulate run can download them again, as it could from the real asset host."""
+    from runner.emulator.config import EmulatorConfig
+    from runner.emulator.server import EmulatorServer
+
+    key = "emulator-key"
+    folder = output_dir / ".backdrop" / "emulator"
+    config = EmulatorConfig(api_key=key, state_dir=folder, credit_limit=EMULATED_CREDITS)
+    try:
+        server = stack.enter_context(EmulatorServer(config))
+    except OSError as err:
+        raise UsageError(
+            f"cannot start the emulator in {folder}: {err.strerror or err}",
+            hint="check that the output folder is writable (or choose another with -o)",
+        ) from None
+    return key, server.base_url, server.asset_base_url
+
+
+def write_reports(output_dir: Path, csv_separator: str) -> Any:
+    from runner.execute.state import StateStore
+    from runner.report import CSV_SEPARATORS, ReportOptions
+    from runner.report import write_reports as write
+
+    options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
+    return write(StateStore.read_snapshot(output_dir), output_dir, options=options)
+
+
+def write_reports_if_any(output_dir: Path, csv_separator: str) -> None:
+    from contextlib import suppress
+
+    # No state yet (the run stopped before its first record): nothing to report.
+    with suppress(BackdropError):
+        write_reports(output_dir, csv_separator)
+
+
+def prune(output_dir: Path, yes: bool) -> None:
+    from runner import terminal
+    from runner.execute.prune import PruneCandidates, prune_outputs
+
+    def confirm(candidates: PruneCandidates) -> bool:
+        terminal.show_prunable(candidates)
+        if yes:
+            return True
+        count = len(candidates.stale)
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"--prune would delete {count} file(s), and there is no terminal to ask in",
+                hint="add --yes to delete them",
+            )
+        return click.confirm(f"Delete these {count} file(s)?", default=False, err=True)
+
+    terminal.show_pruned(prune_outputs(output_dir, confirm))

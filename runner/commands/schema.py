@@ -1,0 +1,13 @@
+"""`backdrop schema`: the recipe JSON Schema, for editors."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+def schema() -> None:
+    """Print the recipe JSON Schema (Draft 2020-12)."""
+    from runner.recipe.validate import schema_text
+
+    click.echo(schema_text(), nl=False)

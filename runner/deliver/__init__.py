@@ -1,0 +1,1 @@
+"""Delivery: export the approved results, named, resized per channel, zipped, with a manifest."""

@@ -1,0 +1,265 @@
+"""export_outputs: the approved results of an output folder, delivered into another folder.
+
+Nothing is written when it would not change: a file (or zip, or manifest) whose bytes are
+already there is left alone, so re-exporting an unchanged review rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.deliver.archive import build_zip
+from runner.deliver.images import (
+    DEFAULT_QUALITY,
+    EXTENSIONS,
+    FORMATS,
+    Encoded,
+    format_of,
+    render_channel,
+)
+from runner.deliver.manifest import SEPARATORS, ManifestRow, render_manifest
+from runner.deliver.names import NameRenderer
+from runner.deliver.picks import Held, Pick, pick_results
+from runner.deliver.render_cache import RenderCache, render_key
+from runner.diagnostics import UsageError
+from runner.execute.records import RunSnapshot
+from runner.recipe.model import Channel
+from runner.report.atomic import write_atomic
+from runner.report.axis_values import value_label
+from runner.review.decisions import Decision
+
+MANIFEST_NAME = "manifest.csv"
+DEFAULT_GROUP = "market"
+_ZIP_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    name: str | None = None  # --name template; None: the job's output path without extension
+    format: str | None = None  # jpeg | png | webp; None: as generated
+    quality: int = DEFAULT_QUALITY  # jpeg and webp
+    zip: bool = False
+    group_by: str | None = None  # with zip: the axis (or axis.field) per zip; None: market
+    csv_separator: str = ","
+    strict: bool = False  # pending or rejected jobs are an error (for CI)
+
+    def __post_init__(self) -> None:
+        if self.format is not None and self.format not in FORMATS:
+            raise UsageError(f"--format {self.format}: choose one of {', '.join(FORMATS)}")
+        if not 0 <= self.quality <= 100:
+            raise UsageError(f"--quality {self.quality}: must be between 0 and 100")
+        if self.csv_separator not in SEPARATORS:
+            raise UsageError(f"--csv-separator {self.csv_separator!r}: choose , or ;")
+        if self.group_by is not None and not self.zip:
+            raise UsageError("--group-by needs --zip", hint="add --zip to write one zip per group")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    to: Path
+    files: tuple[ManifestRow, ...]  # every delivered file
+    written: tuple[str, ...]  # paths (relative to `to`) written this time
+    unchanged: int  # already there with the same bytes
+    held: tuple[Held, ...]  # jobs left out: pending, rejected, ...
+    zips: tuple[str, ...]
+
+
+class _Writer:
+    """Writes files under the export folder, refusing escapes and skipping unchanged bytes."""
+
+    def __init__(self, to: Path) -> None:
+        self.to = to
+        self.real = os.path.realpath(to)
+        self.written: list[str] = []
+        self.unchanged = 0
+
+    def write(self, relative: str, data: bytes) -> None:
+        target = self.to / relative
+        real_parent = os.path.realpath(target.parent)
+        if not (real_parent == self.real or real_parent.startswith(self.real + os.sep)):
+            raise UsageError(
+                f"{relative} would be written outside {self.to} (a folder there is a link)",
+                hint="remove the link from the export folder, or export into another folder",
+            )
+        if target.is_symlink():
+            raise UsageError(f"{target} is a symbolic link; export does not write through links")
+        try:
+            if target.read_bytes() == data:
+                self.unchanged += 1
+                return
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise UsageError(f"cannot read {target}: {exc.strerror or exc}") from None
+        try:
+            write_atomic(target, data, durable=False)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write {target}: {exc.strerror or exc}",
+                hint="check that the export folder is writable and the disk not full",
+            ) from None
+        self.written.append(relative)
+
+
+def export_outputs(
+    output_dir: Path,
+    to: Path,
+    snapshot: RunSnapshot,
+    decisions: Mapping[str, Decision],
+    channels: Sequence[Channel],
+    options: ExportOptions,
+) -> ExportResult:
+    """Deliver the approved jobs' picked images; UsageError for anything that stops it."""
+    output_dir, to = Path(output_dir).absolute(), Path(to).absolute()
+    real_out, real_to = output_dir.resolve(), to.resolve()
+    if real_to == real_out or real_out in real_to.parents:
+        raise UsageError(
+            f"--to {to} is inside the output folder {output_dir}",
+            hint="export into a folder of its own, e.g. --to delivery/",
+        )
+    picks, held = pick_results(snapshot, decisions)
+    if options.strict and held:
+        raise UsageError(
+            f"{len(held)} job(s) are not approved and ready: "
+            + "; ".join(f"{h.review_key} ({h.reason})" for h in held[:10])
+            + (" ..." if len(held) > 10 else ""),
+            hint="review them (backdrop review), or export without --strict to deliver the rest",
+        )
+    names = NameRenderer(options.name, snapshot.recipe_name)
+    group_key = options.group_by or DEFAULT_GROUP
+    if options.zip:
+        _check_group(snapshot, group_key)
+    cache = RenderCache(output_dir, to)
+    planned: dict[str, tuple[str, bytes, ManifestRow]] = {}  # casefolded path -> (path, data, row)
+    zips: dict[str, dict[str, bytes]] = {}
+    zip_groups: dict[str, str] = {}  # casefolded zip name -> the group value it holds
+    try:
+        for pick in picks:
+            source = _read_source(output_dir, pick)  # checked against its hash even when cached
+            source_format = format_of(pick.file.path)
+            fmt = options.format or source_format
+            zip_name = ""
+            if options.zip:
+                zip_name, group = _zip_name(pick.job.vars, group_key)
+                first_group = zip_groups.setdefault(zip_name.casefold(), group)
+                if first_group != group:
+                    raise UsageError(
+                        f"the {group_key} values {first_group!r} and {group!r} would both "
+                        f"be zipped as {zip_name}",
+                        hint="group by another axis with --group-by, e.g. --group-by market.code",
+                    )
+            for channel in channels or (None,):
+                path = names.path(
+                    review_key=pick.review_key,
+                    vars=pick.job.vars,
+                    channel=channel.name if channel else None,
+                    variant=pick.variant,
+                    take=pick.take,
+                    extension=EXTENSIONS[fmt],
+                    label=pick.job.label,
+                )
+                key = render_key(pick.file.sha256, channel, fmt, options.quality)
+                reused = cache.reuse(key, path, zip_name)
+                if reused is not None:
+                    encoded = Encoded(*reused)
+                else:
+                    same = fmt == source_format
+                    encoded = render_channel(
+                        source, channel, fmt, options.quality, same_format=same
+                    )
+                    cache.remember(key, encoded.data, encoded.width, encoded.height)
+                row = ManifestRow(
+                    file=path,
+                    zip=zip_name,
+                    channel=channel.name if channel else "original",
+                    width=encoded.width,
+                    height=encoded.height,
+                    sha256=hashlib.sha256(encoded.data).hexdigest(),
+                    matrix=tuple((name, value) for name, value in pick.job.vars.items()),
+                    job_key=pick.job.key,
+                    take=pick.take,
+                    variant=pick.variant,
+                    source_output=pick.file.path,
+                    source_sha256=pick.file.sha256,
+                    prompt=str(pick.job.prompt_object.get("prompt", "")),
+                )
+                where = f"{zip_name}:{path}".casefold() if zip_name else path.casefold()
+                clash = planned.get(where)
+                if clash is not None or (not zip_name and path.casefold() == MANIFEST_NAME):
+                    first = clash[2].job_key[:12] if clash else "the manifest"
+                    raise UsageError(
+                        f"two delivered files would both be named {path} "
+                        f"(jobs {first} and {pick.job.key[:12]}: {pick.job.label})",
+                        hint="put more matrix values in --name, e.g. {{ market.code }}",
+                    )
+                planned[where] = (path, encoded.data, row)
+                if zip_name:
+                    zips.setdefault(zip_name, {})[path] = encoded.data
+    finally:
+        cache.save()  # also closes the zips it read
+    writer = _Writer(to)
+    for path, data, _ in planned.values():
+        if not options.zip:
+            writer.write(path, data)
+    for zip_name, files in sorted(zips.items()):
+        writer.write(zip_name, build_zip(files))
+    rows = tuple(row for _, _, row in planned.values())
+    writer.write(MANIFEST_NAME, render_manifest(rows, options.csv_separator))
+    return ExportResult(
+        to=to,
+        files=rows,
+        written=tuple(writer.written),
+        unchanged=writer.unchanged,
+        held=held,
+        zips=tuple(sorted(zips)),
+    )
+
+
+def _read_source(output_dir: Path, pick: Pick) -> bytes:
+    path = output_dir / pick.file.path
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {pick.file.path} in the output folder: {exc.strerror or exc}",
+            hint="run the recipe again: backdrop downloads missing images without paying again",
+        ) from None
+    if hashlib.sha256(data).hexdigest() != pick.file.sha256:
+        raise UsageError(
+            f"{pick.file.path} has changed since backdrop wrote it",
+            hint="run the recipe again to restore it, or backdrop verify to see every change",
+        )
+    return data
+
+
+def _lookup(vars: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    node: Any = vars
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _check_group(snapshot: RunSnapshot, group_key: str) -> None:
+    if any(_lookup(job.vars, group_key)[0] for job in snapshot.jobs):
+        return
+    axes = ", ".join(snapshot.axes) or "none"
+    raise UsageError(
+        f"--zip groups by {group_key!r}, but no job has a matrix value of that name",
+        hint=f"choose the axis per zip with --group-by AXIS (the axes are: {axes})",
+    )
+
+
+def _zip_name(vars: Mapping[str, Any], group_key: str) -> tuple[str, str]:
+    """The zip for a job, and the group value it stands for (jobs without one: "other")."""
+    found, value = _lookup(vars, group_key)
+    text = value_label(value) if found else "other"
+    safe = _ZIP_NAME_UNSAFE.sub("-", text).strip("-.")[:100] or "other"
+    return f"{safe}.zip", text

@@ -1,0 +1,134 @@
+"""The review app on a loopback port (uvicorn), in the foreground or in a background thread."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from runner.emulator.server import base_url_of, bind_socket
+from runner.execute.records import RunSnapshot
+
+if TYPE_CHECKING:
+    import socket
+
+    import uvicorn
+
+    from runner.review.app import ReviewSite
+
+HOST = "127.0.0.1"  # never anything else: the page can change the team's decisions
+_STARTUP_TIMEOUT = 15.0
+_SHUTDOWN_TIMEOUT = 10.0
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ReviewServer:
+    """`with ReviewServer(outdir, load_snapshot) as server: server.url` serves the review page."""
+
+    def __init__(
+        self,
+        output_dir: Path,
+        load_snapshot: Callable[[], RunSnapshot],
+        *,
+        port: int = 0,
+        token: str | None = None,
+    ) -> None:
+        self.output_dir = Path(output_dir).resolve()
+        self.load_snapshot = load_snapshot
+        self.port = port
+        self.token = token or new_token()
+        self._sock: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    @property
+    def url(self) -> str:
+        """The page's address, with the token; the only way in."""
+        return f"{self.base_url}/?token={self.token}"
+
+    def bind(self) -> None:
+        """Listen on the port (OSError when it is taken) and build the app for it."""
+        from runner.review.app import ReviewSite, create_review_app, loopback_origins
+
+        sock = self._sock = bind_socket(HOST, self.port)
+        self.base_url = base_url_of(sock)
+        port = sock.getsockname()[1]
+        site = ReviewSite(self.output_dir, self.token, loopback_origins(port), self.load_snapshot)
+        self.site: ReviewSite = site
+        self._server = _uvicorn_server(create_review_app(site))
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground until Ctrl-C, then return normally."""
+        if self._server is None:
+            self.bind()
+        assert self._server is not None and self._sock is not None
+        try:
+            self._server.run(sockets=[self._sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled gracefully
+            pass
+        finally:
+            self._sock.close()
+
+    def start(self) -> None:
+        self.bind()
+        server = self._server
+        assert server is not None
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="backdrop-review", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the review page did not start on {self.base_url}")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(_SHUTDOWN_TIMEOUT)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(_SHUTDOWN_TIMEOUT)
+        self._server = self._thread = None
+
+    def __enter__(self) -> ReviewServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _uvicorn_server(app: object) -> uvicorn.Server:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        http="h11",
+        ws="none",
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    return uvicorn.Server(config)

@@ -1,0 +1,231 @@
+"""The review page in real headless Chromium (Playwright): clicks, keys, reloads, other sites."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from runner.review.decisions import REVIEW_NAME, Decision, load_review
+from runner.review.server import ReviewServer
+from tests.playwright_support import chromium
+from tests.report_snapshots import SCRIPT, build_snapshot, campaign_specs, make_sources
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Browser, ReviewServer]]:
+    with chromium() as browser:
+        root = tmp_path_factory.mktemp("review-browser")
+        out = root / "out"
+        snapshot = build_snapshot(out, make_sources(root / "src"), campaign_specs())
+        with ReviewServer(out, lambda: snapshot) as server:
+            yield browser, server
+
+
+@pytest.fixture
+def page(site: tuple[Browser, ReviewServer]) -> Iterator[tuple[Page, ReviewServer, list[Any]]]:
+    """A fresh review (no review.yaml) in a fresh tab, with the dialogs it tried to open."""
+    browser, server = site
+    (server.output_dir / REVIEW_NAME).unlink(missing_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    dialogs: list[Any] = []
+    tab.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    tab.goto(server.url)
+    try:
+        yield tab, server, dialogs
+    finally:
+        context.close()
+
+
+def job(tab: Page, key: str) -> Locator:
+    return tab.locator(f'[data-job="{key}"]')
+
+
+def saved(server: ReviewServer) -> dict[str, Decision]:
+    return dict(load_review(server.output_dir).decisions)
+
+
+def test_pick_approve_reject_with_a_note_and_reload(
+    page: tuple[Page, ReviewServer, list[Any]],
+) -> None:
+    from playwright.sync_api import expect
+
+    tab, server, _ = page
+    first, fourth = job(tab, "job-000"), job(tab, "job-003")
+    first.get_by_role("button", name="Pick variant 2").click()
+    expect(first.get_by_role("button", name="Pick variant 2")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    first.get_by_role("button", name="Approve", exact=True).click()
+    expect(first).to_have_attribute("data-status", "approved")
+    single = fourth.get_by_role("button", name="Pick variant 1")  # n = 1: already the pick
+    expect(single).to_have_attribute("aria-pressed", "true")
+    fourth.get_by_label("Note").fill("too dark")
+    fourth.get_by_role("button", name="Reject", exact=True).click()
+    expect(fourth).to_have_attribute("data-status", "rejected")
+    expect(tab.locator('[data-count="approved"]')).to_have_text("1")
+    expect(tab.locator('[data-count="rejected"]')).to_have_text("1")
+    expect(tab.locator('[data-count="pending"]')).to_have_text("10")
+    assert saved(server) == {
+        "job-000": Decision("approved", pick=2),
+        "job-003": Decision("rejected", note="too dark"),
+    }
+    tab.reload()
+    expect(first).to_have_attribute("data-status", "approved")
+    expect(first.get_by_role("button", name="Pick variant 2")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(first.get_by_role("button", name="Pick variant 1")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    expect(fourth.get_by_label("Note")).to_have_value("too dark")
+    expect(fourth.locator("[data-role=status]")).to_have_text("Rejected")
+    fourth.get_by_role("button", name="Pending", exact=True).click()
+    expect(fourth).to_have_attribute("data-status", "pending")
+    assert saved(server)["job-003"] == Decision()
+    text = (server.output_dir / REVIEW_NAME).read_text(encoding="utf-8")
+    assert "job-000:\n    status: approved\n    pick: 2\n" in text
+
+
+def test_keyboard_shortcuts(page: tuple[Page, ReviewServer, list[Any]]) -> None:
+    from playwright.sync_api import expect
+
+    tab, server, _ = page
+    # The first job is current when the page opens; j and k move, a r u 1-9 decide.
+    tab.keyboard.press("2")
+    expect(job(tab, "job-000").get_by_role("button", name="Pick variant 2")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    tab.keyboard.press("a")
+    expect(job(tab, "job-000")).to_have_attribute("data-status", "approved")
+    tab.keyboard.press("j")
+    tab.keyboard.press("j")
+    tab.keyboard.press("r")
+    expect(job(tab, "job-002")).to_have_attribute("data-status", "rejected")
+    tab.keyboard.press("k")
+    tab.keyboard.press("a")
+    expect(job(tab, "job-001")).to_have_attribute("data-status", "approved")
+    tab.keyboard.press("u")
+    expect(job(tab, "job-001")).to_have_attribute("data-status", "pending")
+    # Typing a note does not trigger shortcuts; Enter in the note rejects with it.
+    note = job(tab, "job-001").get_by_label("Note")
+    note.fill("a wrong season")
+    note.press("Enter")
+    expect(job(tab, "job-001")).to_have_attribute("data-status", "rejected")
+    assert saved(server) == {
+        "job-000": Decision("approved", pick=2),
+        "job-001": Decision("rejected", note="a wrong season"),
+        "job-002": Decision("rejected"),
+    }
+
+
+def test_filters_by_review_status_and_axis(page: tuple[Page, ReviewServer, list[Any]]) -> None:
+    from playwright.sync_api import expect
+
+    tab, _, _ = page
+    job(tab, "job-004").get_by_role("button", name="Reject", exact=True).click()
+    expect(job(tab, "job-004")).to_have_attribute("data-status", "rejected")
+    review = tab.locator('[data-filter="review"]')
+    review.get_by_role("button", name="Rejected").click()
+    expect(tab.locator("[data-job]:visible")).to_have_count(1)
+    expect(tab.locator("#showing")).to_have_text("Showing 1 of 12 jobs")
+    review.get_by_role("button", name="Pending review").click()
+    expect(tab.locator("[data-job]:visible")).to_have_count(11)
+    season = tab.locator('[data-filter="axis"]', has_text="season")
+    season.get_by_role("button", name="spring", exact=True).click()
+    expect(tab.locator("[data-job]:visible")).to_have_count(3)  # one has a planted season
+    review.get_by_role("button", name="All", exact=True).click()
+    season.get_by_role("button", name="All", exact=True).click()
+    expect(tab.locator("[data-job]:visible")).to_have_count(12)
+
+
+def test_planted_scripts_stay_inert_text(page: tuple[Page, ReviewServer, list[Any]]) -> None:
+    tab, _, dialogs = page
+    assert tab.evaluate("typeof window.__pwned") == "undefined"
+    assert dialogs == []
+    assert tab.evaluate("document.scripts.length") == 1
+    assert f"summer {SCRIPT}" in tab.inner_text("body")
+
+
+@pytest.fixture
+def other_site() -> Iterator[str]:
+    """Another web page on this machine (another port is another origin), as a CSRF source."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><p>another site</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(10)
+
+
+def test_a_write_from_another_site_is_refused(
+    page: tuple[Page, ReviewServer, list[Any]], other_site: str
+) -> None:
+    tab, server, _ = page
+    tab.goto(f"{other_site}/")
+    url = f"{server.base_url}/api/decision"
+    body = '{"job": "job-000", "action": "approve"}'
+    post = """([url, body]) => fetch(url, {method: "POST", mode: "no-cors", body: body,
+                headers: {"Content-Type": "text/plain"}}).then(() => "sent", () => "sent")"""
+    with tab.expect_response(url) as answer:
+        # A "simple" request (no preflight), so it reaches the server with the foreign Origin.
+        tab.evaluate(post, [url, body])
+    assert answer.value.status == 403
+    # The same request with the token from the page's own origin is accepted: what refused
+    # the other site was where it came from (tests/test_review_app.py isolates each check).
+    tab.goto(server.url)
+    with tab.expect_response(url) as answer:
+        tab.evaluate(
+            """([url, body, token]) => fetch(url, {method: "POST", body: body,
+                 headers: {"Content-Type": "application/json", "X-Backdrop-Token": token}})""",
+            [url, body, server.token],
+        )
+    assert answer.value.status == 200
+    assert saved(server) == {"job-000": Decision("approved")}
+    (server.output_dir / REVIEW_NAME).unlink()
+    tab.goto(f"{other_site}/")
+    result = tab.evaluate(
+        """([url, body, token]) => fetch(url, {method: "POST", body: body,
+             headers: {"Content-Type": "application/json", "X-Backdrop-Token": token}})
+             .then(r => "status " + r.status, e => "blocked")""",
+        [url, body, server.token],
+    )
+    assert result == "blocked"  # even a leaked token is no use from another site
+    assert not (server.output_dir / REVIEW_NAME).exists()
+
+
+def test_a_page_without_its_token_shows_nothing(site: tuple[Browser, ReviewServer]) -> None:
+    browser, server = site
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        answer = tab.goto(f"{server.base_url}/")
+        assert answer is not None and answer.status == 403
+        assert tab.locator("[data-job]").count() == 0
+    finally:
+        context.close()

@@ -1,0 +1,63 @@
+"""A recipe's `budget:`: run refuses work past it (counting what the state says was spent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.execute.budget import spent_usd
+from runner.recipe.model import DEFAULT_PRICES
+from tests.clihelp import run_cli
+from tests.deliverhelp import write_campaign
+
+LOW = DEFAULT_PRICES.price("low", "1024x1024")
+
+
+@pytest.fixture
+def recipe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    # Four jobs at LOW each; the budget fits three.
+    return write_campaign(tmp_path / "campaign", extra=f"budget: {LOW * 3:.3f}\n")
+
+
+def test_run_refuses_past_the_budget_and_says_what_fits(recipe, capsys):
+    result = run_cli(capsys, "run", str(recipe), "--emulate", "-y")
+    assert result.code == 2
+    over = 4 * LOW - 3 * LOW
+    assert f"past its budget of ${3 * LOW:,.2f} by ${over:,.2f}" in result.err
+    assert "--limit 3" in result.err
+    assert "--only market.code=fr-FR" in result.err
+    assert not (recipe.parent / "out").exists() or spent_usd(
+        recipe.parent / "out" / "deliver-test", DEFAULT_PRICES
+    ) == pytest.approx(0)
+
+
+def test_spend_already_recorded_counts_against_the_budget(recipe, capsys):
+    out = recipe.parent / "out" / "deliver-test"
+    first = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--limit", "2")
+    assert first.code == 0, first.err
+    assert "Budget:" in first.out
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)
+
+    plan = run_cli(capsys, "plan", str(recipe))
+    assert f"spent so far ${2 * LOW:,.2f}" in plan.out
+    assert f"${LOW:,.2f} left" in plan.out
+    assert f"the rest of this plan ${2 * LOW:,.2f}: ${LOW:,.2f} over" in plan.out
+
+    refused = run_cli(capsys, "run", str(recipe), "--emulate", "-y")
+    assert refused.code == 2
+    assert f"by ${LOW:,.2f} (${2 * LOW:,.2f} already spent" in refused.err
+    assert "--limit 3" in refused.err  # the first three: two up to date, one to generate
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)
+
+    fits = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--limit", "3")
+    assert fits.code == 0, fits.err
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(3 * LOW)
+
+
+def test_a_budget_must_be_a_positive_number(tmp_path, capsys):
+    recipe = write_campaign(tmp_path, extra="budget: -5\n")
+    result = run_cli(capsys, "validate", str(recipe))
+    assert result.code == 2
+    assert "budget" in result.out + result.err

@@ -1,0 +1,229 @@
+"""Property-based tests (Hypothesis): the matrix rules against a plain reference of GitHub's
+documented algorithm, and the YAML loader, CSV reader and output-path checks on any input."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runner.diagnostics import BackdropError
+from runner.plan.axes import AxisValues
+from runner.plan.csvfile import read_csv_table
+from runner.plan.matrix import expand_matrix
+from runner.plan.outputs import OutputProblem, output_paths
+from runner.recipe.loader import load_yaml
+
+SETTINGS = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=300,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+# --- the matrix, against GitHub Actions' documented algorithm ---------------------------------
+
+
+def reference_matrix(
+    axes: Mapping[str, list[Any]], include: list[dict[str, Any]], exclude: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """GitHub's strategy.matrix, as its documentation states it, for scalar values.
+
+    The product of the axes; minus every combination that all of an exclude entry's pairs
+    match; then each include entry is added to every original combination whose original values
+    it would not overwrite (added values may be overwritten), or, when it fits none, becomes a
+    combination of its own.
+    """
+    names = list(axes)
+    if names:
+        product = [
+            dict(zip(names, values, strict=True)) for values in itertools.product(*axes.values())
+        ]
+    else:
+        product = [] if include else [{}]
+    originals = [
+        combo
+        for combo in product
+        if not any(all(combo.get(k) == v for k, v in entry.items()) for entry in exclude)
+    ]
+    results = [dict(combo) for combo in originals]
+    extra = []
+    for entry in include:
+        applied = False
+        for original, result in zip(originals, results, strict=True):
+            if all(original[k] == v for k, v in entry.items() if k in original):
+                result.update(entry)
+                applied = True
+        if not applied:
+            extra.append(dict(entry))
+    return results + extra
+
+
+AXIS_NAMES = ["a", "b", "c"]
+EXTRA_KEYS = ["x", "y"]
+# Text and whole numbers kept apart: the extension that lets 1 match "1" is tested elsewhere.
+VALUES = st.one_of(st.sampled_from(["p", "q", "r"]), st.integers(0, 2))
+
+
+@st.composite
+def matrices(
+    draw: st.DrawFn,
+) -> tuple[dict[str, list[Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    count = draw(st.integers(0, 3))
+    axes = {name: draw(st.lists(VALUES, min_size=1, max_size=3)) for name in AXIS_NAMES[:count]}
+    keys = [*axes, *EXTRA_KEYS]
+    entry = st.dictionaries(st.sampled_from(keys), VALUES, min_size=1, max_size=3)
+    exclude_entry = (
+        st.dictionaries(st.sampled_from(list(axes)), VALUES, min_size=1, max_size=2)
+        if axes
+        else st.nothing()
+    )
+    include = draw(st.lists(entry, max_size=4))
+    exclude = draw(st.lists(exclude_entry, max_size=3)) if axes else []
+    return axes, include, exclude
+
+
+@SETTINGS
+@given(matrices())
+def test_matrix_follows_githubs_documented_algorithm(case):
+    axes, include, exclude = case
+    loaded = [AxisValues(name, tuple(values), ("matrix", name)) for name, values in axes.items()]
+    got = [dict(combo.vars) for combo in expand_matrix(loaded, include, exclude)]
+    assert got == reference_matrix(axes, include, exclude)
+
+
+def test_the_reference_reproduces_githubs_worked_example():
+    axes = {"fruit": ["apple", "pear"], "animal": ["cat", "dog"]}
+    include = [
+        {"color": "green"},
+        {"color": "pink", "animal": "cat"},
+        {"fruit": "apple", "shape": "circle"},
+        {"fruit": "banana"},
+        {"fruit": "banana", "animal": "cat"},
+    ]
+    assert reference_matrix(axes, include, []) == [
+        {"fruit": "apple", "animal": "cat", "color": "pink", "shape": "circle"},
+        {"fruit": "apple", "animal": "dog", "color": "green", "shape": "circle"},
+        {"fruit": "pear", "animal": "cat", "color": "pink"},
+        {"fruit": "pear", "animal": "dog", "color": "green"},
+        {"fruit": "banana"},
+        {"fruit": "banana", "animal": "cat"},
+    ]
+
+
+# --- the YAML loader, the CSV reader, output paths: any input ----------------------------------
+
+YAML_PIECES = st.sampled_from(
+    [
+        "a: 1\n",
+        "- x\n",
+        "  ",
+        "\t",
+        ": ",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        "&a ",
+        "*a",
+        "!!str ",
+        "!!python/object:os.system ",
+        "<<: *a\n",
+        '"',
+        "'",
+        "\\ud800",
+        "\\0",
+        "#",
+        "---\n",
+        "9" * 5000,
+        "{{ x }}",
+        "\n",
+        "key",
+        "?",
+        "|\n",
+        ">\n",
+        "%YAML 1.1\n",
+        "\x00",
+        "\x85",
+        "\ufeff",
+        "\ud800",
+        "é",
+    ]
+)
+YAML_TEXT = st.one_of(st.text(max_size=200), st.lists(YAML_PIECES, max_size=30).map("".join))
+
+
+@SETTINGS
+@given(YAML_TEXT)
+def test_the_yaml_loader_gives_values_or_a_backdrop_error(text):
+    try:
+        document = load_yaml(text, "f.yaml")
+    except BackdropError as error:
+        for diagnostic in error.diagnostics():
+            diagnostic.render()
+        return
+    # What loaded must be writable: no lone surrogates reach later stages.
+    for text_value in _strings(document.data):
+        text_value.encode("utf-8")
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+CSV_PIECES = st.sampled_from(
+    [
+        b",",
+        b";",
+        b"\t",
+        b'"',
+        b"\r\n",
+        b"\n",
+        b"sep=;\n",
+        b"code",
+        b"\xef\xbb\xbf",
+        b"\xff\xfe",
+        b"\x00",
+        b"\x82\xa0",
+        "é".encode("cp1252"),
+        "急須".encode("shift_jis"),
+        "é".encode(),
+    ]
+)
+CSV_BYTES = st.one_of(st.binary(max_size=300), st.lists(CSV_PIECES, max_size=40).map(b"".join))
+
+
+@SETTINGS
+@given(CSV_BYTES)
+def test_the_csv_reader_gives_rows_or_diagnostics(data):
+    table, problems = read_csv_table(data, "m.csv")
+    for diagnostic in problems:
+        diagnostic.render()
+    for row in table.rows:
+        assert all(isinstance(k, str) and isinstance(v, str) for k, v in row.items())
+
+
+@SETTINGS
+@given(st.text(max_size=80), st.sampled_from(["png", "jpeg", "webp"]), st.integers(1, 10))
+def test_output_paths_never_escape_the_output_folder(text, extension, n):
+    try:
+        paths = output_paths(text, extension, n)
+    except OutputProblem:
+        return
+    assert len(paths) == n
+    for path in paths:
+        parts = path.split("/")
+        assert not path.startswith("/") and ".." not in parts and "" not in parts
+        assert "\\" not in path and not any(ord(c) < 32 for c in path)
+        assert path.endswith(f".{extension}")

@@ -1,0 +1,324 @@
+"""The review server over real loopback HTTP: token, Host and Origin checks, files, merges, CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from runner.execute.records import RunSnapshot
+from runner.execute.state import StateStore
+from runner.report import write_reports
+from runner.review.app import TOKEN_HEADER
+from runner.review.decisions import (
+    REVIEW_NAME,
+    Decision,
+    EarlierTake,
+    Review,
+    load_review,
+    save_review,
+)
+from runner.review.server import ReviewServer
+from runner.review.takes import take_path
+from tests import statehelp
+from tests.clihelp import run_cli
+from tests.report_snapshots import SCRIPT, build_snapshot, campaign_specs, make_sources
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunSnapshot]:
+    root = tmp_path_factory.mktemp("review")
+    out = root / "out"
+    snapshot = build_snapshot(out, make_sources(root / "src"), campaign_specs())
+    (root / "secret.png").write_bytes((out / "job-000-1.webp").read_bytes())
+    (out / "link-out.png").symlink_to(root / "secret.png")
+    (out / "link-in.webp").symlink_to(out / "job-002.webp")
+    (out / "notes.txt").write_text("not an image")
+    return out, snapshot
+
+
+@pytest.fixture
+def server(folder: tuple[Path, RunSnapshot]) -> Iterator[ReviewServer]:
+    out, snapshot = folder
+    (out / REVIEW_NAME).unlink(missing_ok=True)
+    with ReviewServer(out, lambda: snapshot) as running:
+        yield running
+
+
+def post(server: ReviewServer, body: dict[str, Any], **headers: str) -> httpx.Response:
+    sent = {"Origin": server.base_url, TOKEN_HEADER: server.token, **headers}
+    return httpx.post(f"{server.base_url}/api/decision", json=body, headers=sent)
+
+
+def test_the_page_needs_the_token_and_our_host(server: ReviewServer) -> None:
+    assert httpx.get(server.url).status_code == 200
+    assert httpx.get(f"{server.base_url}/").status_code == 403
+    assert httpx.get(f"{server.base_url}/?token=wrong").status_code == 403
+    # DNS rebinding: a page on evil.example resolved to 127.0.0.1 sends its own Host.
+    rebound = httpx.get(server.url, headers={"Host": "evil.example"})
+    assert rebound.status_code == 403
+    port = server.base_url.rsplit(":", 1)[1]
+    assert httpx.get(server.url, headers={"Host": f"localhost:{port}"}).status_code == 200
+
+
+def test_the_page_escapes_recipe_values_and_keeps_a_csp(server: ReviewServer) -> None:
+    answer = httpx.get(server.url)
+    assert SCRIPT not in answer.text
+    assert "summer &lt;script&gt;window.__pwned = 1;" in answer.text
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "connect-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy and "'unsafe-inline'" not in policy
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert len(re.findall(r'<article class="job" data-job="', answer.text)) == 12
+
+
+def test_writes_from_elsewhere_are_refused(server: ReviewServer) -> None:
+    body = {"job": "job-003", "action": "approve"}
+    assert post(server, body, Origin="http://evil.example").status_code == 403
+    assert post(server, body, Origin="null").status_code == 403
+    no_origin = {TOKEN_HEADER: server.token}
+    url = f"{server.base_url}/api/decision"
+    assert httpx.post(url, json=body, headers=no_origin).status_code == 403
+    assert post(server, body, **{TOKEN_HEADER: "guess"}).status_code == 403
+    # A cross-site HTML form can only send form encodings, never JSON.
+    ours = {"Origin": server.base_url, TOKEN_HEADER: server.token}
+    form = httpx.post(url, data=body, headers=ours)
+    assert form.status_code == 415
+    assert post(server, body, Host="evil.example").status_code == 403
+    assert not (server.output_dir / REVIEW_NAME).exists()
+    assert post(server, body).status_code == 200
+    assert load_review(server.output_dir).decision("job-003").status == "approved"
+
+
+def test_decisions_are_checked_and_saved(server: ReviewServer) -> None:
+    assert post(server, {"job": "nope", "action": "approve"}).status_code == 400
+    assert post(server, {"job": "job-000", "action": "pick", "pick": 3}).status_code == 400
+    assert post(server, {"job": "job-003", "action": "pick", "pick": 2}).status_code == 400
+    single = post(server, {"job": "job-003", "action": "pick", "pick": 1})
+    assert single.status_code == 200 and single.json()["pick"] is None  # n = 1: nothing to store
+    assert post(server, {"job": "job-003", "action": "delete"}).status_code == 400
+    too_long = post(server, {"job": "job-003", "action": "reject", "note": "x" * 2001})
+    assert too_long.status_code == 400
+    huge = post(server, {"job": "job-003", "action": "reject", "pad": "x" * 20_000})
+    assert huge.status_code == 413
+    nested = httpx.post(
+        f"{server.base_url}/api/decision",
+        content=b"[" * 15_000,
+        headers={
+            "Origin": server.base_url,
+            TOKEN_HEADER: server.token,
+            "Content-Type": "application/json",
+        },
+    )
+    assert nested.status_code == 400
+    assert post(server, {"job": "job-000", "action": "pick", "pick": 2}).status_code == 200
+    answer = post(server, {"job": "job-000", "action": "reject", "note": " too dark "}).json()
+    assert answer["status"] == "rejected" and answer["note"] == "too dark" and answer["pick"] == 2
+    assert answer["counts"] == {"pending": 11, "approved": 0, "rejected": 1}
+    assert load_review(server.output_dir).decision("job-000") == Decision("rejected", 2, "too dark")
+    assert post(server, {"job": "job-000", "action": "pending"}).json()["note"] is None
+
+
+def test_files_are_served_only_from_inside_the_folder(server: ReviewServer) -> None:
+    def get(path: str) -> int:
+        return httpx.get(f"{server.base_url}/files/{path}?token={server.token}").status_code
+
+    assert get("job-000-1.webp") == 200
+    assert get("link-in.webp") == 200  # a symlink that stays inside
+    assert get("link-out.png") == 404  # a symlink out
+    assert get("%2e%2e/secret.png") == 404
+    assert get("..%2fsecret.png") == 404
+    assert get(f"{server.output_dir.parent}/secret.png".lstrip("/")) == 404
+    assert get("notes.txt") == 404
+    assert get(".backdrop/review.lock") == 404
+    no_token = httpx.get(f"{server.base_url}/files/job-000-1.webp")
+    assert no_token.status_code == 403
+
+
+def test_the_page_shows_takes_history_and_orphans(
+    folder: tuple[Path, RunSnapshot], server: ReviewServer
+) -> None:
+    out, _ = folder
+    earlier = EarlierTake(1, "rejected", None, "wrong season")
+    save_review(
+        out,
+        Review(
+            {
+                "job-004": Decision(take=2, history=(earlier,)),
+                "gone/job": Decision("approved"),
+            }
+        ),
+    )
+    kept = out / take_path("job-004.webp", 1)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_bytes((out / "job-004.webp").read_bytes())
+    page = httpx.get(server.url).text
+    assert "Take 2" in page and "Compare with take 1" in page
+    assert "Take 1: rejected (wrong season)" in page
+    assert "/files/.backdrop/takes/1/job-004.webp?token=" in page
+    assert "Decisions on jobs that are no longer in the run (1)" in page
+    assert "<code>gone/job</code>" in page
+
+
+def test_two_pages_and_a_run_writing_at_once_lose_nothing(folder: tuple[Path, RunSnapshot]) -> None:
+    out, snapshot = folder
+    (out / REVIEW_NAME).unlink(missing_ok=True)
+    writer = (
+        "import sys\nfrom pathlib import Path\n"
+        "from runner.review.decisions import set_decision\n"
+        "for i in range(30):\n"
+        "    set_decision(Path(sys.argv[1]), f'run/{i}', lambda d: d.next_take())\n"
+    )
+    with ReviewServer(out, lambda: snapshot) as left, ReviewServer(out, lambda: snapshot) as right:
+        run = subprocess.Popen([sys.executable, "-c", writer, str(out)])
+        try:
+            for round_ in range(3):
+                for index in range(12):
+                    page = left if index % 2 else right
+                    action = "approve" if (index + round_) % 2 else "reject"
+                    body = {"job": f"job-{index:03d}", "action": action, "note": f"r{round_}"}
+                    assert post(page, body).status_code == 200
+        finally:
+            assert run.wait(timeout=60) == 0
+    decisions = load_review(out).decisions
+    for index in range(12):
+        expected = "approved" if (index + 2) % 2 else "rejected"
+        assert decisions[f"job-{index:03d}"].status == expected
+    assert all(decisions[f"run/{i}"].take == 2 for i in range(30))
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An output folder with a real state and lock (three jobs, not run yet)."""
+    out = tmp_path_factory.mktemp("cli") / "out"
+    with StateStore.open(out) as store:
+        store.begin_run(statehelp.make_plan(out, 3), "run-1")
+        store.finish_run("run-1")
+    write_reports(StateStore.read_snapshot(out), out)
+    save_review(out, Review({"summer/P1-0": Decision("approved"), "old/job": Decision()}))
+    return out
+
+
+def test_verify_reports_orphaned_decisions(
+    recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_cli(capsys, "verify", str(recorded))
+    assert "review.yaml has 1 decision(s) on jobs that are no longer in the recipe" in result.err
+    assert "  orphaned old/job\n" in result.err
+    assert "summer/P1-0" not in result.err
+    assert "old/job" in (recorded / REVIEW_NAME).read_text()
+
+
+def test_review_command_prints_the_url_and_stops_on_ctrl_c(recorded: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", "review", str(recorded), "--no-browser"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(2)]
+        assert lines[0].startswith(f"Review of {recorded}: 3 jobs, 1 approved, 0 rejected")
+        url = lines[1].removeprefix("Open ").strip()
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[\w-]{20,}", url), url
+        deadline = time.monotonic() + 20
+        while True:  # the URL is printed just before uvicorn starts listening
+            try:
+                assert httpx.get(url).status_code == 200
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert "orphaned old/job" in err and "Traceback" not in err
+
+
+def test_review_command_reports_a_hand_edit_mistake(
+    recorded: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = recorded.parent / "broken"
+    broken.mkdir()
+    for item in (recorded / ".backdrop").iterdir():
+        if item.name.startswith("state"):
+            (broken / ".backdrop").mkdir(exist_ok=True)
+            (broken / ".backdrop" / item.name).write_bytes(item.read_bytes())
+    (broken / REVIEW_NAME).write_text("version: 1\njobs:\n  a:\n    status: done\n")
+    monkeypatch.chdir(broken)
+    result = run_cli(capsys, "review", ".", "--no-browser")
+    assert result.code == 2
+    assert result.err.startswith(
+        "review.yaml:4:13: error: jobs.a.status: 'done' is not one of pending, approved, rejected"
+    )
+
+
+def test_the_page_of_a_real_run_on_the_emulator(tmp_path: Path) -> None:
+    from runner.emulator import EmulatorConfig, EmulatorServer
+    from runner.review.decisions import review_key
+    from tests import runhelp
+
+    plan = runhelp.make_plan(tmp_path, products=("MUG",), seasons=("spring", "winter"), n=2)
+    with EmulatorServer(EmulatorConfig(seed=3)) as emulator:
+        runhelp.run(plan, emulator)
+    out = plan.output_dir
+    write_reports(StateStore.read_snapshot(out), out)  # thumbnails, as after every run
+    with ReviewServer(out, lambda: StateStore.read_snapshot(out)) as server:
+        page = httpx.get(server.url).text
+        keys = re.findall(r'<article class="job" data-job="([^"]+)"', page)
+        assert (
+            keys == [review_key(job.outputs) for job in plan.jobs] == ["spring/MUG", "winter/MUG"]
+        )
+        images = re.findall(r'src="(/files/[^"]+)"', page)
+        assert len(images) == 4 and all(".backdrop/thumbs/" in url for url in images)
+        for url in images:
+            answer = httpx.get(server.base_url + url.replace("&amp;", "&"))
+            assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
+        assert post(server, {"job": "winter/MUG", "action": "pick", "pick": 2}).status_code == 200
+    assert load_review(out).decision("winter/MUG") == Decision(pick=2)
+
+
+def test_review_on_a_taken_port_says_so(recorded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_cli(capsys, "review", str(recorded), "--port", str(port), "--no-browser")
+    assert result.code == 2
+    assert f"error: cannot listen on 127.0.0.1:{port}" in result.err
+    assert "hint: choose another --port, or leave it out to pick a free one" in result.err
+
+
+def test_verify_reports_a_hand_edit_mistake_in_review_yaml(
+    recorded: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    copy = recorded.parent / "verify-broken"
+    shutil.copytree(recorded, copy)
+    (copy / REVIEW_NAME).write_text("version: 1\njobs:\n  summer/P1-0:\n    status: aproved\n")
+    monkeypatch.chdir(copy)
+    result = run_cli(capsys, "verify", ".")
+    assert result.code == 2
+    assert "review.yaml:4:13: error: jobs.summer/P1-0.status: 'aproved' is not one of" in result.err
+    assert "(did you mean 'approved'?)" in result.err

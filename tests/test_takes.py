@@ -1,0 +1,112 @@
+"""Takes: keys per take, review.yaml decisions applied to the plan, and older states."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+from runner.execute.state import StateStore
+from runner.execute.state_schema import SCHEMA
+from runner.execute.takes import plan_takes, take_key
+from runner.plan.model import Plan
+from runner.review.decisions import Decision, Review, review_key
+from tests.clihelp import run_cli
+from tests.deliverhelp import write_campaign
+from tests.statehelp import make_plan
+
+
+def _review(plan: Plan, *decisions: Decision) -> Review:
+    keys = [review_key(job.outputs) for job in plan.jobs]
+    return Review(dict(zip(keys, decisions, strict=False)))
+
+
+def test_take_one_keeps_the_plain_key_and_later_takes_are_stable_and_distinct() -> None:
+    key = "ab" * 32
+    assert take_key(key, 1) == key
+    assert take_key(key, 2) == take_key(key, 2)
+    assert len({key, take_key(key, 2), take_key(key, 3)}) == 3
+
+
+def test_rejected_jobs_get_their_next_take_and_only_they_are_selected(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, 3)
+    review = _review(
+        plan,
+        Decision(status="approved"),
+        Decision(status="rejected", note="too dark"),
+        Decision(status="pending", take=2),
+    )
+    takes = plan_takes(plan, review, rejected=True)
+    approved, rejected, pending = takes.plan.jobs
+    assert approved.key == plan.jobs[0].key and approved.take == 1
+    assert (rejected.key, rejected.take) == (take_key(plan.jobs[1].key, 2), 2)
+    assert (pending.key, pending.take) == (take_key(plan.jobs[2].key, 2), 2)
+    assert takes.keys == {rejected.key}
+    assert takes.protected == {approved.key}
+    (retake,) = takes.retakes
+    assert (retake.previous_key, retake.previous_take) == (plan.jobs[1].key, 1)
+
+
+def test_without_rejected_the_plan_keeps_every_current_take(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, 2)
+    takes = plan_takes(plan, _review(plan, Decision(status="rejected")))
+    assert [job.key for job in takes.plan.jobs] == [job.key for job in plan.jobs]
+    assert takes.keys is None and not takes.retakes
+
+
+def test_include_approved_lifts_the_protection(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, 1)
+    review = _review(plan, Decision(status="approved", pick=1))
+    assert plan_takes(plan, review, include_approved=True).protected == frozenset()
+    takes = plan_takes(plan, review, rejected=True, include_approved=True)
+    assert takes.plan.jobs[0].take == 2
+
+
+def test_a_state_from_before_takes_opens_and_reads_as_take_one(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, 2)
+    db = tmp_path / ".backdrop" / "state.db"
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    old_schema = SCHEMA.replace(",\n    take INTEGER NOT NULL DEFAULT 1", "")
+    assert old_schema != SCHEMA
+    conn.executescript(old_schema)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.execute(
+        "INSERT INTO runs (run_id, recipe_name, recipe_path, started_at, tool_version, axes,"
+        " estimated_cost_usd, job_keys) VALUES ('r0', 'x', 'x.yaml', '2026-01-01T00:00:00Z',"
+        " '0', '[]', 0, '[\"k1\"]')"
+    )
+    conn.execute(
+        "INSERT INTO jobs (key, idx, label, vars, image_kind, image_ref, prompt_object, outputs)"
+        " VALUES ('k1', 0, 'old', '{}', 'url', 'https://x/y.png', '{}', '[\"a.png\"]')"
+    )
+    conn.commit()
+    conn.close()
+    (old,) = StateStore.read_snapshot(tmp_path).jobs  # read-only, before any upgrade
+    assert (old.key, old.take) == ("k1", 1)
+    second = dataclasses.replace(plan.jobs[1], key=take_key(plan.jobs[1].key, 2), take=2)
+    with StateStore.open(tmp_path) as store:
+        store.begin_run(dataclasses.replace(plan, jobs=(plan.jobs[0], second)), "run-1")
+        jobs = store.snapshot().jobs
+    assert [(job.key, job.take) for job in jobs] == [(plan.jobs[0].key, 1), (second.key, 2)]
+
+
+def test_run_rejected_with_nothing_rejected_spends_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe = write_campaign(tmp_path / "campaign")
+    result = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--rejected")
+    assert result.code == 0
+    assert "no job is rejected in review.yaml" in result.err
+    assert not (tmp_path / "campaign" / "out").exists()
+
+
+def test_run_reports_a_broken_review_file_at_its_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe = write_campaign(tmp_path / "campaign")
+    out = tmp_path / "campaign" / "out" / "deliver-test"
+    out.mkdir(parents=True)
+    (out / "review.yaml").write_text("version: 1\njobs:\n  fr-FR/MUG-01:\n    status: aproved\n")
+    result = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--rejected")
+    assert result.code == 2
+    assert "review.yaml:4:13" in result.err
+    assert not (out / ".backdrop").exists()
