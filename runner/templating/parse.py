@@ -54,6 +54,13 @@ def parse_template(env: Environment, text: str) -> ParsedTemplate:
         raise TemplateProblem(
             "this template is nested too deeply to read", hint="split it into simpler parts"
         ) from None
+    except ValueError as exc:  # Python's int() refuses a literal of more than 4,300 digits
+        too_long = "digits" in str(exc)
+        raise TemplateProblem(
+            "template syntax error: "
+            + ("a number in this template has more than 4,300 digits" if too_long else str(exc)),
+            hint="write numbers of at most a few hundred digits" if too_long else None,
+        ) from None
     return ParsedTemplate(ast, names)
 
 
