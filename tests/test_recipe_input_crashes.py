@@ -117,10 +117,8 @@ def test_a_template_integer_with_thousands_of_digits_is_a_diagnostic(project, ca
     # Found by the fuzz test: Jinja's lexer converts the literal with int(), which refuses it.
     recipe = recipe_with(project, "soft natural light", "soft {{ " + "9" * 4400 + " }} light")
     out = validate(capsys, recipe)
-    assert (
-        "prompt: template syntax error: a number in this template has more than 4,300 digits"
-        in (out)
-    )
+    expected = "prompt: template syntax error: a number in this template has more than 4,300 digits"
+    assert expected in out
 
 
 def test_an_output_dir_flag_too_long_for_any_file_system_is_a_usage_error(project, capsys):
