@@ -68,3 +68,12 @@ def test_ordinary_prompts_with_dashes_and_codes_pass(folder, capsys):
     write_recipe(folder, "a mug, sku-2024-spring-collection-001, in {{ season }}")
     result = run_cli(capsys, "plan", "recipe.yaml")
     assert result.code == 0, result.err
+
+
+def test_run_refuses_before_anything_is_sent_or_written(folder, capsys):
+    write_recipe(folder, "a mug {{ part.a ~ part.b }}")
+    result = run_cli(capsys, "run", "recipe.yaml", "--emulate", "--yes")
+    assert result.code == 2, result.err
+    assert "contains your API key" in result.err
+    assert KEY not in result.out + result.err
+    assert not (folder / "out").exists()  # no state, no request log, no report
