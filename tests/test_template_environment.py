@@ -220,3 +220,20 @@ def test_the_static_pass_does_not_fold_huge_constants(recipe, capsys):
     assert result.code == 2, result.err
     [entry] = json.loads(result.out)
     assert [d["path"] for d in entry["diagnostics"]] == ["defaults.quality"]
+
+
+def test_slug_keeps_japanese_names_in_output_paths(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kyusu.png").write_bytes(png_bytes())
+    (tmp_path / "recipe.yaml").write_text(
+        "version: 1\nname: ja\nmatrix:\n  product:\n"
+        "    - { sku: K-1, name: 南部鉄器の急須, image: kyusu.png }\n"
+        "    - { sku: K-2, name: 有田焼の湯呑, image: kyusu.png }\n"
+        "image: '{{ product.image }}'\nprompt: '{{ product.name }}'\n"
+        "output: '{{ product.name | slug }}'\n",
+        encoding="utf-8",
+    )
+    result = run_cli(capsys, "plan", "--json", "recipe.yaml")
+    assert result.code == 0, result.err
+    outputs = [job["outputs"] for job in json.loads(result.out)["jobs"]]
+    assert outputs == [["南部鉄器の急須.png"], ["有田焼の湯呑.png"]]

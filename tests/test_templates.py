@@ -26,13 +26,30 @@ def problem(text: str, context=None) -> TemplateProblem:
         ("Crème Brûlée / Winter", "creme-brulee-winter"),
         ("  Hello,  World!  ", "hello-world"),
         ("ﬁne Ｆｕｌｌwidth", "fine-fullwidth"),  # NFKD folds ligatures and full-width letters
-        ("---", ""),
+        ("", ""),
         (42, "42"),
+        ("snake_case", "snake-case"),
+        # Letters of every script are kept (issue 7: Japanese campaigns got empty names).
+        ("南部鉄器の急須", "南部鉄器の急須"),
+        ("ｶﾞﾝﾀﾞﾑ 2", "ガンダム-2"),  # half-width kana fold; voicing marks stay on their kana
+        ("नमस्ते दुनिया", "नमस्ते-दुनिया"),  # Devanagari vowel signs are kept
+        ("Ελληνικά", "ελληνικά"),
+        ("한국어 제품", "한국어-제품"),
+        ("Straße", "strasse"),
     ],
 )
 def test_slug(value, expected):
     assert slug(value) == expected
     assert render("{{ v | slug }}", {"v": value}) == expected
+
+
+@pytest.mark.parametrize("value", ["---", "🎉🎉", "★ ☆"])
+def test_slug_says_when_it_removed_every_character(value):
+    found = problem("{{ v | slug }}", {"v": value})
+    assert found.message == (
+        f"| slug removed every character of {value!r}: it keeps only letters and digits"
+    )
+    assert "without | slug" in (found.hint or "")
 
 
 def test_plain_strings_are_not_rendered_but_lose_one_trailing_newline_like_templates():

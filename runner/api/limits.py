@@ -27,12 +27,13 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PROMPT_FIELDS = ("size", "quality", "n", "output_format", "output_compression")
 INTEGER_FIELDS = ("n", "output_compression")
 
+# What a job gets for a field its recipe leaves unset (README's recipe reference documents these).
 DEFAULT_PROMPT_OBJECT: Mapping[str, Any] = {
     "size": "1024x1024",
     "quality": "medium",
     "n": 1,
     "output_format": "png",
-    "output_compression": 100,
+    "output_compression": 85,  # the documented default (was sent as 100 until 2026-12)
 }
 
 # Documented: 180 requests per minute per key.

@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from runner.api import limits
-from runner.diagnostics import suggestion_suffix
+from runner.apikey import MASK, searchable_key
+from runner.diagnostics import Span, suggestion_suffix
 from runner.plan.axes import AxisValues
 from runner.plan.images import ImageProblem, ImageResolver
 from runner.plan.matrix import Combination
 from runner.plan.model import ImageSource, Job, PromptObject
-from runner.plan.outputs import EscapeCheck, OutputProblem, output_paths
+from runner.plan.outputs import EscapeCheck, OutputProblem, output_paths, same_file_key
 from runner.plan.problems import ProblemLog, template_span
+from runner.plan.secrets import rendered_secret
 from runner.plan.templates import TemplateProblem, TemplateRenderer, needs_rendering
 from runner.recipe.model import NodePath, Recipe
 
@@ -26,6 +28,10 @@ _CHOICES: Mapping[str, Sequence[str]] = {
     "quality": limits.QUALITIES,
     "output_format": limits.OUTPUT_FORMATS,
 }
+_SECRET_HINT = (
+    "an API key must never reach a prompt, a file name or a report; remove the template or the "
+    "values that build it (they may be split across CSV cells or template pieces)"
+)
 PROMPT_NODE: NodePath = ("prompt",)
 IMAGE_NODE: NodePath = ("image",)
 OUTPUT_NODE: NodePath = ("output",)
@@ -81,6 +87,14 @@ class _Labels:
         return " ".join(parts)
 
 
+def _hidden(span: Span | None) -> Span | None:
+    """The place, without the line: it may hold the key's pieces."""
+    if span is None:
+        return None
+    text = " " * (span.col - 1) + MASK
+    return Span(span.file, span.line, span.col, span.col + len(MASK), text)
+
+
 class _JobFailed(Exception):
     """This job has a problem (already logged); skip what depends on it."""
 
@@ -98,6 +112,7 @@ class JobBuilder:
         self.recipe = recipe
         self.problems = problems
         self.templates = TemplateRenderer()
+        self.api_key = searchable_key()  # read once: rendered values are scanned for it
         self.images = ImageResolver(recipe.base_dir)
         self.escapes = EscapeCheck(output_dir)
         self.axis_names = [axis.name for axis in axes]
@@ -107,8 +122,8 @@ class JobBuilder:
         self.axis_nodes = {axis.name: axis.node for axis in axes}
         self.recipe_info = {"name": recipe.name}
         self.base_context = {**self.templates.globals, **recipe.vars}
-        # Casefolded output path -> the first job writing it (macOS and Windows ignore case).
-        self.outputs_seen: dict[str, tuple[int, str]] = {}
+        # same_file_key(path) -> the first job writing it, and its path as written.
+        self.outputs_seen: dict[str, tuple[int, str, str]] = {}
 
     def check_templates(self) -> None:
         """Report syntax errors once, before any job is rendered."""
@@ -222,10 +237,19 @@ class JobBuilder:
 
     def _render(self, node: NodePath, text: str, context: Mapping[str, Any], label: str) -> str:
         try:
-            return self.templates.render(text, context)
+            rendered = self.templates.render(text, context)
         except TemplateProblem as problem:
             self._template_problem(node, problem, label)
             raise _JobFailed from None
+        # A key built by a template (pieces joined, CSV cells, reversed) is caught here, before
+        # anything is sent or written; the message never shows it.
+        secret = rendered_secret(rendered, self.api_key)
+        if secret is not None:
+            message = f"this makes text that contains {secret}"
+            span = _hidden(self.problems.source.span(node))
+            self.problems.add(node, message, label=label, hint=_SECRET_HINT, span=span)
+            raise _JobFailed
+        return rendered
 
     def _template_problem(
         self, node: NodePath, problem: TemplateProblem, label: str | None
@@ -241,6 +265,16 @@ class JobBuilder:
             message += suggestion_suffix(value, choices)
         if name != "prompt":
             message = f"{name}: {message}"
+        longest = limits.PROMPT_LENGTH[1]
+        if name == "prompt" and isinstance(value, str) and len(value) > longest:
+            # One message for every job whose prompt is too long, however long each one is.
+            message = f"the prompt is longer than the API allows (at most {longest:,} characters)"
+            hint = (
+                f"job {label} has {len(value):,}; prompts are counted after rendering: shorten "
+                "the prompt template, or the values it puts in (long CSV cells?)"
+            )
+            self.problems.add(node, message, label=label, hint=hint, group="prompt too long")
+            return
         self.problems.add(node, message, label=label)
 
     def _image(self, context: Mapping[str, Any], label: str) -> ImageSource | None:
@@ -274,9 +308,15 @@ class JobBuilder:
                 self.problems.add(OUTPUT_NODE, escape, label=label, hint=hint)
                 ok = False
                 continue
-            first_index, first = self.outputs_seen.setdefault(path.casefold(), (index, label))
+            seen = (index, label, path)
+            first_index, first, first_path = self.outputs_seen.setdefault(same_file_key(path), seen)
             if first_index != index:
                 message = f"the output {path} is shared by two jobs: {first} and {label}"
+                if first_path != path:  # differ only by case or Unicode form: one file anyway
+                    message = (
+                        f"the outputs {first_path!r} and {path!r} are one file on macOS and "
+                        f"Windows, which ignore case and Unicode forms: jobs {first} and {label}"
+                    )
                 hint = (
                     "put a matrix value in `output` (e.g. {{ season }}) so that each job's differs"
                 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +18,19 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME_BYTES = 255  # a file or folder name, in UTF-8, on common file systems
 # The run writes each file first under a longer temporary name (runner/fileio.py).
 MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - TEMP_NAME_EXTRA
+# Names Windows keeps for devices, with or without an extension ("con.png" too).
+_WINDOWS_DEVICES = frozenset(
+    {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        *(f"COM{i}" for i in range(1, 10)),
+        *(f"LPT{i}" for i in range(1, 10)),
+    }
+)
+_WINDOWS_FORBIDDEN = re.compile(r'[*?:<>|"]')
+_PORTABLE_HINT = "teams share output folders across Windows, macOS and Linux: {}"
 _HINT = "write a path inside the output folder, such as {{ market.code }}/{{ product.sku }}"
 
 
@@ -63,7 +77,39 @@ def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
         if "/" not in path and path.lower() in RESERVED_FILES:
             raise OutputProblem(f"{path} is reserved for backdrop's report", "reserved")
         _check_name_lengths(path)
+        _check_portable(path)
     return paths
+
+
+def same_file_key(path: str) -> str:
+    """Paths with equal keys are one file on macOS or Windows (case and Unicode form ignored)."""
+    return unicodedata.normalize("NFC", path).casefold()
+
+
+def _check_portable(path: str) -> None:
+    """Refuse names that Windows cannot create, so one folder works on every team member's OS."""
+    for part in path.split("/"):
+        forbidden = _WINDOWS_FORBIDDEN.search(part)
+        if forbidden:
+            char = forbidden.group()
+            raise OutputProblem(
+                f"the name {part!r} contains {char!r}, which Windows does not allow in names",
+                "windows character",
+                _PORTABLE_HINT.format('leave out * ? : < > | and " (| slug removes them)'),
+            )
+        if part != part.rstrip(". "):
+            raise OutputProblem(
+                f"the name {part!r} ends with a dot or a space, which Windows removes",
+                "windows trailing",
+                _PORTABLE_HINT.format("end each name with a letter or a digit"),
+            )
+        device = part.split(".", 1)[0].rstrip(" ").upper()
+        if device in _WINDOWS_DEVICES:
+            raise OutputProblem(
+                f"the name {part!r} is reserved by Windows ({device}, even with an extension)",
+                "windows device",
+                _PORTABLE_HINT.format(f"add a word to it, such as {device.lower()}-1"),
+            )
 
 
 def _check_name_lengths(path: str) -> None:
@@ -113,7 +159,7 @@ def sources_inside(output_dir: Path, sources: Iterable[Path]) -> dict[str, Path]
     """The sources (recipe, data, images) inside the output folder, by casefolded POSIX path."""
     root = os.path.realpath(output_dir)
     inside: dict[str, Path] = {}
-    for source in sources:
+    for source in dict.fromkeys(sources):  # one image per job: resolve each file once
         real = os.path.realpath(source)
         if real.startswith(root + os.sep):
             relative = Path(os.path.relpath(real, root)).as_posix()

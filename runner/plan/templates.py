@@ -12,12 +12,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import suggestion_suffix
-from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment, slug
+from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment
 from runner.templating.parse import TemplateProblem, check_text, parse_template, syntax_problem
+from runner.templating.slug import FilterError, slug
 
 if TYPE_CHECKING:
     from jinja2 import Template
 
+HEAVY_RENDER = 100_000  # units: no ordinary render comes near; heavier ones are counted
+MAX_HEAVY_TOTAL = 25_000_000  # units: all the heavy renders of one plan (5 whole budgets)
 _CACHE_PROBATION = 2048  # renders before a template whose results never repeat stops caching
 _TEMPLATE_FILE = "<template>"
 __all__ = ["TemplateProblem", "TemplateRenderer", "needs_rendering", "plain_text", "slug"]
@@ -50,13 +53,16 @@ class TemplateRenderer:
         from jinja2 import TemplateError, UndefinedError
         from jinja2.exceptions import SecurityError
 
-        from runner.templating.limits import MAX_RENDERED, TooLarge
+        from runner.templating.limits import MAX_RENDERED, TooLarge, TooMuchWork
 
         self._env = make_template_environment()
         self._compiled: dict[str, _Compiled | TemplateProblem] = {}
         self._errors = (UndefinedError, SecurityError, TemplateError, TooLarge)
         self._max_rendered = MAX_RENDERED
         self._too_large = TooLarge
+        self._too_much_work = TooMuchWork
+        self._budget: Any = getattr(self._env, "budget")  # noqa: B009 - set by the builder
+        self._heavy_total = 0
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
@@ -71,7 +77,7 @@ class TemplateRenderer:
         if isinstance(compiled, TemplateProblem):
             raise compiled
         if not compiled.caching:
-            return self._run(compiled.template, context)
+            return self._run_once(text, compiled, context)
         # Context values are shared objects (axis rows, include values): identity is a cheap
         # key, and the cache entry holds them so that their ids stay unique.
         inputs = tuple(context.get(name) for name in compiled.names)
@@ -79,7 +85,7 @@ class TemplateRenderer:
         entry = compiled.cache.get(key)
         if entry is None:
             try:
-                result: str | TemplateProblem = self._run(compiled.template, context)
+                result: str | TemplateProblem = self._run_once(text, compiled, context)
             except TemplateProblem as problem:
                 result = problem
             compiled.cache[key] = (inputs, result)
@@ -121,6 +127,32 @@ class TemplateRenderer:
         """Jinja's globals (range, dict, namespace): put them in every render context."""
         return dict(self._env.globals)
 
+    def _run_once(self, text: str, compiled: _Compiled, context: Mapping[str, Any]) -> str:
+        if self._heavy_total > MAX_HEAVY_TOTAL:
+            # The plan fails already (its heavy templates are reported); rendering more could
+            # only take longer: a bound whatever the number of templates or jobs.
+            problem = TemplateProblem(
+                "not rendered: the recipe's heavy templates (reported here too) already used the "
+                f"work one plan may do ({MAX_HEAVY_TOTAL:,} steps)",
+                hint="make the heavy templates simpler; this one was not tried",
+                skip_later=True,
+            )
+            self._compiled[text] = problem
+            raise problem
+        try:
+            return self._run(compiled.template, context)
+        except TemplateProblem as problem:
+            if problem.skip_later:  # a template that used a whole budget once is not retried
+                self._compiled[text] = problem
+            raise
+        finally:
+            # Each render has its own budget; this bounds their sum, whatever the number of
+            # templates (an include entry's fields are templates too) or of jobs. Counted in
+            # steps, not seconds: a busy machine must not fail an ordinary plan.
+            used = self._budget.used()
+            if used > HEAVY_RENDER:
+                self._heavy_total += used
+
     def _run(self, template: Template, context: Mapping[str, Any]) -> str:
         undefined_error, security_error, template_error, too_large = self._errors
         env = self._env
@@ -153,6 +185,14 @@ class TemplateRenderer:
                 hint="use only the recipe's variables, with filters such as | slug or | upper",
                 line=_template_line(exc.__traceback__),
             ) from None
+        except self._too_much_work as exc:
+            raise TemplateProblem(
+                str(exc),
+                hint="loops over long ranges and macros that call themselves cost the most; "
+                "this template was not tried again for the other jobs",
+                line=_template_line(exc.__traceback__),
+                skip_later=True,
+            ) from None
         except too_large as exc:
             raise TemplateProblem(
                 str(exc),
@@ -184,6 +224,8 @@ def _failure(exc: Exception) -> TemplateProblem:
     """A template's expression failed: name the filter when one did (`1|wordwrap`)."""
     line = _template_line(exc.__traceback__)
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, FilterError):
+        return TemplateProblem(detail, hint=exc.hint, line=line)
     found = _failed_builtin(exc.__traceback__)
     if found is None:
         return TemplateProblem(f"the template failed: {detail}", line=line)

@@ -13,10 +13,10 @@ jinja2 is imported lazily: startup stays fast for commands that never read a tem
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from runner.templating.slug import slug
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -27,24 +27,35 @@ TEMPLATE_GLOBALS = frozenset({"range", "dict", "namespace"})
 TEMPLATE_LOCALS = frozenset({"loop", "self", "varargs", "kwargs", "caller"})
 
 
-def slug(value: object) -> str:
-    """'Crème Brûlée / Winter' -> 'creme-brulee-winter': safe in file names and URLs."""
-    text = unicodedata.normalize("NFKD", str(value))
-    text = text.encode("ascii", "ignore").decode("ascii").lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
-
-
 # Filters Backdrop adds to Jinja's own: name -> function. Documented in README's recipe reference.
 RECIPE_FILTERS = {"slug": slug}
 
 
 def make_template_environment() -> Environment:
     """The sandboxed, strict, size-guarded environment with Backdrop's filters and globals."""
-    from jinja2 import StrictUndefined, UndefinedError
+    from jinja2 import StrictUndefined, UndefinedError, pass_context
+    from jinja2.runtime import Context, LoopContext
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
     from jinja2.utils import missing
 
     from runner.templating import limits
+    from runner.templating.budget import RenderBudget, text_size
+
+    budget = RenderBudget()
+
+    class RecipeContext(Context):
+        """A render's context: creating one starts the render, with a full budget."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            budget.reset()
+
+        def derived(self, locals: dict[str, Any] | None = None) -> Context:
+            # The same render goes on (a scoped block, in a loop too): it keeps its budget.
+            state = budget.state()
+            child = super().derived(locals)
+            budget.restore(state)
+            return child
 
     class RecipeUndefined(StrictUndefined):
         __slots__ = ()
@@ -66,17 +77,31 @@ def make_template_environment() -> Environment:
         # while it compiles, which the static pass would otherwise do unguarded.
         intercepted_binops = frozenset({"*", "**", "+", "%"})
         code_generator_class = limits.GuardedCodeGenerator
+        context_class = RecipeContext
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
             limits.check_binop(operator, left, right)
-            return super().call_binop(context, operator, left, right)
+            result = super().call_binop(context, operator, left, right)
+            budget.charge_result(result)
+            return result
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             args = limits.check_method(__obj, args, kwargs)
-            return super().call(__context, __obj, *args, **kwargs)
+            budget.charge(1)  # macros calling themselves twice each: 2**n calls
+            if isinstance(__obj, LoopContext) and args:  # `loop(children)` in a recursive for
+                args = (budget.loop(args[0]), *args[1:])
+            result = super().call(__context, __obj, *args, **kwargs)
+            budget.charge_result(result)
+            return result
+
+        def guard_loop(self, iterable: Any) -> Any:
+            """What every `{% for %}` iterates (see limits.GuardedCodeGenerator)."""
+            return budget.loop(iterable)
 
         def concat_guarded(self, parts: Any) -> str:
-            return limits.concat(parts)
+            result = limits.concat(parts)
+            budget.charge_result(result)
+            return result
 
         def wrap_str_format(self, value: Any) -> Any:
             """Jinja's sandboxed str.format / format_map, with widths checked."""
@@ -108,7 +133,20 @@ def make_template_environment() -> Environment:
     )
     env.filters.update(RECIPE_FILTERS)
     del env.filters["random"]
-    limits.guard_filters(env.filters)
+    limits.guard_filters(env.filters, budget)
+    limits.guard_tests(env.tests, budget)
+
+    # Takes the context so that Jinja cannot call it while compiling (on constants).
+    @pass_context
+    def finalize(_: Any, value: Any) -> Any:
+        """Every `{{ value }}`: measured before it becomes text."""
+        # Charged too: `{% set x %}` and macros collect what they print outside MAX_RENDERED.
+        size = len(value) if type(value) is str else text_size(value, "printing this value")
+        budget.charge(1 + size)
+        return value
+
+    env.finalize = finalize
+    env.budget = budget  # type: ignore[attr-defined]  # read by TemplateRenderer after renders
     for name in list(env.globals):
         if name not in TEMPLATE_GLOBALS:
             del env.globals[name]

@@ -1,9 +1,23 @@
-"""Size guards for the template sandbox: no template may build a string that fills the memory.
+"""Size guards for the template sandbox: no template may fill the memory or run without end.
 
 Jinja's sandbox stops templates from reaching Python internals, not from asking for a
-10-gigabyte string (`{{ 'x'|center(10**10) }}`). Every operation here that can make text far
-longer than its inputs (widths, repeats, joins, replacements, concatenation) is checked
-against MAX_TEXT before it runs. Imported lazily: it imports jinja2.
+10-gigabyte string (`{{ 'x'|center(10**10) }}`) or a loop of 10^10 steps. Every operation here
+that can make text far longer than its inputs (widths, repeats, joins, replacements,
+concatenation, printing a container) is checked against MAX_TEXT before it runs, and every loop
+iteration, call and filter is charged to the render's budget (budget.py).
+
+Design (issue 7): the guards stay in-process, hooked into Jinja, rather than rendering in a
+worker process under `resource` limits and a timeout. Memory limits (RLIMIT_AS) are not enforced
+on macOS and `resource` does not exist on Windows, where most of our users are; a worker per plan
+also costs startup time and loses the message that names the template. The price is coupling to
+Jinja's internals, so jinja2 is pinned to one minor release in pyproject.toml and
+tests/test_template_canaries.py has one test per hooked internal: CodeGenerator.visit_Concat and
+visit_For, Template.root_render_func, Environment.context_class and Context.derived,
+Undefined._undefined_exception, SandboxedEnvironment.call / call_binop / intercepted_binops /
+wrap_str_format, SandboxedFormatter, meta.TrackingCodeGenerator.optimizer, finalize with
+pass_context (no folding), LoopContext calls (recursive loops), filters' parameter names and pass
+marks, and Namespace's attributes. A Jinja release that moves one of them fails CI rather than
+users. Imported lazily: it imports jinja2.
 """
 
 from __future__ import annotations
@@ -15,11 +29,15 @@ import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.filters import make_attrgetter
 from jinja2.nodes import Concat
 
-MAX_TEXT = 100_000  # longest string (or list) one operation may build
+from runner.templating.budget import MAX_TEXT, RenderBudget, TooLarge, TooMuchWork, text_size
+
+__all__ = ["MAX_RENDERED", "MAX_TEXT", "TooLarge", "TooMuchWork"]
+
 MAX_RENDERED = 1_000_000  # longest result of one template
 MAX_POWER_BITS = 4096  # largest integer `**` may build
 MAX_JSON_INDENT = 16
@@ -27,10 +45,6 @@ MAX_JSON_INDENT = 16
 _TOO_LONG = f"longer than {MAX_TEXT:,} characters"
 # A printf-style conversion: flags, width, precision (each may be `*`).
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(\*|\d+)?(?:\.(\*|\d+))?")
-
-
-class TooLarge(Exception):
-    """A template asked for a value too large for a recipe (the message says which)."""
 
 
 def _need(length: int, what: str) -> None:
@@ -46,26 +60,38 @@ def _width(value: Any, what: str) -> None:
 # --- operators -------------------------------------------------------------------------------
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_binop(operator: str, left: Any, right: Any) -> None:
     """Refuse `*`, `**`, `+` and `%` whose result would be too large."""
-    if operator == "**" and isinstance(left, int) and isinstance(right, int):  # noqa: SIM102
+    if operator == "**" and _is_int(left) and _is_int(right):  # noqa: SIM102
         if right > 0 and abs(left) > 1 and left.bit_length() * right > MAX_POWER_BITS:
             raise TooLarge(f"{left} ** {right} is too large a number for a recipe")
     if operator == "*":
+        if (
+            _is_int(left)
+            and _is_int(right)
+            and left.bit_length() + right.bit_length() > 2 * MAX_POWER_BITS
+        ):
+            raise TooLarge("this '*' makes too large a number for a recipe")
         for sequence, count in ((left, right), (right, left)):
-            is_repeat = isinstance(sequence, str | list | tuple) and isinstance(count, int)
-            if is_repeat and len(sequence) * count > MAX_TEXT:
-                raise TooLarge("this template repeats text too many times")
+            # Deep size: ['x' * 99999] * 99999 is a short list of 10 GB of text.
+            repeated = isinstance(sequence, str | list | tuple) and _is_int(count) and count > 1
+            if repeated and text_size(sequence, "this repeat") * count > MAX_TEXT:
+                raise TooLarge(f"this template repeats text too many times ({_TOO_LONG})")
     if operator == "+":
         sized = (str, list, tuple)
         if isinstance(left, sized) and isinstance(right, sized):
-            _need(len(left) + len(right), "this '+'")
+            _need(text_size(left, "this '+'") + text_size(right, "this '+'"), "this '+'")
     if operator == "%" and isinstance(left, str):
         check_percent(left, right)
 
 
 def check_percent(template: str, values: Any) -> None:
     """printf-style formatting: no width or precision beyond the cap, given or by `*`."""
+    text_size(values, "this '%'")
     stars = False
     for match in _PERCENT_SPEC.finditer(template):
         for part in match.groups():
@@ -84,15 +110,14 @@ def concat(parts: Iterable[Any]) -> str:
     texts = []
     total = 0
     for part in parts:
-        text = str(part)
-        total += len(text)
+        total += text_size(part, "this '~'")
         _need(total, "this '~'")
-        texts.append(text)
+        texts.append(str(part))
     return "".join(texts)
 
 
 class GuardedCodeGenerator(CodeGenerator):
-    """Compiles `a ~ b` to `environment.concat_guarded((a, b))`."""
+    """Compiles `a ~ b` to `environment.concat_guarded((a, b))` and charges every loop step."""
 
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
         self.write("environment.concat_guarded((")
@@ -100,6 +125,15 @@ class GuardedCodeGenerator(CodeGenerator):
             self.visit(arg, frame)
             self.write(", ")
         self.write("))")
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        # `for x in environment.guard_loop(items)`, through the sandbox's call like any call.
+        charged = nodes.Call(
+            nodes.EnvironmentAttribute("guard_loop"), [node.iter], [], None, None
+        ).set_lineno(node.lineno)
+        copy = nodes.For(node.target, charged, node.body, node.else_, node.test, node.recursive)
+        copy.set_lineno(node.lineno)
+        super().visit_For(copy, frame)
 
 
 # --- str methods -----------------------------------------------------------------------------
@@ -145,7 +179,7 @@ def _need_joined(items: Sequence[Any], separator: str) -> None:
     total = len(separator) * max(0, len(items) - 1)
     _need(total, "this join")
     for item in items:
-        total += len(item) if isinstance(item, str) else len(str(item))
+        total += text_size(item, "this join")
         _need(total, "this join")
 
 
@@ -178,17 +212,55 @@ class GuardedFormatter(string.Formatter):
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         check_format_spec(format_spec)
+        text_size(value, "this format")
         return super().format_field(value, format_spec)
 
 
 # --- filters ---------------------------------------------------------------------------------
 
 
-def guard_filters(filters: dict[str, Any]) -> None:
-    """Wrap Jinja's filters that can grow text with checks that run before them."""
-    for name, check in _FILTER_CHECKS.items():
-        if name in filters:
-            filters[name] = _guarded(filters[name], check)
+# Filters that never turn their whole value into text: a long list is fine for | length.
+_KEEPS_VALUE = frozenset(
+    {
+        "abs", "attr", "batch", "count", "d", "default", "dictsort", "first", "float",
+        "groupby", "int", "items", "join", "last", "length", "list", "map", "max", "min",
+        "reject", "rejectattr", "reverse", "round", "select", "selectattr", "slice", "sort",
+        "sum", "unique",
+    }
+)  # fmt: skip
+# Tests that do: `is lower` is str(value).islower().
+_TEXT_TESTS = frozenset({"lower", "upper"})
+
+
+def guard_filters(filters: dict[str, Any], budget: RenderBudget) -> None:
+    """Wrap every filter: size checks before it runs, its work charged to the budget."""
+    for name, original in list(filters.items()):
+        check = _FILTER_CHECKS.get(name)
+        guarded = original if check is None else _guarded(original, check)
+        filters[name] = _charged(guarded, name, budget, name not in _KEEPS_VALUE)
+
+
+def guard_tests(tests: dict[str, Any], budget: RenderBudget) -> None:
+    """Wrap every test: charged to the budget; `lower` and `upper` check the value's size."""
+    for name, original in list(tests.items()):
+        tests[name] = _charged(original, name, budget, name in _TEXT_TESTS)
+
+
+def _charged(
+    original: Callable[..., Any], name: str, budget: RenderBudget, sizes_value: bool
+) -> Callable[..., Any]:
+    value_at = 1 if hasattr(original, "jinja_pass_arg") else 0
+    what = f"| {name}"
+
+    @functools.wraps(original)  # keeps Jinja's pass_environment / pass_eval_context marks
+    def charged(*args: Any, **kwargs: Any) -> Any:
+        if sizes_value and len(args) > value_at:
+            text_size(args[value_at], what)
+        result = original(*args, **kwargs)
+        budget.charge_result(result)
+        return result
+
+    return charged
 
 
 def _guarded(original: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:

@@ -15,13 +15,19 @@ if TYPE_CHECKING:
 
 
 class TemplateProblem(Exception):
-    """A template cannot be compiled or rendered; `line` is the line inside the template."""
+    """A template cannot be compiled or rendered; `line` is the line inside the template.
 
-    def __init__(self, message: str, hint: str | None = None, line: int = 1) -> None:
+    `skip_later`: the template used a render's whole budget, so it is not tried again.
+    """
+
+    def __init__(
+        self, message: str, hint: str | None = None, line: int = 1, *, skip_later: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.line = line
+        self.skip_later = skip_later
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,13 @@ def parse_template(env: Environment, text: str) -> ParsedTemplate:
     except (RecursionError, MemoryError):
         raise TemplateProblem(
             "this template is nested too deeply to read", hint="split it into simpler parts"
+        ) from None
+    except ValueError as exc:  # Python's int() refuses a literal of more than 4,300 digits
+        too_long = "digits" in str(exc)
+        raise TemplateProblem(
+            "template syntax error: "
+            + ("a number in this template has more than 4,300 digits" if too_long else str(exc)),
+            hint="write numbers of at most a few hundred digits" if too_long else None,
         ) from None
     return ParsedTemplate(ast, names)
 
