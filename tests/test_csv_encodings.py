@@ -9,6 +9,9 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from runner.plan.csvfile import read_csv_table
 
@@ -40,9 +43,17 @@ def test_shift_jis_from_japanese_excel_is_decoded_correctly():
 
 
 def test_mac_roman_is_decoded_correctly():
-    values, encoding = settings(csv_bytes(WESTERN, "mac_roman"))
-    assert values == [setting for _, setting in WESTERN]
+    # "è" is byte 0x8F in Mac Roman, which cp1252 leaves undefined: one reading only.
+    rows = [*WESTERN, ("fr-BE", "une crème brûlée sur le marbre")]
+    values, encoding = settings(csv_bytes(rows, "mac_roman"))
+    assert values == [setting for _, setting in rows]
     assert encoding == "mac_roman"
+
+
+def test_mac_roman_that_cp1252_also_reads_is_refused_unless_clearly_ahead():
+    # cp1252 reads these bytes as "a cafŽ terrace" with only 0.024 more chaos: not sure enough.
+    _, problems = read_csv_table(csv_bytes(WESTERN, "mac_roman"), "m.csv")
+    assert [p.span.line for p in problems if p.span] == [2]
 
 
 @pytest.mark.parametrize(
@@ -71,3 +82,81 @@ def test_a_short_mac_roman_file_is_refused_rather_than_guessed():
     _, problems = read_csv_table(data, "m.csv")
     assert [p.span.line for p in problems if p.span] == [2]
     assert "CSV UTF-8" in (problems[0].hint or "")
+
+
+def test_shift_jis_that_cp949_reads_without_a_flaw_is_still_read_as_japanese():
+    # charset-normalizer scores the Korean misreading ("떈뱒궻먄궔궶뭴렭") 0.0 and the right
+    # one 0.05: the old 0.02 margin sent the Korean gibberish to the API.
+    rows = [("ja-JP", "京都の静かな茶室"), ("ja-OS", "大阪の賑やかな商店街の夜")]
+    data = "".join(f"{code},{setting}\n" for code, setting in [("code", "setting"), *rows])
+    values, encoding = settings(data.encode("shift_jis"))
+    assert values == [setting for _, setting in rows]
+    assert encoding == "cp932"
+
+
+def test_mac_roman_that_cp1252_scores_as_less_messy_is_refused():
+    # The cp1252 misreading "dŽjˆ and pi–ata …l" scores 0.054 chaos, the right reading 0.154.
+    data = "code,setting\r\nx-0,déjà and piñata Öl table\r\nx-1,Paris and déjà, München\r\n"
+    table, problems = read_csv_table(data.encode("mac_roman"), "m.csv")
+    assert table.rows == ()
+    assert [p.span.line for p in problems if p.span] == [2]
+
+
+# Words a campaign's settings are made of, per code page Excel writes in that market.
+WORDS = {
+    "cp932": "京都 静かな 茶室 大阪 賑やかな 商店街 夜 東京 高層ビル 夜景 北海道 雪原 朝日 沖縄 "
+    "青い 海 白い 砂浜 富士山 湖畔 カフェ 温泉 旅館 桜 花びら 春 庭 和紙 ランプ 南部鉄器 急須 "
+    "木 テーブル 柔らかい 光 神社 鳥居 紅葉 秋 抹茶 着物 畳 障子 竹林 嵐山 新宿 ラーメン 提灯 "
+    "祭り 花火 浴衣 雪 山 川 橋 港 ワイン グラス 大理石 台所 窓辺 ソファ 陶器 ｶﾀｶﾅ",
+    "cp949": "서울 조용한 카페 부산 해운대 밤바다 제주도 푸른 바다 하얀 모래사장 경복궁 가을 단풍 "
+    "한옥 마을 따뜻한 오후 햇살 남산 타워 야경 시장 골목 봄 벚꽃 겨울 눈 산 강 다리 항구 "
+    "와인 잔 대리석 부엌 창가 소파 나무 선반 도자기 전통 차 한복",
+    "gbk": "北京 安静 茶馆 上海 外滩 夜景 杭州 西湖 春天 早晨 柳树 小桥 广州 老街 热闹 夜市 长城 "
+    "秋天 红叶 桂林 山水 竹林 熊猫 成都 火锅 故宫 雪景 大理石 桌子 木质 厨房 窗边 沙发 书架 "
+    "陶瓷 茶壶 灯笼 丝绸 旗袍 港口 船",
+    "big5": "台北 安靜 茶館 九份 老街 夜景 台灣 高山 雲海 日出 寧靜 早晨 高雄 港邊 咖啡廳 日月潭 "
+    "湖畔 太魯閣 峽谷 夜市 燈籠 廟宇 春天 櫻花 秋天 楓葉 大理石 桌子 木質 廚房 窗邊 沙發 書架 "
+    "陶瓷 茶壺",
+    "mac_roman": "café terrace Paris gemütlicher Wintergarten crème brûlée marble table Straße "
+    "München Frühling señorita Málaga naïve façade Ärger über Öl déjà vu smörgåsbord Zürich "
+    "Köln São Paulo piñata",
+}
+WORDS["cp1252"] = WORDS["mac_roman"]
+JOINERS = {
+    "cp932": ["の", "と", "、", ""],
+    "cp949": [" ", "의 ", "와 "],
+    "gbk": ["的", "和", "，", ""],
+    "big5": ["的", "和", "，", ""],
+    "mac_roman": [" ", " and ", ", "],
+    "cp1252": [" ", " and ", ", "],
+}
+
+
+@st.composite
+def legacy_csv(draw: st.DrawFn, encoding: str) -> str:
+    words, joiners = WORDS[encoding].split(), JOINERS[encoding]
+    settings = draw(
+        st.lists(
+            st.lists(
+                st.tuples(st.sampled_from(words), st.sampled_from(joiners)), min_size=1, max_size=6
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    lines = ["".join(word + joiner for word, joiner in cells).strip() for cells in settings]
+    return "code,setting\r\n" + "".join(f'x-{i},"{line}"\r\n' for i, line in enumerate(lines))
+
+
+@pytest.mark.parametrize("encoding", sorted(WORDS))
+@settings_(max_examples=40, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_a_legacy_file_is_read_as_written_or_refused_never_misread(encoding, data):
+    text = data.draw(legacy_csv(encoding))
+    table, problems = read_csv_table(text.encode(encoding), "m.csv")
+    if problems:
+        assert table.rows == ()
+        assert "CSV UTF-8" in (problems[0].hint or "")
+    else:
+        expected = [line.split(",", 1)[1].strip('"') for line in text.splitlines()[1:]]
+        assert [row["setting"] for row in table.rows] == expected

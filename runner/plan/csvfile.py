@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from runner.diagnostics import Diagnostic, Span
+from runner.plan.encodings import guess_legacy_encoding
 
 DELIMITERS = (",", ";", "\t")
 _SEP_LINE = re.compile(r"^\s*sep=(.)\s*$")
@@ -59,40 +60,6 @@ class UnclearEncoding(Exception):
     def __init__(self, line: int) -> None:
         super().__init__(f"not UTF-8 (line {line})")
         self.line = line  # the first line holding a byte that is not UTF-8
-
-
-# What spreadsheet programs write when they do not write UTF-8: Windows and Mac Excel in
-# Western Europe, and the default "CSV" of Japanese, Chinese and Korean Excel.
-LEGACY_ENCODINGS = ("cp1252", "mac_roman", "cp932", "gb18030", "big5", "cp949")
-# How much less "mess" (charset-normalizer's chaos ratio) the best reading must show than any
-# reading that gives other text. Short files are often readable several ways: refuse those.
-_CLEAR_MARGIN = 0.02
-_MAX_CHAOS = 0.2
-
-
-def guess_legacy_encoding(data: bytes) -> str | None:
-    """The legacy encoding of `data` when charset-normalizer is confident, else None.
-
-    Confident means: one reading is clearly less garbled than every reading that decodes to
-    different text. A wrong guess would send garbled prompts to a paid API, so a tie refuses.
-    """
-    from charset_normalizer import from_bytes
-
-    results = list(from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS)))
-    if not results:
-        return None
-    best = results[0]
-    if best.chaos > _MAX_CHAOS:
-        return None
-    text = str(best)
-    for other in results[1:]:
-        if other.chaos - best.chaos < _CLEAR_MARGIN and str(other) != text:
-            return None
-    try:
-        data.decode(best.encoding)
-    except (UnicodeDecodeError, LookupError):
-        return None
-    return str(best.encoding)
 
 
 def sniff_delimiter(line: str) -> str:
