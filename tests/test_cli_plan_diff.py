@@ -42,6 +42,8 @@ def test_detailed_exitcode_is_0_after_a_complete_run(example, capsys):
     result = run_cli(capsys, "plan", RECIPE, "--diff", "--detailed-exitcode")
     assert result.code == 0, result.err
     assert "0 new, 0 changed, 30 up to date" in result.out
+    # one count per comma: "0 paid, to download" read as two
+    assert "30 up to date, 0 paid but not downloaded, 0 stale files:" in result.out
     plain = run_cli(capsys, "plan", RECIPE)  # plain plan no longer claims all is to generate
     assert plain.code == 0
     assert "30 jobs, 30 images in the plan" in plain.out

@@ -270,6 +270,26 @@ def test_every_problem_is_reported_at_once() -> None:
     ]
 
 
+def test_an_unsupported_version_is_the_only_problem_reported() -> None:
+    # A recipe of another version has other keys: no "missing required key 'image'" after it.
+    assert [d.headline() for d in check("version: 2\nname: x\n")] == [
+        "r.yaml:1:10: error: version: 2 is not a recipe version backdrop reads; use 1"
+    ]
+
+
+def test_an_unsupported_version_skips_the_template_and_name_checks_too(tmp_path: Path) -> None:
+    from runner.diagnostics import RecipeError
+    from runner.recipe.build import load_recipe
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text('version: 2\nname: x\nimage: a.png\nprompt: "{{ nope }"\noutput: x\n')
+    with pytest.raises(RecipeError) as caught:
+        load_recipe(recipe)
+    assert [d.message for d in caught.value.diagnostics()] == [
+        "2 is not a recipe version backdrop reads; use 1"
+    ]
+
+
 def test_a_recipe_must_be_a_mapping() -> None:
     [diagnostic] = check("- version: 1\n- name: x\n")
     assert diagnostic.headline() == (

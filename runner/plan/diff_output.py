@@ -47,7 +47,7 @@ def summary_line(diff: PlanDiff) -> str:
         f"{t.new:,} new",
         f"{t.changed:,} changed",
         f"{t.unchanged:,} up to date",
-        f"{t.download_only:,} paid, to download",
+        f"{t.download_only:,} paid but not downloaded",
         f"{t.stale:,} stale file{'s' if t.stale != 1 else ''}",
     ]
     cost = f"{t.images_to_generate:,} image{'s' if t.images_to_generate != 1 else ''} to generate"

@@ -25,7 +25,7 @@ from runner.recipe.model import (
     format_path,
 )
 from runner.recipe.template_names import check_template_names
-from runner.recipe.validate import find_secrets, validate
+from runner.recipe.validate import VERSION_PATH, find_secrets, validate
 
 _MATRIX_KEYWORDS = ("include", "exclude")
 
@@ -52,7 +52,9 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
     problems = validate(doc)
     if problems:
         # Name checks too, when the shapes allow, so that one run shows every typo.
-        if isinstance(doc.data, dict) and not find_secrets(doc):
+        # Not for another recipe version, though: its keys are not ours to check.
+        wrong_version = any(p.path == VERSION_PATH for p in problems)
+        if isinstance(doc.data, dict) and not find_secrets(doc) and not wrong_version:
             names = _axis_names(doc.data)
             problems = _merge(problems, _check_names(doc, names))
             problems = _merge(problems, check_template_names(doc, [n for n, _ in names]))

@@ -41,6 +41,9 @@ _TYPE_WORDS = {
 }
 
 
+VERSION_PATH = format_path(("version",))
+
+
 def recipe_schema() -> dict[str, Any]:
     """The recipe JSON Schema shipped with the package (a fresh copy each call)."""
     schema: dict[str, Any] = json.loads(schema_text())
@@ -73,6 +76,10 @@ def validate(doc: LoadedDocument) -> list[Diagnostic]:
             )
         ]
     found = explain_schema_errors(_validator().iter_errors(doc.data), source, recipe_schema())
+    wrong_version = [d for d in found if d.path == VERSION_PATH]
+    if wrong_version:
+        # Another version has other keys: "missing 'image'" would only mislead.
+        found = wrong_version
     if secrets:
         found = [*secrets, *_without_secrets(found, doc)]
     return sorted(found, key=_position)
