@@ -168,6 +168,39 @@ def test_verify_given_another_file_says_what_to_pass(campaign, capsys) -> None:
     assert "is a file." not in result.err  # click's "Directory '...' is a file." is gone
 
 
+def test_verify_of_a_folder_that_does_not_exist_says_so(campaign, capsys) -> None:
+    result = run_cli(capsys, "verify", "nope")
+    assert result.code == 2
+    assert "error: the folder nope does not exist" in result.err
+    assert "backdrop.lock in" not in result.err  # not "no backdrop.lock in nope"
+    recipe = run_cli(capsys, "verify", "nope.yaml")
+    assert "error: the recipe nope.yaml does not exist" in recipe.err
+
+
+@pytest.mark.parametrize("where", ["/dev/null", "campaign/spring-campaign.yaml/out"])
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_an_output_folder_that_is_not_a_folder_is_said_so(campaign, capsys, command, where):
+    extra = ["--emulate", "-y"] if command == "run" else []
+    result = run_cli(capsys, command, "campaign/spring-campaign.yaml", "-o", where, *extra)
+    assert result.code == 2
+    blocker = "it is not" if where == "/dev/null" else "campaign/spring-campaign.yaml is not"
+    assert f"error: --output-dir: {where} cannot be the output folder: {blocker} a folder" in (
+        result.err
+    )
+    assert "review.yaml" not in result.err  # not "/dev/null/review.yaml: cannot be read"
+
+
+def test_an_output_dir_in_the_recipe_under_a_file_points_at_the_key(campaign, capsys) -> None:
+    recipe = campaign / "spring-campaign.yaml"
+    recipe.write_text(recipe.read_text() + "output_dir: spring-campaign.yaml/out\n")
+    result = run_cli(capsys, "plan", "campaign/spring-campaign.yaml")
+    assert result.code == 2
+    assert "cannot be the output folder: campaign/spring-campaign.yaml is not a folder" in (
+        result.err
+    )
+    assert "spring-campaign.yaml:28:13: error: output_dir:" in result.err
+
+
 def test_report_writes_results_csv_with_semicolons(campaign, capsys) -> None:
     ran = run_cli(capsys, "run", "campaign/spring-campaign.yaml", "--emulate", "-y", "--limit", "1")
     assert ran.code == 0, ran.err

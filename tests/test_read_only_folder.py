@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from runner.execute.reserve import RESERVE_FILE
 from tests.clihelp import run_cli
 from tests.disks import remount_read_only, tmpfs
 
@@ -51,3 +54,25 @@ def test_an_unwritable_report_is_a_clear_error_even_where_nothing_can_be_mounted
     assert report.code == 3
     assert "is on a read-only file system" in report.err
     assert "internal error" not in report.err
+
+
+def test_a_reserve_refused_by_a_read_only_disk_is_not_called_a_full_disk(
+    campaign, tmp_path, capsys, monkeypatch
+):
+    # The state opens (it was there before), but the room kept for its last writes cannot be
+    # set aside: "make room on that disk" would send the user deleting files for nothing.
+    first = run_cli(capsys, "run", str(campaign), "--emulate", "-y", "--limit", "1", "-o", "out")
+    assert first.code == 0, first.err
+    (tmp_path / "out" / ".backdrop" / RESERVE_FILE).unlink()
+    real_open = os.open
+
+    def read_only_reserve(path: Any, *args: Any, **kwargs: Any) -> int:
+        if Path(path).name == RESERVE_FILE:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", read_only_reserve)
+    run = run_cli(capsys, "run", str(campaign), "--emulate", "-y", "--limit", "2", "-o", "out")
+    assert run.code == 3, run.err
+    assert f"the output folder {tmp_path / 'out'} is on a read-only file system" in run.err
+    assert "make room" not in run.err

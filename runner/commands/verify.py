@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,13 @@ def verify(outdir: str) -> None:
 def _verify_folder(target: str) -> Path:
     """An output folder as given, or the one a recipe writes to (planned, nothing spent)."""
     path = Path(target)
+    if not os.path.exists(path):
+        what = "recipe" if path.suffix.lower() in (".yaml", ".yml") else "folder"
+        raise UsageError(
+            f"the {what} {target} does not exist",
+            hint="pass the output folder of a run (the one with backdrop.lock), e.g. backdrop "
+            "verify out/spring-campaign, or its recipe: backdrop verify spring-campaign.yaml",
+        )
     if not path.is_file():
         return path
     if path.suffix.lower() not in (".yaml", ".yml"):

@@ -23,6 +23,7 @@ class DiskReserve:
         self.path = Path(state_dir) / RESERVE_FILE
         self.held = False  # the space is set aside now
         self.released = False  # the disk filled up during this session
+        self.failure: OSError | None = None  # why make() could not set the space aside
 
     def make(self) -> bool:
         """Set the space aside (best effort); False when the disk is too full for it."""
@@ -41,7 +42,8 @@ class DiskReserve:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        except OSError:
+        except OSError as exc:
+            self.failure = exc  # full, read-only or not ours to write: said differently
             with contextlib.suppress(OSError):
                 self.path.unlink()
             return False

@@ -29,7 +29,7 @@ from runner.execute.selection import Selection, select_jobs
 from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
 from runner.execute.thumbnails import ThumbnailMaker
-from runner.fileio import disk_full
+from runner.fileio import disk_full, folder_error
 from runner.plan.model import Plan
 
 if TYPE_CHECKING:
@@ -154,7 +154,11 @@ async def run_plan_async(
     with OutputLock(plan.output_dir), StateStore.open(plan.output_dir) as opened:
         if not opened.has_reserve:
             # Without room for the records of answers, a paid answer could be lost: spend nothing.
-            raise disk_full(plan.output_dir)
+            # A read-only or unwritable folder is no full disk: "make room" would mislead.
+            failure = opened.reserve.failure
+            if failure is None:
+                raise disk_full(plan.output_dir)
+            raise folder_error(plan.output_dir, failure)
         await asyncio.to_thread(clean_partials, plan.output_dir)
         return await _run(plan, options, client, events, stop, opened)
 

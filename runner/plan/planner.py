@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def plan_recipe(
     folder = output_folder(recipe, output_dir)
     if output_dir is not None:
         _check_output_flag(folder)
+    _check_folder_shape(recipe, folder, from_flag=output_dir is not None)
     cap = job_cap(recipe, max_jobs)
     roots = data_roots(recipe.base_dir, allow_outside)
     axes, diagnostics = load_axes(recipe, roots)
@@ -177,6 +179,27 @@ def _check_output_dir(recipe: Recipe) -> None:
         node: NodePath = ("output_dir",)
         span = recipe.source.span(node)
         raise RecipeError([Diagnostic(problem, path=format_path(node), span=span)])
+
+
+def _check_folder_shape(recipe: Recipe, folder: Path, *, from_flag: bool) -> None:
+    """An output folder that is a file or a device (`-o /dev/null`), or lies under a file, is
+    said as such, before anything tries to read review.yaml or state from inside it."""
+    for path in (folder, *folder.parents):
+        if not os.path.exists(path):  # never raises, unlike Path.exists on EACCES
+            continue
+        if os.path.isdir(path):
+            return
+        what = "it is not a folder" if path == folder else f"{display_path(path)} is not a folder"
+        message = f"{display_path(folder)} cannot be the output folder: {what}"
+        if from_flag:
+            raise UsageError(
+                f"--output-dir: {message}",
+                hint="give a folder; it is created when missing, e.g. -o out/campaign",
+            )
+        node: NodePath = ("output_dir",)
+        span = recipe.source.span(node) if recipe.output_dir else None
+        hint = "set output_dir to a folder, or pass one with -o"
+        raise RecipeError([Diagnostic(message, path=format_path(node), span=span, hint=hint)])
 
 
 def _check_output_flag(folder: Path) -> None:
