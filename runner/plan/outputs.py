@@ -13,20 +13,25 @@ from runner.fileio import TEMP_NAME_EXTRA
 # Files and folders the run and report stages write at the root of the output folder.
 RESERVED_FILES = ("report.html", "results.json", "results.csv", "junit.xml", "backdrop.lock")
 RESERVED_PREFIX = ".backdrop"
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# "C:/x" is absolute on Windows; "a:b" is merely a name with ':' (refused as unportable).
+_DRIVE = re.compile(r"^[A-Za-z]:/")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Invisible characters that reorder or hide what a name shows ("mug\u202egnp.exe" reads as
+# "mugexe.png"): bidi controls, zero-width space, line separators, BOM. ZWJ and ZWNJ stay:
+# emoji and Persian or Indic words need them.
+_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff]")
 MAX_NAME_BYTES = 255  # a file or folder name, in UTF-8, on common file systems
 # The run writes each file first under a longer temporary name (runner/fileio.py).
 MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - TEMP_NAME_EXTRA
-# Names Windows keeps for devices, with or without an extension ("con.png" too).
+# Names Windows keeps for devices, with or without an extension ("con.png" too); Microsoft's
+# "Naming Files" page lists COM0/LPT0 and the superscript digits too. "con-1" is a fine name.
 _WINDOWS_DEVICES = frozenset(
     {
         "CON",
         "PRN",
         "AUX",
         "NUL",
-        *(f"COM{i}" for i in range(1, 10)),
-        *(f"LPT{i}" for i in range(1, 10)),
+        *(f"{port}{digit}" for port in ("COM", "LPT") for digit in "0123456789\u00b9\u00b2\u00b3"),
     }
 )
 _WINDOWS_FORBIDDEN = re.compile(r'[*?:<>|"]')
@@ -56,6 +61,16 @@ def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
         raise OutputProblem(f"{shown} is absolute", "absolute")
     if _CONTROL.search(text):
         raise OutputProblem(f"{shown} contains control characters", "control")
+    invisible = _INVISIBLE.search(text)
+    if invisible:
+        char = invisible.group()
+        name = unicodedata.name(char, "a format character")
+        raise OutputProblem(
+            f"{shown} contains the invisible character U+{ord(char):04X} ({name}), which can "
+            "make a file name show as something else",
+            "invisible",
+            "remove it from the recipe or the data (| slug removes it too)",
+        )
     if text.endswith("/"):
         raise OutputProblem(f"{shown} names a folder, not a file", "folder")
     parts = [part for part in text.split("/") if part not in ("", ".")]
@@ -92,8 +107,10 @@ def _check_portable(path: str) -> None:
         forbidden = _WINDOWS_FORBIDDEN.search(part)
         if forbidden:
             char = forbidden.group()
+            drive = " (there it names a drive)" if re.match(r"^[A-Za-z]:", part) else ""
             raise OutputProblem(
-                f"the name {part!r} contains {char!r}, which Windows does not allow in names",
+                f"the name {part!r} contains {char!r}, which Windows does not allow in names"
+                + drive,
                 "windows character",
                 _PORTABLE_HINT.format('leave out * ? : < > | and " (| slug removes them)'),
             )
