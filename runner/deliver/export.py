@@ -202,8 +202,9 @@ def _check_folder(output_dir: Path, to: Path, snapshot: RunSnapshot, recipe: Pat
     guarded.append(("the output folder", real_out))
     for what, path in guarded:
         if real_to == path or real_to in path.parents:
+            where = "is" if real_to == path else "holds"
             raise UsageError(
-                f"--to {to} holds {what} ({path}); export could overwrite files there",
+                f"--to {to} {where} {what} ({path}); export could overwrite files there",
                 hint="export into a folder of its own, e.g. --to delivery/",
             )
 
