@@ -50,10 +50,11 @@ def test_mac_roman_is_decoded_correctly():
     assert encoding == "mac_roman"
 
 
-def test_mac_roman_that_cp1252_also_reads_is_refused_unless_clearly_ahead():
-    # cp1252 reads these bytes as "a cafŽ terrace" with only 0.024 more chaos: not sure enough.
-    _, problems = read_csv_table(csv_bytes(WESTERN, "mac_roman"), "m.csv")
-    assert [p.span.line for p in problems if p.span] == [2]
+def test_mac_roman_that_cp1252_reads_with_a_misreadings_mark_is_decoded_as_mac_roman():
+    # cp1252 reads these bytes as "a cafŽ terrace": a capital right after a small letter.
+    values, encoding = settings(csv_bytes(WESTERN, "mac_roman"))
+    assert values == [setting for _, setting in WESTERN]
+    assert encoding == "mac_roman"
 
 
 @pytest.mark.parametrize(
@@ -78,10 +79,17 @@ def test_a_file_readable_several_ways_is_refused_naming_the_first_bad_line():
 
 
 def test_a_short_mac_roman_file_is_refused_rather_than_guessed():
-    data = "code,setting\r\nfr-FR,a café terrace\r\n".encode("mac_roman")
+    # "piñata" in Mac Roman is "pi–ata" in cp1252: both readings look like real text.
+    data = "code,setting\r\nes-ES,una piñata\r\n".encode("mac_roman")
     _, problems = read_csv_table(data, "m.csv")
     assert [p.span.line for p in problems if p.span] == [2]
     assert "CSV UTF-8" in (problems[0].hint or "")
+
+
+def test_a_cp1252_dash_between_words_is_refused_rather_than_read_as_mac_roman():
+    data = "code,setting\r\nx,Paris–Berlin\r\n".encode("cp1252")
+    _, problems = read_csv_table(data, "m.csv")
+    assert [p.span.line for p in problems if p.span] == [2]
 
 
 def test_shift_jis_that_cp949_reads_without_a_flaw_is_still_read_as_japanese():
@@ -94,12 +102,31 @@ def test_shift_jis_that_cp949_reads_without_a_flaw_is_still_read_as_japanese():
     assert encoding == "cp932"
 
 
-def test_mac_roman_that_cp1252_scores_as_less_messy_is_refused():
-    # The cp1252 misreading "dŽjˆ and pi–ata …l" scores 0.054 chaos, the right reading 0.154.
-    data = "code,setting\r\nx-0,déjà and piñata Öl table\r\nx-1,Paris and déjà, München\r\n"
-    table, problems = read_csv_table(data.encode("mac_roman"), "m.csv")
+def test_mac_roman_that_cp1252_scores_as_less_messy_is_still_read_as_mac_roman():
+    # The cp1252 misreading "dŽjˆ and pi–ata …l" scores 0.054 chaos, the right reading 0.154;
+    # the 0.02 margin sent the misreading to the API.
+    rows = [("x-0", "déjà and piñata Öl table"), ("x-1", "Paris and déjà, München")]
+    values, encoding = settings(csv_bytes(rows, "mac_roman"))
+    assert values == [setting for _, setting in rows]
+    assert encoding == "mac_roman"
+
+
+def test_cp1252_punctuation_that_mac_roman_reads_as_letters_is_refused():
+    # charset-normalizer found "Acmeô mug" (Mac Roman) less messy than "Acme™ mug" (cp1252).
+    data = "code,setting\r\nx,Acme™ mug\r\n".encode("cp1252")
+    table, problems = read_csv_table(data, "m.csv")
     assert table.rows == ()
     assert [p.span.line for p in problems if p.span] == [2]
+
+
+def test_gb2312_that_cp949_reads_as_hangul_beside_hanja_is_refused():
+    # cp949 reads it as "豆냄돨꿱빗憬능，놜렛，밤鹵꿱반" with less chaos than the right reading.
+    data = "code,setting\r\nx-0,早晨的茶壶陶瓷，厨房，广州茶馆\r\n".encode("gbk")
+    table, problems = read_csv_table(data, "m.csv")
+    if not problems:  # decoding it is fine, as long as it is the right text
+        assert table.rows[0]["setting"] == "早晨的茶壶陶瓷，厨房，广州茶馆"
+    else:
+        assert [p.span.line for p in problems if p.span] == [2]
 
 
 # Words a campaign's settings are made of, per code page Excel writes in that market.
@@ -121,6 +148,8 @@ WORDS = {
     "München Frühling señorita Málaga naïve façade Ärger über Öl déjà vu smörgåsbord Zürich "
     "Köln São Paulo piñata",
 }
+# Excel's smart punctuation: in Mac Roman these bytes are accented letters ("Acme™" is "Acmeô").
+WORDS["mac_roman"] += " Acme™ don’t “stop” 5€ Paris–Berlin l’été wait… ©2024 °C"
 WORDS["cp1252"] = WORDS["mac_roman"]
 JOINERS = {
     "cp932": ["の", "と", "、", ""],

@@ -7,6 +7,7 @@ Short CJK files often decode in several of them, so a guess must be beyond doubt
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ def guess_legacy_encoding(data: bytes) -> str | None:
     there is nothing to guess. Otherwise the least garbled plausible reading (chaos as
     charset-normalizer measures it) must be clearly ahead of every other plausible reading
     that gives different text, and a Western reading must not put a symbol inside a word.
+    A Western reading bearing a misreading's mark gives way to one that bears none.
     A wrong guess sends garbled prompts to a paid API, so any doubt refuses.
     """
     readings: dict[str, _Reading] = {}
@@ -52,15 +54,39 @@ def guess_legacy_encoding(data: bytes) -> str | None:
         return next((reading.encoding for reading in readings.values()), None)
     chaos = _chaos_by_text(data, readings)
     scored = [_Reading(r.encoding, r.text, chaos[r.text], r.plausible) for r in readings.values()]
-    plausible = sorted((r for r in scored if r.plausible), key=lambda r: r.chaos)
-    if not plausible or plausible[0].chaos > _MAX_CHAOS:
+    plausible = _drop_western_misreadings(sorted((r for r in scored if r.plausible), key=_chaos))
+    if plausible is None or not plausible or plausible[0].chaos > _MAX_CHAOS:
         return None
     best = plausible[0]
-    if best.encoding in _SINGLE_BYTE and _symbol_inside_a_word(best.text):
-        return None
+    if best.encoding in _SINGLE_BYTE and (
+        _symbol_inside_a_word(best.text) or _misreading_mark(best.text)
+    ):
+        return None  # e.g. Shift-JIS half-width katakana read as Mac Roman: "∂¿∂≈ÅAã}"
+    if best.encoding == "cp949" and _hangul_touches_han(best.text):
+        return None  # GB 2312 read as cp949 interleaves syllables and Hanja ("豆냄돨꿱빗憬능")
     if any(other.chaos - best.chaos < _CLEAR_MARGIN for other in plausible[1:]):
         return None
     return best.encoding
+
+
+def _chaos(reading: _Reading) -> float:
+    return reading.chaos
+
+
+def _drop_western_misreadings(readings: list[_Reading]) -> list[_Reading] | None:
+    """Without the Western readings that bear a misreading's mark; None when two bear none.
+
+    cp1252 read as Mac Roman turns "café" into "cafÈ", Mac Roman read as cp1252 turns "déjà"
+    into "dŽjˆ": that mark decides. Without one, chaos does not: cp1252 "Acme™ mug" scored as
+    more messy than its Mac Roman misreading "Acmeô mug". Two clean readings refuse.
+    """
+    western = [r for r in readings if r.encoding in _SINGLE_BYTE]
+    clean = [r for r in western if not _misreading_mark(r.text)]
+    if len(clean) > 1:
+        return None
+    if not clean:
+        return readings  # the veto on a marked winner refuses, unless a CJK reading wins
+    return [r for r in readings if r.encoding not in _SINGLE_BYTE or r in clean]
 
 
 def _chaos_by_text(data: bytes, readings: dict[str, _Reading]) -> dict[str, float]:
@@ -126,3 +152,44 @@ def _symbol_inside_a_word(text: str) -> bool:
 
 
 _LETTERS = frozenset(("Lu", "Ll", "Lt", "Lo"))
+
+
+# Symbols the Western code pages make of accented letters or CJK bytes, and that real words
+# never touch (dashes, quotes and ™ are left out: "Paris–Berlin", "l’été", "Acme™" are real).
+_MISREAD_SYMBOLS = frozenset("‚ƒ„…†‡ˆ‰‹›•˜¸˘˙˚˝˛ˇ¯√∆≈∂∑∏π∫Ω")
+
+
+def _misreading_mark(text: str) -> bool:
+    """An accented capital right after a small letter ("cafÈ", "dŽjà"), or a symbol from
+    _MISREAD_SYMBOLS touching a letter ("dŽjˆ", "…l"): what a wrong Western code page leaves."""
+    for index, char in enumerate(text):
+        if char.isascii():
+            continue
+        before = text[index - 1] if index else " "
+        after = text[index + 1] if index + 1 < len(text) else " "
+        if char.isupper() and before.islower():
+            return True
+        if char in _MISREAD_SYMBOLS and (before.isalpha() or after.isalpha()):
+            return True
+    return False
+
+
+def _hangul_touches_han(text: str) -> bool:
+    """Whether a Hangul syllable stands right next to a Han character.
+
+    Only a refusal rests on this: Korean written with Hanja attaches particles to them too.
+    """
+    for left, right in itertools.pairwise(text):
+        kinds = {_script(left), _script(right)}
+        if kinds == {"hangul", "han"}:
+            return True
+    return False
+
+
+def _script(char: str) -> str:
+    code = ord(char)
+    if 0xAC00 <= code <= 0xD7A3:
+        return "hangul"
+    if 0x4E00 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF:
+        return "han"
+    return "other"
