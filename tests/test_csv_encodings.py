@@ -189,3 +189,14 @@ def test_a_legacy_file_is_read_as_written_or_refused_never_misread(encoding, dat
     else:
         expected = [line.split(",", 1)[1].strip('"') for line in text.splitlines()[1:]]
         assert [row["setting"] for row in table.rows] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [("Привет, уютная кухня", "cp1251"), ("Καλημέρα, καφετέρια", "cp1253")],
+    ids=["russian-cp1251", "greek-cp1253"],
+)
+def test_a_code_page_backdrop_does_not_read_is_refused(text, encoding):
+    table, problems = read_csv_table(f"code,setting\r\nx,{text}\r\n".encode(encoding), "m.csv")
+    assert table.rows == ()
+    assert "CSV UTF-8" in (problems[0].hint or "")

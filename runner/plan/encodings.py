@@ -34,11 +34,11 @@ class _Reading:
 def guess_legacy_encoding(data: bytes) -> str | None:
     """The legacy encoding of `data` when the reading is beyond doubt, else None.
 
-    Every code page that decodes the bytes is a candidate. When they all give the same text
-    there is nothing to guess. Otherwise the least garbled plausible reading (chaos as
-    charset-normalizer measures it) must be clearly ahead of every other plausible reading
-    that gives different text, and a Western reading must not put a symbol inside a word.
-    A Western reading bearing a misreading's mark gives way to one that bears none.
+    Every code page that decodes the bytes is a candidate; a reading no other contradicts must
+    still look like text (a Russian cp1251 file is no Western text). Otherwise the least
+    garbled plausible reading (chaos as charset-normalizer measures it) must be clearly ahead
+    of every other plausible reading that gives different text; cp1252 and Mac Roman are told
+    apart by a misreading's marks, and a Western winner must bear none.
     A wrong guess sends garbled prompts to a paid API, so any doubt refuses.
     """
     readings: dict[str, _Reading] = {}
@@ -50,8 +50,11 @@ def guess_legacy_encoding(data: bytes) -> str | None:
         in_core = _in_core_standard(text, encoding)
         if text not in readings or (in_core and not readings[text].plausible):
             readings[text] = _Reading(encoding, text, 0.0, in_core)
-    if len(readings) <= 1:
-        return next((reading.encoding for reading in readings.values()), None)
+    if not readings:
+        return None
+    if len(readings) == 1:  # nothing to confuse it with, but it may still be another code page
+        only = next(iter(readings.values()))
+        readings = {only.text: _Reading(only.encoding, only.text, 0.0, True)}
     chaos = _chaos_by_text(data, readings)
     scored = [_Reading(r.encoding, r.text, chaos[r.text], r.plausible) for r in readings.values()]
     plausible = _drop_western_misreadings(sorted((r for r in scored if r.plausible), key=_chaos))
