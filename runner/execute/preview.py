@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from runner.execute.adopt import lock_adoptable
 from runner.execute.files import files_intact
 from runner.execute.lock import STATE_DIR
 from runner.execute.run import RunOptions
@@ -37,7 +38,14 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
         selected = select_jobs(plan.jobs, options.selection, keys=options.keys)
         if options.retry_failed:
             selected = ()
-        return _preview(plan, selected, selected, 0, 0)
+        # The run adopts what backdrop.lock shows done before it sends anything (adopt.py).
+        adopted = lock_adoptable(plan.output_dir, plan.jobs)
+        fresh = tuple(
+            job
+            for job in selected
+            if job.key not in adopted or (options.force and job.key not in options.protected)
+        )
+        return _preview(plan, selected, fresh, 0, len(selected) - len(fresh))
     with StateStore.open(plan.output_dir) as state:
         failed = set(state.failed_keys()) if options.retry_failed else None
         selected = select_jobs(plan.jobs, options.selection, failed_keys=failed, keys=options.keys)

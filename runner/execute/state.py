@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -393,6 +393,33 @@ class StateStore:
                 " VALUES (?, ?, ?, ?)",
                 (file.path, file.sha256, file.bytes, key),
             )
+
+    @_room_retry
+    def adopt_done(self, files: Mapping[str, Sequence[FileRecord]]) -> None:
+        """Record jobs as done with these files, durably (a fresh state adopting backdrop.lock:
+        adopt.py); call after begin_run, before any request."""
+        if not files:
+            return
+        now = _now()
+        with self._write(durable=True) as cur:
+            for key, records in files.items():
+                for index, file in enumerate(records):
+                    cur.execute(
+                        "INSERT OR REPLACE INTO files"
+                        " (job_key, idx, path, sha256, width, height, bytes)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (key, index, file.path, file.sha256, file.width, file.height, file.bytes),
+                    )
+                    cur.execute(
+                        "INSERT OR REPLACE INTO written_files (path, sha256, bytes, job_key)"
+                        " VALUES (?, ?, ?, ?)",
+                        (file.path, file.sha256, file.bytes, key),
+                    )
+                cur.execute(
+                    "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?"
+                    " WHERE key = ? AND status = 'pending'",
+                    (now, key),
+                )
 
     def written_file(self, path: str) -> tuple[str, int] | None:
         """(sha256, bytes) of the file a run last wrote at `path`, if any."""
