@@ -9,6 +9,7 @@ replaces it. `plan --diff`, the money guard and the run all decide with this one
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -55,10 +56,15 @@ def _records(output_dir: Path, files: Mapping[str, str]) -> dict[str, FileRecord
         if sha256_of(path) != sha256:
             return None
         try:
-            with Image.open(path) as image:  # reads the header only
-                width, height = image.size
             size = path.stat().st_size
-        except (OSError, UnidentifiedImageError, ValueError):
+        except OSError:
             return None
+        # The hash decides (as in `plan --diff`); the size in pixels is only for the reports.
+        width = height = 0
+        with (
+            contextlib.suppress(OSError, UnidentifiedImageError, ValueError),
+            Image.open(path) as image,  # reads the header only
+        ):
+            width, height = image.size
         records[relative] = FileRecord(relative, sha256, width, height, size)
     return records
