@@ -148,6 +148,7 @@ def test_in_a_fresh_clone_plan_diff_counts_what_run_pays_for(repo, tmp_path, edi
         csv.write_text(csv.read_text().replace("a calm Kyoto tea room", "a neon Osaka street"))
         (out / retouched).write_bytes((out / retouched).read_bytes() + b"retouch")
     before = images(out)
+    lock_before = (out / "backdrop.lock").read_bytes()
 
     diff = backdrop(clone, "plan", "recipe.yaml", "--diff", "--format", "json")
     assert diff.returncode == 0, diff.stderr
@@ -160,9 +161,14 @@ def test_in_a_fresh_clone_plan_diff_counts_what_run_pays_for(repo, tmp_path, edi
     after = images(out)
     if edit == "nothing":
         assert after == before  # the committed images are kept, byte for byte
-        assert "Up to date by backdrop.lock" in ran.stdout
+        assert (out / "backdrop.lock").read_bytes() == lock_before  # git stays clean
+        assert "Up to date by backdrop.lock: 4 jobs" in ran.stdout
     else:
-        # The retouched file was not adopted: generated again, the edit kept beside it.
+        # The retouched file was not adopted: generated again, the edit kept beside it. The
+        # old ja-JP images are backdrop's own (as the lock records them): replaced, not kept.
+        assert [path for path in after if ".edited" in path] == [
+            "fr-FR/SAMPLE-01-spring.edited.webp"
+        ]
         assert after["fr-FR/SAMPLE-01-spring.edited.webp"] == before[retouched]
         assert after["fr-FR/SAMPLE-01-autumn.webp"] == before["fr-FR/SAMPLE-01-autumn.webp"]
     again = backdrop(clone, "plan", "recipe.yaml", "--diff", "--detailed-exitcode")

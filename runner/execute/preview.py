@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from runner.execute.adopt import lock_adoptable
+from runner.execute.adopt import lock_adoption
 from runner.execute.files import files_intact
 from runner.execute.lock import STATE_DIR
 from runner.execute.run import RunOptions
@@ -39,7 +39,7 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
         if options.retry_failed:
             selected = ()
         # The run adopts what backdrop.lock shows done before it sends anything (adopt.py).
-        adopted = lock_adoptable(plan.output_dir, plan.jobs)
+        adopted = lock_adoption(plan.output_dir, plan).done
         fresh = tuple(
             job
             for job in selected

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from runner.api.client import OneMinClient, Timeouts
 from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import StateError, UsageError
-from runner.execute.adopt import lock_adoptable
+from runner.execute.adopt import Adoption, lock_adoption
 from runner.execute.backoff import Backoff
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
@@ -271,8 +271,8 @@ async def _run(
     jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
     state.begin_run(plan, run_id)
-    adopted = await asyncio.to_thread(lock_adoptable, plan.output_dir, plan.jobs) if adopt else {}
-    state.adopt_done(adopted)  # durable, before any request
+    adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan) if adopt else Adoption()
+    state.adopt(adopted)  # durable, before any request
     unanswered = state.take_unanswered()
     states = state.job_states([job.key for job in jobs])
     events.run_started(run_id, len(jobs))
@@ -327,5 +327,5 @@ async def _run(
         credits_left=ctx.credits_left,
         unanswered=unanswered,
         kept_edits=tuple(ctx.kept_edits),
-        adopted=len(adopted),
+        adopted=len(adopted.done),
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,7 @@ from runner.execute.state_schema import (
 from runner.fileio import disk_full
 
 if TYPE_CHECKING:
+    from runner.execute.adopt import Adoption
     from runner.plan.model import Plan
 
 __all__ = ["STATE_FILE", "JobState", "StateStore"]
@@ -395,26 +396,28 @@ class StateStore:
             )
 
     @_room_retry
-    def adopt_done(self, files: Mapping[str, Sequence[FileRecord]]) -> None:
-        """Record jobs as done with these files, durably (a fresh state adopting backdrop.lock:
-        adopt.py); call after begin_run, before any request."""
-        if not files:
+    def adopt(self, adoption: Adoption) -> None:
+        """Take what a committed backdrop.lock shows (adopt.py) into a fresh state, durably;
+        call after begin_run, before any request."""
+        if not (adoption.done or adoption.written):
             return
         now = _now()
         with self._write(durable=True) as cur:
-            for key, records in files.items():
-                for index, file in enumerate(records):
-                    cur.execute(
-                        "INSERT OR REPLACE INTO files"
-                        " (job_key, idx, path, sha256, width, height, bytes)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (key, index, file.path, file.sha256, file.width, file.height, file.bytes),
-                    )
-                    cur.execute(
-                        "INSERT OR REPLACE INTO written_files (path, sha256, bytes, job_key)"
-                        " VALUES (?, ?, ?, ?)",
-                        (file.path, file.sha256, file.bytes, key),
-                    )
+            cur.executemany(
+                "INSERT OR REPLACE INTO written_files (path, sha256, bytes, job_key)"
+                " VALUES (?, ?, ?, ?)",
+                [(f.path, f.sha256, f.bytes, key) for key, f in adoption.written],
+            )
+            for key, records in adoption.done.items():
+                cur.executemany(
+                    "INSERT OR REPLACE INTO files"
+                    " (job_key, idx, path, sha256, width, height, bytes)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (key, index, f.path, f.sha256, f.width, f.height, f.bytes)
+                        for index, f in enumerate(records)
+                    ],
+                )
                 cur.execute(
                     "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?"
                     " WHERE key = ? AND status = 'pending'",
