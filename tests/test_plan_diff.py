@@ -319,3 +319,28 @@ def test_the_money_guard_agrees_with_the_diff_in_a_fresh_checkout(plan):
     assert len(preview.to_generate) == diff.totals.to_generate == 2
     assert preview.up_to_date == diff.totals.unchanged == 4
     assert not (plan.output_dir / ".backdrop").exists()  # the preview only reads
+
+
+def test_a_state_opened_before_any_run_still_defers_to_the_lock(plan):
+    """`run --rejected` opens the state before the run: the clone must still adopt the lock."""
+    from runner.execute.adopt import lock_adoption
+    from runner.execute.preview import preview_run
+    from runner.execute.run import RunOptions
+
+    fresh_checkout(plan)
+    StateStore.open(plan.output_dir).close()
+    assert not StateStore.has_recorded_run(plan.output_dir)
+    diff = diff_plan(plan, read_previous(plan.output_dir))
+    assert diff.source == "lock" and diff.totals.unchanged == 6
+    assert preview_run(plan, RunOptions()).up_to_date == 6
+
+    # The first run takes the adoption in with its own record, in one transaction.
+    adoption = lock_adoption(plan.output_dir, plan)
+    with StateStore.open(plan.output_dir) as state:
+        state.begin_run(plan, "run-1", adoption)
+        states = state.job_states([job.key for job in plan.jobs])
+    assert StateStore.has_recorded_run(plan.output_dir)
+    assert {known.status for known in states.values()} == {"done"}
+    assert [f.path for f in states[plan.jobs[0].key].files] == list(plan.jobs[0].outputs)
+    again = diff_plan(plan, read_previous(plan.output_dir))
+    assert again.source == "state" and again.totals.unchanged == 6

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from runner.execute.adopt import lock_adoption
 from runner.execute.files import files_intact
-from runner.execute.lock import STATE_DIR
 from runner.execute.run import RunOptions
 from runner.execute.selection import select_jobs
-from runner.execute.state import STATE_FILE, StateStore
+from runner.execute.state import StateStore
 from runner.plan.model import CostEstimate, Job, Plan
 
 
@@ -33,8 +32,7 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
     Reads the state without taking the output folder's lock; the run re-checks all of this under
     the lock, so a concurrent change can only make the estimate pessimistic or refused later.
     """
-    has_state = (plan.output_dir / STATE_DIR / STATE_FILE).is_file()
-    if not has_state:
+    if not StateStore.has_recorded_run(plan.output_dir):
         selected = select_jobs(plan.jobs, options.selection, keys=options.keys)
         if options.retry_failed:
             selected = ()

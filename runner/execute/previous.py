@@ -19,7 +19,7 @@ from runner.diagnostics import StateError
 from runner.execute.files import files_intact
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
-from runner.execute.state import STATE_FILE
+from runner.execute.state import STATE_FILE, StateStore
 from runner.execute.state_schema import FRESH_START, check_version, file_record
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 def read_previous(output_dir: Path) -> Previous:
     """The folder's memory: from its state, else from backdrop.lock, else nothing."""
     state = output_dir / STATE_DIR / STATE_FILE
-    if state.is_file():
+    if StateStore.has_recorded_run(output_dir):  # else the run would adopt the lock (adopt.py)
         return _from_state(output_dir, state)
     from runner.report.manifest import LOCK_NAME, read_lock
 

@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING
 from runner.api.client import OneMinClient, Timeouts
 from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import StateError, UsageError
-from runner.execute.adopt import Adoption, lock_adoption
+from runner.execute.adopt import lock_adoption
 from runner.execute.backoff import Backoff
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
-from runner.execute.lock import STATE_DIR, OutputLock
+from runner.execute.lock import OutputLock
 from runner.execute.pacer import Pacer
 from runner.execute.pacing import MAX_IN_FLIGHT
 from runner.execute.records import UnansweredRequest
 from runner.execute.scheduler import JobFailure, Scheduler
 from runner.execute.selection import Selection, select_jobs
-from runner.execute.state import STATE_FILE, StateStore
+from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
 from runner.execute.thumbnails import ThumbnailMaker
 from runner.fileio import disk_full
@@ -156,7 +156,7 @@ async def run_plan_async(
     with OutputLock(plan.output_dir):
         # A fresh state (a fresh clone holds the lock and images, not .backdrop/) adopts what
         # backdrop.lock shows done, so that the run does not pay for it again (adopt.py).
-        fresh = not (plan.output_dir / STATE_DIR / STATE_FILE).is_file()
+        fresh = not StateStore.has_recorded_run(plan.output_dir)
         with StateStore.open(plan.output_dir) as opened:
             if not opened.has_reserve:
                 # Without room for the records of answers, a paid answer could be lost.
@@ -270,9 +270,8 @@ async def _run(
     failed_keys = set(state.failed_keys()) if options.retry_failed else None
     jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
-    state.begin_run(plan, run_id)
-    adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan) if adopt else Adoption()
-    state.adopt(adopted)  # durable, before any request
+    adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan) if adopt else None
+    state.begin_run(plan, run_id, adopted)  # durable with the adoption, before any request
     unanswered = state.take_unanswered()
     states = state.job_states([job.key for job in jobs])
     events.run_started(run_id, len(jobs))
@@ -327,5 +326,5 @@ async def _run(
         credits_left=ctx.credits_left,
         unanswered=unanswered,
         kept_edits=tuple(ctx.kept_edits),
-        adopted=len(adopted.done),
+        adopted=len(adopted.done) if adopted is not None else 0,
     )

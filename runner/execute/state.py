@@ -158,8 +158,13 @@ class StateStore:
     # -- runs --------------------------------------------------------------------------------
 
     @_room_retry
-    def begin_run(self, plan: Plan, run_id: str) -> None:
-        """Record a run and its plan; jobs already known keep their status and results."""
+    def begin_run(self, plan: Plan, run_id: str, adoption: Adoption | None = None) -> None:
+        """Record a run and its plan; jobs already known keep their status and results.
+
+        `adoption`: what a committed backdrop.lock shows done (adopt.py), taken in with the
+        first run of a fresh state, in the same durable transaction: never a run recorded
+        without it, so the next run cannot mistake the state for a fresh one and pay again.
+        """
         now = _now()
         rows = [
             (
@@ -177,7 +182,7 @@ class StateStore:
             )
             for job in plan.jobs
         ]
-        with self._write() as cur:
+        with self._write(durable=adoption is not None) as cur:
             if cur.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
                 raise StateError(f"run {run_id} is already recorded in {self.path}")
             cur.execute(
@@ -198,6 +203,8 @@ class StateStore:
                 ),
             )
             cur.executemany(UPSERT_JOB, rows)
+            if adoption is not None:
+                _adopt(cur, adoption, now)
         self._run_id = run_id
 
     @_room_retry
@@ -326,6 +333,25 @@ class StateStore:
         )
 
     @staticmethod
+    def has_recorded_run(output_dir: Path) -> bool:
+        """Has any run been recorded in the folder's state? (Read-only. False without a state
+        file, or one that others opened before any run: then backdrop.lock is the memory.)"""
+        path = Path(output_dir) / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            return False
+        try:
+            conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return True  # unreadable: the callers' own opening says why
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            return conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
+        except sqlite3.Error:
+            return True
+        finally:
+            conn.close()
+
+    @staticmethod
     def count_unanswered(output_dir: Path) -> int:
         """How many generations are sent and unanswered (read-only; 0 when unknown)."""
         path = Path(output_dir) / STATE_DIR / STATE_FILE
@@ -394,35 +420,6 @@ class StateStore:
                 " VALUES (?, ?, ?, ?)",
                 (file.path, file.sha256, file.bytes, key),
             )
-
-    @_room_retry
-    def adopt(self, adoption: Adoption) -> None:
-        """Take what a committed backdrop.lock shows (adopt.py) into a fresh state, durably;
-        call after begin_run, before any request."""
-        if not (adoption.done or adoption.written):
-            return
-        now = _now()
-        with self._write(durable=True) as cur:
-            cur.executemany(
-                "INSERT OR REPLACE INTO written_files (path, sha256, bytes, job_key)"
-                " VALUES (?, ?, ?, ?)",
-                [(f.path, f.sha256, f.bytes, key) for key, f in adoption.written],
-            )
-            for key, records in adoption.done.items():
-                cur.executemany(
-                    "INSERT OR REPLACE INTO files"
-                    " (job_key, idx, path, sha256, width, height, bytes)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (key, index, f.path, f.sha256, f.width, f.height, f.bytes)
-                        for index, f in enumerate(records)
-                    ],
-                )
-                cur.execute(
-                    "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?"
-                    " WHERE key = ? AND status = 'pending'",
-                    (now, key),
-                )
 
     def written_file(self, path: str) -> tuple[str, int] | None:
         """(sha256, bytes) of the file a run last wrote at `path`, if any."""
@@ -532,6 +529,24 @@ class StateStore:
             cur.execute(sql, params)
             if cur.rowcount != 1:
                 raise StateError(f"job {params[-1]} is not in the recorded plan")
+
+
+def _adopt(cur: sqlite3.Cursor, adoption: Adoption, now: str) -> None:
+    cur.executemany(
+        "INSERT OR IGNORE INTO written_files (path, sha256, bytes, job_key) VALUES (?, ?, ?, ?)",
+        [(f.path, f.sha256, f.bytes, key) for key, f in adoption.written],
+    )
+    for key, records in adoption.done.items():
+        cur.executemany(
+            "INSERT OR REPLACE INTO files (job_key, idx, path, sha256, width, height, bytes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(key, i, f.path, f.sha256, f.width, f.height, f.bytes) for i, f in enumerate(records)],
+        )
+        cur.execute(
+            "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?"
+            " WHERE key = ? AND status = 'pending'",
+            (now, key),
+        )
 
 
 def _dumps(value: object) -> str:
