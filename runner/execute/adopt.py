@@ -65,6 +65,18 @@ def lock_adoption(output_dir: Path, plan: Plan) -> Adoption:
     return Adoption(done, tuple(written))
 
 
+def lock_files(output_dir: Path) -> dict[str, str]:
+    """path -> sha256 of every output backdrop.lock records (empty without a readable lock)."""
+    from runner.report.manifest import LOCK_NAME, ManifestError, read_lock
+
+    if not (Path(output_dir) / LOCK_NAME).is_file():
+        return {}
+    try:
+        return {entry.path: entry.sha256 for entry in read_lock(Path(output_dir)).entries}
+    except ManifestError:
+        return {}
+
+
 def _record(output_dir: Path, relative: str, sha256: str) -> FileRecord | None:
     """The file's record when it is on disk with this hash, else None."""
     from PIL import Image, UnidentifiedImageError
