@@ -230,6 +230,9 @@ def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
         + (f", {result.interrupted:,} not run" if result.interrupted else "")
         + f"; {_count(result.images, 'image')} written in {took}"
     )
+    if result.adopted:
+        adopted = _count(result.adopted, "job")
+        echo(f"Up to date by backdrop.lock: {adopted} (no state yet; files as recorded)")
     if result.credits_left is not None:
         echo(f"Credits left: {result.credits_left:,}")
     for output, kept in result.kept_edits:
