@@ -96,6 +96,7 @@ class PacingController:
         self._w_max = self.target
         self._k = 0.0
         self._sends: deque[float] = deque(maxlen=256)
+        self._refused_sends: deque[float] = deque(maxlen=256)  # send times of refused requests
         self._rate_before_cut = self.target
         self._hold = MAX_IN_FLIGHT  # in-flight count held below a refused level ...
         self._hold_until = -math.inf  # ... until then
@@ -164,6 +165,7 @@ class PacingController:
         """A 429."""
         self.in_flight -= 1
         self.refusals += 1
+        self._refused_sends.append(ticket.sent_at)
         if retry_after is not None and retry_after >= LONG_RETRY_AFTER_S:
             self._blocked_until = max(self._blocked_until, now + retry_after)
         if not self.adaptive:
@@ -199,7 +201,7 @@ class PacingController:
             return
         if ticket.sent_at <= self._last_cut or now - self._last_cut < MIN_CUT_INTERVAL_S:
             return  # the same burst: sent before the last cut, or too soon after it
-        measured = self.measured_rate(now)
+        measured = self.measured_rate(now, accepted=True)
         self._last_cut = now
         self.cuts += 1
         self._update_rate(now)
@@ -217,9 +219,9 @@ class PacingController:
 
     # -- measures ----------------------------------------------------------------------------------
 
-    def measured_rate(self, now: float) -> float:
+    def measured_rate(self, now: float, *, accepted: bool = False) -> float:
         """Requests per second actually sent lately (since the last cut, when that was recent),
-        from send times."""
+        from send times; `accepted`: leaving out those refused so far (the rate that worked)."""
         since = max(now - SEND_WINDOW_S, self._last_cut)
         count = 0
         first = now
@@ -231,7 +233,9 @@ class PacingController:
         span = now - first
         if span <= 0:
             return self.rate if count else 0.0
-        return count / span
+        if accepted:
+            count -= sum(1 for sent_at in self._refused_sends if sent_at >= first)
+        return max(0.0, count / span)
 
     def _probe_period(self) -> float:
         latency = self.latency if self.latency is not None else 1.0
