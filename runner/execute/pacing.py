@@ -1,9 +1,9 @@
 """The one pacing controller of a run: how fast API requests go out, and how many are in flight.
 
-It owns two numbers and learns both from the answers:
+It learns three things from the answers:
 - the sending rate. Requests are spaced evenly at `rate` (no burst: a server counting a sliding
   1-second window must never see more than the rate). A 429 is a congestion event: the rate drops
-  to beta x the measured sending rate, then recovers along a CUBIC curve back to that rate and
+  to beta x the rate that worked (requests sent lately, less those refused), then recovers along a CUBIC curve back to that rate and
   slowly past it (the AWS SDKs' adaptive retry mode: botocore `retries/throttling.py`,
   scale 0.4, beta 0.7), never above the target the user set. A burst of 429s counts once:
   only 429s to requests sent after the last cut count, and at most one cut per second.
@@ -14,7 +14,8 @@ It owns two numbers and learns both from the answers:
 - a concurrency cap, when the server has one. After each rate cut the in-flight count is held
   for a moment just below the level that was refused. A rate limit lets the count climb past
   that level once its window moves on; a concurrency cap refuses the same level again. So a
-  second refusal at the same level, while the sending rate is below the target, means a cap:
+  refusal there for longer than a second (the hold renewed meanwhile), while the sending rate
+  is below the target, means a cap:
   the ceiling stays one below that level, the rate cut is undone, and the ceiling probes
   upward by one only every few latency periods (less often after each failed probe), so that
   the cap costs one 429 per probe instead of one per request.
