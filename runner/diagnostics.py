@@ -129,6 +129,12 @@ class StateError(BackdropError):
     exit_code = EXIT_ABORTED
 
 
+class NoRunError(StateError):
+    """A command that reads a run's results was pointed at a folder no run has written to."""
+
+    exit_code = EXIT_USAGE  # a wrong folder given, not a run that stopped
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """The closest choice to a misspelled word, or None when nothing is close."""
     matches = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)

@@ -201,11 +201,14 @@ def show_export(result: ExportResult) -> None:
             echo_err(f"  ... and {len(result.held) - PLAN_ROWS_SHOWN:,} more")
     where = display_path(result.to)
     inside = f" in {_count(len(result.zips), 'zip')}" if result.zips else ""
+    # The counts are of what was written: the zips when zipping, else the files themselves.
+    written = _count(len(result.written), "zip") if result.zips else f"{len(result.written):,}"
     click.echo(
         f"Exported {_count(len(result.files), 'file')}{inside} to {where}: "
-        f"{len(result.written):,} written, {result.unchanged:,} unchanged"
+        f"{written} written, {result.unchanged:,} unchanged"
     )
-    click.echo(f"Manifest: {display_path(result.to / 'manifest.csv')}")
+    manifest = "written" if result.manifest_written else "unchanged"
+    click.echo(f"Manifest: {display_path(result.to / 'manifest.csv')} ({manifest})")
 
 
 def run_events() -> PlainEvents | LiveEvents:
@@ -227,6 +230,9 @@ def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
         + (f", {result.interrupted:,} not run" if result.interrupted else "")
         + f"; {_count(result.images, 'image')} written in {took}"
     )
+    if result.adopted:
+        adopted = _count(result.adopted, "job")
+        echo(f"Up to date by backdrop.lock: {adopted} (no state yet; files as recorded)")
     if result.credits_left is not None:
         echo(f"Credits left: {result.credits_left:,}")
     for output, kept in result.kept_edits:

@@ -56,8 +56,9 @@ def test_spend_already_recorded_counts_against_the_budget(recipe, capsys):
     assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(3 * LOW)
 
 
-def test_a_budget_must_be_a_positive_number(tmp_path, capsys):
-    recipe = write_campaign(tmp_path, extra="budget: -5\n")
+@pytest.mark.parametrize("budget", ["-5", "0"])
+def test_a_budget_must_be_a_positive_number(tmp_path, capsys, budget):
+    recipe = write_campaign(tmp_path, extra=f"budget: {budget}\n")
     result = run_cli(capsys, "validate", str(recipe))
     assert result.code == 2
-    assert "budget" in result.out + result.err
+    assert f"budget: {budget} is too low: it must be above 0" in result.out + result.err

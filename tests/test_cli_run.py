@@ -264,10 +264,14 @@ def test_shards_merge_into_one_report(campaign, capsys, monkeypatch):
     assert run_cli(capsys, "verify", "shard1").code == 0
 
 
-def test_report_without_a_run_is_a_clear_error(tmp_path, capsys):
-    result = run_cli(capsys, "report", str(tmp_path))
-    assert result.code == 3
-    assert "no run recorded" in result.err
+@pytest.mark.parametrize(
+    "command", [("report",), ("export", "--to", "delivery"), ("review", "--no-browser")]
+)
+def test_reading_a_folder_without_a_run_is_a_usage_error(tmp_path, capsys, command):
+    result = run_cli(capsys, command[0], str(tmp_path / "out"), *command[1:])
+    assert result.code == 2, result.err  # exit 3 means a run that stopped
+    assert "no run has written to" in result.err
+    assert "backdrop run RECIPE" in result.err
 
 
 @pytest.mark.slow

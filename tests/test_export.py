@@ -122,7 +122,9 @@ def test_named_jpeg_zips_per_market_and_a_second_export_rewrites_nothing(campaig
 
     again = run_cli(capsys, *args)
     assert again.code == 0, again.err
-    assert "0 written, 3 unchanged" in again.out
+    assert "8 files in 2 zips to" in again.out
+    assert "0 zips written, 2 unchanged" in again.out
+    assert "manifest.csv (unchanged)" in again.out
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in to.iterdir()}
     assert after == before
 
@@ -207,10 +209,74 @@ def test_a_delivered_file_changed_since_is_rendered_and_written_again(campaign, 
     story = to / "story/fr-FR/MUG-01.png"
     good = story.read_bytes()
     story.write_bytes(b"retouched by hand")
-    again = run_cli(capsys, "export", str(out), "--to", str(to))
-    assert "1 written, 2 unchanged" in again.out
+    refused = run_cli(capsys, "export", str(out), "--to", str(to))
+    assert refused.code == 2  # an edit by hand is not export's to replace
+    assert "story/fr-FR/MUG-01.png" in refused.err and "--overwrite" in refused.err
+    assert story.read_bytes() == b"retouched by hand"
+    again = run_cli(capsys, "export", str(out), "--to", str(to), "--overwrite")
+    assert again.code == 0, again.err
+    assert "Exported 2 files to" in again.out
+    assert "1 written, 1 unchanged" in again.out
+    assert "manifest.csv (unchanged)" in again.out
     assert story.read_bytes() == good
     (out / CACHE_PATH).write_text("{not json")  # a damaged cache only costs time
     third = run_cli(capsys, "export", str(out), "--to", str(to))
     assert third.code == 0
-    assert "0 written, 3 unchanged" in third.out
+    assert "0 written, 2 unchanged" in third.out
+
+
+def test_the_counts_are_of_delivered_files_not_the_manifest(campaign, capsys):
+    out = campaign / OUT
+    decide(out, fr_FR__MUG_01=Decision(status="approved", pick=1))
+    to = campaign / "delivery-7"
+    result = run_cli(capsys, "export", str(out), "--to", str(to))
+    assert result.code == 0, result.err
+    assert "Exported 2 files to" in result.out  # one per channel
+    assert ": 2 written, 0 unchanged" in result.out  # not "3 written": the manifest is apart
+    assert "manifest.csv (written)" in result.out
+
+
+def test_files_export_did_not_write_are_never_replaced(campaign, capsys):
+    """A user's own file at a delivered name, and their own manifest.csv, stop the export."""
+    out = campaign / OUT
+    decide(out, fr_FR__MUG_01=Decision(status="approved", pick=1))
+    to = campaign / "delivery-8"
+    theirs = to / "instagram/fr-FR/MUG-01.png"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(b"the client's own photo")
+    (to / MANIFEST_NAME).write_bytes(b"their own list\n")
+    refused = run_cli(capsys, "export", str(out), "--to", str(to))
+    assert refused.code == 2
+    assert "2 file(s)" in refused.err
+    assert "instagram/fr-FR/MUG-01.png" in refused.err and MANIFEST_NAME in refused.err
+    assert "--overwrite" in refused.err
+    assert theirs.read_bytes() == b"the client's own photo"
+    assert (to / MANIFEST_NAME).read_bytes() == b"their own list\n"
+    assert not (to / "story").exists()  # refused before anything was written
+
+    forced = run_cli(capsys, "export", str(out), "--to", str(to), "--overwrite")
+    assert forced.code == 0, forced.err
+    assert theirs.read_bytes() != b"the client's own photo"
+    # What export wrote is its own from then on: a changed review replaces it without --overwrite.
+    decide(out, fr_FR__MUG_01=Decision(status="approved", pick=2))
+    again = run_cli(capsys, "export", str(out), "--to", str(to))
+    assert again.code == 0, again.err
+    assert "2 written, 0 unchanged" in again.out
+    assert "manifest.csv (written)" in again.out
+
+
+def test_a_folder_holding_the_sources_or_the_recipe_is_refused(tmp_path, capsys):
+    """`--to proj/images --name mug` once replaced the source photo images/mug.png."""
+    recipe = write_campaign(tmp_path)
+    out = tmp_path / "out"
+    assert run_cli(capsys, "run", str(recipe), "--emulate", "-y", "-o", str(out)).code == 0
+    decide(out, fr_FR__MUG_01=Decision(status="approved"))
+    photo = (tmp_path / "images/mug.png").read_bytes()
+    for to, what in ((tmp_path / "images", "the source image"), (tmp_path, "the recipe's folder")):
+        result = run_cli(
+            capsys, "export", str(out), "--to", str(to), "--name", "mug", "--overwrite"
+        )
+        assert result.code == 2, result.err
+        assert what in result.err and "a folder of its own" in result.err
+    assert (tmp_path / "images/mug.png").read_bytes() == photo
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["cap.png", "mug.png"]

@@ -176,8 +176,55 @@ def test_without_state_the_committed_lock_is_used(plan, tmp_path):
     diff = diff_plan(changed, read_previous(plan.output_dir))
     assert diff.source == "lock"
     assert diff.totals.unchanged == 5 and diff.totals.changed == 1
-    assert next(diff.of("changed")).changed_fields == ()  # the lock cannot say what changed
+    # The lock's request fingerprints name the field, as the state would.
+    assert next(diff.of("changed")).changed_fields == ("prompt",)
     assert not (plan.output_dir / ".backdrop").exists()
+
+
+def fresh_checkout(plan: Plan) -> None:
+    """A run's folder as git gives it back: backdrop.lock and the images, no .backdrop/."""
+    complete(plan)
+    lock = render_lock(build_lock(StateStore.read_snapshot(plan.output_dir)))
+    (plan.output_dir / "backdrop.lock").write_text(lock)
+    shutil.rmtree(plan.output_dir / ".backdrop")
+
+
+def test_lock_only_names_a_changed_size_and_a_moved_source_image(plan):
+    fresh_checkout(plan)
+    changed = with_job(plan, 0, size="1536x1024")
+    jobs = list(changed.jobs)
+    image = dataclasses.replace(jobs[2].image, ref="images/other.png", sha256="0" * 64)
+    jobs[2] = dataclasses.replace(jobs[2], image=image, key=job_key(image, jobs[2].prompt_object))
+    changed = dataclasses.replace(changed, jobs=tuple(jobs))
+    diff = diff_plan(changed, read_previous(plan.output_dir))
+    fields = {entry.output: entry.changed_fields for entry in diff.of("changed")}
+    assert fields == {
+        plan.jobs[0].outputs[0]: ("size",),
+        plan.jobs[2].outputs[0]: ("source image",),
+    }
+
+
+def test_a_format_1_lock_is_still_read_without_field_names(plan):
+    fresh_checkout(plan)
+    path = plan.output_dir / "backdrop.lock"
+    old = json.loads(path.read_text())
+    old["format"] = 1
+    for entry in old["outputs"]:
+        del entry["request"]
+    path.write_text(json.dumps(old))
+    diff = diff_plan(with_job(plan, 1, prompt="MUG on a roof"), read_previous(plan.output_dir))
+    assert diff.source == "lock"
+    assert diff.totals.unchanged == 5 and diff.totals.changed == 1
+    assert next(diff.of("changed")).changed_fields == ()  # a format-1 lock cannot say
+
+
+def test_lock_only_a_file_edited_since_is_generated_again(plan):
+    fresh_checkout(plan)
+    edited = plan.output_dir / plan.jobs[3].outputs[0]
+    edited.write_bytes(b"retouched by hand")
+    diff = diff_plan(plan, read_previous(plan.output_dir))
+    assert statuses(diff)[plan.jobs[3].outputs[0]] == "new"
+    assert diff.totals.unchanged == 5 and diff.totals.to_generate == 1
 
 
 def test_json_follows_its_schema(plan):
@@ -255,3 +302,45 @@ def test_sharded_locks_in_shard_folders_count_as_the_folder(plan):
     diff = diff_plan(plan, read_previous(plan.output_dir))
     assert diff.source == "lock"
     assert diff.totals.unchanged == 6 and diff.totals.to_generate == 0
+
+
+def test_the_money_guard_agrees_with_the_diff_in_a_fresh_checkout(plan):
+    from runner.execute.preview import preview_run
+    from runner.execute.run import RunOptions
+
+    fresh_checkout(plan)
+    (plan.output_dir / plan.jobs[3].outputs[0]).write_bytes(b"retouched by hand")
+    changed = with_job(plan, 1, prompt="MUG on a summer rooftop")
+    diff = diff_plan(changed, read_previous(plan.output_dir))
+    preview = preview_run(changed, RunOptions())
+    assert [job.key for job in preview.to_generate] == [
+        entry.key for entry in diff.of("new", "changed")
+    ]
+    assert len(preview.to_generate) == diff.totals.to_generate == 2
+    assert preview.up_to_date == diff.totals.unchanged == 4
+    assert not (plan.output_dir / ".backdrop").exists()  # the preview only reads
+
+
+def test_a_state_opened_before_any_run_still_defers_to_the_lock(plan):
+    """`run --rejected` opens the state before the run: the clone must still adopt the lock."""
+    from runner.execute.adopt import lock_adoption
+    from runner.execute.preview import preview_run
+    from runner.execute.run import RunOptions
+
+    fresh_checkout(plan)
+    StateStore.open(plan.output_dir).close()
+    assert not StateStore.has_recorded_run(plan.output_dir)
+    diff = diff_plan(plan, read_previous(plan.output_dir))
+    assert diff.source == "lock" and diff.totals.unchanged == 6
+    assert preview_run(plan, RunOptions()).up_to_date == 6
+
+    # The first run takes the adoption in with its own record, in one transaction.
+    adoption = lock_adoption(plan.output_dir, plan)
+    with StateStore.open(plan.output_dir) as state:
+        state.begin_run(plan, "run-1", adoption)
+        states = state.job_states([job.key for job in plan.jobs])
+    assert StateStore.has_recorded_run(plan.output_dir)
+    assert {known.status for known in states.values()} == {"done"}
+    assert [f.path for f in states[plan.jobs[0].key].files] == list(plan.jobs[0].outputs)
+    again = diff_plan(plan, read_previous(plan.output_dir))
+    assert again.source == "state" and again.totals.unchanged == 6

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from runner.emulator.persist import StateFolder
 from runner.recipe.model import DEFAULT_PRICES
 
 pytestmark = pytest.mark.slow
@@ -114,8 +115,61 @@ def test_changing_one_markets_prompt_changes_exactly_its_jobs(repo, tmp_path):
         assert [j["output"] for j in fresh["jobs"] if j["status"] == "changed"] == [
             j["output"] for j in changed
         ]
+        assert all(
+            j["changed_fields"] == ["prompt"] for j in fresh["jobs"] if "changed_fields" in j
+        )
         assert not (clone / "out" / "campaign" / ".backdrop").exists()  # read-only
     finally:
         csv.write_text(original)
     unchanged = backdrop(repo, "plan", "recipe.yaml", "--diff", "--detailed-exitcode")
     assert unchanged.returncode == 0, unchanged.stdout + unchanged.stderr
+
+
+def charged_images(out: Path) -> int:
+    """Images the emulator of `run --emulate` charged for, from its journal beside the state."""
+    restored = StateFolder(out / ".backdrop" / "emulator").load()
+    return sum(entry.n for entry in restored.charges)
+
+
+def images(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.webp"))}
+
+
+@pytest.mark.parametrize("edit", ["nothing", "prompt-and-an-image"])
+def test_in_a_fresh_clone_plan_diff_counts_what_run_pays_for(repo, tmp_path, edit):
+    """A clone has backdrop.lock and the images, no .backdrop/: plan and run must agree."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    out = clone / "out" / "campaign"
+    assert not (out / ".backdrop").exists()
+    retouched = "fr-FR/SAMPLE-01-spring.webp"
+    if edit != "nothing":
+        csv = clone / "data" / "markets.csv"
+        csv.write_text(csv.read_text().replace("a calm Kyoto tea room", "a neon Osaka street"))
+        (out / retouched).write_bytes((out / retouched).read_bytes() + b"retouch")
+    before = images(out)
+    lock_before = (out / "backdrop.lock").read_bytes()
+
+    diff = backdrop(clone, "plan", "recipe.yaml", "--diff", "--format", "json")
+    assert diff.returncode == 0, diff.stderr
+    planned = json.loads(diff.stdout)["totals"]["images_to_generate"]
+    ran = backdrop(clone, "run", "recipe.yaml", "--emulate", "--yes")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+    assert charged_images(out) == planned
+    assert planned == (0 if edit == "nothing" else 3)  # 2 ja-JP prompts + the retouched image
+    after = images(out)
+    if edit == "nothing":
+        assert after == before  # the committed images are kept, byte for byte
+        assert (out / "backdrop.lock").read_bytes() == lock_before  # git stays clean
+        assert "Up to date by backdrop.lock: 4 jobs" in ran.stdout
+    else:
+        # The retouched file was not adopted: generated again, the edit kept beside it. The
+        # old ja-JP images are backdrop's own (as the lock records them): replaced, not kept.
+        assert [path for path in after if ".edited" in path] == [
+            "fr-FR/SAMPLE-01-spring.edited.webp"
+        ]
+        assert after["fr-FR/SAMPLE-01-spring.edited.webp"] == before[retouched]
+        assert after["fr-FR/SAMPLE-01-autumn.webp"] == before["fr-FR/SAMPLE-01-autumn.webp"]
+    again = backdrop(clone, "plan", "recipe.yaml", "--diff", "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from runner.diagnostics import BackdropError
+from runner.plan.fingerprints import FIELDS, request_fingerprints
 from runner.report import find_stale, verify_outputs, write_reports
-from runner.report.manifest import read_lock
+from runner.report.manifest import LOCK_FORMAT, read_lock
 from tests.report_snapshots import build_snapshot, campaign_specs, make_image, make_sources
 
 
@@ -25,18 +26,23 @@ def run(tmp_path: Path):
 def test_lock_lists_every_output_sorted_without_failed_jobs(run) -> None:
     snapshot, _, paths = run
     data = json.loads(paths["backdrop.lock"].read_text(encoding="utf-8"))
-    assert data["format"] == 1 and data["recipe"] == "spring-campaign"
+    assert data["format"] == LOCK_FORMAT == 2 and data["recipe"] == "spring-campaign"
     listed = [entry["path"] for entry in data["outputs"]]
     assert listed == sorted(listed) and len(listed) == 12
     failed = snapshot.jobs[1]
     assert failed.key not in {entry["job"] for entry in data["outputs"]}
     by_path = {entry["path"]: entry for entry in data["outputs"]}
     record = snapshot.jobs[0].files[1]
+    job = snapshot.jobs[0]
     assert by_path[record.path] == {
         "path": record.path,
-        "job": snapshot.jobs[0].key,
+        "job": job.key,
         "sha256": record.sha256,
+        "request": dict(
+            request_fingerprints(job.prompt_object, f"{job.image_kind}:{job.image_ref}", job.take)
+        ),
     }
+    assert list(by_path[record.path]["request"]) == list(FIELDS)
     text = paths["backdrop.lock"].read_text(encoding="utf-8")
     assert text.endswith("}\n") and "2024" not in text  # no timestamps
 
@@ -99,3 +105,23 @@ def test_an_unreadable_lock_is_a_clear_error(tmp_path: Path, content: str) -> No
     with pytest.raises(BackdropError) as caught:
         read_lock(tmp_path)
     assert "backdrop.lock" in caught.value.message and caught.value.hint
+
+
+def test_a_format_1_lock_is_still_read_and_verified(run) -> None:
+    _, out, paths = run
+    data = json.loads(paths["backdrop.lock"].read_text(encoding="utf-8"))
+    data["format"] = 1
+    for entry in data["outputs"]:
+        del entry["request"]
+    paths["backdrop.lock"].write_text(json.dumps(data), encoding="utf-8")
+    lock = read_lock(out)
+    assert len(lock.entries) == 12 and all(entry.request is None for entry in lock.entries)
+    assert verify_outputs(out).ok
+
+
+def test_request_fingerprints_differ_only_in_the_field_that_changed() -> None:
+    po = {"prompt": "a mug", "size": "1024x1024", "quality": "low", "n": 1}
+    before = dict(request_fingerprints(po, "file:images/mug.png", 1))
+    after = dict(request_fingerprints({**po, "quality": "high"}, "file:images/mug.png", 1))
+    assert [name for name in FIELDS if before[name] != after[name]] == ["quality"]
+    assert all(len(value) == 12 for value in before.values())

@@ -143,5 +143,5 @@ def test_run_review_regenerate_the_rejected_then_export(tmp_path, capsys, monkey
     state = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in to.iterdir()}
     second_export = run_cli(capsys, *export)
     assert second_export.code == 0
-    assert "0 written, 3 unchanged" in second_export.out
+    assert "0 zips written, 2 unchanged" in second_export.out
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in to.iterdir()} == state

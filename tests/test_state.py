@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.diagnostics import StateError
+from runner.diagnostics import EXIT_USAGE, StateError
 from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
 from tests.statehelp import make_job, make_plan
@@ -217,8 +217,10 @@ def test_read_snapshot_without_a_run_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(StateError) as err:
         StateStore.read_snapshot(tmp_path / "out")
     assert err.value.message == (
-        f"no run recorded in {tmp_path / 'out'}; run `backdrop run RECIPE` first"
+        f"no run recorded in {tmp_path / 'out'}: no run has written to it yet; "
+        "run `backdrop run RECIPE` first"
     )
+    assert err.value.exit_code == EXIT_USAGE  # a wrong folder, not a run that stopped
     assert not (tmp_path / "out").exists()
     with StateStore.open(tmp_path / "out"):
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from runner.execute.state import StateStore
 from runner.execute.state_schema import SCHEMA
 from runner.execute.takes import plan_takes, take_key
 from runner.plan.model import Plan
-from runner.review.decisions import Decision, Review, review_key
+from runner.review.decisions import Decision, Review, review_key, save_review
+from runner.review.takes import take_path
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.statehelp import make_plan
@@ -110,3 +112,40 @@ def test_run_reports_a_broken_review_file_at_its_line(tmp_path, capsys, monkeypa
     assert result.code == 2
     assert "review.yaml:4:13" in result.err
     assert not (out / ".backdrop").exists()
+
+
+def test_run_rejected_after_fixing_the_prompt_keeps_take_one(tmp_path, capsys, monkeypatch):
+    """The usual retake: reject with a note, fix the prompt, regenerate; take 1 is kept."""
+    monkeypatch.chdir(tmp_path)
+    recipe = write_campaign(tmp_path / "campaign")
+    out = tmp_path / "campaign" / "out" / "deliver-test"
+    assert run_cli(capsys, "run", str(recipe), "--emulate", "-y").code == 0
+    take_one = (out / "fr-FR/MUG-01.png").read_bytes()
+    save_review(out, Review({"fr-FR/MUG-01": Decision(status="rejected", note="too dark")}))
+    text = recipe.read_text("utf-8")
+    recipe.write_text(text.replace("on a table", "on a bright table"), "utf-8")
+
+    again = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--rejected")
+    assert again.code == 0, again.err
+    kept = out / take_path("fr-FR/MUG-01.png", 1)
+    assert kept.read_bytes() == take_one
+    assert (out / "fr-FR/MUG-01.png").read_bytes() != take_one  # take 2, from the new prompt
+
+
+def test_run_rejected_in_a_fresh_clone_keeps_take_one_from_the_lock(tmp_path, capsys, monkeypatch):
+    """A clone has backdrop.lock and the images, no .backdrop/: take 1 is still kept."""
+    monkeypatch.chdir(tmp_path)
+    recipe = write_campaign(tmp_path / "campaign")
+    out = tmp_path / "campaign" / "out" / "deliver-test"
+    assert run_cli(capsys, "run", str(recipe), "--emulate", "-y").code == 0
+    take_one = (out / "fr-FR/MUG-01.png").read_bytes()
+    shutil.rmtree(out / ".backdrop")
+    save_review(out, Review({"fr-FR/MUG-01": Decision(status="rejected", note="too dark")}))
+    text = recipe.read_text("utf-8")
+    recipe.write_text(text.replace("on a table", "on a bright table"), "utf-8")
+
+    again = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--rejected")
+    assert again.code == 0, again.err
+    assert (out / take_path("fr-FR/MUG-01.png", 1)).read_bytes() == take_one
+    assert (out / "fr-FR/MUG-01.png").read_bytes() != take_one
+    assert not list(out.rglob("*.edited.*"))

@@ -46,6 +46,11 @@ from runner.diagnostics import EXIT_OK, UsageError
 )
 @click.option("--strict", is_flag=True, help="Fail when a job is still pending or rejected (CI).")
 @click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace files in DIR that no earlier export wrote (by default export stops).",
+)
+@click.option(
     "--recipe",
     type=click.Path(dir_okay=False),
     help="The recipe whose channels to use (default: the one the folder was run from).",
@@ -60,6 +65,7 @@ def export(
     group_by: str | None,
     csv_separator: str,
     strict: bool,
+    overwrite: bool,
     recipe: str | None,
 ) -> None:
     """Copy the approved images of OUTDIR into a delivery folder, named and sized per channel."""
@@ -90,8 +96,17 @@ def export(
         group_by=group_by,
         csv_separator=csv_separator,
         strict=strict,
+        overwrite=overwrite,
     )
     review = load_review(output_dir)
-    result = export_outputs(output_dir, Path(to), snapshot, review.decisions, channels, options)
+    result = export_outputs(
+        output_dir,
+        Path(to),
+        snapshot,
+        review.decisions,
+        channels,
+        options,
+        recipe=Path(recipe) if recipe else None,
+    )
     terminal.show_export(result)
     sys.exit(EXIT_OK)

@@ -7,7 +7,6 @@ already there is left alone, so re-exporting an unchanged review rewrites nothin
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.deliver.archive import build_zip
+from runner.deliver.delivered import DeliveredRecord, Delivery
 from runner.deliver.images import (
     DEFAULT_QUALITY,
     EXTENSIONS,
@@ -30,7 +30,6 @@ from runner.deliver.render_cache import RenderCache, render_key
 from runner.diagnostics import UsageError
 from runner.execute.records import RunSnapshot
 from runner.recipe.model import Channel
-from runner.report.atomic import write_atomic
 from runner.report.axis_values import value_label
 from runner.review.decisions import Decision
 
@@ -48,6 +47,7 @@ class ExportOptions:
     group_by: str | None = None  # with zip: the axis (or axis.field) per zip; None: market
     csv_separator: str = ","
     strict: bool = False  # pending or rejected jobs are an error (for CI)
+    overwrite: bool = False  # replace files in --to that no export wrote (the user's own)
 
     def __post_init__(self) -> None:
         if self.format is not None and self.format not in FORMATS:
@@ -64,47 +64,11 @@ class ExportOptions:
 class ExportResult:
     to: Path
     files: tuple[ManifestRow, ...]  # every delivered file
-    written: tuple[str, ...]  # paths (relative to `to`) written this time
-    unchanged: int  # already there with the same bytes
+    written: tuple[str, ...]  # delivered files (or zips) written this time, relative to `to`
+    unchanged: int  # delivered files (or zips) already there with the same bytes
+    manifest_written: bool  # False: manifest.csv was already up to date
     held: tuple[Held, ...]  # jobs left out: pending, rejected, ...
     zips: tuple[str, ...]
-
-
-class _Writer:
-    """Writes files under the export folder, refusing escapes and skipping unchanged bytes."""
-
-    def __init__(self, to: Path) -> None:
-        self.to = to
-        self.real = os.path.realpath(to)
-        self.written: list[str] = []
-        self.unchanged = 0
-
-    def write(self, relative: str, data: bytes) -> None:
-        target = self.to / relative
-        real_parent = os.path.realpath(target.parent)
-        if not (real_parent == self.real or real_parent.startswith(self.real + os.sep)):
-            raise UsageError(
-                f"{relative} would be written outside {self.to} (a folder there is a link)",
-                hint="remove the link from the export folder, or export into another folder",
-            )
-        if target.is_symlink():
-            raise UsageError(f"{target} is a symbolic link; export does not write through links")
-        try:
-            if target.read_bytes() == data:
-                self.unchanged += 1
-                return
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise UsageError(f"cannot read {target}: {exc.strerror or exc}") from None
-        try:
-            write_atomic(target, data, durable=False)
-        except OSError as exc:
-            raise UsageError(
-                f"cannot write {target}: {exc.strerror or exc}",
-                hint="check that the export folder is writable and the disk not full",
-            ) from None
-        self.written.append(relative)
 
 
 def export_outputs(
@@ -114,15 +78,12 @@ def export_outputs(
     decisions: Mapping[str, Decision],
     channels: Sequence[Channel],
     options: ExportOptions,
+    *,
+    recipe: Path | None = None,
 ) -> ExportResult:
     """Deliver the approved jobs' picked images; UsageError for anything that stops it."""
     output_dir, to = Path(output_dir).absolute(), Path(to).absolute()
-    real_out, real_to = output_dir.resolve(), to.resolve()
-    if real_to == real_out or real_out in real_to.parents:
-        raise UsageError(
-            f"--to {to} is inside the output folder {output_dir}",
-            hint="export into a folder of its own, e.g. --to delivery/",
-        )
+    _check_folder(output_dir, to, snapshot, recipe)
     picks, held = pick_results(snapshot, decisions)
     if options.strict and held:
         raise UsageError(
@@ -203,22 +164,49 @@ def export_outputs(
                     zips.setdefault(zip_name, {})[path] = encoded.data
     finally:
         cache.save()  # also closes the zips it read
-    writer = _Writer(to)
-    for path, data, _ in planned.values():
-        if not options.zip:
-            writer.write(path, data)
-    for zip_name, files in sorted(zips.items()):
-        writer.write(zip_name, build_zip(files))
     rows = tuple(row for _, _, row in planned.values())
-    writer.write(MANIFEST_NAME, render_manifest(rows, options.csv_separator))
+    delivered = [(path, data) for path, data, _ in planned.values() if not options.zip]
+    delivered += [(name, build_zip(files)) for name, files in sorted(zips.items())]
+    delivered.append((MANIFEST_NAME, render_manifest(rows, options.csv_separator)))
+    delivery = Delivery(to, DeliveredRecord(output_dir, to), overwrite=options.overwrite)
+    delivery.write_all(delivered)
     return ExportResult(
         to=to,
         files=rows,
-        written=tuple(writer.written),
-        unchanged=writer.unchanged,
+        written=tuple(p for p in delivery.written if p != MANIFEST_NAME),
+        unchanged=sum(p != MANIFEST_NAME for p in delivery.unchanged),
+        manifest_written=MANIFEST_NAME in delivery.written,
         held=held,
         zips=tuple(sorted(zips)),
     )
+
+
+def _check_folder(output_dir: Path, to: Path, snapshot: RunSnapshot, recipe: Path | None) -> None:
+    """--to must be a folder of its own: not in the output folder, and holding none of the
+    recipe's folder, its source images or the output folder (their files could share names)."""
+    real_to = to.resolve()
+    real_out = output_dir.resolve()
+    if real_to == real_out or real_out in real_to.parents:
+        raise UsageError(
+            f"--to {to} is inside the output folder {output_dir}",
+            hint="export into a folder of its own, e.g. --to delivery/",
+        )
+    guarded = [
+        ("the recipe's folder", path.resolve().parent)
+        for path in (Path(snapshot.recipe_path), recipe)
+        if path is not None and path.is_file()
+    ]
+    for job in snapshot.jobs:
+        if job.image_path:
+            guarded.append((f"the source image {job.image_ref}", Path(job.image_path).resolve()))
+    guarded.append(("the output folder", real_out))
+    for what, path in guarded:
+        if real_to == path or real_to in path.parents:
+            where = "is" if real_to == path else "holds"
+            raise UsageError(
+                f"--to {to} {where} {what} ({path}); export could overwrite files there",
+                hint="export into a folder of its own, e.g. --to delivery/",
+            )
 
 
 def _read_source(output_dir: Path, pick: Pick) -> bytes:

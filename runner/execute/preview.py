@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from runner.execute.adopt import lock_adoption
 from runner.execute.files import files_intact
-from runner.execute.lock import STATE_DIR
 from runner.execute.run import RunOptions
 from runner.execute.selection import select_jobs
-from runner.execute.state import STATE_FILE, StateStore
+from runner.execute.state import StateStore
 from runner.plan.model import CostEstimate, Job, Plan
 
 
@@ -32,12 +32,18 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
     Reads the state without taking the output folder's lock; the run re-checks all of this under
     the lock, so a concurrent change can only make the estimate pessimistic or refused later.
     """
-    has_state = (plan.output_dir / STATE_DIR / STATE_FILE).is_file()
-    if not has_state:
+    if not StateStore.has_recorded_run(plan.output_dir):
         selected = select_jobs(plan.jobs, options.selection, keys=options.keys)
         if options.retry_failed:
             selected = ()
-        return _preview(plan, selected, selected, 0, 0)
+        # The run adopts what backdrop.lock shows done before it sends anything (adopt.py).
+        adopted = lock_adoption(plan.output_dir, plan).done
+        fresh = tuple(
+            job
+            for job in selected
+            if job.key not in adopted or (options.force and job.key not in options.protected)
+        )
+        return _preview(plan, selected, fresh, 0, len(selected) - len(fresh))
     with StateStore.open(plan.output_dir) as state:
         failed = set(state.failed_keys()) if options.retry_failed else None
         selected = select_jobs(plan.jobs, options.selection, failed_keys=failed, keys=options.keys)

@@ -2,30 +2,35 @@
 
 The state (.backdrop/state.db) knows every job's request and progress. A fresh checkout has no
 state (it is kept out of git) but may have the committed backdrop.lock, which knows the done
-jobs' keys and files. Nothing here creates .backdrop/ or takes the run lock: a diff must be
-safe beside a running `backdrop run`.
+jobs' keys, files and (format 2) their request fields' fingerprints. Nothing here creates
+.backdrop/ or takes the run lock: a diff must be safe beside a running `backdrop run`.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from runner.diagnostics import StateError
 from runner.execute.files import files_intact
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
-from runner.execute.state import STATE_FILE
+from runner.execute.state import STATE_FILE, StateStore
 from runner.execute.state_schema import FRESH_START, check_version, file_record
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
+
+if TYPE_CHECKING:
+    from runner.report.manifest import LockEntry
 
 
 def read_previous(output_dir: Path) -> Previous:
     """The folder's memory: from its state, else from backdrop.lock, else nothing."""
     state = output_dir / STATE_DIR / STATE_FILE
-    if state.is_file():
+    if StateStore.has_recorded_run(output_dir):  # else the run would adopt the lock (adopt.py)
         return _from_state(output_dir, state)
     from runner.report.manifest import LOCK_NAME, read_lock
 
@@ -35,12 +40,34 @@ def read_previous(output_dir: Path) -> Previous:
     folders = folders or sorted(p.parent for p in output_dir.glob(f"shard-*/{LOCK_NAME}"))
     if not folders:
         return NOTHING
-    paths: dict[str, list[str]] = {}
+    jobs: list[PreviousJob] = []
     for folder in folders:
-        for entry in read_lock(folder).entries:
-            paths.setdefault(entry.job, []).append(entry.path)
-    jobs = tuple(PreviousJob(key, "done", tuple(p), tuple(p)) for key, p in paths.items())
-    return Previous("lock", {job.key: job for job in jobs}, jobs)
+        jobs.extend(_from_lock(folder, read_lock(folder).entries))
+    return Previous("lock", {job.key: job for job in jobs}, tuple(jobs))
+
+
+def _from_lock(folder: Path, entries: Iterable[LockEntry]) -> list[PreviousJob]:
+    """The lock's jobs: done when every file is on disk with its recorded hash (as the run's
+    adoption decides, runner/execute/adopt.py), else never paid for as far as anyone knows."""
+    from runner.report.manifest import sha256_of
+
+    by_job: dict[str, list[LockEntry]] = {}
+    for entry in entries:
+        by_job.setdefault(entry.job, []).append(entry)
+    jobs = []
+    for key, mine in by_job.items():
+        paths = tuple(entry.path for entry in mine)
+        intact = all(sha256_of(folder / entry.path) == entry.sha256 for entry in mine)
+        jobs.append(
+            PreviousJob(
+                key,
+                "done" if intact else "unpaid",
+                paths,
+                paths,
+                fingerprints=mine[0].request,
+            )
+        )
+    return jobs
 
 
 def _from_state(output_dir: Path, path: Path) -> Previous:

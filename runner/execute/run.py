@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from runner.api.client import OneMinClient, Timeouts
 from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import StateError, UsageError
+from runner.execute.adopt import lock_adoption
 from runner.execute.backoff import Backoff
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
@@ -108,6 +109,7 @@ class RunResult:
     unanswered: tuple[UnansweredRequest, ...] = ()
     # Files found edited (or not backdrop's) where a download went: (output, moved to).
     kept_edits: tuple[tuple[str, str], ...] = ()
+    adopted: int = 0  # jobs a fresh state took as done from backdrop.lock (adopt.py)
 
     @property
     def ok(self) -> bool:
@@ -151,12 +153,16 @@ async def run_plan_async(
     """
     if state is not None:
         return await _run(plan, options, client, events, stop, state)
-    with OutputLock(plan.output_dir), StateStore.open(plan.output_dir) as opened:
-        if not opened.has_reserve:
-            # Without room for the records of answers, a paid answer could be lost: spend nothing.
-            raise disk_full(plan.output_dir)
-        await asyncio.to_thread(clean_partials, plan.output_dir)
-        return await _run(plan, options, client, events, stop, opened)
+    with OutputLock(plan.output_dir):
+        # A fresh state (a fresh clone holds the lock and images, not .backdrop/) adopts what
+        # backdrop.lock shows done, so that the run does not pay for it again (adopt.py).
+        fresh = not StateStore.has_recorded_run(plan.output_dir)
+        with StateStore.open(plan.output_dir) as opened:
+            if not opened.has_reserve:
+                # Without room for the records of answers, a paid answer could be lost.
+                raise disk_full(plan.output_dir)
+            await asyncio.to_thread(clean_partials, plan.output_dir)
+            return await _run(plan, options, client, events, stop, opened, adopt=fresh)
 
 
 def run_plan(
@@ -257,12 +263,15 @@ async def _run(
     events: RunEvents,
     stop: asyncio.Event,
     state: StateStore,
+    *,
+    adopt: bool = False,
 ) -> RunResult:
     started = time.monotonic()
     failed_keys = set(state.failed_keys()) if options.retry_failed else None
     jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
-    state.begin_run(plan, run_id)
+    adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan) if adopt else None
+    state.begin_run(plan, run_id, adopted)  # durable with the adoption, before any request
     unanswered = state.take_unanswered()
     states = state.job_states([job.key for job in jobs])
     events.run_started(run_id, len(jobs))
@@ -317,4 +326,5 @@ async def _run(
         credits_left=ctx.credits_left,
         unanswered=unanswered,
         kept_edits=tuple(ctx.kept_edits),
+        adopted=len(adopted.done) if adopted is not None else 0,
     )

@@ -54,6 +54,7 @@ from runner.execute.state_schema import (
 from runner.fileio import disk_full
 
 if TYPE_CHECKING:
+    from runner.execute.adopt import Adoption
     from runner.plan.model import Plan
 
 __all__ = ["STATE_FILE", "JobState", "StateStore"]
@@ -157,8 +158,13 @@ class StateStore:
     # -- runs --------------------------------------------------------------------------------
 
     @_room_retry
-    def begin_run(self, plan: Plan, run_id: str) -> None:
-        """Record a run and its plan; jobs already known keep their status and results."""
+    def begin_run(self, plan: Plan, run_id: str, adoption: Adoption | None = None) -> None:
+        """Record a run and its plan; jobs already known keep their status and results.
+
+        `adoption`: what a committed backdrop.lock shows done (adopt.py), taken in with the
+        first run of a fresh state, in the same durable transaction: never a run recorded
+        without it, so the next run cannot mistake the state for a fresh one and pay again.
+        """
         now = _now()
         rows = [
             (
@@ -176,7 +182,7 @@ class StateStore:
             )
             for job in plan.jobs
         ]
-        with self._write() as cur:
+        with self._write(durable=adoption is not None) as cur:
             if cur.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
                 raise StateError(f"run {run_id} is already recorded in {self.path}")
             cur.execute(
@@ -197,6 +203,8 @@ class StateStore:
                 ),
             )
             cur.executemany(UPSERT_JOB, rows)
+            if adoption is not None:
+                _adopt(cur, adoption, now)
         self._run_id = run_id
 
     @_room_retry
@@ -323,6 +331,25 @@ class StateStore:
             UnansweredRequest(str(key), str(label), json.loads(vars_), str(sent_at))
             for key, label, vars_, sent_at in rows
         )
+
+    @staticmethod
+    def has_recorded_run(output_dir: Path) -> bool:
+        """Has any run been recorded in the folder's state? (Read-only. False without a state
+        file, or one that others opened before any run: then backdrop.lock is the memory.)"""
+        path = Path(output_dir) / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            return False
+        try:
+            conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+        except sqlite3.Error:
+            return True  # unreadable: the callers' own opening says why
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            return conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
+        except sqlite3.Error:
+            return True
+        finally:
+            conn.close()
 
     @staticmethod
     def count_unanswered(output_dir: Path) -> int:
@@ -502,6 +529,24 @@ class StateStore:
             cur.execute(sql, params)
             if cur.rowcount != 1:
                 raise StateError(f"job {params[-1]} is not in the recorded plan")
+
+
+def _adopt(cur: sqlite3.Cursor, adoption: Adoption, now: str) -> None:
+    cur.executemany(
+        "INSERT OR IGNORE INTO written_files (path, sha256, bytes, job_key) VALUES (?, ?, ?, ?)",
+        [(f.path, f.sha256, f.bytes, key) for key, f in adoption.written],
+    )
+    for key, records in adoption.done.items():
+        cur.executemany(
+            "INSERT OR REPLACE INTO files (job_key, idx, path, sha256, width, height, bytes)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(key, i, f.path, f.sha256, f.width, f.height, f.bytes) for i, f in enumerate(records)],
+        )
+        cur.execute(
+            "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?"
+            " WHERE key = ? AND status = 'pending'",
+            (now, key),
+        )
 
 
 def _dumps(value: object) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from runner.diagnostics import StateError
+from runner.diagnostics import NoRunError, StateError
 from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
 
 SCHEMA_VERSION = 1
@@ -282,5 +282,9 @@ def file_record(row: Sequence[Any]) -> FileRecord:
     )
 
 
-def no_run(output_dir: Path) -> StateError:
-    return StateError(f"no run recorded in {output_dir}; run `backdrop run RECIPE` first")
+def no_run(output_dir: Path) -> NoRunError:
+    return NoRunError(
+        f"no run recorded in {output_dir}: no run has written to it yet; "
+        "run `backdrop run RECIPE` first",
+        hint="or check the folder name: it is the recipe's output folder",
+    )

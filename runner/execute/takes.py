@@ -22,6 +22,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.execute.adopt import lock_files
 from runner.execute.state import StateStore
 from runner.plan.model import Job, Plan
 from runner.review.decisions import Decision, Review, review_key, set_decision
@@ -91,22 +92,29 @@ def plan_takes(
 def keep_previous_takes(output_dir: Path, retakes: tuple[Retake, ...]) -> int:
     """Keep each retake's current images (those the state says it wrote) under .backdrop/takes.
 
+    The images are found by output path, from what the state (else backdrop.lock) recorded as
+    written there: the
+    previous take's job key is computed from the current recipe, so it changes when the prompt
+    was fixed before regenerating, which is the usual reason for a retake.
     Returns how many files were kept. A file already kept is left alone, so that running
     again after a failed run never keeps a half-replaced take.
     """
     if not retakes:
         return 0
     with StateStore.open(output_dir) as state:
-        states = state.job_states([retake.previous_key for retake in retakes])
+        written = {
+            path: state.written_file(path) for retake in retakes for path in retake.job.outputs
+        }
+    # A fresh clone has no state yet: the committed backdrop.lock says what backdrop wrote.
+    in_lock = lock_files(output_dir)
+    shas = {path: record[0] if record else in_lock.get(path) for path, record in written.items()}
     kept = 0
     for retake in retakes:
-        previous = states.get(retake.previous_key)
-        if previous is None:
-            continue
-        for record in previous.files:
-            source = output_dir / record.path
-            target = output_dir / take_path(record.path, retake.previous_take)
-            if target.exists() or not _same_file(source, record.sha256):
+        for path in retake.job.outputs:
+            sha256 = shas.get(path)
+            source = output_dir / path
+            target = output_dir / take_path(path, retake.previous_take)
+            if sha256 is None or target.exists() or not _same_file(source, sha256):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             try:

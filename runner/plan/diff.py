@@ -12,20 +12,28 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from runner.plan.fingerprints import FIELDS, PROMPT_FIELDS, request_fingerprints
 from runner.plan.model import Job, Plan
+
+__all__ = [
+    "FIELDS",
+    "NOTHING",
+    "STATUSES",
+    "DiffEntry",
+    "DiffStatus",
+    "DiffTotals",
+    "PlanDiff",
+    "Previous",
+    "PreviousJob",
+    "Progress",
+    "changed_fields",
+    "diff_plan",
+    "job_take",
+    "vars_identity",
+]
 
 DiffStatus = Literal["new", "changed", "unchanged", "download_only", "stale"]
 STATUSES: tuple[DiffStatus, ...] = ("new", "changed", "unchanged", "download_only", "stale")
-# The fields a reviewer cares about, in the order they are listed.
-FIELDS = ("prompt", "size", "quality", "n", "format", "compression", "source image", "take")
-_PROMPT_FIELDS = {
-    "prompt": "prompt",
-    "size": "size",
-    "quality": "quality",
-    "n": "n",
-    "format": "output_format",
-    "compression": "output_compression",
-}
 Progress = Literal["done", "paid", "unpaid"]
 
 
@@ -41,6 +49,8 @@ class PreviousJob:
     prompt_object: Mapping[str, Any] | None = None
     image: str | None = None  # "file:images/mug.png", "url:https://...", "asset:KEY"
     take: int = 1
+    # Only from a lock: (field, fingerprint) of the request, for changed_fields (fingerprints.py).
+    fingerprints: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +179,8 @@ def _entry(
     plan_keys: set[str],
 ) -> DiffEntry:
     known = previous.known.get(job.key)
+    if previous.source == "lock" and known is not None and set(known.outputs) != set(job.outputs):
+        known = None  # the run adopts a lock's job only for exactly its outputs (adopt.py)
     if known is not None and known.progress != "unpaid":
         status: DiffStatus = "unchanged" if known.progress == "done" else "download_only"
         return DiffEntry(status, job.outputs[0], job.vars, job.label, key=job.key)
@@ -201,20 +213,28 @@ def _predecessor(
 
 
 def changed_fields(job: Job, before: PreviousJob) -> tuple[str, ...]:
-    """Which of FIELDS differ; empty when the folder only has backdrop.lock to compare with."""
-    if before.prompt_object is None:
-        return ()
+    """Which of FIELDS differ; empty when only a format-1 lock (no fingerprints) is known."""
     now = job.prompt_object.to_json()
-    found = [
-        name
-        for name, api_name in _PROMPT_FIELDS.items()
-        if now.get(api_name) != before.prompt_object.get(api_name)
-    ]
     image_now = f"{job.image.kind}:{job.image.ref}"
-    if before.image is not None and before.image != image_now:
-        found.append("source image")
-    if job_take(job) != before.take:
-        found.append("take")
+    if before.prompt_object is None:
+        if before.fingerprints is None:
+            return ()
+        then = dict(before.fingerprints)
+        found = [
+            name
+            for name, print_now in request_fingerprints(now, image_now, job_take(job))
+            if name in then and then[name] != print_now
+        ]
+    else:
+        found = [
+            name
+            for name, api_name in PROMPT_FIELDS.items()
+            if now.get(api_name) != before.prompt_object.get(api_name)
+        ]
+        if before.image is not None and before.image != image_now:
+            found.append("source image")
+        if job_take(job) != before.take:
+            found.append("take")
     if not found:
         # Same request as written, different key: the source image's content changed.
         found.append("source image")

@@ -233,6 +233,10 @@ def _explain(error: Any, source: SourceMap, root: Mapping[str, Any]) -> list[Dia
         return [at(f"{instance} is less than the minimum of {value}")]
     if kind == "maximum":
         return [at(f"{instance} is more than the maximum of {value}")]
+    if kind == "exclusiveMinimum":
+        return [at(f"{instance} is too low: it must be above {value}")]
+    if kind == "exclusiveMaximum":
+        return [at(f"{instance} is too high: it must be below {value}")]
     if kind == "minLength":
         return [at("must not be empty")]
     if kind == "maxLength":

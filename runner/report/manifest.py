@@ -5,6 +5,10 @@ timestamps, a trailing newline. Re-writing it from an unchanged run gives the sa
 `git diff` stays clean. Jobs that failed or have not run have no entries. Paths are POSIX and
 relative to the folder holding the lock (a merged report's lock may point into sibling folders
 with `../`).
+
+Format 2 adds, per output, short fingerprints of the job's request fields (prompt, size, ...,
+take: runner/plan/fingerprints.py), so that `plan --diff` in a fresh clone can name what changed.
+Format 1 locks are still read (without them).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -20,9 +24,11 @@ from typing import Any
 
 from runner.diagnostics import BackdropError
 from runner.execute.records import RunSnapshot
+from runner.plan.fingerprints import FIELDS, request_fingerprints
 
 LOCK_NAME = "backdrop.lock"
-LOCK_FORMAT = 1
+LOCK_FORMAT = 2
+READABLE_FORMATS = frozenset({1, LOCK_FORMAT})  # 1: without the request fingerprints
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 REPORT_FILES = frozenset({"report.html", "results.json", "results.csv", "junit.xml", LOCK_NAME})
 
@@ -36,6 +42,8 @@ class LockEntry:
     path: str
     job: str
     sha256: str
+    # (field, fingerprint) of the job's request, in FIELDS order; None in a format-1 lock.
+    request: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,12 @@ class VerifyResult:
 
 def build_lock(snapshot: RunSnapshot) -> Lock:
     entries = {
-        record.path: LockEntry(record.path, job.key, record.sha256)
+        record.path: LockEntry(
+            record.path,
+            job.key,
+            record.sha256,
+            request_fingerprints(job.prompt_object, f"{job.image_kind}:{job.image_ref}", job.take),
+        )
         for job in sorted(snapshot.jobs, key=lambda job: job.index)
         if job.status in ("done", "skipped")
         for record in job.files
@@ -79,14 +92,20 @@ def render_lock(lock: Lock) -> str:
         lines.append('  "outputs": []')
     else:
         lines.append('  "outputs": [')
-        rows = [
-            f'    {{"path": {text(e.path)}, "job": {text(e.job)}, "sha256": {text(e.sha256)}}}'
-            for e in lock.entries
-        ]
+        rows = [_render_entry(e, text) for e in lock.entries]
         lines.append(",\n".join(rows))
         lines.append("  ]")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _render_entry(entry: LockEntry, text: Callable[[str], str]) -> str:
+    row = f'    {{"path": {text(entry.path)}, "job": {text(entry.job)}'
+    row += f', "sha256": {text(entry.sha256)}'
+    if entry.request is not None:
+        prints = ", ".join(f"{text(name)}: {text(value)}" for name, value in entry.request)
+        row += f', "request": {{{prints}}}'
+    return row + "}"
 
 
 def read_lock(output_dir: Path) -> Lock:
@@ -101,7 +120,7 @@ def read_lock(output_dir: Path) -> Lock:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ManifestError(f"{path} cannot be read: {error}", hint=rebuild) from None
-    if not isinstance(data, dict) or data.get("format") != LOCK_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
         raise ManifestError(f"{path} is not a backdrop.lock this version understands", hint=rebuild)
     outputs = data.get("outputs")
     entries: list[LockEntry] = []
@@ -115,8 +134,19 @@ def read_lock(output_dir: Path) -> Lock:
             raise ManifestError(
                 f"{path}: output {number + 1} ({texts[0]!r}) is outside the folder", hint=rebuild
             )
-        entries.append(LockEntry(*texts))
+        assert isinstance(item, dict)  # texts has 3 items only from a dict
+        entries.append(LockEntry(texts[0], texts[1], texts[2], _request(item)))
     return Lock(str(data.get("recipe", "")), tuple(entries))
+
+
+def _request(item: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
+    """The entry's request fingerprints (fields unknown to this version are left out)."""
+    request = item.get("request")
+    if not isinstance(request, dict):
+        return None
+    return tuple(
+        (name, value) for name in FIELDS if isinstance(value := request.get(name), str) and value
+    )
 
 
 def _inside(relative: str) -> bool:
