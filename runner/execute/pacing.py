@@ -3,9 +3,10 @@
 It learns three things from the answers:
 - the sending rate. Requests are spaced evenly at `rate` (no burst: a server counting a sliding
   1-second window must never see more than the rate). A 429 is a congestion event: the rate drops
-  to beta x the rate that worked (requests sent lately, less those refused), then recovers along a CUBIC curve back to that rate and
-  slowly past it (the AWS SDKs' adaptive retry mode: botocore `retries/throttling.py`,
-  scale 0.4, beta 0.7), never above the target the user set. A burst of 429s counts once:
+  to beta x the rate that worked (requests sent lately, less those refused), then recovers
+  along a CUBIC curve back to that rate and slowly past it (the AWS SDKs' adaptive retry
+  mode: botocore `retries/throttling.py`, scale 0.4, beta 0.7), never above the target the
+  user set. A burst of 429s counts once:
   only 429s to requests sent after the last cut count, and at most one cut per second.
 - the in-flight ceiling. Little's law: reaching `target` requests per second at a generation
   latency of L seconds needs target x L requests in flight, so the ceiling follows a moving
