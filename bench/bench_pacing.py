@@ -9,7 +9,8 @@ generations in flight at once.
 
 Ideal: N / rate + latency = 24 s for the rate models; N x latency / 60 + latency = 44 s for the cap.
 
-Usage: python bench/bench_pacing.py [--jobs 600] [--only token-bucket,sliding-1s,...]
+Usage: python bench/bench_pacing.py [--jobs 600] [--only token-bucket,sliding-1s,...] [--rpm 1800]
+(`--rpm 3600`: a target twice the server's limit, which must not be taken for a concurrency cap.)
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def config_for(model: str) -> EmulatorConfig:
     )
 
 
-def bench_model(model: str, jobs: int) -> None:
+def bench_model(model: str, jobs: int, rpm: float) -> None:
     ideal = jobs * LATENCY / CAP + LATENCY if model == "cap-60" else jobs / RATE + LATENCY
     with emulator(config_for(model)) as emu, tempfile.TemporaryDirectory() as tmp:
         warm_up(emu.base_url, "png")
@@ -54,7 +55,7 @@ def bench_model(model: str, jobs: int) -> None:
         else:
             time.sleep(2)  # let the limit forget the warm-up
         before = emulator_stats(emu.base_url)
-        measured = run_ours(plan, emu.base_url, concurrency=None, rpm=RATE * 60)
+        measured = run_ours(plan, emu.base_url, concurrency=None, rpm=rpm)
         after = emulator_stats(emu.base_url)
     refused = after["api_429"] - before["api_429"]
     requests = after["api_requests"] - before["api_requests"]
@@ -70,14 +71,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=600)
     parser.add_argument("--only", default=",".join(MODELS))
+    parser.add_argument("--rpm", type=float, default=RATE * 60, help="the run's --rpm")
     args = parser.parse_args(argv)
     print(
         f"pacing benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]};"
-        f" {args.jobs} jobs at {LATENCY:g} s, --rpm {RATE * 60} only"
+        f" {args.jobs} jobs at {LATENCY:g} s, --rpm {args.rpm:g} only"
         f" ({SOURCES} uploads + {args.jobs} generations per run)"
     )
     for model in args.only.split(","):
-        bench_model(model, args.jobs)
+        bench_model(model, args.jobs, args.rpm)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,28 @@ def test_a_target_above_the_limit_settles_at_the_limit(limit: Limit):
     outcome = simulate(limit, jobs=JOBS, rpm=RPM * 1.2, latency=LATENCY)
     assert outcome.refused_share < 0.03
     assert outcome.wall <= IDEAL * 1.10  # about 30 per second, not far below
-    assert outcome.controller.concurrency_limit is None
+    # Either no cap is learned, or one that still lets the server's rate through (Little's law).
+    limit = outcome.controller.concurrency_limit
+    assert limit is None or limit >= 0.9 * 30 * LATENCY
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [
+        pytest.param(SlidingWindow(30), id="sliding-1s"),
+        pytest.param(FixedWindow(30, 1.0), id="fixed-per-second"),
+        pytest.param(TokenBucket(30, 3), id="token-bucket"),
+    ],
+)
+def test_a_target_twice_the_limit_is_not_taken_for_a_concurrency_cap(limit: Limit):
+    # Refused at 30 in flight in the first second (the window is full): a concurrency cap looks
+    # the same until the window moves on and more in flight are let through.
+    outcome = simulate(limit, jobs=JOBS, rpm=RPM * 2, latency=LATENCY)
+    assert outcome.wall <= IDEAL * 1.15  # was 2.9 x ideal, capped at 29 in flight
+    assert outcome.max_in_flight >= 110
+    assert outcome.refused_share < 0.03
+    limit_learned = outcome.controller.concurrency_limit
+    assert limit_learned is None or limit_learned >= 0.9 * 30 * LATENCY
 
 
 def test_a_burst_of_429s_counts_once():
@@ -148,16 +169,49 @@ def test_recovery_returns_to_the_last_good_rate_then_probes_past_it():
     assert controller.rate == 60
 
 
-def test_a_concurrency_cap_is_found_and_the_rate_left_alone():
-    outcome = simulate(ConcurrencyCap(60), jobs=JOBS, rpm=RPM, latency=LATENCY)
+@pytest.mark.parametrize("cap", [30, 60, 100])
+def test_a_concurrency_cap_is_found_held_and_the_rate_left_alone(cap: int):
+    outcome = simulate(ConcurrencyCap(cap), jobs=JOBS, rpm=RPM, latency=LATENCY)
     controller = outcome.controller
     assert controller.concurrency_limit is not None
-    assert 50 <= controller.concurrency_limit <= 61
+    assert cap - 2 <= controller.concurrency_limit <= cap + 1
     assert controller.concurrency_cuts >= 1
-    assert controller.rate == pytest.approx(30)  # the rate recovered: it was not the limit
-    ideal = JOBS * LATENCY / 60 + LATENCY
-    assert outcome.wall <= ideal * 1.10
-    assert outcome.refused_share < 0.10
+    assert controller.cuts <= 1  # only the first refusal, before the kinds can be told apart
+    assert controller.rate == pytest.approx(30)  # the rate was not the limit
+    assert outcome.max_in_flight <= cap + 1  # probes go one past the cap, never more
+    ideal = JOBS * LATENCY / cap + LATENCY
+    assert outcome.wall <= ideal * 1.05
+    assert outcome.refused_share < 0.025  # one 429 per probe, not one per request
+
+
+def test_a_failed_probe_past_the_cap_waits_longer_before_the_next():
+    controller = PacingController(RPM, now=0.0)
+    controller.latency = LATENCY
+    controller.concurrency_limit = 60
+    controller._next_probe = 0.0
+    now = 0.0
+    tickets = [controller.sent(now) for _ in range(60)]  # the cap is full
+    controller.succeeded(
+        tickets.pop(), now, generation=False
+    )  # the cap binds and the probe is due: one more
+    assert controller.concurrency_limit == 61
+    tickets.append(controller.sent(now))
+    tickets.append(controller.sent(now))  # the 60th and the 61st
+    controller.refused(tickets.pop(), now + 0.02, 1.0)  # the probe was refused
+    assert controller.concurrency_limit == 60
+    assert controller._next_probe - (now + 0.02) == pytest.approx(2 * 2.0 * LATENCY)  # doubled
+    # The next probe, when due, fails too: the wait doubles again.
+    now = controller._next_probe
+    controller.succeeded(tickets.pop(), now, generation=False)
+    assert controller.concurrency_limit == 61
+    tickets.append(controller.sent(now))
+    tickets.append(controller.sent(now))
+    controller.refused(tickets.pop(), now + 0.02, 1.0)
+    assert controller.concurrency_limit == 60
+    assert controller._next_probe - (now + 0.02) == pytest.approx(4 * 2.0 * LATENCY)
+    assert controller.concurrency_cuts == 2
+    assert controller.cuts == 0
+    assert controller.rate == pytest.approx(30)  # a probe's 429 never cuts the rate
 
 
 def test_a_long_retry_after_pauses_everyone():
