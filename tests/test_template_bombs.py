@@ -111,6 +111,16 @@ def test_a_template_that_used_up_its_budget_is_not_rendered_again(renderer):
     assert again is first  # the same problem, without a second render
 
 
+@pytest.fixture
+def patient_clock(monkeypatch):
+    """Tests of the step budget that must render: a loaded CI machine may take over the 1 s
+    wall-clock backstop for work well within the steps, so that backstop is moved out of reach."""
+    from runner.templating import budget
+
+    monkeypatch.setattr(budget, "MAX_SECONDS", 60.0)
+
+
+@pytest.mark.usefixtures("patient_clock")
 def test_ordinary_loops_and_macros_fit_the_budget_easily(renderer):
     template = (
         "{% macro sq(n) %}{{ n * n }}{% endmacro %}"
@@ -121,6 +131,7 @@ def test_ordinary_loops_and_macros_fit_the_budget_easily(renderer):
     assert text.startswith("0,1,4,9,") and text.endswith("3996001,xxxxx")
 
 
+@pytest.mark.usefixtures("patient_clock")
 def test_the_budget_starts_again_for_every_render(renderer):
     # 20 renders of ~100,000 steps each: over the budget together, each well within it.
     template = "{% for a in range(300) %}{% for b in range(300) %}{% endfor %}{% endfor %}ok"
@@ -143,6 +154,7 @@ def test_plan_names_the_template_that_does_too_much(tmp_path: Path, monkeypatch,
     assert "not tried again for the other jobs" in result.err
 
 
+@pytest.mark.usefixtures("patient_clock")
 def test_heavy_renders_are_bounded_together_whatever_the_number_of_templates(monkeypatch):
     # Each template stays within its own budget, but there are many (include entries' fields
     # are templates too): the work of their heavy renders together is capped.
