@@ -23,3 +23,29 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     yield
+
+
+# The longest files (seconds on 2 cores, `pytest --durations=0`), started first: xdist hands out
+# files in collection order, so a long file collected last would run alone at the end.
+LONGEST_FIRST = (
+    "test_run_signals.py",
+    "test_cli_run.py",
+    "test_review_app.py",
+    "test_fuzz_front_end.py",
+    "test_review_decisions.py",
+    "test_plan_diff_e2e.py",
+    "test_browser_review.py",
+    "test_emulator_persist.py",
+    "test_disk_full.py",
+    "test_run_faults.py",
+    "test_template_bombs.py",
+    "test_export.py",
+    "test_browser_report.py",
+    "test_report_manifest.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    # A stable sort: each file's tests keep their order, and the other files theirs.
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
