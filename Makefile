@@ -36,10 +36,13 @@ browser-deps:
 actionlint-deps:
 	@bash scripts/ensure-actionlint.sh $(VENV)/actionlint || true
 
-# Two workers overlap the end-to-end tests' waits on servers and child processes; one file per
-# worker keeps each module's shared run fixture computed once.
+# Three workers on two cores overlap the end-to-end tests' waits on servers and child processes
+# with the CPU-bound tests; one file per worker keeps each module's shared run fixture computed
+# once. Bytecode caching stays on even where PYTHONDONTWRITEBYTECODE is set: without it every
+# worker re-rewrites every test's asserts (5 s of CPU) and every `python -m runner` child
+# recompiles the package.
 unit: $(TEST_STAMP)
-	$(BIN)/pytest -n 2 --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 3 --dist loadfile
 
 test: $(TEST_STAMP) browser-deps actionlint-deps lint typecheck unit
 
