@@ -23,7 +23,8 @@ from runner.emulator import (
 from runner.emulator.app import create_app
 from runner.emulator.config import DEFAULT_CREDIT_LIMIT
 from runner.emulator.faults import InjectedDisconnect
-from runner.emulator.server import bind_socket, check_host, config_from_json, config_to_json
+from runner.emulator.server import check_host, config_from_json, config_to_json
+from runner.loopback import bind_socket
 
 from .emulator_support import KEY, decode, feature_body, run, studio_photo
 

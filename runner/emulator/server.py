@@ -6,11 +6,8 @@ import dataclasses
 import ipaddress
 import json
 import logging
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -18,15 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.faults import InjectedDisconnect
+from runner.loopback import SHUTDOWN_TIMEOUT, ServerThread, base_url_of, bind_socket
 
 if TYPE_CHECKING:
     import uvicorn
     from starlette.applications import Starlette
 
     from runner.emulator.app import EmulatorApi
-
-_STARTUP_TIMEOUT = 15.0
-_SHUTDOWN_TIMEOUT = 10.0
 
 
 class _HideInjectedFaults(logging.Filter):
@@ -52,28 +47,6 @@ def check_host(host: str, allow_remote: bool = False) -> None:
             f"the emulator accepts any API key, so it listens only on loopback (127.0.0.1 or ::1), "
             f"not {host}"
         )
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening socket; port 0 picks a free port with no race between choosing and binding."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP: asyncio turns Nagle off (TCP_NODELAY) only on sockets that do, and
-    # with Nagle on, every small answer waits ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1" if host == "localhost" else host, port))
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise  # e.g. EADDRINUSE; its strerror says why, for the caller to word
-    sock.set_inheritable(True)
-    return sock
-
-
-def base_url_of(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _uvicorn_server(app: Starlette) -> uvicorn.Server:
@@ -116,8 +89,7 @@ class EmulatorServer:
         self.config = config or EmulatorConfig()
         self.host, self.port = host, port
         self.app = create_app(self.config)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
         self._base_url: str | None = None
 
     @property
@@ -137,34 +109,22 @@ class EmulatorServer:
         return (self.config.asset_base_url or f"{self.base_url}/asset").rstrip("/")
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._serving is not None:
             raise RuntimeError("the emulator is already running")
         sock = bind_socket(self.host, self.port)
         self._base_url = base_url_of(sock)
-        server = self._server = _uvicorn_server(self.app)
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="backdrop-emulator", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + _STARTUP_TIMEOUT
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                sock.close()
-                raise RuntimeError(f"the emulator did not start on {self._base_url}")
-            time.sleep(0.005)
+        self._serving = ServerThread(_uvicorn_server(self.app), sock, "backdrop-emulator")
+        try:
+            self._serving.start("the emulator")
+        except RuntimeError:
+            self._serving = None
+            raise
 
     def stop(self) -> None:
         """Stop serving; requests in flight get a few seconds to finish."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(_SHUTDOWN_TIMEOUT)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(_SHUTDOWN_TIMEOUT)
-        self._server = self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     def __enter__(self) -> EmulatorServer:
         self.start()
@@ -275,7 +235,7 @@ class EmulatorProcess:
         if process.poll() is None:
             process.terminate()
             try:
-                process.wait(_SHUTDOWN_TIMEOUT)
+                process.wait(SHUTDOWN_TIMEOUT)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

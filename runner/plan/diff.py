@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runner.plan.fingerprints import FIELDS, PROMPT_FIELDS, request_fingerprints
+from runner.plan.jobs import label_value
 from runner.plan.model import Job, Plan
 
 __all__ = [
@@ -262,13 +263,4 @@ def _stale(plan: Plan, previous: Previous, plan_keys: set[str]) -> Iterable[Diff
 def _label(vars: Mapping[str, Any] | None) -> str:
     if not vars:
         return ""
-    return " ".join(f"{name}={_short(value)}" for name, value in vars.items())
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, Mapping):
-        for item in value.values():
-            if isinstance(item, str | int | float | bool):
-                return str(item)
-        return "{...}"
-    return str(value)
+    return " ".join(f"{name}={label_value(value)}" for name, value in vars.items())

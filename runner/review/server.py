@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from runner.emulator.server import base_url_of, bind_socket
 from runner.execute.records import RunSnapshot
+from runner.loopback import ServerThread, base_url_of, bind_socket
 
 if TYPE_CHECKING:
     import socket
@@ -22,8 +20,6 @@ if TYPE_CHECKING:
     from runner.review.app import ReviewSite
 
 HOST = "127.0.0.1"  # never anything else: the page can change the team's decisions
-_STARTUP_TIMEOUT = 15.0
-_SHUTDOWN_TIMEOUT = 10.0
 
 
 def new_token() -> str:
@@ -47,7 +43,7 @@ class ReviewServer:
         self.token = token or new_token()
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServerThread | None = None
         self.base_url = ""
 
     @property
@@ -80,29 +76,18 @@ class ReviewServer:
 
     def start(self) -> None:
         self.bind()
-        server = self._server
-        assert server is not None
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="backdrop-review", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + _STARTUP_TIMEOUT
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the review page did not start on {self.base_url}")
-            time.sleep(0.005)
+        assert self._server is not None and self._sock is not None
+        self._serving = ServerThread(self._server, self._sock, "backdrop-review")
+        try:
+            self._serving.start("the review page")
+        except RuntimeError:
+            self._serving = None
+            raise
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(_SHUTDOWN_TIMEOUT)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(_SHUTDOWN_TIMEOUT)
-        self._server = self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     def __enter__(self) -> ReviewServer:
         self.start()

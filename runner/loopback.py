@@ -1,0 +1,69 @@
+"""Local HTTP servers on loopback sockets (uvicorn), shared by the emulator and the review page.
+
+Both bind a socket first (port 0 picks a free port with no race), then serve it either in the
+foreground or in a daemon thread that `start` waits for and `stop` ends within a bound.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import uvicorn
+
+STARTUP_TIMEOUT = 15.0
+SHUTDOWN_TIMEOUT = 10.0
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket; port 0 picks a free port with no race between choosing and binding."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio turns Nagle off (TCP_NODELAY) only on sockets that do, and
+    # with Nagle on, every small answer waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1" if host == "localhost" else host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise  # e.g. EADDRINUSE; its strerror says why, for the caller to word
+    sock.set_inheritable(True)
+    return sock
+
+
+def base_url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class ServerThread:
+    """A uvicorn server on a bound socket, in a daemon thread."""
+
+    def __init__(self, server: uvicorn.Server, sock: socket.socket, name: str) -> None:
+        self.server, self.sock = server, sock
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True
+        )
+
+    def start(self, what: str) -> None:
+        """Serve, once uvicorn says it started; RuntimeError naming `what` when it does not."""
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{what} did not start on {base_url_of(self.sock)}")
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        """Stop serving; requests in flight get a few seconds to finish."""
+        self.server.should_exit = True
+        self._thread.join(SHUTDOWN_TIMEOUT)
+        if self._thread.is_alive():
+            self.server.force_exit = True
+            self._thread.join(SHUTDOWN_TIMEOUT)
+        self.sock.close()
