@@ -10,6 +10,7 @@ from collections import Counter
 
 from runner.api.client import OneMinClient
 from runner.emulator import EmulatorConfig, EmulatorServer
+from runner.execute.backoff import Backoff
 from runner.execute.run import run_plan_async
 from runner.execute.state import StateStore
 from tests.runhelp import (
@@ -32,7 +33,11 @@ def test_every_job_finishes_despite_5xx_429_bursts_and_dropped_connections(tmp_p
     plan = make_plan(tmp_path, products=("MUG", "CAP", "BAG"), seasons=("a", "b", "c", "d", "e"))
     events = RecordingEvents()
     with EmulatorServer(config) as server:
-        result = run(plan, server, fast_options(max_attempts=20), events=events)
+        # Backoff up to 4 bursts long: with fast_options' 0.05 s cap (one burst), retries from
+        # 8 workers kept re-starting bursts, and under CPU load a job could spend all 20
+        # attempts inside them (about one run in 30).
+        options = fast_options(max_attempts=20, backoff=Backoff(base=0.01, cap=0.2))
+        result = run(plan, server, options, events=events)
         stats = server.api.stats.to_json()
         charged = ledger(server)
     assert (result.done, result.failed, result.interrupted) == (15, 0, 0)
