@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 
 
 @pytest.fixture(autouse=True)
@@ -43,6 +47,15 @@ LONGEST_FIRST = (
     "test_browser_report.py",
     "test_report_manifest.py",
 )
+
+
+@pytest.fixture
+def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The README's example campaign, copied to tmp_path/campaign, with tmp_path as cwd."""
+    folder = tmp_path / "campaign"
+    shutil.copytree(EXAMPLE, folder)
+    monkeypatch.chdir(tmp_path)
+    return folder
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

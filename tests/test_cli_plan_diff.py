@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-
-import pytest
 
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
 from tests.clihelp import run_cli
 from tests.test_plan_diff import complete
 
-EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 RECIPE = "campaign/spring-campaign.yaml"
-
-
-@pytest.fixture
-def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "campaign"
-    shutil.copytree(EXAMPLE, folder)
-    monkeypatch.chdir(tmp_path)
-    return folder
 
 
 def run_recorded(example: Path) -> None:

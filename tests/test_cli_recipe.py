@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
-
 from tests.clihelp import run_cli
-
-EXAMPLE = Path(__file__).parent / "fixtures" / "example"
-
-
-@pytest.fixture
-def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "campaign"
-    shutil.copytree(EXAMPLE, folder)
-    monkeypatch.chdir(tmp_path)
-    return folder
 
 
 def test_validate_reports_the_readme_example_exactly(example, capsys):
