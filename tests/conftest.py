@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from runner.emulator.render_cache import ENV_VAR as RENDER_CACHE
+
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+
+
+_OWN_CACHE = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # One render cache for the whole session, its xdist workers and every `backdrop run
+    # --emulate` child (they inherit the environment): the suite's emulators render the same few
+    # campaigns over and over, at ~100 ms of CPU per image (runner/emulator/render_cache.py).
+    if RENDER_CACHE not in os.environ:
+        folder = tempfile.mkdtemp(prefix="backdrop-test-renders-")
+        os.environ[RENDER_CACHE] = folder
+        config.stash[_OWN_CACHE] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_OWN_CACHE, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        del os.environ[RENDER_CACHE]
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """report.html in a real headless Chromium, opened from disk: images, filters, inert scripts.
 
 Driven through Playwright on the system's Chromium (tests/playwright_support.py). `make test`
-installs Debian's chromium through scripts/ensure-chromium.sh.
+installs Debian's chromium-headless-shell through scripts/ensure-chromium.sh.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from runner.emulator.config import EmulatorConfig
 from runner.emulator.faults import FaultInjector
 from runner.emulator.ledger import Ledger, Stats
 from runner.emulator.persist import StateFolder
+from runner.emulator.render_cache import RenderCache
 from runner.emulator.store import AssetStore, ResultSpec, Upload
 
 _ALLOWED_FIELDS = frozenset({"imageUrl", "prompt", *limits.PROMPT_FIELDS})
@@ -87,7 +88,8 @@ class EmulatorApi:
         return answer
 
     def reset_state(self) -> None:
-        self.store = AssetStore(self.secret)
+        cache = self.config.render_cache
+        self.store = AssetStore(self.secret, None if cache is None else RenderCache(cache))
         self.ledger = Ledger(self.config.credit_limit)
         self.faults = FaultInjector(self.config)
         self.ids = random.Random(self.config.seed)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.emulator.ratelimits import LIMIT_MODELS
+from runner.emulator.render_cache import render_cache_from_env
 
 # Credits the emulator charges per generated image, by quality. 1min.ai does not publish its
 # exact credit prices; these keep the ratio of OpenAI's list prices (low : medium : high is
@@ -50,6 +51,9 @@ class EmulatorConfig:
     # loaded on start, so a new emulator serves what an earlier one answered (as the real one
     # does). When None, nothing is written anywhere.
     state_dir: Path | None = None
+    # Where rendered results are shared with other emulators (render_cache.py); by default the
+    # folder named by BACKDROP_EMULATOR_RENDER_CACHE, which the test suite sets.
+    render_cache: Path | None = field(default_factory=render_cache_from_env)
 
     def __post_init__(self) -> None:
         for name in (

@@ -170,8 +170,9 @@ def serve_forever(
 def config_to_json(config: EmulatorConfig) -> str:
     data = dataclasses.asdict(config)
     data["credits_per_image"] = dict(config.credits_per_image)
-    if config.state_dir is not None:
-        data["state_dir"] = str(config.state_dir)
+    for name in ("state_dir", "render_cache"):
+        if data[name] is not None:
+            data[name] = str(data[name])
     return json.dumps(data)
 
 
@@ -179,8 +180,9 @@ def config_from_json(text: str) -> EmulatorConfig:
     data: dict[str, Any] = json.loads(text)
     if isinstance(data.get("latency"), list):
         data["latency"] = tuple(data["latency"])
-    if data.get("state_dir") is not None:
-        data["state_dir"] = Path(data["state_dir"])
+    for name in ("state_dir", "render_cache"):
+        if data.get(name) is not None:
+            data[name] = Path(data[name])
     return EmulatorConfig(**data)
 
 

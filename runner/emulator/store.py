@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,7 @@ from PIL import Image
 
 from runner.api.limits import FORMAT_EXTENSIONS
 from runner.emulator import compositor
+from runner.emulator.render_cache import RenderCache
 
 PRESIGN_EXPIRES = 604800  # seven days, as the real temporaryUrl
 MIMETYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -51,8 +52,10 @@ class ResultSpec:
 
 
 class AssetStore:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, render_cache: RenderCache | None = None) -> None:
         self.secret = secret
+        self.render_cache = render_cache
+        self._source_digests: dict[str, str] = {}
         self.uploads: dict[str, Upload] = {}
         self.results: dict[str, ResultSpec] = {}
         # Uploads an earlier emulator saved (state_dir): read from disk when asked for.
@@ -136,7 +139,26 @@ class AssetStore:
             if data is not None:
                 self._rendered.move_to_end(spec)
                 return data
-        data = compositor.replace_background(
+        data = self._through_cache(self._shared_key(spec), lambda: self._compose(spec))
+        with self._lock:
+            self._rendered[spec] = data
+            while len(self._rendered) > _RENDER_CACHE_SIZE:
+                self._rendered.popitem(last=False)
+        return data
+
+    def _through_cache(self, key: str | None, render: Callable[[], bytes]) -> bytes:
+        """What render() gives, read from the shared render cache when another emulator has
+        already rendered it (key None: no cache, always render)."""
+        if self.render_cache is None or key is None:
+            return render()
+        data = self.render_cache.get(key)
+        if data is None:
+            data = render()
+            self.render_cache.put(key, data)
+        return data
+
+    def _compose(self, spec: ResultSpec) -> bytes:
+        return compositor.replace_background(
             self.subject(spec.source),
             prompt=spec.prompt,
             size=spec.size,
@@ -144,11 +166,24 @@ class AssetStore:
             compression=spec.compression,
             variant=spec.variant,
         )
-        with self._lock:
-            self._rendered[spec] = data
-            while len(self._rendered) > _RENDER_CACHE_SIZE:
-                self._rendered.popitem(last=False)
-        return data
+
+    def _shared_key(self, spec: ResultSpec) -> str | None:
+        """The render cache's name for this result (None without a cache, or a source)."""
+        if self.render_cache is None:
+            return None
+        digest = self._source_digests.get(spec.source)
+        if digest is None:
+            if spec.source.startswith("url:"):
+                digest = spec.source
+            else:
+                data = self.read(spec.source)
+                if data is None:
+                    return None
+                digest = hashlib.sha256(data[0]).hexdigest()
+            self._source_digests[spec.source] = digest
+        return self.render_cache.key(
+            digest, spec.prompt, spec.size, spec.output_format, spec.compression, spec.variant
+        )
 
     def subject(self, source: str) -> Image.Image:
         with self._lock:
@@ -173,12 +208,18 @@ class AssetStore:
         with self._lock:
             data = self._placeholders.get(cache_key)
         if data is None:
-            data = compositor.replace_background(
-                compositor.placeholder_subject("cached"),
-                prompt="cached result",
-                size=size,
-                output_format=output_format,
-                compression=compression,
+            shared = None
+            if self.render_cache is not None:
+                shared = self.render_cache.key("cache_results", size, output_format, compression)
+            data = self._through_cache(
+                shared,
+                lambda: compositor.replace_background(
+                    compositor.placeholder_subject("cached"),
+                    prompt="cached result",
+                    size=size,
+                    output_format=output_format,
+                    compression=compression,
+                ),
             )
             with self._lock:
                 self._placeholders[cache_key] = data

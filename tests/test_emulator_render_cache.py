@@ -1,0 +1,112 @@
+"""The emulator's shared render cache: a cached image is exactly the one rendering would give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runner.emulator import compositor
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.render_cache import ENV_VAR, RenderCache
+from runner.emulator.store import AssetStore, ResultSpec
+
+from .emulator_support import studio_photo
+
+
+def spec(source: str, prompt: str = "on a beach", **changes: object) -> ResultSpec:
+    values: dict = {"size": "1024x1024", "output_format": "webp", "compression": 85}
+    values.update(changes)
+    return ResultSpec(source, prompt, variant=0, cached=False, **values)
+
+
+def store_with_upload(folder: Path | None, photo: bytes) -> tuple[AssetStore, str]:
+    store = AssetStore(b"secret", None if folder is None else RenderCache(folder))
+    return store, store.add_upload("mug.png", photo, "image/png", "png")
+
+
+def no_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("rendered instead of read from the cache")
+
+    monkeypatch.setattr(compositor, "replace_background", refuse)
+
+
+def test_another_emulator_serves_the_same_bytes_without_rendering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = studio_photo()
+    first, key = store_with_upload(tmp_path / "cache", photo)
+    rendered = first.render(spec(key))
+    uncached, plain_key = store_with_upload(None, photo)
+    assert uncached.render(spec(plain_key)) == rendered  # what the cache holds is the render
+
+    no_rendering(monkeypatch)
+    # Another emulator: its upload of the same photo has another key, its render is read.
+    second, other_key = store_with_upload(tmp_path / "cache", photo)
+    assert other_key != key
+    assert second.render(spec(other_key)) == rendered
+    assert not [p for p in (tmp_path / "cache").iterdir() if not p.name.isalnum()]  # no parts
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompt": "in the snow"},
+        {"size": "1536x1024"},
+        {"output_format": "png"},
+        {"compression": 40},
+        {"variant": 1},
+    ],
+)
+def test_any_other_input_is_rendered_anew(tmp_path: Path, change: dict) -> None:
+    photo = studio_photo()
+    first, key = store_with_upload(tmp_path, photo)
+    second, other_key = store_with_upload(tmp_path, photo)
+    prompt = change.pop("prompt", "on a beach")
+    variant = change.pop("variant", 0)
+    changed = ResultSpec(
+        other_key,
+        prompt,
+        size=change.get("size", "1024x1024"),
+        output_format=change.get("output_format", "webp"),
+        compression=change.get("compression", 85),
+        variant=variant,
+        cached=False,
+    )
+    assert first.render(spec(key)) != second.render(changed)
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_another_photo_is_rendered_anew(tmp_path: Path) -> None:
+    first, key = store_with_upload(tmp_path, studio_photo())
+    second, other_key = store_with_upload(tmp_path, studio_photo(subject=(200, 30, 30)))
+    assert first.render(spec(key)) != second.render(spec(other_key))
+
+
+def test_a_cache_folder_that_cannot_be_written_only_means_rendering(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    store, key = store_with_upload(blocked, studio_photo())
+    assert store.render(spec(key)).startswith(b"RIFF")  # a WebP, rendered
+    assert blocked.read_text() == "a file where the cache folder should be"
+
+
+def test_the_folder_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, "/tmp/renders")
+    assert EmulatorConfig().render_cache == Path("/tmp/renders")
+    monkeypatch.setenv(ENV_VAR, "")
+    assert EmulatorConfig().render_cache is None
+
+
+def test_cache_results_placeholders_are_shared_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, key = store_with_upload(tmp_path, studio_photo())
+    placeholder = ResultSpec(key, "any", "1024x1024", "png", 100, 0, cached=True)
+    rendered = first.render(placeholder)
+    no_rendering(monkeypatch)
+    second, other_key = store_with_upload(tmp_path, studio_photo())
+    assert (
+        second.render(ResultSpec(other_key, "other", "1024x1024", "png", 100, 0, True)) == rendered
+    )
