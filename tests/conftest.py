@@ -53,23 +53,32 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-# The longest files (seconds on 2 cores, `pytest --durations=0`), started first: xdist hands out
-# files in collection order, so a long file collected last would run alone at the end.
+# The longest files, in seconds of wall time under `make unit` on 2 cores, started first: with
+# `--no-loadscope-reorder` xdist hands out files in collection order, and a long file collected
+# last would run alone at the end.
 LONGEST_FIRST = (
-    "test_run_signals.py",
-    "test_cli_run.py",
-    "test_review_app.py",
-    "test_fuzz_front_end.py",
-    "test_review_decisions.py",
+    "test_run_signals.py",  # 25 s, mostly waiting on signalled children
+    "test_cli_run.py",  # 14 s
+    "test_fuzz_front_end.py",  # 12 s, all CPU
     "test_plan_diff_e2e.py",
-    "test_browser_review.py",
-    "test_emulator_persist.py",
     "test_disk_full.py",
     "test_run_faults.py",
-    "test_template_bombs.py",
+    "test_review_app.py",
+    "test_browser_review.py",
     "test_export.py",
+    "test_examples_github.py",
+    "test_emulator_compositor.py",
+    "test_emulator_persist.py",
+    "test_run_failures.py",
+    "test_review_loop_e2e.py",
+    "test_emulator_server.py",
+    "test_run_basic.py",
     "test_browser_report.py",
-    "test_report_manifest.py",
+    "test_prune.py",
+    "test_properties.py",
+    "test_run_interrupt.py",
+    "test_template_fuzz.py",
+    "test_review_decisions.py",
 )
 
 
