@@ -22,6 +22,7 @@ from runner.api.errors import (
     AuthError,
     CreditsError,
     FatalApiError,
+    RateBanned,
     RateLimited,
     RejectedError,
     RetryableError,
@@ -183,6 +184,9 @@ def test_a_refused_key_is_an_auth_error_that_stops_the_run(status: int) -> None:
         (429, {"message": "You have run out of credits"}),
         (402, {}),
         (200, {"message": "Not enough credits"}),
+        (403, {"message": "You do not have enough credits"}),
+        (400, {"message": "Insufficient balance. Please upgrade your plan."}),
+        (400, {"error": {"message": "Payment required: top up to continue"}}),
     ],
 )
 def test_running_out_of_credits_is_recognised_liberally(status: int, body: Any) -> None:
@@ -190,6 +194,21 @@ def test_running_out_of_credits_is_recognised_liberally(status: int, body: Any) 
         run(answer(status, body), generate)
     assert isinstance(err.value, FatalApiError)
     assert err.value.message.startswith("out of credits")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": "Forbidden: too many requests, temporarily banned"},
+        {"errorCode": "RATE_LIMIT_EXCEEDED", "message": "Forbidden"},
+    ],
+)
+def test_a_403_for_sending_too_fast_is_a_ban_not_a_refused_key(body: Any) -> None:
+    with pytest.raises(RateBanned) as err:
+        run(answer(403, body), generate)
+    assert isinstance(err.value, FatalApiError) and not isinstance(err.value, AuthError)
+    assert err.value.message.startswith("the API stopped taking requests (HTTP 403): ")
+    assert "--rpm" in (err.value.hint or "") and "ONEMIN_API_KEY" not in (err.value.hint or "")
 
 
 def test_a_failed_record_mentioning_credits_is_a_credits_error() -> None:

@@ -22,6 +22,7 @@ from runner.api.errors import (
     ApiProtocolError,
     AuthError,
     CreditsError,
+    RateBanned,
     RateLimited,
     RejectedError,
     TransientError,
@@ -44,9 +45,16 @@ REDACTED = "[redacted]"
 MAX_IDLE_CONNECTIONS = 16
 _MAX_MESSAGE = 300
 _CREDITS_WORDS = re.compile(
-    r"insufficient|not enough|exceed|limit|out of|no more|run out|ran out|exhaust|deplet|"
+    r"insufficient|enough|exceed|limit|out of|no more|run out|ran out|exhaust|deplet|"
     r"balance|top up|purchase",
 )
+# Out of money without the word "credit": other APIs say "Insufficient balance".
+_BALANCE_WORDS = re.compile(
+    r"insufficient (balance|funds)|(no|zero|not enough) (remaining )?(balance|funds)|"
+    r"payment required"
+)
+# A 403 that says why: a rate-limit ban, not a refused key.
+_RATE_WORDS = re.compile(r"too many requests|rate.?limit|throttl|banned|slow down")
 
 
 @dataclass(frozen=True)
@@ -260,6 +268,8 @@ class OneMinClient:
         said += f" [{code}]" if code else ""
         if 400 <= status < 500 and (status == 402 or _mentions_credits(message, code)):
             return CreditsError(f"out of credits (HTTP {status}){said}", status=status)
+        if status == 403 and _RATE_WORDS.search(f"{message} {code or ''}".lower()):
+            return RateBanned(f"the API stopped taking requests (HTTP 403){said}", status=status)
         if status in (401, 403):
             return AuthError(f"the API key was refused (HTTP {status}){said}", status=status)
         if status == 429:
@@ -368,6 +378,8 @@ class OneMinClient:
 
 def _mentions_credits(message: str, code: str | None) -> bool:
     text = f"{message} {code or ''}".lower().replace("_", " ")
+    if _BALANCE_WORDS.search(text):
+        return True
     return "credit" in text and bool(_CREDITS_WORDS.search(text))
 
 

@@ -2,7 +2,7 @@
 
 Every class is an ApiError, so the CLI maps them all to one exit code. The scheduler decides by
 class: RetryableError (TransientError, RateLimited) -> back off and try again; FatalApiError
-(AuthError, CreditsError, UnreachableError) -> stop scheduling for the whole run;
+(AuthError, RateBanned, CreditsError, UnreachableError) -> stop scheduling for the whole run;
 RejectedError -> fail this job with the API's own message; ApiProtocolError -> the answer made
 no sense (fail the job).
 
@@ -76,6 +76,18 @@ class AuthError(FatalApiError):
 
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message, "check the key in the ONEMIN_API_KEY environment variable")
+        self.status = status
+
+
+class RateBanned(FatalApiError):
+    """HTTP 403 saying "too many requests": the key is shut out for a while, not refused."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(
+            message,
+            "the key is blocked for sending too fast: wait (often an hour), then run again with"
+            " a lower --rpm; finished work is kept",
+        )
         self.status = status
 
 
