@@ -211,6 +211,25 @@ def test_a_403_for_sending_too_fast_is_a_ban_not_a_refused_key(body: Any) -> Non
     assert "--rpm" in (err.value.hint or "") and "ONEMIN_API_KEY" not in (err.value.hint or "")
 
 
+@pytest.mark.parametrize(
+    ("status", "body", "kw", "said"),
+    [
+        (200, {"success": False, "message": "Something went wrong"}, {},
+         "the generation answer has no aiRecord: Something went wrong"),
+        (200, "<html><body><h1>Down for maintenance</h1></body></html>",
+         {"headers": {"Content-Type": "text/html; charset=utf-8"}},
+         "the generation answer (HTTP 200) is not JSON (text/html: Down for maintenance)"),
+        (200, b"", {}, "the generation answer (HTTP 200) is not JSON (no type, empty)"),
+    ],
+)  # fmt: skip
+def test_an_unusable_success_answer_says_what_the_api_said(
+    status: int, body: Any, kw: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(ApiProtocolError) as err:
+        run(answer(status, body, **kw), generate)
+    assert err.value.message == said
+
+
 def test_a_failed_record_mentioning_credits_is_a_credits_error() -> None:
     body = {"aiRecord": {"uuid": "r", "status": "FAILED", "message": "credit limit reached"}}
     with pytest.raises(CreditsError):

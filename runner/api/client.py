@@ -53,6 +53,7 @@ _BALANCE_WORDS = re.compile(
     r"insufficient (balance|funds)|(no|zero|not enough) (remaining )?(balance|funds)|"
     r"payment required"
 )
+_TAGS = re.compile(r"<[^>]*>")
 # A 403 that says why: a rate-limit ban, not a refused key.
 _RATE_WORDS = re.compile(r"too many requests|rate.?limit|throttl|banned|slow down")
 
@@ -321,7 +322,8 @@ class OneMinClient:
             body = json.loads(response.content)
         except ValueError:
             raise ApiProtocolError(
-                f"{what} answer (HTTP {response.status_code}) is not JSON",
+                f"{what} answer (HTTP {response.status_code}) is not JSON"
+                f" ({self._excerpt(response)})",
                 status=response.status_code,
             ) from None
         if not isinstance(body, Mapping):
@@ -334,7 +336,11 @@ class OneMinClient:
             message, code = self._error_text_from(body)
             if _mentions_credits(message, code):
                 raise CreditsError(f"out of credits: {message}", status=status_code)
-            raise ApiProtocolError("the generation answer has no aiRecord", status=status_code)
+            said = f": {message}" if message else ""
+            said += f" [{code}]" if code else ""
+            raise ApiProtocolError(
+                f"the generation answer has no aiRecord{said}", status=status_code
+            )
         status = str(record.get("status", ""))
         uuid = record.get("uuid")
         if status != "SUCCESS":
@@ -369,6 +375,13 @@ class OneMinClient:
             credits_left=_credits_left(record.get("teamUser")),
             raw_status=status,
         )
+
+    def _excerpt(self, response: httpx.Response) -> str:
+        """What a body that is not JSON says, for the message: its type and first words."""
+        text = _TAGS.sub(" ", response.content[:2000].decode("utf-8", "replace"))
+        words = self._one_line(text)[:80]
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no type"
+        return f"{kind}: {words}" if words else f"{kind}, empty"
 
     def _error_text_from(self, body: Mapping[str, Any]) -> tuple[str, str | None]:
         message = body.get("message") or body.get("error") or ""
