@@ -230,6 +230,37 @@ def test_an_unusable_success_answer_says_what_the_api_said(
     assert err.value.message == said
 
 
+def dripping(body: bytes, chunks: int, pause: float) -> Handler:
+    """An answer sent a little at a time: each wait is short, the whole is long."""
+
+    async def drip() -> AsyncIterator[bytes]:
+        step = max(1, len(body) // chunks)
+        for i in range(0, len(body), step):
+            await asyncio.sleep(pause)
+            yield body[i : i + step]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=drip())
+
+    return handler
+
+
+def test_a_generation_answer_dripping_in_is_cut_at_the_generation_timeout() -> None:
+    slow = dripping(json.dumps(SUCCESS).encode(), chunks=20, pause=0.05)  # 1 s in all
+    with pytest.raises(TransientError) as err:
+        run(slow, generate, timeout=Timeouts(generate=0.2))
+    assert err.value.message == (
+        "generating at api.test: the answer came too slowly (not complete after 0.2 s)"
+    )
+
+
+def test_a_download_dripping_in_is_cut_at_the_download_timeout() -> None:
+    slow = dripping(b"x" * 200, chunks=20, pause=0.05)
+    with pytest.raises(TransientError, match="came too slowly"):
+        run(slow, lambda c: c.download("images/a.png", io.BytesIO(), max_bytes=10**6),
+            timeout=Timeouts(download=0.2))  # fmt: skip
+
+
 def test_a_failed_record_mentioning_credits_is_a_credits_error() -> None:
     body = {"aiRecord": {"uuid": "r", "status": "FAILED", "message": "credit limit reached"}}
     with pytest.raises(CreditsError):

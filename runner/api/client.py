@@ -7,6 +7,7 @@ presigned URL) never carry it, and every message we surface has it redacted.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Mapping
@@ -197,16 +198,23 @@ class OneMinClient:
                         status=200,
                     )
                 received = 0
-                async for chunk in response.aiter_bytes():
-                    received += len(chunk)
-                    if received > max_bytes:
-                        raise RejectedError(
-                            f"the result {key} is larger than the {max_bytes}-byte cap",
-                            status=200,
-                        )
-                    dest.write(chunk)
+                try:
+                    async with asyncio.timeout(self.timeouts.download):
+                        async for chunk in response.aiter_bytes():
+                            received += len(chunk)
+                            if received > max_bytes:
+                                raise RejectedError(
+                                    f"the result {key} is larger than the {max_bytes}-byte cap",
+                                    status=200,
+                                )
+                            dest.write(chunk)
+                except TimeoutError:
+                    raise _TooSlow from None
         except httpx.HTTPError as exc:
             raise self._network_error(exc, f"downloading {key} from {where}") from None
+        except _TooSlow:
+            doing = f"downloading {key} from {where}"
+            raise self._too_slow(doing, self.timeouts.download) from None
         if declared is not None and received < declared:
             raise TransientError(
                 f"the download of {key} was cut short ({received} of {declared} bytes)"
@@ -225,12 +233,16 @@ class OneMinClient:
         self, method: str, path: str, *, what: str, **kwargs: Any
     ) -> httpx.Response:
         headers = {"API-KEY": self._api_key, "Accept": "application/json"}
+        timeout: httpx.Timeout = kwargs["timeout"]
         try:
-            response = await self._http.request(
+            async with self._http.stream(
                 method, f"{self.base_url}{path}", headers=headers, **kwargs
-            )
+            ) as response:
+                await _read_within(response, timeout.read)
         except httpx.HTTPError as exc:
             raise self._network_error(exc, f"{what} at {self._api_host}") from None
+        except _TooSlow:
+            raise self._too_slow(f"{what} at {self._api_host}", timeout.read or 0.0) from None
         if response.status_code >= 300:
             raise self._api_error(response)
         return response
@@ -241,6 +253,12 @@ class OneMinClient:
     def _one_line(self, text: str) -> str:
         line = " ".join(self._redact(text).split())
         return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
+
+    def _too_slow(self, doing: str, seconds: float) -> TransientError:
+        return TransientError(
+            f"{doing}: the answer came too slowly (not complete after {format_wait(seconds)})",
+            "check the network and run again",
+        )
 
     def _network_error(self, exc: httpx.HTTPError, doing: str) -> TransientError:
         kinds: dict[type[Exception], str] = {
@@ -405,6 +423,20 @@ def _credits_left(team_user: object) -> int | None:
     if isinstance(limit, int | float) and isinstance(used, int | float):
         return int(limit - used)
     return None
+
+
+class _TooSlow(Exception):
+    """A body still arriving when its deadline passed (a server dripping bytes)."""
+
+
+async def _read_within(response: httpx.Response, seconds: float | None) -> None:
+    """Read the whole body within `seconds`: the read timeout only bounds each chunk's wait, so a
+    server sending a byte a second would otherwise hold the request for hours."""
+    try:
+        async with asyncio.timeout(seconds):
+            await response.aread()
+    except TimeoutError:
+        raise _TooSlow from None
 
 
 def _content_length(response: httpx.Response) -> int | None:
