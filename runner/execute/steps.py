@@ -42,6 +42,10 @@ from runner.plan.model import ImageSource, Job
 
 T = TypeVar("T")
 
+# A 429 says "later", not "no", and costs nothing: a request refused by a per-minute window
+# (without Retry-After) is tried past --max-attempts until it has waited this long in all.
+RATE_LIMIT_PATIENCE_S = 65.0
+
 
 class SourceImageError(BackdropError):
     """A local source image is gone or changed since planning: this job fails, the run goes on."""
@@ -149,15 +153,23 @@ class RunContext:
         """The one retry policy: up to max_attempts, backoff (or the server's Retry-After)
         between attempts, each retry told to the events."""
         attempts = 0
+        waited_on_429 = 0.0
         while True:
             try:
                 return await attempt()
             except RetryableError as exc:
                 error = exc
             attempts += 1
-            if attempts >= self.max_attempts:
+            patient = (
+                isinstance(error, RateLimited)
+                and self.max_attempts > 1
+                and waited_on_429 < RATE_LIMIT_PATIENCE_S
+            )
+            if attempts >= self.max_attempts and not patient:
                 raise (give_up or _gave_up)(error, attempts)
             delay = self.backoff.delay(attempts - 1, error.retry_after)
+            if isinstance(error, RateLimited):
+                waited_on_429 += delay
             self.events.job_retrying(label, attempts + 1, error.message, delay)
             await pause(delay)
 
