@@ -464,6 +464,19 @@ def test_download_prefers_the_presigned_url_when_given() -> None:
     assert "API-KEY" not in seen[0].headers
 
 
+def test_a_result_given_as_a_full_link_is_downloaded_from_it() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"img")
+
+    link = "https://cdn.test/images/a.png?X-Amz-Signature=abc"
+    assert run(handler, download(key=link)) == (3, b"img")
+    assert [str(r.url) for r in seen] == [link]
+    assert "API-KEY" not in seen[0].headers
+
+
 def test_download_follows_a_redirect_of_the_asset_host() -> None:
     seen: list[httpx.Request] = []
 

@@ -178,6 +178,9 @@ class OneMinClient:
         Refuses more than `max_bytes` (by Content-Length first, then while streaming) and reports
         a body shorter than its Content-Length as a TransientError, so the caller retries.
         """
+        if url is None and key.startswith(("https://", "http://")):
+            url = key  # some answers give the result as a full link, not a key
+            key = display_url(key)  # for messages: no presigned signature
         target = url or f"{self.asset_base_url}/{quote(key.lstrip('/'), safe='/')}"
         where = host_of(target) or "the asset host"
         try:
