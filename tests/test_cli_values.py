@@ -158,6 +158,16 @@ def test_verify_takes_a_recipe_and_checks_its_output_folder(campaign, capsys) ->
     assert "missing  fr-FR/MUG-01-spring.webp" in missing.out
 
 
+@pytest.mark.parametrize("command", [["review", "--no-browser"], ["export", "--to", "delivery"]])
+def test_review_and_export_take_a_recipe_like_verify(campaign, capsys, command) -> None:
+    # No run yet: the recipe resolves to its output folder, which has none.
+    result = run_cli(capsys, command[0], "campaign/spring-campaign.yaml", *command[1:])
+    assert result.code == 2
+    assert "is a file" not in result.err
+    assert "error: no run recorded in " in result.err
+    assert str(Path("campaign", "out", "spring-campaign")) in result.err
+
+
 def test_verify_given_another_file_says_what_to_pass(campaign, capsys) -> None:
     result = run_cli(capsys, "verify", "campaign/images/mug.png")
     assert result.code == 2

@@ -151,3 +151,27 @@ def csv_separator_option(func: F) -> F:
         show_default=True,
         help="Column separator of results.csv: ';' for French or German Excel.",
     )(func)
+
+
+def output_folder(target: str, command: str) -> Path:
+    """An output folder as given, or the one a recipe writes to (planned, nothing spent)."""
+    import os
+
+    path = Path(target)
+    if not os.path.exists(path):
+        what = "recipe" if path.suffix.lower() in (".yaml", ".yml") else "folder"
+        raise UsageError(
+            f"the {what} {target} does not exist",
+            hint="pass the output folder of a run (the one with backdrop.lock), e.g. backdrop"
+            f" {command} out/spring-campaign, or its recipe:"
+            f" backdrop {command} spring-campaign.yaml",
+        )
+    if not path.is_file():
+        return path
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise UsageError(
+            f"{target!r} is a file, neither an output folder nor a recipe",
+            hint=f"pass the folder with backdrop.lock, e.g. backdrop {command} "
+            f"out/spring-campaign, or the recipe: backdrop {command} spring-campaign.yaml",
+        )
+    return load_plan(target).output_dir

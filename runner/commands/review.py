@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from runner.diagnostics import UsageError
 
 
 @click.command()
-@click.argument("outdir", type=click.Path(file_okay=False))
+@click.argument("outdir", metavar="OUTDIR|RECIPE", type=click.Path())
 @click.option(
     "--port",
     "-p",
@@ -21,12 +19,13 @@ from runner.diagnostics import UsageError
 @click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
 def review(outdir: str, port: int, no_browser: bool) -> None:
     """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once."""
+    from runner.commands.common import output_folder
     from runner.execute.state import StateStore
     from runner.review.decisions import load_review, orphaned
     from runner.review.page import count_statuses, job_sizes
     from runner.review.server import ReviewServer
 
-    folder = Path(outdir)
+    folder = output_folder(outdir, "review")
     # Both fail early, with a message, when there is no run or review.yaml has a mistake.
     sizes = job_sizes(StateStore.read_snapshot(folder))
     decisions = load_review(folder)

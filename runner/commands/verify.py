@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import click
 
-from runner.commands.common import load_plan
-from runner.diagnostics import EXIT_JOBS_FAILED, EXIT_OK, UsageError
+from runner.commands.common import output_folder
+from runner.diagnostics import EXIT_JOBS_FAILED, EXIT_OK
 
 
 @click.command()
@@ -22,30 +20,9 @@ def verify(outdir: str) -> None:
     from runner.report import verify_outputs
     from runner.review.orphans import orphaned_decisions
 
-    folder = _verify_folder(outdir)
+    folder = output_folder(outdir, "verify")
     result = verify_outputs(folder)
     terminal.show_verify(result)
     show_orphans(orphaned_decisions(folder))
     report_verify(str(folder), result)
     sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)
-
-
-def _verify_folder(target: str) -> Path:
-    """An output folder as given, or the one a recipe writes to (planned, nothing spent)."""
-    path = Path(target)
-    if not os.path.exists(path):
-        what = "recipe" if path.suffix.lower() in (".yaml", ".yml") else "folder"
-        raise UsageError(
-            f"the {what} {target} does not exist",
-            hint="pass the output folder of a run (the one with backdrop.lock), e.g. backdrop "
-            "verify out/spring-campaign, or its recipe: backdrop verify spring-campaign.yaml",
-        )
-    if not path.is_file():
-        return path
-    if path.suffix.lower() not in (".yaml", ".yml"):
-        raise UsageError(
-            f"{target!r} is a file, neither an output folder nor a recipe",
-            hint="pass the folder with backdrop.lock, e.g. backdrop verify out/spring-campaign, "
-            "or the recipe: backdrop verify spring-campaign.yaml",
-        )
-    return load_plan(target).output_dir
