@@ -27,6 +27,7 @@ from runner.api.errors import (
     RejectedError,
     RetryableError,
     TransientError,
+    UnreachableError,
 )
 from runner.api.network import connect_failure, display_url, parse_retry_after
 from runner.diagnostics import ApiError
@@ -291,6 +292,25 @@ def test_server_errors_are_transient(status: int) -> None:
     assert isinstance(err.value, RetryableError)
     assert err.value.message == f"the API failed (HTTP {status})"
     assert err.value.status == status
+
+
+def test_a_503_with_retry_after_says_when_to_come_back() -> None:
+    with pytest.raises(TransientError) as err:
+        run(answer(503, {"message": "Down"}, headers={"Retry-After": "7"}), generate)
+    assert err.value.retry_after == 7.0
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_an_upload_route_that_does_not_exist_means_a_wrong_api_address(status: int) -> None:
+    with pytest.raises(UnreachableError) as err:
+        run(
+            answer(status, {"message": "Cannot POST"}),
+            lambda c: c.upload_asset(b"x", "a.png", "image/png"),
+        )
+    assert err.value.message == (
+        f"cannot reach the API at https://api.test (POST /api/assets answered HTTP {status})"
+    )
+    assert "ONEMIN_API_URL" in (err.value.hint or "")
 
 
 def test_429_without_retry_after() -> None:

@@ -27,6 +27,7 @@ from runner.api.errors import (
     RateLimited,
     RejectedError,
     TransientError,
+    UnreachableError,
     cap_retry_after,
 )
 from runner.api.limits import FEATURE_TYPE, MODEL
@@ -246,6 +247,11 @@ class OneMinClient:
             raise self._network_error(exc, f"{what} at {self._api_host}") from None
         except _TooSlow:
             raise self._too_slow(f"{what} at {self._api_host}", timeout.read or 0.0) from None
+        if response.status_code in (404, 405) and path == "/api/assets":
+            # The upload route always exists on the real API: the address is wrong.
+            raise UnreachableError(
+                self.display_url, f"POST {path} answered HTTP {response.status_code}"
+            )
         if response.status_code >= 300:
             raise self._api_error(response)
         return response
@@ -299,7 +305,12 @@ class OneMinClient:
             asked = f"; the API asks to wait {format_wait(wait)}" if wait is not None else ""
             return RateLimited(f"too many requests (HTTP 429){asked}{said}", wait)
         if status >= 500:
-            return TransientError(f"the API failed (HTTP {status}){said}", status=status)
+            error = TransientError(f"the API failed (HTTP {status}){said}", status=status)
+            # A 503 may say when to come back (RFC 9110); honoured like a 429's.
+            error.retry_after = cap_retry_after(
+                parse_retry_after(response.headers.get("Retry-After"))
+            )
+            return error
         if 400 <= status < 500:
             text = f"the API refused the request (HTTP {status}){said}"
             return RejectedError(text, status=status, error_code=code)
