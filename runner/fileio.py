@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -58,6 +59,32 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class FolderRole:
+    """Which folder a failed write was for, and how the command that wrote it lets you pick
+    another: each command's hint must name its own option (export has no -o)."""
+
+    name: str
+    choose: str
+
+
+OUTPUT_FOLDER = FolderRole("the output folder", "choose a writable output folder with -o")
+
+
+class FolderWriteError(StateError):
+    """A folder cannot be written: read-only, full or not ours (exit 3); `retold` re-says it
+    for another command's role."""
+
+    def __init__(
+        self, message: str, hint: str | None, folder: Path, exc: OSError, what: str | None
+    ) -> None:
+        super().__init__(message, hint)
+        self.folder, self.exc, self.what = folder, exc, what
+
+    def retold(self, role: FolderRole) -> StateError:
+        return folder_error(self.folder, self.exc, self.what, role=role)
+
+
 class DiskFullError(StateError):
     """The disk holding the output folder is full: nothing more can be written (exit 3)."""
 
@@ -70,7 +97,9 @@ def disk_full(folder: Path) -> DiskFullError:
     )
 
 
-def folder_error(folder: Path, exc: OSError, what: str | None = None) -> StateError:
+def folder_error(
+    folder: Path, exc: OSError, what: str | None = None, *, role: FolderRole = OUTPUT_FOLDER
+) -> StateError:
     """What a user needs to know when `what` (a file in `folder`) cannot be written (exit 3).
 
     The hint never suggests moving the .backdrop folder away: it holds the record of paid work.
@@ -78,15 +107,31 @@ def folder_error(folder: Path, exc: OSError, what: str | None = None) -> StateEr
     code = exc.errno
     name = f"{what} in " if what else ""
     if code in (errno.ENOSPC, errno.EDQUOT):
-        return disk_full(folder)
+        if role is OUTPUT_FOLDER:
+            return disk_full(folder)
+        return FolderWriteError(
+            f"the disk holding {folder} is full",
+            f"make room on that disk, or {role.choose}",
+            folder,
+            exc,
+            what,
+        )
     if code == errno.EROFS:
-        return StateError(
-            f"the output folder {folder} is on a read-only file system",
-            "choose a writable output folder with -o (or make that disk writable)",
+        return FolderWriteError(
+            f"{role.name} {folder} is on a read-only file system",
+            f"{role.choose} (or make that disk writable)",
+            folder,
+            exc,
+            what,
         )
     if code in (errno.EACCES, errno.EPERM):
-        return StateError(
+        return FolderWriteError(
             f"no permission to write {name}{folder}",
-            "make the folder writable for you, or choose another output folder with -o",
+            f"make the folder writable for you, or {role.choose}",
+            folder,
+            exc,
+            what,
         )
-    return StateError(f"cannot write {name}{folder}: {exc.strerror or exc}")
+    return FolderWriteError(
+        f"cannot write {name}{folder}: {exc.strerror or exc}", None, folder, exc, what
+    )

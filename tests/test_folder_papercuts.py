@@ -1,0 +1,134 @@
+"""Wrong or unusable folders given to export, review and report: one clear line, the right option.
+
+Read-only disks are real (a tmpfs remounted read-only) where the test may mount; a read-only
+answer from the OS is simulated where it may not, so that every machine checks the wording.
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runner.cli import main
+from runner.review.decisions import REVIEW_NAME, Decision, Review, save_review
+from tests.clihelp import run_cli
+from tests.deliverhelp import write_campaign
+from tests.disks import remount_read_only, tmpfs
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One emulated run of 4 jobs, one of them approved, shared by the tests (read only)."""
+    folder = tmp_path_factory.mktemp("papercuts")
+    recipe = write_campaign(folder)
+    with pytest.raises(SystemExit) as exc:
+        main(["run", str(recipe), "--emulate", "-y", "-o", str(folder / "out")])
+    assert exc.value.code == 0
+    save_review(folder / "out", Review({"fr-FR/MUG-01": Decision(status="approved")}))
+    return folder / "out"
+
+
+def test_export_to_a_file_a_device_or_a_path_under_a_file_says_it_must_be_a_folder(
+    out, tmp_path, capsys
+):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    cases = {
+        "/dev/null": "/dev/null is not a folder",
+        str(a_file): f"{a_file} is a file",
+        str(a_file / "sub"): f"{a_file / 'sub'} lies under {a_file}, which is a file",
+    }
+    for to, said in cases.items():
+        result = run_cli(capsys, "export", str(out), "--to", to)
+        assert result.code == 2, result.err
+        assert f"error: --to must be a folder: {said}" in result.err
+        assert "e.g. --to delivery/" in result.err
+        assert "Traceback" not in result.err
+    assert a_file.read_text() == "mine"
+
+
+def test_a_read_only_export_folder_is_named_with_exports_own_option(out, tmp_path, capsys):
+    with tmpfs(tmp_path / "disk", "4m") as disk:
+        (disk / "delivery").mkdir()
+        remount_read_only(disk)
+        results = [
+            run_cli(capsys, "export", str(out), "--to", str(disk / "delivery")),
+            run_cli(capsys, "export", str(out), "--to", str(disk / "new")),
+        ]
+    for result, to in zip(results, ("delivery", "new"), strict=True):
+        assert result.code == 3, result.err
+        assert f"the export folder {disk / to} is on a read-only file system" in result.err
+        assert "choose a writable export folder with --to" in result.err
+        assert "with -o" not in result.err and "output folder" not in result.err
+
+
+def test_an_unwritable_export_folder_is_told_of_to_wherever_mounting_is_refused(
+    out, tmp_path, capsys, monkeypatch
+):
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr("runner.report.atomic.temp_beside", refused)
+    result = run_cli(capsys, "export", str(out), "--to", str(tmp_path / "delivery"))
+    assert result.code == 3, result.err
+    assert f"no permission to write fr-FR/MUG-01.png in {tmp_path / 'delivery'}" in result.err
+    assert "or choose a writable export folder with --to" in result.err
+    assert "with -o" not in result.err
+
+
+def test_export_from_a_read_only_output_folder_still_delivers(out, tmp_path, capsys):
+    # export only reads the output folder; its private caches there are optional.
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        shutil.copytree(out, disk / "out")
+        remount_read_only(disk)
+        result = run_cli(capsys, "export", str(disk / "out"), "--to", str(tmp_path / "delivery"))
+    assert result.code == 0, result.err
+    assert (tmp_path / "delivery" / "fr-FR" / "MUG-01.png").is_file()
+
+
+def test_review_refuses_a_read_only_output_folder_before_serving(
+    out, tmp_path, capsys, monkeypatch
+):
+    def served(self: object) -> None:
+        raise AssertionError("the review page was served on a folder it cannot save into")
+
+    monkeypatch.setattr("runner.review.server.ReviewServer.serve_forever", served)
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        shutil.copytree(out, disk / "out")
+        before = (disk / "out" / REVIEW_NAME).read_bytes()
+        remount_read_only(disk)
+        result = run_cli(capsys, "review", str(disk / "out"), "--no-browser")
+        assert (disk / "out" / REVIEW_NAME).read_bytes() == before
+    assert result.code == 3, result.err
+    assert f"error: {disk / 'out'} is read-only: decisions could not be saved" in result.err
+    assert "open report.html" in result.err
+    assert "Open http" not in result.out
+
+
+def test_review_refuses_a_folder_it_may_not_write_wherever_mounting_is_refused(
+    out, capsys, monkeypatch
+):
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr("runner.review.writable.temp_beside", refused)
+    monkeypatch.setattr("runner.review.server.ReviewServer.serve_forever", refused)
+    result = run_cli(capsys, "review", str(out), "--no-browser")
+    assert result.code == 3, result.err
+    assert "is read-only for you (no permission to write there): decisions could not be saved" in (
+        result.err
+    )
+
+
+def test_report_on_a_read_only_folder_offers_no_option_it_does_not_have(out, tmp_path, capsys):
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        shutil.copytree(out, disk / "out")
+        remount_read_only(disk)
+        result = run_cli(capsys, "report", str(disk / "out"))
+    assert result.code == 3, result.err
+    assert f"the output folder {disk / 'out'} is on a read-only file system" in result.err
+    assert "run backdrop report on the copy" in result.err
+    assert "with -o" not in result.err
