@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from runner.execute.budget import spent_usd
+from runner.execute.lock import STATE_DIR
+from runner.execute.state import STATE_FILE
 from runner.recipe.model import DEFAULT_PRICES
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
@@ -54,6 +57,30 @@ def test_spend_already_recorded_counts_against_the_budget(recipe, capsys):
     fits = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--limit", "3")
     assert fits.code == 0, fits.err
     assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(3 * LOW)
+
+
+def test_forced_regenerations_count_as_spent_and_stop_at_the_budget(recipe, capsys):
+    out = recipe.parent / "out" / "deliver-test"
+    args = ("run", str(recipe), "--emulate", "-y", "--limit", "1")
+    assert run_cli(capsys, *args).code == 0
+    for paid in (2, 3):  # each --force pays again for the same job
+        forced = run_cli(capsys, *args, "--force")
+        assert forced.code == 0, forced.err
+        assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(paid * LOW)
+    plan = run_cli(capsys, "plan", str(recipe))
+    assert f"spent so far ${3 * LOW:,.2f}" in plan.out
+    refused = run_cli(capsys, *args, "--force")
+    assert refused.code == 2
+    assert f"(${3 * LOW:,.2f} already spent, ${LOW:,.2f} for this run)" in refused.err
+
+
+def test_a_state_from_before_the_ledger_counts_its_recorded_results(recipe, capsys):
+    out = recipe.parent / "out" / "deliver-test"
+    assert run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--limit", "2").code == 0
+    with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:
+        conn.execute("DROP TABLE generations")  # as an older backdrop left it
+    conn.close()
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)
 
 
 @pytest.mark.parametrize("budget", ["-5", "0"])

@@ -388,6 +388,12 @@ class StateStore:
             )
             if cur.rowcount != 1:
                 raise StateError(f"job {key} is not in the recorded plan")
+            if result_keys:  # the budget counts every charge, even one --force replaces
+                cur.execute(
+                    "INSERT OR IGNORE INTO generations (record_uuid, job_key, prompt_object,"
+                    " run_id) SELECT ?, key, prompt_object, run_id FROM jobs WHERE key = ?",
+                    (uuid, key),
+                )
             cur.execute("DELETE FROM files WHERE job_key = ?", (key,))
             cur.execute("DELETE FROM sent_requests WHERE job_key = ?", (key,))
 
@@ -477,11 +483,8 @@ class StateStore:
         return tuple(str(row[0]) for row in rows)
 
     def paid_prompt_objects(self) -> list[dict[str, Any]]:
-        """The promptObject of every job the API has charged for (result keys recorded)."""
-        rows = self._read(
-            "SELECT prompt_object FROM jobs WHERE result_keys IS NOT NULL AND result_keys != '[]'",
-            (),
-        ).fetchall()
+        """The promptObject of every generation the API has charged for, forced ones too."""
+        rows = self._read("SELECT prompt_object FROM generations", ()).fetchall()
         return [json.loads(row[0]) for row in rows]
 
     def snapshot(self) -> RunSnapshot:

@@ -178,11 +178,24 @@ CREATE TABLE sent_requests (
 """
 
 
+# Every generation the API answered (so charged), kept when --force replaces a job's result:
+# the budget's "spent so far" counts these, not the jobs' latest results. A state made before
+# this table starts it from those latest results: earlier forced generations are not known.
+GENERATIONS_TABLE = """
+CREATE TABLE generations (
+    record_uuid TEXT PRIMARY KEY,
+    job_key TEXT NOT NULL,
+    prompt_object TEXT NOT NULL,
+    run_id TEXT
+)
+"""
+
+
 def ensure_later_tables(conn: sqlite3.Connection) -> None:
     tables = {
         str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     }
-    if {"written_files", "sent_requests"} <= tables:
+    if {"written_files", "sent_requests", "generations"} <= tables:
         return
     conn.execute("BEGIN IMMEDIATE")
     if "written_files" not in tables:
@@ -193,6 +206,13 @@ def ensure_later_tables(conn: sqlite3.Connection) -> None:
         )
     if "sent_requests" not in tables:
         conn.execute(SENT_TABLE)
+    if "generations" not in tables:
+        conn.execute(GENERATIONS_TABLE)
+        conn.execute(
+            "INSERT OR IGNORE INTO generations (record_uuid, job_key, prompt_object, run_id)"
+            " SELECT COALESCE(record_uuid, 'job:' || key), key, prompt_object, run_id FROM jobs"
+            " WHERE result_keys IS NOT NULL AND result_keys != '[]'"
+        )
     conn.execute("COMMIT")
 
 
