@@ -59,6 +59,17 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def not_a_folder(path: Path) -> tuple[Path, str] | None:
+    """The path, or the nearest existing folder above it, that is no folder, and what it is."""
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return None
+        if os.path.lexists(candidate):
+            kind = "a file" if candidate.is_file() else "a device, a pipe, a socket or a link"
+            return candidate, kind
+    return None
+
+
 @dataclass(frozen=True)
 class FolderRole:
     """Which folder a failed write was for, and how the command that wrote it lets you pick

@@ -37,7 +37,7 @@ def test_export_to_a_file_a_device_or_a_path_under_a_file_says_it_must_be_a_fold
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
     cases = {
-        "/dev/null": "/dev/null is not a folder",
+        "/dev/null": "/dev/null is a device",
         str(a_file): f"{a_file} is a file",
         str(a_file / "sub"): f"{a_file / 'sub'} lies under {a_file}, which is a file",
     }
@@ -132,3 +132,46 @@ def test_report_on_a_read_only_folder_offers_no_option_it_does_not_have(out, tmp
     assert f"the output folder {disk / 'out'} is on a read-only file system" in result.err
     assert "run backdrop report on the copy" in result.err
     assert "with -o" not in result.err
+
+
+@pytest.mark.parametrize(
+    "command", [("report",), ("export", "--to", "delivery"), ("review", "--no-browser")]
+)
+def test_a_file_or_a_device_given_as_outdir_is_said_to_be_no_output_folder(
+    tmp_path, capsys, command
+):
+    a_file = tmp_path / "results.csv"
+    a_file.write_text("mine")
+    for target, what in ((a_file, "a file"), (Path("/dev/null"), "a device")):
+        result = run_cli(capsys, command[0], str(target), *command[1:])
+        assert result.code == 2, result.err
+        assert f"error: {target} is {what}" in result.err
+        assert "not an output folder" in result.err
+        assert "no run has written" not in result.err
+
+
+def test_verify_of_a_folder_no_run_wrote_does_not_send_you_to_report(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    result = run_cli(capsys, "verify", str(tmp_path / "empty"))
+    assert result.code == 2, result.err
+    assert "no run has written to it" in result.err
+    assert "backdrop report" not in result.err  # it would find no run either
+    device = run_cli(capsys, "verify", "/dev/null")
+    assert device.code == 2
+    assert "'/dev/null' is a device, a pipe or a socket, neither an output folder" in device.err
+
+
+def test_init_into_a_file_a_device_or_under_a_file_says_it_is_not_a_folder(tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    cases = {
+        "/dev/null": "it is a device",
+        str(a_file): "it is a file, not a folder",
+        str(a_file / "new"): f"it lies under {a_file}, which is a file",
+    }
+    for target, said in cases.items():
+        result = run_cli(capsys, "init", target)
+        assert result.code == 2, result.err
+        assert f"error: cannot create the project in {target}: {said}" in result.err
+        assert "File exists" not in result.err
+    assert a_file.read_text() == "mine"

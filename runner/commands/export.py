@@ -11,7 +11,7 @@ from runner.diagnostics import EXIT_OK, UsageError
 
 
 @click.command()
-@click.argument("outdir", type=click.Path(file_okay=False))
+@click.argument("outdir", type=click.Path())
 @click.option("--to", "to", required=True, type=click.Path(), help="The delivery folder.")
 @click.option(
     "--name",

@@ -16,7 +16,7 @@ REPORT_FOLDER = FolderRole(
 
 
 @click.command()
-@click.argument("outdirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.argument("outdirs", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--merge",
     is_flag=True,

@@ -10,7 +10,7 @@ from runner.diagnostics import UsageError
 
 
 @click.command()
-@click.argument("outdir", type=click.Path(file_okay=False))
+@click.argument("outdir", type=click.Path())
 @click.option(
     "--port",
     "-p",

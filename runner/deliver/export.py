@@ -7,7 +7,6 @@ already there is left alone, so re-exporting an unchanged review rewrites nothin
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from runner.deliver.picks import Held, Pick, pick_results
 from runner.deliver.render_cache import RenderCache, render_key
 from runner.diagnostics import UsageError, display_path
 from runner.execute.records import RunSnapshot
+from runner.fileio import not_a_folder
 from runner.recipe.model import Channel
 from runner.report.axis_values import value_label
 from runner.review.decisions import Decision
@@ -213,20 +213,16 @@ def _check_folder(output_dir: Path, to: Path, snapshot: RunSnapshot, recipe: Pat
 
 def _check_is_folder(to: Path) -> None:
     """--to names a folder (created when missing): not a file, a device, or a path under one."""
-    for path in (to, *to.parents):
-        if path.is_dir():
-            return
-        if not os.path.lexists(path):
-            continue
-        what = "a file" if path.is_file() else "not a folder (a device, a pipe or a link)"
-        shown = display_path(to)
-        where = (
-            f"{shown} is" if path == to else f"{shown} lies under {display_path(path)}, which is"
-        )
-        raise UsageError(
-            f"--to must be a folder: {where} {what}",
-            hint="give the folder to deliver into; it is created when missing, e.g. --to delivery/",
-        )
+    blocker = not_a_folder(to)
+    if blocker is None:
+        return
+    path, what = blocker
+    shown = display_path(to)
+    where = f"{shown} is" if path == to else f"{shown} lies under {display_path(path)}, which is"
+    raise UsageError(
+        f"--to must be a folder: {where} {what}",
+        hint="give the folder to deliver into; it is created when missing, e.g. --to delivery/",
+    )
 
 
 def _read_source(output_dir: Path, pick: Pick) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -303,6 +304,13 @@ def file_record(row: Sequence[Any]) -> FileRecord:
 
 
 def no_run(output_dir: Path) -> NoRunError:
+    if os.path.lexists(output_dir) and not output_dir.is_dir():
+        what = "a file" if output_dir.is_file() else "a device, a pipe or a socket"
+        return NoRunError(
+            f"{output_dir} is {what}, not an output folder",
+            hint="give the output folder of a run (the one with backdrop.lock), "
+            "e.g. out/spring-campaign",
+        )
     return NoRunError(
         f"no run recorded in {output_dir}: no run has written to it yet; "
         "run `backdrop run RECIPE` first",
