@@ -7,12 +7,16 @@ answer from the OS is simulated where it may not, so that every machine checks t
 from __future__ import annotations
 
 import errno
+import io
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from runner.cli import main
+from runner.diagnostics import EXIT_ABORTED
 from runner.review.decisions import REVIEW_NAME, Decision, Review, save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
@@ -175,3 +179,31 @@ def test_init_into_a_file_a_device_or_under_a_file_says_it_is_not_a_folder(tmp_p
         assert f"error: cannot create the project in {target}: {said}" in result.err
         assert "File exists" not in result.err
     assert a_file.read_text() == "mine"
+
+
+class _FullDisk(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_output_redirected_into_a_full_disk_fails_instead_of_succeeding(capsys, monkeypatch):
+    # `backdrop schema > recipe.schema.json` on a full disk once exited 0 with an empty file.
+    monkeypatch.setattr(sys, "stdout", _FullDisk())
+    with pytest.raises(SystemExit) as done:
+        main(["schema"])
+    assert done.value.code == EXIT_ABORTED
+    err = capsys.readouterr().err
+    assert "error: what this command printed could not all be written: No space left" in err
+    assert "make room on that disk" in err
+
+
+def test_a_reader_that_went_away_still_ends_quietly(capsys, monkeypatch):
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    with pytest.raises(SystemExit) as done:
+        main(["schema"])
+    assert done.value.code == 0
+    assert capsys.readouterr().err == ""
