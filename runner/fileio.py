@@ -96,7 +96,7 @@ class FolderWriteError(StateError):
         return folder_error(self.folder, self.exc, self.what, role=role)
 
 
-class DiskFullError(StateError):
+class DiskFullError(FolderWriteError):
     """The disk holding the output folder is full: nothing more can be written (exit 3)."""
 
 
@@ -105,6 +105,9 @@ def disk_full(folder: Path) -> DiskFullError:
         f"the disk holding {folder} is full",
         "make room on that disk, then run the same command again: finished jobs and paid"
         " answers are kept, and paid results are downloaded, not generated again",
+        folder,
+        OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+        None,
     )
 
 

@@ -207,3 +207,15 @@ def test_a_reader_that_went_away_still_ends_quietly(capsys, monkeypatch):
         main(["schema"])
     assert done.value.code == 0
     assert capsys.readouterr().err == ""
+
+
+def test_report_on_a_full_disk_does_not_talk_of_paid_results(out, capsys, monkeypatch):
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("runner.report.atomic.temp_beside", full)
+    result = run_cli(capsys, "report", str(out))
+    assert result.code == 3, result.err
+    assert f"the disk holding {out} is full" in result.err
+    assert "make room on that disk, or copy the folder" in result.err
+    assert "paid" not in result.err
