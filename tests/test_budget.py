@@ -13,6 +13,7 @@ from runner.execute.state import STATE_FILE
 from runner.recipe.model import DEFAULT_PRICES
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
+from tests.disks import remount_read_only, tmpfs
 
 LOW = DEFAULT_PRICES.price("low", "1024x1024")
 
@@ -80,7 +81,25 @@ def test_a_state_from_before_the_ledger_counts_its_recorded_results(recipe, caps
     with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:
         conn.execute("DROP TABLE generations")  # as an older backdrop left it
     conn.close()
-    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)  # read, not migrated
+    forced = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--limit", "1", "--force")
+    assert forced.code == 0, forced.err
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(3 * LOW)  # started, then counted
+
+
+def test_plan_reads_the_spend_of_a_read_only_folder(recipe, tmp_path, capsys):
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        out = disk / "out"
+        args = ("--emulate", "-y", "-o", str(out))
+        assert run_cli(capsys, "run", str(recipe), *args, "--limit", "1").code == 0
+        assert run_cli(capsys, "run", str(recipe), *args, "--limit", "1", "--force").code == 0
+        with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:
+            conn.execute("DROP TABLE generations")  # an older state, which plan cannot migrate
+        conn.close()
+        remount_read_only(disk)
+        plan = run_cli(capsys, "plan", str(recipe), "-o", str(out))
+    assert plan.code == 0, plan.err
+    assert f"spent so far ${LOW:,.2f}" in plan.out
 
 
 @pytest.mark.parametrize("budget", ["-5", "0"])

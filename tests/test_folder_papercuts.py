@@ -10,6 +10,7 @@ import errno
 import io
 import os
 import shutil
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pytest
 
 from runner.cli import main
 from runner.diagnostics import EXIT_ABORTED
+from runner.execute.lock import STATE_DIR
+from runner.execute.state import STATE_FILE
 from runner.review.decisions import REVIEW_NAME, Decision, Review, save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
@@ -87,7 +90,12 @@ def test_export_from_a_read_only_output_folder_still_delivers(out, tmp_path, cap
     # export only reads the output folder; its private caches there are optional.
     with tmpfs(tmp_path / "disk", "8m") as disk:
         shutil.copytree(out, disk / "out")
-        remount_read_only(disk)
+        state = disk / "out" / STATE_DIR / STATE_FILE
+        conn = sqlite3.connect(state)
+        conn.execute("SELECT COUNT(*) FROM jobs").fetchone()
+        conn.close()  # the last reader out folds the WAL in and removes -wal and -shm
+        assert not state.with_name(STATE_FILE + "-shm").exists()
+        remount_read_only(disk)  # so -shm, which WAL readers need, cannot be made
         result = run_cli(capsys, "export", str(disk / "out"), "--to", str(tmp_path / "delivery"))
     assert result.code == 0, result.err
     assert (tmp_path / "delivery" / "fr-FR" / "MUG-01.png").is_file()

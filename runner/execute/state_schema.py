@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from runner.diagnostics import NoRunError, StateError
 from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
@@ -190,6 +191,33 @@ CREATE TABLE generations (
     run_id TEXT
 )
 """
+
+
+def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
+    """A read-only connection that never writes beside the state file.
+
+    A WAL state is read through its -shm file, created on first read; on a read-only disk
+    (an archived campaign) it cannot be, and the file cannot change either: read it as immutable.
+    """
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    shm = path.with_name(path.name + "-shm")
+    if not shm.exists() and not os.access(path.parent, os.W_OK):
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=timeout)
+
+
+def paid_prompt_objects(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The promptObject of every generation charged for; from the jobs' latest results when
+    the state predates the generations table (read-only callers cannot create it)."""
+    has_ledger = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'generations'"
+    ).fetchone()
+    query = (
+        "SELECT prompt_object FROM generations"
+        if has_ledger
+        else "SELECT prompt_object FROM jobs WHERE result_keys IS NOT NULL AND result_keys != '[]'"
+    )
+    return [json.loads(row[0]) for row in conn.execute(query)]
 
 
 def ensure_later_tables(conn: sqlite3.Connection) -> None:
