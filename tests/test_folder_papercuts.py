@@ -227,3 +227,17 @@ def test_report_on_a_full_disk_does_not_talk_of_paid_results(out, capsys, monkey
     assert f"the disk holding {out} is full" in result.err
     assert "make room on that disk, or copy the folder" in result.err
     assert "paid" not in result.err
+
+
+def test_an_output_folder_that_is_a_file_is_said_with_what_to_do(out, tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    recipe = out.parent / "recipe.yaml"
+    for args in (("plan",), ("plan", "--diff"), ("run", "--emulate", "-y")):
+        result = run_cli(capsys, args[0], str(recipe), *args[1:], "-o", str(a_file))
+        assert result.code == 2, result.err
+        assert f"--output-dir: {a_file} cannot be the output folder: it is not a folder" in (
+            result.err
+        )
+        assert "e.g. -o out/campaign" in result.err
+    assert a_file.read_text() == "mine"
