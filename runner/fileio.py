@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from runner.diagnostics import StateError
+from runner.diagnostics import StateError, display_path
 
 # The whole folder (its disk) is unusable, not one file: the run stops.
 FOLDER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -142,6 +142,25 @@ def folder_error(
         return FolderWriteError(
             f"no permission to write {name}{folder}",
             f"make the folder writable for you, or {role.choose}",
+            folder,
+            exc,
+            what,
+        )
+    target = folder / what if what else folder
+    blocker = not_a_folder(target.parent) if code in (errno.EEXIST, errno.ENOTDIR) else None
+    if blocker is not None:  # "File exists" from mkdir: a file sits where a folder must go
+        return FolderWriteError(
+            f"cannot write {name}{folder}: {display_path(blocker[0])} is {blocker[1]}, "
+            "not a folder",
+            f"rename or remove {display_path(blocker[0])}, or {role.choose}",
+            folder,
+            exc,
+            what,
+        )
+    if code == errno.EISDIR:
+        return FolderWriteError(
+            f"cannot write {name}{folder}: {display_path(target)} is a folder",
+            f"rename or remove that folder, or {role.choose}",
             folder,
             exc,
             what,

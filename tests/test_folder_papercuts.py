@@ -241,3 +241,22 @@ def test_an_output_folder_that_is_a_file_is_said_with_what_to_do(out, tmp_path, 
         )
         assert "e.g. -o out/campaign" in result.err
     assert a_file.read_text() == "mine"
+
+
+def test_a_file_or_folder_in_the_way_of_backdrops_own_files_is_named(out, tmp_path, capsys):
+    recipe = out.parent / "recipe.yaml"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / ".backdrop").write_text("not ours")
+    run = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "-o", str(tmp_path / "other"))
+    assert run.code == 3, run.err
+    assert f"{tmp_path / 'other' / '.backdrop'} is a file, not a folder" in run.err
+    assert f"rename or remove {tmp_path / 'other' / '.backdrop'}" in run.err
+    assert "File exists" not in run.err and "Not a directory" not in run.err
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "backdrop.lock").unlink()
+    (copy / "backdrop.lock").mkdir()
+    report = run_cli(capsys, "report", str(copy))
+    assert report.code == 3, report.err
+    assert f"{copy / 'backdrop.lock'} is a folder" in report.err
+    assert "rename or remove that folder" in report.err

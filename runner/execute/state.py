@@ -365,6 +365,9 @@ class StateStore:
             return True  # unreadable: the callers' own opening says why
         try:
             conn.execute("PRAGMA busy_timeout = 10000")
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+            if "runs" not in tables:  # a run that stopped before it made the schema (disk full)
+                return False
             return conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
         except sqlite3.Error:
             return True
