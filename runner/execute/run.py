@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from runner.api.client import OneMinClient, Timeouts
 from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import StateError, UsageError
-from runner.execute.adopt import lock_adoption
+from runner.execute.adopt import lock_adoption, place_adopted
 from runner.execute.backoff import Backoff
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
@@ -275,6 +275,8 @@ async def _run(
     jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
     adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan) if adopt else None
+    if adopted is not None and adopted.copies:  # done in a shard folder: a copy, not a payment
+        adopted = await asyncio.to_thread(place_adopted, plan.output_dir, adopted)
     state.begin_run(plan, run_id, adopted)  # durable with the adoption, before any request
     unanswered = state.take_unanswered()
     states = state.job_states([job.key for job in jobs])
