@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,9 +64,13 @@ def lock_folders(output_dir: Path) -> tuple[Path, ...]:
     return tuple(folders)
 
 
-def lock_adoption(output_dir: Path, plan: Plan) -> Adoption:
+def lock_adoption(
+    output_dir: Path, plan: Plan, selected: Collection[str] | None = None
+) -> Adoption:
     """What the locks of lock_folders(output_dir) show done for this plan, files intact.
 
+    selected: the keys of the jobs the run takes (None: all). Only those are taken from other
+    folders' locks, so that `run --shard K/N` never copies the other shards' images.
     An unreadable lock adopts nothing (the run rewrites it); `plan --diff` and `verify` say why.
     """
     output_dir = Path(output_dir)
@@ -92,6 +96,8 @@ def lock_adoption(output_dir: Path, plan: Plan) -> Adoption:
                 continue
             if os.path.abspath(folder) == os.path.abspath(output_dir):
                 done[job.key] = records
+                continue
+            if selected is not None and job.key not in selected:
                 continue
             targets = [(record, output_dir / record.path) for record in records]
             if all(_free(target, record, ours) for record, target in targets):

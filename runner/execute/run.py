@@ -274,7 +274,8 @@ async def _run(
     failed_keys = set(state.failed_keys()) if options.retry_failed else None
     jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
-    adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan) if adopt else None
+    keys = {job.key for job in jobs}
+    adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan, keys) if adopt else None
     if adopted is not None and adopted.copies:  # done in a shard folder: a copy, not a payment
         adopted = await asyncio.to_thread(place_adopted, plan.output_dir, adopted)
     state.begin_run(plan, run_id, adopted)  # durable with the adoption, before any request
