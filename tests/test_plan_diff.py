@@ -294,16 +294,37 @@ def test_diff_works_beside_a_running_run_holding_the_lock(plan):
     assert diff.totals.unchanged == 6
 
 
-def test_sharded_locks_in_shard_folders_count_as_the_folder(plan):
+def shard_locks(plan: Plan) -> None:
+    """out/shard-1 and out/shard-2 as `run --shard K/2` leaves them, in a fresh checkout."""
     for number, jobs in enumerate((plan.jobs[:3], plan.jobs[3:]), start=1):
         shard = dataclasses.replace(plan, output_dir=plan.output_dir / f"shard-{number}", jobs=jobs)
         complete(shard)
         lock = render_lock(build_lock(StateStore.read_snapshot(shard.output_dir)))
         (shard.output_dir / "backdrop.lock").write_text(lock)
         shutil.rmtree(shard.output_dir / ".backdrop")
+
+
+def test_sharded_locks_in_shard_folders_count_as_the_folder(plan):
+    shard_locks(plan)
     diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert diff.source == "lock"
     assert diff.totals.unchanged == 6 and diff.totals.to_generate == 0
+
+
+def test_a_shard_file_changed_after_it_was_hashed_is_not_adopted(plan):
+    from runner.execute.adopt import lock_adoption, place_adopted
+
+    shard_locks(plan)
+    adoption = lock_adoption(plan.output_dir, plan)
+    assert len(adoption.done) == len(adoption.copies) == 6
+    source, key, record = adoption.copies[0]
+    source.write_bytes(b"retouched while the run started")
+    placed = place_adopted(plan.output_dir, adoption)
+    assert key not in placed.done and len(placed.done) == 5  # generated, not copied
+    assert not (plan.output_dir / record.path).exists()
+    for source, _, record in placed.copies:
+        assert (plan.output_dir / record.path).read_bytes() == source.read_bytes()
+    assert not [p for p in plan.output_dir.rglob(".*") if p.name != ".backdrop"]  # no temp left
 
 
 def test_the_money_guard_agrees_with_the_diff_in_a_fresh_checkout(plan):

@@ -19,7 +19,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -116,7 +116,8 @@ def lock_adoption(
 def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
     """Copy the files adopted from other folders' locks into output_dir (the run does, locked).
 
-    A source that changed since it was hashed is not adopted after all: its job is generated.
+    Returns the adoption as placed: a source that changed since it was hashed is not adopted
+    after all (its job is generated), and a file already copied stays so (the next run hashes).
     """
     from runner.fileio import folder_error, temp_beside
 
@@ -139,10 +140,11 @@ def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
         except OSError as exc:
             raise folder_error(Path(output_dir), exc, record.path) from None
     if not lost:
-        return replace(adoption, copies=())
+        return adoption
     done = {key: records for key, records in adoption.done.items() if key not in lost}
     written = tuple(item for item in adoption.written if item[0] not in lost)
-    return Adoption(done, written)
+    copies = tuple(copy for copy in adoption.copies if copy[1] not in lost)
+    return Adoption(done, written, copies)
 
 
 def lock_files(output_dir: Path) -> dict[str, str]:

@@ -110,6 +110,7 @@ class RunResult:
     # Files found edited (or not backdrop's) where a download went: (output, moved to).
     kept_edits: tuple[tuple[str, str], ...] = ()
     adopted: int = 0  # jobs a fresh state took as done from backdrop.lock (adopt.py)
+    copied: int = 0  # of them, jobs whose images were copied from a shard folder (adopt.py)
 
     @property
     def ok(self) -> bool:
@@ -334,4 +335,5 @@ async def _run(
         unanswered=unanswered,
         kept_edits=tuple(ctx.kept_edits),
         adopted=len(adopted.done) if adopted is not None else 0,
+        copied=len({key for _, key, _ in adopted.copies}) if adopted is not None else 0,
     )
