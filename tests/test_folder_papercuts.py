@@ -260,3 +260,12 @@ def test_a_file_or_folder_in_the_way_of_backdrops_own_files_is_named(out, tmp_pa
     assert report.code == 3, report.err
     assert f"{copy / 'backdrop.lock'} is a folder" in report.err
     assert "rename or remove that folder" in report.err
+
+
+def test_verify_of_a_sharded_runs_folder_points_at_its_shards(tmp_path, capsys):
+    (tmp_path / "out" / "shard-1").mkdir(parents=True)
+    (tmp_path / "out" / "shard-1" / "backdrop.lock").write_text('{"format": 2, "outputs": []}')
+    result = run_cli(capsys, "verify", str(tmp_path / "out"))
+    assert result.code == 2, result.err
+    assert "its runs wrote into shard folders" in result.err
+    assert f"backdrop verify {tmp_path / 'out' / 'shard-1'}" in result.err
