@@ -87,6 +87,26 @@ def test_a_state_from_before_the_ledger_counts_its_recorded_results(recipe, caps
     assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(3 * LOW)  # started, then counted
 
 
+def test_a_generation_sent_but_never_answered_counts_as_maybe_spent(recipe, capsys):
+    out = recipe.parent / "out" / "deliver-test"
+    args = ("run", str(recipe), "--emulate", "-y", "--limit", "1")
+    assert run_cli(capsys, *args).code == 0
+    with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:  # as a run killed mid-call left it
+        key = conn.execute("SELECT key FROM jobs ORDER BY idx LIMIT 1 OFFSET 1").fetchone()[0]
+        conn.execute(
+            "INSERT INTO sent_requests (job_key, run_id, sent_at) VALUES (?, 'dead', '2026')",
+            (key,),
+        )
+    conn.close()
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)
+    again = run_cli(capsys, *args)  # reports it as maybe charged, then forgets the row
+    assert again.code == 0, again.err
+    with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM sent_requests").fetchone() == (0,)
+    conn.close()
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)  # kept in the ledger
+
+
 def test_plan_reads_the_spend_of_a_read_only_folder(recipe, tmp_path, capsys):
     with tmpfs(tmp_path / "disk", "8m") as disk:
         out = disk / "out"

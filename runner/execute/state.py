@@ -346,6 +346,14 @@ class StateStore:
                 " WHERE s.run_id IS NOT ? ORDER BY s.sent_at, j.idx",
                 (self._run_id,),
             ).fetchall()
+            # Maybe charged: the budget keeps counting them once they are forgotten here.
+            cur.execute(
+                "INSERT OR IGNORE INTO generations (record_uuid, job_key, prompt_object, run_id)"
+                " SELECT 'unanswered:' || s.job_key || ':' || s.sent_at, s.job_key,"
+                " j.prompt_object, s.run_id FROM sent_requests s JOIN jobs j ON j.key = s.job_key"
+                " WHERE s.run_id IS NOT ?",
+                (self._run_id,),
+            )
             cur.execute("DELETE FROM sent_requests WHERE run_id IS NOT ?", (self._run_id,))
         return tuple(
             UnansweredRequest(str(key), str(label), json.loads(vars_), str(sent_at))

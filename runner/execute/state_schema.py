@@ -207,16 +207,20 @@ def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
 
 
 def paid_prompt_objects(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """The promptObject of every generation charged for; from the jobs' latest results when
-    the state predates the generations table (read-only callers cannot create it)."""
-    has_ledger = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'generations'"
-    ).fetchone()
+    """The promptObject of every generation charged for, or maybe charged (sent, unanswered);
+    from the jobs' latest results when the state predates the generations table (read-only
+    callers cannot create it)."""
+    tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
     query = (
         "SELECT prompt_object FROM generations"
-        if has_ledger
+        if "generations" in tables
         else "SELECT prompt_object FROM jobs WHERE result_keys IS NOT NULL AND result_keys != '[]'"
     )
+    if "sent_requests" in tables:
+        query += (
+            " UNION ALL SELECT j.prompt_object FROM sent_requests s"
+            " JOIN jobs j ON j.key = s.job_key"
+        )
     return [json.loads(row[0]) for row in conn.execute(query)]
 
 
