@@ -123,7 +123,7 @@ plan_options = option_group(
     click.option(
         "--output-dir",
         "-o",
-        type=click.Path(file_okay=False),
+        type=click.Path(),  # a file or device there is said by the planner, with what to do
         help="Output folder (default: out/<name>/ beside the recipe).",
     ),
     click.option(
@@ -166,12 +166,21 @@ def output_folder(target: str, command: str) -> Path:
             f" {command} out/spring-campaign, or its recipe:"
             f" backdrop {command} spring-campaign.yaml",
         )
-    if not path.is_file():
+    if path.is_dir():
         return path
-    if path.suffix.lower() not in (".yaml", ".yml"):
+    if not path.is_file() or path.suffix.lower() not in (".yaml", ".yml"):
+        what = "a file" if path.is_file() else "a device, a pipe or a socket"
         raise UsageError(
-            f"{target!r} is a file, neither an output folder nor a recipe",
+            f"{target!r} is {what}, neither an output folder nor a recipe",
             hint=f"pass the folder with backdrop.lock, e.g. backdrop {command} "
             f"out/spring-campaign, or the recipe: backdrop {command} spring-campaign.yaml",
         )
     return load_plan(target).output_dir
+
+
+def folder_or_recipe_folder(target: str) -> Path:
+    """`target` as a folder, or when it is a recipe, the output folder it writes to."""
+    path = Path(target)
+    if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
+        return load_plan(target).output_dir
+    return path

@@ -12,9 +12,7 @@ from runner.diagnostics import EXIT_OK, UsageError
 
 @click.command()
 @click.argument("outdir", metavar="OUTDIR|RECIPE", type=click.Path())
-@click.option(
-    "--to", "to", required=True, type=click.Path(file_okay=False), help="The delivery folder."
-)
+@click.option("--to", "to", required=True, type=click.Path(), help="The delivery folder.")
 @click.option(
     "--name",
     "name",
@@ -70,13 +68,13 @@ def export(
 ) -> None:
     """Copy the approved images of OUTDIR into a delivery folder, named and sized per channel."""
     from runner import terminal
-    from runner.commands.common import output_folder
+    from runner.commands.common import folder_or_recipe_folder
     from runner.deliver.export import ExportOptions, export_outputs
     from runner.execute.state import StateStore
     from runner.recipe.build import load_recipe
     from runner.review.decisions import load_review
 
-    output_dir = output_folder(outdir, "export")
+    output_dir = folder_or_recipe_folder(outdir)
     snapshot = StateStore.read_snapshot(output_dir)
     recipe_path = Path(recipe) if recipe else Path(snapshot.recipe_path)
     if recipe_path.is_file():

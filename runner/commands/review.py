@@ -19,16 +19,18 @@ from runner.diagnostics import UsageError
 @click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
 def review(outdir: str, port: int, no_browser: bool) -> None:
     """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once."""
-    from runner.commands.common import output_folder
+    from runner.commands.common import folder_or_recipe_folder
     from runner.execute.state import StateStore
     from runner.review.decisions import load_review, orphaned
     from runner.review.page import count_statuses, job_sizes
     from runner.review.server import ReviewServer
+    from runner.review.writable import check_decisions_writable
 
-    folder = output_folder(outdir, "review")
+    folder = folder_or_recipe_folder(outdir)
     # Both fail early, with a message, when there is no run or review.yaml has a mistake.
     sizes = job_sizes(StateStore.read_snapshot(folder))
     decisions = load_review(folder)
+    check_decisions_writable(folder)  # else every click would fail to save
     server = ReviewServer(folder, lambda: StateStore.read_snapshot(folder), port=port)
     try:
         server.bind()

@@ -37,14 +37,14 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
         if options.retry_failed:
             selected = ()
         # The run adopts what backdrop.lock shows done before it sends anything (adopt.py).
-        adopted = lock_adoption(plan.output_dir, plan).done
+        adopted = lock_adoption(plan.output_dir, plan, {job.key for job in selected}).done
         fresh = tuple(
             job
             for job in selected
             if job.key not in adopted or (options.force and job.key not in options.protected)
         )
         return _preview(plan, selected, fresh, 0, len(selected) - len(fresh))
-    with StateStore.open(plan.output_dir) as state:
+    with StateStore.open_read_only(plan.output_dir) as state:  # plan must not write
         failed = set(state.failed_keys()) if options.retry_failed else None
         selected = select_jobs(plan.jobs, options.selection, failed_keys=failed, keys=options.keys)
         states = state.job_states([job.key for job in selected])
