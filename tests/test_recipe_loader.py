@@ -123,6 +123,16 @@ def test_tab_indentation_gets_the_tab_hint() -> None:
     ]
 
 
+def test_a_pasted_non_breaking_space_is_named_on_its_own_line() -> None:
+    # PyYAML trips over the line after it; the culprit is invisible in an editor.
+    text = "matrix:\n  product: [a]\n\u00a0 season: [b]\n  market: [c]\n"
+    [rendered] = errors(text)
+    assert rendered.startswith(
+        "r.yaml:3:1: error: a line is indented with a non-breaking space (U+00A0), not a space\n"
+    )
+    assert "ordinary spaces" in rendered
+
+
 def test_unquoted_template_that_parses_as_a_mapping_gets_the_quote_hint() -> None:
     assert errors("version: 1\nimage: {{ product.image }}\n") == [
         "r.yaml:2:8: error: this value starts with {{, so YAML reads it as a mapping, "

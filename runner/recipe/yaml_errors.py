@@ -10,6 +10,20 @@ from runner.apikey import redact
 from runner.diagnostics import Diagnostic, RecipeError, Span
 
 TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
+ODD_SPACE_HINT = (
+    "retype the start of that line with ordinary spaces (this character often comes with text"
+    " pasted from Word, a web page or a chat)"
+)
+_ODD_SPACES = {
+    "\u00a0": "non-breaking space",
+    "\u2007": "figure space",
+    "\u202f": "narrow non-breaking space",
+    "\u3000": "full-width space",
+    "\u2002": "en space",
+    "\u2003": "em space",
+    "\u2009": "thin space",
+    "\ufeff": "zero-width no-break space",
+}
 TEMPLATE_HINT = 'a value that starts with {{ must be quoted: prompt: "{{ product.name }} ..."'
 # An unquoted value (after `key:` or `- `) that starts with `{{`.
 _UNQUOTED_TEMPLATE = re.compile(r"^\s*(?:-\s+)*(?:[^\s'\"#{\[][^#]*?:\s+)?\{\{")
@@ -43,6 +57,12 @@ def syntax_diagnostic(exc: yaml.MarkedYAMLError, file: str, text: str) -> Diagno
         line, col = exc.context_mark.line, exc.context_mark.column
         message = "this line has no ':' after its key"
         hint = "write 'key: value' (a colon and a space after the key), or quote the whole text"
+    odd = _odd_space_line(text, max(line, context_line))
+    if odd is not None:
+        # Invisible in an editor, but not a space to YAML: the real culprit of the error.
+        line, col, char = odd
+        message = f"a line is indented with a {_ODD_SPACES[char]} (U+{ord(char):04X}), not a space"
+        return Diagnostic(message, span=span_at(file, text, line, col, None), hint=ODD_SPACE_HINT)
     for candidate in (line, context_line):
         source = _line(text, candidate)
         if "\t" in source[: len(source) - len(source.lstrip())]:
@@ -54,6 +74,22 @@ def syntax_diagnostic(exc: yaml.MarkedYAMLError, file: str, text: str) -> Diagno
             hint = TEMPLATE_HINT
             break
     return Diagnostic(message, span=span_at(file, text, line, col, None), hint=hint)
+
+
+def _odd_space_line(text: str, last: int) -> tuple[int, int, str] | None:
+    """The nearest line up to `last` (0-based) whose indentation holds a space YAML does not
+    count as one: (line, column, the character)."""
+    lines = text.splitlines()
+    for number in range(min(last, len(lines) - 1), -1, -1):
+        source = lines[number]
+        for col, char in enumerate(source):
+            if char in _ODD_SPACES:
+                if number == 0 and col == 0 and char == "\ufeff":
+                    break  # a byte-order mark, not indentation
+                return number, col, char
+            if char not in " \t":
+                break
+    return None
 
 
 def _explain(problem: str, context: str, context_line: int) -> tuple[str, str | None]:
