@@ -357,6 +357,26 @@ def test_a_bad_api_url_is_a_usage_error(campaign, capsys, monkeypatch, url):
     assert not (campaign / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("http://api.1min.ai", True),
+        ("http://10.0.0.7:8080/v1", True),
+        ("https://api.1min.ai", False),
+        ("http://127.0.0.1:8765", False),
+        ("http://[::1]:8765", False),
+        ("http://localhost:8765", False),
+    ],
+)
+def test_a_cleartext_api_url_beyond_loopback_is_warned_about(url, warned):
+    from runner.commands.run_steps import cleartext_warning
+
+    warning = cleartext_warning(url)
+    assert (warning is not None) == warned
+    if warning is not None:
+        assert "your API key travels unencrypted" in warning
+
+
 def test_emulated_run_still_shows_what_it_would_cost(campaign, capsys):
     result = run_cli(
         capsys, "run", "campaign/spring-campaign.yaml", "--emulate", "-y", "--limit", "1"

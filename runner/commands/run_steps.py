@@ -78,10 +78,30 @@ def connect(
     if api.emulate:
         return _start_emulator(stack, output_dir)
     checked = key if key is not None else api_key()
+    api_url = _check_url("--api-url", api.api_url)
+    warning = cleartext_warning(api_url)
+    if warning is not None:
+        click.echo(warning, err=True)
+    return checked, api_url, _check_url("--asset-url", api.asset_url)
+
+
+def cleartext_warning(api_url: str) -> str | None:
+    """A warning when the key would cross a network unencrypted (http:// beyond loopback)."""
+    import ipaddress
+
+    import httpx
+
+    parsed = httpx.URL(api_url)
+    if parsed.scheme != "http" or parsed.host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(parsed.host).is_loopback:
+            return None
+    except ValueError:
+        pass
     return (
-        checked,
-        _check_url("--api-url", api.api_url),
-        _check_url("--asset-url", api.asset_url),
+        f"warning: --api-url {parsed.scheme}://{parsed.host} is http://: your API key travels"
+        " unencrypted; use https:// unless this is a trusted local proxy"
     )
 
 
