@@ -84,8 +84,21 @@ def test_every_output_format_is_accepted(tmp_path: Path, fmt: str, pil: str) -> 
         (image_bytes("PNG")[:-200], "png", None, "damaged PNG image"),
         (image_bytes("JPEG")[:-300], "jpeg", None, "damaged JPEG image"),
         (b"<html>502 Bad Gateway</html>", "png", None, "not a readable image"),
+        (
+            b"\n<html><body><h1>Log in to the Wi-Fi</h1></body></html>",
+            "png",
+            None,
+            "is not a readable image (the host sent text: 'Log in to the Wi-Fi')",
+        ),
     ],
-    ids=["wrong-format", "wrong-size", "truncated-png", "truncated-jpeg", "not-an-image"],
+    ids=[
+        "wrong-format",
+        "wrong-size",
+        "truncated-png",
+        "truncated-jpeg",
+        "not-an-image",
+        "a-web-page",
+    ],
 )
 def test_a_bad_result_is_refused_and_leaves_nothing_behind(
     tmp_path: Path, data: bytes, fmt: str, size: tuple[int, int] | None, message: str

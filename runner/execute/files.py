@@ -12,6 +12,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from pathlib import Path, PurePosixPath
@@ -302,7 +303,10 @@ def _check_image(
     except TransientError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise TransientError(f"the result for {relative} is not a readable image") from None
+        said = _text_excerpt(data)
+        said = f" (the host sent text: {said!r})" if said else ""
+        raise TransientError(f"the result for {relative} is not a readable image{said}") from None
+
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         # Pillow reports truncated or corrupt data as OSError (or SyntaxError for bad headers).
         raise TransientError(
@@ -369,3 +373,12 @@ def _file_in_the_way(output_dir: Path, relative: str) -> str | None:
         except OSError:
             return None
     return None
+
+
+def _text_excerpt(data: bytes) -> str | None:
+    """The first words of a body that is text (a login page, an XML error), else None."""
+    head = data[:400].lstrip()
+    if not head.startswith((b"<", b"{", b"[")):
+        return None
+    text = re.sub(r"<[^>]*>", " ", head.decode("utf-8", "replace"))
+    return " ".join(text.split())[:80] or None
