@@ -196,6 +196,13 @@ def test_bad_images_are_reported_at_the_image_line(tmp_path, image, message):
     assert "(in all 4 jobs)" in diagnostic.message
 
 
+def test_an_image_path_in_curly_quotes_gets_the_straight_quotes_hint(tmp_path):
+    # Typed in a word processor: YAML keeps the curly quotes as part of the path.
+    (diagnostic,) = plan_errors(tmp_path, recipe(image="\u201cmug.png\u201d"), FILES)
+    assert "the image \u201cmug.png\u201d does not exist" in diagnostic.message
+    assert diagnostic.hint == 'curly quotes are part of the path: quote with straight ones, "..."'
+
+
 def test_url_and_asset_images(tmp_path):
     text = recipe(
         image="\"{{ 'https://cdn.example.com/' ~ product.sku if season == 'spring' "

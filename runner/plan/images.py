@@ -19,6 +19,9 @@ _MAGIC = (
 )
 
 
+_CURLY_QUOTES = "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
+
+
 class ImageProblem(Exception):
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -98,11 +101,13 @@ class ImageResolver:
         except FileProblem as problem:
             ref = printable(ref)
             if problem.kind == "missing":
-                raise ImageProblem(
-                    f"the image {ref} does not exist",
-                    "image paths are relative to the recipe file; check the spelling and the "
-                    "folder",
-                ) from None
+                hint = (
+                    "image paths are relative to the recipe file; check the spelling and the folder"
+                )
+                if any(quote in ref for quote in _CURLY_QUOTES):
+                    # A word processor's quotes are part of the text to YAML, not quotes.
+                    hint = 'curly quotes are part of the path: quote with straight ones, "..."'
+                raise ImageProblem(f"the image {ref} does not exist", hint) from None
             if problem.kind == "large":
                 message = f"the image {ref} is larger than the API's {limit} MB limit"
                 raise ImageProblem(message) from None
