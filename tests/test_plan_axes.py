@@ -86,6 +86,15 @@ def test_csv_header_problems_name_the_column(tmp_path):
     ]
 
 
+def test_csv_quote_never_closed_names_the_line_where_it_opened(tmp_path):
+    data = 'code,setting\nfr-FR,Paris\nde-DE,"Berlin loft\nja-JP,Kyoto\nit-IT,Rome\n'
+    diagnostics = plan_errors(tmp_path, csv_recipe(), {"data/markets.csv": data})
+    assert (str(diagnostics[0].span), diagnostics[0].message) == (
+        "data/markets.csv:3:1",
+        "a quote opened on this line is never closed, so the rest of the file is read as one cell",
+    )
+
+
 def test_csv_row_with_too_many_cells_names_its_line(tmp_path):
     data = "code,setting\nfr-FR,Paris\nde-DE,Berlin, loft\n"
     (diagnostic,) = plan_errors(tmp_path, csv_recipe(), {"data/markets.csv": data})

@@ -135,6 +135,16 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
         problems.append(Diagnostic(f"cannot read this CSV file: {exc}", span=span(reader.line_num)))
         return CsvTable((), encoding, delimiter, text), problems
 
+    if records and _quote_left_open(text, delimiter):
+        # Read leniently, the opened cell swallowed the rest of the file: say where it opened.
+        problems.append(
+            Diagnostic(
+                "a quote opened on this line is never closed, so the rest of the file is read"
+                " as one cell",
+                span=span(records[-1][0]),
+                hint='close the quote, or write a quote inside a cell as two: ""',
+            )
+        )
     if header is None:
         return CsvTable((), encoding, delimiter, text), problems
     header_cells = cell_offsets(lines[header_line - 1], delimiter)
@@ -195,6 +205,17 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
         padded = [*cells[:width], *([""] * (width - len(cells)))]
         rows.append({name: cell.strip() for name, cell in zip(names, padded, strict=True)})
     return CsvTable(tuple(rows), encoding, delimiter, text), problems
+
+
+def _quote_left_open(text: str, delimiter: str) -> bool:
+    """Does the file end inside a quoted cell? (strict parsing says so; other strict complaints
+    are left to the lenient reading)"""
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _unclear(display: str, data: bytes, line: int) -> Diagnostic:
