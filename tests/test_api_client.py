@@ -262,6 +262,13 @@ def test_a_download_dripping_in_is_cut_at_the_download_timeout() -> None:
             timeout=Timeouts(download=0.2))  # fmt: skip
 
 
+def test_a_success_without_result_keys_falls_back_to_its_temporary_url() -> None:
+    body = json.loads(json.dumps(SUCCESS))
+    del body["aiRecord"]["aiRecordDetail"]["resultObject"]
+    generation = run(answer(200, body), generate)
+    assert generation.result_keys == (SUCCESS["aiRecord"]["temporaryUrl"],)
+
+
 def test_a_failed_record_mentioning_credits_is_a_credits_error() -> None:
     body = {"aiRecord": {"uuid": "r", "status": "FAILED", "message": "credit limit reached"}}
     with pytest.raises(CreditsError):

@@ -389,6 +389,10 @@ class OneMinClient:
         results = detail.get("resultObject") if isinstance(detail, Mapping) else None
         if isinstance(results, str):
             results = [results]
+        temporary = record.get("temporaryUrl") or body.get("temporaryUrl")
+        if not results and isinstance(temporary, str) and temporary:
+            # Paid for, and the link is the only pointer to the image: better than nothing.
+            results = [temporary]
         if not isinstance(uuid, str) or not uuid:
             raise ApiProtocolError("the generation answer has no aiRecord.uuid")
         if (
@@ -399,7 +403,6 @@ class OneMinClient:
             raise ApiProtocolError(
                 f"the generation {uuid} answer has no result images (aiRecordDetail.resultObject)"
             )
-        temporary = record.get("temporaryUrl") or body.get("temporaryUrl")
         return Generation(
             uuid=uuid,
             result_keys=tuple(results),
