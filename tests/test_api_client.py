@@ -442,6 +442,16 @@ def test_a_record_that_did_not_succeed_is_rejected() -> None:
         run(answer(200, body), generate)
 
 
+@pytest.mark.parametrize("status", ["PROCESSING", "pending", "QUEUED"])
+def test_an_unfinished_record_is_not_a_refusal(status: str) -> None:
+    # A RejectedError would clear the "sent" mark: the next run would pay again, unannounced.
+    body = {"aiRecord": {"uuid": "r-9", "status": status}}
+    with pytest.raises(ApiProtocolError) as err:
+        run(answer(200, body), generate)
+    assert err.value.message.startswith(f"the generation r-9 is not finished (status {status})")
+    assert "may be charged" in err.value.message
+
+
 # -- downloads ---------------------------------------------------------------------------------
 
 

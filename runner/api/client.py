@@ -55,6 +55,8 @@ _BALANCE_WORDS = re.compile(
     r"insufficient (balance|funds)|(no|zero|not enough) (remaining )?(balance|funds)|"
     r"payment required"
 )
+# Statuses that say "accepted, still working": an asynchronous API, not a refusal.
+_UNFINISHED = frozenset({"PENDING", "PROCESSING", "QUEUED", "RUNNING", "IN_PROGRESS", "STARTED"})
 _TAGS = re.compile(r"<[^>]*>")
 # A 403 that says why: a rate-limit ban, not a refused key.
 _RATE_WORDS = re.compile(r"too many requests|rate.?limit|throttl|banned|slow down")
@@ -380,6 +382,15 @@ class OneMinClient:
             said = f": {message}" if message else ""
             if _mentions_credits(message, code):
                 raise CreditsError(f"out of credits{said}", status=status_code)
+            if status.upper() in _UNFINISHED:
+                # Not a refusal: the work was accepted, and may be charged. A protocol error
+                # keeps the request on record as sent, so the next run lists it.
+                raise ApiProtocolError(
+                    f"the generation {self._one_line(str(uuid))} is not finished (status"
+                    f" {self._one_line(status)}): backdrop expects the result in the answer"
+                    " and cannot wait for it; it may be charged",
+                    status=status_code,
+                )
             raise RejectedError(
                 f"the generation ended with status {self._one_line(status) or 'unknown'}{said}",
                 status=status_code,
