@@ -16,7 +16,8 @@ from runner.plan.alphabets import ALPHABETS, VIETNAMESE, Alphabet, Script
 # Symbols real text puts between two letters: apostrophes ("don’t", "don´t"), the Catalan middle
 # dot, dashes ("Paris–Berlin"), and the Hebrew geresh and gershayim of abbreviations.
 _BETWEEN_LETTERS = frozenset("’‘´·–—‐‑׳״")
-# Symbols a wrong code page makes of letters, and that real text never sets against a letter.
+# Symbols a wrong code page makes of letters, and that real text never sets against a letter
+# (nor "‡" anywhere: French "à" read as Mac Roman).
 _MISREAD_SYMBOLS = frozenset("†‡‰‹›•˜¸˘˙˚˝˛ˇ¯√∆≈∂∑∏∫¤¦¨¬¼½¾¶₫")
 # Real before a letter („Guten Tag“, ¿Dónde?), a misreading after one ("by¿" is Polish "byż").
 _OPENING_SYMBOLS = frozenset("‚„¿¡")
@@ -28,7 +29,6 @@ _CYRILLIC_VOWELS = frozenset("аеёиоуыэюяіїєъАЕЁИОУЫЭЮЯІ
 _POLISH_SOFT = frozenset("ńśćźŃŚĆŹ")  # never before a vowel: Polish writes "ni", "si", "ci"
 _POLISH_VOWELS = frozenset("aąeęioóuyAĄEĘIOÓUY")
 _TURKISH_VOWELS = frozenset("aâeıiîoöuüûAÂEIİÎOÖUÜÛ")
-_SCRIPT_CODE_PAGES = ("cp1255", "cp1256", "cp874")  # a reading holds letters of their script
 _THAI_PREPOSED_VOWELS = frozenset("เแโใไ")
 _VIETNAMESE_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
 _VIETNAMESE_SYLLABLE = re.compile(
@@ -39,10 +39,9 @@ _VIETNAMESE_SYLLABLE = re.compile(
 def reads_as_real_words(text: str, encoding: str) -> bool:
     """Whether every word of `text` fits one language of `encoding`, with no misreading's marks."""
     alphabets = ALPHABETS[encoding]
-    if encoding in _SCRIPT_CODE_PAGES and not any(
-        char in alphabets[0].letters and char.isalpha() for char in text
-    ):
-        return False  # only direction marks or Western letters: Baltic "už" read as cp1256
+    script = alphabets[0]
+    if script.script is Script.UNCASED and not _holds_script_word(text, script):
+        return False  # direction marks or French letters only: Baltic "už" read as cp1256
     for match in _WORD.finditer(text):
         word = match.group()
         if not word.isascii() and not _fits_a_language(word, alphabets, text, match.span()):
@@ -51,6 +50,19 @@ def reads_as_real_words(text: str, encoding: str) -> bool:
 
 
 _WORD = re.compile(r"[^\W\d_]+(?:[\u0300-\u036f\u0e31-\u0e4e\u05b0-\u05c7\u064b-\u0652][^\W\d_]*)*")
+
+
+def _holds_script_word(text: str, script: Alphabet) -> bool:
+    """Whether Hebrew or Thai text holds two script letters in a row (Arabic: one, as "و").
+
+    French "à" read as cp1255 is a lone "א"; Hebrew and Thai never write one letter alone.
+    """
+    if script.language == "Arabic":
+        return any(char.isalpha() and char in script.letters for char in text)
+    return any(
+        a.isalpha() and b.isalpha() and a in script.letters and b in script.letters
+        for a, b in itertools.pairwise(text)
+    )
 
 
 def _fits_a_language(
@@ -178,7 +190,7 @@ def _stray_symbol(text: str) -> bool:
             continue
         if before.isalpha() and after.isalpha() and char not in _BETWEEN_LETTERS:
             return True
-        if char in _MISREAD_SYMBOLS and (before.isalpha() or after.isalpha()):
+        if char == "‡" or (char in _MISREAD_SYMBOLS and (before.isalpha() or after.isalpha())):
             return True
         if char in _OPENING_SYMBOLS and before.isalpha():
             return True
