@@ -233,6 +233,9 @@ def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
     if result.adopted:
         adopted = _count(result.adopted, "job")
         echo(f"Up to date by backdrop.lock: {adopted} (no state yet; files as recorded)")
+        if result.copied:
+            copied = _count(result.copied, "job")
+            echo(f"Copied from shard folders: {copied} (done there, as their backdrop.lock says)")
     if result.credits_left is not None:
         echo(f"Credits left: {result.credits_left:,}")
     for output, kept in result.kept_edits:

@@ -63,7 +63,7 @@ def plan(tmp_path: Path) -> Plan:
 
 
 def test_never_run_every_job_is_new_and_nothing_is_created(plan):
-    diff = diff_plan(plan, read_previous(plan.output_dir))
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert diff.source == "none"
     assert set(statuses(diff).values()) == {"new"}
     assert diff.totals.new == len(plan.jobs) == 6
@@ -74,7 +74,7 @@ def test_never_run_every_job_is_new_and_nothing_is_created(plan):
 
 def test_complete_run_leaves_nothing_to_generate(plan):
     complete(plan)
-    diff = diff_plan(plan, read_previous(plan.output_dir))
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert diff.source == "state"
     assert set(statuses(diff).values()) == {"unchanged"}
     assert diff.totals.to_generate == 0
@@ -84,7 +84,7 @@ def test_complete_run_leaves_nothing_to_generate(plan):
 def test_changed_prompt_is_the_only_change_with_its_cost(plan):
     complete(plan)
     changed = with_job(plan, 1, prompt="MUG on a summer rooftop")
-    diff = diff_plan(changed, read_previous(plan.output_dir))
+    diff = diff_plan(changed, read_previous(plan.output_dir, changed))
     entry = next(e for e in diff.entries if e.status == "changed")
     assert entry.output == changed.jobs[1].outputs[0]
     assert entry.changed_fields == ("prompt",)
@@ -97,7 +97,7 @@ def test_changed_prompt_is_the_only_change_with_its_cost(plan):
 def test_changed_size_and_quality_are_named_in_field_order(plan):
     complete(plan)
     changed = with_job(plan, 0, size="1536x1024", quality="high")
-    diff = diff_plan(changed, read_previous(plan.output_dir))
+    diff = diff_plan(changed, read_previous(plan.output_dir, changed))
     (entry,) = diff.of("changed")
     assert entry.changed_fields == ("size", "quality")
     assert list(entry.changed_fields) == [f for f in FIELDS if f in entry.changed_fields]
@@ -109,7 +109,7 @@ def test_changed_source_image_content(plan, tmp_path):
     image = dataclasses.replace(job.image, sha256="0" * 64)  # same file name, other content
     jobs = (dataclasses.replace(job, image=image, key=job_key(image, job.prompt_object)),)
     edited = dataclasses.replace(plan, jobs=jobs + plan.jobs[1:])
-    diff = diff_plan(edited, read_previous(plan.output_dir))
+    diff = diff_plan(edited, read_previous(plan.output_dir, edited))
     (entry,) = diff.of("changed")
     assert entry.changed_fields == ("source image",)
 
@@ -117,7 +117,7 @@ def test_changed_source_image_content(plan, tmp_path):
 def test_new_job_beside_done_ones(plan, tmp_path):
     complete(plan)
     bigger = make_plan(tmp_path, seasons=("spring", "summer", "winter", "autumn"))
-    diff = diff_plan(bigger, read_previous(plan.output_dir))
+    diff = diff_plan(bigger, read_previous(plan.output_dir, bigger))
     assert sorted(e.output for e in diff.of("new")) == ["autumn/CAP.png", "autumn/MUG.png"]
     assert diff.totals.unchanged == 6 and diff.totals.changed == 0
 
@@ -125,7 +125,7 @@ def test_new_job_beside_done_ones(plan, tmp_path):
 def test_removed_product_leaves_stale_files(plan, tmp_path):
     complete(plan)
     smaller = make_plan(tmp_path, products=("MUG",))
-    diff = diff_plan(smaller, read_previous(plan.output_dir))
+    diff = diff_plan(smaller, read_previous(plan.output_dir, smaller))
     stale = [e.output for e in diff.of("stale")]
     assert stale == ["spring/CAP.png", "summer/CAP.png", "winter/CAP.png"]
     assert all(e.vars["product"] == "CAP" for e in diff.of("stale"))
@@ -136,20 +136,20 @@ def test_stale_files_stay_stale_after_a_later_run_without_them(plan, tmp_path):
     complete(plan)
     smaller = make_plan(tmp_path, products=("MUG",))
     complete(smaller, keys=set())  # a later run of the smaller recipe (nothing new to do)
-    diff = diff_plan(smaller, read_previous(plan.output_dir))
+    diff = diff_plan(smaller, read_previous(plan.output_dir, smaller))
     assert [e.output for e in diff.of("stale")] == [
         "spring/CAP.png",
         "summer/CAP.png",
         "winter/CAP.png",
     ]
     (plan.output_dir / "summer" / "CAP.png").unlink()  # gone from disk: no longer stale
-    diff = diff_plan(smaller, read_previous(plan.output_dir))
+    diff = diff_plan(smaller, read_previous(plan.output_dir, smaller))
     assert diff.totals.stale == 2
 
 
 def test_paid_but_not_downloaded_costs_nothing(plan):
     complete(plan, download=False)
-    diff = diff_plan(plan, read_previous(plan.output_dir))
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert set(statuses(diff).values()) == {"download_only"}
     assert diff.totals.download_only == 6 and diff.totals.estimated_cost_usd == 0
 
@@ -157,13 +157,13 @@ def test_paid_but_not_downloaded_costs_nothing(plan):
 def test_deleted_image_of_a_done_job_is_only_downloaded_again(plan):
     complete(plan)
     (plan.output_dir / plan.jobs[2].outputs[0]).unlink()
-    diff = diff_plan(plan, read_previous(plan.output_dir))
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert statuses(diff)[plan.jobs[2].outputs[0]] == "download_only"
 
 
 def test_job_recorded_but_never_paid_is_new(plan):
     complete(plan, keys={plan.jobs[0].key})  # the run stopped after the first job
-    diff = diff_plan(plan, read_previous(plan.output_dir))
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert diff.totals.unchanged == 1 and diff.totals.new == 5
 
 
@@ -173,7 +173,7 @@ def test_without_state_the_committed_lock_is_used(plan, tmp_path):
     (plan.output_dir / "backdrop.lock").write_text(lock)
     shutil.rmtree(plan.output_dir / ".backdrop")  # a fresh checkout: .backdrop/ is not in git
     changed = with_job(plan, 1, prompt="MUG on a summer rooftop")
-    diff = diff_plan(changed, read_previous(plan.output_dir))
+    diff = diff_plan(changed, read_previous(plan.output_dir, changed))
     assert diff.source == "lock"
     assert diff.totals.unchanged == 5 and diff.totals.changed == 1
     # The lock's request fingerprints name the field, as the state would.
@@ -196,7 +196,7 @@ def test_lock_only_names_a_changed_size_and_a_moved_source_image(plan):
     image = dataclasses.replace(jobs[2].image, ref="images/other.png", sha256="0" * 64)
     jobs[2] = dataclasses.replace(jobs[2], image=image, key=job_key(image, jobs[2].prompt_object))
     changed = dataclasses.replace(changed, jobs=tuple(jobs))
-    diff = diff_plan(changed, read_previous(plan.output_dir))
+    diff = diff_plan(changed, read_previous(plan.output_dir, changed))
     fields = {entry.output: entry.changed_fields for entry in diff.of("changed")}
     assert fields == {
         plan.jobs[0].outputs[0]: ("size",),
@@ -212,7 +212,8 @@ def test_a_format_1_lock_is_still_read_without_field_names(plan):
     for entry in old["outputs"]:
         del entry["request"]
     path.write_text(json.dumps(old))
-    diff = diff_plan(with_job(plan, 1, prompt="MUG on a roof"), read_previous(plan.output_dir))
+    roof = with_job(plan, 1, prompt="MUG on a roof")
+    diff = diff_plan(roof, read_previous(plan.output_dir, roof))
     assert diff.source == "lock"
     assert diff.totals.unchanged == 5 and diff.totals.changed == 1
     assert next(diff.of("changed")).changed_fields == ()  # a format-1 lock cannot say
@@ -222,7 +223,7 @@ def test_lock_only_a_file_edited_since_is_generated_again(plan):
     fresh_checkout(plan)
     edited = plan.output_dir / plan.jobs[3].outputs[0]
     edited.write_bytes(b"retouched by hand")
-    diff = diff_plan(plan, read_previous(plan.output_dir))
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert statuses(diff)[plan.jobs[3].outputs[0]] == "new"
     assert diff.totals.unchanged == 5 and diff.totals.to_generate == 1
 
@@ -230,7 +231,7 @@ def test_lock_only_a_file_edited_since_is_generated_again(plan):
 def test_json_follows_its_schema(plan):
     complete(plan)
     changed = with_job(make_plan(plan.output_dir.parent, products=("MUG",)), 1, n=2)
-    diff = diff_plan(changed, read_previous(plan.output_dir))
+    diff = diff_plan(changed, read_previous(plan.output_dir, changed))
     document = json.loads("".join(diff_json_chunks(changed, diff, recipe="recipe.yaml")))
     jsonschema.validate(document, json.loads(SCHEMA.read_text()))
     assert document["totals"]["stale"] == 3
@@ -238,7 +239,8 @@ def test_json_follows_its_schema(plan):
     assert {job["status"] for job in document["jobs"]} == {"unchanged", "changed", "stale"}
     (changed_job,) = [job for job in document["jobs"] if job["status"] == "changed"]
     assert changed_job["changed_fields"] == ["n"]
-    empty = diff_plan(dataclasses.replace(changed, jobs=()), read_previous(plan.output_dir))
+    no_jobs = dataclasses.replace(changed, jobs=())
+    empty = diff_plan(no_jobs, read_previous(plan.output_dir, no_jobs))
     nothing = json.loads("".join(diff_json_chunks(changed, empty, recipe="r")))
     jsonschema.validate(nothing, json.loads(SCHEMA.read_text()))
 
@@ -288,20 +290,41 @@ def test_diff_works_beside_a_running_run_holding_the_lock(plan):
 
     complete(plan)
     with OutputLock(plan.output_dir):  # a `backdrop run` is using the folder
-        diff = diff_plan(plan, read_previous(plan.output_dir))
+        diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert diff.totals.unchanged == 6
 
 
-def test_sharded_locks_in_shard_folders_count_as_the_folder(plan):
+def shard_locks(plan: Plan) -> None:
+    """out/shard-1 and out/shard-2 as `run --shard K/2` leaves them, in a fresh checkout."""
     for number, jobs in enumerate((plan.jobs[:3], plan.jobs[3:]), start=1):
         shard = dataclasses.replace(plan, output_dir=plan.output_dir / f"shard-{number}", jobs=jobs)
         complete(shard)
         lock = render_lock(build_lock(StateStore.read_snapshot(shard.output_dir)))
         (shard.output_dir / "backdrop.lock").write_text(lock)
         shutil.rmtree(shard.output_dir / ".backdrop")
-    diff = diff_plan(plan, read_previous(plan.output_dir))
+
+
+def test_sharded_locks_in_shard_folders_count_as_the_folder(plan):
+    shard_locks(plan)
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert diff.source == "lock"
     assert diff.totals.unchanged == 6 and diff.totals.to_generate == 0
+
+
+def test_a_shard_file_changed_after_it_was_hashed_is_not_adopted(plan):
+    from runner.execute.adopt import lock_adoption, place_adopted
+
+    shard_locks(plan)
+    adoption = lock_adoption(plan.output_dir, plan)
+    assert len(adoption.done) == len(adoption.copies) == 6
+    source, key, record = adoption.copies[0]
+    source.write_bytes(b"retouched while the run started")
+    placed = place_adopted(plan.output_dir, adoption)
+    assert key not in placed.done and len(placed.done) == 5  # generated, not copied
+    assert not (plan.output_dir / record.path).exists()
+    for source, _, record in placed.copies:
+        assert (plan.output_dir / record.path).read_bytes() == source.read_bytes()
+    assert not [p for p in plan.output_dir.rglob(".*") if p.name != ".backdrop"]  # no temp left
 
 
 def test_the_money_guard_agrees_with_the_diff_in_a_fresh_checkout(plan):
@@ -311,7 +334,7 @@ def test_the_money_guard_agrees_with_the_diff_in_a_fresh_checkout(plan):
     fresh_checkout(plan)
     (plan.output_dir / plan.jobs[3].outputs[0]).write_bytes(b"retouched by hand")
     changed = with_job(plan, 1, prompt="MUG on a summer rooftop")
-    diff = diff_plan(changed, read_previous(plan.output_dir))
+    diff = diff_plan(changed, read_previous(plan.output_dir, changed))
     preview = preview_run(changed, RunOptions())
     assert [job.key for job in preview.to_generate] == [
         entry.key for entry in diff.of("new", "changed")
@@ -330,7 +353,7 @@ def test_a_state_opened_before_any_run_still_defers_to_the_lock(plan):
     fresh_checkout(plan)
     StateStore.open(plan.output_dir).close()
     assert not StateStore.has_recorded_run(plan.output_dir)
-    diff = diff_plan(plan, read_previous(plan.output_dir))
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert diff.source == "lock" and diff.totals.unchanged == 6
     assert preview_run(plan, RunOptions()).up_to_date == 6
 
@@ -342,5 +365,5 @@ def test_a_state_opened_before_any_run_still_defers_to_the_lock(plan):
     assert StateStore.has_recorded_run(plan.output_dir)
     assert {known.status for known in states.values()} == {"done"}
     assert [f.path for f in states[plan.jobs[0].key].files] == list(plan.jobs[0].outputs)
-    again = diff_plan(plan, read_previous(plan.output_dir))
+    again = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert again.source == "state" and again.totals.unchanged == 6

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from runner.emulator.persist import StateFolder
+from runner.execute.selection import Shard
 from runner.recipe.model import DEFAULT_PRICES
+from runner.report.manifest import LOCK_NAME
 
 pytestmark = pytest.mark.slow
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid"]
@@ -135,13 +137,41 @@ def images(out: Path) -> dict[str, bytes]:
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.webp"))}
 
 
-@pytest.mark.parametrize("edit", ["nothing", "prompt-and-an-image"])
+def split_into_shards(out: Path) -> None:
+    """The layout `run --shard K/2 -o OUT/shard-K` leaves: each shard folder has its own lock
+    and images, the folder itself none. The jobs are split by key, as --shard does."""
+    lock = json.loads((out / LOCK_NAME).read_text())
+    for k in (1, 2):
+        shard = out / f"shard-{k}"
+        mine = [entry for entry in lock["outputs"] if Shard(k, 2).contains(entry["job"])]
+        assert mine
+        for entry in mine:
+            (shard / entry["path"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out / entry["path"], shard / entry["path"])
+        (shard / LOCK_NAME).write_text(json.dumps({**lock, "outputs": mine}))
+    for entry in lock["outputs"]:
+        (out / entry["path"]).unlink()
+    (out / LOCK_NAME).unlink()
+
+
+@pytest.mark.parametrize("edit", ["nothing", "prompt-and-an-image", "sharded"])
 def test_in_a_fresh_clone_plan_diff_counts_what_run_pays_for(repo, tmp_path, edit):
     """A clone has backdrop.lock and the images, no .backdrop/: plan and run must agree."""
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     out = clone / "out" / "campaign"
     assert not (out / ".backdrop").exists()
+    if edit == "sharded":  # only shard folders' locks: the run copies their images, pays nothing
+        before = images(out)
+        split_into_shards(out)
+        diff = backdrop(clone, "plan", "recipe.yaml", "--diff", "--format", "json")
+        assert json.loads(diff.stdout)["totals"]["images_to_generate"] == 0, diff.stderr
+        ran = backdrop(clone, "run", "recipe.yaml", "--emulate", "--yes")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert charged_images(out) == 0
+        assert "Up to date by backdrop.lock: 4 jobs" in ran.stdout
+        assert {p: b for p, b in images(out).items() if not p.startswith("shard-")} == before
+        return
     retouched = "fr-FR/SAMPLE-01-spring.webp"
     if edit != "nothing":
         csv = clone / "data" / "markets.csv"

@@ -97,7 +97,7 @@ def show_plan(
     if full_json and not detailed:  # the whole plan, as before: no need to read the folder
         terminal.print_plan_json(plan)
         return
-    plan_diff = diff_plan(plan, read_previous(plan.output_dir))
+    plan_diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     _changes_found.append(plan_diff.totals.to_generate > 0)
     if diff or fmt == "markdown":
         if fmt == "json":

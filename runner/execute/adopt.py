@@ -1,68 +1,150 @@
-"""Adopt a committed backdrop.lock into a fresh state, so a fresh clone does not pay again.
+"""Adopt committed backdrop.lock files into a fresh state, so a fresh clone does not pay again.
 
-Teams commit the lock and the images, not `.backdrop/`. A job is taken as done when the lock
+Teams commit the locks and the images, not `.backdrop/`. A job is taken as done when a lock
 records it under the same job key (the same request) for exactly its planned outputs, and every
 one of those files is on disk with the recorded sha256. A file that differs is not adopted: the
 job is generated again, and the edited file is kept aside as NAME.edited.EXT when the download
 replaces it. `plan --diff`, the money guard and the run all decide with this one function.
+
+The locks read are the output folder's own and its shard folders' (`run --shard K/N -o
+OUT/shard-K`, as examples/github/run.yml does); a shard folder also reads its parent's and its
+siblings', since N may change between runs. A job done in another folder is copied into this one
+(a copy costs nothing, a generation costs money), unless a file Backdrop did not write is in the
+way: then it is generated, as it would be with the folder's own lock.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import os
+import shutil
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.execute.records import FileRecord
 from runner.plan.model import Plan
 
+if TYPE_CHECKING:
+    from runner.report.manifest import Lock
+
+SHARD_PREFIX = "shard-"  # the folders `run --shard K/N` writes into, by convention
+
 
 @dataclass(frozen=True)
 class Adoption:
-    # job key -> its files, in output order: jobs the lock shows done, files intact
+    # job key -> its files, in output order: jobs a lock shows done, files intact
     done: Mapping[str, tuple[FileRecord, ...]] = field(default_factory=dict)
     # (job key, file) of every lock file still as recorded: backdrop wrote it, so a new result
     # may replace it without keeping it as an edit (as the state's written_files would say)
     written: tuple[tuple[str, FileRecord], ...] = ()
+    # (source file, job key, record) of done files that are in another folder's lock: the run
+    # copies them into place (place_adopted) before it records the adoption
+    copies: tuple[tuple[Path, str, FileRecord], ...] = ()
 
 
-def lock_adoption(output_dir: Path, plan: Plan) -> Adoption:
-    """What output_dir/backdrop.lock shows done for this plan, and which of its files are intact.
+def lock_folders(output_dir: Path) -> tuple[Path, ...]:
+    """Every folder whose backdrop.lock speaks for output_dir: itself first, then its shards'.
 
+    A folder named shard-* is one shard of its parent: the parent and the other shards count too.
+    """
+    from runner.report.manifest import LOCK_NAME
+
+    output_dir = Path(output_dir)
+    base = output_dir.parent if output_dir.name.startswith(SHARD_PREFIX) else output_dir
+    shards = sorted(lock.parent for lock in base.glob(f"{SHARD_PREFIX}*/{LOCK_NAME}"))
+    seen: set[str] = set()
+    folders: list[Path] = []
+    for folder in (output_dir, base, *shards):
+        where = os.path.abspath(folder)
+        if where not in seen and (folder / LOCK_NAME).is_file():
+            seen.add(where)
+            folders.append(folder)
+    return tuple(folders)
+
+
+def lock_adoption(
+    output_dir: Path, plan: Plan, selected: Collection[str] | None = None
+) -> Adoption:
+    """What the locks of lock_folders(output_dir) show done for this plan, files intact.
+
+    selected: the keys of the jobs the run takes (None: all). Only those are taken from other
+    folders' locks, so that `run --shard K/N` never copies the other shards' images.
     An unreadable lock adopts nothing (the run rewrites it); `plan --diff` and `verify` say why.
     """
-    from runner.report.manifest import LOCK_NAME, ManifestError, read_lock
-
-    if not (Path(output_dir) / LOCK_NAME).is_file():
+    output_dir = Path(output_dir)
+    locks = _readable_locks(output_dir)
+    if not locks:
         return Adoption()
-    try:
-        lock = read_lock(Path(output_dir))
-    except ManifestError:
-        return Adoption()
-    planned = {job.key for job in plan.jobs}
-    # Files of jobs the plan no longer has count only when the lock is this recipe's own.
-    ours = lock.recipe == plan.recipe_name
-    intact: dict[str, FileRecord] = {}
     written: list[tuple[str, FileRecord]] = []
-    for entry in lock.entries:
-        if entry.job not in planned and not ours:
-            continue
-        record = _record(Path(output_dir), entry.path, entry.sha256)
-        if record is not None:
-            intact[entry.path] = record
-            written.append((entry.job, record))
-    recorded: dict[str, set[str]] = {}
-    for entry in lock.entries:
-        recorded.setdefault(entry.job, set()).add(entry.path)
+    found: list[tuple[Path, dict[str, tuple[FileRecord, ...]]]] = []
+    for folder, lock in locks:
+        own = os.path.abspath(folder) == os.path.abspath(output_dir)
+        intact = _intact_files(folder, lock, plan, every_job=own)
+        if own:
+            written = [(key, record) for key, record in intact]
+        found.append((folder, _done_jobs(lock, plan, dict((r.path, r) for _, r in intact))))
+    ours = {record.path: record.sha256 for _, record in written}  # backdrop's files in this folder
     done: dict[str, tuple[FileRecord, ...]] = {}
+    copies: list[tuple[Path, str, FileRecord]] = []
+    elsewhere: list[tuple[str, FileRecord]] = []  # placed by a copy, or already identical
     for job in plan.jobs:
-        paths = recorded.get(job.key)
-        if paths is None or paths != set(job.outputs) or job.key in done:
-            continue
-        if all(path in intact for path in job.outputs):
-            done[job.key] = tuple(intact[path] for path in job.outputs)
-    return Adoption(done, tuple(written))
+        for folder, jobs in found:
+            records = jobs.get(job.key)
+            if records is None or job.key in done:
+                continue
+            if os.path.abspath(folder) == os.path.abspath(output_dir):
+                done[job.key] = records
+                continue
+            if selected is not None and job.key not in selected:
+                continue
+            targets = [(record, output_dir / record.path) for record in records]
+            if all(_free(target, record, ours) for record, target in targets):
+                done[job.key] = records
+                elsewhere.extend((job.key, record) for record in records)
+                copies.extend(
+                    (folder / record.path, job.key, record)
+                    for record, target in targets
+                    if sha256_of(target) != record.sha256
+                )
+    placed = {record.path for _, record in elsewhere}
+    written = [item for item in written if item[1].path not in placed] + elsewhere
+    return Adoption(done, tuple(written), tuple(copies))
+
+
+def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
+    """Copy the files adopted from other folders' locks into output_dir (the run does, locked).
+
+    Returns the adoption as placed: a source that changed since it was hashed is not adopted
+    after all (its job is generated), and a file already copied stays so (the next run hashes).
+    """
+    from runner.fileio import folder_error, temp_beside
+
+    lost: set[str] = set()
+    for source, key, record in adoption.copies:
+        target = Path(output_dir) / record.path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = temp_beside(target, ".adopt")
+            try:
+                with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                    shutil.copyfileobj(src, out)
+                if sha256_of(temp) != record.sha256:
+                    lost.add(key)
+                    continue
+                os.replace(temp, target)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+        except OSError as exc:
+            raise folder_error(Path(output_dir), exc, record.path) from None
+    if not lost:
+        return adoption
+    done = {key: records for key, records in adoption.done.items() if key not in lost}
+    written = tuple(item for item in adoption.written if item[0] not in lost)
+    copies = tuple(copy for copy in adoption.copies if copy[1] not in lost)
+    return Adoption(done, written, copies)
 
 
 def lock_files(output_dir: Path) -> dict[str, str]:
@@ -77,13 +159,67 @@ def lock_files(output_dir: Path) -> dict[str, str]:
         return {}
 
 
-def _record(output_dir: Path, relative: str, sha256: str) -> FileRecord | None:
+def sha256_of(path: Path) -> str | None:
+    from runner.report.manifest import sha256_of as digest
+
+    return digest(path)
+
+
+def _readable_locks(output_dir: Path) -> list[tuple[Path, Lock]]:
+    from runner.report.manifest import ManifestError, read_lock
+
+    locks = []
+    for folder in lock_folders(output_dir):
+        with contextlib.suppress(ManifestError):
+            locks.append((folder, read_lock(folder)))
+    return locks
+
+
+def _intact_files(
+    folder: Path, lock: Lock, plan: Plan, *, every_job: bool
+) -> list[tuple[str, FileRecord]]:
+    """(job key, record) of the lock's files on disk as recorded, for the plan's jobs.
+
+    every_job: also the files of jobs the plan no longer has, when the lock is this recipe's own.
+    """
+    planned = {job.key for job in plan.jobs}
+    others = every_job and lock.recipe == plan.recipe_name
+    intact = []
+    for entry in lock.entries:
+        if entry.job in planned or others:
+            record = _record(folder, entry.path, entry.sha256)
+            if record is not None:
+                intact.append((entry.job, record))
+    return intact
+
+
+def _done_jobs(
+    lock: Lock, plan: Plan, intact: Mapping[str, FileRecord]
+) -> dict[str, tuple[FileRecord, ...]]:
+    """The plan's jobs this lock records for exactly their outputs, every file intact."""
+    recorded: dict[str, set[str]] = {}
+    for entry in lock.entries:
+        recorded.setdefault(entry.job, set()).add(entry.path)
+    done: dict[str, tuple[FileRecord, ...]] = {}
+    for job in plan.jobs:
+        if recorded.get(job.key) == set(job.outputs) and all(p in intact for p in job.outputs):
+            done.setdefault(job.key, tuple(intact[path] for path in job.outputs))
+    return done
+
+
+def _free(target: Path, record: FileRecord, ours: Mapping[str, str]) -> bool:
+    """Whether an adopted file may be copied to target: nothing there, the same bytes already,
+    or a file this folder's lock says Backdrop wrote (a run would replace it too)."""
+    if not os.path.lexists(target):
+        return True
+    return target.is_file() and (record.path in ours or sha256_of(target) == record.sha256)
+
+
+def _record(folder: Path, relative: str, sha256: str) -> FileRecord | None:
     """The file's record when it is on disk with this hash, else None."""
     from PIL import Image, UnidentifiedImageError
 
-    from runner.report.manifest import sha256_of
-
-    path = output_dir / relative
+    path = folder / relative
     if sha256_of(path) != sha256:
         return None
     try:

@@ -9,61 +9,85 @@ jobs' keys, files and (format 2) their request fields' fingerprints. Nothing her
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from runner.diagnostics import StateError
+from runner.execute.adopt import lock_adoption, lock_folders
 from runner.execute.files import files_intact
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
 from runner.execute.state import STATE_FILE, StateStore
 from runner.execute.state_schema import FRESH_START, check_version, file_record
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
+from runner.plan.model import Plan
 
 if TYPE_CHECKING:
     from runner.report.manifest import LockEntry
 
 
-def read_previous(output_dir: Path) -> Previous:
-    """The folder's memory: from its state, else from backdrop.lock, else nothing."""
-    state = output_dir / STATE_DIR / STATE_FILE
-    if StateStore.has_recorded_run(output_dir):  # else the run would adopt the lock (adopt.py)
-        return _from_state(output_dir, state)
-    from runner.report.manifest import LOCK_NAME, read_lock
+def read_previous(output_dir: Path, plan: Plan) -> Previous:
+    """The folder's memory: from its state, else from its backdrop.lock files, else nothing.
 
-    # A sharded run kept in git has one folder per shard (out/NAME/shard-1, ...), each with its
-    # lock; their paths are relative to the shard folder, as the plan's are to the output folder.
-    folders = [output_dir] if (output_dir / LOCK_NAME).is_file() else []
-    folders = folders or sorted(p.parent for p in output_dir.glob(f"shard-*/{LOCK_NAME}"))
+    From locks, a job is done exactly when the run would adopt it (lock_adoption, adopt.py),
+    from whichever lock_folders(output_dir) holds it: the output folder's own lock, and those
+    of the shard folders `run --shard K/N` writes (out/NAME/shard-1, ...).
+    """
+    state = output_dir / STATE_DIR / STATE_FILE
+    if StateStore.has_recorded_run(output_dir):  # else the run would adopt the locks (adopt.py)
+        return _from_state(output_dir, state)
+    from runner.report.manifest import read_lock
+
+    folders = lock_folders(output_dir)
     if not folders:
         return NOTHING
+    done = lock_adoption(output_dir, plan).done
+    planned = {job.key for job in plan.jobs}
     jobs: list[PreviousJob] = []
     for folder in folders:
-        jobs.extend(_from_lock(folder, read_lock(folder).entries))
-    return Previous("lock", {job.key: job for job in jobs}, tuple(jobs))
+        jobs.extend(_from_lock(output_dir, folder, read_lock(folder).entries, done, planned))
+    known: dict[str, PreviousJob] = {}
+    for job in jobs:  # the output folder's own lock first; a done record wins
+        if job.key not in known or (job.progress == "done" and known[job.key].progress != "done"):
+            known[job.key] = job
+    return Previous("lock", known, tuple(jobs))
 
 
-def _from_lock(folder: Path, entries: Iterable[LockEntry]) -> list[PreviousJob]:
-    """The lock's jobs: done when every file is on disk with its recorded hash (as the run's
-    adoption decides, runner/execute/adopt.py), else never paid for as far as anyone knows."""
+def _from_lock(
+    output_dir: Path,
+    folder: Path,
+    entries: Iterable[LockEntry],
+    done: Mapping[str, tuple[FileRecord, ...]],
+    planned: set[str],
+) -> list[PreviousJob]:
+    """The lock's jobs: done when the run adopts them, else never paid for as far as anyone
+    knows. Their files (for stale ones) are named from output_dir, when they are inside it."""
     from runner.report.manifest import sha256_of
 
     by_job: dict[str, list[LockEntry]] = {}
     for entry in entries:
         by_job.setdefault(entry.job, []).append(entry)
+    where = os.path.relpath(folder, output_dir)
+    inside = where == "." or not where.startswith("..")
     jobs = []
     for key, mine in by_job.items():
         paths = tuple(entry.path for entry in mine)
-        intact = all(sha256_of(folder / entry.path) == entry.sha256 for entry in mine)
+        adopted = done.get(key)
+        if key in planned:
+            taken = adopted is not None and {record.path for record in adopted} == set(paths)
+        else:  # a job the plan replaced: its request was paid for if its files are still there
+            taken = all(sha256_of(folder / entry.path) == entry.sha256 for entry in mine)
+        files = tuple(PurePosixPath(where, path).as_posix() for path in paths) if inside else ()
         jobs.append(
             PreviousJob(
                 key,
-                "done" if intact else "unpaid",
+                "done" if taken else "unpaid",
                 paths,
-                paths,
+                files,
                 fingerprints=mine[0].request,
             )
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from runner.api.client import OneMinClient, Timeouts
 from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import StateError, UsageError
-from runner.execute.adopt import lock_adoption
+from runner.execute.adopt import lock_adoption, place_adopted
 from runner.execute.backoff import Backoff
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
@@ -110,6 +110,7 @@ class RunResult:
     # Files found edited (or not backdrop's) where a download went: (output, moved to).
     kept_edits: tuple[tuple[str, str], ...] = ()
     adopted: int = 0  # jobs a fresh state took as done from backdrop.lock (adopt.py)
+    copied: int = 0  # of them, jobs whose images were copied from a shard folder (adopt.py)
 
     @property
     def ok(self) -> bool:
@@ -274,7 +275,10 @@ async def _run(
     failed_keys = set(state.failed_keys()) if options.retry_failed else None
     jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
-    adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan) if adopt else None
+    keys = {job.key for job in jobs}
+    adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan, keys) if adopt else None
+    if adopted is not None and adopted.copies:  # done in a shard folder: a copy, not a payment
+        adopted = await asyncio.to_thread(place_adopted, plan.output_dir, adopted)
     state.begin_run(plan, run_id, adopted)  # durable with the adoption, before any request
     unanswered = state.take_unanswered()
     states = state.job_states([job.key for job in jobs])
@@ -331,4 +335,5 @@ async def _run(
         unanswered=unanswered,
         kept_edits=tuple(ctx.kept_edits),
         adopted=len(adopted.done) if adopted is not None else 0,
+        copied=len({key for _, key, _ in adopted.copies}) if adopted is not None else 0,
     )

@@ -173,7 +173,8 @@ def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
 
     With a snapshot, a job's planned outputs count as well as its files, so that an image whose
     job failed this time is not called stale. Folders starting with a dot (.backdrop, .git) and
-    the report files are never looked at.
+    the report files are never looked at, nor a folder with its own backdrop.lock (a shard's
+    folder, out/NAME/shard-K: its lock accounts for its images).
     """
     if isinstance(produced_by, Lock):
         expected = {_normal(entry.path) for entry in produced_by.entries}
@@ -185,7 +186,9 @@ def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
         }
     stale: list[Path] = []
     for root, dirs, files in os.walk(output_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and not Path(root, d, LOCK_NAME).is_file()
+        )
         relative_root = Path(root).relative_to(output_dir)
         for name in files:
             if name in REPORT_FILES or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
