@@ -268,3 +268,29 @@ def test_a_file_two_code_pages_read_as_real_words_is_refused(text, encoding, mis
     table, problems = read_csv_table(data, "m.csv")
     assert table.rows == ()
     assert "CSV UTF-8" in (problems[0].hint or "")
+
+
+REAL_TEXT = [
+    ("Acme® Kaffee – 100 % Arabica, 250 g · 4,99 €", "cp1252"),
+    ("Größe: 1½ L, Nº 5, Gold • Silber, 5 m², 3 µm", "cp1252"),
+    ("„Guten Tag“ sagt die Küche; ¿Dónde está? ¡Olé!", "cp1252"),
+    ("L’été à Paris; l'hiver à Genève, «Le Petit Café»", "cp1252"),
+    ("STRAßE IN MÜNCHEN, Smörgåsbord i Göteborg", "cp1252"),
+    ("Pastéis de nata em Lisboa, coração, 1ª edição", "cp1252"),
+    ("Kraków, Łódź i Gdańsk — zimą", "cp1250"),
+    ("Москва — «Красная площадь», №1", "cp1251"),
+    ("Αθήνα – «Ακρόπολη»", "cp1253"),
+    ("תל אביב – ״קפה״ 20 ₪", "cp1255"),
+    ("دبي – «مقهى» 20", "cp1256"),
+    ("Việt Nam – «cà phê» 50.000₫", "cp1258"),
+]
+
+
+@pytest.mark.parametrize(("text", "encoding"), REAL_TEXT, ids=[e for _, e in REAL_TEXT])
+def test_everyday_punctuation_and_symbols_keep_a_file_readable(text, encoding):
+    # Real text must pass its own code page's word rules, or a misreading could be the only
+    # reading left: symbols such as "½", "m²", "Nº", "„" or "₫" are part of real text.
+    data = excel_bytes(f'code,setting\r\nx,"{text}"\r\n', encoding)
+    values, read_as = settings(data)
+    assert values == [text]
+    assert read_as == encoding

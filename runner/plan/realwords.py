@@ -17,14 +17,17 @@ from runner.plan.alphabets import ALPHABETS, VIETNAMESE, Alphabet, Script
 # dot, dashes ("Paris–Berlin"), and the Hebrew geresh and gershayim of abbreviations.
 _BETWEEN_LETTERS = frozenset("’‘´·–—‐‑׳״")
 # Symbols a wrong code page makes of letters, and that real text never sets against a letter
-# (nor "‡" anywhere: French "à" read as Mac Roman).
+# (nor those in _NEVER_WRITTEN anywhere: French "à" read as Mac Roman is "‡").
 _MISREAD_SYMBOLS = frozenset("†‡‰‹›•˜¸˘˙˚˝˛ˇ¯√∆≈∂∑∏∫¤¦¨¬¼½¾¶₫")
 # Real before a letter („Guten Tag“, ¿Dónde?), a misreading after one ("by¿" is Polish "byż").
+_NEVER_WRITTEN = frozenset("‡˝˛˙˘ˇ")
 _OPENING_SYMBOLS = frozenset("‚„¿¡")
 # The accented letters that are words on their own: French "à", Italian "è", Portuguese "é",
 # Icelandic "á" and "í", Swedish "å" and "ö", Lithuanian "į". Czech, Slovak, Polish, Baltic and
 # Turkish letters never are, and French "à" read as cp1250 or cp1257 is a lone "ŕ" or "ą".
 _ONE_LETTER_WORDS = frozenset("àÀéÉèÈåÅöÖóÓáÁíÍòúõįĮ")
+# Cyrillic letters that are never a word alone ("€" read as cp1251 is a lone "Ђ").
+_NEVER_ALONE = frozenset("ЂЃЉЊЋЏЅЈЎЇЄҐЪЬЫђѓљњћџѕјўїєґъьы")
 _CYRILLIC_VOWELS = frozenset("аеёиоуыэюяіїєъАЕЁИОУЫЭЮЯІЇЄЪ")
 _POLISH_SOFT = frozenset("ńśćźŃŚĆŹ")  # never before a vowel: Polish writes "ni", "si", "ci"
 _POLISH_VOWELS = frozenset("aąeęioóuyAĄEĘIOÓUY")
@@ -42,14 +45,24 @@ def reads_as_real_words(text: str, encoding: str) -> bool:
     script = alphabets[0]
     if script.script is Script.UNCASED and not _holds_script_word(text, script):
         return False  # direction marks or French letters only: Baltic "už" read as cp1256
-    for match in _WORD.finditer(text):
-        word = match.group()
-        if not word.isascii() and not _fits_a_language(word, alphabets, text, match.span()):
+    for word in _words(text):
+        if not word.isascii() and not _fits_a_language(word, alphabets):
             return False
     return not _stray_symbol(text)
 
 
-_WORD = re.compile(r"[^\W\d_]+(?:[\u0300-\u036f\u0e31-\u0e4e\u05b0-\u05c7\u064b-\u0652][^\W\d_]*)*")
+def _words(text: str) -> list[str]:
+    """Runs of letters and the marks on them ("½", "²" and digits are no letters)."""
+    words: list[str] = []
+    start = None
+    for index, char in enumerate(f"{text} "):
+        inside = char.isalpha() or unicodedata.category(char).startswith("M")
+        if inside and start is None:
+            start = index
+        elif not inside and start is not None:
+            words.append(text[start:index])
+            start = None
+    return words
 
 
 def _holds_script_word(text: str, script: Alphabet) -> bool:
@@ -65,9 +78,7 @@ def _holds_script_word(text: str, script: Alphabet) -> bool:
     )
 
 
-def _fits_a_language(
-    word: str, alphabets: tuple[Alphabet, ...], text: str, span: tuple[int, int]
-) -> bool:
+def _fits_a_language(word: str, alphabets: tuple[Alphabet, ...]) -> bool:
     if not _cased_like_a_word(word):
         return False
     if (word[0] == "µ" and word[1:].isascii()) or (word[-1] in "ªº" and word[:-1].isascii()):
@@ -114,6 +125,8 @@ def _spelled_like(word: str, language: str) -> bool:
             a in _POLISH_SOFT and b in _POLISH_VOWELS for a, b in itertools.pairwise(word)
         )
     if language in ("Russian", "Ukrainian", "Belarusian", "Bulgarian", "Serbian", "Macedonian"):
+        if word in _NEVER_ALONE:
+            return False
         # Hebrew read as cp1251 is lower-case words with no vowel ("сфм"); "млн" is real.
         return (
             len(word) < 3
@@ -190,7 +203,9 @@ def _stray_symbol(text: str) -> bool:
             continue
         if before.isalpha() and after.isalpha() and char not in _BETWEEN_LETTERS:
             return True
-        if char == "‡" or (char in _MISREAD_SYMBOLS and (before.isalpha() or after.isalpha())):
+        if char in _NEVER_WRITTEN or (
+            char in _MISREAD_SYMBOLS and (before.isalpha() or after.isalpha())
+        ):
             return True
         if char in _OPENING_SYMBOLS and before.isalpha():
             return True
