@@ -44,7 +44,7 @@ WESTERN = (
     _latin("French", "àâæçéèêëîïôœùûüÿ"),
     _latin("German", "äöüßé"),
     _latin("Spanish", "áéíñóúü"),
-    _latin("Italian", "àèéìíîòóù"),
+    _latin("Italian", "àèéìíòóù"),
     _latin("Portuguese", "áâãàçéêíóôõúü"),
     _latin("Dutch", "áéíóúàèëïöü"),
     _latin("Catalan", "àçèéíïòóúü"),

@@ -13,14 +13,15 @@ import unicodedata
 
 from runner.plan.alphabets import ALPHABETS, VIETNAMESE, Alphabet, Script
 
-# Symbols real text puts between two letters: apostrophes ("don’t", "don´t"), the Catalan middle
-# dot, dashes ("Paris–Berlin"), and the Hebrew geresh and gershayim of abbreviations.
-_BETWEEN_LETTERS = frozenset("’‘´·–—‐‑׳״")
+# Symbols real text puts between two letters: apostrophes ("don’t", "don´t"), dashes
+# ("Paris–Berlin"), the Hebrew geresh and gershayim of abbreviations, and the Catalan middle dot
+# between two l ("col·lecció"; "M·laga" is "Málaga" read as Mac Roman).
+_BETWEEN_LETTERS = frozenset("’‘´–—‐‑׳״")
 # Symbols a wrong code page makes of letters, and that real text never sets against a letter
 # (nor those in _NEVER_WRITTEN anywhere: French "à" read as Mac Roman is "‡").
-_MISREAD_SYMBOLS = frozenset("†‡‰‹›•˜¸˘˙˚˝˛ˇ¯√∆≈∂∑∏∫¤¦¨¬¼½¾¶₫")
+_MISREAD_SYMBOLS = frozenset("†‡‰‹›•˜¸˘˙˚˝˛ˇ¯√∆≈∂∑∏∫∞÷≠≤≥¤¦¨¬¼½¾¶₫")
 # Real before a letter („Guten Tag“, ¿Dónde?), a misreading after one ("by¿" is Polish "byż").
-_NEVER_WRITTEN = frozenset("‡˝˛˙˘ˇ")
+_NEVER_WRITTEN = frozenset("‡˝˛˙˘ˇ๚๛")  # and the archaic Thai marks: Shift-JIS read as cp874
 _OPENING_SYMBOLS = frozenset("‚„¿¡")
 # The accented letters that are words on their own: French "à", Italian "è", Portuguese "é",
 # Icelandic "á" and "í", Swedish "å" and "ö", Lithuanian "į". Czech, Slovak, Polish, Baltic and
@@ -28,10 +29,12 @@ _OPENING_SYMBOLS = frozenset("‚„¿¡")
 _ONE_LETTER_WORDS = frozenset("àÀéÉèÈåÅöÖóÓáÁíÍòúõįĮ")
 # Cyrillic letters that are never a word alone ("€" read as cp1251 is a lone "Ђ").
 _NEVER_ALONE = frozenset("ЂЃЉЊЋЏЅЈЎЇЄҐЪЬЫђѓљњћџѕјўїєґъьы")
+_GREEK_NEVER_ALONE = frozenset("ΰΐϊϋςάέίόύώΆΈΊΌΎΏ")
 _CYRILLIC_VOWELS = frozenset("аеёиоуыэюяіїєъАЕЁИОУЫЭЮЯІЇЄЪ")
 _POLISH_SOFT = frozenset("ńśćźŃŚĆŹ")  # never before a vowel: Polish writes "ni", "si", "ci"
 _POLISH_VOWELS = frozenset("aąeęioóuyAĄEĘIOÓUY")
 _TURKISH_VOWELS = frozenset("aâeıiîoöuüûAÂEIİÎOÖUÜÛ")
+_THAI_VOWELS = frozenset(chr(c) for c in (*range(0x0E30, 0x0E3A), *range(0x0E40, 0x0E45), 0x0E47))
 _THAI_PREPOSED_VOWELS = frozenset("เแโใไ")
 _VIETNAMESE_TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
 _VIETNAMESE_SYLLABLE = re.compile(
@@ -66,12 +69,15 @@ def _words(text: str) -> list[str]:
 
 
 def _holds_script_word(text: str, script: Alphabet) -> bool:
-    """Whether Hebrew or Thai text holds two script letters in a row (Arabic: one, as "و").
+    """Whether Hebrew or Thai text holds two script letters in a row (Arabic: one, as "و";
+    Thai: and a vowel).
 
     French "à" read as cp1255 is a lone "א"; Hebrew and Thai never write one letter alone.
     """
     if script.language == "Arabic":
         return any(char.isalpha() and char in script.letters for char in text)
+    if script.language == "Thai" and not _THAI_VOWELS.intersection(text):
+        return False  # Shift-JIS half-width katakana read as Thai: "ถภถล", consonants only
     return any(
         a.isalpha() and b.isalpha() and a in script.letters and b in script.letters
         for a, b in itertools.pairwise(text)
@@ -112,8 +118,8 @@ def _spelled_like(word: str, language: str) -> bool:
             for before, after in itertools.pairwise(word + "x")
             if before in "œŒ"
         )
-    if language == "Greek":
-        return "ς" not in word[:-1]  # a final sigma inside a word: Russian "т" read as cp1253
+    if language == "Greek":  # no final sigma inside a word (Russian "т"), no lone "ΰ" (French "à")
+        return "ς" not in word[:-1] and word not in _GREEK_NEVER_ALONE
     if language == "Turkish":  # "ğ" only ever follows a vowel: Icelandic "borði" is "borği"
         return all(
             index > 0 and word[index - 1] in _TURKISH_VOWELS
@@ -150,6 +156,8 @@ def _script_runs_look_real(word: str, alphabet: Alphabet) -> bool:
 
     Western text read as Thai or Hebrew gives "Mแlaga", "cafי", "caf้", "voilเ".
     """
+    if len(word) == 1 and alphabet.language == "Arabic":
+        return word == "و"  # the one Arabic letter written alone ("and"); "á" in cp1256 is "ل"
     for run in re.finditer(r"[^\x00-\x7f]+", word):
         start, end = run.span()
         touches = (start > 0, end < len(word))
@@ -193,6 +201,8 @@ def _stray_symbol(text: str) -> bool:
             if not (before.isalpha() or unicodedata.category(before).startswith("M")):
                 return True
             continue
+        if category == "Co":
+            return True  # Mac Roman's Apple logo: Icelandic "ð" read as Mac Roman
         if category == "Cf" or category.startswith("Z"):
             continue  # zero-width joiners, direction marks, no-break spaces
         if category == "Nd":  # Thai digits: "Espa๑a" is "España" read as cp874
@@ -201,7 +211,13 @@ def _stray_symbol(text: str) -> bool:
             if after.isascii() and after.isalpha():
                 return True
             continue
-        if before.isalpha() and after.isalpha() and char not in _BETWEEN_LETTERS:
+        catalan_dot = char == "·" and before in "lL" and after in "lL"
+        if (
+            before.isalpha()
+            and after.isalpha()
+            and char not in _BETWEEN_LETTERS
+            and not catalan_dot
+        ):
             return True
         if char in _NEVER_WRITTEN or (
             char in _MISREAD_SYMBOLS and (before.isalpha() or after.isalpha())
