@@ -49,21 +49,30 @@ def reads_as_real_words(text: str, encoding: str) -> bool:
     if script.script is Script.UNCASED and not _holds_script_word(text, script):
         return False  # direction marks or French letters only: Baltic "už" read as cp1256
     for word in _words(text):
-        if not word.isascii() and not _fits_a_language(word, alphabets):
+        if not _fits_a_language(word, alphabets):
             return False
     return not _stray_symbol(text)
 
 
-def _words(text: str) -> list[str]:
-    """Runs of letters and the marks on them ("½", "²" and digits are no letters)."""
+# Candidate words: runs of word characters and the marks on them, split again by _letter_runs.
+_TOKEN = re.compile(r"[\w\u0300-\u036f\u05b0-\u05c7\u064b-\u0652\u0e31-\u0e4e]+")
+
+
+def _words(text: str) -> set[str]:
+    """The distinct words outside ASCII: runs of letters and their marks ("½", "²" are none)."""
+    tokens = {token for token in _TOKEN.findall(text) if not token.isascii()}
+    return {word for token in tokens for word in _letter_runs(token) if not word.isascii()}
+
+
+def _letter_runs(token: str) -> list[str]:
     words: list[str] = []
     start = None
-    for index, char in enumerate(f"{text} "):
+    for index, char in enumerate(f"{token} "):
         inside = char.isalpha() or unicodedata.category(char).startswith("M")
         if inside and start is None:
             start = index
         elif not inside and start is not None:
-            words.append(text[start:index])
+            words.append(token[start:index])
             start = None
     return words
 
@@ -188,11 +197,15 @@ def _vietnamese_syllable(word: str) -> bool:
     return "ă" not in vowels and ("â" not in vowels or vowels.endswith(("âu", "ây")))
 
 
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _stray_symbol(text: str) -> bool:
     """A symbol inside a word ("sto³u"; "Paris–Berlin" is fine), a misreading's symbol at a
     word's edge, or a vowel sign with no letter before it ("้cole" is "école" read as Thai)."""
-    for index, char in enumerate(text):
-        if char.isascii() or char.isalpha() or char.isspace():
+    for found in _NOT_ASCII.finditer(text):
+        index, char = found.start(), found.group()
+        if char.isalpha() or char.isspace():
             continue
         category = unicodedata.category(char)
         before = text[index - 1] if index else " "
