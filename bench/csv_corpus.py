@@ -255,6 +255,46 @@ CORPUS: list[tuple[str, str, list[tuple[str, str, str]]]] = [
         ],
     ),
     (
+        "Italian",
+        "cp1252",
+        [
+            ("it-IT", "Tazza in ceramica", "su un tavolo di marmo a Milano"),
+            ("it-IT", "Candela profumata", "mattina d'autunno, foglie dorate alla finestra"),
+            ("it-IT", "Teiera", "in una cucina accogliente a Napoli, caffè e più"),
+            ("it-IT", "Lampada in legno", "sera d'inverno in montagna, neve e camino, città"),
+        ],
+    ),
+    (
+        "Portuguese",
+        "cp1252",
+        [
+            ("pt-PT", "Caneca de cerâmica", "numa mesa de mármore em Lisboa"),
+            ("pt-PT", "Vela perfumada", "manhã de outono, folhas douradas na janela"),
+            ("pt-BR", "Bule de chá", "numa cozinha acolhedora em São Paulo"),
+            ("pt-BR", "Luminária de madeira", "noite de inverno nas montanhas, lareira e coração"),
+        ],
+    ),
+    (
+        "Danish",
+        "cp1252",
+        [
+            ("da-DK", "Keramikkrus", "på et marmorbord i København"),
+            ("da-DK", "Duftlys", "efterårsmorgen, gyldne blade ved vinduet"),
+            ("da-DK", "Tekande", "i et hyggeligt køkken i Århus"),
+            ("da-DK", "Trælampe", "vinteraften i bjergene, sne og pejs"),
+        ],
+    ),
+    (
+        "Swedish",
+        "cp1252",
+        [
+            ("sv-SE", "Keramikmugg", "på ett marmorbord i Stockholm"),
+            ("sv-SE", "Doftljus", "höstmorgon, gyllene löv vid fönstret"),
+            ("sv-SE", "Tekanna", "i ett mysigt kök i Göteborg"),
+            ("sv-SE", "Trälampa", "vinterkväll i fjällen, snö och öppen spis"),
+        ],
+    ),
+    (
         "French (Mac)",
         "mac_roman",
         [

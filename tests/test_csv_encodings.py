@@ -294,3 +294,20 @@ def test_everyday_punctuation_and_symbols_keep_a_file_readable(text, encoding):
     values, read_as = settings(data)
     assert values == [text]
     assert read_as == encoding
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "in una cucina accogliente a Napoli, caffè e più",
+        "i et hyggeligt køkken i Århus, på et marmorbord i København",
+        "höstmorgon på ett marmorbord i Göteborg",
+        "o coração de Lisboa, numa mesa de mármore",
+    ],
+    ids=["italian", "danish", "swedish", "portuguese"],
+)
+def test_western_markets_stay_readable_beside_central_european_and_baltic(text):
+    # cp1250 would make "più" "piů" and "på" "pĺ", cp1257 "køkken" "kųkken": no such words.
+    values, encoding = settings(f'code,setting\r\nx,"{text}"\r\n'.encode("cp1252"))
+    assert values == [text]
+    assert encoding == "cp1252"

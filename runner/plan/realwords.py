@@ -23,6 +23,9 @@ _MISREAD_SYMBOLS = frozenset("†‡‰‹›•˜¸˘˙˚˝˛ˇ¯√∆≈∂�
 # Real before a letter („Guten Tag“, ¿Dónde?), a misreading after one ("by¿" is Polish "byż").
 _NEVER_WRITTEN = frozenset("‡˝˛˙˘ˇ๚๛")  # and the archaic Thai marks: Shift-JIS read as cp874
 _OPENING_SYMBOLS = frozenset("‚„¿¡")
+# Real after a letter or digit ("wait…", "m²", "5£"), a misreading before a letter: "…l" is Mac
+# Roman "Öl" read as cp1252, "³¹ka" and "£odzi" are Polish "łąka", "Łodzi".
+_CLOSING_SYMBOLS = frozenset("…¹²³£¥¢")
 # The accented letters that are words on their own: French "à", Italian "è", Portuguese "é",
 # Icelandic "á" and "í", Swedish "å" and "ö", Lithuanian "į". Czech, Slovak, Polish, Baltic and
 # Turkish letters never are, and French "à" read as cp1250 or cp1257 is a lone "ŕ" or "ą".
@@ -135,10 +138,12 @@ def _spelled_like(word: str, language: str) -> bool:
             for index, char in enumerate(word)
             if char in "ğĞ"
         )
-    if language == "Polish":  # "mañana" read as cp1250 is "mańana"
-        return not any(
+    if language == "Polish":  # "mañana" read as cp1250 is "mańana"; no word starts with ą, ę
+        return word[0] not in "ąęĄĘ" and not any(
             a in _POLISH_SOFT and b in _POLISH_VOWELS for a, b in itertools.pairwise(word)
         )
+    if language in ("Czech", "Slovak", "Lithuanian"):
+        return _syllables_fit(word, language)
     if language in ("Russian", "Ukrainian", "Belarusian", "Bulgarian", "Serbian", "Macedonian"):
         if word in _NEVER_ALONE:
             return False
@@ -150,6 +155,40 @@ def _spelled_like(word: str, language: str) -> bool:
             or bool(_CYRILLIC_VOWELS.intersection(word))
         )
     return True
+
+
+def _syllables_fit(word: str, language: str) -> bool:
+    """Where Czech, Slovak and Lithuanian letters can stand, as misread Western text breaks it.
+
+    Slovak "ĺ ŕ" are syllables between consonants (Italian "città" in cp1250 is "cittŕ",
+    Danish "på" is "pĺ"); Czech "ů" follows a consonant ("più" is "piů") and "ě" one of
+    b p v f m d t n; Lithuanian "ų" ends a word or comes before s š ž z j ("køkken" read as
+    cp1257 is "kųkken"), and "į" inside a word follows a prefix's vowel or comes before s š ž z
+    ("mármore" is "mįrmore").
+    """
+    padded = f" {word.lower()} "
+    for before, char, after in zip(padded, padded[1:], padded[2:], strict=False):
+        if language == "Slovak" and char in "ĺŕ":
+            fits = _consonant(before) and _consonant(after)
+        elif language == "Czech" and char in "ůě":
+            fits = _consonant(before) if char == "ů" else before in "bpvfmdtn"
+        elif language == "Lithuanian" and char == "ų":
+            fits = after in " sšžzj"
+        elif language == "Lithuanian" and char == "į":
+            fits = " " in (before, after) or _vowel(before) or after in "sšžz"
+        else:
+            continue
+        if not fits:
+            return False
+    return True
+
+
+def _vowel(char: str) -> bool:
+    return unicodedata.normalize("NFD", char)[0] in "aeiouy" or char in "ąęįųėœæø"
+
+
+def _consonant(char: str) -> bool:
+    return char.isalpha() and not _vowel(char)
 
 
 def _cased_like_a_word(word: str) -> bool:
@@ -238,6 +277,6 @@ def _stray_symbol(text: str) -> bool:
             return True
         if char in _OPENING_SYMBOLS and before.isalpha():
             return True
-        if char == "…" and after.isalpha():
-            return True  # "wait…" is real, "…l" is Mac Roman "Öl" read as cp1252
+        if char in _CLOSING_SYMBOLS and after.isalpha():
+            return True
     return False
