@@ -1,7 +1,8 @@
-"""CSV files that are not UTF-8: decoded when charset-normalizer is sure, refused otherwise.
+"""CSV files that are not UTF-8: decoded when only one code page reads them, refused otherwise.
 
-A wrong guess sends garbled prompts to a paid API, so a file readable several ways is refused
-with "save as CSV UTF-8", naming the file and the first line that is not UTF-8.
+A wrong guess sends garbled prompts to a paid API, so a file readable several ways (as real
+words in two single-byte code pages, or CJK text charset-normalizer cannot tell apart) is
+refused with "save as CSV UTF-8", naming the file and the first line that is not UTF-8.
 """
 
 from __future__ import annotations
