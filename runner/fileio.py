@@ -5,10 +5,11 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from runner.diagnostics import StateError
+from runner.diagnostics import StateError, display_path
 
 # The whole folder (its disk) is unusable, not one file: the run stops.
 FOLDER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -58,7 +59,44 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-class DiskFullError(StateError):
+def not_a_folder(path: Path) -> tuple[Path, str] | None:
+    """The path, or the nearest existing folder above it, that is no folder, and what it is."""
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return None
+        if os.path.lexists(candidate):
+            kind = "a file" if candidate.is_file() else "a device, a pipe, a socket or a link"
+            return candidate, kind
+    return None
+
+
+@dataclass(frozen=True)
+class FolderRole:
+    """Which folder a failed write was for, and how the command that wrote it lets you pick
+    another: each command's hint must name its own option (export has no -o)."""
+
+    name: str
+    choose: str
+
+
+OUTPUT_FOLDER = FolderRole("the output folder", "choose a writable output folder with -o")
+
+
+class FolderWriteError(StateError):
+    """A folder cannot be written: read-only, full or not ours (exit 3); `retold` re-says it
+    for another command's role."""
+
+    def __init__(
+        self, message: str, hint: str | None, folder: Path, exc: OSError, what: str | None
+    ) -> None:
+        super().__init__(message, hint)
+        self.folder, self.exc, self.what = folder, exc, what
+
+    def retold(self, role: FolderRole) -> StateError:
+        return folder_error(self.folder, self.exc, self.what, role=role)
+
+
+class DiskFullError(FolderWriteError):
     """The disk holding the output folder is full: nothing more can be written (exit 3)."""
 
 
@@ -67,10 +105,15 @@ def disk_full(folder: Path) -> DiskFullError:
         f"the disk holding {folder} is full",
         "make room on that disk, then run the same command again: finished jobs and paid"
         " answers are kept, and paid results are downloaded, not generated again",
+        folder,
+        OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+        None,
     )
 
 
-def folder_error(folder: Path, exc: OSError, what: str | None = None) -> StateError:
+def folder_error(
+    folder: Path, exc: OSError, what: str | None = None, *, role: FolderRole = OUTPUT_FOLDER
+) -> StateError:
     """What a user needs to know when `what` (a file in `folder`) cannot be written (exit 3).
 
     The hint never suggests moving the .backdrop folder away: it holds the record of paid work.
@@ -78,15 +121,50 @@ def folder_error(folder: Path, exc: OSError, what: str | None = None) -> StateEr
     code = exc.errno
     name = f"{what} in " if what else ""
     if code in (errno.ENOSPC, errno.EDQUOT):
-        return disk_full(folder)
+        if role is OUTPUT_FOLDER:
+            return disk_full(folder)
+        return FolderWriteError(
+            f"the disk holding {folder} is full",
+            f"make room on that disk, or {role.choose}",
+            folder,
+            exc,
+            what,
+        )
     if code == errno.EROFS:
-        return StateError(
-            f"the output folder {folder} is on a read-only file system",
-            "choose a writable output folder with -o (or make that disk writable)",
+        return FolderWriteError(
+            f"{role.name} {folder} is on a read-only file system",
+            f"{role.choose} (or make that disk writable)",
+            folder,
+            exc,
+            what,
         )
     if code in (errno.EACCES, errno.EPERM):
-        return StateError(
+        return FolderWriteError(
             f"no permission to write {name}{folder}",
-            "make the folder writable for you, or choose another output folder with -o",
+            f"make the folder writable for you, or {role.choose}",
+            folder,
+            exc,
+            what,
         )
-    return StateError(f"cannot write {name}{folder}: {exc.strerror or exc}")
+    target = folder / what if what else folder
+    blocker = not_a_folder(target.parent) if code in (errno.EEXIST, errno.ENOTDIR) else None
+    if blocker is not None:  # "File exists" from mkdir: a file sits where a folder must go
+        return FolderWriteError(
+            f"cannot write {name}{folder}: {display_path(blocker[0])} is {blocker[1]}, "
+            "not a folder",
+            f"rename or remove {display_path(blocker[0])}, or {role.choose}",
+            folder,
+            exc,
+            what,
+        )
+    if code == errno.EISDIR:
+        return FolderWriteError(
+            f"cannot write {name}{folder}: {display_path(target)} is a folder",
+            f"rename or remove that folder, or {role.choose}",
+            folder,
+            exc,
+            what,
+        )
+    return FolderWriteError(
+        f"cannot write {name}{folder}: {exc.strerror or exc}", None, folder, exc, what
+    )

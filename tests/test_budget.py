@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from runner.execute.budget import spent_usd
+from runner.execute.lock import STATE_DIR
+from runner.execute.state import STATE_FILE
 from runner.recipe.model import DEFAULT_PRICES
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
+from tests.disks import remount_read_only, tmpfs
 
 LOW = DEFAULT_PRICES.price("low", "1024x1024")
 
@@ -54,6 +58,68 @@ def test_spend_already_recorded_counts_against_the_budget(recipe, capsys):
     fits = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--limit", "3")
     assert fits.code == 0, fits.err
     assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(3 * LOW)
+
+
+def test_forced_regenerations_count_as_spent_and_stop_at_the_budget(recipe, capsys):
+    out = recipe.parent / "out" / "deliver-test"
+    args = ("run", str(recipe), "--emulate", "-y", "--limit", "1")
+    assert run_cli(capsys, *args).code == 0
+    for paid in (2, 3):  # each --force pays again for the same job
+        forced = run_cli(capsys, *args, "--force")
+        assert forced.code == 0, forced.err
+        assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(paid * LOW)
+    plan = run_cli(capsys, "plan", str(recipe))
+    assert f"spent so far ${3 * LOW:,.2f}" in plan.out
+    refused = run_cli(capsys, *args, "--force")
+    assert refused.code == 2
+    assert f"(${3 * LOW:,.2f} already spent, ${LOW:,.2f} for this run)" in refused.err
+
+
+def test_a_state_from_before_the_ledger_counts_its_recorded_results(recipe, capsys):
+    out = recipe.parent / "out" / "deliver-test"
+    assert run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--limit", "2").code == 0
+    with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:
+        conn.execute("DROP TABLE generations")  # as an older backdrop left it
+    conn.close()
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)  # read, not migrated
+    forced = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--limit", "1", "--force")
+    assert forced.code == 0, forced.err
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(3 * LOW)  # started, then counted
+
+
+def test_a_generation_sent_but_never_answered_counts_as_maybe_spent(recipe, capsys):
+    out = recipe.parent / "out" / "deliver-test"
+    args = ("run", str(recipe), "--emulate", "-y", "--limit", "1")
+    assert run_cli(capsys, *args).code == 0
+    with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:  # as a run killed mid-call left it
+        key = conn.execute("SELECT key FROM jobs ORDER BY idx LIMIT 1 OFFSET 1").fetchone()[0]
+        conn.execute(
+            "INSERT INTO sent_requests (job_key, run_id, sent_at) VALUES (?, 'dead', '2026')",
+            (key,),
+        )
+    conn.close()
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)
+    again = run_cli(capsys, *args)  # reports it as maybe charged, then forgets the row
+    assert again.code == 0, again.err
+    with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM sent_requests").fetchone() == (0,)
+    conn.close()
+    assert spent_usd(out, DEFAULT_PRICES) == pytest.approx(2 * LOW)  # kept in the ledger
+
+
+def test_plan_reads_the_spend_of_a_read_only_folder(recipe, tmp_path, capsys):
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        out = disk / "out"
+        args = ("--emulate", "-y", "-o", str(out))
+        assert run_cli(capsys, "run", str(recipe), *args, "--limit", "1").code == 0
+        assert run_cli(capsys, "run", str(recipe), *args, "--limit", "1", "--force").code == 0
+        with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:
+            conn.execute("DROP TABLE generations")  # an older state, which plan cannot migrate
+        conn.close()
+        remount_read_only(disk)
+        plan = run_cli(capsys, "plan", str(recipe), "-o", str(out))
+    assert plan.code == 0, plan.err
+    assert f"spent so far ${LOW:,.2f}" in plan.out
 
 
 @pytest.mark.parametrize("budget", ["-5", "0"])

@@ -123,7 +123,7 @@ plan_options = option_group(
     click.option(
         "--output-dir",
         "-o",
-        type=click.Path(file_okay=False),
+        type=click.Path(),  # a file or device there is said by the planner, with what to do
         help="Output folder (default: out/<name>/ beside the recipe).",
     ),
     click.option(

@@ -11,10 +11,8 @@ from runner.diagnostics import EXIT_OK, UsageError
 
 
 @click.command()
-@click.argument("outdir", type=click.Path(file_okay=False))
-@click.option(
-    "--to", "to", required=True, type=click.Path(file_okay=False), help="The delivery folder."
-)
+@click.argument("outdir", type=click.Path())
+@click.option("--to", "to", required=True, type=click.Path(), help="The delivery folder.")
 @click.option(
     "--name",
     "name",

@@ -8,10 +8,15 @@ import click
 
 from runner.commands.common import csv_separator_option
 from runner.diagnostics import UsageError
+from runner.fileio import FolderRole, FolderWriteError
+
+REPORT_FOLDER = FolderRole(
+    "the output folder", "copy the folder to a writable disk and run backdrop report on the copy"
+)
 
 
 @click.command()
-@click.argument("outdirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.argument("outdirs", nargs=-1, required=True, type=click.Path())
 @click.option(
     "--merge",
     is_flag=True,
@@ -44,7 +49,10 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: st
         else StateStore.read_snapshot(into)
     )
     options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
-    paths = write_reports(snapshot, into, merged=merge, options=options)
+    try:
+        paths = write_reports(snapshot, into, merged=merge, options=options)
+    except FolderWriteError as err:  # report has no -o: the hint must not offer one
+        raise err.retold(REPORT_FOLDER) from None
     terminal.show_report_paths(paths)
     if open_:
         click.launch(str(paths.html))

@@ -10,7 +10,7 @@ from runner.diagnostics import UsageError
 
 
 @click.command()
-@click.argument("outdir", type=click.Path(file_okay=False))
+@click.argument("outdir", type=click.Path())
 @click.option(
     "--port",
     "-p",
@@ -25,11 +25,13 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
     from runner.review.decisions import load_review, orphaned
     from runner.review.page import count_statuses, job_sizes
     from runner.review.server import ReviewServer
+    from runner.review.writable import check_decisions_writable
 
     folder = Path(outdir)
     # Both fail early, with a message, when there is no run or review.yaml has a mistake.
     sizes = job_sizes(StateStore.read_snapshot(folder))
     decisions = load_review(folder)
+    check_decisions_writable(folder)  # else every click would fail to save
     server = ReviewServer(folder, lambda: StateStore.read_snapshot(folder), port=port)
     try:
         server.bind()

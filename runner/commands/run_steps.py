@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -132,7 +133,9 @@ def _start_emulator(stack: ExitStack, output_dir: Path) -> tuple[str, str, str]:
     try:
         server = stack.enter_context(EmulatorServer(config))
     except OSError as err:
-        if err.errno in FOLDER_ERRNOS or isinstance(err, PermissionError):
+        if err.errno in FOLDER_ERRNOS | {errno.ENOTDIR, errno.EEXIST} or isinstance(
+            err, PermissionError
+        ):
             raise folder_error(output_dir, err, ".backdrop/emulator") from None
         raise UsageError(
             f"cannot start the emulator in {folder}: {err.strerror or err}",

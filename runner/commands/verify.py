@@ -40,11 +40,12 @@ def _verify_folder(target: str) -> Path:
             hint="pass the output folder of a run (the one with backdrop.lock), e.g. backdrop "
             "verify out/spring-campaign, or its recipe: backdrop verify spring-campaign.yaml",
         )
-    if not path.is_file():
+    if path.is_dir():
         return path
-    if path.suffix.lower() not in (".yaml", ".yml"):
+    if not path.is_file() or path.suffix.lower() not in (".yaml", ".yml"):
+        what = "a file" if path.is_file() else "a device, a pipe or a socket"
         raise UsageError(
-            f"{target!r} is a file, neither an output folder nor a recipe",
+            f"{target!r} is {what}, neither an output folder nor a recipe",
             hint="pass the folder with backdrop.lock, e.g. backdrop verify out/spring-campaign, "
             "or the recipe: backdrop verify spring-campaign.yaml",
         )

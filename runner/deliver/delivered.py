@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.diagnostics import UsageError, display_path
+from runner.diagnostics import StateError, UsageError, display_path
+from runner.fileio import FolderRole, FolderWriteError, folder_error
 from runner.report.atomic import write_atomic
 
 RECORD_PATH = ".backdrop/exports.json"
 _FORMAT = 1
 _SHOWN = 10
+EXPORT_FOLDER = FolderRole("the export folder", "choose a writable export folder with --to")
 
 
 class DeliveredRecord:
@@ -54,7 +56,7 @@ class DeliveredRecord:
         self.folders[self.folder] = self.files
         text = json.dumps({"format": _FORMAT, "folders": self.folders}, sort_keys=True)
         # A read-only output folder only means the next export asks for --overwrite.
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, StateError):
             write_atomic(self.path, text.encode("utf-8"), durable=False)
 
 
@@ -100,12 +102,9 @@ class Delivery:
         try:
             for relative, target, data, digest in pending:
                 try:
-                    write_atomic(target, data, durable=False)
-                except OSError as exc:
-                    raise UsageError(
-                        f"cannot write {target}: {exc.strerror or exc}",
-                        hint="check that the export folder is writable and the disk not full",
-                    ) from None
+                    write_atomic(target, data, durable=False, role=EXPORT_FOLDER)
+                except FolderWriteError as err:  # said of --to, whichever subfolder it was
+                    raise folder_error(self.to, err.exc, relative, role=EXPORT_FOLDER) from None
                 self.record.note(relative, digest)
                 self.written.append(relative)
         finally:

@@ -27,8 +27,9 @@ from runner.deliver.manifest import SEPARATORS, ManifestRow, render_manifest
 from runner.deliver.names import NameRenderer
 from runner.deliver.picks import Held, Pick, pick_results
 from runner.deliver.render_cache import RenderCache, render_key
-from runner.diagnostics import UsageError
+from runner.diagnostics import UsageError, display_path
 from runner.execute.records import RunSnapshot
+from runner.fileio import not_a_folder
 from runner.recipe.model import Channel
 from runner.report.axis_values import value_label
 from runner.review.decisions import Decision
@@ -184,6 +185,7 @@ def export_outputs(
 def _check_folder(output_dir: Path, to: Path, snapshot: RunSnapshot, recipe: Path | None) -> None:
     """--to must be a folder of its own: not in the output folder, and holding none of the
     recipe's folder, its source images or the output folder (their files could share names)."""
+    _check_is_folder(to)
     real_to = to.resolve()
     real_out = output_dir.resolve()
     if real_to == real_out or real_out in real_to.parents:
@@ -207,6 +209,20 @@ def _check_folder(output_dir: Path, to: Path, snapshot: RunSnapshot, recipe: Pat
                 f"--to {to} {where} {what} ({path}); export could overwrite files there",
                 hint="export into a folder of its own, e.g. --to delivery/",
             )
+
+
+def _check_is_folder(to: Path) -> None:
+    """--to names a folder (created when missing): not a file, a device, or a path under one."""
+    blocker = not_a_folder(to)
+    if blocker is None:
+        return
+    path, what = blocker
+    shown = display_path(to)
+    where = f"{shown} is" if path == to else f"{shown} lies under {display_path(path)}, which is"
+    raise UsageError(
+        f"--to must be a folder: {where} {what}",
+        hint="give the folder to deliver into; it is created when missing, e.g. --to delivery/",
+    )
 
 
 def _read_source(output_dir: Path, pick: Pick) -> bytes:

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from runner.diagnostics import StateError
 from runner.recipe.model import Channel
 from runner.report.atomic import write_atomic
 
@@ -66,7 +67,9 @@ class RenderCache:
         if not self.changed:
             return
         text = json.dumps({"format": _FORMAT, "entries": self.entries}, sort_keys=True)
-        with contextlib.suppress(OSError):  # only a cache: a read-only output folder is fine
+        with contextlib.suppress(
+            OSError, StateError
+        ):  # only a cache: a read-only output folder is fine
             write_atomic(self.path, text.encode("utf-8"), durable=False)
 
     def _delivered(self, path: str, zip_name: str) -> bytes | None:

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import UsageError
-from runner.execute.lock import STATE_DIR
 from runner.execute.selection import value_text
-from runner.execute.state import STATE_FILE, StateStore
+from runner.execute.state import StateStore
 from runner.plan.model import Job, Plan
 from runner.recipe.model import PriceTable
 
@@ -44,10 +43,7 @@ class BudgetStatus:
 
 def spent_usd(output_dir: Path, prices: PriceTable) -> float:
     """Estimated cost of every generation recorded in the folder's state (0 without a state)."""
-    if not (output_dir / STATE_DIR / STATE_FILE).is_file():
-        return 0.0
-    with StateStore.open(output_dir) as state:
-        paid = state.paid_prompt_objects()
+    paid = StateStore.read_paid_prompt_objects(output_dir)  # read-only: plan must not write
     total = 0.0
     for po in paid:
         try:

@@ -44,7 +44,7 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
             if job.key not in adopted or (options.force and job.key not in options.protected)
         )
         return _preview(plan, selected, fresh, 0, len(selected) - len(fresh))
-    with StateStore.open(plan.output_dir) as state:
+    with StateStore.open_read_only(plan.output_dir) as state:  # plan must not write
         failed = set(state.failed_keys()) if options.retry_failed else None
         selected = select_jobs(plan.jobs, options.selection, failed_keys=failed, keys=options.keys)
         states = state.job_states([job.key for job in selected])

@@ -14,7 +14,6 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from runner.diagnostics import StateError
 from runner.execute.adopt import lock_adoption, lock_folders
@@ -22,7 +21,7 @@ from runner.execute.files import files_intact
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
 from runner.execute.state import STATE_FILE, StateStore
-from runner.execute.state_schema import FRESH_START, check_version, file_record
+from runner.execute.state_schema import FRESH_START, check_version, connect_read_only, file_record
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
 from runner.plan.model import Plan
 
@@ -96,7 +95,7 @@ def _from_lock(
 
 def _from_state(output_dir: Path, path: Path) -> Previous:
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=10)
+        conn = connect_read_only(path)
     except sqlite3.Error as exc:
         raise StateError(f"the state file {path} cannot be read ({exc})", FRESH_START) from None
     try:

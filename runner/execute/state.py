@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from runner import __version__
 from runner.diagnostics import StateError
@@ -44,11 +43,13 @@ from runner.execute.state_schema import (
     UPSERT_JOB,
     JobState,
     check_version,
+    connect_read_only,
     ensure_later_tables,
     ensure_take_column,
     file_record,
     job_state_of,
     no_run,
+    paid_prompt_objects,
     snapshot_of,
 )
 from runner.fileio import disk_full
@@ -110,6 +111,27 @@ class StateStore:
         store.reserve.make()
         return store
 
+    @classmethod
+    def open_read_only(cls, output_dir: Path) -> StateStore:
+        """Open an existing state to read it only: no schema changes, no reserve, no files
+        made (`plan` and the money guard, on a read-only disk too); for reads only."""
+        output_dir = Path(output_dir)
+        path = output_dir / STATE_DIR / STATE_FILE
+        try:
+            conn = connect_read_only(path)
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            check_version(conn, path, create=False)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _open_error(path, exc) from None
+        except StateError:
+            conn.close()
+            raise
+        return cls(conn, path, output_dir)
+
     @property
     def has_reserve(self) -> bool:
         return self.reserve.held
@@ -126,9 +148,7 @@ class StateStore:
         if not path.is_file():
             raise no_run(output_dir)
         try:
-            conn = sqlite3.connect(
-                f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=10.0
-            )
+            conn = connect_read_only(path)
         except sqlite3.Error as exc:
             raise _open_error(path, exc) from None
         try:
@@ -326,6 +346,14 @@ class StateStore:
                 " WHERE s.run_id IS NOT ? ORDER BY s.sent_at, j.idx",
                 (self._run_id,),
             ).fetchall()
+            # Maybe charged: the budget keeps counting them once they are forgotten here.
+            cur.execute(
+                "INSERT OR IGNORE INTO generations (record_uuid, job_key, prompt_object, run_id)"
+                " SELECT 'unanswered:' || s.job_key || ':' || s.sent_at, s.job_key,"
+                " j.prompt_object, s.run_id FROM sent_requests s JOIN jobs j ON j.key = s.job_key"
+                " WHERE s.run_id IS NOT ?",
+                (self._run_id,),
+            )
             cur.execute("DELETE FROM sent_requests WHERE run_id IS NOT ?", (self._run_id,))
         return tuple(
             UnansweredRequest(str(key), str(label), json.loads(vars_), str(sent_at))
@@ -340,14 +368,36 @@ class StateStore:
         if not path.is_file():
             return False
         try:
-            conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+            conn = connect_read_only(path, timeout=5.0)
         except sqlite3.Error:
             return True  # unreadable: the callers' own opening says why
         try:
             conn.execute("PRAGMA busy_timeout = 10000")
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+            if "runs" not in tables:  # a run that stopped before it made the schema (disk full)
+                return False
             return conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
         except sqlite3.Error:
             return True
+        finally:
+            conn.close()
+
+    @staticmethod
+    def read_paid_prompt_objects(output_dir: Path) -> list[dict[str, Any]]:
+        """Every charged generation's promptObject, forced ones too (read-only; for the budget)."""
+        path = Path(output_dir) / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            return []
+        try:
+            conn = connect_read_only(path)
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        try:
+            conn.execute("PRAGMA busy_timeout = 10000")
+            check_version(conn, path, create=False)
+            return paid_prompt_objects(conn)
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
         finally:
             conn.close()
 
@@ -356,7 +406,7 @@ class StateStore:
         """How many generations are sent and unanswered (read-only; 0 when unknown)."""
         path = Path(output_dir) / STATE_DIR / STATE_FILE
         try:
-            conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+            conn = connect_read_only(path, timeout=5.0)
         except sqlite3.Error:
             return 0
         try:
@@ -388,6 +438,12 @@ class StateStore:
             )
             if cur.rowcount != 1:
                 raise StateError(f"job {key} is not in the recorded plan")
+            if result_keys:  # the budget counts every charge, even one --force replaces
+                cur.execute(
+                    "INSERT OR IGNORE INTO generations (record_uuid, job_key, prompt_object,"
+                    " run_id) SELECT ?, key, prompt_object, run_id FROM jobs WHERE key = ?",
+                    (uuid, key),
+                )
             cur.execute("DELETE FROM files WHERE job_key = ?", (key,))
             cur.execute("DELETE FROM sent_requests WHERE job_key = ?", (key,))
 
@@ -475,14 +531,6 @@ class StateStore:
             (),
         ).fetchall()
         return tuple(str(row[0]) for row in rows)
-
-    def paid_prompt_objects(self) -> list[dict[str, Any]]:
-        """The promptObject of every job the API has charged for (result keys recorded)."""
-        rows = self._read(
-            "SELECT prompt_object FROM jobs WHERE result_keys IS NOT NULL AND result_keys != '[]'",
-            (),
-        ).fetchall()
-        return [json.loads(row[0]) for row in rows]
 
     def snapshot(self) -> RunSnapshot:
         """The latest run, its jobs in plan order."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 from runner.diagnostics import NoRunError, StateError
 from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
@@ -178,11 +180,55 @@ CREATE TABLE sent_requests (
 """
 
 
+# Every generation the API answered (so charged), kept when --force replaces a job's result:
+# the budget's "spent so far" counts these, not the jobs' latest results. A state made before
+# this table starts it from those latest results: earlier forced generations are not known.
+GENERATIONS_TABLE = """
+CREATE TABLE generations (
+    record_uuid TEXT PRIMARY KEY,
+    job_key TEXT NOT NULL,
+    prompt_object TEXT NOT NULL,
+    run_id TEXT
+)
+"""
+
+
+def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
+    """A read-only connection that never writes beside the state file.
+
+    A WAL state is read through its -shm file, created on first read; on a read-only disk
+    (an archived campaign) it cannot be, and the file cannot change either: read it as immutable.
+    """
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    shm = path.with_name(path.name + "-shm")
+    if not shm.exists() and not os.access(path.parent, os.W_OK):
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=timeout)
+
+
+def paid_prompt_objects(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The promptObject of every generation charged for, or maybe charged (sent, unanswered);
+    from the jobs' latest results when the state predates the generations table (read-only
+    callers cannot create it)."""
+    tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
+    query = (
+        "SELECT prompt_object FROM generations"
+        if "generations" in tables
+        else "SELECT prompt_object FROM jobs WHERE result_keys IS NOT NULL AND result_keys != '[]'"
+    )
+    if "sent_requests" in tables:
+        query += (
+            " UNION ALL SELECT j.prompt_object FROM sent_requests s"
+            " JOIN jobs j ON j.key = s.job_key"
+        )
+    return [json.loads(row[0]) for row in conn.execute(query)]
+
+
 def ensure_later_tables(conn: sqlite3.Connection) -> None:
     tables = {
         str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
     }
-    if {"written_files", "sent_requests"} <= tables:
+    if {"written_files", "sent_requests", "generations"} <= tables:
         return
     conn.execute("BEGIN IMMEDIATE")
     if "written_files" not in tables:
@@ -193,6 +239,13 @@ def ensure_later_tables(conn: sqlite3.Connection) -> None:
         )
     if "sent_requests" not in tables:
         conn.execute(SENT_TABLE)
+    if "generations" not in tables:
+        conn.execute(GENERATIONS_TABLE)
+        conn.execute(
+            "INSERT OR IGNORE INTO generations (record_uuid, job_key, prompt_object, run_id)"
+            " SELECT COALESCE(record_uuid, 'job:' || key), key, prompt_object, run_id FROM jobs"
+            " WHERE result_keys IS NOT NULL AND result_keys != '[]'"
+        )
     conn.execute("COMMIT")
 
 
@@ -283,6 +336,13 @@ def file_record(row: Sequence[Any]) -> FileRecord:
 
 
 def no_run(output_dir: Path) -> NoRunError:
+    if os.path.lexists(output_dir) and not output_dir.is_dir():
+        what = "a file" if output_dir.is_file() else "a device, a pipe or a socket"
+        return NoRunError(
+            f"{output_dir} is {what}, not an output folder",
+            hint="give the output folder of a run (the one with backdrop.lock), "
+            "e.g. out/spring-campaign",
+        )
     return NoRunError(
         f"no run recorded in {output_dir}: no run has written to it yet; "
         "run `backdrop run RECIPE` first",

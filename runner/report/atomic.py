@@ -6,10 +6,12 @@ import contextlib
 import os
 from pathlib import Path
 
-from runner.fileio import folder_error, temp_beside
+from runner.fileio import OUTPUT_FOLDER, FolderRole, folder_error, temp_beside
 
 
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+def write_atomic(
+    path: Path, data: bytes, *, durable: bool = True, role: FolderRole = OUTPUT_FOLDER
+) -> None:
     """Write to a temporary file beside `path`, then rename it into place.
 
     A folder that cannot be written (read-only, full, no permission) raises StateError (exit 3).
@@ -18,7 +20,7 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = temp_beside(path, ".tmp")
     except OSError as exc:
-        raise folder_error(path.parent, exc, path.name) from None
+        raise folder_error(path.parent, exc, path.name, role=role) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -30,5 +32,5 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         if isinstance(exc, OSError):
-            raise folder_error(path.parent, exc, path.name) from None
+            raise folder_error(path.parent, exc, path.name, role=role) from None
         raise

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from runner.diagnostics import BackdropError
+from runner.execute.lock import STATE_DIR
 from runner.execute.records import RunSnapshot
 from runner.plan.fingerprints import FIELDS, request_fingerprints
 
@@ -112,6 +113,18 @@ def read_lock(output_dir: Path) -> Lock:
     path = output_dir / LOCK_NAME
     rebuild = f"Rebuild it with `backdrop report {output_dir}`."
     if not path.is_file():
+        shards = sorted(output_dir.glob(f"shard-*/{LOCK_NAME}"))
+        if shards:  # a sharded run's folder: each shard has its own lock
+            raise ManifestError(
+                f"no {LOCK_NAME} in {output_dir}: its runs wrote into shard folders",
+                hint=f"verify each of them, e.g. backdrop verify {shards[0].parent}",
+            )
+        if not (output_dir / STATE_DIR).is_dir():  # `backdrop report` would find no run either
+            raise ManifestError(
+                f"no {LOCK_NAME} in {output_dir}: no run has written to it",
+                hint="check the folder name (it is the recipe's output folder, e.g. "
+                "out/spring-campaign), or run the recipe first: backdrop run RECIPE",
+            )
         raise ManifestError(
             f"no {LOCK_NAME} in {output_dir}",
             hint=f"Run the recipe first, or write the reports with `backdrop report {output_dir}`.",
