@@ -1,12 +1,14 @@
-"""CSV files that are not UTF-8: decoded when charset-normalizer is sure, refused otherwise.
+"""CSV files that are not UTF-8: decoded when only one code page reads them, refused otherwise.
 
-A wrong guess sends garbled prompts to a paid API, so a file readable several ways is refused
-with "save as CSV UTF-8", naming the file and the first line that is not UTF-8.
+A wrong guess sends garbled prompts to a paid API, so a file readable several ways (as real
+words in two single-byte code pages, or CJK text charset-normalizer cannot tell apart) is
+refused with "save as CSV UTF-8", naming the file and the first line that is not UTF-8.
 """
 
 from __future__ import annotations
 
 import codecs
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -61,14 +63,23 @@ def test_mac_roman_that_cp1252_reads_with_a_misreadings_mark_is_decoded_as_mac_r
     "encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252"], ids=lambda e: str(e)
 )
 def test_the_usual_exports_still_read_the_same(encoding):
-    rows = [*WESTERN, ("pl-PL", "naïve façade – Ärger über Öl")]
+    rows = [*WESTERN, ("pl-PL", "naïve façade – Ärger über Öl, crème brûlée à Paris")]
     values, _ = settings(csv_bytes(rows, encoding))
     assert values == [setting for _, setting in rows]
 
 
+def test_cp1252_that_reads_as_czech_too_is_refused():
+    # cp1250 reads it as "naďve façade": Czech letters, no misreading's mark; only context
+    # ("à", "brûlée" above) tells the two apart.
+    data = "code,setting\r\nx,naïve façade\r\n".encode("cp1252")
+    table, problems = read_csv_table(data, "m.csv")
+    assert table.rows == ()
+    assert [p.span.line for p in problems if p.span] == [2]
+
+
 def test_a_file_readable_several_ways_is_refused_naming_the_first_bad_line():
-    # Two kanji and nothing else: Shift-JIS, GB18030 and Mac Roman all read it without a flaw.
-    data = "code,name\r\n1,plain\r\n2,急須\r\n".encode("shift_jis")
+    # Turkish cp1254, and Icelandic cp1252 "Ýstanbul'da þýk": both read as real words.
+    data = "code,name\r\n1,plain\r\n2,İstanbul'da şık\r\n".encode("cp1254")
     table, [problem] = read_csv_table(data, "data/products.csv")
     assert table.rows == ()
     assert problem.headline() == (
@@ -86,10 +97,12 @@ def test_a_short_mac_roman_file_is_refused_rather_than_guessed():
     assert "CSV UTF-8" in (problems[0].hint or "")
 
 
-def test_a_cp1252_dash_between_words_is_refused_rather_than_read_as_mac_roman():
+def test_a_cp1252_dash_between_words_is_read_as_cp1252_not_mac_roman():
+    # Mac Roman reads the dash as "ParisñBerlin": a capital after an accented small letter.
     data = "code,setting\r\nx,Paris–Berlin\r\n".encode("cp1252")
-    _, problems = read_csv_table(data, "m.csv")
-    assert [p.span.line for p in problems if p.span] == [2]
+    values, encoding = settings(data)
+    assert values == ["Paris–Berlin"]
+    assert encoding == "cp1252"
 
 
 def test_shift_jis_that_cp949_reads_without_a_flaw_is_still_read_as_japanese():
@@ -191,12 +204,111 @@ def test_a_legacy_file_is_read_as_written_or_refused_never_misread(encoding, dat
         assert [row["setting"] for row in table.rows] == expected
 
 
+# Two rows per market, in the code page that market's Windows Excel writes. main read every
+# one of these wrongly as cp1252 (Central European, Turkish, Baltic) or refused it (Cyrillic,
+# Greek, Hebrew, Arabic, Vietnamese, Thai).
+MARKETS = [
+    ("pl-PL", "cp1250", "Świeca zapachowa na stole", "zimowy wieczór w górach, śnieg i kominek"),
+    ("cs-CZ", "cp1250", "Dřevěná lampa", "zimní večer na horách, sníh a krb v Brně"),
+    ("ro-RO", "cp1250", "Lampă din lemn", "seară de iarnă la munte, zăpadă şi şemineu"),
+    ("hr-HR", "cp1250", "Keramička šalica", "proljetni vrt u Dubrovniku, đurđice"),
+    ("ru-RU", "cp1251", "Керамическая кружка", "на мраморном столе в Москве"),
+    ("uk-UA", "cp1251", "Ароматична свічка", "осінній ранок, золоте листя за вікном"),
+    ("bg-BG", "cp1251", "Дървена лампа", "зимна вечер в планината, сняг и камина"),
+    ("sr-RS", "cp1251", "Мирисна свећа", "јесење јутро, златно лишће иза прозора"),
+    ("el-GR", "cp1253", "Κεραμική κούπα", "σε μαρμάρινο τραπέζι στην Αθήνα"),
+    ("tr-TR", "cp1254", "Ahşap lamba", "dağlarda kış akşamı, kar ve şömine"),
+    ("he-IL", "cp1255", "ספל קרמיקה", "על שולחן שיש בתל אביב"),
+    ("ar-SA", "cp1256", "كوب سيراميك", "على طاولة رخامية في دبي"),
+    ("lt-LT", "cp1257", "Kvapioji žvakė", "rudens rytas, auksiniai lapai už lango"),
+    ("vi-VN", "cp1258", "Cốc gốm", "trên bàn đá cẩm thạch ở Hà Nội"),
+    ("th-TH", "cp874", "เทียนหอม", "เช้าฤดูใบไม้ร่วง ใบไม้สีทองริมหน้าต่าง"),
+]
+
+
+def excel_bytes(text: str, encoding: str) -> bytes:
+    """What Excel writes: in cp1258, Vietnamese tones as combining marks after the letter."""
+    if encoding != "cp1258":
+        return text.encode(encoding)
+    tones = "\u0300\u0301\u0303\u0309\u0323"
+    out = bytearray()
+    for char in unicodedata.normalize("NFC", text):
+        decomposed = unicodedata.normalize("NFD", char)
+        letter = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in tones))
+        out += (letter + "".join(c for c in decomposed if c in tones)).encode("cp1258")
+    return bytes(out)
+
+
 @pytest.mark.parametrize(
-    ("text", "encoding"),
-    [("Привет, уютная кухня", "cp1251"), ("Καλημέρα, καφετέρια", "cp1253")],
-    ids=["russian-cp1251", "greek-cp1253"],
+    ("market", "encoding", "product", "setting"), MARKETS, ids=[m[0] for m in MARKETS]
 )
-def test_a_code_page_backdrop_does_not_read_is_refused(text, encoding):
-    table, problems = read_csv_table(f"code,setting\r\nx,{text}\r\n".encode(encoding), "m.csv")
+def test_each_markets_excel_code_page_is_read_as_written(market, encoding, product, setting):
+    text = f'market,product,setting\r\n{market},{product},"{setting}"\r\n'
+    table, problems = read_csv_table(excel_bytes(text, encoding), "m.csv")
+    assert problems == [], [p.render() for p in problems]
+    assert [(row["product"], row["setting"]) for row in table.rows] == [(product, setting)]
+    assert table.encoding == encoding
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "misreading"),
+    [
+        ("İstanbul'da şık bir kafe", "cp1254", "Ýstanbul'da þýk bir kafe"),
+        ("Þingvellir, við Reykjavík", "cp1252", "Şingvellir, viğ Reykjavík"),
+        ("Keramický hrnček", "cp1250", "Keramický hrnèek"),
+        ("Üvegváza, őszi reggel", "cp1250", "Üvegváza, õszi reggel"),
+        ("uz marmora galda Rīgā", "cp1257", "uz marmora galda Rîgâ"),
+    ],
+    ids=["turkish-or-icelandic", "icelandic-or-turkish", "slovak", "hungarian", "latvian"],
+)
+def test_a_file_two_code_pages_read_as_real_words_is_refused(text, encoding, misreading):
+    # Each reads as real words in another code page too (the misreading, which main chose for
+    # the Turkish, Slovak, Hungarian and Latvian ones): only a refusal is safe.
+    data = f"code,setting\r\nx,{text}\r\n".encode(encoding)
+    assert data.decode("cp1254" if encoding == "cp1252" else "cp1252").endswith(f"{misreading}\r\n")
+    table, problems = read_csv_table(data, "m.csv")
     assert table.rows == ()
     assert "CSV UTF-8" in (problems[0].hint or "")
+
+
+REAL_TEXT = [
+    ("Acme® Kaffee – 100 % Arabica, 250 g · 4,99 €", "cp1252"),
+    ("Größe: 1½ L, Nº 5, Gold • Silber, 5 m², 3 µm", "cp1252"),
+    ("„Guten Tag“ sagt die Küche; ¿Dónde está? ¡Olé!", "cp1252"),
+    ("L’été à Paris; l'hiver à Genève, «Le Petit Café»", "cp1252"),
+    ("STRAßE IN MÜNCHEN, Smörgåsbord i Göteborg", "cp1252"),
+    ("Pastéis de nata em Lisboa, coração, 1ª edição", "cp1252"),
+    ("Kraków, Łódź i Gdańsk — zimą", "cp1250"),
+    ("Москва — «Красная площадь», №1", "cp1251"),
+    ("Αθήνα – «Ακρόπολη»", "cp1253"),
+    ("תל אביב – ״קפה״ 20 ₪", "cp1255"),
+    ("دبي – «مقهى» 20", "cp1256"),
+    ("Việt Nam – «cà phê» 50.000₫", "cp1258"),
+]
+
+
+@pytest.mark.parametrize(("text", "encoding"), REAL_TEXT, ids=[e for _, e in REAL_TEXT])
+def test_everyday_punctuation_and_symbols_keep_a_file_readable(text, encoding):
+    # Real text must pass its own code page's word rules, or a misreading could be the only
+    # reading left: symbols such as "½", "m²", "Nº", "„" or "₫" are part of real text.
+    data = excel_bytes(f'code,setting\r\nx,"{text}"\r\n', encoding)
+    values, read_as = settings(data)
+    assert values == [text]
+    assert read_as == encoding
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "in una cucina accogliente a Napoli, caffè e più",
+        "i et hyggeligt køkken i Århus, på et marmorbord i København",
+        "höstmorgon på ett marmorbord i Göteborg",
+        "o coração de Lisboa, numa mesa de mármore",
+    ],
+    ids=["italian", "danish", "swedish", "portuguese"],
+)
+def test_western_markets_stay_readable_beside_central_european_and_baltic(text):
+    # cp1250 would make "più" "piů" and "på" "pĺ", cp1257 "køkken" "kųkken": no such words.
+    values, encoding = settings(f'code,setting\r\nx,"{text}"\r\n'.encode("cp1252"))
+    assert values == [text]
+    assert encoding == "cp1252"

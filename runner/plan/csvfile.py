@@ -1,7 +1,7 @@
 """Read a CSV axis the way spreadsheet programs really export it: one mapping of strings per row.
 
 Handles UTF-8 (with or without BOM), UTF-16 (Excel "Unicode text"), and the legacy encodings
-of older Excel (cp1252, Mac Roman, Shift-JIS...) when charset-normalizer is sure of them,
+of older Excel (cp1252, cp1250, cp1251, Shift-JIS...) when their reading is beyond doubt,
 comma / semicolon / tab delimiters (and Excel's `sep=;` first line), CRLF, quoted fields with
 newlines and blank rows. Values stay the strings people typed: no type guessing.
 """
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from runner.diagnostics import Diagnostic, Span
-from runner.plan.encodings import guess_legacy_encoding
+from runner.plan.encodings import decode_legacy, guess_legacy_encoding
 
 DELIMITERS = (",", ";", "\t")
 _SEP_LINE = re.compile(r"^\s*sep=(.)\s*$")
@@ -51,7 +51,7 @@ def decode_spreadsheet(data: bytes) -> tuple[str, str]:
     legacy = guess_legacy_encoding(data)
     if legacy is None:
         raise UnclearEncoding(data.count(b"\n", 0, first_bad) + 1)
-    return data.decode(legacy), legacy
+    return decode_legacy(data, legacy), legacy
 
 
 class UnclearEncoding(Exception):
