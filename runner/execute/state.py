@@ -117,20 +117,7 @@ class StateStore:
         made (`plan` and the money guard, on a read-only disk too); for reads only."""
         output_dir = Path(output_dir)
         path = output_dir / STATE_DIR / STATE_FILE
-        try:
-            conn = connect_read_only(path)
-        except sqlite3.Error as exc:
-            raise _open_error(path, exc) from None
-        try:
-            conn.execute("PRAGMA busy_timeout = 10000")
-            check_version(conn, path, create=False)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise _open_error(path, exc) from None
-        except StateError:
-            conn.close()
-            raise
-        return cls(conn, path, output_dir)
+        return cls(_connect_read_only(path), path, output_dir)
 
     @property
     def has_reserve(self) -> bool:
@@ -147,13 +134,8 @@ class StateStore:
         path = output_dir / STATE_DIR / STATE_FILE
         if not path.is_file():
             raise no_run(output_dir)
+        conn = _connect_read_only(path)
         try:
-            conn = connect_read_only(path)
-        except sqlite3.Error as exc:
-            raise _open_error(path, exc) from None
-        try:
-            conn.execute("PRAGMA busy_timeout = 10000")
-            check_version(conn, path, create=False)
             return snapshot_of(conn, output_dir)
         except sqlite3.Error as exc:
             raise _open_error(path, exc) from None
@@ -577,6 +559,24 @@ class StateStore:
             cur.execute(sql, params)
             if cur.rowcount != 1:
                 raise StateError(f"job {params[-1]} is not in the recorded plan")
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to an existing state of a version this backdrop reads."""
+    try:
+        conn = connect_read_only(path)
+    except sqlite3.Error as exc:
+        raise _open_error(path, exc) from None
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        check_version(conn, path, create=False)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _open_error(path, exc) from None
+    except StateError:
+        conn.close()
+        raise
+    return conn
 
 
 def _adopt(cur: sqlite3.Cursor, adoption: Adoption, now: str) -> None:
