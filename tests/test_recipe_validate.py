@@ -131,7 +131,7 @@ def test_unknown_key_points_at_the_key_with_a_suggestion() -> None:
         "r.yaml:1:1: error: missing required key 'prompt'\n"
         "    1 | version: 1\n"
         "      | ^^^^^^^^^^\n"
-        "    hint: add a 'prompt:' line (Template for the text describing the new background "
+        "    hint: add the line 'prompt: ...' (Template for the text describing the new background "
         "(1 to 4000 characters once rendered).)",
         "r.yaml:12:1: error: unknown key 'promt' (did you mean 'prompt'?)\n"
         '    12 | promt: "a ceramic mug in {{ season }}"\n'

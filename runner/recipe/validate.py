@@ -222,7 +222,7 @@ def _explain(error: Any, source: SourceMap, root: Mapping[str, Any]) -> list[Dia
         for key in value:
             if key not in instance:
                 described = _description(properties.get(key), root)
-                hint = f"add a '{key}:' line" + (f" ({described})" if described else "")
+                hint = f"add the line '{key}: ...'" + (f" ({described})" if described else "")
                 found.append(at(f"missing required key '{key}'", hint))
         return found
     if kind in ("anyOf", "oneOf"):
