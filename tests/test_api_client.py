@@ -613,3 +613,10 @@ def test_the_client_repr_does_not_show_the_key() -> None:
     client = OneMinClient(api_key=KEY)
     assert KEY not in repr(client)
     asyncio.run(client.aclose())
+
+
+def test_429_with_retry_after_zero_says_to_try_again_now() -> None:
+    with pytest.raises(RateLimited) as err:
+        run(answer(429, {}, headers={"Retry-After": "0"}), generate)
+    assert err.value.retry_after == 0.0
+    assert err.value.message == "too many requests (HTTP 429); try again now"

@@ -304,7 +304,9 @@ class OneMinClient:
             return AuthError(f"the API key was refused (HTTP {status}){said}", status=status)
         if status == 429:
             wait = cap_retry_after(parse_retry_after(response.headers.get("Retry-After")))
-            asked = f"; the API asks to wait {format_wait(wait)}" if wait is not None else ""
+            asked = ""
+            if wait is not None:
+                asked = f"; the API asks to wait {format_wait(wait)}" if wait else "; try again now"
             return RateLimited(f"too many requests (HTTP 429){asked}{said}", wait)
         if status >= 500:
             error = TransientError(f"the API failed (HTTP {status}){said}", status=status)
