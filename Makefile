@@ -43,6 +43,7 @@ actionlint-deps:
 # worker re-rewrites every test's asserts (5 s of CPU) and every `python -m runner` child
 # recompiles the package.
 unit: $(TEST_STAMP)
+	$(BIN)/python -m compileall -q -j 0 runner  # once, in parallel, not once per worker
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 test: $(TEST_STAMP) browser-deps actionlint-deps lint typecheck unit
