@@ -1,6 +1,6 @@
 """Rendered results kept on disk and shared between emulators: for test suites and benchmarks.
 
-One result costs about 100 ms of CPU to compose and encode at 1024 px. A test suite starts dozens
+One result costs 35 to 60 ms of CPU to compose and encode at 1024 px. A test suite starts dozens
 of emulators (in-process and inside `backdrop run --emulate` children) that render the same few
 campaigns again and again; with BACKDROP_EMULATOR_RENDER_CACHE naming a folder, each distinct
 image is rendered once. The key covers every input of a render, the subject's bytes and the
