@@ -240,6 +240,8 @@ def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
         echo(f"Credits left: {result.credits_left:,}")
     for output, kept in result.kept_edits:
         echo_err(f"kept: {output} had been edited; the edit is now {kept}, the new result {output}")
+    for output, note in result.adjusted:
+        echo_err(f"note: {output}: {note}")
     for failure in result.failures:
         echo_err(f"failed: {one_line(failure.label or failure.key[:12])}: {failure.message}")
     if result.fatal:

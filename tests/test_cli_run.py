@@ -383,3 +383,34 @@ def test_emulated_run_still_shows_what_it_would_cost(campaign, capsys):
     )
     assert result.code == 0, result.err
     assert "nothing is spent. With 1min.ai: $0.17 (an estimate" in result.out
+
+
+def test_results_in_another_format_are_converted_and_kept(campaign, capsys, monkeypatch):
+    # An API that ignores output_format (always PNG): paid results are converted, not refused
+    # after five identical downloads on every run.
+    from runner.emulator import compositor
+
+    encode = compositor.encode
+
+    def always_png(image: Image.Image, _asked: str, level: int) -> bytes:
+        return encode(image, "png", level)
+
+    monkeypatch.setattr(compositor, "encode", always_png)
+    monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    config = EmulatorConfig(cache_results=True, render_cache=None)  # no WebP from other tests
+    with EmulatorServer(config) as server:
+        urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
+        args = ("run", "campaign/spring-campaign.yaml", "--yes", "--limit", "2", *FAST, *urls)
+        result = run_cli(capsys, *args)
+        again = run_cli(capsys, *args)
+        charged = len(server.api.ledger.entries)
+    assert result.code == 0, result.err
+    written = sorted((campaign / "out" / "spring-campaign").rglob("*.webp"))
+    assert len(written) == 2
+    for path in written:
+        with Image.open(path) as image:
+            assert image.format == "WEBP"
+        relative = path.relative_to(campaign / "out" / "spring-campaign").as_posix()
+        assert f"note: {relative}: the API sent PNG where WEBP was asked for" in result.err
+    assert (again.code, charged) == (0, 2)  # the second run has nothing to do
+    assert "note:" not in again.err

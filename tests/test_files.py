@@ -79,8 +79,7 @@ def test_every_output_format_is_accepted(tmp_path: Path, fmt: str, pil: str) -> 
 @pytest.mark.parametrize(
     ("data", "fmt", "size", "message"),
     [
-        (image_bytes("JPEG"), "png", None, "is JPEG, not the PNG that was asked for"),
-        (image_bytes("PNG", (32, 32)), "png", (64, 48), "is 32x32, not the 64x48"),
+        (image_bytes("GIF"), "png", None, "is GIF, not the PNG that was asked for"),
         (image_bytes("PNG")[:-200], "png", None, "damaged PNG image"),
         (image_bytes("JPEG")[:-300], "jpeg", None, "damaged JPEG image"),
         (b"<html>502 Bad Gateway</html>", "png", None, "not a readable image"),
@@ -92,8 +91,7 @@ def test_every_output_format_is_accepted(tmp_path: Path, fmt: str, pil: str) -> 
         ),
     ],
     ids=[
-        "wrong-format",
-        "wrong-size",
+        "not-a-result-format",
         "truncated-png",
         "truncated-jpeg",
         "not-an-image",
@@ -112,6 +110,46 @@ def test_a_bad_result_is_refused_and_leaves_nothing_behind(
     assert "\n" not in err.value.message
     assert previous.read_bytes() == b"the previous file"
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("sent", "asked", "pil", "compression"),
+    [("PNG", "webp", "WEBP", 80), ("WEBP", "jpeg", "JPEG", 90), ("JPEG", "png", "PNG", None)],
+)
+def test_a_whole_result_of_another_format_is_converted_to_the_one_asked_for(
+    tmp_path: Path, sent: str, asked: str, pil: str, compression: int | None
+) -> None:
+    # Paid for, and the same bytes would come again: converting keeps it (and says so).
+    notes: list[str] = []
+    record = write(
+        tmp_path, f"a.{asked}", image_bytes(sent), asked, expected_size=(64, 48),
+        expected_compression=compression, notes=notes,
+    )  # fmt: skip
+    written = (tmp_path / f"a.{asked}").read_bytes()
+    with Image.open(io.BytesIO(written)) as image:
+        assert (image.format, image.size) == (pil, (64, 48))
+    assert record.sha256 == hashlib.sha256(written).hexdigest()
+    assert record.bytes == len(written)
+    assert notes == [f"the API sent {sent} where {pil} was asked for: converted to {pil}"]
+    assert leftovers(tmp_path) == []
+
+
+def test_a_transparent_png_keeps_its_alpha_as_webp_and_loses_it_as_jpeg(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (8, 8), (200, 10, 10, 0)).save(buffer, "PNG")
+    write(tmp_path, "a.webp", buffer.getvalue(), "webp", notes=[])
+    write(tmp_path, "a.jpeg", buffer.getvalue(), "jpeg", notes=[])
+    with Image.open(tmp_path / "a.webp") as webp, Image.open(tmp_path / "a.jpeg") as jpeg:
+        assert webp.mode == "RGBA" and jpeg.mode == "RGB"
+
+
+def test_a_whole_result_of_another_size_is_kept_as_sent(tmp_path: Path) -> None:
+    data = image_bytes("PNG", (32, 32))
+    notes: list[str] = []
+    record = write(tmp_path, "a.png", data, "png", expected_size=(64, 48), notes=notes)
+    assert (tmp_path / "a.png").read_bytes() == data
+    assert (record.width, record.height) == (32, 32)
+    assert notes == ["the API sent 32x32 where 64x48 was asked for: kept as sent"]
 
 
 def test_an_oversized_result_is_refused_while_streaming(tmp_path: Path) -> None:

@@ -75,13 +75,18 @@ async def write_verified(
     expected_size: tuple[int, int] | None,
     max_bytes: int = MAX_DOWNLOAD_BYTES,
     existing: ExistingFile | None = None,
+    expected_compression: int | None = None,
+    notes: list[str] | None = None,
 ) -> FileRecord:
     """Stream `source` into `dest` atomically after checking it is the image we asked for.
 
     `source` is an async iterable of chunks, or a coroutine function that writes into a file.
-    A bad image raises TransientError (retry the download, not the generation). A file that
-    cannot be written raises OutputWriteError, a full or read-only disk DiskUnusableError. The
-    temporary file is removed on every failure, cancellation too.
+    A bad image raises TransientError (retry the download, not the generation). A whole image
+    of another format is converted to the one asked for (at expected_compression), and one of
+    another size kept as it is: it was paid for, and the same bytes would come again. Either
+    is told in `notes`. A file that cannot be written raises OutputWriteError, a full or
+    read-only disk DiskUnusableError. The temporary file is removed on every failure,
+    cancellation too.
     """
     if expected_format not in PIL_FORMATS:
         raise ValueError(f"unknown output format {expected_format!r}")
@@ -107,6 +112,8 @@ async def write_verified(
             expected_format,
             expected_size,
             existing,
+            expected_compression,
+            notes,
         )
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -135,9 +142,11 @@ async def download_verified(
     max_bytes: int = MAX_DOWNLOAD_BYTES,
     url: str | None = None,
     existing: ExistingFile | None = None,
+    expected_compression: int | None = None,
+    notes: list[str] | None = None,
 ) -> FileRecord:
     """Download result `key` (or the presigned `url`) into `dest`, verified and atomic; a file
-    found there that backdrop did not write is kept (see `keep_edited`)."""
+    found there that backdrop did not write is kept (see `keep_edited`); see write_verified."""
 
     async def fill(handle: BinaryIO) -> int:
         return await client.download(key, handle, max_bytes=max_bytes, url=url)
@@ -150,6 +159,8 @@ async def download_verified(
         expected_size=expected_size,
         max_bytes=max_bytes,
         existing=existing,
+        expected_compression=expected_compression,
+        notes=notes,
     )
 
 
@@ -255,13 +266,27 @@ def _verify_and_commit(
     expected_format: str,
     expected_size: tuple[int, int] | None,
     existing: ExistingFile | None = None,
+    expected_compression: int | None = None,
+    notes: list[str] | None = None,
 ) -> FileRecord:
     """Runs in a worker thread: Pillow decoding and fsync must not stall the event loop."""
     try:
         data = tmp.read_bytes()
     except OSError as exc:
         raise _write_error(relative, exc, output_dir) from None
-    width, height = _check_image(data, relative, expected_format, expected_size)
+    (width, height), sent = _check_image(data, relative, expected_format)
+    said = []
+    wanted = PIL_FORMATS[expected_format]
+    if sent != wanted:
+        data = _convert(data, expected_format, expected_compression)
+        try:
+            tmp.write_bytes(data)
+        except OSError as exc:
+            raise _write_error(relative, exc, output_dir) from None
+        said.append(f"the API sent {sent} where {wanted} was asked for: converted to {wanted}")
+    if expected_size is not None and (width, height) != expected_size:
+        asked = f"{expected_size[0]}x{expected_size[1]}"
+        said.append(f"the API sent {width}x{height} where {asked} was asked for: kept as sent")
     digest = hashlib.sha256(data).hexdigest()
     if existing is not None:
         existing.moved_to = keep_edited(output_dir, relative, existing.recorded, digest)
@@ -272,12 +297,16 @@ def _verify_and_commit(
         fsync_dir(target.parent)
     except OSError as exc:
         raise _write_error(relative, exc, output_dir) from None
+    if notes is not None:
+        notes.extend(said)
     return FileRecord(path=relative, sha256=digest, width=width, height=height, bytes=len(data))
 
 
-def _check_image(
-    data: bytes, relative: str, expected_format: str, expected_size: tuple[int, int] | None
-) -> tuple[int, int]:
+_RESULT_FORMATS = frozenset(PIL_FORMATS.values())  # what the API may send: PNG, JPEG, WEBP
+
+
+def _check_image(data: bytes, relative: str, expected_format: str) -> tuple[tuple[int, int], str]:
+    """The size and format (PNG, JPEG or WEBP) of a whole, readable result image."""
     from PIL import Image, UnidentifiedImageError
 
     wanted = PIL_FORMATS[expected_format]
@@ -287,19 +316,13 @@ def _check_image(
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                if image.format != wanted:
+                sent = image.format or "not an image"
+                if sent not in _RESULT_FORMATS:
                     raise TransientError(
-                        f"the result for {relative} is {image.format or 'not an image'},"
-                        f" not the {wanted} that was asked for"
+                        f"the result for {relative} is {sent}, not the {wanted} that was asked for"
                     )
-                if expected_size is not None and image.size != expected_size:
-                    w, h = image.size
-                    raise TransientError(
-                        f"the result for {relative} is {w}x{h},"
-                        f" not the {expected_size[0]}x{expected_size[1]} that was asked for"
-                    )
-                _check_complete(image, data, relative, wanted)
-                return image.size
+                _check_complete(image, data, relative, sent)
+                return image.size, sent
     except TransientError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -312,6 +335,26 @@ def _check_image(
         raise TransientError(
             f"the result for {relative} is a damaged {wanted} image ({exc})"
         ) from None
+
+
+def _convert(data: bytes, output_format: str, compression: int | None) -> bytes:
+    """A whole image of another format, as output_format (JPEG has no transparency)."""
+    from PIL import Image
+
+    target = PIL_FORMATS[output_format]
+    quality = 85 if compression is None else compression
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        keep_alpha = target != "JPEG" and "A" in image.getbands()
+        converted = image.convert("RGBA" if keep_alpha else "RGB")
+    out = io.BytesIO()
+    if target == "PNG":
+        converted.save(out, "PNG")
+    elif target == "JPEG":
+        converted.save(out, "JPEG", quality=max(1, min(100, quality)))
+    else:
+        converted.save(out, "WEBP", quality=max(0, min(100, quality)))
+    return out.getvalue()
 
 
 def _check_complete(image: Any, data: bytes, relative: str, wanted: str) -> None:

@@ -109,6 +109,7 @@ class RunResult:
     unanswered: tuple[UnansweredRequest, ...] = ()
     # Files found edited (or not backdrop's) where a download went: (output, moved to).
     kept_edits: tuple[tuple[str, str], ...] = ()
+    adjusted: tuple[tuple[str, str], ...] = ()  # results converted or kept at another size
     adopted: int = 0  # jobs a fresh state took as done from backdrop.lock (adopt.py)
     copied: int = 0  # of them, jobs whose images were copied from a shard folder (adopt.py)
 
@@ -334,6 +335,7 @@ async def _run(
         credits_left=ctx.credits_left,
         unanswered=unanswered,
         kept_edits=tuple(ctx.kept_edits),
+        adjusted=tuple(ctx.adjusted),
         adopted=len(adopted.done) if adopted is not None else 0,
         copied=len({key for _, key, _ in adopted.copies}) if adopted is not None else 0,
     )

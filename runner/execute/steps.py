@@ -76,6 +76,8 @@ class RunContext:
     thumbnails: ThumbnailMaker | None = None  # previews made as images land
     # (output, where the file found there was moved): edits kept from a fresh download
     kept_edits: list[tuple[str, str]] = field(default_factory=list)
+    # (output, what was adjusted): results of another format (converted) or size (kept)
+    adjusted: list[tuple[str, str]] = field(default_factory=list)
     _uploads: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     @property
@@ -278,11 +280,19 @@ class RunContext:
             existing = None
             if os.path.lexists(self.output_dir / dest):  # a file is there: maybe not ours
                 existing = ExistingFile(self.state.written_file(dest))
+            notes: list[str] = []
             record = await self._download_one(
-                job.label, key, dest, fmt, size, temporary_url if index == 0 else None, existing
+                job.label,
+                key,
+                dest,
+                (fmt, size, job.prompt_object.output_compression),
+                temporary_url if index == 0 else None,
+                existing,
+                notes,
             )
             if existing is not None and existing.moved_to is not None:
                 self.kept_edits.append((dest, existing.moved_to))
+            self.adjusted.extend((dest, note) for note in notes)
             self.state.record_file(job.key, index, record)
             if self.thumbnails is not None:
                 self.thumbnails.submit(record.sha256, self.output_dir / record.path)
@@ -296,11 +306,12 @@ class RunContext:
         label: str,
         key: str,
         dest: str,
-        fmt: str,
-        size: tuple[int, int] | None,
+        asked: tuple[str, tuple[int, int] | None, int | None],  # format, size, compression
         temporary_url: str | None,
         existing: ExistingFile | None = None,
+        notes: list[str] | None = None,
     ) -> FileRecord:
+        fmt, size, compression = asked
         url: str | None = None  # the asset host first; the presigned link if it refuses
 
         async def attempt() -> FileRecord:
@@ -316,6 +327,8 @@ class RunContext:
                     max_bytes=self.max_download_bytes,
                     url=url,
                     existing=existing,
+                    expected_compression=compression,
+                    notes=notes,
                 )
             except RejectedError as exc:
                 if url is not None or temporary_url is None or exc.status not in (403, 404):
