@@ -18,7 +18,12 @@ from runner.printable import one_line, printable
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-STOPPING = "stopping: no new jobs will start; requests in flight finish and are saved"
+# A generation takes up to minutes: say how to leave at once, and what that costs.
+STOPPING = (
+    "stopping: no new jobs will start; the requests in flight finish and are saved"
+    " (a generation can take minutes; Ctrl-C again stops at once, and what is still in flight"
+    " may then be charged again)"
+)
 _MARKS = {"done": "ok", "skipped": "skip", "failed": "FAIL", "interrupted": "stop"}
 
 

@@ -111,6 +111,7 @@ def test_a_stop_signal_drains_the_generations_in_flight(server, recipe, signum, 
     assert len(server.api.ledger.entries) - charged == 8  # nothing paid for is left behind
     assert statuses(recipe) == {"done": 8, "pending": 4}  # no job started after the signal
     assert f"Interrupted by {signal.Signals(signum).name}" in err
+    assert "Ctrl-C again stops at once" in err  # how to leave without waiting, and its cost
     assert "Traceback" not in err
 
 
