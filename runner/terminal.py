@@ -232,7 +232,8 @@ def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
     )
     if result.adopted:
         adopted = _count(result.adopted, "job")
-        echo(f"Up to date by backdrop.lock: {adopted} (no state yet; files as recorded)")
+        # No state yet (a fresh clone), or a lock pulled from another machine's run.
+        echo(f"Up to date by backdrop.lock: {adopted} (its files as recorded, not paid again)")
         if result.copied:
             copied = _count(result.copied, "job")
             echo(f"Copied from shard folders: {copied} (done there, as their backdrop.lock says)")

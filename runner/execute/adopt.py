@@ -113,6 +113,45 @@ def lock_adoption(
     return Adoption(done, tuple(written), tuple(copies))
 
 
+def state_adoption(
+    output_dir: Path,
+    plan: Plan,
+    done: Mapping[str, Mapping[str, str]],
+    written: Mapping[str, str],
+    selected: Collection[str] | None = None,
+) -> Adoption | None:
+    """What the locks add to a folder's existing state (a lock pulled from git, another
+    machine's run): the plan's jobs the state does not have done with these very files.
+
+    done: job key -> {path: sha256} of the jobs the state has done; written: path -> sha256 of
+    what the state says Backdrop wrote. A job the state has done with its files intact is
+    never taken from a lock (its files are the lock's, or the lock's are not on disk).
+    None when every lock agrees with the state: the usual case, with nothing to hash.
+    """
+    planned = {job.key for job in plan.jobs}
+    news = (
+        written.get(entry.path) != entry.sha256
+        or (entry.job in planned and done.get(entry.job, {}).get(entry.path) != entry.sha256)
+        for _, lock in _readable_locks(Path(output_dir))
+        for entry in lock.entries
+    )
+    if not any(news):
+        return None
+    adoption = lock_adoption(output_dir, plan, selected)
+    keep = {
+        key
+        for key, records in adoption.done.items()
+        if done.get(key) != {record.path: record.sha256 for record in records}
+    }
+    # A copy not made leaves its target as it is: not a file to record as Backdrop's.
+    dropped = {(key, record.path) for _, key, record in adoption.copies if key not in keep}
+    return Adoption(
+        {key: records for key, records in adoption.done.items() if key in keep},
+        tuple(item for item in adoption.written if (item[0], item[1].path) not in dropped),
+        tuple(copy for copy in adoption.copies if copy[1] in keep),
+    )
+
+
 def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
     """Copy the files adopted from other folders' locks into output_dir (the run does, locked).
 

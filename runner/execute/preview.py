@@ -48,12 +48,17 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
         failed = set(state.failed_keys()) if options.retry_failed else None
         selected = select_jobs(plan.jobs, options.selection, failed_keys=failed, keys=options.keys)
         states = state.job_states([job.key for job in selected])
+        # What the run will adopt from a lock the state does not know (pulled from git).
+        adoption = state.lock_adoption(plan, {job.key for job in selected})
+    adopted = adoption.done if adoption is not None else {}
     to_generate: list[Job] = []
     to_download = up_to_date = 0
     for job in selected:
         known = states.get(job.key)
         force = options.force and job.key not in options.protected
-        if force or known is None:
+        if not force and job.key in adopted:
+            up_to_date += 1
+        elif force or known is None:
             to_generate.append(job)
         elif known.status == "done" and files_intact(plan.output_dir, job.outputs, known.files):
             up_to_date += 1

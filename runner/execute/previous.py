@@ -8,6 +8,7 @@ jobs' keys, files and (format 2) their request fields' fingerprints. Nothing her
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -16,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from runner.diagnostics import StateError
-from runner.execute.adopt import lock_adoption, lock_folders
+from runner.execute.adopt import lock_adoption, lock_folders, state_adoption
 from runner.execute.files import files_intact
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
@@ -38,7 +39,7 @@ def read_previous(output_dir: Path, plan: Plan) -> Previous:
     """
     state = output_dir / STATE_DIR / STATE_FILE
     if StateStore.has_recorded_run(output_dir):  # else the run would adopt the locks (adopt.py)
-        return _from_state(output_dir, state)
+        return _from_state(output_dir, state, plan)
     from runner.report.manifest import read_lock
 
     folders = lock_folders(output_dir)
@@ -93,7 +94,8 @@ def _from_lock(
     return jobs
 
 
-def _from_state(output_dir: Path, path: Path) -> Previous:
+def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
+    """The state's memory, and what the run will adopt from locks it does not know."""
     try:
         conn = connect_read_only(path)
     except sqlite3.Error as exc:
@@ -131,21 +133,41 @@ def _from_state(output_dir: Path, path: Path) -> Previous:
             prompt_object=json.loads(po),
             image=f"{kind}:{ref}",
         )
+    done = {
+        key: {record.path: record.sha256 for record in files.get(key, [])}
+        for key, status, *_ in rows
+        if status == "done"
+    }
+    shas = {p: sha for p, _, sha in written or ()}
+    adoption = state_adoption(output_dir, plan, done, shas)
+    by_path = {p: key for p, key, _ in written or ()}
+    if adoption is not None:  # the same jobs the run adopts, with the same files
+        outputs_of = {job.key: job.outputs for job in plan.jobs}
+        for key, taken in adoption.done.items():
+            paths = tuple(record.path for record in taken)
+            old = known.get(key)
+            known[key] = (
+                PreviousJob(key, "done", outputs_of[key], paths)
+                if old is None
+                else dataclasses.replace(old, progress="done", files=paths)
+            )
+        by_path.update((record.path, key) for key, record in adoption.written)
     latest = tuple(known[key] for key in latest_keys if key in known)
+    kept = None
     if written is not None:
-        written = tuple((p, key) for p, key in written if (output_dir / p).is_file())
-    return Previous("state", known, latest, written)
+        kept = tuple((p, key) for p, key in sorted(by_path.items()) if (output_dir / p).is_file())
+    return Previous("state", known, latest, kept)
 
 
-def _written(conn: sqlite3.Connection) -> tuple[tuple[str, str], ...] | None:
+def _written(conn: sqlite3.Connection) -> tuple[tuple[str, str, str], ...] | None:
     """Every file runs wrote, kept after its job left the plan (None in older states)."""
     has_table = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'written_files'"
     ).fetchone()
     if not has_table:
         return None
-    rows = conn.execute("SELECT path, job_key FROM written_files ORDER BY path").fetchall()
-    return tuple((str(path), str(key)) for path, key in rows)
+    rows = conn.execute("SELECT path, job_key, sha256 FROM written_files ORDER BY path")
+    return tuple((str(path), str(key), str(sha)) for path, key, sha in rows.fetchall())
 
 
 def _progress(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from runner.api.client import OneMinClient, Timeouts
 from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import StateError, UsageError
-from runner.execute.adopt import lock_adoption, place_adopted
+from runner.execute.adopt import Adoption, lock_adoption, place_adopted
 from runner.execute.backoff import Backoff
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
@@ -110,7 +110,7 @@ class RunResult:
     # Files found edited (or not backdrop's) where a download went: (output, moved to).
     kept_edits: tuple[tuple[str, str], ...] = ()
     adjusted: tuple[tuple[str, str], ...] = ()  # results converted or kept at another size
-    adopted: int = 0  # jobs a fresh state took as done from backdrop.lock (adopt.py)
+    adopted: int = 0  # jobs the state took as done from backdrop.lock (adopt.py)
     copied: int = 0  # of them, jobs whose images were copied from a shard folder (adopt.py)
 
     @property
@@ -157,7 +157,8 @@ async def run_plan_async(
         return await _run(plan, options, client, events, stop, state)
     with OutputLock(plan.output_dir):
         # A fresh state (a fresh clone holds the lock and images, not .backdrop/) adopts what
-        # backdrop.lock shows done, so that the run does not pay for it again (adopt.py).
+        # backdrop.lock shows done, so that the run does not pay for it again (adopt.py); an
+        # existing one adopts what it does not have done itself (StateStore.lock_adoption).
         fresh = not StateStore.has_recorded_run(plan.output_dir)
         with StateStore.open(plan.output_dir) as opened:
             if not opened.has_reserve:
@@ -277,7 +278,11 @@ async def _run(
     jobs = select_jobs(plan.jobs, options.selection, failed_keys=failed_keys, keys=options.keys)
     run_id = new_run_id()
     keys = {job.key for job in jobs}
-    adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan, keys) if adopt else None
+    adopted: Adoption | None
+    if adopt:
+        adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan, keys)
+    else:  # a lock pulled from git may know jobs this state does not (another machine's run)
+        adopted = await asyncio.to_thread(state.lock_adoption, plan, keys)
     if adopted is not None and adopted.copies:  # done in a shard folder: a copy, not a payment
         adopted = await asyncio.to_thread(place_adopted, plan.output_dir, adopted)
     state.begin_run(plan, run_id, adopted)  # durable with the adoption, before any request

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,9 +163,9 @@ class StateStore:
     def begin_run(self, plan: Plan, run_id: str, adoption: Adoption | None = None) -> None:
         """Record a run and its plan; jobs already known keep their status and results.
 
-        `adoption`: what a committed backdrop.lock shows done (adopt.py), taken in with the
-        first run of a fresh state, in the same durable transaction: never a run recorded
-        without it, so the next run cannot mistake the state for a fresh one and pay again.
+        `adoption`: what a committed backdrop.lock shows done (adopt.py), taken in with the run
+        in the same durable transaction: never a run recorded without it, so the next run
+        cannot mistake a fresh state for one that knows everything and pay again.
         """
         now = _now()
         rows = [
@@ -482,6 +482,18 @@ class StateStore:
         with self._write() as cur:
             cur.executemany("DELETE FROM written_files WHERE path = ?", [(p,) for p in paths])
 
+    def lock_adoption(self, plan: Plan, selected: Collection[str] | None) -> Adoption | None:
+        """What the folder's locks show done that this state does not (adopt.state_adoption)."""
+        from runner.execute.adopt import state_adoption
+
+        done = {
+            key: {record.path: record.sha256 for record in known.files}
+            for key, known in self.job_states().items()
+            if known.status == "done"
+        }
+        written = {path: sha for path, (sha, _, _) in self.written_files().items()}
+        return state_adoption(self.output_dir, plan, done, written, selected)
+
     @_room_retry
     def mark_done(self, key: str, duration_s: float | None = None) -> None:
         self._update_job(
@@ -580,19 +592,25 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 def _adopt(cur: sqlite3.Cursor, adoption: Adoption, now: str) -> None:
+    # The lock's files are on disk as recorded, and a Backdrop run wrote them (on another
+    # machine, perhaps): what the state remembered at those paths is no longer there.
     cur.executemany(
-        "INSERT OR IGNORE INTO written_files (path, sha256, bytes, job_key) VALUES (?, ?, ?, ?)",
+        "INSERT INTO written_files (path, sha256, bytes, job_key) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, bytes = excluded.bytes,"
+        " job_key = excluded.job_key WHERE written_files.sha256 != excluded.sha256",
         [(f.path, f.sha256, f.bytes, key) for key, f in adoption.written],
     )
     for key, records in adoption.done.items():
+        # An existing row (pending, failed, or done with other files) keeps its payment record.
+        cur.execute("DELETE FROM files WHERE job_key = ?", (key,))
         cur.executemany(
-            "INSERT OR REPLACE INTO files (job_key, idx, path, sha256, width, height, bytes)"
+            "INSERT INTO files (job_key, idx, path, sha256, width, height, bytes)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(key, i, f.path, f.sha256, f.width, f.height, f.bytes) for i, f in enumerate(records)],
         )
         cur.execute(
-            "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?"
-            " WHERE key = ? AND status = 'pending'",
+            "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?, skipped_in = NULL"
+            " WHERE key = ?",
             (now, key),
         )
 

@@ -1,0 +1,166 @@
+"""A local state must not hide a newer committed lock: what another machine's run committed
+(backdrop.lock and its images, pulled from git) is not paid for again, nor moved aside."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner.cli import main
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
+from runner.execute.lock import STATE_DIR
+from runner.execute.state import STATE_FILE
+from runner.report.manifest import LOCK_NAME
+from tests.clihelp import CliResult, run_cli
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "example"
+KEY = "sk-TEST-pulled-lock-9c2e"
+FAST = ("--rpm", "60000")
+V1 = """\
+version: 1
+name: tiny
+defaults: { size: 1024x1024, quality: low, n: 1, output_format: webp }
+matrix:
+  season: [spring, summer]
+image: images/mug.png
+prompt: "a ceramic mug in {{ season }}, soft light"
+output: "{{ season }}/mug"
+"""
+# The new market: a new prompt for every job (new job keys, the same output paths), and more.
+V2 = V1.replace("spring, summer", "spring, summer, autumn, winter").replace("ceramic", "stone")
+JOBS = 4
+OUT = Path("out") / "tiny"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(api_key=KEY, cache_results=True)) as running:
+        yield running
+
+
+def cli_run(root: Path, server: EmulatorServer, recipe: str, *args: str) -> None:
+    urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
+    (root / "tiny.yaml").write_text(recipe)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as exc:
+        main(["run", "tiny.yaml", "-y", *urls, *FAST, *args])
+    assert exc.value.code == 0, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory, server: EmulatorServer) -> Path:
+    """anna/: Anna's folder, v1 run there last week (she has a state); ci/: CI's run of v2.
+    Plus anna-partial/: Anna started v2 herself (`--limit 1`: one job done, three pending)."""
+    root = tmp_path_factory.mktemp("made")
+    for name in ("ci", "anna", "anna-partial"):
+        (root / name / "images").mkdir(parents=True)
+        shutil.copy(EXAMPLE / "images" / "mug.png", root / name / "images" / "mug.png")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ONEMIN_API_KEY", KEY)
+        patch.chdir(root / "ci")
+        cli_run(root / "ci", server, V2)
+        shutil.rmtree(OUT / STATE_DIR)  # CI commits the lock and the images, not the state
+        patch.chdir(root / "anna")
+        cli_run(root / "anna", server, V1)
+        patch.chdir(root / "anna-partial")
+        cli_run(root / "anna-partial", server, V2, "--limit", "1")
+    return root
+
+
+def git_pull(ci: Path, folder: Path) -> None:
+    """What `git pull` brings: CI's recipe, lock and images over the local ones."""
+    shutil.copy(ci / "tiny.yaml", folder / "tiny.yaml")
+    shutil.copytree(ci / OUT, folder / OUT, dirs_exist_ok=True)
+
+
+@pytest.fixture
+def pulled(
+    request: pytest.FixtureRequest, made: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A copy of anna/ (or of the folder the test's parameter names), after a `git pull`."""
+    folder = tmp_path / "project"
+    shutil.copytree(made / getattr(request, "param", "anna"), folder)
+    assert (folder / OUT / STATE_DIR / STATE_FILE).is_file()
+    git_pull(made / "ci", folder)
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    return folder
+
+
+def run(capsys: pytest.CaptureFixture[str], server: EmulatorServer, *args: str) -> CliResult:
+    urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
+    result = run_cli(capsys, "run", "tiny.yaml", "-y", *urls, *FAST, *args)
+    assert result.code == 0, result.out + result.err
+    return result
+
+
+def charged(capsys: pytest.CaptureFixture[str], server: EmulatorServer, *args: str) -> int:
+    """The images `backdrop run tiny.yaml ARGS` was charged for."""
+    before = sum(entry.n for entry in server.api.ledger.entries)
+    run(capsys, server, *args)
+    return sum(entry.n for entry in server.api.ledger.entries) - before
+
+
+def planned(capsys: pytest.CaptureFixture[str], *args: str) -> int:
+    """The images `plan --diff` says a run would generate."""
+    result = run_cli(capsys, "plan", "tiny.yaml", "--diff", "--format", "json", *args)
+    assert result.code == 0, result.err
+    return int(json.loads(result.out)["totals"]["images_to_generate"])
+
+
+def images(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.webp")}
+
+
+@pytest.mark.parametrize("pulled", ["anna", "anna-partial"], indirect=True)
+def test_a_pulled_lock_is_not_paid_for_again_nor_moved_aside(pulled, capsys, server):
+    before = images(OUT)
+    lock = (OUT / LOCK_NAME).read_bytes()
+    assert planned(capsys) == 0
+    paid = len(server.api.ledger.entries)
+    told = run(capsys, server).out
+    assert len(server.api.ledger.entries) == paid  # nothing paid
+    assert "Up to date by backdrop.lock:" in told
+    assert images(OUT) == before  # CI's images, byte for byte; nothing kept as .edited
+    assert not [path for path in images(OUT) if ".edited" in path]
+    assert (OUT / LOCK_NAME).read_bytes() == lock  # git stays clean
+    assert planned(capsys) == 0
+    assert run_cli(capsys, "verify", str(OUT)).code == 0
+
+
+@pytest.mark.parametrize("pulled", ["anna-partial"], indirect=True)
+def test_a_failed_job_in_the_state_is_adopted_too(pulled, capsys, server):
+    with contextlib.closing(sqlite3.connect(OUT / STATE_DIR / STATE_FILE)) as conn, conn:
+        conn.execute("UPDATE jobs SET status = 'failed', error = 'timed out'")
+    assert planned(capsys) == charged(capsys, server) == 0
+
+
+def test_a_job_the_state_has_done_stays_and_an_edit_is_still_an_edit(pulled, capsys, server):
+    """The lock adopts only files on disk as recorded: a retouched one is generated again."""
+    retouched = OUT / "autumn" / "mug.webp"
+    retouched.write_bytes(b"retouched by hand")
+    assert planned(capsys) == charged(capsys, server) == 1
+    assert (OUT / "autumn" / "mug.edited.webp").read_bytes() == b"retouched by hand"
+    assert [path for path in images(OUT) if ".edited" in path] == ["autumn/mug.edited.webp"]
+    assert planned(capsys) == charged(capsys, server) == 0
+
+
+def test_force_pays_for_everything_and_keeps_no_edit(pulled, capsys, server):
+    """As in a fresh clone: --force generates again what the lock shows done, and the lock's
+    files are Backdrop's own (replaced, not kept aside as edits)."""
+    assert charged(capsys, server, "--force") == JOBS
+    assert not [path for path in images(OUT) if ".edited" in path]
+
+
+def test_a_shard_run_adopts_what_it_takes(pulled, capsys, server):
+    assert planned(capsys) == charged(capsys, server, "--shard", "1/2") == 0
+    assert planned(capsys) == charged(capsys, server) == 0
+    assert not [path for path in images(OUT) if ".edited" in path]
