@@ -19,6 +19,7 @@ from runner.emulator.server import EmulatorServer
 from runner.execute.lock import STATE_DIR
 from runner.execute.state import STATE_FILE
 from runner.report.manifest import LOCK_NAME
+from runner.review.decisions import Decision, Review, load_review, save_review
 from tests.clihelp import CliResult, run_cli
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
@@ -136,13 +137,6 @@ def test_a_pulled_lock_is_not_paid_for_again_nor_moved_aside(pulled, capsys, ser
     assert run_cli(capsys, "verify", str(OUT)).code == 0
 
 
-@pytest.mark.parametrize("pulled", ["anna-partial"], indirect=True)
-def test_a_failed_job_in_the_state_is_adopted_too(pulled, capsys, server):
-    with contextlib.closing(sqlite3.connect(OUT / STATE_DIR / STATE_FILE)) as conn, conn:
-        conn.execute("UPDATE jobs SET status = 'failed', error = 'timed out'")
-    assert planned(capsys) == charged(capsys, server) == 0
-
-
 def test_a_job_the_state_has_done_stays_and_an_edit_is_still_an_edit(pulled, capsys, server):
     """The lock adopts only files on disk as recorded: a retouched one is generated again."""
     retouched = OUT / "autumn" / "mug.webp"
@@ -153,14 +147,53 @@ def test_a_job_the_state_has_done_stays_and_an_edit_is_still_an_edit(pulled, cap
     assert planned(capsys) == charged(capsys, server) == 0
 
 
-def test_force_pays_for_everything_and_keeps_no_edit(pulled, capsys, server):
-    """As in a fresh clone: --force generates again what the lock shows done, and the lock's
-    files are Backdrop's own (replaced, not kept aside as edits)."""
-    assert charged(capsys, server, "--force") == JOBS
+def test_force_pays_for_everything_but_approved_jobs_and_keeps_no_edit(pulled, capsys, server):
+    """As in a fresh clone: --force generates again what the lock shows done (approved jobs
+    excepted), and the lock's files are Backdrop's own (replaced, not kept aside as edits)."""
+    save_review(OUT, Review({"spring/mug": Decision(status="approved")}))
+    spring = (OUT / "spring" / "mug.webp").read_bytes()
+    assert charged(capsys, server, "--force") == JOBS - 1
+    assert (OUT / "spring" / "mug.webp").read_bytes() == spring
     assert not [path for path in images(OUT) if ".edited" in path]
 
 
 def test_a_shard_run_adopts_what_it_takes(pulled, capsys, server):
     assert planned(capsys) == charged(capsys, server, "--shard", "1/2") == 0
     assert planned(capsys) == charged(capsys, server) == 0
+    assert not [path for path in images(OUT) if ".edited" in path]
+
+
+@pytest.mark.parametrize("pulled", ["anna-partial"], indirect=True)
+def test_failed_jobs_and_jobs_done_here_with_other_bytes_take_the_lock_s_files(
+    pulled, capsys, server
+):
+    """Anna's own run of a job wrote other bytes than CI's (which she pulled), another failed:
+    CI's files are on disk as the lock records, and are Backdrop's: not paid, not edits."""
+    with contextlib.closing(sqlite3.connect(OUT / STATE_DIR / STATE_FILE)) as conn, conn:
+        failed = "UPDATE jobs SET status = 'failed', error = 'timed out' WHERE idx = 3"
+        assert conn.execute(failed).rowcount == 1
+        (key,) = conn.execute("SELECT key FROM jobs WHERE status = 'done'").fetchone()
+        (path,) = conn.execute("SELECT path FROM files WHERE job_key = ?", (key,)).fetchone()
+        conn.execute("UPDATE files SET sha256 = ? WHERE job_key = ?", ("0" * 64, key))
+        conn.execute("UPDATE written_files SET sha256 = ? WHERE path = ?", ("0" * 64, path))
+    before = images(OUT)
+    assert planned(capsys) == charged(capsys, server) == 0
+    assert images(OUT) == before
+    assert planned(capsys) == 0
+
+
+def test_a_take_generated_elsewhere_is_adopted_with_its_review(made, pulled, capsys, server):
+    """CI rejected a job and generated its take 2; Anna pulls review.yaml, the lock, the image."""
+    ci = pulled.parent / "ci"
+    shutil.copytree(made / "ci", ci)
+    save_review(ci / OUT, Review({"summer/mug": Decision(status="rejected", note="too dark")}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ci)
+        cli_run(ci, server, V2, "--rejected")
+    assert load_review(ci / OUT).decision("summer/mug").take == 2
+    shutil.rmtree(ci / OUT / STATE_DIR)
+    git_pull(ci, pulled)
+    take_two = (OUT / "summer" / "mug.webp").read_bytes()
+    assert planned(capsys) == charged(capsys, server) == 0
+    assert (OUT / "summer" / "mug.webp").read_bytes() == take_two
     assert not [path for path in images(OUT) if ".edited" in path]
