@@ -20,6 +20,7 @@ from runner.execute.lock import STATE_DIR
 from runner.execute.state import STATE_FILE
 from runner.report.manifest import LOCK_NAME
 from runner.review.decisions import Decision, Review, load_review, save_review
+from runner.review.takes import take_path
 from tests.clihelp import CliResult, run_cli
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
@@ -36,7 +37,12 @@ prompt: "a ceramic mug in {{ season }}, soft light"
 output: "{{ season }}/mug"
 """
 # The new market: a new prompt for every job (new job keys, the same output paths), and more.
-V2 = V1.replace("spring, summer", "spring, summer, autumn, winter").replace("ceramic", "stone")
+# (The emulator's cached results differ by compression only: v2's images are not v1's.)
+V2 = (
+    V1.replace("spring, summer", "spring, summer, autumn, winter")
+    .replace("ceramic", "stone")
+    .replace("output_format: webp", "output_format: webp, output_compression: 80")
+)
 JOBS = 4
 OUT = Path("out") / "tiny"
 
@@ -73,6 +79,8 @@ def made(tmp_path_factory: pytest.TempPathFactory, server: EmulatorServer) -> Pa
         cli_run(root / "anna", server, V1)
         patch.chdir(root / "anna-partial")
         cli_run(root / "anna-partial", server, V2, "--limit", "1")
+    mine, theirs = (root / name / OUT / "summer" / "mug.webp" for name in ("anna", "ci"))
+    assert mine.read_bytes() != theirs.read_bytes()  # so that a pull changes Anna's files
     return root
 
 
@@ -134,6 +142,7 @@ def test_a_pulled_lock_is_not_paid_for_again_nor_moved_aside(pulled, capsys, ser
     assert not [path for path in images(OUT) if ".edited" in path]
     assert (OUT / LOCK_NAME).read_bytes() == lock  # git stays clean
     assert planned(capsys) == 0
+    assert "backdrop.lock" not in run(capsys, server).out  # adopted once, the state knows
     assert run_cli(capsys, "verify", str(OUT)).code == 0
 
 
@@ -196,4 +205,13 @@ def test_a_take_generated_elsewhere_is_adopted_with_its_review(made, pulled, cap
     take_two = (OUT / "summer" / "mug.webp").read_bytes()
     assert planned(capsys) == charged(capsys, server) == 0
     assert (OUT / "summer" / "mug.webp").read_bytes() == take_two
+    assert not [path for path in images(OUT) if ".edited" in path]
+
+
+def test_a_retake_after_a_pull_keeps_the_pulled_take_one(pulled, capsys, server):
+    """Anna rejects a job of CI's: the image she pulled (not her state's) is kept as take 1."""
+    pulled_one = (OUT / "summer" / "mug.webp").read_bytes()
+    save_review(OUT, Review({"summer/mug": Decision(status="rejected", note="too dark")}))
+    assert charged(capsys, server, "--rejected") == 1
+    assert (OUT / take_path("summer/mug.webp", 1)).read_bytes() == pulled_one
     assert not [path for path in images(OUT) if ".edited" in path]

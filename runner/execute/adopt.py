@@ -128,14 +128,7 @@ def state_adoption(
     never taken from a lock (its files are the lock's, or the lock's are not on disk).
     None when every lock agrees with the state: the usual case, with nothing to hash.
     """
-    planned = {job.key for job in plan.jobs}
-    news = (
-        written.get(entry.path) != entry.sha256
-        or (entry.job in planned and done.get(entry.job, {}).get(entry.path) != entry.sha256)
-        for _, lock in _readable_locks(Path(output_dir))
-        for entry in lock.entries
-    )
-    if not any(news):
+    if not _news(Path(output_dir), plan, done, written, selected):
         return None
     adoption = lock_adoption(output_dir, plan, selected)
     keep = {
@@ -150,6 +143,27 @@ def state_adoption(
         tuple(item for item in adoption.written if (item[0], item[1].path) not in dropped),
         tuple(copy for copy in adoption.copies if copy[1] in keep),
     )
+
+
+def _news(
+    output_dir: Path,
+    plan: Plan,
+    done: Mapping[str, Mapping[str, str]],
+    written: Mapping[str, str],
+    selected: Collection[str] | None,
+) -> bool:
+    """Whether a lock records a file the state does not know as written, or a job it may
+    adopt (as lock_adoption would) that the state does not have done with that file."""
+    planned = {job.key for job in plan.jobs}
+    for folder, lock in _readable_locks(output_dir):
+        own = os.path.abspath(folder) == os.path.abspath(output_dir)
+        wanted = planned if own or selected is None else planned.intersection(selected)
+        for entry in lock.entries:
+            if own and written.get(entry.path) != entry.sha256:
+                return True
+            if entry.job in wanted and done.get(entry.job, {}).get(entry.path) != entry.sha256:
+                return True
+    return False
 
 
 def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:

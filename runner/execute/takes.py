@@ -105,16 +105,19 @@ def keep_previous_takes(output_dir: Path, retakes: tuple[Retake, ...]) -> int:
         written = {
             path: state.written_file(path) for retake in retakes for path in retake.job.outputs
         }
-    # A fresh clone has no state yet: the committed backdrop.lock says what backdrop wrote.
+    # A fresh clone has no state yet, and a pulled lock may be newer than the state (another
+    # machine's run): what either says backdrop wrote is backdrop's.
     in_lock = lock_files(output_dir)
-    shas = {path: record[0] if record else in_lock.get(path) for path, record in written.items()}
+    shas = {
+        path: {record[0] if record else None, in_lock.get(path)} - {None}
+        for path, record in written.items()
+    }
     kept = 0
     for retake in retakes:
         for path in retake.job.outputs:
-            sha256 = shas.get(path)
             source = output_dir / path
             target = output_dir / take_path(path, retake.previous_take)
-            if sha256 is None or target.exists() or not _same_file(source, sha256):
+            if target.exists() or not _same_file(source, shas.get(path, set())):
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -150,7 +153,9 @@ def settle_takes(output_dir: Path, retakes: tuple[Retake, ...]) -> tuple[Retake,
     return tuple(settled)
 
 
-def _same_file(path: Path, sha256: str) -> bool:
+def _same_file(path: Path, sha256s: set[str | None]) -> bool:
+    if not sha256s:
+        return False
     with contextlib.suppress(OSError):
-        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+        return hashlib.sha256(path.read_bytes()).hexdigest() in sha256s
     return False
