@@ -126,6 +126,22 @@ def test_enum_typo_renders_exactly_as_documented() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("space", "name"),
+    [("\u3000", "full-width space (U+3000)"), ("\u00a0", "non-breaking space (U+00A0)")],
+)
+def test_a_top_level_key_behind_an_odd_space_is_named_once(space: str, name: str) -> None:
+    # A Japanese input method types U+3000: YAML takes it into the key ("\u3000prompt"), so the
+    # recipe looked both to miss 'prompt' and to have an unknown key.
+    assert rendered(VALID.replace("prompt:", f"{space}prompt:")) == [
+        f"r.yaml:12:1: error: the key 'prompt' is preceded by a {name}\n"
+        f'    12 | {space}prompt: "a ceramic mug in {{{{ season }}}}"\n'
+        "       | ^^^^^^^\n"
+        "    hint: retype the start of that line with ordinary spaces (this character often comes"
+        " with text pasted from Word, a web page or a chat)"
+    ]
+
+
 def test_unknown_key_points_at_the_key_with_a_suggestion() -> None:
     assert rendered(VALID.replace("prompt:", "promt:")) == [
         "r.yaml:1:1: error: missing required key 'prompt'\n"

@@ -13,6 +13,7 @@ from runner.apikey import ENV_KEY, find_key_in_text, redact
 from runner.diagnostics import Diagnostic, Span, suggestion_suffix
 from runner.recipe.loader import LoadedDocument
 from runner.recipe.model import NodePath, SourceMap, format_path
+from runner.recipe.yaml_errors import ODD_SPACE_HINT, odd_space_name, odd_space_start
 
 _SECRET_NAMES = frozenset(
     {
@@ -181,6 +182,12 @@ def _is_secret_name(key: str) -> bool:
     return name in _SECRET_NAMES or name.endswith("apikey")
 
 
+def _unspaced(key: object) -> object:
+    """A key without the full-width (or other odd) spaces a line was indented with."""
+    spaced = odd_space_start(key) if isinstance(key, str) else None
+    return key if spaced is None else spaced[0]
+
+
 def _position(diagnostic: Diagnostic) -> tuple[int, int]:
     span = diagnostic.span
     return (span.line, span.col) if span else (0, 0)
@@ -207,9 +214,14 @@ def _explain(error: Any, source: SourceMap, root: Mapping[str, Any]) -> list[Dia
                 continue
             suffix = suggestion_suffix(key, allowed)
             hint = None if suffix else f"the keys allowed here are {_words(allowed, 'and')}"
+            message = f"unknown key '{key}'{suffix}"
+            spaced = odd_space_start(key) if isinstance(key, str) else None
+            if spaced is not None and spaced[0] in allowed:
+                message = f"the key '{spaced[0]}' is preceded by a {odd_space_name(spaced[1])}"
+                hint = ODD_SPACE_HINT
             found.append(
                 Diagnostic(
-                    f"unknown key '{key}'{suffix}",
+                    message,
                     path=format_path(path),
                     span=source.span((*path, key), key=True),
                     hint=hint,
@@ -219,8 +231,10 @@ def _explain(error: Any, source: SourceMap, root: Mapping[str, Any]) -> list[Dia
     if kind == "required" and isinstance(instance, dict):
         properties = schema.get("properties", {})
         found = []
+        # A key behind a full-width space was said already: it is there, only mistyped.
+        present = {_unspaced(k) for k in instance}
         for key in value:
-            if key not in instance:
+            if key not in instance and key not in present:
                 described = _description(properties.get(key), root)
                 hint = f"add the line '{key}: ...'" + (f" ({described})" if described else "")
                 found.append(at(f"missing required key '{key}'", hint))

@@ -14,7 +14,7 @@ ODD_SPACE_HINT = (
     "retype the start of that line with ordinary spaces (this character often comes with text"
     " pasted from Word, a web page or a chat)"
 )
-_ODD_SPACES = {
+ODD_SPACES = {
     "\u00a0": "non-breaking space",
     "\u2007": "figure space",
     "\u202f": "narrow non-breaking space",
@@ -27,6 +27,19 @@ _ODD_SPACES = {
 TEMPLATE_HINT = 'a value that starts with {{ must be quoted: prompt: "{{ product.name }} ..."'
 # An unquoted value (after `key:` or `- `) that starts with `{{`.
 _UNQUOTED_TEMPLATE = re.compile(r"^\s*(?:-\s+)*(?:[^\s'\"#{\[][^#]*?:\s+)?\{\{")
+
+
+def odd_space_start(key: str) -> tuple[str, str] | None:
+    """(the key without them, the first one) when `key` starts with spaces YAML does not count
+    as indentation: a line indented with a full-width space makes a key '\u3000image'."""
+    start = len(key) - len(key.lstrip("".join(ODD_SPACES) + " "))
+    if start == 0 or key[0] not in ODD_SPACES:
+        return None
+    return key[start:], key[0]
+
+
+def odd_space_name(char: str) -> str:
+    return f"{ODD_SPACES[char]} (U+{ord(char):04X})"
 
 
 def file_error(file: str, message: str, hint: str | None) -> RecipeError:
@@ -61,7 +74,7 @@ def syntax_diagnostic(exc: yaml.MarkedYAMLError, file: str, text: str) -> Diagno
     if odd is not None:
         # Invisible in an editor, but not a space to YAML: the real culprit of the error.
         line, col, char = odd
-        message = f"a line is indented with a {_ODD_SPACES[char]} (U+{ord(char):04X}), not a space"
+        message = f"a line is indented with a {odd_space_name(char)}, not a space"
         return Diagnostic(message, span=span_at(file, text, line, col, None), hint=ODD_SPACE_HINT)
     for candidate in (line, context_line):
         source = _line(text, candidate)
@@ -83,7 +96,7 @@ def _odd_space_line(text: str, last: int) -> tuple[int, int, str] | None:
     for number in range(min(last, len(lines) - 1), -1, -1):
         source = lines[number]
         for col, char in enumerate(source):
-            if char in _ODD_SPACES:
+            if char in ODD_SPACES:
                 if number == 0 and col == 0 and char == "\ufeff":
                     break  # a byte-order mark, not indentation
                 return number, col, char
