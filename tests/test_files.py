@@ -134,6 +134,26 @@ def test_a_whole_result_of_another_format_is_converted_to_the_one_asked_for(
     assert leftovers(tmp_path) == []
 
 
+def test_a_result_damaged_past_its_header_is_retried_not_an_internal_error(tmp_path: Path) -> None:
+    # Whole chunks with good checksums, but the compressed pixels are noise: Pillow fails only
+    # when it decodes them, which a conversion does.
+    import struct
+    import zlib
+
+    header = struct.pack(">IIBBBBB", 64, 48, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    noise = random.Random(1).randbytes(500)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", noise)
+    png += chunk(b"IEND", b"")
+    with pytest.raises(TransientError, match="is a damaged PNG image"):
+        write(tmp_path, "a.jpeg", png, "jpeg", notes=[])
+    assert leftovers(tmp_path) == [] and not (tmp_path / "a.jpeg").exists()
+
+
 def test_a_transparent_png_keeps_its_alpha_as_webp_and_loses_it_as_jpeg(tmp_path: Path) -> None:
     buffer = io.BytesIO()
     Image.new("RGBA", (8, 8), (200, 10, 10, 0)).save(buffer, "PNG")

@@ -76,3 +76,14 @@ def test_other_transient_failures_still_stop_at_max_attempts() -> None:
 def test_max_attempts_1_means_no_retry_even_for_a_429() -> None:
     with pytest.raises(RateLimited, match=r"\(gave up after 1 attempt\)$"):
         retry(context(max_attempts=1), [refused()])
+
+
+def test_retry_after_zero_again_and_again_still_gives_up() -> None:
+    # Counting only the time slept, a server answering "Retry-After: 0" forever was asked forever.
+    now = [RateLimited("too many requests (HTTP 429)", 0.0) for _ in range(1000)]
+    with pytest.raises(RateLimited, match=r"gave up after (\d+) attempts") as gave_up:
+        retry(context(max_attempts=3), now)
+    assert int(gave_up.value.message.rsplit("after ", 1)[1].split()[0]) <= 3 + 66
+    result, slept = retry(context(max_attempts=3), now[:4])
+    assert result == "ok" and slept[:2] == [0.0, 0.0]  # within max_attempts, as the API asks
+    assert slept[2:] == [1.0, 1.0]  # past them, patience waits

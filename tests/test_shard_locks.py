@@ -184,3 +184,16 @@ def test_an_unsharded_run_into_a_shard_runs_folder(project, capsys, server):
     assert missing > 0
     assert planned(capsys, "-o", "half") == charged(capsys, server, "-o", "half") == missing
     assert planned(capsys, "-o", "half") == 0
+
+
+def test_an_unreadable_sibling_lock_is_ignored_by_the_diff_as_by_the_run(project, capsys, server):
+    # A merge conflict in another shard's lock: that shard's jobs are not known done, by either.
+    lock = OUT / "shard-2" / LOCK_NAME
+    lock.write_text("<<<<<<< HEAD\n" + lock.read_text() + ">>>>>>> main\n")
+    assert planned(capsys) == charged(capsys, server) == JOBS // 2  # was: diff exit 2, run 3
+
+
+def test_a_narrowed_first_run_does_not_stop_the_next_from_adopting(project, capsys, server):
+    # `--limit 1` records a run; the next full run must still take the shards' jobs as done.
+    assert charged(capsys, server, "--limit", "1") == 0
+    assert planned(capsys) == charged(capsys, server) == 0

@@ -172,14 +172,14 @@ def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
     Returns the adoption as placed: a source that changed since it was hashed is not adopted
     after all (its job is generated), and a file already copied stays so (the next run hashes).
     """
-    from runner.fileio import folder_error, temp_beside
+    from runner.fileio import PART_SUFFIX, folder_error, temp_beside
 
     lost: set[str] = set()
     for source, key, record in adoption.copies:
         target = Path(output_dir) / record.path
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = temp_beside(target, ".adopt")
+            fd, temp = temp_beside(target, PART_SUFFIX)  # clean_partials removes leftovers
             try:
                 with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
                     shutil.copyfileobj(src, out)

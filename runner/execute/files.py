@@ -278,7 +278,12 @@ def _verify_and_commit(
     said = []
     wanted = PIL_FORMATS[expected_format]
     if sent != wanted:
-        data = _convert(data, expected_format, expected_compression)
+        try:
+            data = _convert(data, expected_format, expected_compression)
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:  # damaged past its header
+            raise TransientError(
+                f"the result for {relative} is a damaged {sent} image ({exc})"
+            ) from None
         try:
             tmp.write_bytes(data)
         except OSError as exc:

@@ -40,7 +40,7 @@ def read_previous(output_dir: Path, plan: Plan) -> Previous:
     state = output_dir / STATE_DIR / STATE_FILE
     if StateStore.has_recorded_run(output_dir):  # else the run would adopt the locks (adopt.py)
         return _from_state(output_dir, state, plan)
-    from runner.report.manifest import read_lock
+    from runner.report.manifest import ManifestError, read_lock
 
     folders = lock_folders(output_dir)
     if not folders:
@@ -49,7 +49,13 @@ def read_previous(output_dir: Path, plan: Plan) -> Previous:
     planned = {job.key for job in plan.jobs}
     jobs: list[PreviousJob] = []
     for folder in folders:
-        jobs.extend(_from_lock(output_dir, folder, read_lock(folder).entries, done, planned))
+        try:
+            entries = read_lock(folder).entries
+        except ManifestError:
+            if os.path.samefile(folder, output_dir):
+                raise  # the folder's own lock: the diff says why (the run rewrites it)
+            continue  # another folder's: the run ignores it too (adopt.py)
+        jobs.extend(_from_lock(output_dir, folder, entries, done, planned))
     known: dict[str, PreviousJob] = {}
     for job in jobs:  # the output folder's own lock first; a done record wins
         if job.key not in known or (job.progress == "done" and known[job.key].progress != "done"):

@@ -200,8 +200,9 @@ def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     (an archived campaign) it cannot be, and the file cannot change either: read it as immutable.
     """
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    shm = path.with_name(path.name + "-shm")
-    if not shm.exists() and not os.access(path.parent, os.W_OK):
+    shm, wal = path.with_name(path.name + "-shm"), path.with_name(path.name + "-wal")
+    # Not with a -wal file: it may hold paid records that "immutable" would silently skip.
+    if not shm.exists() and not wal.exists() and not os.access(path.parent, os.W_OK):
         uri += "&immutable=1"
     return sqlite3.connect(uri, uri=True, timeout=timeout)
 

@@ -171,7 +171,9 @@ class RunContext:
                 raise (give_up or _gave_up)(error, attempts)
             delay = self.backoff.delay(attempts - 1, error.retry_after)
             if isinstance(error, RateLimited):
-                waited_on_429 += delay
+                if attempts >= self.max_attempts:  # patient: bounded by time, so never 0 s
+                    delay = max(delay, 1.0)
+                waited_on_429 += max(delay, 1.0)  # "Retry-After: 0" again and again ends too
             self.events.job_retrying(label, attempts + 1, error.message, delay)
             await pause(delay)
 
