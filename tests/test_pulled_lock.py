@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -22,11 +21,11 @@ from runner.execute.state import STATE_FILE
 from runner.report.manifest import LOCK_NAME
 from runner.review.decisions import Decision, Review, load_review, save_review
 from runner.review.takes import take_path
-from tests.clihelp import CliResult, run_cli
+from tests.clihelp import run_cli
+from tests.tinyrun import FAST, charged, planned, run
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 KEY = "sk-TEST-pulled-lock-9c2e"
-FAST = ("--rpm", "60000")
 V1 = """\
 version: 1
 name: tiny
@@ -103,27 +102,6 @@ def pulled(
     monkeypatch.chdir(folder)
     monkeypatch.setenv("ONEMIN_API_KEY", KEY)
     return folder
-
-
-def run(capsys: pytest.CaptureFixture[str], server: EmulatorServer, *args: str) -> CliResult:
-    urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
-    result = run_cli(capsys, "run", "tiny.yaml", "-y", *urls, *FAST, *args)
-    assert result.code == 0, result.out + result.err
-    return result
-
-
-def charged(capsys: pytest.CaptureFixture[str], server: EmulatorServer, *args: str) -> int:
-    """The images `backdrop run tiny.yaml ARGS` was charged for."""
-    before = sum(entry.n for entry in server.api.ledger.entries)
-    run(capsys, server, *args)
-    return sum(entry.n for entry in server.api.ledger.entries) - before
-
-
-def planned(capsys: pytest.CaptureFixture[str], *args: str) -> int:
-    """The images `plan --diff` says a run would generate."""
-    result = run_cli(capsys, "plan", "tiny.yaml", "--diff", "--format", "json", *args)
-    assert result.code == 0, result.err
-    return int(json.loads(result.out)["totals"]["images_to_generate"])
 
 
 def images(folder: Path) -> dict[str, bytes]:

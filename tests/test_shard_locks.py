@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +14,11 @@ from runner.cli import main
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.report.manifest import LOCK_NAME
-from tests.clihelp import CliResult, run_cli
+from tests.clihelp import run_cli
+from tests.tinyrun import FAST, charged, planned, run
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 KEY = "sk-TEST-shard-locks-4b1d"
-FAST = ("--rpm", "60000")
 RECIPE = """\
 version: 1
 name: tiny
@@ -38,28 +37,6 @@ def server() -> Iterator[EmulatorServer]:
     # Cached result bytes: compositing is tested elsewhere; only what is paid for matters here.
     with EmulatorServer(EmulatorConfig(api_key=KEY, cache_results=True)) as running:
         yield running
-
-
-def run(capsys: pytest.CaptureFixture[str], server: EmulatorServer, *args: str) -> CliResult:
-    """`backdrop run tiny.yaml ARGS` against the emulator."""
-    urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
-    result = run_cli(capsys, "run", "tiny.yaml", "-y", *urls, *FAST, *args)
-    assert result.code == 0, result.out + result.err
-    return result
-
-
-def charged(capsys: pytest.CaptureFixture[str], server: EmulatorServer, *args: str) -> int:
-    """The images `backdrop run tiny.yaml ARGS` was charged for."""
-    before = sum(entry.n for entry in server.api.ledger.entries)
-    run(capsys, server, *args)
-    return sum(entry.n for entry in server.api.ledger.entries) - before
-
-
-def planned(capsys: pytest.CaptureFixture[str], *args: str) -> int:
-    """The images `plan --diff` says a run would generate."""
-    result = run_cli(capsys, "plan", "tiny.yaml", "--diff", "--format", "json", *args)
-    assert result.code == 0, result.err
-    return int(json.loads(result.out)["totals"]["images_to_generate"])
 
 
 def clone(folder: Path) -> None:

@@ -370,13 +370,8 @@ class StateStore:
         path = Path(output_dir) / STATE_DIR / STATE_FILE
         if not path.is_file():
             return []
+        conn = _connect_read_only(path)
         try:
-            conn = connect_read_only(path)
-        except sqlite3.Error as exc:
-            raise _open_error(path, exc) from None
-        try:
-            conn.execute("PRAGMA busy_timeout = 10000")
-            check_version(conn, path, create=False)
             return paid_prompt_objects(conn)
         except sqlite3.Error as exc:
             raise _open_error(path, exc) from None
