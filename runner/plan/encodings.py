@@ -65,8 +65,8 @@ def guess_legacy_encoding(data: bytes) -> str | None:
             continue
         if text not in worded and reads_as_real_words(text, encoding):
             worded[text] = encoding
-    if len(worded) > 1:
-        return None
+            if len(worded) > 1:
+                return None  # two readings stand: refused, whatever the others say
     readings = _double_byte_readings(data)
     if not worded:
         return _clear_double_byte_reading(data, readings)
