@@ -9,7 +9,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
 
 if TYPE_CHECKING:
     import uvicorn
@@ -67,3 +68,39 @@ class ServerThread:
             self.server.force_exit = True
             self._thread.join(SHUTDOWN_TIMEOUT)
         self.sock.close()
+
+
+class BackgroundServer:
+    """start(), stop() and `with` for a local server. Subclasses build it in start(); those served
+    in a daemon thread hand it to _serve(), others (a child process) override stop() too."""
+
+    _serving: ServerThread | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def _serve(self, server: uvicorn.Server, sock: socket.socket, name: str, what: str) -> None:
+        self._serving = ServerThread(server, sock, name)
+        try:
+            self._serving.start(what)
+        except RuntimeError:
+            self._serving = None
+            raise
+
+    def stop(self) -> None:
+        """Stop serving; requests in flight get a few seconds to finish."""
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

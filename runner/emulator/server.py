@@ -10,12 +10,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.faults import InjectedDisconnect
-from runner.loopback import SHUTDOWN_TIMEOUT, ServerThread, base_url_of, bind_socket
+from runner.loopback import SHUTDOWN_TIMEOUT, BackgroundServer, base_url_of, bind_socket
 
 if TYPE_CHECKING:
     import uvicorn
@@ -67,7 +66,7 @@ def _uvicorn_server(app: Starlette) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-class EmulatorServer:
+class EmulatorServer(BackgroundServer):
     """The emulator on a loopback port, in a background thread. Use it as a context manager:
 
     with EmulatorServer(EmulatorConfig(error_rate=0.2), port=0) as server:
@@ -89,7 +88,6 @@ class EmulatorServer:
         self.config = config or EmulatorConfig()
         self.host, self.port = host, port
         self.app = create_app(self.config)
-        self._serving: ServerThread | None = None
         self._base_url: str | None = None
 
     @property
@@ -113,30 +111,7 @@ class EmulatorServer:
             raise RuntimeError("the emulator is already running")
         sock = bind_socket(self.host, self.port)
         self._base_url = base_url_of(sock)
-        self._serving = ServerThread(_uvicorn_server(self.app), sock, "backdrop-emulator")
-        try:
-            self._serving.start("the emulator")
-        except RuntimeError:
-            self._serving = None
-            raise
-
-    def stop(self) -> None:
-        """Stop serving; requests in flight get a few seconds to finish."""
-        if self._serving is not None:
-            self._serving.stop()
-            self._serving = None
-
-    def __enter__(self) -> EmulatorServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._serve(_uvicorn_server(self.app), sock, "backdrop-emulator", "the emulator")
 
 
 def serve_forever(
@@ -186,7 +161,7 @@ def config_from_json(text: str) -> EmulatorConfig:
     return EmulatorConfig(**data)
 
 
-class EmulatorProcess:
+class EmulatorProcess(BackgroundServer):
     """The emulator in a child process, with its own interpreter (and GIL): for benchmarks, where
     an emulator thread would compete with the runner for the GIL. Same interface as
     EmulatorServer, minus `api`: read the ledger and stats over HTTP (/_emulator/...).
@@ -244,18 +219,6 @@ class EmulatorProcess:
         if process.stdout is not None:
             process.stdout.close()
         self._process = None
-
-    def __enter__(self) -> EmulatorProcess:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _main(argv: list[str]) -> None:

@@ -6,11 +6,10 @@ import logging
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from runner.execute.records import RunSnapshot
-from runner.loopback import ServerThread, base_url_of, bind_socket
+from runner.loopback import BackgroundServer, base_url_of, bind_socket
 
 if TYPE_CHECKING:
     import socket
@@ -26,7 +25,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-class ReviewServer:
+class ReviewServer(BackgroundServer):
     """`with ReviewServer(outdir, load_snapshot) as server: server.url` serves the review page."""
 
     def __init__(
@@ -43,7 +42,6 @@ class ReviewServer:
         self.token = token or new_token()
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
-        self._serving: ServerThread | None = None
         self.base_url = ""
 
     @property
@@ -77,29 +75,7 @@ class ReviewServer:
     def start(self) -> None:
         self.bind()
         assert self._server is not None and self._sock is not None
-        self._serving = ServerThread(self._server, self._sock, "backdrop-review")
-        try:
-            self._serving.start("the review page")
-        except RuntimeError:
-            self._serving = None
-            raise
-
-    def stop(self) -> None:
-        if self._serving is not None:
-            self._serving.stop()
-            self._serving = None
-
-    def __enter__(self) -> ReviewServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._serve(self._server, self._sock, "backdrop-review", "the review page")
 
 
 def _uvicorn_server(app: object) -> uvicorn.Server:
