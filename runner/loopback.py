@@ -19,6 +19,24 @@ STARTUP_TIMEOUT = 15.0
 SHUTDOWN_TIMEOUT = 10.0
 
 
+def uvicorn_server(app: object, *, graceful_shutdown: int, keep_alive: int = 5) -> uvicorn.Server:
+    """A quiet HTTP/1.1 uvicorn server for `app`: no websockets, lifespan or access log."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        http="h11",
+        ws="none",
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=graceful_shutdown,
+        timeout_keep_alive=keep_alive,
+    )
+    return uvicorn.Server(config)
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket; port 0 picks a free port with no race between choosing and binding."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

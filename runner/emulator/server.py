@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.faults import InjectedDisconnect
-from runner.loopback import SHUTDOWN_TIMEOUT, BackgroundServer, base_url_of, bind_socket
+from runner.loopback import (
+    SHUTDOWN_TIMEOUT,
+    BackgroundServer,
+    base_url_of,
+    bind_socket,
+    uvicorn_server,
+)
 
 if TYPE_CHECKING:
     import uvicorn
@@ -49,21 +55,9 @@ def check_host(host: str, allow_remote: bool = False) -> None:
 
 
 def _uvicorn_server(app: Starlette) -> uvicorn.Server:
-    import uvicorn
-
     logging.getLogger("uvicorn.error").addFilter(_FILTER)  # adding twice is a no-op
-    config = uvicorn.Config(
-        app,
-        http="h11",
-        ws="none",
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-        timeout_keep_alive=30,  # clients keep pooled connections; don't close them under load
-    )
-    return uvicorn.Server(config)
+    # Clients keep pooled connections: don't close them under load.
+    return uvicorn_server(app, graceful_shutdown=5, keep_alive=30)
 
 
 class EmulatorServer(BackgroundServer):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.execute.records import RunSnapshot
-from runner.loopback import BackgroundServer, base_url_of, bind_socket
+from runner.loopback import BackgroundServer, base_url_of, bind_socket, uvicorn_server
 
 if TYPE_CHECKING:
     import socket
@@ -79,17 +79,5 @@ class ReviewServer(BackgroundServer):
 
 
 def _uvicorn_server(app: object) -> uvicorn.Server:
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        http="h11",
-        ws="none",
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=2,
-    )
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-    return uvicorn.Server(config)
+    return uvicorn_server(app, graceful_shutdown=2)
