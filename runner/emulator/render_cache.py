@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from contextlib import suppress
 from functools import cache
 from pathlib import Path
@@ -44,6 +45,14 @@ class RenderCache:
         """A file name for a render of `subject` (a digest of its bytes) with these inputs."""
         text = "\0".join([_compositor_digest(), subject, *map(repr, inputs)])
         return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def fetch(self, key: str, render: Callable[[], bytes]) -> bytes:
+        """The cached bytes under `key`, or render() kept there for the next emulator."""
+        data = self.get(key)
+        if data is None:
+            data = render()
+            self.put(key, data)
+        return data
 
     def get(self, key: str) -> bytes | None:
         try:

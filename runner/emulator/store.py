@@ -151,11 +151,7 @@ class AssetStore:
         already rendered it (key None: no cache, always render)."""
         if self.render_cache is None or key is None:
             return render()
-        data = self.render_cache.get(key)
-        if data is None:
-            data = render()
-            self.render_cache.put(key, data)
-        return data
+        return self.render_cache.fetch(key, render)
 
     def _compose(self, spec: ResultSpec) -> bytes:
         return compositor.replace_background(
