@@ -38,7 +38,7 @@ from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
 from runner.execute.thumbnails import ThumbnailMaker
 from runner.fileio import disk_full
-from runner.plan.model import ImageSource, Job
+from runner.plan.model import ImageSource, Job, PromptObject
 
 T = TypeVar("T")
 
@@ -270,8 +270,6 @@ class RunContext:
                 f"the API returned {len(result_keys)} image(s) where {len(job.outputs)}"
                 " were asked for"
             )
-        size = _parse_size(job.prompt_object.size)
-        fmt = job.prompt_object.output_format
         for index, (dest, key) in enumerate(zip(job.outputs, result_keys, strict=False)):
             if isinstance(self.fatal, StateError):
                 # The disk is full (or the state unusable): keep what room is left for the
@@ -287,7 +285,7 @@ class RunContext:
                 job.label,
                 key,
                 dest,
-                (fmt, size, job.prompt_object.output_compression),
+                job.prompt_object,
                 temporary_url if index == 0 else None,
                 existing,
                 notes,
@@ -308,12 +306,11 @@ class RunContext:
         label: str,
         key: str,
         dest: str,
-        asked: tuple[str, tuple[int, int] | None, int | None],  # format, size, compression
+        asked: PromptObject,  # the format, size and compression the file must have
         temporary_url: str | None,
         existing: ExistingFile | None = None,
         notes: list[str] | None = None,
     ) -> FileRecord:
-        fmt, size, compression = asked
         url: str | None = None  # the asset host first; the presigned link if it refuses
 
         async def attempt() -> FileRecord:
@@ -324,12 +321,12 @@ class RunContext:
                     key,
                     output_dir=self.output_dir,
                     dest=dest,
-                    expected_format=fmt,
-                    expected_size=size,
+                    expected_format=asked.output_format,
+                    expected_size=_parse_size(asked.size),
                     max_bytes=self.max_download_bytes,
                     url=url,
                     existing=existing,
-                    expected_compression=compression,
+                    expected_compression=asked.output_compression,
                     notes=notes,
                 )
             except RejectedError as exc:
