@@ -183,7 +183,8 @@ def _is_secret_name(key: str) -> bool:
 
 
 def _unspaced(key: object) -> object:
-    """A key without the full-width (or other odd) spaces a line was indented with."""
+    """A key without the full-width (or other odd) spaces a line was indented with (then its
+    first character is one of them)."""
     spaced = odd_space_start(key) if isinstance(key, str) else None
     return key if spaced is None else spaced[0]
 
@@ -215,9 +216,9 @@ def _explain(error: Any, source: SourceMap, root: Mapping[str, Any]) -> list[Dia
             suffix = suggestion_suffix(key, allowed)
             hint = None if suffix else f"the keys allowed here are {_words(allowed, 'and')}"
             message = f"unknown key '{key}'{suffix}"
-            spaced = odd_space_start(key) if isinstance(key, str) else None
-            if spaced is not None and spaced[0] in allowed:
-                message = f"the key '{spaced[0]}' is preceded by a {odd_space_name(spaced[1])}"
+            bare = _unspaced(key)
+            if bare != key and bare in allowed:
+                message = f"the key '{bare}' is preceded by a {odd_space_name(key[0])}"
                 hint = ODD_SPACE_HINT
             found.append(
                 Diagnostic(
