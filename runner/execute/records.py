@@ -8,6 +8,10 @@ from typing import Any, Literal
 
 JobStatus = Literal["pending", "generated", "done", "skipped", "failed"]
 
+# How a job failed by a bug in backdrop (not by the API's answer) begins its recorded error:
+# junit.xml reports those as <error>, the others as <failure>.
+INTERNAL_ERROR = "internal error: "
+
 
 @dataclass(frozen=True)
 class FileRecord:
@@ -41,6 +45,11 @@ class JobRecord:
     def shown_status(self) -> str:
         """The status as reports show it: paid but not yet downloaded is still pending."""
         return "pending" if self.status == "generated" else self.status
+
+    @property
+    def internal_error(self) -> bool:
+        """Failed by a bug in backdrop rather than by what the API or the disk said."""
+        return self.status == "failed" and (self.error or "").startswith(INTERNAL_ERROR)
 
 
 @dataclass(frozen=True)
