@@ -65,6 +65,8 @@ class RunSnapshot:
     axes: tuple[str, ...]
     report_rows: str | None
     report_columns: str | None
+    # What the run's generations cost at list prices (each one the API answered, failed jobs'
+    # too): not the plan's cost; nothing for jobs done earlier, only downloaded, or refused.
     estimated_cost_usd: float
     jobs: tuple[JobRecord, ...]
 
