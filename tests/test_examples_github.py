@@ -206,7 +206,7 @@ def post_plan(tmp_path: Path, artifact: Path, *, pulls: dict, comments: dict | N
     temp = tmp_path / "runner-temp"
     known = {"runner.temp": str(temp)}
     assert Path(resolve(download["with"]["path"], known)) == temp / "backdrop-plan"
-    shutil.copytree(artifact, temp / "backdrop-plan")
+    shutil.copytree(artifact, temp / "backdrop-plan", symlinks=True)
     case = {
         "script": step["with"]["script"],
         "repo": {"owner": "acme", "repo": "campaigns"},
@@ -315,9 +315,10 @@ def test_a_plan_that_is_not_backdrops_is_refused(artifact, tmp_path, damage):
         plan.write_text("![px](http://evil.example/p.png) @octocat\n" + plan.read_text())
     elif damage == "too long":
         plan.write_text(plan.read_text() + "x" * 70_000)
-    elif damage == "symlink":  # would read a file of the runner's instead
-        plan.unlink()
-        plan.symlink_to("/etc/passwd")
+    elif damage == "symlink":  # a link may point at any file of the runner's: never followed
+        elsewhere = tmp_path / "elsewhere.md"
+        plan.rename(elsewhere)
+        plan.symlink_to(elsewhere)
     else:
         plan.unlink()
         plan.mkdir()
