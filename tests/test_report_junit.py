@@ -87,6 +87,10 @@ def test_skipped_jobs_pass_and_unrun_jobs_are_skipped(tmp_path: Path) -> None:
     assert _lines(suite)[2].startswith("product=MUG-01 season=summer market=fr-FR: skipped;")
     assert [child.tag for child in cases[7]] == ["skipped"]
     assert [child.tag for child in cases[8]] == ["skipped"]  # paid, never downloaded
+    assert [cases[7][0].get("message"), cases[8][0].get("message")] == [
+        "not run yet",
+        "paid for, not downloaded yet",
+    ]
     assert suite.get("skipped") == "2"
 
 

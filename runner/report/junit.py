@@ -142,7 +142,8 @@ def _testcase(suite: ET.Element, job: JobRecord, recipe_name: str) -> None:
             str(job.prompt_object.get("prompt", ""))
         )
     elif status == "pending":
-        ET.SubElement(case, "skipped", {"message": "not run yet"})
+        why = "paid for, not downloaded yet" if job.status == "generated" else "not run yet"
+        ET.SubElement(case, "skipped", {"message": why})
 
 
 def _job_line(job: JobRecord) -> str:
