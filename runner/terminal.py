@@ -220,7 +220,9 @@ def run_events() -> PlainEvents | LiveEvents:
     return LiveEvents() if sys.stdout.isatty() else PlainEvents()
 
 
-def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
+def show_run_summary(
+    result: RunResult, paths: ReportPaths | None, *, emulated: bool = False
+) -> None:
     """`paths` is None when the reports could not be written after a run that stopped early."""
     show_unanswered(result.unanswered)
     minutes, seconds = divmod(result.duration_s, 60)
@@ -230,6 +232,11 @@ def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
         + (f", {result.interrupted:,} not run" if result.interrupted else "")
         + f"; {_count(result.images, 'image')} written in {took}"
     )
+    cost = f"${result.generated_cost_usd:,.2f}"  # only what the API answered: nothing else is paid
+    if emulated:
+        echo(f"Emulator: nothing was spent; with 1min.ai, what was generated would cost {cost}")
+    else:
+        echo(f"Estimated cost of what was generated: {cost} (list prices, not a bill)")
     if result.adopted:
         adopted = _count(result.adopted, "job")
         # No state yet (a fresh clone), or a lock pulled from another machine's run.

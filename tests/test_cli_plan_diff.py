@@ -38,6 +38,28 @@ def test_detailed_exitcode_is_0_after_a_complete_run(example, capsys):
     assert "After the runs so far: 0 new, 0 changed, 30 up to date" in plain.out
 
 
+def test_detailed_exitcode_is_2_for_images_only_to_download_again(example, capsys):
+    run_recorded(example)
+    next((example / "out").rglob("*.webp")).unlink()  # paid for: downloaded again, not paid
+    result = run_cli(capsys, "plan", RECIPE, "--diff", "--detailed-exitcode")
+    assert "0 new, 0 changed, 29 up to date, 1 paid but not downloaded, 0 stale" in result.out
+    assert result.code == 2  # not an empty diff, though nothing is to generate
+    assert run_cli(capsys, "plan", RECIPE, "--detailed-exitcode").code == 2  # without --diff too
+
+
+def test_detailed_exitcode_is_2_for_stale_files_alone(example, capsys):
+    run_recorded(example)
+    csv = example / "data" / "markets.csv"
+    lines = csv.read_text().splitlines(keepends=True)
+    csv.write_text("".join(line for line in lines if not line.startswith("de-DE")))
+    result = run_cli(capsys, "plan", RECIPE, "--diff", "--detailed-exitcode")
+    assert "0 new, 0 changed, 22 up to date, 0 paid but not downloaded, 8 stale" in result.out
+    assert result.code == 2
+    json_result = run_cli(capsys, "plan", RECIPE, "--diff", "--format", "json",
+                          "--detailed-exitcode")  # fmt: skip
+    assert json.loads(json_result.out)["totals"]["stale"] == 8 and json_result.code == 2
+
+
 def test_detailed_exitcode_is_1_for_an_invalid_recipe_and_for_bad_usage(example, capsys):
     recipe = example / "spring-campaign.yaml"
     recipe.write_text(recipe.read_text().replace("quality: medium ", "quality: hgih   "))

@@ -23,6 +23,7 @@ from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.fileio import PART_SUFFIX
 from tests.clihelp import CliResult, run_cli
+from tests.junit_support import assert_counts_match_results, assert_valid
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 KEY = "sk-TEST-7f3a9c1e5b2d4f6a8c0e"  # distinctive, so that any leak is found
@@ -259,6 +260,8 @@ def test_shards_merge_into_one_report(campaign, capsys, monkeypatch):
     assert merged.code == 0, merged.err
     report = json.loads((Path("shard1") / "results.json").read_text())
     assert report["totals"]["done"] == 30
+    assert_valid(Path("shard1") / "junit.xml")
+    assert_counts_match_results(Path("shard1") / "junit.xml", Path("shard1") / "results.json")
     # Each folder's lock stays the manifest of its own files, so each still verifies.
     assert (Path("shard1") / "backdrop.lock").read_bytes() == lock
     assert run_cli(capsys, "verify", "shard1").code == 0

@@ -15,6 +15,7 @@ from runner.emulator import EmulatorConfig, EmulatorServer
 from runner.execute.state import StateStore
 from runner.plan.model import ImageSource
 from runner.report import verify_outputs, write_reports
+from tests.junit_support import assert_counts_match_results, assert_valid
 from tests.runhelp import API_KEY, make_plan, run
 
 pytestmark = pytest.mark.slow
@@ -62,6 +63,8 @@ def test_every_report_from_a_real_run(tmp_path: Path, server) -> None:
 
     suite = ET.parse(paths["junit.xml"]).getroot()
     assert suite.get("tests") == "6" and suite.get("failures") == "3"
+    assert_valid(paths["junit.xml"])
+    assert_counts_match_results(paths["junit.xml"], paths["results.json"])
     messages = [f.get("message") or "" for f in suite.iter("failure")]
     assert all("asset not found: images/no-such-asset.png" in m for m in messages)
 

@@ -89,7 +89,7 @@ def test_header_gives_totals_time_cost_recipe_and_date(written) -> None:
     assert "12 jobs" in text and "10 done" in text and "1 failed" in text
     assert "1 skipped (done earlier)" in text
     assert "took 4 min 31 s" in text
-    assert "estimated cost $1.23 (an estimate at list prices)" in text
+    assert "estimated cost of what was generated $1.23 (list prices, not a bill)" in text
     assert "Run 2024-05-01 14:03 UTC" in text
     assert "spring-campaign" in text
 

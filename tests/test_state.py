@@ -43,7 +43,7 @@ def test_a_new_run_records_the_plan_in_order(tmp_path: Path) -> None:
     assert snap.recipe_name == "demo"
     assert snap.axes == ("product", "season")
     assert (snap.report_rows, snap.report_columns) == ("product", "season")
-    assert snap.estimated_cost_usd == plan.cost().total_usd
+    assert snap.estimated_cost_usd == 0  # nothing generated yet: the run's cost is what it made
     assert snap.finished_at is None
     assert [j.key for j in snap.jobs] == [j.key for j in plan.jobs]
     first = snap.jobs[0]
@@ -54,6 +54,21 @@ def test_a_new_run_records_the_plan_in_order(tmp_path: Path) -> None:
     assert first.outputs == ("summer/P0-0.png", "summer/P0-1.png")
     assert first.image_path == "/src/images/mug.png"
     assert snap.totals()["pending"] == 4
+
+
+def test_a_runs_cost_is_what_it_generated_each_answer_once(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, 3)
+    first, second, _ = (job.key for job in plan.jobs)
+    one_job = plan.cost().total_usd / 3
+    with StateStore.open(tmp_path) as store:
+        store.begin_run(plan, "run-1")
+        store.record_generation(first, "uuid-1", ["images/a.png"], None, 990)
+        store.record_generation(first, "uuid-1", ["images/a.png"], None, 990)  # the same answer
+        store.record_generation(second, "uuid-2", [], None, 990)  # no result: not charged
+        store.mark_failed(second, "refused")
+        assert store.run_cost_usd == store.snapshot().estimated_cost_usd == round(one_job, 4)
+        store.begin_run(plan, "run-2")  # the next run starts from nothing
+        assert store.run_cost_usd == store.snapshot().estimated_cost_usd == 0
 
 
 def test_a_job_goes_from_attempt_to_generation_to_files_to_done(tmp_path: Path) -> None:

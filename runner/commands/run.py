@@ -253,7 +253,7 @@ def run(
     the_plan = takes.plan
     key = None if api.emulate else run_steps.api_key()  # a bad key is refused before anything
     options = _run_options(pacing, selection, takes, api.emulate)
-    preview = run_steps.preview_and_confirm(the_plan, options, api.emulate, safety)
+    run_steps.preview_and_confirm(the_plan, options, api.emulate, safety)
     with ExitStack() as stack:
         api_key, api_url, asset_url = run_steps.connect(stack, api, the_plan.output_dir, key)
         keep_previous_takes(the_plan.output_dir, takes.retakes)
@@ -284,8 +284,10 @@ def run(
         paths = run_steps.write_reports(the_plan.output_dir, output.csv_separator)
     if safety.prune and paths is not None and not result.stopped:  # not after a stop signal
         run_steps.prune(the_plan.output_dir, safety.yes)
-    terminal.show_run_summary(result, paths)
-    report_run(output.fmt, recipe, the_plan.output_dir, result, preview.cost.total_usd)
+    terminal.show_run_summary(result, paths, emulated=api.emulate)
+    # What the run generated, not what it planned: failed and skipped jobs cost nothing.
+    cost = None if api.emulate else result.generated_cost_usd  # a rehearsal spends nothing
+    report_run(output.fmt, recipe, the_plan.output_dir, result, cost)
     sys.exit(terminal.run_exit_code(result))
 
 

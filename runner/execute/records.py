@@ -8,6 +8,10 @@ from typing import Any, Literal
 
 JobStatus = Literal["pending", "generated", "done", "skipped", "failed"]
 
+# How a job failed by a bug in backdrop (not by the API's answer) begins its recorded error:
+# junit.xml reports those as <error>, the others as <failure>.
+INTERNAL_ERROR = "internal error: "
+
 
 @dataclass(frozen=True)
 class FileRecord:
@@ -42,6 +46,11 @@ class JobRecord:
         """The status as reports show it: paid but not yet downloaded is still pending."""
         return "pending" if self.status == "generated" else self.status
 
+    @property
+    def internal_error(self) -> bool:
+        """Failed by a bug in backdrop rather than by what the API or the disk said."""
+        return self.status == "failed" and (self.error or "").startswith(INTERNAL_ERROR)
+
 
 @dataclass(frozen=True)
 class RunSnapshot:
@@ -56,6 +65,8 @@ class RunSnapshot:
     axes: tuple[str, ...]
     report_rows: str | None
     report_columns: str | None
+    # What the run's generations cost at list prices (each one the API answered, failed jobs'
+    # too): not the plan's cost; nothing for jobs done earlier, only downloaded, or refused.
     estimated_cost_usd: float
     jobs: tuple[JobRecord, ...]
 

@@ -110,6 +110,9 @@ class RunResult:
     # Files found edited (or not backdrop's) where a download went: (output, moved to).
     kept_edits: tuple[tuple[str, str], ...] = ()
     adjusted: tuple[tuple[str, str], ...] = ()  # results converted or kept at another size
+    # What this run's generations cost at list prices: the ones the API answered (so charged),
+    # a job that failed after its generation included; an estimate, not a bill.
+    generated_cost_usd: float = 0.0
     adopted: int = 0  # jobs the state took as done from backdrop.lock (adopt.py)
     copied: int = 0  # of them, jobs whose images were copied from a shard folder (adopt.py)
 
@@ -341,6 +344,7 @@ async def _run(
         unanswered=unanswered,
         kept_edits=tuple(ctx.kept_edits),
         adjusted=tuple(ctx.adjusted),
+        generated_cost_usd=state.run_cost_usd,
         adopted=len(adopted.done) if adopted is not None else 0,
         copied=len({key for _, key, _ in adopted.copies}) if adopted is not None else 0,
     )

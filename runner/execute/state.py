@@ -72,6 +72,8 @@ class StateStore:
         self.output_dir = output_dir
         self._lock = threading.Lock()  # so the run loop may also write from worker threads
         self._run_id: str | None = None
+        self._job_costs: dict[str, float] = {}  # estimated USD per job key, from begin_run's plan
+        self._run_cost = 0.0  # what the current run's generations cost, as recorded in `runs`
         self.reserve = DiskReserve(path.parent)  # room for the last writes when the disk fills
 
     # -- opening -----------------------------------------------------------------------------
@@ -168,6 +170,11 @@ class StateStore:
         cannot mistake a fresh state for one that knows everything and pay again.
         """
         now = _now()
+        self._job_costs = {
+            job.key: job.prompt_object.n
+            * plan.prices.price(job.prompt_object.quality, job.prompt_object.size)
+            for job in plan.jobs
+        }
         rows = [
             (
                 job.key,
@@ -200,7 +207,7 @@ class StateStore:
                     _dumps(list(plan.axes)),
                     plan.report.rows,
                     plan.report.columns,
-                    plan.cost().total_usd,
+                    0.0,  # what the run has generated so far: record_generation adds to it
                     _dumps([job.key for job in plan.jobs]),
                 ),
             )
@@ -208,6 +215,7 @@ class StateStore:
             if adoption is not None:
                 _adopt(cur, adoption, now)
         self._run_id = run_id
+        self._run_cost = 0.0
 
     @_room_retry
     def finish_run(self, run_id: str) -> None:
@@ -407,6 +415,7 @@ class StateStore:
 
         Replaces an earlier generation of the same job (--force) and forgets its file records.
         """
+        cost = 0.0
         with self._write(durable=True) as cur:
             cur.execute(
                 "UPDATE jobs SET status = 'generated', record_uuid = ?, result_keys = ?,"
@@ -421,8 +430,21 @@ class StateStore:
                     " run_id) SELECT ?, key, prompt_object, run_id FROM jobs WHERE key = ?",
                     (uuid, key),
                 )
+                if cur.rowcount == 1:  # the run's cost counts each generation once
+                    cost = self._job_costs.get(key, 0.0)
+                    cur.execute(
+                        "UPDATE runs SET estimated_cost_usd = estimated_cost_usd + ?"
+                        " WHERE run_id = ?",
+                        (cost, self._run_id),
+                    )
             cur.execute("DELETE FROM files WHERE job_key = ?", (key,))
             cur.execute("DELETE FROM sent_requests WHERE job_key = ?", (key,))
+        self._run_cost += cost  # committed: the same sum as the runs row now holds
+
+    @property
+    def run_cost_usd(self) -> float:
+        """The estimated cost of what the current run has generated so far (list prices)."""
+        return round(self._run_cost, 4)
 
     async def record_generation_async(
         self,

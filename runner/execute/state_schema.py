@@ -286,7 +286,7 @@ def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
         axes=tuple(json.loads(run[7])),
         report_rows=run[8],
         report_columns=run[9],
-        estimated_cost_usd=float(run[10]),
+        estimated_cost_usd=round(float(run[10]), 4),  # a sum of floats: whole cents and less
         jobs=jobs,
     )
 

@@ -111,6 +111,11 @@ class DiffTotals:
         """Jobs a run would pay for."""
         return self.new + self.changed
 
+    @property
+    def empty(self) -> bool:
+        """Nothing differs: nothing to generate, download or prune (terraform's empty diff)."""
+        return self.new + self.changed + self.download_only + self.stale == 0
+
     def to_json(self) -> dict[str, Any]:
         return {
             "new": self.new,

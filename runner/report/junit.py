@@ -1,21 +1,40 @@
 """junit.xml: one testcase per job, so that CI shows which combinations failed and why.
 
-Jobs skipped because an earlier run already made them are passing testcases (they did succeed),
-marked with a `backdrop.status` property; only jobs never run are <skipped/>. Characters that
-XML 1.0 forbids (control characters from a pasted prompt, say) are removed.
+The file is valid against both schemas that CI tools hold JUnit files to: Apache Ant's
+(windyroad/JUnit-Schema `JUnit.xsd`) and Jenkins xunit's `junit-10.xsd` (tests/junit_schemas/
+keeps copies). What both allow decides the shape: a testcase holds at most one <failure>,
+<error> or <skipped> and nothing else; the suite holds <properties>, the testcases, then
+<system-out> and <system-err>, in that order, with a `timestamp` without fraction or zone (UTC)
+and a `hostname`.
+
+Jobs done by an earlier run pass (they did succeed); only jobs never run are <skipped/>. A job
+failed by a bug in backdrop is an <error>; one failed by the API's answer, the network or the
+disk is a <failure>. What a testcase may not hold (each job's status, key, attempts, record uuid
+and files) is one line per job in the suite's <system-out>. Characters that XML 1.0 forbids
+(control characters from a pasted prompt, say) are removed.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import UTC, datetime
 
 from runner.execute.records import JobRecord, RunSnapshot
 from runner.report.context import ReportContext
 from runner.report.paths import shown_recipe_path
 
 _ILLEGAL_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+# Both schemas require a hostname. The jobs ran at 1min.ai, not here, and the real name of the
+# machine that asked (a CI runner's random name, someone's laptop) would change a committed
+# report on every machine and publish that name: Ant's schema says 'localhost' when the host is
+# not known, and that is the value we give.
+HOSTNAME = "localhost"
+_EPOCH = "1970-01-01T00:00:00"  # only for a start time the state cannot give (never written so)
+FAILED = "BackdropJobFailed"
+ERRORED = "BackdropInternalError"
 
 
 class JunitReport:
@@ -34,22 +53,24 @@ def render_junit(snapshot: RunSnapshot, recipe_path: str | None = None) -> bytes
     """The suite; `recipe_path` is the recipe as the report shows it (relative to the folder)."""
     totals = snapshot.totals()
     jobs = sorted(snapshot.jobs, key=lambda job: job.index)
+    errors = sum(1 for job in jobs if job.internal_error)
     suite_time = _run_seconds(snapshot)
     if suite_time is None:  # an unfinished run: the jobs' own times are all there is
         suite_time = sum(_job_seconds(job) for job in jobs)
     suite = ET.Element(
         "testsuite",
         {
-            "name": xml_safe(snapshot.recipe_name),
+            # Ant's schema wants a name of at least one character once spaces are collapsed.
+            "name": " ".join(xml_safe(snapshot.recipe_name).split()) or "backdrop",
             "tests": str(totals["jobs"]),
-            "failures": str(totals["failed"]),
-            "errors": "0",
+            "failures": str(totals["failed"] - errors),
+            "errors": str(errors),
             "skipped": str(totals["pending"]),
-            "time": f"{suite_time:.3f}",
+            "time": _decimal(suite_time),
+            "timestamp": _timestamp(snapshot.started_at),
+            "hostname": HOSTNAME,
         },
     )
-    if snapshot.started_at:
-        suite.set("timestamp", xml_safe(snapshot.started_at))
     properties = ET.SubElement(suite, "properties")
     for name, value in (
         ("backdrop.run_id", snapshot.run_id),
@@ -59,9 +80,27 @@ def render_junit(snapshot: RunSnapshot, recipe_path: str | None = None) -> bytes
         ET.SubElement(properties, "property", {"name": name, "value": xml_safe(value)})
     for job in jobs:
         _testcase(suite, job, snapshot.recipe_name)
+    ET.SubElement(suite, "system-out").text = "".join(_job_line(job) for job in jobs)
+    ET.SubElement(suite, "system-err")
     ET.indent(suite)
     body: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
     return body + b"\n"
+
+
+def _timestamp(started_at: str) -> str:
+    """The run's start in UTC as YYYY-MM-DDTHH:MM:SS: Ant's schema allows no fraction or zone."""
+    try:
+        moment = datetime.fromisoformat(started_at)
+    except (TypeError, ValueError):
+        return _EPOCH
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def _decimal(seconds: float) -> str:
+    """Seconds as both schemas take them: digits and a point, never negative, NaN or inf."""
+    return f"{seconds:.3f}" if math.isfinite(seconds) and seconds > 0 else "0.000"
 
 
 def _run_seconds(snapshot: RunSnapshot) -> float | None:
@@ -79,9 +118,9 @@ def _run_seconds(snapshot: RunSnapshot) -> float | None:
 
 def _job_seconds(job: JobRecord) -> float:
     """The job's own time in this run; a job done by an earlier run took none of this one's."""
-    if job.shown_status == "skipped":
+    if job.shown_status == "skipped" or job.duration_s is None:
         return 0.0
-    return job.duration_s or 0.0
+    return job.duration_s if math.isfinite(job.duration_s) and job.duration_s > 0 else 0.0
 
 
 def _testcase(suite: ET.Element, job: JobRecord, recipe_name: str) -> None:
@@ -91,26 +130,28 @@ def _testcase(suite: ET.Element, job: JobRecord, recipe_name: str) -> None:
         {
             "name": xml_safe(job.label or job.key),
             "classname": xml_safe(recipe_name),
-            "time": f"{_job_seconds(job):.3f}",
+            "time": _decimal(_job_seconds(job)),
         },
     )
     status = job.shown_status
-    properties = ET.SubElement(case, "properties")
-    for name, value in (
-        ("backdrop.status", status),
-        ("backdrop.job_key", job.key),
-        ("backdrop.attempts", str(job.attempts)),
-        ("backdrop.record_uuid", job.record_uuid or ""),
-    ):
-        ET.SubElement(properties, "property", {"name": name, "value": xml_safe(value)})
     if status == "failed":
         message = xml_safe(job.error or "the job failed without a message")
-        failure = ET.SubElement(case, "failure", {"message": message, "type": "BackdropJobFailed"})
+        tag, kind = ("error", ERRORED) if job.internal_error else ("failure", FAILED)
+        failure = ET.SubElement(case, tag, {"message": message, "type": kind})
         failure.text = f"{message}\n\nJob: {xml_safe(job.label)}\nPrompt: " + xml_safe(
             str(job.prompt_object.get("prompt", ""))
         )
     elif status == "pending":
-        ET.SubElement(case, "skipped", {"message": "not run yet"})
-    elif job.files:
-        out = ET.SubElement(case, "system-out")
-        out.text = "\n".join(xml_safe(record.path) for record in job.files)
+        why = "paid for, not downloaded yet" if job.status == "generated" else "not run yet"
+        ET.SubElement(case, "skipped", {"message": why})
+
+
+def _job_line(job: JobRecord) -> str:
+    """One job's details as a line of the suite's output (a testcase may not hold them)."""
+    attempts = f"{job.attempts} attempt{'' if job.attempts == 1 else 's'}"
+    parts = [f"{job.label or job.key}: {job.shown_status}", f"key {job.key}", attempts]
+    if job.record_uuid:
+        parts.append(f"record {job.record_uuid}")
+    if job.files:
+        parts.append("files " + ", ".join(record.path for record in job.files))
+    return " ".join(xml_safe("; ".join(parts)).split()) + "\n"

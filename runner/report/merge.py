@@ -27,7 +27,7 @@ def merge_snapshots(snapshots: Sequence[RunSnapshot]) -> RunSnapshot:
 
     When shards disagree about a job, done beats skipped beats failed beats not run; on a tie
     the earlier snapshot in the sequence wins. Times span the earliest start to the latest
-    finish; the cost estimate is the sum of the shards' estimates for the jobs each one owns.
+    finish; the cost is what the shards' runs generated, summed (each generation was paid).
     """
     if not snapshots:
         raise BackdropError("nothing to merge", hint="Give at least one output folder.")
@@ -39,13 +39,11 @@ def merge_snapshots(snapshots: Sequence[RunSnapshot]) -> RunSnapshot:
         )
     first = snapshots[0]
     chosen: dict[str, JobRecord] = {}
-    owner: dict[str, int] = {}
-    for number, snapshot in enumerate(snapshots):
+    for snapshot in snapshots:
         for job in snapshot.jobs:
             held = chosen.get(job.key)
             if held is None or _RANK[job.status] > _RANK[held.status]:
                 chosen[job.key] = job
-                owner[job.key] = number
     jobs = tuple(sorted(chosen.values(), key=lambda job: (job.index, job.key)))
     axes = tuple(dict.fromkeys(axis for snapshot in snapshots for axis in snapshot.axes))
     finished = [s.finished_at for s in snapshots]
@@ -59,7 +57,7 @@ def merge_snapshots(snapshots: Sequence[RunSnapshot]) -> RunSnapshot:
         axes=axes,
         report_rows=next((s.report_rows for s in snapshots if s.report_rows), None),
         report_columns=next((s.report_columns for s in snapshots if s.report_columns), None),
-        estimated_cost_usd=_cost(snapshots, owner),
+        estimated_cost_usd=_cost(snapshots),
         jobs=jobs,
     )
 
@@ -85,12 +83,8 @@ def rebase_snapshot(snapshot: RunSnapshot, from_dir: Path, to_dir: Path) -> RunS
     return dataclasses.replace(snapshot, jobs=jobs)
 
 
-def _cost(snapshots: Sequence[RunSnapshot], owner: dict[str, int]) -> float:
-    """Each shard's estimate, shared out over its jobs, summed over the jobs kept."""
-    total = 0.0
-    for number, snapshot in enumerate(snapshots):
-        if not snapshot.jobs:
-            continue
-        kept = sum(1 for job in snapshot.jobs if owner.get(job.key) == number)
-        total += snapshot.estimated_cost_usd * kept / len(snapshot.jobs)
-    return round(total, 4)
+def _cost(snapshots: Sequence[RunSnapshot]) -> float:
+    """What the runs generated: every shard's own generations were paid, whichever record of a
+    job the merge keeps; a folder given twice counts once."""
+    by_run = {snapshot.run_id: snapshot.estimated_cost_usd for snapshot in snapshots}
+    return round(sum(by_run.values()), 4)
