@@ -30,7 +30,7 @@ from runner.execute.selection import Selection, select_jobs
 from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
 from runner.execute.thumbnails import ThumbnailMaker
-from runner.fileio import disk_full, folder_error
+from runner.fileio import check_writable, disk_full, folder_error
 from runner.plan.model import Plan
 
 if TYPE_CHECKING:
@@ -156,6 +156,7 @@ async def run_plan_async(
     if state is not None:
         return await _run(plan, options, client, events, stop, state)
     with OutputLock(plan.output_dir):
+        await asyncio.to_thread(check_writable, plan.output_dir)
         # A fresh state (a fresh clone holds the lock and images, not .backdrop/) adopts what
         # backdrop.lock shows done, so that the run does not pay for it again (adopt.py); an
         # existing one adopts what it does not have done itself (StateStore.lock_adoption).
