@@ -127,6 +127,11 @@ class RejectedError(ApiError):
         self.error_code = error_code
 
 
+class UnknownAssetError(RejectedError):
+    """A generation refused because its imageUrl names no (longer) known asset: an upload the API
+    forgot (it expired). Nothing was charged; the run uploads the image again and retries once."""
+
+
 class ApiProtocolError(ApiError):
     """The API answered something we cannot read (not JSON, or fields missing)."""
 

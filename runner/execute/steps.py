@@ -27,6 +27,7 @@ from runner.api.errors import (
     RejectedError,
     RetryableError,
     TransientError,
+    UnknownAssetError,
     UnreachableError,
 )
 from runner.diagnostics import ApiError, BackdropError, StateError
@@ -210,15 +211,16 @@ class RunContext:
 
     async def generate_from_source(self, job: Job) -> Generation:
         """Upload (once) and generate. An upload the API has forgotten since an earlier run
-        (its assets expired, or an emulator restarted) is uploaded again, once; a refused
-        generation is not charged, so the retry costs nothing."""
+        (its assets expired, or an emulator restarted) is uploaded again, once, and the
+        generation retried once; a refused generation is not charged, so the retry costs
+        nothing. Jobs sharing the image share the new upload."""
         image_url = await self.image_url(job)
         try:
             return await self.generate(job, image_url)
-        except RejectedError as exc:
+        except UnknownAssetError:
             image = job.image
-            if image.kind != "file" or image.sha256 is None or not _asset_missing(exc):
-                raise
+            if image.kind != "file" or image.sha256 is None:
+                raise  # a URL or an asset key of the recipe's: nothing here to upload again
             self.state.forget_asset(image.sha256, image_url)
             return await self.generate(job, await self.image_url(job))
 
@@ -337,14 +339,6 @@ class RunContext:
 
         # A download is not a new request to pay for: it goes on even while stopping.
         return await self._retrying(label, attempt, asyncio.sleep)
-
-
-def _asset_missing(exc: RejectedError) -> bool:
-    """Does a refused generation say that its imageUrl names no (longer) existing asset?"""
-    text = f"{exc.error_code or ''} {exc.message}".lower()
-    return exc.status in (400, 404) and any(
-        word in text for word in ("asset not found", "asset_not_found", "file not found")
-    )
 
 
 def _gave_up(error: RetryableError, attempts: int) -> ApiError:
