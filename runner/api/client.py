@@ -291,6 +291,7 @@ class OneMinClient:
             f"{doing}: {kind}{detail}",
             "check the network and run again",
             connect_failure=connect_failure(exc),
+            maybe_processed=not isinstance(exc, _NEVER_SENT),
         )
 
     def _api_error(self, response: httpx.Response, *, generation: bool = False) -> Exception:
@@ -462,6 +463,11 @@ def _credits_left(team_user: object) -> int | None:
     if isinstance(limit, int | float) and isinstance(used, int | float):
         return int(limit - used)
     return None
+
+
+# Failures before the whole request went out: the API cannot have acted on it.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError,
+               httpx.WriteTimeout)  # fmt: skip
 
 
 class _TooSlow(Exception):

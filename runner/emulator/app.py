@@ -257,12 +257,13 @@ class EmulatorApi:
             results = tuple(self.store.add_result(spec) for spec in specs)
             record_id = self.new_uuid()
             fail_late = self.faults.fail_after_charge()
+            drop_late = not fail_late and self.faults.drop_after_charge()
             entry = self.ledger.charge(
                 uuid=record_id,
                 prompt_object=prompt_object,
                 credits=cost,
                 results=results,
-                failed_after_charge=fail_late,
+                failed_after_charge=fail_late or drop_late,
             )
             if self.saved is not None:
                 # In the loop thread, with no await since charging: nothing else interleaves.
@@ -272,6 +273,8 @@ class EmulatorApi:
                     return cannot_save(exc)  # charged all the same, as a late failure is
             if fail_late:
                 return server_error(504)
+            if drop_late:  # charged, and the answer never arrives (a connection cut mid-answer)
+                return HangUp(b'{"aiRecord": {}}', 0, "application/json")
             return JSONResponse({"aiRecord": self.ai_record(request, record_id, sent, results)})
         finally:
             self.stats.leave_generation()

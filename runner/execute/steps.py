@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from runner.api.client import Generation, OneMinClient
 from runner.api.errors import (
+    ApiProtocolError,
     FatalApiError,
     RateLimited,
     RejectedError,
@@ -35,7 +36,7 @@ from runner.execute.backoff import Backoff
 from runner.execute.events import RunEvents
 from runner.execute.files import ExistingFile, download_verified
 from runner.execute.pacer import Pacer
-from runner.execute.records import FileRecord
+from runner.execute.records import FileRecord, UnansweredRequest
 from runner.execute.state import StateStore
 from runner.execute.thumbnails import ThumbnailMaker
 from runner.fileio import disk_full
@@ -79,6 +80,8 @@ class RunContext:
     kept_edits: list[tuple[str, str]] = field(default_factory=list)
     # (output, what was adjusted): results of another format (converted) or size (kept)
     adjusted: list[tuple[str, str]] = field(default_factory=list)
+    # Generations this run sent that got no answer: maybe charged (then sent again, or failed)
+    unanswered: list[UnansweredRequest] = field(default_factory=list)
     _uploads: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     @property
@@ -246,6 +249,16 @@ class RunContext:
                 return await self.client.generate(prompt_object)
             except (RejectedError, RateLimited, FatalApiError):
                 self.state.clear_sent(job.key)  # refused: an answer, and nothing charged
+                raise
+            except (TransientError, ApiProtocolError) as exc:
+                if isinstance(exc, TransientError) and not exc.maybe_processed:
+                    self.state.clear_sent(job.key)  # never went out whole: nothing charged
+                    raise
+                # No answer to read (a 5xx, a dropped connection, a timeout, an answer that
+                # makes no sense): 1min.ai may have charged it. On record before the retry.
+                sent_at = await self.state.record_unanswered_async(job.key)
+                if sent_at is not None:
+                    self.unanswered.append(UnansweredRequest(job.key, job.label, job.vars, sent_at))
                 raise
 
         generation = await self.api_call(job.label, send, generation=True)
