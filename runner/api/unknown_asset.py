@@ -30,14 +30,16 @@ _UNKNOWN_AFTER = (
     r"(?:(?:was |is |were |are )?not found|(?:could|can) not be found"
     r"|(?:does|do|did) not exist|not exists?|no longer (?:exists?|available|valid)"
     r"|(?:is |was )?unknown|(?:has |have )?expired|(?:is |are )?missing"
-    r"|(?:was |has been |been )?(?:deleted|removed)|(?:is )?gone"
-    r"|(?:is |was )?not (?:recogni[sz]ed|known|available|accessible))"
+    r"|(?:was |has been |been )?(?:deleted|removed|purged|evicted)|(?:is )?gone"
+    r"|(?:is |was )?not (?:recogni[sz]ed|known|available|accessible)"
+    r"|(?:has |have |was |is )?not (?:been |yet )?uploaded"
+    r"|(?:could|can) not be (?:fetched|downloaded|retrieved|loaded|accessed|resolved))"
 )
 # "unknown ...", before the noun.
 _UNKNOWN_BEFORE = (
     r"(?:unknown|non ?existent|non ?existing|missing|expired|deleted|no such|not a known"
-    r"|(?:could not|can not|unable to|failed to) (?:find|locate|resolve)"
-    r"|(?:no|not an?) (?:existing|known|valid))"
+    r"|(?:could not|can not|unable to|failed to) (?:find|locate|resolve|fetch|download|retrieve"
+    r"|load|access)|(?:no|not an?) (?:existing|known|valid))(?: (?:the|a|an|any|your|this|that))?"
 )
 _WEAK_BEFORE = r"(?:invalid|unrecogni[sz]ed|bad)"
 _WEAK_AFTER = r"(?:is |was )?(?:invalid|not valid)"
@@ -51,7 +53,8 @@ _FILLER = (
 _GAP = rf"(?: {_FILLER}){{0,4}}"
 _SAYS_UNKNOWN = re.compile(
     rf"\b(?:{_NOUN}{_GAP} {_UNKNOWN_AFTER}|{_UNKNOWN_BEFORE} {_NOUN}"
-    rf"|{_UPLOAD_NOUN}{_GAP} {_WEAK_AFTER}|{_WEAK_BEFORE} {_UPLOAD_NOUN})\b"
+    rf"|{_UPLOAD_NOUN}{_GAP} {_WEAK_AFTER}|{_WEAK_BEFORE} {_UPLOAD_NOUN}"
+    rf"|no {_NOUN}{_GAP} (?:was |were )?found)\b"
 )
 # A bare "Not Found" names nothing, but it is all a 400 says: then it can only be the asset.
 _ONLY_NOT_FOUND = re.compile(rf"^(?:{_FILLER} )*(?:resource )?not found(?: {_FILLER})*$")
