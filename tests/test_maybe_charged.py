@@ -88,6 +88,7 @@ def dropped_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DroppedRun
     with EmulatorServer(config) as server, pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("ONEMIN_API_KEY", KEY)
+        patch.setenv("GITHUB_STEP_SUMMARY", str(root / "summary.md"))
         urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
         err = io.StringIO()
         with (
@@ -117,6 +118,7 @@ def test_dropped_answers_are_counted_as_maybe_charged_in_summary_and_spend(
     # was: no warning at all
     assert f"warning: {dropped} generations sent by this run got no answer" in campaign.err
     assert f"may have charged for them (${dropped * LOW:,.2f} estimated)" in campaign.err
+    assert f", {dropped} maybe charged" in (campaign.root / "summary.md").read_text()  # CI too
 
     spend = campaign_spend(campaign.root / "out" / "dropped", DEFAULT_PRICES)
     assert spend.generations == JOBS
