@@ -59,6 +59,20 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def check_writable(folder: Path) -> None:
+    """Make and remove a temporary file in `folder`: a folder that refuses new files (no
+    permission, immutable, read-only) is told before anything is paid for, not after."""
+    try:
+        fd, path = temp_beside(folder / "write-check", PART_SUFFIX)
+    except OSError as exc:
+        raise folder_error(folder, exc) from None
+    os.close(fd)
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        raise folder_error(folder, exc) from None
+
+
 def not_a_folder(path: Path) -> tuple[Path, str] | None:
     """The path, or the nearest existing folder above it, that is no folder, and what it is."""
     for candidate in (path, *path.parents):

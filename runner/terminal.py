@@ -183,10 +183,15 @@ def show_budget(status: BudgetStatus | None, *, planned: bool = False) -> None:
     if status is None:
         return
     what = "the rest of this plan" if planned else "this run"
-    after = status.remaining - status.this_run
+    if status.other_shards:
+        what += f" ${status.this_run:,.2f}, the other shards ${status.other_shards:,.2f}"
+    else:
+        what += f" ${status.this_run:,.2f}"
+    maybe = f" + ${status.maybe_charged:,.2f} maybe charged" if status.maybe_charged else ""
+    after = -status.over
     click.echo(
-        f"Budget: ${status.budget:,.2f}; spent so far ${status.spent:,.2f} (estimate), "
-        f"${max(status.remaining, 0.0):,.2f} left; {what} ${status.this_run:,.2f}: "
+        f"Budget: ${status.budget:,.2f}; spent so far ${status.spent:,.2f}{maybe} (estimate), "
+        f"${max(status.remaining, 0.0):,.2f} left; {what}: "
         + (f"fits, ${after:,.2f} would remain" if status.fits else f"${-after:,.2f} over")
     )
 
@@ -225,6 +230,7 @@ def show_run_summary(
 ) -> None:
     """`paths` is None when the reports could not be written after a run that stopped early."""
     show_unanswered(result.unanswered)
+    show_maybe_charged(result.maybe_charged, result.maybe_charged_usd)
     minutes, seconds = divmod(result.duration_s, 60)
     took = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
     echo(
@@ -282,6 +288,22 @@ def show_unanswered(requests: Sequence[UnansweredRequest]) -> None:
         "    hint: compare with the usage in your 1min.ai dashboard; backdrop cannot fetch"
         " those results, so those jobs are generated again"
     )
+
+
+def show_maybe_charged(requests: Sequence[UnansweredRequest], usd: float) -> None:
+    """Generations this run sent that got no answer: maybe charged, and counted as spent."""
+    if not requests:
+        return
+    echo_err(
+        f"warning: {_count(len(requests), 'generation')} sent by this run got no answer (a 5xx,"
+        " a dropped connection or a timeout after the request went out); 1min.ai may have"
+        f" charged for them (${usd:,.2f} estimated), and the budget counts them as spent:"
+    )
+    for request in requests[:20]:
+        echo_err(f"  {request.label or request.key[:12]} (sent {request.sent_at})")
+    if len(requests) > 20:
+        echo_err(f"  ... and {len(requests) - 20:,} more")
+    echo_err("    hint: compare with the usage in your 1min.ai dashboard")
 
 
 def show_abandoned(exc: RunAbandoned) -> int:

@@ -140,7 +140,7 @@ async def _answer(config: EmulatorConfig | None, **overrides: object) -> tuple[i
         ({"output_compression": 101}, None, "promptObject.output_compression"),
         ({"prompt": "x" * 4001}, None, "4001 characters long; the API allows at most 4000"),
         ({"prompt": "   "}, None, "the prompt is empty"),
-        ({"imageUrl": "images/nope.png"}, None, "asset not found: images/nope.png"),
+        ({"imageUrl": "images/nope.png"}, None, "imageUrl 'images/nope.png' is not a known asset"),
         ({"imageUrl": "http://example.com/a.png"}, None, "https://"),
         ({"seed": 3}, None, "unknown field(s): seed"),
     ],

@@ -59,14 +59,14 @@ def test_every_report_from_a_real_run(tmp_path: Path, server) -> None:
     assert any(row["prompt"].startswith("'=HYPERLINK(") for row in rows)
     assert not any(row["prompt"].startswith("=") for row in rows)
     failed = [row for row in rows if row["status"] == "failed"]
-    assert failed and all("asset not found" in row["error"] for row in failed)
+    assert failed and all("is not a known asset" in row["error"] for row in failed)
 
     suite = ET.parse(paths["junit.xml"]).getroot()
     assert suite.get("tests") == "6" and suite.get("failures") == "3"
     assert_valid(paths["junit.xml"])
     assert_counts_match_results(paths["junit.xml"], paths["results.json"])
     messages = [f.get("message") or "" for f in suite.iter("failure")]
-    assert all("asset not found: images/no-such-asset.png" in m for m in messages)
+    assert all("imageUrl 'images/no-such-asset.png' is not a known asset" in m for m in messages)
 
     page = paths.html.read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page

@@ -126,7 +126,7 @@ def test_a_refused_request_fails_that_job_with_the_apis_message(tmp_path, server
     assert (result.done, result.failed) == (1, 1)
     (failure,) = result.failures
     assert failure.label == "product=GONE season=spring"
-    assert "asset not found: images/no-such-asset.png" in failure.message
+    assert "imageUrl 'images/no-such-asset.png' is not a known asset" in failure.message
     assert failure.vars["product"] == "GONE"
     snapshot = StateStore.read_snapshot(plan.output_dir)
     failed = [job for job in snapshot.jobs if job.status == "failed"]

@@ -30,6 +30,11 @@ from runner.diagnostics import UsageError
     "--charge-then-fail-rate", metavar="P", help="Share of generations charged, then answered 504."
 )
 @click.option(
+    "--charge-then-drop-rate",
+    metavar="P",
+    help="Share of generations charged, then hung up on: the answer never arrives.",
+)
+@click.option(
     "--rpm-limit",
     type=click.IntRange(min=1),
     help="API requests per minute accepted; beyond it, 429.",
@@ -65,6 +70,7 @@ def emulator(
     latency: str | None,
     error_rate: str | None,
     charge_then_fail_rate: str | None,
+    charge_then_drop_rate: str | None,
     rpm_limit: int | None,
     limit_model: str,
     max_in_flight: int | None,
@@ -87,6 +93,7 @@ def emulator(
             latency=latency,
             error_rate=error_rate,
             charge_then_fail_rate=charge_then_fail_rate,
+            charge_then_drop_rate=charge_then_drop_rate,
             rpm_limit=rpm_limit,
             limit_model=limit_model,
             max_in_flight=max_in_flight,

@@ -35,6 +35,8 @@ def report_run(
         "not_finished": result.interrupted,
         "images_written": result.images,
     }
+    if result.maybe_charged:  # sent, no answer: 1min.ai may have charged them
+        totals["maybe_charged"] = len(result.maybe_charged)
     github.append_summary(
         github.run_summary(
             recipe=Path(display_path(Path(recipe))).as_posix(),

@@ -243,6 +243,7 @@ def run(
     from runner.commands import run_steps
     from runner.commands.common import load_plan
     from runner.commands.github_output import report_run
+    from runner.execute.budget import BudgetExceeded
     from runner.execute.run import RunAbandoned, run_plan
     from runner.execute.takes import keep_previous_takes, settle_takes
 
@@ -268,6 +269,8 @@ def run(
                 asset_base_url=asset_url,
                 events=events,
             )
+        except BudgetExceeded:
+            raise  # checked again under the lock: nothing was sent, nothing to report
         except RunAbandoned as abandoned:
             # Caught here: click would turn a KeyboardInterrupt into a bare "Aborted.".
             run_steps.write_reports_if_any(the_plan.output_dir, output.csv_separator)

@@ -44,14 +44,15 @@ def preview_and_confirm(
 ) -> RunPreview:
     """Show what the run will do and cost; stop on the budget, ask above --confirm-over."""
     from runner import terminal
-    from runner.execute.budget import budget_status, check_budget
+    from runner.execute.budget import budget_status, check_budget, other_shards_jobs
     from runner.execute.preview import preview_run
 
     preview = preview_run(plan, options)
     terminal.show_preview(plan, preview, emulate=emulate)
-    budget = budget_status(plan, preview.to_generate)
+    others = other_shards_jobs(plan, options) if plan.budget is not None else ()
+    budget = budget_status(plan, preview.to_generate, others)
     terminal.show_budget(budget)
-    check_budget(plan, budget, preview.selected, preview.to_generate)
+    check_budget(plan, budget, preview.selected, preview.to_generate, others)
     spend = 0.0 if emulate else preview.cost.total_usd
     if not spend <= safety.confirm_over and not safety.yes:  # so that a NaN estimate asks too
         _confirm_spend(spend, safety.confirm_over)

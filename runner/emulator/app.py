@@ -7,6 +7,9 @@ Routes:
 - GET  /_emulator/ledger every charged generation; GET /_emulator/stats answers by route/status;
   POST /_emulator/reset  forget everything (uploads, results, ledger, stats, fault state),
                          also what config.state_dir keeps
+  POST /_emulator/forget-uploads  forget every upload so far, as 1min.ai's expiring assets are:
+                         a generation naming one is refused (400 "imageUrl '...' is not a known
+                         asset"), as is its download (404); results made from them stay
 
 An `https://` imageUrl is accepted but never fetched (the emulator has no network): a generated
 placeholder subject stands in for it.
@@ -97,6 +100,7 @@ class EmulatorApi:
         if self.saved is not None:
             restored = self.saved.load()
             self.store.restore(restored.uploads, restored.results)
+            self.store.forgotten.update(restored.forgotten)
             self.ledger.restore(restored.charges)
             # Ids go on from where the earlier emulator stopped, not from the seed's start.
             for _ in range(len(restored.uploads) + len(restored.charges)):
@@ -253,12 +257,13 @@ class EmulatorApi:
             results = tuple(self.store.add_result(spec) for spec in specs)
             record_id = self.new_uuid()
             fail_late = self.faults.fail_after_charge()
+            drop_late = not fail_late and self.faults.drop_after_charge()
             entry = self.ledger.charge(
                 uuid=record_id,
                 prompt_object=prompt_object,
                 credits=cost,
                 results=results,
-                failed_after_charge=fail_late,
+                failed_after_charge=fail_late or drop_late,
             )
             if self.saved is not None:
                 # In the loop thread, with no await since charging: nothing else interleaves.
@@ -268,6 +273,8 @@ class EmulatorApi:
                     return cannot_save(exc)  # charged all the same, as a late failure is
             if fail_late:
                 return server_error(504)
+            if drop_late:  # charged, and the answer never arrives (a connection cut mid-answer)
+                return HangUp(b'{"aiRecord": {}}', 0, "application/json")
             return JSONResponse({"aiRecord": self.ai_record(request, record_id, sent, results)})
         finally:
             self.stats.leave_generation()
@@ -285,7 +292,7 @@ class EmulatorApi:
                 return "!promptObject.imageUrl must be an https:// URL or an asset key"
             key = image_url
         if not self.store.exists(key):
-            return f"!asset not found: {key}"
+            return f"!imageUrl '{image_url}' is not a known asset"  # 1min.ai's words
         return key
 
     def out_of_credits(self, cost: int) -> Response:
@@ -365,6 +372,15 @@ class EmulatorApi:
         data["credit_limit"] = self.config.credit_limit
         return JSONResponse(data)
 
+    async def forget_uploads(self, request: Request) -> Response:
+        keys = self.store.forget_uploads()
+        if self.saved is not None and keys:
+            try:
+                await run_in_threadpool(self.saved.record_forgotten, keys)
+            except OSError as exc:
+                return cannot_save(exc)
+        return JSONResponse({"forgotten": len(keys)})
+
     async def reset(self, request: Request) -> Response:
         if self.saved is not None:
             self.saved.clear()
@@ -415,6 +431,7 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
         Route("/_emulator/ledger", api.ledger_json, methods=["GET"]),
         Route("/_emulator/stats", api.stats_json, methods=["GET"]),
         Route("/_emulator/reset", api.reset, methods=["POST"]),
+        Route("/_emulator/forget-uploads", api.forget_uploads, methods=["POST"]),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(CountAnswers, stats=api.stats)])
     app.state.emulator = api

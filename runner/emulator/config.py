@@ -30,6 +30,8 @@ class EmulatorConfig:
     latency: Latency = 0.0  # seconds per generation: fixed, or uniform within (low, high)
     error_rate: float = 0.0  # probability of a 500/502/503/504 on an API request
     charge_then_fail_rate: float = 0.0  # probability of a 504 on a generation already charged
+    # probability of hanging up on a generation already charged: its answer never arrives
+    charge_then_drop_rate: float = 0.0
     rpm_limit: int | None = None  # API requests per minute accepted; beyond it, 429
     rpm_burst: float | None = None  # token-bucket depth; default: 1 s worth, at least 3
     # How rpm_limit is counted: "token-bucket", "sliding-1s", "fixed-1s" or "fixed-60s".
@@ -59,6 +61,7 @@ class EmulatorConfig:
         for name in (
             "error_rate",
             "charge_then_fail_rate",
+            "charge_then_drop_rate",
             "burst_429",
             "drop_rate",
             "truncate_rate",
@@ -145,6 +148,7 @@ def config_from_options(
     latency: str | float | None = None,
     error_rate: str | float | None = None,
     charge_then_fail_rate: str | float | None = None,
+    charge_then_drop_rate: str | float | None = None,
     rpm_limit: int | None = None,
     limit_model: str = "token-bucket",
     max_in_flight: int | None = None,
@@ -179,6 +183,7 @@ def config_from_options(
         latency=parsed_latency,
         error_rate=rate("error rate", error_rate),
         charge_then_fail_rate=rate("charge-then-fail rate", charge_then_fail_rate),
+        charge_then_drop_rate=rate("charge-then-drop rate", charge_then_drop_rate),
         rpm_limit=rpm_limit,
         limit_model=limit_model,
         max_in_flight=max_in_flight,

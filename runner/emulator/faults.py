@@ -119,6 +119,10 @@ class FaultInjector:
         rate = self.config.charge_then_fail_rate
         return bool(rate) and self.rng.random() < rate
 
+    def drop_after_charge(self) -> bool:
+        rate = self.config.charge_then_drop_rate
+        return bool(rate) and self.rng.random() < rate
+
     def truncate_at(self, length: int) -> int | None:
         """How many bytes of a `length`-byte download to send before hanging up, or None."""
         if (

@@ -44,6 +44,7 @@ class Restored:
     results: dict[str, ResultSpec] = field(default_factory=dict)
     charges: list[LedgerEntry] = field(default_factory=list)
     skipped_lines: int = 0  # torn or unreadable journal lines
+    forgotten: set[str] = field(default_factory=set)  # uploads the API no longer knows
 
 
 class StateFolder:
@@ -84,7 +85,9 @@ class StateFolder:
         for line in complete.split(b"\n") if complete else ():
             if not self._apply(line, restored):
                 skipped += 1
-        return Restored(restored.uploads, restored.results, restored.charges, skipped)
+        return Restored(
+            restored.uploads, restored.results, restored.charges, skipped, restored.forgotten
+        )
 
     def _apply(self, line: bytes, restored: Restored) -> bool:
         try:
@@ -95,6 +98,8 @@ class StateFolder:
                 if not path.is_file():
                     return False
                 restored.uploads[str(record["key"])] = (path, str(record["mimetype"]))
+            elif kind == "forget-uploads":
+                restored.forgotten.update(str(key) for key in record["keys"])
             elif kind == "generation":
                 results = {str(key): _spec(spec) for key, spec in record["results"].items()}
                 charge = _entry(record["charge"])
@@ -123,6 +128,10 @@ class StateFolder:
                 "charge": charge.to_json(),
             }
         )
+
+    def record_forgotten(self, keys: list[str]) -> None:
+        """Journal uploads the API forgot (expired): they stay forgotten after a restart."""
+        self._append({"kind": "forget-uploads", "keys": keys})
 
     def clear(self) -> None:
         """Forget every upload, result and charge (the presigning secret stays)."""

@@ -60,6 +60,9 @@ class AssetStore:
         self.results: dict[str, ResultSpec] = {}
         # Uploads an earlier emulator saved (state_dir): read from disk when asked for.
         self.saved_uploads: dict[str, tuple[Path, str]] = {}
+        # Uploads the API has forgotten (expired): unknown as an imageUrl and to the asset host,
+        # their bytes kept only to render the results made from them earlier.
+        self.forgotten: set[str] = set()
         self._rendered: OrderedDict[ResultSpec, bytes] = OrderedDict()
         self._subjects: OrderedDict[str, Image.Image] = OrderedDict()
         self._placeholders: dict[tuple[str, str, int], bytes] = {}
@@ -94,7 +97,15 @@ class AssetStore:
         return key
 
     def exists(self, key: str) -> bool:
+        if key in self.forgotten:
+            return False
         return key in self.uploads or key in self.results or key in self.saved_uploads
+
+    def forget_uploads(self) -> list[str]:
+        """Forget every upload so far, as expiring assets are; returns their keys."""
+        keys = sorted((self.uploads.keys() | self.saved_uploads.keys()) - self.forgotten)
+        self.forgotten.update(keys)
+        return keys
 
     def read(self, key: str) -> tuple[bytes, str] | None:
         """The bytes and MIME type of a stored key (rendering a result if needed), or None."""

@@ -52,6 +52,25 @@ class JobRecord:
         return self.status == "failed" and (self.error or "").startswith(INTERNAL_ERROR)
 
 
+MAYBE_PREFIX = "unanswered:"  # the id of a generation that got no answer: maybe charged
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """One generation an output folder paid for, or may have (state_spend.py, backdrop.lock)."""
+
+    id: str  # the API's record uuid, or MAYBE_PREFIX... for one that got no answer
+    job: str  # the job key
+    run: str | None  # the run that sent it
+    images: int  # n
+    quality: str
+    size: str
+
+    @property
+    def maybe(self) -> bool:
+        return self.id.startswith(MAYBE_PREFIX)
+
+
 @dataclass(frozen=True)
 class RunSnapshot:
     """The latest run over an output folder, as the state store remembers it."""
@@ -69,6 +88,8 @@ class RunSnapshot:
     # too): not the plan's cost; nothing for jobs done earlier, only downloaded, or refused.
     estimated_cost_usd: float
     jobs: tuple[JobRecord, ...]
+    # Every generation the folder paid for or may have, forced-over ones too (backdrop.lock)
+    generations: tuple[GenerationRecord, ...] = ()
 
     def totals(self) -> dict[str, int]:
         counts = {"jobs": len(self.jobs), "done": 0, "skipped": 0, "failed": 0, "pending": 0}

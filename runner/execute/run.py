@@ -19,6 +19,7 @@ from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import StateError, UsageError
 from runner.execute.adopt import Adoption, lock_adoption, place_adopted
 from runner.execute.backoff import Backoff
+from runner.execute.budget import recheck_budget
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
 from runner.execute.lock import OutputLock
@@ -27,10 +28,11 @@ from runner.execute.pacing import MAX_IN_FLIGHT
 from runner.execute.records import UnansweredRequest
 from runner.execute.scheduler import JobFailure, Scheduler
 from runner.execute.selection import Selection, select_jobs
+from runner.execute.spend import lock_generations
 from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
 from runner.execute.thumbnails import ThumbnailMaker
-from runner.fileio import disk_full, folder_error
+from runner.fileio import check_writable, disk_full, folder_error
 from runner.plan.model import Plan
 
 if TYPE_CHECKING:
@@ -115,6 +117,10 @@ class RunResult:
     generated_cost_usd: float = 0.0
     adopted: int = 0  # jobs the state took as done from backdrop.lock (adopt.py)
     copied: int = 0  # of them, jobs whose images were copied from a shard folder (adopt.py)
+    # Generations this run sent that got no answer (a 5xx, a dropped connection, a timeout):
+    # maybe charged, each counted by the budget; their jobs were sent again or failed.
+    maybe_charged: tuple[UnansweredRequest, ...] = ()
+    maybe_charged_usd: float = 0.0  # their estimated cost, from the recipe's prices
 
     @property
     def ok(self) -> bool:
@@ -159,6 +165,10 @@ async def run_plan_async(
     if state is not None:
         return await _run(plan, options, client, events, stop, state)
     with OutputLock(plan.output_dir):
+        await asyncio.to_thread(check_writable, plan.output_dir)
+        # Again, now that no other run can spend in this folder: one may have, while this one
+        # waited to be confirmed (BudgetExceeded: nothing is sent).
+        await asyncio.to_thread(recheck_budget, plan, options)
         # A fresh state (a fresh clone holds the lock and images, not .backdrop/) adopts what
         # backdrop.lock shows done, so that the run does not pay for it again (adopt.py); an
         # existing one adopts what it does not have done itself (StateStore.lock_adoption).
@@ -172,6 +182,9 @@ async def run_plan_async(
                     raise disk_full(plan.output_dir)
                 raise folder_error(plan.output_dir, failure)
             await asyncio.to_thread(clean_partials, plan.output_dir)
+            # What the folder's committed lock says was spent, kept in the state, so that the
+            # lock rebuilt from it still says so (a fresh clone, another machine's run).
+            opened.take_in_generations(await asyncio.to_thread(lock_generations, plan.output_dir))
             return await _run(plan, options, client, events, stop, opened, adopt=fresh)
 
 
@@ -347,4 +360,13 @@ async def _run(
         generated_cost_usd=state.run_cost_usd,
         adopted=len(adopted.done) if adopted is not None else 0,
         copied=len({key for _, key, _ in adopted.copies}) if adopted is not None else 0,
+        maybe_charged=tuple(ctx.unanswered),
+        maybe_charged_usd=_estimate(plan, ctx.unanswered),
     )
+
+
+def _estimate(plan: Plan, requests: list[UnansweredRequest]) -> float:
+    from runner.execute.budget import job_cost
+
+    jobs = {job.key: job for job in plan.jobs}
+    return round(sum(job_cost(plan, jobs[r.key]) for r in requests if r.key in jobs), 4)

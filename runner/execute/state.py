@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 from runner import __version__
 from runner.diagnostics import StateError
+from runner.execute import state_spend
 from runner.execute.lock import STATE_DIR
-from runner.execute.records import FileRecord, RunSnapshot, UnansweredRequest
+from runner.execute.records import FileRecord, GenerationRecord, RunSnapshot, UnansweredRequest
 from runner.execute.reserve import DiskReserve
 from runner.execute.state_errors import io_error as _io_error
 from runner.execute.state_errors import open_error as _open_error
@@ -52,6 +53,7 @@ from runner.execute.state_schema import (
     paid_prompt_objects,
     snapshot_of,
 )
+from runner.execute.state_spend import StateSpend
 from runner.fileio import disk_full
 
 if TYPE_CHECKING:
@@ -320,6 +322,42 @@ class StateStore:
         import asyncio
 
         await asyncio.to_thread(self.mark_sent, key)
+
+    # -- spending (state_spend.py) -----------------------------------------------------------
+
+    @_room_retry
+    def record_unanswered(self, key: str) -> str | None:
+        """The job's generation got no answer (a 5xx, a dropped connection, a timeout): keep it,
+        fsynced, as maybe charged, for the budget and the summary. Returns when it was sent."""
+        with self._write(durable=True) as cur:
+            return state_spend.move_unanswered(cur, key)
+
+    async def record_unanswered_async(self, key: str) -> str | None:
+        import asyncio
+
+        return await asyncio.to_thread(self.record_unanswered, key)
+
+    @_room_retry
+    def take_in_generations(self, records: Sequence[GenerationRecord]) -> None:
+        """Generations the folder's backdrop.lock records and this state does not (a lock pulled
+        from git, a fresh clone): kept, so that the lock rebuilt from the state keeps them."""
+        if records:
+            with self._write() as cur:
+                state_spend.take_in(cur, records)
+
+    @staticmethod
+    def read_spend(output_dir: Path) -> StateSpend | None:
+        """What the folder's state says was spent (read-only; None without a state file)."""
+        path = Path(output_dir) / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            return None
+        conn = _connect_read_only(path)
+        try:
+            return state_spend.read_state_spend(conn)
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        finally:
+            conn.close()
 
     @_room_retry
     def clear_sent(self, key: str) -> None:

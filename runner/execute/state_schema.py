@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from runner.diagnostics import NoRunError, StateError
 from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
+from runner.execute.state_spend import generation_records
 
 SCHEMA_VERSION = 1
 FRESH_START = "move the .backdrop folder out of the output folder to start afresh"
@@ -288,6 +289,7 @@ def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
         report_columns=run[9],
         estimated_cost_usd=round(float(run[10]), 4),  # a sum of floats: whole cents and less
         jobs=jobs,
+        generations=generation_records(conn),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from runner.execute.records import RunSnapshot
 from runner.report.context import ReportContext
-from runner.report.manifest import LOCK_NAME, build_lock, render_lock
+from runner.report.manifest import LOCK_NAME, ManifestError, build_lock, read_lock, render_lock
 
 
 class LockManifest:
@@ -13,4 +13,9 @@ class LockManifest:
     in_merged_report = False
 
     def render(self, snapshot: RunSnapshot, context: ReportContext) -> bytes:
-        return render_lock(build_lock(snapshot)).encode("utf-8")
+        # The spending the lock on disk records stays in it, whatever this state knows.
+        try:
+            earlier = read_lock(context.output_dir).generations
+        except ManifestError:
+            earlier = ()
+        return render_lock(build_lock(snapshot, earlier)).encode("utf-8")
