@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from runner.diagnostics import Diagnostic, display_path
+from runner.printable import controls_shown
 
 Kind = Literal["error", "warning", "notice"]
 KINDS: tuple[Kind, ...] = ("error", "warning", "notice")
@@ -30,7 +31,7 @@ def enabled(fmt: str | None = None) -> bool:
 
 
 def escape_data(text: str) -> str:
-    """A message: %, CR and LF are encoded, the way GitHub's toolkit does it."""
+    """A message: %, CR and LF are encoded, the way GitHub's toolkit does it (command.ts)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -59,9 +60,18 @@ class Annotation:
             ("endColumn", self.end_column),
             ("title", self.title),
         ]
-        text = ",".join(f"{k}={escape_property(str(v))}" for k, v in props if v is not None)
+        # The toolkit leaves out empty properties (`if (val)`); ours are never 0 or false.
+        text = ",".join(
+            f"{k}={escape_property(_shown(v))}" for k, v in props if v not in (None, "")
+        )
         head = f"{self.kind} {text}" if text else self.kind
-        return f"::{head}::{escape_data(self.message)}"
+        return f"::{head}::{escape_data(_shown(self.message))}"
+
+
+def _shown(value: object) -> str:
+    """Control characters written out (the line may reach a terminal: --format github); CR and
+    LF left for the toolkit's %0D and %0A."""
+    return "\r".join(controls_shown(part) for part in str(value).split("\r"))
 
 
 def annotation_of(diagnostic: Diagnostic) -> Annotation:

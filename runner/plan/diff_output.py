@@ -8,6 +8,7 @@ from typing import Any
 
 from runner.plan.diff import DiffEntry, PlanDiff
 from runner.plan.model import Plan
+from runner.printable import one_line
 
 FORMAT_VERSION = 1
 # The hidden marker a workflow looks for to update its one comment in place.
@@ -68,8 +69,8 @@ def diff_text(diff: PlanDiff, *, show_all: bool) -> str:
     shown = pending if show_all else pending[:_TEXT_ROWS]
     for entry in shown:
         what = f" ({', '.join(entry.changed_fields)})" if entry.changed_fields else ""
-        who = f"  [{entry.label}]" if entry.label else ""
-        lines.append(f"  {_WORDS[entry.status]:<17} {entry.output}{what}{who}")
+        who = f"  [{one_line(entry.label)}]" if entry.label else ""
+        lines.append(f"  {_WORDS[entry.status]:<17} {one_line(entry.output)}{what}{who}")
     if len(pending) > len(shown):
         lines.append(f"  ... and {len(pending) - len(shown):,} more (use --all to list them)")
     lines.append(summary_line(diff))
