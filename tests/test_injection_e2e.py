@@ -138,6 +138,8 @@ def test_csv_values_in_every_plan_format(ci, capsys):
     assert own_only(document) == []
     labels = [job["label"] for job in json.loads(document.out)["jobs"]]
     assert f"market=fr-FR {VALUE}" in " ".join(labels)  # JSON keeps each value exactly
+    summary = (ci.parent / "summary.md").read_text(encoding="utf-8")
+    assert own_only((summary, "")) == []
 
 
 def test_run_progress_and_failures_with_an_api_error_message(ci, capsys, monkeypatch):
@@ -221,6 +223,9 @@ def test_lock_paths_in_verify_and_plan_diff(ci_ran, capsys):
         diff = run_cli(capsys, "plan", "campaign/r.yaml", "--diff", *args)
         assert diff.code == 0, diff.err
         assert own_only(diff) == []
+    summary = (ci_ran.parent / "summary.md").read_text(encoding="utf-8")
+    assert "<code>fr-FR/x \\:\\:error file=evil.py" in summary
+    assert own_only((summary, "")) == []
 
 
 def test_an_option_value_in_clicks_own_message_is_guarded_too(ci, capsys):
