@@ -41,8 +41,8 @@ _BLANK = (
 _IGN = f"[{_IGNORABLE}]*"
 # The "[" of "##[" or "##vso[" (any case), ignorable characters anywhere between.
 _LEGACY = re.compile(f"(#{_IGN}#{_IGN}(?:[vV]{_IGN}[sS]{_IGN}[oO]{_IGN})?)\\[")
-# The second ":" of a line that starts (after white space) with "::".
-_AT_LINE_START = re.compile(f"((?:\\A|(?<=[\\r\\n]))[{_BLANK}]*:{_IGN}):")
+# At a line's start: white space, then "::" (the second one completes the command).
+_COMMAND_START = re.compile(f"[{_BLANK}]*:{_IGN}:")
 _BLANK_LINE = re.compile(f"[{_BLANK}]*")
 _ONE_COLON_LINE = re.compile(f"[{_BLANK}]*:{_IGN}")
 _IGNORED = re.compile(f"[{_IGNORABLE}]+")
@@ -57,10 +57,25 @@ def _unicode_escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def _has_controls(text: str) -> bool:
+    """Whether `text` may hold a character of _CONTROLS, answered in C (the regex takes several
+    times longer, and the CLI prints 85 MB of JSON for a 100,000-job plan)."""
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:  # each of _CONTROLS is also unprintable to Python
+        return not all(line.isprintable() for line in text.split("\n"))
+    return bool(raw.translate(None, _PRINTABLE_LATIN1))
+
+
+_PRINTABLE_LATIN1 = bytes(
+    byte for byte in range(256) if byte in (0x09, 0x0A) or 0x20 <= byte < 0x7F or byte >= 0xA0
+)
+
+
 def printable(text: str) -> str:
     """`text` with every control character written out (ESC -> \\x1b); newlines and tabs kept;
     no line of it a workflow command."""
-    return defang_commands(_CONTROLS.sub(_shown, text))
+    return defang_commands(_CONTROLS.sub(_shown, text) if _has_controls(text) else text)
 
 
 def controls_shown(text: str) -> str:
@@ -77,13 +92,41 @@ def json_printable(text: str) -> str:
     """JSON text with the characters `printable` writes out given as \\uXXXX escapes instead:
     the same JSON value, inert in a terminal (json.dumps keeps C1 and bidi characters raw) and
     in a CI log ("##[" becomes "##\\u005b" inside a string)."""
-    return _LEGACY.sub(_written_out("\\u005b"), _CONTROLS.sub(_unicode_escape, text))
+    if _has_controls(text):
+        text = _CONTROLS.sub(_unicode_escape, text)
+    return _LEGACY.sub(_written_out("\\u005b"), text) if "#" in text else text
 
 
 def defang_commands(text: str, *, escape: str = "\\x") -> str:
     """`text` with no line a workflow command: the completing character written out."""
     colon, bracket = ("\\x3a", "\\x5b") if escape == "\\x" else ("\\u003a", "\\u005b")
-    return _AT_LINE_START.sub(_written_out(colon), _LEGACY.sub(_written_out(bracket), text))
+    if "#" in text:
+        text = _LEGACY.sub(_written_out(bracket), text)
+    if ":" not in text:
+        return text
+    # Line by line with str.find (a regex scan for line starts costs far more, see _has_controls).
+    completing = []
+    for start in _line_starts(text):
+        command = _COMMAND_START.match(text, start)
+        if command is not None:
+            completing.append(command.end() - 1)
+    pieces = []
+    done = 0
+    for at in sorted(completing):
+        pieces += [text[done:at], colon]
+        done = at + 1
+    return "".join(pieces) + text[done:]
+
+
+def _line_starts(text: str) -> list[int]:
+    """0 and every position after a CR or an LF (unordered)."""
+    starts = [0]
+    for line_break in "\n\r":
+        at = text.find(line_break)
+        while at >= 0:
+            starts.append(at + 1)
+            at = text.find(line_break, at + 1)
+    return starts
 
 
 def _written_out(shown: str) -> Callable[[re.Match[str]], str]:
@@ -133,6 +176,9 @@ def _line_state(guarded: str) -> str:
 
 def _last_visible(line: str, count: int) -> str:
     """The last `count` characters of `line` that are not ignorable."""
+    tail = line[-count:]
+    if tail.isascii() and tail.isprintable():  # the usual case: none of them is ignorable
+        return tail
     size = 64
     while True:
         tail = _IGNORED.sub("", line[-size:])
@@ -153,5 +199,7 @@ _STYLED = re.compile(f"\x1b\\[[0-?]*[ -/]*[@-~]|{_CONTROLS.pattern}")
 def inert(text: str, *, styled: bool = False) -> str:
     """What a stream may pass on: controls as \\u001b (valid inside a JSON string too); with
     `styled`, rich's CSI sequences and CR are kept."""
+    if not _has_controls(text):
+        return text
     substitute: Callable[[re.Match[str]], str] = _styled_or_shown if styled else _unicode_escape
     return (_STYLED if styled else _CONTROLS).sub(substitute, text)

@@ -9,13 +9,21 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runner import github
-from runner.printable import CommandGuard, defang_commands, json_printable, one_line, printable
+from runner.printable import (
+    CommandGuard,
+    defang_commands,
+    inert,
+    json_printable,
+    one_line,
+    printable,
+)
 from runner.streams import GuardedStream, write_workflow_commands
 from tests.actions_runner import REGISTERED, Runner, commands_in, parse_legacy, parse_v2
 
@@ -164,6 +172,26 @@ def test_no_text_cut_any_way_starts_a_command_through_the_guard(text: str, cuts:
 def test_no_text_starts_a_command_through_printable(text: str) -> None:
     assert commands_in(printable(text)) == []
     assert commands_in(one_line(text)) == []
+
+
+_RAW_CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        st.one_of(
+            st.characters(max_codepoint=0x2FF),
+            st.sampled_from(list("\u061c\u200e\u2028\u202e\u2066\u2069\u3000日\U0001f600")),
+        ),
+        max_size=40,
+    )
+)
+def test_no_control_character_passes_whichever_check_runs(text: str) -> None:
+    """The guard answers "any control character?" in C (latin-1 bytes, else isprintable), and
+    skips its regular expression when the answer is no: the answer must never be wrong."""
+    for shown in (inert(text), printable(text), json_printable(text), one_line(text)):
+        assert not re.search(_RAW_CONTROL, shown), (text, shown)
 
 
 # --- Backdrop's own annotations ----------------------------------------------------------------
