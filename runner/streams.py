@@ -132,7 +132,8 @@ class GuardedStream:
             self._stream.write(self._guard.feed(text))
 
     def write_workflow_command(self, line: str) -> None:
-        """An annotation Backdrop means, on a line of its own."""
+        """An annotation Backdrop means, on a line of its own (anything else: ValueError)."""
+        _check_own_command(line)
         with self._lock:
             start = "" if self._guard.at_line_start else "\n"
             self._stream.write(f"{start}{line}\n")
@@ -180,12 +181,16 @@ class StyledStream:
         return getattr(self._guarded, name)
 
 
+_guarded_stdout: list[GuardedStream] = []  # the innermost guarded_stdio's, for annotations
+
+
 @contextlib.contextmanager
 def guarded_stdio() -> Iterator[None]:
     """sys.stdout and sys.stderr guarded for the duration (restored after)."""
     saved = sys.stdout, sys.stderr
     if sys.stdout is not None:
         sys.stdout = GuardedStream(sys.stdout)
+        _guarded_stdout.append(sys.stdout)
     if sys.stderr is not None:
         sys.stderr = GuardedStream(sys.stderr)
     try:
@@ -195,6 +200,8 @@ def guarded_stdio() -> Iterator[None]:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 if stream is not None:
                     stream.flush()
+        if saved[0] is not None:
+            _guarded_stdout.pop()
         sys.stdout, sys.stderr = saved
 
 
@@ -206,13 +213,19 @@ def styled_stdout() -> TextIO:
 
 def write_workflow_commands(lines: Sequence[str]) -> None:
     """Backdrop's own annotations to stdout, each on a line of its own; anything else refused
-    (a bug: the guard would have defanged it, and the annotation would be lost)."""
+    (a bug: the guard would have defanged it, and the annotation would be lost). Written to
+    the guarded stdout itself, past whatever sits on it (rich's live display would wrap them)."""
     for line in lines:
-        if not _OWN_COMMAND.fullmatch(line):
-            raise ValueError(f"not an annotation Backdrop writes: {line[:80]!r}")
-    out = sys.stdout
+        _check_own_command(line)
+    if not _guarded_stdout:  # the library, or a test's CliRunner: no guard to pass
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        return
+    if sys.stdout is not _guarded_stdout[-1]:
+        sys.stdout.flush()  # what was printed before comes before
     for line in lines:
-        if isinstance(out, GuardedStream):
-            out.write_workflow_command(line)
-        else:
-            out.write(line + "\n")
+        _guarded_stdout[-1].write_workflow_command(line)
+
+
+def _check_own_command(line: str) -> None:
+    if not _OWN_COMMAND.fullmatch(line):
+        raise ValueError(f"not an annotation Backdrop writes: {line[:80]!r}")

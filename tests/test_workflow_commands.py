@@ -10,6 +10,7 @@ import io
 import itertools
 import json
 import re
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -24,7 +25,7 @@ from runner.printable import (
     one_line,
     printable,
 )
-from runner.streams import GuardedStream, write_workflow_commands
+from runner.streams import GuardedStream, guarded_stdio, write_workflow_commands
 from tests.actions_runner import REGISTERED, Runner, commands_in, parse_legacy, parse_v2
 
 # Each line would be a command to the runner if printed as it is.
@@ -237,6 +238,30 @@ def test_only_well_formed_annotations_pass_unguarded(capsys: pytest.CaptureFixtu
             write_workflow_commands([line])
     write_workflow_commands([github.Annotation("notice", "fine").command()])
     assert capsys.readouterr().out == "::notice::fine\n"
+
+
+def test_annotations_go_to_the_guarded_stdout_past_whatever_sits_on_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """rich's live display puts its own proxy on sys.stdout, which wraps long lines."""
+    seen: list[str] = []
+
+    class Proxy(io.StringIO):
+        def write(self, text: str) -> int:
+            seen.append(text)
+            return len(text)
+
+    with guarded_stdio():
+        guarded = sys.stdout
+        sys.stdout = Proxy()
+        try:
+            write_workflow_commands([github.Annotation("notice", "x" * 300).command()])
+        finally:
+            sys.stdout = guarded
+        with pytest.raises(ValueError, match="not an annotation"):
+            guarded.write_workflow_command("::add-mask::x")  # type: ignore[attr-defined]
+    assert capsys.readouterr().out == "::notice::" + "x" * 300 + "\n"
+    assert seen == []
 
 
 def test_the_registered_commands_are_the_runners() -> None:
