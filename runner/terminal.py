@@ -1,9 +1,14 @@
-"""How the CLI shows things: diagnostics, plans, summaries. Part of the CLI layer, not the core."""
+"""How the CLI shows things: diagnostics, plans, summaries. Part of the CLI layer, not the core.
+
+Everything the CLI prints goes through here: values written out (runner/printable.py), the API
+key redacted. Under it, runner/streams.py guards stdout and stderr themselves, so that a value
+someone forgot to escape still cannot act on a terminal or drive a CI runner.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,9 +42,9 @@ if TYPE_CHECKING:
 PLAN_ROWS_SHOWN = 200
 
 
-def echo(text: str) -> None:
+def echo(text: str, *, nl: bool = True) -> None:
     """Print a line for people: the API key redacted, control characters written out."""
-    click.echo(printable(redact(text)))
+    click.echo(printable(redact(text)), nl=nl)
 
 
 def echo_err(text: str) -> None:
@@ -49,6 +54,46 @@ def echo_err(text: str) -> None:
 def echo_json(payload: object) -> None:
     """Machine-readable output: still JSON, and still inert in a terminal."""
     click.echo(json_printable(redact(json.dumps(payload, indent=2, ensure_ascii=False))))
+
+
+def write_json_chunks(chunks: Iterable[str]) -> None:
+    """A JSON document printed piece by piece, each piece as inert as echo_json's output; in
+    writes of about 256 KB, since each write costs the output guard (runner/streams.py) a little."""
+    import sys
+
+    batch: list[str] = []
+    size = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= _JSON_WRITE:
+            sys.stdout.write(json_printable(redact("".join(batch))))
+            batch, size = [], 0
+    sys.stdout.write(json_printable(redact("".join(batch))))
+    sys.stdout.flush()
+
+
+_JSON_WRITE = 256 * 1024
+
+
+def annotate(commands: Sequence[str]) -> None:
+    """GitHub workflow commands built by runner/github.py: the only lines printed as they are."""
+    from runner.streams import write_workflow_commands
+
+    write_workflow_commands(commands)
+
+
+def show_orphans(orphans: Sequence[str]) -> None:
+    """Warn about decisions in review.yaml on jobs that are gone (review and verify)."""
+    if not orphans:
+        return
+    echo_err(
+        f"warning: review.yaml has {len(orphans)} decision(s) on jobs that are no longer in "
+        "the recipe; they are kept:"
+    )
+    for key in orphans:
+        echo_err(f"  orphaned {one_line(key)}")
+    echo_err("    hint: delete them from review.yaml if they are not needed, or restore the jobs")
 
 
 def show_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
@@ -83,9 +128,11 @@ def _console() -> Console:
 
     from rich.console import Console
 
+    from runner.streams import styled_stdout
+
     # Piped or in CI there is no terminal width; 80 columns would squeeze the job table.
     width = None if sys.stdout.isatty() else 200
-    return Console(highlight=False, soft_wrap=False, width=width)
+    return Console(file=styled_stdout(), highlight=False, soft_wrap=False, width=width)
 
 
 def show_plan(plan: Plan, *, show_all: bool, compared: str | None = None) -> None:
@@ -143,16 +190,11 @@ def show_totals(plan: Plan, console: Console | None = None, *, compared: str | N
 
 
 def print_plan_json(plan: Plan) -> None:
-    """Streamed job by job: a 100,000-job plan is never one 85 MB string (issue 8); each
-    piece as inert in a terminal as echo_json's output."""
-    import sys
-
+    """Streamed job by job: a 100,000-job plan is never one 85 MB string (issue 8)."""
     from runner.plan.plan_json import plan_json_chunks
 
     shown = {"recipe_path": str(plan.recipe_path), "output_dir": str(plan.output_dir)}
-    for chunk in plan_json_chunks(plan, **shown):
-        sys.stdout.write(json_printable(redact(chunk)))
-    sys.stdout.flush()
+    write_json_chunks(plan_json_chunks(plan, **shown))
 
 
 def show_init(written: Sequence[Path]) -> None:
@@ -189,7 +231,7 @@ def show_budget(status: BudgetStatus | None, *, planned: bool = False) -> None:
         what += f" ${status.this_run:,.2f}"
     maybe = f" + ${status.maybe_charged:,.2f} maybe charged" if status.maybe_charged else ""
     after = -status.over
-    click.echo(
+    echo(
         f"Budget: ${status.budget:,.2f}; spent so far ${status.spent:,.2f}{maybe} (estimate), "
         f"${max(status.remaining, 0.0):,.2f} left; {what}: "
         + (f"fits, ${after:,.2f} would remain" if status.fits else f"${-after:,.2f} over")
@@ -201,19 +243,19 @@ def show_export(result: ExportResult) -> None:
     if result.held:
         echo_err(f"warning: {_count(len(result.held), 'job')} not exported:")
         for held in result.held[:PLAN_ROWS_SHOWN]:
-            echo_err(f"  {held.review_key}: {held.reason}")
+            echo_err(f"  {one_line(held.review_key)}: {held.reason}")
         if len(result.held) > PLAN_ROWS_SHOWN:
             echo_err(f"  ... and {len(result.held) - PLAN_ROWS_SHOWN:,} more")
     where = display_path(result.to)
     inside = f" in {_count(len(result.zips), 'zip')}" if result.zips else ""
     # The counts are of what was written: the zips when zipping, else the files themselves.
     written = _count(len(result.written), "zip") if result.zips else f"{len(result.written):,}"
-    click.echo(
+    echo(
         f"Exported {_count(len(result.files), 'file')}{inside} to {where}: "
         f"{written} written, {result.unchanged:,} unchanged"
     )
     manifest = "written" if result.manifest_written else "unchanged"
-    click.echo(f"Manifest: {display_path(result.to / 'manifest.csv')} ({manifest})")
+    echo(f"Manifest: {display_path(result.to / 'manifest.csv')} ({manifest})")
 
 
 def run_events() -> PlainEvents | LiveEvents:
@@ -281,7 +323,7 @@ def show_unanswered(requests: Sequence[UnansweredRequest]) -> None:
         " 1min.ai may have charged for them:"
     )
     for request in requests[:20]:
-        echo_err(f"  {request.label or request.key[:12]} (sent {request.sent_at})")
+        echo_err(f"  {one_line(request.label or request.key[:12])} (sent {request.sent_at})")
     if len(requests) > 20:
         echo_err(f"  ... and {len(requests) - 20:,} more")
     echo_err(

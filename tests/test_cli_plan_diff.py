@@ -133,9 +133,9 @@ def test_verify_appends_its_summary(example, capsys, monkeypatch, tmp_path):
     result = run_cli(capsys, "verify", "campaign/out/spring-campaign")
     assert result.code == 1
     text = summary.read_text()
-    assert text.startswith("### Backdrop verify: `campaign/out/spring-campaign`")
+    assert text.startswith("### Backdrop verify: <code>campaign/out/spring-campaign</code>")
     assert "1 missing, 0 changed, 0 stale file(s)." in text
-    assert "- `fr-FR/MUG-01-spring.webp`" in text
+    assert "- <code>fr-FR/MUG-01-spring.webp</code>" in text
 
 
 def test_failed_run_jobs_become_errors_on_the_recipe_and_a_summary(
@@ -164,7 +164,7 @@ def test_failed_run_jobs_become_errors_on_the_recipe_and_a_summary(
     text = summary.read_text()
     assert "30 failed" in text
     assert text.count("\n| product.sku=") == 30  # every failure, with its matrix values
-    assert "`campaign/out/spring-campaign/report.html`" in text
+    assert "<code>campaign/out/spring-campaign/report.html</code>" in text
     assert key not in result.out + text
 
 

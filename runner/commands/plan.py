@@ -8,8 +8,7 @@ main).
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,11 +102,11 @@ def show_plan(
     _changes_found.append(not plan_diff.totals.empty)
     if diff or fmt == "markdown":
         if fmt == "json":
-            _write(diff_json_chunks(plan, plan_diff, recipe=_shown(recipe)))
+            terminal.write_json_chunks(diff_json_chunks(plan, plan_diff, recipe=_shown(recipe)))
         elif fmt == "markdown":
-            click.echo(diff_markdown(plan, plan_diff, recipe=_shown(recipe)), nl=False)
+            terminal.echo(diff_markdown(plan, plan_diff, recipe=_shown(recipe)), nl=False)
         else:
-            click.echo(diff_text(plan_diff, show_all=show_all))
+            terminal.echo(diff_text(plan_diff, show_all=show_all))
         github.append_summary(diff_markdown(plan, plan_diff, recipe=_shown(recipe)))
         return
     if full_json:
@@ -138,13 +137,6 @@ def detailed_exit_code(run: Callable[[], None]) -> int:
     if code not in (0, None):
         return EXIT_ERROR
     return EXIT_CHANGES if any(_changes_found) else EXIT_OK
-
-
-def _write(chunks: Iterable[str]) -> None:
-    out = sys.stdout
-    for chunk in chunks:
-        out.write(chunk)
-    out.flush()
 
 
 def _shown(recipe: str) -> str:

@@ -19,6 +19,7 @@ from runner.diagnostics import UsageError
 @click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
 def review(outdir: str, port: int, no_browser: bool) -> None:
     """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once."""
+    from runner import terminal
     from runner.commands.common import folder_or_recipe_folder
     from runner.execute.state import StateStore
     from runner.review.decisions import load_review, orphaned
@@ -40,30 +41,13 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
             hint="choose another --port, or leave it out to pick a free one",
         ) from None
     counts = count_statuses(decisions, list(sizes))
-    click.echo(
+    terminal.echo(
         f"Review of {folder}: {len(sizes)} jobs, {counts['approved']} approved, "
         f"{counts['rejected']} rejected, {counts['pending']} pending."
     )
-    show_orphans(orphaned(decisions, sizes))
-    click.echo(f"Open {server.url}")
-    click.echo("Decisions are saved in review.yaml as you make them. Ctrl-C stops.")
+    terminal.show_orphans(orphaned(decisions, sizes))
+    terminal.echo(f"Open {server.url}")
+    terminal.echo("Decisions are saved in review.yaml as you make them. Ctrl-C stops.")
     if not no_browser:
         click.launch(server.url)
     server.serve_forever()
-
-
-def show_orphans(orphans: tuple[str, ...]) -> None:
-    """Warn about decisions on jobs that are gone (verify shows them too)."""
-    if not orphans:
-        return
-    click.echo(
-        f"warning: review.yaml has {len(orphans)} decision(s) on jobs that are no longer in "
-        "the recipe; they are kept:",
-        err=True,
-    )
-    for key in orphans:
-        click.echo(f"  orphaned {key}", err=True)
-    click.echo(
-        "    hint: delete them from review.yaml if they are not needed, or restore the jobs",
-        err=True,
-    )

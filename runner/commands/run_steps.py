@@ -68,7 +68,9 @@ def _confirm_spend(spend: float, limit: float) -> None:
             "try --limit 3 first for a cheap trial",
         )
     if not click.confirm(f"{message}. Spend it?", default=False, err=True):
-        click.echo("Not confirmed: nothing was spent.", err=True)
+        from runner import terminal
+
+        terminal.echo_err("Not confirmed: nothing was spent.")
         sys.exit(EXIT_JOBS_FAILED)
 
 
@@ -82,7 +84,9 @@ def connect(
     api_url = _check_url("--api-url", api.api_url)
     warning = cleartext_warning(api_url)
     if warning is not None:
-        click.echo(warning, err=True)
+        from runner import terminal
+
+        terminal.echo_err(warning)
     return checked, api_url, _check_url("--asset-url", api.asset_url)
 
 

@@ -143,7 +143,7 @@ class EmulatorApi:
         if self.faults.drop():
             return HangUp(b'{"message": "connection dropped"}', 0, "application/json")
         status = self.faults.server_error()
-        return None if status is None else server_error(status)
+        return None if status is None else server_error(status, self.config.error_message)
 
     async def upload(self, request: Request) -> Response:
         refused = self.gate(request) or self.injected_failure()

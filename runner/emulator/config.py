@@ -29,6 +29,8 @@ class EmulatorConfig:
     reject_key: bool = False  # answer every API request with 401
     latency: Latency = 0.0  # seconds per generation: fixed, or uniform within (low, high)
     error_rate: float = 0.0  # probability of a 500/502/503/504 on an API request
+    # The "message" of those answers' JSON (500 and 503), to rehearse an odd or hostile API text.
+    error_message: str | None = None
     charge_then_fail_rate: float = 0.0  # probability of a 504 on a generation already charged
     # probability of hanging up on a generation already charged: its answer never arrives
     charge_then_drop_rate: float = 0.0

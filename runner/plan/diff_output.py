@@ -6,14 +6,17 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from runner.markdown import md_code, md_text, utf16_len
 from runner.plan.diff import DiffEntry, PlanDiff
 from runner.plan.model import Plan
+from runner.printable import one_line
 
 FORMAT_VERSION = 1
 # The hidden marker a workflow looks for to update its one comment in place.
 COMMENT_MARKER = "<!-- backdrop-plan-diff -->"
 TABLE_ROWS = 50
-COMMENT_LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
+# GitHub refuses comments over 65,536 characters; counted after escaping, in UTF-16 code units.
+COMMENT_LIMIT = 60_000
 _TEXT_ROWS = 20
 _WORDS = {
     "new": "new",
@@ -68,8 +71,8 @@ def diff_text(diff: PlanDiff, *, show_all: bool) -> str:
     shown = pending if show_all else pending[:_TEXT_ROWS]
     for entry in shown:
         what = f" ({', '.join(entry.changed_fields)})" if entry.changed_fields else ""
-        who = f"  [{entry.label}]" if entry.label else ""
-        lines.append(f"  {_WORDS[entry.status]:<17} {entry.output}{what}{who}")
+        who = f"  [{one_line(entry.label)}]" if entry.label else ""
+        lines.append(f"  {_WORDS[entry.status]:<17} {one_line(entry.output)}{what}{who}")
     if len(pending) > len(shown):
         lines.append(f"  ... and {len(pending) - len(shown):,} more (use --all to list them)")
     lines.append(summary_line(diff))
@@ -77,18 +80,19 @@ def diff_text(diff: PlanDiff, *, show_all: bool) -> str:
 
 
 def diff_markdown(plan: Plan, diff: PlanDiff, *, recipe: str, limit: int = COMMENT_LIMIT) -> str:
-    """A pull-request comment: totals with cost, a table of what changes, the full list folded."""
+    """A pull-request comment: totals with cost, a table of what changes, the full list folded;
+    every value as its literal text (runner/markdown.py), the whole under `limit`."""
     t = diff.totals
     lines = [
         COMMENT_MARKER,
-        f"### Backdrop plan: `{_code(recipe)}`",
+        f"### Backdrop plan: {md_code(recipe)}",
         "",
         f"**{t.images_to_generate:,} image{'s' if t.images_to_generate != 1 else ''} to "
         f"generate, estimated ${t.estimated_cost_usd:,.2f}** (list prices, not a quote). "
         f"{t.new:,} new, {t.changed:,} changed, {t.unchanged:,} up to date, "
         f"{t.download_only:,} paid and still to download, {t.stale:,} stale file(s).",
         "",
-        f"_{_cell(compared_with(diff))}._",
+        f"_{md_text(compared_with(diff))}._",
         "",
     ]
     changing = [e for e in diff.entries if e.status != "unchanged"]
@@ -104,7 +108,8 @@ def diff_markdown(plan: Plan, diff: PlanDiff, *, recipe: str, limit: int = COMME
     if len(changing) > TABLE_ROWS:
         lines.append(f"\nand {len(changing) - TABLE_ROWS:,} more.")
     head = "\n".join(lines) + "\n"
-    return head + _details(changing, limit - len(head))
+    # Each value is capped (md_text), so the table's 50 rows take at most about 33,000.
+    return head + _details(changing, limit - utf16_len(head))
 
 
 def _details(entries: list[DiffEntry], budget: int) -> str:
@@ -115,16 +120,17 @@ def _details(entries: list[DiffEntry], budget: int) -> str:
     items: list[str] = []
     used = 0
     for number, entry in enumerate(entries):
-        what = f" ({_cell(', '.join(entry.changed_fields))})" if entry.changed_fields else ""
-        item = f"- {_WORDS[entry.status]}: `{_code(entry.output)}`{what} {_cell(entry.label)}\n"
-        if used + len(item) + reserve > budget:
+        what = f" ({md_text(', '.join(entry.changed_fields))})" if entry.changed_fields else ""
+        item = f"- {_WORDS[entry.status]}: {md_code(entry.output)}{what} {md_text(entry.label)}\n"
+        size = utf16_len(item)
+        if used + size + reserve > budget:
             items.append(
                 f"- ... and {len(entries) - number:,} more: "
                 "run `backdrop plan --diff` for the whole list\n"
             )
             break
         items.append(item)
-        used += len(item)
+        used += size
     return opening + "".join(items) + closing
 
 
@@ -135,8 +141,8 @@ def _row(entry: DiffEntry) -> str:
         what = "new job" if entry.status == "new" else "its request"
     cost = f"${entry.cost_usd:,.2f}" if entry.images else ""
     return (
-        f"| {_WORDS[entry.status]} | {_cell(entry.label or _vars_text(entry.vars))} | "
-        f"{_cell(what)} | `{_code(entry.output)}` | {cost} |"
+        f"| {_WORDS[entry.status]} | {md_text(entry.label or _vars_text(entry.vars))} | "
+        f"{md_text(what)} | {md_code(entry.output)} | {cost} |"
     )
 
 
@@ -150,16 +156,3 @@ def _vars_text(vars: Mapping[str, Any], prefix: str = "") -> str:
         elif not isinstance(value, list):
             parts.append(f"{prefix}{name}={value}")
     return " ".join(parts)
-
-
-def _cell(text: str) -> str:
-    """Recipe values go into Markdown: no HTML, no table breaks, no line breaks."""
-    text = " ".join(str(text).split())[:200]
-    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
-        text = text.replace(raw, safe)
-    return text
-
-
-def _code(text: str) -> str:
-    """Inside backticks nothing is interpreted; only a backtick or a pipe could break out."""
-    return " ".join(str(text).split())[:200].replace("`", "'").replace("|", "\\|")
