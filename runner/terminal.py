@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from runner.execute.prune import PruneCandidates, PruneResult
     from runner.execute.records import UnansweredRequest
     from runner.execute.run import RunAbandoned, RunResult
+    from runner.plan.diff import DecisionReplaced
     from runner.plan.model import Plan
     from runner.progress import LiveEvents, PlainEvents
     from runner.report import ReportPaths, VerifyResult
@@ -373,3 +374,12 @@ def show_emulator_ready(base_url: str) -> None:
     echo(f"1min.ai emulator listening on {base_url} (an offline rehearsal, not AI)")
     echo(f"  backdrop run RECIPE --api-url {base_url} --asset-url {base_url}/asset")
     echo("  with any ONEMIN_API_KEY. Ledger: " + f"{base_url}/_emulator/ledger. Ctrl-C stops.")
+
+
+def show_approvals_replaced(replaced: Sequence[DecisionReplaced]) -> None:
+    """Before a run: the approved jobs whose images it will replace (back to review)."""
+    from runner.plan.diff_output import approvals_text
+
+    approved = [item for item in replaced if item.status == "approved"]
+    for line in approvals_text(approved, "will"):
+        echo(line)

@@ -21,17 +21,26 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
     """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once."""
     from runner.commands.common import folder_or_recipe_folder
     from runner.execute.state import StateStore
-    from runner.review.decisions import load_review, orphaned
-    from runner.review.page import count_statuses, job_sizes
-    from runner.review.server import ReviewServer
+    from runner.review.checks import decision_problems, job_variants
+    from runner.review.decisions import ReviewFileError, load_review, orphaned
+    from runner.review.page import count_statuses, job_images
+    from runner.review.server import ReviewServer, state_images
     from runner.review.writable import check_decisions_writable
 
     folder = folder_or_recipe_folder(outdir)
-    # Both fail early, with a message, when there is no run or review.yaml has a mistake.
-    sizes = job_sizes(StateStore.read_snapshot(folder))
+    # These fail early, with a message, when there is no run or review.yaml has a mistake.
+    snapshot = StateStore.read_snapshot(folder)
     decisions = load_review(folder)
+    problems = decision_problems(folder, decisions, job_variants(snapshot))
+    if problems:
+        raise ReviewFileError(problems)
     check_decisions_writable(folder)  # else every click would fail to save
-    server = ReviewServer(folder, lambda: StateStore.read_snapshot(folder), port=port)
+    server = ReviewServer(
+        folder,
+        lambda: StateStore.read_snapshot(folder),
+        port=port,
+        images_at=state_images(folder),
+    )
     try:
         server.bind()
     except OSError as err:
@@ -39,12 +48,13 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
             f"cannot listen on 127.0.0.1:{port}: {err.strerror or err}",
             hint="choose another --port, or leave it out to pick a free one",
         ) from None
-    counts = count_statuses(decisions, list(sizes))
+    images = job_images(snapshot)
+    counts = count_statuses(decisions, images)
     click.echo(
-        f"Review of {folder}: {len(sizes)} jobs, {counts['approved']} approved, "
+        f"Review of {folder}: {len(images)} jobs, {counts['approved']} approved, "
         f"{counts['rejected']} rejected, {counts['pending']} pending."
     )
-    show_orphans(orphaned(decisions, sizes))
+    show_orphans(orphaned(decisions, images))
     click.echo(f"Open {server.url}")
     click.echo("Decisions are saved in review.yaml as you make them. Ctrl-C stops.")
     if not no_browser:
