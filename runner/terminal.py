@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from runner.plan.model import Plan
     from runner.progress import LiveEvents, PlainEvents
     from runner.report import ReportPaths, VerifyResult
+    from runner.review.binding import Released
 
 PLAN_ROWS_SHOWN = 200
 
@@ -383,3 +384,13 @@ def show_approvals_replaced(replaced: Sequence[DecisionReplaced]) -> None:
     approved = [item for item in replaced if item.status == "approved"]
     for line in approvals_text(approved, "will"):
         echo(line)
+
+
+def show_released(released: Sequence[Released]) -> None:
+    """After a run: the decisions it sent back to pending, their images replaced."""
+    if not released:
+        return
+    approved = sum(item.status == "approved" for item in released)
+    what = _count(len(released), "decision")
+    of = f" ({approved:,} approved)" if approved else ""
+    echo(f"review.yaml: {what}{of} back to pending review, their images replaced")

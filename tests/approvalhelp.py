@@ -14,7 +14,7 @@ from PIL import Image
 from runner.execute.state import StateStore
 from runner.review.app import TOKEN_HEADER
 from runner.review.decisions import review_key
-from runner.review.server import ReviewServer
+from runner.review.server import ReviewServer, state_images
 
 RECIPE = """\
 version: 1
@@ -70,7 +70,8 @@ def shown_images(out: Path) -> dict[str, list[str]]:
 def post_decisions(out: Path, bodies: Iterable[dict[str, Any]]) -> list[httpx.Response]:
     """POST each body to a review page served on `out`, as the page's script does."""
     answers = []
-    with ReviewServer(out, lambda: StateStore.read_snapshot(out)) as server:
+    read = lambda: StateStore.read_snapshot(out)  # noqa: E731
+    with ReviewServer(out, read, images_at=state_images(out)) as server:  # as `backdrop review`
         headers = {"Origin": server.base_url, TOKEN_HEADER: server.token}
         for body in bodies:
             answers.append(

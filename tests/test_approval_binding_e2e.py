@@ -21,7 +21,7 @@ from runner.emulator.server import EmulatorServer
 from runner.execute.state import StateStore
 from runner.review.decisions import REVIEW_NAME, load_review
 from runner.review.server import ReviewServer
-from tests.approvalhelp import KEYS, approve_on_page, shown_images, write_campaign
+from tests.approvalhelp import KEYS, approve_on_page, post_decisions, shown_images, write_campaign
 from tests.clihelp import CliResult, run_cli
 
 API_KEY = "sk-TEST-binding-8d2f"
@@ -124,6 +124,17 @@ def test_a_recipe_change_sends_the_approvals_it_replaces_back_to_review(campaign
     assert "2 approved jobs will get new images and go back to review:" in ran.out
     assert ran.out.index("2 approved jobs will get new") < ran.out.index("[1/")
     assert "  fr-FR/MUG-01 (recipe changed: prompt)" in ran.out
+
+    assert "review.yaml: 2 decisions (2 approved) back to pending review" in ran.out
+    # A page loaded before the run cannot approve the images it showed: they are gone.
+    stale = {
+        "job": "fr-FR/MUG-01",
+        "action": "approve",
+        "pick": 1,
+        "images": approved["fr-FR/MUG-01"],
+    }
+    [refused] = post_decisions(out, [stale])
+    assert refused.status_code == 409 and "reload the page" in refused.json()["error"]
 
     review = load_review(out)
     for key in ("fr-FR/MUG-01", "fr-FR/CAP-02"):
@@ -255,3 +266,24 @@ def test_a_copy_from_a_shard_folder_releases_the_approval_it_replaces(campaign):
     assert review.decision("de-DE/MUG-01").status == "pending"
     assert review.decision("de-DE/CAP-02").history[-1].reason == "recipe changed: prompt"
     assert review.decision("fr-FR/MUG-01").status == "approved"
+
+
+def test_a_fresh_clone_names_what_changed_from_the_lock(campaign):
+    """`plan --diff` in a pull request: no .backdrop/, only the committed lock and review.yaml."""
+    import shutil
+
+    shutil.rmtree(campaign.out / ".backdrop")
+    campaign.set_market("de-DE", "a snowy Alpine chalet")
+    diff = campaign.cli("plan", str(campaign.recipe), "--diff", "--format", "markdown")
+    assert diff.code == 0, diff.err
+    assert "**2 approved jobs would get new images and go back to review**" in diff.out
+    assert "- `de-DE/CAP-02`: recipe changed: prompt" in diff.out
+
+
+def test_a_retake_of_an_approved_job_moves_it_to_its_next_take(campaign):
+    ran = campaign.run("--rejected", "--include-approved", "--only", "market.code=de-DE")
+    assert "  de-DE/MUG-01 (regenerated as take 2)" in ran.out
+    decision = load_review(campaign.out).decision("de-DE/MUG-01")
+    assert (decision.status, decision.take, decision.sha256) == ("pending", 2, ())
+    assert [(h.take, h.status, h.pick) for h in decision.history] == [(1, "approved", 2)]
+    assert load_review(campaign.out).decision("fr-FR/MUG-01").status == "approved"

@@ -323,6 +323,7 @@ def test_review_command_prints_the_url_and_stops_on_ctrl_c(recorded: Path) -> No
             process.communicate()
     assert process.returncode == 0
     assert "orphaned old/job" in err and "Traceback" not in err
+    assert "note: 1 approval(s) in review.yaml are not for the images in the folder" in err
 
 
 def test_review_command_reports_a_hand_edit_mistake(

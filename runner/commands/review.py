@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
 import click
 
 from runner.diagnostics import UsageError
+
+if TYPE_CHECKING:
+    from runner.review.decisions import Review
 
 
 @click.command()
@@ -55,6 +61,7 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
         f"{counts['rejected']} rejected, {counts['pending']} pending."
     )
     show_orphans(orphaned(decisions, images))
+    show_unheld(decisions, images)
     click.echo(f"Open {server.url}")
     click.echo("Decisions are saved in review.yaml as you make them. Ctrl-C stops.")
     if not no_browser:
@@ -77,3 +84,22 @@ def show_orphans(orphans: tuple[str, ...]) -> None:
         "    hint: delete them from review.yaml if they are not needed, or restore the jobs",
         err=True,
     )
+
+
+def show_unheld(decisions: Review, images: Mapping[str, Sequence[str | None]]) -> None:
+    """Say how many approvals in review.yaml are not for the images in the folder."""
+    from runner import terminal
+    from runner.review.binding import shown_status
+
+    unheld = [
+        key
+        for key, shown in images.items()
+        if decisions.decision(key).status == "approved"
+        and shown_status(decisions.decision(key), shown) != "approved"
+    ]
+    if unheld:
+        terminal.echo_err(
+            f"note: {len(unheld):,} approval(s) in review.yaml are not for the images in the "
+            f"folder (replaced since, or written without their sha256), e.g. {unheld[0]}: the "
+            "page shows them as pending; approve them there again to deliver them"
+        )

@@ -87,19 +87,19 @@ def release_replaced(output_dir: Path, replaced: tuple[DecisionReplaced, ...]) -
     """After the run (whatever stopped it): the decisions whose images it replaced go back to
     pending, with the reason announced before it ran. Never fails the run: export and the page
     check the images themselves, and the next run tries again."""
+    from runner import terminal
     from runner.execute.state import StateStore
     from runner.review.binding import release_replaced as release
 
     try:
-        release(
+        released = release(
             output_dir,
             StateStore.read_snapshot(output_dir),
             {item.review_key: item.reason for item in replaced},
             {item.review_key for item in replaced},
         )
+        terminal.show_released(released)
     except BackdropError as error:
-        from runner import terminal
-
         terminal.echo_err(f"warning: review.yaml not brought up to date: {error.message}")
 
 

@@ -70,8 +70,10 @@ def binding_notice(decision: Decision, images: Sequence[str | None]) -> str | No
             "review.yaml approves it without the SHA-256 of its images (a hand edit?): "
             "approve it here to approve these images."
         )
-    if found == "no_images":
-        return f"It was {done} on images this job no longer has: run the recipe, then review it."
+    if found == "no_images" and decision.status == "approved":
+        if not decision.sha256:
+            return "review.yaml approves it, but it has no images yet: run the recipe first."
+        return "It was approved on images this job no longer has: run the recipe, then review it."
     return None
 
 
