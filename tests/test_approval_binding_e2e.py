@@ -196,10 +196,12 @@ def test_export_refuses_a_file_swapped_by_hand_until_the_run_restores_it(campaig
     assert "not the image that was approved" in refused.err
     assert "review" in refused.err and "run the recipe" in refused.err
     assert not (campaign.root / "delivery").exists()
+    assert page_statuses(out)["fr-FR/MUG-01"] == "pending"  # its file is not the one approved
     # A run restores the approved bytes (downloaded again, not paid again): still approved.
     campaign.run()
     assert digest(out / "fr-FR/MUG-01-2.png") == approved
     assert load_review(out).decision("fr-FR/MUG-01").status == "approved"
+    assert page_statuses(out)["fr-FR/MUG-01"] == "approved"
     assert campaign.export().code == 0
 
 

@@ -54,7 +54,7 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
             f"cannot listen on 127.0.0.1:{port}: {err.strerror or err}",
             hint="choose another --port, or leave it out to pick a free one",
         ) from None
-    images = job_images(snapshot)
+    images = job_images(snapshot, folder)
     counts = count_statuses(decisions, images)
     click.echo(
         f"Review of {folder}: {len(images)} jobs, {counts['approved']} approved, "

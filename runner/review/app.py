@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from runner.diagnostics import BackdropError
 from runner.execute.records import RunSnapshot
-from runner.review.binding import DEFAULT_REASON, binding, current_images
+from runner.review.binding import DEFAULT_REASON, binding, current_images, images_on_disk
 from runner.review.decisions import (
     MAX_VARIANTS,
     Decision,
@@ -118,7 +118,9 @@ class _Jobs:
     def refresh(self, snapshot: RunSnapshot | None = None) -> dict[str, tuple[str, ...]]:
         jobs = [job for job in (snapshot or self.site.load_snapshot()).jobs if job.outputs]
         self.outputs = {review_key(job.outputs): job.outputs for job in jobs}
-        self.images = {review_key(job.outputs): current_images(job) for job in jobs}
+        self.images = {
+            review_key(job.outputs): images_on_disk(self.site.output_dir, job) for job in jobs
+        }
         return self.outputs
 
     def current(self, key: object) -> dict[str, tuple[str, ...]]:

@@ -32,10 +32,30 @@ Binding = Literal["holds", "replaced", "unbound", "no_images", "undecided"]
 DEFAULT_REASON = "its images were replaced"
 
 
+CHANGED_ON_DISK = "changed on disk"  # stands for a file's hash: it is not the recorded one
+
+
 def current_images(job: JobRecord) -> tuple[str | None, ...]:
     """The SHA-256 the state records at each of the job's outputs (None: none written yet)."""
     by_path = {record.path: record.sha256 for record in job.files}
     return tuple(by_path.get(output) for output in job.outputs)
+
+
+def images_on_disk(output_dir: Path, job: JobRecord) -> tuple[str | None, ...]:
+    """current_images, with CHANGED_ON_DISK for a file gone or no longer of its recorded size.
+
+    A stat per file, cheap enough for every page load; a same-size swap is left to export,
+    which hashes what it delivers.
+    """
+    sizes = {record.path: record.bytes for record in job.files}
+    found = []
+    for output, sha in zip(job.outputs, current_images(job), strict=True):
+        try:
+            same = sha is None or (output_dir / output).stat().st_size == sizes[output]
+        except OSError:
+            same = False
+        found.append(sha if same else CHANGED_ON_DISK)
+    return tuple(found)
 
 
 def binding(decision: Decision, images: Sequence[str | None]) -> Binding:
@@ -63,6 +83,11 @@ def binding_notice(decision: Decision, images: Sequence[str | None]) -> str | No
     """What the page says about a decision that does not hold for the images in view."""
     found = binding(decision, images)
     done = "approved" if decision.status == "approved" else "rejected"
+    if found == "replaced" and CHANGED_ON_DISK in images:
+        return (
+            "An image of this job was changed on disk after backdrop wrote it: run the recipe "
+            "to restore it (the changed file is kept aside)."
+        )
     if found == "replaced":
         return f"It was {done} on other images, replaced since: review these."
     if found == "unbound" and decision.status == "approved":

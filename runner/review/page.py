@@ -21,7 +21,7 @@ from runner.execute.records import JobRecord, RunSnapshot
 from runner.report.axis_values import value_text
 from runner.report.grid import layout_sheet
 from runner.report.thumbs import THUMBS_DIR, thumb_name
-from runner.review.binding import binding_notice, current_images, shown_status
+from runner.review.binding import binding_notice, images_on_disk, shown_status
 from runner.review.decisions import STATUSES, Review, Status, orphaned, review_key
 from runner.review.takes import earlier_take_files
 from runner.templating.pages import page_template
@@ -65,6 +65,7 @@ class JobView:
     details: tuple[tuple[str, str], ...]
     sha256: str  # the variants shown, space separated: what a decision sent from here is on
     notice: str | None  # why review.yaml's decision does not hold for these images
+    images: tuple[str | None, ...]  # at each output, as binding.images_on_disk finds them
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,14 @@ class ReviewPage:
     orphans: tuple[str, ...]
 
 
-def job_images(snapshot: RunSnapshot) -> dict[str, tuple[str | None, ...]]:
-    """Each job's review key and the SHA-256 at each of its outputs (None: not written yet)."""
-    return {review_key(job.outputs): current_images(job) for job in snapshot.jobs if job.outputs}
+def job_images(snapshot: RunSnapshot, output_dir: Path) -> dict[str, tuple[str | None, ...]]:
+    """Each job's review key and the SHA-256 at each of its outputs (None: not written yet;
+    binding.CHANGED_ON_DISK: not the file written there)."""
+    return {
+        review_key(job.outputs): images_on_disk(output_dir, job)
+        for job in snapshot.jobs
+        if job.outputs
+    }
 
 
 def count_statuses(review: Review, images: Mapping[str, Sequence[str | None]]) -> dict[str, int]:
@@ -126,7 +132,7 @@ def build_page(snapshot: RunSnapshot, review: Review, output_dir: Path, token: s
         title=snapshot.recipe_name,
         jobs=views,
         filters=tuple(filters),
-        counts=count_statuses(review, job_images(snapshot)),
+        counts=count_statuses(review, {view.key: view.images for view in views}),
         orphans=orphaned(review, keys),
     )
 
@@ -151,7 +157,7 @@ class _Urls:
 def _job_view(job: JobRecord, review: Review, values: str, urls: _Urls) -> JobView:
     key = review_key(job.outputs)
     decision = review.decision(key)
-    images = current_images(job)
+    images = images_on_disk(urls.output_dir, job)
     variants = tuple(
         Variant(
             number, urls.thumb(f.sha256, f.path), urls.file(f.path, f.sha256), f.width, f.height
@@ -187,6 +193,7 @@ def _job_view(job: JobRecord, review: Review, values: str, urls: _Urls) -> JobVi
         details=tuple(details),
         sha256=" ".join(f.sha256 for f in job.files),
         notice=binding_notice(decision, images),
+        images=images,
     )
 
 
