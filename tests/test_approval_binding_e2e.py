@@ -289,3 +289,8 @@ def test_a_retake_of_an_approved_job_moves_it_to_its_next_take(campaign):
     assert (decision.status, decision.take, decision.sha256) == ("pending", 2, ())
     assert [(h.take, h.status, h.pick) for h in decision.history] == [(1, "approved", 2)]
     assert load_review(campaign.out).decision("fr-FR/MUG-01").status == "approved"
+    # A change to the retaken job is a change of its prompt, not of its take.
+    campaign.set_market("de-DE", "a snowy Alpine chalet")
+    diff = json.loads(campaign.cli("plan", str(campaign.recipe), "--diff", "--format", "json").out)
+    fields = {job["output"]: job.get("changed_fields") for job in diff["jobs"]}
+    assert fields["de-DE/MUG-01-1.png"] == ["prompt"]
