@@ -147,7 +147,13 @@ def test_any_key_and_note_survive_a_round_trip(
     tmp_path_factory: pytest.TempPathFactory, keys: list[str], note: str, pick: int | None
 ) -> None:
     folder = tmp_path_factory.mktemp("rt")
-    review = Review({key: Decision("rejected", pick, note or None) for key in keys})
+    earlier = (EarlierTake(1, "approved", pick, reason=note or None),)
+    review = Review(
+        {
+            key: Decision("rejected", pick, note or None, history=earlier, sha256=(A_SHA,) * 2)
+            for key in keys
+        }
+    )
     save_review(folder, review)
     assert load_review(folder) == review
     assert yaml.safe_load((folder / REVIEW_NAME).read_text(encoding="utf-8"))["jobs"].keys() == (
