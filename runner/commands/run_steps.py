@@ -88,13 +88,21 @@ def release_replaced(output_dir: Path, replaced: tuple[DecisionReplaced, ...]) -
     pending, with the reason announced before it ran. Never fails the run: export and the page
     check the images themselves, and the next run tries again."""
     from runner import terminal
+    from runner.diagnostics import NoRunError
     from runner.execute.state import StateStore
     from runner.review.binding import release_replaced as release
 
     try:
+        snapshot = StateStore.read_snapshot(output_dir)
+    except NoRunError:
+        return  # stopped before its first record: it replaced nothing
+    except BackdropError as error:
+        terminal.echo_err(f"warning: review.yaml not brought up to date: {error.message}")
+        return
+    try:
         released = release(
             output_dir,
-            StateStore.read_snapshot(output_dir),
+            snapshot,
             {item.review_key: item.reason for item in replaced},
             {item.review_key for item in replaced},
         )
