@@ -179,8 +179,19 @@ def test_an_approval_of_other_images_shows_as_pending_until_approved_again(
 
     tab, server, _ = page
     # An approval of images this job no longer has (replaced by a run, or by hand).
-    save_review(server.output_dir, Review({"job-003": Decision("approved", sha256=("0" * 64,))}))
+    stale = Decision("approved", pick=2, sha256=("0" * 64, "1" * 64))
+    save_review(
+        server.output_dir,
+        Review({"job-003": Decision("approved", sha256=("0" * 64,)), "job-000": stale}),
+    )
     tab.reload()
+    # A pick made on other images is not carried onto these: Approve asks for one.
+    first = job(tab, "job-000")
+    expect(first.get_by_role("button", name="Pick variant 2")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    first.get_by_role("button", name="Approve", exact=True).click()
+    expect(first).to_have_class(re.compile(r"\bneeds-pick\b"))
     fourth = job(tab, "job-003")
     expect(fourth).to_have_attribute("data-status", "pending")
     expect(fourth.locator("[data-role=status]")).to_have_text("Pending review")
@@ -189,6 +200,7 @@ def test_an_approval_of_other_images_shows_as_pending_until_approved_again(
     fourth.get_by_role("button", name="Approve", exact=True).click()
     expect(fourth).to_have_attribute("data-status", "approved")
     expect(fourth.locator("[data-role=notice]")).to_be_hidden()
+    assert saved(server)["job-000"] == stale  # nothing was sent for it
     decision = saved(server)["job-003"]
     assert decision.sha256 == shown(server, "job-003")
     assert [(h.status, h.reason) for h in decision.history] == [

@@ -21,7 +21,7 @@ from runner.execute.records import JobRecord, RunSnapshot
 from runner.report.axis_values import value_text
 from runner.report.grid import layout_sheet
 from runner.report.thumbs import THUMBS_DIR, thumb_name
-from runner.review.binding import binding_notice, images_on_disk, shown_status
+from runner.review.binding import binding, binding_notice, images_on_disk, shown_status
 from runner.review.decisions import STATUSES, Review, Status, orphaned, review_key
 from runner.review.takes import earlier_take_files
 from runner.templating.pages import page_template
@@ -182,7 +182,8 @@ def _job_view(job: JobRecord, review: Review, values: str, urls: _Urls) -> JobVi
         label=job.label,
         run_status=job.shown_status,
         status=shown_status(decision, images),
-        pick=decision.pick,
+        # A pick made on images since replaced is no choice among these.
+        pick=None if binding(decision, images) == "replaced" else decision.pick,
         note=decision.note or "",
         take=decision.take,
         variants=variants,
