@@ -36,7 +36,7 @@ from runner.review.decisions import (
     set_decision,
     with_status,
 )
-from runner.review.server import ReviewServer
+from runner.review.server import ReviewServer, state_images
 
 CLICKS = 30
 
@@ -87,7 +87,8 @@ def bench(count: int) -> None:
     load_s = timed(lambda: load_review(out))
     write_s = timed(lambda: set_decision(out, keys[0], lambda d: with_status(d, "rejected", "x")))
     size = (out / "review.yaml").stat().st_size
-    with ReviewServer(out, lambda: StateStore.read_snapshot(out)) as server, httpx.Client() as http:
+    read = lambda: StateStore.read_snapshot(out)  # noqa: E731
+    with ReviewServer(out, read, images_at=state_images(out)) as server, httpx.Client() as http:
         page_s = timed(lambda: http.get(server.url, timeout=120).raise_for_status())
         html = len(http.get(server.url, timeout=120).content)
         headers = {"Origin": server.base_url, TOKEN_HEADER: server.token}

@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     from runner.execute.prune import PruneCandidates, PruneResult
     from runner.execute.records import UnansweredRequest
     from runner.execute.run import RunAbandoned, RunResult
+    from runner.plan.diff import DecisionReplaced
     from runner.plan.model import Plan
     from runner.progress import LiveEvents, PlainEvents
     from runner.report import ReportPaths, VerifyResult
+    from runner.review.binding import Released
 
 PLAN_ROWS_SHOWN = 200
 
@@ -437,3 +439,22 @@ def show_emulator_ready(base_url: str) -> None:
     echo(f"1min.ai emulator listening on {base_url} (an offline rehearsal, not AI)")
     echo(f"  backdrop run RECIPE --api-url {base_url} --asset-url {base_url}/asset")
     echo("  with any ONEMIN_API_KEY. Ledger: " + f"{base_url}/_emulator/ledger. Ctrl-C stops.")
+
+
+def show_approvals_replaced(replaced: Sequence[DecisionReplaced]) -> None:
+    """Before a run: the approved jobs whose images it will replace (back to review)."""
+    from runner.plan.diff_output import approvals_text
+
+    approved = [item for item in replaced if item.status == "approved"]
+    for line in approvals_text(approved, "will"):
+        echo(line)
+
+
+def show_released(released: Sequence[Released]) -> None:
+    """After a run: the decisions it sent back to pending, their images replaced."""
+    if not released:
+        return
+    approved = sum(item.status == "approved" for item in released)
+    what = _count(len(released), "decision")
+    of = f" ({approved:,} approved)" if approved else ""
+    echo(f"review.yaml: {what}{of} back to pending review, their images replaced")

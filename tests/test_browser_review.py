@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from runner.review.decisions import REVIEW_NAME, Decision, load_review
+from runner.review.decisions import (
+    REVIEW_NAME,
+    Decision,
+    Review,
+    load_review,
+    review_key,
+    save_review,
+)
 from runner.review.server import ReviewServer
 from tests.playwright_support import chromium
 from tests.report_snapshots import SCRIPT, build_snapshot, campaign_specs, make_sources
@@ -54,6 +62,12 @@ def saved(server: ReviewServer) -> dict[str, Decision]:
     return dict(load_review(server.output_dir).decisions)
 
 
+def shown(server: ReviewServer, key: str) -> tuple[str, ...]:
+    """The SHA-256 of the job's images on the page: what a decision made there is on."""
+    job = next(j for j in server.load_snapshot().jobs if review_key(j.outputs) == key)
+    return tuple(f.sha256 for f in job.files)
+
+
 def test_pick_approve_reject_with_a_note_and_reload(
     page: tuple[Page, ReviewServer, list[Any]],
 ) -> None:
@@ -76,8 +90,8 @@ def test_pick_approve_reject_with_a_note_and_reload(
     expect(tab.locator('[data-count="rejected"]')).to_have_text("1")
     expect(tab.locator('[data-count="pending"]')).to_have_text("10")
     assert saved(server) == {
-        "job-000": Decision("approved", pick=2),
-        "job-003": Decision("rejected", note="too dark"),
+        "job-000": Decision("approved", pick=2, sha256=shown(server, "job-000")),
+        "job-003": Decision("rejected", note="too dark", sha256=shown(server, "job-003")),
     }
     tab.reload()
     expect(first).to_have_attribute("data-status", "approved")
@@ -93,7 +107,7 @@ def test_pick_approve_reject_with_a_note_and_reload(
     expect(fourth).to_have_attribute("data-status", "pending")
     assert saved(server)["job-003"] == Decision()
     text = (server.output_dir / REVIEW_NAME).read_text(encoding="utf-8")
-    assert "job-000:\n    status: approved\n    pick: 2\n" in text
+    assert "job-000:\n    status: approved\n    pick: 2\n    sha256:\n      - " in text
 
 
 def test_keyboard_shortcuts(page: tuple[Page, ReviewServer, list[Any]]) -> None:
@@ -111,21 +125,87 @@ def test_keyboard_shortcuts(page: tuple[Page, ReviewServer, list[Any]]) -> None:
     tab.keyboard.press("j")
     tab.keyboard.press("r")
     expect(job(tab, "job-002")).to_have_attribute("data-status", "rejected")
+    tab.keyboard.press("j")
+    tab.keyboard.press("j")
     tab.keyboard.press("k")
     tab.keyboard.press("a")
-    expect(job(tab, "job-001")).to_have_attribute("data-status", "approved")
+    expect(job(tab, "job-003")).to_have_attribute("data-status", "approved")
     tab.keyboard.press("u")
-    expect(job(tab, "job-001")).to_have_attribute("data-status", "pending")
+    expect(job(tab, "job-003")).to_have_attribute("data-status", "pending")
     # Typing a note does not trigger shortcuts; Enter in the note rejects with it.
-    note = job(tab, "job-001").get_by_label("Note")
+    note = job(tab, "job-003").get_by_label("Note")
     note.fill("a wrong season")
     note.press("Enter")
-    expect(job(tab, "job-001")).to_have_attribute("data-status", "rejected")
+    expect(job(tab, "job-003")).to_have_attribute("data-status", "rejected")
     assert saved(server) == {
-        "job-000": Decision("approved", pick=2),
-        "job-001": Decision("rejected", note="a wrong season"),
-        "job-002": Decision("rejected"),
+        "job-000": Decision("approved", pick=2, sha256=shown(server, "job-000")),
+        "job-002": Decision("rejected", sha256=shown(server, "job-002")),
+        "job-003": Decision("rejected", note="a wrong season", sha256=shown(server, "job-003")),
     }
+
+
+def test_approve_takes_the_variant_in_view_or_asks_for_one(
+    page: tuple[Page, ReviewServer, list[Any]],
+) -> None:
+    """Issue 15: Approve on a job with several variants never saves `approved` without a pick."""
+    from playwright.sync_api import expect
+
+    tab, server, _ = page
+    first = job(tab, "job-000")  # n = 2, nothing picked yet; current when the page opens
+    first.get_by_role("button", name="Approve", exact=True).click()
+    expect(tab.locator("#message")).to_have_text(
+        "Pick the variant to deliver first: click it, or press 1–2, then approve."
+    )
+    expect(first).to_have_class(re.compile(r"\bneeds-pick\b"))
+    tab.keyboard.press("a")  # the key asks the same
+    expect(first).to_have_attribute("data-status", "pending")
+    assert not (server.output_dir / REVIEW_NAME).exists()  # nothing was sent, nothing saved
+    first.get_by_role("button", name="Pick variant 2").click()
+    expect(first.get_by_role("button", name="Pick variant 2")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(first).not_to_have_class(re.compile(r"\bneeds-pick\b"))
+    first.get_by_role("button", name="Approve", exact=True).click()
+    expect(first).to_have_attribute("data-status", "approved")
+    assert saved(server) == {
+        "job-000": Decision("approved", pick=2, sha256=shown(server, "job-000"))
+    }
+
+
+def test_an_approval_of_other_images_shows_as_pending_until_approved_again(
+    page: tuple[Page, ReviewServer, list[Any]],
+) -> None:
+    from playwright.sync_api import expect
+
+    tab, server, _ = page
+    # An approval of images this job no longer has (replaced by a run, or by hand).
+    stale = Decision("approved", pick=2, sha256=("0" * 64, "1" * 64))
+    save_review(
+        server.output_dir,
+        Review({"job-003": Decision("approved", sha256=("0" * 64,)), "job-000": stale}),
+    )
+    tab.reload()
+    # A pick made on other images is not carried onto these: Approve asks for one.
+    first = job(tab, "job-000")
+    expect(first.get_by_role("button", name="Pick variant 2")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    first.get_by_role("button", name="Approve", exact=True).click()
+    expect(first).to_have_class(re.compile(r"\bneeds-pick\b"))
+    fourth = job(tab, "job-003")
+    expect(fourth).to_have_attribute("data-status", "pending")
+    expect(fourth.locator("[data-role=status]")).to_have_text("Pending review")
+    expect(fourth.locator("[data-role=notice]")).to_contain_text("replaced since")
+    expect(tab.locator('[data-count="approved"]')).to_have_text("0")
+    fourth.get_by_role("button", name="Approve", exact=True).click()
+    expect(fourth).to_have_attribute("data-status", "approved")
+    expect(fourth.locator("[data-role=notice]")).to_be_hidden()
+    assert saved(server)["job-000"] == stale  # nothing was sent for it
+    decision = saved(server)["job-003"]
+    assert decision.sha256 == shown(server, "job-003")
+    assert [(h.status, h.reason) for h in decision.history] == [
+        ("approved", "its images were replaced")
+    ]
 
 
 def test_filters_by_review_status_and_axis(page: tuple[Page, ReviewServer, list[Any]]) -> None:
@@ -189,7 +269,8 @@ def test_a_write_from_another_site_is_refused(
     tab, server, _ = page
     tab.goto(f"{other_site}/")
     url = f"{server.base_url}/api/decision"
-    body = '{"job": "job-000", "action": "approve"}'
+    images = ", ".join(f'"{sha}"' for sha in shown(server, "job-003"))
+    body = f'{{"job": "job-003", "action": "approve", "images": [{images}]}}'
     post = """([url, body]) => fetch(url, {method: "POST", mode: "no-cors", body: body,
                 headers: {"Content-Type": "text/plain"}}).then(() => "sent", () => "sent")"""
     with tab.expect_response(url) as answer:
@@ -206,7 +287,7 @@ def test_a_write_from_another_site_is_refused(
             [url, body, server.token],
         )
     assert answer.value.status == 200
-    assert saved(server) == {"job-000": Decision("approved")}
+    assert saved(server) == {"job-003": Decision("approved", sha256=shown(server, "job-003"))}
     (server.output_dir / REVIEW_NAME).unlink()
     tab.goto(f"{other_site}/")
     result = tab.evaluate(

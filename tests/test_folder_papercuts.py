@@ -19,7 +19,7 @@ import pytest
 from runner.cli import main
 from runner.diagnostics import EXIT_ABORTED
 from runner.execute.lock import STATE_DIR
-from runner.execute.state import STATE_FILE
+from runner.execute.state import STATE_FILE, StateStore
 from runner.review.decisions import REVIEW_NAME, Decision, Review, save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
@@ -34,7 +34,13 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.raises(SystemExit) as exc:
         main(["run", str(recipe), "--emulate", "-y", "-o", str(folder / "out")])
     assert exc.value.code == 0
-    save_review(folder / "out", Review({"fr-FR/MUG-01": Decision(status="approved")}))
+    # Approved as the review page approves: on the images it showed.
+    shown = StateStore.read_snapshot(folder / "out").jobs
+    images = next(
+        tuple(f.sha256 for f in j.files) for j in shown if j.outputs[0].startswith("fr-FR/MUG-01")
+    )
+    approved = Decision(status="approved", sha256=images)
+    save_review(folder / "out", Review({"fr-FR/MUG-01": approved}))
     return folder / "out"
 
 

@@ -54,7 +54,17 @@ def server(folder: tuple[Path, RunSnapshot]) -> Iterator[ReviewServer]:
         yield running
 
 
+def shown_images(server: ReviewServer) -> dict[str, list[str]]:
+    """Each job's images as the page lists them (data-sha256): what its script sends."""
+    page = httpx.get(server.url).text
+    found = re.findall(r'<article class="job" data-job="([^"]+)" [^>]*data-sha256="([^"]*)"', page)
+    return {key: shas.split() for key, shas in found}
+
+
 def post(server: ReviewServer, body: dict[str, Any], **headers: str) -> httpx.Response:
+    """POST a decision as the page does: with the images it shows, unless the body has some."""
+    if "images" not in body and body.get("action") in ("approve", "reject", "pick"):
+        body = {**body, "images": shown_images(server).get(str(body.get("job")), [])}
     sent = {"Origin": server.base_url, TOKEN_HEADER: server.token, **headers}
     return httpx.post(f"{server.base_url}/api/decision", json=body, headers=sent)
 
@@ -124,8 +134,65 @@ def test_decisions_are_checked_and_saved(server: ReviewServer) -> None:
     answer = post(server, {"job": "job-000", "action": "reject", "note": " too dark "}).json()
     assert answer["status"] == "rejected" and answer["note"] == "too dark" and answer["pick"] == 2
     assert answer["counts"] == {"pending": 11, "approved": 0, "rejected": 1}
-    assert load_review(server.output_dir).decision("job-000") == Decision("rejected", 2, "too dark")
+    shown = tuple(shown_images(server)["job-000"])
+    assert len(shown) == 2
+    assert load_review(server.output_dir).decision("job-000") == Decision(
+        "rejected", 2, "too dark", sha256=shown
+    )
     assert post(server, {"job": "job-000", "action": "pending"}).json()["note"] is None
+    assert load_review(server.output_dir).decision("job-000") == Decision(pick=2)
+
+
+def test_an_approval_is_made_on_the_images_shown_and_names_its_variant(
+    server: ReviewServer,
+) -> None:
+    """Issue 15: never `approved` without a pick on n > 1, nor on images the page did not show."""
+    shown = shown_images(server)
+    # n = 2 and nothing picked: refused, nothing saved.
+    refused = post(server, {"job": "job-000", "action": "approve"})
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "pick the variant to deliver first (1 to 2), then approve"
+    assert not (server.output_dir / REVIEW_NAME).exists()
+    # Images other than the job's (the page was built before a run replaced them): refused.
+    stale = post(server, {"job": "job-000", "action": "approve", "pick": 1, "images": ["0" * 64]})
+    assert stale.status_code == 409 and "reload the page" in stale.json()["error"]
+    missing = post(server, {"job": "job-000", "action": "approve", "pick": 1, "images": []})
+    assert missing.status_code == 409
+    assert not (server.output_dir / REVIEW_NAME).exists()
+    # The variant in view, on the images shown: saved with both.
+    answer = post(server, {"job": "job-000", "action": "approve", "pick": 2})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["status"], answer.json()["pick"]) == ("approved", 2)
+    assert load_review(server.output_dir).decision("job-000") == Decision(
+        "approved", pick=2, sha256=tuple(shown["job-000"])
+    )
+    # A pick made first is the one approved.
+    assert post(server, {"job": "job-000", "action": "pending"}).status_code == 200
+    assert post(server, {"job": "job-000", "action": "pick", "pick": 1}).status_code == 200
+    assert post(server, {"job": "job-000", "action": "approve"}).json()["pick"] == 1
+    # One image: it is the pick; a failed job has none to approve.
+    assert post(server, {"job": "job-003", "action": "approve"}).json()["pick"] is None
+    assert load_review(server.output_dir).decision("job-003").sha256 == tuple(shown["job-003"])
+    failed = post(server, {"job": "job-001", "action": "approve"})
+    assert failed.status_code == 409 and "run the recipe" in failed.json()["error"]
+    bad = post(server, {"job": "job-003", "action": "approve", "images": "x"})
+    assert bad.status_code == 400
+
+
+def test_an_image_replaced_since_the_page_was_built_is_not_shown(server: ReviewServer) -> None:
+    page = httpx.get(server.url).text
+    url = re.search(r'href="(/files/job-000-1\.webp\?[^"]+)"', page)
+    assert url is not None and "sha256=" in url.group(1)
+    full = server.base_url + url.group(1).replace("&amp;", "&")
+    assert httpx.get(full).status_code == 200
+    path = server.output_dir / "job-000-1.webp"
+    kept = path.read_bytes()
+    try:
+        path.write_bytes((server.output_dir / "job-003.webp").read_bytes())
+        answer = httpx.get(full)
+        assert answer.status_code == 409 and "reload" in answer.json()["error"]
+    finally:
+        path.write_bytes(kept)
 
 
 def test_files_are_served_only_from_inside_the_folder(server: ReviewServer) -> None:
@@ -178,19 +245,23 @@ def test_two_pages_and_a_run_writing_at_once_lose_nothing(folder: tuple[Path, Ru
         "for i in range(30):\n"
         "    set_decision(Path(sys.argv[1]), f'run/{i}', lambda d: d.next_take())\n"
     )
+    jobs = [index for index in range(12) if index != 1]  # job-001 failed: nothing to approve
     with ReviewServer(out, lambda: snapshot) as left, ReviewServer(out, lambda: snapshot) as right:
+        images = shown_images(left)
         run = subprocess.Popen([sys.executable, "-c", writer, str(out)])
         try:
             for round_ in range(3):
-                for index in range(12):
+                for index in jobs:
                     page = left if index % 2 else right
                     action = "approve" if (index + round_) % 2 else "reject"
-                    body = {"job": f"job-{index:03d}", "action": action, "note": f"r{round_}"}
-                    assert post(page, body).status_code == 200
+                    key = f"job-{index:03d}"
+                    body = {"job": key, "action": action, "note": f"r{round_}", "pick": 1}
+                    answer = post(page, {**body, "images": images[key]})
+                    assert answer.status_code == 200, answer.text
         finally:
             assert run.wait(timeout=60) == 0
     decisions = load_review(out).decisions
-    for index in range(12):
+    for index in jobs:
         expected = "approved" if (index + 2) % 2 else "rejected"
         assert decisions[f"job-{index:03d}"].status == expected
     assert all(decisions[f"run/{i}"].take == 2 for i in range(30))
@@ -232,7 +303,8 @@ def test_review_command_prints_the_url_and_stops_on_ctrl_c(recorded: Path) -> No
     try:
         assert process.stdout is not None
         lines = [process.stdout.readline() for _ in range(2)]
-        assert lines[0].startswith(f"Review of {recorded}: 3 jobs, 1 approved, 0 rejected")
+        # Its approval is of no images (written by hand, before any run): shown as pending.
+        assert lines[0] == f"Review of {recorded}: 3 jobs, 0 approved, 0 rejected, 3 pending.\n"
         url = lines[1].removeprefix("Open ").strip()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?token=[\w-]{20,}", url), url
         deadline = time.monotonic() + 20
@@ -251,6 +323,7 @@ def test_review_command_prints_the_url_and_stops_on_ctrl_c(recorded: Path) -> No
             process.communicate()
     assert process.returncode == 0
     assert "orphaned old/job" in err and "Traceback" not in err
+    assert "note: 1 approval(s) in review.yaml are not for the images in the folder" in err
 
 
 def test_review_command_reports_a_hand_edit_mistake(

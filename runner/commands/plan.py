@@ -93,12 +93,17 @@ def show_plan(
         diff_text,
         summary_line,
     )
+    from runner.review.decisions import load_review
+    from runner.review.replaced import replaced_in_diff
 
     full_json = (as_json or fmt == "json") and not diff
     if full_json and not detailed:  # the whole plan, as before: no need to read the folder
         terminal.print_plan_json(plan)
         return
-    plan_diff = diff_plan(plan, read_previous(plan.output_dir, plan))
+    previous = read_previous(plan.output_dir, plan)
+    plan_diff = replaced_in_diff(
+        plan, diff_plan(plan, previous), load_review(plan.output_dir), previous
+    )
     _changes_found.append(not plan_diff.totals.empty)
     if diff or fmt == "markdown":
         if fmt == "json":

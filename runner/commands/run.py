@@ -254,7 +254,9 @@ def run(
     the_plan = takes.plan
     key = None if api.emulate else run_steps.api_key()  # a bad key is refused before anything
     options = _run_options(pacing, selection, takes, api.emulate)
-    run_steps.preview_and_confirm(the_plan, options, api.emulate, safety)
+    _, replaced = run_steps.preview_and_confirm(
+        the_plan, options, api.emulate, safety, again=_again(selection)
+    )
     with ExitStack() as stack:
         api_key, api_url, asset_url = run_steps.connect(stack, api, the_plan.output_dir, key)
         keep_previous_takes(the_plan.output_dir, takes.retakes)
@@ -273,13 +275,17 @@ def run(
             raise  # checked again under the lock: nothing was sent, nothing to report
         except RunAbandoned as abandoned:
             # Caught here: click would turn a KeyboardInterrupt into a bare "Aborted.".
+            run_steps.release_replaced(the_plan.output_dir, replaced)
             run_steps.write_reports_if_any(the_plan.output_dir, output.csv_separator)
             sys.exit(terminal.show_abandoned(abandoned))
         except BaseException:
-            # Whatever stopped the run, what it finished is in the state: report it.
+            # Whatever stopped the run, what it finished is in the state: report it, and
+            # send back to review the decisions whose images it replaced.
+            run_steps.release_replaced(the_plan.output_dir, replaced)
             run_steps.write_reports_if_any(the_plan.output_dir, output.csv_separator)
             raise
     settle_takes(the_plan.output_dir, takes.retakes)
+    run_steps.release_replaced(the_plan.output_dir, replaced)
     if result.fatal is not None:
         # The run stopped for a reason of its own (a full disk, say): that is what to show.
         paths = run_steps.write_reports_if_any(the_plan.output_dir, output.csv_separator)
@@ -292,6 +298,14 @@ def run(
     cost = None if api.emulate else result.generated_cost_usd  # a rehearsal spends nothing
     report_run(output.fmt, recipe, the_plan.output_dir, result, cost)
     sys.exit(terminal.run_exit_code(result))
+
+
+def _again(selection: SelectionOptions) -> str:
+    """Why a job generated again under the same request loses its decision."""
+    flags = ["--force"] if selection.force else []
+    if selection.include_approved:
+        flags.append("--include-approved")
+    return "generated again: " + " ".join(flags) if flags else "generated again"
 
 
 def _refuse_conflicts(selection: SelectionOptions) -> None:

@@ -74,6 +74,7 @@ class EmulatorApi:
         self.team_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/team"))
         self.user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/user"))
         self.busy = 0  # API requests being answered now
+        self.painted = 0  # variants painted so far, with fresh_results
         self.reset_state()
 
     def counted(
@@ -242,6 +243,9 @@ class EmulatorApi:
                 return failure
             if not self.ledger.can_afford(cost):  # others may have spent meanwhile
                 return self.out_of_credits(cost)
+            first = 0
+            if self.config.fresh_results:  # variants no generation has painted yet
+                first, self.painted = self.painted, self.painted + n
             specs = [
                 ResultSpec(
                     source=source,
@@ -249,7 +253,7 @@ class EmulatorApi:
                     size=str(prompt_object["size"]),
                     output_format=str(prompt_object["output_format"]),
                     compression=int(prompt_object["output_compression"]),
-                    variant=index,
+                    variant=first + index,
                     cached=self.config.cache_results,
                 )
                 for index in range(n)

@@ -146,6 +146,29 @@ class StateStore:
         finally:
             conn.close()
 
+    @staticmethod
+    def read_latest_files(output_dir: Path, outputs: Sequence[str]) -> tuple[FileRecord, ...]:
+        """The files of the latest run's job with these outputs, as read_snapshot gives them,
+        read-only and without reading the whole run (the review page asks at each click)."""
+        output_dir = Path(output_dir)
+        path = output_dir / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            raise no_run(output_dir)
+        conn = _connect_read_only(path)
+        try:
+            rows = conn.execute(
+                "SELECT f.job_key, f.idx, f.path, f.sha256, f.width, f.height, f.bytes"
+                " FROM jobs j JOIN files f ON f.job_key = j.key WHERE j.outputs = ?"
+                " AND j.run_id = (SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1)"
+                " ORDER BY f.idx",
+                (_dumps(list(outputs)),),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        finally:
+            conn.close()
+        return tuple(file_record(row) for row in rows)
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()

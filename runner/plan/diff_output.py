@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from runner.markdown import md_code, md_text, utf16_len
-from runner.plan.diff import DiffEntry, PlanDiff
+from runner.plan.diff import DecisionReplaced, DiffEntry, PlanDiff
 from runner.plan.model import Plan
 from runner.printable import one_line
 
@@ -29,16 +29,21 @@ _WORDS = {
 
 def diff_json_chunks(plan: Plan, diff: PlanDiff, *, recipe: str) -> Iterator[str]:
     """The diff as one JSON document, piece by piece (schemas/plan-diff.schema.json)."""
+    approvals = {item.job_key: item for item in diff.approvals_replaced}
     head = {
         "format_version": FORMAT_VERSION,
         "recipe": {"name": plan.recipe_name, "path": recipe},
         "compared_with": diff.source,
-        "totals": diff.totals.to_json(),
+        "totals": {**diff.totals.to_json(), "approvals_replaced": len(approvals)},
     }
     text = json.dumps(head, indent=2, ensure_ascii=False)
     yield text[:-2] + ',\n  "jobs": ['
     for number, entry in enumerate(diff.entries):
-        line = json.dumps(entry.to_json(), ensure_ascii=False, separators=(", ", ": "))
+        item = entry.to_json()
+        replaced = approvals.get(entry.key or "") if entry.status != "stale" else None
+        if replaced is not None:
+            item["approval_replaced"] = replaced.to_json()
+        line = json.dumps(item, ensure_ascii=False, separators=(", ", ": "))
         yield ("\n    " if number == 0 else ",\n    ") + line
     yield ("\n  ]" if diff.entries else "]") + "\n}\n"
 
@@ -76,7 +81,23 @@ def diff_text(diff: PlanDiff, *, show_all: bool) -> str:
     if len(pending) > len(shown):
         lines.append(f"  ... and {len(pending) - len(shown):,} more (use --all to list them)")
     lines.append(summary_line(diff))
+    lines.extend(approvals_text(diff.approvals_replaced, "would", show_all=show_all))
     return "\n".join(lines)
+
+
+def approvals_text(
+    replaced: Sequence[DecisionReplaced], verb: str, *, show_all: bool = False
+) -> list[str]:
+    """'2 approved jobs would get new images and go back to review:' and one line per job."""
+    if not replaced:
+        return []
+    noun = "approved job" if len(replaced) == 1 else "approved jobs"
+    lines = [f"{len(replaced):,} {noun} {verb} get new images and go back to review:"]
+    shown = replaced if show_all else replaced[:_TEXT_ROWS]
+    lines.extend(f"  {one_line(item.review_key)} ({one_line(item.reason)})" for item in shown)
+    if len(replaced) > len(shown):
+        lines.append(f"  ... and {len(replaced) - len(shown):,} more")
+    return lines
 
 
 def diff_markdown(plan: Plan, diff: PlanDiff, *, recipe: str, limit: int = COMMENT_LIMIT) -> str:
@@ -95,6 +116,7 @@ def diff_markdown(plan: Plan, diff: PlanDiff, *, recipe: str, limit: int = COMME
         f"_{md_text(compared_with(diff))}._",
         "",
     ]
+    lines.extend(_approvals_markdown(diff.approvals_replaced))
     changing = [e for e in diff.entries if e.status != "unchanged"]
     if not changing:
         lines.append("Nothing to generate: every job is up to date.")
@@ -110,6 +132,22 @@ def diff_markdown(plan: Plan, diff: PlanDiff, *, recipe: str, limit: int = COMME
     head = "\n".join(lines) + "\n"
     # Each value is capped (md_text), so the table's 50 rows take at most about 33,000.
     return head + _details(changing, limit - utf16_len(head))
+
+
+def _approvals_markdown(replaced: Sequence[DecisionReplaced]) -> list[str]:
+    if not replaced:
+        return []
+    noun = "approved job" if len(replaced) == 1 else "approved jobs"
+    lines = [
+        f"**{len(replaced):,} {noun} would get new images and go back to review** "
+        "(review.yaml keeps each approval in the job's history):",
+        "",
+    ]
+    for item in replaced[:TABLE_ROWS]:
+        lines.append(f"- {md_code(item.review_key)}: {md_text(item.reason)}")
+    if len(replaced) > TABLE_ROWS:
+        lines.append(f"- ... and {len(replaced) - TABLE_ROWS:,} more")
+    return [*lines, ""]
 
 
 def _details(entries: list[DiffEntry], budget: int) -> str:

@@ -4,10 +4,16 @@ Every request must carry the per-run token and name this server in `Host` (a DNS
 names its own host); a write must also come from this server's own `Origin` (so another site
 cannot post decisions: CSRF) with a JSON body. Files are served only from inside the output
 folder, after resolving symlinks, and only images.
+
+A decision is made on the images the page showed: the page sends their SHA-256, and the server
+saves it only if they are still the job's images (checked under review.yaml's lock, so that a run
+replacing them meanwhile is either seen here or releases the decision after it). Approving a job
+with several variants takes the variant picked in view; without one it is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
@@ -24,12 +30,20 @@ from starlette.routing import Route
 
 from runner.diagnostics import BackdropError
 from runner.execute.records import RunSnapshot
-from runner.review.decisions import Decision, load_review, update_review, with_status
+from runner.review.binding import DEFAULT_REASON, binding, current_images, images_on_disk
+from runner.review.decisions import (
+    MAX_VARIANTS,
+    Decision,
+    Review,
+    load_review,
+    review_key,
+    update_review,
+    with_status,
+)
 from runner.review.page import (
     build_page,
     content_security_policy,
     count_statuses,
-    job_sizes,
     render_page,
 )
 
@@ -42,17 +56,17 @@ IMAGE_TYPES = {
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
 }
-_ACTIONS: dict[str, Callable[[Decision, str], Decision]] = {
-    "approve": lambda d, note: with_status(d, "approved"),
-    "reject": lambda d, note: with_status(d, "rejected", note),
-    "pending": lambda d, note: with_status(d, "pending"),
-}
+ACTIONS = ("approve", "reject", "pending", "pick")
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
+
+
+# The SHA-256 a run last wrote at each of these outputs (None: nothing yet), read at a click.
+ImagesAt = Callable[[tuple[str, ...]], tuple[str | None, ...]]
 
 
 @dataclass(frozen=True)
@@ -63,40 +77,61 @@ class ReviewSite:
     token: str
     origins: frozenset[str]  # e.g. http://127.0.0.1:8123 and http://localhost:8123
     load_snapshot: Callable[[], RunSnapshot]
+    # None: read from load_snapshot() at each click (slower on big runs; fine for a fixed one)
+    images_at: ImagesAt | None = None
 
     @property
     def hosts(self) -> frozenset[str]:
         return frozenset(origin.removeprefix("http://") for origin in self.origins)
+
+    def images_now(self, key: str, outputs: tuple[str, ...]) -> tuple[str | None, ...]:
+        if self.images_at is not None:
+            return self.images_at(outputs)
+        for job in self.load_snapshot().jobs:
+            if job.outputs and review_key(job.outputs) == key:
+                return current_images(job)
+        return (None,) * len(outputs)
+
+
+class DecisionRefused(BackdropError):
+    """A decision the page may not save as sent (answered 409 with the message)."""
 
 
 def loopback_origins(port: int) -> frozenset[str]:
     return frozenset({f"http://127.0.0.1:{port}", f"http://localhost:{port}"})
 
 
-class _JobSizes:
-    """The jobs a decision may name, and their n: read with each page, not with each click.
+class _Jobs:
+    """The jobs a decision may name, their outputs and images: read with each page, not with
+    each click.
 
     Reading the whole run per click cost 0.4 s at 5,000 jobs. A page can only name the jobs it
-    was built with, so refreshing at each page load (and for an unknown name) is enough.
+    was built with, so refreshing at each page load (and for an unknown name) is enough; the
+    images of the job clicked are read again at the click (ReviewSite.images_now).
     """
 
     def __init__(self, site: ReviewSite) -> None:
         self.site = site
-        self.sizes: dict[str, int] | None = None
+        self.outputs: dict[str, tuple[str, ...]] | None = None
+        self.images: dict[str, tuple[str | None, ...]] = {}
 
-    def refresh(self, snapshot: RunSnapshot | None = None) -> dict[str, int]:
-        self.sizes = job_sizes(snapshot or self.site.load_snapshot())
-        return self.sizes
+    def refresh(self, snapshot: RunSnapshot | None = None) -> dict[str, tuple[str, ...]]:
+        jobs = [job for job in (snapshot or self.site.load_snapshot()).jobs if job.outputs]
+        self.outputs = {review_key(job.outputs): job.outputs for job in jobs}
+        self.images = {
+            review_key(job.outputs): images_on_disk(self.site.output_dir, job) for job in jobs
+        }
+        return self.outputs
 
-    def current(self, key: object) -> dict[str, int]:
-        sizes = self.sizes
-        if sizes is None or key not in sizes:
-            sizes = self.refresh()
-        return sizes
+    def current(self, key: object) -> dict[str, tuple[str, ...]]:
+        outputs = self.outputs
+        if outputs is None or key not in outputs:
+            outputs = self.refresh()
+        return outputs
 
 
 def create_review_app(site: ReviewSite) -> Starlette:
-    jobs = _JobSizes(site)
+    jobs = _Jobs(site)
 
     def page(request: Request) -> Response:  # sync: Starlette runs it in a worker thread
         refused = _refuse(request, site, write=False)
@@ -120,6 +155,10 @@ def create_review_app(site: ReviewSite) -> Starlette:
         if found is None:
             return _error(404, "no such image in this output folder")
         path, data = found
+        expected = request.query_params.get("sha256")
+        if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+            # Replaced since the page was built: never show bytes the decision would not be on.
+            return _error(409, "this image was replaced since the page was loaded: reload it")
         media_type = IMAGE_TYPES[path.suffix.lower()]
         return Response(data, media_type=media_type, headers=_SECURITY_HEADERS)
 
@@ -142,32 +181,78 @@ def create_review_app(site: ReviewSite) -> Starlette:
     return Starlette(routes=routes)
 
 
-def _decide(site: ReviewSite, jobs: _JobSizes, body: bytes) -> Response:
+@dataclass(frozen=True)
+class _Change:
+    """One decision as the page sent it."""
+
+    key: str
+    outputs: tuple[str, ...]
+    action: str
+    note: str
+    pick: int | None
+    images: tuple[str, ...]  # the SHA-256 of the variants the page showed
+
+    def apply(self, decision: Decision, now: tuple[str | None, ...]) -> Decision:
+        """The new decision, made on `now` (the job's images at this moment)."""
+        if binding(decision, now) == "replaced":
+            decision = decision.released(DEFAULT_REASON)  # kept in history, as a run does
+        if self.action == "pending":
+            return with_status(decision, "pending")
+        if self.images != tuple(sha for sha in now if sha):  # the variants the page shows
+            raise DecisionRefused(
+                "this job's images were replaced since the page was loaded: reload the page "
+                "and look at them again"
+            )
+        several = len(self.outputs) > 1
+        if self.action == "pick":
+            return replace(decision, pick=self.pick) if several else decision
+        if self.action == "reject":
+            return with_status(decision, "rejected", self.note, self.images)
+        if not all(now):
+            raise DecisionRefused(
+                "this job does not have all its images yet: run the recipe, then approve it"
+            )
+        pick = self.pick if self.pick is not None else decision.pick
+        if several and pick is None:
+            raise DecisionRefused(
+                f"pick the variant to deliver first (1 to {len(self.outputs)}), then approve"
+            )
+        return replace(with_status(decision, "approved", images=self.images), pick=pick)
+
+
+def _decide(site: ReviewSite, jobs: _Jobs, body: bytes) -> Response:
     """Apply one decision; blocking (file lock, fsync), so it runs in a worker thread."""
     try:
         data = json.loads(body)
-        sizes = jobs.current(data.get("job") if isinstance(data, dict) else None)
-        key, change = _parse_change(data, sizes)
+        outputs = jobs.current(data.get("job") if isinstance(data, dict) else None)
+        change = _parse_change(data, outputs)
     except BackdropError as error:
         return _error(409, error.message)
     except (ValueError, TypeError, KeyError, RecursionError) as problem:
         return _error(400, str(problem) or "the request is not understood")
+    seen: list[tuple[str | None, ...]] = []
+
+    def decide(review: Review) -> Review:
+        # Under review.yaml's lock: a run's release of replaced decisions waits for it.
+        now = site.images_now(change.key, change.outputs)
+        seen[:] = [now]
+        return review.with_decision(change.key, change.apply(review.decision(change.key), now))
+
     try:
         # Re-read, apply this one change, write: decisions saved meanwhile by another page
         # or a run are kept.
-        review = update_review(
-            site.output_dir, lambda r: r.with_decision(key, change(r.decision(key)))
-        )
+        review = update_review(site.output_dir, decide)
     except BackdropError as error:
         return _error(409, error.message)
-    decision = review.decision(key)
+    jobs.images[change.key] = seen[0]
+    decision = review.decision(change.key)
     answer = {
-        "job": key,
+        "job": change.key,
         "status": decision.status,
         "pick": decision.pick,
         "note": decision.note,
         "take": decision.take,
-        "counts": count_statuses(review, list(sizes)),
+        "counts": count_statuses(review, jobs.images),
     }
     return JSONResponse(answer, headers=_SECURITY_HEADERS)
 
@@ -193,28 +278,35 @@ def _refuse(request: Request, site: ReviewSite, *, write: bool) -> Response | No
     return None
 
 
-def _parse_change(data: Any, sizes: dict[str, int]) -> tuple[str, Callable[[Decision], Decision]]:
+def _parse_change(data: Any, jobs: dict[str, tuple[str, ...]]) -> _Change:
     if not isinstance(data, dict):
         raise ValueError("the request must be a JSON object")
     key, action = data.get("job"), data.get("action")
-    if not isinstance(key, str) or key not in sizes:
+    if not isinstance(key, str) or key not in jobs:
         raise ValueError("this job is not in the output folder's last run")
-    if action == "pick":
-        pick = data.get("pick")
-        if isinstance(pick, bool) or not isinstance(pick, int) or not 1 <= pick <= sizes[key]:
-            raise ValueError(f"this job has variants 1 to {sizes[key]}")
-        if sizes[key] < 2:
-            return key, lambda decision: decision  # its only image is the pick already
-        return key, lambda decision: replace(decision, pick=pick)
-    if action not in _ACTIONS:
+    if action not in ACTIONS:
         raise ValueError("the action must be approve, reject, pending or pick")
+    outputs = jobs[key]
+    pick = data.get("pick")
+    if pick is not None or action == "pick":
+        if isinstance(pick, bool) or not isinstance(pick, int) or not 1 <= pick <= len(outputs):
+            raise ValueError(f"this job has variants 1 to {len(outputs)}")
+        if len(outputs) < 2:
+            pick = None  # its only image is the pick already
+    images = data.get("images", [])
+    if action != "pending" and (
+        not isinstance(images, list)
+        or len(images) > MAX_VARIANTS
+        or not all(isinstance(sha, str) and len(sha) <= 64 for sha in images)
+    ):
+        raise ValueError("images: the SHA-256 of each variant shown, as the page sends them")
     note = data.get("note") or ""
     if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
         raise ValueError(f"a note is text of at most {MAX_NOTE_CHARS} characters")
     note = note.strip()
     note.encode("utf-8")  # a lone surrogate cannot be saved: UnicodeEncodeError is a ValueError
-    act = _ACTIONS[action]
-    return key, lambda decision: act(decision, note)
+    shown = tuple(images) if action != "pending" else ()
+    return _Change(key, outputs, action, note, pick, shown)
 
 
 def _inside(root: Path, relative: str) -> tuple[Path, bytes] | None:

@@ -21,6 +21,7 @@ from runner.execute.records import JobRecord, RunSnapshot
 from runner.report.axis_values import value_text
 from runner.report.grid import layout_sheet
 from runner.report.thumbs import THUMBS_DIR, thumb_name
+from runner.review.binding import binding, binding_notice, images_on_disk, shown_status
 from runner.review.decisions import STATUSES, Review, Status, orphaned, review_key
 from runner.review.takes import earlier_take_files
 from runner.templating.pages import page_template
@@ -52,7 +53,7 @@ class JobView:
     key: str  # the review key: output path without extension
     label: str
     run_status: str
-    status: Status
+    status: Status  # as it holds for the images shown: an approval of other images is pending
     pick: int | None
     note: str
     take: int
@@ -62,6 +63,9 @@ class JobView:
     values: str  # one index per axis, space separated, for the filters
     error: str | None
     details: tuple[tuple[str, str], ...]
+    sha256: str  # the variants shown, space separated: what a decision sent from here is on
+    notice: str | None  # why review.yaml's decision does not hold for these images
+    images: tuple[str | None, ...]  # at each output, as binding.images_on_disk finds them
 
 
 @dataclass(frozen=True)
@@ -81,15 +85,21 @@ class ReviewPage:
     orphans: tuple[str, ...]
 
 
-def job_sizes(snapshot: RunSnapshot) -> dict[str, int]:
-    """Each job's review key and its number of variants (n)."""
-    return {review_key(job.outputs): len(job.outputs) for job in snapshot.jobs if job.outputs}
+def job_images(snapshot: RunSnapshot, output_dir: Path) -> dict[str, tuple[str | None, ...]]:
+    """Each job's review key and the SHA-256 at each of its outputs (None: not written yet;
+    binding.CHANGED_ON_DISK: not the file written there)."""
+    return {
+        review_key(job.outputs): images_on_disk(output_dir, job)
+        for job in snapshot.jobs
+        if job.outputs
+    }
 
 
-def count_statuses(review: Review, keys: Sequence[str]) -> dict[str, int]:
+def count_statuses(review: Review, images: Mapping[str, Sequence[str | None]]) -> dict[str, int]:
+    """The jobs per status as the page shows them (an approval of other images is pending)."""
     counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
-    for key in keys:
-        counts[review.decision(key).status] += 1
+    for key, shown in images.items():
+        counts[shown_status(review.decision(key), shown)] += 1
     return counts
 
 
@@ -122,7 +132,7 @@ def build_page(snapshot: RunSnapshot, review: Review, output_dir: Path, token: s
         title=snapshot.recipe_name,
         jobs=views,
         filters=tuple(filters),
-        counts=count_statuses(review, keys),
+        counts=count_statuses(review, {view.key: view.images for view in views}),
         orphans=orphaned(review, keys),
     )
 
@@ -132,19 +142,26 @@ class _Urls:
         self.output_dir = output_dir
         self.query = urlencode({"token": token})
 
-    def file(self, relative: str) -> str:
-        return f"/files/{quote(relative, safe='/')}?{self.query}"
+    def file(self, relative: str, sha256: str | None = None) -> str:
+        """The file's URL; with `sha256`, served only while the file still has those bytes."""
+        check = f"&{urlencode({'sha256': sha256})}" if sha256 else ""
+        return f"/files/{quote(relative, safe='/')}?{self.query}{check}"
 
     def thumb(self, sha256: str, relative: str) -> str:
-        thumb = (THUMBS_DIR / thumb_name(sha256)).as_posix()
-        return self.file(thumb if (self.output_dir / thumb).is_file() else relative)
+        thumb = (THUMBS_DIR / thumb_name(sha256)).as_posix()  # named after the image's bytes
+        if (self.output_dir / thumb).is_file():
+            return self.file(thumb)
+        return self.file(relative, sha256)
 
 
 def _job_view(job: JobRecord, review: Review, values: str, urls: _Urls) -> JobView:
     key = review_key(job.outputs)
     decision = review.decision(key)
+    images = images_on_disk(urls.output_dir, job)
     variants = tuple(
-        Variant(number, urls.thumb(f.sha256, f.path), urls.file(f.path), f.width, f.height)
+        Variant(
+            number, urls.thumb(f.sha256, f.path), urls.file(f.path, f.sha256), f.width, f.height
+        )
         for number, f in enumerate(job.files, start=1)
     )
     previous: tuple[str, ...] = ()
@@ -154,6 +171,7 @@ def _job_view(job: JobRecord, review: Review, values: str, urls: _Urls) -> JobVi
     history = tuple(
         f"Take {earlier.take}: {REVIEW_STATUS_NAMES[earlier.status].lower()}"
         + (f" ({earlier.note})" if earlier.note else "")
+        + (f"; then {earlier.reason}" if earlier.reason else "")
         for earlier in decision.history
     )
     details = [("Prompt", str(job.prompt_object.get("prompt", "")))]
@@ -163,8 +181,9 @@ def _job_view(job: JobRecord, review: Review, values: str, urls: _Urls) -> JobVi
         key=key,
         label=job.label,
         run_status=job.shown_status,
-        status=decision.status,
-        pick=decision.pick,
+        status=shown_status(decision, images),
+        # A pick made on images since replaced is no choice among these.
+        pick=None if binding(decision, images) == "replaced" else decision.pick,
         note=decision.note or "",
         take=decision.take,
         variants=variants,
@@ -173,6 +192,9 @@ def _job_view(job: JobRecord, review: Review, values: str, urls: _Urls) -> JobVi
         values=values,
         error=job.error,
         details=tuple(details),
+        sha256=" ".join(f.sha256 for f in job.files),
+        notice=binding_notice(decision, images),
+        images=images,
     )
 
 

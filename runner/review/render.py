@@ -21,6 +21,7 @@ REVIEW_FORMAT = 1
 HEADER = (
     "# Review decisions for this output folder, written by `backdrop review`.\n"
     "# Keyed by output path without extension. Safe to edit by hand; commit it with the images.\n"
+    "# sha256: the images a decision was made on; it holds for those images only.\n"
 )
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-/]*")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -46,6 +47,9 @@ def _decision_lines(decision: Decision) -> list[str]:
         lines.append(f"    note: {quote(decision.note)}")
     if decision.take != 1:
         lines.append(f"    take: {decision.take}")
+    if decision.sha256:
+        lines.append("    sha256:")  # one variant a line: a changed image is a changed line
+        lines.extend(f"      - {sha}" for sha in decision.sha256)
     if decision.history:
         lines.append("    history:")
         lines.extend(line for earlier in decision.history for line in _earlier_lines(earlier))
@@ -58,6 +62,8 @@ def _earlier_lines(earlier: EarlierTake) -> list[str]:
         lines.append(f"        pick: {earlier.pick}")
     if earlier.note:
         lines.append(f"        note: {quote(earlier.note)}")
+    if earlier.reason:
+        lines.append(f"        reason: {quote(earlier.reason)}")
     return lines
 
 

@@ -50,6 +50,9 @@
 
   function show(job, answer) {
     job.setAttribute("data-status", answer.status);
+    job.classList.remove("needs-pick");
+    var notice = job.querySelector("[data-role=notice]");
+    if (notice) { notice.hidden = true; } // the decision saved is on the images in view
     job.querySelector("[data-role=status]").textContent = names[answer.status];
     job.querySelectorAll("[data-action]").forEach(function (button) {
       button.setAttribute("aria-pressed", String(statusOf[button.getAttribute("data-action")] === answer.status));
@@ -69,6 +72,9 @@
 
   function send(job, body) {
     body.job = job.getAttribute("data-job");
+    // What the decision is made on: the images this page shows (the server checks they are
+    // still the job's, else asks for a reload).
+    body.images = (job.getAttribute("data-sha256") || "").split(" ").filter(Boolean);
     message.textContent = "Saving…";
     return fetch("/api/decision", {
       method: "POST",
@@ -92,6 +98,20 @@
   function decide(job, action) {
     var body = {action: action};
     if (action === "reject") { body.note = job.querySelector("input[name=note]").value; }
+    if (action === "approve") {
+      // Approving one of several variants approves the one picked in view; none picked: ask.
+      var variants = job.querySelectorAll("[data-pick]");
+      if (variants.length > 1) {
+        var picked = job.querySelector('[data-pick][aria-pressed="true"]');
+        if (!picked) {
+          job.classList.add("needs-pick");
+          message.textContent = "Pick the variant to deliver first: click it, or press 1–" +
+            variants.length + ", then approve.";
+          return Promise.resolve();
+        }
+        body.pick = Number(picked.getAttribute("data-pick"));
+      }
+    }
     return send(job, body);
   }
 
