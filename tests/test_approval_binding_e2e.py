@@ -117,7 +117,7 @@ def test_a_recipe_change_sends_the_approvals_it_replaces_back_to_review(campaign
     }
     markdown = campaign.cli("plan", str(campaign.recipe), "--diff", "--format", "markdown")
     assert "**2 approved jobs would get new images and go back to review**" in markdown.out
-    assert "<code>fr-FR/MUG-01</code>: recipe changed: prompt" in markdown.out
+    assert "<code>fr-FR/MUG-01</code>: recipe changed\\: prompt" in markdown.out
 
     # run's preview says it before the money guard.
     ran = campaign.run()
@@ -279,7 +279,7 @@ def test_a_fresh_clone_names_what_changed_from_the_lock(campaign):
     diff = campaign.cli("plan", str(campaign.recipe), "--diff", "--format", "markdown")
     assert diff.code == 0, diff.err
     assert "**2 approved jobs would get new images and go back to review**" in diff.out
-    assert "- <code>de-DE/CAP-02</code>: recipe changed: prompt" in diff.out
+    assert "- <code>de-DE/CAP-02</code>: recipe changed\\: prompt" in diff.out
 
 
 def test_a_retake_of_an_approved_job_moves_it_to_its_next_take(campaign):
