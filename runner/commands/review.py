@@ -18,7 +18,13 @@ from runner.diagnostics import UsageError
 )
 @click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
 def review(outdir: str, port: int, no_browser: bool) -> None:
-    """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once."""
+    """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once.
+
+    No browser at hand (a server, CI)? Edit OUTDIR/review.yaml by hand instead: under `jobs:`,
+    each job's output path (without extension) gets `status: approved` or `status: rejected`,
+    and `pick: 2` to choose a variant when the recipe asks for several. export and
+    run --rejected read it the same way.
+    """
     from runner.commands.common import folder_or_recipe_folder
     from runner.execute.state import StateStore
     from runner.review.decisions import load_review, orphaned
