@@ -209,7 +209,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
             "season: [spring, summer]",
             "season: spring",
             "r.yaml:10:11: error: matrix.season: expected a list of values or a mapping with one "
-            "of csv, yaml or glob, got 'spring'",
+            "of csv, yaml, glob or xlsx, got 'spring'",
         ),
         (
             "season: [spring, summer]",
@@ -224,7 +224,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
         (
             "season: [spring, summer]",
             "season: { csv: a.csv, glob: '*.png' }",
-            "r.yaml:10:11: error: matrix.season: give exactly one of csv, yaml or glob",
+            "r.yaml:10:11: error: matrix.season: give exactly one of csv, yaml, glob or xlsx",
         ),
         (
             "season: [spring, summer]",
@@ -280,7 +280,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "many.yaml:5:6: error: defaults.n: 11 is more than the maximum of 10",
         "many.yaml:6:3: error: defaults: unknown key 'qualty' (did you mean 'quality'?)",
         "many.yaml:8:11: error: matrix.season: expected a list of values or a mapping with one "
-        "of csv, yaml or glob, got 'spring'",
+        "of csv, yaml, glob or xlsx, got 'spring'",
         "many.yaml:9:13: error: matrix.market: unknown key 'csvv' (did you mean 'csv'?)",
         "many.yaml:11:1: error: unknown key 'promt' (did you mean 'prompt'?)",
     ]

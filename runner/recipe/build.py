@@ -130,8 +130,10 @@ def _axes(matrix: Mapping[str, Any]) -> tuple[Axis, ...]:
         if isinstance(value, list):
             source = AxisSource("inline", values=tuple(value))
         else:
-            (kind, where), *_ = value.items()  # the schema allows exactly one of csv/yaml/glob
-            source = AxisSource(kind, path=where)
+            # The schema allows exactly one of csv/yaml/glob/xlsx, and `sheet` beside xlsx.
+            kind, where = next((k, v) for k, v in value.items() if k != "sheet")
+            sheet = value.get("sheet")
+            source = AxisSource(kind, path=where, sheet=None if sheet is None else str(sheet))
         axes.append(Axis(name=name, source=source, node=("matrix", name)))
     return tuple(axes)
 

@@ -300,13 +300,20 @@ def _explain_alternatives(
         )
     ]
     meant = [index for index in candidates if not _is_template(branches[index])]
+    if isinstance(error.instance, dict):
+        # Among mappings, the one that declares every key written ({xlsx, sheet}) was meant.
+        keys = set(error.instance)
+        covering = [i for i in meant if keys <= set(branches[i].get("properties", {}))]
+        meant = covering + [i for i in meant if i not in covering]
     if meant:
         found: list[Diagnostic] = []
         for sub in by_branch.get(meant[0], ()):
             found.extend(_explain(sub, source, root))
         if found:
             return found
-    options = [_describe(branch) for branch in branches]
+    # One mapping form is enough to say: {xlsx, sheet} is a variant of {xlsx}.
+    mappings = [i for i, branch in enumerate(branches) if branch.get("type") == "object"]
+    options = [_describe(b) for i, b in enumerate(branches) if i not in mappings[1:]]
     path: NodePath = tuple(error.absolute_path)
     return [
         Diagnostic(
