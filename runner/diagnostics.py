@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from runner.pastedtext import INVISIBLE
 from runner.printable import one_line, printable
 
 # Exit codes, documented in the README. The CLI maps errors to them in one place.
@@ -85,9 +86,10 @@ class Diagnostic:
             end = max(start + 1, min(self.span.end_col - 1, len(text)))
             if self.span.cell is not None:  # a cell: its whole value is the place
                 start, end = 0, max(1, len(text))
-            # The caret sits under the same characters once they are written out.
-            before, marked = one_line(text[:start]), one_line(text[start:end]) or " "
-            lines.append(f"    {gutter} | {before}{marked}{one_line(text[end:])}")
+            # The caret sits under the same characters once they are written out (invisible
+            # ones too, so that the caret shows what it points at).
+            before, marked = _shown(text[:start]), _shown(text[start:end]) or " "
+            lines.append(f"    {gutter} | {before}{marked}{_shown(text[end:])}")
             lines.append(f"    {pad} | {' ' * len(before)}{'^' * len(marked)}")
         if self.hint:
             lines.append(printable(f"    hint: {self.hint}"))
@@ -105,6 +107,11 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+def _shown(text: str) -> str:
+    """A snippet's text on one line, with the characters no one can see written out."""
+    return "".join(f"\\u{ord(c):04x}" if c in INVISIBLE else c for c in one_line(text))
 
 
 class BackdropError(Exception):

@@ -135,8 +135,9 @@ def test_a_top_level_key_behind_an_odd_space_is_named_once(space: str, name: str
     # recipe looked both to miss 'prompt' and to have an unknown key.
     assert rendered(VALID.replace("prompt:", f"{space}prompt:")) == [
         f"r.yaml:12:1: error: the key 'prompt' is preceded by a {name}\n"
-        f'    12 | {space}prompt: "a ceramic mug in {{{{ season }}}}"\n'
-        "       | ^^^^^^^\n"
+        # The snippet writes the invisible character out, so that the caret shows it.
+        f'    12 | \\u{ord(space):04x}prompt: "a ceramic mug in {{{{ season }}}}"\n'
+        "       | ^^^^^^^^^^^^\n"
         "    hint: retype the start of that line with ordinary spaces (this character often comes"
         " with text pasted from Word, a web page or a chat)"
     ]

@@ -85,6 +85,7 @@ def plan_recipe(
         if job is not None:
             jobs.append(job)
     _check_sources_kept(recipe, folder, jobs, problems)
+    warnings += builder.warnings()
     if problems:
         raise RecipeError([*problems.diagnostics(len(combinations)), *warnings])
     return Plan(
