@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -370,7 +371,7 @@ def test_a_zip_bomb_is_refused_by_its_declared_sizes_before_anything_is_decompre
     monkeypatch.setattr("openpyxl.load_workbook", never)
     message, hint = _refusal(tmp_path, "bomb.xlsx", bomb)
     assert message == (
-        "the file data/bomb.xlsx would take 3 MB once decompressed, more than the 2 MB allowed"
+        "the file data/bomb.xlsx holds 3.0 MB once decompressed, more than the 2.0 MB allowed"
     )
     assert hint == "keep only the sheet the recipe reads, or split it into smaller workbooks"
 
@@ -515,3 +516,51 @@ def test_cell_text_of_a_date_without_a_date_format():
 
     assert cell_text(datetime.datetime(2025, 3, 1), "General") == "2025-03-01"
     assert cell_text(datetime.datetime(2025, 3, 1, 8, 0), "General") == "2025-03-01 08:00"
+
+
+def test_xml_parsed_whole_on_opening_is_capped_but_a_sheet_that_states_its_size_is_not(
+    tmp_path, monkeypatch
+):
+    rows = [["code", "setting"], *[[f"c{i}", f"setting {i}"] for i in range(1500)]]
+    path = write_workbook(tmp_path / "data/m.xlsx", {"Markets": rows})
+    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    parts = {entry.filename: source.read(entry) for entry in source.infolist()}
+    sheet = parts["xl/worksheets/sheet1.xml"]
+    assert len(sheet) > 40_000 and b"<dimension" in sheet[:2000]
+    monkeypatch.setattr(workbook_format, "MAX_EAGER_BYTES", 40_000)
+    # openpyxl reads a sheet's <dimension> and stops: the sheet is read row by row later.
+    assert len(values(tmp_path)) == 1500
+    # Without it, openpyxl parses the whole sheet on opening, before any time limit can act.
+    parts["xl/worksheets/sheet1.xml"] = re.sub(rb"<dimension [^>]*/>", b"", sheet)
+    path.write_bytes(_zip(parts))
+    [message] = errors(tmp_path)
+    assert message.startswith("recipe.yaml:4:14: error: matrix.m.xlsx: the file data/m.xlsx holds ")
+    assert message.endswith(
+        " MB of XML to read in one go (its shared text, its styles, and sheets that do not state "
+        "their size), more than the 0.0 MB allowed"
+    )
+
+
+@pytest.mark.parametrize("places", [True, False], ids=["cells with r=", "cells without r="])
+def test_formulas_without_values_are_found_whether_cells_give_their_place(tmp_path, places):
+    path = write_workbook(
+        tmp_path / "data/m.xlsx",
+        {
+            "Markets": [
+                ["code", "label", "n"],
+                ["fr-FR", '=A2&" market"', 2],
+                ["de-DE", "x", "=C2*2"],
+            ]
+        },
+        cached={("Markets", "B2"): "fr-FR market"},
+    )
+    if not places:  # some programs write cells by position only
+        source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+        parts = {entry.filename: source.read(entry) for entry in source.infolist()}
+        sheet = parts["xl/worksheets/sheet1.xml"]
+        parts["xl/worksheets/sheet1.xml"] = re.sub(rb'<c r="[A-Z]+[0-9]+"', b"<c", sheet)
+        path.write_bytes(_zip(parts))
+    assert errors(tmp_path) == [
+        "data/m.xlsx[Markets]!C3: error: the formula =C2*2 in this cell has no saved value: a "
+        "program that does not compute formulas wrote the workbook"
+    ]

@@ -2,17 +2,26 @@
 
 An .xlsx is XML inside a zip: a small file can claim gigabytes once decompressed, so the sizes
 the zip declares are capped before anything is decompressed (zipfile never gives more than an
-entry declares, and a lie fails its CRC check). Other formats people save with an Excel name
-(.xls, .ods, a password, a CSV or a web page) are named, with the way out.
+entry declares, and a lie fails its CRC check). The XML is capped too, because parsing it is
+what takes time (about half a second per MB): in particular the parts openpyxl parses whole when
+it opens the workbook, before a time limit can act (the shared text, the styles, and any sheet
+that does not state its size at its start). Other formats people save with an Excel name (.xls,
+.ods, a password, a CSV or a web page) are named, with the way out.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
-# Decompressed XML of the whole workbook: twice the 50 MB data-file cap, room for XML's markup.
-MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
+MEBIBYTE = 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 100 * MEBIBYTE  # every part, pictures included: the memory it takes
+MAX_XML_BYTES = 32 * MEBIBYTE  # a 10,000-row sheet of 20 columns is about 10 MB
+MAX_EAGER_BYTES = 16 * MEBIBYTE  # parsed whole on opening: about 10 s of the worst kind
+_XML_SUFFIXES = (".xml", ".rels", ".vml")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\b")
+_HEAD_BYTES = 16 * 1024
 MAX_ZIP_ENTRIES = 10_000  # a workbook has tens of parts; more is not one
 SAVE_AS_XLSX = "open it in Excel and save it as an Excel Workbook (.xlsx): File > Save As"
 
@@ -54,15 +63,43 @@ def open_workbook_zip(data: bytes) -> zipfile.ZipFile:
             f"holds {len(entries):,} parts, more than any workbook does ({MAX_ZIP_ENTRIES:,})",
             SAVE_AS_XLSX,
         )
-    declared = sum(entry.file_size for entry in entries)
-    if declared > MAX_UNCOMPRESSED_BYTES:
-        mebibyte = 1024 * 1024
-        raise WorkbookRefusal(
-            f"would take {declared / mebibyte:,.0f} MB once decompressed, more than the "
-            f"{MAX_UNCOMPRESSED_BYTES // mebibyte} MB allowed",
-            "keep only the sheet the recipe reads, or split it into smaller workbooks",
-        )
+    xml = [entry for entry in entries if entry.filename.lower().endswith(_XML_SUFFIXES)]
+    for total, limit, what in (
+        (sum(entry.file_size for entry in entries), MAX_UNCOMPRESSED_BYTES, "once decompressed"),
+        (sum(entry.file_size for entry in xml), MAX_XML_BYTES, "of XML once decompressed"),
+        (
+            _eager_bytes(archive, xml),
+            MAX_EAGER_BYTES,
+            "of XML to read in one go (its shared text, its styles, and sheets that do not state"
+            " their size)",
+        ),
+    ):
+        if total > limit:
+            raise WorkbookRefusal(
+                f"holds {_megabytes(total)} {what}, more than the {_megabytes(limit)} allowed",
+                "keep only the sheet the recipe reads, or split it into smaller workbooks",
+            )
     return archive
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / MEBIBYTE:,.0f} MB" if size >= 10 * MEBIBYTE else f"{size / MEBIBYTE:.1f} MB"
+
+
+def _eager_bytes(archive: zipfile.ZipFile, xml: list[zipfile.ZipInfo]) -> int:
+    """The XML openpyxl parses whole when it opens the workbook: every part but the sheets
+    that state their size (<dimension>) at their start, which it reads only as far as that."""
+    total = 0
+    for entry in xml:
+        if entry.filename.startswith("xl/worksheets/") and entry.file_size > _HEAD_BYTES:
+            try:
+                with archive.open(entry) as part:
+                    if _DIMENSION.search(part.read(_HEAD_BYTES)):
+                        continue
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+                pass  # counted; opening it says it is damaged
+        total += entry.file_size
+    return total
 
 
 def _ole_refusal(data: bytes) -> WorkbookRefusal:
