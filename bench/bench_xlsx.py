@@ -27,8 +27,8 @@ def write(path: Path, rows: int, *, formulas: bool) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()  # not write_only: shared strings and a <dimension>, as Excel writes
-    sheet = book.active
-    sheet.title = "Markets"
+    book.remove(book.worksheets[0])
+    sheet = book.create_sheet("Markets")
     sheet.append([f"col{i}" for i in range(COLUMNS)])
     day = datetime.date(2025, 3, 1)
     for row in range(2, rows + 2):

@@ -134,6 +134,15 @@ def test_data_values_in_typographic_quotes_that_reach_output_paths_are_a_warning
     )
 
 
+def test_a_key_in_typographic_quotes_is_named(tmp_path, monkeypatch, capsys):
+    text = HEAD + "defaults:\n  \u201cquality\u201d: high\n" + IMAGE + 'prompt: "p"\noutput: o\n'
+    result = validate(tmp_path, monkeypatch, capsys, text)
+    assert result.err.splitlines()[0] == (
+        "r.yaml:4:3: error: defaults: \u201c and \u201d are not quotes in YAML: this key is "
+        "'\u201cquality\u201d', not 'quality'"
+    )
+
+
 # --- spaces YAML does not see -----------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import os
 import re
 import zipfile
@@ -564,3 +565,19 @@ def test_formulas_without_values_are_found_whether_cells_give_their_place(tmp_pa
         "data/m.xlsx[Markets]!C3: error: the formula =C2*2 in this cell has no saved value: a "
         "program that does not compute formulas wrote the workbook"
     ]
+
+
+def test_validate_json_names_the_sheet_of_a_cell(tmp_path, monkeypatch, capsys):
+    write_workbook(
+        tmp_path / "data/m.xlsx",
+        {"Markets": [["code", "share"], ["fr-FR", "=1/0"]]},
+        cached={("Markets", "B2"): "#DIV/0!"},
+    )
+    (tmp_path / "a.png").write_bytes(png_bytes())
+    (tmp_path / "r.yaml").write_text(recipe("{ xlsx: data/m.xlsx }"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(capsys, "validate", "--format", "json", "r.yaml")
+    [entry] = json.loads(result.out)
+    [diagnostic] = entry["diagnostics"]
+    where = {key: diagnostic[key] for key in ("file", "sheet", "line", "column")}
+    assert where == {"file": "data/m.xlsx", "sheet": "Markets", "line": 2, "column": 2}

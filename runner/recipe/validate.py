@@ -11,7 +11,7 @@ from typing import Any
 
 from runner.apikey import ENV_KEY, find_key_in_text, redact
 from runner.diagnostics import Diagnostic, Span, suggestion_suffix
-from runner.pastedtext import char_name, invisible_in, without_invisible
+from runner.pastedtext import char_name, invisible_in, without_invisible, wrapped_in_quotes
 from runner.recipe.loader import LoadedDocument
 from runner.recipe.model import NodePath, SourceMap, format_path
 from runner.recipe.yaml_errors import ODD_SPACE_HINT, odd_space_name, odd_space_start
@@ -246,6 +246,12 @@ def _explain(error: Any, source: SourceMap, root: Mapping[str, Any]) -> list[Dia
             if bare == key and without_invisible(key).strip() in allowed:
                 message, hint = _invisible_in(key, "key")
                 span = _at_invisible(span, key)
+            elif wrapped_in_quotes(key) and key[1:-1].strip() in allowed:
+                message = (
+                    f"{key[0]} and {key[-1]} are not quotes in YAML: this key is '{key}', not "
+                    f"'{key[1:-1].strip()}'"
+                )
+                hint = "remove them: a key needs no quotes"
             found.append(Diagnostic(message, path=format_path(path), span=span, hint=hint))
         return found
     if kind == "required" and isinstance(instance, dict):
