@@ -1,5 +1,7 @@
 """The command line: the group, one line per command, and the one error boundary.
 
+`backdrop --help` lists the commands in the order people use them (runner/commands/workflow.py).
+
 Each command lives in runner/commands/<name>.py and only parses, calls the core and shows the
 result (see runner/terminal.py); here errors become messages and exit codes.
 """
@@ -23,6 +25,7 @@ from runner.commands.run import run
 from runner.commands.schema import schema
 from runner.commands.validate import validate
 from runner.commands.verify import verify
+from runner.commands.workflow import WorkflowGroup
 from runner.diagnostics import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -33,7 +36,12 @@ from runner.diagnostics import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=WorkflowGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\nA campaign goes: init, validate, plan, run, review, export.\n"
+    "'backdrop COMMAND --help' shows what a command takes.",
+)
 @click.version_option(__version__, prog_name="backdrop")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
 @click.pass_context

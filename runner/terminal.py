@@ -112,10 +112,10 @@ def show_error(err: BackdropError) -> None:
 
 def show_validation(results: Sequence[tuple[str, Plan | None, Sequence[Diagnostic]]]) -> None:
     for path, plan, diags in results:
-        if diags:
-            show_diagnostics(diags)
+        show_diagnostics(diags)  # errors, or warnings beside a valid plan
+        if plan is None:
             echo_err(f"{path}: invalid")
-        elif plan is not None:
+        else:
             echo(
                 f"{path}: ok ({_count(len(plan.jobs), 'job')}, {_count(plan.image_count, 'image')})"
             )

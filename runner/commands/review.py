@@ -24,7 +24,14 @@ if TYPE_CHECKING:
 )
 @click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
 def review(outdir: str, port: int, no_browser: bool) -> None:
-    """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once."""
+    """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once.
+
+    No browser at hand (a server, CI)? Edit OUTDIR/review.yaml by hand instead: under `jobs:`,
+    each job's output path (without extension) gets `status: rejected`, or `status: approved`
+    with `sha256:` listing the SHA-256 of each image approved (as backdrop.lock records them; an
+    approval binds to those bytes) and `pick: 2` to choose a variant when the recipe asks for
+    several. export and run --rejected read it the same way.
+    """
     from runner import terminal
     from runner.commands.common import folder_or_recipe_folder
     from runner.execute.state import StateStore
