@@ -27,7 +27,6 @@ from runner.templating.pages import page_template
 
 RUN_STATUS_NAMES = {
     "done": "Done",
-    "skipped": "Done earlier",
     "failed": "Failed",
     "pending": "Not run yet",
 }
