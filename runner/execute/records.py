@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ class GenerationRecord:
         return self.id.startswith(MAYBE_PREFIX)
 
 
+@functools.lru_cache(maxsize=256)  # a folder's generations come from a few runs
 def run_started_at(run_id: str | None) -> datetime | None:
     """When the run with this id started (UTC, to the second); None for an id of another form
     (a lock is committed by many hands)."""

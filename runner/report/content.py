@@ -84,8 +84,9 @@ def _generated(
 def _done_without_charge(
     snapshot: RunSnapshot, charged: list[GenerationRecord]
 ) -> list[GenerationRecord]:
-    """A job done with no generation on record (a lock written before locks recorded them) was
-    paid once somewhere: it counts at its request's price, as the budget counts it (spend.py)."""
+    """A job done with no generation on record (a lock written before locks recorded them,
+    images copied from a shard folder) was paid once somewhere: it counts at its request's
+    price, as the budget counts it (spend.py)."""
     paid = {g.job for g in charged}
     records = []
     for job in snapshot.jobs:
