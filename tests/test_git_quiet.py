@@ -271,3 +271,25 @@ def test_merged_shard_reports_are_git_quiet_too(project, capsys) -> None:
             put_back = name in rewritten or name.startswith(f"{STATE_DIR}/thumbs/")
             if folder != shards[0] or not put_back:
                 assert after[folder][name][1] == mtime, (folder, name)
+
+
+def test_a_failure_that_stands_is_told_the_same_way_run_after_run(tmp_path, capsys, monkeypatch):
+    """A job the API refuses each time (an asset it does not know): retried, it fails again
+    with the same message. The failure stands; the folder, and so every report, is unchanged."""
+    shutil.copytree(EXAMPLE / "images", tmp_path / "images")
+    recipe = RECIPE.replace(
+        'image: "images/{{ product }}.png"',
+        "image: \"{{ 'asset:images/gone.png' if product == 'tote' else 'images/mug.png' }}\"",
+    )
+    (tmp_path / "quiet.yaml").write_text(recipe, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    first = run_cli(capsys, "run", "quiet.yaml", "--emulate", "-y")
+    assert first.code == 1 and "2 failed" in first.out, first.out + first.err
+    before = age(OUT)
+    for again in ((), ("--retry-failed",)):
+        result = run_cli(capsys, "run", "quiet.yaml", "--emulate", "-y", *again)
+        assert result.code == 1 and "0 done, " in result.out and " 2 failed" in result.out
+        assert folder_files(OUT) == before
+    results = json.loads((OUT / "results.json").read_text("utf-8"))
+    assert results["totals"] == {"jobs": 4, "done": 2, "failed": 2, "pending": 0, "images": 2}
+    assert all("is not a known asset" in job["error"] for job in results["jobs"][2:])
