@@ -81,7 +81,7 @@ def test_a_folder_with_nothing_generated_has_no_time(tmp_path) -> None:
     paths = write_reports(snapshot, tmp_path)
     results = json.loads(paths["results.json"].read_text("utf-8"))
     assert results["updated_at"] is None and results["estimated_cost_usd"] == 0
-    assert "Last generated no generation on record yet" in paths.html.read_text("utf-8")
+    assert '<p class="meta">Nothing generated yet · ' in paths.html.read_text("utf-8")
 
 
 def test_a_report_with_the_same_bytes_is_not_written_at_all(tmp_path) -> None:

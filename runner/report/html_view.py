@@ -111,7 +111,7 @@ class AxisFilter:
 @dataclass(frozen=True)
 class PageView:
     recipe_name: str
-    updated: str  # when the folder's latest generation was made
+    updated: str | None  # when the folder's latest generation was made; None: none is
     cost: str
     maybe_charged: str | None  # None: nothing is maybe charged
     recipe_path: str
@@ -139,7 +139,7 @@ def build_page(
     builder = _Groups(sheet, output_dir, thumbs, source_thumbs, content.generated)
     return PageView(
         recipe_name=snapshot.recipe_name,
-        updated=_when(content.updated_at) or "no generation on record yet",
+        updated=_when(content.updated_at),
         cost=_usd(content.cost_usd),
         maybe_charged=_usd(content.maybe_charged_usd) if content.maybe_charged_usd else None,
         recipe_path=shown_recipe_path(snapshot.recipe_path, output_dir),
