@@ -23,7 +23,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot  # noqa: E402
+from runner.execute.records import (  # noqa: E402
+    FileRecord,
+    GenerationRecord,
+    JobRecord,
+    RunSnapshot,
+)
 from runner.report import write_reports  # noqa: E402
 from runner.review.decisions import (  # noqa: E402
     Decision,
@@ -40,6 +45,7 @@ PRODUCTS = (
     {"sku": "TOTE-02", "name": "linen tote bag", "image": "images/tote.png"},
 )
 SIZE = "1536x1024"
+RUN_ID = "20240501T090000Z-0e1a2b"  # the run that generated the example's images
 FAILED = ("MUG-01", "summer", "de-DE")
 FAILURE = "The image could not be processed (UNSUPPORTED_CONTENT). Try another source photo."
 
@@ -139,7 +145,7 @@ def build_example(out_dir: Path) -> RunSnapshot:
     return RunSnapshot(
         recipe_name="spring-campaign",
         recipe_path="recipes/spring-campaign.yaml",
-        run_id="example",
+        run_id=RUN_ID,
         started_at="2024-05-01T09:00:00+00:00",
         finished_at="2024-05-01T09:04:12+00:00",
         tool_version="0.1.0",
@@ -148,6 +154,11 @@ def build_example(out_dir: Path) -> RunSnapshot:
         report_columns=None,
         estimated_cost_usd=round(sum(len(job.outputs) for job in jobs) * 0.063, 4),
         jobs=tuple(jobs),
+        generations=tuple(
+            GenerationRecord(job.record_uuid, job.key, RUN_ID, len(job.outputs), "medium", SIZE)
+            for job in jobs
+            if job.record_uuid is not None
+        ),
     )
 
 

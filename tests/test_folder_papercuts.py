@@ -228,7 +228,8 @@ def test_report_on_a_full_disk_does_not_talk_of_paid_results(out, capsys, monkey
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("runner.report.atomic.temp_beside", full)
-    result = run_cli(capsys, "report", str(out))
+    # Another separator: results.csv must be written again (reports up to date are not written).
+    result = run_cli(capsys, "report", str(out), "--csv-separator", ";")
     assert result.code == 3, result.err
     assert f"the disk holding {out} is full" in result.err
     assert "make room on that disk, or copy the folder" in result.err

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.records import INTERNAL_ERROR
+from runner.execute.records import INTERNAL_ERROR, GenerationRecord
 from runner.report import merge_snapshots, rebase_snapshot, write_reports
 from runner.report.junit import ERRORED, FAILED, HOSTNAME, render_junit
 from tests.junit_support import (
@@ -36,7 +36,7 @@ EVERY_PART = {
 
 
 def every_kind_of_job():
-    """Done, done earlier (skipped), failed, failed by a bug, paid but not downloaded, not run."""
+    """Done, done by an earlier run, failed, failed by a bug, paid but not downloaded, not run."""
     specs = campaign_specs()
     specs[7].status = "pending"
     specs[8].status = "generated"  # paid, not downloaded: reports show it as not finished
@@ -80,11 +80,12 @@ def test_one_testcase_per_job_and_failures_carry_the_message(tmp_path: Path) -> 
     assert "<script>" in cases[4].get("name", "")  # kept as text, escaped in the file
 
 
-def test_skipped_jobs_pass_and_unrun_jobs_are_skipped(tmp_path: Path) -> None:
+def test_jobs_done_earlier_pass_and_unrun_jobs_are_skipped(tmp_path: Path) -> None:
     suite = _suite(tmp_path, every_kind_of_job())
     cases = suite.findall("testcase")
-    assert list(cases[2]) == []  # done by an earlier run: a pass
-    assert _lines(suite)[2].startswith("product=MUG-01 season=summer market=fr-FR: skipped;")
+    assert list(cases[2]) == []  # done by an earlier run: a pass, told as done
+    assert _lines(suite)[2].startswith("product=MUG-01 season=summer market=fr-FR: done;")
+    assert "; generated 2024-04-20T09:15:00Z;" in _lines(suite)[2]
     assert [child.tag for child in cases[7]] == ["skipped"]
     assert [child.tag for child in cases[8]] == ["skipped"]  # paid, never downloaded
     assert [cases[7][0].get("message"), cases[8][0].get("message")] == [
@@ -107,8 +108,8 @@ def test_valid_against_the_schema_for_every_kind_of_job(tmp_path: Path, schema: 
     junit = _written(tmp_path, every_kind_of_job())
     assert schema_errors(junit, schema) == []
     assert emitted(junit) == EVERY_PART  # so every part we write was validated
-    unfinished = _written(tmp_path / "again", every_kind_of_job(), finished_at=None)
-    assert schema_errors(unfinished, schema) == []
+    nothing_generated = _written(tmp_path / "again", every_kind_of_job(), generations=())
+    assert schema_errors(nothing_generated, schema) == []
 
 
 def test_the_schemas_really_check(tmp_path: Path) -> None:
@@ -153,19 +154,43 @@ def test_merged_report_is_valid_and_counts_as_results_json(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(
-    ("started_at", "timestamp"),
+    ("runs", "timestamp"),
     [
-        ("2024-05-01T14:03:00.123Z", "2024-05-01T14:03:00"),  # what the state writes
-        ("2024-05-01T16:03:00.999+02:00", "2024-05-01T14:03:00"),  # in UTC, never rounded up
-        ("2024-05-01T14:03:00", "2024-05-01T14:03:00"),
-        ("not a time", "1970-01-01T00:00:00"),  # a damaged state: still a valid file
+        (("20240501T140300Z-5e7a11",), "2024-05-01T14:03:00"),
+        (("20240420T091500Z-0ea71e", "20240501T140300Z-5e7a11"), "2024-05-01T14:03:00"),
+        (("20240501T140300Z-5e7a11", None), "2024-05-01T14:03:00"),  # a run the lock omits
+        (("20241399T250000Z-5e7a11",), "1970-01-01T00:00:00"),  # a damaged record: still valid
+        ((), "1970-01-01T00:00:00"),  # nothing generated yet
     ],
 )
-def test_timestamp_is_utc_without_fraction_or_zone(tmp_path, started_at, timestamp) -> None:
+def test_timestamp_is_the_latest_generation_in_utc_without_fraction_or_zone(
+    tmp_path, runs, timestamp
+) -> None:
     snapshot = build_snapshot(tmp_path, make_sources(tmp_path / "src"), campaign_specs()[:1])
-    junit = render_junit(dataclasses.replace(snapshot, started_at=started_at))
+    generations = tuple(
+        GenerationRecord(f"uuid-{number}", snapshot.jobs[0].key, run, 1, "low", "1024x1024")
+        for number, run in enumerate(runs)
+    )
+    junit = render_junit(dataclasses.replace(snapshot, generations=generations))
     assert ET.fromstring(junit).get("timestamp") == timestamp
     assert_valid(junit)
+
+
+def test_no_time_of_a_run_is_written(tmp_path: Path) -> None:
+    """What a run took changes from one run to the next, without the folder changing."""
+    snapshot = build_snapshot(tmp_path, make_sources(tmp_path / "src"), every_kind_of_job())
+    faster = dataclasses.replace(
+        snapshot,
+        run_id="20990101T000000Z-ffffff",
+        started_at="2099-01-01T00:00:00.000Z",
+        finished_at="2099-01-01T00:00:01.000Z",
+        tool_version="9.9.9",
+        jobs=tuple(dataclasses.replace(job, duration_s=0.1, attempts=7) for job in snapshot.jobs),
+    )
+    assert render_junit(faster) == render_junit(snapshot)
+    suite = ET.fromstring(render_junit(snapshot))
+    times = {suite.get("time"), *(case.get("time") for case in suite.findall("testcase"))}
+    assert times == {"0.000"}
 
 
 def test_hostname_is_the_same_on_every_machine(tmp_path: Path, monkeypatch) -> None:
@@ -181,8 +206,11 @@ def test_suite_output_has_each_jobs_details(tmp_path: Path) -> None:
     key = suite.findall("testcase")  # same order as the lines
     assert len(key) == 12
     assert lines[0].startswith("product=MUG-01 season=spring market=fr-FR: done; key ")
-    assert lines[0].endswith("; 1 attempt; record uuid-0; files job-000-1.webp, job-000-2.webp")
-    assert "failed; key " in lines[1] and "; 3 attempts" in lines[1]
+    assert lines[0].endswith(
+        "; take 1; generated 2024-05-01T14:03:00Z; record uuid-0;"
+        " files job-000-1.webp, job-000-2.webp"
+    )
+    assert "failed; key " in lines[1] and "attempt" not in lines[1]
 
 
 def test_values_from_a_damaged_state_still_make_a_valid_file(tmp_path: Path) -> None:
@@ -190,17 +218,12 @@ def test_values_from_a_damaged_state_still_make_a_valid_file(tmp_path: Path) -> 
     specs[1].error = "bad\x00 byte\x1b[31m and \ufffe here,\n日本"
     snapshot = build_snapshot(tmp_path, make_sources(tmp_path / "src"), specs)
     jobs = list(snapshot.jobs)
-    jobs[0] = dataclasses.replace(jobs[0], duration_s=-5.0, label="\x01\x02")
-    jobs[3] = dataclasses.replace(jobs[3], duration_s=float("nan"))
-    jobs[4] = dataclasses.replace(jobs[4], duration_s=float("inf"))
-    damaged = dataclasses.replace(
-        snapshot, recipe_name="\x07 ", jobs=tuple(jobs), finished_at="2024-05-01T14:00:00+00:00"
-    )
+    jobs[0] = dataclasses.replace(jobs[0], label="\x01\x02", record_uuid="uuid-\x1b[31m")
+    damaged = dataclasses.replace(snapshot, recipe_name="\x07 ", jobs=tuple(jobs))
     junit = render_junit(damaged)
     assert_valid(junit)
     suite = ET.fromstring(junit)
     assert suite.get("name") == "backdrop" and suite.get("time") == "0.000"
-    assert {case.get("time") for case in suite.findall("testcase")[:5]} <= {"0.000", "12.500"}
 
 
 def test_characters_illegal_in_xml_are_removed(tmp_path: Path) -> None:

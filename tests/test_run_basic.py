@@ -70,8 +70,9 @@ def test_a_rerun_skips_everything_and_pays_nothing(tmp_path, server):
     assert len(ledger(server)) == charged
     assert events.started == []  # nothing to start: skipped jobs are only reported
     assert set(events.statuses().values()) == {"skipped"}
+    # The run left them alone; the folder holds them done, as before.
     statuses = {job.status for job in StateStore.read_snapshot(plan.output_dir).jobs}
-    assert statuses == {"skipped"}
+    assert statuses == {"done"}
 
 
 def test_a_changed_prompt_reruns_only_its_own_jobs(tmp_path, server):

@@ -25,7 +25,7 @@ from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
 from runner.execute.lock import OutputLock
 from runner.execute.pacer import Pacer
 from runner.execute.pacing import MAX_IN_FLIGHT
-from runner.execute.records import UnansweredRequest
+from runner.execute.records import RUN_ID_TIME, UnansweredRequest
 from runner.execute.scheduler import JobFailure, Scheduler
 from runner.execute.selection import Selection, select_jobs
 from runner.execute.spend import lock_generations
@@ -145,7 +145,7 @@ class RunAbandoned(KeyboardInterrupt):
 
 
 def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{datetime.now(UTC).strftime(RUN_ID_TIME)}-{secrets.token_hex(3)}"
 
 
 async def run_plan_async(

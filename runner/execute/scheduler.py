@@ -123,7 +123,6 @@ class Scheduler:
         if state is not None and state.status == "done" and not force:
             intact = await asyncio.to_thread(files_intact, ctx.output_dir, job.outputs, state.files)
             if intact:
-                ctx.state.mark_skipped(job.key)
                 self.tally.skipped += 1
                 self._finished(job, "skipped", None)
                 return

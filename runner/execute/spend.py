@@ -149,8 +149,8 @@ def campaign_spend(
             unpriced += 1
         else:
             charged.append(known)
-    spent, missing = _priced(charged, prices)
-    maybe_usd, missing_maybe = _priced(maybe, prices)
+    spent, missing = priced(charged, prices)
+    maybe_usd, missing_maybe = priced(maybe, prices)
     return Spend(
         spent_usd=spent,
         generations=len(charged) + unpriced,
@@ -168,7 +168,8 @@ def lock_generations(folder: Path) -> tuple[GenerationRecord, ...]:
     return () if lock is None else lock.generations
 
 
-def _priced(generations: Iterable[GenerationRecord], prices: PriceTable) -> tuple[float, int]:
+def priced(generations: Iterable[GenerationRecord], prices: PriceTable) -> tuple[float, int]:
+    """What the generations cost at `prices`, and how many of them it cannot price."""
     total, unknown = 0.0, 0
     for generation in generations:
         try:

@@ -14,9 +14,9 @@ Durability, thought through (the benchmark pushes ~2,000 jobs, so bookkeeping mu
   `files.verify_existing` re-checks files against their hashes. So those commits skip the fsync.
 
 Every public write is one transaction. Job statuses stored are pending, generated, done and
-failed; "skipped" is per run (a done job this run did not need to touch) and is derived for the
-snapshot. A job keeps its result keys when it fails after generating, so a re-run downloads
-them instead of paying again (`JobState.generated`).
+failed: what the folder holds, whichever run made it so (what a run did or left alone is that
+run's own tally). A job keeps its result keys when it fails after generating, so a re-run
+downloads them instead of paying again (`JobState.generated`).
 """
 
 from __future__ import annotations
@@ -46,11 +46,13 @@ from runner.execute.state_schema import (
     check_version,
     connect_read_only,
     ensure_later_tables,
+    ensure_prices_column,
     ensure_take_column,
     file_record,
     job_state_of,
     no_run,
     paid_prompt_objects,
+    prices_text,
     snapshot_of,
 )
 from runner.execute.state_spend import StateSpend
@@ -102,6 +104,7 @@ class StateStore:
             conn.execute("PRAGMA synchronous = NORMAL")
             check_version(conn, path, create=True)
             ensure_take_column(conn)
+            ensure_prices_column(conn)
             ensure_later_tables(conn)
         except sqlite3.Error as exc:
             if conn is not None:
@@ -221,8 +224,8 @@ class StateStore:
                 raise StateError(f"run {run_id} is already recorded in {self.path}")
             cur.execute(
                 "INSERT INTO runs (run_id, recipe_name, recipe_path, started_at, tool_version,"
-                " axes, report_rows, report_columns, estimated_cost_usd, job_keys)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " axes, report_rows, report_columns, estimated_cost_usd, job_keys, prices)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     plan.recipe_name,
@@ -234,6 +237,7 @@ class StateStore:
                     plan.report.columns,
                     0.0,  # what the run has generated so far: record_generation adds to it
                     _dumps([job.key for job in plan.jobs]),
+                    prices_text(plan.prices),  # the reports price the folder's generations
                 ),
             )
             cur.executemany(UPSERT_JOB, rows)
@@ -588,11 +592,6 @@ class StateStore:
             " run_id = ? WHERE key = ?",
             (error, _now(), duration_s, self._run_id, key),
         )
-
-    @_room_retry
-    def mark_skipped(self, key: str) -> None:
-        """A done job this run left alone (its files are intact); reported as skipped."""
-        self._update_job("UPDATE jobs SET skipped_in = ? WHERE key = ?", (self._run_id, key))
 
     def failed_keys(self) -> tuple[str, ...]:
         """Keys of the latest run's jobs that failed, in plan order."""

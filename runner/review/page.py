@@ -28,7 +28,6 @@ from runner.templating.pages import page_template
 
 RUN_STATUS_NAMES = {
     "done": "Done",
-    "skipped": "Done earlier",
     "failed": "Failed",
     "pending": "Not run yet",
 }
