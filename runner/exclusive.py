@@ -16,12 +16,14 @@ import os
 import time
 from pathlib import Path
 
+from runner.fileio import O_BINARY
+
 NOTE_OFFSET = 1  # byte 0 is the one Windows locks: nobody but the holder may read it
 _NOTE_BYTES = 64
 _POLL_S = 0.01
 # Text mode would turn "\n" into "\r\n" on Windows; a symlink planted in place of the lock file
 # must not be followed (opening it read-write and truncating it would damage its target).
-_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_FLAGS = os.O_RDWR | os.O_CREAT | O_BINARY | getattr(os, "O_NOFOLLOW", 0)
 
 
 class CannotLock(OSError):
