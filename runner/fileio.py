@@ -20,6 +20,10 @@ O_BINARY: int = getattr(os, "O_BINARY", 0)
 # Windows cannot open a folder with os.open, so it cannot fsync one either (see fsync_dir).
 _FOLDERS_OPEN = hasattr(os, "O_DIRECTORY")
 
+# ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION: what Windows answers when
+# a file is open in another program (as errno EACCES).
+_IN_USE_WINERRORS = frozenset({5, 32, 33})
+
 # A download is written first as ".<name>.<8 random characters><PART_SUFFIX>" beside its target.
 PART_SUFFIX = ".backdrop-part"
 TEMP_NAME_EXTRA = len(".." + "X" * 8 + PART_SUFFIX)  # bytes a temporary name adds to the target's
@@ -178,9 +182,13 @@ def folder_error(
             what,
         )
     if code in (errno.EACCES, errno.EPERM):
+        # Windows refuses to replace a file that another program holds open (Excel keeps a CSV
+        # open while it shows it) with the same error as a missing permission.
+        held = what and getattr(exc, "winerror", None) in _IN_USE_WINERRORS
+        in_use = "close it in any program that has it open (Excel, a viewer), or " if held else ""
         return FolderWriteError(
             f"no permission to write {name}{folder}",
-            f"make the folder writable for you, or {role.choose}",
+            f"{in_use}make the folder writable for you, or {role.choose}",
             folder,
             exc,
             what,

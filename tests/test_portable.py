@@ -6,6 +6,7 @@ and what cannot be). On Windows itself the whole suite runs instead (.github/wor
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -13,7 +14,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,16 +21,18 @@ from pathlib import Path
 import httpx
 import pytest
 
+from runner.diagnostics import StateError
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute.lock import OutputLock
+from runner.report.atomic import write_atomic
 from runner.review.app import TOKEN_HEADER
 from tests import approvalhelp
+from tests.platforms import WINDOWS
 from tests.posixless import BLOCKED_MODULES, command, probe
 
-pytestmark = pytest.mark.skipif(
-    sys.platform == "win32", reason="takes POSIX away on POSIX; on Windows it is truly absent"
-)
+# Takes POSIX away on POSIX; on Windows it is truly absent, and the rest of the suite runs there.
+restricted = pytest.mark.skipif(WINDOWS, reason="emulates Windows; this is Windows")
 
 PROBE = (
     f"BLOCKED = {BLOCKED_MODULES!r}"
@@ -65,6 +67,7 @@ def backdrop(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@restricted
 def test_the_children_lack_what_windows_lacks(tmp_path: Path) -> None:
     done = subprocess.run(probe(PROBE), cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -91,6 +94,7 @@ def test_the_children_lack_what_windows_lacks(tmp_path: Path) -> None:
     }  # and what Windows has (os.getpid, SIGINT) is still there
 
 
+@restricted
 def test_a_campaign_from_validate_to_export(tmp_path: Path) -> None:
     recipe = approvalhelp.write_campaign(tmp_path)
     out = tmp_path / "out" / "binding"
@@ -157,6 +161,7 @@ def approve_in_review_child(cwd: Path, out: Path) -> None:
             review.communicate()
 
 
+@restricted
 def test_a_second_run_on_a_folder_in_use_is_refused(tmp_path: Path) -> None:
     recipe = approvalhelp.write_campaign(tmp_path)
     out = tmp_path / "out" / "binding"
@@ -187,6 +192,7 @@ def slow_server() -> Iterator[EmulatorServer]:
         yield running
 
 
+@restricted
 def test_ctrl_c_drains_the_generations_in_flight(
     tmp_path: Path, slow_server: EmulatorServer
 ) -> None:
@@ -221,3 +227,24 @@ def test_ctrl_c_drains_the_generations_in_flight(
     finally:
         state.close()
     assert dict(rows) == {"done": 8, "pending": 4}  # the 8 in flight drained, no job started
+
+
+class SharingViolation(PermissionError):
+    winerror = 32  # as Windows sets it when another program holds the file open
+
+
+@pytest.mark.parametrize("error", [SharingViolation, PermissionError])
+def test_a_report_held_open_by_another_program_says_to_close_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[PermissionError]
+) -> None:
+    def replace(source: object, target: object) -> None:
+        raise error(errno.EACCES, "Permission denied", str(target))
+
+    monkeypatch.setattr(os, "replace", replace)  # Windows cannot replace a file Excel shows
+    with pytest.raises(StateError) as err:
+        write_atomic(tmp_path / "results.csv", b"job,status\n")
+    assert err.value.message == f"no permission to write results.csv in {tmp_path}"
+    close = "close it in any program that has it open (Excel, a viewer), or "
+    writable = "make the folder writable for you, or choose a writable output folder with -o"
+    assert err.value.hint == (close if error is SharingViolation else "") + writable
+    assert list(tmp_path.iterdir()) == []  # the temporary file is gone too
