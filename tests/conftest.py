@@ -62,6 +62,7 @@ LONGEST_FIRST = (
     "test_cli_run.py",  # 14 s
     "test_git_quiet.py",  # 15 s: a dozen emulated runs through the CLI
     "test_injection_e2e.py",  # 12 s: a run in a pseudo-terminal, review in a child process
+    "test_portable.py",  # 20 s: a campaign, then Ctrl-C, in children restricted as on Windows
     "test_fuzz_front_end.py",  # 12 s, all CPU
     "test_plan_diff_e2e.py",
     "test_disk_full.py",

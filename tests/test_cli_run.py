@@ -7,7 +7,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -300,7 +299,7 @@ def test_sigkill_mid_run_then_resume_loses_nothing_paid_for(campaign, tmp_path):
                     if len(done) >= 6:
                         break
             time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)
+        child.kill()  # SIGKILL; TerminateProcess on Windows
         child.wait(timeout=30)
 
         before = state_rows(out)

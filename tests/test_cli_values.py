@@ -15,6 +15,7 @@ from runner.cli_params import FiniteFloat
 from runner.diagnostics import Diagnostic, Span
 from runner.printable import json_printable, one_line, printable
 from tests.clihelp import run_cli
+from tests.platforms import posix_only
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 FAST = ("--rpm", "60000")
@@ -187,7 +188,10 @@ def test_verify_of_a_folder_that_does_not_exist_says_so(campaign, capsys) -> Non
     assert "error: the recipe nope.yaml does not exist" in recipe.err
 
 
-@pytest.mark.parametrize("where", ["/dev/null", "campaign/spring-campaign.yaml/out"])
+@pytest.mark.parametrize(
+    "where",
+    [pytest.param("/dev/null", marks=posix_only("/dev/null")), "campaign/spring-campaign.yaml/out"],
+)
 @pytest.mark.parametrize("command", ["run", "plan"])
 def test_an_output_folder_that_is_not_a_folder_is_said_so(campaign, capsys, command, where):
     extra = ["--emulate", "-y"] if command == "run" else []

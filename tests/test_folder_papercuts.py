@@ -24,6 +24,7 @@ from runner.review.decisions import REVIEW_NAME, Decision, Review, save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import remount_read_only, tmpfs
+from tests.platforms import posix_only
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "out"
 
 
+@posix_only("/dev/null")
 def test_export_to_a_file_a_device_or_a_path_under_a_file_says_it_must_be_a_folder(
     out, tmp_path, capsys
 ):
@@ -155,6 +157,7 @@ def test_report_on_a_read_only_folder_offers_no_option_it_does_not_have(out, tmp
 @pytest.mark.parametrize(
     "command", [("report",), ("export", "--to", "delivery"), ("review", "--no-browser")]
 )
+@posix_only("/dev/null")
 def test_a_file_or_a_device_given_as_outdir_is_said_to_be_no_output_folder(
     tmp_path, capsys, command
 ):
@@ -168,6 +171,7 @@ def test_a_file_or_a_device_given_as_outdir_is_said_to_be_no_output_folder(
         assert "no run has written" not in result.err
 
 
+@posix_only("/dev/null")
 def test_verify_of_a_folder_no_run_wrote_does_not_send_you_to_report(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     result = run_cli(capsys, "verify", str(tmp_path / "empty"))
@@ -179,6 +183,7 @@ def test_verify_of_a_folder_no_run_wrote_does_not_send_you_to_report(tmp_path, c
     assert "'/dev/null' is a device, a pipe or a socket, neither an output folder" in device.err
 
 
+@posix_only("/dev/null")
 def test_init_into_a_file_a_device_or_under_a_file_says_it_is_not_a_folder(tmp_path, capsys):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")

@@ -27,6 +27,7 @@ from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from tests.actions_runner import Command, commands_in
 from tests.clihelp import CliResult, run_cli
+from tests.platforms import posix_only
 from tests.test_workflow_commands import HOSTILE
 
 pytestmark = pytest.mark.slow
@@ -185,6 +186,7 @@ def test_review_keys_in_orphan_lines_and_in_an_error(ci_ran, capsys):
     assert annotation.prop("file") == REVIEW_FILE and annotation.prop("line") == "3"
 
 
+@posix_only("SIGINT to send to one child")
 def test_the_review_command_prints_orphans_inert(ci_ran):
     out = ci_ran / "out" / "hostile"
     (out / "review.yaml").write_text(

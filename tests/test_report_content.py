@@ -16,6 +16,7 @@ from runner.recipe.model import PriceTable
 from runner.report import write_reports
 from runner.report.atomic import write_if_changed
 from runner.report.content import folder_content, iso_utc
+from tests.platforms import posix_only
 from tests.report_snapshots import JobSpec, build_snapshot, make_sources
 
 EARLY, LATE = "20240301T080000Z-aaaaaa", "20240302T090000Z-bbbbbb"
@@ -103,6 +104,7 @@ def test_write_reports_says_which_were_up_to_date(tmp_path) -> None:
     assert again.unchanged == again.written
 
 
+@posix_only("named pipes in a folder (os.mkfifo)")
 def test_what_sits_at_a_report_name_is_never_read_unless_a_file_of_that_size(tmp_path) -> None:
     """A pipe would block the comparison forever; a link could lead anywhere: both are
     replaced by the report, as before, without being read."""

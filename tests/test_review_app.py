@@ -31,6 +31,7 @@ from runner.review.server import ReviewServer
 from runner.review.takes import take_path
 from tests import statehelp
 from tests.clihelp import run_cli
+from tests.platforms import posix_only
 from tests.report_snapshots import SCRIPT, build_snapshot, campaign_specs, make_sources
 
 
@@ -292,6 +293,7 @@ def test_verify_reports_orphaned_decisions(
     assert "old/job" in (recorded / REVIEW_NAME).read_text()
 
 
+@posix_only("SIGINT to send to one child")
 def test_review_command_prints_the_url_and_stops_on_ctrl_c(recorded: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "runner", "review", str(recorded), "--no-browser"],

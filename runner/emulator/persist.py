@@ -27,6 +27,7 @@ from typing import Any
 
 from runner.emulator.ledger import LedgerEntry
 from runner.emulator.store import MIMETYPES, ResultSpec
+from runner.fileio import O_BINARY, fsync_dir
 
 JOURNAL = "journal.jsonl"
 SECRET = "presign.key"
@@ -143,7 +144,7 @@ class StateFolder:
     def _append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
         with self._lock:
-            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | O_BINARY, 0o600)
             try:
                 written = os.write(fd, line)
                 if written != len(line):  # a short write leaves a torn line; say so
@@ -179,7 +180,7 @@ def _entry(data: dict[str, Any]) -> LedgerEntry:
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file, fsync it, rename it into place and fsync the folder."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o600)
     try:
         try:
             view = memoryview(data)
@@ -192,8 +193,4 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -31,6 +32,7 @@ from runner.execute.selection import Selection, select_jobs
 from runner.execute.spend import lock_generations
 from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
+from runner.execute.stop_signals import stop_signals_to
 from runner.execute.thumbnails import ThumbnailMaker
 from runner.fileio import check_writable, disk_full, folder_error
 from runner.plan.model import Plan
@@ -125,13 +127,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.failed == 0 and self.interrupted == 0 and self.fatal is None
-
-
-# What Ctrl-C, `docker stop` / a CI cancel and a closed SSH session send: all stop the run the
-# same way (drain, record, exit 128 + the signal's number).
-STOP_SIGNALS = tuple(
-    sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig
-)
 
 
 class RunAbandoned(KeyboardInterrupt):
@@ -238,7 +233,6 @@ async def _run_with_client(
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     received: list[int] = []
-    handled: list[int] = []
     timers: list[asyncio.TimerHandle] = []
 
     def on_drain_timeout() -> None:
@@ -252,28 +246,21 @@ async def _run_with_client(
         if options.drain_timeout is not None:
             timers.append(loop.call_later(options.drain_timeout, on_drain_timeout))
 
-    if handle_signals and threading.current_thread() is threading.main_thread():
-        for signum in STOP_SIGNALS:
-            try:
-                loop.add_signal_handler(signum, on_signal, signum)
-            except (NotImplementedError, RuntimeError, ValueError):  # not on this platform
-                continue
-            handled.append(signum)
+    watch = handle_signals and threading.current_thread() is threading.main_thread()
     try:
-        async with OneMinClient(
-            api_key=api_key,
-            base_url=base_url,
-            asset_base_url=asset_base_url,
-            transport=transport,
-            timeout=options.timeouts,
-            max_connections=options.max_in_flight + 4,
-        ) as client:
-            result = await run_plan_async(plan, options, client, events, stop)
+        with stop_signals_to(loop, on_signal) if watch else contextlib.nullcontext():
+            async with OneMinClient(
+                api_key=api_key,
+                base_url=base_url,
+                asset_base_url=asset_base_url,
+                transport=transport,
+                timeout=options.timeouts,
+                max_connections=options.max_in_flight + 4,
+            ) as client:
+                result = await run_plan_async(plan, options, client, events, stop)
     finally:
         for timer in timers:
             timer.cancel()
-        for signum in handled:
-            loop.remove_signal_handler(signum)
     if received:
         result = dataclasses.replace(result, stop_signal=received[0])
     return result

@@ -8,7 +8,7 @@ import os
 import stat
 from pathlib import Path
 
-from runner.fileio import OUTPUT_FOLDER, FolderRole, folder_error, temp_beside
+from runner.fileio import O_BINARY, OUTPUT_FOLDER, FolderRole, folder_error, temp_beside
 
 
 def write_atomic(
@@ -55,7 +55,7 @@ def holds(path: Path, data: bytes) -> bool:
         if not _is_regular(os.lstat(path), len(data)):
             return False
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        fd = os.open(path, flags | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, flags | O_BINARY)
     except OSError:
         return False
     try:

@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from runner.diagnostics import BackdropError
 from runner.execute.records import RunSnapshot
+from runner.fileio import O_BINARY
 from runner.review.binding import DEFAULT_REASON, binding, current_images, images_on_disk
 from runner.review.decisions import (
     MAX_VARIANTS,
@@ -321,7 +322,7 @@ def _inside(root: Path, relative: str) -> tuple[Path, bytes] | None:
         return None
     try:
         # O_NOFOLLOW: a file swapped for a symlink after resolving is refused, not followed.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | O_BINARY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     with os.fdopen(fd, "rb") as handle:

@@ -13,10 +13,7 @@ review pages (or a review beside a run) never lose each other's decisions.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -25,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, cast
 
 from runner.diagnostics import Diagnostic, RecipeError, StateError, display_path
+from runner.exclusive import CannotLock, ExclusiveFile
 from runner.fileio import fsync_dir
 from runner.recipe.loader import MAX_DATA_BYTES, LoadedDocument, load_yaml_file
 from runner.recipe.validate import explain_schema_errors
@@ -399,30 +397,29 @@ def _write(output_dir: Path, review: Review) -> bool:
 
 @contextlib.contextmanager
 def review_lock(output_dir: Path) -> Iterator[None]:
-    """Hold the review lock (an flock the kernel drops if the process dies) for one write."""
+    """Hold the review lock (runner/exclusive.py: the OS drops it if the process dies) for one
+    write."""
     path = Path(output_dir) / LOCK_NAME
+    lock = ExclusiveFile(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        taken = lock.try_acquire(wait=LOCK_WAIT_S)
+    except CannotLock as exc:
+        raise StateError(
+            f"cannot lock {display_path(path)}: {exc.strerror or exc}",
+            "put the output folder on a local disk",
+        ) from None
     except OSError as exc:
         raise StateError(
             f"cannot create {display_path(path)}: {exc.strerror or exc}",
             "check that the output folder is writable",
         ) from None
+    if not taken:
+        raise StateError(
+            f"another backdrop process has been writing {REVIEW_NAME} in "
+            f"{display_path(Path(output_dir))} for {LOCK_WAIT_S:.0f} seconds",
+            "check for a stuck backdrop process and stop it, then try again",
+        )
     try:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StateError(
-                        f"another backdrop process has been writing {REVIEW_NAME} in "
-                        f"{display_path(Path(output_dir))} for {LOCK_WAIT_S:.0f} seconds",
-                        "check for a stuck backdrop process and stop it, then try again",
-                    ) from None
-                time.sleep(0.01)
         yield
     finally:
-        os.close(fd)  # releases the flock
+        lock.release()
