@@ -65,8 +65,7 @@ class Campaign:
 def campaign(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ONEMIN_API_KEY", API_KEY)
-    # Each generation paints images of its own, as 1min.ai does.
-    with EmulatorServer(EmulatorConfig(api_key=API_KEY, fresh_results=True)) as server:
+    with EmulatorServer(EmulatorConfig(api_key=API_KEY)) as server:
         made = Campaign(tmp_path, capsys, server)
         made.run()
         approve_on_page(made.out, KEYS, pick=2)
