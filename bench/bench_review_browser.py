@@ -4,8 +4,9 @@ Builds, in a temporary folder, a recorded run of N jobs (n = 2, a small real JPE
 products as mappings like a CSV row) with a decision for every job, serves it as `backdrop
 review` does, and measures in headless Chromium:
 
-- first load: the bytes of the page and of what its script fetches (document, script, JSON;
-  thumbnails counted apart), and the time from navigation to the first job on screen;
+- first load: the bytes of the page and of what its script fetches to draw the first page
+  (document, JSON; the next page fetched ahead and the thumbnails counted apart), and the time
+  from navigation to the first job on screen;
 - click: Reject pressed on a job until its card shows the saved decision, painted (the mean and
   the worst of 20 jobs);
 - next page (a paged page only): `j` on the last job of a page until the next page's first job
@@ -35,7 +36,6 @@ from runner.plan.model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout
 from runner.review.decisions import Decision, Review, review_key, save_review
 from runner.review.server import ReviewServer, state_images
-from tests.playwright_support import ARGS, find_chromium
 
 CLICKS = 20
 TURNS = 5
@@ -139,12 +139,11 @@ def recorded_run(out: Path, count: int) -> list[str]:
     return [review_key(job.outputs) for job in jobs]
 
 
-def measure(url: str) -> dict[str, Any]:
+def measure(url: str, chromium: str) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    chromium = find_chromium()
-    if chromium is None:
-        raise SystemExit("Chromium is not installed: run `bash scripts/ensure-chromium.sh` first.")
+    from tests.playwright_support import ARGS
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=ARGS)
         try:
@@ -156,11 +155,14 @@ def measure(url: str) -> dict[str, Any]:
             tab.wait_for_selector("[data-job]")
             first_s = time.perf_counter() - start
             tab.wait_for_load_state("load")
-            page_bytes = image_bytes = 0
+            page_bytes = image_bytes = ahead_bytes = 0
+            cards = 0
             for response in responses:
                 size = int(response.header_value("content-length") or 0)
                 if response.request.resource_type == "image":
                     image_bytes += size
+                elif "/api/jobs?" in response.url and (cards := cards + 1) > 1:
+                    ahead_bytes += size  # the next page, fetched ahead once this one is drawn
                 else:
                     page_bytes += size
             keys = tab.evaluate(
@@ -176,6 +178,7 @@ def measure(url: str) -> dict[str, Any]:
         "first_s": first_s,
         "page_bytes": page_bytes,
         "image_bytes": image_bytes,
+        "ahead_bytes": ahead_bytes,
         "click_ms": statistics.mean(clicks),
         "click_max_ms": max(clicks),
         "turn_ms": statistics.mean(turns) if turns else None,
@@ -183,6 +186,17 @@ def measure(url: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    try:
+        import playwright  # noqa: F401
+
+        from tests.playwright_support import find_chromium
+    except ImportError:
+        print("bench_review_browser: skipped, it needs the test dependencies (make test)")
+        return
+    chromium = find_chromium()
+    if chromium is None:
+        print("bench_review_browser: skipped, no Chromium (bash scripts/ensure-chromium.sh)")
+        return
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     out = Path(tempfile.mkdtemp(prefix="backdrop-bench-review-browser-")) / "out"
     keys = recorded_run(out, count)
@@ -190,12 +204,13 @@ def main() -> None:
     read = lambda: StateStore.read_snapshot(out)  # noqa: E731
     page_size = int(sys.argv[2]) if len(sys.argv) > 2 else None
     with ReviewServer(out, read, images_at=state_images(out), page_size=page_size) as server:
-        found = measure(server.url)
+        found = measure(server.url, chromium)
     turn = "" if found["turn_ms"] is None else f" | next page {found['turn_ms']:,.0f} ms"
     print(
         f"{count:>6,} jobs | first load {found['first_s'] * 1000:,.0f} ms, "
-        f"{found['page_bytes'] / 1024:,.0f} KiB (+ {found['image_bytes'] / 1024:,.0f} KiB "
-        f"thumbnails) | click {found['click_ms']:,.0f} ms (worst {found['click_max_ms']:,.0f})"
+        f"{found['page_bytes'] / 1024:,.0f} KiB (+ {found['ahead_bytes'] / 1024:,.0f} KiB of the "
+        f"next page, {found['image_bytes'] / 1024:,.0f} KiB of thumbnails) | click"
+        f" {found['click_ms']:,.0f} ms (worst {found['click_max_ms']:,.0f})"
         f"{turn}"
     )
 

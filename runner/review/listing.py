@@ -112,8 +112,12 @@ def _axis(name: str, jobs: Sequence[JobRecord]) -> tuple[str, list[str], tuple[i
 def count_statuses(review: Review, images: Mapping[str, Sequence[str | None]]) -> dict[str, int]:
     """The jobs per status as the page shows them (an approval of other images is pending)."""
     counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
-    for key, shown in images.items():
-        counts[shown_status(review.decision(key), shown)] += 1
+    counts["pending"] = len(images)  # until decided: only the decisions need a look
+    for key, decision in review.decisions.items():
+        shown = images.get(key)
+        if shown is not None:
+            counts["pending"] -= 1
+            counts[shown_status(decision, shown)] += 1
     return counts
 
 
