@@ -149,6 +149,35 @@ def test_the_jobs_json_refuses_what_the_page_never_asks(server: ReviewServer) ->
     assert "review.yaml:4:13: error: jobs.a.status: 'done'" in broken.json()["error"]
 
 
+def test_a_page_built_before_a_run_changed_the_jobs_still_gets_its_own(
+    folder: tuple[Path, RunSnapshot],
+) -> None:
+    """Positions name the jobs of the page's own listing, never another run's at that place."""
+    import dataclasses
+
+    out, snapshot = folder
+    (out / REVIEW_NAME).unlink(missing_ok=True)
+    shown = [snapshot]
+    with ReviewServer(out, lambda: shown[0]) as server:
+        before = page_version(server)
+        shown[0] = dataclasses.replace(snapshot, jobs=snapshot.jobs[1:])  # a run dropped job 0
+        after = page_version(server)  # another tab loads the page
+        assert after != before
+        old = api_get(server, "/api/jobs", version=before, at="0").json()["jobs"]
+        new = api_get(server, "/api/jobs", version=after, at="0").json()["jobs"]
+        assert (old[0]["key"], new[0]["key"]) == ("job-000", "job-001")
+
+
+def test_the_page_script_never_parses_data_as_markup() -> None:
+    """Every value reaches the page through textContent or setAttribute (the CSP is the net)."""
+    from importlib import resources
+
+    script = resources.files("runner.review").joinpath("assets", "review.js").read_text("utf-8")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script
+    assert "textContent" in script
+
+
 def test_the_index_has_every_job_for_the_filters_and_counts(server: ReviewServer) -> None:
     save_review(
         server.output_dir,

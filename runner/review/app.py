@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import json
 import os
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,8 +48,7 @@ from runner.review.listing import (
     MAX_CARDS,
     PAGE_SIZE,
     FileUrls,
-    Listing,
-    build_listing,
+    Listings,
     cards_json,
     count_statuses,
     index_json,
@@ -112,51 +110,8 @@ def loopback_origins(port: int) -> frozenset[str]:
     return frozenset({f"http://127.0.0.1:{port}", f"http://localhost:{port}"})
 
 
-class _Jobs:
-    """The jobs a page may show and a decision may name: read with each page load, not with each
-    click or page turn.
-
-    Reading the whole run per click cost 0.4 s at 5,000 jobs. A page only names the jobs it was
-    built with, so refreshing at each page load (and for an unknown name) is enough; the images
-    of the job clicked are read again at the click (ReviewSite.images_now). The last few
-    listings are kept by version, so that a page opened before another one reloaded (after a
-    run) still gets the jobs it was built on.
-    """
-
-    KEPT = 3
-
-    def __init__(self, site: ReviewSite) -> None:
-        self.site = site
-        self.listings: OrderedDict[str, Listing] = OrderedDict()
-        self.latest: Listing | None = None
-        self.images: dict[str, tuple[str | None, ...]] = {}
-
-    def refresh(self, snapshot: RunSnapshot | None = None) -> Listing:
-        listing = build_listing(snapshot or self.site.load_snapshot())
-        output_dir = self.site.output_dir
-        self.images = {
-            key: images_on_disk(output_dir, job)
-            for key, job in zip(listing.keys, listing.jobs, strict=True)
-        }
-        self.listings[listing.version] = self.latest = listing
-        self.listings.move_to_end(listing.version)
-        while len(self.listings) > self.KEPT:
-            self.listings.popitem(last=False)
-        return listing
-
-    def version(self, version: str | None) -> Listing | None:
-        """The listing a page was built on, if it is still kept."""
-        return self.listings.get(version or "")
-
-    def current(self, key: object) -> Mapping[str, tuple[str, ...]]:
-        latest = self.latest
-        if latest is None or key not in latest.outputs:
-            latest = self.refresh()
-        return latest.outputs
-
-
 def create_review_app(site: ReviewSite) -> Starlette:
-    jobs = _Jobs(site)
+    jobs = Listings(site.output_dir, site.load_snapshot)
     urls = FileUrls(site.output_dir, site.token)
 
     def page(request: Request) -> Response:  # sync: Starlette runs it in a worker thread
@@ -309,7 +264,7 @@ class _Change:
         return replace(with_status(decision, "approved", images=self.images), pick=pick)
 
 
-def _decide(site: ReviewSite, jobs: _Jobs, body: bytes) -> Response:
+def _decide(site: ReviewSite, jobs: Listings, body: bytes) -> Response:
     """Apply one decision; blocking (file lock, fsync), so it runs in a worker thread."""
     try:
         data = json.loads(body)
