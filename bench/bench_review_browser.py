@@ -10,7 +10,7 @@ review` does, and measures in headless Chromium:
 - click: Reject pressed on a job until its card shows the saved decision, painted (the mean and
   the worst of 20 jobs);
 - next page (a paged page only): `j` on the last job of a page until the next page's first job
-  is current and painted (the mean of 5).
+  is current and painted (the mean of 5, a second apart: a reviewer looks at a page first).
 
 Run: .venv/bin/python bench/bench_review_browser.py [JOBS [PAGE_SIZE]]   (default 5000, the page's)
 """
@@ -171,7 +171,10 @@ def measure(url: str, chromium: str) -> dict[str, Any]:
             )
             clicks = [tab.evaluate(CLICK, key) for key in keys]
             paged = tab.locator("[data-page=next]:visible").count() > 0  # more than one page
-            turns = [tab.evaluate(TURN) for _ in range(TURNS)] if paged else []
+            turns = []
+            for _ in range(TURNS if paged else 0):
+                tab.wait_for_timeout(1000)  # a reviewer looks at a page before leaving it
+                turns.append(tab.evaluate(TURN))
         finally:
             browser.close()
     return {

@@ -74,8 +74,9 @@
     showing.textContent = "Showing " + visible + " of " + index.total + " jobs";
     var first = page * index.page_size;
     var last = Math.min(order.length, first + index.page_size);
+    var span = last - first > 1 ? "jobs " + (first + 1) + "–" + last : "job " + last;
     document.querySelectorAll("[data-role=pages]").forEach(function (label) {
-      label.textContent = "Page " + (page + 1) + " of " + pages() + " (jobs " + (order.length ? first + 1 : 0) + "–" + last + ")";
+      label.textContent = "Page " + (page + 1) + " of " + pages() + " (" + span + ")";
     });
     document.querySelectorAll(".pager").forEach(function (pager) { pager.hidden = pages() < 2; });
     document.querySelectorAll('[data-page="previous"]').forEach(function (button) { button.disabled = page <= 0; });
