@@ -17,6 +17,7 @@ import io
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -34,10 +35,12 @@ from runner.review.decisions import (  # noqa: E402
     Decision,
     EarlierTake,
     Review,
+    Status,
     review_key,
     save_review,
 )
 from runner.review.server import ReviewServer  # noqa: E402
+from runner.review.takes import take_path  # noqa: E402
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 PRODUCTS = (
@@ -162,21 +165,33 @@ def build_example(out_dir: Path) -> RunSnapshot:
     )
 
 
-def example_review(snapshot: RunSnapshot) -> Review:
-    """A review half done: a few approved (one with a picked variant), one rejected."""
-    keys = {job.label: review_key(job.outputs) for job in snapshot.jobs}
+def example_review(snapshot: RunSnapshot, out_dir: Path) -> Review:
+    """A review half done: a few approved (one with a picked variant), one rejected, and one
+    regenerated after a rejection, with its take 1 kept to compare."""
+    jobs = {job.label: job for job in snapshot.jobs}
     mug = "product=MUG-01 season={} market={}"
+
+    def decided(label: str, status: Status, **fields: Any) -> tuple[str, Decision]:
+        job = jobs[label]  # decided on its images, as the page decides
+        images = tuple(f.sha256 for f in job.files)
+        return review_key(job.outputs), Decision(status, sha256=images, **fields)
+
+    retake = jobs[mug.format("autumn", "fr-FR")]
+    for output in retake.outputs:  # take 1: another picture of the same request
+        kept = out_dir / take_path(output, 1)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        prompt = str(retake.prompt_object["prompt"])
+        kept.write_bytes(result_image(Path(retake.image_path or ""), prompt, 1))
+    earlier = EarlierTake(1, "rejected", None, "wrong season")
     return Review(
-        {
-            keys[mug.format("spring", "fr-FR")]: Decision("approved", pick=2),
-            keys[mug.format("spring", "de-DE")]: Decision("approved"),
-            keys[mug.format("spring", "ja-JP")]: Decision(
-                "rejected", note="too dark for a spring campaign"
-            ),
-            keys[mug.format("autumn", "fr-FR")]: Decision(
-                take=2, history=(EarlierTake(1, "rejected", None, "wrong season"),)
-            ),
-        }
+        dict(
+            [
+                decided(mug.format("spring", "fr-FR"), "approved", pick=2),
+                decided(mug.format("spring", "de-DE"), "approved"),
+                decided(mug.format("spring", "ja-JP"), "rejected", note="too dark for spring"),
+                (review_key(retake.outputs), Decision(take=2, history=(earlier,))),
+            ]
+        )
     )
 
 
@@ -195,7 +210,7 @@ def main() -> int:
         out_dir = Path(temp) / "out" / "spring-campaign"
         snapshot = build_example(out_dir)
         paths = write_reports(snapshot, out_dir)
-        save_review(out_dir, example_review(snapshot))
+        save_review(out_dir, example_review(snapshot, out_dir))
         with (
             sync_playwright() as playwright,
             ReviewServer(out_dir, lambda: snapshot) as server,
@@ -207,6 +222,8 @@ def main() -> int:
                 page = browser.new_page(viewport={"width": 1280, "height": 960})
                 for url, name in ((paths.html.as_uri(), "report.png"), (server.url, "review.png")):
                     page.goto(url, wait_until="load")
+                    if name == "review.png":  # its jobs are drawn once fetched
+                        page.wait_for_selector("#jobs[aria-busy=false]")
                     # Lazy images below the fold never load; give those in view a moment.
                     page.evaluate(
                         "Promise.race([new Promise(done => setTimeout(done, 5000)),"

@@ -12,7 +12,6 @@ import json
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 
 from runner.deliver.export import MANIFEST_NAME
@@ -23,6 +22,7 @@ from runner.review.decisions import REVIEW_NAME, load_review
 from runner.review.server import ReviewServer
 from tests.approvalhelp import KEYS, approve_on_page, post_decisions, shown_images, write_campaign
 from tests.clihelp import CliResult, run_cli
+from tests.reviewhelp import page_jobs
 
 API_KEY = "sk-TEST-binding-8d2f"
 pytestmark = pytest.mark.timeout(240)
@@ -65,8 +65,7 @@ class Campaign:
 def campaign(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ONEMIN_API_KEY", API_KEY)
-    # Each generation paints images of its own, as 1min.ai does.
-    with EmulatorServer(EmulatorConfig(api_key=API_KEY, fresh_results=True)) as server:
+    with EmulatorServer(EmulatorConfig(api_key=API_KEY)) as server:
         made = Campaign(tmp_path, capsys, server)
         made.run()
         approve_on_page(made.out, KEYS, pick=2)
@@ -79,8 +78,7 @@ def digest(path: Path) -> str:
 
 def page_statuses(out: Path) -> dict[str, str]:
     with ReviewServer(out, lambda: StateStore.read_snapshot(out)) as server:
-        html = httpx.get(server.url).text
-    return dict(re.findall(r'<article class="job" data-job="([^"]+)" data-status="(\w+)"', html))
+        return {job["key"]: job["status"] for job in page_jobs(server)}
 
 
 def test_a_recipe_change_sends_the_approvals_it_replaces_back_to_review(campaign):

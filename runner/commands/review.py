@@ -37,7 +37,7 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
     from runner.execute.state import StateStore
     from runner.review.checks import decision_problems, job_variants
     from runner.review.decisions import ReviewFileError, load_review, orphaned
-    from runner.review.page import count_statuses, job_images
+    from runner.review.listing import count_statuses, job_images
     from runner.review.server import ReviewServer, state_images
     from runner.review.writable import check_decisions_writable
 

@@ -23,6 +23,7 @@ import random
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -50,7 +51,7 @@ from runner.emulator.faults import FaultInjector
 from runner.emulator.ledger import Ledger, Stats
 from runner.emulator.persist import StateFolder
 from runner.emulator.render_cache import RenderCache
-from runner.emulator.store import AssetStore, ResultSpec, Upload
+from runner.emulator.store import AssetStore, Picture, ResultSpec, Upload
 
 _ALLOWED_FIELDS = frozenset({"imageUrl", "prompt", *limits.PROMPT_FIELDS})
 _FORM_OVERHEAD = 64 * 1024  # multipart framing around the file
@@ -74,7 +75,6 @@ class EmulatorApi:
         self.team_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/team"))
         self.user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/user"))
         self.busy = 0  # API requests being answered now
-        self.painted = 0  # variants painted so far, with fresh_results
         self.reset_state()
 
     def counted(
@@ -98,11 +98,16 @@ class EmulatorApi:
         self.faults = FaultInjector(self.config)
         self.ids = random.Random(self.config.seed)
         self.stats.reset()
+        # Images painted so far of each picture: the next generation of it paints the next ones.
+        self.painted: dict[Picture, int] = {}
         if self.saved is not None:
             restored = self.saved.load()
             self.store.restore(restored.uploads, restored.results)
             self.store.forgotten.update(restored.forgotten)
             self.ledger.restore(restored.charges)
+            for spec in restored.results.values():
+                picture = self.store.picture_of(spec)
+                self.painted[picture] = max(self.painted.get(picture, 0), spec.variant + 1)
             # Ids go on from where the earlier emulator stopped, not from the seed's start.
             for _ in range(len(restored.uploads) + len(restored.charges)):
                 self.ids.getrandbits(128)
@@ -167,20 +172,20 @@ class EmulatorApi:
             await form.close()
         if len(data) > limits.MAX_UPLOAD_BYTES:
             return too_large()
-        image_format = await run_in_threadpool(sniff_image, data)
+        image_format, sha256 = await run_in_threadpool(sniff_image, data)
         if image_format is None:
             return bad_request("The file is not a PNG, JPEG or WebP image")
         mimetype = limits.SOURCE_FORMATS[image_format]
         extension = _SOURCE_EXTENSIONS[image_format]
         if self.saved is None:
-            key = self.store.add_upload(filename, data, mimetype, extension)
+            key = self.store.add_upload(filename, data, mimetype, extension, sha256)
         else:
             key = self.store.upload_key(filename, extension)
             try:  # kept on disk before it is answered, as the real bucket would
                 await run_in_threadpool(self.saved.record_upload, key, data, mimetype)
             except OSError as exc:
                 return cannot_save(exc)
-            self.store.uploads[key] = Upload(data, mimetype)
+            self.store.keep_upload(key, Upload(data, mimetype), sha256)
         return JSONResponse(
             {
                 "asset": {
@@ -243,21 +248,23 @@ class EmulatorApi:
                 return failure
             if not self.ledger.can_afford(cost):  # others may have spent meanwhile
                 return self.out_of_credits(cost)
-            first = 0
-            if self.config.fresh_results:  # variants no generation has painted yet
-                first, self.painted = self.painted, self.painted + n
-            specs = [
-                ResultSpec(
-                    source=source,
-                    prompt=str(prompt_object["prompt"]),
-                    size=str(prompt_object["size"]),
-                    output_format=str(prompt_object["output_format"]),
-                    compression=int(prompt_object["output_compression"]),
-                    variant=first + index,
-                    cached=self.config.cache_results,
-                )
-                for index in range(n)
-            ]
+            painted = ResultSpec(
+                source=source,
+                prompt=str(prompt_object["prompt"]),
+                size=str(prompt_object["size"]),
+                output_format=str(prompt_object["output_format"]),
+                compression=int(prompt_object["output_compression"]),
+                variant=0,
+                cached=self.config.cache_results,
+            )
+            # As a real generator, each generation paints new images: the variants this
+            # picture's earlier generations did not (its first one paints 0 .. n-1). Counted
+            # per picture, not over all requests, so a run's images do not depend on the order
+            # its requests arrive in.
+            picture = self.store.picture_of(painted)
+            first = self.painted.get(picture, 0)
+            self.painted[picture] = first + n
+            specs = [replace(painted, variant=first + index) for index in range(n)]
             results = tuple(self.store.add_result(spec) for spec in specs)
             record_id = self.new_uuid()
             fail_late = self.faults.fail_after_charge()
@@ -412,17 +419,19 @@ def check_prompt_object(sent: dict[str, Any]) -> str | None:
     return None
 
 
-def sniff_image(data: bytes) -> str | None:
-    """The Pillow format name when `data` is a whole, accepted image; else None."""
+def sniff_image(data: bytes) -> tuple[str | None, str]:
+    """The Pillow format name when `data` is a whole, accepted image (else None), and the
+    SHA-256 of the bytes (worked out here, off the event loop)."""
     from PIL import Image
 
+    sha256 = hashlib.sha256(data).hexdigest()
     try:
         with Image.open(io.BytesIO(data)) as image:
             image_format = image.format
             image.verify()
     except Exception:  # Pillow raises many kinds for bad input; all mean "not an image"
-        return None
-    return image_format if image_format in limits.SOURCE_FORMATS else None
+        return None, sha256
+    return (image_format if image_format in limits.SOURCE_FORMATS else None), sha256
 
 
 def create_app(config: EmulatorConfig | None = None) -> Starlette:

@@ -49,10 +49,6 @@ class EmulatorConfig:
         default_factory=lambda: dict(DEFAULT_CREDITS_PER_IMAGE), hash=False
     )
     cache_results: bool = False  # one cached image per (size, format): benchmarks the runner
-    # Each generation paints images of its own, as the real API does: the same request made
-    # again gives other images (off: the same request gives the same bytes, which tests and
-    # rehearsals rely on).
-    fresh_results: bool = False
     seed: int | None = None  # makes fault decisions (and ids) deterministic
     asset_base_url: str | None = None  # default: "<the request's base URL>/asset"
     # When set, uploads, results, charges and the presigning secret are kept in this folder and

@@ -5,6 +5,10 @@ names its own host); a write must also come from this server's own `Origin` (so 
 cannot post decisions: CSRF) with a JSON body. Files are served only from inside the output
 folder, after resolving symlinks, and only images.
 
+The page is a shell; its script fetches the jobs as JSON (listing.py): GET /api/index (what the
+filters and counts need of every job) and GET /api/jobs?at=... (the cards of the page in view),
+both for the listing the shell was built on, named by its version.
+
 A decision is made on the images the page showed: the page sends their SHA-256, and the server
 saves it only if they are still the job's images (checked under review.yaml's lock, so that a run
 replacing them meanwhile is either seen here or releases the decision after it). Approving a job
@@ -17,7 +21,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -41,12 +45,16 @@ from runner.review.decisions import (
     update_review,
     with_status,
 )
-from runner.review.page import (
-    build_page,
-    content_security_policy,
+from runner.review.listing import (
+    MAX_CARDS,
+    PAGE_SIZE,
+    FileUrls,
+    Listings,
+    cards_json,
     count_statuses,
-    render_page,
+    index_json,
 )
+from runner.review.page import build_page, content_security_policy, render_page
 
 TOKEN_HEADER = "X-Backdrop-Token"
 MAX_BODY_BYTES = 16 * 1024
@@ -80,6 +88,7 @@ class ReviewSite:
     load_snapshot: Callable[[], RunSnapshot]
     # None: read from load_snapshot() at each click (slower on big runs; fine for a fixed one)
     images_at: ImagesAt | None = None
+    page_size: int = PAGE_SIZE  # jobs per page of the review page
 
     @property
     def hosts(self) -> frozenset[str]:
@@ -102,51 +111,64 @@ def loopback_origins(port: int) -> frozenset[str]:
     return frozenset({f"http://127.0.0.1:{port}", f"http://localhost:{port}"})
 
 
-class _Jobs:
-    """The jobs a decision may name, their outputs and images: read with each page, not with
-    each click.
-
-    Reading the whole run per click cost 0.4 s at 5,000 jobs. A page can only name the jobs it
-    was built with, so refreshing at each page load (and for an unknown name) is enough; the
-    images of the job clicked are read again at the click (ReviewSite.images_now).
-    """
-
-    def __init__(self, site: ReviewSite) -> None:
-        self.site = site
-        self.outputs: dict[str, tuple[str, ...]] | None = None
-        self.images: dict[str, tuple[str | None, ...]] = {}
-
-    def refresh(self, snapshot: RunSnapshot | None = None) -> dict[str, tuple[str, ...]]:
-        jobs = [job for job in (snapshot or self.site.load_snapshot()).jobs if job.outputs]
-        self.outputs = {review_key(job.outputs): job.outputs for job in jobs}
-        self.images = {
-            review_key(job.outputs): images_on_disk(self.site.output_dir, job) for job in jobs
-        }
-        return self.outputs
-
-    def current(self, key: object) -> dict[str, tuple[str, ...]]:
-        outputs = self.outputs
-        if outputs is None or key not in outputs:
-            outputs = self.refresh()
-        return outputs
-
-
 def create_review_app(site: ReviewSite) -> Starlette:
-    jobs = _Jobs(site)
+    jobs = Listings(site.output_dir, site.load_snapshot)
+    urls = FileUrls(site.output_dir, site.token)
 
     def page(request: Request) -> Response:  # sync: Starlette runs it in a worker thread
         refused = _refuse(request, site, write=False)
         if refused is not None:
             return refused
         try:
-            snapshot = site.load_snapshot()
-            jobs.refresh(snapshot)
-            view = build_page(snapshot, load_review(site.output_dir), site.output_dir, site.token)
+            listing = jobs.refresh()
+            review = load_review(site.output_dir)
+            view = build_page(listing, review, count_statuses(review, jobs.images))
         except BackdropError as error:
-            text = "\n".join(d.render() for d in error.diagnostics())
-            return PlainTextResponse(text + "\n", status_code=503, headers=_SECURITY_HEADERS)
+            return PlainTextResponse(
+                _diagnostics(error) + "\n", status_code=503, headers=_SECURITY_HEADERS
+            )
         headers = {**_SECURITY_HEADERS, "Content-Security-Policy": content_security_policy()}
         return HTMLResponse(render_page(view), headers=headers)
+
+    def index(request: Request) -> Response:
+        refused = _refuse(request, site, write=False)
+        if refused is not None:
+            return refused
+        listing = jobs.version(request.query_params.get("version"))
+        if listing is None:
+            return _error(409, _CHANGED)
+        try:
+            review = load_review(site.output_dir)
+        except BackdropError as error:
+            return _error(503, _diagnostics(error))
+        images = {
+            key: jobs.images.get(key) or images_on_disk(site.output_dir, job)
+            for key, job in zip(listing.keys, listing.jobs, strict=True)
+        }
+        return JSONResponse(
+            index_json(listing, review, images, site.page_size), headers=_SECURITY_HEADERS
+        )
+
+    def cards(request: Request) -> Response:
+        refused = _refuse(request, site, write=False)
+        if refused is not None:
+            return refused
+        listing = jobs.version(request.query_params.get("version"))
+        if listing is None:
+            return _error(409, _CHANGED)
+        try:
+            positions = _positions(request.query_params.get("at", ""), len(listing.jobs))
+        except ValueError as problem:
+            return _error(400, str(problem))
+        try:
+            review = load_review(site.output_dir)
+        except BackdropError as error:
+            return _error(503, _diagnostics(error))
+        answer = {
+            "jobs": cards_json(listing, positions, review, urls),
+            "counts": count_statuses(review, jobs.images),
+        }
+        return JSONResponse(answer, headers=_SECURITY_HEADERS)
 
     def file(request: Request) -> Response:
         refused = _refuse(request, site, write=False)
@@ -176,10 +198,32 @@ def create_review_app(site: ReviewSite) -> Starlette:
 
     routes = [
         Route("/", page, methods=["GET"]),
+        Route("/api/index", index, methods=["GET"]),
+        Route("/api/jobs", cards, methods=["GET"]),
         Route("/files/{path:path}", file, methods=["GET"]),
         Route("/api/decision", decide, methods=["POST"]),
     ]
     return Starlette(routes=routes)
+
+
+_CHANGED = "the run changed since this page was loaded: reload the page"
+
+
+def _diagnostics(error: BackdropError) -> str:
+    return "\n".join(d.render() for d in error.diagnostics())
+
+
+def _positions(text: str, total: int) -> list[int]:
+    """`at=0,1,2` as positions in a listing of `total` jobs; ValueError when it is not that."""
+    parts = text.split(",") if text else []
+    if len(parts) > MAX_CARDS:
+        raise ValueError(f"at most {MAX_CARDS} jobs at a time")
+    positions = []
+    for part in parts:
+        if not (part.isascii() and part.isdigit() and len(part) <= 9 and int(part) < total):
+            raise ValueError(f"at: the positions of jobs, 0 to {total - 1}, separated by commas")
+        positions.append(int(part))
+    return positions
 
 
 @dataclass(frozen=True)
@@ -221,7 +265,7 @@ class _Change:
         return replace(with_status(decision, "approved", images=self.images), pick=pick)
 
 
-def _decide(site: ReviewSite, jobs: _Jobs, body: bytes) -> Response:
+def _decide(site: ReviewSite, jobs: Listings, body: bytes) -> Response:
     """Apply one decision; blocking (file lock, fsync), so it runs in a worker thread."""
     try:
         data = json.loads(body)
@@ -279,7 +323,7 @@ def _refuse(request: Request, site: ReviewSite, *, write: bool) -> Response | No
     return None
 
 
-def _parse_change(data: Any, jobs: dict[str, tuple[str, ...]]) -> _Change:
+def _parse_change(data: Any, jobs: Mapping[str, tuple[str, ...]]) -> _Change:
     if not isinstance(data, dict):
         raise ValueError("the request must be a JSON object")
     key, action = data.get("job"), data.get("action")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,10 +48,12 @@ class ReviewServer(BackgroundServer):
         port: int = 0,
         token: str | None = None,
         images_at: ImagesAt | None = None,
+        page_size: int | None = None,
     ) -> None:
         self.output_dir = Path(output_dir).resolve()
         self.load_snapshot = load_snapshot
         self.images_at = images_at
+        self.page_size = page_size  # jobs per page; None: the page's own (listing.PAGE_SIZE)
         self.port = port
         self.token = token or new_token()
         self._sock: socket.socket | None = None
@@ -76,6 +79,8 @@ class ReviewServer(BackgroundServer):
             self.load_snapshot,
             self.images_at,
         )
+        if self.page_size is not None:
+            site = replace(site, page_size=self.page_size)
         self.site: ReviewSite = site
         self._server = _uvicorn_server(create_review_app(site))
 
