@@ -23,6 +23,7 @@ from runner.commands.report import report
 from runner.commands.review import review
 from runner.commands.run import run
 from runner.commands.schema import schema
+from runner.commands.status import status
 from runner.commands.validate import validate
 from runner.commands.verify import verify
 from runner.commands.workflow import WorkflowGroup
@@ -61,6 +62,7 @@ cli.add_command(verify)
 cli.add_command(emulator)
 cli.add_command(export)
 cli.add_command(review)
+cli.add_command(status)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
