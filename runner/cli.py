@@ -41,6 +41,7 @@ from runner.diagnostics import (
     cls=WorkflowGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="\b\nA campaign goes: init, validate, plan, run, review, export.\n"
+    "'backdrop status RECIPE' says where it stands and what to run next.\n"
     "'backdrop COMMAND --help' shows what a command takes.",
 )
 @click.version_option(__version__, prog_name="backdrop")

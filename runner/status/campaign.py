@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -141,9 +142,13 @@ def running_pid(output_dir: Path) -> int | None:
     alive (POSIX only: elsewhere os.kill would end the process)."""
     if os.name != "posix":
         return None
-    try:
-        text = (output_dir / STATE_DIR / "lock").read_text("ascii", errors="replace").strip()
-    except OSError:
+    path = output_dir / STATE_DIR / "lock"
+    try:  # a pid and a newline; a link to a device or a pipe in its place is not read
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as handle:
+            text = handle.read(32).decode("ascii", errors="replace").strip()
+    except (OSError, ValueError):
         return None
     if not text.isdigit() or len(text) > 10:
         return None

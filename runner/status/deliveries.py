@@ -19,22 +19,29 @@ import csv
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.deliver.delivered import DeliveredRecord
+from runner.deliver.delivered import RECORD_PATH, DeliveredRecord
 from runner.deliver.export import DEFAULT_GROUP, MANIFEST_NAME, _zip_name
 from runner.deliver.images import EXTENSIONS, format_of
 from runner.report.results_csv import neutralise
 from runner.status.model import Delivery, JobStanding
 
-MAX_MANIFEST_BYTES = 256 * 1024 * 1024  # far beyond any real manifest; never read whole past it
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # 10,000 jobs x 10 channels with long prompts fit
 Row = Mapping[str, str]
 
 
 def read_deliveries(output_dir: Path, jobs: Sequence[JobStanding]) -> tuple[Delivery, ...]:
     """Every delivery folder of output_dir's exports, sorted by path."""
+    try:  # a record that is not a plain file of a sane size (a link to a device) is not read
+        info = os.stat(output_dir / RECORD_PATH)
+    except (OSError, ValueError):
+        return ()
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
+        return ()
     folders = DeliveredRecord(output_dir, output_dir).folders  # read-only until save()
     by_output = {output: job for job in jobs for output in job.outputs}
     deliveries = []
@@ -47,18 +54,17 @@ def read_deliveries(output_dir: Path, jobs: Sequence[JobStanding]) -> tuple[Deli
 
 
 def _delivery(to: Path, recorded: object, by_output: Mapping[str, JobStanding]) -> Delivery:
-    path = to / MANIFEST_NAME
-    try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
-            return Delivery(to, "changed", (), (), 0, (), False)
-        data = path.read_bytes()
-    except OSError:
+    data = _manifest_bytes(to / MANIFEST_NAME)
+    if data is None:
         return Delivery(to, "missing", (), (), 0, (), False)
     if hashlib.sha256(data).hexdigest() != recorded:
         return Delivery(to, "changed", (), (), 0, (), False)
     text = data.decode("utf-8-sig", errors="replace")
     separator = ";" if text.startswith("file;") else ","
-    rows = [_plain(row) for row in csv.DictReader(io.StringIO(text), delimiter=separator)]
+    try:
+        rows = [_plain(row) for row in csv.DictReader(io.StringIO(text), delimiter=separator)]
+    except csv.Error:  # not what export writes: recorded by hand in exports.json as well
+        return Delivery(to, "changed", (), (), 0, (), False)
     delivered: dict[str, JobStanding] = {}
     changed: set[str] = set()
     there: dict[str, bool] = {}  # each delivered file, or zip, by its path in the folder
@@ -78,6 +84,20 @@ def _delivery(to: Path, recorded: object, by_output: Mapping[str, JobStanding]) 
     return Delivery(
         to, "ours", keys, tuple(k for k in keys if k in changed), missing, options, known
     )
+
+
+def _manifest_bytes(path: Path) -> bytes | None:
+    """The manifest's bytes; None when it is not there as a file. A delivery folder may come
+    from a pull request: a link to a device or a pipe is never read, nor more than the cap."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except (OSError, ValueError):
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(MAX_MANIFEST_BYTES + 1)
+    return data if len(data) <= MAX_MANIFEST_BYTES else b""
 
 
 _READ = ("file", "zip", "channel", "source_output", "source_sha256")
