@@ -494,6 +494,7 @@ def test_a_folder_no_run_has_written_to(campaign):
 def test_status_reads_only_and_notices_a_run_in_progress(campaign):
     campaign.run()
     campaign.approve_all()
+    campaign.write(prompt="on a marble table")  # work for a run
     lock = campaign.out / STATE_DIR / "lock"
 
     def files() -> dict[Path, tuple[int, int]]:
@@ -510,12 +511,14 @@ def test_status_reads_only_and_notices_a_run_in_progress(campaign):
         sleeper.kill()
         sleeper.wait()
     assert found["run_in_progress"] is True
+    assert found["next"] == []  # not `backdrop run`: it would be refused while the other runs
     assert any(
         f"a run (pid {sleeper.pid}) is writing into this folder" in n for n in found["notes"]
     )
     lock.write_text("")  # as a run leaves it
     assert files() == before
-    assert campaign.status()["run_in_progress"] is False
+    found = campaign.status()
+    assert (found["run_in_progress"], found["next"]) == (False, ["backdrop run recipe.yaml"])
 
 
 def test_paths_with_spaces_and_quotes_are_quoted_for_the_shell(campaign, tmp_path, monkeypatch):
@@ -528,3 +531,41 @@ def test_paths_with_spaces_and_quotes_are_quoted_for_the_shell(campaign, tmp_pat
     assert step["argv"] == ["backdrop", "run", os.path.join("it's a folder", "recipe.yaml")]
     assert step["command"] == "backdrop run 'it'\\''s a folder/recipe.yaml'"
     assert run_argv(step) == step["argv"]
+
+
+def test_a_fresh_clone_finds_its_recipe_and_its_decisions_by_backdrop_lock(campaign):
+    campaign.run()
+    campaign.approve_all()
+    shutil.rmtree(campaign.out / STATE_DIR)  # a clone: the lock, the images, review.yaml
+    found = campaign.status(OUT)
+    assert (found["recipe"], found["recipe_found"], found["has_run"]) == (
+        "recipe.yaml",
+        True,
+        False,
+    )
+    assert (found["generated"], found["from_lock"], found["approved"]) == (4, 4, 4)
+    assert found["spent_usd"] == pytest.approx(4 * LOW)  # the lock records what was paid
+    assert found["next"] == ["backdrop run recipe.yaml"]
+    assert found["steps"][0]["why"] == "take in 4 jobs that backdrop.lock records (nothing to pay)"
+    charged = len(campaign.server.api.ledger.entries)
+    campaign.run()
+    assert len(campaign.server.api.ledger.entries) == charged
+    assert campaign.status(OUT)["next"] == [f"backdrop export {OUT} --to delivery/status-test"]
+
+
+def test_a_state_naming_a_recipe_outside_the_repository_is_not_read(campaign, tmp_path_factory):
+    import sqlite3
+
+    (campaign.root / ".git").mkdir()  # the campaign is a repository (a pull request's checkout)
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "secret.yaml"
+    elsewhere.write_text("version: 1\nname: SECRET-CONTENT\n")
+    campaign.run()
+    with sqlite3.connect(campaign.out / STATE_DIR / "state.db") as conn:
+        conn.execute("UPDATE runs SET recipe_path = ?", (str(elsewhere),))
+    conn.close()
+    result = campaign.cli("status", OUT, "--format", "json")
+    assert result.code == 0, result.err
+    assert "SECRET" not in result.out + result.err
+    found = json.loads(result.out)
+    assert (found["recipe"], found["jobs"], found["next"]) == (None, 4, [f"backdrop review {OUT}"])
+    assert any("lies outside the project" in note for note in found["notes"])

@@ -38,7 +38,7 @@ def status(target: str, inputs: PlanInputs, fmt: str) -> None:
 
     path = Path(target)
     gone: str | None = None
-    found = False
+    found = refused = False
     if path.is_dir():
         if inputs.output_dir is not None:
             raise UsageError(
@@ -46,7 +46,8 @@ def status(target: str, inputs: PlanInputs, fmt: str) -> None:
                 hint=f"give the recipe and -o {inputs.output_dir}, or the folder alone",
             )
         output_dir = path
-        recipe, gone = recipe_of(path)
+        allowed = [Path(folder) for folder in inputs.allow_outside]
+        recipe, gone, refused = recipe_of(path, allowed)
         found = recipe is not None
         plan = None
         if recipe is not None:
@@ -63,6 +64,7 @@ def status(target: str, inputs: PlanInputs, fmt: str) -> None:
         plan,
         recipe_found=found,
         recipe_gone=gone,
+        recipe_refused=refused,
         run_options=_run_options(
             inputs, output_dir, _elsewhere(recipe, output_dir) if found else False
         ),

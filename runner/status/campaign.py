@@ -35,6 +35,7 @@ def campaign_status(
     *,
     recipe_found: bool = False,
     recipe_gone: str | None = None,
+    recipe_refused: bool = False,
     run_options: Sequence[str] = (),
 ) -> CampaignStatus:
     """The status of output_dir; `plan`: its recipe's (None when the recipe is gone or unknown).
@@ -80,7 +81,12 @@ def campaign_status(
     )
     words = CommandWords.of(status.recipe, output_dir, run_options)
     steps, notes = next_steps(status, words)
-    return dataclasses.replace(status, steps=steps, notes=(*_notes(status, survey), *notes))
+    refused = [
+        "the recipe the state of this folder names lies outside the project (the git repository "
+        "holding the folder): it is not read; give the recipe: backdrop status RECIPE"
+    ]
+    told = (*(refused if recipe_refused else ()), *_notes(status, survey), *notes)
+    return dataclasses.replace(status, steps=steps, notes=told)
 
 
 def _notes(status: CampaignStatus, survey: Survey) -> list[str]:
@@ -89,7 +95,7 @@ def _notes(status: CampaignStatus, survey: Survey) -> list[str]:
     if status.run_in_progress is not None:
         notes.append(
             f"a run (pid {status.run_in_progress}) is writing into this folder now: these "
-            "figures are changing, and another run is refused until it ends"
+            "figures are changing; run again once it ends (another run is refused until then)"
         )
     if status.recipe_gone is not None:
         notes.append(
@@ -167,18 +173,41 @@ def running_pid(output_dir: Path) -> int | None:
 _BESIDE_MAX = 50  # recipe files looked at beside an out/ folder
 
 
-def recipe_of(output_dir: Path) -> tuple[Path | None, str | None]:
-    """The recipe output_dir was run from, as `export` finds it (the state records it), and
-    the recorded path when that file is gone. Without a run recorded here (a fresh clone), the
-    recipe whose default output folder this is (RECIPE_FOLDER/out/NAME), when one is."""
+def recipe_of(
+    output_dir: Path, allowed: Sequence[Path] = ()
+) -> tuple[Path | None, str | None, bool]:
+    """The recipe output_dir was run from, as `export` finds it (the state records it); the
+    recorded path when that file is gone; and whether a recorded recipe was refused.
+
+    The state may come with a pull request: a recipe it names outside the git repository that
+    holds the folder (or the --allow-outside folders) is not read, so that no file of the
+    machine is planned and quoted in a diagnostic. Without a run recorded here (a fresh clone),
+    the recipe whose default output folder this is (RECIPE_FOLDER/out/NAME), when one is.
+    """
     output_dir = Path(output_dir)
-    if StateStore.has_recorded_run(output_dir):
-        recorded = StateStore.read_run_header(output_dir).recipe_path
-        path = Path(recorded)
-        if path.is_file():
-            return path, None
-        return None, display_path(path) if path.is_absolute() else recorded
-    return _recipe_beside(output_dir), None
+    if not StateStore.has_recorded_run(output_dir):
+        return _recipe_beside(output_dir), None, False
+    recorded = StateStore.read_run_header(output_dir).recipe_path
+    path = Path(recorded)
+    if not _inside_project(path, output_dir, allowed):
+        return None, None, True
+    if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
+        return path, None, False
+    return None, display_path(path) if path.is_absolute() else recorded, False
+
+
+def _inside_project(path: Path, output_dir: Path, allowed: Sequence[Path]) -> bool:
+    from runner.recipe.files import project_root
+
+    root = project_root(output_dir)
+    if not (root / ".git").exists():
+        return True  # no repository: no pull request brought this state
+    real = os.path.realpath(path)
+    for folder in (root, *allowed):
+        top = os.path.realpath(folder)
+        if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 def _recipe_beside(output_dir: Path) -> Path | None:

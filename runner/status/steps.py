@@ -86,6 +86,8 @@ def _runs(status: CampaignStatus, words: CommandWords, steps: list[Step], notes:
     on_disk = [job for job in status.jobs if job.changed_on_disk]
     from_lock = [job for job in status.jobs if job.from_lock]
     rejected = [job for job in status.jobs if job.review == "rejected"]
+    if status.run_in_progress is not None:
+        return  # another run is refused until it ends; its note says so
     if words.recipe is None:
         if not_run or failed or paid or on_disk or rejected:
             notes.append(
