@@ -569,3 +569,31 @@ def test_a_state_naming_a_recipe_outside_the_repository_is_not_read(campaign, tm
     found = json.loads(result.out)
     assert (found["recipe"], found["jobs"], found["next"]) == (None, 4, [f"backdrop review {OUT}"])
     assert any("lies outside the project" in note for note in found["notes"])
+
+
+def test_results_paid_for_but_not_downloaded_are_fetched_by_a_run(campaign):
+    (campaign.root / "out" / "status-test").mkdir(parents=True)
+    (campaign.out / "fr-FR").write_text("a file where the fr-FR folder goes")
+    campaign.run(code=1)
+    found = campaign.status()
+    assert (found["generated"], found["paid_not_downloaded"], found["failed"]) == (2, 2, 0)
+    assert found["lists"]["paid_not_downloaded"] == ["fr-FR/MUG-01", "fr-FR/CAP-02"]
+    assert found["next"] == ["backdrop run recipe.yaml", f"backdrop review {OUT}"]
+    assert found["steps"][0]["why"] == "download 2 results already paid for (nothing to pay)"
+    (campaign.out / "fr-FR").unlink()
+    charged = len(campaign.server.api.ledger.entries)
+    campaign.run()
+    assert len(campaign.server.api.ledger.entries) == charged  # downloaded, not paid again
+    assert campaign.status()["generated"] == 4
+
+
+def test_a_folder_run_with_o_is_run_again_with_o(campaign):
+    campaign.run("-o", "trial")
+    found = campaign.status("trial")
+    assert (found["recipe"], found["output_dir"], found["generated"]) == ("recipe.yaml", "trial", 4)
+    assert found["next"] == ["backdrop review trial"]
+    campaign.write(prompt="on a marble table")
+    assert campaign.status("trial")["next"] == ["backdrop run recipe.yaml -o trial"]
+    assert campaign.status("recipe.yaml", "-o", "trial")["next"] == [
+        "backdrop run recipe.yaml -o trial"
+    ]
