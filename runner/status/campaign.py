@@ -23,7 +23,7 @@ from runner.review.checks import decision_problems
 from runner.review.decisions import load_review, orphaned
 from runner.status.deliveries import read_deliveries
 from runner.status.model import CampaignStatus
-from runner.status.steps import CommandWords, next_steps
+from runner.status.steps import CommandWords, changed_fields_of, next_steps
 from runner.status.survey import Survey, survey_plan, survey_snapshot
 
 _NAMED = 3  # orphaned decisions named in a note
@@ -115,7 +115,7 @@ def _notes(status: CampaignStatus, survey: Survey) -> list[str]:
         )
     replaced = [job for job in status.jobs if job.approval_replaced]
     if replaced:
-        fields = ", ".join(sorted({name for job in replaced for name in job.changed_fields}))
+        fields = changed_fields_of(replaced)
         notes.append(
             f"{len(replaced):,} approved job(s) will get new images and go back to review: "
             f"the recipe changed ({fields})"

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.diagnostics import display_path
+from runner.plan.fingerprints import FIELDS
 from runner.shellwords import path_argument
 from runner.status.model import CampaignStatus, JobStanding, Step
 
 _EPSILON = 1e-9  # sums of cents: exactly the budget left fits
-_SHOWN = 3  # review keys named in a note
 
 
 @dataclass(frozen=True)
@@ -82,47 +82,21 @@ def _over_budget(status: CampaignStatus, what: str, cost: float) -> str:
 
 
 def _runs(status: CampaignStatus, words: CommandWords, steps: list[Step], notes: list[str]) -> None:
-    not_run, failed, paid = _of(status, "not_run"), _of(status, "failed"), _of(status, "paid")
-    on_disk = [job for job in status.jobs if job.changed_on_disk]
-    from_lock = [job for job in status.jobs if job.from_lock]
-    rejected = [job for job in status.jobs if job.review == "rejected"]
     if status.run_in_progress is not None:
-        return  # another run is refused until it ends; its note says so
+        return  # another run is refused until it ends; a note says so
     if words.recipe is None:
-        if not_run or failed or paid or on_disk or rejected:
+        if any(_needs_a_run(job) for job in status.jobs):
             notes.append(
                 "without its recipe nothing can be generated, downloaded or restored: put the "
                 "recipe back to run it again"
             )
         return
-    parts = []
-    changed = [job for job in not_run if job.changed_fields]
-    if len(changed) < len(not_run):
-        parts.append(f"generate {_count(len(not_run) - len(changed))} not run yet")
-    if changed:
-        fields = sorted({name for job in changed for name in job.changed_fields})
-        parts.append(
-            f"generate again {_count(len(changed))} changed in the recipe ({', '.join(fields)})"
-        )
-    if failed:
-        parts.append(f"retry {_count(len(failed), 'failed job')}")
-    if paid:
-        parts.append(f"download {_count(len(paid), 'result')} already paid for")
-    if on_disk:
-        parts.append(f"restore the images of {_count(len(on_disk))}, changed or missing on disk")
-    if from_lock:
-        parts.append(f"take in {_count(len(from_lock))} that backdrop.lock records")
-    cost = _cost(not_run + failed)
-    if not cost:
-        price = " (nothing to pay)"
-    elif paid or on_disk or from_lock:
-        price = f" ({_usd(cost)} estimated; the downloads are free)"
-    else:
-        price = f" ({_usd(cost)} estimated)"
-    only_failed = failed and len(parts) == 1
+    failed = _of(status, "failed")
+    parts, cost = _plain_run(status)
+    only_failed = bool(failed) and parts == [_retry(failed)]
     if parts and not only_failed:
         if _fits(status, cost):
-            steps.append(Step(words.run(), "; ".join(parts) + price))
+            steps.append(Step(words.run(), "; ".join(parts) + _price(status, cost)))
         else:
             notes.append(_over_budget(status, "a run", cost))
         if status.stale_files:
@@ -132,13 +106,14 @@ def _runs(status: CampaignStatus, words: CommandWords, steps: list[Step], notes:
             )
     if failed:
         retry = _cost(failed)
-        why = f"retry {_count(len(failed), 'failed job')} ({_usd(retry)} estimated)"
-        if not only_failed:
-            why = f"or only {why}"
+        why = f"{_retry(failed)} ({_usd(retry)} estimated)"
         if _fits(status, retry):
-            steps.append(Step(words.run("--retry-failed"), why))
+            steps.append(
+                Step(words.run("--retry-failed"), why if only_failed else f"or only {why}")
+            )
         elif only_failed:
             notes.append(_over_budget(status, "retrying the failed jobs", retry))
+    rejected = [job for job in status.jobs if job.review == "rejected"]
     if rejected:
         again = _cost(rejected)
         if _fits(status, again):
@@ -147,10 +122,56 @@ def _runs(status: CampaignStatus, words: CommandWords, steps: list[Step], notes:
             steps.append(Step(words.run("--rejected"), why))
         else:
             notes.append(_over_budget(status, "new takes of the rejected jobs", again))
-    if not parts and not failed and status.stale_files:
+    if not parts and status.stale_files:
         images = _count(status.stale_files, "image")
         why = f"delete {images} backdrop wrote for jobs no longer in the recipe (it asks first)"
         steps.append(Step(words.run("--prune"), why))
+
+
+def _needs_a_run(job: JobStanding) -> bool:
+    return job.progress != "generated" or job.changed_on_disk or job.review == "rejected"
+
+
+def _plain_run(status: CampaignStatus) -> tuple[list[str], float]:
+    """What `backdrop run RECIPE` would do, part by part, and what it would cost."""
+    not_run, failed, paid = _of(status, "not_run"), _of(status, "failed"), _of(status, "paid")
+    on_disk = sum(job.changed_on_disk for job in status.jobs)
+    from_lock = sum(job.from_lock for job in status.jobs)
+    changed = [job for job in not_run if job.changed_fields]
+    parts = []
+    if len(changed) < len(not_run):
+        parts.append(f"generate {_count(len(not_run) - len(changed))} not run yet")
+    if changed:
+        fields = changed_fields_of(changed)
+        parts.append(f"generate again {_count(len(changed))} changed in the recipe ({fields})")
+    if failed:
+        parts.append(_retry(failed))
+    if paid:
+        parts.append(f"download {_count(len(paid), 'result')} already paid for")
+    if on_disk:
+        parts.append(f"restore the images of {_count(on_disk)}, changed or missing on disk")
+    if from_lock:
+        parts.append(f"take in {_count(from_lock)} that backdrop.lock records")
+    return parts, _cost(not_run + failed)
+
+
+def _retry(failed: Sequence[JobStanding]) -> str:
+    return f"retry {_count(len(failed), 'failed job')}"
+
+
+def _price(status: CampaignStatus, cost: float) -> str:
+    if not cost:
+        return " (nothing to pay)"
+    free = any(
+        job.progress == "paid" or job.changed_on_disk or job.from_lock for job in status.jobs
+    )
+    return f" ({_usd(cost)} estimated{'; the downloads are free' if free else ''})"
+
+
+def changed_fields_of(jobs: Sequence[JobStanding]) -> str:
+    """What changed in the recipe for these jobs, in plan --diff's order: "prompt, size"."""
+    found = {name for job in jobs for name in job.changed_fields}
+    return ", ".join(name for name in FIELDS if name in found)
 
 
 def _review(
@@ -203,7 +224,7 @@ def _export(status: CampaignStatus, words: CommandWords, steps: list[Step]) -> N
             parts.append(f"{_count(delivery.missing_files, 'delivered file')} missing")
         why = f"update the delivery: {', '.join(parts)}{rest}"
         if not delivery.names_known:
-            why += "; add the --name you exported with (export does not record it)"
+            why += "; add the --name (or --group-by) you exported with: export does not record it"
         argv = (
             "backdrop",
             "export",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from runner.diagnostics import display_path
 from runner.printable import one_line
 from runner.status.model import CampaignStatus, ReviewStatus
+from runner.status.steps import changed_fields_of
 
 _LISTED = 5  # review keys named per line
 
@@ -68,10 +69,9 @@ def _jobs(status: CampaignStatus) -> list[str]:
     lines = [f"Jobs: {total:,} {where}; {', '.join(counts)}"]
     changed = status.changed
     if changed:
-        fields = sorted({name for job in status.jobs for name in job.changed_fields})
+        fields = changed_fields_of(status.jobs)
         lines.append(
-            f"  {_count(len(changed), 'job')} changed in the recipe since generated "
-            f"({', '.join(fields)})"
+            f"  {_count(len(changed), 'job')} changed in the recipe since generated ({fields})"
         )
     if status.removed:
         lines.append(f"  {_count(status.removed, 'job')} of the last run no longer in the recipe")
