@@ -8,6 +8,9 @@ and the delivered copies). Then times `backdrop status RECIPE --format json` and
 `backdrop status OUTDIR` in this process (the command as the CLI runs it: planning, state,
 locks, review.yaml, spend, deliveries), and as a whole new process, start-up included.
 
+`backdrop validate RECIPE` (the same plan, and nothing else) is timed beside it as a new process,
+as a yardstick: a busy machine slows both alike.
+
 Run: .venv/bin/python bench/bench_status.py [--jobs 5000]
 """
 
@@ -147,6 +150,10 @@ def bench(jobs: int) -> None:
             f"  status {what}: in process {here[0] * 1000:,.0f} / {here[1] * 1000:,.0f} ms, "
             f"as a new process {whole[0] * 1000:,.0f} / {whole[1] * 1000:,.0f} ms"
         )
+    # The same machine, at the same moment, planning the same recipe (validate: the plan, and
+    # nothing else), a yardstick that a busy machine slows down alike.
+    plan = min(new_process("validate", str(recipe)) for _ in range(RUNS))
+    print(f"  validate RECIPE (yardstick): {plan[0] * 1000:,.0f} / {plan[1] * 1000:,.0f} ms")
     print("  " + "\n  ".join(in_process("status", str(recipe))[2].splitlines()))
 
 
