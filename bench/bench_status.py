@@ -39,7 +39,7 @@ from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
 from runner.report.manifest import LOCK_NAME, build_lock, render_lock
 from runner.review import decisions
-from runner.review.decisions import Decision, Review, review_key, save_review
+from runner.review.decisions import Decision, Review, Status, review_key, save_review
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 MARKETS = 25
@@ -107,7 +107,7 @@ def finished_campaign(folder: Path, jobs: int) -> tuple[Path, Path]:
             store.record_generation(job.key, f"uuid-{number}", [f"k/{number}"], None, None)
             store.record_file(job.key, 0, FileRecord(job.outputs[0], sha, 4, 4, len(data)))
             store.mark_done(job.key)
-            status = "rejected" if number % 10 == 0 else "approved"
+            status: Status = "rejected" if number % 10 == 0 else "approved"
             approved[review_key(job.outputs)] = Decision(status, sha256=(sha,))
         store.finish_run("run-1")
         snapshot = store.snapshot()
