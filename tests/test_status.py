@@ -440,6 +440,10 @@ def test_shard_folders_count_and_the_run_takes_their_jobs_in(campaign):
     assert found["spent_usd"] == pytest.approx(4 * LOW)  # both shards' spending
     assert found["next"] == ["backdrop run recipe.yaml"]
     assert found["steps"][0]["why"] == "take in 4 jobs that backdrop.lock records (nothing to pay)"
+    shard = campaign.status(f"{OUT}/shard-1")  # one shard: its K/N is not known here
+    assert shard["shard_folder"] is True and shard["spent_usd"] == pytest.approx(4 * LOW)
+    assert not [command for command in shard["next"] if command.startswith("backdrop run")]
+    assert any(f"`backdrop status {OUT}` shows the whole campaign" in n for n in shard["notes"])
     charged = len(campaign.server.api.ledger.entries)
     campaign.run()
     assert len(campaign.server.api.ledger.entries) == charged  # copied, as announced

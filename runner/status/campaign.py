@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner.diagnostics import display_path
+from runner.execute.adopt import SHARD_PREFIX
 from runner.execute.lock import STATE_DIR
 from runner.execute.spend import campaign_spend
 from runner.execute.state import StateStore
@@ -78,6 +79,7 @@ def campaign_status(
         unanswered=StateStore.count_unanswered(output_dir) if survey.has_run else 0,
         run_in_progress=running_pid(output_dir),
         problems=tuple(decision_problems(output_dir, review, survey.variants)),
+        shard_folder=output_dir.absolute().name.startswith(SHARD_PREFIX),
     )
     words = CommandWords.of(status.recipe, output_dir, run_options)
     steps, notes = next_steps(status, words)
@@ -96,6 +98,12 @@ def _notes(status: CampaignStatus, survey: Survey) -> list[str]:
         notes.append(
             f"a run (pid {status.run_in_progress}) is writing into this folder now: these "
             "figures are changing; run again once it ends (another run is refused until then)"
+        )
+    if status.shard_folder:
+        parent = display_path(status.output_dir.absolute().parent)
+        notes.append(
+            f"this is one shard folder of {parent} (run --shard K/N): a run here would not know "
+            f"its K/N; `backdrop status {parent}` shows the whole campaign"
         )
     if status.recipe_gone is not None:
         notes.append(

@@ -87,6 +87,7 @@ class CampaignStatus:
     unanswered: int  # generations sent whose answer has not come (yet): maybe charged
     run_in_progress: int | None  # the pid of a run writing into the folder now
     problems: tuple[Diagnostic, ...]  # review.yaml decisions review and export refuse
+    shard_folder: bool = False  # a shard-K folder of `run --shard K/N -o OUT/shard-K`
     notes: tuple[str, ...] = ()
     steps: tuple[Step, ...] = ()
 
@@ -132,6 +133,7 @@ class CampaignStatus:
             "recipe_gone": self.recipe_gone,
             "output_dir": display_path(self.output_dir),
             "has_run": self.has_run,
+            "shard_folder": self.shard_folder,
             "jobs": len(self.jobs),
             "generated": self.count("generated"),
             "failed": self.count("failed"),

@@ -82,8 +82,8 @@ def _over_budget(status: CampaignStatus, what: str, cost: float) -> str:
 
 
 def _runs(status: CampaignStatus, words: CommandWords, steps: list[Step], notes: list[str]) -> None:
-    if status.run_in_progress is not None:
-        return  # another run is refused until it ends; a note says so
+    if status.run_in_progress is not None or status.shard_folder:
+        return  # another run is refused until it ends; a shard's K/N is not known: notes say so
     if words.recipe is None:
         if any(_needs_a_run(job) for job in status.jobs):
             notes.append(
