@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_review.py
+	$(BIN)/python bench/bench_status.py
 
 screenshot: $(TEST_STAMP) browser-deps
 	$(BIN)/python scripts/screenshot.py
