@@ -601,3 +601,21 @@ def test_a_folder_run_with_o_is_run_again_with_o(campaign):
     assert campaign.status("recipe.yaml", "-o", "trial")["next"] == [
         "backdrop run recipe.yaml -o trial"
     ]
+
+
+def test_an_export_folder_recorded_outside_the_repository_is_never_offered(
+    campaign, tmp_path_factory
+):
+    (campaign.root / ".git").mkdir()  # a pull request's checkout, .backdrop/ and all
+    campaign.run()
+    campaign.approve_all()
+    outside = tmp_path_factory.mktemp("somebody-elses")
+    record = {"format": 1, "folders": {str(outside): {"manifest.csv": "0" * 64}}}
+    (campaign.out / STATE_DIR / "exports.json").write_text(json.dumps(record))
+    found = campaign.status()
+    assert found["deliveries"][0]["manifest"] == "missing"
+    assert found["next"] == [f"backdrop export {OUT} --to delivery/status-test"]
+    inside = campaign.root / "delivered-before"
+    record = {"format": 1, "folders": {str(inside): {"manifest.csv": "0" * 64}}}
+    (campaign.out / STATE_DIR / "exports.json").write_text(json.dumps(record))
+    assert campaign.status()["next"] == [f"backdrop export {OUT} --to delivered-before"]

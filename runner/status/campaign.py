@@ -26,6 +26,7 @@ from runner.status.deliveries import read_deliveries
 from runner.status.model import CampaignStatus
 from runner.status.steps import CommandWords, changed_fields_of, next_steps
 from runner.status.survey import Survey, survey_plan, survey_snapshot
+from runner.status.trust import within_repository
 
 _NAMED = 3  # orphaned decisions named in a note
 
@@ -197,25 +198,11 @@ def recipe_of(
         return _recipe_beside(output_dir), None, False
     recorded = StateStore.read_run_header(output_dir).recipe_path
     path = Path(recorded)
-    if not _inside_project(path, output_dir, allowed):
+    if not within_repository(path, output_dir, allowed):
         return None, None, True
     if path.suffix.lower() in (".yaml", ".yml") and path.is_file():
         return path, None, False
     return None, display_path(path) if path.is_absolute() else recorded, False
-
-
-def _inside_project(path: Path, output_dir: Path, allowed: Sequence[Path]) -> bool:
-    from runner.recipe.files import project_root
-
-    root = project_root(output_dir)
-    if not (root / ".git").exists():
-        return True  # no repository: no pull request brought this state
-    real = os.path.realpath(path)
-    for folder in (root, *allowed):
-        top = os.path.realpath(folder)
-        if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
-            return True
-    return False
 
 
 def _recipe_beside(output_dir: Path) -> Path | None:

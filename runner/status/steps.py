@@ -17,6 +17,7 @@ from runner.diagnostics import display_path
 from runner.plan.fingerprints import FIELDS
 from runner.shellwords import path_argument
 from runner.status.model import CampaignStatus, JobStanding, Step
+from runner.status.trust import within_repository
 
 _EPSILON = 1e-9  # sums of cents: exactly the budget left fits
 
@@ -209,7 +210,8 @@ def _export(status: CampaignStatus, words: CommandWords, steps: list[Step]) -> N
     others = len(status.jobs) - len(approved)
     rest = f" ({_count(others, 'job')} not approved {'is' if others == 1 else 'are'} left out)"
     rest = rest if others else ""
-    usable = [d for d in status.deliveries if d.manifest == "ours"]
+    named = [d for d in status.deliveries if within_repository(d.to, status.output_dir)]
+    usable = [d for d in named if d.manifest == "ours"]
     for delivery in usable:
         there = set(delivery.jobs)
         added = [key for key in approved if key not in there]
@@ -236,7 +238,7 @@ def _export(status: CampaignStatus, words: CommandWords, steps: list[Step]) -> N
         steps.append(Step(argv, why))
     if usable:
         return
-    gone = [d for d in status.deliveries if d.manifest == "missing"]
+    gone = [d for d in named if d.manifest == "missing"]
     to = _shown(gone[0].to) if gone else _default_delivery(status)
     why = f"deliver the {_count(len(approved), 'approved job')}{rest}"
     steps.append(Step(("backdrop", "export", words.output_dir, "--to", to), why))
