@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_review.py
 	$(BIN)/python bench/bench_review_browser.py
+	$(BIN)/python bench/bench_status.py
 
 screenshot: $(TEST_STAMP) browser-deps
 	$(BIN)/python scripts/screenshot.py

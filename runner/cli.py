@@ -23,6 +23,7 @@ from runner.commands.report import report
 from runner.commands.review import review
 from runner.commands.run import run
 from runner.commands.schema import schema
+from runner.commands.status import status
 from runner.commands.validate import validate
 from runner.commands.verify import verify
 from runner.commands.workflow import WorkflowGroup
@@ -40,6 +41,7 @@ from runner.diagnostics import (
     cls=WorkflowGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="\b\nA campaign goes: init, validate, plan, run, review, export.\n"
+    "'backdrop status RECIPE' says where it stands and what to run next.\n"
     "'backdrop COMMAND --help' shows what a command takes.",
 )
 @click.version_option(__version__, prog_name="backdrop")
@@ -61,6 +63,7 @@ cli.add_command(verify)
 cli.add_command(emulator)
 cli.add_command(export)
 cli.add_command(review)
+cli.add_command(status)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -37,7 +37,7 @@ def test_the_commands_are_listed_in_the_order_people_use_them(capsys):
     assert sections == [
         ("Start", ["init", "validate", "plan"]),
         ("Make", ["run"]),
-        ("Decide", ["review"]),  # status joins once it is registered
+        ("Decide", ["review", "status"]),
         ("Deliver", ["export"]),
         ("Check", ["verify", "report"]),
         ("Tools", ["schema", "emulator"]),

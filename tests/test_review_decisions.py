@@ -341,3 +341,23 @@ def test_a_hand_edit_right_after_a_write_is_read(tmp_path: Path) -> None:
         handle.seek(0)
         handle.write(text.replace(b"approved", b"rejected"))
     assert load_review(tmp_path).decision("a").status == "rejected"
+
+
+@given(
+    st.lists(
+        st.text(alphabet="ab.-/1é", min_size=1, max_size=12).filter(
+            lambda path: not path.startswith("/") and path.strip("/.") != ""
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_a_review_key_is_the_first_output_without_its_extension_as_pathlib_says(outputs):
+    from pathlib import PurePosixPath
+
+    try:
+        stem = str(PurePosixPath(outputs[0]).with_suffix(""))
+    except ValueError:  # a path pathlib cannot strip ("a/..") is never an output
+        return
+    expected = stem.removesuffix("-1") if len(outputs) > 1 else stem
+    assert review_key(outputs) == expected

@@ -50,6 +50,7 @@ def test_every_published_schema_is_checked():
         "results.schema.json",
         "plan-diff.schema.json",
         "review.schema.json",
+        "status.schema.json",
     } <= names
 
 

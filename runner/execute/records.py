@@ -126,6 +126,15 @@ class RunSnapshot:
 
 
 @dataclass(frozen=True)
+class RunHeader:
+    """The latest run over an output folder without its jobs: its recipe, the jobs it planned."""
+
+    recipe_name: str
+    recipe_path: str
+    job_keys: frozenset[str]
+
+
+@dataclass(frozen=True)
 class UnansweredRequest:
     """A generation sent by a run that died before its answer came: maybe charged, no result."""
 

@@ -35,7 +35,13 @@ from runner import __version__
 from runner.diagnostics import StateError
 from runner.execute import state_spend
 from runner.execute.lock import STATE_DIR
-from runner.execute.records import FileRecord, GenerationRecord, RunSnapshot, UnansweredRequest
+from runner.execute.records import (
+    FileRecord,
+    GenerationRecord,
+    RunHeader,
+    RunSnapshot,
+    UnansweredRequest,
+)
 from runner.execute.reserve import DiskReserve
 from runner.execute.state_errors import io_error as _io_error
 from runner.execute.state_errors import open_error as _open_error
@@ -171,6 +177,31 @@ class StateStore:
         finally:
             conn.close()
         return tuple(file_record(row) for row in rows)
+
+    @staticmethod
+    def read_run_header(output_dir: Path) -> RunHeader:
+        """The latest run's recipe and the job keys it planned, read-only, without reading the
+        jobs themselves (`backdrop status` reads them only when the recipe changed since)."""
+        output_dir = Path(output_dir)
+        path = output_dir / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            raise no_run(output_dir)
+        conn = _connect_read_only(path)
+        try:
+            run = conn.execute(
+                "SELECT seq, recipe_name, recipe_path FROM runs ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if run is None:
+                raise no_run(output_dir)
+            keys = conn.execute(
+                "SELECT CAST(e.value AS TEXT) FROM runs r, json_each(r.job_keys) e WHERE r.seq = ?",
+                (run[0],),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        finally:
+            conn.close()
+        return RunHeader(str(run[1]), str(run[2]), frozenset(str(row[0]) for row in keys))
 
     def close(self) -> None:
         with self._lock:

@@ -10,12 +10,13 @@ made on or nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from runner.execute.records import JobRecord, RunSnapshot
+from runner.execute.records import FileRecord, JobRecord, RunSnapshot
 from runner.report.manifest import sha256_of
 from runner.review.decisions import (
     Decision,
@@ -47,14 +48,23 @@ def images_on_disk(output_dir: Path, job: JobRecord) -> tuple[str | None, ...]:
     A stat per file, cheap enough for every page load; a same-size swap is left to export,
     which hashes what it delivers.
     """
-    sizes = {record.path: record.bytes for record in job.files}
+    return images_at(output_dir, job.outputs, job.files)
+
+
+def images_at(
+    output_dir: Path, outputs: Sequence[str], files: Sequence[FileRecord]
+) -> tuple[str | None, ...]:
+    """images_on_disk for any job the state records: its outputs and the files written there."""
+    by_path = {record.path: record for record in files}
+    root = os.fspath(output_dir)  # os.path, not pathlib: a status of 5,000 jobs calls this each
     found = []
-    for output, sha in zip(job.outputs, current_images(job), strict=True):
+    for output in outputs:
+        record = by_path.get(output)
         try:
-            same = sha is None or (output_dir / output).stat().st_size == sizes[output]
+            same = record is None or os.stat(os.path.join(root, output)).st_size == record.bytes
         except OSError:
             same = False
-        found.append(sha if same else CHANGED_ON_DISK)
+        found.append(None if record is None else record.sha256 if same else CHANGED_ON_DISK)
     return tuple(found)
 
 
