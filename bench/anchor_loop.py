@@ -2,10 +2,10 @@
 
 Run as its own process, timed whole (start-up, uploads, generations, downloads), like `backdrop
 run`. It uploads each source image once, then sends one generation per job either on an absolute
-schedule (`--rate R`: the i-th API request, uploads included, at start + i / R, whatever came
-back) or from a fixed number of
-workers (`--concurrency C`: as many in flight as the server's cap), downloads each result and
-writes it. A 429 (which it should never get) is retried after its Retry-After and counted.
+schedule (`--rate R`: the k-th API request, uploads and retries included, at start + k / R,
+whatever came back) or from a fixed number of workers (`--concurrency C`: as many in flight as
+the server's cap), downloads each result and writes it. A 429 (rare: on a loaded machine a late
+wake-up sends the overdue slots at once) waits its Retry-After, is retried and counted.
 
 The recipe folder is the one bench_pacing.py writes: images/product-K.png for K in 0..7, job i
 uses product i % 8 with the prompt "scene i".
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import httpx
@@ -39,25 +41,63 @@ def prompt_object(index: int, image_url: str) -> dict[str, object]:
     }
 
 
+class Schedule:
+    """Every API request on one absolute schedule: the k-th slot at start + k / rate. A request
+    refused with 429 waits its Retry-After, then takes the next slot before any new request.
+    Time with nothing to send is not saved up for a burst later."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.start = time.monotonic()
+        self.slots = 0
+        self.retries: deque[asyncio.Future[None]] = deque()
+        self.new: deque[asyncio.Future[None]] = deque()
+        self.waiting = asyncio.Event()
+
+    async def turn(self, *, retry: bool) -> None:
+        """Wait for this request's slot."""
+        slot = asyncio.get_running_loop().create_future()
+        (self.retries if retry else self.new).append(slot)
+        self.waiting.set()
+        await slot
+
+    async def run(self) -> None:
+        while True:
+            if not (self.retries or self.new):
+                self.waiting.clear()
+                await self.waiting.wait()
+                now_slot = math.ceil((time.monotonic() - self.start) * self.rate)
+                self.slots = max(self.slots, now_slot)
+            await asyncio.sleep(max(0.0, self.start + self.slots / self.rate - time.monotonic()))
+            self.slots += 1
+            queue = self.retries or self.new
+            slot = queue.popleft()
+            if not slot.done():
+                slot.set_result(None)
+
+
 class Anchor:
-    def __init__(self, http: httpx.AsyncClient, api: str, root: Path) -> None:
-        self.http, self.api, self.root = http, api, root
+    def __init__(
+        self, http: httpx.AsyncClient, api: str, root: Path, schedule: Schedule | None
+    ) -> None:
+        self.http, self.api, self.root, self.schedule = http, api, root, schedule
         self.keys: list[str] = []
         self.refused = 0
 
     async def post(self, path: str, **kwargs: object) -> httpx.Response:
+        retry = False
         while True:
+            if self.schedule is not None:
+                await self.schedule.turn(retry=retry)
             answer = await self.http.post(f"{self.api}{path}", **kwargs)  # type: ignore[arg-type]
             if answer.status_code != 429:
                 return answer.raise_for_status()
             self.refused += 1
+            retry = True
             await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
 
-    async def upload_sources(self, rate: float | None) -> None:
-        start = time.monotonic()
+    async def upload_sources(self) -> None:
         for k in range(SOURCES):
-            if rate:  # uploads count against the rate too
-                await asyncio.sleep(max(0.0, start + k / rate - time.monotonic()))
             path = self.root / "images" / f"product-{k}.png"
             files = {"asset": (path.name, path.read_bytes(), "image/png")}
             answer = await self.post("/api/assets", files=files)
@@ -80,26 +120,25 @@ async def main_async(args: argparse.Namespace) -> int:
     async with httpx.AsyncClient(
         limits=limits, timeout=600.0, headers={"API-KEY": API_KEY}
     ) as http:
-        anchor = Anchor(http, args.api.rstrip("/"), Path(args.root))
+        schedule = Schedule(args.rate) if args.rate else None
+        ticker = asyncio.ensure_future(schedule.run()) if schedule else None
+        anchor = Anchor(http, args.api.rstrip("/"), Path(args.root), schedule)
         (anchor.root / "anchor-out").mkdir(exist_ok=True)
-        start = time.monotonic()
-        await anchor.upload_sources(args.rate)
-        if args.rate:
+        try:
+            await anchor.upload_sources()
+            if schedule is not None:
+                await asyncio.gather(*(anchor.job(i) for i in range(args.jobs)))
+            else:
+                pending = iter(range(args.jobs))
 
-            async def scheduled(index: int) -> None:
-                due = start + (SOURCES + index) / args.rate
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                await anchor.job(index)
+                async def worker() -> None:
+                    for index in pending:
+                        await anchor.job(index)
 
-            await asyncio.gather(*(scheduled(i) for i in range(args.jobs)))
-        else:
-            pending = iter(range(args.jobs))
-
-            async def worker() -> None:
-                for index in pending:
-                    await anchor.job(index)
-
-            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+                await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+        finally:
+            if ticker is not None:
+                ticker.cancel()
         return anchor.refused
 
 

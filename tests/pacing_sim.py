@@ -163,26 +163,26 @@ def simulate(
         assert math.isfinite(when), "the simulation stalled"
         now = max(now, when)
         while events and events[0][0] <= now:
-            _, _, kind, job, ticket, retry_after = heapq.heappop(events)
+            _, _, kind, job, answered, retry_after = heapq.heappop(events)
             if kind == "ok":
-                assert ticket is not None
+                assert answered is not None
                 limit.finished(now)
-                controller.succeeded(ticket, now)
+                controller.succeeded(answered, now)
                 done += 1
                 while waiting and limit.admit(now) is None:  # the next in line gets the place
                     waiting_job, waiting_ticket, _ = waiting.popleft()
                     start(waiting_job, waiting_ticket)
             elif kind == "timeout":
-                assert ticket is not None
-                place = next((w for w in waiting if w[1] is ticket), None)
+                assert answered is not None
+                place = next((w for w in waiting if w[1] is answered), None)
                 if place is None:
                     continue  # it got a place in time
                 waiting.remove(place)
                 kind = "429"
             if kind == "429":
-                assert ticket is not None
+                assert answered is not None
                 refused += 1
-                controller.refused(ticket, now, retry_after)
+                controller.refused(answered, now, retry_after)
                 push(now + (retry_after or 1.0), "retry", job, None, None)
             elif kind == "retry":
                 ready.append(job)
