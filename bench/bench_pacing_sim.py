@@ -3,7 +3,7 @@
 The discrete-event simulation of the tests (tests/pacing_sim.py): 600 jobs at 4 s, a target of
 30 requests a second (`--rpm 1800`), against rate limits counted four ways, concurrency caps,
 and a cap that queues requests and refuses them after a while; each with 429s answered at once
-(20 ms) or only after a generation's time (4 s). Prints wall / ideal and the share of requests
+(20 ms) or only after a generation's time (4 s, or 3 to 5 s: out of order). Prints wall / ideal and the share of requests
 answered 429 per case, for this tree and, with `--against REV`, for that git revision.
 
 Usage: python bench/bench_pacing_sim.py [--against main]
@@ -43,7 +43,7 @@ def cap_ideal(cap: int) -> float:
 
 
 # name: (limit, --rpm, refusal latency, ideal wall)
-Case = tuple[Callable[[], Limit], float, float, float]
+Case = tuple[Callable[[], Limit], float, float | tuple[float, float], float]
 CASES: dict[str, Case] = {}
 for late, suffix in ((0.02, ""), (LATE, ", 429s after 4 s")):
     CASES |= {
@@ -66,6 +66,14 @@ CASES["cap of 60 queueing, refused after 4 s"] = (
     1800,
     0.02,
     cap_ideal(60),
+)
+# 429s that come back in their own time (out of order): 3 to 5 s
+CASES["cap of 60, 429s after 3-5 s"] = (lambda: ConcurrencyCap(60), 1800, (3.0, 5.0), cap_ideal(60))
+CASES["sliding 1-s window, 429s after 3-5 s"] = (
+    lambda: SlidingWindow(RATE),
+    1800,
+    (3.0, 5.0),
+    RATE_IDEAL,
 )
 
 

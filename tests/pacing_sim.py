@@ -2,9 +2,9 @@
 
 Each job sends one request; a 429 comes back after `refusal_latency` seconds (at once, or late,
 as servers that hold a request before refusing it) and the job retries after the Retry-After the
-server gave; an accepted request answers after `latency` seconds (fixed, or uniform within a
-range). A `QueuedCap` server queues what it cannot take and refuses it when it has waited too
-long.
+server gave; an accepted request answers after `latency` seconds. Both are fixed, or uniform
+within a range. A `QueuedCap` server queues what it cannot take and refuses it when it has
+waited too long.
 """
 
 from __future__ import annotations
@@ -119,13 +119,16 @@ def simulate(
     jobs: int,
     rpm: float,
     latency: float | tuple[float, float],
-    refusal_latency: float = 0.02,
+    refusal_latency: float | tuple[float, float] = 0.02,
     max_in_flight: int | None = None,
     seed: int = 0,
 ) -> Outcome:
     now = 0.0
     rng = random.Random(seed)
     low, high = latency if isinstance(latency, tuple) else (latency, latency)
+    late_low, late_high = (
+        refusal_latency if isinstance(refusal_latency, tuple) else (refusal_latency,) * 2
+    )
     controller = PacingController(rpm, now=now, max_in_flight=max_in_flight)
     ready: deque[int] = deque(range(jobs))  # jobs whose next request may go now
     events: list[tuple[float, int, str, int, Ticket | None, float | None]] = []
@@ -157,7 +160,8 @@ def simulate(
                 waiting.append((job, ticket, now))
                 push(now + queue_timeout, "timeout", job, ticket, 1.0)
             else:
-                push(now + refusal_latency, "429", job, ticket, retry_after)
+                late = late_low if late_low == late_high else rng.uniform(late_low, late_high)
+                push(now + late, "429", job, ticket, retry_after)
         wake = now + controller.wait(now) if ready else math.inf
         when = min(events[0][0] if events else math.inf, wake)
         assert math.isfinite(when), "the simulation stalled"

@@ -270,10 +270,12 @@ def test_a_cancelled_waiter_gives_its_place_back():
 # -- refusals that come back late ------------------------------------------------------------------
 
 
-def first_burst(cap: int) -> float:
+def first_burst(cap: int, latency: float | tuple[float, float]) -> float:
     """The 429s no client can avoid against a cap whose 429s take a generation's time: those
-    sent past the cap before the first one can come back."""
-    return RPM / 60 * LATENCY - cap
+    sent past the cap before the first 429 can come back. With every generation taking the
+    same time, the places freed meanwhile take the rest."""
+    sent_meanwhile = RPM / 60 * LATENCY  # one refusal delay's worth, at the target
+    return sent_meanwhile - cap if isinstance(latency, float) else sent_meanwhile
 
 
 @pytest.mark.parametrize("latency", [LATENCY, (3.0, 5.0)], ids=["fixed", "3-5s"])
@@ -287,9 +289,24 @@ def test_a_concurrency_cap_whose_429s_come_one_latency_late_is_learned(cap: int,
     assert cap - 2 <= controller.concurrency_limit <= cap + 2
     # The first burst, then a few: was 42% of all requests refused against a cap of 60, the
     # cap never learned (each 429 judged by the count in flight when it came back).
-    assert outcome.refused <= first_burst(cap) + 0.05 * JOBS
+    assert outcome.refused <= first_burst(cap, latency) + 0.05 * JOBS
     ideal = JOBS * LATENCY / cap + LATENCY
     assert outcome.wall <= ideal * 1.15
+
+
+@pytest.mark.parametrize("late", [(3.0, 5.0), (0.0, 0.5)], ids=["3-5s", "0-0.5s"])
+@pytest.mark.parametrize("cap", [30, 60, 100])
+def test_a_cap_whose_429s_come_back_out_of_order_is_learned(cap: int, late):
+    # Each 429 takes its own time: one sent later may come back first, and a request's level
+    # is known only once those sent before it have had time to come back too.
+    outcome = simulate(
+        ConcurrencyCap(cap), jobs=JOBS, rpm=RPM, latency=LATENCY, refusal_latency=late
+    )
+    controller = outcome.controller
+    assert controller.concurrency_limit is not None
+    assert cap - 2 <= controller.concurrency_limit <= cap + 2
+    assert outcome.refused <= max(0.0, RPM / 60 * late[1] - cap) + 0.08 * JOBS
+    assert outcome.wall <= (JOBS * LATENCY / cap + LATENCY) * 1.15
 
 
 def test_a_late_429_is_judged_by_what_the_server_had_let_in():
@@ -383,3 +400,20 @@ def test_a_late_429_sent_before_the_cap_was_learned_is_not_a_failed_probe():
     controller.refused(probe, 5.0 + LATENCY, 1.0)
     assert controller.concurrency_cuts == 1
     assert controller._next_probe == pytest.approx(5.0 + LATENCY + 2 * 2.0 * LATENCY)
+
+
+def test_a_429_is_judged_once_those_sent_before_it_can_have_come_back():
+    controller = PacingController(RPM, now=0.0)
+    tickets = [controller.sent(i / 30) for i in range(66)]  # the server lets the first 60 in
+    last = tickets[65]
+    for ticket in tickets[:51]:
+        controller.succeeded(ticket, ticket.sent_at + LATENCY)
+    controller.refused(last, last.sent_at + 3.5, 1.0)  # the last one's 429 is back first ...
+    assert controller.cuts == 0  # ... and waits for those of the five sent before it
+    for ticket in tickets[51:60]:
+        controller.succeeded(ticket, ticket.sent_at + LATENCY)
+    for ticket in tickets[60:65]:
+        controller.refused(ticket, ticket.sent_at + 4.5, 1.0)
+    assert controller.cuts == 1
+    assert [controller.level(ticket) for ticket in tickets[60:]] == [61] * 6
+    assert controller._held_level == 61  # not 66, what was in flight when the last was sent

@@ -26,7 +26,9 @@ Some servers answer a 429 only late (after as long as a generation takes, say). 
 in-flight count when the answer came, such a cap looked like a rate limit that never settled:
 40% of the requests refused. So everything is judged by when a request was sent:
 - its level is what the server had let in then: the requests in flight, less those already
-  refused whose 429 was still on its way (refused with nothing let in, no cap says that);
+  refused whose 429 was still on its way (refused with nothing let in, no cap says that). A
+  429 is judged once every request sent before it has had time to be refused too (1.5 x the
+  longest recent 429 delay), so that 429s coming back out of order are judged in send order;
 - a hold lasts until the 429s to what was sent before it can have come back (the refusal's own
   delay), and a level counts as passed only by a request that got in past it: answered, or
   unrefused for as long as 429s take;
@@ -41,6 +43,7 @@ event loop.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -83,6 +86,10 @@ SEND_WINDOW_S = 2.0
 MIN_SAMPLES = 8
 # How many recent sends and refusals are remembered (for rates and levels).
 HISTORY = 512
+# How late a 429 may still come: the longest of this many recent 429s' delays, times
+# LATE_MARGIN (their delays vary; the first few say little of how much).
+LATE_SAMPLES = 16
+LATE_MARGIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,7 @@ class PacingController:
         self.rate = self.target
         self.in_flight = 0
         self.latency: float | None = None  # moving average of successful generations
-        self.refusal_delay = 0.0  # how long the latest 429 took to come back
+        self._refusal_delays: deque[float] = deque(maxlen=LATE_SAMPLES)  # how long 429s took
         self.concurrency_limit: int | None = None  # learned from 429s, when the server caps it
         self.cuts = 0  # congestion events that lowered the rate
         self.concurrency_cuts = 0  # congestion events that lowered the in-flight ceiling
@@ -132,7 +139,9 @@ class PacingController:
         # Refused at the held level long enough to be a cap, once nothing sent past it since is
         # still on its way (an answer that could show that more got in).
         self._cap_candidate = False
-        self._tickets: dict[int, Ticket] = {}  # in flight, by id
+        self._tickets: dict[int, Ticket] = {}  # in flight, by id, in the order they were sent
+        # 429s not judged yet, in the order they were sent: (ticket, when it came back)
+        self._unjudged: list[tuple[Ticket, float]] = []
         self._limit_set_at = -math.inf  # when the concurrency limit was last set or lowered
         self._next_probe = math.inf
         self._probe_backoff = 1.0
@@ -172,6 +181,7 @@ class PacingController:
             self._release_hold()  # past the refused level, unrefused: not a concurrency cap there
         ticket = Ticket(now, self.in_flight)
         self._tickets[id(ticket)] = ticket
+        self._judge_due(now)
         return ticket
 
     # -- what came back ----------------------------------------------------------------------------
@@ -190,10 +200,11 @@ class PacingController:
         if (
             held is not None
             and ticket.sent_at > self._held_sent_at
-            and now - ticket.sent_at >= self.refusal_delay  # the 429s before it are all back
+            and self._level_known(ticket, now)
             and self.level(ticket) > held + 1
         ):
             self._release_hold()  # let in past the refused level: not a concurrency cap there
+        self._judge_due(now)
         self._confirm_when_due(now)
         limit = self.concurrency_limit
         if limit is not None and now >= self._next_probe and self.in_flight + 1 >= limit:
@@ -204,20 +215,35 @@ class PacingController:
     def failed(self, ticket: Ticket, now: float) -> None:
         """No answer, or a 5xx: not a sign of the rate (the retry policy backs off)."""
         self._answered(ticket)
+        self._judge_due(now)
         self._confirm_when_due(now)
 
     def refused(self, ticket: Ticket, now: float, retry_after: float | None) -> None:
-        """A 429."""
+        """A 429. Judged once every request sent before it has had time to be refused too, so
+        that its level is known even when 429s come back out of order."""
         self._answered(ticket)
         self.refusals += 1
-        level = self.level(ticket)
         self._refused.append((ticket.sent_at, now))
-        delay = max(0.0, now - ticket.sent_at)
-        self.refusal_delay = delay
+        self._refusal_delays.append(max(0.0, now - ticket.sent_at))
         if retry_after is not None and retry_after >= LONG_RETRY_AFTER_S:
             self._blocked_until = max(self._blocked_until, now + retry_after)
-        if not self.adaptive:
-            return
+        if self.adaptive:
+            bisect.insort(self._unjudged, (ticket, now), key=lambda item: item[0].sent_at)
+            self._judge_due(now)
+
+    def _judge_due(self, now: float) -> None:
+        """Judge the 429s whose level is known, in the order their requests were sent."""
+        while self._unjudged:
+            ticket, answered_at = self._unjudged[0]
+            if not self._level_known(ticket, now):
+                return
+            del self._unjudged[0]
+            self._judge(ticket, answered_at, now)
+
+    def _judge(self, ticket: Ticket, answered_at: float, now: float) -> None:
+        """What one 429 says: a failed probe, a concurrency cap, or a rate limit."""
+        level = self.level(ticket)
+        delay = answered_at - ticket.sent_at
         limit = self.concurrency_limit
         if limit is not None and level >= limit:
             if ticket.sent_at < self._limit_set_at:
@@ -234,6 +260,9 @@ class PacingController:
         if held is not None and ticket.sent_at > self._held_sent_at and level > held + 1:
             self._release_hold()  # the server let more in than that: not a concurrency cap there
             held = None
+        if held is not None and 2 <= level < held and ticket.sent_at >= self._held_sent_at:
+            held = self._held_level = level  # refused lower still: hold below that
+            self._hold = level - 1
         if held is not None and held <= level <= held + 1:
             # Refused again at the held level: a rate limit's window has not moved on yet, or
             # the server caps concurrency. Refused there for requests sent further apart than
@@ -273,6 +302,11 @@ class PacingController:
 
     # -- measures ----------------------------------------------------------------------------------
 
+    @property
+    def refusal_delay(self) -> float:
+        """How late a 429 may still come (0 before any)."""
+        return LATE_MARGIN * max(self._refusal_delays, default=0.0)
+
     def level(self, ticket: Ticket) -> int:
         """How many requests the server had let in when `ticket` was sent, itself included: those
         in flight then, less those it had refused, whose 429 was still on its way."""
@@ -305,6 +339,15 @@ class PacingController:
             return self.rate if count else 0.0
         count -= sum(1 for sent, _ in self._refused if first <= sent <= until)
         return max(0.0, count / span)
+
+    def _level_known(self, ticket: Ticket, now: float) -> bool:
+        """Whether `level(ticket)` is final: no request sent before it may still be refused
+        (in flight, and younger than the latest a 429 comes)."""
+        may_be_refused = now - self.refusal_delay
+        for sent in self._tickets.values():  # in the order they were sent
+            if sent.sent_at >= may_be_refused:
+                return sent.sent_at >= ticket.sent_at
+        return True
 
     def _unconfirmed(self, now: float) -> int:
         """Requests sent too lately for their 429, if any, to have come back yet."""
