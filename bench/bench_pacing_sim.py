@@ -3,8 +3,9 @@
 The discrete-event simulation of the tests (tests/pacing_sim.py): 600 jobs at 4 s, a target of
 30 requests a second (`--rpm 1800`), against rate limits counted four ways, concurrency caps,
 and a cap that queues requests and refuses them after a while; each with 429s answered at once
-(20 ms) or only after a generation's time (4 s, or 3 to 5 s: out of order). Prints wall / ideal and the share of requests
-answered 429 per case, for this tree and, with `--against REV`, for that git revision.
+(20 ms) or only after a generation's time (4 s, or 3 to 5 s: out of order). Prints wall / ideal
+and the share of requests answered 429 per case, for this tree and, with `--against REV`, for
+that git revision.
 
 Usage: python bench/bench_pacing_sim.py [--against main]
 """
