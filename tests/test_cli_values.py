@@ -62,7 +62,15 @@ def test_a_non_finite_number_is_a_usage_error(campaign, capsys, option, value) -
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--latency", "nan"), ("--latency", "0.1-inf"), ("--error-rate", "nan")]
+    ("option", "value"),
+    [
+        ("--latency", "nan"),
+        ("--latency", "0.1-inf"),
+        ("--error-rate", "nan"),
+        ("--refusal-delay", "nan"),
+        ("--refusal-delay", "soon"),
+        ("--transfer-latency", "0.01-inf"),
+    ],
 )
 def test_emulator_options_refuse_non_finite_numbers(capsys, option, value) -> None:
     result = run_cli(capsys, "emulator", "--port", "0", option, value)

@@ -53,6 +53,17 @@ from runner.diagnostics import UsageError
     help="API requests answered at once; beyond it, 429 (a concurrency cap).",
 )
 @click.option("--no-retry-after", is_flag=True, help="Send 429 without a Retry-After header.")
+@click.option(
+    "--refusal-delay",
+    metavar="S|LOW-HIGH|latency",
+    help="Answer each 429 this many seconds after the request arrived ('latency': as long as a"
+    " generation takes), as servers that queue a request before refusing it.",
+)
+@click.option(
+    "--transfer-latency",
+    metavar="S|LOW-HIGH",
+    help="Seconds per upload and per asset download, e.g. 0.02.",
+)
 @click.option("--burst-429", metavar="P", help="Share of requests that start a burst of 429s.")
 @click.option("--drop-rate", metavar="P", help="Share of API connections dropped mid-answer.")
 @click.option("--truncate-rate", metavar="P", help="Share of downloads cut short.")
@@ -75,6 +86,8 @@ def emulator(
     limit_model: str,
     max_in_flight: int | None,
     no_retry_after: bool,
+    refusal_delay: str | None,
+    transfer_latency: str | None,
     burst_429: str | None,
     drop_rate: str | None,
     truncate_rate: str | None,
@@ -98,6 +111,8 @@ def emulator(
             limit_model=limit_model,
             max_in_flight=max_in_flight,
             retry_after=not no_retry_after,
+            refusal_delay=refusal_delay,
+            transfer_latency=transfer_latency,
             burst_429=burst_429,
             drop_rate=drop_rate,
             truncate_rate=truncate_rate,

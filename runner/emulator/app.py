@@ -74,15 +74,26 @@ class EmulatorApi:
         self.secret = secret
         self.team_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/team"))
         self.user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/user"))
-        self.busy = 0  # API requests being answered now
+        self.busy = 0  # API requests being answered now (not those refused)
         self.reset_state()
 
-    def counted(
+    def limited(
         self, handler: Callable[[Request], Awaitable[Response]]
     ) -> Callable[[Request], Awaitable[Response]]:
-        """`handler`, counting the API requests being answered (for a concurrency cap)."""
+        """`handler` behind the rate limits (as a gateway would put it): a 429 is decided when
+        the request arrives and answered after the refusal delay, holding no place under the
+        concurrency cap meanwhile; the API requests let through count as being answered."""
 
         async def answer(request: Request) -> Response:
+            refusal = self.faults.refuse(busy=self.busy)
+            if refusal is not None:
+                delay = self.faults.refusal_delay()
+                if delay:
+                    await anyio.sleep(delay)
+                headers = (
+                    {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
+                )
+                return JSONResponse({"message": "Too Many Requests"}, 429, headers=headers)
             self.busy += 1
             try:
                 return await handler(request)
@@ -124,14 +135,8 @@ class EmulatorApi:
 
     # --- the API ---------------------------------------------------------------------------
 
-    def gate(self, request: Request) -> Response | None:
-        """Rate limits first (as a gateway would), then the key."""
-        refusal = self.faults.refuse(busy=self.busy - 1)  # the others being answered
-        if refusal is not None:
-            headers = (
-                {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
-            )
-            return JSONResponse({"message": "Too Many Requests"}, 429, headers=headers)
+    def check_key(self, request: Request) -> Response | None:
+        """A 401 unless the API-KEY header holds an accepted key."""
         key = request.headers.get("api-key", "")
         expected = self.config.api_key
         if (
@@ -152,9 +157,12 @@ class EmulatorApi:
         return None if status is None else server_error(status, self.config.error_message)
 
     async def upload(self, request: Request) -> Response:
-        refused = self.gate(request) or self.injected_failure()
+        refused = self.check_key(request) or self.injected_failure()
         if refused is not None:
             return refused
+        delay = self.faults.transfer_latency()
+        if delay:
+            await anyio.sleep(delay)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limits.MAX_UPLOAD_BYTES + _FORM_OVERHEAD:
             return too_large()
@@ -205,7 +213,7 @@ class EmulatorApi:
         )
 
     async def generate(self, request: Request) -> Response:
-        refused = self.gate(request)
+        refused = self.check_key(request)
         if refused is not None:
             return refused
         try:
@@ -347,6 +355,9 @@ class EmulatorApi:
 
     async def download(self, request: Request) -> Response:
         key = request.path_params["key"]
+        delay = self.faults.transfer_latency()
+        if delay:
+            await anyio.sleep(delay)
         if not self.store.exists(key):
             return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         query = request.query_params
@@ -438,8 +449,8 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
     """The emulator's ASGI app; `app.state.emulator` is its EmulatorApi (ledger, stats, store)."""
     api = EmulatorApi(config or EmulatorConfig())
     routes = [
-        Route("/api/assets", api.counted(api.upload), methods=["POST"]),
-        Route("/api/features", api.counted(api.generate), methods=["POST"]),
+        Route("/api/assets", api.limited(api.upload), methods=["POST"]),
+        Route("/api/features", api.limited(api.generate), methods=["POST"]),
         Route("/asset/{key:path}", api.download, methods=["GET"]),
         Route("/_emulator/ledger", api.ledger_json, methods=["GET"]),
         Route("/_emulator/stats", api.stats_json, methods=["GET"]),
