@@ -142,6 +142,24 @@ def open_regular(path: Path, *, follow_links: bool = False) -> tuple[IO[bytes], 
         raise
 
 
+def read_private(path: Path, max_bytes: int) -> bytes | None:
+    """A small file of Backdrop's own (a cache, a record): None when it is missing, is no
+    regular file (a pipe is never opened, a link never followed), is larger than `max_bytes`
+    or cannot be read. What it says is still the caller's to check."""
+    try:
+        handle, found = open_regular(path)
+    except (OSError, NotAFile):
+        return None
+    with handle:
+        if found.st_size > max_bytes:
+            return None
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError:
+            return None
+    return data if len(data) <= max_bytes else None
+
+
 def sha256_stream(handle: IO[bytes]) -> str:
     """The SHA-256 of what is left to read in `handle`, read in chunks."""
     digest = hashlib.sha256()

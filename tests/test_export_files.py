@@ -445,3 +445,28 @@ def test_delivered_files_have_the_permissions_the_umask_allows(out, tmp_path, ca
     for path in (to / MANIFEST_NAME, to / "story/fr-FR/MUG-01.png"):
         assert path.stat().st_mode & 0o777 == 0o666 & ~mask
     assert not any(STAGING_NAME in p.name for p in to.rglob("*"))
+
+
+@needs_fifo
+@pytest.mark.timeout(60)
+def test_pipes_in_place_of_exports_own_records_are_ignored_not_waited_on(tmp_path, capsys):
+    """.backdrop/ can come with a pull request: export's record and cache are read with care."""
+    from runner.deliver.render_cache import CACHE_PATH
+
+    out = emulated_run(tmp_path)
+    for private in (RECORD_PATH, CACHE_PATH):
+        (out / private).unlink(missing_ok=True)
+        os.mkfifo(out / private)
+    result = run_cli(capsys, "export", str(out), "--to", str(tmp_path / "delivery"))
+    assert result.code == 0, result.err
+    assert "Exported 8 files" in result.out
+
+
+def test_a_zip_named_after_a_windows_device_is_a_name_windows_can_hold(tmp_path, capsys):
+    text = SEASONS_RECIPE.replace("[summer, winter]", "[CON, nul]")
+    text = text.replace('output: "{{ season', 'output: "s-{{ season')
+    out = emulated_run(tmp_path, recipe_text=text)
+    to = tmp_path / "delivery"
+    result = run_cli(capsys, "export", str(out), "--to", str(to), "--zip", "--group-by", "season")
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in to.iterdir()) == ["_CON.zip", "_nul.zip", MANIFEST_NAME]

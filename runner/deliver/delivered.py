@@ -35,6 +35,7 @@ from runner.fileio import (
     folder_error,
     kind_of,
     open_regular,
+    read_private,
     sha256_stream,
     temp_beside,
 )
@@ -43,6 +44,7 @@ from runner.report.atomic import write_atomic
 RECORD_PATH = ".backdrop/exports.json"
 _FORMAT = 1
 _SHOWN = 10
+MAX_RECORD_BYTES = 64 << 20  # larger is not one export wrote: read as no record at all
 EXPORT_FOLDER = FolderRole("the export folder", "choose a writable export folder with --to")
 STAGING_NAME = "backdrop-export"  # a file being made in --to is named after it (fileio)
 
@@ -54,8 +56,8 @@ class DeliveredRecord:
         self.path = output_dir / RECORD_PATH
         self.folder = os.path.realpath(to)
         self.data: dict[str, Any] = {}
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            data = json.loads(self.path.read_text("utf-8"))
+        with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
+            data = json.loads(read_private(self.path, MAX_RECORD_BYTES) or b"{}")
             if data.get("format") == _FORMAT and isinstance(data.get("folders"), dict):
                 self.data = data
         self.files: dict[str, str] = _mapping(self.data.get("folders"), self.folder)

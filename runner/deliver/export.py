@@ -45,6 +45,7 @@ from runner.deliver.sources import SourceFiles
 from runner.diagnostics import UsageError, display_path
 from runner.execute.records import JobRecord, RunSnapshot
 from runner.fileio import NotAFile, not_a_folder, sha256_stream
+from runner.plan.outputs import OutputProblem, output_paths
 from runner.recipe.model import Channel
 from runner.report.axis_values import value_label
 from runner.review.binding import approval_mismatch
@@ -560,4 +561,8 @@ def _zip_name(vars: Mapping[str, Any], group_key: str) -> tuple[str, str]:
     found, value = _lookup(vars, group_key)
     text = value_label(value) if found else "other"
     safe = _ZIP_NAME_UNSAFE.sub("-", text).strip("-.")[:100] or "other"
+    try:
+        output_paths(safe, "zip", 1)
+    except OutputProblem:  # a name Windows keeps for a device ("CON", "nul"): not a file there
+        safe = f"_{safe}"
     return f"{safe}.zip", text

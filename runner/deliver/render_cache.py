@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import StateError
+from runner.fileio import read_private
 from runner.recipe.model import Channel
 from runner.report.atomic import write_atomic
 
 CACHE_PATH = ".backdrop/export-cache.json"
 _FORMAT = 2  # 2: rendered in bands (runner/deliver/images.py), sizes in bytes kept
+MAX_CACHE_BYTES = 64 << 20  # larger is not one export wrote: read as no cache at all
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ class RenderCache:
         self.path = output_dir / CACHE_PATH
         self.entries: dict[str, Any] = {}
         self.changed = False
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            data = json.loads(self.path.read_text("utf-8"))
+        with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
+            data = json.loads(read_private(self.path, MAX_CACHE_BYTES) or b"{}")
             if data.get("format") == _FORMAT and isinstance(data.get("entries"), dict):
                 self.entries = data["entries"]
 
