@@ -20,6 +20,7 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import shutil
 import stat
 from collections.abc import Iterator, Sequence
@@ -37,7 +38,6 @@ from runner.fileio import (
     open_regular,
     read_private,
     sha256_stream,
-    temp_beside,
 )
 from runner.report.atomic import write_atomic
 
@@ -46,7 +46,7 @@ _FORMAT = 1
 _SHOWN = 10
 MAX_RECORD_BYTES = 64 << 20  # larger is not one export wrote: read as no record at all
 EXPORT_FOLDER = FolderRole("the export folder", "choose a writable export folder with --to")
-STAGING_NAME = "backdrop-export"  # a file being made in --to is named after it (fileio)
+STAGING_NAME = "backdrop-export"  # a file being made: .backdrop-export.XXXXXXXX.backdrop-part
 
 
 class DeliveredRecord:
@@ -178,11 +178,9 @@ class Delivery:
         disk, no permission) is a FolderWriteError about --to (exit 3)."""
         try:
             self._make_folder(self.to)
-            # Named ".backdrop-export.XXXXXXXX.backdrop-part", readable as the umask allows.
-            fd, temp = temp_beside(self.to / STAGING_NAME, PART_SUFFIX)
+            fd, temp = self._new_temp(self.to)
         except OSError as exc:
             raise folder_error(self.to, exc, relative, role=EXPORT_FOLDER) from None
-        self._temps.add(temp)
         with os.fdopen(fd, "w+b") as handle:
             sink = _Sink(handle, self.to, relative)
             yield sink  # type: ignore[misc]
@@ -258,9 +256,8 @@ class Delivery:
             except OSError as exc:
                 if exc.errno != errno.EXDEV:  # a folder of --to on another disk: copy there
                     raise
-                fd, copy = temp_beside(target, PART_SUFFIX)
+                fd, copy = self._new_temp(target.parent)
                 os.close(fd)
-                self._temps.add(copy)
                 shutil.copyfile(staged.temp, copy)
                 os.replace(copy, target)
                 self._temps.discard(copy)
@@ -269,6 +266,18 @@ class Delivery:
             raise folder_error(self.to, exc, staged.relative, role=EXPORT_FOLDER) from None
         self._temps.discard(staged.temp)
 
+    def _new_temp(self, folder: Path) -> tuple[int, Path]:
+        """A new temporary file in `folder`, named ".backdrop-export.XXXXXXXX.backdrop-part",
+        noted before it exists: a stop signal at any moment leaves none behind."""
+        for _ in range(100):
+            temp = folder / f".{STAGING_NAME}.{secrets.token_hex(4)}{PART_SUFFIX}"
+            self._temps.add(temp)
+            try:
+                return create_staging_file(temp), temp
+            except FileExistsError:
+                self._temps.discard(temp)
+        raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder))
+
     def _make_folder(self, folder: Path) -> None:
         missing = []
         for candidate in (folder, *folder.parents):
@@ -276,8 +285,8 @@ class Delivery:
                 break
             missing.append(candidate)
         for candidate in reversed(missing):
+            self._created.append(candidate)  # noted first, as temporary files are
             candidate.mkdir(exist_ok=True)
-            self._created.append(candidate)
 
     def _discard(self, temp: Path) -> None:
         with contextlib.suppress(OSError):
@@ -314,6 +323,13 @@ class Delivery:
                 return f"{shown} is {kind}, not a file"
             return f"{shown} is {kind}, where {relative} needs a folder"
         return None
+
+
+def create_staging_file(path: Path) -> int:
+    """Create `path` (which must not exist) for reading and writing; readable by others as the
+    umask allows, like any file the user makes (a delivery is for sending on)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    return os.open(path, flags, 0o666)
 
 
 class _Sink:
