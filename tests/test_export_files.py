@@ -470,3 +470,21 @@ def test_a_zip_named_after_a_windows_device_is_a_name_windows_can_hold(tmp_path,
     result = run_cli(capsys, "export", str(out), "--to", str(to), "--zip", "--group-by", "season")
     assert result.code == 0, result.err
     assert sorted(p.name for p in to.iterdir()) == ["_CON.zip", "_nul.zip", MANIFEST_NAME]
+
+
+def test_a_webp_too_large_to_make_in_bounded_memory_is_refused_before_anything(
+    out, tmp_path, capsys
+):
+    poster = tmp_path / "poster.yaml"
+    recipe = (out.parent.parent / "recipe.yaml").read_text("utf-8")
+    poster.write_text(recipe.replace("instagram: 1080x1350", "poster: 8192x8192"), "utf-8")
+    to = tmp_path / "delivery"
+    args = ["export", str(out), "--to", str(to), "--format", "webp", "--recipe", str(poster)]
+    result = run_cli(capsys, *args)
+    assert result.code == 2, result.err
+    assert "4 approved job(s) are too large to export as asked, and nothing was exported" in (
+        result.err
+    )
+    assert "(fr-FR/MUG-01.png for poster: WebP is made in one piece, and 8192x8192" in result.err
+    assert "hint: export those channels as PNG or JPEG (--format)" in result.err
+    assert not to.exists()

@@ -223,7 +223,7 @@ def _check_sources(
     file of; UsageError naming every job that is not."""
     images: dict[str, SourceImage] = {}
     damaged: list[tuple[Pick, str]] = []
-    large: list[tuple[Pick, str]] = []
+    large: list[tuple[Pick, str, SourceTooLarge]] = []
     for pick in picks:
         path = pick.file.path
         if path in images:
@@ -236,7 +236,7 @@ def _check_sources(
             damaged.append((pick, f"{path}: {exc}"))
             continue
         except SourceTooLarge as exc:
-            large.append((pick, f"{path}: {exc}"))
+            large.append((pick, path, exc))
             continue
         images[path] = image
     for item in planned:
@@ -247,17 +247,36 @@ def _check_sources(
             check_renderable(known, item.channel, item.fmt)
         except SourceTooLarge as exc:
             where = f"for {item.channel.name}" if item.channel else "as it is"
-            large.append((item.pick, f"{item.pick.file.path} {where}: {exc}"))
+            large.append((item.pick, f"{item.pick.file.path} {where}", exc))
     if damaged:
         raise damaged_sources(snapshot, damaged)
     if large:
-        raise UsageError(
-            f"{len(large):,} approved job(s) are too large to export, and nothing was exported: "
-            + _listed([f"{pick.review_key} ({why})" for pick, why in _first_per_job(large)]),
-            hint="export them as PNG or JPEG (--format), or to a smaller channel size; a "
-            "source larger than that is not an image the API makes: generate it again",
-        )
+        raise _too_large(large)
     return images
+
+
+def _too_large(large: Sequence[tuple[Pick, str, SourceTooLarge]]) -> UsageError:
+    """The jobs export cannot make as asked; one reason said once when it is the same for all."""
+    jobs = list({pick.review_key: pick for pick, _, _ in large})
+    reasons = {str(exc) for _, _, exc in large}
+    if len(reasons) == 1:
+        listed = f"{_listed(jobs)} ({large[0][1]}: {reasons.pop()})"
+    else:
+        first = {pick.review_key: f"{where}: {exc}" for pick, where, exc in reversed(large)}
+        listed = _listed([f"{key} ({first[key]})" for key in jobs])
+    hints = []
+    if any(exc.webp for _, _, exc in large):
+        hints.append("export those channels as PNG or JPEG (--format), which have no such limit")
+    if not all(exc.webp for _, _, exc in large):
+        hints.append(
+            "a source that large is not an image the API makes: delete it and run the recipe "
+            "again, which downloads the job's image again (then review it)"
+        )
+    return UsageError(
+        f"{len(jobs):,} approved job(s) are too large to export as asked, and nothing was "
+        f"exported: {listed}",
+        hint="; ".join(hints),
+    )
 
 
 def damaged_sources(snapshot: RunSnapshot, damaged: Sequence[tuple[Pick, str]]) -> UsageError:
@@ -278,13 +297,6 @@ def damaged_sources(snapshot: RunSnapshot, damaged: Sequence[tuple[Pick, str]]) 
 def _labels(job: JobRecord) -> list[tuple[str, str]]:
     """The job's matrix values as --only takes them (a mapping by its label, its first field)."""
     return [(axis, value_label(value)) for axis, value in job.vars.items()]
-
-
-def _first_per_job(found: Sequence[tuple[Pick, str]]) -> list[tuple[Pick, str]]:
-    seen: dict[str, tuple[Pick, str]] = {}
-    for pick, why in found:
-        seen.setdefault(pick.review_key, (pick, why))
-    return list(seen.values())
 
 
 def _listed(items: Sequence[str]) -> str:

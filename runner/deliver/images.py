@@ -51,7 +51,12 @@ class SourceDamaged(Exception):
 
 
 class SourceTooLarge(Exception):
-    """A source or a delivery larger than export makes in bounded memory."""
+    """A source or a delivery larger than export makes in bounded memory; `webp`: the WebP
+    made is the one too large (PNG or JPEG would do)."""
+
+    def __init__(self, message: str, *, webp: bool = False) -> None:
+        super().__init__(message)
+        self.webp = webp
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,8 @@ def check_renderable(source: SourceImage, channel: Channel | None, fmt: str) -> 
     if fmt == "webp" and size.width * size.height > MAX_WEBP_PIXELS:
         raise SourceTooLarge(
             f"WebP is made in one piece, and {size.width}x{size.height} is more than export "
-            f"makes as WebP ({MAX_WEBP_PIXELS / 1e6:.1f} megapixels)"
+            f"makes as WebP ({MAX_WEBP_PIXELS / 1e6:.1f} megapixels)",
+            webp=True,
         )
     if source.streamable:
         return
