@@ -34,11 +34,13 @@ FORMATS = ("jpeg", "png", "webp")
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 DEFAULT_QUALITY = 90
-# What one export may hold in memory, in pixels of 4 bytes: a band of the image being made...
+# What one export may hold in memory, in pixels of 4 bytes (the sum stays under 300 MB): a band
+# of the image being made...
 BAND_PIXELS = 1 << 20
 # ... a source decoded whole (a JPEG even at its smallest draft, a WebP, an interlaced or
-# 16-bit PNG), and a WebP made whole (libwebp's own copies cost 6 bytes a pixel more).
-MAX_WHOLE_PIXELS = 4096 * 4096
+# 16-bit PNG: 48 MB, twice while it is converted), and a WebP made whole (64 MB, and libwebp's
+# own copies cost 6 bytes a pixel more). The API's images are 1.6 megapixels at most.
+MAX_WHOLE_PIXELS = 12_000_000
 MAX_WEBP_PIXELS = 4096 * 4096
 # Larger sources are refused before anything is read: Pillow's own decompression-bomb limit.
 MAX_SOURCE_PIXELS = 89_478_485
@@ -134,8 +136,7 @@ def check_renderable(source: SourceImage, channel: Channel | None, fmt: str) -> 
     scale = 1
     if source.format == "jpeg" and channel is not None:
         scale = _draft_scale(source, channel)
-    pixels = -(-source.width // scale) * -(-source.height // scale)
-    if pixels > MAX_WHOLE_PIXELS:
+    if _pixels(source, scale) > MAX_WHOLE_PIXELS:
         raise SourceTooLarge(
             f"it is {source.width}x{source.height} pixels, and a {source.format.upper()} that "
             f"large is decoded whole: more than export decodes ({MAX_WHOLE_PIXELS / 1e6:.0f} "
@@ -213,11 +214,15 @@ def _write_whole(
 ) -> None:
     from PIL import Image
 
-    image = Image.new(mode, (size.width, size.height))
+    image = None  # made once the source is decoded: not both copies of it beside this one
     top = 0
     for band in bands:
+        if image is None:
+            image = Image.new(mode, (size.width, size.height))
         image.paste(band, (0, top))
         top += band.height
+    if image is None:
+        raise SourceDamaged("it has no pixels")
     options: dict[str, object] = {"quality": quality}
     if icc_profile:
         options["icc_profile"] = icc_profile
@@ -348,12 +353,20 @@ def _draft_scale(source: SourceImage, channel: Channel) -> int:
     placement = _place(source.width, source.height, channel)
     x0, y0, x1, y1 = placement.box
     needed = max(placement.size.width / (x1 - x0), placement.size.height / (y1 - y0))
-    # Decoded at twice the size needed at least, as Image.thumbnail does: the resize then
-    # gives what it gives from the whole image.
+    # Decoded at twice the size needed at least where that fits in memory, as Image.thumbnail
+    # does (the resize then gives what it gives from the whole image); else at the size needed.
     scale = 1
-    while scale < 8 and needed * scale * 2 * _DRAFT_GAP <= 1:
+    while scale < 8 and (
+        needed * scale * 2 * _DRAFT_GAP <= 1
+        or (needed * scale * 2 <= 1 and _pixels(source, scale) > MAX_WHOLE_PIXELS)
+    ):
         scale *= 2
     return scale
+
+
+def _pixels(source: SourceImage, scale: int) -> int:
+    """The pixels of the source decoded `scale` times smaller."""
+    return -(-source.width // scale) * -(-source.height // scale)
 
 
 def _source_bands(
