@@ -8,6 +8,7 @@ for the peak memory. Each test is skipped, with the reason, where the OS lacks t
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import signal
 import sqlite3
@@ -186,6 +187,30 @@ def test_a_delivery_of_8192_pixel_images_fits_in_a_small_address_space(tmp_path)
             assert (image.format, image.size) == ("JPEG", (8192, 8192))
             image.draft("RGB", (1024, 1024))  # decoded small: the test has no limit
             image.load()
+
+
+def test_8192_pixel_sources_are_read_a_band_at_a_time_or_decoded_reduced(tmp_path):
+    """An API may send more than was asked (kept as sent): a 8192x8192 PNG is read a band of
+    rows at a time, a 8192x8192 JPEG decoded at a quarter of its size for a 1080 channel."""
+    from PIL import Image
+
+    from runner.deliver.jpeg_strips import JpegWriter
+    from runner.deliver.png_stream import PngWriter
+
+    out = emulated_run(tmp_path)
+    band = Image.linear_gradient("L").resize((8192, 256)).convert("RGB")  # made a band at a time
+    png, jpeg = io.BytesIO(), io.BytesIO()
+    for writer in (PngWriter(png, 8192, 8192, "RGB"), JpegWriter(jpeg, 8192, 8192, 90, None)):
+        for _ in range(32):
+            writer.write(band)
+        writer.close()
+    agree_on(out, "fr-FR/MUG-01.png", png.getvalue())
+    agree_on(out, "de-DE/CAP-02.png", jpeg.getvalue())
+    result = export_limited(out, tmp_path / "delivery", 200)
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "delivery/story/fr-FR/MUG-01.png") as image:
+        assert image.size == (1080, 1920)
+        assert image.getpixel((540, 0)) == (255, 255, 255)  # contain: padded above
 
 
 def test_names_that_differ_only_in_unicode_normalisation_are_one_file(tmp_path, capsys):

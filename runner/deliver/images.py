@@ -243,8 +243,6 @@ def _output_bands(
     """The delivered image in bands from the top, in `mode` (RGB or RGBA)."""
     from PIL import Image
 
-    band_rows = max(MCU_ROWS, BAND_PIXELS // size.width // MCU_ROWS * MCU_ROWS)
-    band_rows = min(band_rows, max_band_rows(size.width))
     # Resized premultiplied, as Pillow does for RGBA, so that transparent pixels' colours do
     # not bleed; converted per source band, not per resize.
     working = "RGBa" if source.alpha else "RGB"
@@ -255,6 +253,12 @@ def _output_bands(
         placement = _Placement((0.0, 0.0, float(rows.width), float(rows.height)), size, 0, 0)
     else:
         placement = _place(rows.width, rows.height, channel)
+    # A band of the delivered image, and the source rows it is made from, each about
+    # BAND_PIXELS: a source 8 times as tall as the delivery gives bands 8 times thinner.
+    source_rows = (placement.box[3] - placement.box[1]) / placement.size.height
+    pixels = max(size.width, source_rows * rows.width)
+    band_rows = max(MCU_ROWS, int(BAND_PIXELS / pixels) // MCU_ROWS * MCU_ROWS)
+    band_rows = min(band_rows, max_band_rows(size.width))
     fill = (*background, 255) if working == "RGBa" else background  # opaque padding
     for top in range(0, size.height, band_rows):
         height = min(band_rows, size.height - top)
