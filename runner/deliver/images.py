@@ -38,10 +38,11 @@ DEFAULT_QUALITY = 90
 # of the image being made...
 BAND_PIXELS = 1 << 20
 # ... a source decoded whole (a JPEG even at its smallest draft, a WebP, an interlaced or
-# 16-bit PNG: 48 MB, twice while it is converted), and a WebP made whole (64 MB, and libwebp's
-# own copies cost 6 bytes a pixel more). The API's images are 1.6 megapixels at most.
+# 16-bit PNG: 48 MB, and a WebP's decoder 4 times that while it runs), and a WebP made whole
+# (20 MB, and libwebp's own buffers: 6 bytes a pixel for a photo, 40 for noise with alpha).
+# The API's images are 1.6 megapixels at most.
 MAX_WHOLE_PIXELS = 12_000_000
-MAX_WEBP_PIXELS = 4096 * 4096
+MAX_WEBP_PIXELS = 5_000_000  # 2560x1920: libwebp takes up to 40 bytes a pixel (noise, alpha)
 # Larger sources are refused before anything is read: Pillow's own decompression-bomb limit.
 MAX_SOURCE_PIXELS = 89_478_485
 _LANCZOS_SUPPORT = 3.0
