@@ -12,6 +12,7 @@ from runner.emulator import EmulatorConfig, EmulatorServer
 from runner.emulator.config import config_from_options
 from runner.emulator.server import config_from_json, config_to_json
 
+from .clihelp import run_cli
 from .emulator_support import KEY, feature_body, run, upload
 from .runhelp import answers, fast_options, ledger, make_plan
 from .runhelp import run as run_backdrop
@@ -185,3 +186,18 @@ def test_queue_timeout_option() -> None:
         EmulatorConfig(max_in_flight=2, queue_timeout=(2.0, 1.0))
     ranged = EmulatorConfig(max_in_flight=2, queue_timeout=(1.0, 2.0), refusal_delay=(0.1, 0.2))
     assert config_from_json(config_to_json(ranged)) == ranged  # as EmulatorProcess passes it
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--queue-timeout", "4"], "a queue timeout needs a concurrency cap: add --max-in-flight"),
+        (["--max-in-flight", "2", "--queue-timeout", "nan"], "queue timeout 'nan' is not a number"),
+        (["--max-in-flight", "2", "--queue-timeout", "2-1"], "must be LOW-HIGH with 0 <= LOW"),
+    ],
+)
+def test_a_bad_queue_timeout_is_a_usage_error(capsys, args, says) -> None:
+    result = run_cli(capsys, "emulator", "--port", "0", *args)
+    assert result.code == 2
+    assert says in result.err
+    assert "Traceback" not in result.err
