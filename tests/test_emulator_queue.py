@@ -13,7 +13,7 @@ from runner.emulator.config import config_from_options
 from runner.emulator.server import config_from_json, config_to_json
 
 from .clihelp import run_cli
-from .emulator_support import KEY, feature_body, run, upload
+from .emulator_support import KEY, feature_body, run, studio_photo, upload
 from .runhelp import answers, fast_options, ledger, make_plan
 from .runhelp import run as run_backdrop
 
@@ -142,6 +142,34 @@ def test_a_waiting_request_its_client_abandons_frees_nothing_it_did_not_hold() -
         assert [entry.prompt for entry in server.api.ledger.entries] == ["holder", "late"]
         assert stats["max_in_flight"] == 1
         assert (server.api.busy, server.api.places.waiting) == (0, 0)
+
+
+def test_uploads_queue_under_the_cap_and_downloads_are_never_capped() -> None:
+    config = EmulatorConfig(max_in_flight=1, latency=1.5, queue_timeout=60.0, cache_results=True)
+
+    async def scenario(server: EmulatorServer) -> None:
+        async with client(server) as http:
+            files = {"asset": ("mug.png", studio_photo(), "image/png")}
+            asset = (await http.post("/api/assets", files=files)).json()["asset"]
+            location = asset["location"]
+            holder = generate(http, asset["key"], "holder")
+            await until(lambda: server.api.busy == 1)
+            # The cap is full: a download is answered all the same...
+            download = await http.get(location)
+            assert download.status_code == 200 and download.content == studio_photo()
+            assert server.api.places.waiting == 0 and not holder.done()
+            # ...while an upload, an API request as a generation is, waits for the place.
+            queued = asyncio.ensure_future(http.post("/api/assets", files=files))
+            await until(lambda: server.api.places.waiting == 1)
+            assert not queued.done()
+            assert (await queued).status_code == 200  # its body, read while it waited, is whole
+            assert (await holder).status_code == 200
+
+    with EmulatorServer(config) as server:
+        run(scenario(server))
+        routes = server.api.stats.to_json()["routes"]
+        assert routes["POST /api/assets"] == {"200": 2}
+        assert routes["GET /asset"] == {"200": 1}
 
 
 def test_backdrop_finishes_every_job_against_a_queueing_cap(tmp_path) -> None:
