@@ -54,7 +54,7 @@ def echo_json(payload: object) -> None:
 def show_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
     for diag in diagnostics:
         echo_err(diag.render())
-    errors = sum(1 for d in diagnostics if d.severity == "error")
+    errors = sum(d.problems for d in diagnostics if d.severity == "error")
     if errors > 1:
         echo_err(f"{errors} errors")
 

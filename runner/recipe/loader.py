@@ -23,8 +23,8 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from runner.diagnostics import Diagnostic, RecipeError
-from runner.recipe.files import FileProblem, read_bounded
+from runner.diagnostics import Diagnostic, RecipeError, source_lines
+from runner.recipe.files import FileProblem, read_bounded, read_project_file
 from runner.recipe.model import NodePath, SourceMap
 from runner.recipe.yaml_errors import (
     TEMPLATE_HINT,
@@ -263,7 +263,7 @@ class _Builder:
     def __init__(self, file: str, text: str) -> None:
         self.file = file
         self.text = text
-        self.lines = text.splitlines()
+        self.lines = source_lines(text)
         self.values: dict[NodePath, tuple[int, int, int, int]] = {}
         self.keys: dict[NodePath, tuple[int, int, int, int]] = {}
         self.diagnostics: list[Diagnostic] = []
