@@ -14,6 +14,8 @@ from runner.diagnostics import StateError, display_path
 # The whole folder (its disk) is unusable, not one file: the run stops.
 FOLDER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
+MAX_NAME_BYTES = 255  # a file or folder name, in UTF-8, on common file systems
+
 # A download is written first as ".<name>.<8 random characters><PART_SUFFIX>" beside its target.
 PART_SUFFIX = ".backdrop-part"
 TEMP_NAME_EXTRA = len(".." + "X" * 8 + PART_SUFFIX)  # bytes a temporary name adds to the target's

@@ -37,7 +37,8 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
         if options.retry_failed:
             selected = ()
         # The run adopts what backdrop.lock shows done before it sends anything (adopt.py).
-        adopted = lock_adoption(plan.output_dir, plan, {job.key for job in selected}).done
+        keys = {job.key for job in selected}
+        adopted = lock_adoption(plan.output_dir, plan, keys, strict=True).done
         fresh = tuple(
             job
             for job in selected

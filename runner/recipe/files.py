@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from runner.fileio import MAX_NAME_BYTES
 
 ALLOW_OUTSIDE_HINT = (
     "keep data and images inside the recipe's folder or its git repository, or allow a "
@@ -57,10 +59,33 @@ def path_text_problem(text: str) -> str | None:
     return None
 
 
-def confine(path: Path, roots: Iterable[Path]) -> Path:
+def stored_path_problem(text: str, reserved: str = ".backdrop") -> str | None:
+    """Why `text`, a path relative to an output folder as a lock or the state records it,
+    cannot be one backdrop wrote there (those files come from many hands), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the path holds an invalid character (a lone surrogate)"
+    problem = path_text_problem(text)
+    if problem is not None or not text:
+        return problem or "the path is empty"
+    pure = PurePosixPath(text)
+    if pure.is_absolute() or "\\" in text or ".." in pure.parts or pure.as_posix() != text:
+        return f"the path {text} is not a plain path inside the folder"
+    if pure.parts[0] == reserved:
+        return f"the path {text} is inside backdrop's own {reserved} folder"
+    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in pure.parts):
+        return f"a name in the path is longer than {MAX_NAME_BYTES} bytes, which no disk takes"
+    return None
+
+
+def confine(path: Path, roots: Iterable[Path], *, linked: str | None = None) -> Path:
     """`path` with every symlink followed, when that lies inside one of `roots`.
 
     Raises FileProblem (kind "outside") otherwise, and for names no file can have.
+    `linked`: the hint when only a link leads out (for files that belong in the project,
+    such as the recipe itself or review.yaml); the message then says so, and that the file
+    was not read: what lies outside is never quoted.
     """
     problem = path_text_problem(str(path))
     if problem is not None:
@@ -71,11 +96,30 @@ def confine(path: Path, roots: Iterable[Path]) -> Path:
         if real == root or real.is_relative_to(root):
             return real
         shown.append(str(root))
+    if linked is not None:
+        raise FileProblem(
+            f"is a link to a file outside the project ({', '.join(shown)}), so it is not read",
+            linked,
+            kind="outside",
+        )
     raise FileProblem(
         f"is outside the recipe's project folder ({', '.join(shown)})",
         ALLOW_OUTSIDE_HINT,
         kind="outside",
     )
+
+
+def read_project_file(
+    path: Path,
+    roots: Iterable[Path],
+    max_bytes: int,
+    *,
+    linked: str,
+    too_large_hint: str | None = None,
+) -> bytes:
+    """A file Backdrop reads from a repository (the recipe, review.yaml, backdrop.lock): refused
+    unread when a link leads out of `roots`, or when it is no regular file or is too large."""
+    return read_bounded(confine(path, roots, linked=linked), max_bytes, too_large_hint)
 
 
 def read_bounded(path: Path, max_bytes: int, too_large_hint: str | None = None) -> bytes:
