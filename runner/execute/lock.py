@@ -30,6 +30,9 @@ class OutputLock:
     def acquire(self) -> None:
         if self._fd is not None:
             return
+        from runner.execute.state_folder import check_state_folder
+
+        check_state_folder(self.output_dir)  # the lock is truncated: never through a link
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -39,6 +39,7 @@ from runner.execute.reserve import DiskReserve
 from runner.execute.state_errors import io_error as _io_error
 from runner.execute.state_errors import open_error as _open_error
 from runner.execute.state_errors import room_retry as _room_retry
+from runner.execute.state_folder import check_state_folder
 from runner.execute.state_schema import (
     UPSERT_JOB,
     JobState,
@@ -47,11 +48,13 @@ from runner.execute.state_schema import (
     ensure_later_tables,
     ensure_take_column,
     file_record,
+    files_by_job,
     job_state_of,
     no_run,
     paid_prompt_objects,
     snapshot_of,
 )
+from runner.execute.state_values import StateValues
 from runner.fileio import disk_full
 
 if TYPE_CHECKING:
@@ -71,6 +74,7 @@ class StateStore:
         self.path = path
         self.output_dir = output_dir
         self._lock = threading.Lock()  # so the run loop may also write from worker threads
+        self.values = StateValues(path)  # every stored value read is checked there
         self._run_id: str | None = None
         self.reserve = DiskReserve(path.parent)  # room for the last writes when the disk fills
 
@@ -81,6 +85,7 @@ class StateStore:
         """Open (creating folder and schema) the state of `output_dir`; StateError if unusable."""
         output_dir = Path(output_dir)
         path = output_dir / STATE_DIR / STATE_FILE
+        check_state_folder(output_dir)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -220,7 +225,7 @@ class StateStore:
     def asset_key(self, sha256: str) -> str | None:
         """The asset key of an image uploaded before, by content hash."""
         row = self._read("SELECT asset_key FROM assets WHERE sha256 = ?", (sha256,)).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else self.values.text(row[0], ("assets", "asset_key", sha256))
 
     @_room_retry
     def record_asset(self, sha256: str, key: str) -> None:
@@ -256,7 +261,7 @@ class StateStore:
                 raise _io_error(self.path, exc) from None
         if row is None:
             raise StateError(f"job {key} is not in the recorded plan")
-        return job_state_of(row, [file_record(f) for f in files])
+        return job_state_of(row, [file_record(f, self.values) for f in files], self.values)
 
     def job_states(self, keys: Sequence[str] | None = None) -> dict[str, JobState]:
         """Many jobs' states in one read (all known jobs when `keys` is None)."""
@@ -272,10 +277,11 @@ class StateStore:
                 ).fetchall()
             except sqlite3.Error as exc:
                 raise _io_error(self.path, exc) from None
-        files: dict[str, list[FileRecord]] = {}
-        for f in file_rows:
-            files.setdefault(f[0], []).append(file_record(f))
-        states = {row[0]: job_state_of(row, files.get(row[0], [])) for row in rows}
+        files = files_by_job(file_rows, self.values)
+        states: dict[str, JobState] = {}
+        for row in rows:
+            state = job_state_of(row, files.get(row[0], []), self.values)
+            states[state.key] = state
         if keys is None:
             return states
         return {key: states[key] for key in keys if key in states}
@@ -337,8 +343,14 @@ class StateStore:
                 (self._run_id,),
             )
             cur.execute("DELETE FROM sent_requests WHERE run_id IS NOT ?", (self._run_id,))
+        values = self.values
         return tuple(
-            UnansweredRequest(str(key), str(label), json.loads(vars_), str(sent_at))
+            UnansweredRequest(
+                values.text(key, ("sent_requests", "job_key", None)),
+                values.text(label, ("jobs", "label", key)),
+                values.json(vars_, dict, ("jobs", "vars", key)),
+                values.text(sent_at, ("sent_requests", "sent_at", key)),
+            )
             for key, label, vars_, sent_at in rows
         )
 
@@ -372,7 +384,7 @@ class StateStore:
             return []
         conn = _connect_read_only(path)
         try:
-            return paid_prompt_objects(conn)
+            return paid_prompt_objects(conn, StateValues(path))
         except sqlite3.Error as exc:
             raise _open_error(path, exc) from None
         finally:
@@ -388,7 +400,7 @@ class StateStore:
             return 0
         try:
             row = conn.execute("SELECT COUNT(*) FROM sent_requests").fetchone()
-            return int(row[0])
+            return int(row[0])  # counted by SQLite: always a number
         except sqlite3.Error:
             return 0
         finally:
@@ -459,7 +471,12 @@ class StateStore:
         row = self._read(
             "SELECT sha256, bytes FROM written_files WHERE path = ?", (path,)
         ).fetchone()
-        return None if row is None else (str(row[0]), int(row[1]))
+        if row is None:
+            return None
+        return (
+            self.values.sha256(row[0], ("written_files", "sha256", path)),
+            self.values.integer(row[1], ("written_files", "bytes", path)),
+        )
 
     def written_files(self) -> dict[str, tuple[str, int, str | None]]:
         """Every file a run of this folder wrote: path -> (sha256, bytes, the name of the recipe
@@ -469,7 +486,15 @@ class StateStore:
             " LEFT JOIN jobs j ON j.key = w.job_key LEFT JOIN runs r ON r.run_id = j.run_id",
             (),
         ).fetchall()
-        return {str(path): (str(sha), int(size), recipe) for path, sha, size, recipe in rows}
+        values, table = self.values, "written_files"
+        return {
+            values.output_path(path, (table, "path", None)): (
+                values.sha256(sha, (table, "sha256", path)),
+                values.integer(size, (table, "bytes", path)),
+                values.optional_text(recipe, ("runs", "recipe_name", None)),
+            )
+            for path, sha, size, recipe in rows
+        }
 
     @_room_retry
     def forget_written(self, paths: Sequence[str]) -> None:
@@ -519,7 +544,7 @@ class StateStore:
             " ORDER BY CAST(e.key AS INTEGER)",
             (),
         ).fetchall()
-        return tuple(str(row[0]) for row in rows)
+        return tuple(self.values.text(row[0], ("jobs", "key", None)) for row in rows)
 
     def snapshot(self) -> RunSnapshot:
         """The latest run, its jobs in plan order."""
