@@ -55,13 +55,14 @@ def load_plan(recipe_path: str, inputs: PlanInputs | None = None) -> Plan:
     from runner.recipe.build import load_recipe
 
     inputs = inputs or PlanInputs()
-    recipe = load_recipe(Path(recipe_path))
+    allowed = [Path(folder) for folder in inputs.allow_outside]
+    recipe = load_recipe(Path(recipe_path), allow_outside=allowed)
     return plan_recipe(
         recipe,
         output_dir=Path(inputs.output_dir).resolve() if inputs.output_dir else None,
         max_jobs=inputs.max_jobs,
         prices=price_overrides(recipe.prices, inputs.prices) if inputs.prices else None,
-        allow_outside=[Path(folder) for folder in inputs.allow_outside],
+        allow_outside=allowed,
     )
 
 
@@ -100,8 +101,8 @@ def allow_outside_option(func: F) -> F:
         "--allow-outside",
         multiple=True,
         metavar="FOLDER",
-        help="Also read data files and images from FOLDER (by default only the recipe's folder "
-        "or its git repository). Repeatable.",
+        help="Also read data files, images and a recipe linked from the project from FOLDER "
+        "(by default only the recipe's folder or its git repository). Repeatable.",
     )(func)
 
 
