@@ -108,8 +108,22 @@ class TextPositions:
         return Span(file, line + 1, col + 1, col + 2, excerpt.rstrip("\r"), cut=left)
 
 
+# The json module's words, as a person fixing the file by hand needs them.
+_PLAIN = {
+    "Expecting value": "a value is missing here",
+    "Expecting ',' delimiter": "a ',' is missing here",
+    "Expecting ':' delimiter": "a ':' is missing here",
+    "Expecting property name enclosed in double quotes": "a name in double quotes is missing here",
+    "Unterminated string starting at": "this text has no closing '\"'",
+    "Invalid control character at": "a text holds a control character (a line break or a tab)",
+    "Invalid \\escape": "a text holds an invalid escape (\\)",
+    "Invalid \\uXXXX escape": "a text holds an invalid \\u escape",
+    "Extra data": "more follows the end of the JSON document",
+}
+
+
 def _reworded(message: str) -> str:
-    return f"this is not valid JSON: {message[:1].lower()}{message[1:]}"
+    return f"this is not valid JSON: {_PLAIN.get(message, message)}"
 
 
 class _Walker:

@@ -56,7 +56,7 @@ def show_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
         echo_err(diag.render())
     errors = sum(d.problems for d in diagnostics if d.severity == "error")
     if errors > 1:
-        echo_err(f"{errors} errors")
+        echo_err(f"{errors:,} errors")
 
 
 def show_error(err: BackdropError) -> None:

@@ -67,7 +67,8 @@ def lock_folders(output_dir: Path) -> tuple[Path, ...]:
     folders: list[Path] = []
     for folder in (output_dir, base, *shards):
         where = os.path.abspath(folder)
-        if where not in seen and (folder / LOCK_NAME).is_file():
+        # lexists: a lock that is no regular file is refused when read, not taken for none
+        if where not in seen and os.path.lexists(folder / LOCK_NAME):
             seen.add(where)
             folders.append(folder)
     return tuple(folders)
@@ -79,6 +80,7 @@ def lock_adoption(
     selected: Collection[str] | None = None,
     *,
     strict: bool = False,
+    files: LockFiles | None = None,
 ) -> Adoption:
     """What the locks of lock_folders(output_dir) show done for this plan, files intact.
 
@@ -87,19 +89,20 @@ def lock_adoption(
     strict: the folder's own lock must be readable (a fresh state has nothing else to go by):
     a damaged one raises its LockFileError, as `plan --diff` does, rather than let the run
     pay again for everything it records. Other folders' unreadable locks adopt nothing.
+    files: the LockFiles of this use, when the caller reads the same files again.
     """
     output_dir = Path(output_dir)
     locks = _readable_locks(output_dir, strict=strict)
     if not locks:
         return Adoption()
-    files = LockFiles(output_dir)
+    files = files or LockFiles(output_dir)
     written: list[tuple[str, FileRecord]] = []
     found: list[tuple[Path, dict[str, tuple[FileRecord, ...]]]] = []
     for folder, lock in locks:
         own = os.path.abspath(folder) == os.path.abspath(output_dir)
-        intact = _intact_files(folder, lock, plan, files, every_job=own)
-        if own:
-            written = [(key, record) for key, record in intact]
+        intact, recorded = _lock_files(folder, lock, plan, files, every_job=own)
+        if own:  # backdrop wrote these bytes, whole images or not: a run may replace them
+            written = recorded
         found.append((folder, _done_jobs(lock, plan, dict((r.path, r) for _, r in intact))))
     ours = {record.path: record.sha256 for _, record in written}  # backdrop's files in this folder
     done: dict[str, tuple[FileRecord, ...]] = {}
@@ -256,42 +259,43 @@ class LockFiles:
         from runner.report.manifest import FileHashes
 
         self.hashes = FileHashes(data_roots(shards_base(Path(output_dir))))
-        self._images: dict[tuple[int, int, int, int], _Image | None] = {}
+        self._seen: dict[tuple[int, int, int, int], _Facts | None] = {}
 
     def sha256(self, path: Path) -> str | None:
         return self.hashes.of(path)
 
     def record(
         self, folder: Path, relative: str, sha256: str, output_format: str | None
-    ) -> FileRecord | None:
-        """The file's record when it is on disk with this hash and is a whole image (of
-        `output_format` when given), else None: to download again, or generate."""
-        path = folder / relative
-        identity = self.hashes.identity(path)
+    ) -> tuple[FileRecord | None, bool]:
+        """(the file's record, when it is on disk with this hash; whether it is also a whole
+        image, of `output_format` when given). A file that is not is to be downloaded again,
+        or generated: a lock records only what backdrop wrote, and backdrop checked it then."""
+        identity = self.hashes.identity(folder / relative)
         if identity is None:
-            return None
-        if identity not in self._images:
-            self._images[identity] = _inspect(path)
-        image = self._images[identity]
-        if image is None or image.sha256 != sha256:
-            return None
-        if output_format is not None and image.format != PIL_FORMATS.get(output_format):
-            return None
-        return FileRecord(relative, sha256, image.width, image.height, image.bytes)
+            return None, False
+        if identity not in self._seen:
+            facts = self._seen[identity] = _inspect(folder / relative)
+            if facts is not None:
+                self.hashes.remember(identity, facts.sha256)
+        facts = self._seen[identity]
+        if facts is None or facts.sha256 != sha256:
+            return None, False
+        width, height, kind = facts.image or (0, 0, None)
+        whole = kind is not None and (
+            output_format is None or kind == PIL_FORMATS.get(output_format)
+        )
+        return FileRecord(relative, sha256, width, height, facts.bytes), whole
 
 
 @dataclass(frozen=True)
-class _Image:
+class _Facts:
     sha256: str
-    format: str
-    width: int
-    height: int
     bytes: int
+    image: tuple[int, int, str] | None  # width, height, format of a whole image
 
 
-def _inspect(path: Path) -> _Image | None:
-    """The file's hash and, checked once, that it is a whole image: a lock records only what
-    backdrop wrote, so a truncated PNG or a text file with the recorded hash is damaged."""
+def _inspect(path: Path) -> _Facts | None:
+    """The file's hash and, checked once, whether it is a whole image (as a download is)."""
     from runner.execute.files import MAX_DOWNLOAD_BYTES, inspect_image
     from runner.recipe.files import FileProblem, read_bounded
 
@@ -300,28 +304,29 @@ def _inspect(path: Path) -> _Image | None:
     except FileProblem:
         return None
     image = inspect_image(data)
-    if image is None:
-        return None
-    (width, height), kind = image
-    return _Image(hashlib.sha256(data).hexdigest(), kind, width, height, len(data))
+    facts = None if image is None else (image[0][0], image[0][1], image[1])
+    return _Facts(hashlib.sha256(data).hexdigest(), len(data), facts)
 
 
-def _intact_files(
+def _lock_files(
     folder: Path, lock: Lock, plan: Plan, files: LockFiles, *, every_job: bool
-) -> list[tuple[str, FileRecord]]:
-    """(job key, record) of the lock's files on disk as recorded, for the plan's jobs.
+) -> tuple[list[tuple[str, FileRecord]], list[tuple[str, FileRecord]]]:
+    """(job key, record) of the lock's files on disk as recorded, for the plan's jobs: those
+    that are whole images (intact), and all of them (backdrop's own).
 
     every_job: also the files of jobs the plan no longer has, when the lock is this recipe's own.
     """
     formats = {job.key: job.prompt_object.output_format for job in plan.jobs}
     others = every_job and lock.recipe == plan.recipe_name
-    intact = []
+    intact, recorded = [], []
     for entry in lock.entries:
         if entry.job in formats or others:
-            record = files.record(folder, entry.path, entry.sha256, formats.get(entry.job))
+            record, whole = files.record(folder, entry.path, entry.sha256, formats.get(entry.job))
             if record is not None:
-                intact.append((entry.job, record))
-    return intact
+                recorded.append((entry.job, record))
+                if whole:
+                    intact.append((entry.job, record))
+    return intact, recorded
 
 
 def _done_jobs(

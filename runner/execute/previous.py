@@ -51,9 +51,9 @@ def read_previous(output_dir: Path, plan: Plan) -> Previous:
     if not folders:
         return NOTHING
     # strict: the folder's own damaged lock is said (LockFileError), as the run refuses it.
-    done = lock_adoption(output_dir, plan, strict=True).done
+    lock_files = LockFiles(output_dir)  # each file read once, for both passes
+    done = lock_adoption(output_dir, plan, strict=True, files=lock_files).done
     planned = {job.key for job in plan.jobs}
-    lock_files = LockFiles(output_dir)
     jobs: list[PreviousJob] = []
     for folder in folders:
         try:

@@ -227,6 +227,10 @@ class FileHashes:
             self._known.update((key, sha256_of(path)) for key, path in todo.items())
         return [None if key is None else self._known[key] for key in keys]
 
+    def remember(self, identity: tuple[int, int, int, int], sha256: str) -> None:
+        """A hash found while reading the file for another reason (adopt.LockFiles)."""
+        self._known[identity] = sha256
+
     def identity(self, path: Path) -> tuple[int, int, int, int] | None:
         """What tells the file behind `path` apart; None when it is not one to read."""
         try:
