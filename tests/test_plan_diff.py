@@ -371,3 +371,34 @@ def test_a_state_opened_before_any_run_still_defers_to_the_lock(plan):
     assert [f.path for f in states[plan.jobs[0].key].files] == list(plan.jobs[0].outputs)
     again = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert again.source == "state" and again.totals.unchanged == 6
+
+
+@pytest.mark.parametrize("state", ["fresh clone", "paid here, not downloaded"])
+def test_a_damaged_file_a_lock_records_is_not_up_to_date(plan, state):
+    """The lock's hash matches a truncated PNG: generated again in a fresh clone, downloaded
+    again where the state knows the answer was paid for; plan --diff and run agree."""
+    from runner.execute.preview import preview_run
+    from runner.execute.run import RunOptions
+
+    fresh_checkout(plan)
+    damaged = plan.jobs[2]
+    path = plan.output_dir / damaged.outputs[0]
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-20])  # the IEND chunk is gone
+    lock = plan.output_dir / "backdrop.lock"
+    digest = hashlib.sha256(whole).hexdigest()
+    lock.write_text(lock.read_text().replace(digest, hashlib.sha256(whole[:-20]).hexdigest()))
+    if state != "fresh clone":  # this machine's run paid for it, then its download failed
+        with StateStore.open(plan.output_dir) as store:
+            store.begin_run(plan, "run-here")
+            store.record_generation(damaged.key, "uuid-here", ["r/here"], None, None)
+
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
+    preview = preview_run(plan, RunOptions())
+    status = statuses(diff)[damaged.outputs[0]]
+    if state == "fresh clone":
+        assert status == "new" and [job.key for job in preview.to_generate] == [damaged.key]
+    else:
+        assert status == "download_only" and preview.to_download == 1
+        assert not preview.to_generate
+    assert diff.totals.unchanged == preview.up_to_date == 5
