@@ -224,7 +224,8 @@ class StateStore:
 
     def asset_key(self, sha256: str) -> str | None:
         """The asset key of an image uploaded before, by content hash."""
-        row = self._read("SELECT asset_key FROM assets WHERE sha256 = ?", (sha256,)).fetchone()
+        rows = self._read("SELECT asset_key FROM assets WHERE sha256 = ?", (sha256,))
+        row = rows[0] if rows else None
         return None if row is None else self.values.text(row[0], ("assets", "asset_key", sha256))
 
     @_room_retry
@@ -468,9 +469,8 @@ class StateStore:
 
     def written_file(self, path: str) -> tuple[str, int] | None:
         """(sha256, bytes) of the file a run last wrote at `path`, if any."""
-        row = self._read(
-            "SELECT sha256, bytes FROM written_files WHERE path = ?", (path,)
-        ).fetchone()
+        rows = self._read("SELECT sha256, bytes FROM written_files WHERE path = ?", (path,))
+        row = rows[0] if rows else None
         if row is None:
             return None
         return (
@@ -485,7 +485,7 @@ class StateStore:
             "SELECT w.path, w.sha256, w.bytes, r.recipe_name FROM written_files w"
             " LEFT JOIN jobs j ON j.key = w.job_key LEFT JOIN runs r ON r.run_id = j.run_id",
             (),
-        ).fetchall()
+        )
         values, table = self.values, "written_files"
         return {
             values.output_path(path, (table, "path", None)): (
@@ -543,7 +543,7 @@ class StateStore:
             " WHERE r.seq = (SELECT MAX(seq) FROM runs) AND j.status = 'failed'"
             " ORDER BY CAST(e.key AS INTEGER)",
             (),
-        ).fetchall()
+        )
         return tuple(self.values.text(row[0], ("jobs", "key", None)) for row in rows)
 
     def snapshot(self) -> RunSnapshot:
@@ -579,10 +579,11 @@ class StateStore:
                 if durable:
                     conn.execute("PRAGMA synchronous = NORMAL")
 
-    def _read(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The rows, all fetched here: SQLite finds a damaged value while fetching it."""
         with self._lock:
             try:
-                return self._conn.execute(sql, params)
+                return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise _io_error(self.path, exc) from None
 
