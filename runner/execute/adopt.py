@@ -30,7 +30,7 @@ from runner.plan.model import Plan
 from runner.recipe.files import data_roots
 
 if TYPE_CHECKING:
-    from runner.report.manifest import Lock
+    from runner.report.manifest import Lock, ManifestError
 
 SHARD_PREFIX = "shard-"  # the folders `run --shard K/N` writes into, by convention
 
@@ -92,10 +92,10 @@ def lock_adoption(
     files: the LockFiles of this use, when the caller reads the same files again.
     """
     output_dir = Path(output_dir)
-    locks = _readable_locks(output_dir, strict=strict)
+    files = files or LockFiles(output_dir)
+    locks = _readable_locks(output_dir, files, strict=strict)
     if not locks:
         return Adoption()
-    files = files or LockFiles(output_dir)
     written: list[tuple[str, FileRecord]] = []
     found: list[tuple[Path, dict[str, tuple[FileRecord, ...]]]] = []
     for folder, lock in locks:
@@ -237,13 +237,16 @@ def sha256_of(path: Path) -> str | None:
     return digest(path)
 
 
-def _readable_locks(output_dir: Path, *, strict: bool = False) -> list[tuple[Path, Lock]]:
-    from runner.report.manifest import ManifestError, read_lock
+def _readable_locks(
+    output_dir: Path, files: LockFiles | None = None, *, strict: bool = False
+) -> list[tuple[Path, Lock]]:
+    from runner.report.manifest import ManifestError
 
+    files = files or LockFiles(output_dir)
     locks = []
     for folder in lock_folders(output_dir):
         try:
-            locks.append((folder, read_lock(folder)))
+            locks.append((folder, files.lock(folder)))
         except ManifestError:
             if strict and os.path.abspath(folder) == os.path.abspath(output_dir):
                 raise
@@ -260,8 +263,24 @@ class LockFiles:
 
         self.hashes = FileHashes(data_roots(shards_base(Path(output_dir))))
         self._seen: dict[tuple[int, int, int, int], _Facts | None] = {}
+        self._locks: dict[str, Lock | ManifestError] = {}
 
-    def sha256(self, path: Path) -> str | None:
+    def lock(self, folder: Path) -> Lock:
+        """folder's lock, read (and checked) once for this use; ManifestError as read_lock."""
+        from runner.report.manifest import ManifestError, read_lock
+
+        where = os.path.abspath(folder)
+        if where not in self._locks:
+            try:
+                self._locks[where] = read_lock(Path(folder))
+            except ManifestError as error:
+                self._locks[where] = error
+        known = self._locks[where]
+        if isinstance(known, ManifestError):
+            raise known
+        return known
+
+    def sha256(self, path: Path | str) -> str | None:
         return self.hashes.of(path)
 
     def record(
@@ -270,11 +289,12 @@ class LockFiles:
         """(the file's record, when it is on disk with this hash; whether it is also a whole
         image, of `output_format` when given). A file that is not is to be downloaded again,
         or generated: a lock records only what backdrop wrote, and backdrop checked it then."""
-        identity = self.hashes.identity(folder / relative)
+        path = os.path.join(folder, relative)  # a str: 100,000 entries, no Path objects
+        identity = self.hashes.identity(path)
         if identity is None:
             return None, False
         if identity not in self._seen:
-            facts = self._seen[identity] = _inspect(folder / relative)
+            facts = self._seen[identity] = _inspect(Path(path))
             if facts is not None:
                 self.hashes.remember(identity, facts.sha256)
         facts = self._seen[identity]

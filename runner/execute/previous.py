@@ -45,7 +45,7 @@ def read_previous(output_dir: Path, plan: Plan) -> Previous:
     state = output_dir / STATE_DIR / STATE_FILE
     if StateStore.has_recorded_run(output_dir):  # else the run would adopt the locks (adopt.py)
         return _from_state(output_dir, state, plan)
-    from runner.report.manifest import ManifestError, read_lock
+    from runner.report.manifest import ManifestError
 
     folders = lock_folders(output_dir)
     if not folders:
@@ -57,7 +57,7 @@ def read_previous(output_dir: Path, plan: Plan) -> Previous:
     jobs: list[PreviousJob] = []
     for folder in folders:
         try:
-            entries = read_lock(folder).entries
+            entries = lock_files.lock(folder).entries
         except ManifestError:
             if os.path.abspath(folder) == os.path.abspath(output_dir):
                 raise  # the folder's own lock (lock_adoption said it already)
@@ -83,7 +83,7 @@ def _from_lock(
     by_job: dict[str, list[LockEntry]] = {}
     for entry in entries:
         by_job.setdefault(entry.job, []).append(entry)
-    where = os.path.relpath(folder, output_dir)
+    where = PurePosixPath(os.path.relpath(folder, output_dir)).as_posix()  # lock paths: plain
     inside = where == "." or not where.startswith("..")
     jobs = []
     for key, mine in by_job.items():
@@ -92,8 +92,15 @@ def _from_lock(
         if key in planned:
             taken = adopted is not None and {record.path for record in adopted} == set(paths)
         else:  # a job the plan replaced: its request was paid for if its files are still there
-            taken = all(lock_files.sha256(folder / entry.path) == entry.sha256 for entry in mine)
-        files = tuple(PurePosixPath(where, path).as_posix() for path in paths) if inside else ()
+            taken = all(
+                lock_files.sha256(os.path.join(folder, entry.path)) == entry.sha256
+                for entry in mine
+            )
+        files = (
+            (paths if where == "." else tuple(f"{where}/{path}" for path in paths))
+            if inside
+            else ()
+        )
         jobs.append(
             PreviousJob(
                 key,

@@ -9,6 +9,7 @@ backdrop.lock:LINE:COL, the first MAX_SHOWN of them and a count of the rest.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,9 @@ def read_lock_file(path: Path, rebuild: str) -> Lock:
     except FileProblem as problem:
         told = Diagnostic(f"the file {problem.message}", hint=problem.hint or rebuild, file=shown)
         raise LockFileError([told]) from None
+    digest = hashlib.sha256(raw).digest()
+    if digest in _READ:  # the same bytes checked before (verify reads the lock twice)
+        return _READ[digest]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -68,13 +72,22 @@ def read_lock_file(path: Path, rebuild: str) -> Lock:
     problems = list(_problems(data))
     if problems:
         _raise_at(text, shown, problems, rebuild)
-    return Lock(
+    lock = Lock(
         data.get("recipe", ""),
         tuple(
             LockEntry(item["path"], item["job"], item["sha256"], _request(item))
             for item in data["outputs"]
         ),
     )
+    while len(_READ) >= _READ_KEPT:
+        del _READ[next(iter(_READ))]
+    _READ[digest] = lock
+    return lock
+
+
+# Locks read lately, by the sha256 of their bytes: exact, however fast a file is rewritten.
+_READ: dict[bytes, Lock] = {}
+_READ_KEPT = 4
 
 
 def _raise_at(text: str, shown: str, problems: list[tuple[NodePath, str]], rebuild: str) -> None:
@@ -176,6 +189,8 @@ def _request(item: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
     request = item.get("request")
     if not isinstance(request, dict):
         return None
+    if tuple(request) == FIELDS and all(request.values()):  # as backdrop writes it: quick
+        return tuple(request.items())
     return tuple(
         (name, value) for name in FIELDS if isinstance(value := request.get(name), str) and value
     )

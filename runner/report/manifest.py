@@ -208,9 +208,15 @@ class FileHashes:
     def __init__(self, roots: Sequence[Path]) -> None:
         self.roots = roots
         self._known: dict[tuple[int, int, int, int], str | None] = {}
+        self._identities: dict[str, tuple[int, int, int, int] | None] = {}
 
-    def of(self, path: Path) -> str | None:
-        return self.many([path])[0]
+    def of(self, path: Path | str) -> str | None:
+        key = self.identity(path)
+        if key is None:
+            return None
+        if key not in self._known:
+            self._known[key] = sha256_of(Path(path))
+        return self._known[key]
 
     def many(self, paths: Sequence[Path]) -> list[str | None]:
         """Each path's sha256 (None: missing, outside, not a regular file, too large)."""
@@ -231,14 +237,20 @@ class FileHashes:
         """A hash found while reading the file for another reason (adopt.LockFiles)."""
         self._known[identity] = sha256
 
-    def identity(self, path: Path) -> tuple[int, int, int, int] | None:
+    def identity(self, path: Path | str) -> tuple[int, int, int, int] | None:
         """What tells the file behind `path` apart; None when it is not one to read."""
+        name = os.fspath(path)
+        if name not in self._identities:
+            self._identities[name] = self._look(name)
+        return self._identities[name]
+
+    def _look(self, path: str) -> tuple[int, int, int, int] | None:
         try:
-            confine(path, self.roots)
-            info = os.stat(path)
+            info = os.stat(path)  # first: most names a hostile lock lists do not exist
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_OUTPUT_BYTES:
+                return None
+            confine(Path(path), self.roots)
         except (FileProblem, OSError, ValueError):
-            return None
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_OUTPUT_BYTES:
             return None
         return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
