@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.emulator.persist import StateFolder
 from runner.execute import adopt
@@ -260,3 +262,32 @@ def test_a_damaged_image_the_lock_records_is_generated_again(clone, capsys, dama
     assert "Up to date by backdrop.lock: 3 jobs" in ran.out
     assert (OUT / FIRST).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert run_cli(capsys, "verify", str(OUT)).code == 0
+
+
+_PATH_PIECES = st.sampled_from(
+    [
+        "a",
+        "é",
+        "n" * 63,
+        "n" * 64,
+        ".",
+        "..",
+        "/",
+        "\\",
+        "\x00",
+        "\x1f",
+        "\ud800",
+        ".backdrop",
+        "x.png",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(path=st.lists(_PATH_PIECES, max_size=6).map("".join))
+def test_the_quick_check_of_a_lock_path_never_passes_what_the_full_check_refuses(path):
+    from runner.recipe.files import stored_path_problem
+    from runner.report import lock_file
+
+    if lock_file._WRITTEN_PATH.fullmatch(path):
+        assert stored_path_problem(path, STATE_DIR) is None, path

@@ -146,7 +146,7 @@ def read_lock(output_dir: Path) -> Lock:
 def verify_outputs(output_dir: Path) -> VerifyResult:
     """Check every output in output_dir/backdrop.lock against the files on disk."""
     lock = read_lock(output_dir)
-    paths = [output_dir / entry.path for entry in lock.entries]
+    paths = [os.path.join(output_dir, entry.path) for entry in lock.entries]
     hashes = FileHashes(data_roots(output_dir)).many(paths)
     missing = [
         e.path
@@ -171,7 +171,7 @@ def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
     folder, out/NAME/shard-K: its lock accounts for its images).
     """
     if isinstance(produced_by, Lock):
-        expected = {_normal(entry.path) for entry in produced_by.entries}
+        expected = {entry.path for entry in produced_by.entries}  # normal (lock_file.py)
     else:
         expected = {
             _normal(path)
@@ -218,7 +218,7 @@ class FileHashes:
             self._known[key] = sha256_of(Path(path))
         return self._known[key]
 
-    def many(self, paths: Sequence[Path]) -> list[str | None]:
+    def many(self, paths: Sequence[Path | str]) -> list[str | None]:
         """Each path's sha256 (None: missing, outside, not a regular file, too large)."""
         keys = [self.identity(path) for path in paths]
         todo = {
@@ -228,9 +228,10 @@ class FileHashes:
         }
         if len(todo) > 1:
             with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-                self._known.update(zip(todo, pool.map(sha256_of, todo.values()), strict=True))
+                digests = pool.map(sha256_of, map(Path, todo.values()))
+                self._known.update(zip(todo, digests, strict=True))
         else:
-            self._known.update((key, sha256_of(path)) for key, path in todo.items())
+            self._known.update((key, sha256_of(Path(path))) for key, path in todo.items())
         return [None if key is None else self._known[key] for key in keys]
 
     def remember(self, identity: tuple[int, int, int, int], sha256: str) -> None:

@@ -33,8 +33,9 @@ from runner.report.atomic import write_atomic
 from runner.review.render import REVIEW_FORMAT, render_review
 
 REVIEW_NAME = "review.yaml"
-# Far more than 10,000 jobs' decisions with notes and history; read in a few seconds at most.
-MAX_REVIEW_BYTES = 8 * 1024 * 1024
+# About 40,000 jobs' decisions (10,000 with a note each), read in a few seconds and a few
+# hundred MB whatever the file holds (bench/README.md: 8 MB of mistakes took 10 s and 800 MB).
+MAX_REVIEW_BYTES = 4 * 1024 * 1024
 REVIEW_LINK_HINT = (
     "replace the link with the file itself: review.yaml belongs in the output folder, beside "
     "backdrop.lock"
