@@ -311,6 +311,11 @@ def run_state_case(
     path.write_bytes(state)
     conn = sqlite3.connect(path)
     try:
+        if rng.random() < 0.05:  # the schema itself: a table's name that is not UTF-8
+            conn.executescript(
+                "PRAGMA writable_schema = ON; UPDATE sqlite_master SET name = "
+                f"CAST(X'FF53' AS TEXT) WHERE name = '{rng.choice(sorted(columns))}'"
+            )
         for _ in range(rng.randint(1, 3)):
             table = rng.choice(sorted(columns))
             column, declared = rng.choice(columns[table])

@@ -63,6 +63,11 @@ CASES = {
         "UPDATE meta SET value = CAST(X'FF' AS TEXT) WHERE key = 'schema_version'",
         ("plan", "plan --diff", "report"),
     ),
+    "a table name that is not UTF-8": (
+        "PRAGMA writable_schema = ON; UPDATE sqlite_master SET name = CAST(X'FF53' AS TEXT)"
+        " WHERE name = 'sent_requests'",
+        ("plan", "plan --diff", "report", "run"),
+    ),
     "job keys that are not a JSON list": (
         "UPDATE runs SET job_keys = 'every job'",
         ("plan", "plan --diff", "report"),
@@ -73,7 +78,7 @@ CASES = {
     ),
     "a status backdrop never writes": (
         "UPDATE jobs SET status = 'exploded'",
-        ("plan", "plan --diff", "report", "run"),
+        ("plan", "plan --diff", "report"),
     ),
     "a cost that is text": (
         "UPDATE runs SET estimated_cost_usd = 'a lot'",
@@ -113,8 +118,7 @@ def project(made: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
 def damage(sql: str) -> None:
     conn = sqlite3.connect(STATE)
     try:
-        conn.execute(sql)
-        conn.commit()
+        conn.executescript(sql)
     finally:
         conn.close()
 

@@ -184,7 +184,7 @@ def test_a_3_gib_sparse_lock_is_refused_before_reading(clone, capsys):
         handle.truncate(3 * 1024**3)
     for args in (("plan", RECIPE, "--diff"), ("verify", str(OUT))):
         result = refused(capsys, *args)
-        assert f"{LOCK}: error: the file is too large (3,072.0 MB; the limit is 50.0 MB)" in (
+        assert f"{LOCK}: error: the file is too large (3,072.0 MB; the limit is 32.0 MB)" in (
             result.err
         )
 

@@ -20,7 +20,7 @@ from runner.execute.files import files_intact
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
 from runner.execute.state import STATE_FILE, StateStore
-from runner.execute.state_errors import open_error
+from runner.execute.state_errors import SQLITE_ERRORS, open_error
 from runner.execute.state_schema import (
     STORED_STATUSES,
     check_version,
@@ -117,7 +117,7 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
     """The state's memory, and what the run will adopt from locks it does not know."""
     try:
         conn = connect_read_only(path)
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         raise open_error(path, exc) from None
     values = StateValues(path)
     try:
@@ -137,7 +137,7 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
             " FROM jobs"
         ).fetchall()
         written = _written(conn, values)
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         raise open_error(path, exc) from None
     finally:
         conn.close()

@@ -36,6 +36,7 @@ from runner.diagnostics import StateError
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord, RunSnapshot, UnansweredRequest
 from runner.execute.reserve import DiskReserve
+from runner.execute.state_errors import SQLITE_ERRORS
 from runner.execute.state_errors import io_error as _io_error
 from runner.execute.state_errors import open_error as _open_error
 from runner.execute.state_errors import room_retry as _room_retry
@@ -104,7 +105,7 @@ class StateStore:
             check_version(conn, path, create=True)
             ensure_take_column(conn)
             ensure_later_tables(conn)
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             if conn is not None:
                 conn.close()
             raise _open_error(path, exc) from None
@@ -142,7 +143,7 @@ class StateStore:
         conn = _connect_read_only(path)
         try:
             return snapshot_of(conn, output_dir)
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise _open_error(path, exc) from None
         finally:
             conn.close()
@@ -258,7 +259,7 @@ class StateStore:
                     " WHERE job_key = ? ORDER BY idx",
                     (key,),
                 ).fetchall()
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise _io_error(self.path, exc) from None
         if row is None:
             raise StateError(f"job {key} is not in the recorded plan")
@@ -276,7 +277,7 @@ class StateStore:
                     "SELECT job_key, idx, path, sha256, width, height, bytes FROM files"
                     " ORDER BY job_key, idx"
                 ).fetchall()
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise _io_error(self.path, exc) from None
         files = files_by_job(file_rows, self.values)
         states: dict[str, JobState] = {}
@@ -364,7 +365,7 @@ class StateStore:
             return False
         try:
             conn = connect_read_only(path, timeout=5.0)
-        except sqlite3.Error:
+        except SQLITE_ERRORS:
             return True  # unreadable: the callers' own opening says why
         try:
             conn.execute("PRAGMA busy_timeout = 10000")
@@ -372,7 +373,7 @@ class StateStore:
             if "runs" not in tables:  # a run that stopped before it made the schema (disk full)
                 return False
             return conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
-        except sqlite3.Error:
+        except SQLITE_ERRORS:
             return True
         finally:
             conn.close()
@@ -386,7 +387,7 @@ class StateStore:
         conn = _connect_read_only(path)
         try:
             return paid_prompt_objects(conn, StateValues(path))
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise _open_error(path, exc) from None
         finally:
             conn.close()
@@ -397,12 +398,12 @@ class StateStore:
         path = Path(output_dir) / STATE_DIR / STATE_FILE
         try:
             conn = connect_read_only(path, timeout=5.0)
-        except sqlite3.Error:
+        except SQLITE_ERRORS:
             return 0
         try:
             row = conn.execute("SELECT COUNT(*) FROM sent_requests").fetchone()
             return int(row[0])  # counted by SQLite: always a number
-        except sqlite3.Error:
+        except SQLITE_ERRORS:
             return 0
         finally:
             conn.close()
@@ -551,7 +552,7 @@ class StateStore:
         with self._lock:
             try:
                 return snapshot_of(self._conn, self.output_dir)
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise _io_error(self.path, exc) from None
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -571,7 +572,7 @@ class StateStore:
                     conn.rollback()
                     raise
                 cur.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 if conn.in_transaction:
                     conn.rollback()
                 raise _io_error(self.path, exc) from None
@@ -584,7 +585,7 @@ class StateStore:
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise _io_error(self.path, exc) from None
 
     def _update_job(self, sql: str, params: tuple[Any, ...]) -> None:
@@ -598,12 +599,12 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection to an existing state of a version this backdrop reads."""
     try:
         conn = connect_read_only(path)
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         raise _open_error(path, exc) from None
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
         check_version(conn, path, create=False)
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         conn.close()
         raise _open_error(path, exc) from None
     except StateError:
