@@ -16,7 +16,10 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from runner.diagnostics import SNIPPET_WIDTH, Span
-from runner.recipe.model import NodePath
+
+# A path inside a JSON document: keys and list indexes from the root (as recipe.model.NodePath,
+# which this module, below the recipe stage, does not import).
+NodePath = tuple[str | int, ...]
 
 MAX_DEPTH = 64  # nesting levels; backdrop's own JSON files use four
 MAX_DIGITS = 1000  # in a number; Python refuses to read integers past 4,300
