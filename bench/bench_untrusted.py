@@ -162,9 +162,11 @@ def lock_of_31_mb(out: Path) -> None:
     while size < 31 * 1024 * 1024:
         row = {**first, "path": f"m/{len(rows):07d}.png", "job": f"{len(rows):016x}"}
         rows.append(row)
-        size += len(json.dumps(row)) + 6
-    data["outputs"] = rows
-    (out / "backdrop.lock").write_text(json.dumps(data, indent=1))
+        size += len(json.dumps(row)) + 6  # one output a line, as backdrop writes them
+    data["outputs"] = []
+    head = json.dumps(data, indent=2).replace('"outputs": []', '"outputs": [')
+    body = ",\n".join("    " + json.dumps(row) for row in rows)
+    (out / "backdrop.lock").write_text(head.removesuffix("\n}") + "\n" + body + "\n  ]\n}\n")
 
 
 CASES: dict[str, Callable[[Path], None]] = {
