@@ -19,7 +19,7 @@ from runner.plan.diff_output import COMMENT_LIMIT, COMMENT_MARKER, diff_json_chu
 from runner.plan.jobs import job_key
 from runner.plan.model import Plan
 from runner.report.manifest import build_lock, render_lock
-from tests.plan_support import png_bytes
+from tests.plan_support import image_bytes
 from tests.runhelp import make_plan
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "plan-diff.schema.json"
@@ -36,10 +36,10 @@ def complete(plan: Plan, *, download: bool = True, keys: set[str] | None = None)
             if not download:
                 continue
             for index, output in enumerate(job.outputs):
-                # A real image, its own for each file: a lock's files are checked as images.
-                data = png_bytes(
-                    rgb=tuple(hashlib.sha256(f"{job.key}#{index}".encode()).digest()[:3])
-                )
+                # A real image of the job's format, its own for each file: a lock's files
+                # are checked as whole images of the job's format.
+                rgb = hashlib.sha256(f"{job.key}#{index}".encode()).digest()[:3]
+                data = image_bytes(job.prompt_object.output_format, (rgb[0], rgb[1], rgb[2]))
                 path = plan.output_dir / output
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
