@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner import terminal
 from runner.diagnostics import MAX_SHOWN, RecipeError
@@ -89,3 +91,41 @@ def test_a_huge_line_is_shown_as_a_window_around_the_place(tmp_path, capsys):
     col = int(headline.split(":")[2])
     place = caret.index("^")  # the caret is under the very character the column names
     assert snippet[place] == recipe.read_text().splitlines()[2][col - 1]
+
+
+_earlier = st.fixed_dictionaries(
+    {"take": st.sampled_from([1, 2, 0, "x"]), "status": st.sampled_from(["rejected", "maybe"])},
+    optional={"pick": st.sampled_from([1, 2.0, 11]), "note": st.sampled_from(["", "x" * 2001])},
+)
+_entry = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": st.sampled_from(["approved", "pending", "maybe", True]),
+        "pick": st.sampled_from([1, 2.0, 2.5, 0, 11, "x", None]),
+        "take": st.sampled_from([1, 3, 0, 1001]),
+        "note": st.sampled_from(["", "too dark", "x" * 2001, None]),
+        "history": st.lists(_earlier, max_size=3),
+        "colour": st.just("red"),
+    },
+)
+_job_key = st.sampled_from(["m/a", "a/../b", "./a", "a\\b", "x" * 1025, "m/é"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=_job_key, entry=_entry)
+def test_an_entry_the_quick_check_refuses_always_has_a_mistake_it_is_told(
+    tmp_path_factory, key, entry
+):
+    """The count of entries not worded ("N more errors") is exact only if so."""
+    import yaml
+
+    from runner.review import decisions
+
+    folder = tmp_path_factory.mktemp("review")
+    (folder / "review.yaml").write_text(yaml.safe_dump({"version": 1, "jobs": {key: entry}}))
+    try:
+        load_review(folder)
+        told = 0
+    except ReviewFileError as error:
+        told = len(error.diagnostics())
+    assert (told == 0) == decisions._entry_fine(key, entry), (key, entry)
