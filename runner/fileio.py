@@ -16,6 +16,16 @@ FOLDER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 MAX_NAME_BYTES = 255  # a file or folder name, in UTF-8, on common file systems
 
+# Windows opens a descriptor in text mode unless told (LF -> CRLF, Ctrl-Z ends a read): every
+# os.open of bytes says O_BINARY, which POSIX does not have (no translation there).
+O_BINARY: int = getattr(os, "O_BINARY", 0)
+# Windows cannot open a folder with os.open, so it cannot fsync one either (see fsync_dir).
+_FOLDERS_OPEN = hasattr(os, "O_DIRECTORY")
+
+# ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION: what Windows answers when
+# a file is open in another program (as errno EACCES).
+_IN_USE_WINERRORS = frozenset({5, 32, 33})
+
 # A download is written first as ".<name>.<8 random characters><PART_SUFFIX>" beside its target.
 PART_SUFFIX = ".backdrop-part"
 TEMP_NAME_EXTRA = len(".." + "X" * 8 + PART_SUFFIX)  # bytes a temporary name adds to the target's
@@ -43,6 +53,8 @@ def temp_beside(target: Path, suffix: str) -> tuple[int, Path]:
     and reports are for everyone the umask allows, like any file the user creates.
     """
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    if not hasattr(os, "fchmod"):  # Windows before Python 3.13: access is the folder's ACL
+        return fd, Path(name)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
     except BaseException:
@@ -53,12 +65,43 @@ def temp_beside(target: Path, suffix: str) -> tuple[int, Path]:
 
 
 def fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable."""
+    """Make a rename in `folder` durable.
+
+    Not on Windows, which cannot open a folder: there NTFS's journal makes the rename durable
+    when it is next flushed (within seconds). A power cut before then can undo the rename, and
+    the file is then the previous complete version, never a partial one.
+    """
+    if not _FOLDERS_OPEN:
+        return
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_writable(folder: Path) -> None:
+    """Make and remove a temporary file in `folder`: a folder that refuses new files (no
+    permission, immutable, read-only) is told before anything is paid for, not after."""
+    try:
+        fd, path = temp_beside(folder / "write-check", PART_SUFFIX)
+    except OSError as exc:
+        raise folder_error(folder, exc) from None
+    os.close(fd)
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        raise folder_error(folder, exc) from None
+
+
+def is_within(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or inside it; both real paths (os.path.realpath). Compared as
+    the platform does: case-insensitively on Windows, where another drive is never inside."""
+    path, folder = os.path.normcase(path), os.path.normcase(folder)
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:  # another drive, or one relative and one absolute
+        return False
 
 
 def not_a_folder(path: Path) -> tuple[Path, str] | None:
@@ -141,9 +184,13 @@ def folder_error(
             what,
         )
     if code in (errno.EACCES, errno.EPERM):
+        # Windows refuses to replace a file that another program holds open (Excel keeps a CSV
+        # open while it shows it) with the same error as a missing permission.
+        held = what and getattr(exc, "winerror", None) in _IN_USE_WINERRORS
+        in_use = "close it in any program that has it open (Excel, a viewer), or " if held else ""
         return FolderWriteError(
             f"no permission to write {name}{folder}",
-            f"make the folder writable for you, or {role.choose}",
+            f"{in_use}make the folder writable for you, or {role.choose}",
             folder,
             exc,
             what,

@@ -86,7 +86,7 @@ CASES = {
     ),
     "a paid generation of 10^400 images": (
         f'UPDATE generations SET prompt_object = \'{{"n": 1{"0" * 400}, "quality": "low"}}\'',
-        ("plan",),
+        ("plan", "report"),  # the budget; the folder's cost so far
     ),
 }
 

@@ -130,7 +130,8 @@ CASES = {
     ),
     "text cut short": (
         ("\n  ]\n}\n", '\n  ], "recipe": "deliver-test'),
-        "10:16: error: this is not valid JSON: this text has no closing '\"'",
+        # The end of the generations section (after the 4 outputs, the 4 generations).
+        "16:16: error: this is not valid JSON: this text has no closing '\"'",
     ),
 }
 

@@ -66,7 +66,13 @@ def export(
     overwrite: bool,
     recipe: str | None,
 ) -> None:
-    """Copy the approved images of OUTDIR into a delivery folder, named and sized per channel."""
+    """Copy the approved images of OUTDIR into a delivery folder, named and sized per channel.
+
+    The channels (instagram: 1080x1350, ...) come from the recipe's `channels:`; without them
+    the images are copied as generated. When the recipe asks for several images per job
+    (n > 1), an approved job needs a pick (in the review page, or `pick: N` in review.yaml):
+    without one it is left out, like a pending job.
+    """
     from runner import terminal
     from runner.commands.common import folder_or_recipe_folder
     from runner.deliver.export import ExportOptions, export_outputs

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.diagnostics import StateError, UsageError, display_path
-from runner.fileio import FolderRole, FolderWriteError, folder_error
+from runner.fileio import FolderRole, FolderWriteError, folder_error, is_within
 from runner.report.atomic import write_atomic
 
 RECORD_PATH = ".backdrop/exports.json"
@@ -113,7 +113,7 @@ class Delivery:
     def _target(self, real: str, relative: str) -> Path:
         target = self.to / relative
         real_parent = os.path.realpath(target.parent)
-        if not (real_parent == real or real_parent.startswith(real + os.sep)):
+        if not is_within(real_parent, real):
             raise UsageError(
                 f"{relative} would be written outside {self.to} (a folder there is a link)",
                 hint="remove the link from the export folder, or export into another folder",

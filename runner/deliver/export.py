@@ -32,7 +32,9 @@ from runner.execute.records import RunSnapshot
 from runner.fileio import not_a_folder
 from runner.recipe.model import Channel
 from runner.report.axis_values import value_label
-from runner.review.decisions import Decision
+from runner.review.binding import approval_mismatch
+from runner.review.checks import decision_problems, job_variants
+from runner.review.decisions import Decision, Review, ReviewFileError
 
 MANIFEST_NAME = "manifest.csv"
 DEFAULT_GROUP = "market"
@@ -82,10 +84,18 @@ def export_outputs(
     *,
     recipe: Path | None = None,
 ) -> ExportResult:
-    """Deliver the approved jobs' picked images; UsageError for anything that stops it."""
+    """Deliver the approved jobs' picked images; UsageError for anything that stops it.
+
+    Only the bytes each approval was made on are delivered: an approval of other images, or
+    made without its images' SHA-256, or a file changed since, stops the export (exit 2).
+    """
     output_dir, to = Path(output_dir).absolute(), Path(to).absolute()
     _check_folder(output_dir, to, snapshot, recipe)
+    problems = decision_problems(output_dir, Review(decisions), job_variants(snapshot))
+    if problems:
+        raise ReviewFileError(problems)
     picks, held = pick_results(snapshot, decisions)
+    _check_approved_bytes(output_dir, picks, decisions)
     if options.strict and held:
         raise UsageError(
             f"{len(held)} job(s) are not approved and ready: "
@@ -179,6 +189,33 @@ def export_outputs(
         manifest_written=MANIFEST_NAME in delivery.written,
         held=held,
         zips=tuple(sorted(zips)),
+    )
+
+
+def _check_approved_bytes(
+    output_dir: Path, picks: Sequence[Pick], decisions: Mapping[str, Decision]
+) -> None:
+    """Refuse, naming every one, the picks whose approval is not for the bytes in the folder."""
+    refused = [
+        found
+        for pick in picks
+        if (
+            found := approval_mismatch(
+                output_dir, pick.review_key, pick.job, decisions[pick.review_key], pick.variant
+            )
+        )
+        is not None
+    ]
+    if not refused:
+        return
+    listed = "; ".join(f"{m.review_key} ({m.reason})" for m in refused[:10])
+    more = f"; and {len(refused) - 10:,} more" if len(refused) > 10 else ""
+    raise UsageError(
+        f"{len(refused):,} approved job(s) are not the images that were approved, and were not "
+        f"exported: {listed}{more}",
+        hint=f"review them again (backdrop review {display_path(output_dir)}); a file changed "
+        "by hand: run the recipe again to restore the approved image (downloaded again, not "
+        "paid again; the changed file is kept aside)",
     )
 
 

@@ -26,6 +26,7 @@ from runner.execute.state_schema import (
     check_version,
     connect_read_only,
     files_by_job,
+    has_take_column,
 )
 from runner.execute.state_values import StateValues
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
@@ -132,9 +133,10 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
             ).fetchall(),
             values,
         )
+        take = "take" if has_take_column(conn) else "1"  # a state from before takes
         rows = conn.execute(
-            "SELECT key, status, vars, prompt_object, image_kind, image_ref, outputs, result_keys"
-            " FROM jobs"
+            "SELECT key, status, vars, prompt_object, image_kind, image_ref, outputs, result_keys,"
+            f" {take} FROM jobs"
         ).fetchall()
         written = _written(conn, values)
     except SQLITE_ERRORS as exc:
@@ -143,7 +145,7 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
         conn.close()
     known: dict[str, PreviousJob] = {}
     done: dict[str, dict[str, str]] = {}
-    for key, status, vars_, po, kind, ref, outputs_json, result_keys in rows:
+    for key, status, vars_, po, kind, ref, outputs_json, result_keys, job_take in rows:
         key = values.text(key, ("jobs", "key", None))
         status = values.choice(status, STORED_STATUSES, ("jobs", "status", key))
         outputs = tuple(values.output_paths(outputs_json, ("jobs", "outputs", key)))
@@ -158,6 +160,7 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
             prompt_object=values.prompt_object(po, ("jobs", "prompt_object", key)),
             image=f"{values.text(kind, ('jobs', 'image_kind', key))}:"
             f"{values.text(ref, ('jobs', 'image_ref', key))}",
+            take=values.integer(job_take, ("jobs", "take", key), 1),
         )
         if status == "done":
             done[key] = {record.path: record.sha256 for record in records}

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from runner.api.limits import N_RANGE, QUALITIES, SIZES
 from runner.diagnostics import MAX_SHOWN, Diagnostic, RecipeError, display_path
 from runner.execute.lock import STATE_DIR
+from runner.execute.records import MAYBE_PREFIX, GenerationRecord
 from runner.jsontext import JsonProblem, TextPositions, parse_json, value_offsets
 from runner.plan.fingerprints import FIELDS
 from runner.recipe.files import FileProblem, data_roots, read_project_file, stored_path_problem
@@ -79,6 +81,7 @@ def read_lock_file(path: Path, rebuild: str) -> Lock:
             LockEntry(item["path"], item["job"], item["sha256"], _request(item))
             for item in data["outputs"]
         ),
+        _generations(data.get("generations")),
     )
     while len(_READ) >= _READ_KEPT:
         del _READ[next(iter(_READ))]
@@ -230,3 +233,31 @@ def _request(item: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
     return tuple(
         (name, value) for name in FIELDS if isinstance(value := request.get(name), str) and value
     )
+
+
+_MAX_ID = 200  # characters of an id, a job key or a run id: far more than any real one
+
+
+def _generations(items: object) -> tuple[GenerationRecord, ...]:
+    """The lock's spending record. An entry that cannot say what it cost is left out (the rest
+    of the lock still counts): the budget then counts that job from the outputs, once."""
+    found: dict[tuple[str, str], GenerationRecord] = {}
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        uuid, job, run = item.get("id"), item.get("job"), item.get("run")
+        images, quality, size = item.get("n"), item.get("quality"), item.get("size")
+        if not all(isinstance(v, str) and 0 < len(v) <= _MAX_ID for v in (uuid, job)):
+            continue
+        if run is not None and not (isinstance(run, str) and len(run) <= _MAX_ID):
+            continue
+        if isinstance(images, bool) or not isinstance(images, int):
+            continue
+        if not N_RANGE[0] <= images <= N_RANGE[1] or quality not in QUALITIES or size not in SIZES:
+            continue
+        assert isinstance(uuid, str) and isinstance(job, str)
+        if item.get("maybe") is True and not uuid.startswith(MAYBE_PREFIX):
+            uuid = MAYBE_PREFIX + uuid
+        record = GenerationRecord(uuid, job, run, images, str(quality), str(size))
+        found.setdefault((uuid, job), record)
+    return tuple(found.values())

@@ -9,6 +9,12 @@ with `../`).
 Format 2 adds, per output, short fingerprints of the job's request fields (prompt, size, ...,
 take: runner/plan/fingerprints.py), so that `plan --diff` in a fresh clone can name what changed.
 Format 1 locks are still read (without them).
+
+`generations` (optional, still format 2: older readers ignore it) lists every generation the
+folder paid for or may have (one that got no answer: `"maybe": true`), forced-over ones too, by
+the id that identifies it, with its run, n, quality and size: what the budget counts in a fresh
+clone (runner/execute/spend.py). It only grows when something is generated, so an unchanged
+re-run leaves the lock as it was.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -25,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from runner.diagnostics import BackdropError, display_path
 from runner.execute.files import MAX_DOWNLOAD_BYTES
 from runner.execute.lock import STATE_DIR
-from runner.execute.records import RunSnapshot
+from runner.execute.records import GenerationRecord, RunSnapshot
 from runner.plan.fingerprints import request_fingerprints
 from runner.recipe.files import FileProblem, confine, data_roots
 
@@ -54,6 +60,7 @@ class LockEntry:
 class Lock:
     recipe: str
     entries: tuple[LockEntry, ...]  # sorted by path
+    generations: tuple[GenerationRecord, ...] = ()  # by run, then id
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,9 @@ class VerifyResult:
         return not (self.missing or self.changed or self.stale)
 
 
-def build_lock(snapshot: RunSnapshot) -> Lock:
+def build_lock(snapshot: RunSnapshot, earlier: Iterable[GenerationRecord] = ()) -> Lock:
+    """The lock of a snapshot; `earlier`: the generations the lock on disk records, kept (a
+    lock pulled from git knows spending this state may not)."""
     entries = {
         record.path: LockEntry(
             record.path,
@@ -79,7 +88,12 @@ def build_lock(snapshot: RunSnapshot) -> Lock:
         if job.status in ("done", "skipped")
         for record in job.files
     }
-    return Lock(snapshot.recipe_name, tuple(entries[path] for path in sorted(entries)))
+    known = {(g.id, g.job): g for g in earlier}
+    known.update({(g.id, g.job): g for g in snapshot.generations})
+    generations = sorted(known.values(), key=lambda g: (g.run or "", g.id, g.job))
+    return Lock(
+        snapshot.recipe_name, tuple(entries[path] for path in sorted(entries)), tuple(generations)
+    )
 
 
 def render_lock(lock: Lock) -> str:
@@ -99,8 +113,22 @@ def render_lock(lock: Lock) -> str:
         rows = [_render_entry(e, text) for e in lock.entries]
         lines.append(",\n".join(rows))
         lines.append("  ]")
+    if lock.generations:
+        lines[-1] += ","
+        lines.append('  "generations": [')
+        lines.append(",\n".join(_render_generation(g, text) for g in lock.generations))
+        lines.append("  ]")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _render_generation(generation: GenerationRecord, text: Callable[[str], str]) -> str:
+    row = f'    {{"id": {text(generation.id)}, "job": {text(generation.job)}'
+    if generation.run is not None:
+        row += f', "run": {text(generation.run)}'
+    row += f', "n": {generation.images}, "quality": {text(generation.quality)}'
+    row += f', "size": {text(generation.size)}'
+    return row + (', "maybe": true}' if generation.maybe else "}")
 
 
 def _render_entry(entry: LockEntry, text: Callable[[str], str]) -> str:
