@@ -18,6 +18,7 @@ from runner.emulator.persist import StateFolder
 from runner.execute import adopt
 from runner.execute.lock import STATE_DIR
 from runner.report import manifest
+from runner.report.lock_file import MAX_LOCK_BYTES
 from tests.clihelp import CliResult, run_cli
 from tests.deliverhelp import write_campaign
 
@@ -128,6 +129,35 @@ CASES = {
         ('"outputs": [', '"outputs": [{"path": "x'),
         "5:26: error: this is not valid JSON: a text holds a control character (a line break",
     ),
+    # The generations section (line 12 is the first one, sorted by id): what the budget counts.
+    "a generation of 10^22 images": (
+        ('"n": 1, "quality"', '"n": 10000000000000000000000, "quality"'),
+        '12:166: error: generation 1: "n" must be the number of images asked for, 1 to 10',
+    ),
+    "a generation of a 5,000-digit n": (
+        ('"n": 1, "quality"', '"n": ' + "9" * 5000 + ', "quality"'),
+        "12:166: error: this number has 5,000 digits, more than the 1,000 allowed",
+    ),
+    "a generation's n nested 100,000 deep": (
+        ('"n": 1, "quality"', '"n": ' + "[" * 100_000 + "]" * 100_000 + ', "quality"'),
+        "12:227: error: the file is nested more than 64 levels deep",
+    ),
+    "a generation's quality that is a list": (
+        ('"quality": "low", "size"', '"quality": ["low"], "size"'),
+        '12:180: error: generation 1: "quality" must be one of low, medium, high',
+    ),
+    "a generation of an unknown size": (
+        ('"size": "1024x1024"}', '"size": "99999x1"}'),
+        '12:195: error: generation 1: "size" must be one of 1024x1024, 1024x1536, 1536x1024',
+    ),
+    "a generation's id with a lone surrogate": (
+        ('{"id": "', '{"id": "\\ud800'),
+        '12:12: error: generation 1: "id" must be the generation\'s id (text of 1 to 200',
+    ),
+    "generations that are a mapping": (
+        ('"generations": [', '"generations": {"list": ['),
+        '11:18: error: "generations" must be a list of the generations paid for (or left out)',
+    ),
     "text cut short": (
         ("\n  ]\n}\n", '\n  ], "recipe": "deliver-test'),
         # The end of the generations section (after the 4 outputs, the 4 generations).
@@ -143,6 +173,8 @@ def test_a_hostile_lock_is_told_at_its_line_and_column(clone, capsys, case):
     if case == "a sha256 that is a list":
         rewrite('", "request"', '"], "request"')
     if case == "outputs that are a mapping":
+        rewrite("\n  ],\n", "\n  ]},\n")
+    if case == "generations that are a mapping":
         rewrite("\n  ]\n}", "\n  ]}\n}")
     for args in (("plan", RECIPE, "--diff"), ("verify", str(OUT))):
         result = refused(capsys, *args)
@@ -185,9 +217,9 @@ def test_a_3_gib_sparse_lock_is_refused_before_reading(clone, capsys):
         handle.truncate(3 * 1024**3)
     for args in (("plan", RECIPE, "--diff"), ("verify", str(OUT))):
         result = refused(capsys, *args)
-        assert f"{LOCK}: error: the file is too large (3,072.0 MB; the limit is 32.0 MB)" in (
-            result.err
-        )
+        limit = f"{MAX_LOCK_BYTES / 2**20:.1f} MB"
+        said = f"{LOCK}: error: the file is too large (3,072.0 MB; the limit is {limit})"
+        assert said in result.err
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
@@ -288,7 +320,7 @@ _PATH_PIECES = st.sampled_from(
 @given(path=st.lists(_PATH_PIECES, max_size=6).map("".join))
 def test_the_quick_check_of_a_lock_path_never_passes_what_the_full_check_refuses(path):
     from runner.recipe.files import stored_path_problem
-    from runner.report import lock_file
+    from runner.report import lock_checks
 
-    if lock_file._WRITTEN_PATH.fullmatch(path):
+    if lock_checks.path_as_written(path):
         assert stored_path_problem(path, STATE_DIR) is None, path

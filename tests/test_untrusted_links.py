@@ -154,3 +154,35 @@ def test_links_that_stay_in_the_repository_are_followed(repo, capsys):
     assert result.code == 0, result.err
     assert "up to date" in result.out
     assert run_cli(capsys, "verify", str(OUT)).code == 0
+
+
+@pytest.mark.parametrize("linked", ["the folder", "each image"])
+def test_images_a_lock_records_behind_a_link_out_of_the_repository_are_not_read(
+    repo, capsys, linked
+):
+    """The same bytes outside the repository, reached through a folder or a file link: verify
+    never hashes them (they do not match), and the plan refuses the links."""
+    shutil.rmtree(OUT / STATE_DIR)
+    outside = repo.parent / "outside" / "images"
+    shutil.copytree(OUT / "de-DE", outside)
+    if linked == "the folder":
+        shutil.rmtree(OUT / "de-DE")
+        (OUT / "de-DE").symlink_to(outside)
+    else:
+        for image in (OUT / "de-DE").iterdir():
+            image.unlink()
+            image.symlink_to(outside / image.name)
+    verified = run_cli(capsys, "verify", str(OUT))
+    assert verified.code == 1
+    assert "changed  de-DE/CAP-02.png" in told(verified)
+    assert "changed  de-DE/MUG-01.png" in verified.out and "fr-FR" not in verified.out
+    diff = run_cli(capsys, "plan", RECIPE, "--diff")
+    assert diff.code == 2  # the plan refuses links where it writes (a run would follow them)
+    assert "in the output folder is a" in told(diff)
+
+
+def test_images_in_a_folder_linked_inside_the_repository_are_read(repo, capsys):
+    shutil.move(OUT / "de-DE", "elsewhere")
+    (OUT / "de-DE").symlink_to(Path("../../../elsewhere"))
+    verified = run_cli(capsys, "verify", str(OUT))
+    assert verified.code == 0, verified.out

@@ -28,6 +28,7 @@ from runner.plan.model import Job, Plan
 from runner.recipe.model import PriceTable
 
 if TYPE_CHECKING:
+    from runner.execute.adopt import LockFiles
     from runner.execute.run import RunOptions
 
 _EPSILON = 1e-9  # float sums of cents: "exactly the budget" must fit
@@ -87,14 +88,15 @@ def budget_status(
     )
 
 
-def plan_budget_status(plan: Plan) -> BudgetStatus | None:
-    """For `plan`: the budget against what the whole plan still has to generate."""
+def plan_budget_status(plan: Plan, files: LockFiles | None = None) -> BudgetStatus | None:
+    """For `plan`: the budget against what the whole plan still has to generate (`files`: the
+    command's LockFiles, so that the images its comparison checked are not checked again)."""
     if plan.budget is None:
         return None
     from runner.execute.preview import preview_run
     from runner.execute.run import RunOptions
 
-    return budget_status(plan, preview_run(plan, RunOptions()).to_generate)
+    return budget_status(plan, preview_run(plan, RunOptions(), files).to_generate)
 
 
 def other_shards_jobs(plan: Plan, options: RunOptions) -> tuple[Job, ...]:

@@ -36,12 +36,13 @@ if TYPE_CHECKING:
     from runner.report.manifest import LockEntry
 
 
-def read_previous(output_dir: Path, plan: Plan) -> Previous:
+def read_previous(output_dir: Path, plan: Plan, files: LockFiles | None = None) -> Previous:
     """The folder's memory: from its state, else from its backdrop.lock files, else nothing.
 
     From locks, a job is done exactly when the run would adopt it (lock_adoption, adopt.py),
     from whichever lock_folders(output_dir) holds it: the output folder's own lock, and those
-    of the shard folders `run --shard K/N` writes (out/NAME/shard-1, ...).
+    of the shard folders `run --shard K/N` writes (out/NAME/shard-1, ...). `files`: the
+    LockFiles of this command, when it reads the same files again (plan's budget preview).
     """
     state = output_dir / STATE_DIR / STATE_FILE
     if StateStore.has_recorded_run(output_dir):  # else the run would adopt the locks (adopt.py)
@@ -52,7 +53,7 @@ def read_previous(output_dir: Path, plan: Plan) -> Previous:
     if not folders:
         return NOTHING
     # strict: the folder's own damaged lock is said (LockFileError), as the run refuses it.
-    lock_files = LockFiles(output_dir)  # each file read once, for both passes
+    lock_files = files or LockFiles(output_dir)  # each file read once, for both passes
     done = lock_adoption(output_dir, plan, strict=True, files=lock_files).done
     planned = {job.key for job in plan.jobs}
     jobs: list[PreviousJob] = []

@@ -225,6 +225,9 @@ def _normal(path: str) -> str:
     return PurePosixPath(os.path.normpath(path)).as_posix()
 
 
+_THREADED_MEAN_BYTES = 256 * 1024
+
+
 class FileHashes:
     """The sha256 of output files for one use, each file hashed once however many names lead
     to it (links; a lock that names one file 1,000 times), and only when it lies inside
@@ -237,6 +240,7 @@ class FileHashes:
         self.roots = roots
         self._known: dict[tuple[int, int, int, int], str | None] = {}
         self._identities: dict[str, tuple[int, int, int, int] | None] = {}
+        self._folders: dict[str, bool] = {}
 
     def of(self, path: Path | str) -> str | None:
         key = self.identity(path)
@@ -254,7 +258,10 @@ class FileHashes:
             for key, path in zip(keys, paths, strict=True)
             if key is not None and key not in self._known
         }
-        if len(todo) > 1:
+        # Threads pay when hashing is the work (hashlib lets go of the GIL for big buffers); for
+        # small files, handing each to a thread costs more than hashing it (100,000 of 4 KB:
+        # twice the time).
+        if len(todo) > 1 and sum(key[2] for key in todo) > len(todo) * _THREADED_MEAN_BYTES:
             with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
                 digests = pool.map(sha256_of, map(Path, todo.values()))
                 self._known.update(zip(todo, digests, strict=True))
@@ -275,13 +282,28 @@ class FileHashes:
 
     def _look(self, path: str) -> tuple[int, int, int, int] | None:
         try:
-            info = os.stat(path)  # first: most names a hostile lock lists do not exist
+            info = os.lstat(path)  # first: most names a hostile lock lists do not exist
+            if stat.S_ISLNK(info.st_mode):
+                info = os.stat(path)
+                confine(Path(path), self.roots)  # where the link leads must be inside
+            elif not self._folder_inside(os.path.dirname(path)):
+                return None
             if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_OUTPUT_BYTES:
                 return None
-            confine(Path(path), self.roots)
         except (FileProblem, OSError, ValueError):
             return None
         return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def _folder_inside(self, folder: str) -> bool:
+        """Whether `folder`, links followed, lies inside the roots: a file in it that is no link
+        lies where the folder does (one realpath per folder, not one per file of 100,000)."""
+        if folder not in self._folders:
+            try:
+                confine(Path(folder or "."), self.roots)
+                self._folders[folder] = True
+            except FileProblem:
+                self._folders[folder] = False
+        return self._folders[folder]
 
 
 def sha256_of(path: Path) -> str | None:
