@@ -11,6 +11,7 @@ for, so that the rest of a 50 MB file is skipped at C speed.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 from collections.abc import Callable, Collection
 from typing import Any
@@ -77,7 +78,8 @@ def value_offsets(text: str, paths: Collection[NodePath]) -> dict[NodePath, int]
     """Where the values at `paths` start in `text` (which parse_json read without a problem);
     a path that is not in the document gets the start of its nearest ancestor that is."""
     walker = _Walker(text, paths)
-    walker.document()
+    with contextlib.suppress(_AllFound):  # the rest of the text holds none of them
+        walker.document()
     found: dict[NodePath, int] = {}
     for path in paths:
         probe = tuple(path)
@@ -129,6 +131,10 @@ def _reworded(message: str) -> str:
     return f"this is not valid JSON: {_PLAIN.get(message, message)}"
 
 
+class _AllFound(Exception):
+    """Every wanted value's start is known: the walk stops there."""
+
+
 class _Walker:
     """Goes through a JSON text by hand where it must, with the C scanner everywhere else.
 
@@ -140,8 +146,10 @@ class _Walker:
     def __init__(self, text: str, wanted: Collection[NodePath] | None) -> None:
         self.text = text
         self.on_the_way: set[NodePath] | None = None
+        self.missing: set[NodePath] = set()
         if wanted is not None:
             self.on_the_way = {tuple(path[:size]) for path in wanted for size in range(len(path))}
+            self.missing = {tuple(path) for path in wanted}
         self.starts: dict[NodePath, int] = {}
 
     def document(self) -> None:
@@ -151,7 +159,14 @@ class _Walker:
 
     def value(self, at: int, path: NodePath, depth: int) -> int:
         """Read the value starting at `at`; returns where it ends."""
-        self.starts[path] = at
+        if self.on_the_way is not None:  # where wanted values start: only theirs are kept
+            # (a list of millions of entries on the way to the first few would otherwise fill
+            # the memory with the starts of all of them), and the walk ends at the last one.
+            if path in self.on_the_way or path in self.missing:
+                self.starts[path] = at
+                self.missing.discard(path)
+            elif not self.missing:
+                raise _AllFound
         opener = self.text[at : at + 1]
         if opener in ("{", "["):
             if self.on_the_way is not None and path not in self.on_the_way:
@@ -163,9 +178,12 @@ class _Walker:
                     pass  # inside it: look by hand
             if depth >= MAX_DEPTH:
                 raise JsonProblem(at, f"the file is nested more than {MAX_DEPTH} levels deep")
-            if opener == "{":
-                return self._mapping(at, path, depth)
-            return self._list(at, path, depth)
+            walk = self._mapping if opener == "{" else self._list
+            end = walk(at, path, depth)
+            if self.missing:  # what is wanted inside and was not found is not there
+                size = len(path)
+                self.missing = {want for want in self.missing if want[:size] != path}
+            return end
         return self._scan(at)[1]
 
     def _scan(self, at: int) -> tuple[Any, int]:

@@ -155,3 +155,18 @@ def test_a_lock_of_values_as_sparse_as_backdrop_writes_is_read(tmp_path: Path) -
     write_lock(tmp_path, outputs)
     assert (tmp_path / LOCK_NAME).stat().st_size > 1024 * 1024
     assert len(read_lock(tmp_path).entries) == 30_000
+
+
+def test_positions_are_looked_for_only_up_to_the_last_mistake_told() -> None:
+    """The walk that places the first mistakes keeps only their starts and stops after the
+    last one: on the way through a list of millions, keeping every start filled gigabytes."""
+    from runner import jsontext
+
+    text = json.dumps({"format": 2, "outputs": [{}] * 100_000})
+    wanted = [("outputs", 0, "path"), ("outputs", 2, "job")]  # absent keys: their entries' starts
+    walker = jsontext._Walker(text, wanted)
+    with pytest.raises(jsontext._AllFound):
+        walker.document()
+    assert set(walker.starts) == {(), ("outputs",), ("outputs", 0), ("outputs", 2)}
+    offsets = jsontext.value_offsets(text, wanted)
+    assert text[offsets[("outputs", 2, "job")] :].startswith("{}, {}, {}")
