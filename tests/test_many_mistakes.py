@@ -95,8 +95,14 @@ def test_a_huge_line_is_shown_as_a_window_around_the_place(tmp_path, capsys):
 
 _earlier = st.fixed_dictionaries(
     {"take": st.sampled_from([1, 2, 0, "x"]), "status": st.sampled_from(["rejected", "maybe"])},
-    optional={"pick": st.sampled_from([1, 2.0, 11]), "note": st.sampled_from(["", "x" * 2001])},
+    optional={
+        "pick": st.sampled_from([1, 2.0, 11]),
+        "note": st.sampled_from(["", "x" * 2001]),
+        "reason": st.sampled_from(["recipe changed: prompt", "", "x" * 2001, 7, None]),
+    },
 )
+_SHAS = ["a" * 64, "AB" * 32, "a" * 64 + "\n", "a" * 63, "g" * 64, 7, None]
+_sha = st.sampled_from(_SHAS)
 _entry = st.fixed_dictionaries(
     {},
     optional={
@@ -105,13 +111,14 @@ _entry = st.fixed_dictionaries(
         "take": st.sampled_from([1, 3, 0, 1001]),
         "note": st.sampled_from(["", "too dark", "x" * 2001, None]),
         "history": st.lists(_earlier, max_size=3),
+        "sha256": st.one_of(st.lists(_sha, max_size=11), st.just("a" * 64)),
         "colour": st.just("red"),
     },
 )
 _job_key = st.sampled_from(["m/a", "a/../b", "./a", "a\\b", "x" * 1025, "m/é"])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(key=_job_key, entry=_entry)
 def test_an_entry_the_quick_check_refuses_always_has_a_mistake_it_is_told(
     tmp_path_factory, key, entry
@@ -129,3 +136,33 @@ def test_an_entry_the_quick_check_refuses_always_has_a_mistake_it_is_told(
     except ReviewFileError as error:
         told = len(error.diagnostics())
     assert (told == 0) == decisions._entry_fine(key, entry), (key, entry)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        *({"status": "approved", "sha256": [sha]} for sha in _SHAS),
+        {"status": "approved", "sha256": []},
+        {"status": "approved", "sha256": ["a" * 64] * 11},
+        *(
+            {"status": "pending", "history": [{"take": 1, "status": "rejected", "reason": why}]}
+            for why in ("recipe changed: prompt", "", "x" * 2000, "x" * 2001, 7, None)
+        ),
+    ],
+    ids=repr,
+)
+def test_sha256_lists_and_reasons_are_refused_exactly_when_a_mistake_is_told(tmp_path, entry):
+    """Each approval's hashes and each history reason, one at a time: the quick check and the
+    checks that word mistakes agree (a hash with a line break after it passed the schema's
+    pattern, as Python's `$` matches before a final line break, and was taken)."""
+    import yaml
+
+    from runner.review import decisions
+
+    (tmp_path / "review.yaml").write_text(yaml.safe_dump({"version": 1, "jobs": {"m/a": entry}}))
+    try:
+        load_review(tmp_path)
+        told = 0
+    except ReviewFileError as error:
+        told = len(error.diagnostics())
+    assert (told == 0) == decisions._entry_fine("m/a", entry), entry

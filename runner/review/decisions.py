@@ -28,14 +28,21 @@ from runner.execute.state_folder import check_state_folder
 from runner.fileio import fsync_dir
 from runner.recipe.files import data_roots
 from runner.recipe.loader import LoadedDocument, decode_yaml, load_yaml, read_yaml_bytes
+from runner.recipe.model import SourceMap
 from runner.recipe.validate import explain_schema_errors
 from runner.report.atomic import write_atomic
 from runner.review.render import REVIEW_FORMAT, render_review
+from runner.review.written import Written, read_written
 
 REVIEW_NAME = "review.yaml"
-# About 40,000 jobs' decisions (10,000 with a note each), read in a few seconds and a few
-# hundred MB whatever the file holds (bench/README.md: 8 MB of mistakes took 10 s and 800 MB).
+# In any layout, the YAML loader reads review.yaml with every position: about 40,000 short
+# decisions, in a few seconds and a few hundred MB whatever the file holds (bench/README.md:
+# 8 MB of mistakes took 10 s and 800 MB).
 MAX_REVIEW_BYTES = 4 * 1024 * 1024
+# In the layout backdrop writes (written.py), a line at a time: 10,000 jobs at n = 10, each
+# with ten sha256 and two earlier decisions, are 10 MB, read in about a second; 16 MiB of the
+# densest entries (one mistake each) in under 5 s of CPU and 500 MB (bench/README.md).
+MAX_WRITTEN_REVIEW_BYTES = 16 * 1024 * 1024
 REVIEW_LINK_HINT = (
     "replace the link with the file itself: review.yaml belongs in the output folder, beside "
     "backdrop.lock"
@@ -145,7 +152,8 @@ def load_review(output_dir: Path) -> Review:
     """The decisions in output_dir/review.yaml; none when the file is missing or empty.
 
     A pull request may commit the file: it is read only when it lies, links followed, inside
-    the output folder's project (files.data_roots), and only up to MAX_REVIEW_BYTES.
+    the output folder's project (files.data_roots), and only up to MAX_WRITTEN_REVIEW_BYTES in
+    the layout backdrop writes (written.py), MAX_REVIEW_BYTES in any other.
     """
     path = Path(output_dir) / REVIEW_NAME
     try:
@@ -161,22 +169,96 @@ def load_review(output_dir: Path) -> Review:
         raw = read_yaml_bytes(
             path,
             shown,
-            MAX_REVIEW_BYTES,
+            MAX_WRITTEN_REVIEW_BYTES,
             "a review.yaml holds one short entry per job; this one is not a review file",
             (data_roots(path.parent), REVIEW_LINK_HINT),
         )
         known = _LAST_SEEN.get(path, raw)
         if known is not None:
             return known
-        doc = load_yaml(decode_yaml(raw, shown), shown)
+        text = decode_yaml(raw, shown)
+        written = read_written(text)
+        if written is None:
+            if len(raw) > MAX_REVIEW_BYTES:
+                raise _too_large_by_hand(shown, len(raw))
+            data = _checked(load_yaml(text, shown))
+        else:
+            data = _checked_written(written, shown)
+    except ReviewFileError:
+        raise
     except RecipeError as error:
         raise ReviewFileError(error.diagnostics()) from None
+    review = _build(data)
+    _LAST_SEEN.put(path, raw, review)
+    return review
+
+
+def review_source(output_dir: Path, keys: Iterable[str]) -> SourceMap | None:
+    """Where the entries of `keys` are in output_dir/review.yaml (read as load_review reads
+    it: a large file in the written layout only their lines); None when it cannot be read."""
+    path = Path(output_dir) / REVIEW_NAME
+    shown = display_path(path)
+    try:
+        raw = read_yaml_bytes(
+            path, shown, MAX_WRITTEN_REVIEW_BYTES, None, (data_roots(path.parent), "")
+        )
+        text = decode_yaml(raw, shown)
+        written = read_written(text)
+        if written is None:
+            return None if len(raw) > MAX_REVIEW_BYTES else load_yaml(text, shown).source
+        return load_yaml(_only(written, keys), shown).source
+    except RecipeError:
+        return None
+
+
+def _only(written: Written, keys: Iterable[str]) -> str:
+    """The text with only the header's and these entries' lines (the others blank), so that
+    a position in it is the same line and column as in the file."""
+    kept = set(written.header)
+    for key in keys:
+        for start, end in written.entries.get(key, ()):
+            kept.update(range(start, end))
+    return "\n".join(line if number in kept else "" for number, line in enumerate(written.lines))
+
+
+def _checked(doc: LoadedDocument) -> dict[str, Any]:
     problems, unexamined = _problems(doc)
     if problems or unexamined:
         raise ReviewFileError(problems, unexamined=unexamined)
-    review = _build(doc.data)
-    _LAST_SEEN.put(path, raw, review)
-    return review
+    data: dict[str, Any] = doc.data
+    return data
+
+
+def _checked_written(written: Written, shown: str) -> dict[str, Any]:
+    """The document read in the written layout, when nothing in it is wrong; else the mistakes
+    of its first MAX_SHOWN wrong entries, worded and placed by the YAML path on a copy of the
+    text holding only their lines (and counted for the others)."""
+    data = written.data
+    jobs = data.get("jobs", {})
+    version = data.get("version")
+    refused = [
+        key for key, entry in jobs.items() if key in written.repeated or not _entry_fine(key, entry)
+    ]
+    if not refused and type(version) is int and version == REVIEW_FORMAT:
+        return data
+    problems, _ = _problems(load_yaml(_only(written, refused[:MAX_SHOWN]), shown))
+    raise ReviewFileError(problems, unexamined=max(len(refused) - MAX_SHOWN, 0))
+
+
+def _too_large_by_hand(shown: str, size: int) -> RecipeError:
+    megabytes = MAX_REVIEW_BYTES // 1024 // 1024
+    return RecipeError(
+        [
+            Diagnostic(
+                f"the file is {size / 1024 / 1024:,.1f} MB and not in the layout backdrop writes:"
+                f" past {megabytes} MB, review.yaml is read only in that layout",
+                file=shown,
+                hint="restore the layout (one field a line, indented by two spaces a level, as"
+                " `backdrop review` saves it), or restore the file from git and make the"
+                " change on the review page",
+            )
+        ]
+    )
 
 
 class _SeenFiles:
