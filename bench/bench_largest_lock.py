@@ -42,7 +42,7 @@ from runner.report.manifest import LOCK_NAME, Lock, LockEntry, render_lock
 MARKETS = 40
 
 
-def recipe_text(jobs: int, n: int) -> str:
+def recipe_text(jobs: int, n: int) -> tuple[str, int]:
     products = max(1, jobs // MARKETS)
     return (
         f"""\

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 from runner.diagnostics import StateError, display_path
 
@@ -113,6 +116,87 @@ def not_a_folder(path: Path) -> tuple[Path, str] | None:
             kind = "a file" if candidate.is_file() else "a device, a pipe, a socket or a link"
             return candidate, kind
     return None
+
+
+class NotAFile(Exception):
+    """A path that holds something other than a regular file; `kind` says what ("a pipe")."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(f"{path} is {kind}")
+        self.path, self.kind = path, kind
+
+
+def kind_of(mode: int) -> str:
+    """What a file-system entry is, in words a user knows."""
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
+
+
+def open_regular(path: Path, *, follow_links: bool = False) -> tuple[IO[bytes], os.stat_result]:
+    """Open a regular file for reading, and its stat; NotAFile for anything else.
+
+    Looked at before it is opened, so that a pipe (which blocks the open until a writer comes),
+    a device or a socket is never opened; opened without blocking and, unless `follow_links`,
+    without following a link, so that one swapped in between is refused too. FileNotFoundError
+    and other OSErrors pass through.
+    """
+    info = os.stat(path) if follow_links else os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotAFile(path, kind_of(info.st_mode))
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:  # a link swapped in after the lstat
+            raise NotAFile(path, "a symbolic link") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAFile(path, kind_of(info.st_mode))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), info
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_private(path: Path, max_bytes: int) -> bytes | None:
+    """A small file of Backdrop's own (a cache, a record): None when it is missing, is no
+    regular file (a pipe is never opened, a link never followed), is larger than `max_bytes`
+    or cannot be read. What it says is still the caller's to check."""
+    try:
+        handle, found = open_regular(path)
+    except (OSError, NotAFile):
+        return None
+    with handle:
+        if found.st_size > max_bytes:
+            return None
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError:
+            return None
+    return data if len(data) <= max_bytes else None
+
+
+def sha256_stream(handle: IO[bytes]) -> str:
+    """The SHA-256 of what is left to read in `handle`, read in chunks."""
+    digest = hashlib.sha256()
+    while chunk := handle.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

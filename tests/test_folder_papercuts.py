@@ -86,7 +86,7 @@ def test_an_unwritable_export_folder_is_told_of_to_wherever_mounting_is_refused(
     def refused(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr("runner.report.atomic.temp_beside", refused)
+    monkeypatch.setattr("runner.deliver.delivered.create_staging_file", refused)
     result = run_cli(capsys, "export", str(out), "--to", str(tmp_path / "delivery"))
     assert result.code == 3, result.err
     assert f"no permission to write fr-FR/MUG-01.png in {tmp_path / 'delivery'}" in result.err

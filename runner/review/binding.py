@@ -11,7 +11,7 @@ made on or nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -122,12 +122,18 @@ class Mismatch:
 
 
 def approval_mismatch(
-    output_dir: Path, key: str, job: JobRecord, decision: Decision, variant: int
+    output_dir: Path,
+    key: str,
+    job: JobRecord,
+    decision: Decision,
+    variant: int,
+    hash_file: Callable[[Path], str | None] = sha256_of,
 ) -> Mismatch | None:
     """Why the approved `variant` of `job` may not be delivered (None: it may).
 
     The approval must list the images the state records, and the file on disk must still be
-    the approved one (a file swapped by hand is refused too).
+    the approved one (a file swapped by hand is refused too). `hash_file`: how the caller
+    hashes it (export hashes each file once, and never opens a pipe).
     """
     images = current_images(job)
     found = binding(decision, images)
@@ -138,7 +144,7 @@ def approval_mismatch(
     if found != "holds":
         return None  # nothing to deliver: export leaves it out and says why
     output = job.outputs[variant - 1]
-    if sha256_of(output_dir / output) != decision.sha256[variant - 1]:
+    if hash_file(output_dir / output) != decision.sha256[variant - 1]:
         return Mismatch(key, job.label, f"{output} is not the image that was approved")
     return None
 
