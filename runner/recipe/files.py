@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from runner.fileio import MAX_NAME_BYTES
+from runner.fileio import MAX_NAME_BYTES, NotAFile, open_regular
 
 ALLOW_OUTSIDE_HINT = (
     "keep data and images inside the recipe's folder or its git repository, or allow a "
@@ -131,21 +130,21 @@ def read_bounded(path: Path, max_bytes: int, too_large_hint: str | None = None) 
     """A regular file's bytes, refused before reading when it is larger than `max_bytes`.
 
     Checking the size first keeps a huge file (or /dev/zero, a pipe) from filling the memory
-    or blocking forever. Raises FileProblem.
+    or blocking forever (fileio.open_regular never opens a pipe). Raises FileProblem.
     """
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise FileProblem("is a folder, not a file", kind="folder")
-        if not stat.S_ISREG(info.st_mode):
-            raise FileProblem(
-                "is not a regular file (it is a device, a pipe or a socket)",
-                "give the path of an ordinary file",
-            )
-        if info.st_size > max_bytes:
-            raise FileProblem(_too_large(info.st_size, max_bytes), too_large_hint, kind="large")
-        with path.open("rb") as handle:
+        handle, info = open_regular(path, follow_links=True)
+        with handle:
+            if info.st_size > max_bytes:
+                raise FileProblem(_too_large(info.st_size, max_bytes), too_large_hint, kind="large")
             data = handle.read(max_bytes + 1)
+    except NotAFile as exc:
+        if exc.kind == "a folder":
+            raise FileProblem("is a folder, not a file", kind="folder") from None
+        raise FileProblem(
+            "is not a regular file (it is a device, a pipe or a socket)",
+            "give the path of an ordinary file",
+        ) from None
     except FileNotFoundError:
         hint = "check the path and the spelling"
         raise FileProblem("does not exist", hint, kind="missing") from None

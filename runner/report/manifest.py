@@ -19,7 +19,6 @@ re-run leaves the lock as it was.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -32,6 +31,7 @@ from runner.diagnostics import BackdropError, display_path
 from runner.execute.files import MAX_DOWNLOAD_BYTES
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import GenerationRecord, RunSnapshot
+from runner.fileio import NotAFile, open_regular, sha256_stream
 from runner.plan.fingerprints import request_fingerprints
 from runner.recipe.files import FileProblem, confine, data_roots
 
@@ -308,16 +308,16 @@ class FileHashes:
 
 def sha256_of(path: Path) -> str | None:
     """The file's sha256; None when it does not exist or cannot be read, or is no regular file
-    (a pipe would block forever) or larger than any image backdrop writes."""
+    (a pipe would block forever) or larger than any image backdrop writes. Links are followed:
+    FileHashes confines them first."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO: no wait
-    except (OSError, ValueError):
+        handle, info = open_regular(path, follow_links=True)
+    except (OSError, ValueError, NotAFile):
         return None
-    with os.fdopen(fd, "rb") as handle:
+    with handle:
+        if info.st_size > MAX_OUTPUT_BYTES:
+            return None
         try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_OUTPUT_BYTES:
-                return None
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+            return sha256_stream(handle)
         except OSError:
             return None
