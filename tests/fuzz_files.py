@@ -220,6 +220,7 @@ def _read_lock_everywhere(plan: Plan) -> None:
         lambda: diff_plan(plan, read_previous(plan.output_dir, plan)),
         lambda: verify_outputs(plan.output_dir),
         lambda: preview_run(plan, RunOptions()),
+        *status_readers(plan),
     ):
         try:
             reader()
@@ -346,12 +347,20 @@ def _read_state_everywhere(plan: Plan) -> None:
         lambda: spent_usd(plan.output_dir, plan.prices),
         lambda: StateStore.read_snapshot(plan.output_dir),
         lambda: StateStore.count_unanswered(plan.output_dir),
+        lambda: _written_files(plan.output_dir),
+        *status_readers(plan),
     ]
     for reader in readers:
         try:
             reader()
         except BackdropError as error:
             _printable(error)
+
+
+def _written_files(output_dir: Path) -> object:
+    """What `status` and `prune` read of the files runs wrote (sizes included)."""
+    with StateStore.open_read_only(output_dir) as store:
+        return store.written_files()
 
 
 # --- review.yaml ------------------------------------------------------------------------------
@@ -413,25 +422,38 @@ def from_schema(rng: random.Random, node: dict[str, Any], root: dict[str, Any]) 
     return None
 
 
-def run_review_case(folder: Path, keys: list[str], seed: int) -> Outcome:
+def run_review_case(plan: Plan, keys: list[str], seed: int) -> Outcome:
     from runner.review.decisions import load_review, review_schema
 
     rng = random.Random(seed)
+    folder = plan.output_dir
     text = draw_review(rng, review_schema(), keys)
     path = folder / "review.yaml"
     path.unlink(missing_ok=True)
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
 
     def read() -> None:
-        try:
-            load_review(folder)
-        except BackdropError as error:
-            _printable(error)
+        for reader in (lambda: load_review(folder), *status_readers(plan)):
+            try:
+                reader()
+            except BackdropError as error:
+                _printable(error)
 
     return _classify(read)
 
 
 # --- shared -----------------------------------------------------------------------------------
+
+
+def status_readers(plan: Plan) -> tuple[Callable[[], object], ...]:
+    """`status` of the recipe and of the output folder alone (its recipe found from the state):
+    it reads the lock, the state and review.yaml, and must never be exit 70 either."""
+    from runner.status import campaign_status
+
+    return (
+        lambda: campaign_status(plan.output_dir, plan),
+        lambda: campaign_status(plan.output_dir, None),
+    )
 
 
 def _classify(case: Callable[[], None]) -> Outcome:
@@ -471,4 +493,4 @@ class Bench:
         if self.family == "states":
             return run_state_case(self.plan, self.state, self.columns, seed)
         self.plan.output_dir.mkdir(parents=True, exist_ok=True)
-        return run_review_case(self.plan.output_dir, self.keys, seed)
+        return run_review_case(self.plan, self.keys, seed)

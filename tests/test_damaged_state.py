@@ -23,70 +23,80 @@ COMMANDS = {
     "plan --diff": ("plan", RECIPE, "--diff"),
     "report": ("report", str(OUT)),
     "run": ("run", RECIPE, "--emulate", "-y"),
+    "status": ("status", RECIPE),  # the state, the spend and the sizes of the files runs wrote
+    "status OUTDIR": ("status", str(OUT), "--format", "json"),  # from the last run's snapshot
 }
 # name: (SQL that damages one value, the commands that read it)
 CASES = {
     "text where a number belongs": (
         "UPDATE jobs SET idx = 'first'",
-        ("report",),
+        ("report", "status OUTDIR"),
     ),
     "a number where JSON text belongs": (
         "UPDATE jobs SET vars = 42",
-        ("plan", "plan --diff", "report"),
+        ("plan", "plan --diff", "report", "status OUTDIR"),
     ),
     "text that is not JSON": (
         "UPDATE jobs SET vars = '{\"market\": '",
-        ("plan", "plan --diff", "report"),
+        ("plan", "plan --diff", "report", "status OUTDIR"),
     ),
     "a 5,000-digit number in JSON": (
         f'UPDATE jobs SET prompt_object = \'{{"prompt": "p", "n": {LONG}}}\'',
-        ("plan", "plan --diff", "report"),
+        ("plan", "plan --diff", "report", "status", "status OUTDIR"),
     ),
     "a 5,000-digit number in a number column": (
         f"UPDATE files SET width = '{LONG}'",
-        ("plan", "plan --diff", "report"),
+        ("plan", "plan --diff", "report", "status", "status OUTDIR"),
     ),
     "a 405-byte name": (
         "UPDATE files SET path = 'de-DE/' || printf('%.401c', 'n') || '.png'",
-        ("plan", "plan --diff", "report"),
+        ("plan", "plan --diff", "report", "status", "status OUTDIR"),
     ),
     "a NUL in a path": (
         "UPDATE written_files SET path = 'de-DE/a' || char(0) || '.png'"
         " WHERE rowid = (SELECT min(rowid) FROM written_files)",
-        ("plan", "plan --diff"),
+        ("plan", "plan --diff", "status"),
     ),
     "text that is not UTF-8": (
         "UPDATE jobs SET label = CAST(X'C3FF' AS TEXT)",
-        ("report",),
+        ("report", "status OUTDIR"),
     ),
     "a schema version that is not UTF-8": (
         "UPDATE meta SET value = CAST(X'FF' AS TEXT) WHERE key = 'schema_version'",
-        ("plan", "plan --diff", "report"),
+        ("plan", "plan --diff", "report", "status", "status OUTDIR"),
     ),
     "a table name that is not UTF-8": (
         "PRAGMA writable_schema = ON; UPDATE sqlite_master SET name = CAST(X'FF53' AS TEXT)"
         " WHERE name = 'sent_requests'",
-        ("plan", "plan --diff", "report", "run"),
+        ("plan", "plan --diff", "report", "run", "status", "status OUTDIR"),
     ),
     "job keys that are not a JSON list": (
         "UPDATE runs SET job_keys = 'every job'",
-        ("plan", "plan --diff", "report"),
+        ("plan", "plan --diff", "report", "status", "status OUTDIR"),
     ),
     "an output list of numbers": (
         "UPDATE jobs SET outputs = '[1, 2]'",
-        ("plan", "plan --diff", "report"),
+        ("plan", "plan --diff", "report", "status OUTDIR"),
     ),
     "a status backdrop never writes": (
         "UPDATE jobs SET status = 'exploded'",
-        ("plan", "plan --diff", "report"),
+        ("plan", "plan --diff", "report", "status", "status OUTDIR"),
     ),
     "a cost that is text": (
         "UPDATE runs SET estimated_cost_usd = 'a lot'",
-        ("report",),
+        ("report", "status OUTDIR"),
+    ),
+    "a written file's size that is text": (
+        "UPDATE written_files SET bytes = 'large'",
+        ("plan", "status"),  # the plan's and status's comparison with what runs wrote
+    ),
+    "a written file's size of 5,000 digits": (
+        f"UPDATE written_files SET bytes = '{LONG}'",
+        ("plan", "status"),
     ),
     "a paid generation of 10^400 images": (
         f'UPDATE generations SET prompt_object = \'{{"n": 1{"0" * 400}, "quality": "low"}}\'',
-        ("plan", "report"),  # the budget; the folder's cost so far
+        ("plan", "report", "status", "status OUTDIR"),  # the budget; the folder's cost so far
     ),
 }
 
