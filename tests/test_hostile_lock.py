@@ -220,6 +220,9 @@ def test_a_3_gib_sparse_lock_is_refused_before_reading(clone, capsys):
         limit = f"{MAX_LOCK_BYTES / 2**20:.1f} MB"
         said = f"{LOCK}: error: the file is too large (3,072.0 MB; the limit is {limit})"
         assert said in result.err
+        assert "run it in shards (run --shard K/N: each shard folder has its own lock)" in (
+            result.err.replace("\n", " ")
+        )
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
@@ -324,3 +327,21 @@ def test_the_quick_check_of_a_lock_path_never_passes_what_the_full_check_refuses
 
     if lock_checks.path_as_written(path):
         assert stored_path_problem(path, STATE_DIR) is None, path
+
+
+def test_verify_lists_the_first_missing_files_and_counts_the_rest(clone, capsys) -> None:
+    """A lock of 100,000 outputs in a clone without its images: the terminal gets the first
+    ones of each kind and a count, not 100,000 lines."""
+    from runner.terminal import VERIFY_PATHS_SHOWN
+
+    data = json.loads(lock_text())
+    first = data["outputs"][0]
+    gone = [{**first, "path": f"zz/gone-{i:04d}.png"} for i in range(VERIFY_PATHS_SHOWN + 70)]
+    data["outputs"] = sorted(data["outputs"] + gone, key=lambda entry: entry["path"])
+    LOCK.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    result = run_cli(capsys, "verify", str(OUT))
+    assert result.code == 1, result.err
+    listed = [line for line in result.out.splitlines() if line.startswith("missing ")]
+    assert listed[:-1] == [f"missing  zz/gone-{i:04d}.png" for i in range(VERIFY_PATHS_SHOWN)]
+    assert listed[-1] == "missing  ... and 70 more"
+    assert f"{VERIFY_PATHS_SHOWN + 70} missing, 0 changed, 0 stale" in result.err

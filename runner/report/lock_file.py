@@ -68,7 +68,11 @@ def read_lock_file(path: Path, rebuild: str) -> Lock:
             data_roots(path.parent),
             MAX_LOCK_BYTES,
             linked=LINK_HINT,
-            too_large_hint=f"this is not a lock backdrop wrote; {rebuild}",
+            too_large_hint=(
+                "backdrop's own locks stay under this up to 10,000 jobs at n = 10 with ten"
+                " generations each; for a campaign larger still, run it in shards (run --shard"
+                f" K/N: each shard folder has its own lock); otherwise {rebuild}"
+            ),
         )
     except FileProblem as problem:
         told = Diagnostic(f"the file {problem.message}", hint=problem.hint or rebuild, file=shown)
