@@ -34,3 +34,14 @@ def json_printable(text: str) -> str:
     """JSON text with the characters `printable` writes out given as \\uXXXX escapes instead:
     the same JSON value, inert in a terminal (json.dumps keeps C1 and bidi characters raw)."""
     return _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+SHOWN_CHARS = 80  # the most of a value a message quotes
+
+
+def clipped_repr(value: object, limit: int = SHOWN_CHARS) -> str:
+    """repr(value) for a message, cut short with its length when long: a rendered value may be
+    a million characters, and one message per job must not hold it whole."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    return repr(value)
