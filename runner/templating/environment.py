@@ -90,9 +90,22 @@ def make_template_environment() -> Environment:
             budget.charge(1)  # macros calling themselves twice each: 2**n calls
             if isinstance(__obj, LoopContext) and args:  # `loop(children)` in a recursive for
                 args = (budget.loop(args[0]), *args[1:])
+            for compared in limits.compared_by_call(__obj, args, kwargs):
+                budget.charge_compared(compared)  # list.count(x), loop.changed(x), d.get(t)
             result = super().call(__context, __obj, *args, **kwargs)
             budget.charge_result(result)
             return result
+
+        def compared(self, value: Any) -> Any:
+            """Each side of `==`, `<`, `in`... and each dict literal key (see limits)."""
+            if not isinstance(value, str | int | float | bool | None):
+                budget.charge_compared(value)
+            return value
+
+        def getitem(self, obj: Any, argument: Any) -> Any:
+            if isinstance(argument, tuple | frozenset):
+                budget.charge_compared(argument)  # hashed to look it up
+            return super().getitem(obj, argument)
 
         def guard_loop(self, iterable: Any) -> Any:
             """What every `{% for %}` iterates (see limits.GuardedCodeGenerator)."""

@@ -11,13 +11,14 @@ worker process under `resource` limits and a timeout. Memory limits (RLIMIT_AS) 
 on macOS and `resource` does not exist on Windows, where most of our users are; a worker per plan
 also costs startup time and loses the message that names the template. The price is coupling to
 Jinja's internals, so jinja2 is pinned to one minor release in pyproject.toml and
-tests/test_template_canaries.py has one test per hooked internal: CodeGenerator.visit_Concat and
-visit_For, Template.root_render_func, Environment.context_class and Context.derived,
-Undefined._undefined_exception, SandboxedEnvironment.call / call_binop / intercepted_binops /
-wrap_str_format, SandboxedFormatter, meta.TrackingCodeGenerator.optimizer, finalize with
-pass_context (no folding), LoopContext calls (recursive loops), filters' parameter names and pass
-marks, and Namespace's attributes. A Jinja release that moves one of them fails CI rather than
-users. Imported lazily: it imports jinja2.
+tests/test_template_canaries.py has one test per hooked internal: CodeGenerator.visit_Concat,
+visit_For, visit_Compare, visit_Operand and visit_Dict (and compiler.operators),
+SandboxedEnvironment.getitem, Template.root_render_func, Environment.context_class and
+Context.derived, Undefined._undefined_exception, SandboxedEnvironment.call / call_binop /
+intercepted_binops / wrap_str_format, SandboxedFormatter, meta.TrackingCodeGenerator.optimizer,
+finalize with pass_context (no folding), LoopContext calls (recursive loops), filters' parameter
+names and pass marks, and Namespace's attributes. A Jinja release that moves one of them fails
+CI rather than users. Imported lazily: it imports jinja2.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2.compiler import CodeGenerator, Frame, operators
 from jinja2.filters import make_attrgetter
 from jinja2.nodes import Concat
 
@@ -117,7 +118,33 @@ def concat(parts: Iterable[Any]) -> str:
 
 
 class GuardedCodeGenerator(CodeGenerator):
-    """Compiles `a ~ b` to `environment.concat_guarded((a, b))` and charges every loop step."""
+    """Compiles `a ~ b` to `environment.concat_guarded((a, b))`, charges every loop step, and
+    passes what `==`, `<`, `in`... compare and dict literals hash through `environment.compared`,
+    which charges every item they hold."""
+
+    def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
+        self.write("(environment.compared(")
+        self.visit(node.expr, frame)
+        self.write(")")
+        for operand in node.ops:
+            self.visit(operand, frame)
+        self.write(")")
+
+    def visit_Operand(self, node: nodes.Operand, frame: Frame) -> None:
+        self.write(f" {operators[node.op]} environment.compared(")
+        self.visit(node.expr, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("{")
+        for index, item in enumerate(node.items):
+            if index:
+                self.write(", ")
+            self.write("environment.compared(")
+            self.visit(item.key, frame)
+            self.write("): ")
+            self.visit(item.value, frame)
+        self.write("}")
 
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
         self.write("environment.concat_guarded((")
@@ -157,6 +184,26 @@ def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
         return (items,)
     _STR_CHECKS[name](owner, given)
     return args
+
+
+_COMPARING_METHODS = frozenset({"count", "index", "changed"})
+
+
+def compared_by_call(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[Any]:
+    """What a call compares or hashes, item by item: the list and the value given to
+    `list.count`, `list.index` or `loop.changed`, and any tuple given to any call (`d.get(t)`
+    hashes it)."""
+    compared: list[Any] = [value for value in (*args, *kwargs.values()) if _hashed(value)]
+    if getattr(method, "__name__", "") in _COMPARING_METHODS:
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, list | tuple):
+            compared.append(owner)
+        compared.extend(args)
+    return compared
+
+
+def _hashed(value: Any) -> bool:
+    return isinstance(value, tuple | frozenset)
 
 
 def _check_replace(text: str, given: Mapping[str, Any]) -> None:
@@ -232,32 +279,93 @@ _KEEPS_VALUE = frozenset(
 _TEXT_TESTS = frozenset({"lower", "upper"})
 
 
+# Steps a filter costs per character of text and per item of a list (or mapping) it is given,
+# beyond its call: the Python work it does for each, measured against a loop step (0.16 µs) on
+# long text and 20,000-item lists (bench/README.md, "Templates at scale"), rounded up. Filters
+# not listed run C code over text (upper, replace, center...); a list given to them is turned
+# into text, about 2 steps an item. `max(t)` over 100,000 characters takes 60 ms for one
+# result: charged by what it built, 10,000 jobs of it would have been 10 minutes.
+_STEPS_PER_ITEM: dict[str, tuple[int, int]] = {
+    "map": (40, 45), "urlize": (5, 40), "pprint": (1, 15), "join": (4, 14),
+    "sort": (6, 12), "title": (2, 9), "groupby": (2, 6), "dictsort": (2, 6), "min": (3, 6),
+    "max": (3, 6), "rejectattr": (2, 4), "selectattr": (2, 4), "reject": (2, 3),
+    "select": (2, 3), "tojson": (0, 3), "wordcount": (1, 3), "striptags": (1, 2),
+    "sum": (1, 2), "slug": (2, 2), "unique": (2, 2), "wordwrap": (2, 2), "batch": (1, 1),
+    "slice": (1, 1), "urlencode": (1, 1), "list": (0, 1), "length": (0, 0), "count": (0, 0),
+    "first": (0, 0), "last": (0, 0), "reverse": (0, 1), "default": (0, 0), "d": (0, 0),
+}  # fmt: skip
+_DEFAULT_STEPS = (0, 2)
+# Filters and tests that compare the items they are given (or hash them): every nested item
+# is charged, as for `==` (budget.structure_size).
+_COMPARING_FILTERS = frozenset({"sort", "unique", "min", "max", "groupby", "dictsort"})
+_COMPARING_TESTS = frozenset(
+    {"==", "eq", "equalto", "!=", "ne", "<", "lt", "lessthan", "<=", "le", ">", "gt",
+     "greaterthan", ">=", "ge", "in"}
+)  # fmt: skip
+
+
 def guard_filters(filters: dict[str, Any], budget: RenderBudget) -> None:
     """Wrap every filter: size checks before it runs, its work charged to the budget."""
     for name, original in list(filters.items()):
         check = _FILTER_CHECKS.get(name)
         guarded = original if check is None else _guarded(original, check)
-        filters[name] = _charged(guarded, name, budget, name not in _KEEPS_VALUE)
+        per_char, per_item = _STEPS_PER_ITEM.get(name, _DEFAULT_STEPS)
+        filters[name] = _charged(
+            guarded,
+            name,
+            budget,
+            sizes_value=name not in _KEEPS_VALUE,
+            compares=name in _COMPARING_FILTERS,
+            per_item=(per_char, per_item),
+        )
 
 
 def guard_tests(tests: dict[str, Any], budget: RenderBudget) -> None:
-    """Wrap every test: charged to the budget; `lower` and `upper` check the value's size."""
+    """Wrap every test: charged to the budget; `lower` and `upper` check the value's size,
+    and comparisons charge every item they compare."""
     for name, original in list(tests.items()):
-        tests[name] = _charged(original, name, budget, name in _TEXT_TESTS)
+        compares = name in _COMPARING_TESTS
+        tests[name] = _charged(
+            original, name, budget, sizes_value=name in _TEXT_TESTS, compares=compares
+        )
+
+
+def input_items(value: Any) -> tuple[int, int]:
+    """(characters, items) a filter given `value` walks: its length, as text or as a list."""
+    if isinstance(value, str):
+        return len(value), 0
+    if isinstance(value, list | tuple | set | frozenset | dict | range | Mapping):
+        return 0, len(value)
+    return 0, 0  # a generator (map, select...): whatever consumes it is charged per item
 
 
 def _charged(
-    original: Callable[..., Any], name: str, budget: RenderBudget, sizes_value: bool
+    original: Callable[..., Any],
+    name: str,
+    budget: RenderBudget,
+    *,
+    sizes_value: bool,
+    compares: bool,
+    per_item: tuple[int, int] = (0, 0),
 ) -> Callable[..., Any]:
     value_at = 1 if hasattr(original, "jinja_pass_arg") else 0
     what = f"| {name}"
+    per_char_steps, per_item_steps = per_item
 
     @functools.wraps(original)  # keeps Jinja's pass_environment / pass_eval_context marks
     def charged(*args: Any, **kwargs: Any) -> Any:
-        if sizes_value and len(args) > value_at:
-            text_size(args[value_at], what)
+        steps = 1
+        if len(args) > value_at:
+            value = args[value_at]
+            if sizes_value:
+                text_size(value, what)
+            if compares:
+                for compared in args[value_at:]:
+                    budget.charge_compared(compared)
+            chars, items = input_items(value)
+            steps += chars * per_char_steps + items * per_item_steps
         result = original(*args, **kwargs)
-        budget.charge_result(result)
+        budget.charge_result(result, steps)
         return result
 
     return charged
