@@ -6,6 +6,7 @@ Only the CLI prints these; the core raises them.
 from __future__ import annotations
 
 import difflib
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,9 +136,24 @@ class NoRunError(StateError):
     exit_code = EXIT_USAGE  # a wrong folder given, not a run that stopped
 
 
+MAX_SUGGESTION_CHOICES = 1_000
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """The closest choice to a misspelled word, or None when nothing is close."""
-    matches = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    """The closest choice to a misspelled word, or None when nothing is close.
+
+    Among more than MAX_SUGGESTION_CHOICES choices (60,000 `vars`, a CSV column of 10,000
+    values), only that many of those closest in length are compared: difflib over every one
+    took a second a word.
+    """
+    word = str(word)
+    names = [str(choice) for choice in choices]
+    if len(names) > MAX_SUGGESTION_CHOICES:
+        length = len(word)
+        names = heapq.nsmallest(
+            MAX_SUGGESTION_CHOICES, names, key=lambda name: abs(len(name) - length)
+        )
+    matches = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
     return matches[0] if matches else None
 
 

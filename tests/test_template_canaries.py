@@ -60,6 +60,15 @@ def test_code_generator_compare_operand_and_dict_pass_through_compared(env):
     assert "{environment.compared(" in code
 
 
+def test_compiled_code_maps_its_lines_to_the_template_lines(env):
+    # runner/plan/templates.py reads a failed render's template line from these (no rewrite).
+    template = env.from_string("{{ a }}")
+    assert template.root_render_func.__globals__["__jinja_template__"] is template
+    assert callable(getattr(template, "get_corresponding_lineno", None))
+    found = problem("line one\n\n{{ a.b.c }}", a={})
+    assert found.line == 3
+
+
 def test_sandbox_getitem_is_how_subscripts_are_looked_up(env):
     assert "getitem" in vars(SandboxedEnvironment)
     assert "environment.getitem(" in source(env, "{{ a[b] }}")

@@ -14,6 +14,7 @@ from runner.apikey import MASK, searchable_key
 from runner.diagnostics import Span, suggestion_suffix
 from runner.plan.axes import AxisValues
 from runner.plan.images import ImageProblem, ImageResolver
+from runner.plan.job_context import JobContext
 from runner.plan.matrix import Combination
 from runner.plan.model import ImageSource, Job, PromptObject
 from runner.plan.outputs import EscapeCheck, OutputProblem, output_paths, same_file_key
@@ -150,7 +151,7 @@ class JobBuilder:
     def build(self, index: int, combo: Combination) -> Job | None:
         """The job for one combination, or None when it has problems (they are logged)."""
         label = self.labels(combo)
-        context = {**self.base_context, **combo.vars, "recipe": self.recipe_info}
+        context = JobContext(self.base_context, {**combo.vars, "recipe": self.recipe_info})
         failed = False
         fields: dict[str, Any] = {}
         origins: dict[str, NodePath] = {}

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import suggestion_suffix
+from runner.plan.job_context import NameMessages
 from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment
 from runner.templating.parse import TemplateProblem, check_text, parse_template, syntax_problem
 from runner.templating.slug import FilterError, slug
@@ -26,7 +27,6 @@ MAX_HEAVY_TOTAL = 25_000_000  # units: all the heavy renders of one plan (5 whol
 # a job: bench_plan.py's 99,000 jobs take 2.6 million; 1,000 steps a job fit in 10,000 jobs.
 MAX_PLAN_STEPS = 10_000_000
 _CACHE_PROBATION = 2048  # renders before a template whose results never repeat stops caching
-_TEMPLATE_FILE = "<template>"
 __all__ = ["TemplateProblem", "TemplateRenderer", "needs_rendering", "plain_text", "slug"]
 
 
@@ -70,6 +70,7 @@ class TemplateRenderer:
         self._budget: Any = getattr(self._env, "budget")  # noqa: B009 - set by the builder
         self._heavy_total = 0
         self._plan_steps = 0
+        self._names = NameMessages(TEMPLATE_GLOBALS)
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
@@ -212,11 +213,8 @@ class TemplateRenderer:
                     "this template needs more memory than the computer has",
                     hint="make the template build shorter text",
                 ) from None
-            except Exception:
-                env.handle_exception()  # re-raises with template line numbers in the traceback
-                raise  # not reached
         except undefined_error as exc:
-            raise _undefined_problem(exc, context) from None
+            raise _undefined_problem(exc, context, self._names) from None
         except security_error as exc:
             raise TemplateProblem(
                 "this template tries to reach Python internals, which recipes may not do",
@@ -302,16 +300,24 @@ def _failed_builtin(tb: TracebackType | None) -> tuple[str, str] | None:
 
 
 def _template_line(tb: TracebackType | None) -> int:
-    """The template line Jinja's rewritten traceback points at (1 when there is none)."""
+    """The template line of the innermost template frame in a traceback (1 when none).
+
+    Read from Jinja's line map of the compiled code, as its own traceback rewrite does: that
+    rewrite (env.handle_exception) compiles a fake frame and copies the whole context for
+    every failed render, 60,000 `vars` each time.
+    """
     line = 1
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == _TEMPLATE_FILE:
-            line = tb.tb_lineno
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            line = template.get_corresponding_lineno(tb.tb_lineno)
         tb = tb.tb_next
     return line
 
 
-def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplateProblem:
+def _undefined_problem(
+    exc: Exception, context: Mapping[str, Any], names: NameMessages
+) -> TemplateProblem:
     line = _template_line(exc.__traceback__)
     info = getattr(exc, "backdrop_missing", None)
     if info is None:
@@ -319,12 +325,10 @@ def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplatePr
     obj, name = info
     from jinja2.utils import missing
 
-    visible = [key for key in context if key not in TEMPLATE_GLOBALS]
     if obj is missing:
-        message = f"{name!r} is undefined{suggestion_suffix(str(name), visible)}"
-        hint = f"the variables here are: {', '.join(visible)}"
-        return TemplateProblem(message, hint=hint, line=line)
-    owner = next((key for key, value in context.items() if value is obj), None)
+        suggestion, hint = names.undefined(str(name), context)
+        return TemplateProblem(f"{name!r} is undefined{suggestion}", hint=hint, line=line)
+    owner = names.owner(obj, context)
     where = f"{owner!r}" if owner else "this value"
     if isinstance(obj, Mapping):
         fields = [str(key) for key in obj]

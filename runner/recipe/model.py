@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,9 +52,14 @@ class SourceMap:
                 return None
             probe = probe[:-1]
 
+    @cached_property
+    def lines(self) -> list[str]:
+        """The text's lines, split once: a plan may point at a 1 MB recipe for every job."""
+        return self.text.splitlines()
+
     def _to_span(self, mark: tuple[int, int, int, int]) -> Span:
         line, col, end_line, end_col = mark
-        lines = self.text.splitlines() or [""]
+        lines = self.lines
         text = lines[line] if line < len(lines) else ""
         if end_line != line:
             end_col = len(text)

@@ -55,6 +55,7 @@ def make_template_environment() -> Environment:
             state = budget.state()
             child = super().derived(locals)
             budget.restore(state)
+            budget.charge(1, len(self.parent) + len(self.vars))  # it copies them: 60,000 vars?
             return child
 
     class RecipeUndefined(StrictUndefined):
