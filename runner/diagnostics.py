@@ -6,7 +6,6 @@ Only the CLI prints these; the core raises them.
 from __future__ import annotations
 
 import difflib
-import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +135,7 @@ class NoRunError(StateError):
     exit_code = EXIT_USAGE  # a wrong folder given, not a run that stopped
 
 
-MAX_SUGGESTION_CHOICES = 1_000
+MAX_SUGGESTION_CHOICES = 500
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -149,12 +148,22 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     word = str(word)
     names = [str(choice) for choice in choices]
     if len(names) > MAX_SUGGESTION_CHOICES:
-        length = len(word)
-        names = heapq.nsmallest(
-            MAX_SUGGESTION_CHOICES, names, key=lambda name: abs(len(name) - length)
-        )
+        names = _closest_in_length(word, names)
     matches = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def _closest_in_length(word: str, names: list[str]) -> list[str]:
+    """MAX_SUGGESTION_CHOICES of `names`, those closest in length to `word` first."""
+    by_length: dict[int, list[str]] = {}
+    for name in names:
+        by_length.setdefault(len(name), []).append(name)
+    kept: list[str] = []
+    for length in sorted(by_length, key=lambda length: abs(length - len(word))):
+        kept.extend(by_length[length][: MAX_SUGGESTION_CHOICES - len(kept)])
+        if len(kept) >= MAX_SUGGESTION_CHOICES:
+            break
+    return kept
 
 
 def suggestion_suffix(word: str, choices: Iterable[str]) -> str:

@@ -5,10 +5,14 @@ a bounded amount of work, counted in Python lines run rather than measured in se
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runner.diagnostics import RecipeError
+from runner.plan import matrix, planner
+from runner.plan.axes import AxisValues
+from runner.plan.matrix import MAX_EXCLUDE_PROBLEMS, expand_matrix
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
 from tests.plan_support import png_bytes, write_files
@@ -51,3 +55,75 @@ def test_an_undefined_name_among_60000_vars_is_suggested_once_per_plan(tmp_path)
     assert "hint: the variables here are: var00000, var00001, var00002," in problem
     assert f"var00029, and {VARS - 30 + 3:,} more" in problem  # and a, b, recipe
     assert len(problem) < 1_000
+
+
+def values(name: str, items: list[Any]) -> AxisValues:
+    return AxisValues(name, tuple(items), ("matrix", name))
+
+
+def test_thousands_of_include_and_exclude_entries_cost_no_scan_per_entry():
+    # 3,000 entries each compared with 10,000 combinations were 60 million comparisons.
+    a = values("a", [f"v{index}" for index in range(100)])
+    b = values("b", [f"v{index}" for index in range(100)])
+    include = [{"a": f"v{i % 100}", "b": f"v{i % 30}", "quality": f"q{i}"} for i in range(3000)]
+    exclude = [{"a": f"v{i % 100}", "b": f"v{(i * 7 + 1) % 100}"} for i in range(3000)]
+    with python_lines_at_most(3_000_000):
+        combinations = expand_matrix([a, b], include, exclude)
+    originals = [combination for combination in combinations if combination.created_by is None]
+    assert len(originals) == 10_000 - 100
+    # GitHub's rule: the last entry that applies sets the value (entries 5, 305... 2,705).
+    quality = {(c.vars["a"], c.vars["b"]): c.vars.get("quality") for c in originals}
+    assert quality[("v5", "v5")] == "q2705"
+    assert quality[("v5", "v6")] is None
+
+
+def test_thousands_of_mapping_patterns_over_a_10000_row_csv_axis_use_an_index():
+    rows = [{"code": f"c{index}", "n": str(index)} for index in range(10_000)]
+    include = [{"m": {"code": f"c{i * 3 + 1}"}, "quality": "high"} for i in range(3000)]
+    exclude = [{"m": {"code": f"c{i * 3}"}} for i in range(3000)]
+    with python_lines_at_most(3_000_000):
+        combinations = expand_matrix([values("m", rows)], include, exclude)
+    assert len(combinations) == 7000
+    assert sum("quality" in combination.vars for combination in combinations) == 3000
+
+
+def test_thousands_of_exclude_entries_that_match_nothing_are_counted_not_all_explained(tmp_path):
+    rows = "code,setting\n" + "".join(f"c{index},s{index}\n" for index in range(10_000))
+    entries = "".join(f"    - {{ m: {{ code: x{index} }} }}\n" for index in range(3000))
+    write_files(tmp_path, {"m.csv": rows})
+    recipe = load(
+        tmp_path,
+        f"matrix:\n  m: {{ csv: m.csv }}\n  exclude:\n{entries}image: a.png\n"
+        'prompt: "{{ m.setting }}"\noutput: "{{ m.code }}"\n',
+    )
+    problems = plan_problems(recipe, 3_000_000)
+    assert len(problems) == MAX_EXCLUDE_PROBLEMS + 1
+    assert problems[19].startswith(
+        "recipe.yaml:25:20: error: matrix.exclude[19].m.code: 'x19' matches no value of the "
+        "field 'code' (did you mean 'c19'?)"
+    )
+    assert problems[-1].startswith(
+        "recipe.yaml:26:7: error: matrix.exclude[20]: this exclude entry and 2,979 more after it "
+        "have problems like those above (only the first 20 are explained)"
+    )
+
+
+def test_include_entries_that_add_millions_of_values_are_refused(tmp_path):
+    # Each entry without axis keys adds its key to all 10,000 combinations: 3,000 of them
+    # were 30 million values (3 GB) for the jobs' variables.
+    entries = "".join(f"    - {{ k{index}: x }}\n" for index in range(300))
+    used = "".join(f"{{{{ k{index} }}}}" for index in range(300))
+    recipe = load(
+        tmp_path,
+        f"matrix:\n  a: {axis(100)}\n  b: {axis(100)}\n  include:\n{entries}image: a.png\n"
+        f'prompt: "{{% if false %}}{used}{{% endif %}}{{{{ a }}}} {{{{ b }}}}"\n'
+        'output: "{{ a }}/{{ b }}"\n',
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matrix, "MAX_ADDED_VALUES", 1_000_000)
+        patch.setattr(planner, "MAX_ADDED_VALUES", 1_000_000)
+        [problem] = plan_problems(recipe, 3_000_000)
+    assert problem.startswith(
+        "recipe.yaml:7:5: error: matrix.include: the include entries add 3,000,000 values to the "
+        "combinations, more than the 1,000,000 a plan may hold"
+    )
