@@ -11,7 +11,7 @@ import pytest
 
 from runner.diagnostics import RecipeError
 from runner.plan import matrix, planner
-from runner.plan.axes import AxisValues
+from runner.plan.axes import MAX_CSV_CELLS, MAX_YAML_BYTES, AxisValues
 from runner.plan.matrix import MAX_EXCLUDE_PROBLEMS, expand_matrix
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
@@ -126,4 +126,32 @@ def test_include_entries_that_add_millions_of_values_are_refused(tmp_path):
     assert problem.startswith(
         "recipe.yaml:7:5: error: matrix.include: the include entries add 3,000,000 values to the "
         "combinations, more than the 1,000,000 a plan may hold"
+    )
+
+
+def test_a_csv_axis_with_millions_of_cells_is_refused_before_it_is_read(tmp_path):
+    # 50 MB of "a\n" were 25 million rows and 5 GB; separators are counted first.
+    write_files(tmp_path, {"m.csv": b"code\n" + b"a\n" * 2_000_000})
+    recipe = load(
+        tmp_path,
+        'matrix:\n  m: { csv: m.csv }\nimage: a.png\nprompt: "{{ m.code }}"\noutput: o\n',
+    )
+    [problem] = plan_problems(recipe, 1_000_000)
+    assert problem.startswith(
+        f"recipe.yaml:4:13: error: matrix.m.csv: the file m.csv has more than {MAX_CSV_CELLS:,} "
+        "cells (counting every separator and line end); an axis file may have at most that many"
+    )
+
+
+def test_a_yaml_axis_file_is_capped_by_size_before_it_is_composed(tmp_path):
+    # Composing YAML builds every node first: 50 MB of "- v" were 5 million nodes and 3 GB.
+    write_files(tmp_path, {"m.yaml": "- v\n" * (MAX_YAML_BYTES // 4 + 1)})
+    recipe = load(
+        tmp_path,
+        'matrix:\n  m: { yaml: m.yaml }\nimage: a.png\nprompt: "{{ m }}"\noutput: "{{ m }}"\n',
+    )
+    [problem] = plan_problems(recipe, 1_000_000)
+    assert (
+        "error: matrix.m.yaml: the file m.yaml is too large (5.0 MB; the limit is 5.0 MB)"
+        in problem
     )
