@@ -159,10 +159,13 @@ def _load_csv(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResu
 
 
 def _load_yaml(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
+    from runner.recipe import loader
     from runner.recipe.loader import decode_yaml, load_yaml
 
     assert axis.source.path is not None
-    data, problem = read_axis_file(recipe, axis, axis.source.path, roots, MAX_YAML_BYTES)
+
+    limit = min(loader.MAX_DATA_BYTES, MAX_YAML_BYTES)
+    data, problem = read_axis_file(recipe, axis, axis.source.path, roots, limit)
     if data is None:
         return SourceResult(problems=[problem] if problem else [])
     shown = display_path(recipe, axis.source.path)
