@@ -46,3 +46,37 @@ def test_mutated_recipes_and_csv_files_never_cause_an_internal_error(recipe: Pat
         assert outcome.kind != "internal", (
             f"seed {seed}: {outcome.detail}\n--- recipe.yaml ---\n{text}"
         )
+
+
+# Recipes drawn from the schema (tests/schema_fuzz.py), each run through the real CLI in a forked
+# child limited to 1 GiB and 30 s of CPU (three times the 10 s a case may take, for loaded
+# machines): a case over either, or ending in anything but exit 0 or 2, fails. The small knobs
+# keep this to about 50 ms a case; bench/bench_fuzz.py --schema runs them at scale.
+SCHEMA_CASES = 300
+SCALED_CASES = 24  # at a twentieth of the LARGE knobs: thousands of jobs, vars and entries
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the cases run in forked children")
+def test_recipes_drawn_from_the_schema_end_in_exit_0_or_2_within_limits(tmp_path):
+    from tests.schema_fuzz import LARGE, SMALL, draw_schema_case, run_forked, scaled, warm_up
+
+    warm_up()
+    folder = Path(tempfile.mkdtemp(prefix="backdrop-schema-", dir=_scratch())) / "case"
+    try:
+        drawn = [draw_schema_case(seed, SMALL) for seed in range(SCHEMA_CASES)]
+        drawn += [draw_schema_case(seed, scaled(LARGE, 0.05)) for seed in range(SCALED_CASES)]
+        failures = []
+        for case in drawn:
+            result = run_forked(case, folder, memory_bytes=1 << 30, cpu_seconds=30)
+            if not result.ok:
+                failures.append(f"seed {case.seed}: {result.detail}\n{case.recipe[:3000]}")
+        assert not failures, "\n\n".join(failures[:3])
+    finally:
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def _scratch() -> str | None:
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from runner.diagnostics import RecipeError
+from runner.diagnostics import EXIT_USAGE, RecipeError
 from runner.plan import matrix, planner
 from runner.plan.axes import MAX_CSV_CELLS, MAX_YAML_BYTES, AxisValues
 from runner.plan.matrix import MAX_EXCLUDE_PROBLEMS, expand_matrix
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
+from tests.clihelp import run_cli
 from tests.plan_support import png_bytes, write_files
 from tests.work_bound import python_lines_at_most
 
@@ -154,4 +155,16 @@ def test_a_yaml_axis_file_is_capped_by_size_before_it_is_composed(tmp_path):
     assert (
         "error: matrix.m.yaml: the file m.yaml is too large (5.0 MB; the limit is 5.0 MB)"
         in problem
+    )
+
+
+def test_a_recipe_may_raise_its_job_cap_to_100000_at_most(tmp_path, capsys):
+    # Planning takes about 30 µs a job: 100,000 jobs stay within seconds on every pull request.
+    write_files(tmp_path, {"a.png": png_bytes()})
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("version: 1\nname: s\nmax_jobs: 200000\nimage: a.png\nprompt: p\noutput: o\n")
+    result = run_cli(capsys, "validate", str(recipe))
+    assert result.code == EXIT_USAGE
+    assert "recipe.yaml:3:11: error: max_jobs: 200000 is more than the maximum of 100000" in (
+        result.out + result.err
     )

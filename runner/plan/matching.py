@@ -49,7 +49,7 @@ class Column:
 
     def __init__(self, cells: list[tuple[int, Any]]) -> None:
         self.cells = cells
-        self._index: dict[Hashable, int] | None = None
+        self._index: dict[Hashable, list[int]] | None = None
         self._others: list[tuple[int, Any]] = []  # values no index key describes (lists...)
         self._mappings = 0
         self._fields: dict[Any, Column] = {}
@@ -77,26 +77,29 @@ class Column:
                 rows &= self._field(name).matching(sub)
             return rows
         if isinstance(pattern, bool):
-            rows = index.get(("bool", pattern), 0)
+            keys: list[Hashable] = [("bool", pattern)]
         elif isinstance(pattern, str):
-            rows = index.get(("str", pattern), 0) | index.get(("number text", pattern), 0)
+            keys = [("str", pattern), ("number text", pattern)]
         elif _number(pattern):
-            same = index.get(("number", pattern), 0) if pattern == pattern else 0  # NaN: none
-            rows = same | index.get(("str", str(pattern)), 0)
+            keys = [("str", str(pattern))]
+            if pattern == pattern:  # NaN equals nothing
+                keys.append(("number", pattern))
         elif pattern is None:
-            rows = index.get(("none",), 0)
+            keys = [("none",)]
         else:
-            rows = 0
-        others = (row for row, value in self._others if value_matches(pattern, value))
-        return rows | _mask(others)
+            keys = []
+        found = [row for key in keys for row in index.get(key, ())]
+        found += [row for row, value in self._others if value_matches(pattern, value)]
+        return _mask(found)
 
-    def _built(self) -> dict[Hashable, int]:
+    def _built(self) -> dict[Hashable, list[int]]:
+        """Rows by value, as lists: a mask per distinct value would be rows x rows bits."""
         if self._index is not None:
             return self._index
         rows: dict[Hashable, list[int]] = {}
         mappings = []
         for row, value in self.cells:
-            if isinstance(value, Mapping):
+            if isinstance(value, dict | Mapping):
                 mappings.append(row)
             elif isinstance(value, bool):
                 rows.setdefault(("bool", value), []).append(row)
@@ -111,8 +114,8 @@ class Column:
             else:
                 self._others.append((row, value))
         self._mappings = _mask(mappings)
-        self._index = {key: _mask(found) for key, found in rows.items()}
-        return self._index
+        self._index = rows
+        return rows
 
     def texts(self) -> list[str]:
         """The distinct text and number values, as text, in order (for messages)."""
