@@ -136,6 +136,7 @@ class NoRunError(StateError):
 
 
 MAX_SUGGESTION_CHOICES = 500
+MAX_SUGGESTED_LENGTH = 200  # characters of a word or a choice that a did-you-mean compares
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -143,10 +144,13 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
     Among more than MAX_SUGGESTION_CHOICES choices (60,000 `vars`, a CSV column of 10,000
     values), only that many of those closest in length are compared: difflib over every one
-    took a second a word.
+    took a second a word. Words and choices over MAX_SUGGESTED_LENGTH are not compared.
     """
     word = str(word)
+    if len(word) > MAX_SUGGESTED_LENGTH:
+        return None  # a 100,000-character value is no typo, and difflib would take seconds
     names = [str(choice) for choice in choices]
+    names = [name for name in names if len(name) <= MAX_SUGGESTED_LENGTH]
     if len(names) > MAX_SUGGESTION_CHOICES:
         names = _closest_in_length(word, names)
     matches = difflib.get_close_matches(word, names, n=1, cutoff=0.6)

@@ -168,3 +168,20 @@ def test_a_recipe_may_raise_its_job_cap_to_100000_at_most(tmp_path, capsys):
     assert "recipe.yaml:3:11: error: max_jobs: 200000 is more than the maximum of 100000" in (
         result.out + result.err
     )
+
+
+def test_a_long_rendered_value_is_not_compared_for_a_did_you_mean(tmp_path):
+    # Found by the schema fuzzer: difflib indexed the 99,000 characters again for every job
+    # (25 s for 2,000 jobs) to suggest one of three sizes.
+    recipe = load(
+        tmp_path,
+        f"defaults:\n  size: \"{{{{ 'x' * 99000 }}}}\"\nmatrix:\n  a: {axis(10)}\n  b: {axis(10)}\n"
+        'image: a.png\nprompt: "{{ a }} {{ b }}"\noutput: "{{ a }}/{{ b }}"\n',
+    )
+    [problem] = plan_problems(recipe, 2_000_000)
+    assert problem.startswith(
+        "recipe.yaml:4:9: error: defaults.size: size: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    )
+    assert "… (99,000 characters) is not one of 1024x1024, 1024x1536, 1536x1024 (in all 100" in (
+        problem
+    )
