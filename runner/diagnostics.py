@@ -62,6 +62,7 @@ class Diagnostic:
             text = self.span.text.rstrip("\n").expandtabs(1)
             start = min(self.span.col - 1, len(text))
             end = max(start + 1, min(self.span.end_col - 1, len(text)))
+            text, start, end = _window(text, start, end)
             # The caret sits under the same characters once they are written out.
             before, marked = one_line(text[:start]), one_line(text[start:end]) or " "
             lines.append(f"    {gutter} | {before}{marked}{one_line(text[end:])}")
@@ -81,6 +82,26 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+SNIPPET_CONTEXT = 60  # characters shown on each side of what a diagnostic points at
+SNIPPET_MARKED = 120  # characters of it shown (and underlined)
+
+
+def _window(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """The part of a long source line around [start, end), with "…" where it was cut.
+
+    A recipe written on one line (YAML's flow style) is a line of up to a megabyte, and each
+    of thousands of diagnostics printed it whole, underlined: gigabytes of output.
+    """
+    end = min(end, start + SNIPPET_MARKED)
+    left, right = max(0, start - SNIPPET_CONTEXT), min(len(text), end + SNIPPET_CONTEXT)
+    if left == 0 and right == len(text):
+        return text, start, end
+    prefix = "…" if left else ""
+    suffix = "…" if right < len(text) else ""
+    shift = left - len(prefix)
+    return prefix + text[left:right] + suffix, start - shift, end - shift
 
 
 class BackdropError(Exception):

@@ -1,9 +1,11 @@
-"""Fuzz `validate` and `plan` with mutated recipes and CSV files: never an internal error.
+"""Fuzz `validate` and `plan`: never an internal error, never past the time and memory bounds.
 
-Repeatable, with a fixed number of cases: one per seed 0..4,999 (as bench/bench_fuzz.py runs
-them, with timings); the cases are generated, not committed. A plain loop over the seeds rather
-than Hypothesis: the cases come from a seeded generator already (tests/fuzz_support.py), and
-Hypothesis's bookkeeping for 5,000 examples cost 5 s of CPU on top of the 14 s of the cases.
+Two generators. Mutated recipes and CSV files: one case per seed 0..4,999 (as bench/bench_fuzz.py
+runs them, with timings), in-process. Recipes drawn from the recipe schema with adversarial
+values and sizes (tests/schema_fuzz.py), each through the CLI in a forked child. The cases are
+generated, not committed. A plain loop over the seeds rather than Hypothesis: the cases come
+from seeded generators already, and Hypothesis's bookkeeping for 5,000 examples cost 5 s of CPU
+on top of the 14 s of the cases.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from runner.diagnostics import EXIT_USAGE, RecipeError
 from runner.plan import matrix, planner
 from runner.plan.axes import MAX_CSV_CELLS, MAX_YAML_BYTES, AxisValues
 from runner.plan.matrix import MAX_EXCLUDE_PROBLEMS, expand_matrix
+from runner.plan.outputs import MAX_PATH_BYTES
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
 from tests.clihelp import run_cli
@@ -180,8 +181,41 @@ def test_a_long_rendered_value_is_not_compared_for_a_did_you_mean(tmp_path):
     )
     [problem] = plan_problems(recipe, 2_000_000)
     assert problem.startswith(
-        "recipe.yaml:4:9: error: defaults.size: size: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "recipe.yaml:4:9: error: defaults.size: size: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
     )
     assert "… (99,000 characters) is not one of 1024x1024, 1024x1536, 1536x1024 (in all 100" in (
         problem
     )
+
+
+def test_an_output_path_thousands_of_folders_deep_is_refused_once(tmp_path, capsys):
+    # Each job's 2,000 folder names were checked one by one: 20 s for 10,000 jobs; no file
+    # system takes such a path (macOS: 1,024 bytes).
+    deep = "/".join(["d"] * 2000)
+    recipe = load(
+        tmp_path,
+        f"matrix:\n  a: {axis(100)}\n  b: {axis(100)}\nimage: a.png\n"
+        f'prompt: "{{{{ a }}}} {{{{ b }}}}"\noutput: "{deep}/{{{{ a }}}}-{{{{ b }}}}"\n',
+    )
+    [problem] = plan_problems(recipe, 20_000_000)
+    assert problem.startswith(
+        "recipe.yaml:8:9: error: output: the output path is 4,005 bytes long; at most "
+        f"{MAX_PATH_BYTES:,} are allowed (macOS refuses longer paths) (in all 10,000 jobs)"
+    )
+
+
+def test_a_recipe_on_one_long_line_prints_each_diagnostic_short(tmp_path, capsys):
+    # YAML's flow style puts a whole recipe on one line: each of hundreds of diagnostics
+    # printed that line whole, underlined (141 MB of output for a 107 KB recipe).
+    entries = ", ".join(f"{{a: v{i % 100}, b: v{i % 7}, quality: q{i}}}" for i in range(3000))
+    recipe = tmp_path / "recipe.yaml"
+    write_files(tmp_path, {"a.png": png_bytes()})
+    recipe.write_text(
+        f"{{version: 1, name: c, matrix: {{a: {axis(100)}, b: {axis(100)}, include: [{entries}]}},"
+        ' image: a.png, prompt: "{{ a }} {{ b }}", output: "{{ a }}/{{ b }}"}\n'
+    )
+    result = run_cli(capsys, "plan", str(recipe))
+    assert result.code == EXIT_USAGE
+    shown = result.out + result.err
+    assert len(shown) < 2_000_000
+    assert "    1 | …}, {a: v99, b: v3, quality: q2299}, {a: v0, b: v4, quality: q2300}, {a:" in shown
