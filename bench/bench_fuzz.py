@@ -55,7 +55,15 @@ def mutation(cases: int, first: int) -> None:
 
 
 def schema(cases: int, first: int, scale: float, keep: Path | None) -> None:
-    from tests.schema_fuzz import LARGE, draw_schema_case, run_forked, scaled, warm_up, write_case
+    from tests.schema_fuzz import (
+        LARGE,
+        draw_schema_case,
+        remove_tree,
+        run_forked,
+        scaled,
+        warm_up,
+        write_case,
+    )
 
     knobs = scaled(LARGE, scale)
     warm_up()
@@ -72,6 +80,8 @@ def schema(cases: int, first: int, scale: float, keep: Path | None) -> None:
             if not result.ok and keep is not None:
                 write_case(case, keep / f"seed-{seed}")
                 shutil.copy(Path(tmp) / "case" / "stderr.txt", keep / f"seed-{seed}" / "stderr.txt")
+        if (Path(tmp) / "case").exists():
+            remove_tree(Path(tmp) / "case")  # (TemporaryDirectory's rmtree would recurse)
     wall = time.perf_counter() - start
     codes = Counter(str(result.code) for result, _ in results)
     print(f"{cases:,} cases (seeds {first}-{first + cases - 1}, scale {scale:g}) in {wall:.0f} s")

@@ -539,7 +539,7 @@ class Result:
 def write_case(case: Case, folder: Path) -> Path:
     """The project of `case` in `folder` (emptied first); returns the recipe's path."""
     if folder.exists():
-        _remove_tree(folder)
+        remove_tree(folder)
     (folder / ".git").mkdir(parents=True)
     for name, data in case.files.items():
         path = folder / name
@@ -558,18 +558,24 @@ def write_case(case: Case, folder: Path) -> Path:
     return recipe
 
 
-def _remove_tree(folder: Path) -> None:
-    """rmtree, bottom up without recursion (a case may hold a tree thousands of folders deep)."""
-    for root, dirs, files in os.walk(folder, topdown=False):
-        for name in files:
-            os.remove(os.path.join(root, name))
-        for name in dirs:
-            path = os.path.join(root, name)
-            if os.path.islink(path):
-                os.remove(path)
-            else:
-                os.rmdir(path)
-    os.rmdir(folder)
+def remove_tree(folder: Path) -> None:
+    """rmtree without recursion (os.walk and shutil.rmtree recurse): a case may hold a tree
+    thousands of folders deep."""
+    stack = [str(folder)]
+    while stack:
+        path = stack[-1]
+        below = []
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    below.append(entry.path)
+                else:
+                    os.remove(entry.path)
+        if below:
+            stack.extend(below)
+        else:
+            os.rmdir(path)
+            stack.pop()
 
 
 def run_forked(
@@ -671,6 +677,7 @@ __all__ = [
     "Result",
     "cases",
     "draw_schema_case",
+    "remove_tree",
     "run_forked",
     "scaled",
     "warm_up",

@@ -62,7 +62,15 @@ SCALED_CASES = 24  # at a twentieth of the LARGE knobs: thousands of jobs, vars 
 @pytest.mark.timeout(900)
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the cases run in forked children")
 def test_recipes_drawn_from_the_schema_end_in_exit_0_or_2_within_limits(tmp_path):
-    from tests.schema_fuzz import LARGE, SMALL, draw_schema_case, run_forked, scaled, warm_up
+    from tests.schema_fuzz import (
+        LARGE,
+        SMALL,
+        draw_schema_case,
+        remove_tree,
+        run_forked,
+        scaled,
+        warm_up,
+    )
 
     warm_up()
     folder = Path(tempfile.mkdtemp(prefix="backdrop-schema-", dir=_scratch())) / "case"
@@ -76,7 +84,7 @@ def test_recipes_drawn_from_the_schema_end_in_exit_0_or_2_within_limits(tmp_path
                 failures.append(f"seed {case.seed}: {result.detail}\n{case.recipe[:3000]}")
         assert not failures, "\n\n".join(failures[:3])
     finally:
-        shutil.rmtree(folder.parent, ignore_errors=True)
+        remove_tree(folder.parent)
 
 
 def _scratch() -> str | None:

@@ -218,4 +218,6 @@ def test_a_recipe_on_one_long_line_prints_each_diagnostic_short(tmp_path, capsys
     assert result.code == EXIT_USAGE
     shown = result.out + result.err
     assert len(shown) < 2_000_000
-    assert "    1 | …}, {a: v99, b: v3, quality: q2299}, {a: v0, b: v4, quality: q2300}, {a:" in shown
+    assert (
+        "    1 | …}, {a: v99, b: v3, quality: q2299}, {a: v0, b: v4, quality: q2300}, {a:" in shown
+    )

@@ -38,7 +38,7 @@ def make_template_environment() -> Environment:
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
     from jinja2.utils import missing
 
-    from runner.templating import limits
+    from runner.templating import costs, limits
     from runner.templating.budget import RenderBudget, text_size
 
     budget = RenderBudget()
@@ -91,7 +91,7 @@ def make_template_environment() -> Environment:
             budget.charge(1)  # macros calling themselves twice each: 2**n calls
             if isinstance(__obj, LoopContext) and args:  # `loop(children)` in a recursive for
                 args = (budget.loop(args[0]), *args[1:])
-            for compared in limits.compared_by_call(__obj, args, kwargs):
+            for compared in costs.compared_by_call(__obj, args, kwargs):
                 budget.charge_compared(compared)  # list.count(x), loop.changed(x), d.get(t)
             result = super().call(__context, __obj, *args, **kwargs)
             budget.charge_result(result)

@@ -35,6 +35,7 @@ from jinja2.compiler import CodeGenerator, Frame, operators
 from jinja2.filters import make_attrgetter
 from jinja2.nodes import Concat
 
+from runner.templating import costs
 from runner.templating.budget import MAX_TEXT, RenderBudget, TooLarge, TooMuchWork, text_size
 
 __all__ = ["MAX_RENDERED", "MAX_TEXT", "TooLarge", "TooMuchWork"]
@@ -186,26 +187,6 @@ def check_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) 
     return args
 
 
-_COMPARING_METHODS = frozenset({"count", "index", "changed"})
-
-
-def compared_by_call(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[Any]:
-    """What a call compares or hashes, item by item: the list and the value given to
-    `list.count`, `list.index` or `loop.changed`, and any tuple given to any call (`d.get(t)`
-    hashes it)."""
-    compared: list[Any] = [value for value in (*args, *kwargs.values()) if _hashed(value)]
-    if getattr(method, "__name__", "") in _COMPARING_METHODS:
-        owner = getattr(method, "__self__", None)
-        if isinstance(owner, list | tuple):
-            compared.append(owner)
-        compared.extend(args)
-    return compared
-
-
-def _hashed(value: Any) -> bool:
-    return isinstance(value, tuple | frozenset)
-
-
 def _check_replace(text: str, given: Mapping[str, Any]) -> None:
     old, new, count = given["old"], given["new"], given["count"]
     if not (isinstance(old, str) and isinstance(new, str) and isinstance(count, int)):
@@ -279,43 +260,18 @@ _KEEPS_VALUE = frozenset(
 _TEXT_TESTS = frozenset({"lower", "upper"})
 
 
-# Steps a filter costs per character of text and per item of a list (or mapping) it is given,
-# beyond its call: the Python work it does for each, measured against a loop step (0.16 µs) on
-# long text and 20,000-item lists (bench/README.md, "Templates at scale"), rounded up. Filters
-# not listed run C code over text (upper, replace, center...); a list given to them is turned
-# into text, about 2 steps an item. `max(t)` over 100,000 characters takes 60 ms for one
-# result: charged by what it built, 10,000 jobs of it would have been 10 minutes.
-_STEPS_PER_ITEM: dict[str, tuple[int, int]] = {
-    "map": (40, 45), "urlize": (5, 40), "pprint": (1, 15), "join": (4, 14),
-    "sort": (6, 12), "title": (2, 9), "groupby": (2, 6), "dictsort": (2, 6), "min": (3, 6),
-    "max": (3, 6), "rejectattr": (2, 4), "selectattr": (2, 4), "reject": (2, 3),
-    "select": (2, 3), "tojson": (0, 3), "wordcount": (1, 3), "striptags": (1, 2),
-    "sum": (1, 2), "slug": (2, 2), "unique": (2, 2), "wordwrap": (2, 2), "batch": (1, 1),
-    "slice": (1, 1), "urlencode": (1, 1), "list": (0, 1), "length": (0, 0), "count": (0, 0),
-    "first": (0, 0), "last": (0, 0), "reverse": (0, 1), "default": (0, 0), "d": (0, 0),
-}  # fmt: skip
-_DEFAULT_STEPS = (0, 2)
-# Filters and tests that compare the items they are given (or hash them): every nested item
-# is charged, as for `==` (budget.structure_size).
-_COMPARING_FILTERS = frozenset({"sort", "unique", "min", "max", "groupby", "dictsort"})
-_COMPARING_TESTS = frozenset(
-    {"==", "eq", "equalto", "!=", "ne", "<", "lt", "lessthan", "<=", "le", ">", "gt",
-     "greaterthan", ">=", "ge", "in"}
-)  # fmt: skip
-
-
 def guard_filters(filters: dict[str, Any], budget: RenderBudget) -> None:
     """Wrap every filter: size checks before it runs, its work charged to the budget."""
     for name, original in list(filters.items()):
         check = _FILTER_CHECKS.get(name)
         guarded = original if check is None else _guarded(original, check)
-        per_char, per_item = _STEPS_PER_ITEM.get(name, _DEFAULT_STEPS)
+        per_char, per_item = costs.STEPS_PER_ITEM.get(name, costs.DEFAULT_STEPS)
         filters[name] = _charged(
             guarded,
             name,
             budget,
             sizes_value=name not in _KEEPS_VALUE,
-            compares=name in _COMPARING_FILTERS,
+            compares=name in costs.COMPARING_FILTERS,
             per_item=(per_char, per_item),
         )
 
@@ -324,19 +280,10 @@ def guard_tests(tests: dict[str, Any], budget: RenderBudget) -> None:
     """Wrap every test: charged to the budget; `lower` and `upper` check the value's size,
     and comparisons charge every item they compare."""
     for name, original in list(tests.items()):
-        compares = name in _COMPARING_TESTS
+        compares = name in costs.COMPARING_TESTS
         tests[name] = _charged(
             original, name, budget, sizes_value=name in _TEXT_TESTS, compares=compares
         )
-
-
-def input_items(value: Any) -> tuple[int, int]:
-    """(characters, items) a filter given `value` walks: its length, as text or as a list."""
-    if isinstance(value, str):
-        return len(value), 0
-    if isinstance(value, list | tuple | set | frozenset | dict | range | Mapping):
-        return 0, len(value)
-    return 0, 0  # a generator (map, select...): whatever consumes it is charged per item
 
 
 def _charged(
@@ -362,7 +309,7 @@ def _charged(
             if compares:
                 for compared in args[value_at:]:
                     budget.charge_compared(compared)
-            chars, items = input_items(value)
+            chars, items = costs.input_items(value)
             steps += chars * per_char_steps + items * per_item_steps
         result = original(*args, **kwargs)
         budget.charge_result(result, steps)
