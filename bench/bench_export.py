@@ -77,7 +77,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         snapshot = build_run(out)
-        approved = {job.outputs[0][:-5]: Decision(status="approved") for job in snapshot.jobs}
+        approved = {  # made on the images, as the review page approves (issue 15)
+            job.outputs[0][:-5]: Decision(status="approved", sha256=(job.files[0].sha256,))
+            for job in snapshot.jobs
+        }
         print(f"{len(snapshot.jobs)} approved jobs x {len(CHANNELS)} channels")
         for label, options in (
             ("png, loose", ExportOptions()),

@@ -11,6 +11,7 @@ Run: .venv/bin/python bench/bench_report.py
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -27,7 +28,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
+from runner.execute.records import FileRecord, GenerationRecord, JobRecord, RunSnapshot
 from runner.report import verify_outputs, write_reports
 from runner.report.context import ReportContext
 from runner.report.formats import WRITERS
@@ -38,6 +39,7 @@ PRODUCTS = 20
 SEASONS = 10
 MARKETS = 25
 SMALL = (480, 320)
+RUN_ID = "20240501T090000Z-be9c40"
 FULL = (1536, 1024)
 FULL_COUNT = 100
 
@@ -122,6 +124,11 @@ def build_run(root: Path) -> tuple[Path, RunSnapshot]:
         report_columns=None,
         estimated_cost_usd=80.0,
         jobs=tuple(jobs),
+        generations=tuple(
+            GenerationRecord(job.record_uuid, job.key, RUN_ID, 1, "low", "1536x1024")
+            for job in jobs
+            if job.record_uuid is not None
+        ),
     )
     return out, snapshot
 
@@ -199,9 +206,21 @@ def main() -> None:
         cold = timed(lambda: write_reports(snapshot, out))
         cold_cpu, cpu = cpu_seconds() - cpu, cpu_seconds()
         warm = timed(lambda: write_reports(snapshot, out))
-        warm_cpu = cpu_seconds() - cpu
+        warm_cpu, cpu = cpu_seconds() - cpu, cpu_seconds()
+        # One job failed since: every report is written again (the thumbnails are reused).
+        failed = dataclasses.replace(snapshot.jobs[0], status="failed", error="504", files=())
+        changed = dataclasses.replace(snapshot, jobs=(failed, *snapshot.jobs[1:]))
+        rewrite = timed(lambda: write_reports(changed, out))
+        rewrite_cpu = cpu_seconds() - cpu
         print(f"write_reports, cold thumbnails: {cold:6.2f} s wall, {cold_cpu:6.2f} s CPU")
-        print(f"write_reports, warm thumbnails: {warm:6.2f} s wall, {warm_cpu:6.2f} s CPU")
+        print(
+            f"write_reports, warm thumbnails, reports unchanged (none written):"
+            f" {warm:6.2f} s wall, {warm_cpu:6.2f} s CPU"
+        )
+        print(
+            f"write_reports, warm thumbnails, one job changed (all written):"
+            f" {rewrite:6.2f} s wall, {rewrite_cpu:6.2f} s CPU"
+        )
         thumbs, sources = prepare_thumbnails(snapshot, out)
         reuse = timed(lambda: prepare_thumbnails(snapshot, out))
         print(f"  thumbnails (warm, reused):    {reuse:6.2f} s")

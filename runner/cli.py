@@ -1,5 +1,7 @@
 """The command line: the group, one line per command, and the one error boundary.
 
+`backdrop --help` lists the commands in the order people use them (runner/commands/workflow.py).
+
 Each command lives in runner/commands/<name>.py and only parses, calls the core and shows the
 result (see runner/terminal.py); here errors become messages and exit codes.
 """
@@ -21,8 +23,10 @@ from runner.commands.report import report
 from runner.commands.review import review
 from runner.commands.run import run
 from runner.commands.schema import schema
+from runner.commands.status import status
 from runner.commands.validate import validate
 from runner.commands.verify import verify
+from runner.commands.workflow import WorkflowGroup
 from runner.diagnostics import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -33,7 +37,13 @@ from runner.diagnostics import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=WorkflowGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="\b\nA campaign goes: init, validate, plan, run, review, export.\n"
+    "'backdrop status RECIPE' says where it stands and what to run next.\n"
+    "'backdrop COMMAND --help' shows what a command takes.",
+)
 @click.version_option(__version__, prog_name="backdrop")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
 @click.pass_context
@@ -53,6 +63,7 @@ cli.add_command(verify)
 cli.add_command(emulator)
 cli.add_command(export)
 cli.add_command(review)
+cli.add_command(status)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -67,43 +78,49 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _main(args: list[str]) -> None:
     debug = "--debug" in args or os.environ.get("BACKDROP_DEBUG") == "1"
-    from runner.streams import pipe_safe_stdio
+    from runner.streams import guarded_stdio, pipe_safe_stdio
 
-    with pipe_safe_stdio():
+    with pipe_safe_stdio(), guarded_stdio():
         _error_boundary(args, debug)
 
 
 def _error_boundary(args: list[str], debug: bool) -> None:
+    from runner import terminal
+
     try:
         cli.main(args=args, prog_name="backdrop", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        terminal.echo_err("Aborted.")
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as err:
-        err.show()
+        err.show()  # to the guarded stderr, like everything else
         sys.exit(EXIT_USAGE if err.exit_code == 2 else err.exit_code)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except BackdropError as err:
-        from runner import github, terminal
+        from runner import github
 
         if github.enabled(_format_of(args)):
-            click.echo("\n".join(github.diagnostic_commands(err.diagnostics())))
+            terminal.annotate(github.diagnostic_commands(err.diagnostics()))
         terminal.show_error(err)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        terminal.echo_err("Interrupted.")
         sys.exit(EXIT_INTERRUPTED)
     except SystemExit:
         raise
     except Exception as err:  # the boundary: anything else is our bug
-        if debug:
-            raise
-        click.echo(f"internal error: {type(err).__name__}: {err}", err=True)
-        click.echo(
-            "    hint: this is a bug in backdrop; re-run with --debug for details and report it",
-            err=True,
+        if debug:  # printed here, while stderr is still guarded: a message may hold any value
+            import traceback
+
+            terminal.echo_err(traceback.format_exc().rstrip("\n"))
+        terminal.echo_err(f"internal error: {type(err).__name__}: {err}")
+        what = (
+            "report it with the traceback above"
+            if debug
+            else "re-run with --debug for details and report it"
         )
+        terminal.echo_err(f"    hint: this is a bug in backdrop; {what}")
         sys.exit(EXIT_INTERNAL)
     sys.exit(EXIT_OK)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from runner.pastedtext import INVISIBLE
 from runner.printable import one_line, printable
 
 # Exit codes, documented in the README. The CLI maps errors to them in one place.
@@ -24,16 +25,37 @@ EXIT_INTERRUPTED = 130  # Ctrl-C
 
 @dataclass(frozen=True)
 class Span:
-    """A place in a source file. Lines and columns are 1-based; end_col is exclusive."""
+    """A place in a source file. Lines and columns are 1-based; end_col is exclusive.
+
+    In a workbook, `sheet` is set: `line` is the row, `col` the column, and `text` the cell's
+    value; the place reads `book.xlsx[Sheet]!C7`, as spreadsheet people name cells.
+    """
 
     file: str
     line: int
     col: int
     end_col: int
-    text: str  # the whole source line, for the snippet
+    text: str  # the whole source line (or the cell's value), for the snippet
+    sheet: str | None = None
+
+    @property
+    def cell(self) -> str | None:
+        """`C7` for a workbook cell, else None."""
+        return None if self.sheet is None else f"{column_letters(self.col)}{self.line}"
 
     def __str__(self) -> str:
+        if self.sheet is not None:
+            return f"{self.file}[{self.sheet}]!{self.cell}"
         return f"{self.file}:{self.line}:{self.col}"
+
+
+def column_letters(column: int) -> str:
+    """A spreadsheet column's letters from its 1-based number: 1 -> A, 28 -> AB."""
+    letters = ""
+    while column > 0:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters or "A"
 
 
 @dataclass(frozen=True)
@@ -57,15 +79,18 @@ class Diagnostic:
         """For a terminal: control characters in recipe text are written out, never obeyed."""
         lines = [printable(self.headline())]
         if self.span is not None:
-            gutter = str(self.span.line)
+            gutter = self.span.cell or str(self.span.line)
             pad = " " * len(gutter)
             text = self.span.text.rstrip("\n").expandtabs(1)
             start = min(self.span.col - 1, len(text))
             end = max(start + 1, min(self.span.end_col - 1, len(text)))
+            if self.span.cell is not None:  # a cell: its whole value is the place
+                start, end = 0, max(1, len(text))
             text, start, end = _window(text, start, end)
-            # The caret sits under the same characters once they are written out.
-            before, marked = one_line(text[:start]), one_line(text[start:end]) or " "
-            lines.append(f"    {gutter} | {before}{marked}{one_line(text[end:])}")
+            # The caret sits under the same characters once they are written out (invisible
+            # ones too, so that the caret shows what it points at).
+            before, marked = _shown(text[:start]), _shown(text[start:end]) or " "
+            lines.append(f"    {gutter} | {before}{marked}{_shown(text[end:])}")
             lines.append(f"    {pad} | {' ' * len(before)}{'^' * len(marked)}")
         if self.hint:
             lines.append(printable(f"    hint: {self.hint}"))
@@ -78,6 +103,7 @@ class Diagnostic:
             "line": self.span.line if self.span else None,
             "column": self.span.col if self.span else None,
             "end_column": self.span.end_col if self.span else None,
+            "sheet": self.span.sheet if self.span else None,  # a workbook's: line = row
             "path": self.path,
             "message": self.message,
             "hint": self.hint,
@@ -102,6 +128,11 @@ def _window(text: str, start: int, end: int) -> tuple[str, int, int]:
     suffix = "…" if right < len(text) else ""
     shift = left - len(prefix)
     return prefix + text[left:right] + suffix, start - shift, end - shift
+
+
+def _shown(text: str) -> str:
+    """A snippet's text on one line, with the characters no one can see written out."""
+    return "".join(f"\\u{ord(c):04x}" if c in INVISIBLE else c for c in one_line(text))
 
 
 class BackdropError(Exception):

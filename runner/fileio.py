@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 from runner.diagnostics import StateError, display_path
 
 # The whole folder (its disk) is unusable, not one file: the run stops.
 FOLDER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+# Windows opens a descriptor in text mode unless told (LF -> CRLF, Ctrl-Z ends a read): every
+# os.open of bytes says O_BINARY, which POSIX does not have (no translation there).
+O_BINARY: int = getattr(os, "O_BINARY", 0)
+# Windows cannot open a folder with os.open, so it cannot fsync one either (see fsync_dir).
+_FOLDERS_OPEN = hasattr(os, "O_DIRECTORY")
+
+# ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION: what Windows answers when
+# a file is open in another program (as errno EACCES).
+_IN_USE_WINERRORS = frozenset({5, 32, 33})
 
 # A download is written first as ".<name>.<8 random characters><PART_SUFFIX>" beside its target.
 PART_SUFFIX = ".backdrop-part"
@@ -41,6 +54,8 @@ def temp_beside(target: Path, suffix: str) -> tuple[int, Path]:
     and reports are for everyone the umask allows, like any file the user creates.
     """
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    if not hasattr(os, "fchmod"):  # Windows before Python 3.13: access is the folder's ACL
+        return fd, Path(name)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
     except BaseException:
@@ -51,12 +66,43 @@ def temp_beside(target: Path, suffix: str) -> tuple[int, Path]:
 
 
 def fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable."""
+    """Make a rename in `folder` durable.
+
+    Not on Windows, which cannot open a folder: there NTFS's journal makes the rename durable
+    when it is next flushed (within seconds). A power cut before then can undo the rename, and
+    the file is then the previous complete version, never a partial one.
+    """
+    if not _FOLDERS_OPEN:
+        return
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_writable(folder: Path) -> None:
+    """Make and remove a temporary file in `folder`: a folder that refuses new files (no
+    permission, immutable, read-only) is told before anything is paid for, not after."""
+    try:
+        fd, path = temp_beside(folder / "write-check", PART_SUFFIX)
+    except OSError as exc:
+        raise folder_error(folder, exc) from None
+    os.close(fd)
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        raise folder_error(folder, exc) from None
+
+
+def is_within(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or inside it; both real paths (os.path.realpath). Compared as
+    the platform does: case-insensitively on Windows, where another drive is never inside."""
+    path, folder = os.path.normcase(path), os.path.normcase(folder)
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:  # another drive, or one relative and one absolute
+        return False
 
 
 def not_a_folder(path: Path) -> tuple[Path, str] | None:
@@ -68,6 +114,87 @@ def not_a_folder(path: Path) -> tuple[Path, str] | None:
             kind = "a file" if candidate.is_file() else "a device, a pipe, a socket or a link"
             return candidate, kind
     return None
+
+
+class NotAFile(Exception):
+    """A path that holds something other than a regular file; `kind` says what ("a pipe")."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        super().__init__(f"{path} is {kind}")
+        self.path, self.kind = path, kind
+
+
+def kind_of(mode: int) -> str:
+    """What a file-system entry is, in words a user knows."""
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device"
+
+
+def open_regular(path: Path, *, follow_links: bool = False) -> tuple[IO[bytes], os.stat_result]:
+    """Open a regular file for reading, and its stat; NotAFile for anything else.
+
+    Looked at before it is opened, so that a pipe (which blocks the open until a writer comes),
+    a device or a socket is never opened; opened without blocking and, unless `follow_links`,
+    without following a link, so that one swapped in between is refused too. FileNotFoundError
+    and other OSErrors pass through.
+    """
+    info = os.stat(path) if follow_links else os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotAFile(path, kind_of(info.st_mode))
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:  # a link swapped in after the lstat
+            raise NotAFile(path, "a symbolic link") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotAFile(path, kind_of(info.st_mode))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), info
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_private(path: Path, max_bytes: int) -> bytes | None:
+    """A small file of Backdrop's own (a cache, a record): None when it is missing, is no
+    regular file (a pipe is never opened, a link never followed), is larger than `max_bytes`
+    or cannot be read. What it says is still the caller's to check."""
+    try:
+        handle, found = open_regular(path)
+    except (OSError, NotAFile):
+        return None
+    with handle:
+        if found.st_size > max_bytes:
+            return None
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError:
+            return None
+    return data if len(data) <= max_bytes else None
+
+
+def sha256_stream(handle: IO[bytes]) -> str:
+    """The SHA-256 of what is left to read in `handle`, read in chunks."""
+    digest = hashlib.sha256()
+    while chunk := handle.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -139,9 +266,13 @@ def folder_error(
             what,
         )
     if code in (errno.EACCES, errno.EPERM):
+        # Windows refuses to replace a file that another program holds open (Excel keeps a CSV
+        # open while it shows it) with the same error as a missing permission.
+        held = what and getattr(exc, "winerror", None) in _IN_USE_WINERRORS
+        in_use = "close it in any program that has it open (Excel, a viewer), or " if held else ""
         return FolderWriteError(
             f"no permission to write {name}{folder}",
-            f"make the folder writable for you, or {role.choose}",
+            f"{in_use}make the folder writable for you, or {role.choose}",
             folder,
             exc,
             what,

@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from runner.diagnostics import Diagnostic, display_path
+from runner.markdown import md_code, md_text
+from runner.printable import controls_shown
 
 Kind = Literal["error", "warning", "notice"]
 KINDS: tuple[Kind, ...] = ("error", "warning", "notice")
 PER_KIND = 10  # GitHub shows no more than this many annotations of one kind per step
 SUMMARY_LIMIT = 256 * 1024  # well under GitHub's 1 MiB per step
 _SUMMARY_ROWS = 50
+_CELL = 300  # the most of one value in the summary, escapes included
 
 
 def enabled(fmt: str | None = None) -> bool:
@@ -30,7 +33,7 @@ def enabled(fmt: str | None = None) -> bool:
 
 
 def escape_data(text: str) -> str:
-    """A message: %, CR and LF are encoded, the way GitHub's toolkit does it."""
+    """A message: %, CR and LF are encoded, the way GitHub's toolkit does it (command.ts)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -59,9 +62,18 @@ class Annotation:
             ("endColumn", self.end_column),
             ("title", self.title),
         ]
-        text = ",".join(f"{k}={escape_property(str(v))}" for k, v in props if v is not None)
+        # The toolkit leaves out empty properties (`if (val)`); ours are never 0 or false.
+        text = ",".join(
+            f"{k}={escape_property(_shown(v))}" for k, v in props if v not in (None, "")
+        )
         head = f"{self.kind} {text}" if text else self.kind
-        return f"::{head}::{escape_data(self.message)}"
+        return f"::{head}::{escape_data(_shown(self.message))}"
+
+
+def _shown(value: object) -> str:
+    """Control characters written out (the line may reach a terminal: --format github); CR and
+    LF left for the toolkit's %0D and %0A."""
+    return "\r".join(controls_shown(part) for part in str(value).split("\r"))
 
 
 def annotation_of(diagnostic: Diagnostic) -> Annotation:
@@ -149,28 +161,28 @@ def run_summary(
     fatal: str | None = None,
 ) -> str:
     """The job summary of a run: totals, cost, failures with their matrix values, the report."""
-    lines = [f"### Backdrop run: `{_code(recipe)}`", ""]
+    lines = [f"### Backdrop run: {md_code(recipe, _CELL)}", ""]
     lines.append(", ".join(f"{count:,} {name.replace('_', ' ')}" for name, count in totals.items()))
     if cost_usd is not None:
         lines += ["", f"Estimated cost of what was generated: ${cost_usd:,.2f} (list prices)."]
     if fatal:
-        lines += ["", f"**The run stopped:** {_cell(fatal)}"]
+        lines += ["", f"**The run stopped:** {md_text(fatal, _CELL)}"]
     if failures:
         lines += ["", f"#### {len(failures):,} failed job(s)", ""]
         lines += ["| job | message |", "| --- | --- |"]
         for failure in failures[:_SUMMARY_ROWS]:
-            lines.append(f"| {_cell(_vars_text(failure.vars) or failure.label)} | "
-                         f"{_cell(failure.message)} |")  # fmt: skip
+            job = md_text(_vars_text(failure.vars) or failure.label, _CELL)
+            lines.append(f"| {job} | {md_text(failure.message, _CELL)} |")
         if len(failures) > _SUMMARY_ROWS:
             lines.append(f"\nand {len(failures) - _SUMMARY_ROWS:,} more (see results.csv).")
     if report:
-        lines += ["", f"Report: `{_code(report)}` (in the output folder's artifact)."]
+        lines += ["", f"Report: {md_code(report, _CELL)} (in the output folder's artifact)."]
     return "\n".join(lines) + "\n"
 
 
 def verify_summary(outdir: str, missing: Sequence[str], changed: Sequence[str],
                    stale: Sequence[str]) -> str:  # fmt: skip
-    lines = [f"### Backdrop verify: `{_code(outdir)}`", ""]
+    lines = [f"### Backdrop verify: {md_code(outdir, _CELL)}", ""]
     if not (missing or changed or stale):
         lines.append("Every image matches backdrop.lock.")
         return "\n".join(lines) + "\n"
@@ -181,7 +193,7 @@ def verify_summary(outdir: str, missing: Sequence[str], changed: Sequence[str],
         if not paths:
             continue
         lines += ["", f"#### {title}", ""]
-        lines += [f"- `{_code(p)}`" for p in paths[:_SUMMARY_ROWS]]
+        lines += [f"- {md_code(p, _CELL)}" for p in paths[:_SUMMARY_ROWS]]
         if len(paths) > _SUMMARY_ROWS:
             lines.append(f"- ... and {len(paths) - _SUMMARY_ROWS:,} more")
     return "\n".join(lines) + "\n"
@@ -209,14 +221,3 @@ def _vars_text(vars: Mapping[str, Any], prefix: str = "") -> str:
         elif not isinstance(value, list):
             parts.append(f"{prefix}{name}={value}")
     return " ".join(p for p in parts if p)
-
-
-def _cell(text: str) -> str:
-    text = " ".join(str(text).split())[:300]
-    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
-        text = text.replace(raw, safe)
-    return text
-
-
-def _code(text: str) -> str:
-    return " ".join(str(text).split())[:300].replace("`", "'")

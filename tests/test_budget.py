@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from runner.execute.budget import spent_usd
 from runner.execute.lock import STATE_DIR
 from runner.execute.state import STATE_FILE
 from runner.recipe.model import DEFAULT_PRICES
+from runner.report.manifest import LOCK_NAME
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import remount_read_only, tmpfs
@@ -116,6 +118,9 @@ def test_plan_reads_the_spend_of_a_read_only_folder(recipe, tmp_path, capsys):
         with sqlite3.connect(out / STATE_DIR / STATE_FILE) as conn:
             conn.execute("DROP TABLE generations")  # an older state, which plan cannot migrate
         conn.close()
+        lock = json.loads((out / LOCK_NAME).read_text())
+        del lock["generations"]  # as an older backdrop wrote it
+        (out / LOCK_NAME).write_text(json.dumps(lock))
         remount_read_only(disk)
         plan = run_cli(capsys, "plan", str(recipe), "-o", str(out))
     assert plan.code == 0, plan.err

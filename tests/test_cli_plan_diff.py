@@ -38,6 +38,28 @@ def test_detailed_exitcode_is_0_after_a_complete_run(example, capsys):
     assert "After the runs so far: 0 new, 0 changed, 30 up to date" in plain.out
 
 
+def test_detailed_exitcode_is_2_for_images_only_to_download_again(example, capsys):
+    run_recorded(example)
+    next((example / "out").rglob("*.webp")).unlink()  # paid for: downloaded again, not paid
+    result = run_cli(capsys, "plan", RECIPE, "--diff", "--detailed-exitcode")
+    assert "0 new, 0 changed, 29 up to date, 1 paid but not downloaded, 0 stale" in result.out
+    assert result.code == 2  # not an empty diff, though nothing is to generate
+    assert run_cli(capsys, "plan", RECIPE, "--detailed-exitcode").code == 2  # without --diff too
+
+
+def test_detailed_exitcode_is_2_for_stale_files_alone(example, capsys):
+    run_recorded(example)
+    csv = example / "data" / "markets.csv"
+    lines = csv.read_text().splitlines(keepends=True)
+    csv.write_text("".join(line for line in lines if not line.startswith("de-DE")))
+    result = run_cli(capsys, "plan", RECIPE, "--diff", "--detailed-exitcode")
+    assert "0 new, 0 changed, 22 up to date, 0 paid but not downloaded, 8 stale" in result.out
+    assert result.code == 2
+    json_result = run_cli(capsys, "plan", RECIPE, "--diff", "--format", "json",
+                          "--detailed-exitcode")  # fmt: skip
+    assert json.loads(json_result.out)["totals"]["stale"] == 8 and json_result.code == 2
+
+
 def test_detailed_exitcode_is_1_for_an_invalid_recipe_and_for_bad_usage(example, capsys):
     recipe = example / "spring-campaign.yaml"
     recipe.write_text(recipe.read_text().replace("quality: medium ", "quality: hgih   "))
@@ -111,9 +133,9 @@ def test_verify_appends_its_summary(example, capsys, monkeypatch, tmp_path):
     result = run_cli(capsys, "verify", "campaign/out/spring-campaign")
     assert result.code == 1
     text = summary.read_text()
-    assert text.startswith("### Backdrop verify: `campaign/out/spring-campaign`")
+    assert text.startswith("### Backdrop verify: <code>campaign/out/spring-campaign</code>")
     assert "1 missing, 0 changed, 0 stale file(s)." in text
-    assert "- `fr-FR/MUG-01-spring.webp`" in text
+    assert "- <code>fr-FR/MUG-01-spring.webp</code>" in text
 
 
 def test_failed_run_jobs_become_errors_on_the_recipe_and_a_summary(
@@ -142,7 +164,7 @@ def test_failed_run_jobs_become_errors_on_the_recipe_and_a_summary(
     text = summary.read_text()
     assert "30 failed" in text
     assert text.count("\n| product.sku=") == 30  # every failure, with its matrix values
-    assert "`campaign/out/spring-campaign/report.html`" in text
+    assert "<code>campaign/out/spring-campaign/report.html</code>" in text
     assert key not in result.out + text
 
 

@@ -96,6 +96,23 @@ def test_init_scaffolds_a_project_that_plans_at_once(tmp_path, monkeypatch, caps
     assert "never overwrites" in again.err
 
 
+def test_init_shows_how_to_read_an_excel_sheet_and_that_line_works(tmp_path, monkeypatch, capsys):
+    from tests.xlsx_support import write_workbook
+
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(capsys, "init", "fresh").code == 0
+    recipe = tmp_path / "fresh" / "recipe.yaml"
+    lines = recipe.read_text().splitlines()
+    [csv_line] = [line for line in lines if line.startswith("  market: { csv:")]
+    [xlsx_line] = [line for line in lines if line.startswith("  # market: { xlsx:")]
+    recipe.write_text("\n".join(lines).replace(csv_line, xlsx_line.replace("# ", "", 1)))
+    rows = [["code", "setting"], ["fr-FR", "a Paris café"], ["de-DE", "a Berlin loft"]]
+    write_workbook(tmp_path / "fresh" / "data" / "markets.xlsx", {"Markets": rows})
+    planned = run_cli(capsys, "plan", "--json", "fresh/recipe.yaml")
+    assert planned.code == 0, planned.err
+    assert json.loads(planned.out)["totals"]["jobs"] == 4
+
+
 def test_schema_command_prints_the_shipped_schema(capsys):
     result = run_cli(capsys, "schema")
     assert result.code == 0

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.fileio import PART_SUFFIX
 from tests.clihelp import CliResult, run_cli
+from tests.junit_support import assert_counts_match_results, assert_valid
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 KEY = "sk-TEST-7f3a9c1e5b2d4f6a8c0e"  # distinctive, so that any leak is found
@@ -259,6 +259,8 @@ def test_shards_merge_into_one_report(campaign, capsys, monkeypatch):
     assert merged.code == 0, merged.err
     report = json.loads((Path("shard1") / "results.json").read_text())
     assert report["totals"]["done"] == 30
+    assert_valid(Path("shard1") / "junit.xml")
+    assert_counts_match_results(Path("shard1") / "junit.xml", Path("shard1") / "results.json")
     # Each folder's lock stays the manifest of its own files, so each still verifies.
     assert (Path("shard1") / "backdrop.lock").read_bytes() == lock
     assert run_cli(capsys, "verify", "shard1").code == 0
@@ -297,7 +299,7 @@ def test_sigkill_mid_run_then_resume_loses_nothing_paid_for(campaign, tmp_path):
                     if len(done) >= 6:
                         break
             time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)
+        child.kill()  # SIGKILL; TerminateProcess on Windows
         child.wait(timeout=30)
 
         before = state_rows(out)

@@ -15,6 +15,7 @@ from runner.cli_params import FiniteFloat
 from runner.diagnostics import Diagnostic, Span
 from runner.printable import json_printable, one_line, printable
 from tests.clihelp import run_cli
+from tests.platforms import posix_only
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 FAST = ("--rpm", "60000")
@@ -61,7 +62,15 @@ def test_a_non_finite_number_is_a_usage_error(campaign, capsys, option, value) -
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--latency", "nan"), ("--latency", "0.1-inf"), ("--error-rate", "nan")]
+    ("option", "value"),
+    [
+        ("--latency", "nan"),
+        ("--latency", "0.1-inf"),
+        ("--error-rate", "nan"),
+        ("--refusal-delay", "nan"),
+        ("--refusal-delay", "soon"),
+        ("--transfer-latency", "0.01-inf"),
+    ],
 )
 def test_emulator_options_refuse_non_finite_numbers(capsys, option, value) -> None:
     result = run_cli(capsys, "emulator", "--port", "0", option, value)
@@ -187,7 +196,10 @@ def test_verify_of_a_folder_that_does_not_exist_says_so(campaign, capsys) -> Non
     assert "error: the recipe nope.yaml does not exist" in recipe.err
 
 
-@pytest.mark.parametrize("where", ["/dev/null", "campaign/spring-campaign.yaml/out"])
+@pytest.mark.parametrize(
+    "where",
+    [pytest.param("/dev/null", marks=posix_only("/dev/null")), "campaign/spring-campaign.yaml/out"],
+)
 @pytest.mark.parametrize("command", ["run", "plan"])
 def test_an_output_folder_that_is_not_a_folder_is_said_so(campaign, capsys, command, where):
     extra = ["--emulate", "-y"] if command == "run" else []

@@ -83,10 +83,9 @@ def recorded_generations(out: Path) -> int:
 def test_a_full_disk_stops_cleanly_and_keeps_every_paid_answer(server, recipe, tmp_path, free_kb):
     with tmpfs(tmp_path / "disk", "6m") as disk:
         out = disk / "out"
-        stat = os.statvfs(disk)
         filler = disk / "filler"
         with filler.open("wb") as handle:
-            handle.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - free_kb * 1024))
+            handle.write(b"\0" * max(0, shutil.disk_usage(disk).free - free_kb * 1024))
         charged_before = len(server.api.ledger.entries)
 
         first = run(server, recipe, out)

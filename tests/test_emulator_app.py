@@ -14,7 +14,17 @@ from runner.emulator import EmulatorConfig
 from runner.emulator.config import DEFAULT_CREDIT_LIMIT
 from runner.emulator.faults import DroppedConnection, TokenBucket, TruncatedDownload
 
-from .emulator_support import KEY, decode, feature_body, in_process, run, studio_photo, upload
+from .emulator_support import (
+    KEY,
+    VISIBLY_DIFFERENT,
+    decode,
+    feature_body,
+    in_process,
+    mean_difference,
+    run,
+    studio_photo,
+    upload,
+)
 
 
 def test_upload_generate_download_round_trip() -> None:
@@ -92,6 +102,35 @@ def test_same_request_gives_identical_bytes_across_emulators() -> None:
     assert run(one()) == run(one())
 
 
+def test_each_generation_of_a_request_paints_new_images_and_a_download_the_same_bytes() -> None:
+    """Issue 17: as a real API, take 2 of a job is a new picture, visibly; n variants too."""
+
+    async def scenario() -> list[list[bytes]]:
+        async with in_process() as (client, api):
+            key = await upload(client)
+            # The same photo uploaded again (an expired upload sent anew) is the same request.
+            again = await upload(client, name="mug-again.png")
+            takes = []
+            for image_url in (key, again, key):
+                body = feature_body(image_url, n=2, size="1024x1536", output_format="jpeg")
+                record = (await client.post("/api/features", json=body)).json()["aiRecord"]
+                urls = [f"/asset/{result}" for result in record["aiRecordDetail"]["resultObject"]]
+                takes.append([(await client.get(url)).content for url in urls])
+                # A re-download of a paid result: the same bytes, every time.
+                assert [(await client.get(url)).content for url in urls] == takes[-1]
+            assert len(api.ledger.entries) == 3
+            return takes
+
+    takes = run(scenario())
+    images = [image for take in takes for image in take]
+    assert len(set(images)) == 6  # three takes of two variants: six pictures
+    for i, first in enumerate(images):
+        for second in images[i + 1 :]:
+            assert mean_difference(first, second) > VISIBLY_DIFFERENT
+    # Reproducible: a new emulator asked the same three times gives the same six images.
+    assert run(scenario()) == takes
+
+
 def test_https_image_url_is_accepted_with_a_placeholder_subject() -> None:
     async def scenario() -> tuple[int, bytes]:
         async with in_process() as (client, api):
@@ -140,7 +179,7 @@ async def _answer(config: EmulatorConfig | None, **overrides: object) -> tuple[i
         ({"output_compression": 101}, None, "promptObject.output_compression"),
         ({"prompt": "x" * 4001}, None, "4001 characters long; the API allows at most 4000"),
         ({"prompt": "   "}, None, "the prompt is empty"),
-        ({"imageUrl": "images/nope.png"}, None, "asset not found: images/nope.png"),
+        ({"imageUrl": "images/nope.png"}, None, "imageUrl 'images/nope.png' is not a known asset"),
         ({"imageUrl": "http://example.com/a.png"}, None, "https://"),
         ({"seed": 3}, None, "unknown field(s): seed"),
     ],

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from runner.cli import main
 from runner.deliver.export import MANIFEST_NAME
 from runner.deliver.manifest import ManifestRow, render_manifest
 from runner.deliver.render_cache import CACHE_PATH
-from runner.review.decisions import Decision, Review, save_review
+from runner.execute.state import StateStore
+from runner.review.decisions import Decision, Review, review_key, save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 
@@ -39,8 +41,18 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def decide(out: Path, **decisions: Decision) -> None:
+    """Save these decisions, each made on the job's images as the review page makes it."""
+    snapshot = StateStore.read_snapshot(out)
+    images = {review_key(job.outputs): tuple(f.sha256 for f in job.files) for job in snapshot.jobs}
+    named = {key.replace("__", "/").replace("_", "-"): d for key, d in decisions.items()}
     save_review(
-        out, Review({key.replace("__", "/").replace("_", "-"): d for key, d in decisions.items()})
+        out,
+        Review(
+            {
+                key: d if d.status == "pending" else replace(d, sha256=images[key])
+                for key, d in named.items()
+            }
+        ),
     )
 
 
@@ -54,14 +66,13 @@ def test_only_approved_picks_are_delivered_at_each_channel_size(campaign, capsys
     decide(
         out,
         fr_FR__MUG_01=Decision(status="approved", pick=2),
-        de_DE__MUG_01=Decision(status="approved"),  # n: 2 and no pick: held back
         fr_FR__CAP_02=Decision(status="rejected", note="too dark"),
     )
     to = campaign / "delivery-1"
     result = run_cli(capsys, "export", str(out), "--to", str(to))
     assert result.code == 0, result.err
     assert "warning: 3 jobs not exported" in result.err
-    assert "de-DE/MUG-01: approved without a picked variant" in result.err
+    assert "de-DE/MUG-01: pending" in result.err
     assert "fr-FR/CAP-02: rejected" in result.err
     assert "de-DE/CAP-02: pending" in result.err
     files = sorted(p.relative_to(to).as_posix() for p in to.rglob("*") if p.is_file())

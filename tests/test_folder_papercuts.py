@@ -19,11 +19,12 @@ import pytest
 from runner.cli import main
 from runner.diagnostics import EXIT_ABORTED
 from runner.execute.lock import STATE_DIR
-from runner.execute.state import STATE_FILE
+from runner.execute.state import STATE_FILE, StateStore
 from runner.review.decisions import REVIEW_NAME, Decision, Review, save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import remount_read_only, tmpfs
+from tests.platforms import posix_only
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +35,17 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with pytest.raises(SystemExit) as exc:
         main(["run", str(recipe), "--emulate", "-y", "-o", str(folder / "out")])
     assert exc.value.code == 0
-    save_review(folder / "out", Review({"fr-FR/MUG-01": Decision(status="approved")}))
+    # Approved as the review page approves: on the images it showed.
+    shown = StateStore.read_snapshot(folder / "out").jobs
+    images = next(
+        tuple(f.sha256 for f in j.files) for j in shown if j.outputs[0].startswith("fr-FR/MUG-01")
+    )
+    approved = Decision(status="approved", sha256=images)
+    save_review(folder / "out", Review({"fr-FR/MUG-01": approved}))
     return folder / "out"
 
 
+@posix_only("/dev/null")
 def test_export_to_a_file_a_device_or_a_path_under_a_file_says_it_must_be_a_folder(
     out, tmp_path, capsys
 ):
@@ -78,7 +86,7 @@ def test_an_unwritable_export_folder_is_told_of_to_wherever_mounting_is_refused(
     def refused(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr("runner.report.atomic.temp_beside", refused)
+    monkeypatch.setattr("runner.deliver.delivered.create_staging_file", refused)
     result = run_cli(capsys, "export", str(out), "--to", str(tmp_path / "delivery"))
     assert result.code == 3, result.err
     assert f"no permission to write fr-FR/MUG-01.png in {tmp_path / 'delivery'}" in result.err
@@ -149,6 +157,7 @@ def test_report_on_a_read_only_folder_offers_no_option_it_does_not_have(out, tmp
 @pytest.mark.parametrize(
     "command", [("report",), ("export", "--to", "delivery"), ("review", "--no-browser")]
 )
+@posix_only("/dev/null")
 def test_a_file_or_a_device_given_as_outdir_is_said_to_be_no_output_folder(
     tmp_path, capsys, command
 ):
@@ -162,6 +171,7 @@ def test_a_file_or_a_device_given_as_outdir_is_said_to_be_no_output_folder(
         assert "no run has written" not in result.err
 
 
+@posix_only("/dev/null")
 def test_verify_of_a_folder_no_run_wrote_does_not_send_you_to_report(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     result = run_cli(capsys, "verify", str(tmp_path / "empty"))
@@ -173,6 +183,7 @@ def test_verify_of_a_folder_no_run_wrote_does_not_send_you_to_report(tmp_path, c
     assert "'/dev/null' is a device, a pipe or a socket, neither an output folder" in device.err
 
 
+@posix_only("/dev/null")
 def test_init_into_a_file_a_device_or_under_a_file_says_it_is_not_a_folder(tmp_path, capsys):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("mine")
@@ -222,7 +233,8 @@ def test_report_on_a_full_disk_does_not_talk_of_paid_results(out, capsys, monkey
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr("runner.report.atomic.temp_beside", full)
-    result = run_cli(capsys, "report", str(out))
+    # Another separator: results.csv must be written again (reports up to date are not written).
+    result = run_cli(capsys, "report", str(out), "--csv-separator", ";")
     assert result.code == 3, result.err
     assert f"the disk holding {out} is full" in result.err
     assert "make room on that disk, or copy the folder" in result.err

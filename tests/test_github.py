@@ -92,8 +92,8 @@ def test_failed_jobs_become_at_most_ten_errors_on_the_recipe_and_a_summary(
     text = summary.read_text()
     assert "58 done, 0 up to date, 12 failed" in text
     assert "$1.50" in text
-    assert "| market.code=m11 | the API said: 50% &lt;no&gt; |" in text  # all 12, escaped
-    assert "`out/report.html`" in text
+    assert "| market.code=m11 | the API said\\: 50% \\<no\\> |" in text  # all 12, escaped
+    assert "<code>out/report.html</code>" in text
     assert str(tmp_path) not in text  # no absolute path in what GitHub shows
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import errno
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from runner.diagnostics import StateError
+from runner.exclusive import NOTE_OFFSET
 from runner.execute.lock import OutputLock
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,13 +59,20 @@ def test_a_second_run_is_refused_while_another_process_holds_the_folder(tmp_path
         holder.wait()
     with OutputLock(out) as lock:
         assert lock.held
-        assert (out / ".backdrop" / "lock").read_text().strip() == str(os.getpid())
+        assert holder_note(out / ".backdrop" / "lock") == str(os.getpid())
+
+
+def holder_note(path: Path) -> str:
+    # Read as a contender does: past the byte Windows' lock keeps others from reading.
+    with path.open("rb") as handle:
+        handle.seek(NOTE_OFFSET)
+        return handle.read().decode().strip()
 
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with _start_holder(out) as holder:
-        holder.send_signal(signal.SIGKILL)
+        holder.kill()  # SIGKILL; TerminateProcess on Windows
         holder.wait()
     assert (out / ".backdrop" / "lock").exists()
     with OutputLock(out) as lock:
@@ -78,3 +86,29 @@ def test_the_lock_also_excludes_a_second_holder_in_the_same_process(tmp_path: Pa
         assert first.held
     with OutputLock(tmp_path) as again:
         assert again.held
+
+
+@pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="no O_NOFOLLOW (Windows)")
+def test_a_lock_file_planted_as_a_symlink_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "notes.txt"
+    victim.write_text("keep me")
+    (tmp_path / "out" / ".backdrop").mkdir(parents=True)
+    (tmp_path / "out" / ".backdrop" / "lock").symlink_to(victim)
+    with pytest.raises(StateError, match=r"cannot write \.backdrop/lock in"):
+        OutputLock(tmp_path / "out").acquire()
+    assert victim.read_text() == "keep me"  # opened read-write and truncated, it would be gone
+
+
+def test_a_file_system_that_cannot_lock_is_told_apart_from_a_busy_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import filelock
+
+    def no_locks(fd: int, *, blocking: bool = True) -> bool:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))  # an NFS mount without lockd
+
+    monkeypatch.setattr(filelock, "lock_descriptor", no_locks)
+    with pytest.raises(StateError) as err:
+        OutputLock(tmp_path).acquire()
+    assert err.value.message == f"cannot lock {tmp_path / '.backdrop' / 'lock'}: No locks available"
+    assert err.value.hint == "put the output folder on a local disk"

@@ -10,15 +10,19 @@ import pytest
 from runner.execute.pacer import Pacer
 from runner.execute.pacing import (
     CUBIC_BETA,
+    CUBIC_SCALE,
     IN_FLIGHT_MARGIN,
     LATENCY_HEADROOM,
     MAX_IN_FLIGHT,
+    MIN_RATE_SHARE,
     PacingController,
+    Ticket,
 )
 from tests.pacing_sim import (
     ConcurrencyCap,
     FixedWindow,
     Limit,
+    QueuedCap,
     SlidingWindow,
     TokenBucket,
     Unlimited,
@@ -124,7 +128,10 @@ def test_a_burst_of_429s_counts_once():
         controller.refused(ticket, now + 0.01, 1.0)
     assert controller.refusals == 60
     assert controller.cuts == 1
-    assert controller.rate == pytest.approx(30 * CUBIC_BETA, rel=0.02)
+    # Nothing sent in those two seconds got in: the one cut goes as low as a cut goes, and
+    # nothing was let in to tell of a concurrency cap.
+    assert controller.rate == pytest.approx(30 * MIN_RATE_SHARE)
+    assert controller.concurrency_limit is None
 
 
 def test_429s_to_requests_sent_before_the_cut_do_not_cut_again():
@@ -258,3 +265,155 @@ def test_a_cancelled_waiter_gives_its_place_back():
             again.ok()
 
     asyncio.run(scenario())
+
+
+# -- refusals that come back late ------------------------------------------------------------------
+
+
+def first_burst(cap: int, latency: float | tuple[float, float]) -> float:
+    """The 429s no client can avoid against a cap whose 429s take a generation's time: those
+    sent past the cap before the first 429 can come back. With every generation taking the
+    same time, the places freed meanwhile take the rest."""
+    sent_meanwhile = RPM / 60 * LATENCY  # one refusal delay's worth, at the target
+    return sent_meanwhile - cap if isinstance(latency, float) else sent_meanwhile
+
+
+@pytest.mark.parametrize("latency", [LATENCY, (3.0, 5.0)], ids=["fixed", "3-5s"])
+@pytest.mark.parametrize("cap", [30, 60, 100])
+def test_a_concurrency_cap_whose_429s_come_one_latency_late_is_learned(cap: int, latency):
+    outcome = simulate(
+        ConcurrencyCap(cap), jobs=JOBS, rpm=RPM, latency=latency, refusal_latency=LATENCY
+    )
+    controller = outcome.controller
+    assert controller.concurrency_limit is not None
+    assert cap - 2 <= controller.concurrency_limit <= cap + 2
+    # The first burst, then a few: was 42% of all requests refused against a cap of 60, the
+    # cap never learned (each 429 judged by the count in flight when it came back).
+    assert outcome.refused <= first_burst(cap, latency) + 0.05 * JOBS
+    ideal = JOBS * LATENCY / cap + LATENCY
+    assert outcome.wall <= ideal * 1.15
+
+
+@pytest.mark.parametrize("late", [(3.0, 5.0), (0.0, 0.5)], ids=["3-5s", "0-0.5s"])
+@pytest.mark.parametrize("cap", [30, 60, 100])
+def test_a_cap_whose_429s_come_back_out_of_order_is_learned(cap: int, late):
+    # Each 429 takes its own time: one sent later may come back first, and a request's level
+    # is known only once those sent before it have had time to come back too.
+    outcome = simulate(
+        ConcurrencyCap(cap), jobs=JOBS, rpm=RPM, latency=LATENCY, refusal_latency=late
+    )
+    controller = outcome.controller
+    assert controller.concurrency_limit is not None
+    assert cap - 2 <= controller.concurrency_limit <= cap + 2
+    assert outcome.refused <= max(0.0, RPM / 60 * late[1] - cap) + 0.08 * JOBS
+    assert outcome.wall <= (JOBS * LATENCY / cap + LATENCY) * 1.15
+
+
+def test_a_late_429_is_judged_by_what_the_server_had_let_in():
+    controller = PacingController(RPM, now=0.0)
+    tickets = [controller.sent(i / 30) for i in range(70)]  # 70 in flight
+    # The server let 60 in; it refused the next ten, but says so only a generation later.
+    for ticket in tickets[60:]:
+        controller.refused(ticket, ticket.sent_at + LATENCY, 1.0)
+    assert [ticket.in_flight for ticket in tickets[60:]] == list(range(61, 71))
+    assert [controller.level(ticket) for ticket in tickets[60:]] == [61] * 10
+    # Answered at once, a 429 no longer stands between later requests and the server.
+    quick = PacingController(RPM, now=0.0)
+    first, second = quick.sent(0.0), quick.sent(0.1)
+    quick.refused(first, 0.05, 1.0)
+    assert quick.level(second) == 2
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [
+        pytest.param(SlidingWindow(30), id="sliding-1s"),
+        pytest.param(FixedWindow(30, 1.0), id="fixed-per-second"),
+        pytest.param(FixedWindow(1800, 60.0), id="fixed-per-minute"),
+        pytest.param(TokenBucket(30, 3), id="token-bucket"),
+    ],
+)
+def test_rate_limits_whose_429s_come_late_are_met_with_few_refusals(limit: Limit):
+    outcome = simulate(limit, jobs=JOBS, rpm=RPM, latency=LATENCY, refusal_latency=LATENCY)
+    assert outcome.refused_share < 0.02
+    assert outcome.wall <= IDEAL * 1.10
+    assert outcome.controller.concurrency_limit is None
+
+
+@pytest.mark.parametrize(
+    "limit",
+    [
+        pytest.param(SlidingWindow(30), id="sliding-1s"),
+        pytest.param(FixedWindow(30, 1.0), id="fixed-per-second"),
+        pytest.param(TokenBucket(30, 3), id="token-bucket"),
+    ],
+)
+def test_a_target_above_a_limit_whose_429s_come_late_settles_at_the_limit(limit: Limit):
+    outcome = simulate(limit, jobs=JOBS, rpm=RPM * 1.2, latency=LATENCY, refusal_latency=LATENCY)
+    # 6 a second too many for the 4 s before the first 429 can come back: 4% of the requests.
+    assert outcome.refused_share < 0.08  # was 11 to 14%
+    assert outcome.wall <= IDEAL * 1.12  # was 1.20 to 1.22
+    learned = outcome.controller.concurrency_limit
+    assert learned is None or learned >= 0.9 * 30 * LATENCY
+
+
+def test_a_cap_that_queues_requests_and_refuses_them_after_a_while_is_learned():
+    # A request past the cap waits for a place, and is refused when it has waited as long as a
+    # generation takes.
+    outcome = simulate(QueuedCap(60, LATENCY), jobs=JOBS, rpm=RPM, latency=LATENCY)
+    assert outcome.refused_share < 0.05  # was 9.5%
+    assert outcome.wall <= (JOBS * LATENCY / 60 + LATENCY) * 1.05
+
+
+def test_past_the_rate_that_worked_cubic_probes_more_slowly_when_429s_come_late():
+    def cut(delay: float) -> PacingController:
+        controller = PacingController(RPM * 2, now=0.0)  # the user allows 60/s
+        sent_at = 10.0
+        controller._sends.extend(sent_at - 2.0 + i / 30 for i in range(60))  # 30/s worked
+        controller.in_flight = 1
+        controller.refused(Ticket(sent_at, 61), sent_at + delay, None)
+        assert controller.rate == pytest.approx(30 * CUBIC_BETA, rel=0.05)
+        return controller
+
+    quick, late = cut(0.02), cut(LATENCY)
+    k = (30 * (1 - CUBIC_BETA) / CUBIC_SCALE) ** (1 / 3)
+    for controller, cut_at in ((quick, 10.02), (late, 10.0 + LATENCY)):
+        controller._update_rate(cut_at + k)
+        assert controller.rate == pytest.approx(30, rel=0.05)  # back to what worked, as soon
+    quick._update_rate(10.02 + k + LATENCY)
+    late._update_rate(10.0 + LATENCY + k + LATENCY)
+    assert quick.rate >= 30 + CUBIC_SCALE * LATENCY**3 * 0.95  # the AWS SDKs' curve
+    assert late.rate <= 30 + CUBIC_SCALE * 1.05  # a quarter of the time past: 1/64 the climb
+
+
+def test_a_late_429_sent_before_the_cap_was_learned_is_not_a_failed_probe():
+    controller = PacingController(RPM, now=0.0)
+    controller.latency = LATENCY
+    stale = [controller.sent(0.0) for _ in range(61)][-1]  # the 61st, sent before ...
+    controller.concurrency_limit, controller._limit_set_at = 60, 3.0  # ... the cap was learned
+    controller._next_probe = 3.0 + 2.0 * LATENCY
+    controller.refused(stale, LATENCY, 1.0)
+    assert controller.concurrency_limit == 60
+    assert controller.concurrency_cuts == 0
+    assert controller._next_probe == 3.0 + 2.0 * LATENCY  # no backoff: old news
+    probe = controller.sent(5.0)  # the 61st again, after it: a failed probe
+    controller.refused(probe, 5.0 + LATENCY, 1.0)
+    assert controller.concurrency_cuts == 1
+    assert controller._next_probe == pytest.approx(5.0 + LATENCY + 2 * 2.0 * LATENCY)
+
+
+def test_a_429_is_judged_once_those_sent_before_it_can_have_come_back():
+    controller = PacingController(RPM, now=0.0)
+    tickets = [controller.sent(i / 30) for i in range(66)]  # the server lets the first 60 in
+    last = tickets[65]
+    for ticket in tickets[:51]:
+        controller.succeeded(ticket, ticket.sent_at + LATENCY)
+    controller.refused(last, last.sent_at + 3.5, 1.0)  # the last one's 429 is back first ...
+    assert controller.cuts == 0  # ... and waits for those of the five sent before it
+    for ticket in tickets[51:60]:
+        controller.succeeded(ticket, ticket.sent_at + LATENCY)
+    for ticket in tickets[60:65]:
+        controller.refused(ticket, ticket.sent_at + 4.5, 1.0)
+    assert controller.cuts == 1
+    assert [controller.level(ticket) for ticket in tickets[60:]] == [61] * 6
+    assert controller._held_level == 61  # not 66, what was in flight when the last was sent

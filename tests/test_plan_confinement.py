@@ -112,7 +112,7 @@ def test_an_unknown_axis_source_is_an_error_not_a_glob(tmp_path):
     axes, problems = load_axes(_with_axes(recipe, odd))
     assert axes == ()
     assert [d.message for d in problems] == ["unknown axis source 'cvs' (did you mean 'csv'?)"]
-    assert set(SOURCES) == {"inline", "csv", "yaml", "glob"}
+    assert set(SOURCES) == {"inline", "csv", "yaml", "glob", "xlsx"}
 
 
 def _with_axes(recipe, *axes):

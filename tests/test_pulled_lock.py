@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -118,7 +119,16 @@ def test_a_pulled_lock_is_not_paid_for_again_nor_moved_aside(pulled, capsys, ser
     assert "Up to date by backdrop.lock:" in told
     assert images(OUT) == before  # CI's images, byte for byte; nothing kept as .edited
     assert not [path for path in images(OUT) if ".edited" in path]
-    assert (OUT / LOCK_NAME).read_bytes() == lock  # git stays clean
+    # The outputs are CI's, as pulled. The spending record gains what Anna's own v1 run paid
+    # in this folder (her state knew it, the lock did not): the budget counts it for everyone.
+    pulled_lock, now = json.loads(lock), json.loads((OUT / LOCK_NAME).read_bytes())
+    assert now["outputs"] == pulled_lock["outputs"]
+    ci_runs = {g["run"] for g in pulled_lock["generations"]}
+    added = [g for g in now["generations"] if g not in pulled_lock["generations"]]
+    assert len(added) == 2 and not {g["run"] for g in added} & ci_runs  # v1: two jobs
+    assert all(g in now["generations"] for g in pulled_lock["generations"])
+    lock = (OUT / LOCK_NAME).read_bytes()
+    assert run(capsys, server).out and (OUT / LOCK_NAME).read_bytes() == lock  # then git-quiet
     assert planned(capsys) == 0
 
     def no_hashing(*args: object) -> None:

@@ -135,8 +135,9 @@ def test_a_top_level_key_behind_an_odd_space_is_named_once(space: str, name: str
     # recipe looked both to miss 'prompt' and to have an unknown key.
     assert rendered(VALID.replace("prompt:", f"{space}prompt:")) == [
         f"r.yaml:12:1: error: the key 'prompt' is preceded by a {name}\n"
-        f'    12 | {space}prompt: "a ceramic mug in {{{{ season }}}}"\n'
-        "       | ^^^^^^^\n"
+        # The snippet writes the invisible character out, so that the caret shows it.
+        f'    12 | \\u{ord(space):04x}prompt: "a ceramic mug in {{{{ season }}}}"\n'
+        "       | ^^^^^^^^^^^^\n"
         "    hint: retype the start of that line with ordinary spaces (this character often comes"
         " with text pasted from Word, a web page or a chat)"
     ]
@@ -209,7 +210,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
             "season: [spring, summer]",
             "season: spring",
             "r.yaml:10:11: error: matrix.season: expected a list of values or a mapping with one "
-            "of csv, yaml or glob, got 'spring'",
+            "of csv, yaml, glob or xlsx, got 'spring'",
         ),
         (
             "season: [spring, summer]",
@@ -224,7 +225,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
         (
             "season: [spring, summer]",
             "season: { csv: a.csv, glob: '*.png' }",
-            "r.yaml:10:11: error: matrix.season: give exactly one of csv, yaml or glob",
+            "r.yaml:10:11: error: matrix.season: give exactly one of csv, yaml, glob or xlsx",
         ),
         (
             "season: [spring, summer]",
@@ -280,7 +281,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "many.yaml:5:6: error: defaults.n: 11 is more than the maximum of 10",
         "many.yaml:6:3: error: defaults: unknown key 'qualty' (did you mean 'quality'?)",
         "many.yaml:8:11: error: matrix.season: expected a list of values or a mapping with one "
-        "of csv, yaml or glob, got 'spring'",
+        "of csv, yaml, glob or xlsx, got 'spring'",
         "many.yaml:9:13: error: matrix.market: unknown key 'csvv' (did you mean 'csv'?)",
         "many.yaml:11:1: error: unknown key 'promt' (did you mean 'prompt'?)",
     ]

@@ -15,6 +15,7 @@ from runner.emulator import EmulatorConfig, EmulatorServer
 from runner.execute.state import StateStore
 from runner.plan.model import ImageSource
 from runner.report import verify_outputs, write_reports
+from tests.junit_support import assert_counts_match_results, assert_valid
 from tests.runhelp import API_KEY, make_plan, run
 
 pytestmark = pytest.mark.slow
@@ -58,12 +59,14 @@ def test_every_report_from_a_real_run(tmp_path: Path, server) -> None:
     assert any(row["prompt"].startswith("'=HYPERLINK(") for row in rows)
     assert not any(row["prompt"].startswith("=") for row in rows)
     failed = [row for row in rows if row["status"] == "failed"]
-    assert failed and all("asset not found" in row["error"] for row in failed)
+    assert failed and all("is not a known asset" in row["error"] for row in failed)
 
     suite = ET.parse(paths["junit.xml"]).getroot()
     assert suite.get("tests") == "6" and suite.get("failures") == "3"
+    assert_valid(paths["junit.xml"])
+    assert_counts_match_results(paths["junit.xml"], paths["results.json"])
     messages = [f.get("message") or "" for f in suite.iter("failure")]
-    assert all("asset not found: images/no-such-asset.png" in m for m in messages)
+    assert all("imageUrl 'images/no-such-asset.png' is not a known asset" in m for m in messages)
 
     page = paths.html.read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
@@ -81,8 +84,8 @@ def test_an_unchanged_rerun_leaves_the_lock_byte_for_byte(tmp_path: Path, server
     written = write_reports(StateStore.read_snapshot(plan.output_dir), plan.output_dir)
     first = written["backdrop.lock"]
     before = first.read_bytes()
-    run(plan, server)  # everything is skipped now
+    run(plan, server)  # everything is left alone now
     snapshot = StateStore.read_snapshot(plan.output_dir)
-    assert {job.status for job in snapshot.jobs} == {"skipped"}
+    assert {job.status for job in snapshot.jobs} == {"done"}
     write_reports(snapshot, plan.output_dir)
     assert first.read_bytes() == before

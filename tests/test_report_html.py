@@ -83,14 +83,15 @@ def test_source_image_sits_beside_its_results(written, tmp_path: Path) -> None:
     assert (out / "../src/mug.png").resolve() == (tmp_path / "src" / "mug.png").resolve()
 
 
-def test_header_gives_totals_time_cost_recipe_and_date(written) -> None:
+def test_header_gives_totals_cost_recipe_and_the_latest_generation(written) -> None:
     _, _, _, page = written
     text = " ".join(page.text)
-    assert "12 jobs" in text and "10 done" in text and "1 failed" in text
-    assert "1 skipped (done earlier)" in text
-    assert "took 4 min 31 s" in text
-    assert "estimated cost $1.23 (an estimate at list prices)" in text
-    assert "Run 2024-05-01 14:03 UTC" in text
+    assert "12 jobs" in text and "11 done" in text and "1 failed" in text
+    assert "skipped" not in text and "took" not in text  # a run's doings, not the folder's
+    # 12 images at $0.063, the one done by an earlier run included.
+    assert "estimated cost so far $0.76 (list prices, not a bill)" in text
+    assert "maybe charged" not in text
+    assert "Last generated 2024-05-01 14:03 UTC" in text
     assert "spring-campaign" in text
 
 
@@ -105,8 +106,8 @@ def test_filters_list_every_status_and_axis_value(written) -> None:
     _, _, _, page = written
     rows = [a for a in page.all("div") if a.get("data-filter")]
     assert [r["data-filter"] for r in rows] == ["status", "axis", "axis", "axis"]
-    statuses = [a.get("data-value") for a in page.all("button")][:4]
-    assert statuses == ["all", "done", "skipped", "failed"]
+    statuses = [a.get("data-value") for a in page.all("button")][:3]
+    assert statuses == ["all", "done", "failed"]
     text = "".join(page.text)
     assert "season" in text and "@SUM(1+1)*cmd|' /C calc'!A0" in text
 

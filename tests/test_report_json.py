@@ -35,26 +35,29 @@ def test_the_schema_is_shipped_in_the_package() -> None:
     assert json.loads(shipped.read_text(encoding="utf-8")) == json.loads(SCHEMA_PATH.read_text())
 
 
-def test_written_results_validate_and_hold_the_run(tmp_path: Path, schema: dict[str, Any]) -> None:
+def test_written_results_validate_and_describe_the_folder(
+    tmp_path: Path, schema: dict[str, Any]
+) -> None:
     out = tmp_path / "out"
     snapshot = build_snapshot(out, make_sources(tmp_path / "src"), campaign_specs())
     data = json.loads(write_reports(snapshot, out)["results.json"].read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(data)
+    assert data["format_version"] == 2 and data["tool"] == {"name": "backdrop"}
     assert data["recipe"] == {"name": "spring-campaign", "path": "recipes/spring-campaign.yaml"}
-    assert data["run"]["id"] == "run-0001" and data["run"]["duration_s"] == 271.0
-    assert data["totals"] == {
-        "jobs": 12,
-        "done": 10,
-        "skipped": 1,
-        "failed": 1,
-        "pending": 0,
-        "images": 12,
-    }
-    first, failed = data["jobs"][0], data["jobs"][1]
+    assert "run" not in data  # the latest run's id and times are the run's news, not the folder's
+    assert data["updated_at"] == "2024-05-01T14:03:00Z"  # the latest generation's run
+    # Twelve images generated at $0.063 (medium, non-square), the job done earlier's included.
+    assert data["estimated_cost_usd"] == pytest.approx(12 * 0.063)
+    assert data["maybe_charged_usd"] == 0
+    assert data["totals"] == {"jobs": 12, "done": 11, "failed": 1, "pending": 0, "images": 12}
+    first, failed, earlier = data["jobs"][0], data["jobs"][1], data["jobs"][2]
     assert first["vars"]["market"]["setting"] == "un café parisien"
     assert first["prompt_object"]["n"] == 2 and len(first["files"]) == 2
     assert set(first["files"][0]) == {"path", "sha256", "width", "height", "bytes"}
-    assert failed["status"] == "failed" and failed["files"] == [] and failed["attempts"] == 3
+    assert first["generated_at"] == "2024-05-01T14:03:00Z" and first["record_uuid"] == "uuid-0"
+    assert earlier["status"] == "done" and earlier["generated_at"] == "2024-04-20T09:15:00Z"
+    assert failed["status"] == "failed" and failed["files"] == []
+    assert failed["generated_at"] is None and "attempts" not in failed
     assert failed["error"].endswith('<b>"policy"</b> & more')
     assert "imageUrl" not in first["prompt_object"]
     assert "日本語のプロンプト" in data["jobs"][3]["prompt_object"]["prompt"]
@@ -68,6 +71,5 @@ def test_an_unfinished_run_validates_too(tmp_path: Path, schema: dict[str, Any])
     snapshot = dataclasses.replace(snapshot, finished_at=None)
     data = json.loads(write_reports(snapshot, tmp_path)["results.json"].read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(data)
-    assert data["run"]["finished_at"] is None and data["run"]["duration_s"] is None
     assert [job["status"] for job in data["jobs"][5:7]] == ["pending", "pending"]
     assert data["totals"]["pending"] == 2

@@ -35,6 +35,7 @@ from runner.review.decisions import (
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "review.schema.json"
 
+A_SHA, B_SHA = "a" * 64, "0123456789abcdef" * 4
 SAMPLE = Review(
     {
         "fr-FR/MUG-02": Decision(
@@ -43,7 +44,12 @@ SAMPLE = Review(
             take=3,
             history=(EarlierTake(1, "rejected", 2, "wrong season"), EarlierTake(2, "rejected")),
         ),
-        "de-DE/MUG-01": Decision("approved", pick=2),
+        "de-DE/MUG-01": Decision(
+            "approved",
+            pick=2,
+            sha256=(A_SHA, B_SHA),
+            history=(EarlierTake(1, "approved", 1, reason="recipe changed: prompt"),),
+        ),
         "no": Decision(),
         "1e5": Decision("approved"),
     }
@@ -51,6 +57,7 @@ SAMPLE = Review(
 SAMPLE_TEXT = """\
 # Review decisions for this output folder, written by `backdrop review`.
 # Keyed by output path without extension. Safe to edit by hand; commit it with the images.
+# sha256: the images a decision was made on; it holds for those images only.
 version: 1
 jobs:
   "1e5":
@@ -58,6 +65,14 @@ jobs:
   de-DE/MUG-01:
     status: approved
     pick: 2
+    sha256:
+      - aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+      - 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+    history:
+      - take: 1
+        status: approved
+        pick: 1
+        reason: "recipe changed: prompt"
   fr-FR/MUG-02:
     status: rejected
     note: "too \\"dark\\"\\nand wrong"
@@ -132,7 +147,13 @@ def test_any_key_and_note_survive_a_round_trip(
     tmp_path_factory: pytest.TempPathFactory, keys: list[str], note: str, pick: int | None
 ) -> None:
     folder = tmp_path_factory.mktemp("rt")
-    review = Review({key: Decision("rejected", pick, note or None) for key in keys})
+    earlier = (EarlierTake(1, "approved", pick, reason=note or None),)
+    review = Review(
+        {
+            key: Decision("rejected", pick, note or None, history=earlier, sha256=(A_SHA,) * 2)
+            for key in keys
+        }
+    )
     save_review(folder, review)
     assert load_review(folder) == review
     assert yaml.safe_load((folder / REVIEW_NAME).read_text(encoding="utf-8"))["jobs"].keys() == (
@@ -179,11 +200,15 @@ def test_other_mistakes_name_their_place(tmp_path: Path) -> None:
     assert errors_for(tmp_path, "version: 1\njobs:\n  a:\n    status: pending\n  a: {}\n") == [
         "review.yaml:5:3: error: duplicate key 'a' (first defined on line 3)"
     ]
-    history = "version: 1\njobs:\n  a:\n    status: pending\n    history:\n      - {take: 1}\n"
+    history = "version: 1\njobs:\n  a:\n    status: pending\n    history:\n      - {take: 2}\n"
     assert errors_for(tmp_path, history) == [
-        "review.yaml:6:7: error: jobs.a.history: the history of 'a' must list earlier takes "
-        "(below take 1), oldest first",
+        "review.yaml:6:7: error: jobs.a.history: the history of 'a' must list earlier "
+        "decisions (take 1 or before), oldest first",
         "review.yaml:6:9: error: jobs.a.history[0]: missing required key 'status'",
+    ]
+    hashes = "version: 1\njobs:\n  a:\n    status: approved\n    sha256: [abc]\n"
+    assert errors_for(tmp_path, hashes) == [
+        "review.yaml:5:14: error: jobs.a.sha256[0]: 'abc' does not have the expected form"
     ]
 
 
@@ -265,13 +290,16 @@ _earlier = _fields(
     {"take": st.integers(1, 1000), "status": _status},
     pick=st.integers(1, 10),
     note=st.text(max_size=4),
+    reason=st.text(max_size=4),
 )
+_sha = st.sampled_from(["a" * 64, "A" * 64, "a" * 63, "g" * 64, "0" * 65, "\u0661" * 64])
 _entry = _fields(
     {"status": _status},
     pick=st.integers(1, 10),
     note=st.text(max_size=4),
     take=st.integers(1, 1000),
     history=st.lists(_mostly(_earlier), max_size=2),
+    sha256=st.lists(_mostly(_sha), max_size=11),
 )
 _key = st.tuples(st.integers(0, 9), st.text(min_size=1, max_size=3)).map(
     lambda t: "" if t[0] == 9 else t[1]
@@ -313,3 +341,23 @@ def test_a_hand_edit_right_after_a_write_is_read(tmp_path: Path) -> None:
         handle.seek(0)
         handle.write(text.replace(b"approved", b"rejected"))
     assert load_review(tmp_path).decision("a").status == "rejected"
+
+
+@given(
+    st.lists(
+        st.text(alphabet="ab.-/1é", min_size=1, max_size=12).filter(
+            lambda path: not path.startswith("/") and path.strip("/.") != ""
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_a_review_key_is_the_first_output_without_its_extension_as_pathlib_says(outputs):
+    from pathlib import PurePosixPath
+
+    try:
+        stem = str(PurePosixPath(outputs[0]).with_suffix(""))
+    except ValueError:  # a path pathlib cannot strip ("a/..") is never an output
+        return
+    expected = stem.removesuffix("-1") if len(outputs) > 1 else stem
+    assert review_key(outputs) == expected

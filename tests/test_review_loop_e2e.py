@@ -30,9 +30,15 @@ channels:
 
 
 def decide(out: Path, key: str, **fields: object) -> None:
+    """A decision made on the job's current images, as the review page makes it."""
     from dataclasses import replace
 
-    set_decision(out, key, lambda d: replace(d, **fields))  # type: ignore[arg-type]
+    from runner.execute.state import StateStore
+    from runner.review.decisions import review_key
+
+    jobs = StateStore.read_snapshot(out).jobs
+    images = next(tuple(f.sha256 for f in j.files) for j in jobs if review_key(j.outputs) == key)
+    set_decision(out, key, lambda d: replace(d, **fields, sha256=images))  # type: ignore[arg-type]
 
 
 def results(out: Path) -> dict[str, dict[str, object]]:

@@ -70,8 +70,9 @@ def test_a_rerun_skips_everything_and_pays_nothing(tmp_path, server):
     assert len(ledger(server)) == charged
     assert events.started == []  # nothing to start: skipped jobs are only reported
     assert set(events.statuses().values()) == {"skipped"}
+    # The run left them alone; the folder holds them done, as before.
     statuses = {job.status for job in StateStore.read_snapshot(plan.output_dir).jobs}
-    assert statuses == {"skipped"}
+    assert statuses == {"done"}
 
 
 def test_a_changed_prompt_reruns_only_its_own_jobs(tmp_path, server):
@@ -126,7 +127,7 @@ def test_a_refused_request_fails_that_job_with_the_apis_message(tmp_path, server
     assert (result.done, result.failed) == (1, 1)
     (failure,) = result.failures
     assert failure.label == "product=GONE season=spring"
-    assert "asset not found: images/no-such-asset.png" in failure.message
+    assert "imageUrl 'images/no-such-asset.png' is not a known asset" in failure.message
     assert failure.vars["product"] == "GONE"
     snapshot = StateStore.read_snapshot(plan.output_dir)
     failed = [job for job in snapshot.jobs if job.status == "failed"]

@@ -59,6 +59,21 @@ def test_429s_with_retry_after_are_waited_out(tmp_path):
     assert (result.done, charged) == (6, 6)
 
 
+def test_429s_answered_late_by_a_concurrency_cap_are_waited_out(tmp_path):
+    # The cap's 429s come only after a generation's time, as from servers that hold a request
+    # before refusing it; the controller hears of each one late.
+    config = EmulatorConfig(
+        max_in_flight=3, latency=0.1, refusal_delay=0.1, retry_after=False, cache_results=True
+    )
+    plan = make_plan(tmp_path)
+    with EmulatorServer(config) as server:
+        result = run(plan, server, fast_options(max_attempts=20))
+        refused = answers(server, "POST /api/features", "429")
+        charged = len(ledger(server))
+    assert refused > 0
+    assert (result.done, charged) == (6, 6)
+
+
 def test_cut_downloads_are_retried_without_generating_again(tmp_path):
     config = EmulatorConfig(truncate_rate=0.5, cache_results=True, seed=2)
     plan = make_plan(tmp_path, n=2)
@@ -136,7 +151,7 @@ def test_a_refused_key_stops_the_run_with_one_message_and_keeps_done_jobs(tmp_pa
     assert len(events.stopping) == 1
     assert refused <= 2  # no new work after the first refusal, only requests already sent
     snapshot = StateStore.read_snapshot(plan.output_dir)
-    assert sorted(job.status for job in snapshot.jobs) == ["pending"] * 4 + ["skipped"] * 2
+    assert sorted(job.status for job in snapshot.jobs) == ["done"] * 2 + ["pending"] * 4
 
 
 def test_running_out_of_credits_stops_scheduling(tmp_path):

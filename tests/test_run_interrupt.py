@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from runner.execute.state import StateStore
+from tests.platforms import posix_only
+
+# os.kill(pid, SIGINT) ends a process there; tests/test_portable.py covers Ctrl-C on Windows.
+pytestmark = posix_only("SIGINT to send to a process")
 
 _CHILD = textwrap.dedent(
     """

@@ -22,7 +22,10 @@ import pytest
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
+from tests.platforms import posix_only
 
+# On Windows, tests/test_portable.py drains on Ctrl-C through the path Windows takes.
+pytestmark = posix_only("SIGHUP, and SIGINT cannot be sent to one child process there")
 KEY = "sk-TEST-signals-3b9d2e7f"
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 REPO = Path(__file__).resolve().parents[1]

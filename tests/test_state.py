@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -15,6 +16,8 @@ import pytest
 from runner.diagnostics import EXIT_USAGE, StateError
 from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
+from runner.recipe.model import DEFAULT_PRICES, PriceTable
+from tests.platforms import WINDOWS
 from tests.statehelp import make_job, make_plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +46,7 @@ def test_a_new_run_records_the_plan_in_order(tmp_path: Path) -> None:
     assert snap.recipe_name == "demo"
     assert snap.axes == ("product", "season")
     assert (snap.report_rows, snap.report_columns) == ("product", "season")
-    assert snap.estimated_cost_usd == plan.cost().total_usd
+    assert snap.estimated_cost_usd == 0  # nothing generated yet: the run's cost is what it made
     assert snap.finished_at is None
     assert [j.key for j in snap.jobs] == [j.key for j in plan.jobs]
     first = snap.jobs[0]
@@ -54,6 +57,21 @@ def test_a_new_run_records_the_plan_in_order(tmp_path: Path) -> None:
     assert first.outputs == ("summer/P0-0.png", "summer/P0-1.png")
     assert first.image_path == "/src/images/mug.png"
     assert snap.totals()["pending"] == 4
+
+
+def test_a_runs_cost_is_what_it_generated_each_answer_once(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, 3)
+    first, second, _ = (job.key for job in plan.jobs)
+    one_job = plan.cost().total_usd / 3
+    with StateStore.open(tmp_path) as store:
+        store.begin_run(plan, "run-1")
+        store.record_generation(first, "uuid-1", ["images/a.png"], None, 990)
+        store.record_generation(first, "uuid-1", ["images/a.png"], None, 990)  # the same answer
+        store.record_generation(second, "uuid-2", [], None, 990)  # no result: not charged
+        store.mark_failed(second, "refused")
+        assert store.run_cost_usd == store.snapshot().estimated_cost_usd == round(one_job, 4)
+        store.begin_run(plan, "run-2")  # the next run starts from nothing
+        assert store.run_cost_usd == store.snapshot().estimated_cost_usd == 0
 
 
 def test_a_job_goes_from_attempt_to_generation_to_files_to_done(tmp_path: Path) -> None:
@@ -81,11 +99,11 @@ def test_a_job_goes_from_attempt_to_generation_to_files_to_done(tmp_path: Path) 
     assert job.duration_s == 12.5
     assert snap.finished_at is not None
     assert snap.totals() == {
-        "jobs": 2, "done": 1, "skipped": 0, "failed": 0, "pending": 1, "images": 1
+        "jobs": 2, "done": 1, "failed": 0, "pending": 1, "images": 1
     }  # fmt: skip
 
 
-def test_a_second_run_keeps_done_jobs_and_reports_them_skipped(tmp_path: Path) -> None:
+def test_a_second_run_keeps_done_jobs_done(tmp_path: Path) -> None:
     plan = make_plan(tmp_path, 3)
     done = plan.jobs[0].key
     with StateStore.open(tmp_path) as store:
@@ -98,14 +116,39 @@ def test_a_second_run_keeps_done_jobs_and_reports_them_skipped(tmp_path: Path) -
         store.begin_run(plan, "run-2")
         assert store.job_state(done).status == "done"
         assert store.job_state(done).files == (_file("summer/P0-0.png"),)
-        store.mark_skipped(done)
         snap = store.snapshot()
     assert snap.run_id == "run-2"
-    assert [j.status for j in snap.jobs] == ["skipped", "pending", "pending"]
-    # Skipped is per run: the job is still done for the next one.
+    # The snapshot tells the folder: a job done by an earlier run is done, not "skipped".
+    assert [j.status for j in snap.jobs] == ["done", "pending", "pending"]
+
+
+def test_each_run_records_its_recipe_prices_for_the_reports(tmp_path: Path) -> None:
+    plan = dataclasses.replace(
+        make_plan(tmp_path, 1),
+        prices=PriceTable(square={"low": 0.5}, non_square={"low": 0.75}),
+    )
     with StateStore.open(tmp_path) as store:
-        store.begin_run(plan, "run-3")
-        assert store.snapshot().jobs[0].status == "done"
+        store.begin_run(plan, "run-1")
+    assert StateStore.read_snapshot(tmp_path).prices == plan.prices
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [None, "not json", '{"square": {"low": -1}, "non_square": {}}', '{"square": {"low": "1"}}'],
+)
+def test_a_state_without_usable_prices_reads_the_list_prices(tmp_path: Path, recorded) -> None:
+    """A state written before runs recorded prices (read-only: nobody added the column yet), or
+    one whose prices are not prices (a state file can be committed by anyone)."""
+    with StateStore.open(tmp_path) as store:
+        store.begin_run(make_plan(tmp_path, 1), "run-1")
+    conn = sqlite3.connect(tmp_path / ".backdrop" / "state.db")
+    if recorded is None:
+        conn.execute("ALTER TABLE runs DROP COLUMN prices")
+    else:
+        conn.execute("UPDATE runs SET prices = ?", (recorded,))
+    conn.commit()
+    conn.close()
+    assert StateStore.read_snapshot(tmp_path).prices == DEFAULT_PRICES
 
 
 def test_a_changed_prompt_makes_new_jobs_and_leaves_old_ones_out_of_the_snapshot(
@@ -312,9 +355,9 @@ def test_a_sigkilled_writer_loses_no_recorded_generation(tmp_path: Path, kill_af
                 key, count = line.split()
                 recorded[key] = int(count)
         finally:
-            proc.send_signal(signal.SIGKILL)
+            proc.kill()  # SIGKILL; TerminateProcess on Windows
             proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    assert proc.returncode == (1 if WINDOWS else -signal.SIGKILL)
 
     with StateStore.open(out) as store:
         states = store.job_states()

@@ -149,3 +149,22 @@ def test_run_rejected_in_a_fresh_clone_keeps_take_one_from_the_lock(tmp_path, ca
     assert (out / take_path("fr-FR/MUG-01.png", 1)).read_bytes() == take_one
     assert (out / "fr-FR/MUG-01.png").read_bytes() != take_one
     assert not list(out.rglob("*.edited.*"))
+
+
+def test_run_rejected_in_a_rehearsal_paints_a_new_picture(tmp_path, capsys, monkeypatch):
+    """Issue 17: the same request again (nothing changed but the rejection) is a new take that
+    looks new, as on the real API; "Compare with take 1" shows two pictures."""
+    from tests.emulator_support import VISIBLY_DIFFERENT, mean_difference
+
+    monkeypatch.chdir(tmp_path)
+    recipe = write_campaign(tmp_path / "campaign")
+    out = tmp_path / "campaign" / "out" / "deliver-test"
+    assert run_cli(capsys, "run", str(recipe), "--emulate", "-y").code == 0
+    take_one = (out / "fr-FR/MUG-01.png").read_bytes()
+    save_review(out, Review({"fr-FR/MUG-01": Decision(status="rejected", note="try again")}))
+
+    again = run_cli(capsys, "run", str(recipe), "--emulate", "-y", "--rejected")
+    assert again.code == 0, again.err
+    assert (out / take_path("fr-FR/MUG-01.png", 1)).read_bytes() == take_one
+    take_two = (out / "fr-FR/MUG-01.png").read_bytes()
+    assert mean_difference(take_one, take_two) > VISIBLY_DIFFERENT

@@ -27,6 +27,7 @@ from runner.api.errors import (
     RateLimited,
     RejectedError,
     TransientError,
+    UnknownAssetError,
     UnreachableError,
     cap_retry_after,
 )
@@ -38,6 +39,7 @@ from runner.api.network import (
     host_of,
     parse_retry_after,
 )
+from runner.api.unknown_asset import says_asset_unknown
 
 USER_AGENT = f"backdrop/{__version__}"
 REDACTED = "[redacted]"
@@ -255,7 +257,7 @@ class OneMinClient:
                 self.display_url, f"POST {path} answered HTTP {response.status_code}"
             )
         if response.status_code >= 300:
-            raise self._api_error(response)
+            raise self._api_error(response, generation=path == "/api/features")
         return response
 
     def _redact(self, text: str) -> str:
@@ -289,9 +291,10 @@ class OneMinClient:
             f"{doing}: {kind}{detail}",
             "check the network and run again",
             connect_failure=connect_failure(exc),
+            maybe_processed=not isinstance(exc, _NEVER_SENT),
         )
 
-    def _api_error(self, response: httpx.Response) -> Exception:
+    def _api_error(self, response: httpx.Response, *, generation: bool = False) -> Exception:
         status = response.status_code
         message, code = self._error_text(response)
         said = f": {message}" if message else ""
@@ -317,7 +320,11 @@ class OneMinClient:
             return error
         if 400 <= status < 500:
             text = f"the API refused the request (HTTP {status}){said}"
-            return RejectedError(text, status=status, error_code=code)
+            kind = RejectedError
+            content_type = response.headers.get("Content-Type", "")
+            if generation and says_asset_unknown(status, response.content, content_type):
+                kind = UnknownAssetError
+            return kind(text, status=status, error_code=code)
         return ApiProtocolError(f"unexpected HTTP {status} from {self._api_host}", status=status)
 
     def _download_error(self, response: httpx.Response, key: str) -> Exception:
@@ -393,7 +400,10 @@ class OneMinClient:
                     " and cannot wait for it; it may be charged",
                     status=status_code,
                 )
-            raise RejectedError(
+            # An unknown asset said in a failed record is the same refusal as said in a 4xx.
+            words = json.dumps({"message": message, "errorCode": code}).encode()
+            kind = UnknownAssetError if says_asset_unknown(400, words) else RejectedError
+            raise kind(
                 f"the generation ended with status {self._one_line(status) or 'unknown'}{said}",
                 status=status_code,
                 error_code=code,
@@ -453,6 +463,11 @@ def _credits_left(team_user: object) -> int | None:
     if isinstance(limit, int | float) and isinstance(used, int | float):
         return int(limit - used)
     return None
+
+
+# Failures before the whole request went out: the API cannot have acted on it.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError,
+               httpx.WriteTimeout)  # fmt: skip
 
 
 class _TooSlow(Exception):

@@ -46,11 +46,16 @@ class TransientError(RetryableError):
         *,
         status: int | None = None,
         connect_failure: str | None = None,
+        maybe_processed: bool = True,
     ) -> None:
         super().__init__(message, hint, status=status)
         # Set when no connection could be made at all ("connection refused", "host name not
         # found", "timed out connecting"): the server was never reached.
         self.connect_failure = connect_failure
+        # False when the request never went out whole (no connection, none free in the pool,
+        # the sending broke): the API cannot have acted on it, nor charged it. A 5xx, a dropped
+        # answer or a timeout waiting for one leave it unknown.
+        self.maybe_processed = maybe_processed and connect_failure is None
 
 
 class RateLimited(RetryableError):
@@ -125,6 +130,11 @@ class RejectedError(ApiError):
         super().__init__(message, hint)
         self.status = status
         self.error_code = error_code
+
+
+class UnknownAssetError(RejectedError):
+    """A generation refused because its imageUrl names no (longer) known asset: an upload the API
+    forgot (it expired). Nothing was charged; the run uploads the image again and retries once."""
 
 
 class ApiProtocolError(ApiError):

@@ -50,19 +50,26 @@ class PlanInputs:
     allow_outside: tuple[str, ...] = ()
 
 
-def load_plan(recipe_path: str, inputs: PlanInputs | None = None) -> Plan:
+def load_plan(
+    recipe_path: str, inputs: PlanInputs | None = None, *, show_warnings: bool = True
+) -> Plan:
+    """The recipe's plan; its warnings are shown on stderr unless the caller shows them."""
+    from runner import terminal
     from runner.plan.planner import plan_recipe
     from runner.recipe.build import load_recipe
 
     inputs = inputs or PlanInputs()
     recipe = load_recipe(Path(recipe_path))
-    return plan_recipe(
+    plan = plan_recipe(
         recipe,
         output_dir=Path(inputs.output_dir).resolve() if inputs.output_dir else None,
         max_jobs=inputs.max_jobs,
         prices=price_overrides(recipe.prices, inputs.prices) if inputs.prices else None,
         allow_outside=[Path(folder) for folder in inputs.allow_outside],
     )
+    if show_warnings:
+        terminal.show_diagnostics(plan.warnings)
+    return plan
 
 
 def price_overrides(base: PriceTable, items: Sequence[str]) -> PriceTable:

@@ -30,6 +30,11 @@ from runner.diagnostics import UsageError
     "--charge-then-fail-rate", metavar="P", help="Share of generations charged, then answered 504."
 )
 @click.option(
+    "--charge-then-drop-rate",
+    metavar="P",
+    help="Share of generations charged, then hung up on: the answer never arrives.",
+)
+@click.option(
     "--rpm-limit",
     type=click.IntRange(min=1),
     help="API requests per minute accepted; beyond it, 429.",
@@ -48,6 +53,17 @@ from runner.diagnostics import UsageError
     help="API requests answered at once; beyond it, 429 (a concurrency cap).",
 )
 @click.option("--no-retry-after", is_flag=True, help="Send 429 without a Retry-After header.")
+@click.option(
+    "--refusal-delay",
+    metavar="S|LOW-HIGH|latency",
+    help="Answer each 429 this many seconds after the request arrived ('latency': as long as a"
+    " generation takes), as servers that queue a request before refusing it.",
+)
+@click.option(
+    "--transfer-latency",
+    metavar="S|LOW-HIGH",
+    help="Seconds per upload and per asset download, e.g. 0.02.",
+)
 @click.option("--burst-429", metavar="P", help="Share of requests that start a burst of 429s.")
 @click.option("--drop-rate", metavar="P", help="Share of API connections dropped mid-answer.")
 @click.option("--truncate-rate", metavar="P", help="Share of downloads cut short.")
@@ -65,10 +81,13 @@ def emulator(
     latency: str | None,
     error_rate: str | None,
     charge_then_fail_rate: str | None,
+    charge_then_drop_rate: str | None,
     rpm_limit: int | None,
     limit_model: str,
     max_in_flight: int | None,
     no_retry_after: bool,
+    refusal_delay: str | None,
+    transfer_latency: str | None,
     burst_429: str | None,
     drop_rate: str | None,
     truncate_rate: str | None,
@@ -87,10 +106,13 @@ def emulator(
             latency=latency,
             error_rate=error_rate,
             charge_then_fail_rate=charge_then_fail_rate,
+            charge_then_drop_rate=charge_then_drop_rate,
             rpm_limit=rpm_limit,
             limit_model=limit_model,
             max_in_flight=max_in_flight,
             retry_after=not no_retry_after,
+            refusal_delay=refusal_delay,
+            transfer_latency=transfer_latency,
             burst_429=burst_429,
             drop_rate=drop_rate,
             truncate_rate=truncate_rate,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import click
 
@@ -66,7 +70,13 @@ def export(
     overwrite: bool,
     recipe: str | None,
 ) -> None:
-    """Copy the approved images of OUTDIR into a delivery folder, named and sized per channel."""
+    """Copy the approved images of OUTDIR into a delivery folder, named and sized per channel.
+
+    The channels (instagram: 1080x1350, ...) come from the recipe's `channels:`; without them
+    the images are copied as generated. When the recipe asks for several images per job
+    (n > 1), an approved job needs a pick (in the review page, or `pick: N` in review.yaml):
+    without one it is left out, like a pending job.
+    """
     from runner import terminal
     from runner.commands.common import folder_or_recipe_folder
     from runner.deliver.export import ExportOptions, export_outputs
@@ -98,14 +108,55 @@ def export(
         overwrite=overwrite,
     )
     review = load_review(output_dir)
-    result = export_outputs(
-        output_dir,
-        Path(to),
-        snapshot,
-        review.decisions,
-        channels,
-        options,
-        recipe=Path(recipe) if recipe else None,
-    )
+    try:
+        with _stop_signals_unwind():
+            result = export_outputs(
+                output_dir,
+                Path(to),
+                snapshot,
+                review.decisions,
+                channels,
+                options,
+                recipe=Path(recipe) if recipe else None,
+            )
+    except _Stopped as stop:
+        terminal.echo_err(
+            f"Export stopped ({signal.Signals(stop.signum).name}): its temporary files were "
+            "removed, and every file at a delivered name is whole."
+        )
+        terminal.echo_err("    hint: run the same command again to finish the delivery")
+        sys.exit(128 + stop.signum)
     terminal.show_export(result)
     sys.exit(EXIT_OK)
+
+
+class _Stopped(BaseException):
+    """A stop signal, raised where export was, so that its clean-up runs on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_signals_unwind() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a CI cancel, `docker stop`, a closed terminal) would end the process
+    at once, leaving temporary files in --to: they unwind the export instead, as Ctrl-C does."""
+    import threading
+
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for each in wanted:  # a second signal must not cut the clean-up short
+            signal.signal(each, signal.SIG_IGN)
+        raise _Stopped(signum)
+
+    before = {each: signal.signal(each, stop) for each in wanted}
+    try:
+        yield
+    finally:
+        for each, handler in before.items():
+            signal.signal(each, handler)

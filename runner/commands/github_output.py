@@ -6,9 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
-
-from runner import github
+from runner import github, terminal
 from runner.diagnostics import Diagnostic, display_path
 
 if TYPE_CHECKING:
@@ -18,7 +16,7 @@ if TYPE_CHECKING:
 
 def annotate_diagnostics(fmt: str | None, diagnostics: Sequence[Diagnostic]) -> None:
     if github.enabled(fmt) and diagnostics:
-        click.echo("\n".join(github.diagnostic_commands(diagnostics)))
+        terminal.annotate(github.diagnostic_commands(diagnostics))
 
 
 def report_run(
@@ -26,7 +24,7 @@ def report_run(
 ) -> None:
     """Failed jobs as errors on the recipe (at most 10), and the run's job summary."""
     if github.enabled(fmt) and result.failures:
-        click.echo("\n".join(github.failure_commands(result.failures, Path(recipe))))
+        terminal.annotate(github.failure_commands(result.failures, Path(recipe)))
     totals = {
         "jobs": result.jobs,
         "done": result.done,
@@ -35,6 +33,8 @@ def report_run(
         "not_finished": result.interrupted,
         "images_written": result.images,
     }
+    if result.maybe_charged:  # sent, no answer: 1min.ai may have charged them
+        totals["maybe_charged"] = len(result.maybe_charged)
     github.append_summary(
         github.run_summary(
             recipe=Path(display_path(Path(recipe))).as_posix(),

@@ -1,14 +1,14 @@
 """`backdrop plan`: the plan, or with --diff what a run would change, in text/JSON/Markdown.
 
---detailed-exitcode works as terraform's: 0 nothing to generate, 2 something to generate, 1
-any error. The command records whether something would be generated; `detailed_exit_code`
-turns the process's ordinary exit into that code (see runner/cli.py main).
+--detailed-exitcode works as terraform's: 0 for an empty diff, 2 for any difference (new,
+changed, download-only or stale), 1 for any error. The command records whether the diff is
+empty; `detailed_exit_code` turns the process's ordinary exit into that code (see runner/cli.py
+main).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +20,9 @@ from runner.diagnostics import EXIT_OK
 if TYPE_CHECKING:
     from runner.plan.model import Plan
 
-EXIT_CHANGES = 2  # --detailed-exitcode: a run would generate something
+EXIT_CHANGES = 2  # --detailed-exitcode: the diff is not empty
 EXIT_ERROR = 1  # --detailed-exitcode: anything went wrong, bad usage included
-_changes_found: list[bool] = []  # set by the command, read by detailed_exit_code
+_changes_found: list[bool] = []  # set by the command (diff not empty), read by detailed_exit_code
 
 
 @click.command()
@@ -47,8 +47,9 @@ _changes_found: list[bool] = []  # set by the command, read by detailed_exit_cod
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 when nothing would be generated, 2 when something would, 1 on any error "
-    "(an invalid recipe or bad usage included), as terraform plan does.",
+    help="Exit 0 when the diff is empty, 2 when it is not (jobs new or changed, images to "
+    "download, stale files), 1 on any error (an invalid recipe or bad usage included), as "
+    "terraform plan does.",
 )
 def plan(
     recipe: str,
@@ -81,7 +82,7 @@ def show_plan(
     show_all: bool,
     detailed: bool = False,
 ) -> None:
-    """Print what the options ask for; remember whether a run would generate anything."""
+    """Print what the options ask for; remember whether the diff is empty."""
     from runner import github, terminal
     from runner.execute.budget import plan_budget_status
     from runner.execute.previous import read_previous
@@ -92,20 +93,25 @@ def show_plan(
         diff_text,
         summary_line,
     )
+    from runner.review.decisions import load_review
+    from runner.review.replaced import replaced_in_diff
 
     full_json = (as_json or fmt == "json") and not diff
     if full_json and not detailed:  # the whole plan, as before: no need to read the folder
         terminal.print_plan_json(plan)
         return
-    plan_diff = diff_plan(plan, read_previous(plan.output_dir, plan))
-    _changes_found.append(plan_diff.totals.to_generate > 0)
+    previous = read_previous(plan.output_dir, plan)
+    plan_diff = replaced_in_diff(
+        plan, diff_plan(plan, previous), load_review(plan.output_dir), previous
+    )
+    _changes_found.append(not plan_diff.totals.empty)
     if diff or fmt == "markdown":
         if fmt == "json":
-            _write(diff_json_chunks(plan, plan_diff, recipe=_shown(recipe)))
+            terminal.write_json_chunks(diff_json_chunks(plan, plan_diff, recipe=_shown(recipe)))
         elif fmt == "markdown":
-            click.echo(diff_markdown(plan, plan_diff, recipe=_shown(recipe)), nl=False)
+            terminal.echo(diff_markdown(plan, plan_diff, recipe=_shown(recipe)), nl=False)
         else:
-            click.echo(diff_text(plan_diff, show_all=show_all))
+            terminal.echo(diff_text(plan_diff, show_all=show_all))
         github.append_summary(diff_markdown(plan, plan_diff, recipe=_shown(recipe)))
         return
     if full_json:
@@ -126,7 +132,7 @@ def current_takes(plan: Plan) -> Plan:
 
 
 def detailed_exit_code(run: Callable[[], None]) -> int:
-    """Run the CLI and map its exit to 0 (nothing to generate), 2 (changes) or 1 (error)."""
+    """Run the CLI and map its exit to 0 (empty diff), 2 (a difference) or 1 (error)."""
     _changes_found.clear()
     try:
         run()
@@ -136,13 +142,6 @@ def detailed_exit_code(run: Callable[[], None]) -> int:
     if code not in (0, None):
         return EXIT_ERROR
     return EXIT_CHANGES if any(_changes_found) else EXIT_OK
-
-
-def _write(chunks: Iterable[str]) -> None:
-    out = sys.stdout
-    for chunk in chunks:
-        out.write(chunk)
-    out.flush()
 
 
 def _shown(recipe: str) -> str:

@@ -33,6 +33,7 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: st
         ReportOptions,
         merge_snapshots,
         rebase_snapshot,
+        with_lock_generations,
         write_reports,
     )
 
@@ -44,7 +45,12 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: st
         )
     into = folders[0]
     snapshot = (
-        merge_snapshots([rebase_snapshot(StateStore.read_snapshot(d), d, into) for d in folders])
+        merge_snapshots(
+            [
+                rebase_snapshot(with_lock_generations(StateStore.read_snapshot(d), d), d, into)
+                for d in folders
+            ]
+        )
         if merge
         else StateStore.read_snapshot(into)
     )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
 import click
 
 from runner.diagnostics import UsageError
+
+if TYPE_CHECKING:
+    from runner.review.decisions import Review
 
 
 @click.command()
@@ -18,20 +24,37 @@ from runner.diagnostics import UsageError
 )
 @click.option("--no-browser", is_flag=True, help="Print the address; do not open a browser.")
 def review(outdir: str, port: int, no_browser: bool) -> None:
-    """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once."""
+    """Open the review page of OUTDIR: decisions are saved in OUTDIR/review.yaml at once.
+
+    No browser at hand (a server, CI)? Edit OUTDIR/review.yaml by hand instead: under `jobs:`,
+    each job's output path (without extension) gets `status: rejected`, or `status: approved`
+    with `sha256:` listing the SHA-256 of each image approved (as backdrop.lock records them; an
+    approval binds to those bytes) and `pick: 2` to choose a variant when the recipe asks for
+    several. export and run --rejected read it the same way.
+    """
+    from runner import terminal
     from runner.commands.common import folder_or_recipe_folder
     from runner.execute.state import StateStore
-    from runner.review.decisions import load_review, orphaned
-    from runner.review.page import count_statuses, job_sizes
-    from runner.review.server import ReviewServer
+    from runner.review.checks import decision_problems, job_variants
+    from runner.review.decisions import ReviewFileError, load_review, orphaned
+    from runner.review.listing import count_statuses, job_images
+    from runner.review.server import ReviewServer, state_images
     from runner.review.writable import check_decisions_writable
 
     folder = folder_or_recipe_folder(outdir)
-    # Both fail early, with a message, when there is no run or review.yaml has a mistake.
-    sizes = job_sizes(StateStore.read_snapshot(folder))
+    # These fail early, with a message, when there is no run or review.yaml has a mistake.
+    snapshot = StateStore.read_snapshot(folder)
     decisions = load_review(folder)
+    problems = decision_problems(folder, decisions, job_variants(snapshot))
+    if problems:
+        raise ReviewFileError(problems)
     check_decisions_writable(folder)  # else every click would fail to save
-    server = ReviewServer(folder, lambda: StateStore.read_snapshot(folder), port=port)
+    server = ReviewServer(
+        folder,
+        lambda: StateStore.read_snapshot(folder),
+        port=port,
+        images_at=state_images(folder),
+    )
     try:
         server.bind()
     except OSError as err:
@@ -39,31 +62,37 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
             f"cannot listen on 127.0.0.1:{port}: {err.strerror or err}",
             hint="choose another --port, or leave it out to pick a free one",
         ) from None
-    counts = count_statuses(decisions, list(sizes))
-    click.echo(
-        f"Review of {folder}: {len(sizes)} jobs, {counts['approved']} approved, "
+    images = job_images(snapshot, folder)
+    counts = count_statuses(decisions, images)
+    terminal.echo(
+        f"Review of {folder}: {len(images)} jobs, {counts['approved']} approved, "
         f"{counts['rejected']} rejected, {counts['pending']} pending."
     )
-    show_orphans(orphaned(decisions, sizes))
-    click.echo(f"Open {server.url}")
-    click.echo("Decisions are saved in review.yaml as you make them. Ctrl-C stops.")
+    terminal.show_orphans(orphaned(decisions, images))
+    show_unheld(decisions, images)
+    terminal.echo(f"Open {server.url}")
+    terminal.echo("Decisions are saved in review.yaml as you make them. Ctrl-C stops.")
     if not no_browser:
         click.launch(server.url)
     server.serve_forever()
 
 
-def show_orphans(orphans: tuple[str, ...]) -> None:
-    """Warn about decisions on jobs that are gone (verify shows them too)."""
-    if not orphans:
-        return
-    click.echo(
-        f"warning: review.yaml has {len(orphans)} decision(s) on jobs that are no longer in "
-        "the recipe; they are kept:",
-        err=True,
-    )
-    for key in orphans:
-        click.echo(f"  orphaned {key}", err=True)
-    click.echo(
-        "    hint: delete them from review.yaml if they are not needed, or restore the jobs",
-        err=True,
-    )
+def show_unheld(decisions: Review, images: Mapping[str, Sequence[str | None]]) -> None:
+    """Say how many approvals in review.yaml are not for the images in the folder."""
+    from runner import terminal
+    from runner.printable import one_line
+    from runner.review.binding import shown_status
+
+    unheld = [
+        key
+        for key, shown in images.items()
+        if decisions.decision(key).status == "approved"
+        and shown_status(decisions.decision(key), shown) != "approved"
+    ]
+    if unheld:
+        terminal.echo_err(
+            f"note: {len(unheld):,} approval(s) in review.yaml are not for the images in the "
+            "folder (replaced since, or written without their sha256), "
+            f"e.g. {one_line(unheld[0])}: the page shows them as pending; approve them there "
+            "again to deliver them"
+        )

@@ -243,6 +243,7 @@ def run(
     from runner.commands import run_steps
     from runner.commands.common import load_plan
     from runner.commands.github_output import report_run
+    from runner.execute.budget import BudgetExceeded
     from runner.execute.run import RunAbandoned, run_plan
     from runner.execute.takes import keep_previous_takes, settle_takes
 
@@ -253,7 +254,9 @@ def run(
     the_plan = takes.plan
     key = None if api.emulate else run_steps.api_key()  # a bad key is refused before anything
     options = _run_options(pacing, selection, takes, api.emulate)
-    preview = run_steps.preview_and_confirm(the_plan, options, api.emulate, safety)
+    _, replaced = run_steps.preview_and_confirm(
+        the_plan, options, api.emulate, safety, again=_again(selection)
+    )
     with ExitStack() as stack:
         api_key, api_url, asset_url = run_steps.connect(stack, api, the_plan.output_dir, key)
         keep_previous_takes(the_plan.output_dir, takes.retakes)
@@ -268,15 +271,21 @@ def run(
                 asset_base_url=asset_url,
                 events=events,
             )
+        except BudgetExceeded:
+            raise  # checked again under the lock: nothing was sent, nothing to report
         except RunAbandoned as abandoned:
             # Caught here: click would turn a KeyboardInterrupt into a bare "Aborted.".
+            run_steps.release_replaced(the_plan.output_dir, replaced)
             run_steps.write_reports_if_any(the_plan.output_dir, output.csv_separator)
             sys.exit(terminal.show_abandoned(abandoned))
         except BaseException:
-            # Whatever stopped the run, what it finished is in the state: report it.
+            # Whatever stopped the run, what it finished is in the state: report it, and
+            # send back to review the decisions whose images it replaced.
+            run_steps.release_replaced(the_plan.output_dir, replaced)
             run_steps.write_reports_if_any(the_plan.output_dir, output.csv_separator)
             raise
     settle_takes(the_plan.output_dir, takes.retakes)
+    run_steps.release_replaced(the_plan.output_dir, replaced)
     if result.fatal is not None:
         # The run stopped for a reason of its own (a full disk, say): that is what to show.
         paths = run_steps.write_reports_if_any(the_plan.output_dir, output.csv_separator)
@@ -284,9 +293,19 @@ def run(
         paths = run_steps.write_reports(the_plan.output_dir, output.csv_separator)
     if safety.prune and paths is not None and not result.stopped:  # not after a stop signal
         run_steps.prune(the_plan.output_dir, safety.yes)
-    terminal.show_run_summary(result, paths)
-    report_run(output.fmt, recipe, the_plan.output_dir, result, preview.cost.total_usd)
+    terminal.show_run_summary(result, paths, emulated=api.emulate)
+    # What the run generated, not what it planned: failed and skipped jobs cost nothing.
+    cost = None if api.emulate else result.generated_cost_usd  # a rehearsal spends nothing
+    report_run(output.fmt, recipe, the_plan.output_dir, result, cost)
     sys.exit(terminal.run_exit_code(result))
+
+
+def _again(selection: SelectionOptions) -> str:
+    """Why a job generated again under the same request loses its decision."""
+    flags = ["--force"] if selection.force else []
+    if selection.include_approved:
+        flags.append("--include-approved")
+    return "generated again: " + " ".join(flags) if flags else "generated again"
 
 
 def _refuse_conflicts(selection: SelectionOptions) -> None:

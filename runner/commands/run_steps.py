@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from runner.execute.preview import RunPreview
     from runner.execute.run import RunOptions
     from runner.execute.takes import TakePlan
+    from runner.plan.diff import DecisionReplaced
     from runner.plan.model import Plan
 
 # Rehearsal credits: enough for thousands of full demo runs, still shown as "credits left".
@@ -40,22 +41,75 @@ def takes(plan: Plan, rejected: bool, include_approved: bool) -> TakePlan:
 
 
 def preview_and_confirm(
-    plan: Plan, options: RunOptions, emulate: bool, safety: SafetyOptions
-) -> RunPreview:
-    """Show what the run will do and cost; stop on the budget, ask above --confirm-over."""
+    plan: Plan, options: RunOptions, emulate: bool, safety: SafetyOptions, *, again: str
+) -> tuple[RunPreview, tuple[DecisionReplaced, ...]]:
+    """Show what the run will do and cost, and the approvals it will send back to review; stop
+    on the budget, ask above --confirm-over. `again`: why a job generated again under the same
+    request (--force) loses its decision."""
     from runner import terminal
-    from runner.execute.budget import budget_status, check_budget
+    from runner.execute.budget import budget_status, check_budget, other_shards_jobs
     from runner.execute.preview import preview_run
 
     preview = preview_run(plan, options)
     terminal.show_preview(plan, preview, emulate=emulate)
-    budget = budget_status(plan, preview.to_generate)
+    others = other_shards_jobs(plan, options) if plan.budget is not None else ()
+    replaced = decisions_replaced(plan, preview, again)
+    terminal.show_approvals_replaced(replaced)
+    budget = budget_status(plan, preview.to_generate, others)
     terminal.show_budget(budget)
-    check_budget(plan, budget, preview.selected, preview.to_generate)
+    check_budget(plan, budget, preview.selected, preview.to_generate, others)
     spend = 0.0 if emulate else preview.cost.total_usd
     if not spend <= safety.confirm_over and not safety.yes:  # so that a NaN estimate asks too
         _confirm_spend(spend, safety.confirm_over)
-    return preview
+    return preview, replaced
+
+
+def decisions_replaced(plan: Plan, preview: RunPreview, again: str) -> tuple[DecisionReplaced, ...]:
+    """The jobs decided in review.yaml whose images this run writes, with why."""
+    from runner.diagnostics import BackdropError
+    from runner.execute.previous import read_previous
+    from runner.plan.diff import NOTHING
+    from runner.review.decisions import load_review, review_key
+    from runner.review.replaced import decisions_replaced as find
+
+    review = load_review(plan.output_dir)
+    writes = preview.writes
+    if all(review.decision(review_key(job.outputs)).status == "pending" for job in writes):
+        return ()  # the usual case: no need to read what the folder remembers
+    try:
+        previous = read_previous(plan.output_dir, plan)
+    except BackdropError:  # an unreadable lock: the run rewrites it; the reasons say less
+        previous = NOTHING
+    copied = {job.key for job in preview.copies}
+    return find(writes, review, previous, again=again, copied=copied)
+
+
+def release_replaced(output_dir: Path, replaced: tuple[DecisionReplaced, ...]) -> None:
+    """After the run (whatever stopped it): the decisions whose images it replaced go back to
+    pending, with the reason announced before it ran. Never fails the run: export and the page
+    check the images themselves, and the next run tries again."""
+    from runner import terminal
+    from runner.diagnostics import NoRunError
+    from runner.execute.state import StateStore
+    from runner.review.binding import release_replaced as release
+
+    try:
+        snapshot = StateStore.read_snapshot(output_dir)
+    except NoRunError:
+        return  # stopped before its first record: it replaced nothing
+    except BackdropError as error:
+        terminal.echo_err(f"warning: review.yaml not brought up to date: {error.message}")
+        return
+    try:
+        released = release(
+            output_dir,
+            snapshot,
+            {item.review_key: item.reason for item in replaced},
+            {item.review_key for item in replaced},
+        )
+        terminal.show_released(released)
+    except BackdropError as error:
+        terminal.echo_err(f"warning: review.yaml not brought up to date: {error.message}")
 
 
 def _confirm_spend(spend: float, limit: float) -> None:
@@ -67,7 +121,9 @@ def _confirm_spend(spend: float, limit: float) -> None:
             "try --limit 3 first for a cheap trial",
         )
     if not click.confirm(f"{message}. Spend it?", default=False, err=True):
-        click.echo("Not confirmed: nothing was spent.", err=True)
+        from runner import terminal
+
+        terminal.echo_err("Not confirmed: nothing was spent.")
         sys.exit(EXIT_JOBS_FAILED)
 
 
@@ -81,7 +137,9 @@ def connect(
     api_url = _check_url("--api-url", api.api_url)
     warning = cleartext_warning(api_url)
     if warning is not None:
-        click.echo(warning, err=True)
+        from runner import terminal
+
+        terminal.echo_err(warning)
     return checked, api_url, _check_url("--asset-url", api.asset_url)
 
 

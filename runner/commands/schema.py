@@ -8,6 +8,7 @@ import click
 @click.command()
 def schema() -> None:
     """Print the recipe JSON Schema (Draft 2020-12)."""
+    from runner import terminal
     from runner.recipe.validate import schema_text
 
-    click.echo(schema_text(), nl=False)
+    terminal.echo(schema_text(), nl=False)

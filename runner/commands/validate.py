@@ -33,16 +33,16 @@ def validate(recipes: tuple[str, ...], fmt: str, allow_outside: tuple[str, ...])
     results: list[tuple[str, Plan | None, list[Any]]] = []
     for path in recipes:
         try:
-            plan = load_plan(path, PlanInputs(allow_outside=allow_outside))
-            results.append((path, plan, []))
+            plan = load_plan(path, PlanInputs(allow_outside=allow_outside), show_warnings=False)
+            results.append((path, plan, list(plan.warnings)))
         except BackdropError as err:
             results.append((path, None, list(err.diagnostics())))
-    failed = any(diags for _, _, diags in results)
+    failed = any(plan is None for _, plan, _ in results)
     if fmt == "json":
         payload = [
             {
                 "recipe": path,
-                "valid": not diags,
+                "valid": plan is not None,
                 "jobs": len(plan.jobs) if plan else None,
                 "diagnostics": [d.to_json() for d in diags],
             }

@@ -16,13 +16,12 @@ def verify(outdir: str) -> None:
     """Check the images in OUTDIR (or a recipe's output folder) against backdrop.lock."""
     from runner import terminal
     from runner.commands.github_output import report_verify
-    from runner.commands.review import show_orphans
     from runner.report import verify_outputs
     from runner.review.orphans import orphaned_decisions
 
     folder = output_folder(outdir, "verify")
     result = verify_outputs(folder)
     terminal.show_verify(result)
-    show_orphans(orphaned_decisions(folder))
+    terminal.show_orphans(orphaned_decisions(folder))
     report_verify(str(folder), result)
     sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)

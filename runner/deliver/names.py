@@ -21,12 +21,14 @@ class NameRenderer:
         self.renderer = TemplateRenderer()
         # A template that names the channel itself gets no channel folder.
         self.names_channel = False
+        self.used: frozenset[str] = frozenset()  # the names the template reads
         if template is not None:
             problem = self.renderer.check(template)
             if problem is not None:
                 raise UsageError(f"--name {template!r}: {problem.message}", hint=problem.hint)
             parsed = parse_template(make_template_environment(), template)
             self.names_channel = "channel" in parsed.names
+            self.used = frozenset(parsed.names)
 
     def path(
         self,

@@ -1,9 +1,10 @@
 """What each rendering gave before, so that an unchanged re-export does not resize everything again.
 
 Kept in the output folder's private `.backdrop/export-cache.json`: render key (source hash,
-channel size and fit, format, quality, Pillow version) -> the delivered bytes' SHA-256 and size.
-A cached entry is used only when the file already delivered (loose, or inside its zip) still
-hashes to it, so a stale or damaged cache can cost time, never a wrong file.
+channel size and fit, format, quality, Pillow version) -> the delivered bytes' SHA-256, pixel
+size and size in bytes. A cached entry is used only when the file already delivered (loose, or
+inside its zip) still is of that size and hashes to it, so a stale or damaged cache can cost
+time, never a wrong file.
 """
 
 from __future__ import annotations
@@ -11,16 +12,28 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import StateError
+from runner.fileio import read_private
 from runner.recipe.model import Channel
 from runner.report.atomic import write_atomic
 
 CACHE_PATH = ".backdrop/export-cache.json"
-_FORMAT = 1
+_FORMAT = 2  # 2: rendered in bands (runner/deliver/images.py), sizes in bytes kept
+MAX_CACHE_BYTES = 64 << 20  # larger is not one export wrote: read as no cache at all
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a rendering gave: the delivered file's SHA-256, pixel size and size in bytes."""
+
+    sha256: str
+    width: int
+    height: int
+    size: int
 
 
 def render_key(source_sha256: str, channel: Channel | None, fmt: str, quality: int) -> str:
@@ -33,61 +46,34 @@ def render_key(source_sha256: str, channel: Channel | None, fmt: str, quality: i
 
 
 class RenderCache:
-    def __init__(self, output_dir: Path, to: Path) -> None:
+    def __init__(self, output_dir: Path) -> None:
         self.path = output_dir / CACHE_PATH
-        self.to = to
-        self.entries: dict[str, list[Any]] = {}
+        self.entries: dict[str, Any] = {}
         self.changed = False
-        self._zips: dict[str, zipfile.ZipFile | None] = {}
-        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-            data = json.loads(self.path.read_text("utf-8"))
+        with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
+            data = json.loads(read_private(self.path, MAX_CACHE_BYTES) or b"{}")
             if data.get("format") == _FORMAT and isinstance(data.get("entries"), dict):
                 self.entries = data["entries"]
 
-    def reuse(self, key: str, path: str, zip_name: str) -> tuple[bytes, int, int] | None:
-        """The delivered bytes (and pixel size) when they are what this rendering gave before."""
+    def get(self, key: str) -> Rendered | None:
         entry = self.entries.get(key)
-        if not (isinstance(entry, list) and len(entry) == 3):
+        if not (isinstance(entry, list) and len(entry) == 4):
             return None
-        data = self._delivered(path, zip_name)
-        if data is None or hashlib.sha256(data).hexdigest() != entry[0]:
+        sha, width, height, size = entry
+        if not isinstance(sha, str) or not all(isinstance(n, int) for n in (width, height, size)):
             return None
-        return data, int(entry[1]), int(entry[2])
+        return Rendered(sha, width, height, size)
 
-    def remember(self, key: str, data: bytes, width: int, height: int) -> None:
-        entry = [hashlib.sha256(data).hexdigest(), width, height]
+    def remember(self, key: str, rendered: Rendered) -> None:
+        entry = [rendered.sha256, rendered.width, rendered.height, rendered.size]
         if self.entries.get(key) != entry:
             self.entries[key] = entry
             self.changed = True
 
     def save(self) -> None:
-        for archive in self._zips.values():
-            if archive is not None:
-                archive.close()
         if not self.changed:
             return
         text = json.dumps({"format": _FORMAT, "entries": self.entries}, sort_keys=True)
-        with contextlib.suppress(
-            OSError, StateError
-        ):  # only a cache: a read-only output folder is fine
+        # Only a cache: a read-only output folder is fine.
+        with contextlib.suppress(OSError, StateError):
             write_atomic(self.path, text.encode("utf-8"), durable=False)
-
-    def _delivered(self, path: str, zip_name: str) -> bytes | None:
-        if not zip_name:
-            target = self.to / path
-            if target.is_symlink():
-                return None
-            with contextlib.suppress(OSError):
-                return target.read_bytes()
-            return None
-        if zip_name not in self._zips:
-            archive = None
-            with contextlib.suppress(OSError, zipfile.BadZipFile):
-                archive = zipfile.ZipFile(self.to / zip_name)
-            self._zips[zip_name] = archive
-        archive = self._zips[zip_name]
-        if archive is None:
-            return None
-        with contextlib.suppress(KeyError, OSError, zipfile.BadZipFile, ValueError):
-            return archive.read(path)
-        return None

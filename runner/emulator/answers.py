@@ -34,13 +34,14 @@ def too_large() -> JSONResponse:
 _GATEWAY_PAGES = {502: "Bad Gateway", 504: "Gateway Time-out"}
 
 
-def server_error(status: int) -> Response:
+def server_error(status: int, message: str | None = None) -> Response:
     """500/503 as JSON from the app; 502/504 as the HTML page a gateway in front would send."""
     if status in _GATEWAY_PAGES:
         title = f"{status} {_GATEWAY_PAGES[status]}"
         page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>\n"
         return Response(page, status, media_type="text/html")
-    message = "Internal Server Error" if status == 500 else "Service Unavailable"
+    if message is None:
+        message = "Internal Server Error" if status == 500 else "Service Unavailable"
     return JSONResponse({"message": message}, status)
 
 

@@ -7,6 +7,9 @@ Routes:
 - GET  /_emulator/ledger every charged generation; GET /_emulator/stats answers by route/status;
   POST /_emulator/reset  forget everything (uploads, results, ledger, stats, fault state),
                          also what config.state_dir keeps
+  POST /_emulator/forget-uploads  forget every upload so far, as 1min.ai's expiring assets are:
+                         a generation naming one is refused (400 "imageUrl '...' is not a known
+                         asset"), as is its download (404); results made from them stay
 
 An `https://` imageUrl is accepted but never fetched (the emulator has no network): a generated
 placeholder subject stands in for it.
@@ -20,6 +23,7 @@ import random
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -47,7 +51,7 @@ from runner.emulator.faults import FaultInjector
 from runner.emulator.ledger import Ledger, Stats
 from runner.emulator.persist import StateFolder
 from runner.emulator.render_cache import RenderCache
-from runner.emulator.store import AssetStore, ResultSpec, Upload
+from runner.emulator.store import AssetStore, Picture, ResultSpec, Upload
 
 _ALLOWED_FIELDS = frozenset({"imageUrl", "prompt", *limits.PROMPT_FIELDS})
 _FORM_OVERHEAD = 64 * 1024  # multipart framing around the file
@@ -70,15 +74,26 @@ class EmulatorApi:
         self.secret = secret
         self.team_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/team"))
         self.user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/user"))
-        self.busy = 0  # API requests being answered now
+        self.busy = 0  # API requests being answered now (not those refused)
         self.reset_state()
 
-    def counted(
+    def limited(
         self, handler: Callable[[Request], Awaitable[Response]]
     ) -> Callable[[Request], Awaitable[Response]]:
-        """`handler`, counting the API requests being answered (for a concurrency cap)."""
+        """`handler` behind the rate limits (as a gateway would put it): a 429 is decided when
+        the request arrives and answered after the refusal delay, holding no place under the
+        concurrency cap meanwhile; the API requests let through count as being answered."""
 
         async def answer(request: Request) -> Response:
+            refusal = self.faults.refuse(busy=self.busy)
+            if refusal is not None:
+                delay = self.faults.refusal_delay()
+                if delay:
+                    await anyio.sleep(delay)
+                headers = (
+                    {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
+                )
+                return JSONResponse({"message": "Too Many Requests"}, 429, headers=headers)
             self.busy += 1
             try:
                 return await handler(request)
@@ -94,10 +109,16 @@ class EmulatorApi:
         self.faults = FaultInjector(self.config)
         self.ids = random.Random(self.config.seed)
         self.stats.reset()
+        # Images painted so far of each picture: the next generation of it paints the next ones.
+        self.painted: dict[Picture, int] = {}
         if self.saved is not None:
             restored = self.saved.load()
             self.store.restore(restored.uploads, restored.results)
+            self.store.forgotten.update(restored.forgotten)
             self.ledger.restore(restored.charges)
+            for spec in restored.results.values():
+                picture = self.store.picture_of(spec)
+                self.painted[picture] = max(self.painted.get(picture, 0), spec.variant + 1)
             # Ids go on from where the earlier emulator stopped, not from the seed's start.
             for _ in range(len(restored.uploads) + len(restored.charges)):
                 self.ids.getrandbits(128)
@@ -114,14 +135,8 @@ class EmulatorApi:
 
     # --- the API ---------------------------------------------------------------------------
 
-    def gate(self, request: Request) -> Response | None:
-        """Rate limits first (as a gateway would), then the key."""
-        refusal = self.faults.refuse(busy=self.busy - 1)  # the others being answered
-        if refusal is not None:
-            headers = (
-                {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
-            )
-            return JSONResponse({"message": "Too Many Requests"}, 429, headers=headers)
+    def check_key(self, request: Request) -> Response | None:
+        """A 401 unless the API-KEY header holds an accepted key."""
         key = request.headers.get("api-key", "")
         expected = self.config.api_key
         if (
@@ -139,12 +154,15 @@ class EmulatorApi:
         if self.faults.drop():
             return HangUp(b'{"message": "connection dropped"}', 0, "application/json")
         status = self.faults.server_error()
-        return None if status is None else server_error(status)
+        return None if status is None else server_error(status, self.config.error_message)
 
     async def upload(self, request: Request) -> Response:
-        refused = self.gate(request) or self.injected_failure()
+        refused = self.check_key(request) or self.injected_failure()
         if refused is not None:
             return refused
+        delay = self.faults.transfer_latency()
+        if delay:
+            await anyio.sleep(delay)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limits.MAX_UPLOAD_BYTES + _FORM_OVERHEAD:
             return too_large()
@@ -162,20 +180,20 @@ class EmulatorApi:
             await form.close()
         if len(data) > limits.MAX_UPLOAD_BYTES:
             return too_large()
-        image_format = await run_in_threadpool(sniff_image, data)
+        image_format, sha256 = await run_in_threadpool(sniff_image, data)
         if image_format is None:
             return bad_request("The file is not a PNG, JPEG or WebP image")
         mimetype = limits.SOURCE_FORMATS[image_format]
         extension = _SOURCE_EXTENSIONS[image_format]
         if self.saved is None:
-            key = self.store.add_upload(filename, data, mimetype, extension)
+            key = self.store.add_upload(filename, data, mimetype, extension, sha256)
         else:
             key = self.store.upload_key(filename, extension)
             try:  # kept on disk before it is answered, as the real bucket would
                 await run_in_threadpool(self.saved.record_upload, key, data, mimetype)
             except OSError as exc:
                 return cannot_save(exc)
-            self.store.uploads[key] = Upload(data, mimetype)
+            self.store.keep_upload(key, Upload(data, mimetype), sha256)
         return JSONResponse(
             {
                 "asset": {
@@ -195,7 +213,7 @@ class EmulatorApi:
         )
 
     async def generate(self, request: Request) -> Response:
-        refused = self.gate(request)
+        refused = self.check_key(request)
         if refused is not None:
             return refused
         try:
@@ -238,27 +256,33 @@ class EmulatorApi:
                 return failure
             if not self.ledger.can_afford(cost):  # others may have spent meanwhile
                 return self.out_of_credits(cost)
-            specs = [
-                ResultSpec(
-                    source=source,
-                    prompt=str(prompt_object["prompt"]),
-                    size=str(prompt_object["size"]),
-                    output_format=str(prompt_object["output_format"]),
-                    compression=int(prompt_object["output_compression"]),
-                    variant=index,
-                    cached=self.config.cache_results,
-                )
-                for index in range(n)
-            ]
+            painted = ResultSpec(
+                source=source,
+                prompt=str(prompt_object["prompt"]),
+                size=str(prompt_object["size"]),
+                output_format=str(prompt_object["output_format"]),
+                compression=int(prompt_object["output_compression"]),
+                variant=0,
+                cached=self.config.cache_results,
+            )
+            # As a real generator, each generation paints new images: the variants this
+            # picture's earlier generations did not (its first one paints 0 .. n-1). Counted
+            # per picture, not over all requests, so a run's images do not depend on the order
+            # its requests arrive in.
+            picture = self.store.picture_of(painted)
+            first = self.painted.get(picture, 0)
+            self.painted[picture] = first + n
+            specs = [replace(painted, variant=first + index) for index in range(n)]
             results = tuple(self.store.add_result(spec) for spec in specs)
             record_id = self.new_uuid()
             fail_late = self.faults.fail_after_charge()
+            drop_late = not fail_late and self.faults.drop_after_charge()
             entry = self.ledger.charge(
                 uuid=record_id,
                 prompt_object=prompt_object,
                 credits=cost,
                 results=results,
-                failed_after_charge=fail_late,
+                failed_after_charge=fail_late or drop_late,
             )
             if self.saved is not None:
                 # In the loop thread, with no await since charging: nothing else interleaves.
@@ -268,6 +292,8 @@ class EmulatorApi:
                     return cannot_save(exc)  # charged all the same, as a late failure is
             if fail_late:
                 return server_error(504)
+            if drop_late:  # charged, and the answer never arrives (a connection cut mid-answer)
+                return HangUp(b'{"aiRecord": {}}', 0, "application/json")
             return JSONResponse({"aiRecord": self.ai_record(request, record_id, sent, results)})
         finally:
             self.stats.leave_generation()
@@ -285,7 +311,7 @@ class EmulatorApi:
                 return "!promptObject.imageUrl must be an https:// URL or an asset key"
             key = image_url
         if not self.store.exists(key):
-            return f"!asset not found: {key}"
+            return f"!imageUrl '{image_url}' is not a known asset"  # 1min.ai's words
         return key
 
     def out_of_credits(self, cost: int) -> Response:
@@ -329,6 +355,9 @@ class EmulatorApi:
 
     async def download(self, request: Request) -> Response:
         key = request.path_params["key"]
+        delay = self.faults.transfer_latency()
+        if delay:
+            await anyio.sleep(delay)
         if not self.store.exists(key):
             return s3_error(404, "NoSuchKey", "The specified key does not exist.")
         query = request.query_params
@@ -365,6 +394,15 @@ class EmulatorApi:
         data["credit_limit"] = self.config.credit_limit
         return JSONResponse(data)
 
+    async def forget_uploads(self, request: Request) -> Response:
+        keys = self.store.forget_uploads()
+        if self.saved is not None and keys:
+            try:
+                await run_in_threadpool(self.saved.record_forgotten, keys)
+            except OSError as exc:
+                return cannot_save(exc)
+        return JSONResponse({"forgotten": len(keys)})
+
     async def reset(self, request: Request) -> Response:
         if self.saved is not None:
             self.saved.clear()
@@ -392,29 +430,32 @@ def check_prompt_object(sent: dict[str, Any]) -> str | None:
     return None
 
 
-def sniff_image(data: bytes) -> str | None:
-    """The Pillow format name when `data` is a whole, accepted image; else None."""
+def sniff_image(data: bytes) -> tuple[str | None, str]:
+    """The Pillow format name when `data` is a whole, accepted image (else None), and the
+    SHA-256 of the bytes (worked out here, off the event loop)."""
     from PIL import Image
 
+    sha256 = hashlib.sha256(data).hexdigest()
     try:
         with Image.open(io.BytesIO(data)) as image:
             image_format = image.format
             image.verify()
     except Exception:  # Pillow raises many kinds for bad input; all mean "not an image"
-        return None
-    return image_format if image_format in limits.SOURCE_FORMATS else None
+        return None, sha256
+    return (image_format if image_format in limits.SOURCE_FORMATS else None), sha256
 
 
 def create_app(config: EmulatorConfig | None = None) -> Starlette:
     """The emulator's ASGI app; `app.state.emulator` is its EmulatorApi (ledger, stats, store)."""
     api = EmulatorApi(config or EmulatorConfig())
     routes = [
-        Route("/api/assets", api.counted(api.upload), methods=["POST"]),
-        Route("/api/features", api.counted(api.generate), methods=["POST"]),
+        Route("/api/assets", api.limited(api.upload), methods=["POST"]),
+        Route("/api/features", api.limited(api.generate), methods=["POST"]),
         Route("/asset/{key:path}", api.download, methods=["GET"]),
         Route("/_emulator/ledger", api.ledger_json, methods=["GET"]),
         Route("/_emulator/stats", api.stats_json, methods=["GET"]),
         Route("/_emulator/reset", api.reset, methods=["POST"]),
+        Route("/_emulator/forget-uploads", api.forget_uploads, methods=["POST"]),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(CountAnswers, stats=api.stats)])
     app.state.emulator = api

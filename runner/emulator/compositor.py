@@ -6,6 +6,10 @@ fit about 70% of the canvas, centred over a soft shadow, and composited onto a b
 painted from the prompt: colour words in the prompt ("red", "teal", ...) pick the palette,
 otherwise a hash of the prompt does. A vertical gradient, a few blurred discs and a vignette
 make it look like a backdrop. The same inputs always give the same bytes.
+
+Each variant after the first (another image of the same request, as a real generator paints)
+is arranged differently, so that two takes can be told apart at a glance: the palette's hue
+turned, the gradient in another direction, the subject smaller and off centre.
 """
 
 from __future__ import annotations
@@ -72,6 +76,45 @@ class Palette:
 
 
 _PAINT_SCALE = 4  # the background is painted at 1/4 size (see paint_background)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How one variant is arranged. Variant 0 is the plain one: centred, vertical gradient."""
+
+    palette: Palette
+    turns: int  # quarter turns of the gradient (0: the top colour at the top)
+    share: float  # of the canvas's width and height the subject fits in
+    # the subject off centre, as a share of the room beside it (-1: touching the left or top)
+    shift: tuple[float, float]
+
+
+def layout_for(prompt: str, variant: int) -> Layout:
+    """The arrangement of this variant of the prompt's picture: the same every time."""
+    palette = palette_for_prompt(prompt)
+    if variant == 0:
+        return Layout(palette, 0, SUBJECT_SHARE, (0.0, 0.0))
+    rng = random.Random(hashlib.sha256(f"layout:{variant}:{prompt}".encode()).digest())
+    # Near variants (the images of one generation; a take and the next) differ, whatever the
+    # draws: the subject on the other side, higher or lower, the gradient another way round.
+    across = -1 if variant % 2 else 1
+    down = -1 if variant // 2 % 2 else 1
+    turns = 1 + variant % 3
+    share = rng.uniform(0.52, 0.64)
+    shift = (across * rng.uniform(0.6, 0.9), down * rng.uniform(0.3, 0.6))
+    # Close enough to the prompt's colours to keep them, far enough to see.
+    turn = rng.choice((-1, 1)) * rng.uniform(0.025, 0.05)
+    varied = Palette(
+        _turn_hue(palette.top, turn),
+        _turn_hue(palette.bottom, turn),
+        _turn_hue(palette.accent, turn),
+    )
+    return Layout(varied, turns, share, shift)
+
+
+def _turn_hue(colour: Rgb, turn: float) -> Rgb:
+    hue, sat, value = colorsys.rgb_to_hsv(*(c / 255 for c in colour))
+    return _hsv((hue + turn) % 1.0, sat, value)
 
 
 def palette_for_prompt(prompt: str) -> Palette:
@@ -189,8 +232,10 @@ def _paint_small(prompt: str, width: int, height: int, variant: int) -> Image.Im
     """The background at 1/_PAINT_SCALE of its size: everything in it is soft, so painting it
     small and scaling it up once costs a sixth of painting it at full size, and looks the same."""
     small = (max(1, width // _PAINT_SCALE), max(1, height // _PAINT_SCALE))
-    palette = palette_for_prompt(prompt)
-    ramp = Image.linear_gradient("L").resize(small, Image.Resampling.BILINEAR)
+    layout = layout_for(prompt, variant)
+    palette = layout.palette
+    ramp = Image.linear_gradient("L").rotate(90 * layout.turns)
+    ramp = ramp.resize(small, Image.Resampling.BILINEAR)
     canvas = Image.composite(
         Image.new("RGB", small, palette.bottom), Image.new("RGB", small, palette.top), ramp
     )
@@ -213,16 +258,19 @@ def _paint_small(prompt: str, width: int, height: int, variant: int) -> Image.Im
 def compose(
     subject: Image.Image, prompt: str, width: int, height: int, variant: int = 0
 ) -> Image.Image:
-    """The subject centred at ~70% of the canvas over a soft shadow and the painted background."""
+    """The subject at ~70% of the canvas (centred in variant 0) over a soft shadow and the
+    painted background."""
     small = _paint_small(prompt, width, height, variant)
-    scale = min(width * SUBJECT_SHARE / subject.width, height * SUBJECT_SHARE / subject.height)
+    layout = layout_for(prompt, variant)
+    scale = min(width * layout.share / subject.width, height * layout.share / subject.height)
     size = (max(1, round(subject.width * scale)), max(1, round(subject.height * scale)))
     fitted = subject.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
-    left, top = (width - size[0]) // 2, (height - size[1]) // 2
+    left = round((width - size[0]) / 2 * (1 + layout.shift[0]))
+    top = round((height - size[1]) / 2 * (1 + layout.shift[1]))
     # The shadow is soft too: drawn on the small background, before it is scaled up.
     shadow = Image.new("L", small.size, 0)
     sx, sy, sw = (
-        width / 2 / _PAINT_SCALE,
+        (left + size[0] / 2) / _PAINT_SCALE,
         (top + size[1]) / _PAINT_SCALE,
         size[0] / 2 / _PAINT_SCALE,
     )

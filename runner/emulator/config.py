@@ -29,13 +29,24 @@ class EmulatorConfig:
     reject_key: bool = False  # answer every API request with 401
     latency: Latency = 0.0  # seconds per generation: fixed, or uniform within (low, high)
     error_rate: float = 0.0  # probability of a 500/502/503/504 on an API request
+    # The "message" of those answers' JSON (500 and 503), to rehearse an odd or hostile API text.
+    error_message: str | None = None
     charge_then_fail_rate: float = 0.0  # probability of a 504 on a generation already charged
+    # probability of hanging up on a generation already charged: its answer never arrives
+    charge_then_drop_rate: float = 0.0
     rpm_limit: int | None = None  # API requests per minute accepted; beyond it, 429
     rpm_burst: float | None = None  # token-bucket depth; default: 1 s worth, at least 3
     # How rpm_limit is counted: "token-bucket", "sliding-1s", "fixed-1s" or "fixed-60s".
     limit_model: str = "token-bucket"
     max_in_flight: int | None = None  # API requests answered at once; beyond it, 429
     retry_after: bool = True  # send Retry-After (seconds) with every 429
+    # Seconds before a 429 is answered (fixed, or uniform within (low, high)). The refusal is
+    # decided when the request arrives; some servers hold it that long (as long as a generation
+    # takes, say) before they answer. A refused request holds no place under max_in_flight.
+    refusal_delay: Latency = 0.0
+    # Seconds per upload and per asset download (fixed or a range): the short calls around a
+    # generation, which a real API answers in tens of milliseconds.
+    transfer_latency: Latency = 0.0
     burst_429: float = 0.0  # probability that a request starts a burst of spurious 429s
     burst_seconds: float = 1.0  # how long such a burst lasts
     drop_rate: float = 0.0  # probability of dropping the connection mid-answer on API requests
@@ -59,14 +70,18 @@ class EmulatorConfig:
         for name in (
             "error_rate",
             "charge_then_fail_rate",
+            "charge_then_drop_rate",
             "burst_429",
             "drop_rate",
             "truncate_rate",
         ):
             check_probability(name, getattr(self, name))
-        low, high = latency_range(self.latency)
-        if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high < low:
-            raise ValueError(f"latency {self.latency!r} must be seconds >= 0 (or low <= high)")
+        for name in ("latency", "refusal_delay", "transfer_latency"):
+            low, high = latency_range(getattr(self, name))
+            if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high < low:
+                raise ValueError(
+                    f"{name} {getattr(self, name)!r} must be seconds >= 0 (or low <= high)"
+                )
         if self.rpm_limit is not None and self.rpm_limit < 1:
             raise ValueError(
                 f"rpm_limit must be at least 1 request per minute, not {self.rpm_limit}"
@@ -107,7 +122,7 @@ def check_probability(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a probability between 0 and 1, not {value!r}")
 
 
-def parse_latency(text: str) -> Latency:
+def parse_latency(text: str, name: str = "latency") -> Latency:
     """'0.2' -> 0.2 seconds; '0.1-0.5' -> uniform between 0.1 and 0.5 seconds."""
     raw = text.strip().removesuffix("s")
     low_text, sep, high_text = raw.partition("-")
@@ -120,10 +135,10 @@ def parse_latency(text: str) -> Latency:
         low, high = float(low_text), float(high_text)
     except ValueError:
         raise ValueError(
-            f"latency {text!r} is not a number of seconds; write e.g. 0.2 or 0.1-0.5"
+            f"{name} {text!r} is not a number of seconds; write e.g. 0.2 or 0.1-0.5"
         ) from None
     if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high < low:
-        raise ValueError(f"latency range {text!r} must be LOW-HIGH with 0 <= LOW <= HIGH")
+        raise ValueError(f"{name} range {text!r} must be LOW-HIGH with 0 <= LOW <= HIGH")
     return (low, high)
 
 
@@ -145,10 +160,13 @@ def config_from_options(
     latency: str | float | None = None,
     error_rate: str | float | None = None,
     charge_then_fail_rate: str | float | None = None,
+    charge_then_drop_rate: str | float | None = None,
     rpm_limit: int | None = None,
     limit_model: str = "token-bucket",
     max_in_flight: int | None = None,
     retry_after: bool = True,
+    refusal_delay: str | float | None = None,
+    transfer_latency: str | float | None = None,
     burst_429: str | float | None = None,
     drop_rate: str | float | None = None,
     truncate_rate: str | float | None = None,
@@ -168,21 +186,31 @@ def config_from_options(
         check_probability(name, value)
         return float(value)
 
-    parsed_latency: Latency = 0.0
-    if isinstance(latency, str):
-        parsed_latency = parse_latency(latency)
-    elif latency is not None:
-        parsed_latency = float(latency)
+    def seconds(name: str, value: str | float | None) -> Latency:
+        if value is None:
+            return 0.0
+        if isinstance(value, str):
+            return parse_latency(value, name)
+        return float(value)
+
+    parsed_latency = seconds("latency", latency)
+    if isinstance(refusal_delay, str) and refusal_delay.strip().lower() == "latency":
+        parsed_refusal_delay = parsed_latency  # as long as a generation would take
+    else:
+        parsed_refusal_delay = seconds("refusal delay", refusal_delay)
     return EmulatorConfig(
         api_key=api_key,
         reject_key=reject_key,
         latency=parsed_latency,
         error_rate=rate("error rate", error_rate),
         charge_then_fail_rate=rate("charge-then-fail rate", charge_then_fail_rate),
+        charge_then_drop_rate=rate("charge-then-drop rate", charge_then_drop_rate),
         rpm_limit=rpm_limit,
         limit_model=limit_model,
         max_in_flight=max_in_flight,
         retry_after=retry_after,
+        refusal_delay=parsed_refusal_delay,
+        transfer_latency=seconds("transfer latency", transfer_latency),
         burst_429=rate("429 burst rate", burst_429),
         drop_rate=rate("drop rate", drop_rate),
         truncate_rate=rate("truncate rate", truncate_rate),

@@ -77,7 +77,9 @@ class FaultInjector:
         elif config.rpm_limit:
             self.bucket = window_limit(config.limit_model, config.rpm_limit)
         self.burst_until = 0.0
-        self.latency_low, self.latency_high = latency_range(config.latency)
+        self.latency_range = latency_range(config.latency)
+        self.refusal_delay_range = latency_range(config.refusal_delay)
+        self.transfer_latency_range = latency_range(config.transfer_latency)
 
     def refuse(self, busy: int = 0) -> Refusal | None:
         """A 429 for this API request (`busy`: API requests being answered now), or None."""
@@ -101,11 +103,24 @@ class FaultInjector:
         return Refusal(reason, seconds)
 
     def latency(self) -> float:
-        if self.latency_high <= 0:
+        """Seconds this generation takes."""
+        return self._seconds(self.latency_range)
+
+    def refusal_delay(self) -> float:
+        """Seconds before this 429 is answered."""
+        return self._seconds(self.refusal_delay_range)
+
+    def transfer_latency(self) -> float:
+        """Seconds this upload or download takes."""
+        return self._seconds(self.transfer_latency_range)
+
+    def _seconds(self, bounds: tuple[float, float]) -> float:
+        low, high = bounds
+        if high <= 0:
             return 0.0
-        if self.latency_low == self.latency_high:
-            return self.latency_low
-        return self.rng.uniform(self.latency_low, self.latency_high)
+        if low == high:
+            return low
+        return self.rng.uniform(low, high)
 
     def drop(self) -> bool:
         return bool(self.config.drop_rate) and self.rng.random() < self.config.drop_rate
@@ -117,6 +132,10 @@ class FaultInjector:
 
     def fail_after_charge(self) -> bool:
         rate = self.config.charge_then_fail_rate
+        return bool(rate) and self.rng.random() < rate
+
+    def drop_after_charge(self) -> bool:
+        rate = self.config.charge_then_drop_rate
         return bool(rate) and self.rng.random() < rate
 
     def truncate_at(self, length: int) -> int | None:

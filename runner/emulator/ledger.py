@@ -25,7 +25,8 @@ class LedgerEntry:
     output_compression: int
     credits: int
     results: tuple[str, ...]
-    failed_after_charge: bool  # answered 504 although charged (as slow generations can)
+    # answered 504, or hung up, although charged (as slow generations can)
+    failed_after_charge: bool
     at: float  # Unix time
 
     def to_json(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from runner.emulator.ledger import LedgerEntry
 from runner.emulator.store import MIMETYPES, ResultSpec
+from runner.fileio import O_BINARY, fsync_dir
 
 JOURNAL = "journal.jsonl"
 SECRET = "presign.key"
@@ -44,6 +45,7 @@ class Restored:
     results: dict[str, ResultSpec] = field(default_factory=dict)
     charges: list[LedgerEntry] = field(default_factory=list)
     skipped_lines: int = 0  # torn or unreadable journal lines
+    forgotten: set[str] = field(default_factory=set)  # uploads the API no longer knows
 
 
 class StateFolder:
@@ -84,7 +86,9 @@ class StateFolder:
         for line in complete.split(b"\n") if complete else ():
             if not self._apply(line, restored):
                 skipped += 1
-        return Restored(restored.uploads, restored.results, restored.charges, skipped)
+        return Restored(
+            restored.uploads, restored.results, restored.charges, skipped, restored.forgotten
+        )
 
     def _apply(self, line: bytes, restored: Restored) -> bool:
         try:
@@ -95,6 +99,8 @@ class StateFolder:
                 if not path.is_file():
                     return False
                 restored.uploads[str(record["key"])] = (path, str(record["mimetype"]))
+            elif kind == "forget-uploads":
+                restored.forgotten.update(str(key) for key in record["keys"])
             elif kind == "generation":
                 results = {str(key): _spec(spec) for key, spec in record["results"].items()}
                 charge = _entry(record["charge"])
@@ -124,6 +130,10 @@ class StateFolder:
             }
         )
 
+    def record_forgotten(self, keys: list[str]) -> None:
+        """Journal uploads the API forgot (expired): they stay forgotten after a restart."""
+        self._append({"kind": "forget-uploads", "keys": keys})
+
     def clear(self) -> None:
         """Forget every upload, result and charge (the presigning secret stays)."""
         with self._lock:
@@ -134,7 +144,7 @@ class StateFolder:
     def _append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
         with self._lock:
-            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(self.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | O_BINARY, 0o600)
             try:
                 written = os.write(fd, line)
                 if written != len(line):  # a short write leaves a torn line; say so
@@ -170,7 +180,7 @@ def _entry(data: dict[str, Any]) -> LedgerEntry:
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write to a temporary file, fsync it, rename it into place and fsync the folder."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_BINARY, 0o600)
     try:
         try:
             view = memoryview(data)
@@ -183,8 +193,4 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)

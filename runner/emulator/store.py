@@ -1,7 +1,9 @@
 """The emulator's in-memory asset bucket: uploads as bytes, results as recipes rendered on demand.
 
 Results are rendered when first downloaded (and a few are kept), so a long demo does not hold
-hundreds of megabytes of images. Rendering is deterministic, so a re-download gets the same bytes.
+hundreds of megabytes of images. Rendering is deterministic, so a re-download gets the same bytes;
+another generation of the same picture gets a variant of its own (see `picture_of`), and so
+other bytes, as from the real API.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ class Upload:
     mimetype: str
 
 
+# What a generation paints, but for the variant: a result's rendering inputs, with its subject
+# named by the SHA-256 of its bytes (an upload of the same photo again is the same picture).
+Picture = tuple[str, str, str, str, int]
+
+
 @dataclass(frozen=True)
 class ResultSpec:
     """Everything that determines a result image's bytes."""
@@ -43,7 +50,8 @@ class ResultSpec:
     size: str
     output_format: str
     compression: int
-    variant: int  # 0 .. n-1
+    # Which image of this picture: 0, 1, ... over every generation of it (EmulatorApi.generate)
+    variant: int
     cached: bool  # cache_results: bytes depend on (size, format) only
 
     @property
@@ -60,6 +68,9 @@ class AssetStore:
         self.results: dict[str, ResultSpec] = {}
         # Uploads an earlier emulator saved (state_dir): read from disk when asked for.
         self.saved_uploads: dict[str, tuple[Path, str]] = {}
+        # Uploads the API has forgotten (expired): unknown as an imageUrl and to the asset host,
+        # their bytes kept only to render the results made from them earlier.
+        self.forgotten: set[str] = set()
         self._rendered: OrderedDict[ResultSpec, bytes] = OrderedDict()
         self._subjects: OrderedDict[str, Image.Image] = OrderedDict()
         self._placeholders: dict[tuple[str, str, int], bytes] = {}
@@ -80,10 +91,18 @@ class AssetStore:
         stamp = datetime.now(UTC).strftime("%Y_%m_%d_%H_%M_%S_%f")[:-3]
         return f"images/{stamp}_{self._counter}_{stem}.{extension}"
 
-    def add_upload(self, filename: str, data: bytes, mimetype: str, extension: str) -> str:
+    def add_upload(
+        self, filename: str, data: bytes, mimetype: str, extension: str, sha256: str | None = None
+    ) -> str:
         key = self.upload_key(filename, extension)
-        self.uploads[key] = Upload(data, mimetype)
+        self.keep_upload(key, Upload(data, mimetype), sha256)
         return key
+
+    def keep_upload(self, key: str, upload: Upload, sha256: str | None = None) -> None:
+        """Store an upload under `key`; `sha256` (of its bytes) when known saves hashing it."""
+        self.uploads[key] = upload
+        if sha256 is not None:
+            self._source_digests[key] = sha256
 
     def upload_key(self, filename: str, extension: str) -> str:
         return self.new_key(_safe_stem(filename), extension)
@@ -94,7 +113,15 @@ class AssetStore:
         return key
 
     def exists(self, key: str) -> bool:
+        if key in self.forgotten:
+            return False
         return key in self.uploads or key in self.results or key in self.saved_uploads
+
+    def forget_uploads(self) -> list[str]:
+        """Forget every upload so far, as expiring assets are; returns their keys."""
+        keys = sorted((self.uploads.keys() | self.saved_uploads.keys()) - self.forgotten)
+        self.forgotten.update(keys)
+        return keys
 
     def read(self, key: str) -> tuple[bytes, str] | None:
         """The bytes and MIME type of a stored key (rendering a result if needed), or None."""
@@ -167,19 +194,34 @@ class AssetStore:
         """The render cache's name for this result (None without a cache, or a source)."""
         if self.render_cache is None:
             return None
-        digest = self._source_digests.get(spec.source)
+        digest = self.source_digest(spec.source)
         if digest is None:
-            if spec.source.startswith("url:"):
-                digest = spec.source
-            else:
-                data = self.read(spec.source)
-                if data is None:
-                    return None
-                digest = hashlib.sha256(data[0]).hexdigest()
-            self._source_digests[spec.source] = digest
+            return None
         return self.render_cache.key(
             digest, spec.prompt, spec.size, spec.output_format, spec.compression, spec.variant
         )
+
+    def picture_of(self, spec: ResultSpec) -> Picture:
+        """What `spec` paints, but for its variant: the generations of one picture share it."""
+        digest = self.source_digest(spec.source) or spec.source  # bytes gone: its key then
+        return (digest, spec.prompt, spec.size, spec.output_format, spec.compression)
+
+    def source_digest(self, source: str) -> str | None:
+        """The SHA-256 of a source's bytes ("url:..." stands for itself); None when unreadable."""
+        digest = self._source_digests.get(source)
+        if digest is not None:
+            return digest
+        if source.startswith("url:"):
+            digest = source
+        elif source in self.saved_uploads and source not in self.uploads:
+            digest = self.saved_uploads[source][0].name  # saved under its SHA-256 (persist.py)
+        else:
+            data = self.read(source)
+            if data is None:
+                return None
+            digest = hashlib.sha256(data[0]).hexdigest()
+        self._source_digests[source] = digest
+        return digest
 
     def subject(self, source: str) -> Image.Image:
         with self._lock:

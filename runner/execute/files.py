@@ -33,6 +33,10 @@ MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 
 # The whole disk is unusable: nothing more can be written, so the run stops.
 RUN_WIDE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT})
+# No permission to create a file in a folder of the output folder (a chmod, `chattr +i`): every
+# later download there would fail the same way after its generation was paid, so the run stops
+# too. Replacing one file that is locked or immutable itself stays that file's problem.
+NO_PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
 
 
 class OutputWriteError(StateError):
@@ -102,7 +106,7 @@ async def write_verified(
                     await source(handle)
                 handle.flush()
         except OSError as exc:  # writing the bytes: a full disk, mostly
-            raise _write_error(relative, exc, output_dir) from None
+            raise _write_error(relative, exc, output_dir, creating=True) from None
         record = await asyncio.to_thread(
             _verify_and_commit,
             output_dir,
@@ -127,7 +131,7 @@ def _make_temp(output_dir: Path, target: Path, relative: str) -> tuple[int, Path
         resolve_output(output_dir, target)  # again, now that the folders exist (links)
         fd, tmp = temp_beside(target, PART_SUFFIX)
     except OSError as exc:
-        raise _write_error(relative, exc, output_dir) from None
+        raise _write_error(relative, exc, output_dir, creating=True) from None
     return fd, tmp
 
 
@@ -381,13 +385,24 @@ def _check_complete(image: Any, data: bytes, relative: str, wanted: str) -> None
         raise TransientError(f"the result for {relative} is a damaged {wanted} image (truncated)")
 
 
-def _write_error(relative: str, exc: OSError, output_dir: Path | None) -> StateError:
-    """The OS's reason and the path; run-wide for a full or read-only disk, else this file's."""
+def _write_error(
+    relative: str, exc: OSError, output_dir: Path | None, *, creating: bool = False
+) -> StateError:
+    """The OS's reason and the path; run-wide for a full or read-only disk, and for a folder
+    that refuses new files (`creating`: making the folder or the temporary file), else this
+    file's."""
     code = exc.errno
     if code in RUN_WIDE_ERRNOS:
         folder = output_dir if output_dir is not None else Path(relative)
         said = folder_error(folder, exc)
         return DiskUnusableError(said.message, said.hint)
+    if creating and code in NO_PERMISSION_ERRNOS and output_dir is not None:
+        said = folder_error(output_dir, exc, relative)
+        return DiskUnusableError(
+            said.message,
+            f"{said.hint}; then run the same command again: the results already paid for are"
+            " downloaded, not generated again",
+        )
     blocker = _file_in_the_way(output_dir, relative) if output_dir is not None else None
     if blocker is not None:  # mkdir says "File exists" for this; the real problem is below
         return OutputWriteError(

@@ -1,19 +1,19 @@
-"""One run per output folder at a time, through an flock on `<output_dir>/.backdrop/lock`.
+"""One run per output folder at a time, through a lock on `<output_dir>/.backdrop/lock`.
 
-flock belongs to the open file, so the kernel releases it when the process dies, even by
-kill -9: a stale lock file never blocks the next run. The holder writes its pid into the file
-only so that the refusal can name it.
+The lock (runner/exclusive.py) belongs to the process: the OS releases it when the process
+dies, even by kill -9, so a stale lock file never blocks the next run. The holder leaves its
+pid in the file only so that the refusal can name it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
 
 from runner.diagnostics import StateError
+from runner.exclusive import CannotLock, ExclusiveFile
 from runner.fileio import folder_error
 
 STATE_DIR = ".backdrop"
@@ -25,48 +25,35 @@ class OutputLock:
     def __init__(self, output_dir: Path) -> None:
         self.output_dir = Path(output_dir)
         self.path = self.output_dir / STATE_DIR / "lock"
-        self._fd: int | None = None
+        self._lock = ExclusiveFile(self.path)
 
     def acquire(self) -> None:
-        if self._fd is not None:
-            return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise folder_error(self.output_dir, exc, f"{STATE_DIR}/lock") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_pid(fd)
-            os.close(fd)
-            who = f" (pid {holder})" if holder else ""
-            raise StateError(
-                f"another backdrop run is using {self.output_dir}{who}",
-                "wait for it to finish, or stop it (Ctrl-C) and run again; "
-                "a different output folder also works",
-            ) from None
-        except OSError as exc:
-            os.close(fd)
+            taken = self._lock.try_acquire()
+        except CannotLock as exc:
             raise StateError(
                 f"cannot lock {self.path}: {exc.strerror or exc}",
                 "put the output folder on a local disk",
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self._fd = fd
+        except OSError as exc:
+            raise folder_error(self.output_dir, exc, f"{STATE_DIR}/lock") from None
+        if not taken:
+            holder = self._lock.holder_note
+            who = f" (pid {holder})" if holder.isdigit() else ""
+            raise StateError(
+                f"another backdrop run is using {self.output_dir}{who}",
+                "wait for it to finish, or stop it (Ctrl-C) and run again; "
+                "a different output folder also works",
+            )
+        with contextlib.suppress(OSError):  # a full disk: the refusal just names no pid
+            self._lock.write_note(str(os.getpid()))
 
     def release(self) -> None:
-        if self._fd is None:
-            return
-        fd, self._fd = self._fd, None
-        with contextlib.suppress(OSError):  # the lock goes with the close anyway
-            os.ftruncate(fd, 0)
-        os.close(fd)  # closing the only descriptor releases the flock
+        self._lock.release()
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._lock.held
 
     def __enter__(self) -> OutputLock:
         self.acquire()
@@ -79,11 +66,3 @@ class OutputLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
-
-
-def _read_pid(fd: int) -> int | None:
-    try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-    except OSError:
-        return None
-    return int(text) if text.isdigit() else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from runner.execute.adopt import lock_adoption
+from runner.execute.adopt import Adoption, lock_adoption
 from runner.execute.files import files_intact
 from runner.execute.run import RunOptions
 from runner.execute.selection import select_jobs
@@ -20,6 +20,16 @@ class RunPreview:
     to_download: int  # paid for by an earlier run, only downloads are left
     up_to_date: int  # done earlier with their files intact: skipped
     cost: CostEstimate  # of to_generate only
+    # Jobs whose files the run writes without paying: their downloads, and the copies from a
+    # shard folder's lock (adopt.py); with to_generate, every job whose images it replaces.
+    downloads: tuple[Job, ...] = ()
+    copies: tuple[Job, ...] = ()
+
+    @property
+    def writes(self) -> tuple[Job, ...]:
+        """Every job the run writes images for, in plan order."""
+        keys = {job.key for job in (*self.to_generate, *self.downloads, *self.copies)}
+        return tuple(job for job in self.selected if job.key in keys)
 
     @property
     def images(self) -> int:
@@ -37,13 +47,15 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
         if options.retry_failed:
             selected = ()
         # The run adopts what backdrop.lock shows done before it sends anything (adopt.py).
-        adopted = lock_adoption(plan.output_dir, plan, {job.key for job in selected}).done
+        found = lock_adoption(plan.output_dir, plan, {job.key for job in selected})
+        adopted = found.done
         fresh = tuple(
             job
             for job in selected
             if job.key not in adopted or (options.force and job.key not in options.protected)
         )
-        return _preview(plan, selected, fresh, 0, len(selected) - len(fresh))
+        copies = _copied(selected, found, fresh)
+        return _preview(plan, selected, fresh, (), len(selected) - len(fresh), copies)
     with StateStore.open_read_only(plan.output_dir) as state:  # plan must not write
         failed = set(state.failed_keys()) if options.retry_failed else None
         selected = select_jobs(plan.jobs, options.selection, failed_keys=failed, keys=options.keys)
@@ -52,7 +64,8 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
         adoption = state.lock_adoption(plan, {job.key for job in selected})
     adopted = adoption.done if adoption is not None else {}
     to_generate: list[Job] = []
-    to_download = up_to_date = 0
+    downloads: list[Job] = []
+    up_to_date = 0
     for job in selected:
         known = states.get(job.key)
         force = options.force and job.key not in options.protected
@@ -63,14 +76,29 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
         elif known.status == "done" and files_intact(plan.output_dir, job.outputs, known.files):
             up_to_date += 1
         elif known.generated:
-            to_download += 1
+            downloads.append(job)
         else:
             to_generate.append(job)
-    return _preview(plan, selected, tuple(to_generate), to_download, up_to_date)
+    fresh = tuple(to_generate)
+    copies = () if adoption is None else _copied(selected, adoption, fresh)
+    return _preview(plan, selected, fresh, tuple(downloads), up_to_date, copies)
+
+
+def _copied(
+    selected: tuple[Job, ...], adoption: Adoption, fresh: tuple[Job, ...]
+) -> tuple[Job, ...]:
+    """The selected jobs the run copies in from another folder's lock (not those it generates)."""
+    copied = {key for _, key, _ in adoption.copies} - {job.key for job in fresh}
+    return tuple(job for job in selected if job.key in copied)
 
 
 def _preview(
-    plan: Plan, selected: tuple[Job, ...], to_generate: tuple[Job, ...], download: int, done: int
+    plan: Plan,
+    selected: tuple[Job, ...],
+    to_generate: tuple[Job, ...],
+    downloads: tuple[Job, ...],
+    done: int,
+    copies: tuple[Job, ...] = (),
 ) -> RunPreview:
     cost = dataclasses.replace(plan, jobs=to_generate).cost()
-    return RunPreview(selected, to_generate, download, done, cost)
+    return RunPreview(selected, to_generate, len(downloads), done, cost, downloads, copies)

@@ -22,7 +22,13 @@ from runner.execute.files import files_intact
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import FileRecord
 from runner.execute.state import STATE_FILE, StateStore
-from runner.execute.state_schema import FRESH_START, check_version, connect_read_only, file_record
+from runner.execute.state_schema import (
+    FRESH_START,
+    check_version,
+    connect_read_only,
+    file_record,
+    has_take_column,
+)
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
 from runner.plan.model import Plan
 
@@ -117,9 +123,10 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
             " ORDER BY job_key, idx"
         ):
             files.setdefault(row[0], []).append(file_record(row))
+        take = "take" if has_take_column(conn) else "1"  # a state from before takes
         rows = conn.execute(
-            "SELECT key, status, vars, prompt_object, image_kind, image_ref, outputs, result_keys"
-            " FROM jobs"
+            "SELECT key, status, vars, prompt_object, image_kind, image_ref, outputs, result_keys,"
+            f" {take} FROM jobs"
         ).fetchall()
         written = _written(conn)
     except sqlite3.Error as exc:
@@ -127,7 +134,7 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
     finally:
         conn.close()
     known: dict[str, PreviousJob] = {}
-    for key, status, vars_, po, kind, ref, outputs_json, result_keys in rows:
+    for key, status, vars_, po, kind, ref, outputs_json, result_keys, job_take in rows:
         outputs = tuple(json.loads(outputs_json))
         records = files.get(key, [])
         known[key] = PreviousJob(
@@ -138,6 +145,7 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
             vars=json.loads(vars_),
             prompt_object=json.loads(po),
             image=f"{kind}:{ref}",
+            take=int(job_take),
         )
     done = {
         key: {record.path: record.sha256 for record in files.get(key, [])}

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-JobStatus = Literal["pending", "generated", "done", "skipped", "failed"]
+from runner.recipe.model import DEFAULT_PRICES, PriceTable
+
+# What the folder holds for a job: "generated" is paid for, not downloaded yet. (Whether a run
+# touched a job is the run's business, told in its summary; the state describes the folder.)
+JobStatus = Literal["pending", "generated", "done", "failed"]
+
+# A run id starts with the moment the run started, to the second (run.new_run_id).
+RUN_ID_TIME = "%Y%m%dT%H%M%SZ"
+_RUN_ID = re.compile(r"([0-9]{8}T[0-9]{6}Z)-")
+
+# How a job failed by a bug in backdrop (not by the API's answer) begins its recorded error:
+# junit.xml reports those as <error>, the others as <failure>.
+INTERNAL_ERROR = "internal error: "
 
 
 @dataclass(frozen=True)
@@ -29,7 +44,7 @@ class JobRecord:
     image_path: str | None  # absolute path of a local source image at run time
     prompt_object: Mapping[str, Any]  # the resolved promptObject, without imageUrl
     outputs: tuple[str, ...]  # planned output paths
-    status: JobStatus  # "skipped": done by an earlier run and still intact
+    status: JobStatus
     attempts: int
     error: str | None
     record_uuid: str | None
@@ -42,10 +57,48 @@ class JobRecord:
         """The status as reports show it: paid but not yet downloaded is still pending."""
         return "pending" if self.status == "generated" else self.status
 
+    @property
+    def internal_error(self) -> bool:
+        """Failed by a bug in backdrop rather than by what the API or the disk said."""
+        return self.status == "failed" and (self.error or "").startswith(INTERNAL_ERROR)
+
+
+MAYBE_PREFIX = "unanswered:"  # the id of a generation that got no answer: maybe charged
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """One generation an output folder paid for, or may have (state_spend.py, backdrop.lock)."""
+
+    id: str  # the API's record uuid, or MAYBE_PREFIX... for one that got no answer
+    job: str  # the job key
+    run: str | None  # the run that sent it
+    images: int  # n
+    quality: str
+    size: str
+
+    @property
+    def maybe(self) -> bool:
+        return self.id.startswith(MAYBE_PREFIX)
+
+
+@functools.lru_cache(maxsize=256)  # a folder's generations come from a few runs
+def run_started_at(run_id: str | None) -> datetime | None:
+    """When the run with this id started (UTC, to the second); None for an id of another form
+    (a lock is committed by many hands)."""
+    match = _RUN_ID.match(run_id or "")
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), RUN_ID_TIME).replace(tzinfo=UTC)
+    except ValueError:  # 20241399T...: digits, but no date
+        return None
+
 
 @dataclass(frozen=True)
 class RunSnapshot:
-    """The latest run over an output folder, as the state store remembers it."""
+    """An output folder as the state store remembers it: the latest run's plan, each job's
+    status and files, and every generation the folder paid for."""
 
     recipe_name: str
     recipe_path: str
@@ -56,15 +109,29 @@ class RunSnapshot:
     axes: tuple[str, ...]
     report_rows: str | None
     report_columns: str | None
+    # What the run's generations cost at list prices (each one the API answered, failed jobs'
+    # too): not the plan's cost; nothing for jobs done earlier, only downloaded, or refused.
     estimated_cost_usd: float
     jobs: tuple[JobRecord, ...]
+    # Every generation the folder paid for or may have, forced-over ones too (backdrop.lock)
+    generations: tuple[GenerationRecord, ...] = ()
+    prices: PriceTable = DEFAULT_PRICES  # the latest run's recipe's, to price `generations`
 
     def totals(self) -> dict[str, int]:
-        counts = {"jobs": len(self.jobs), "done": 0, "skipped": 0, "failed": 0, "pending": 0}
+        counts = {"jobs": len(self.jobs), "done": 0, "failed": 0, "pending": 0}
         for job in self.jobs:
             counts[job.shown_status] += 1
         counts["images"] = sum(len(job.files) for job in self.jobs)
         return counts
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    """The latest run over an output folder without its jobs: its recipe, the jobs it planned."""
+
+    recipe_name: str
+    recipe_path: str
+    job_keys: frozenset[str]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import errno
 import os
 from pathlib import Path
 
+from runner.fileio import O_BINARY
+
 RESERVE_FILE = "reserve"
 # A few hundred SQLite pages: the records of every answer in flight, at any --concurrency used
 # in practice, and the run's last status marks.
@@ -31,14 +33,9 @@ class DiskReserve:
             if self.path.is_file() and self.path.stat().st_size >= RESERVE_BYTES:
                 self.held = True
                 return True
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | O_BINARY, 0o644)
             try:
-                try:
-                    os.posix_fallocate(fd, 0, RESERVE_BYTES)
-                except OSError as exc:
-                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                        raise
-                    os.pwrite(fd, bytes(RESERVE_BYTES), 0)  # no fallocate on this file system
+                _set_aside(fd)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -58,3 +55,20 @@ class DiskReserve:
         with contextlib.suppress(OSError):
             self.path.unlink()
         return True
+
+
+def _set_aside(fd: int) -> None:
+    """RESERVE_BYTES of real blocks: allocated where the OS can (Linux), else written out (macOS
+    and Windows have no posix_fallocate; a sparse file would set nothing aside)."""
+    if hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            return
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # no fallocate on this file system: written out below
+    os.lseek(fd, 0, os.SEEK_SET)
+    view = memoryview(bytes(RESERVE_BYTES))
+    while view:
+        view = view[os.write(fd, view) :]

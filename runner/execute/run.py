@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -19,18 +20,21 @@ from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import StateError, UsageError
 from runner.execute.adopt import Adoption, lock_adoption, place_adopted
 from runner.execute.backoff import Backoff
+from runner.execute.budget import recheck_budget
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
 from runner.execute.lock import OutputLock
 from runner.execute.pacer import Pacer
 from runner.execute.pacing import MAX_IN_FLIGHT
-from runner.execute.records import UnansweredRequest
+from runner.execute.records import RUN_ID_TIME, UnansweredRequest
 from runner.execute.scheduler import JobFailure, Scheduler
 from runner.execute.selection import Selection, select_jobs
+from runner.execute.spend import lock_generations
 from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
+from runner.execute.stop_signals import stop_signals_to
 from runner.execute.thumbnails import ThumbnailMaker
-from runner.fileio import disk_full, folder_error
+from runner.fileio import check_writable, disk_full, folder_error
 from runner.plan.model import Plan
 
 if TYPE_CHECKING:
@@ -110,19 +114,19 @@ class RunResult:
     # Files found edited (or not backdrop's) where a download went: (output, moved to).
     kept_edits: tuple[tuple[str, str], ...] = ()
     adjusted: tuple[tuple[str, str], ...] = ()  # results converted or kept at another size
+    # What this run's generations cost at list prices: the ones the API answered (so charged),
+    # a job that failed after its generation included; an estimate, not a bill.
+    generated_cost_usd: float = 0.0
     adopted: int = 0  # jobs the state took as done from backdrop.lock (adopt.py)
     copied: int = 0  # of them, jobs whose images were copied from a shard folder (adopt.py)
+    # Generations this run sent that got no answer (a 5xx, a dropped connection, a timeout):
+    # maybe charged, each counted by the budget; their jobs were sent again or failed.
+    maybe_charged: tuple[UnansweredRequest, ...] = ()
+    maybe_charged_usd: float = 0.0  # their estimated cost, from the recipe's prices
 
     @property
     def ok(self) -> bool:
         return self.failed == 0 and self.interrupted == 0 and self.fatal is None
-
-
-# What Ctrl-C, `docker stop` / a CI cancel and a closed SSH session send: all stop the run the
-# same way (drain, record, exit 128 + the signal's number).
-STOP_SIGNALS = tuple(
-    sig for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig
-)
 
 
 class RunAbandoned(KeyboardInterrupt):
@@ -136,7 +140,7 @@ class RunAbandoned(KeyboardInterrupt):
 
 
 def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    return f"{datetime.now(UTC).strftime(RUN_ID_TIME)}-{secrets.token_hex(3)}"
 
 
 async def run_plan_async(
@@ -156,6 +160,10 @@ async def run_plan_async(
     if state is not None:
         return await _run(plan, options, client, events, stop, state)
     with OutputLock(plan.output_dir):
+        await asyncio.to_thread(check_writable, plan.output_dir)
+        # Again, now that no other run can spend in this folder: one may have, while this one
+        # waited to be confirmed (BudgetExceeded: nothing is sent).
+        await asyncio.to_thread(recheck_budget, plan, options)
         # A fresh state (a fresh clone holds the lock and images, not .backdrop/) adopts what
         # backdrop.lock shows done, so that the run does not pay for it again (adopt.py); an
         # existing one adopts what it does not have done itself (StateStore.lock_adoption).
@@ -169,6 +177,9 @@ async def run_plan_async(
                     raise disk_full(plan.output_dir)
                 raise folder_error(plan.output_dir, failure)
             await asyncio.to_thread(clean_partials, plan.output_dir)
+            # What the folder's committed lock says was spent, kept in the state, so that the
+            # lock rebuilt from it still says so (a fresh clone, another machine's run).
+            opened.take_in_generations(await asyncio.to_thread(lock_generations, plan.output_dir))
             return await _run(plan, options, client, events, stop, opened, adopt=fresh)
 
 
@@ -222,7 +233,6 @@ async def _run_with_client(
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     received: list[int] = []
-    handled: list[int] = []
     timers: list[asyncio.TimerHandle] = []
 
     def on_drain_timeout() -> None:
@@ -236,28 +246,21 @@ async def _run_with_client(
         if options.drain_timeout is not None:
             timers.append(loop.call_later(options.drain_timeout, on_drain_timeout))
 
-    if handle_signals and threading.current_thread() is threading.main_thread():
-        for signum in STOP_SIGNALS:
-            try:
-                loop.add_signal_handler(signum, on_signal, signum)
-            except (NotImplementedError, RuntimeError, ValueError):  # not on this platform
-                continue
-            handled.append(signum)
+    watch = handle_signals and threading.current_thread() is threading.main_thread()
     try:
-        async with OneMinClient(
-            api_key=api_key,
-            base_url=base_url,
-            asset_base_url=asset_base_url,
-            transport=transport,
-            timeout=options.timeouts,
-            max_connections=options.max_in_flight + 4,
-        ) as client:
-            result = await run_plan_async(plan, options, client, events, stop)
+        with stop_signals_to(loop, on_signal) if watch else contextlib.nullcontext():
+            async with OneMinClient(
+                api_key=api_key,
+                base_url=base_url,
+                asset_base_url=asset_base_url,
+                transport=transport,
+                timeout=options.timeouts,
+                max_connections=options.max_in_flight + 4,
+            ) as client:
+                result = await run_plan_async(plan, options, client, events, stop)
     finally:
         for timer in timers:
             timer.cancel()
-        for signum in handled:
-            loop.remove_signal_handler(signum)
     if received:
         result = dataclasses.replace(result, stop_signal=received[0])
     return result
@@ -341,6 +344,16 @@ async def _run(
         unanswered=unanswered,
         kept_edits=tuple(ctx.kept_edits),
         adjusted=tuple(ctx.adjusted),
+        generated_cost_usd=state.run_cost_usd,
         adopted=len(adopted.done) if adopted is not None else 0,
         copied=len({key for _, key, _ in adopted.copies}) if adopted is not None else 0,
+        maybe_charged=tuple(ctx.unanswered),
+        maybe_charged_usd=_estimate(plan, ctx.unanswered),
     )
+
+
+def _estimate(plan: Plan, requests: list[UnansweredRequest]) -> float:
+    from runner.execute.budget import job_cost
+
+    jobs = {job.key: job for job in plan.jobs}
+    return round(sum(job_cost(plan, jobs[r.key]) for r in requests if r.key in jobs), 4)

@@ -22,6 +22,7 @@ from runner.api.errors import FatalApiError
 from runner.diagnostics import BackdropError, StateError
 from runner.execute.events import FinishStatus, RunTotals
 from runner.execute.files import OutputWriteError, files_intact
+from runner.execute.records import INTERNAL_ERROR
 from runner.execute.state import JobState
 from runner.execute.steps import RunContext, Stopped
 from runner.plan.model import Job
@@ -122,7 +123,6 @@ class Scheduler:
         if state is not None and state.status == "done" and not force:
             intact = await asyncio.to_thread(files_intact, ctx.output_dir, job.outputs, state.files)
             if intact:
-                ctx.state.mark_skipped(job.key)
                 self.tally.skipped += 1
                 self._finished(job, "skipped", None)
                 return
@@ -179,7 +179,7 @@ class Scheduler:
         was paid is recorded already. But stop when it keeps happening: then it is systematic,
         and every further job could be spending for nothing."""
         self.internal_errors += 1
-        message = f"internal error: {type(exc).__name__}: {exc}"
+        message = f"{INTERNAL_ERROR}{type(exc).__name__}: {exc}"
         hint = "this is a bug in backdrop; please report it with this message"
         try:
             self._fail(job, message, hint, None)

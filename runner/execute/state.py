@@ -14,9 +14,9 @@ Durability, thought through (the benchmark pushes ~2,000 jobs, so bookkeeping mu
   `files.verify_existing` re-checks files against their hashes. So those commits skip the fsync.
 
 Every public write is one transaction. Job statuses stored are pending, generated, done and
-failed; "skipped" is per run (a done job this run did not need to touch) and is derived for the
-snapshot. A job keeps its result keys when it fails after generating, so a re-run downloads
-them instead of paying again (`JobState.generated`).
+failed: what the folder holds, whichever run made it so (what a run did or left alone is that
+run's own tally). A job keeps its result keys when it fails after generating, so a re-run
+downloads them instead of paying again (`JobState.generated`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,15 @@ from typing import TYPE_CHECKING, Any
 
 from runner import __version__
 from runner.diagnostics import StateError
+from runner.execute import state_spend
 from runner.execute.lock import STATE_DIR
-from runner.execute.records import FileRecord, RunSnapshot, UnansweredRequest
+from runner.execute.records import (
+    FileRecord,
+    GenerationRecord,
+    RunHeader,
+    RunSnapshot,
+    UnansweredRequest,
+)
 from runner.execute.reserve import DiskReserve
 from runner.execute.state_errors import io_error as _io_error
 from runner.execute.state_errors import open_error as _open_error
@@ -45,13 +52,16 @@ from runner.execute.state_schema import (
     check_version,
     connect_read_only,
     ensure_later_tables,
+    ensure_prices_column,
     ensure_take_column,
     file_record,
     job_state_of,
     no_run,
     paid_prompt_objects,
+    prices_text,
     snapshot_of,
 )
+from runner.execute.state_spend import StateSpend
 from runner.fileio import disk_full
 
 if TYPE_CHECKING:
@@ -72,6 +82,8 @@ class StateStore:
         self.output_dir = output_dir
         self._lock = threading.Lock()  # so the run loop may also write from worker threads
         self._run_id: str | None = None
+        self._job_costs: dict[str, float] = {}  # estimated USD per job key, from begin_run's plan
+        self._run_cost = 0.0  # what the current run's generations cost, as recorded in `runs`
         self.reserve = DiskReserve(path.parent)  # room for the last writes when the disk fills
 
     # -- opening -----------------------------------------------------------------------------
@@ -98,6 +110,7 @@ class StateStore:
             conn.execute("PRAGMA synchronous = NORMAL")
             check_version(conn, path, create=True)
             ensure_take_column(conn)
+            ensure_prices_column(conn)
             ensure_later_tables(conn)
         except sqlite3.Error as exc:
             if conn is not None:
@@ -142,6 +155,54 @@ class StateStore:
         finally:
             conn.close()
 
+    @staticmethod
+    def read_latest_files(output_dir: Path, outputs: Sequence[str]) -> tuple[FileRecord, ...]:
+        """The files of the latest run's job with these outputs, as read_snapshot gives them,
+        read-only and without reading the whole run (the review page asks at each click)."""
+        output_dir = Path(output_dir)
+        path = output_dir / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            raise no_run(output_dir)
+        conn = _connect_read_only(path)
+        try:
+            rows = conn.execute(
+                "SELECT f.job_key, f.idx, f.path, f.sha256, f.width, f.height, f.bytes"
+                " FROM jobs j JOIN files f ON f.job_key = j.key WHERE j.outputs = ?"
+                " AND j.run_id = (SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1)"
+                " ORDER BY f.idx",
+                (_dumps(list(outputs)),),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        finally:
+            conn.close()
+        return tuple(file_record(row) for row in rows)
+
+    @staticmethod
+    def read_run_header(output_dir: Path) -> RunHeader:
+        """The latest run's recipe and the job keys it planned, read-only, without reading the
+        jobs themselves (`backdrop status` reads them only when the recipe changed since)."""
+        output_dir = Path(output_dir)
+        path = output_dir / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            raise no_run(output_dir)
+        conn = _connect_read_only(path)
+        try:
+            run = conn.execute(
+                "SELECT seq, recipe_name, recipe_path FROM runs ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            if run is None:
+                raise no_run(output_dir)
+            keys = conn.execute(
+                "SELECT CAST(e.value AS TEXT) FROM runs r, json_each(r.job_keys) e WHERE r.seq = ?",
+                (run[0],),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        finally:
+            conn.close()
+        return RunHeader(str(run[1]), str(run[2]), frozenset(str(row[0]) for row in keys))
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -168,6 +229,11 @@ class StateStore:
         cannot mistake a fresh state for one that knows everything and pay again.
         """
         now = _now()
+        self._job_costs = {
+            job.key: job.prompt_object.n
+            * plan.prices.price(job.prompt_object.quality, job.prompt_object.size)
+            for job in plan.jobs
+        }
         rows = [
             (
                 job.key,
@@ -189,8 +255,8 @@ class StateStore:
                 raise StateError(f"run {run_id} is already recorded in {self.path}")
             cur.execute(
                 "INSERT INTO runs (run_id, recipe_name, recipe_path, started_at, tool_version,"
-                " axes, report_rows, report_columns, estimated_cost_usd, job_keys)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " axes, report_rows, report_columns, estimated_cost_usd, job_keys, prices)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     plan.recipe_name,
@@ -200,14 +266,16 @@ class StateStore:
                     _dumps(list(plan.axes)),
                     plan.report.rows,
                     plan.report.columns,
-                    plan.cost().total_usd,
+                    0.0,  # what the run has generated so far: record_generation adds to it
                     _dumps([job.key for job in plan.jobs]),
+                    prices_text(plan.prices),  # the reports price the folder's generations
                 ),
             )
             cur.executemany(UPSERT_JOB, rows)
             if adoption is not None:
                 _adopt(cur, adoption, now)
         self._run_id = run_id
+        self._run_cost = 0.0
 
     @_room_retry
     def finish_run(self, run_id: str) -> None:
@@ -313,6 +381,42 @@ class StateStore:
 
         await asyncio.to_thread(self.mark_sent, key)
 
+    # -- spending (state_spend.py) -----------------------------------------------------------
+
+    @_room_retry
+    def record_unanswered(self, key: str) -> str | None:
+        """The job's generation got no answer (a 5xx, a dropped connection, a timeout): keep it,
+        fsynced, as maybe charged, for the budget and the summary. Returns when it was sent."""
+        with self._write(durable=True) as cur:
+            return state_spend.move_unanswered(cur, key)
+
+    async def record_unanswered_async(self, key: str) -> str | None:
+        import asyncio
+
+        return await asyncio.to_thread(self.record_unanswered, key)
+
+    @_room_retry
+    def take_in_generations(self, records: Sequence[GenerationRecord]) -> None:
+        """Generations the folder's backdrop.lock records and this state does not (a lock pulled
+        from git, a fresh clone): kept, so that the lock rebuilt from the state keeps them."""
+        if records:
+            with self._write() as cur:
+                state_spend.take_in(cur, records)
+
+    @staticmethod
+    def read_spend(output_dir: Path) -> StateSpend | None:
+        """What the folder's state says was spent (read-only; None without a state file)."""
+        path = Path(output_dir) / STATE_DIR / STATE_FILE
+        if not path.is_file():
+            return None
+        conn = _connect_read_only(path)
+        try:
+            return state_spend.read_state_spend(conn)
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from None
+        finally:
+            conn.close()
+
     @_room_retry
     def clear_sent(self, key: str) -> None:
         """The API answered without charging (it refused the request): nothing is unknown."""
@@ -407,6 +511,7 @@ class StateStore:
 
         Replaces an earlier generation of the same job (--force) and forgets its file records.
         """
+        cost = 0.0
         with self._write(durable=True) as cur:
             cur.execute(
                 "UPDATE jobs SET status = 'generated', record_uuid = ?, result_keys = ?,"
@@ -421,8 +526,21 @@ class StateStore:
                     " run_id) SELECT ?, key, prompt_object, run_id FROM jobs WHERE key = ?",
                     (uuid, key),
                 )
+                if cur.rowcount == 1:  # the run's cost counts each generation once
+                    cost = self._job_costs.get(key, 0.0)
+                    cur.execute(
+                        "UPDATE runs SET estimated_cost_usd = estimated_cost_usd + ?"
+                        " WHERE run_id = ?",
+                        (cost, self._run_id),
+                    )
             cur.execute("DELETE FROM files WHERE job_key = ?", (key,))
             cur.execute("DELETE FROM sent_requests WHERE job_key = ?", (key,))
+        self._run_cost += cost  # committed: the same sum as the runs row now holds
+
+    @property
+    def run_cost_usd(self) -> float:
+        """The estimated cost of what the current run has generated so far (list prices)."""
+        return round(self._run_cost, 4)
 
     async def record_generation_async(
         self,
@@ -505,11 +623,6 @@ class StateStore:
             " run_id = ? WHERE key = ?",
             (error, _now(), duration_s, self._run_id, key),
         )
-
-    @_room_retry
-    def mark_skipped(self, key: str) -> None:
-        """A done job this run left alone (its files are intact); reported as skipped."""
-        self._update_job("UPDATE jobs SET skipped_in = ? WHERE key = ?", (self._run_id, key))
 
     def failed_keys(self) -> tuple[str, ...]:
         """Keys of the latest run's jobs that failed, in plan order."""

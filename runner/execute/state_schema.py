@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ from urllib.parse import quote
 
 from runner.diagnostics import NoRunError, StateError
 from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
+from runner.execute.state_spend import generation_records
+from runner.recipe.model import DEFAULT_PRICES, PriceTable
 
 SCHEMA_VERSION = 1
 FRESH_START = "move the .backdrop folder out of the output folder to start afresh"
@@ -154,6 +157,56 @@ def has_take_column(conn: sqlite3.Connection) -> bool:
     return any(row[1] == "take" for row in conn.execute("PRAGMA table_info(jobs)"))
 
 
+def ensure_prices_column(conn: sqlite3.Connection) -> None:
+    """Each run's price table came later: add the column to an older state (its runs then price
+    at the list prices, as their recipes did unless they said otherwise)."""
+    if has_prices_column(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    if not has_prices_column(conn):  # another process may have added it meanwhile
+        conn.execute("ALTER TABLE runs ADD COLUMN prices TEXT")
+    conn.execute("COMMIT")
+
+
+def has_prices_column(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "prices" for row in conn.execute("PRAGMA table_info(runs)"))
+
+
+def prices_text(prices: PriceTable) -> str:
+    return json.dumps(
+        {"square": dict(prices.square), "non_square": dict(prices.non_square)}, sort_keys=True
+    )
+
+
+def prices_of(text: object) -> PriceTable:
+    """A run's price table as recorded; the list prices when none is, or what is recorded is not
+    a price table (a state file can be committed by anyone)."""
+    try:
+        data = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return DEFAULT_PRICES
+    tables = []
+    for name in ("square", "non_square"):
+        table = data.get(name)
+        if not isinstance(table, dict) or not all(
+            isinstance(quality, str) and _is_price(price) for quality, price in table.items()
+        ):
+            return DEFAULT_PRICES
+        tables.append({quality: float(price) for quality, price in table.items()})
+    return PriceTable(square=tables[0], non_square=tables[1])
+
+
+def _is_price(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
 # Tables added after version 1: created when missing (older readers ignore them) rather than
 # through a version bump that would lock older readers out.
 # Every file a run wrote, by path, kept after its job leaves the plan: the only files
@@ -251,9 +304,11 @@ def ensure_later_tables(conn: sqlite3.Connection) -> None:
 
 
 def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
+    # A state no newer backdrop has opened yet (read-only here) has no prices column.
+    prices = "prices" if has_prices_column(conn) else "NULL"
     run = conn.execute(
         "SELECT seq, run_id, recipe_name, recipe_path, started_at, finished_at, tool_version,"
-        " axes, report_rows, report_columns, estimated_cost_usd, job_keys"
+        f" axes, report_rows, report_columns, estimated_cost_usd, job_keys, {prices}"
         " FROM runs ORDER BY seq DESC LIMIT 1"
     ).fetchone()
     if run is None:
@@ -275,7 +330,7 @@ def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
     files: dict[str, list[FileRecord]] = {}
     for f in file_rows:
         files.setdefault(f[0], []).append(file_record(f))
-    jobs = tuple(job_record(row, files.get(row[0], []), run_id) for row in job_rows)
+    jobs = tuple(job_record(row, files.get(row[0], [])) for row in job_rows)
     return RunSnapshot(
         recipe_name=run[2],
         recipe_path=run[3],
@@ -286,16 +341,18 @@ def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
         axes=tuple(json.loads(run[7])),
         report_rows=run[8],
         report_columns=run[9],
-        estimated_cost_usd=float(run[10]),
+        estimated_cost_usd=round(float(run[10]), 4),  # a sum of floats: whole cents and less
         jobs=jobs,
+        generations=generation_records(conn),
+        prices=prices_of(run[12]),
     )
 
 
-def job_record(row: Sequence[Any], files: list[FileRecord], run_id: str) -> JobRecord:
+def job_record(row: Sequence[Any], files: list[FileRecord]) -> JobRecord:
+    # skipped_in: which run last found the job intact, kept by older versions; a report describes
+    # the folder, not what a run did, so a job done earlier is done.
     (key, idx, label, vars_, kind, ref, image_path, prompt_object, outputs, status, attempts,
-     error, uuid, _result_keys, _temporary_url, duration_s, skipped_in, *rest) = row  # fmt: skip
-    if status == "done" and skipped_in == run_id:
-        status = "skipped"
+     error, uuid, _result_keys, _temporary_url, duration_s, _skipped_in, *rest) = row  # fmt: skip
     return JobRecord(
         key=key,
         index=int(idx),

@@ -22,11 +22,13 @@ from typing import TypeVar
 
 from runner.api.client import Generation, OneMinClient
 from runner.api.errors import (
+    ApiProtocolError,
     FatalApiError,
     RateLimited,
     RejectedError,
     RetryableError,
     TransientError,
+    UnknownAssetError,
     UnreachableError,
 )
 from runner.diagnostics import ApiError, BackdropError, StateError
@@ -34,7 +36,7 @@ from runner.execute.backoff import Backoff
 from runner.execute.events import RunEvents
 from runner.execute.files import ExistingFile, download_verified
 from runner.execute.pacer import Pacer
-from runner.execute.records import FileRecord
+from runner.execute.records import FileRecord, UnansweredRequest
 from runner.execute.state import StateStore
 from runner.execute.thumbnails import ThumbnailMaker
 from runner.fileio import disk_full
@@ -78,6 +80,8 @@ class RunContext:
     kept_edits: list[tuple[str, str]] = field(default_factory=list)
     # (output, what was adjusted): results of another format (converted) or size (kept)
     adjusted: list[tuple[str, str]] = field(default_factory=list)
+    # Generations this run sent that got no answer: maybe charged (then sent again, or failed)
+    unanswered: list[UnansweredRequest] = field(default_factory=list)
     _uploads: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     @property
@@ -210,15 +214,16 @@ class RunContext:
 
     async def generate_from_source(self, job: Job) -> Generation:
         """Upload (once) and generate. An upload the API has forgotten since an earlier run
-        (its assets expired, or an emulator restarted) is uploaded again, once; a refused
-        generation is not charged, so the retry costs nothing."""
+        (its assets expired, or an emulator restarted) is uploaded again, once, and the
+        generation retried once; a refused generation is not charged, so the retry costs
+        nothing. Jobs sharing the image share the new upload."""
         image_url = await self.image_url(job)
         try:
             return await self.generate(job, image_url)
-        except RejectedError as exc:
+        except UnknownAssetError:
             image = job.image
-            if image.kind != "file" or image.sha256 is None or not _asset_missing(exc):
-                raise
+            if image.kind != "file" or image.sha256 is None:
+                raise  # a URL or an asset key of the recipe's: nothing here to upload again
             self.state.forget_asset(image.sha256, image_url)
             return await self.generate(job, await self.image_url(job))
 
@@ -244,6 +249,16 @@ class RunContext:
                 return await self.client.generate(prompt_object)
             except (RejectedError, RateLimited, FatalApiError):
                 self.state.clear_sent(job.key)  # refused: an answer, and nothing charged
+                raise
+            except (TransientError, ApiProtocolError) as exc:
+                if isinstance(exc, TransientError) and not exc.maybe_processed:
+                    self.state.clear_sent(job.key)  # never went out whole: nothing charged
+                    raise
+                # No answer to read (a 5xx, a dropped connection, a timeout, an answer that
+                # makes no sense): 1min.ai may have charged it. On record before the retry.
+                sent_at = await self.state.record_unanswered_async(job.key)
+                if sent_at is not None:
+                    self.unanswered.append(UnansweredRequest(job.key, job.label, job.vars, sent_at))
                 raise
 
         generation = await self.api_call(job.label, send, generation=True)
@@ -337,14 +352,6 @@ class RunContext:
 
         # A download is not a new request to pay for: it goes on even while stopping.
         return await self._retrying(label, attempt, asyncio.sleep)
-
-
-def _asset_missing(exc: RejectedError) -> bool:
-    """Does a refused generation say that its imageUrl names no (longer) existing asset?"""
-    text = f"{exc.error_code or ''} {exc.message}".lower()
-    return exc.status in (400, 404) and any(
-        word in text for word in ("asset not found", "asset_not_found", "file not found")
-    )
 
 
 def _gave_up(error: RetryableError, attempts: int) -> ApiError:

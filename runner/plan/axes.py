@@ -1,8 +1,10 @@
 """Load each matrix axis into its list of values, through one registry of axis sources.
 
-A source kind (inline, csv, yaml, glob) is one loader function and one entry in SOURCES; an
-unknown kind is an error, never a fall-through. The API-key scan runs here, once, for every
-source, so that a new source cannot forget it.
+A source kind (inline, csv, yaml, glob, xlsx) is one loader function and one entry in SOURCES;
+an unknown kind is an error, never a fall-through. The API-key scan runs here, once, for every
+source, so that a new source cannot forget it. Each source also says where each value was
+written (`locate`), so that a problem with a value points at it: a recipe line, a CSV cell, a
+workbook cell.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from runner.apikey import KEY_HINT, find_key_in_text
-from runner.diagnostics import Diagnostic, RecipeError, suggestion_suffix
-from runner.plan.csvfile import read_csv_table
+from runner.diagnostics import Diagnostic, RecipeError, Span, suggestion_suffix
+from runner.plan.csvfile import CsvTable, read_csv_table
 from runner.plan.secrets import contains_key, key_in_values
 from runner.recipe.files import FileProblem, data_roots, printable
-from runner.recipe.model import Axis, NodePath, Recipe, format_path
+from runner.recipe.model import Axis, NodePath, Recipe, SourceMap, format_path
 
 _TOO_LARGE_HINT = "split it into smaller files, or remove the rows and columns you do not use"
 # What an axis file may hold, beyond its size (MAX_DATA_BYTES): every cell of a CSV file, and
@@ -28,6 +30,9 @@ _TOO_LARGE_HINT = "split it into smaller files, or remove the rows and columns y
 MAX_CSV_CELLS = 1_000_000
 MAX_YAML_BYTES = 5 * 1024 * 1024
 
+# Where value `index` of an axis (or its field `name`, for a mapping) was written, if known.
+Locate = Callable[[int, str | None], Span | None]
+
 
 @dataclass(frozen=True)
 class AxisValues:
@@ -36,6 +41,7 @@ class AxisValues:
     name: str
     values: tuple[Any, ...]
     node: NodePath  # where the axis is declared in the recipe
+    locate: Locate | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class SourceResult:
     problems: list[Diagnostic] = field(default_factory=list)
     text: str | None = None  # the file's text, scanned for the key with line numbers
     file: str | None = None  # the file as shown to the user; None: values are not from a file
+    locate: Locate | None = None
 
 
 @dataclass(frozen=True)
@@ -83,12 +90,12 @@ def load_axes(
             problems.append(secret)  # alone: other messages might quote the key's line
             continue
         problems.extend(result.problems)
-        if result.problems:
+        if any(problem.severity == "error" for problem in result.problems):
             continue
         if not result.values:
             problems.append(_empty_axis(recipe, axis))
             continue
-        loaded.append(AxisValues(axis.name, tuple(result.values), axis.node))
+        loaded.append(AxisValues(axis.name, tuple(result.values), axis.node, result.locate))
     return tuple(loaded), problems
 
 
@@ -136,7 +143,36 @@ def read_axis_file(
 
 
 def _load_inline(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
-    return SourceResult(values=axis.source.values)
+    return SourceResult(values=axis.source.values, locate=_in_document(recipe.source, axis.node))
+
+
+def _in_document(source: SourceMap, node: NodePath) -> Locate:
+    """Values written in a YAML document (the recipe, or a {yaml: ...} file), under `node`."""
+
+    def locate(index: int, name: str | None) -> Span | None:
+        return source.span((*node, index) if name is None else (*node, index, name))
+
+    return locate
+
+
+def _in_csv(table: CsvTable, shown: str) -> Locate:
+    """CSV cells, as FILE:LINE:COLUMN at the cell (the first line of a cell with line breaks)."""
+    from runner.plan.csvfile import cell_offsets
+
+    lines = table.text.splitlines()
+    columns = {name: i for i, name in enumerate(table.rows[0])} if table.rows else {}
+
+    def locate(index: int, name: str | None) -> Span | None:
+        if not 0 <= index < len(table.lines) or table.lines[index] > len(lines):
+            return None
+        number = table.lines[index]
+        text = lines[number - 1]
+        cells = cell_offsets(text, table.delimiter)
+        column = columns.get(name, 0) if name is not None else 0
+        start, end = cells[column] if column < len(cells) else (0, len(text))
+        return Span(shown, number, start + 1, max(end, start + 1) + 1, text)
+
+    return locate
 
 
 def _load_csv(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
@@ -145,6 +181,12 @@ def _load_csv(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResu
     if data is None:
         return SourceResult(problems=[problem] if problem else [])
     shown = display_path(recipe, axis.source.path)
+    if data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
+        # A workbook given as `csv:` (renamed, or the wrong key): its bytes would read as noise.
+        message = f"the file {shown} is an Excel workbook, not a CSV file"
+        hint = f"read it with {{xlsx: {axis.source.path}}} instead of {{csv: ...}}"
+        node = (*axis.node, "csv")
+        return SourceResult(problems=[recipe_problem(recipe, node, message, hint)])
     cells = sum(data.count(separator) for separator in (b",", b";", b"\t", b"\n", b"\r"))
     if cells > MAX_CSV_CELLS:
         node = (*axis.node, axis.source.kind)
@@ -155,7 +197,7 @@ def _load_csv(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResu
         return SourceResult(problems=[recipe_problem(recipe, node, message, _TOO_LARGE_HINT)])
     table, problems = read_csv_table(data, shown)
     text = table.text or data.decode("latin-1")
-    return SourceResult(table.rows, problems, text, shown)
+    return SourceResult(table.rows, problems, text, shown, _in_csv(table, shown))
 
 
 def _load_yaml(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
@@ -181,13 +223,19 @@ def _load_yaml(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceRes
         message = f"this file holds {what}; an axis file must hold a list (one '- ' item per value)"
         diagnostic = Diagnostic(message, span=document.source.span(()), file=shown)
         return SourceResult(problems=[diagnostic], text=text, file=shown)
-    return SourceResult(values, [], text, shown)
+    return SourceResult(values, [], text, shown, _in_document(document.source, ()))
 
 
 def _load_glob(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
     from runner.plan.globaxis import load_glob
 
     return load_glob(recipe, axis, roots)
+
+
+def _load_xlsx(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
+    from runner.plan.workbook import load_xlsx
+
+    return load_xlsx(recipe, axis, roots)
 
 
 SOURCES: Mapping[str, AxisSourceKind] = {
@@ -197,6 +245,7 @@ SOURCES: Mapping[str, AxisSourceKind] = {
     "glob": AxisSourceKind(
         _load_glob, "a file name matched by this pattern contains your API key (ONEMIN_API_KEY)"
     ),
+    "xlsx": AxisSourceKind(_load_xlsx, "a cell of this workbook contains your API key"),
 }
 
 

@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
 from runner.diagnostics import Diagnostic, Span
@@ -28,6 +29,7 @@ class CsvTable:
     encoding: str
     delimiter: str
     text: str = ""  # the decoded file, for the API-key check
+    lines: tuple[int, ...] = ()  # the line each row starts on, to point at its cells
 
 
 def decode_spreadsheet(data: bytes) -> tuple[str, str]:
@@ -128,7 +130,7 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
             if not any(cell.strip() for cell in cells):
                 continue
             if header is None:
-                header, header_line = [cell.strip().removeprefix("\ufeff") for cell in cells], start
+                header, header_line = [header_name(cell) for cell in cells], start
             else:
                 records.append((start, cells))
     except csv.Error as exc:
@@ -156,31 +158,11 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
         return span(header_line)
 
     width = _used_width(header, records)
-    seen: dict[str, int] = {}
-    for column, name in enumerate(header[:width]):
-        where = f"column {column + 1}"
-        if not name:
-            problems.append(
-                Diagnostic(
-                    f"the header of {where} is empty",
-                    span=header_span(column),
-                    hint="give every column a name in the first row",
-                )
-            )
-        elif name in seen:
-            problems.append(
-                Diagnostic(
-                    f"the column name {name!r} is used twice (columns {seen[name] + 1} and "
-                    f"{column + 1})",
-                    span=header_span(column),
-                    hint="rename one of the columns so that every name is different",
-                )
-            )
-        else:
-            seen[name] = column
     names = header[:width]
+    problems.extend(check_column_names(names, header_span))
 
     rows: list[dict[str, str]] = []
+    row_lines: list[int] = []
     for line_no, cells in records:
         extra = [cell for cell in cells[width:] if cell.strip()]
         if extra:
@@ -197,7 +179,49 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
             continue
         padded = [*cells[:width], *([""] * (width - len(cells)))]
         rows.append({name: cell.strip() for name, cell in zip(names, padded, strict=True)})
-    return CsvTable(tuple(rows), encoding, delimiter, text), problems
+        row_lines.append(line_no)
+    return CsvTable(tuple(rows), encoding, delimiter, text, tuple(row_lines)), problems
+
+
+def header_name(cell: str) -> str:
+    """A column's name as its header cell gives it: without surrounding spaces or a BOM."""
+    return cell.strip().removeprefix("\ufeff")
+
+
+def check_column_names(
+    names: Sequence[str],
+    span_of: Callable[[int], Span],
+    label: Callable[[int], str] = lambda column: str(column + 1),
+    unchecked: Container[int] = (),
+) -> list[Diagnostic]:
+    """The header rules of every table (CSV file or sheet): each column named, no name twice.
+
+    Columns are 0-based; `label` names one for people (3, or C in a sheet); `unchecked` columns
+    need no name (their problem was said another way).
+    """
+    problems: list[Diagnostic] = []
+    seen: dict[str, int] = {}
+    for column, name in enumerate(names):
+        if not name and column not in unchecked:
+            problems.append(
+                Diagnostic(
+                    f"the header of column {label(column)} is empty",
+                    span=span_of(column),
+                    hint="give every column a name in the first row",
+                )
+            )
+        elif name in seen:
+            problems.append(
+                Diagnostic(
+                    f"the column name {name!r} is used twice (columns {label(seen[name])} and "
+                    f"{label(column)})",
+                    span=span_of(column),
+                    hint="rename one of the columns so that every name is different",
+                )
+            )
+        elif name:
+            seen[name] = column
+    return problems
 
 
 def _used_width(header: list[str], records: list[tuple[int, list[str]]]) -> int:

@@ -20,6 +20,7 @@ __all__ = [
     "FIELDS",
     "NOTHING",
     "STATUSES",
+    "DecisionReplaced",
     "DiffEntry",
     "DiffStatus",
     "DiffTotals",
@@ -111,6 +112,11 @@ class DiffTotals:
         """Jobs a run would pay for."""
         return self.new + self.changed
 
+    @property
+    def empty(self) -> bool:
+        """Nothing differs: nothing to generate, download or prune (terraform's empty diff)."""
+        return self.new + self.changed + self.download_only + self.stale == 0
+
     def to_json(self) -> dict[str, Any]:
         return {
             "new": self.new,
@@ -124,13 +130,34 @@ class DiffTotals:
 
 
 @dataclass(frozen=True)
+class DecisionReplaced:
+    """A job decided in review.yaml whose images a run would replace: its decision goes back to
+    pending (runner/review/replaced.py finds them; the diff and the run's preview show them)."""
+
+    review_key: str
+    job_key: str
+    output: str  # the job's first output
+    label: str
+    status: Literal["approved", "rejected"]
+    reason: str  # "recipe changed: prompt"
+
+    def to_json(self) -> dict[str, str]:
+        return {"review_key": self.review_key, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class PlanDiff:
     source: Literal["none", "state", "lock"]  # what the comparison was made against
     entries: tuple[DiffEntry, ...]  # plan order, then stale files sorted by path
     totals: DiffTotals
+    replaced: tuple[DecisionReplaced, ...] = ()  # decided jobs the run would give new images
 
     def of(self, *statuses: DiffStatus) -> Iterator[DiffEntry]:
         return (entry for entry in self.entries if entry.status in statuses)
+
+    @property
+    def approvals_replaced(self) -> tuple[DecisionReplaced, ...]:
+        return tuple(item for item in self.replaced if item.status == "approved")
 
 
 def job_take(job: Job) -> int:

@@ -10,16 +10,15 @@ from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 from runner.api.limits import MAX_UPLOAD_BYTES, SOURCE_FORMATS
+from runner.pastedtext import TYPOGRAPHIC_QUOTES
 from runner.plan.model import ImageSource
+from runner.plan.nearby_files import NearbyFiles
 
 ASSET_PREFIX = "asset:"
 _MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
     (b"\xff\xd8\xff", "JPEG"),
 )
-
-
-_CURLY_QUOTES = "\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
 
 
 class ImageProblem(Exception):
@@ -49,6 +48,7 @@ class ImageResolver:
         # The folders images may come from (after following symlinks): the recipe's project.
         self._roots = roots if roots is not None else data_roots(base_dir)
         self._seen: dict[str, ImageSource | ImageProblem] = {}
+        self._nearby = NearbyFiles(base_dir, self._roots)
 
     def resolve(self, rendered: str) -> ImageSource:
         """The ImageSource for a rendered `image:` value; raises ImageProblem."""
@@ -104,10 +104,12 @@ class ImageResolver:
                 hint = (
                     "image paths are relative to the recipe file; check the spelling and the folder"
                 )
-                if any(quote in ref for quote in _CURLY_QUOTES):
+                if any(quote in ref for quote in TYPOGRAPHIC_QUOTES):
                     # A word processor's quotes are part of the text to YAML, not quotes.
                     hint = 'curly quotes are part of the path: quote with straight ones, "..."'
-                raise ImageProblem(f"the image {ref} does not exist", hint) from None
+                meant = self._nearby.suggest(ref)
+                suffix = f" (did you mean '{printable(meant)}'?)" if meant else ""
+                raise ImageProblem(f"the image {ref} does not exist{suffix}", hint) from None
             if problem.kind == "large":
                 message = f"the image {ref} is larger than the API's {limit} MB limit"
                 raise ImageProblem(message) from None

@@ -11,12 +11,14 @@ from typing import Any
 
 from runner.api import limits
 from runner.apikey import MASK, searchable_key
-from runner.diagnostics import Span, suggestion_suffix
+from runner.diagnostics import Diagnostic, Span, suggestion_suffix
+from runner.pastedtext import TYPOGRAPHIC_QUOTES
 from runner.plan.axes import AxisValues
 from runner.plan.images import ImageProblem, ImageResolver
 from runner.plan.job_context import JobContext
 from runner.plan.matrix import Combination
 from runner.plan.model import ImageSource, Job, PromptObject
+from runner.plan.origins import ValueOrigins
 from runner.plan.outputs import EscapeCheck, OutputProblem, output_paths, same_file_key
 from runner.plan.problems import ProblemLog, template_span
 from runner.plan.secrets import rendered_secret
@@ -124,6 +126,9 @@ class JobBuilder:
         self.checked: dict[tuple[str, Any], str | None] = {}  # (field, value) -> API-limit problem
         self.static: dict[str, tuple[Any, NodePath]] = {}  # defaults that need no rendering
         self.axis_nodes = {axis.name: axis.node for axis in axes}
+        self.origins = ValueOrigins(recipe, axes)
+        # Values of data files in typographic quotes that made output paths, by their place.
+        self.quoted_values: dict[tuple[str, int, int], tuple[str, Span]] = {}
         self.recipe_info = {"name": recipe.name}
         self.base_context = {**self.templates.globals, **recipe.vars}
         # same_file_key(path) -> the first job writing it, and its path as written.
@@ -170,10 +175,12 @@ class JobBuilder:
             if message is not None:
                 self._limit_problem(name, fields[name], message, origins[name], label)
                 failed = True
-        image = self._image(context, label)
+        image = self._image(combo, context, label)
         outputs = None
         if not failed:
             outputs = self._outputs(index, fields, context, label)
+        if outputs is not None and any(q in "".join(outputs) for q in TYPOGRAPHIC_QUOTES):
+            self._quoted_value(combo, "".join(outputs))
         if failed or image is None or outputs is None:
             self.problems.failed += 1
             return None
@@ -265,7 +272,7 @@ class JobBuilder:
     def _template_problem(
         self, node: NodePath, problem: TemplateProblem, label: str | None
     ) -> None:
-        span = template_span(self.problems.source, node, problem.line)
+        span = template_span(self.problems.source, node, problem.line, problem.at)
         self.problems.add(node, problem.message, label=label, hint=problem.hint, span=span)
 
     def _limit_problem(
@@ -288,15 +295,57 @@ class JobBuilder:
             return
         self.problems.add(node, message, label=label)
 
-    def _image(self, context: Mapping[str, Any], label: str) -> ImageSource | None:
+    def _image(
+        self, combo: Combination, context: Mapping[str, Any], label: str
+    ) -> ImageSource | None:
         try:
             rendered = self._render(IMAGE_NODE, self.recipe.image, context, label)
-            return self.images.resolve(rendered)
         except _JobFailed:
             return None
+        try:
+            return self.images.resolve(rendered)
         except ImageProblem as problem:
-            self.problems.add(IMAGE_NODE, problem.message, label=label, hint=problem.hint)
+            hint, span = problem.hint, None
+            if (
+                needs_rendering(self.recipe.image)
+                and (IMAGE_NODE, problem.message) not in self.problems
+            ):
+                # Point at the value that names the file (a recipe line, a CSV or workbook
+                # cell), not at the `image:` template that only reads it.
+                span = self.origins.find(combo, rendered.strip())
+                template = self.problems.source.span(IMAGE_NODE)
+                if span is not None and template is not None:
+                    where = f"{template.file}:{template.line}"
+                    hint = f"`image:` ({where}) makes the path from this value; {hint}"
+            self.problems.add(IMAGE_NODE, problem.message, label=label, hint=hint, span=span)
             return None
+
+    def _quoted_value(self, combo: Combination, outputs: str) -> None:
+        """Remember a data file's value in typographic quotes that made an output path (the
+        recipe's own values are warned about when it is loaded)."""
+        found = self.origins.find_wrapped(combo, outputs)
+        if found is not None and found[1].file != self.recipe.source.file:
+            span = found[1]
+            self.quoted_values.setdefault((span.file, span.line, span.col), found)
+
+    def warnings(self) -> list[Diagnostic]:
+        """What the jobs showed that is usable but probably not meant: one warning per kind."""
+        found = list(self.quoted_values.values())
+        if not found:
+            return []
+        others = len(found) - 1
+        more = f" (and {others:,} more value{'s' if others > 1 else ''} like it)" if others else ""
+        value, span = found[0]
+        return [
+            Diagnostic(
+                f"the value {value} is in typographic quotes, which become part of output "
+                f"paths{more}",
+                span=span,
+                hint='remove the quotes from the value (Excel and Word turn " into “ ” as you '
+                "type)",
+                severity="warning",
+            )
+        ]
 
     def _outputs(
         self, index: int, fields: Mapping[str, Any], context: Mapping[str, Any], label: str

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from runner.diagnostics import Diagnostic
 from runner.recipe.model import PriceTable, ReportLayout
 
 
@@ -104,6 +105,7 @@ class Plan:
     prices: PriceTable
     report: ReportLayout
     budget: float | None = None  # USD the output folder may cost at most (recipe `budget:`)
+    warnings: tuple[Diagnostic, ...] = ()  # what is usable but probably not meant (Word's quotes)
 
     @property
     def image_count(self) -> int:

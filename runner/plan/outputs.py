@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from runner.fileio import TEMP_NAME_EXTRA
+from runner.fileio import TEMP_NAME_EXTRA, is_within
 from runner.printable import clipped_repr
 
 # Files and folders the run and report stages write at the root of the output folder.
@@ -173,7 +173,7 @@ class EscapeCheck:
         inside = self._folders.get(folder)
         if inside is None:
             real = os.path.realpath(self._root / folder) if folder else self._real_root
-            inside = real == self._real_root or real.startswith(self._real_root + os.sep)
+            inside = is_within(real, self._real_root)
             self._folders[folder] = inside
         if not inside:
             return f"the folder {folder} in the output folder is a link to a place outside it"
@@ -188,7 +188,7 @@ def sources_inside(output_dir: Path, sources: Iterable[Path]) -> dict[str, Path]
     inside: dict[str, Path] = {}
     for source in dict.fromkeys(sources):  # one image per job: resolve each file once
         real = os.path.realpath(source)
-        if real.startswith(root + os.sep):
+        if real != root and is_within(real, root):
             relative = Path(os.path.relpath(real, root)).as_posix()
             inside.setdefault(relative.casefold(), source)
     return inside

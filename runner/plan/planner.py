@@ -64,6 +64,8 @@ def plan_recipe(
     cap = job_cap(recipe, max_jobs)
     roots = data_roots(recipe.base_dir, allow_outside)
     axes, diagnostics = load_axes(recipe, roots)
+    warnings = [*recipe.warnings, *(d for d in diagnostics if d.severity == "warning")]
+    diagnostics = [d for d in diagnostics if d.severity == "error"]
     diagnostics += check_exclude(recipe, axes)
     problems = ProblemLog(recipe.source)
     builder = JobBuilder(recipe, axes, folder, problems)
@@ -71,7 +73,7 @@ def plan_recipe(
     builder.images = ImageResolver(recipe.base_dir, roots)
     builder.check_templates()
     if diagnostics or problems:
-        raise RecipeError([*diagnostics, *problems.diagnostics(0)])
+        raise RecipeError([*diagnostics, *problems.diagnostics(0), *warnings])
 
     # Count before building: a 10^12 matrix must fail now, not after filling the memory.
     product = matrix_size(axes)
@@ -92,8 +94,9 @@ def plan_recipe(
         if job is not None:
             jobs.append(job)
     _check_sources_kept(recipe, folder, jobs, problems)
+    warnings += builder.warnings()
     if problems:
-        raise RecipeError(problems.diagnostics(len(combinations)))
+        raise RecipeError([*problems.diagnostics(len(combinations)), *warnings])
     return Plan(
         recipe_name=recipe.name,
         recipe_path=recipe.path,
@@ -103,6 +106,7 @@ def plan_recipe(
         prices=prices if prices is not None else recipe.prices,
         report=recipe.report,
         budget=recipe.budget,
+        warnings=tuple(warnings),
     )
 
 
@@ -114,7 +118,7 @@ def _check_sources_kept(
     sources += [
         recipe.base_dir / axis.source.path
         for axis in recipe.axes
-        if axis.source.kind in ("csv", "yaml") and axis.source.path
+        if axis.source.kind in ("csv", "yaml", "xlsx") and axis.source.path
     ]
     sources += [job.image.path for job in jobs if job.image.path is not None]
     inside = sources_inside(folder, sources)

@@ -48,6 +48,10 @@ class ProblemLog:
     def __bool__(self) -> bool:
         return bool(self._seen)
 
+    def __contains__(self, key: tuple[NodePath, str]) -> bool:
+        """Whether a problem (node, group or message) is logged already."""
+        return key in self._seen
+
     def diagnostics(self, total_jobs: int) -> list[Diagnostic]:
         out = []
         for seen in self._seen.values():

@@ -120,7 +120,7 @@ class TemplateRenderer:
         except TemplateProblem as problem:
             compiled = problem
         except TemplateSyntaxError as exc:
-            compiled = syntax_problem(exc, self._env.filters, self._env.tests)
+            compiled = syntax_problem(exc, self._env.filters, self._env.tests, text)
         except SyntaxError as exc:  # what Python refuses in the code Jinja made from it
             compiled = TemplateProblem(f"template syntax error: {exc.msg}")
         except (RecursionError, MemoryError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from runner.recipe.model import (
     ReportLayout,
     format_path,
 )
+from runner.recipe.pasted import check_pasted_text
 from runner.recipe.template_names import check_template_names
 from runner.recipe.validate import VERSION_PATH, find_secrets, validate
 
@@ -49,7 +51,10 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
         max_bytes=MAX_RECIPE_BYTES,
         too_large_hint="a recipe is a short text file; put long lists in a CSV or YAML axis file",
     )
-    problems = validate(doc)
+    pasted = check_pasted_text(doc)
+    warnings = tuple(d for d in pasted if d.severity == "warning")
+    pasted = [d for d in pasted if d.severity == "error"]
+    problems = _explained(validate(doc), pasted)
     if problems:
         # Name checks too, when the shapes allow, so that one run shows every typo.
         # Not for another recipe version, though: its keys are not ours to check.
@@ -58,7 +63,7 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
             names = _axis_names(doc.data)
             problems = _merge(problems, _check_names(doc, names))
             problems = _merge(problems, check_template_names(doc, [n for n, _ in names]))
-        raise RecipeError(problems)
+        raise RecipeError([*problems, *warnings])
     axes = _axes(doc.data.get("matrix") or {})
     problems = _check_names(doc, tuple((axis.name, axis.node) for axis in axes))
     problems += check_include_keys(doc.data, doc.source, [axis.name for axis in axes])
@@ -66,8 +71,16 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
     problems += _check_channels(doc)
     problems += _check_output_dir(doc)
     if problems:
-        raise RecipeError(problems)
-    return _build(path, doc, axes)
+        raise RecipeError([*problems, *warnings])
+    return dataclasses.replace(_build(path, doc, axes), warnings=warnings)
+
+
+def _explained(problems: list[Diagnostic], pasted: list[Diagnostic]) -> list[Diagnostic]:
+    """The schema's problems plus pasted-text errors, which replace what the schema says on their
+    line (`'“high”' is not one of low, medium, high` only repeats the symptom)."""
+    lines = {(d.span.file, d.span.line) for d in pasted if d.span is not None}
+    kept = [d for d in problems if d.span is None or (d.span.file, d.span.line) not in lines]
+    return [*kept, *pasted]
 
 
 def _merge(first: list[Diagnostic], more: list[Diagnostic]) -> list[Diagnostic]:
@@ -130,8 +143,10 @@ def _axes(matrix: Mapping[str, Any]) -> tuple[Axis, ...]:
         if isinstance(value, list):
             source = AxisSource("inline", values=tuple(value))
         else:
-            (kind, where), *_ = value.items()  # the schema allows exactly one of csv/yaml/glob
-            source = AxisSource(kind, path=where)
+            # The schema allows exactly one of csv/yaml/glob/xlsx, and `sheet` beside xlsx.
+            kind, where = next((k, v) for k, v in value.items() if k != "sheet")
+            sheet = value.get("sheet")
+            source = AxisSource(kind, path=where, sheet=None if sheet is None else str(sheet))
         axes.append(Axis(name=name, source=source, node=("matrix", name)))
     return tuple(axes)
 

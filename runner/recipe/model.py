@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from runner.diagnostics import Span
+from runner.diagnostics import Diagnostic, Span
 
 # A path inside a YAML document: keys and list indexes from the root.
 NodePath = tuple[str | int, ...]
@@ -70,9 +70,10 @@ class SourceMap:
 class AxisSource:
     """Where an axis' values come from."""
 
-    kind: Literal["inline", "csv", "yaml", "glob"]
+    kind: Literal["inline", "csv", "yaml", "glob", "xlsx"]
     values: tuple[Any, ...] = ()  # inline values, as written
-    path: str | None = None  # csv/yaml file or glob pattern, as written (relative to the recipe)
+    path: str | None = None  # csv/yaml/xlsx file or glob pattern, as written (relative to recipe)
+    sheet: str | None = None  # xlsx: the sheet to read; None: the first one
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class Recipe:
     max_jobs: int | None = None  # the recipe's own cap on the job count; None: the default cap
     budget: float | None = None  # USD this output folder may cost at most (estimate)
     channels: tuple[Channel, ...] = ()  # export sizes, in recipe order
+    warnings: tuple[Diagnostic, ...] = ()  # usable, but probably not what was meant
 
     @property
     def base_dir(self) -> Path:

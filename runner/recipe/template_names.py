@@ -33,7 +33,7 @@ def check_template_names(doc: LoadedDocument, axis_names: Iterable[str]) -> list
         try:
             parsed = parse_template(env, text)
         except TemplateProblem as problem:
-            span = template_span(doc.source, node, problem.line)
+            span = template_span(doc.source, node, problem.line, problem.at)
             found.append(Diagnostic(problem.message, where, span, hint=problem.hint))
             continue
         for name in sorted(set(parsed.names) - known - defined):

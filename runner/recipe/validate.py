@@ -11,6 +11,7 @@ from typing import Any
 
 from runner.apikey import ENV_KEY, find_key_in_text, redact
 from runner.diagnostics import Diagnostic, Span, suggestion_suffix
+from runner.pastedtext import char_name, invisible_in, without_invisible, wrapped_in_quotes
 from runner.recipe.loader import LoadedDocument
 from runner.recipe.model import NodePath, SourceMap, format_path
 from runner.recipe.yaml_errors import ODD_SPACE_HINT, odd_space_name, odd_space_start
@@ -189,6 +190,27 @@ def _unspaced(key: object) -> object:
     return key if spaced is None else spaced[0]
 
 
+def _invisible_in(text: str, what: str) -> tuple[str, str]:
+    """'quality' written with a soft hyphen or a zero-width space in it: name the character."""
+    index = invisible_in(text)
+    char = text[index] if index is not None else text[-1]
+    bare = without_invisible(text).strip()
+    return (
+        f"the {what} '{bare}' holds an invisible {char_name(char)}",
+        f"retype the {what}: delete it and type it again (text pasted from Word, a web page or a"
+        " chat often brings such characters)",
+    )
+
+
+def _at_invisible(span: Span | None, text: str) -> Span | None:
+    """The span narrowed to the invisible character, when the text is written as it reads."""
+    index = invisible_in(text)
+    if span is None or index is None or span.text[span.col - 1 :][: len(text)] != text:
+        return span
+    col = span.col + index
+    return Span(span.file, span.line, col, col + 1, span.text)
+
+
 def _position(diagnostic: Diagnostic) -> tuple[int, int]:
     span = diagnostic.span
     return (span.line, span.col) if span else (0, 0)
@@ -220,14 +242,17 @@ def _explain(error: Any, source: SourceMap, root: Mapping[str, Any]) -> list[Dia
             if bare != key and bare in allowed:
                 message = f"the key '{bare}' is preceded by a {odd_space_name(key[0])}"
                 hint = ODD_SPACE_HINT
-            found.append(
-                Diagnostic(
-                    message,
-                    path=format_path(path),
-                    span=source.span((*path, key), key=True),
-                    hint=hint,
+            span = source.span((*path, key), key=True)
+            if bare == key and without_invisible(key).strip() in allowed:
+                message, hint = _invisible_in(key, "key")
+                span = _at_invisible(span, key)
+            elif wrapped_in_quotes(key) and key[1:-1].strip() in allowed:
+                message = (
+                    f"{key[0]} and {key[-1]} are not quotes in YAML: this key is '{key}', not "
+                    f"'{key[1:-1].strip()}'"
                 )
-            )
+                hint = "remove them: a key needs no quotes"
+            found.append(Diagnostic(message, path=format_path(path), span=span, hint=hint))
         return found
     if kind == "required" and isinstance(instance, dict):
         properties = schema.get("properties", {})
@@ -243,6 +268,10 @@ def _explain(error: Any, source: SourceMap, root: Mapping[str, Any]) -> list[Dia
     if kind in ("anyOf", "oneOf"):
         return _explain_alternatives(error, source, root)
     if kind == "enum":
+        if _is_text(instance) and without_invisible(instance).strip() in value:
+            message, hint = _invisible_in(instance, "value")
+            span = _at_invisible(source.span(path), instance)
+            return [Diagnostic(message, path=format_path(path), span=span, hint=hint)]
         suffix = suggestion_suffix(instance, [str(v) for v in value]) if _is_text(instance) else ""
         return [at(f"{_show(instance)} is not one of {_words(value, ',')}{suffix}")]
     if kind == "const":
@@ -300,13 +329,20 @@ def _explain_alternatives(
         )
     ]
     meant = [index for index in candidates if not _is_template(branches[index])]
+    if isinstance(error.instance, dict):
+        # Among mappings, the one that declares every key written ({xlsx, sheet}) was meant.
+        keys = set(error.instance)
+        covering = [i for i in meant if keys <= set(branches[i].get("properties", {}))]
+        meant = covering + [i for i in meant if i not in covering]
     if meant:
         found: list[Diagnostic] = []
         for sub in by_branch.get(meant[0], ()):
             found.extend(_explain(sub, source, root))
         if found:
             return found
-    options = [_describe(branch) for branch in branches]
+    # One mapping form is enough to say: {xlsx, sheet} is a variant of {xlsx}.
+    mappings = [i for i, branch in enumerate(branches) if branch.get("type") == "object"]
+    options = [_describe(b) for i, b in enumerate(branches) if i not in mappings[1:]]
     path: NodePath = tuple(error.absolute_path)
     return [
         Diagnostic(

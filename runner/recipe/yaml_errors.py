@@ -8,22 +8,21 @@ import yaml
 
 from runner.apikey import redact
 from runner.diagnostics import Diagnostic, RecipeError, Span
+from runner.pastedtext import ODD_SPACES, char_name
 
 TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
 ODD_SPACE_HINT = (
     "retype the start of that line with ordinary spaces (this character often comes with text"
     " pasted from Word, a web page or a chat)"
 )
-ODD_SPACES = {
-    "\u00a0": "non-breaking space",
-    "\u2007": "figure space",
-    "\u202f": "narrow non-breaking space",
-    "\u3000": "full-width space",
-    "\u2002": "en space",
-    "\u2003": "em space",
-    "\u2009": "thin space",
-    "\ufeff": "zero-width no-break space",
-}
+ODD_COLON_HINT = (
+    "retype the space after the colon: delete it and type an ordinary space (this character "
+    "often comes with text pasted from Word, a web page or a chat)"
+)
+# `key:` followed by a space YAML does not count as one: the line is text, not a key and value.
+_ODD_AFTER_COLON = re.compile(
+    r"^(\s*(?:-\s+)*)([^\s:#'\"{\[][^:#]*?):([" + "".join(ODD_SPACES) + "])"
+)
 TEMPLATE_HINT = 'a value that starts with {{ must be quoted: prompt: "{{ product.name }} ..."'
 # An unquoted value (after `key:` or `- `) that starts with `{{`.
 _UNQUOTED_TEMPLATE = re.compile(r"^\s*(?:-\s+)*(?:[^\s'\"#{\[][^#]*?:\s+)?\{\{")
@@ -39,7 +38,23 @@ def odd_space_start(key: str) -> tuple[str, str] | None:
 
 
 def odd_space_name(char: str) -> str:
-    return f"{ODD_SPACES[char]} (U+{ord(char):04X})"
+    return char_name(char)
+
+
+def odd_space_after_colon(line: str) -> tuple[str, int, str] | None:
+    """(the key, the 0-based column of the odd space, the odd space) when `line` starts with
+    `key:` and an odd space: 'quality:\u00a0medium' looks like a key but is one word to YAML."""
+    match = _ODD_AFTER_COLON.match(line)
+    if match is None:
+        return None
+    return match.group(2).strip(), match.start(3), match.group(3)
+
+
+def odd_colon_message(key: str, char: str) -> str:
+    return (
+        f"the ':' after '{key}' is followed by a {char_name(char)}, which YAML does not take for"
+        " a space: it reads this line as one piece of text, not as a key and its value"
+    )
 
 
 def file_error(file: str, message: str, hint: str | None) -> RecipeError:
@@ -70,6 +85,12 @@ def syntax_diagnostic(exc: yaml.MarkedYAMLError, file: str, text: str) -> Diagno
         line, col = exc.context_mark.line, exc.context_mark.column
         message = "this line has no ':' after its key"
         hint = "write 'key: value' (a colon and a space after the key), or quote the whole text"
+    for candidate in dict.fromkeys((context_line, line)):
+        after_colon = odd_space_after_colon(_line(text, candidate))
+        if after_colon is not None:
+            key, col, char = after_colon
+            span = span_at(file, text, candidate, col, None)
+            return Diagnostic(odd_colon_message(key, char), span=span, hint=ODD_COLON_HINT)
     odd = _odd_space_line(text, max(line, context_line))
     if odd is not None:
         # Invisible in an editor, but not a space to YAML: the real culprit of the error.

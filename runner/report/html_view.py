@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from runner.execute.records import JobRecord, RunSnapshot
 from runner.report.axis_values import axis_label, readable_pairs, value_identity
+from runner.report.content import Generated, folder_content
 from runner.report.grid import AxisValues, ContactSheet, SourceGroup, layout_sheet
 from runner.report.paths import shown_recipe_path
 from runner.report.thumbs import Thumb
@@ -22,11 +23,10 @@ from runner.review.takes import earlier_take_files
 
 STATUS_NAMES = {
     "done": "Done",
-    "skipped": "Skipped (done earlier)",
     "failed": "Failed",
     "pending": "Not run yet",
 }
-STATUSES = ("done", "skipped", "failed", "pending")
+STATUSES = ("done", "failed", "pending")
 # promptObject fields the details list once, after the matrix values (an `include` may set them).
 SHOWN_FIELDS = ("size", "quality", "n", "output_format")
 
@@ -111,11 +111,10 @@ class AxisFilter:
 @dataclass(frozen=True)
 class PageView:
     recipe_name: str
-    when: str
-    took: str
+    updated: str | None  # when the folder's latest generation was made; None: none is
     cost: str
+    maybe_charged: str | None  # None: nothing is maybe charged
     recipe_path: str
-    tool_version: str
     jobs: int
     images: int
     total_statuses: tuple[StatusCount, ...]
@@ -132,18 +131,18 @@ def build_page(
 ) -> PageView:
     sheet = layout_sheet(snapshot)
     totals = snapshot.totals()
+    content = folder_content(snapshot)
 
     def status(key: str) -> StatusCount:
         return StatusCount(key, STATUS_NAMES[key], totals[key])
 
-    builder = _Groups(sheet, output_dir, thumbs, source_thumbs)
+    builder = _Groups(sheet, output_dir, thumbs, source_thumbs, content.generated)
     return PageView(
         recipe_name=snapshot.recipe_name,
-        when=_when(snapshot.started_at),
-        took=_took(snapshot.started_at, snapshot.finished_at),
-        cost=_usd(snapshot.estimated_cost_usd),
+        updated=_when(content.updated_at),
+        cost=_usd(content.cost_usd),
+        maybe_charged=_usd(content.maybe_charged_usd) if content.maybe_charged_usd else None,
         recipe_path=shown_recipe_path(snapshot.recipe_path, output_dir),
-        tool_version=snapshot.tool_version,
         jobs=totals["jobs"],
         images=totals["images"],
         total_statuses=tuple(status(s) for s in STATUSES if totals[s] or s in ("done", "failed")),
@@ -164,11 +163,13 @@ class _Groups:
         output_dir: Path,
         thumbs: Mapping[str, Thumb | None],
         source_thumbs: Mapping[str, Thumb | None],
+        generated: Mapping[str, Generated],
     ) -> None:
         self.sheet = sheet
         self.output_dir = output_dir
         self.thumbs = thumbs
         self.source_thumbs = source_thumbs
+        self.generated = generated
         shown = {a.name for a in (sheet.row_axis, sheet.column_axis) if a is not None}
         self.other_axes = [a.name for a in sheet.axes if a.name not in shown]
 
@@ -246,12 +247,12 @@ class _Groups:
             ),
             error=job.error,
             caption=" ".join(others),
-            details=details(job, status),
+            details=details(job, status, self.generated[job.key]),
             previous=previous,
         )
 
 
-def details(job: JobRecord, status: str) -> tuple[tuple[str, str], ...]:
+def details(job: JobRecord, status: str, generated: Generated) -> tuple[tuple[str, str], ...]:
     """The job's details as readable `name: value` pairs, each value once."""
     rows = [("Status", STATUS_NAMES.get(status, status))]
     if job.take > 1:
@@ -264,13 +265,12 @@ def details(job: JobRecord, status: str) -> tuple[tuple[str, str], ...]:
     for field in SHOWN_FIELDS:
         if field in job.prompt_object:
             rows.append((field, str(job.prompt_object[field])))
-    rows.append(("Attempts", str(job.attempts)))
-    if job.duration_s is not None:
-        rows.append(("Duration", f"{job.duration_s:.1f} s"))
+    if generated.at is not None:
+        rows.append(("Generated", _when(generated.at) or ""))
     rows.extend((f"Image {i}", record.path) for i, record in enumerate(job.files, start=1))
     rows.append(("Job key", job.key))
-    if job.record_uuid:
-        rows.append(("Record", job.record_uuid))
+    if generated.record:
+        rows.append(("Record", generated.record))
     return tuple(rows)
 
 
@@ -290,29 +290,8 @@ def _relative_link(path: str, output_dir: Path) -> str:
     return href(Path(relative).as_posix())
 
 
-def _when(iso: str) -> str:
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    if moment.utcoffset() is None:
-        return iso
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _took(started: str, finished: str | None) -> str:
-    if finished is None:
-        return "an unfinished run"
-    try:
-        delta = datetime.fromisoformat(finished) - datetime.fromisoformat(started)
-    except (ValueError, TypeError):
-        return "an unknown time"
-    seconds = max(0, round(delta.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+def _when(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _usd(amount: float) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 from runner.execute.records import RunSnapshot
 from runner.report.context import ReportContext
-from runner.report.manifest import LOCK_NAME, build_lock, render_lock
+from runner.report.manifest import LOCK_NAME, ManifestError, build_lock, read_lock, render_lock
 
 
 class LockManifest:
@@ -14,3 +17,18 @@ class LockManifest:
 
     def render(self, snapshot: RunSnapshot, context: ReportContext) -> bytes:
         return render_lock(build_lock(snapshot)).encode("utf-8")
+
+
+def with_lock_generations(snapshot: RunSnapshot, folder: Path) -> RunSnapshot:
+    """The snapshot with the generations the folder's backdrop.lock records and its state does
+    not (a lock pulled from git): the spending a lock records stays in it, and every report
+    prices the same generations the lock lists."""
+    try:
+        recorded = read_lock(folder).generations
+    except ManifestError:
+        return snapshot
+    known = {(g.id, g.job) for g in snapshot.generations}
+    more = tuple(g for g in recorded if (g.id, g.job) not in known)
+    if not more:
+        return snapshot
+    return dataclasses.replace(snapshot, generations=snapshot.generations + more)

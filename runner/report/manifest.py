@@ -9,6 +9,12 @@ with `../`).
 Format 2 adds, per output, short fingerprints of the job's request fields (prompt, size, ...,
 take: runner/plan/fingerprints.py), so that `plan --diff` in a fresh clone can name what changed.
 Format 1 locks are still read (without them).
+
+`generations` (optional, still format 2: older readers ignore it) lists every generation the
+folder paid for or may have (one that got no answer: `"maybe": true`), forced-over ones too, by
+the id that identifies it, with its run, n, quality and size: what the budget counts in a fresh
+clone (runner/execute/spend.py). It only grows when something is generated, so an unchanged
+re-run leaves the lock as it was.
 """
 
 from __future__ import annotations
@@ -22,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from runner.api.limits import N_RANGE, QUALITIES, SIZES
 from runner.diagnostics import BackdropError
 from runner.execute.lock import STATE_DIR
-from runner.execute.records import RunSnapshot
+from runner.execute.records import MAYBE_PREFIX, GenerationRecord, RunSnapshot
 from runner.plan.fingerprints import FIELDS, request_fingerprints
 
 LOCK_NAME = "backdrop.lock"
@@ -51,6 +58,7 @@ class LockEntry:
 class Lock:
     recipe: str
     entries: tuple[LockEntry, ...]  # sorted by path
+    generations: tuple[GenerationRecord, ...] = ()  # by run, then id
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,9 @@ class VerifyResult:
         return not (self.missing or self.changed or self.stale)
 
 
-def build_lock(snapshot: RunSnapshot) -> Lock:
+def build_lock(snapshot: RunSnapshot, earlier: Iterable[GenerationRecord] = ()) -> Lock:
+    """The lock of a snapshot; `earlier`: the generations the lock on disk records, kept (a
+    lock pulled from git knows spending this state may not)."""
     entries = {
         record.path: LockEntry(
             record.path,
@@ -76,7 +86,12 @@ def build_lock(snapshot: RunSnapshot) -> Lock:
         if job.status in ("done", "skipped")
         for record in job.files
     }
-    return Lock(snapshot.recipe_name, tuple(entries[path] for path in sorted(entries)))
+    known = {(g.id, g.job): g for g in earlier}
+    known.update({(g.id, g.job): g for g in snapshot.generations})
+    generations = sorted(known.values(), key=lambda g: (g.run or "", g.id, g.job))
+    return Lock(
+        snapshot.recipe_name, tuple(entries[path] for path in sorted(entries)), tuple(generations)
+    )
 
 
 def render_lock(lock: Lock) -> str:
@@ -96,8 +111,22 @@ def render_lock(lock: Lock) -> str:
         rows = [_render_entry(e, text) for e in lock.entries]
         lines.append(",\n".join(rows))
         lines.append("  ]")
+    if lock.generations:
+        lines[-1] += ","
+        lines.append('  "generations": [')
+        lines.append(",\n".join(_render_generation(g, text) for g in lock.generations))
+        lines.append("  ]")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _render_generation(generation: GenerationRecord, text: Callable[[str], str]) -> str:
+    row = f'    {{"id": {text(generation.id)}, "job": {text(generation.job)}'
+    if generation.run is not None:
+        row += f', "run": {text(generation.run)}'
+    row += f', "n": {generation.images}, "quality": {text(generation.quality)}'
+    row += f', "size": {text(generation.size)}'
+    return row + (', "maybe": true}' if generation.maybe else "}")
 
 
 def _render_entry(entry: LockEntry, text: Callable[[str], str]) -> str:
@@ -149,7 +178,35 @@ def read_lock(output_dir: Path) -> Lock:
             )
         assert isinstance(item, dict)  # texts has 3 items only from a dict
         entries.append(LockEntry(texts[0], texts[1], texts[2], _request(item)))
-    return Lock(str(data.get("recipe", "")), tuple(entries))
+    return Lock(str(data.get("recipe", "")), tuple(entries), _generations(data.get("generations")))
+
+
+_MAX_ID = 200  # characters of an id, a job key or a run id: far more than any real one
+
+
+def _generations(items: object) -> tuple[GenerationRecord, ...]:
+    """The lock's spending record. An entry that cannot say what it cost is left out (the rest
+    of the lock still counts): the budget then counts that job from the outputs, once."""
+    found: dict[tuple[str, str], GenerationRecord] = {}
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        uuid, job, run = item.get("id"), item.get("job"), item.get("run")
+        images, quality, size = item.get("n"), item.get("quality"), item.get("size")
+        if not all(isinstance(v, str) and 0 < len(v) <= _MAX_ID for v in (uuid, job)):
+            continue
+        if run is not None and not (isinstance(run, str) and len(run) <= _MAX_ID):
+            continue
+        if isinstance(images, bool) or not isinstance(images, int):
+            continue
+        if not N_RANGE[0] <= images <= N_RANGE[1] or quality not in QUALITIES or size not in SIZES:
+            continue
+        assert isinstance(uuid, str) and isinstance(job, str)
+        if item.get("maybe") is True and not uuid.startswith(MAYBE_PREFIX):
+            uuid = MAYBE_PREFIX + uuid
+        record = GenerationRecord(uuid, job, run, images, str(quality), str(size))
+        found.setdefault((uuid, job), record)
+    return tuple(found.values())
 
 
 def _request(item: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:

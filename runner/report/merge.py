@@ -16,18 +16,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner.diagnostics import BackdropError
-from runner.execute.records import JobRecord, RunSnapshot
+from runner.execute.records import GenerationRecord, JobRecord, RunSnapshot
 
 # Which record wins when two shards know the same job: a success beats a failure beats no run.
-_RANK = {"done": 4, "skipped": 3, "failed": 2, "generated": 1, "pending": 0}
+_RANK = {"done": 3, "failed": 2, "generated": 1, "pending": 0}
 
 
 def merge_snapshots(snapshots: Sequence[RunSnapshot]) -> RunSnapshot:
     """One snapshot from several shards of the same recipe: jobs deduplicated by key.
 
-    When shards disagree about a job, done beats skipped beats failed beats not run; on a tie
-    the earlier snapshot in the sequence wins. Times span the earliest start to the latest
-    finish; the cost estimate is the sum of the shards' estimates for the jobs each one owns.
+    When shards disagree about a job, done beats failed beats not run; on a tie the earlier
+    snapshot in the sequence wins. The generations are every shard's, each once by its id (each
+    was paid), priced at the first shard's prices. The latest runs' times span the earliest
+    start to the latest finish (the reports do not show them: they describe the folders).
     """
     if not snapshots:
         raise BackdropError("nothing to merge", hint="Give at least one output folder.")
@@ -39,13 +40,11 @@ def merge_snapshots(snapshots: Sequence[RunSnapshot]) -> RunSnapshot:
         )
     first = snapshots[0]
     chosen: dict[str, JobRecord] = {}
-    owner: dict[str, int] = {}
-    for number, snapshot in enumerate(snapshots):
+    for snapshot in snapshots:
         for job in snapshot.jobs:
             held = chosen.get(job.key)
-            if held is None or _RANK[job.status] > _RANK[held.status]:
+            if held is None or _RANK.get(job.status, 0) > _RANK.get(held.status, 0):
                 chosen[job.key] = job
-                owner[job.key] = number
     jobs = tuple(sorted(chosen.values(), key=lambda job: (job.index, job.key)))
     axes = tuple(dict.fromkeys(axis for snapshot in snapshots for axis in snapshot.axes))
     finished = [s.finished_at for s in snapshots]
@@ -59,8 +58,10 @@ def merge_snapshots(snapshots: Sequence[RunSnapshot]) -> RunSnapshot:
         axes=axes,
         report_rows=next((s.report_rows for s in snapshots if s.report_rows), None),
         report_columns=next((s.report_columns for s in snapshots if s.report_columns), None),
-        estimated_cost_usd=_cost(snapshots, owner),
+        estimated_cost_usd=_cost(snapshots),
         jobs=jobs,
+        generations=_generations(snapshots),
+        prices=first.prices,
     )
 
 
@@ -85,12 +86,17 @@ def rebase_snapshot(snapshot: RunSnapshot, from_dir: Path, to_dir: Path) -> RunS
     return dataclasses.replace(snapshot, jobs=jobs)
 
 
-def _cost(snapshots: Sequence[RunSnapshot], owner: dict[str, int]) -> float:
-    """Each shard's estimate, shared out over its jobs, summed over the jobs kept."""
-    total = 0.0
-    for number, snapshot in enumerate(snapshots):
-        if not snapshot.jobs:
-            continue
-        kept = sum(1 for job in snapshot.jobs if owner.get(job.key) == number)
-        total += snapshot.estimated_cost_usd * kept / len(snapshot.jobs)
-    return round(total, 4)
+def _generations(snapshots: Sequence[RunSnapshot]) -> tuple[GenerationRecord, ...]:
+    """Every shard's generations, each once, in backdrop.lock's order (run, then id)."""
+    found: dict[tuple[str, str], GenerationRecord] = {}
+    for snapshot in snapshots:
+        for generation in snapshot.generations:
+            found.setdefault((generation.id, generation.job), generation)
+    return tuple(sorted(found.values(), key=lambda g: (g.run or "", g.id, g.job)))
+
+
+def _cost(snapshots: Sequence[RunSnapshot]) -> float:
+    """What the latest runs generated: every shard's own generations were paid, whichever record
+    of a job the merge keeps; a folder given twice counts once."""
+    by_run = {snapshot.run_id: snapshot.estimated_cost_usd for snapshot in snapshots}
+    return round(sum(by_run.values()), 4)

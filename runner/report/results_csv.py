@@ -1,4 +1,6 @@
-"""results.csv: one row per output image (one row with empty file columns for a job without any).
+"""results.csv: one row per output image (one row with empty file columns for a job without any),
+with the job's status in the folder and when its images were generated (content.py), never the
+latest run's doings: a re-run that changes nothing writes the same bytes.
 
 UTF-8 with a byte-order mark, so that Excel reads accents and CJK correctly; CRLF line ends as
 RFC 4180 says. The separator is a comma unless `--csv-separator` says otherwise (French and
@@ -20,6 +22,7 @@ from typing import Any
 
 from runner.execute.records import JobRecord, RunSnapshot
 from runner.report.axis_values import flatten_value
+from runner.report.content import folder_content, iso_utc
 from runner.report.context import ReportContext
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
@@ -37,6 +40,7 @@ TRAILING = (
     "bytes",
     "error",
     "take",
+    "generated_at",
 )
 
 
@@ -55,6 +59,7 @@ def neutralise(cell: str) -> str:
 
 def render_results_csv(snapshot: RunSnapshot, *, separator: str = ",") -> bytes:
     jobs = sorted(snapshot.jobs, key=lambda job: job.index)
+    generated = folder_content(snapshot).generated
     flattened = [_flatten_vars(job.vars, snapshot.axes) for job in jobs]
     matrix_columns = list(dict.fromkeys(name for row in flattened for name in row))
     fixed = set(LEADING) | set(TRAILING)
@@ -64,8 +69,9 @@ def render_results_csv(snapshot: RunSnapshot, *, separator: str = ",") -> bytes:
     writer.writerow([neutralise(h) for h in (*LEADING, *headers, *TRAILING)])
     for job, values in zip(jobs, flattened, strict=True):
         matrix = [values.get(name, "") for name in matrix_columns]
+        when = iso_utc(generated[job.key].at) or ""
         for tail in _file_rows(job):
-            row = [job.key, job.label, _status(job), *matrix, *tail, str(job.take)]
+            row = [job.key, job.label, job.shown_status, *matrix, *tail, str(job.take), when]
             writer.writerow([neutralise(cell) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -76,10 +82,6 @@ def _flatten_vars(vars: Mapping[str, Any], axes: tuple[str, ...]) -> dict[str, s
     for name in ordered:
         out.update(flatten_value(name, vars[name]))
     return out
-
-
-def _status(job: JobRecord) -> str:
-    return job.shown_status
 
 
 def _file_rows(job: JobRecord) -> list[list[str]]:

@@ -1,17 +1,23 @@
-"""results.json: the whole run, one entry per job. Its shape is schemas/results.schema.json."""
+"""results.json: the output folder's state, one entry per job. Its shape is
+schemas/results.schema.json.
+
+It describes what the folder holds (each job's status, take, files and when they were
+generated; what the folder's generations cost), not what the latest run did: a re-run that
+changes nothing writes the same bytes (content.py).
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from runner.execute.records import JobRecord, RunSnapshot
+from runner.report.content import Generated, folder_content, iso_utc
 from runner.report.context import ReportContext
 from runner.report.paths import shown_recipe_path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the folder's state; 1 told the latest run (its id, times, verbs)
 
 
 class JsonReport:
@@ -23,23 +29,23 @@ class JsonReport:
 
 
 def build_results(snapshot: RunSnapshot, output_dir: Path) -> dict[str, Any]:
+    content = folder_content(snapshot)
     return {
         "format_version": FORMAT_VERSION,
-        "tool": {"name": "backdrop", "version": snapshot.tool_version},
+        "tool": {"name": "backdrop"},
         "recipe": {
             "name": snapshot.recipe_name,
             "path": shown_recipe_path(snapshot.recipe_path, output_dir),
         },
-        "run": {
-            "id": snapshot.run_id,
-            "started_at": snapshot.started_at,
-            "finished_at": snapshot.finished_at,
-            "duration_s": _duration(snapshot.started_at, snapshot.finished_at),
-        },
+        "updated_at": iso_utc(content.updated_at),
         "axes": list(snapshot.axes),
-        "estimated_cost_usd": snapshot.estimated_cost_usd,
+        "estimated_cost_usd": content.cost_usd,
+        "maybe_charged_usd": content.maybe_charged_usd,
         "totals": snapshot.totals(),
-        "jobs": [_job(job) for job in sorted(snapshot.jobs, key=lambda job: job.index)],
+        "jobs": [
+            _job(job, content.generated[job.key])
+            for job in sorted(snapshot.jobs, key=lambda job: job.index)
+        ],
     }
 
 
@@ -49,7 +55,7 @@ def render_results_json(snapshot: RunSnapshot, output_dir: Path) -> str:
     return json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
-def _job(job: JobRecord) -> dict[str, Any]:
+def _job(job: JobRecord, generated: Generated) -> dict[str, Any]:
     return {
         "key": job.key,
         "index": job.index,
@@ -59,9 +65,9 @@ def _job(job: JobRecord) -> dict[str, Any]:
         "prompt_object": dict(job.prompt_object),
         "status": job.shown_status,
         "take": job.take,
-        "attempts": job.attempts,
+        "generated_at": iso_utc(generated.at),
         "error": job.error,
-        "record_uuid": job.record_uuid,
+        "record_uuid": generated.record,
         "outputs": list(job.outputs),
         "files": [
             {
@@ -73,15 +79,4 @@ def _job(job: JobRecord) -> dict[str, Any]:
             }
             for record in job.files
         ],
-        "duration_s": job.duration_s,
     }
-
-
-def _duration(started: str, finished: str | None) -> float | None:
-    if finished is None:
-        return None
-    try:
-        delta = datetime.fromisoformat(finished) - datetime.fromisoformat(started)
-    except (ValueError, TypeError):
-        return None
-    return round(delta.total_seconds(), 3)

@@ -1,5 +1,9 @@
 """Write every registered report (formats.py) into the output folder, each atomically, plus the
-thumbnails the contact sheet shows."""
+thumbnails the contact sheet shows.
+
+A report whose content has not changed is not written at all: the reports describe the folder,
+so a re-run that changes nothing leaves every file as it was, its modification time included.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.execute.records import RunSnapshot
-from runner.report.atomic import write_atomic
+from runner.report.atomic import write_if_changed
 from runner.report.context import ReportContext, ReportOptions
+from runner.report.lock_report import with_lock_generations
 from runner.report.manifest import sha256_of
 from runner.report.thumbs import Thumb, ThumbRequest, build_thumbnails
 
 
 @dataclass(frozen=True)
 class ReportPaths:
-    """The files written, in the registry's order; the contact sheet first."""
+    """The report files, in the registry's order; the contact sheet first."""
 
-    written: tuple[Path, ...]
+    written: tuple[Path, ...]  # every report, rewritten or already up to date
+    unchanged: tuple[Path, ...] = ()  # of them, those that already held the same bytes
 
     @property
     def html(self) -> Path:
@@ -48,22 +54,26 @@ def write_reports(
     """Write all reports for a snapshot into output_dir and return where they are.
 
     A merged report (several shard folders) leaves out the formats that describe one folder's own
-    files, such as backdrop.lock.
+    files, such as backdrop.lock; its snapshot brings every shard's lock generations along
+    (with_lock_generations), as this folder's own are added here otherwise.
     """
     from runner.report.formats import WRITERS
 
     output_dir = Path(os.path.abspath(output_dir))
     output_dir.mkdir(parents=True, exist_ok=True)
+    if not merged:
+        snapshot = with_lock_generations(snapshot, output_dir)
     thumbs, source_thumbs = prepare_thumbnails(snapshot, output_dir)
     context = ReportContext(output_dir, thumbs, source_thumbs, options or ReportOptions())
-    written = []
+    written, unchanged = [], []
     for writer in WRITERS:
         if merged and not writer.in_merged_report:
             continue
         path = output_dir / writer.filename
-        write_atomic(path, writer.render(snapshot, context))
+        if not write_if_changed(path, writer.render(snapshot, context)):
+            unchanged.append(path)
         written.append(path)
-    return ReportPaths(tuple(written))
+    return ReportPaths(tuple(written), tuple(unchanged))
 
 
 def prepare_thumbnails(

@@ -4,14 +4,24 @@ Every request must carry the per-run token and name this server in `Host` (a DNS
 names its own host); a write must also come from this server's own `Origin` (so another site
 cannot post decisions: CSRF) with a JSON body. Files are served only from inside the output
 folder, after resolving symlinks, and only images.
+
+The page is a shell; its script fetches the jobs as JSON (listing.py): GET /api/index (what the
+filters and counts need of every job) and GET /api/jobs?at=... (the cards of the page in view),
+both for the listing the shell was built on, named by its version.
+
+A decision is made on the images the page showed: the page sends their SHA-256, and the server
+saves it only if they are still the job's images (checked under review.yaml's lock, so that a run
+replacing them meanwhile is either seen here or releases the decision after it). Approving a job
+with several variants takes the variant picked in view; without one it is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,14 +34,27 @@ from starlette.routing import Route
 
 from runner.diagnostics import BackdropError
 from runner.execute.records import RunSnapshot
-from runner.review.decisions import Decision, load_review, update_review, with_status
-from runner.review.page import (
-    build_page,
-    content_security_policy,
-    count_statuses,
-    job_sizes,
-    render_page,
+from runner.fileio import O_BINARY
+from runner.review.binding import DEFAULT_REASON, binding, current_images, images_on_disk
+from runner.review.decisions import (
+    MAX_VARIANTS,
+    Decision,
+    Review,
+    load_review,
+    review_key,
+    update_review,
+    with_status,
 )
+from runner.review.listing import (
+    MAX_CARDS,
+    PAGE_SIZE,
+    FileUrls,
+    Listings,
+    cards_json,
+    count_statuses,
+    index_json,
+)
+from runner.review.page import build_page, content_security_policy, render_page
 
 TOKEN_HEADER = "X-Backdrop-Token"
 MAX_BODY_BYTES = 16 * 1024
@@ -42,17 +65,17 @@ IMAGE_TYPES = {
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
 }
-_ACTIONS: dict[str, Callable[[Decision, str], Decision]] = {
-    "approve": lambda d, note: with_status(d, "approved"),
-    "reject": lambda d, note: with_status(d, "rejected", note),
-    "pending": lambda d, note: with_status(d, "pending"),
-}
+ACTIONS = ("approve", "reject", "pending", "pick")
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
+
+
+# The SHA-256 a run last wrote at each of these outputs (None: nothing yet), read at a click.
+ImagesAt = Callable[[tuple[str, ...]], tuple[str | None, ...]]
 
 
 @dataclass(frozen=True)
@@ -63,54 +86,89 @@ class ReviewSite:
     token: str
     origins: frozenset[str]  # e.g. http://127.0.0.1:8123 and http://localhost:8123
     load_snapshot: Callable[[], RunSnapshot]
+    # None: read from load_snapshot() at each click (slower on big runs; fine for a fixed one)
+    images_at: ImagesAt | None = None
+    page_size: int = PAGE_SIZE  # jobs per page of the review page
 
     @property
     def hosts(self) -> frozenset[str]:
         return frozenset(origin.removeprefix("http://") for origin in self.origins)
+
+    def images_now(self, key: str, outputs: tuple[str, ...]) -> tuple[str | None, ...]:
+        if self.images_at is not None:
+            return self.images_at(outputs)
+        for job in self.load_snapshot().jobs:
+            if job.outputs and review_key(job.outputs) == key:
+                return current_images(job)
+        return (None,) * len(outputs)
+
+
+class DecisionRefused(BackdropError):
+    """A decision the page may not save as sent (answered 409 with the message)."""
 
 
 def loopback_origins(port: int) -> frozenset[str]:
     return frozenset({f"http://127.0.0.1:{port}", f"http://localhost:{port}"})
 
 
-class _JobSizes:
-    """The jobs a decision may name, and their n: read with each page, not with each click.
-
-    Reading the whole run per click cost 0.4 s at 5,000 jobs. A page can only name the jobs it
-    was built with, so refreshing at each page load (and for an unknown name) is enough.
-    """
-
-    def __init__(self, site: ReviewSite) -> None:
-        self.site = site
-        self.sizes: dict[str, int] | None = None
-
-    def refresh(self, snapshot: RunSnapshot | None = None) -> dict[str, int]:
-        self.sizes = job_sizes(snapshot or self.site.load_snapshot())
-        return self.sizes
-
-    def current(self, key: object) -> dict[str, int]:
-        sizes = self.sizes
-        if sizes is None or key not in sizes:
-            sizes = self.refresh()
-        return sizes
-
-
 def create_review_app(site: ReviewSite) -> Starlette:
-    jobs = _JobSizes(site)
+    jobs = Listings(site.output_dir, site.load_snapshot)
+    urls = FileUrls(site.output_dir, site.token)
 
     def page(request: Request) -> Response:  # sync: Starlette runs it in a worker thread
         refused = _refuse(request, site, write=False)
         if refused is not None:
             return refused
         try:
-            snapshot = site.load_snapshot()
-            jobs.refresh(snapshot)
-            view = build_page(snapshot, load_review(site.output_dir), site.output_dir, site.token)
+            listing = jobs.refresh()
+            review = load_review(site.output_dir)
+            view = build_page(listing, review, count_statuses(review, jobs.images))
         except BackdropError as error:
-            text = "\n".join(d.render() for d in error.diagnostics())
-            return PlainTextResponse(text + "\n", status_code=503, headers=_SECURITY_HEADERS)
+            return PlainTextResponse(
+                _diagnostics(error) + "\n", status_code=503, headers=_SECURITY_HEADERS
+            )
         headers = {**_SECURITY_HEADERS, "Content-Security-Policy": content_security_policy()}
         return HTMLResponse(render_page(view), headers=headers)
+
+    def index(request: Request) -> Response:
+        refused = _refuse(request, site, write=False)
+        if refused is not None:
+            return refused
+        listing = jobs.version(request.query_params.get("version"))
+        if listing is None:
+            return _error(409, _CHANGED)
+        try:
+            review = load_review(site.output_dir)
+        except BackdropError as error:
+            return _error(503, _diagnostics(error))
+        images = {
+            key: jobs.images.get(key) or images_on_disk(site.output_dir, job)
+            for key, job in zip(listing.keys, listing.jobs, strict=True)
+        }
+        return JSONResponse(
+            index_json(listing, review, images, site.page_size), headers=_SECURITY_HEADERS
+        )
+
+    def cards(request: Request) -> Response:
+        refused = _refuse(request, site, write=False)
+        if refused is not None:
+            return refused
+        listing = jobs.version(request.query_params.get("version"))
+        if listing is None:
+            return _error(409, _CHANGED)
+        try:
+            positions = _positions(request.query_params.get("at", ""), len(listing.jobs))
+        except ValueError as problem:
+            return _error(400, str(problem))
+        try:
+            review = load_review(site.output_dir)
+        except BackdropError as error:
+            return _error(503, _diagnostics(error))
+        answer = {
+            "jobs": cards_json(listing, positions, review, urls),
+            "counts": count_statuses(review, jobs.images),
+        }
+        return JSONResponse(answer, headers=_SECURITY_HEADERS)
 
     def file(request: Request) -> Response:
         refused = _refuse(request, site, write=False)
@@ -120,6 +178,10 @@ def create_review_app(site: ReviewSite) -> Starlette:
         if found is None:
             return _error(404, "no such image in this output folder")
         path, data = found
+        expected = request.query_params.get("sha256")
+        if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+            # Replaced since the page was built: never show bytes the decision would not be on.
+            return _error(409, "this image was replaced since the page was loaded: reload it")
         media_type = IMAGE_TYPES[path.suffix.lower()]
         return Response(data, media_type=media_type, headers=_SECURITY_HEADERS)
 
@@ -136,38 +198,106 @@ def create_review_app(site: ReviewSite) -> Starlette:
 
     routes = [
         Route("/", page, methods=["GET"]),
+        Route("/api/index", index, methods=["GET"]),
+        Route("/api/jobs", cards, methods=["GET"]),
         Route("/files/{path:path}", file, methods=["GET"]),
         Route("/api/decision", decide, methods=["POST"]),
     ]
     return Starlette(routes=routes)
 
 
-def _decide(site: ReviewSite, jobs: _JobSizes, body: bytes) -> Response:
+_CHANGED = "the run changed since this page was loaded: reload the page"
+
+
+def _diagnostics(error: BackdropError) -> str:
+    return "\n".join(d.render() for d in error.diagnostics())
+
+
+def _positions(text: str, total: int) -> list[int]:
+    """`at=0,1,2` as positions in a listing of `total` jobs; ValueError when it is not that."""
+    parts = text.split(",") if text else []
+    if len(parts) > MAX_CARDS:
+        raise ValueError(f"at most {MAX_CARDS} jobs at a time")
+    positions = []
+    for part in parts:
+        if not (part.isascii() and part.isdigit() and len(part) <= 9 and int(part) < total):
+            raise ValueError(f"at: the positions of jobs, 0 to {total - 1}, separated by commas")
+        positions.append(int(part))
+    return positions
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One decision as the page sent it."""
+
+    key: str
+    outputs: tuple[str, ...]
+    action: str
+    note: str
+    pick: int | None
+    images: tuple[str, ...]  # the SHA-256 of the variants the page showed
+
+    def apply(self, decision: Decision, now: tuple[str | None, ...]) -> Decision:
+        """The new decision, made on `now` (the job's images at this moment)."""
+        if binding(decision, now) == "replaced":
+            decision = decision.released(DEFAULT_REASON)  # kept in history, as a run does
+        if self.action == "pending":
+            return with_status(decision, "pending")
+        if self.images != tuple(sha for sha in now if sha):  # the variants the page shows
+            raise DecisionRefused(
+                "this job's images were replaced since the page was loaded: reload the page "
+                "and look at them again"
+            )
+        several = len(self.outputs) > 1
+        if self.action == "pick":
+            return replace(decision, pick=self.pick) if several else decision
+        if self.action == "reject":
+            return with_status(decision, "rejected", self.note, self.images)
+        if not all(now):
+            raise DecisionRefused(
+                "this job does not have all its images yet: run the recipe, then approve it"
+            )
+        pick = self.pick if self.pick is not None else decision.pick
+        if several and pick is None:
+            raise DecisionRefused(
+                f"pick the variant to deliver first (1 to {len(self.outputs)}), then approve"
+            )
+        return replace(with_status(decision, "approved", images=self.images), pick=pick)
+
+
+def _decide(site: ReviewSite, jobs: Listings, body: bytes) -> Response:
     """Apply one decision; blocking (file lock, fsync), so it runs in a worker thread."""
     try:
         data = json.loads(body)
-        sizes = jobs.current(data.get("job") if isinstance(data, dict) else None)
-        key, change = _parse_change(data, sizes)
+        outputs = jobs.current(data.get("job") if isinstance(data, dict) else None)
+        change = _parse_change(data, outputs)
     except BackdropError as error:
         return _error(409, error.message)
     except (ValueError, TypeError, KeyError, RecursionError) as problem:
         return _error(400, str(problem) or "the request is not understood")
+    seen: list[tuple[str | None, ...]] = []
+
+    def decide(review: Review) -> Review:
+        # Under review.yaml's lock: a run's release of replaced decisions waits for it.
+        now = site.images_now(change.key, change.outputs)
+        seen[:] = [now]
+        return review.with_decision(change.key, change.apply(review.decision(change.key), now))
+
     try:
         # Re-read, apply this one change, write: decisions saved meanwhile by another page
         # or a run are kept.
-        review = update_review(
-            site.output_dir, lambda r: r.with_decision(key, change(r.decision(key)))
-        )
+        review = update_review(site.output_dir, decide)
     except BackdropError as error:
         return _error(409, error.message)
-    decision = review.decision(key)
+    jobs.images[change.key] = seen[0]
+    decision = review.decision(change.key)
     answer = {
-        "job": key,
+        "job": change.key,
         "status": decision.status,
         "pick": decision.pick,
         "note": decision.note,
         "take": decision.take,
-        "counts": count_statuses(review, list(sizes)),
+        "counts": count_statuses(review, jobs.images),
     }
     return JSONResponse(answer, headers=_SECURITY_HEADERS)
 
@@ -193,28 +323,35 @@ def _refuse(request: Request, site: ReviewSite, *, write: bool) -> Response | No
     return None
 
 
-def _parse_change(data: Any, sizes: dict[str, int]) -> tuple[str, Callable[[Decision], Decision]]:
+def _parse_change(data: Any, jobs: Mapping[str, tuple[str, ...]]) -> _Change:
     if not isinstance(data, dict):
         raise ValueError("the request must be a JSON object")
     key, action = data.get("job"), data.get("action")
-    if not isinstance(key, str) or key not in sizes:
+    if not isinstance(key, str) or key not in jobs:
         raise ValueError("this job is not in the output folder's last run")
-    if action == "pick":
-        pick = data.get("pick")
-        if isinstance(pick, bool) or not isinstance(pick, int) or not 1 <= pick <= sizes[key]:
-            raise ValueError(f"this job has variants 1 to {sizes[key]}")
-        if sizes[key] < 2:
-            return key, lambda decision: decision  # its only image is the pick already
-        return key, lambda decision: replace(decision, pick=pick)
-    if action not in _ACTIONS:
+    if action not in ACTIONS:
         raise ValueError("the action must be approve, reject, pending or pick")
+    outputs = jobs[key]
+    pick = data.get("pick")
+    if pick is not None or action == "pick":
+        if isinstance(pick, bool) or not isinstance(pick, int) or not 1 <= pick <= len(outputs):
+            raise ValueError(f"this job has variants 1 to {len(outputs)}")
+        if len(outputs) < 2:
+            pick = None  # its only image is the pick already
+    images = data.get("images", [])
+    if action != "pending" and (
+        not isinstance(images, list)
+        or len(images) > MAX_VARIANTS
+        or not all(isinstance(sha, str) and len(sha) <= 64 for sha in images)
+    ):
+        raise ValueError("images: the SHA-256 of each variant shown, as the page sends them")
     note = data.get("note") or ""
     if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
         raise ValueError(f"a note is text of at most {MAX_NOTE_CHARS} characters")
     note = note.strip()
     note.encode("utf-8")  # a lone surrogate cannot be saved: UnicodeEncodeError is a ValueError
-    act = _ACTIONS[action]
-    return key, lambda decision: act(decision, note)
+    shown = tuple(images) if action != "pending" else ()
+    return _Change(key, outputs, action, note, pick, shown)
 
 
 def _inside(root: Path, relative: str) -> tuple[Path, bytes] | None:
@@ -229,7 +366,7 @@ def _inside(root: Path, relative: str) -> tuple[Path, bytes] | None:
         return None
     try:
         # O_NOFOLLOW: a file swapped for a symlink after resolving is refused, not followed.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | O_BINARY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     with os.fdopen(fd, "rb") as handle:

@@ -1,7 +1,9 @@
 """review.yaml: the team's decisions on each job, beside backdrop.lock, meant to be committed.
 
 The file is keyed by each job's output path without extension, relative to the output folder
-(`fr-FR/MUG-01` for `fr-FR/MUG-01.png`, or for `fr-FR/MUG-01-1.png` ... when n > 1). It is read
+(`fr-FR/MUG-01` for `fr-FR/MUG-01.png`, or for `fr-FR/MUG-01-1.png` ... when n > 1). An approval
+or a rejection keeps the SHA-256 of each variant it was made on (`sha256:`): it holds for those
+bytes only (runner/review/binding.py says whether it still does). It is read
 through the project's one YAML loader and checked against schemas/review.schema.json, so a
 hand-edit mistake is reported at file:line:col like a recipe's. It is written sorted, without
 timestamps, atomically; `update_review` re-reads under a lock before applying one change, so two
@@ -11,10 +13,7 @@ review pages (or a review beside a run) never lose each other's decisions.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -23,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, cast
 
 from runner.diagnostics import Diagnostic, RecipeError, StateError, display_path
+from runner.exclusive import CannotLock, ExclusiveFile
 from runner.fileio import fsync_dir
 from runner.recipe.loader import MAX_DATA_BYTES, LoadedDocument, load_yaml_file
 from runner.recipe.validate import explain_schema_errors
@@ -40,14 +40,18 @@ class ReviewFileError(RecipeError):
     """review.yaml has mistakes; each is a Diagnostic with file:line:col."""
 
 
+MAX_HISTORY = 1000  # as schemas/review.schema.json; the oldest entries go first
+
+
 @dataclass(frozen=True)
 class EarlierTake:
-    """A take that was regenerated, as it was decided then."""
+    """An earlier decision on this job, as it was decided then."""
 
     take: int
     status: Status
     pick: int | None = None
     note: str | None = None
+    reason: str | None = None  # why it ended without a new take: "recipe changed: prompt"
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,23 @@ class Decision:
     note: str | None = None
     take: int = 1
     history: tuple[EarlierTake, ...] = ()  # oldest first
+    # The SHA-256 of each variant the decision was made on, variant 1 first; () when pending,
+    # or when written by hand without them (then an approval delivers nothing: binding.py).
+    sha256: tuple[str, ...] = ()
 
     def next_take(self) -> Decision:
         """The decision once the job is generated again: pending, with this take in history."""
         earlier = EarlierTake(self.take, self.status, self.pick, self.note)
-        return Decision(take=self.take + 1, history=(*self.history, earlier))
+        return Decision(take=self.take + 1, history=_appended(self.history, earlier))
+
+    def released(self, reason: str) -> Decision:
+        """Back to pending because its images were replaced; this decision kept in history."""
+        earlier = EarlierTake(self.take, self.status, self.pick, self.note, reason)
+        return Decision(take=self.take, history=_appended(self.history, earlier))
+
+
+def _appended(history: tuple[EarlierTake, ...], earlier: EarlierTake) -> tuple[EarlierTake, ...]:
+    return (*history, earlier)[-MAX_HISTORY:]
 
 
 PENDING = Decision()
@@ -84,8 +100,26 @@ class Review:
 
 def review_key(outputs: Sequence[str]) -> str:
     """A job's key in review.yaml, from its output paths: the path without extension (or `-1`)."""
-    stem = str(PurePosixPath(outputs[0]).with_suffix(""))
+    first = outputs[0]
+    if _plain_path(first):  # what the planner writes: PurePosixPath would give it back as it is
+        name = first[first.rfind("/") + 1 :]
+        dot = name.rfind(".")
+        stem = first[: len(first) - len(name) + dot] if 0 < dot < len(name) - 1 else first
+    else:
+        stem = str(PurePosixPath(first).with_suffix(""))
     return stem.removesuffix("-1") if len(outputs) > 1 else stem
+
+
+def _plain_path(path: str) -> bool:
+    """A relative POSIX path without empty or `.` parts, that PurePosixPath leaves as it is.
+    (`status` and the review page compute thousands of keys: pathlib took a tenth of status.)"""
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and "//" not in path
+        and "/./" not in f"/{path}/"
+        and not path.endswith("/")
+    )
 
 
 def orphaned(review: Review, keys: Iterable[str]) -> tuple[str, ...]:
@@ -216,15 +250,25 @@ def plainly_valid(data: dict[str, Any]) -> bool:
         if not 1 <= len(key) <= 1024 or not _plain_entry(entry, _DECISION_FIELDS, "status"):
             return False
         history = entry.get("history", [])
-        if not isinstance(history, list) or len(history) > 1000:
+        if not isinstance(history, list) or len(history) > MAX_HISTORY:
             return False
         if not all(_plain_entry(item, _EARLIER_FIELDS, "take", "status") for item in history):
+            return False
+        if not _plain_hashes(entry.get("sha256", ["0" * 64])):
             return False
     return True
 
 
-_DECISION_FIELDS = frozenset({"status", "pick", "note", "take", "history"})
-_EARLIER_FIELDS = frozenset({"take", "status", "pick", "note"})
+_DECISION_FIELDS = frozenset({"status", "pick", "note", "take", "history", "sha256"})
+_EARLIER_FIELDS = frozenset({"take", "status", "pick", "note", "reason"})
+_HEX = frozenset("0123456789abcdefABCDEF")
+MAX_VARIANTS = 10  # as the API's n, and the schema's sha256 list
+
+
+def _plain_hashes(hashes: Any) -> bool:
+    if not isinstance(hashes, list) or not 1 <= len(hashes) <= MAX_VARIANTS:
+        return False
+    return all(isinstance(h, str) and len(h) == 64 and set(h) <= _HEX for h in hashes)
 
 
 def _plain_entry(entry: Any, fields: frozenset[str], *required: str) -> bool:
@@ -238,8 +282,13 @@ def _plain_entry(entry: Any, fields: frozenset[str], *required: str) -> bool:
         value = entry.get(name, 1)
         if type(value) is not int or not 1 <= value <= high:
             return False
-    note = entry.get("note", "")
-    return isinstance(note, str) and len(note) <= 2000
+    note, reason = entry.get("note", ""), entry.get("reason", "")
+    return (
+        isinstance(note, str)
+        and len(note) <= 2000
+        and isinstance(reason, str)
+        and len(reason) <= 2000
+    )
 
 
 def _key_problems(key: str, doc: LoadedDocument) -> list[Diagnostic]:
@@ -263,11 +312,13 @@ def _history_problems(key: str, entry: dict[str, Any], doc: LoadedDocument) -> l
         return []
     earlier = [item.get("take") for item in history if isinstance(item, dict)]
     numbers = [number for number in earlier if isinstance(number, int)]
-    if numbers == sorted(set(numbers)) and all(number < take for number in numbers):
+    # A take may have several decisions in turn: each replaced one ends with a `reason`.
+    if numbers == sorted(numbers) and all(number <= take for number in numbers):
         return []
     return [
         Diagnostic(
-            f"the history of '{key}' must list earlier takes (below take {take}), oldest first",
+            f"the history of '{key}' must list earlier decisions (take {take} or before), "
+            "oldest first",
             path=f"jobs.{key}.history",
             span=doc.source.span(("jobs", key, "history")),
         )
@@ -286,6 +337,7 @@ def _decision(entry: dict[str, Any]) -> Decision:
             cast(Status, item["status"]),
             _whole(item.get("pick")),
             item.get("note") or None,
+            item.get("reason") or None,
         )
         for item in entry.get("history", ())
     )
@@ -295,6 +347,7 @@ def _decision(entry: dict[str, Any]) -> Decision:
         note=entry.get("note") or None,
         take=int(entry.get("take", 1)),
         history=history,
+        sha256=tuple(str(h).lower() for h in entry.get("sha256", ())),
     )
 
 
@@ -329,9 +382,17 @@ def set_decision(output_dir: Path, key: str, change: Callable[[Decision], Decisi
     return review.decision(key)
 
 
-def with_status(decision: Decision, status: Status, note: str | None = None) -> Decision:
-    """The decision with a new status; a note is set with a rejection and cleared otherwise."""
-    return replace(decision, status=status, note=(note or None) if status == "rejected" else None)
+def with_status(
+    decision: Decision, status: Status, note: str | None = None, images: Sequence[str] = ()
+) -> Decision:
+    """The decision with a new status, made on `images` (each variant's SHA-256). A note is set
+    with a rejection and cleared otherwise; back to pending, it is bound to nothing."""
+    return replace(
+        decision,
+        status=status,
+        note=(note or None) if status == "rejected" else None,
+        sha256=tuple(images) if status != "pending" else (),
+    )
 
 
 def _write(output_dir: Path, review: Review) -> bool:
@@ -354,30 +415,29 @@ def _write(output_dir: Path, review: Review) -> bool:
 
 @contextlib.contextmanager
 def review_lock(output_dir: Path) -> Iterator[None]:
-    """Hold the review lock (an flock the kernel drops if the process dies) for one write."""
+    """Hold the review lock (runner/exclusive.py: the OS drops it if the process dies) for one
+    write."""
     path = Path(output_dir) / LOCK_NAME
+    lock = ExclusiveFile(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        taken = lock.try_acquire(wait=LOCK_WAIT_S)
+    except CannotLock as exc:
+        raise StateError(
+            f"cannot lock {display_path(path)}: {exc.strerror or exc}",
+            "put the output folder on a local disk",
+        ) from None
     except OSError as exc:
         raise StateError(
             f"cannot create {display_path(path)}: {exc.strerror or exc}",
             "check that the output folder is writable",
         ) from None
+    if not taken:
+        raise StateError(
+            f"another backdrop process has been writing {REVIEW_NAME} in "
+            f"{display_path(Path(output_dir))} for {LOCK_WAIT_S:.0f} seconds",
+            "check for a stuck backdrop process and stop it, then try again",
+        )
     try:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StateError(
-                        f"another backdrop process has been writing {REVIEW_NAME} in "
-                        f"{display_path(Path(output_dir))} for {LOCK_WAIT_S:.0f} seconds",
-                        "check for a stuck backdrop process and stop it, then try again",
-                    ) from None
-                time.sleep(0.01)
         yield
     finally:
-        os.close(fd)  # releases the flock
+        lock.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,13 +17,24 @@ if TYPE_CHECKING:
 
     import uvicorn
 
-    from runner.review.app import ReviewSite
+    from runner.review.app import ImagesAt, ReviewSite
 
 HOST = "127.0.0.1"  # never anything else: the page can change the team's decisions
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
+
+
+def state_images(output_dir: Path) -> Callable[[tuple[str, ...]], tuple[str | None, ...]]:
+    """What a click checks a decision against: the images the state records at the outputs."""
+    from runner.execute.state import StateStore
+
+    def images_at(outputs: tuple[str, ...]) -> tuple[str | None, ...]:
+        found = {f.path: f.sha256 for f in StateStore.read_latest_files(output_dir, outputs)}
+        return tuple(found.get(output) for output in outputs)
+
+    return images_at
 
 
 class ReviewServer(BackgroundServer):
@@ -35,9 +47,13 @@ class ReviewServer(BackgroundServer):
         *,
         port: int = 0,
         token: str | None = None,
+        images_at: ImagesAt | None = None,
+        page_size: int | None = None,
     ) -> None:
         self.output_dir = Path(output_dir).resolve()
         self.load_snapshot = load_snapshot
+        self.images_at = images_at
+        self.page_size = page_size  # jobs per page; None: the page's own (listing.PAGE_SIZE)
         self.port = port
         self.token = token or new_token()
         self._sock: socket.socket | None = None
@@ -56,7 +72,15 @@ class ReviewServer(BackgroundServer):
         sock = self._sock = bind_socket(HOST, self.port)
         self.base_url = base_url_of(sock)
         port = sock.getsockname()[1]
-        site = ReviewSite(self.output_dir, self.token, loopback_origins(port), self.load_snapshot)
+        site = ReviewSite(
+            self.output_dir,
+            self.token,
+            loopback_origins(port),
+            self.load_snapshot,
+            self.images_at,
+        )
+        if self.page_size is not None:
+            site = replace(site, page_size=self.page_size)
         self.site: ReviewSite = site
         self._server = _uvicorn_server(create_review_app(site))
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import suggestion_suffix
+from runner.pastedtext import INVISIBLE, TYPOGRAPHIC_QUOTES, char_name, straightened
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -17,17 +18,25 @@ if TYPE_CHECKING:
 class TemplateProblem(Exception):
     """A template cannot be compiled or rendered; `line` is the line inside the template.
 
-    `skip_later`: the template used a render's whole budget, so it is not tried again.
+    `skip_later`: the template used a render's whole budget, so it is not tried again. `at`: the
+    character at fault, and how many of it come before it on its line (to point at it).
     """
 
     def __init__(
-        self, message: str, hint: str | None = None, line: int = 1, *, skip_later: bool = False
+        self,
+        message: str,
+        hint: str | None = None,
+        line: int = 1,
+        *,
+        skip_later: bool = False,
+        at: tuple[str, int] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.line = line
         self.skip_later = skip_later
+        self.at = at
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ def parse_template(env: Environment, text: str) -> ParsedTemplate:
         # Also generates code: unknown filters and tests are found here, not by parse().
         names = tuple(sorted(undeclared_names(env, ast)))
     except TemplateSyntaxError as exc:
-        raise syntax_problem(exc, env.filters, env.tests) from None
+        raise syntax_problem(exc, env.filters, env.tests, text) from None
     except (RecursionError, MemoryError):
         raise TemplateProblem(
             "this template is nested too deeply to read", hint="split it into simpler parts"
@@ -112,8 +121,15 @@ def _refuse_repeated_arguments(ast: TemplateNode) -> None:
                 )
 
 
-def syntax_problem(exc: Any, filters: Iterable[str], tests: Iterable[str]) -> TemplateProblem:
+def syntax_problem(
+    exc: Any, filters: Iterable[str], tests: Iterable[str], text: str | None = None
+) -> TemplateProblem:
     message = str(exc.message or "invalid template")
+    unexpected = re.fullmatch(r"unexpected char .* at (\d+)", message)
+    if unexpected and text is not None and int(unexpected.group(1)) < len(text):
+        pasted = _pasted_char(text, int(unexpected.group(1)))
+        if pasted is not None:
+            return pasted
     hint: str | None = "templates look like {{ product.name }}; check that every {{ has its }}"
     unknown = re.match(r"No (filter|test) named '([^']+)'", message)
     if unknown:
@@ -125,3 +141,34 @@ def syntax_problem(exc: Any, filters: Iterable[str], tests: Iterable[str]) -> Te
             message = f"there is no {kind} named {name!r}{suggestion_suffix(name, choices)}"
         hint = None
     return TemplateProblem(f"template syntax error: {message}", hint=hint, line=exc.lineno or 1)
+
+
+def _pasted_char(text: str, position: int) -> TemplateProblem | None:
+    """A typographic quote or an invisible character where Jinja expected code: named, with
+    the fix, and pointed at."""
+    char = text[position]
+    start = text.rfind("\n", 0, position) + 1
+    at = (char, text.count(char, start, position))
+    line = text.count("\n", 0, position) + 1
+    if char in TYPOGRAPHIC_QUOTES:
+        opened = max(text.rfind("{{", 0, position), text.rfind("{%", 0, position))
+        closes = [i for i in (text.find("}}", position), text.find("%}", position)) if i >= 0]
+        fragment = text[opened : min(closes) + 2] if opened >= 0 and closes else ""
+        fixed = f": {straightened(fragment)}" if fragment and "\n" not in fragment else ""
+        return TemplateProblem(
+            f"template syntax error: {char} is a typographic quote, which templates do not "
+            "take for a quote",
+            hint=f"use straight quotes ' or \" around text in a template{fixed} (Word and "
+            "Outlook turn them into typographic ones as you type)",
+            line=line,
+            at=at,
+        )
+    if char in INVISIBLE:
+        return TemplateProblem(
+            f"template syntax error: an invisible {char_name(char)} is in the template",
+            hint="delete it: retype the text around it (text pasted from Word, a web page or a "
+            "chat often brings such characters)",
+            line=line,
+            at=at,
+        )
+    return None

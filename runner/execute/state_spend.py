@@ -1,0 +1,120 @@
+"""The state's record of spending: every generation charged, or maybe charged, in `generations`.
+
+A row is one generation, by the id that identifies it everywhere: the API's record uuid for an
+answered one; for one that got no answer (a 5xx, a dropped connection, a timeout, a run that
+died), `unanswered:JOB:SENT_AT[:ATTEMPT]`: maybe charged, and counted as spent all the same.
+Rows are never deleted: a job generated again (--force) keeps its earlier charges. What a lock
+pulled from git records (another machine's, a fresh clone's) is taken in by the same ids.
+
+Separate from state.py, which calls these inside its own transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from runner.execute.records import MAYBE_PREFIX, GenerationRecord
+
+
+def move_unanswered(cur: sqlite3.Cursor, key: str) -> str | None:
+    """The job's generation on record as sent got no answer: keep it as maybe charged and clear
+    it from sent_requests. Returns when it was sent (None: it was not on record)."""
+    row = cur.execute("SELECT sent_at FROM sent_requests WHERE job_key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    cur.execute(
+        "INSERT OR IGNORE INTO generations (record_uuid, job_key, prompt_object, run_id)"
+        f" SELECT '{MAYBE_PREFIX}' || s.job_key || ':' || s.sent_at || ':' || j.attempts,"
+        " s.job_key, j.prompt_object, s.run_id"
+        " FROM sent_requests s JOIN jobs j ON j.key = s.job_key WHERE s.job_key = ?",
+        (key,),
+    )
+    cur.execute("DELETE FROM sent_requests WHERE job_key = ?", (key,))
+    return str(row[0])
+
+
+def generation_records(conn: sqlite3.Connection) -> tuple[GenerationRecord, ...]:
+    """Every generation the state records, charged or maybe charged, sent and not yet answered
+    ones too; in run order, then by id (backdrop.lock's order: rebuilt, it is the same bytes)."""
+    tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "generations" not in tables:  # a state older than the table: its jobs' latest results
+        rows: list[Any] = conn.execute(
+            "SELECT COALESCE(record_uuid, 'job:' || key), key, run_id, prompt_object FROM jobs"
+            " WHERE result_keys IS NOT NULL AND result_keys != '[]'"
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT record_uuid, job_key, run_id, prompt_object FROM generations"
+        ).fetchall()
+    if "sent_requests" in tables:
+        rows += conn.execute(
+            f"SELECT '{MAYBE_PREFIX}' || s.job_key || ':' || s.sent_at, s.job_key, s.run_id,"
+            " j.prompt_object FROM sent_requests s JOIN jobs j ON j.key = s.job_key"
+        ).fetchall()
+    records = {record.id: record for record in _records(rows)}
+    return tuple(sorted(records.values(), key=lambda r: (r.run or "", r.id)))
+
+
+@dataclass(frozen=True)
+class StateSpend:
+    """What one state says was spent, for the campaign's spend (spend.py)."""
+
+    generations: tuple[GenerationRecord, ...]
+    # Jobs done or paid (result keys kept), as "job:KEY" records with their request's size: a
+    # job adopted from a lock has no generation in this state, but it was paid somewhere.
+    paid_jobs: tuple[GenerationRecord, ...]
+    failed: frozenset[str]  # jobs that failed in their latest run
+    recipes: frozenset[str]  # the names of the recipes its runs ran
+
+
+def read_state_spend(conn: sqlite3.Connection) -> StateSpend:
+    rows = conn.execute(
+        "SELECT 'job:' || key, key, run_id, prompt_object FROM jobs"
+        " WHERE status = 'done' OR (result_keys IS NOT NULL AND result_keys != '[]')"
+    ).fetchall()
+    failed = conn.execute("SELECT key FROM jobs WHERE status = 'failed'").fetchall()
+    recipes = conn.execute("SELECT DISTINCT recipe_name FROM runs").fetchall()
+    return StateSpend(
+        generation_records(conn),
+        tuple(_records(rows)),
+        frozenset(str(row[0]) for row in failed),
+        frozenset(str(row[0]) for row in recipes),
+    )
+
+
+def take_in(cur: sqlite3.Cursor, records: Iterable[GenerationRecord]) -> None:
+    """Generations a lock records that this state does not (by id): they cost money too."""
+    cur.executemany(
+        "INSERT OR IGNORE INTO generations (record_uuid, job_key, prompt_object, run_id)"
+        " VALUES (?, ?, ?, ?)",
+        [
+            (
+                record.id,
+                record.job,
+                json.dumps({"n": record.images, "quality": record.quality, "size": record.size}),
+                record.run,
+            )
+            for record in records
+        ],
+    )
+
+
+def _records(rows: Iterable[Any]) -> Iterator[GenerationRecord]:
+    """Rows (id, job, run, promptObject JSON) as records; a row that cannot say what it cost
+    (a damaged or hand-made promptObject) is left out."""
+    for uuid, job, run, prompt_object in rows:
+        try:
+            asked = json.loads(prompt_object)
+            images, quality, size = asked["n"], asked["quality"], asked["size"]
+        except (TypeError, ValueError, KeyError):
+            continue
+        if not (isinstance(images, int) and not isinstance(images, bool) and images > 0):
+            continue
+        if not (isinstance(quality, str) and isinstance(size, str)):
+            continue
+        yield GenerationRecord(str(uuid), str(job), None if run is None else str(run), images,
+                               quality, size)  # fmt: skip
