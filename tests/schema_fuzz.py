@@ -248,6 +248,10 @@ class SchemaRecipes:
             values = [self.axis_value(index) for index in range(size)]
             self.axes[name] = values
             return values
+        if branch.get("required"):  # {xlsx: path, sheet: NAME}
+            path, sheets = self.workbook(name, size)
+            sheet = self.rng.choice([*sheets, 2, "Nope"] if self.odd("xlsx") else sheets)
+            return {"xlsx": path, "sheet": sheet}
         kind = self.rng.choice(sorted(branch["properties"]))
         return {kind: getattr(self, f"{kind}_axis")(name, size)}
 
@@ -284,6 +288,49 @@ class SchemaRecipes:
         ]
         self.fields[name] = ["code", "setting"]
         return path
+
+    def xlsx_axis(self, name: str, size: int) -> str:
+        return self.workbook(name, size)[0]
+
+    def workbook(self, name: str, size: int) -> tuple[str, list[str]]:
+        """A real .xlsx file (openpyxl, write-only) whose first sheet is the axis; odd ones are
+        wider or longer than a sheet may be, hold formulas without saved values, error cells,
+        dates, long or non-Latin text, and more sheets."""
+        import datetime
+        import io
+
+        from openpyxl import Workbook
+
+        odd = self.odd("xlsx")
+        rows = max(size, self.up_to(min(self.knobs.rows, 12_000), 1))
+        width = self.up_to(1_100, 2) if odd else 2
+        setting = self.rng.choice(["a café", "南部鉄器の急須", "x" * 50, self.long_text()[:5000]])
+        book = Workbook(write_only=True)
+        sheets = [self.rng.choice(["Markets", "2024", "Données é", "Sheet1"])]
+        sheet = book.create_sheet(sheets[0])
+        sheet.append(["code", "setting", *([None] * (width - 2))])
+        odd_cells: list[Any] = ["=1/0", "#N/A", datetime.date(2025, 3, 1), 0.1 + 0.2, True, 1e20]
+        for index in range(rows):
+            cells: list[Any] = [f"c{index}", f"{setting} {index}"]
+            if odd and index % 7 == 0:
+                cells.append(self.rng.choice(odd_cells))
+            sheet.append(cells)
+        if odd:
+            self.family("xlsx-wide" if width > 1_000 else "xlsx-odd")
+            for extra in range(self.up_to(self.knobs.depth, 0) % 20):
+                sheets.append(f"S{extra}")
+                book.create_sheet(sheets[-1]).append(["code", "=A1"])
+        if rows > 10_000:
+            self.family("xlsx-rows")
+        buffer = io.BytesIO()
+        book.save(buffer)
+        path = f"data/{name}.xlsx"
+        self.files[path] = buffer.getvalue()
+        self.axes[name] = [
+            {"code": f"c{index}", "setting": f"{setting} {index}"} for index in range(rows)
+        ]
+        self.fields[name] = ["code", "setting"]
+        return path, sheets
 
     def yaml_axis(self, name: str, size: int) -> str:
         rows = max(size, self.up_to(self.knobs.rows, 1))
@@ -452,7 +499,7 @@ class SchemaRecipes:
 _PRESENT = {("matrix",): 0.9, ("vars",): 0.6, ("defaults",): 0.6}
 ODD_PARTS = (
     "strings", "numbers", "name", "max_jobs", "output_dir", "report", "values", "csv", "glob",
-    "entries", "defaults", "image", "template", "template", "template", "vars",
+    "entries", "defaults", "image", "template", "template", "template", "vars", "xlsx",
 )  # fmt: skip
 # promptObject fields an include entry sets: (name, values that fit, values that do not)
 _FIELDS: list[tuple[str, list[Any], list[Any]]] = [
