@@ -658,12 +658,24 @@ def run_forked(
     )
 
 
+def _mapped_bytes() -> int:
+    """The address space this process maps now (Linux; 0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
 def _child(
     args: list[str], out_path: Path, err_path: Path, memory_bytes: int, cpu_seconds: int
 ) -> None:
     code = 70
     try:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        # The limit counts what the child inherits: a test worker that has run hundreds of tests
+        # maps hundreds of MB already, and a child left too little fails inside CPython's parser.
+        limit = memory_bytes + _mapped_bytes()
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
         out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
