@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import ssl
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +29,34 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = tempfile.mkdtemp(prefix="backdrop-test-renders-")
         os.environ[RENDER_CACHE] = folder
         config.stash[_OWN_CACHE] = folder
+    _share_tls_contexts()
+
+
+_CREATE_SSL_CONTEXT = "create_ssl_context"  # what httpx's transports call, by this name
+
+
+def _share_tls_contexts() -> None:
+    # Every httpx client, even one for http:// on loopback (httpx.get, httpx.Client() in the
+    # tests' helpers), loads certifi's CA bundle into a new TLS context: 30 ms of CPU, ~1,000
+    # times a suite. The tests never check certificates; one context per kind serves them all
+    # (backdrop's own client shares one too: runner/api/client.py's tls_context).
+    from httpx._transports import default
+
+    create = getattr(default, _CREATE_SSL_CONTEXT, None)
+    if create is None:  # another httpx: each client builds its own, as it would anyway
+        return
+
+    @functools.cache
+    def shared(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
+        context: ssl.SSLContext = create(verify=verify, cert=cert, trust_env=trust_env)
+        return context
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if isinstance(verify, bool) and cert is None:
+            return shared(verify, None, trust_env)
+        return create(verify=verify, cert=cert, trust_env=trust_env)
+
+    setattr(default, _CREATE_SSL_CONTEXT, create_ssl_context)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
