@@ -659,12 +659,12 @@ def run_forked(
 
 
 def _mapped_bytes() -> int:
-    """The address space this process maps now (Linux; 0 where /proc is not there)."""
+    """This process's address space now (Linux), or 0 where /proc cannot say."""
     try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
         return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _child(
@@ -672,9 +672,9 @@ def _child(
 ) -> None:
     code = 70
     try:
-        # The limit counts what the child inherits: a test worker that has run hundreds of tests
-        # maps hundreds of MB already, and a child left too little fails inside CPython's parser.
-        limit = memory_bytes + _mapped_bytes()
+        # On top of what the child inherits: a pytest worker that ran other tests first (their
+        # threads' stacks, freed arenas) maps hundreds of MB a fresh process does not.
+        limit = _mapped_bytes() + memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
         out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
