@@ -21,7 +21,7 @@ from runner.plan.model import Plan
 from runner.report.manifest import build_lock, render_lock
 from tests.runhelp import make_plan
 
-SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "plan-diff.schema.json"
+SCHEMA = Path(__file__).resolve().parent.parent / "runner" / "schemas" / "plan-diff.schema.json"
 
 
 def complete(plan: Plan, *, download: bool = True, keys: set[str] | None = None) -> None:
