@@ -33,12 +33,12 @@ from runner.diagnostics import BackdropError
 from runner.execute.lock import STATE_DIR
 from runner.execute.records import MAYBE_PREFIX, GenerationRecord, RunSnapshot
 from runner.plan.fingerprints import FIELDS, request_fingerprints
+from runner.report_files import REPORT_FILES
 
 LOCK_NAME = "backdrop.lock"
 LOCK_FORMAT = 2
 READABLE_FORMATS = frozenset({1, LOCK_FORMAT})  # 1: without the request fingerprints
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-REPORT_FILES = frozenset({"report.html", "results.json", "results.csv", "junit.xml", LOCK_NAME})
 
 
 class ManifestError(BackdropError):

@@ -1,0 +1,116 @@
+"""The files that repeat what a registry owns are generated from it (runner/schemas/generate.py):
+the recipe schema's axis sources and API values, and the names no output may take. A new axis
+source is its loader and one SOURCES entry; a new report format, its module and one WRITERS
+entry."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+from runner.diagnostics import RecipeError
+from runner.plan import axes
+from runner.plan.outputs import OutputProblem, output_paths
+from runner.plan.planner import plan_recipe
+from runner.recipe import validate
+from runner.recipe.build import load_recipe
+from runner.report.formats import WRITERS
+from runner.schemas import generate
+from tests.plan_support import png_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_committed_files_are_what_the_registries_say() -> None:
+    for path, text in generate.generated().items():
+        assert path.read_text("utf-8") == text, (
+            f"{path.relative_to(ROOT)} is out of date: run `{generate.COMMAND}` (make schemas)"
+        )
+
+
+def test_check_names_a_stale_file_and_fails(tmp_path, monkeypatch, capsys) -> None:
+    copy = tmp_path / "recipe.schema.json"
+    copy.write_text(generate.RECIPE_SCHEMA.read_text("utf-8").replace('"webp"]', '"gif"]', 1))
+    monkeypatch.setattr(generate, "RECIPE_SCHEMA", copy)
+    monkeypatch.setattr(generate, "REPORT_FILES", tmp_path / "report_files.py")
+    assert generate.main(["--check"]) == 1
+    err = capsys.readouterr().err
+    assert "recipe.schema.json is out of date: run python -m runner.schemas.generate" in err
+    assert "report_files.py is out of date" in err  # missing counts as stale
+    assert generate.main([]) == 0 and generate.main(["--check"]) == 0
+    assert '"gif"' not in copy.read_text("utf-8")
+
+
+def _load_json(recipe, axis, roots):
+    data, problem = axes.read_axis_file(recipe, axis, axis.source.path, roots)
+    if data is None:
+        return axes.SourceResult(problems=[problem] if problem else [])
+    return axes.SourceResult(json.loads(data), file=axis.source.path)
+
+
+@pytest.fixture
+def schema_caches_cleared():
+    """The validator and source keys are cached from the schema: from the test's, then the real."""
+    caches = (validate._validator, validate.axis_source_keys)
+    for cached in caches:
+        cached.cache_clear()
+    yield
+    for cached in caches:
+        cached.cache_clear()
+
+
+@pytest.mark.usefixtures("schema_caches_cleared")
+def test_a_new_axis_source_is_one_loader_and_one_entry(tmp_path, monkeypatch) -> None:
+    """The schema (validation, snippet, option), recipe builder and planner follow SOURCES."""
+    entry = axes.AxisSourceKind(
+        _load_json,
+        "a value in this file contains your API key",
+        {"title": "JSON file", "description": "A JSON file holding a list.", "type": "string"},
+        "json (a JSON file holding a list)",
+        ("The list in a JSON file", {"json": "${1:data/values.json}"}),
+        {"pick": {"title": "Pick", "description": "Unused here.", "type": "string"}},
+    )
+    monkeypatch.setitem(axes.SOURCES, "json", entry)  # type: ignore[index]
+    schema = generate.recipe_schema(json.loads(generate.RECIPE_SCHEMA.read_text("utf-8")))
+    axis = schema["$defs"]["axis"]
+    assert "json (a JSON file holding a list)" in axis["description"]
+    assert axis["defaultSnippets"][-1]["label"] == "json"
+    Draft202012Validator.check_schema(schema)
+    monkeypatch.setattr(validate, "schema_text", lambda: json.dumps(schema))
+
+    (tmp_path / "seasons.json").write_text('["spring", "autumn"]')
+    (tmp_path / "mug.png").write_bytes(png_bytes())
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text(
+        "version: 1\nname: new-source\nimage: mug.png\nprompt: a mug in {{ season }}\n"
+        "output: 'mug-{{ season }}'\nmatrix:\n  season: {json: seasons.json, pick: all}\n"
+    )
+    recipe = load_recipe(recipe_file)
+    [season] = recipe.axes
+    assert (season.source.kind, season.source.options) == ("json", {"pick": "all"})
+    plan = plan_recipe(recipe)
+    assert [job.vars["season"] for job in plan.jobs] == ["spring", "autumn"]
+
+    monkeypatch.delitem(axes.SOURCES, "json")  # type: ignore[attr-defined]
+    with pytest.raises(RecipeError, match="unknown axis source 'json'"):
+        plan_recipe(dataclasses.replace(recipe))
+
+
+def test_every_report_file_is_reserved_for_outputs() -> None:
+    for writer in WRITERS:
+        with pytest.raises(OutputProblem, match="reserved"):
+            output_paths(writer.filename.rsplit(".", 1)[0], writer.filename.rsplit(".", 1)[1], 1)
+
+
+def test_the_readme_lists_every_source_and_report_file() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    for name in axes.SOURCES:
+        assert name == "inline" or f"{{{name}: " in readme, name
+    reports = readme[readme.index("## Reports") :]
+    listed = re.findall(r"^\| `([^`]+)` \|", reports[: reports.index("\n\n", 200)], re.M)
+    assert listed == [writer.filename for writer in WRITERS]
