@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -16,11 +15,11 @@ version: 1
 name: {name}
 description: Product shots on seasonal backgrounds, one set per market
 defaults:                      # promptObject fields; each one may be a template
-  size: 1024x1024              # 1024x1024 | 1024x1536 | 1536x1024
-  quality: low                 # low | medium | high
-  n: 1                         # images per job, 1..10
-  output_format: webp          # png | jpeg | webp
-  output_compression: 85       # 0..100
+  size: 1024x1024              # {sizes}
+  quality: low                 # {qualities}
+  n: 1                         # images per job, {n[0]}..{n[1]}
+  output_format: webp          # {formats}
+  output_compression: 85       # {compression[0]}..{compression[1]}
 vars:
   brand: {brand}
 matrix:
@@ -55,12 +54,14 @@ ja-JP,a calm Kyoto tea room
 
 def init_project(directory: Path) -> list[Path]:
     """Write a starter recipe, its schema, an example image and a CSV; return what was written."""
+    from runner.recipe.validate import schema_text
+
     directory = directory.resolve()
     name = _slug(directory.name) or "my-campaign"
     recipe = directory / "recipe.yaml"
     files = {
-        recipe: STARTER_RECIPE.format(name=name, brand="Acme Home", recipe=display_path(recipe)),
-        directory / "recipe.schema.json": json.dumps(_schema(), indent=2) + "\n",
+        recipe: _starter_recipe(name, display_path(recipe)),
+        directory / "recipe.schema.json": schema_text(),
         directory / "data" / "markets.csv": STARTER_CSV,
     }
     image = directory / "images" / "product.png"
@@ -92,10 +93,20 @@ def _write_gitignore(path: Path) -> Path | None:
     return path
 
 
-def _schema() -> object:
-    from runner.recipe.validate import recipe_schema
+def _starter_recipe(name: str, shown: str) -> str:
+    """The starter recipe, its comments listing what the API takes (api.limits)."""
+    from runner.api import limits
 
-    return recipe_schema()
+    return STARTER_RECIPE.format(
+        name=name,
+        brand="Acme Home",
+        recipe=shown,
+        sizes=" | ".join(limits.SIZES),
+        qualities=" | ".join(limits.QUALITIES),
+        formats=" | ".join(limits.OUTPUT_FORMATS),
+        n=limits.N_RANGE,
+        compression=limits.COMPRESSION_RANGE,
+    )
 
 
 def _draw_example_image(path: Path) -> None:

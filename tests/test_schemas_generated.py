@@ -9,6 +9,7 @@ import dataclasses
 import json
 import re
 from pathlib import Path
+from typing import get_args, get_type_hints
 
 import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
@@ -114,3 +115,56 @@ def test_the_readme_lists_every_source_and_report_file() -> None:
     reports = readme[readme.index("## Reports") :]
     listed = re.findall(r"^\| `([^`]+)` \|", reports[: reports.index("\n\n", 200)], re.M)
     assert listed == [writer.filename for writer in WRITERS]
+
+
+def _enum(schema: str, pointer: str) -> list[str]:
+    node = json.loads((ROOT / "runner" / "schemas" / schema).read_text("utf-8"))
+    for part in pointer.split("/"):
+        node = node[part]
+    return list(node["enum"])
+
+
+def _literal(owner: type, field: str) -> list[str]:
+    return list(get_args(get_type_hints(owner)[field]))
+
+
+def test_the_other_schemas_enums_are_the_codes_own_lists() -> None:
+    """Hand-written schemas, each enum bound here to the type or tuple the code writes it from."""
+    from runner.diagnostics import Diagnostic
+    from runner.plan.diff import DiffStatus, PlanDiff
+    from runner.plan.fingerprints import FIELDS
+    from runner.plan.model import ImageSource
+    from runner.review.decisions import Status
+    from runner.status.model import Delivery
+
+    assert set(_enum("plan-diff.schema.json", "properties/compared_with")) == set(
+        _literal(PlanDiff, "source")
+    )
+    job = "properties/jobs/items/properties"
+    assert _enum("plan-diff.schema.json", f"{job}/status") == list(get_args(DiffStatus))
+    assert _enum("plan-diff.schema.json", f"{job}/changed_fields/items") == list(FIELDS)
+    image = "$defs/job/properties/image/properties/kind"
+    assert _enum("results.schema.json", image) == _literal(ImageSource, "kind")
+    assert _enum("review.schema.json", "$defs/status") == list(get_args(Status))
+    deliveries = "properties/deliveries/items/properties/manifest"
+    assert _enum("status.schema.json", deliveries) == _literal(Delivery, "manifest")
+    severity = "properties/problems/items/properties/severity"
+    assert _enum("status.schema.json", severity) == _literal(Diagnostic, "severity")
+
+
+def test_init_writes_the_shipped_schema_and_the_apis_values(tmp_path) -> None:
+    from runner.api import limits
+    from runner.scaffold import init_project
+
+    init_project(tmp_path)
+    assert (tmp_path / "recipe.schema.json").read_bytes() == generate.RECIPE_SCHEMA.read_bytes()
+    comments = {
+        line.split(":")[0].strip(): line.split("#")[1].strip()
+        for line in (tmp_path / "recipe.yaml").read_text("utf-8").splitlines()
+        if line.startswith("  ") and "#" in line
+    }
+    assert comments["size"] == " | ".join(limits.SIZES)
+    assert comments["quality"] == " | ".join(limits.QUALITIES)
+    assert comments["output_format"] == " | ".join(limits.OUTPUT_FORMATS)
+    assert comments["n"] == "images per job, {}..{}".format(*limits.N_RANGE)
+    assert comments["output_compression"] == "{}..{}".format(*limits.COMPRESSION_RANGE)
