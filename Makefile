@@ -35,9 +35,9 @@ typecheck: $(TEST_STAMP)
 	$(BIN)/mypy --platform darwin --cache-dir .mypy_cache/darwin -p runner
 
 # The recipe schema's axis sources and API values, and the names reserved for reports, are
-# written from their registries (runner/schemas/generate.py); a test fails while one is stale.
+# written from their registries (scripts/generate_schemas.py); a test fails while one is stale.
 schemas: $(STAMP)
-	$(BIN)/python -m runner.schemas.generate
+	$(BIN)/python scripts/generate_schemas.py
 
 browser-deps:
 	@bash scripts/ensure-chromium.sh || true

@@ -15,11 +15,11 @@ version: 1
 name: {name}
 description: Product shots on seasonal backgrounds, one set per market
 defaults:                      # promptObject fields; each one may be a template
-  size: 1024x1024              # {sizes}
-  quality: low                 # {qualities}
-  n: 1                         # images per job, {n[0]}..{n[1]}
-  output_format: webp          # {formats}
-  output_compression: 85       # {compression[0]}..{compression[1]}
+  size: 1024x1024              # 1024x1024 | 1024x1536 | 1536x1024
+  quality: low                 # low | medium | high
+  n: 1                         # images per job, 1..10
+  output_format: webp          # png | jpeg | webp
+  output_compression: 85       # 0..100
 vars:
   brand: {brand}
 matrix:
@@ -60,7 +60,7 @@ def init_project(directory: Path) -> list[Path]:
     name = _slug(directory.name) or "my-campaign"
     recipe = directory / "recipe.yaml"
     files = {
-        recipe: _starter_recipe(name, display_path(recipe)),
+        recipe: STARTER_RECIPE.format(name=name, brand="Acme Home", recipe=display_path(recipe)),
         directory / "recipe.schema.json": schema_text(),
         directory / "data" / "markets.csv": STARTER_CSV,
     }
@@ -91,22 +91,6 @@ def _write_gitignore(path: Path) -> Path | None:
     with path.open("a", encoding="utf-8") as handle:
         handle.write(("" if text.endswith("\n") or not text else "\n") + IGNORED + "\n")
     return path
-
-
-def _starter_recipe(name: str, shown: str) -> str:
-    """The starter recipe, its comments listing what the API takes (api.limits)."""
-    from runner.api import limits
-
-    return STARTER_RECIPE.format(
-        name=name,
-        brand="Acme Home",
-        recipe=shown,
-        sizes=" | ".join(limits.SIZES),
-        qualities=" | ".join(limits.QUALITIES),
-        formats=" | ".join(limits.OUTPUT_FORMATS),
-        n=limits.N_RANGE,
-        compression=limits.COMPRESSION_RANGE,
-    )
 
 
 def _draw_example_image(path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The files that repeat what a registry owns are generated from it (runner/schemas/generate.py):
+"""The files that repeat what a registry owns are generated from it (scripts/generate_schemas.py):
 the recipe schema's axis sources and API values, and the names no output may take. A new axis
 source is its loader and one SOURCES entry; a new report format, its module and one WRITERS
 entry."""
@@ -21,7 +21,7 @@ from runner.plan.planner import plan_recipe
 from runner.recipe import validate
 from runner.recipe.build import load_recipe
 from runner.report.formats import WRITERS
-from runner.schemas import generate
+from scripts import generate_schemas as generate
 from tests.plan_support import png_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def test_check_names_a_stale_file_and_fails(tmp_path, monkeypatch, capsys) -> No
     monkeypatch.setattr(generate, "REPORT_FILES", tmp_path / "report_files.py")
     assert generate.main(["--check"]) == 1
     err = capsys.readouterr().err
-    assert "recipe.schema.json is out of date: run python -m runner.schemas.generate" in err
+    assert "recipe.schema.json is out of date: run make schemas" in err
     assert "report_files.py is out of date" in err  # missing counts as stale
     assert generate.main([]) == 0 and generate.main(["--check"]) == 0
     assert '"gif"' not in copy.read_text("utf-8")

@@ -1,12 +1,11 @@
 """Load each matrix axis into its list of values, through one registry of axis sources.
 
 A source kind (inline, csv, yaml, glob, xlsx) is one loader function and one entry in SOURCES,
-which also says what the recipe schema tells editors about it (`python -m
-runner.schemas.generate` writes the schema from SOURCES); an unknown kind is an error, never a
-fall-through. The API-key scan runs here, once, for every
-source, so that a new source cannot forget it. Each source also says where each value was
-written (`locate`), so that a problem with a value points at it: a recipe line, a CSV cell, a
-workbook cell.
+which also says what the recipe schema tells editors of it (`make schemas` writes the schema
+from SOURCES); an unknown kind is an error, never a fall-through. The API-key scan runs here,
+once, for every source, so that a new source cannot forget it. Each source also says where
+each value was written (`locate`), so that a problem with a value points at it: a recipe line,
+a CSV cell, a workbook cell.
 """
 
 from __future__ import annotations

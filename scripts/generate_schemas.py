@@ -1,11 +1,12 @@
 """Write what the registries own into the files that repeat it, so that nothing repeats it by hand.
 
-- recipe.schema.json: the axis sources (plan.axes.SOURCES: keys, descriptions, editor snippets)
-  and the API's values and ranges (api.limits); the rest of the schema is written by hand.
+- runner/schemas/recipe.schema.json: the axis sources (plan.axes.SOURCES: keys, descriptions,
+  editor snippets) and the API's values and ranges (api.limits); the rest is written by hand.
 - runner/report_files.py: the names report.formats.WRITERS writes, which no output may take.
 
-`python -m runner.schemas.generate` (or `make schemas`) rewrites them; `--check` only says which
-are out of date. tests/test_schemas_generated.py fails while one is.
+`make schemas` (python scripts/generate_schemas.py) rewrites them; `--check` only says which are
+out of date. tests/test_schemas_generated.py fails while one is. A tool for this repository,
+not part of the package: an installed copy has nothing to regenerate.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-RECIPE_SCHEMA = HERE / "recipe.schema.json"
-REPORT_FILES = HERE.parent / "report_files.py"
-COMMAND = "python -m runner.schemas.generate"
+RUNNER = Path(__file__).resolve().parents[1] / "runner"
+RECIPE_SCHEMA = RUNNER / "schemas" / "recipe.schema.json"
+REPORT_FILES = RUNNER / "report_files.py"
+COMMAND = "make schemas"
 
 
 def recipe_schema(current: dict[str, Any]) -> dict[str, Any]:
@@ -135,12 +136,10 @@ def _words(items: Any) -> str:
 
 
 def main(argv: list[str]) -> int:
-    from runner import terminal
-
     if argv == ["--check"]:
         out_of_date = stale()
         for path in out_of_date:
-            terminal.echo_err(f"{path} is out of date: run {COMMAND}")
+            print(f"{path} is out of date: run {COMMAND}", file=sys.stderr)
         return 1 if out_of_date else 0
     for path, text in generated().items():
         path.write_text(text, "utf-8", newline="\n")

@@ -1,1 +1,0 @@
-"""The JSON Schemas we publish (package data), and the generator of their registry-fed parts."""
