@@ -239,10 +239,6 @@ def state_columns() -> dict[str, list[tuple[str, str]]]:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
-    from runner.execute.state_schema import GENERATIONS_TABLE, SENT_TABLE, WRITTEN_TABLE
-
-    for statement in (WRITTEN_TABLE, SENT_TABLE, GENERATIONS_TABLE):
-        conn.execute(statement)
     tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     columns = {
         table: [(row[1], row[2]) for row in conn.execute(f"PRAGMA table_info({table})")]
