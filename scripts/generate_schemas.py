@@ -25,10 +25,16 @@ COMMAND = "make schemas"
 
 def recipe_schema(current: dict[str, Any]) -> dict[str, Any]:
     """`current` (the committed schema) with its registry-fed parts written anew."""
-    from runner.api import limits
-    from runner.plan.axes import SOURCES
-
     schema = copy.deepcopy(current)
+    _write_api_values(schema)
+    _write_axis(schema["$defs"]["axis"])
+    return schema
+
+
+def _write_api_values(schema: dict[str, Any]) -> None:
+    """The prompt fields' values and ranges, and the price table's qualities (api.limits)."""
+    from runner.api import limits
+
     fields = schema["properties"]["defaults"]["properties"]
     for name, values, what in (
         ("size", limits.SIZES, "Width x height of the generated image: {}."),
@@ -57,31 +63,36 @@ def recipe_schema(current: dict[str, Any]) -> dict[str, Any]:
         }
         for quality in limits.QUALITIES
     }
-    inline, *files = [(name, kind) for name, kind in SOURCES.items()]
-    axis = schema["$defs"]["axis"]
+
+
+def _write_axis(axis: dict[str, Any]) -> None:
+    """An axis: a list written in the recipe (inline), or exactly one source's key (a mapping
+    with one key, recipe.validate.axis_source_keys), or a source's key with its options."""
+    from runner.plan.axes import SOURCES
+
+    inline = SOURCES["inline"]
+    files = {name: kind for name, kind in SOURCES.items() if name != "inline"}
     axis["description"] = (
-        f"The values of this axis: {inline[1].summary}, or a mapping with one of "
-        f"{_words([kind.summary for _, kind in files])}. Paths are relative to the recipe."
+        f"The values of this axis: {inline.summary}, or a mapping with one of "
+        f"{_words([kind.summary for kind in files.values()])}. Paths are relative to the recipe."
     )
     axis["defaultSnippets"] = [
         {"label": "list" if name == "inline" else name, "description": what, "body": body}
         for name, (what, body) in ((name, kind.snippet) for name, kind in SOURCES.items())
     ]
-    one_of = {"type": "object", "additionalProperties": False, "minProperties": 1}
-    one_of["maxProperties"] = 1  # exactly one source: recipe.validate.axis_source_keys
-    one_of["properties"] = {name: dict(kind.schema) for name, kind in files}
-    axis["oneOf"] = [dict(inline[1].schema), one_of]
-    for name, kind in files:
-        if kind.options:
-            axis["oneOf"].append(
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": [name, *kind.options],
-                    "properties": {name: dict(kind.schema), **kind.options},
-                }
-            )
-    return schema
+    one = {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1}
+    one["properties"] = {name: dict(kind.schema) for name, kind in files.items()}
+    axis["oneOf"] = [dict(inline.schema), one]
+    axis["oneOf"] += [
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": [name, *kind.options],
+            "properties": {name: dict(kind.schema), **kind.options},
+        }
+        for name, kind in files.items()
+        if kind.options
+    ]
 
 
 def report_files_module() -> str:
