@@ -1,6 +1,6 @@
 """Hostile files a pull request can commit, generated from their formats (not by mutation):
 backdrop.lock (its JSON fields), .backdrop/state.db (its tables' columns) and review.yaml
-(schemas/review.schema.json). Shared by tests/test_fuzz_front_end.py and bench/bench_fuzz.py.
+(runner/schemas/review.schema.json). Shared by tests/test_fuzz_front_end.py and bench/bench_fuzz.py.
 
 Each generator draws, per field, either a value backdrop writes or a hostile one of the
 field's kind (wrong JSON types, numbers of thousands of digits, deep nesting, NUL and control

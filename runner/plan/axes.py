@@ -24,6 +24,12 @@ from runner.recipe.files import FileProblem, data_roots, printable
 from runner.recipe.model import Axis, NodePath, Recipe, SourceMap, format_path
 
 _TOO_LARGE_HINT = "split it into smaller files, or remove the rows and columns you do not use"
+# What an axis file may hold, beyond its size (MAX_DATA_BYTES): every cell of a CSV file, and
+# every value of a YAML file, becomes a Python object of a hundred bytes or more, so 50 MB of
+# "a\n" were 25 million rows (5 GB). A CSV file's separators and line ends are counted before
+# it is read; a YAML file is read by size, as its values are only counted once composed.
+MAX_CSV_CELLS = 1_000_000
+MAX_YAML_BYTES = 5 * 1024 * 1024
 
 # Where value `index` of an axis (or its field `name`, for a mapping) was written, if known.
 Locate = Callable[[int, str | None], Span | None]
@@ -120,7 +126,11 @@ def recipe_problem(recipe: Recipe, node: NodePath, message: str, hint: str | Non
 
 
 def read_axis_file(
-    recipe: Recipe, axis: Axis, relative: str, roots: tuple[Path, ...]
+    recipe: Recipe,
+    axis: Axis,
+    relative: str,
+    roots: tuple[Path, ...],
+    max_bytes: int | None = None,
 ) -> tuple[bytes | None, Diagnostic | None]:
     """A data file's bytes, refused when it is outside the project, missing or too large."""
     from runner.recipe.files import confine, read_bounded
@@ -130,7 +140,8 @@ def read_axis_file(
     shown = display_path(recipe, relative)
     try:
         real = confine(recipe.base_dir / relative, roots)
-        return read_bounded(real, MAX_DATA_BYTES, _TOO_LARGE_HINT), None
+        limit = MAX_DATA_BYTES if max_bytes is None else max_bytes
+        return read_bounded(real, limit, _TOO_LARGE_HINT), None
     except FileProblem as problem:
         hint = problem.hint
         if problem.kind == "missing":
@@ -183,16 +194,27 @@ def _load_csv(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResu
         hint = f"read it with {{xlsx: {axis.source.path}}} instead of {{csv: ...}}"
         node = (*axis.node, "csv")
         return SourceResult(problems=[recipe_problem(recipe, node, message, hint)])
+    cells = sum(data.count(separator) for separator in (b",", b";", b"\t", b"\n", b"\r"))
+    if cells > MAX_CSV_CELLS:
+        node = (*axis.node, axis.source.kind)
+        message = (
+            f"the file {shown} has more than {MAX_CSV_CELLS:,} cells (counting every separator "
+            "and line end); an axis file may have at most that many"
+        )
+        return SourceResult(problems=[recipe_problem(recipe, node, message, _TOO_LARGE_HINT)])
     table, problems = read_csv_table(data, shown)
     text = table.text or data.decode("latin-1")
     return SourceResult(table.rows, problems, text, shown, _in_csv(table, shown))
 
 
 def _load_yaml(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
+    from runner.recipe import loader
     from runner.recipe.loader import decode_yaml, load_yaml
 
     assert axis.source.path is not None
-    data, problem = read_axis_file(recipe, axis, axis.source.path, roots)
+
+    limit = min(loader.MAX_DATA_BYTES, MAX_YAML_BYTES)
+    data, problem = read_axis_file(recipe, axis, axis.source.path, roots, limit)
     if data is None:
         return SourceResult(problems=[problem] if problem else [])
     shown = display_path(recipe, axis.source.path)
