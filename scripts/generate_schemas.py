@@ -3,6 +3,7 @@
 - runner/schemas/recipe.schema.json: the axis sources (plan.axes.SOURCES: keys, descriptions,
   editor snippets) and the API's values and ranges (api.limits); the rest is written by hand.
 - runner/report_files.py: the names report.formats.WRITERS writes, which no output may take.
+- schemas/*.schema.json: a copy of each of runner/schemas/, where editors and CI find them.
 
 `make schemas` (python scripts/generate_schemas.py) rewrites them; `--check` only says which are
 out of date. tests/test_schemas_generated.py fails while one is. A tool for this repository,
@@ -17,8 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-RUNNER = Path(__file__).resolve().parents[1] / "runner"
+ROOT = Path(__file__).resolve().parents[1]
+RUNNER = ROOT / "runner"
 RECIPE_SCHEMA = RUNNER / "schemas" / "recipe.schema.json"
+# The package reads runner/schemas/ (a link would be a text file in a Windows checkout); the
+# repository's schemas/ keeps a copy of each at the path editors, SchemaStore and CI use.
+PUBLISHED = ROOT / "schemas"
 REPORT_FILES = RUNNER / "report_files.py"
 COMMAND = "make schemas"
 
@@ -123,10 +128,13 @@ def dump(value: Any, indent: int = 0, lead: int = 0, width: int = 100) -> str:
 def generated() -> dict[Path, str]:
     """Each generated file's path and the text it must have."""
     current = json.loads(RECIPE_SCHEMA.read_text("utf-8"))
-    return {
+    files = {
         RECIPE_SCHEMA: dump(recipe_schema(current)) + "\n",
         REPORT_FILES: report_files_module(),
     }
+    for schema in sorted((RUNNER / "schemas").glob("*.schema.json")):
+        files[PUBLISHED / schema.name] = files.get(schema) or schema.read_text("utf-8")
+    return files
 
 
 def stale() -> list[Path]:
@@ -153,6 +161,7 @@ def main(argv: list[str]) -> int:
             print(f"{path} is out of date: run {COMMAND}", file=sys.stderr)
         return 1 if out_of_date else 0
     for path, text in generated().items():
+        path.parent.mkdir(exist_ok=True)
         path.write_text(text, "utf-8", newline="\n")
     return 0
 
