@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -126,7 +127,7 @@ for low, high in ((3.0, 5.0), (4.0, 8.0)):
             JOBS * mean / 60 + high,
         ),
         f"cap of 60 queueing, refused after {high:g} s{spread}": (
-            lambda timeout=high: QueuedCap(60, timeout),
+            partial(QueuedCap, 60, high),
             1800,
             0.02,
             JOBS * mean / 60 + high,
