@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from runner.deliver.export import ExportOptions, export_outputs
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot
 from runner.recipe.model import Channel
-from runner.review.decisions import Decision
+from runner.review.decision_model import Decision
 
 PRODUCTS = 4
 MARKETS = 10

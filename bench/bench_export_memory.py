@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from runner.deliver.export import ExportOptions, export_outputs  # noqa: E402
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot  # noqa: E402
 from runner.recipe.model import Channel  # noqa: E402
-from runner.review.decisions import Decision  # noqa: E402
+from runner.review.decision_model import Decision  # noqa: E402
 
 JOBS = 8
 BIG = (

@@ -29,11 +29,11 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runner.execute.records import FileRecord, GenerationRecord, JobRecord, RunSnapshot
-from runner.report import verify_outputs, write_reports
 from runner.report.context import ReportContext
 from runner.report.formats import WRITERS
+from runner.report.manifest import verify_outputs
 from runner.report.thumbs import THUMBS_DIR, ThumbRequest, build_thumbnails
-from runner.report.writer import prepare_thumbnails
+from runner.report.writer import prepare_thumbnails, write_reports
 
 PRODUCTS = 20
 SEASONS = 10

@@ -29,15 +29,8 @@ from runner.plan.model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout
 from runner.review import decisions
 from runner.review.app import TOKEN_HEADER
-from runner.review.decisions import (
-    Decision,
-    Review,
-    load_review,
-    review_key,
-    save_review,
-    set_decision,
-    with_status,
-)
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import load_review, save_review, set_decision, with_status
 from runner.review.server import ReviewServer, state_images
 
 CLICKS = 30

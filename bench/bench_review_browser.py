@@ -34,7 +34,8 @@ from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
 from runner.plan.model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout
-from runner.review.decisions import Decision, Review, review_key, save_review
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import save_review
 from runner.review.server import ReviewServer, state_images
 
 CLICKS = 20

@@ -39,7 +39,8 @@ from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
 from runner.report.manifest import LOCK_NAME, build_lock, render_lock
 from runner.review import decisions
-from runner.review.decisions import Decision, Review, Status, review_key, save_review
+from runner.review.decision_model import Decision, Review, Status, review_key
+from runner.review.decisions import save_review
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 MARKETS = 25

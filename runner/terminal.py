@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from runner.plan.diff import DecisionReplaced
     from runner.plan.model import Plan
     from runner.progress import LiveEvents, PlainEvents
-    from runner.report import ReportPaths, VerifyResult
+    from runner.report.manifest import VerifyResult
+    from runner.report.writer import ReportPaths
     from runner.review.binding import Released
 
 PLAN_ROWS_SHOWN = 200

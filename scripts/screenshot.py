@@ -30,15 +30,15 @@ from runner.execute.records import (  # noqa: E402
     JobRecord,
     RunSnapshot,
 )
-from runner.report import write_reports  # noqa: E402
-from runner.review.decisions import (  # noqa: E402
+from runner.report.writer import write_reports  # noqa: E402
+from runner.review.decision_model import (  # noqa: E402
     Decision,
     EarlierTake,
     Review,
     Status,
     review_key,
-    save_review,
 )
+from runner.review.decisions import save_review  # noqa: E402
 from runner.review.server import ReviewServer  # noqa: E402
 from runner.review.takes import take_path  # noqa: E402
 

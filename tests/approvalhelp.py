@@ -13,7 +13,7 @@ from PIL import Image
 
 from runner.execute.state import StateStore
 from runner.review.app import TOKEN_HEADER
-from runner.review.decisions import review_key
+from runner.review.decision_model import review_key
 from runner.review.server import ReviewServer, state_images
 
 RECIPE = """\

@@ -28,7 +28,8 @@ from runner.deliver.export import MANIFEST_NAME
 from runner.execute.lock import STATE_DIR
 from runner.execute.state import STATE_FILE, StateStore
 from runner.fileio import PART_SUFFIX
-from runner.review.decisions import Decision, Review, review_key, save_review
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import tmpfs

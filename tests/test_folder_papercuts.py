@@ -20,7 +20,8 @@ from runner.cli import main
 from runner.diagnostics import EXIT_ABORTED
 from runner.execute.lock import STATE_DIR
 from runner.execute.state import STATE_FILE, StateStore
-from runner.review.decisions import REVIEW_NAME, Decision, Review, save_review
+from runner.review.decision_model import Decision, Review
+from runner.review.decisions import REVIEW_NAME, save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import remount_read_only, tmpfs

@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from runner.cli import main
-from runner.emulator import EmulatorConfig, create_app
+from runner.emulator.app import create_app
+from runner.emulator.config import EmulatorConfig
 from runner.emulator.faults import DroppedConnection
 from runner.emulator.server import EmulatorServer
 from runner.execute.run import run_plan

@@ -20,7 +20,8 @@ from runner.execute import adopt
 from runner.execute.lock import STATE_DIR
 from runner.execute.state import STATE_FILE
 from runner.report.manifest import LOCK_NAME
-from runner.review.decisions import Decision, Review, load_review, save_review
+from runner.review.decision_model import Decision, Review
+from runner.review.decisions import load_review, save_review
 from runner.review.takes import take_path
 from tests.clihelp import run_cli
 from tests.tinyrun import FAST, charged, planned, run

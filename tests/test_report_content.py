@@ -13,9 +13,9 @@ import pytest
 
 from runner.execute.records import MAYBE_PREFIX, GenerationRecord
 from runner.recipe.model import PriceTable
-from runner.report import write_reports
 from runner.report.atomic import write_if_changed
 from runner.report.content import folder_content, iso_utc
+from runner.report.writer import write_reports
 from tests.platforms import posix_only
 from tests.report_snapshots import JobSpec, build_snapshot, make_sources
 

@@ -14,9 +14,10 @@ from importlib import resources
 from pathlib import Path
 
 from runner.plan.outputs import RESERVED_FILES
-from runner.report import ReportOptions, write_reports
+from runner.report.context import ReportOptions
 from runner.report.formats import WRITERS
 from runner.report.manifest import REPORT_FILES
+from runner.report.writer import write_reports
 from tests.report_snapshots import JobSpec, build_snapshot, campaign_specs, make_sources
 
 PORTABLE = ("report.html", "results.json", "results.csv", "junit.xml")

@@ -19,17 +19,10 @@ import pytest
 
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot
 from runner.execute.state import StateStore
-from runner.report import write_reports
+from runner.report.writer import write_reports
 from runner.review.app import TOKEN_HEADER
-from runner.review.decisions import (
-    REVIEW_NAME,
-    Decision,
-    EarlierTake,
-    Review,
-    load_review,
-    review_key,
-    save_review,
-)
+from runner.review.decision_model import Decision, EarlierTake, Review, review_key
+from runner.review.decisions import REVIEW_NAME, load_review, save_review
 from runner.review.listing import MAX_CARDS, PAGE_SIZE
 from runner.review.server import ReviewServer
 from runner.review.takes import take_path
@@ -525,7 +518,8 @@ def test_review_command_reports_a_hand_edit_mistake(
 
 
 def test_the_page_of_a_real_run_on_the_emulator(tmp_path: Path) -> None:
-    from runner.emulator import EmulatorConfig, EmulatorServer
+    from runner.emulator.config import EmulatorConfig
+    from runner.emulator.server import EmulatorServer
     from tests import runhelp
 
     plan = runhelp.make_plan(tmp_path, products=("MUG",), seasons=("spring", "winter"), n=2)

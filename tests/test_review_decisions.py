@@ -17,15 +17,11 @@ from hypothesis import strategies as st
 
 from runner.diagnostics import StateError
 from runner.review import decisions
+from runner.review.decision_model import Decision, EarlierTake, Review, orphaned, review_key
 from runner.review.decisions import (
     REVIEW_NAME,
-    Decision,
-    EarlierTake,
-    Review,
     ReviewFileError,
     load_review,
-    orphaned,
-    review_key,
     review_lock,
     save_review,
     set_decision,

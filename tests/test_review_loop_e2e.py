@@ -34,7 +34,7 @@ def decide(out: Path, key: str, **fields: object) -> None:
     from dataclasses import replace
 
     from runner.execute.state import StateStore
-    from runner.review.decisions import review_key
+    from runner.review.decision_model import review_key
 
     jobs = StateStore.read_snapshot(out).jobs
     images = next(tuple(f.sha256 for f in j.files) for j in jobs if review_key(j.outputs) == key)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from runner.emulator import EmulatorConfig, EmulatorServer
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
 from runner.execute.state import StateStore
 from runner.plan.model import ImageSource
 from tests.runhelp import (

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from runner.diagnostics import StateError
-from runner.emulator import EmulatorConfig, EmulatorServer
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
 from runner.execute import files, scheduler, steps
 from runner.execute.state import StateStore
 from tests.runhelp import API_KEY, RecordingEvents, fast_options, ledger, make_plan, run

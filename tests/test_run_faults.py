@@ -9,7 +9,8 @@ import time
 from collections import Counter
 
 from runner.api.client import OneMinClient
-from runner.emulator import EmulatorConfig, EmulatorServer
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
 from runner.execute.backoff import Backoff
 from runner.execute.run import run_plan_async
 from runner.execute.state import StateStore

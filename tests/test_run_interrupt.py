@@ -20,7 +20,8 @@ _CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, threading, time
     from pathlib import Path
-    from runner.emulator import EmulatorConfig, EmulatorServer
+    from runner.emulator.config import EmulatorConfig
+    from runner.emulator.server import EmulatorServer
     from runner.execute.run import run_plan
     from tests.runhelp import API_KEY, fast_options, make_plan
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner.emulator import EmulatorConfig, EmulatorServer
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
 from runner.execute.state import StateStore
 from runner.report.thumbs import THUMBS_DIR, thumb_name
 from runner.report.writer import write_reports

@@ -11,7 +11,8 @@ from runner.execute.state import StateStore
 from runner.execute.state_schema import SCHEMA
 from runner.execute.takes import plan_takes, take_key
 from runner.plan.model import Plan
-from runner.review.decisions import Decision, Review, review_key, save_review
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import save_review
 from runner.review.takes import take_path
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign

@@ -10,7 +10,7 @@ import click
 from runner.diagnostics import UsageError
 
 if TYPE_CHECKING:
-    from runner.review.decisions import Review
+    from runner.review.decision_model import Review
 
 
 @click.command()
@@ -36,7 +36,8 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
     from runner.commands.common import folder_or_recipe_folder
     from runner.execute.state import StateStore
     from runner.review.checks import decision_problems, job_variants
-    from runner.review.decisions import ReviewFileError, load_review, orphaned
+    from runner.review.decision_model import orphaned
+    from runner.review.decisions import ReviewFileError, load_review
     from runner.review.listing import count_statuses, job_images
     from runner.review.server import ReviewServer, state_images
     from runner.review.writable import check_decisions_writable

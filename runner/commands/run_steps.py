@@ -69,7 +69,8 @@ def decisions_replaced(plan: Plan, preview: RunPreview, again: str) -> tuple[Dec
     from runner.diagnostics import BackdropError
     from runner.execute.previous import read_previous
     from runner.plan.diff import NOTHING
-    from runner.review.decisions import load_review, review_key
+    from runner.review.decision_model import review_key
+    from runner.review.decisions import load_review
     from runner.review.replaced import decisions_replaced as find
 
     review = load_review(plan.output_dir)
@@ -224,8 +225,8 @@ def _start_emulator(stack: ExitStack, output_dir: Path) -> tuple[str, str, str]:
 
 def write_reports(output_dir: Path, csv_separator: str) -> Any:
     from runner.execute.state import StateStore
-    from runner.report import CSV_SEPARATORS, ReportOptions
-    from runner.report import write_reports as write
+    from runner.report.context import CSV_SEPARATORS, ReportOptions
+    from runner.report.writer import write_reports as write
 
     options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
     return write(StateStore.read_snapshot(output_dir), output_dir, options=options)

@@ -17,7 +17,7 @@ from runner.commands.common import PlanInputs, plan_options
 from runner.diagnostics import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from runner.status import CampaignStatus
+    from runner.status.model import CampaignStatus
 
 
 @click.command()
@@ -52,8 +52,7 @@ def status(target: str, inputs: PlanInputs, fmt: str) -> None:
 
 def _status(target: str, inputs: PlanInputs) -> CampaignStatus:
     from runner.commands.common import load_plan, output_folder
-    from runner.status import campaign_status
-    from runner.status.campaign import recipe_of
+    from runner.status.campaign import campaign_status, recipe_of
 
     path = Path(target)
     gone: str | None = None

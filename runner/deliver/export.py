@@ -50,7 +50,8 @@ from runner.recipe.model import Channel
 from runner.report.axis_values import value_label
 from runner.review.binding import approval_mismatch
 from runner.review.checks import decision_problems, job_variants
-from runner.review.decisions import Decision, Review, ReviewFileError
+from runner.review.decision_model import Decision, Review
+from runner.review.decisions import ReviewFileError
 
 if TYPE_CHECKING:
     import zipfile

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot
-from runner.review.decisions import Decision, review_key
+from runner.review.decision_model import Decision, review_key
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from pathlib import Path
 from runner.execute.adopt import lock_files
 from runner.execute.state import StateStore
 from runner.plan.model import Job, Plan
-from runner.review.decisions import Decision, Review, review_key, set_decision
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import set_decision
 from runner.review.takes import take_path
 
 

@@ -18,14 +18,8 @@ from typing import Literal
 
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot
 from runner.report.manifest import sha256_of
-from runner.review.decisions import (
-    Decision,
-    Review,
-    Status,
-    load_review,
-    review_key,
-    update_review,
-)
+from runner.review.decision_model import Decision, Review, Status, review_key
+from runner.review.decisions import load_review, update_review
 
 # holds: made on exactly these images; replaced: other images are there now; unbound: made
 # without its images' SHA-256 (by hand); no_images: the job has none (yet); undecided: pending.

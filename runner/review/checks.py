@@ -14,7 +14,8 @@ from runner.diagnostics import Diagnostic, RecipeError, display_path
 from runner.execute.records import RunSnapshot
 from runner.recipe.loader import MAX_DATA_BYTES, load_yaml_file
 from runner.recipe.model import SourceMap
-from runner.review.decisions import REVIEW_NAME, Review, review_key
+from runner.review.decision_model import Review, review_key
+from runner.review.decisions import REVIEW_NAME
 
 
 def job_variants(snapshot: RunSnapshot) -> dict[str, int]:

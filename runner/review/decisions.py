@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from functools import cache
 from importlib import resources
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal, cast
+from pathlib import Path
+from typing import Any, cast
 
 from runner.diagnostics import Diagnostic, RecipeError, StateError, display_path
 from runner.exclusive import CannotLock, ExclusiveFile
@@ -27,105 +27,23 @@ from runner.fileio import fsync_dir
 from runner.recipe.loader import MAX_DATA_BYTES, LoadedDocument, load_yaml_file
 from runner.recipe.validate import explain_schema_errors
 from runner.report.atomic import write_atomic
+from runner.review.decision_model import (
+    MAX_HISTORY,
+    STATUSES,
+    Decision,
+    EarlierTake,
+    Review,
+    Status,
+)
 from runner.review.render import REVIEW_FORMAT, render_review
 
 REVIEW_NAME = "review.yaml"
 LOCK_NAME = ".backdrop/review.lock"
 LOCK_WAIT_S = 10.0  # a write holds the lock for milliseconds; waiting longer means a hang
-Status = Literal["pending", "approved", "rejected"]
-STATUSES: tuple[Status, ...] = ("pending", "approved", "rejected")
 
 
 class ReviewFileError(RecipeError):
     """review.yaml has mistakes; each is a Diagnostic with file:line:col."""
-
-
-MAX_HISTORY = 1000  # as schemas/review.schema.json; the oldest entries go first
-
-
-@dataclass(frozen=True)
-class EarlierTake:
-    """An earlier decision on this job, as it was decided then."""
-
-    take: int
-    status: Status
-    pick: int | None = None
-    note: str | None = None
-    reason: str | None = None  # why it ended without a new take: "recipe changed: prompt"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One job's decision. The default is a first take nobody has looked at yet."""
-
-    status: Status = "pending"
-    pick: int | None = None  # the chosen variant, 1-based; only meaningful when n > 1
-    note: str | None = None
-    take: int = 1
-    history: tuple[EarlierTake, ...] = ()  # oldest first
-    # The SHA-256 of each variant the decision was made on, variant 1 first; () when pending,
-    # or when written by hand without them (then an approval delivers nothing: binding.py).
-    sha256: tuple[str, ...] = ()
-
-    def next_take(self) -> Decision:
-        """The decision once the job is generated again: pending, with this take in history."""
-        earlier = EarlierTake(self.take, self.status, self.pick, self.note)
-        return Decision(take=self.take + 1, history=_appended(self.history, earlier))
-
-    def released(self, reason: str) -> Decision:
-        """Back to pending because its images were replaced; this decision kept in history."""
-        earlier = EarlierTake(self.take, self.status, self.pick, self.note, reason)
-        return Decision(take=self.take, history=_appended(self.history, earlier))
-
-
-def _appended(history: tuple[EarlierTake, ...], earlier: EarlierTake) -> tuple[EarlierTake, ...]:
-    return (*history, earlier)[-MAX_HISTORY:]
-
-
-PENDING = Decision()
-
-
-@dataclass(frozen=True)
-class Review:
-    """Every decision in an output folder, by job key."""
-
-    decisions: Mapping[str, Decision] = field(default_factory=dict)
-
-    def decision(self, key: str) -> Decision:
-        return self.decisions.get(key, PENDING)
-
-    def with_decision(self, key: str, decision: Decision) -> Review:
-        return Review({**self.decisions, key: decision})
-
-
-def review_key(outputs: Sequence[str]) -> str:
-    """A job's key in review.yaml, from its output paths: the path without extension (or `-1`)."""
-    first = outputs[0]
-    if _plain_path(first):  # what the planner writes: PurePosixPath would give it back as it is
-        name = first[first.rfind("/") + 1 :]
-        dot = name.rfind(".")
-        stem = first[: len(first) - len(name) + dot] if 0 < dot < len(name) - 1 else first
-    else:
-        stem = str(PurePosixPath(first).with_suffix(""))
-    return stem.removesuffix("-1") if len(outputs) > 1 else stem
-
-
-def _plain_path(path: str) -> bool:
-    """A relative POSIX path without empty or `.` parts, that PurePosixPath leaves as it is.
-    (`status` and the review page compute thousands of keys: pathlib took a tenth of status.)"""
-    return (
-        bool(path)
-        and not path.startswith("/")
-        and "//" not in path
-        and "/./" not in f"/{path}/"
-        and not path.endswith("/")
-    )
-
-
-def orphaned(review: Review, keys: Iterable[str]) -> tuple[str, ...]:
-    """Decided jobs that the plan no longer has, sorted: kept in the file, but worth a warning."""
-    known = set(keys)
-    return tuple(sorted(key for key in review.decisions if key not in known))
 
 
 # --- reading ---------------------------------------------------------------------------------

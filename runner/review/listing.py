@@ -25,7 +25,7 @@ from runner.report.content import Generated, folder_content
 from runner.report.html_view import details
 from runner.report.thumbs import THUMBS_DIR, thumb_name
 from runner.review.binding import binding, binding_notice, images_on_disk, shown_status
-from runner.review.decisions import STATUSES, Review, Status, review_key
+from runner.review.decision_model import STATUSES, Review, Status, review_key
 from runner.review.takes import earlier_take_files
 
 RUN_STATUS_NAMES = {

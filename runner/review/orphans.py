@@ -6,7 +6,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from runner.diagnostics import BackdropError
-from runner.review.decisions import load_review, orphaned, review_key
+from runner.review.decision_model import orphaned, review_key
+from runner.review.decisions import load_review
 
 
 def known_job_keys(output_dir: Path) -> tuple[str, ...] | None:

@@ -21,7 +21,8 @@ from runner.execute.takes import plan_takes
 from runner.plan.model import Plan
 from runner.recipe.model import DEFAULT_PRICES
 from runner.review.checks import decision_problems
-from runner.review.decisions import load_review, orphaned
+from runner.review.decision_model import orphaned
+from runner.review.decisions import load_review
 from runner.status.deliveries import read_deliveries
 from runner.status.model import CampaignStatus
 from runner.status.steps import CommandWords, changed_fields_of, next_steps

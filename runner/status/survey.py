@@ -20,7 +20,7 @@ from runner.execute.state_schema import JobState
 from runner.plan.diff import PreviousJob, changed_fields
 from runner.plan.model import Job, Plan
 from runner.review.binding import CHANGED_ON_DISK, images_at, shown_status
-from runner.review.decisions import Decision, Review, review_key
+from runner.review.decision_model import Decision, Review, review_key
 from runner.status.model import JobStanding, Progress, ReviewStatus
 
 
