@@ -14,7 +14,8 @@ from typing import Any
 from PIL import Image
 
 from runner.execute.events import FinishStatus, RunTotals
-from runner.execute.run import RunOptions, RunResult, run_plan
+from runner.execute.run import RunResult, run_plan
+from runner.execute.run_options import RunOptions
 from runner.plan.jobs import job_key
 from runner.plan.model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout

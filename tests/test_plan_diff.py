@@ -328,7 +328,7 @@ def test_a_shard_file_changed_after_it_was_hashed_is_not_adopted(plan):
 
 def test_the_money_guard_agrees_with_the_diff_in_a_fresh_checkout(plan):
     from runner.execute.preview import preview_run
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
 
     fresh_checkout(plan)
     (plan.output_dir / plan.jobs[3].outputs[0]).write_bytes(b"retouched by hand")
@@ -347,7 +347,7 @@ def test_a_state_opened_before_any_run_still_defers_to_the_lock(plan):
     """`run --rejected` opens the state before the run: the clone must still adopt the lock."""
     from runner.execute.adopt import lock_adoption
     from runner.execute.preview import preview_run
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
 
     fresh_checkout(plan)
     StateStore.open(plan.output_dir).close()

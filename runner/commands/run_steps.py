@@ -14,9 +14,9 @@ from runner.diagnostics import EXIT_JOBS_FAILED, EXIT_OK, BackdropError, UsageEr
 if TYPE_CHECKING:
     from contextlib import ExitStack
 
-    from runner.commands.run import ApiOptions, SafetyOptions
+    from runner.commands.run_settings import ApiOptions, SafetyOptions
     from runner.execute.preview import RunPreview
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
     from runner.execute.takes import TakePlan
     from runner.plan.diff import DecisionReplaced
     from runner.plan.model import Plan

@@ -28,7 +28,7 @@ from runner.plan.model import Job, Plan
 from runner.recipe.model import PriceTable
 
 if TYPE_CHECKING:
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
 
 _EPSILON = 1e-9  # float sums of cents: "exactly the budget" must fit
 _ONLY_SHOWN = 3
@@ -92,7 +92,7 @@ def plan_budget_status(plan: Plan) -> BudgetStatus | None:
     if plan.budget is None:
         return None
     from runner.execute.preview import preview_run
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
 
     return budget_status(plan, preview_run(plan, RunOptions()).to_generate)
 

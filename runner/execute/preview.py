@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from runner.execute.adopt import Adoption, lock_adoption
 from runner.execute.files import files_intact
-from runner.execute.run import RunOptions
+from runner.execute.run_options import RunOptions
 from runner.execute.selection import select_jobs
 from runner.execute.state import StateStore
 from runner.plan.model import CostEstimate, Job, Plan
