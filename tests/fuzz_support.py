@@ -290,7 +290,7 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def _plan_json(plan: Plan) -> str:
-    """What `plan --json` writes (runner.terminal.print_plan_json), as one string."""
+    """What `plan --json` writes (runner.commands.terminal.print_plan_json), as one string."""
     from runner.plan.plan_json import plan_json_chunks
 
     shown = {"recipe_path": str(plan.recipe_path), "output_dir": str(plan.output_dir)}

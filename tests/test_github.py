@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from runner import github
+from runner.commands import github
 from runner.commands.github_output import report_run, report_verify
 from runner.diagnostics import Diagnostic, Span
 from runner.execute.run import RunResult

@@ -54,7 +54,7 @@ def load_plan(
     recipe_path: str, inputs: PlanInputs | None = None, *, show_warnings: bool = True
 ) -> Plan:
     """The recipe's plan; its warnings are shown on stderr unless the caller shows them."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.plan.planner import plan_recipe
     from runner.recipe.build import load_recipe
 

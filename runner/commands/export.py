@@ -77,7 +77,7 @@ def export(
     (n > 1), an approved job needs a pick (in the review page, or `pick: N` in review.yaml):
     without one it is left out, like a pending job.
     """
-    from runner import terminal
+    from runner.commands import terminal
     from runner.commands.common import folder_or_recipe_folder
     from runner.deliver.export import ExportOptions, export_outputs
     from runner.execute.state import StateStore

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import github, terminal
+from runner.commands import github, terminal
 from runner.diagnostics import Diagnostic, display_path
 
 if TYPE_CHECKING:

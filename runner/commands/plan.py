@@ -83,7 +83,7 @@ def show_plan(
     detailed: bool = False,
 ) -> None:
     """Print what the options ask for; remember whether the diff is empty."""
-    from runner import github, terminal
+    from runner.commands import github, terminal
     from runner.execute.budget import plan_budget_status
     from runner.execute.previous import read_previous
     from runner.plan.diff import diff_plan

@@ -26,7 +26,7 @@ REPORT_FOLDER = FolderRole(
 @csv_separator_option
 def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: str) -> None:
     """Rebuild the reports of an output folder from its state, without calling the API."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.execute.state import StateStore
     from runner.report.context import CSV_SEPARATORS, ReportOptions
     from runner.report.lock_report import with_lock_generations

@@ -32,7 +32,7 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
     approval binds to those bytes) and `pick: 2` to choose a variant when the recipe asks for
     several. export and run --rejected read it the same way.
     """
-    from runner import terminal
+    from runner.commands import terminal
     from runner.commands.common import folder_or_recipe_folder
     from runner.execute.state import StateStore
     from runner.review.checks import decision_problems, job_variants
@@ -80,7 +80,7 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
 
 def show_unheld(decisions: Review, images: Mapping[str, Sequence[str | None]]) -> None:
     """Say how many approvals in review.yaml are not for the images in the folder."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.printable import one_line
     from runner.review.binding import shown_status
 

@@ -195,8 +195,7 @@ def run(
     """Run a recipe: upload, generate and download every job, then write the reports."""
     from contextlib import ExitStack
 
-    from runner import terminal
-    from runner.commands import run_steps
+    from runner.commands import run_steps, terminal
     from runner.commands.common import load_plan
     from runner.commands.github_output import report_run
     from runner.execute.budget import BudgetExceeded

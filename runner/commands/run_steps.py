@@ -27,7 +27,7 @@ EMULATED_CREDITS = 1_000_000_000
 
 def takes(plan: Plan, rejected: bool, include_approved: bool) -> TakePlan:
     """Each job at its take from review.yaml; with --rejected, only the rejected, as new takes."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.execute.takes import plan_takes
     from runner.review.decisions import load_review
 
@@ -46,7 +46,7 @@ def preview_and_confirm(
     """Show what the run will do and cost, and the approvals it will send back to review; stop
     on the budget, ask above --confirm-over. `again`: why a job generated again under the same
     request (--force) loses its decision."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.execute.budget import budget_status, check_budget, other_shards_jobs
     from runner.execute.preview import preview_run
 
@@ -89,7 +89,7 @@ def release_replaced(output_dir: Path, replaced: tuple[DecisionReplaced, ...]) -
     """After the run (whatever stopped it): the decisions whose images it replaced go back to
     pending, with the reason announced before it ran. Never fails the run: export and the page
     check the images themselves, and the next run tries again."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.diagnostics import NoRunError
     from runner.execute.state import StateStore
     from runner.review.binding import release_replaced as release
@@ -122,7 +122,7 @@ def _confirm_spend(spend: float, limit: float) -> None:
             "try --limit 3 first for a cheap trial",
         )
     if not click.confirm(f"{message}. Spend it?", default=False, err=True):
-        from runner import terminal
+        from runner.commands import terminal
 
         terminal.echo_err("Not confirmed: nothing was spent.")
         sys.exit(EXIT_JOBS_FAILED)
@@ -138,7 +138,7 @@ def connect(
     api_url = _check_url("--api-url", api.api_url)
     warning = cleartext_warning(api_url)
     if warning is not None:
-        from runner import terminal
+        from runner.commands import terminal
 
         terminal.echo_err(warning)
     return checked, api_url, _check_url("--asset-url", api.asset_url)
@@ -242,7 +242,7 @@ def write_reports_if_any(output_dir: Path, csv_separator: str) -> Any:
 
 
 def prune(output_dir: Path, yes: bool) -> None:
-    from runner import terminal
+    from runner.commands import terminal
     from runner.execute.prune import PruneCandidates, prune_outputs
 
     def confirm(candidates: PruneCandidates) -> bool:

@@ -37,7 +37,7 @@ def status(target: str, inputs: PlanInputs, fmt: str) -> None:
     Give the recipe, or the output folder (its recipe is found from its last run). It only
     reads: nothing is sent, spent or written, and a running `run` is not waited for.
     """
-    from runner import terminal
+    from runner.commands import terminal
     from runner.status.text import status_lines
 
     with _collector_paused():

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 @allow_outside_option
 def validate(recipes: tuple[str, ...], fmt: str, allow_outside: tuple[str, ...]) -> None:
     """Check recipes (schema, templates, images, API limits) without spending anything."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.commands.github_output import annotate_diagnostics
 
     results: list[tuple[str, Plan | None, list[Any]]] = []
