@@ -24,6 +24,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from runner.execute.kept_takes import take_path  # noqa: E402
 from runner.execute.records import (  # noqa: E402
     FileRecord,
     GenerationRecord,
@@ -40,7 +41,6 @@ from runner.review.decision_model import (  # noqa: E402
 )
 from runner.review.decisions import save_review  # noqa: E402
 from runner.review.server import ReviewServer  # noqa: E402
-from runner.review.takes import take_path  # noqa: E402
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 PRODUCTS = (

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from runner.execute.kept_takes import take_path
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot
 from runner.execute.state import StateStore
 from runner.report.writer import write_reports
@@ -25,7 +26,6 @@ from runner.review.decision_model import Decision, EarlierTake, Review, review_k
 from runner.review.decisions import REVIEW_NAME, load_review, save_review
 from runner.review.listing import MAX_CARDS, PAGE_SIZE
 from runner.review.server import ReviewServer
-from runner.review.takes import take_path
 from tests import statehelp
 from tests.clihelp import run_cli
 from tests.platforms import posix_only

@@ -15,9 +15,9 @@ from PIL import Image
 from runner.deliver.export import MANIFEST_NAME
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.takes import take_key
+from runner.execute.kept_takes import earlier_take_files, take_path
 from runner.review.decisions import load_review, set_decision
-from runner.review.takes import earlier_take_files, take_path
+from runner.review.retakes import take_key
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 

@@ -7,13 +7,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from runner.execute.kept_takes import take_path
 from runner.execute.state import StateStore
 from runner.execute.state_schema import SCHEMA
-from runner.execute.takes import plan_takes, take_key
 from runner.plan.model import Plan
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import save_review
-from runner.review.takes import take_path
+from runner.review.retakes import plan_takes, take_key
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.statehelp import make_plan

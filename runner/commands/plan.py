@@ -124,8 +124,8 @@ def show_plan(
 
 def current_takes(plan: Plan) -> Plan:
     """The plan with each job at its take from review.yaml (as `run` will see it)."""
-    from runner.execute.takes import plan_takes
     from runner.review.decisions import load_review
+    from runner.review.retakes import plan_takes
 
     review = load_review(plan.output_dir)
     return plan_takes(plan, review).plan if review.decisions else plan

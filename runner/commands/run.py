@@ -23,7 +23,7 @@ from runner.diagnostics import UsageError
 
 if TYPE_CHECKING:
     from runner.execute.run_options import RunOptions
-    from runner.execute.takes import TakePlan
+    from runner.review.retakes import TakePlan
 
 API_URL_DEFAULT = "https://api.1min.ai"
 ASSET_URL_DEFAULT = "https://asset.1min.ai"
@@ -200,7 +200,7 @@ def run(
     from runner.commands.github_output import report_run
     from runner.execute.budget import BudgetExceeded
     from runner.execute.run import RunAbandoned, run_plan
-    from runner.execute.takes import keep_previous_takes, settle_takes
+    from runner.review.retakes import keep_previous_takes, settle_takes
 
     _refuse_conflicts(selection)
     takes = run_steps.takes(

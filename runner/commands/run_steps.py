@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from runner.commands.run_settings import ApiOptions, SafetyOptions
     from runner.execute.preview import RunPreview
     from runner.execute.run_options import RunOptions
-    from runner.execute.takes import TakePlan
     from runner.plan.diff import DecisionReplaced
     from runner.plan.model import Plan
+    from runner.review.retakes import TakePlan
 
 # Rehearsal credits: enough for thousands of full demo runs, still shown as "credits left".
 EMULATED_CREDITS = 1_000_000_000
@@ -28,8 +28,8 @@ EMULATED_CREDITS = 1_000_000_000
 def takes(plan: Plan, rejected: bool, include_approved: bool) -> TakePlan:
     """Each job at its take from review.yaml; with --rejected, only the rejected, as new takes."""
     from runner.commands import terminal
-    from runner.execute.takes import plan_takes
     from runner.review.decisions import load_review
+    from runner.review.retakes import plan_takes
 
     taken = plan_takes(
         plan, load_review(plan.output_dir), rejected=rejected, include_approved=include_approved

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from runner.execute.kept_takes import earlier_take_files
 from runner.execute.records import JobRecord, RunSnapshot
 from runner.report.axis_values import axis_label, value_identity
 from runner.report.content import Generated, folder_content
@@ -26,7 +27,6 @@ from runner.report.html_view import details
 from runner.report.thumbs import THUMBS_DIR, thumb_name
 from runner.review.binding import binding, binding_notice, images_on_disk, shown_status
 from runner.review.decision_model import STATUSES, Review, Status, review_key
-from runner.review.takes import earlier_take_files
 
 RUN_STATUS_NAMES = {
     "done": "Done",
