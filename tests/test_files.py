@@ -301,8 +301,7 @@ def test_a_file_where_a_folder_should_be_is_this_files_problem(tmp_path: Path) -
 
 def test_written_files_get_the_umask_mode_not_owner_only(tmp_path: Path) -> None:
     # mkstemp makes 0600 files and os.replace keeps the mode; outputs are for the whole team.
-    from runner.fileio import _umask
-    from runner.report.atomic import write_atomic
+    from runner.fileio import _umask, write_atomic
 
     write(tmp_path, "a.png", image_bytes())
     write_atomic(tmp_path / "report.html", b"<p>hi</p>")

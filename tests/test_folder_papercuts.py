@@ -233,7 +233,7 @@ def test_report_on_a_full_disk_does_not_talk_of_paid_results(out, capsys, monkey
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("runner.report.atomic.temp_beside", full)
+    monkeypatch.setattr("runner.fileio.temp_beside", full)
     # Another separator: results.csv must be written again (reports up to date are not written).
     result = run_cli(capsys, "report", str(out), "--csv-separator", ";")
     assert result.code == 3, result.err

@@ -25,7 +25,7 @@ from runner.diagnostics import StateError
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute.lock import OutputLock
-from runner.report.atomic import write_atomic
+from runner.fileio import write_atomic
 from runner.review.app import TOKEN_HEADER
 from tests import approvalhelp
 from tests.platforms import WINDOWS

@@ -31,7 +31,7 @@ from runner.execute.spend import lock_generations
 from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
 from runner.execute.stop_signals import stop_signals_to
-from runner.execute.thumbnails import ThumbnailMaker
+from runner.execute.thumbs import ThumbnailMaker
 from runner.fileio import check_writable, disk_full, folder_error
 from runner.plan.model import Plan
 

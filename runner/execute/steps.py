@@ -38,7 +38,7 @@ from runner.execute.files import ExistingFile, download_verified
 from runner.execute.pacer import Pacer
 from runner.execute.records import FileRecord, UnansweredRequest
 from runner.execute.state import StateStore
-from runner.execute.thumbnails import ThumbnailMaker
+from runner.execute.thumbs import ThumbnailMaker
 from runner.fileio import disk_full
 from runner.plan.model import ImageSource, Job, PromptObject
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from runner.execute.records import RunSnapshot
-from runner.report.thumbs import Thumb
+from runner.execute.thumbs import Thumb
 
 CSV_SEPARATORS = {",": ",", ";": ";", "tab": "\t"}  # as written on the command line
 

@@ -21,10 +21,10 @@ from urllib.parse import quote, urlencode
 
 from runner.execute.kept_takes import earlier_take_files
 from runner.execute.records import JobRecord, RunSnapshot
+from runner.execute.thumbs import THUMBS_DIR, thumb_name
 from runner.report.axis_values import axis_label, value_identity
 from runner.report.content import Generated, folder_content
 from runner.report.html_view import details
-from runner.report.thumbs import THUMBS_DIR, thumb_name
 from runner.review.binding import binding, binding_notice, images_on_disk, shown_status
 from runner.review.decision_model import STATUSES, Review, Status, review_key
 
