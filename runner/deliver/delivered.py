@@ -65,6 +65,12 @@ class DeliveredRecord:
         self.sizes: dict[str, int] = _mapping(self.data.get("sizes"), self.folder)
         self.changed = False
 
+    @property
+    def folders(self) -> dict[str, Any]:
+        """Every delivery folder recorded (its real path), with the files written there."""
+        folders = self.data.get("folders")
+        return folders if isinstance(folders, dict) else {}
+
     def wrote(self, relative: str, target: Path, found: os.stat_result) -> bool:
         """Is the file at `target` (found by lstat) what an export wrote at `relative`?
 
