@@ -42,7 +42,7 @@ def read_deliveries(output_dir: Path, jobs: Sequence[JobStanding]) -> tuple[Deli
         return ()
     if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MANIFEST_BYTES:
         return ()
-    folders = DeliveredRecord(output_dir, output_dir).data.get("folders", {})  # read-only
+    folders = DeliveredRecord(output_dir, output_dir).folders  # read-only until save()
     by_output = {output: job for job in jobs for output in job.outputs}
     deliveries = []
     for folder, files in sorted(folders.items()):
