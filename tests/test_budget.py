@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runner.execute.budget import spent_usd
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.state import STATE_FILE
 from runner.recipe.model import DEFAULT_PRICES
 from runner.report.manifest import LOCK_NAME

@@ -17,7 +17,7 @@ import pytest
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.spend import campaign_spend
 from runner.recipe.model import DEFAULT_PRICES
 from runner.report.manifest import LOCK_NAME

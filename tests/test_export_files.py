@@ -25,7 +25,7 @@ import pytest
 from runner.cli import main
 from runner.deliver.delivered import RECORD_PATH, STAGING_NAME
 from runner.deliver.export import MANIFEST_NAME
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.state import STATE_FILE, StateStore
 from runner.fileio import PART_SUFFIX
 from runner.review.decision_model import Decision, Review, review_key

@@ -285,10 +285,10 @@ def test_markdown_lists_everything_when_small_and_escapes_recipe_values(plan):
 
 
 def test_diff_works_beside_a_running_run_holding_the_lock(plan):
-    from runner.execute.lock import OutputLock
+    from runner.execute.folder_guard import FolderGuard
 
     complete(plan)
-    with OutputLock(plan.output_dir):  # a `backdrop run` is using the folder
+    with FolderGuard(plan.output_dir):  # a `backdrop run` is using the folder
         diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert diff.totals.unchanged == 6
 

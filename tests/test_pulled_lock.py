@@ -17,8 +17,8 @@ from runner.cli import main
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute import adopt
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.kept_takes import take_path
-from runner.execute.lock import STATE_DIR
 from runner.execute.state import STATE_FILE
 from runner.report.manifest import LOCK_NAME
 from runner.review.decision_model import Decision, Review

@@ -22,7 +22,7 @@ from PIL import Image
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.state import StateStore
 from runner.recipe.model import DEFAULT_PRICES
 from runner.review.decision_model import Decision, Review, review_key

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from runner.api.errors import RejectedError, TransientError
 from runner.api.limits import PIL_FORMATS
 from runner.diagnostics import StateError
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.records import FileRecord
 from runner.fileio import PART_SUFFIX, folder_error, fsync_dir, temp_beside
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from runner.diagnostics import StateError
 from runner.execute.adopt import lock_adoption, lock_folders, state_adoption
 from runner.execute.files import files_intact
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.records import FileRecord
 from runner.execute.state import STATE_FILE, StateStore
 from runner.execute.state_schema import (

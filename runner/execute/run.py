@@ -21,7 +21,7 @@ from runner.execute.adopt import Adoption, lock_adoption, place_adopted
 from runner.execute.budget import recheck_budget
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.files import clean_partials
-from runner.execute.lock import OutputLock
+from runner.execute.folder_guard import FolderGuard
 from runner.execute.pacer import Pacer
 from runner.execute.records import RUN_ID_TIME, UnansweredRequest
 from runner.execute.run_options import RunOptions
@@ -109,7 +109,7 @@ async def run_plan_async(
     """
     if state is not None:
         return await _run(plan, options, client, events, stop, state)
-    with OutputLock(plan.output_dir):
+    with FolderGuard(plan.output_dir):
         await asyncio.to_thread(check_writable, plan.output_dir)
         # Again, now that no other run can spend in this folder: one may have, while this one
         # waited to be confirmed (BudgetExceeded: nothing is sent).

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.execute.adopt import SHARD_PREFIX
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.records import GenerationRecord
 from runner.plan.model import Job
 from runner.recipe.model import PriceTable

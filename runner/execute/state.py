@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from runner import __version__
 from runner.diagnostics import StateError
 from runner.execute import state_spend
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.records import (
     FileRecord,
     GenerationRecord,

@@ -30,7 +30,7 @@ from typing import Any
 
 from runner.api.limits import N_RANGE, QUALITIES, SIZES
 from runner.diagnostics import BackdropError
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.records import MAYBE_PREFIX, GenerationRecord, RunSnapshot
 from runner.plan.fingerprints import FIELDS, request_fingerprints
 

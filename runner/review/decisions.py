@@ -37,8 +37,8 @@ from runner.review.decision_model import (
 from runner.review.render import REVIEW_FORMAT, render_review
 
 REVIEW_NAME = "review.yaml"
-LOCK_NAME = ".backdrop/review.lock"
-LOCK_WAIT_S = 10.0  # a write holds the lock for milliseconds; waiting longer means a hang
+GUARD_NAME = ".backdrop/review.lock"  # the review guard: one writer of review.yaml at a time
+GUARD_WAIT_S = 10.0  # a write holds the lock for milliseconds; waiting longer means a hang
 
 
 class ReviewFileError(RecipeError):
@@ -281,13 +281,13 @@ def save_review(output_dir: Path, review: Review) -> bool:
     This replaces the whole file: to change one decision beside other writers, use
     update_review, which re-reads under the lock first.
     """
-    with review_lock(output_dir):
+    with review_guard(output_dir):
         return _write(Path(output_dir), review)
 
 
 def update_review(output_dir: Path, change: Callable[[Review], Review]) -> Review:
     """Re-read review.yaml under the lock, apply `change`, write the result; returns it."""
-    with review_lock(output_dir):
+    with review_guard(output_dir):
         review = change(load_review(output_dir))
         _write(Path(output_dir), review)
         return review
@@ -331,13 +331,13 @@ def _write(output_dir: Path, review: Review) -> bool:
 
 
 @contextlib.contextmanager
-def review_lock(output_dir: Path) -> Iterator[None]:
-    """Hold the review lock (runner/exclusive.py: the OS drops it if the process dies) for one
-    write."""
-    path = Path(output_dir) / LOCK_NAME
+def review_guard(output_dir: Path) -> Iterator[None]:
+    """Hold the review guard for one write (runner/exclusive.py's lock: the OS drops it if the
+    process dies)."""
+    path = Path(output_dir) / GUARD_NAME
     lock = ExclusiveFile(path)
     try:
-        taken = lock.try_acquire(wait=LOCK_WAIT_S)
+        taken = lock.try_acquire(wait=GUARD_WAIT_S)
     except CannotLock as exc:
         raise StateError(
             f"cannot lock {display_path(path)}: {exc.strerror or exc}",
@@ -351,7 +351,7 @@ def review_lock(output_dir: Path) -> Iterator[None]:
     if not taken:
         raise StateError(
             f"another backdrop process has been writing {REVIEW_NAME} in "
-            f"{display_path(Path(output_dir))} for {LOCK_WAIT_S:.0f} seconds",
+            f"{display_path(Path(output_dir))} for {GUARD_WAIT_S:.0f} seconds",
             "check for a stuck backdrop process and stop it, then try again",
         )
     try:

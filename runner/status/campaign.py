@@ -14,7 +14,7 @@ from pathlib import Path
 
 from runner.diagnostics import display_path
 from runner.execute.adopt import SHARD_PREFIX
-from runner.execute.lock import STATE_DIR
+from runner.execute.folder_guard import STATE_DIR
 from runner.execute.spend import campaign_spend
 from runner.execute.state import StateStore
 from runner.plan.model import Plan
