@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runner.deliver.export import ExportOptions, export_outputs
+from runner.deliver.export_outputs import ExportOptions, export_outputs
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot
 from runner.recipe.model import Channel
 from runner.review.decision_model import Decision

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runner.cli import main
-from runner.deliver.export import ExportOptions, export_outputs
+from runner.deliver.export_outputs import ExportOptions, export_outputs
 from runner.execute.records import FileRecord
 from runner.execute.state import StateStore
 from runner.plan.planner import plan_recipe

@@ -93,7 +93,7 @@ def _write_gitignore(path: Path) -> Path | None:
 
 
 def _schema() -> object:
-    from runner.recipe.validate import recipe_schema
+    from runner.recipe.schema_check import recipe_schema
 
     return recipe_schema()
 

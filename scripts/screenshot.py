@@ -40,7 +40,7 @@ from runner.review.decision_model import (  # noqa: E402
     review_key,
 )
 from runner.review.decisions import save_review  # noqa: E402
-from runner.review.server import ReviewServer  # noqa: E402
+from runner.review.review_server import ReviewServer  # noqa: E402
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 PRODUCTS = (

@@ -12,9 +12,9 @@ import httpx
 from PIL import Image
 
 from runner.execute.state import StateStore
-from runner.review.app import TOKEN_HEADER
 from runner.review.decision_model import review_key
-from runner.review.server import ReviewServer, state_images
+from runner.review.review_app import TOKEN_HEADER
+from runner.review.review_server import ReviewServer, state_images
 
 RECIPE = """\
 version: 1

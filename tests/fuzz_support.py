@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import AnyStr
 
 from runner.diagnostics import BackdropError
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
 from tests.plan_support import png_bytes, write_files

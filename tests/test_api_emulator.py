@@ -16,7 +16,7 @@ from runner.api.errors import AuthError, CreditsError, RejectedError, TransientE
 from runner.emulator.app import create_app
 from runner.emulator.config import DEFAULT_CREDIT_LIMIT, EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.files import download_verified
+from runner.execute.result_files import download_verified
 
 KEY = "emu-key-Xy7-distinctive"
 BASE = "http://emulator.test"

@@ -24,7 +24,7 @@ import pytest
 
 from runner.cli import main
 from runner.deliver.delivered import RECORD_PATH, STAGING_NAME
-from runner.deliver.export import MANIFEST_NAME
+from runner.deliver.export_outputs import MANIFEST_NAME
 from runner.execute.folder_guard import STATE_DIR
 from runner.execute.state import STATE_FILE, StateStore
 from runner.fileio import PART_SUFFIX
@@ -477,7 +477,7 @@ def test_delivered_files_have_the_permissions_the_umask_allows(out, tmp_path, ca
 @pytest.mark.timeout(60)
 def test_pipes_in_place_of_exports_own_records_are_ignored_not_waited_on(tmp_path, capsys):
     """.backdrop/ can come with a pull request: export's record and cache are read with care."""
-    from runner.deliver.render_cache import CACHE_PATH
+    from runner.deliver.export_cache import CACHE_PATH
 
     out = emulated_run(tmp_path)
     for private in (RECORD_PATH, CACHE_PATH):

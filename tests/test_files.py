@@ -19,7 +19,8 @@ from PIL import Image
 from runner.api.client import OneMinClient
 from runner.api.errors import RejectedError, TransientError
 from runner.diagnostics import StateError
-from runner.execute.files import (
+from runner.execute.records import FileRecord
+from runner.execute.result_files import (
     DiskUnusableError,
     OutputWriteError,
     clean_partials,
@@ -28,7 +29,6 @@ from runner.execute.files import (
     verify_existing,
     write_verified,
 )
-from runner.execute.records import FileRecord
 from runner.fileio import PART_SUFFIX
 
 

@@ -116,7 +116,7 @@ def test_review_refuses_a_read_only_output_folder_before_serving(
     def served(self: object) -> None:
         raise AssertionError("the review page was served on a folder it cannot save into")
 
-    monkeypatch.setattr("runner.review.server.ReviewServer.serve_forever", served)
+    monkeypatch.setattr("runner.review.review_server.ReviewServer.serve_forever", served)
     with tmpfs(tmp_path / "disk", "8m") as disk:
         shutil.copytree(out, disk / "out")
         before = (disk / "out" / REVIEW_NAME).read_bytes()
@@ -136,7 +136,7 @@ def test_review_refuses_a_folder_it_may_not_write_wherever_mounting_is_refused(
         raise OSError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr("runner.review.writable.temp_beside", refused)
-    monkeypatch.setattr("runner.review.server.ReviewServer.serve_forever", refused)
+    monkeypatch.setattr("runner.review.review_server.ReviewServer.serve_forever", refused)
     result = run_cli(capsys, "review", str(out), "--no-browser")
     assert result.code == 3, result.err
     assert "is read-only for you (no permission to write there): decisions could not be saved" in (

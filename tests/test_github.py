@@ -9,7 +9,7 @@ import pytest
 from runner.commands import github
 from runner.commands.github_output import report_run, report_verify
 from runner.diagnostics import Diagnostic, Span
-from runner.execute.run import RunResult
+from runner.execute.run_plan import RunResult
 from runner.execute.scheduler import JobFailure
 from runner.report.manifest import VerifyResult
 

@@ -26,7 +26,7 @@ from runner.emulator.app import create_app
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.faults import DroppedConnection
 from runner.emulator.server import EmulatorServer
-from runner.execute.run import run_plan
+from runner.execute.run_plan import run_plan
 from runner.execute.spend import campaign_spend
 from runner.recipe.model import DEFAULT_PRICES
 from tests.clihelp import run_cli

@@ -17,7 +17,7 @@ from runner.execute.state import StateStore
 from runner.plan.diff import FIELDS, DiffEntry, DiffTotals, PlanDiff, diff_plan
 from runner.plan.diff_output import COMMENT_LIMIT, COMMENT_MARKER, diff_json_chunks, diff_markdown
 from runner.plan.jobs import job_key
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
 from runner.report.manifest import build_lock, render_lock
 from tests.runhelp import make_plan
 

@@ -26,7 +26,7 @@ from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute.folder_guard import FolderGuard
 from runner.fileio import write_atomic
-from runner.review.app import TOKEN_HEADER
+from runner.review.review_app import TOKEN_HEADER
 from tests import approvalhelp
 from tests.platforms import WINDOWS
 from tests.posixless import BLOCKED_MODULES, command, probe

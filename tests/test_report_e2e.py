@@ -14,7 +14,7 @@ import pytest
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute.state import StateStore
-from runner.plan.model import ImageSource
+from runner.plan.plan_model import ImageSource
 from runner.report.manifest import verify_outputs
 from runner.report.writer import write_reports
 from tests.junit_support import assert_counts_match_results, assert_valid

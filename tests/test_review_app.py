@@ -21,11 +21,11 @@ from runner.execute.kept_takes import take_path
 from runner.execute.records import FileRecord, JobRecord, RunSnapshot
 from runner.execute.state import StateStore
 from runner.report.writer import write_reports
-from runner.review.app import TOKEN_HEADER
 from runner.review.decision_model import Decision, EarlierTake, Review, review_key
 from runner.review.decisions import REVIEW_NAME, load_review, save_review
 from runner.review.listing import MAX_CARDS, PAGE_SIZE
-from runner.review.server import ReviewServer
+from runner.review.review_app import TOKEN_HEADER
+from runner.review.review_server import ReviewServer
 from tests import statehelp
 from tests.clihelp import run_cli
 from tests.platforms import posix_only

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from runner.deliver.export import MANIFEST_NAME
+from runner.deliver.export_outputs import MANIFEST_NAME
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute.kept_takes import earlier_take_files, take_path

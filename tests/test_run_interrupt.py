@@ -22,7 +22,7 @@ _CHILD = textwrap.dedent(
     from pathlib import Path
     from runner.emulator.config import EmulatorConfig
     from runner.emulator.server import EmulatorServer
-    from runner.execute.run import run_plan
+    from runner.execute.run_plan import run_plan
     from tests.runhelp import API_KEY, fast_options, make_plan
 
     presses = int(sys.argv[2])

@@ -15,7 +15,7 @@ import click
 from runner.diagnostics import UsageError
 
 if TYPE_CHECKING:
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
     from runner.recipe.model import PriceTable
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,7 +10,7 @@ from runner.commands import github, terminal
 from runner.diagnostics import Diagnostic, display_path
 
 if TYPE_CHECKING:
-    from runner.execute.run import RunResult
+    from runner.execute.run_plan import RunResult
     from runner.report.manifest import VerifyResult
 
 

@@ -18,7 +18,7 @@ from runner.commands.common import PlanInputs, load_plan, plan_options
 from runner.diagnostics import EXIT_OK
 
 if TYPE_CHECKING:
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
 
 EXIT_CHANGES = 2  # --detailed-exitcode: the diff is not empty
 EXIT_ERROR = 1  # --detailed-exitcode: anything went wrong, bad usage included

@@ -39,7 +39,7 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
     from runner.review.decision_model import orphaned
     from runner.review.decisions import ReviewFileError, load_review
     from runner.review.listing import count_statuses, job_images
-    from runner.review.server import ReviewServer, state_images
+    from runner.review.review_server import ReviewServer, state_images
     from runner.review.writable import check_decisions_writable
 
     folder = folder_or_recipe_folder(outdir)

@@ -199,7 +199,7 @@ def run(
     from runner.commands.common import load_plan
     from runner.commands.github_output import report_run
     from runner.execute.budget import BudgetExceeded
-    from runner.execute.run import RunAbandoned, run_plan
+    from runner.execute.run_plan import RunAbandoned, run_plan
     from runner.review.retakes import keep_previous_takes, settle_takes
 
     _refuse_conflicts(selection)

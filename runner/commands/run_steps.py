@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from runner.execute.preview import RunPreview
     from runner.execute.run_options import RunOptions
     from runner.plan.diff import DecisionReplaced
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
     from runner.review.retakes import TakePlan
 
 # Rehearsal credits: enough for thousands of full demo runs, still shown as "credits left".

@@ -9,6 +9,6 @@ import click
 def schema() -> None:
     """Print the recipe JSON Schema (Draft 2020-12)."""
     from runner.commands import terminal
-    from runner.recipe.validate import schema_text
+    from runner.recipe.schema_check import schema_text
 
     terminal.echo(schema_text(), nl=False)

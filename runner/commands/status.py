@@ -17,7 +17,7 @@ from runner.commands.common import PlanInputs, plan_options
 from runner.diagnostics import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from runner.status.model import CampaignStatus
+    from runner.status.standing import CampaignStatus
 
 
 @click.command()

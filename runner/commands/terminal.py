@@ -30,14 +30,14 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from runner.commands.progress import LiveEvents, PlainEvents
-    from runner.deliver.export import ExportResult
+    from runner.deliver.export_outputs import ExportResult
     from runner.execute.budget import BudgetStatus
     from runner.execute.preview import RunPreview
     from runner.execute.prune import PruneCandidates, PruneResult
     from runner.execute.records import UnansweredRequest
-    from runner.execute.run import RunAbandoned, RunResult
+    from runner.execute.run_plan import RunAbandoned, RunResult
     from runner.plan.diff import DecisionReplaced
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
     from runner.report.manifest import VerifyResult
     from runner.report.writer import ReportPaths
     from runner.review.binding import Released

@@ -11,7 +11,7 @@ from runner.commands.common import PlanInputs, allow_outside_option, load_plan
 from runner.diagnostics import EXIT_OK, EXIT_USAGE, BackdropError
 
 if TYPE_CHECKING:
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
 
 
 @click.command()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.execute.records import FileRecord
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
 
 if TYPE_CHECKING:
     from runner.report.manifest import Lock

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from runner.diagnostics import UsageError
 from runner.execute.selection import Shard, select_jobs, value_text
 from runner.execute.spend import Spend, campaign_spend, read_campaign
-from runner.plan.model import Job, Plan
+from runner.plan.plan_model import Job, Plan
 from runner.recipe.model import PriceTable
 
 if TYPE_CHECKING:

@@ -6,11 +6,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from runner.execute.adopt import Adoption, lock_adoption
-from runner.execute.files import files_intact
+from runner.execute.result_files import files_intact
 from runner.execute.run_options import RunOptions
 from runner.execute.selection import select_jobs
 from runner.execute.state import StateStore
-from runner.plan.model import CostEstimate, Job, Plan
+from runner.plan.plan_model import CostEstimate, Job, Plan
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from runner.diagnostics import StateError
 from runner.execute.adopt import lock_adoption, lock_folders, state_adoption
-from runner.execute.files import files_intact
 from runner.execute.folder_guard import STATE_DIR
 from runner.execute.records import FileRecord
+from runner.execute.result_files import files_intact
 from runner.execute.state import STATE_FILE, StateStore
 from runner.execute.state_schema import (
     FRESH_START,
@@ -30,7 +30,7 @@ from runner.execute.state_schema import (
     has_take_column,
 )
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
 
 if TYPE_CHECKING:
     from runner.report.manifest import LockEntry

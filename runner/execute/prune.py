@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from runner.diagnostics import StateError
-from runner.execute.files import OutputWriteError, resolve_output, verify_existing
 from runner.execute.folder_guard import FolderGuard
+from runner.execute.result_files import OutputWriteError, resolve_output, verify_existing
 from runner.execute.state import StateStore
 
 

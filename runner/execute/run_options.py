@@ -1,7 +1,7 @@
 """How a run goes: its rate, concurrency, retries, timeouts and which jobs, checked when made.
 
-Apart from run.py, so that the preview and the budget check (which run.py calls) take the same
-options without importing the run.
+Apart from run_plan.py, so that the preview and the budget check (which run_plan.py calls) take
+the same options without importing the run.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from runner.api.client import Timeouts
 from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import UsageError
 from runner.execute.backoff import Backoff
-from runner.execute.files import MAX_DOWNLOAD_BYTES
 from runner.execute.pacing import MAX_IN_FLIGHT
+from runner.execute.result_files import MAX_DOWNLOAD_BYTES
 from runner.execute.selection import Selection
 
 DEFAULT_MAX_ATTEMPTS = 5

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from runner.execute.adopt import SHARD_PREFIX
 from runner.execute.folder_guard import STATE_DIR
 from runner.execute.records import GenerationRecord
-from runner.plan.model import Job
+from runner.plan.plan_model import Job
 from runner.recipe.model import PriceTable
 
 if TYPE_CHECKING:

@@ -66,7 +66,7 @@ from runner.fileio import disk_full
 
 if TYPE_CHECKING:
     from runner.execute.adopt import Adoption
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
 
 __all__ = ["STATE_FILE", "JobState", "StateStore"]
 

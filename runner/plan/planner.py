@@ -13,8 +13,8 @@ from runner.plan.axes import load_axes
 from runner.plan.images import ImageResolver
 from runner.plan.jobs import OUTPUT_NODE, JobBuilder
 from runner.plan.matrix import check_exclude, expand_matrix, matrix_size
-from runner.plan.model import Job, Plan
 from runner.plan.outputs import MAX_NAME_BYTES, sources_inside
+from runner.plan.plan_model import Job, Plan
 from runner.plan.problems import ProblemLog
 from runner.recipe.files import data_roots, path_text_problem
 from runner.recipe.model import NodePath, PriceTable, Recipe, format_path

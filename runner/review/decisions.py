@@ -25,7 +25,7 @@ from runner.diagnostics import Diagnostic, RecipeError, StateError, display_path
 from runner.exclusive import CannotLock, ExclusiveFile
 from runner.fileio import fsync_dir, write_atomic
 from runner.recipe.loader import MAX_DATA_BYTES, LoadedDocument, load_yaml_file
-from runner.recipe.validate import explain_schema_errors
+from runner.recipe.schema_check import explain_schema_errors
 from runner.review.decision_model import (
     MAX_HISTORY,
     STATUSES,

@@ -20,7 +20,7 @@ from runner.plan.diff import (
     job_take,
     vars_identity,
 )
-from runner.plan.model import Job, Plan
+from runner.plan.plan_model import Job, Plan
 from runner.review.decision_model import Review, review_key
 
 GENERATED_AGAIN = "generated again"

@@ -18,10 +18,10 @@ from runner.execute.records import JobRecord, RunSnapshot
 from runner.execute.state import StateStore
 from runner.execute.state_schema import JobState
 from runner.plan.diff import PreviousJob, changed_fields
-from runner.plan.model import Job, Plan
+from runner.plan.plan_model import Job, Plan
 from runner.review.binding import CHANGED_ON_DISK, images_at, shown_status
 from runner.review.decision_model import Decision, Review, review_key
-from runner.status.model import JobStanding, Progress, ReviewStatus
+from runner.status.standing import JobStanding, Progress, ReviewStatus
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from runner.fileio import read_private, write_atomic
 from runner.recipe.model import Channel
 
 CACHE_PATH = ".backdrop/export-cache.json"
-_FORMAT = 2  # 2: rendered in bands (runner/deliver/images.py), sizes in bytes kept
+_FORMAT = 2  # 2: rendered in bands (runner/deliver/resize.py), sizes in bytes kept
 MAX_CACHE_BYTES = 64 << 20  # larger is not one export wrote: read as no cache at all
 
 

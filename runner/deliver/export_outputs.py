@@ -24,7 +24,11 @@ from typing import IO, TYPE_CHECKING, Any
 from runner.deliver.archive import ZipWriter
 from runner.deliver.collisions import NameClashes
 from runner.deliver.delivered import DeliveredRecord, Delivery
-from runner.deliver.images import (
+from runner.deliver.export_cache import RenderCache, Rendered, render_key
+from runner.deliver.manifest_csv import SEPARATORS, ManifestRow, render_manifest
+from runner.deliver.names import NameRenderer
+from runner.deliver.picks import Held, Pick, pick_results
+from runner.deliver.resize import (
     DEFAULT_QUALITY,
     EXTENSIONS,
     FORMATS,
@@ -37,10 +41,6 @@ from runner.deliver.images import (
     inspect_source,
     render_channel,
 )
-from runner.deliver.manifest import SEPARATORS, ManifestRow, render_manifest
-from runner.deliver.names import NameRenderer
-from runner.deliver.picks import Held, Pick, pick_results
-from runner.deliver.render_cache import RenderCache, Rendered, render_key
 from runner.deliver.sources import SourceFiles
 from runner.diagnostics import UsageError, display_path
 from runner.execute.records import JobRecord, RunSnapshot
@@ -105,7 +105,7 @@ class _Planned:
     pick: Pick
     channel: Channel | None
     fmt: str
-    key: str  # the render key (runner/deliver/render_cache.py)
+    key: str  # the render key (runner/deliver/export_cache.py)
 
 
 def export_outputs(

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     import uvicorn
 
-    from runner.review.app import ImagesAt, ReviewSite
+    from runner.review.review_app import ImagesAt, ReviewSite
 
 HOST = "127.0.0.1"  # never anything else: the page can change the team's decisions
 
@@ -67,7 +67,7 @@ class ReviewServer(BackgroundServer):
 
     def bind(self) -> None:
         """Listen on the port (OSError when it is taken) and build the app for it."""
-        from runner.review.app import ReviewSite, create_review_app, loopback_origins
+        from runner.review.review_app import ReviewSite, create_review_app, loopback_origins
 
         sock = self._sock = bind_socket(HOST, self.port)
         self.base_url = base_url_of(sock)
