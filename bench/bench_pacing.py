@@ -4,7 +4,9 @@ A real generation takes 30 to 60 s and the API allows 3 requests a second; here 
 4 s, uploads and downloads 20 ms, and the emulator allows 30 requests a second, counted each of
 the ways a server may count (token bucket with a burst of 3, sliding 1-second window, fixed
 window per second; `fixed-60s` on request), or caps requests at 60 at once, its 429s answered at
-once or only after a generation's latency (`cap-60-late`). `sliding-10rps`: 150 jobs at 1 s
+once, only after a generation's latency (`cap-60-late`: refused on arrival, answered late), or
+after a request has queued a generation's latency for a place in vain (`cap-60-queued`: served if
+one frees in time). `sliding-10rps`: 150 jobs at 1 s
 against 10 requests a second. Backdrop gets only `--rpm` (the server's rate; 1800 for the caps),
 never `--concurrency`.
 
@@ -16,7 +18,7 @@ programs alternate, for `--passes` passes. Reported: backdrop / anchor wall time
 backdrop's API requests answered 429, the most generations the emulator saw at once, and the
 load average before each program.
 
-Usage: python bench/bench_pacing.py [--passes 3] [--only token-bucket,cap-60-late,...]
+Usage: python bench/bench_pacing.py [--passes 3] [--only token-bucket,cap-60-queued,...]
            [--rpm-factor 2] [--against REV] [--quick]
 `--against main` also runs `backdrop` as of that git revision (its `runner/`, from `git archive`),
 in turn with this tree's and the anchor, against the same emulator: before and after, measured
@@ -59,6 +61,7 @@ class Case:
     burst: float | None = None
     cap: int | None = None
     refusal_delay: float = 0.0
+    queue_timeout: float | None = None
 
     def config(self) -> EmulatorConfig:
         return EmulatorConfig(
@@ -69,6 +72,7 @@ class Case:
             rpm_burst=self.burst,
             max_in_flight=self.cap,
             refusal_delay=self.refusal_delay,
+            queue_timeout=self.queue_timeout,
             cache_results=True,
             credit_limit=CREDITS,
         )
@@ -96,10 +100,19 @@ CASES = {
         Case("fixed-60s", 600, 4.0, 1800, rate=30, limit_model="fixed-60s"),
         Case("cap-60", 600, 4.0, 1800, cap=60),
         Case("cap-60-late", 600, 4.0, 1800, cap=60, refusal_delay=4.0),
+        Case("cap-60-queued", 600, 4.0, 1800, cap=60, queue_timeout=4.0),
         Case("sliding-10rps", 150, 1.0, 600, rate=10, limit_model="sliding-1s"),
     )
 }
-DEFAULT = ("token-bucket", "sliding-1s", "fixed-1s", "cap-60", "cap-60-late", "sliding-10rps")
+DEFAULT = (
+    "token-bucket",
+    "sliding-1s",
+    "fixed-1s",
+    "cap-60",
+    "cap-60-late",
+    "cap-60-queued",
+    "sliding-10rps",
+)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The discrete-event simulation of the tests (tests/pacing_sim.py): 600 jobs at 4 s, a target of
 30 requests a second (`--rpm 1800`), against rate limits counted four ways, concurrency caps,
-and a cap that queues requests and refuses them after a while; each with 429s answered at once
+and a cap that queues requests and refuses them after a while (4 s; 4.05 s; 4 s with generations
+of 3.8 to 4.2 s); each with 429s answered at once
 (20 ms) or only after a generation's time (4 s, or 3 to 5 s: out of order). Prints wall / ideal
 and the share of requests answered 429 per case, for this tree and, with `--against REV`, for
 that git revision.
@@ -68,6 +69,24 @@ CASES["cap of 60 queueing, refused after 4 s"] = (
     0.02,
     cap_ideal(60),
 )
+# The same queue a hair off the tie above (on this clock a wait of exactly 4 s ends as the place
+# frees, and the tie goes to the refusal), and with generations that vary, as real ones do.
+CASES["cap of 60 queueing, refused after 4.05 s"] = (
+    lambda: QueuedCap(60, LATE + 0.05),
+    1800,
+    0.02,
+    cap_ideal(60),
+)
+CASES["cap of 60 queueing, refused after 4 s, generations 3.8-4.2 s"] = (
+    lambda: QueuedCap(60, LATE),
+    1800,
+    0.02,
+    cap_ideal(60),
+)
+# Generation latency per case, when not LATENCY.
+LATENCIES: dict[str, float | tuple[float, float]] = {
+    "cap of 60 queueing, refused after 4 s, generations 3.8-4.2 s": (3.8, 4.2),
+}
 # 429s that come back in their own time (out of order): 3 to 5 s
 CASES["cap of 60, 429s after 3-5 s"] = (lambda: ConcurrencyCap(60), 1800, (3.0, 5.0), cap_ideal(60))
 CASES["sliding 1-s window, 429s after 3-5 s"] = (
@@ -82,7 +101,8 @@ def figures() -> dict[str, tuple[float, float]]:
     """Per case: wall / ideal and the 429 share."""
     results = {}
     for name, (limit, rpm, late, ideal) in CASES.items():
-        outcome = simulate(limit(), jobs=JOBS, rpm=rpm, latency=LATENCY, refusal_latency=late)
+        latency = LATENCIES.get(name, LATENCY)
+        outcome = simulate(limit(), jobs=JOBS, rpm=rpm, latency=latency, refusal_latency=late)
         results[name] = (outcome.wall / ideal, outcome.refused_share)
     return results
 

@@ -50,14 +50,21 @@ from runner.diagnostics import UsageError
 @click.option(
     "--max-in-flight",
     type=click.IntRange(min=1),
-    help="API requests answered at once; beyond it, 429 (a concurrency cap).",
+    help="API requests answered at once; beyond it, 429 (a concurrency cap; see --queue-timeout).",
 )
 @click.option("--no-retry-after", is_flag=True, help="Send 429 without a Retry-After header.")
 @click.option(
     "--refusal-delay",
     metavar="S|LOW-HIGH|latency",
     help="Answer each 429 this many seconds after the request arrived ('latency': as long as a"
-    " generation takes), as servers that queue a request before refusing it.",
+    " generation takes), as servers that hold a refusal back before they send it.",
+)
+@click.option(
+    "--queue-timeout",
+    metavar="S|LOW-HIGH|latency",
+    help="With --max-in-flight: a request beyond the cap waits, first come first served, up to"
+    " this many seconds for a place, and is answered 429 only then ('latency': as long as a"
+    " generation takes).",
 )
 @click.option(
     "--transfer-latency",
@@ -87,6 +94,7 @@ def emulator(
     max_in_flight: int | None,
     no_retry_after: bool,
     refusal_delay: str | None,
+    queue_timeout: str | None,
     transfer_latency: str | None,
     burst_429: str | None,
     drop_rate: str | None,
@@ -112,6 +120,7 @@ def emulator(
             max_in_flight=max_in_flight,
             retry_after=not no_retry_after,
             refusal_delay=refusal_delay,
+            queue_timeout=queue_timeout,
             transfer_latency=transfer_latency,
             burst_429=burst_429,
             drop_rate=drop_rate,

@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -47,9 +47,10 @@ from runner.emulator.answers import (
     too_large,
 )
 from runner.emulator.config import EmulatorConfig
-from runner.emulator.faults import FaultInjector
+from runner.emulator.faults import FaultInjector, Refusal
 from runner.emulator.ledger import Ledger, Stats
 from runner.emulator.persist import StateFolder
+from runner.emulator.places import Places
 from runner.emulator.render_cache import RenderCache
 from runner.emulator.store import AssetStore, Picture, ResultSpec, Upload
 
@@ -74,7 +75,8 @@ class EmulatorApi:
         self.secret = secret
         self.team_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/team"))
         self.user_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "backdrop-emulator/user"))
-        self.busy = 0  # API requests being answered now (not those refused)
+        # Places under the concurrency cap, and the requests queued for one (when it queues).
+        self.places = Places(config.max_in_flight if config.queue_timeout is not None else None)
         self.reset_state()
 
     def limited(
@@ -82,25 +84,60 @@ class EmulatorApi:
     ) -> Callable[[Request], Awaitable[Response]]:
         """`handler` behind the rate limits (as a gateway would put it): a 429 is decided when
         the request arrives and answered after the refusal delay, holding no place under the
-        concurrency cap meanwhile; the API requests let through count as being answered."""
+        concurrency cap meanwhile; the API requests let through count as being answered. Under
+        a cap that queues, a request past it waits for a place (first come, first served) and
+        is refused only when its queue timeout is up."""
 
         async def answer(request: Request) -> Response:
-            refusal = self.faults.refuse(busy=self.busy)
-            if refusal is not None:
+            refusal = self.faults.refuse(busy=self.places.busy)
+            if refusal is None and not self.places.take_free():
+                refusal = await self.wait_for_place(request)
+            elif refusal is not None:
                 delay = self.faults.refusal_delay()
                 if delay:
                     await anyio.sleep(delay)
+            if refusal is not None:
                 headers = (
                     {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
                 )
                 return JSONResponse({"message": "Too Many Requests"}, 429, headers=headers)
-            self.busy += 1
             try:
                 return await handler(request)
             finally:
-                self.busy -= 1
+                self.places.leave()
 
         return answer
+
+    @property
+    def busy(self) -> int:
+        """API requests being answered now (not those refused, nor those waiting for a place)."""
+        return self.places.busy
+
+    async def wait_for_place(self, request: Request) -> Refusal | None:
+        """Queue for a place under the cap: None once one is held, the 429 if the time ran out.
+        Raises ClientDisconnect if the client leaves first (it then holds no place)."""
+        timeout = self.faults.queue_timeout()
+        placed = gone = False
+
+        async def wait(scope: anyio.CancelScope) -> None:
+            nonlocal placed
+            placed = await self.places.wait(timeout)
+            scope.cancel()  # stop watching the client
+
+        async def watch(scope: anyio.CancelScope) -> None:
+            nonlocal gone
+            gone = await client_left(request)
+            if gone:
+                scope.cancel()  # stop waiting: nobody would read the answer
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(wait, group.cancel_scope)
+            group.start_soon(watch, group.cancel_scope)
+        if placed:
+            return None
+        if gone:
+            raise ClientDisconnect
+        return self.faults.queue_refusal(timeout)
 
     def reset_state(self) -> None:
         cache = self.config.render_cache
@@ -413,6 +450,22 @@ class EmulatorApi:
 def cannot_save(exc: OSError) -> Response:
     reason = exc.strerror or str(exc)
     return JSONResponse({"message": f"The emulator could not save its state: {reason}"}, 500)
+
+
+async def client_left(request: Request) -> bool:
+    """Wait until the client of a queued request hangs up (True), reading its body first (kept
+    for the handler) as a gateway does; False at once when the body is too large to hold."""
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or int(declared) > limits.MAX_UPLOAD_BYTES + _FORM_OVERHEAD:
+        return False  # the handler refuses it (413) or streams it; not worth holding
+    try:
+        await request.body()
+    except ClientDisconnect:
+        return True
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return True
 
 
 def check_prompt_object(sent: dict[str, Any]) -> str | None:

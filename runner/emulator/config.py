@@ -44,6 +44,11 @@ class EmulatorConfig:
     # decided when the request arrives; some servers hold it that long (as long as a generation
     # takes, say) before they answer. A refused request holds no place under max_in_flight.
     refusal_delay: Latency = 0.0
+    # When set (with max_in_flight), a request past the cap is not refused at once: it waits,
+    # first come first served, up to this many seconds (fixed, or uniform within (low, high))
+    # for a place, and is answered 429 only when its time is up. A waiting request holds no
+    # place. None: the cap refuses at once (after refusal_delay).
+    queue_timeout: Latency | None = None
     # Seconds per upload and per asset download (fixed or a range): the short calls around a
     # generation, which a real API answers in tens of milliseconds.
     transfer_latency: Latency = 0.0
@@ -76,7 +81,9 @@ class EmulatorConfig:
             "truncate_rate",
         ):
             check_probability(name, getattr(self, name))
-        for name in ("latency", "refusal_delay", "transfer_latency"):
+        for name in ("latency", "refusal_delay", "transfer_latency", "queue_timeout"):
+            if getattr(self, name) is None:
+                continue
             low, high = latency_range(getattr(self, name))
             if not (math.isfinite(low) and math.isfinite(high)) or low < 0 or high < low:
                 raise ValueError(
@@ -92,6 +99,10 @@ class EmulatorConfig:
             )
         if self.max_in_flight is not None and self.max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, not {self.max_in_flight}")
+        if self.queue_timeout is not None and self.max_in_flight is None:
+            raise ValueError(
+                "queue_timeout needs max_in_flight: requests queue only for a concurrency cap"
+            )
         if self.rpm_burst is not None and self.rpm_burst < 1:
             raise ValueError(f"rpm_burst must be at least 1, not {self.rpm_burst}")
         if self.burst_seconds <= 0:
@@ -166,6 +177,7 @@ def config_from_options(
     max_in_flight: int | None = None,
     retry_after: bool = True,
     refusal_delay: str | float | None = None,
+    queue_timeout: str | float | None = None,
     transfer_latency: str | float | None = None,
     burst_429: str | float | None = None,
     drop_rate: str | float | None = None,
@@ -193,11 +205,17 @@ def config_from_options(
             return parse_latency(value, name)
         return float(value)
 
+    def seconds_or_latency(name: str, value: str | float | None) -> Latency:
+        if isinstance(value, str) and value.strip().lower() == "latency":
+            return parsed_latency  # as long as a generation would take
+        return seconds(name, value)
+
     parsed_latency = seconds("latency", latency)
-    if isinstance(refusal_delay, str) and refusal_delay.strip().lower() == "latency":
-        parsed_refusal_delay = parsed_latency  # as long as a generation would take
-    else:
-        parsed_refusal_delay = seconds("refusal delay", refusal_delay)
+    if queue_timeout is not None and max_in_flight is None:
+        raise ValueError(
+            "a queue timeout needs a concurrency cap: add --max-in-flight N (requests queue"
+            " only for one of N places)"
+        )
     return EmulatorConfig(
         api_key=api_key,
         reject_key=reject_key,
@@ -209,7 +227,10 @@ def config_from_options(
         limit_model=limit_model,
         max_in_flight=max_in_flight,
         retry_after=retry_after,
-        refusal_delay=parsed_refusal_delay,
+        refusal_delay=seconds_or_latency("refusal delay", refusal_delay),
+        queue_timeout=(
+            None if queue_timeout is None else seconds_or_latency("queue timeout", queue_timeout)
+        ),
         transfer_latency=seconds("transfer latency", transfer_latency),
         burst_429=rate("429 burst rate", burst_429),
         drop_rate=rate("drop rate", drop_rate),

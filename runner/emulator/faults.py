@@ -79,10 +79,14 @@ class FaultInjector:
         self.burst_until = 0.0
         self.latency_range = latency_range(config.latency)
         self.refusal_delay_range = latency_range(config.refusal_delay)
+        self.queue_timeout_range = (
+            None if config.queue_timeout is None else latency_range(config.queue_timeout)
+        )
         self.transfer_latency_range = latency_range(config.transfer_latency)
 
     def refuse(self, busy: int = 0) -> Refusal | None:
-        """A 429 for this API request (`busy`: API requests being answered now), or None."""
+        """A 429 for this API request (`busy`: API requests being answered now), or None.
+        A cap that queues (queue_timeout) refuses only once a request has waited: queue_refusal."""
         now = time.monotonic()
         if now < self.burst_until:
             return self._refusal("a burst of 429s", self.burst_until - now)
@@ -90,13 +94,18 @@ class FaultInjector:
             self.burst_until = now + self.config.burst_seconds
             return self._refusal("a burst of 429s", self.config.burst_seconds)
         cap = self.config.max_in_flight
-        if cap is not None and busy >= cap:
+        if cap is not None and self.queue_timeout_range is None and busy >= cap:
             return self._refusal(f"more than {cap} requests at once", 1.0)
         if self.bucket is not None:
             wait = self.bucket.take(now)
             if wait > 0:
                 return self._refusal(f"more than {self.config.rpm_limit} requests per minute", wait)
         return None
+
+    def queue_refusal(self, waited: float) -> Refusal:
+        """The 429 for a request that waited its whole queue timeout without a place."""
+        cap = self.config.max_in_flight
+        return self._refusal(f"no place of {cap} free within {waited:g} s", 1.0)
 
     def _refusal(self, reason: str, wait: float) -> Refusal:
         seconds = max(1, math.ceil(wait)) if self.config.retry_after else None
@@ -109,6 +118,11 @@ class FaultInjector:
     def refusal_delay(self) -> float:
         """Seconds before this 429 is answered."""
         return self._seconds(self.refusal_delay_range)
+
+    def queue_timeout(self) -> float:
+        """Seconds this request may wait for a place under the cap."""
+        assert self.queue_timeout_range is not None, "the cap does not queue"
+        return self._seconds(self.queue_timeout_range)
 
     def transfer_latency(self) -> float:
         """Seconds this upload or download takes."""

@@ -147,8 +147,9 @@ def config_to_json(config: EmulatorConfig) -> str:
 
 def config_from_json(text: str) -> EmulatorConfig:
     data: dict[str, Any] = json.loads(text)
-    if isinstance(data.get("latency"), list):
-        data["latency"] = tuple(data["latency"])
+    for name in ("latency", "refusal_delay", "queue_timeout", "transfer_latency"):
+        if isinstance(data.get(name), list):  # a (low, high) range
+            data[name] = tuple(data[name])
     for name in ("state_dir", "render_cache"):
         if data.get(name) is not None:
             data[name] = Path(data[name])
