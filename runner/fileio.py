@@ -18,6 +18,8 @@ from runner.diagnostics import StateError, display_path
 # The whole folder (its disk) is unusable, not one file: the run stops.
 FOLDER_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
+MAX_NAME_BYTES = 255  # a file or folder name, in UTF-8, on common file systems
+
 # Windows opens a descriptor in text mode unless told (LF -> CRLF, Ctrl-Z ends a read): every
 # os.open of bytes says O_BINARY, which POSIX does not have (no translation there).
 O_BINARY: int = getattr(os, "O_BINARY", 0)

@@ -26,6 +26,19 @@ from runner.recipe.model import (
 RECIPE_NAME = "recipe.yaml"
 
 
+def image_bytes(output_format: str, rgb: tuple[int, int, int]) -> bytes:
+    """A small whole image in an output format (png, jpeg or webp), as a result would be."""
+    import io
+
+    from PIL import Image
+
+    if output_format == "png":
+        return png_bytes(rgb=rgb)
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), rgb).save(buffer, {"jpeg": "JPEG", "webp": "WEBP"}[output_format])
+    return buffer.getvalue()
+
+
 def png_bytes(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     """A tiny valid PNG, written by hand so that tests do not depend on an encoder."""
 

@@ -196,3 +196,71 @@ def test_another_recipes_folder_inside_the_output_folder_is_not_counted(
     assert run(capsys, server, "-y", "--limit", "2", "--force", "-o", str(OUT / "trial")).code == 0
     spend = campaign_spend(OUT, DEFAULT_PRICES, recipe="camp")
     assert spend.generations == 5 + 2
+
+
+def damage_generation(folder: Path) -> None:
+    """A generation of 10^22 images in folder's lock: a mistake at its line (issue 17)."""
+    lock = folder / LOCK_NAME
+    text = lock.read_text()
+    assert '"n": 1, "quality"' in text
+    lock.write_text(text.replace('"n": 1, "quality"', '"n": 10000000000000000000000, "quality"', 1))
+
+
+@pytest.mark.parametrize("record", ["lock", "state"])
+def test_a_campaign_record_that_cannot_be_read_stops_a_run_with_a_budget(
+    project, capsys, server, record
+) -> None:
+    """What a damaged shard lock or state records cannot be counted: the budget is refused
+    with that file's own error, not checked without it (and never exit 70)."""
+    budget(1)
+    assert run(capsys, server, "-y", *shard(1)).code == 0
+    before = charged(server)
+    sibling = OUT / "shard-1"
+    if record == "lock":
+        damage_generation(sibling)
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(sibling / STATE_DIR / "state.db")
+        conn.execute("UPDATE generations SET prompt_object = 'not json'")
+        conn.commit()
+        conn.close()
+    for args in (("plan", "camp.yaml"), ("plan", "camp.yaml", "-o", str(OUT / "shard-2"))):
+        planned = run_cli(capsys, *args)
+        said = planned.out + planned.err
+        assert planned.code == (2 if record == "lock" else 3), said
+        assert "internal error" not in said
+        assert f"{sibling}" in said and "the budget counts what every folder" in said
+    ran = run(capsys, server, "-y", *shard(2))
+    assert ran.code == (2 if record == "lock" else 3), ran.out + ran.err
+    if record == "lock":
+        assert f"{sibling}/backdrop.lock:23:166: error: generation 1:" in ran.err  # at its place
+        assert "hint: the budget counts what every folder of this campaign records, so" in ran.err
+        assert '"n" must be the number of images asked for, 1 to 10' in ran.err
+    else:
+        assert "the state is damaged: generations.prompt_object" in ran.err
+    assert charged(server) == before  # nothing was sent
+    budget_free = RECIPE.format(budget=1).replace("budget: 1\n", "")
+    Path("camp.yaml").write_text(budget_free)  # without a budget, nothing needs counting
+    assert run(capsys, server, "-y", *shard(2)).code == 0
+
+
+def test_status_says_what_the_spend_leaves_out(project, capsys, server) -> None:
+    budget(1)
+    assert run(capsys, server, "-y", *shard(1)).code == 0
+    damage_generation(OUT / "shard-1")
+    for target in ("camp.yaml", str(OUT)):
+        status = run_cli(capsys, "status", target)
+        assert status.code == 0, status.err
+        assert f"the spend leaves out what {OUT / 'shard-1'} records" in status.out
+
+
+def test_status_of_a_shard_folder_not_made_yet_beside_a_damaged_sibling_lock(
+    project, capsys, server
+) -> None:
+    budget(1)
+    assert run(capsys, server, "-y", *shard(1)).code == 0
+    (OUT / "shard-1" / LOCK_NAME).write_text("{ not json")
+    status = run_cli(capsys, "status", "camp.yaml", "-o", str(OUT / "shard-2"))
+    assert status.code == 0, status.err  # was exit 70 (samefile of a folder not made yet)
+    assert f"the spend leaves out what {OUT / 'shard-1'} records" in status.out

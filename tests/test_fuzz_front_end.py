@@ -1,4 +1,6 @@
-"""Fuzz `validate` and `plan` with mutated recipes and CSV files: never an internal error.
+"""Fuzz `validate` and `plan` with mutated recipes and CSV files, and the readers of the files
+a pull request controls (backdrop.lock, .backdrop/state.db, review.yaml) with files generated
+from their formats: never an internal error.
 
 Repeatable, with a fixed number of cases: one per seed 0..4,999 (as bench/bench_fuzz.py runs
 them, with timings); the cases are generated, not committed. A plain loop over the seeds rather
@@ -46,3 +48,22 @@ def test_mutated_recipes_and_csv_files_never_cause_an_internal_error(recipe: Pat
         assert outcome.kind != "internal", (
             f"seed {seed}: {outcome.detail}\n--- recipe.yaml ---\n{text}"
         )
+
+
+# Files a pull request controls, generated from their formats (tests/fuzz_files.py): a few
+# hundred cases here, any number in bench/bench_fuzz.py --family. Each case costs 5 to 40 ms.
+FILE_CASES = {"locks": 150, "reviews": 150, "states": 100}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # a pipe opened for reading would block forever
+@pytest.mark.parametrize("family", FILE_CASES)
+def test_hostile_locks_states_and_review_files_never_cause_an_internal_error(
+    tmp_path: Path, family: str
+) -> None:
+    from tests.fuzz_files import Bench
+
+    bench = Bench(family, tmp_path)
+    for seed in range(FILE_CASES[family]):
+        outcome = bench.run(seed)
+        assert outcome.kind != "internal", f"{family} seed {seed}: {outcome.detail}"

@@ -35,6 +35,13 @@ IMAGES = Path(__file__).parent / "fixtures" / "example" / "images"
 TITLE = "\x1b]0;TITLE\x07"  # sets the terminal's window title
 VALUE = HOSTILE + TITLE + "\u202e"
 REVIEW_FILE = "campaign/out/hostile/review.yaml"
+LOCK_FILE = "campaign/out/hostile/backdrop.lock"
+# A file name the lock's checks take (no control character below U+0020): line separators, the
+# legacy `##[` form and Azure's `##vso[` that a file may be named with.
+NAMED = (
+    "x\u2028::error file=evil.py,line=1::INJECTED ##[warning]INJECTED \x85::error::NEL"
+    " ##vso[task.setvariable variable=X]INJECTED\u202e"
+)
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 RECIPE = """\
 version: 1
@@ -74,7 +81,9 @@ def own_only(result: CliResult | tuple[str, str]) -> list[Command]:
     for command in found:
         assert command.name in ("error", "warning", "notice"), command.line
         assert (command.prop("title") or "").startswith("Backdrop: "), command.line
-        assert command.prop("file") in (None, "campaign/r.yaml", REVIEW_FILE), command.line
+        assert command.prop("file") in (None, "campaign/r.yaml", REVIEW_FILE, LOCK_FILE), (
+            command.line
+        )
         assert command in commands_in(out), command.line  # annotations go to stdout only
     assert not RAW_CONTROL.search(out), out
     assert not RAW_CONTROL.search(err), err
@@ -212,21 +221,34 @@ def test_the_review_command_prints_orphans_inert(ci_ran):
 
 
 def test_lock_paths_in_verify_and_plan_diff(ci_ran, capsys):
+    """A lock path with a line break or a control character is refused at backdrop.lock:LINE:COL
+    (its snippet inert too); one the lock's checks take, with line separators and `##[` forms
+    backdrop cannot refuse (a file may be named so), is printed inert."""
     lock = ci_ran / "out" / "hostile" / "backdrop.lock"
     document = json.loads(lock.read_text(encoding="utf-8"))
-    document["outputs"].append({"path": f"fr-FR/{VALUE}.png", "job": "j" * 64, "sha256": "0" * 64})
-    lock.write_text(json.dumps(document), encoding="utf-8")
     shutil.rmtree(ci_ran / "out" / "hostile" / ".backdrop")  # only the lock to compare with
+
+    def with_path(path: str) -> None:
+        hostile = {"path": path, "job": "j" * 64, "sha256": "0" * 64}
+        lock.write_text(json.dumps({**document, "outputs": [*document["outputs"], hostile]}))
+
+    with_path(f"fr-FR/{VALUE}.png")
+    for args in (("verify", "campaign/out/hostile"), ("plan", "campaign/r.yaml", "--diff")):
+        refused = run_cli(capsys, *args)
+        assert refused.code == 2, refused.err
+        (annotation,) = own_only(refused)
+        assert annotation.prop("file") == LOCK_FILE and annotation.prop("line") == "1"
+    with_path(f"fr-FR/{NAMED}.png")
     verify = run_cli(capsys, "verify", "campaign/out/hostile")
     assert verify.code == 1
-    assert "missing  fr-FR/x\\x0a::error file=evil.py" in verify.out
+    assert "missing  fr-FR/x\\u2028::error file=evil.py" in verify.out
     assert own_only(verify) == []
     for args in ((), ("--format", "markdown"), ("--format", "json")):
         diff = run_cli(capsys, "plan", "campaign/r.yaml", "--diff", *args)
         assert diff.code == 0, diff.err
         assert own_only(diff) == []
     summary = (ci_ran.parent / "summary.md").read_text(encoding="utf-8")
-    assert "<code>fr-FR/x \\:\\:error file=evil.py" in summary
+    assert "\\:\\:error file=evil.py" in summary
     assert own_only((summary, "")) == []
 
 

@@ -89,12 +89,23 @@ def test_the_lock_also_excludes_a_second_holder_in_the_same_process(tmp_path: Pa
 
 
 @pytest.mark.skipif(not hasattr(os, "O_NOFOLLOW"), reason="no O_NOFOLLOW (Windows)")
-def test_a_lock_file_planted_as_a_symlink_is_not_followed(tmp_path: Path) -> None:
-    victim = tmp_path / "notes.txt"
-    victim.write_text("keep me")
+@pytest.mark.parametrize(
+    ("victim_at", "refusal"),
+    [
+        # Out of the project (the output folder, no repository here): the state folder's check.
+        ("notes.txt", r"\.backdrop/lock is a link to a place outside the project"),
+        # Inside it, the check lets the link be; the lock file is still opened without following.
+        ("out/notes.txt", r"cannot write \.backdrop/lock in"),
+    ],
+)
+def test_a_lock_file_planted_as_a_symlink_is_not_followed(
+    tmp_path: Path, victim_at: str, refusal: str
+) -> None:
     (tmp_path / "out" / ".backdrop").mkdir(parents=True)
+    victim = tmp_path / victim_at
+    victim.write_text("keep me")
     (tmp_path / "out" / ".backdrop" / "lock").symlink_to(victim)
-    with pytest.raises(StateError, match=r"cannot write \.backdrop/lock in"):
+    with pytest.raises(StateError, match=refusal):
         FolderGuard(tmp_path / "out").acquire()
     assert victim.read_text() == "keep me"  # opened read-write and truncated, it would be gone
 

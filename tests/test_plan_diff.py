@@ -19,6 +19,7 @@ from runner.plan.diff_output import COMMENT_LIMIT, COMMENT_MARKER, diff_json_chu
 from runner.plan.jobs import job_key
 from runner.plan.plan_model import Plan
 from runner.report.manifest import build_lock, render_lock
+from tests.plan_support import image_bytes
 from tests.runhelp import make_plan
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "plan-diff.schema.json"
@@ -35,7 +36,10 @@ def complete(plan: Plan, *, download: bool = True, keys: set[str] | None = None)
             if not download:
                 continue
             for index, output in enumerate(job.outputs):
-                data = f"image of {job.key} #{index}".encode()
+                # A real image of the job's format, its own for each file: a lock's files
+                # are checked as whole images of the job's format.
+                rgb = hashlib.sha256(f"{job.key}#{index}".encode()).digest()[:3]
+                data = image_bytes(job.prompt_object.output_format, (rgb[0], rgb[1], rgb[2]))
                 path = plan.output_dir / output
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
@@ -366,3 +370,34 @@ def test_a_state_opened_before_any_run_still_defers_to_the_lock(plan):
     assert [f.path for f in states[plan.jobs[0].key].files] == list(plan.jobs[0].outputs)
     again = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert again.source == "state" and again.totals.unchanged == 6
+
+
+@pytest.mark.parametrize("state", ["fresh clone", "paid here, not downloaded"])
+def test_a_damaged_file_a_lock_records_is_not_up_to_date(plan, state):
+    """The lock's hash matches a truncated PNG: generated again in a fresh clone, downloaded
+    again where the state knows the answer was paid for; plan --diff and run agree."""
+    from runner.execute.preview import preview_run
+    from runner.execute.run_options import RunOptions
+
+    fresh_checkout(plan)
+    damaged = plan.jobs[2]
+    path = plan.output_dir / damaged.outputs[0]
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-20])  # the IEND chunk is gone
+    lock = plan.output_dir / "backdrop.lock"
+    digest = hashlib.sha256(whole).hexdigest()
+    lock.write_text(lock.read_text().replace(digest, hashlib.sha256(whole[:-20]).hexdigest()))
+    if state != "fresh clone":  # this machine's run paid for it, then its download failed
+        with StateStore.open(plan.output_dir) as store:
+            store.begin_run(plan, "run-here")
+            store.record_generation(damaged.key, "uuid-here", ["r/here"], None, None)
+
+    diff = diff_plan(plan, read_previous(plan.output_dir, plan))
+    preview = preview_run(plan, RunOptions())
+    status = statuses(diff)[damaged.outputs[0]]
+    if state == "fresh clone":
+        assert status == "new" and [job.key for job in preview.to_generate] == [damaged.key]
+    else:
+        assert status == "download_only" and preview.to_download == 1
+        assert not preview.to_generate
+    assert diff.totals.unchanged == preview.up_to_date == 5

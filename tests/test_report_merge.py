@@ -90,7 +90,9 @@ def test_verify_refuses_a_lock_that_points_outside_its_folder(tmp_path: Path) ->
     (folder / "backdrop.lock").write_text(json.dumps(lock), encoding="utf-8")
     with pytest.raises(BackdropError) as caught:
         verify_outputs(folder)
-    assert "output 1 ('../../etc/passwd') is outside the folder" in caught.value.message
+    message = caught.value.message
+    assert "backdrop.lock:1:" in message  # at the place, as any mistake in a lock
+    assert "output 1: the path ../../etc/passwd is not a plain path inside the folder" in message
 
 
 def test_different_recipes_cannot_be_merged(tmp_path: Path) -> None:

@@ -277,9 +277,9 @@ def test_a_damaged_state_file_is_a_clear_error(tmp_path: Path) -> None:
     db.write_bytes(b"this is not a database, just some bytes " * 200)
     with pytest.raises(StateError) as err:
         StateStore.open(tmp_path)
-    assert "damaged or unreadable" in err.value.message
+    assert "the state is damaged" in err.value.message
     assert ".backdrop" in (err.value.hint or "")
-    with pytest.raises(StateError, match="damaged or unreadable"):
+    with pytest.raises(StateError, match="the state is damaged"):
         StateStore.read_snapshot(tmp_path)
 
 

@@ -479,7 +479,7 @@ def test_a_damaged_state_says_so(campaign):
         (campaign.out / STATE_DIR / name).unlink(missing_ok=True)
     result = campaign.cli("status", "recipe.yaml")
     assert result.code == 3, result.err
-    assert "is damaged or unreadable" in result.err and "move the .backdrop folder" in result.err
+    assert "the state is damaged" in result.err and "never delete .backdrop" in result.err
 
 
 def test_a_folder_no_run_has_written_to(campaign):

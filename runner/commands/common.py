@@ -59,13 +59,14 @@ def load_plan(
     from runner.recipe.build import load_recipe
 
     inputs = inputs or PlanInputs()
-    recipe = load_recipe(Path(recipe_path))
+    allowed = [Path(folder) for folder in inputs.allow_outside]
+    recipe = load_recipe(Path(recipe_path), allow_outside=allowed)
     plan = plan_recipe(
         recipe,
         output_dir=Path(inputs.output_dir).resolve() if inputs.output_dir else None,
         max_jobs=inputs.max_jobs,
         prices=price_overrides(recipe.prices, inputs.prices) if inputs.prices else None,
-        allow_outside=[Path(folder) for folder in inputs.allow_outside],
+        allow_outside=allowed,
     )
     if show_warnings:
         terminal.show_diagnostics(plan.warnings)
@@ -107,8 +108,8 @@ def allow_outside_option(func: F) -> F:
         "--allow-outside",
         multiple=True,
         metavar="FOLDER",
-        help="Also read data files and images from FOLDER (by default only the recipe's folder "
-        "or its git repository). Repeatable.",
+        help="Also read data files, images and a recipe linked from the project from FOLDER "
+        "(by default only the recipe's folder or its git repository). Repeatable.",
     )(func)
 
 

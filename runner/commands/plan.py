@@ -100,7 +100,10 @@ def show_plan(
     if full_json and not detailed:  # the whole plan, as before: no need to read the folder
         terminal.print_plan_json(plan)
         return
-    previous = read_previous(plan.output_dir, plan)
+    from runner.execute.adopt import LockFiles
+
+    files = LockFiles(plan.output_dir)  # each image checked once, for the diff and the budget
+    previous = read_previous(plan.output_dir, plan, files)
     plan_diff = replaced_in_diff(
         plan, diff_plan(plan, previous), load_review(plan.output_dir), previous
     )
@@ -119,7 +122,7 @@ def show_plan(
         return
     compared = summary_line(plan_diff) if plan_diff.source != "none" else None
     terminal.show_plan(plan, show_all=show_all, compared=compared)
-    terminal.show_budget(plan_budget_status(plan), planned=True)
+    terminal.show_budget(plan_budget_status(plan, files), planned=True)
 
 
 def current_takes(plan: Plan) -> Plan:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from runner.review.binding import Released
 
 PLAN_ROWS_SHOWN = 200
+VERIFY_PATHS_SHOWN = 50  # per kind: a lock of 100,000 outputs in a fresh clone misses them all
 
 
 def echo(text: str, *, nl: bool = True) -> None:
@@ -102,9 +103,9 @@ def show_orphans(orphans: Sequence[str]) -> None:
 def show_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
     for diag in diagnostics:
         echo_err(diag.render())
-    errors = sum(1 for d in diagnostics if d.severity == "error")
+    errors = sum(d.problems for d in diagnostics if d.severity == "error")
     if errors > 1:
-        echo_err(f"{errors} errors")
+        echo_err(f"{errors:,} errors")
 
 
 def show_error(err: BackdropError) -> None:
@@ -423,13 +424,15 @@ def show_verify(result: VerifyResult) -> None:
         ("changed", result.changed),
         ("stale", result.stale),
     ):
-        for path in paths:
+        for path in paths[:VERIFY_PATHS_SHOWN]:
             echo(f"{label:<8} {one_line(path)}")
+        if len(paths) > VERIFY_PATHS_SHOWN:
+            echo(f"{label:<8} ... and {len(paths) - VERIFY_PATHS_SHOWN:,} more")
     if result.ok:
         echo("ok: every file matches backdrop.lock")
     else:
-        counts = f"{len(result.missing)} missing, {len(result.changed)} changed, "
-        echo_err(f"{counts}{len(result.stale)} stale")
+        counts = f"{len(result.missing):,} missing, {len(result.changed):,} changed, "
+        echo_err(f"{counts}{len(result.stale):,} stale")
         echo_err(
             "    hint: `backdrop run RECIPE` restores missing and changed files; "
             "`backdrop run RECIPE --prune` removes stale images backdrop wrote (never other files)"

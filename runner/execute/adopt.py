@@ -16,6 +16,7 @@ way: then it is generated, as it would be with the folder's own lock.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 from collections.abc import Collection, Mapping
@@ -23,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runner.api.limits import PIL_FORMATS
 from runner.execute.records import FileRecord
 from runner.plan.plan_model import Plan
+from runner.recipe.files import data_roots
 
 if TYPE_CHECKING:
-    from runner.report.manifest import Lock
+    from runner.report.manifest import Lock, ManifestError
 
 SHARD_PREFIX = "shard-"  # the folders `run --shard K/N` writes into, by convention
 
@@ -44,6 +47,12 @@ class Adoption:
     copies: tuple[tuple[Path, str, FileRecord], ...] = ()
 
 
+def shards_base(output_dir: Path) -> Path:
+    """The folder whose shard folders output_dir's locks are read with: its parent for a
+    shard folder (OUT/shard-K), else itself."""
+    return output_dir.parent if output_dir.name.startswith(SHARD_PREFIX) else output_dir
+
+
 def lock_folders(output_dir: Path) -> tuple[Path, ...]:
     """Every folder whose backdrop.lock speaks for output_dir: itself first, then its shards'.
 
@@ -52,38 +61,48 @@ def lock_folders(output_dir: Path) -> tuple[Path, ...]:
     from runner.report.manifest import LOCK_NAME
 
     output_dir = Path(output_dir)
-    base = output_dir.parent if output_dir.name.startswith(SHARD_PREFIX) else output_dir
+    base = shards_base(output_dir)
     shards = sorted(lock.parent for lock in base.glob(f"{SHARD_PREFIX}*/{LOCK_NAME}"))
     seen: set[str] = set()
     folders: list[Path] = []
     for folder in (output_dir, base, *shards):
         where = os.path.abspath(folder)
-        if where not in seen and (folder / LOCK_NAME).is_file():
+        # lexists: a lock that is no regular file is refused when read, not taken for none
+        if where not in seen and os.path.lexists(folder / LOCK_NAME):
             seen.add(where)
             folders.append(folder)
     return tuple(folders)
 
 
 def lock_adoption(
-    output_dir: Path, plan: Plan, selected: Collection[str] | None = None
+    output_dir: Path,
+    plan: Plan,
+    selected: Collection[str] | None = None,
+    *,
+    strict: bool = False,
+    files: LockFiles | None = None,
 ) -> Adoption:
     """What the locks of lock_folders(output_dir) show done for this plan, files intact.
 
     selected: the keys of the jobs the run takes (None: all). Only those are taken from other
     folders' locks, so that `run --shard K/N` never copies the other shards' images.
-    An unreadable lock adopts nothing (the run rewrites it); `plan --diff` and `verify` say why.
+    strict: the folder's own lock must be readable (a fresh state has nothing else to go by):
+    a damaged one raises its LockFileError, as `plan --diff` does, rather than let the run
+    pay again for everything it records. Other folders' unreadable locks adopt nothing.
+    files: the LockFiles of this use, when the caller reads the same files again.
     """
     output_dir = Path(output_dir)
-    locks = _readable_locks(output_dir)
+    files = files or LockFiles(output_dir)
+    locks = _readable_locks(output_dir, files, strict=strict)
     if not locks:
         return Adoption()
     written: list[tuple[str, FileRecord]] = []
     found: list[tuple[Path, dict[str, tuple[FileRecord, ...]]]] = []
     for folder, lock in locks:
         own = os.path.abspath(folder) == os.path.abspath(output_dir)
-        intact = _intact_files(folder, lock, plan, every_job=own)
-        if own:
-            written = [(key, record) for key, record in intact]
+        intact, recorded = _lock_files(folder, lock, plan, files, every_job=own)
+        if own:  # backdrop wrote these bytes, whole images or not: a run may replace them
+            written = recorded
         found.append((folder, _done_jobs(lock, plan, dict((r.path, r) for _, r in intact))))
     ours = {record.path: record.sha256 for _, record in written}  # backdrop's files in this folder
     done: dict[str, tuple[FileRecord, ...]] = {}
@@ -100,13 +119,13 @@ def lock_adoption(
             if selected is not None and job.key not in selected:
                 continue
             targets = [(record, output_dir / record.path) for record in records]
-            if all(_free(target, record, ours) for record, target in targets):
+            if all(_free(target, record, ours, files) for record, target in targets):
                 done[job.key] = records
                 elsewhere.extend((job.key, record) for record in records)
                 copies.extend(
                     (folder / record.path, job.key, record)
                     for record, target in targets
-                    if sha256_of(target) != record.sha256
+                    if files.sha256(target) != record.sha256
                 )
     placed = {record.path for _, record in elsewhere}
     written = [item for item in written if item[1].path not in placed] + elsewhere
@@ -218,32 +237,116 @@ def sha256_of(path: Path) -> str | None:
     return digest(path)
 
 
-def _readable_locks(output_dir: Path) -> list[tuple[Path, Lock]]:
-    from runner.report.manifest import ManifestError, read_lock
+def _readable_locks(
+    output_dir: Path, files: LockFiles | None = None, *, strict: bool = False
+) -> list[tuple[Path, Lock]]:
+    from runner.report.manifest import ManifestError
 
+    files = files or LockFiles(output_dir)
     locks = []
     for folder in lock_folders(output_dir):
-        with contextlib.suppress(ManifestError):
-            locks.append((folder, read_lock(folder)))
+        try:
+            locks.append((folder, files.lock(folder)))
+        except ManifestError:
+            if strict and os.path.abspath(folder) == os.path.abspath(output_dir):
+                raise
     return locks
 
 
-def _intact_files(
-    folder: Path, lock: Lock, plan: Plan, *, every_job: bool
-) -> list[tuple[str, FileRecord]]:
-    """(job key, record) of the lock's files on disk as recorded, for the plan's jobs.
+class LockFiles:
+    """The files locks name, for one use: each read once however many entries or links lead to
+    it, and only inside the output folder's project (files.data_roots, links followed; for a
+    shard folder, the project of the folder holding the shards)."""
+
+    def __init__(self, output_dir: Path) -> None:
+        from runner.report.manifest import FileHashes
+
+        self.hashes = FileHashes(data_roots(shards_base(Path(output_dir))))
+        self._seen: dict[tuple[int, int, int, int], _Facts | None] = {}
+        self._locks: dict[str, Lock | ManifestError] = {}
+
+    def lock(self, folder: Path) -> Lock:
+        """folder's lock, read (and checked) once for this use; ManifestError as read_lock."""
+        from runner.report.manifest import ManifestError, read_lock
+
+        where = os.path.abspath(folder)
+        if where not in self._locks:
+            try:
+                self._locks[where] = read_lock(Path(folder))
+            except ManifestError as error:
+                self._locks[where] = error
+        known = self._locks[where]
+        if isinstance(known, ManifestError):
+            raise known
+        return known
+
+    def sha256(self, path: Path | str) -> str | None:
+        return self.hashes.of(path)
+
+    def record(
+        self, folder: Path, relative: str, sha256: str, output_format: str | None
+    ) -> tuple[FileRecord | None, bool]:
+        """(the file's record, when it is on disk with this hash; whether it is also a whole
+        image, of `output_format` when given). A file that is not is to be downloaded again,
+        or generated: a lock records only what backdrop wrote, and backdrop checked it then."""
+        path = os.path.join(folder, relative)  # a str: 100,000 entries, no Path objects
+        identity = self.hashes.identity(path)
+        if identity is None:
+            return None, False
+        if identity not in self._seen:
+            facts = self._seen[identity] = _inspect(Path(path))
+            if facts is not None:
+                self.hashes.remember(identity, facts.sha256)
+        facts = self._seen[identity]
+        if facts is None or facts.sha256 != sha256:
+            return None, False
+        width, height, kind = facts.image or (0, 0, None)
+        whole = kind is not None and (
+            output_format is None or kind == PIL_FORMATS.get(output_format)
+        )
+        return FileRecord(relative, sha256, width, height, facts.bytes), whole
+
+
+@dataclass(frozen=True)
+class _Facts:
+    sha256: str
+    bytes: int
+    image: tuple[int, int, str] | None  # width, height, format of a whole image
+
+
+def _inspect(path: Path) -> _Facts | None:
+    """The file's hash and, checked once, whether it is a whole image (as a download is)."""
+    from runner.execute.result_files import MAX_DOWNLOAD_BYTES, inspect_image
+    from runner.recipe.files import FileProblem, read_bounded
+
+    try:
+        data = read_bounded(path, MAX_DOWNLOAD_BYTES)
+    except FileProblem:
+        return None
+    image = inspect_image(data)
+    facts = None if image is None else (image[0][0], image[0][1], image[1])
+    return _Facts(hashlib.sha256(data).hexdigest(), len(data), facts)
+
+
+def _lock_files(
+    folder: Path, lock: Lock, plan: Plan, files: LockFiles, *, every_job: bool
+) -> tuple[list[tuple[str, FileRecord]], list[tuple[str, FileRecord]]]:
+    """(job key, record) of the lock's files on disk as recorded, for the plan's jobs: those
+    that are whole images (intact), and all of them (backdrop's own).
 
     every_job: also the files of jobs the plan no longer has, when the lock is this recipe's own.
     """
-    planned = {job.key for job in plan.jobs}
+    formats = {job.key: job.prompt_object.output_format for job in plan.jobs}
     others = every_job and lock.recipe == plan.recipe_name
-    intact = []
+    intact, recorded = [], []
     for entry in lock.entries:
-        if entry.job in planned or others:
-            record = _record(folder, entry.path, entry.sha256)
+        if entry.job in formats or others:
+            record, whole = files.record(folder, entry.path, entry.sha256, formats.get(entry.job))
             if record is not None:
-                intact.append((entry.job, record))
-    return intact
+                recorded.append((entry.job, record))
+                if whole:
+                    intact.append((entry.job, record))
+    return intact, recorded
 
 
 def _done_jobs(
@@ -260,30 +363,9 @@ def _done_jobs(
     return done
 
 
-def _free(target: Path, record: FileRecord, ours: Mapping[str, str]) -> bool:
+def _free(target: Path, record: FileRecord, ours: Mapping[str, str], files: LockFiles) -> bool:
     """Whether an adopted file may be copied to target: nothing there, the same bytes already,
     or a file this folder's lock says Backdrop wrote (a run would replace it too)."""
     if not os.path.lexists(target):
         return True
-    return target.is_file() and (record.path in ours or sha256_of(target) == record.sha256)
-
-
-def _record(folder: Path, relative: str, sha256: str) -> FileRecord | None:
-    """The file's record when it is on disk with this hash, else None."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = folder / relative
-    if sha256_of(path) != sha256:
-        return None
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return None
-    # The hash decides (as in `plan --diff`); the size in pixels is only for the reports.
-    width = height = 0
-    with (
-        contextlib.suppress(OSError, UnidentifiedImageError, ValueError),
-        Image.open(path) as image,  # reads the header only
-    ):
-        width, height = image.size
-    return FileRecord(relative, sha256, width, height, size)
+    return target.is_file() and (record.path in ours or files.sha256(target) == record.sha256)

@@ -11,6 +11,10 @@ same time on machines that cannot see each other; only then can their sum not pa
 
 The run checks again once it holds the output folder's lock (run.py): another run may have
 spent while this one waited at "Spend it?".
+
+A lock or a state of the campaign that cannot be read records spending that cannot be counted:
+the budget is then not checked but refused, with that file's own error (a lock's mistakes at
+backdrop.lock:LINE:COL, exit 2; a damaged state, exit 3), rather than let the run pass it.
 """
 
 from __future__ import annotations
@@ -21,13 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.diagnostics import UsageError
+from runner.diagnostics import (
+    BackdropError,
+    RecipeError,
+    StateError,
+    UsageError,
+    display_path,
+)
 from runner.execute.selection import Shard, select_jobs, value_text
 from runner.execute.spend import Spend, campaign_spend, read_campaign
 from runner.plan.plan_model import Job, Plan
 from runner.recipe.model import PriceTable
 
 if TYPE_CHECKING:
+    from runner.execute.adopt import LockFiles
     from runner.execute.run_options import RunOptions
 
 _EPSILON = 1e-9  # float sums of cents: "exactly the budget" must fit
@@ -78,6 +89,8 @@ def budget_status(
     if plan.budget is None:
         return None
     spend: Spend = campaign_spend(plan.output_dir, plan.prices, plan.jobs, plan.recipe_name)
+    if spend.unreadable:
+        raise _uncountable(*spend.unreadable[0])
     return BudgetStatus(
         plan.budget,
         spend.spent_usd,
@@ -87,14 +100,29 @@ def budget_status(
     )
 
 
-def plan_budget_status(plan: Plan) -> BudgetStatus | None:
-    """For `plan`: the budget against what the whole plan still has to generate."""
+def _uncountable(folder: Path, error: BackdropError) -> BackdropError:
+    """The error of a record the budget cannot count, said as the budget's."""
+    why = "the budget counts what every folder of this campaign records"
+    if isinstance(error, RecipeError):  # a lock's mistakes, each at its line: kept as they are
+        told = list(error.diagnostics())
+        first = told[0]
+        hint = f"{why}, so this file must be readable: {first.hint}" if first.hint else why
+        return RecipeError([dataclasses.replace(first, hint=hint), *told[1:]])
+    why = f"{why}, and what {display_path(folder)} records cannot be read"
+    if isinstance(error, StateError):
+        return StateError(f"{why}: {error.message}", error.hint)
+    return UsageError(f"{why}: {error.message}", hint=error.hint)
+
+
+def plan_budget_status(plan: Plan, files: LockFiles | None = None) -> BudgetStatus | None:
+    """For `plan`: the budget against what the whole plan still has to generate (`files`: the
+    command's LockFiles, so that the images its comparison checked are not checked again)."""
     if plan.budget is None:
         return None
     from runner.execute.preview import preview_run
     from runner.execute.run_options import RunOptions
 
-    return budget_status(plan, preview_run(plan, RunOptions()).to_generate)
+    return budget_status(plan, preview_run(plan, RunOptions(), files).to_generate)
 
 
 def other_shards_jobs(plan: Plan, options: RunOptions) -> tuple[Job, ...]:

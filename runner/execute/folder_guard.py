@@ -29,6 +29,13 @@ class FolderGuard:
         self._lock = ExclusiveFile(self.path)
 
     def acquire(self) -> None:
+        if self._lock.held:
+            return
+        from runner.execute.state_folder import check_state_folder
+
+        # The lock file is truncated and written: never through a link that leads out of the
+        # project (ExclusiveFile's O_NOFOLLOW covers only the file's own name, not .backdrop).
+        check_state_folder(self.output_dir)
         try:
             taken = self._lock.try_acquire()
         except CannotLock as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from runner.execute.adopt import Adoption, lock_adoption
+from runner.execute.adopt import Adoption, LockFiles, lock_adoption
 from runner.execute.result_files import files_intact
 from runner.execute.run_options import RunOptions
 from runner.execute.selection import select_jobs
@@ -36,7 +36,7 @@ class RunPreview:
         return sum(job.prompt_object.n for job in self.to_generate)
 
 
-def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
+def preview_run(plan: Plan, options: RunOptions, files: LockFiles | None = None) -> RunPreview:
     """Sort the selected jobs into what will be generated, downloaded or skipped.
 
     Reads the state without taking the output folder's lock; the run re-checks all of this under
@@ -47,7 +47,8 @@ def preview_run(plan: Plan, options: RunOptions) -> RunPreview:
         if options.retry_failed:
             selected = ()
         # The run adopts what backdrop.lock shows done before it sends anything (adopt.py).
-        found = lock_adoption(plan.output_dir, plan, {job.key for job in selected})
+        keys = {job.key for job in selected}
+        found = lock_adoption(plan.output_dir, plan, keys, strict=True, files=files)
         adopted = found.done
         fresh = tuple(
             job

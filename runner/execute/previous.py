@@ -9,26 +9,26 @@ jobs' keys, files and (format 2) their request fields' fingerprints. Nothing her
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from runner.diagnostics import StateError
-from runner.execute.adopt import lock_adoption, lock_folders, state_adoption
+from runner.execute.adopt import LockFiles, lock_adoption, lock_folders, state_adoption
 from runner.execute.folder_guard import STATE_DIR
 from runner.execute.records import FileRecord
 from runner.execute.result_files import files_intact
 from runner.execute.state import STATE_FILE, StateStore
+from runner.execute.state_errors import SQLITE_ERRORS, open_error
 from runner.execute.state_schema import (
-    FRESH_START,
+    STORED_STATUSES,
     check_version,
     connect_read_only,
-    file_record,
+    files_by_job,
     has_take_column,
 )
+from runner.execute.state_values import StateValues
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
 from runner.plan.plan_model import Plan
 
@@ -36,32 +36,35 @@ if TYPE_CHECKING:
     from runner.report.manifest import LockEntry
 
 
-def read_previous(output_dir: Path, plan: Plan) -> Previous:
+def read_previous(output_dir: Path, plan: Plan, files: LockFiles | None = None) -> Previous:
     """The folder's memory: from its state, else from its backdrop.lock files, else nothing.
 
     From locks, a job is done exactly when the run would adopt it (lock_adoption, adopt.py),
     from whichever lock_folders(output_dir) holds it: the output folder's own lock, and those
-    of the shard folders `run --shard K/N` writes (out/NAME/shard-1, ...).
+    of the shard folders `run --shard K/N` writes (out/NAME/shard-1, ...). `files`: the
+    LockFiles of this command, when it reads the same files again (plan's budget preview).
     """
     state = output_dir / STATE_DIR / STATE_FILE
     if StateStore.has_recorded_run(output_dir):  # else the run would adopt the locks (adopt.py)
         return _from_state(output_dir, state, plan)
-    from runner.report.manifest import ManifestError, read_lock
+    from runner.report.manifest import ManifestError
 
     folders = lock_folders(output_dir)
     if not folders:
         return NOTHING
-    done = lock_adoption(output_dir, plan).done
+    # strict: the folder's own damaged lock is said (LockFileError), as the run refuses it.
+    lock_files = files or LockFiles(output_dir)  # each file read once, for both passes
+    done = lock_adoption(output_dir, plan, strict=True, files=lock_files).done
     planned = {job.key for job in plan.jobs}
     jobs: list[PreviousJob] = []
     for folder in folders:
         try:
-            entries = read_lock(folder).entries
+            entries = lock_files.lock(folder).entries
         except ManifestError:
-            if os.path.samefile(folder, output_dir):
-                raise  # the folder's own lock: the diff says why (the run rewrites it)
+            if os.path.abspath(folder) == os.path.abspath(output_dir):
+                raise  # the folder's own lock (lock_adoption said it already)
             continue  # another folder's: the run ignores it too (adopt.py)
-        jobs.extend(_from_lock(output_dir, folder, entries, done, planned))
+        jobs.extend(_from_lock(output_dir, folder, entries, done, planned, lock_files))
     known: dict[str, PreviousJob] = {}
     for job in jobs:  # the output folder's own lock first; a done record wins
         if job.key not in known or (job.progress == "done" and known[job.key].progress != "done"):
@@ -75,15 +78,14 @@ def _from_lock(
     entries: Iterable[LockEntry],
     done: Mapping[str, tuple[FileRecord, ...]],
     planned: set[str],
+    lock_files: LockFiles,
 ) -> list[PreviousJob]:
     """The lock's jobs: done when the run adopts them, else never paid for as far as anyone
     knows. Their files (for stale ones) are named from output_dir, when they are inside it."""
-    from runner.report.manifest import sha256_of
-
     by_job: dict[str, list[LockEntry]] = {}
     for entry in entries:
         by_job.setdefault(entry.job, []).append(entry)
-    where = os.path.relpath(folder, output_dir)
+    where = PurePosixPath(os.path.relpath(folder, output_dir)).as_posix()  # lock paths: plain
     inside = where == "." or not where.startswith("..")
     jobs = []
     for key, mine in by_job.items():
@@ -92,8 +94,15 @@ def _from_lock(
         if key in planned:
             taken = adopted is not None and {record.path for record in adopted} == set(paths)
         else:  # a job the plan replaced: its request was paid for if its files are still there
-            taken = all(sha256_of(folder / entry.path) == entry.sha256 for entry in mine)
-        files = tuple(PurePosixPath(where, path).as_posix() for path in paths) if inside else ()
+            taken = all(
+                lock_files.sha256(os.path.join(folder, entry.path)) == entry.sha256
+                for entry in mine
+            )
+        files = (
+            (paths if where == "." else tuple(f"{where}/{path}" for path in paths))
+            if inside
+            else ()
+        )
         jobs.append(
             PreviousJob(
                 key,
@@ -110,48 +119,52 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
     """The state's memory, and what the run will adopt from locks it does not know."""
     try:
         conn = connect_read_only(path)
-    except sqlite3.Error as exc:
-        raise StateError(f"the state file {path} cannot be read ({exc})", FRESH_START) from None
+    except SQLITE_ERRORS as exc:
+        raise open_error(path, exc) from None
+    values = StateValues(path)
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
         check_version(conn, path, create=False)
-        run = conn.execute("SELECT job_keys FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
-        latest_keys: list[str] = json.loads(run[0]) if run else []
-        files: dict[str, list[FileRecord]] = {}
-        for row in conn.execute(
-            "SELECT job_key, idx, path, sha256, width, height, bytes FROM files"
-            " ORDER BY job_key, idx"
-        ):
-            files.setdefault(row[0], []).append(file_record(row))
+        run = conn.execute("SELECT seq, job_keys FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
+        latest_keys = values.text_list(run[1], ("runs", "job_keys", run[0])) if run else []
+        files = files_by_job(
+            conn.execute(
+                "SELECT job_key, idx, path, sha256, width, height, bytes FROM files"
+                " ORDER BY job_key, idx"
+            ).fetchall(),
+            values,
+        )
         take = "take" if has_take_column(conn) else "1"  # a state from before takes
         rows = conn.execute(
             "SELECT key, status, vars, prompt_object, image_kind, image_ref, outputs, result_keys,"
             f" {take} FROM jobs"
         ).fetchall()
-        written = _written(conn)
-    except sqlite3.Error as exc:
-        raise StateError(f"the state file {path} cannot be read ({exc})", FRESH_START) from None
+        written = _written(conn, values)
+    except SQLITE_ERRORS as exc:
+        raise open_error(path, exc) from None
     finally:
         conn.close()
     known: dict[str, PreviousJob] = {}
+    done: dict[str, dict[str, str]] = {}
     for key, status, vars_, po, kind, ref, outputs_json, result_keys, job_take in rows:
-        outputs = tuple(json.loads(outputs_json))
+        key = values.text(key, ("jobs", "key", None))
+        status = values.choice(status, STORED_STATUSES, ("jobs", "status", key))
+        outputs = tuple(values.output_paths(outputs_json, ("jobs", "outputs", key)))
+        paid = bool(result_keys and values.text_list(result_keys, ("jobs", "result_keys", key)))
         records = files.get(key, [])
         known[key] = PreviousJob(
             key=key,
-            progress=_progress(output_dir, status, outputs, records, bool(result_keys)),
+            progress=_progress(output_dir, status, outputs, records, paid),
             outputs=outputs,
             files=tuple(record.path for record in records),
-            vars=json.loads(vars_),
-            prompt_object=json.loads(po),
-            image=f"{kind}:{ref}",
-            take=int(job_take),
+            vars=values.json(vars_, dict, ("jobs", "vars", key)),
+            prompt_object=values.prompt_object(po, ("jobs", "prompt_object", key)),
+            image=f"{values.text(kind, ('jobs', 'image_kind', key))}:"
+            f"{values.text(ref, ('jobs', 'image_ref', key))}",
+            take=values.integer(job_take, ("jobs", "take", key), 1),
         )
-    done = {
-        key: {record.path: record.sha256 for record in files.get(key, [])}
-        for key, status, *_ in rows
-        if status == "done"
-    }
+        if status == "done":
+            done[key] = {record.path: record.sha256 for record in records}
     shas = {p: sha for p, _, sha in written or ()}
     adoption = state_adoption(output_dir, plan, done, shas)
     by_path = {p: key for p, key, _ in written or ()}
@@ -173,7 +186,9 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
     return Previous("state", known, latest, kept)
 
 
-def _written(conn: sqlite3.Connection) -> tuple[tuple[str, str, str], ...] | None:
+def _written(
+    conn: sqlite3.Connection, values: StateValues
+) -> tuple[tuple[str, str, str], ...] | None:
     """Every file runs wrote, kept after its job left the plan (None in older states)."""
     has_table = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'written_files'"
@@ -181,7 +196,14 @@ def _written(conn: sqlite3.Connection) -> tuple[tuple[str, str, str], ...] | Non
     if not has_table:
         return None
     rows = conn.execute("SELECT path, job_key, sha256 FROM written_files ORDER BY path")
-    return tuple((str(path), str(key), str(sha)) for path, key, sha in rows.fetchall())
+    return tuple(
+        (
+            values.output_path(path, ("written_files", "path", None)),
+            values.text(key, ("written_files", "job_key", path)),
+            values.sha256(sha, ("written_files", "sha256", path)),
+        )
+        for path, key, sha in rows.fetchall()
+    )
 
 
 def _progress(

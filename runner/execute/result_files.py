@@ -346,6 +346,15 @@ def _check_image(data: bytes, relative: str, expected_format: str) -> tuple[tupl
         ) from None
 
 
+def inspect_image(data: bytes) -> tuple[tuple[int, int], str] | None:
+    """(size, format) of a whole PNG, JPEG or WebP image, as a download is checked; None for
+    anything else (truncated, damaged, text)."""
+    try:
+        return _check_image(data, "", "png")
+    except TransientError:
+        return None
+
+
 def _convert(data: bytes, output_format: str, compression: int | None) -> bytes:
     """A whole image of another format, as output_format (JPEG has no transparency)."""
     from PIL import Image

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import secrets
 import signal
@@ -233,7 +234,9 @@ async def _run(
     keys = {job.key for job in jobs}
     adopted: Adoption | None
     if adopt:
-        adopted = await asyncio.to_thread(lock_adoption, plan.output_dir, plan, keys)
+        adopted = await asyncio.to_thread(
+            functools.partial(lock_adoption, plan.output_dir, plan, keys, strict=True)
+        )
     else:  # a lock pulled from git may know jobs this state does not (another machine's run)
         adopted = await asyncio.to_thread(state.lock_adoption, plan, keys)
     if adopted is not None and adopted.copies:  # done in a shard folder: a copy, not a payment

@@ -13,18 +13,22 @@ written before locks recorded generations, a job taken from a lock), counts once
 request's price. Generations that got no answer (a 5xx, a dropped connection, a timeout, a run
 that died) may have been charged: they count too, told apart.
 
+A lock or a state of the campaign that cannot be read (damaged, hostile, a link out of the
+project) adds nothing, and is kept with its error in `unreadable`: what it records cannot be
+counted, so a budget cannot be checked against it (budget.py refuses), and `status` says so.
+
 Estimates from the recipe's price table, as everywhere: not the bill.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runner.diagnostics import BackdropError
 from runner.execute.adopt import SHARD_PREFIX
 from runner.execute.folder_guard import STATE_DIR
 from runner.execute.records import GenerationRecord
@@ -47,6 +51,8 @@ class Spend:
     maybe_charged_usd: float
     unpriced: int  # generations whose quality the price table does not know: not in the sums
     folders: tuple[Path, ...]  # the folders read (a state, a lock or both)
+    # (folder, why) of each lock or state of the campaign that could not be read: not counted
+    unreadable: tuple[tuple[Path, BackdropError], ...] = ()
 
     @property
     def total_usd(self) -> float:
@@ -62,6 +68,7 @@ class CampaignRecords:
     paid_jobs: Mapping[str, GenerationRecord | None]  # job key -> its request's size, if known
     failed: frozenset[str]
     folders: tuple[Path, ...]
+    unreadable: tuple[tuple[Path, BackdropError], ...] = ()
 
 
 def campaign_root(output_dir: Path) -> Path:
@@ -82,7 +89,8 @@ def campaign_folders(output_dir: Path) -> tuple[Path, ...]:
         where = os.path.abspath(folder)
         if where in seen:
             continue
-        if (folder / LOCK_NAME).is_file() or (folder / STATE_DIR / "state.db").is_file():
+        # lexists: a lock that is a link or a pipe is refused when read, not taken for none
+        if os.path.lexists(folder / LOCK_NAME) or (folder / STATE_DIR / "state.db").is_file():
             seen.add(where)
             folders.append(folder)
     return tuple(folders)
@@ -91,9 +99,9 @@ def campaign_folders(output_dir: Path) -> tuple[Path, ...]:
 def read_campaign(output_dir: Path, recipe: str | None = None) -> CampaignRecords:
     """What the campaign's states and locks record. Another folder counts only when it records
     runs of `recipe` (None: any), so that a folder holding several recipes' output folders does
-    not pay for them all. A lock or another folder's state that cannot be read adds nothing
-    (the run and `plan --diff` say why); the output folder's own state that cannot be read is
-    an error (StateError), as it is for the run."""
+    not pay for them all (a folder whose records cannot say counts). A lock or another
+    folder's state that cannot be read adds nothing and is listed in `unreadable`; the output
+    folder's own state that cannot be read is an error (StateError), as it is for the run."""
     from runner.diagnostics import StateError
     from runner.execute.state import StateStore
 
@@ -101,19 +109,24 @@ def read_campaign(output_dir: Path, recipe: str | None = None) -> CampaignRecord
     paid: dict[str, GenerationRecord | None] = {}
     failed: set[str] = set()
     counted: list[Path] = []
+    unreadable: list[tuple[Path, BackdropError]] = []
     for number, folder in enumerate(campaign_folders(output_dir)):
+        errors: list[BackdropError] = []
         try:
             state = StateStore.read_spend(folder)
-        except StateError:
+        except StateError as error:
             if number == 0:
                 raise
             state = None
-        lock = _lock(folder)
+            errors.append(error)
+        lock, lock_error = _lock(folder)
+        errors.extend([lock_error] if lock_error is not None else [])
         recipes = (state.recipes if state is not None else frozenset()) | (
             {lock.recipe} if lock is not None else set()
         )
-        if number and recipe is not None and recipe not in recipes:
+        if number and recipe is not None and recipes and recipe not in recipes:
             continue  # another recipe's output folder, nested in this one
+        unreadable.extend((folder, error) for error in errors)
         counted.append(folder)
         if state is not None:
             _add(generations, state.generations)
@@ -124,7 +137,9 @@ def read_campaign(output_dir: Path, recipe: str | None = None) -> CampaignRecord
             _add(generations, lock.generations)
             for entry in lock.entries:
                 paid.setdefault(entry.job, None)
-    return CampaignRecords(tuple(generations.values()), paid, frozenset(failed), tuple(counted))
+    return CampaignRecords(
+        tuple(generations.values()), paid, frozenset(failed), tuple(counted), tuple(unreadable)
+    )
 
 
 def campaign_spend(
@@ -158,13 +173,14 @@ def campaign_spend(
         maybe_charged_usd=maybe_usd,
         unpriced=unpriced + missing + missing_maybe,
         folders=records.folders,
+        unreadable=records.unreadable,
     )
 
 
 def lock_generations(folder: Path) -> tuple[GenerationRecord, ...]:
     """The generations the folder's own backdrop.lock records (none when it has no readable
     lock)."""
-    lock = _lock(folder)
+    lock, _ = _lock(folder)
     return () if lock is None else lock.generations
 
 
@@ -184,14 +200,16 @@ def _add(found: dict[tuple[str, str], GenerationRecord], more: Iterable[Generati
         found.setdefault((generation.id, generation.job), generation)
 
 
-def _lock(folder: Path) -> Lock | None:
+def _lock(folder: Path) -> tuple[Lock | None, BackdropError | None]:
+    """The folder's lock (None without one), or why it cannot be read."""
     from runner.report.manifest import LOCK_NAME, ManifestError, read_lock
 
-    if not (folder / LOCK_NAME).is_file():
-        return None
-    with contextlib.suppress(ManifestError):
-        return read_lock(folder)
-    return None
+    if not os.path.lexists(folder / LOCK_NAME):
+        return None, None
+    try:
+        return read_lock(folder), None
+    except ManifestError as error:
+        return None, error
 
 
 def _tree(root: Path) -> Iterator[Path]:

@@ -43,9 +43,11 @@ from runner.execute.records import (
     UnansweredRequest,
 )
 from runner.execute.reserve import DiskReserve
+from runner.execute.state_errors import SQLITE_ERRORS
 from runner.execute.state_errors import io_error as _io_error
 from runner.execute.state_errors import open_error as _open_error
 from runner.execute.state_errors import room_retry as _room_retry
+from runner.execute.state_folder import check_state_folder
 from runner.execute.state_schema import (
     UPSERT_JOB,
     JobState,
@@ -55,6 +57,7 @@ from runner.execute.state_schema import (
     ensure_prices_column,
     ensure_take_column,
     file_record,
+    files_by_job,
     job_state_of,
     no_run,
     paid_prompt_objects,
@@ -62,6 +65,7 @@ from runner.execute.state_schema import (
     snapshot_of,
 )
 from runner.execute.state_spend import StateSpend
+from runner.execute.state_values import StateValues
 from runner.fileio import disk_full
 
 if TYPE_CHECKING:
@@ -81,6 +85,7 @@ class StateStore:
         self.path = path
         self.output_dir = output_dir
         self._lock = threading.Lock()  # so the run loop may also write from worker threads
+        self.values = StateValues(path)  # every stored value read is checked there
         self._run_id: str | None = None
         self._job_costs: dict[str, float] = {}  # estimated USD per job key, from begin_run's plan
         self._run_cost = 0.0  # what the current run's generations cost, as recorded in `runs`
@@ -93,6 +98,7 @@ class StateStore:
         """Open (creating folder and schema) the state of `output_dir`; StateError if unusable."""
         output_dir = Path(output_dir)
         path = output_dir / STATE_DIR / STATE_FILE
+        check_state_folder(output_dir)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -112,7 +118,7 @@ class StateStore:
             ensure_take_column(conn)
             ensure_prices_column(conn)
             ensure_later_tables(conn)
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             if conn is not None:
                 conn.close()
             raise _open_error(path, exc) from None
@@ -150,7 +156,7 @@ class StateStore:
         conn = _connect_read_only(path)
         try:
             return snapshot_of(conn, output_dir)
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise _open_error(path, exc) from None
         finally:
             conn.close()
@@ -172,11 +178,12 @@ class StateStore:
                 " ORDER BY f.idx",
                 (_dumps(list(outputs)),),
             ).fetchall()
-        except sqlite3.Error as exc:
+            values = StateValues(path)
+            return tuple(file_record(row, values) for row in rows)
+        except SQLITE_ERRORS as exc:
             raise _open_error(path, exc) from None
         finally:
             conn.close()
-        return tuple(file_record(row) for row in rows)
 
     @staticmethod
     def read_run_header(output_dir: Path) -> RunHeader:
@@ -197,7 +204,7 @@ class StateStore:
                 "SELECT CAST(e.value AS TEXT) FROM runs r, json_each(r.job_keys) e WHERE r.seq = ?",
                 (run[0],),
             ).fetchall()
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise _open_error(path, exc) from None
         finally:
             conn.close()
@@ -287,8 +294,9 @@ class StateStore:
 
     def asset_key(self, sha256: str) -> str | None:
         """The asset key of an image uploaded before, by content hash."""
-        row = self._read("SELECT asset_key FROM assets WHERE sha256 = ?", (sha256,)).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._read("SELECT asset_key FROM assets WHERE sha256 = ?", (sha256,))
+        row = rows[0] if rows else None
+        return None if row is None else self.values.text(row[0], ("assets", "asset_key", sha256))
 
     @_room_retry
     def record_asset(self, sha256: str, key: str) -> None:
@@ -320,11 +328,11 @@ class StateStore:
                     " WHERE job_key = ? ORDER BY idx",
                     (key,),
                 ).fetchall()
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise _io_error(self.path, exc) from None
         if row is None:
             raise StateError(f"job {key} is not in the recorded plan")
-        return job_state_of(row, [file_record(f) for f in files])
+        return job_state_of(row, [file_record(f, self.values) for f in files], self.values)
 
     def job_states(self, keys: Sequence[str] | None = None) -> dict[str, JobState]:
         """Many jobs' states in one read (all known jobs when `keys` is None)."""
@@ -338,12 +346,13 @@ class StateStore:
                     "SELECT job_key, idx, path, sha256, width, height, bytes FROM files"
                     " ORDER BY job_key, idx"
                 ).fetchall()
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise _io_error(self.path, exc) from None
-        files: dict[str, list[FileRecord]] = {}
-        for f in file_rows:
-            files.setdefault(f[0], []).append(file_record(f))
-        states = {row[0]: job_state_of(row, files.get(row[0], [])) for row in rows}
+        files = files_by_job(file_rows, self.values)
+        states: dict[str, JobState] = {}
+        for row in rows:
+            state = job_state_of(row, files.get(row[0], []), self.values)
+            states[state.key] = state
         if keys is None:
             return states
         return {key: states[key] for key in keys if key in states}
@@ -411,8 +420,8 @@ class StateStore:
             return None
         conn = _connect_read_only(path)
         try:
-            return state_spend.read_state_spend(conn)
-        except sqlite3.Error as exc:
+            return state_spend.read_state_spend(conn, StateValues(path))
+        except SQLITE_ERRORS as exc:
             raise _open_error(path, exc) from None
         finally:
             conn.close()
@@ -441,8 +450,14 @@ class StateStore:
                 (self._run_id,),
             )
             cur.execute("DELETE FROM sent_requests WHERE run_id IS NOT ?", (self._run_id,))
+        values = self.values
         return tuple(
-            UnansweredRequest(str(key), str(label), json.loads(vars_), str(sent_at))
+            UnansweredRequest(
+                values.text(key, ("sent_requests", "job_key", None)),
+                values.text(label, ("jobs", "label", key)),
+                values.json(vars_, dict, ("jobs", "vars", key)),
+                values.text(sent_at, ("sent_requests", "sent_at", key)),
+            )
             for key, label, vars_, sent_at in rows
         )
 
@@ -455,7 +470,7 @@ class StateStore:
             return False
         try:
             conn = connect_read_only(path, timeout=5.0)
-        except sqlite3.Error:
+        except SQLITE_ERRORS:
             return True  # unreadable: the callers' own opening says why
         try:
             conn.execute("PRAGMA busy_timeout = 10000")
@@ -463,7 +478,7 @@ class StateStore:
             if "runs" not in tables:  # a run that stopped before it made the schema (disk full)
                 return False
             return conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
-        except sqlite3.Error:
+        except SQLITE_ERRORS:
             return True
         finally:
             conn.close()
@@ -476,8 +491,8 @@ class StateStore:
             return []
         conn = _connect_read_only(path)
         try:
-            return paid_prompt_objects(conn)
-        except sqlite3.Error as exc:
+            return paid_prompt_objects(conn, StateValues(path))
+        except SQLITE_ERRORS as exc:
             raise _open_error(path, exc) from None
         finally:
             conn.close()
@@ -488,12 +503,12 @@ class StateStore:
         path = Path(output_dir) / STATE_DIR / STATE_FILE
         try:
             conn = connect_read_only(path, timeout=5.0)
-        except sqlite3.Error:
+        except SQLITE_ERRORS:
             return 0
         try:
             row = conn.execute("SELECT COUNT(*) FROM sent_requests").fetchone()
-            return int(row[0])
-        except sqlite3.Error:
+            return int(row[0])  # counted by SQLite: always a number
+        except SQLITE_ERRORS:
             return 0
         finally:
             conn.close()
@@ -574,10 +589,14 @@ class StateStore:
 
     def written_file(self, path: str) -> tuple[str, int] | None:
         """(sha256, bytes) of the file a run last wrote at `path`, if any."""
-        row = self._read(
-            "SELECT sha256, bytes FROM written_files WHERE path = ?", (path,)
-        ).fetchone()
-        return None if row is None else (str(row[0]), int(row[1]))
+        rows = self._read("SELECT sha256, bytes FROM written_files WHERE path = ?", (path,))
+        row = rows[0] if rows else None
+        if row is None:
+            return None
+        return (
+            self.values.sha256(row[0], ("written_files", "sha256", path)),
+            self.values.integer(row[1], ("written_files", "bytes", path)),
+        )
 
     def written_files(self) -> dict[str, tuple[str, int, str | None]]:
         """Every file a run of this folder wrote: path -> (sha256, bytes, the name of the recipe
@@ -586,8 +605,16 @@ class StateStore:
             "SELECT w.path, w.sha256, w.bytes, r.recipe_name FROM written_files w"
             " LEFT JOIN jobs j ON j.key = w.job_key LEFT JOIN runs r ON r.run_id = j.run_id",
             (),
-        ).fetchall()
-        return {str(path): (str(sha), int(size), recipe) for path, sha, size, recipe in rows}
+        )
+        values, table = self.values, "written_files"
+        return {
+            values.output_path(path, (table, "path", None)): (
+                values.sha256(sha, (table, "sha256", path)),
+                values.integer(size, (table, "bytes", path)),
+                values.optional_text(recipe, ("runs", "recipe_name", None)),
+            )
+            for path, sha, size, recipe in rows
+        }
 
     @_room_retry
     def forget_written(self, paths: Sequence[str]) -> None:
@@ -631,15 +658,15 @@ class StateStore:
             " WHERE r.seq = (SELECT MAX(seq) FROM runs) AND j.status = 'failed'"
             " ORDER BY CAST(e.key AS INTEGER)",
             (),
-        ).fetchall()
-        return tuple(str(row[0]) for row in rows)
+        )
+        return tuple(self.values.text(row[0], ("jobs", "key", None)) for row in rows)
 
     def snapshot(self) -> RunSnapshot:
         """The latest run, its jobs in plan order."""
         with self._lock:
             try:
                 return snapshot_of(self._conn, self.output_dir)
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 raise _io_error(self.path, exc) from None
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -659,7 +686,7 @@ class StateStore:
                     conn.rollback()
                     raise
                 cur.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except SQLITE_ERRORS as exc:
                 if conn.in_transaction:
                     conn.rollback()
                 raise _io_error(self.path, exc) from None
@@ -667,11 +694,12 @@ class StateStore:
                 if durable:
                     conn.execute("PRAGMA synchronous = NORMAL")
 
-    def _read(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        """The rows, all fetched here: SQLite finds a damaged value while fetching it."""
         with self._lock:
             try:
-                return self._conn.execute(sql, params)
-            except sqlite3.Error as exc:
+                return self._conn.execute(sql, params).fetchall()
+            except SQLITE_ERRORS as exc:
                 raise _io_error(self.path, exc) from None
 
     def _update_job(self, sql: str, params: tuple[Any, ...]) -> None:
@@ -685,12 +713,12 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection to an existing state of a version this backdrop reads."""
     try:
         conn = connect_read_only(path)
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         raise _open_error(path, exc) from None
     try:
         conn.execute("PRAGMA busy_timeout = 10000")
         check_version(conn, path, create=False)
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         conn.close()
         raise _open_error(path, exc) from None
     except StateError:

@@ -16,6 +16,7 @@ from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from runner.diagnostics import StateError
 from runner.execute.state_schema import FRESH_START
+from runner.execute.state_values import DAMAGED_HINT
 from runner.fileio import DiskFullError, disk_full, folder_error
 
 P = ParamSpec("P")
@@ -27,11 +28,17 @@ class HasReserve(Protocol):
     def release_reserve(self) -> bool: ...
 
 
+# What reading the state may raise: SQLite's errors, and UnicodeDecodeError when SQLite's own
+# message quotes a schema damaged into bytes that are not UTF-8 (Python cannot decode it).
+SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+SqliteError = sqlite3.Error | UnicodeDecodeError
+
 # SQLite's primary result codes for a disk that cannot take the write (not a damaged file).
 _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 8, 10, 13, 14
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26  # the file's content, not the disk
 
 
-def _disk_error(path: Path, exc: sqlite3.Error) -> StateError | None:
+def _disk_error(path: Path, exc: SqliteError) -> StateError | None:
     """A full, read-only or unwritable disk, said as such (never "damaged": that hint would
     have the user discard the record of paid work)."""
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
@@ -49,7 +56,27 @@ def _disk_error(path: Path, exc: sqlite3.Error) -> StateError | None:
     return None
 
 
-def open_error(path: Path, exc: sqlite3.Error) -> StateError:
+def _damage(path: Path, exc: SqliteError) -> StateError | None:
+    """A state file whose content is wrong (not a full disk or a lock): said as damaged."""
+    text = str(exc)
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if isinstance(exc, UnicodeDecodeError):
+        reason = "its schema (the tables' definitions) is not UTF-8 text"
+    elif "Could not decode to UTF-8" in text:
+        reason = "a stored text is not UTF-8"  # the message quotes the bytes: not repeated
+    elif "malformed JSON" in text:
+        reason = "a stored list is not valid JSON"
+    elif code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text:
+        reason = text
+    else:
+        return None
+    return StateError(f"the state is damaged: {reason} (in {path})", DAMAGED_HINT)
+
+
+def open_error(path: Path, exc: SqliteError) -> StateError:
+    damage = _damage(path, exc)
+    if damage is not None:
+        return damage
     text = str(exc)
     if "locked" in text or "busy" in text:
         return StateError(
@@ -62,7 +89,10 @@ def open_error(path: Path, exc: sqlite3.Error) -> StateError:
     return StateError(f"the state file {path} is damaged or unreadable ({text})", FRESH_START)
 
 
-def io_error(path: Path, exc: sqlite3.Error) -> StateError:
+def io_error(path: Path, exc: SqliteError) -> StateError:
+    damage = _damage(path, exc)
+    if damage is not None:
+        return damage
     disk = _disk_error(path, exc)
     if disk is not None:
         return disk

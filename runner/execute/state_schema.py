@@ -6,19 +6,20 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 from urllib.parse import quote
 
 from runner.diagnostics import NoRunError, StateError
 from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
 from runner.execute.state_spend import generation_records
+from runner.execute.state_values import DAMAGED_HINT, StateValues
 from runner.recipe.model import DEFAULT_PRICES, PriceTable
 
 SCHEMA_VERSION = 1
-FRESH_START = "move the .backdrop folder out of the output folder to start afresh"
+FRESH_START = DAMAGED_HINT  # never "delete it": .backdrop records what was paid for
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -132,7 +133,8 @@ def check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None
         conn.execute("COMMIT")
         return
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    version = int(row[0]) if row and str(row[0]).isdigit() else None
+    text = str(row[0]) if row else ""
+    version = int(text) if text.isdigit() and len(text) < 10 else None
     if version is None:
         raise StateError(f"{path} has no schema version; it was not written by backdrop")
     if version > SCHEMA_VERSION:
@@ -252,6 +254,9 @@ def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     A WAL state is read through its -shm file, created on first read; on a read-only disk
     (an archived campaign) it cannot be, and the file cannot change either: read it as immutable.
     """
+    from runner.execute.state_folder import check_state_folder
+
+    check_state_folder(path.parent.parent)  # <output_dir>/.backdrop/state.db
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     shm, wal = path.with_name(path.name + "-shm"), path.with_name(path.name + "-wal")
     # Not with a -wal file: it may hold paid records that "immutable" would silently skip.
@@ -260,7 +265,7 @@ def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, timeout=timeout)
 
 
-def paid_prompt_objects(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def paid_prompt_objects(conn: sqlite3.Connection, values: StateValues) -> list[dict[str, Any]]:
     """The promptObject of every generation charged for, or maybe charged (sent, unanswered);
     from the jobs' latest results when the state predates the generations table (read-only
     callers cannot create it)."""
@@ -275,7 +280,8 @@ def paid_prompt_objects(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             " UNION ALL SELECT j.prompt_object FROM sent_requests s"
             " JOIN jobs j ON j.key = s.job_key"
         )
-    return [json.loads(row[0]) for row in conn.execute(query)]
+    where = ("generations", "prompt_object", None)
+    return [values.prompt_object(row[0], where) for row in conn.execute(query)]
 
 
 def ensure_later_tables(conn: sqlite3.Connection) -> None:
@@ -304,6 +310,7 @@ def ensure_later_tables(conn: sqlite3.Connection) -> None:
 
 
 def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
+    values = StateValues(output_dir / ".backdrop" / "state.db")
     # A state no newer backdrop has opened yet (read-only here) has no prices column.
     prices = "prices" if has_prices_column(conn) else "NULL"
     run = conn.execute(
@@ -313,7 +320,9 @@ def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
     ).fetchone()
     if run is None:
         raise no_run(output_dir)
-    run_id = str(run[1])
+    at = _row("runs", run[0])
+    run_id = values.text(run[1], at("run_id"))
+    job_keys = values.text_list(run[11], at("job_keys"))  # checked before SQL reads it
     columns = ", ".join(f"j.{c.strip()}" for c in JOB_COLUMNS.split(","))
     # A state no newer backdrop has opened yet (read-only here) has no take column: all take 1.
     columns += ", j.take" if has_take_column(conn) else ", 1"
@@ -327,70 +336,102 @@ def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
         " FROM json_each(?) e JOIN files f ON f.job_key = e.value ORDER BY f.job_key, f.idx",
         (run[11],),
     ).fetchall()
-    files: dict[str, list[FileRecord]] = {}
-    for f in file_rows:
-        files.setdefault(f[0], []).append(file_record(f))
-    jobs = tuple(job_record(row, files.get(row[0], [])) for row in job_rows)
+    del job_keys
+    files = files_by_job(file_rows, values)
+    jobs = tuple(job_record(row, files.get(row[0], []), values) for row in job_rows)
     return RunSnapshot(
-        recipe_name=run[2],
-        recipe_path=run[3],
+        recipe_name=values.text(run[2], at("recipe_name")),
+        recipe_path=values.text(run[3], at("recipe_path")),
         run_id=run_id,
-        started_at=run[4],
-        finished_at=run[5],
-        tool_version=run[6],
-        axes=tuple(json.loads(run[7])),
-        report_rows=run[8],
-        report_columns=run[9],
-        estimated_cost_usd=round(float(run[10]), 4),  # a sum of floats: whole cents and less
+        started_at=values.text(run[4], at("started_at")),
+        finished_at=values.optional_text(run[5], at("finished_at")),
+        tool_version=values.text(run[6], at("tool_version")),
+        axes=tuple(values.text_list(run[7], at("axes"))),
+        report_rows=values.optional_text(run[8], at("report_rows")),
+        report_columns=values.optional_text(run[9], at("report_columns")),
+        # a sum of floats: whole cents and less
+        estimated_cost_usd=round(values.number(run[10], at("estimated_cost_usd")), 4),
         jobs=jobs,
-        generations=generation_records(conn),
+        generations=generation_records(conn, values),
         prices=prices_of(run[12]),
     )
 
 
-def job_record(row: Sequence[Any], files: list[FileRecord]) -> JobRecord:
+def _row(table: str, row: object) -> Callable[[str], tuple[str, str, object]]:
+    """Names a stored value for StateValues: (table, column, the row's key)."""
+    return lambda column: (table, column, row)
+
+
+ImageKind = Literal["file", "url", "asset"]
+JOB_KINDS = ("file", "url", "asset")
+STORED_STATUSES = ("pending", "generated", "done", "failed")
+
+
+def job_record(row: Sequence[Any], files: list[FileRecord], values: StateValues) -> JobRecord:
     # skipped_in: which run last found the job intact, kept by older versions; a report describes
     # the folder, not what a run did, so a job done earlier is done.
     (key, idx, label, vars_, kind, ref, image_path, prompt_object, outputs, status, attempts,
      error, uuid, _result_keys, _temporary_url, duration_s, _skipped_in, *rest) = row  # fmt: skip
+    key = values.text(key, ("jobs", "key", None))
+    at = _row("jobs", key)
+    status = values.choice(status, STORED_STATUSES, at("status"))
     return JobRecord(
         key=key,
-        index=int(idx),
-        label=label,
-        vars=json.loads(vars_),
-        image_kind=kind,
-        image_ref=ref,
-        image_path=image_path,
-        prompt_object=json.loads(prompt_object),
-        outputs=tuple(json.loads(outputs)),
+        index=values.integer(idx, at("idx")),
+        label=values.text(label, at("label")),
+        vars=values.json(vars_, dict, at("vars")),
+        image_kind=cast(ImageKind, values.choice(kind, JOB_KINDS, at("image_kind"))),
+        image_ref=values.text(ref, at("image_ref")),
+        image_path=values.optional_text(image_path, at("image_path")),
+        prompt_object=values.prompt_object(prompt_object, at("prompt_object")),
+        outputs=tuple(values.output_paths(outputs, at("outputs"))),
         status=cast(JobStatus, status),
-        attempts=int(attempts),
-        error=error,
-        record_uuid=uuid,
+        attempts=values.integer(attempts, at("attempts")),
+        error=values.optional_text(error, at("error")),
+        record_uuid=values.optional_text(uuid, at("record_uuid")),
         files=tuple(files),
-        duration_s=duration_s,
-        take=int(rest[0]) if rest else 1,
+        duration_s=values.optional_number(duration_s, at("duration_s")),
+        take=values.integer(rest[0], at("take"), 1) if rest else 1,
     )
 
 
-def job_state_of(row: Sequence[Any], files: list[FileRecord]) -> JobState:
+def job_state_of(row: Sequence[Any], files: list[FileRecord], values: StateValues) -> JobState:
     key, status, attempts, uuid, result_keys, temporary_url, error = row
+    key = values.text(key, ("jobs", "key", None))
+    at = _row("jobs", key)
     return JobState(
         key=key,
-        status=cast(JobStatus, status),
-        attempts=int(attempts),
-        record_uuid=uuid,
-        result_keys=tuple(json.loads(result_keys)) if result_keys else (),
-        temporary_url=temporary_url,
+        status=cast(JobStatus, values.choice(status, STORED_STATUSES, at("status"))),
+        attempts=values.integer(attempts, at("attempts")),
+        record_uuid=values.optional_text(uuid, at("record_uuid")),
+        result_keys=(
+            tuple(values.text_list(result_keys, at("result_keys"))) if result_keys else ()
+        ),
+        temporary_url=values.optional_text(temporary_url, at("temporary_url")),
         files=tuple(files),
-        error=error,
+        error=values.optional_text(error, at("error")),
     )
 
 
-def file_record(row: Sequence[Any]) -> FileRecord:
+def file_record(row: Sequence[Any], values: StateValues) -> FileRecord:
+    """A `files` row (job_key, idx, path, sha256, width, height, bytes), checked."""
+    at = _row("files", row[0])
     return FileRecord(
-        path=row[2], sha256=row[3], width=int(row[4]), height=int(row[5]), bytes=int(row[6])
+        path=values.output_path(row[2], at("path")),
+        sha256=values.sha256(row[3], at("sha256")),
+        width=values.integer(row[4], at("width")),
+        height=values.integer(row[5], at("height")),
+        bytes=values.integer(row[6], at("bytes")),
     )
+
+
+def files_by_job(rows: Sequence[Sequence[Any]], values: StateValues) -> dict[str, list[FileRecord]]:
+    """`files` rows by job key, in the order read."""
+    files: dict[str, list[FileRecord]] = {}
+    for row in rows:
+        key = values.text(row[0], ("files", "job_key", None))
+        files.setdefault(key, []).append(file_record(row, values))
+    return files
 
 
 def no_run(output_dir: Path) -> NoRunError:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.execute.records import MAYBE_PREFIX, GenerationRecord
+from runner.execute.state_values import StateValues
 
 
 def move_unanswered(cur: sqlite3.Cursor, key: str) -> str | None:
@@ -37,7 +38,9 @@ def move_unanswered(cur: sqlite3.Cursor, key: str) -> str | None:
     return str(row[0])
 
 
-def generation_records(conn: sqlite3.Connection) -> tuple[GenerationRecord, ...]:
+def generation_records(
+    conn: sqlite3.Connection, values: StateValues
+) -> tuple[GenerationRecord, ...]:
     """Every generation the state records, charged or maybe charged, sent and not yet answered
     ones too; in run order, then by id (backdrop.lock's order: rebuilt, it is the same bytes)."""
     tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
@@ -55,7 +58,7 @@ def generation_records(conn: sqlite3.Connection) -> tuple[GenerationRecord, ...]
             f"SELECT '{MAYBE_PREFIX}' || s.job_key || ':' || s.sent_at, s.job_key, s.run_id,"
             " j.prompt_object FROM sent_requests s JOIN jobs j ON j.key = s.job_key"
         ).fetchall()
-    records = {record.id: record for record in _records(rows)}
+    records = {record.id: record for record in _records(rows, values, "generations")}
     return tuple(sorted(records.values(), key=lambda r: (r.run or "", r.id)))
 
 
@@ -71,7 +74,7 @@ class StateSpend:
     recipes: frozenset[str]  # the names of the recipes its runs ran
 
 
-def read_state_spend(conn: sqlite3.Connection) -> StateSpend:
+def read_state_spend(conn: sqlite3.Connection, values: StateValues) -> StateSpend:
     rows = conn.execute(
         "SELECT 'job:' || key, key, run_id, prompt_object FROM jobs"
         " WHERE status = 'done' OR (result_keys IS NOT NULL AND result_keys != '[]')"
@@ -79,10 +82,10 @@ def read_state_spend(conn: sqlite3.Connection) -> StateSpend:
     failed = conn.execute("SELECT key FROM jobs WHERE status = 'failed'").fetchall()
     recipes = conn.execute("SELECT DISTINCT recipe_name FROM runs").fetchall()
     return StateSpend(
-        generation_records(conn),
-        tuple(_records(rows)),
-        frozenset(str(row[0]) for row in failed),
-        frozenset(str(row[0]) for row in recipes),
+        generation_records(conn, values),
+        tuple(_records(rows, values, "jobs")),
+        frozenset(values.text(row[0], ("jobs", "key", None)) for row in failed),
+        frozenset(values.text(row[0], ("runs", "recipe_name", None)) for row in recipes),
     )
 
 
@@ -103,18 +106,22 @@ def take_in(cur: sqlite3.Cursor, records: Iterable[GenerationRecord]) -> None:
     )
 
 
-def _records(rows: Iterable[Any]) -> Iterator[GenerationRecord]:
-    """Rows (id, job, run, promptObject JSON) as records; a row that cannot say what it cost
-    (a damaged or hand-made promptObject) is left out."""
+def _records(rows: Iterable[Any], values: StateValues, table: str) -> Iterator[GenerationRecord]:
+    """Rows (id, job, run, promptObject JSON) as records, each value checked: backdrop records
+    every generation with its n, quality and size, so a row without them is a damaged state
+    (StateError), not a generation left out of the budget."""
     for uuid, job, run, prompt_object in rows:
-        try:
-            asked = json.loads(prompt_object)
-            images, quality, size = asked["n"], asked["quality"], asked["size"]
-        except (TypeError, ValueError, KeyError):
-            continue
-        if not (isinstance(images, int) and not isinstance(images, bool) and images > 0):
-            continue
-        if not (isinstance(quality, str) and isinstance(size, str)):
-            continue
-        yield GenerationRecord(str(uuid), str(job), None if run is None else str(run), images,
-                               quality, size)  # fmt: skip
+        job = values.text(job, (table, "job_key" if table == "generations" else "key", None))
+        at = (table, "prompt_object", job)
+        asked = values.prompt_object(prompt_object, at)
+        images, quality, size = asked.get("n"), asked.get("quality"), asked.get("size")
+        if images is None or quality is None or size is None:
+            values.damaged(at, "has no n, quality or size")
+        yield GenerationRecord(
+            values.text(uuid, (table, "record_uuid", job)),
+            job,
+            values.optional_text(run, (table, "run_id", job)),
+            images,
+            quality,
+            size,
+        )

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from runner.fileio import TEMP_NAME_EXTRA, is_within
+from runner.fileio import MAX_NAME_BYTES, TEMP_NAME_EXTRA, is_within
 
 # Files and folders the run and report stages write at the root of the output folder.
 RESERVED_FILES = ("report.html", "results.json", "results.csv", "junit.xml", "backdrop.lock")
@@ -20,7 +20,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # "mugexe.png"): bidi controls, zero-width space, line separators, BOM. ZWJ and ZWNJ stay:
 # emoji and Persian or Indic words need them.
 _INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff]")
-MAX_NAME_BYTES = 255  # a file or folder name, in UTF-8, on common file systems
 # The run writes each file first under a longer temporary name (runner/fileio.py).
 MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - TEMP_NAME_EXTRA
 # Names Windows keeps for devices, with or without an extension ("con.png" too); Microsoft's

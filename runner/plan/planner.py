@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner.diagnostics import Diagnostic, RecipeError, UsageError, display_path
+from runner.fileio import MAX_NAME_BYTES
 from runner.plan.axes import load_axes
 from runner.plan.images import ImageResolver
 from runner.plan.jobs import OUTPUT_NODE, JobBuilder
 from runner.plan.matrix import check_exclude, expand_matrix, matrix_size
-from runner.plan.outputs import MAX_NAME_BYTES, sources_inside
+from runner.plan.outputs import sources_inside
 from runner.plan.plan_model import Job, Plan
 from runner.plan.problems import ProblemLog
 from runner.recipe.files import data_roots, path_text_problem

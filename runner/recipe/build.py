@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import Diagnostic, RecipeError, display_path, suggestion_suffix
+from runner.recipe.files import data_roots
 from runner.recipe.include_keys import check_include_keys
 from runner.recipe.loader import MAX_RECIPE_BYTES, LoadedDocument, load_yaml_file
 from runner.recipe.model import (
@@ -32,8 +33,21 @@ from runner.recipe.template_names import check_template_names
 _MATRIX_KEYWORDS = ("include", "exclude")
 
 
-def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
-    """Read a recipe file into a Recipe; every problem found is raised in one RecipeError."""
+# The recipe named on the command line belongs to the project holding that name: a link from
+# there to a file elsewhere (committed in a pull request) is not read, unless allowed.
+OUTSIDE_RECIPE_HINT = (
+    "copy the recipe into the project, or allow the folder it is in with --allow-outside FOLDER"
+)
+
+
+def load_recipe(
+    path: Path, *, display: str | None = None, allow_outside: Sequence[Path] = ()
+) -> Recipe:
+    """Read a recipe file into a Recipe; every problem found is raised in one RecipeError.
+
+    The file must lie, links followed, inside the project of the folder it is named in (its
+    git repository, else that folder) or an `allow_outside` folder (files.data_roots).
+    """
     shown = display if display is not None else display_path(path)
     if path.is_dir():
         raise RecipeError(
@@ -50,6 +64,7 @@ def load_recipe(path: Path, *, display: str | None = None) -> Recipe:
         shown,
         max_bytes=MAX_RECIPE_BYTES,
         too_large_hint="a recipe is a short text file; put long lists in a CSV or YAML axis file",
+        confined=(data_roots(path.absolute().parent, allow_outside), OUTSIDE_RECIPE_HINT),
     )
     pasted = check_pasted_text(doc)
     warnings = tuple(d for d in pasted if d.severity == "warning")

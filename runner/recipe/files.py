@@ -4,9 +4,11 @@ larger than a cap, or outside the recipe's project."""
 from __future__ import annotations
 
 import os
-import stat
+import re
 from collections.abc import Iterable
 from pathlib import Path
+
+from runner.fileio import MAX_NAME_BYTES, NotAFile, open_regular
 
 ALLOW_OUTSIDE_HINT = (
     "keep data and images inside the recipe's folder or its git repository, or allow a "
@@ -47,20 +49,47 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def path_text_problem(text: str) -> str | None:
     """Why a path written in a recipe can never name a file (a control character), or None."""
-    for char in text:
-        if char == "\0":
-            return "the path contains a NUL character (\\0)"
-        if ord(char) < 32 or ord(char) == 127:
-            return f"the path contains a control character (U+{ord(char):04X})"
+    found = _CONTROL.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    if char == "\0":
+        return "the path contains a NUL character (\\0)"
+    return f"the path contains a control character (U+{ord(char):04X})"
+
+
+def stored_path_problem(text: str, reserved: str = ".backdrop") -> str | None:
+    """Why `text`, a path relative to an output folder as a lock or the state records it,
+    cannot be one backdrop wrote there (those files come from many hands), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the path holds an invalid character (a lone surrogate)"
+    problem = path_text_problem(text)
+    if problem is not None or not text:
+        return problem or "the path is empty"
+    parts = text.split("/")  # as PurePosixPath would, without its cost (a lock lists 100,000)
+    if "\\" in text or any(part in ("", ".", "..") for part in parts):
+        return f"the path {text} is not a plain path inside the folder"
+    if parts[0] == reserved:
+        return f"the path {text} is inside backdrop's own {reserved} folder"
+    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts):
+        return f"a name in the path is longer than {MAX_NAME_BYTES} bytes, which no disk takes"
     return None
 
 
-def confine(path: Path, roots: Iterable[Path]) -> Path:
+def confine(path: Path, roots: Iterable[Path], *, linked: str | None = None) -> Path:
     """`path` with every symlink followed, when that lies inside one of `roots`.
 
     Raises FileProblem (kind "outside") otherwise, and for names no file can have.
+    `linked`: the hint when only a link leads out (for files that belong in the project,
+    such as the recipe itself or review.yaml); the message then says so, and that the file
+    was not read: what lies outside is never quoted.
     """
     problem = path_text_problem(str(path))
     if problem is not None:
@@ -71,6 +100,12 @@ def confine(path: Path, roots: Iterable[Path]) -> Path:
         if real == root or real.is_relative_to(root):
             return real
         shown.append(str(root))
+    if linked is not None:
+        raise FileProblem(
+            f"is a link to a file outside the project ({', '.join(shown)}), so it is not read",
+            linked,
+            kind="outside",
+        )
     raise FileProblem(
         f"is outside the recipe's project folder ({', '.join(shown)})",
         ALLOW_OUTSIDE_HINT,
@@ -78,25 +113,38 @@ def confine(path: Path, roots: Iterable[Path]) -> Path:
     )
 
 
+def read_project_file(
+    path: Path,
+    roots: Iterable[Path],
+    max_bytes: int,
+    *,
+    linked: str,
+    too_large_hint: str | None = None,
+) -> bytes:
+    """A file Backdrop reads from a repository (the recipe, review.yaml, backdrop.lock): refused
+    unread when a link leads out of `roots`, or when it is no regular file or is too large."""
+    return read_bounded(confine(path, roots, linked=linked), max_bytes, too_large_hint)
+
+
 def read_bounded(path: Path, max_bytes: int, too_large_hint: str | None = None) -> bytes:
     """A regular file's bytes, refused before reading when it is larger than `max_bytes`.
 
     Checking the size first keeps a huge file (or /dev/zero, a pipe) from filling the memory
-    or blocking forever. Raises FileProblem.
+    or blocking forever (fileio.open_regular never opens a pipe). Raises FileProblem.
     """
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise FileProblem("is a folder, not a file", kind="folder")
-        if not stat.S_ISREG(info.st_mode):
-            raise FileProblem(
-                "is not a regular file (it is a device, a pipe or a socket)",
-                "give the path of an ordinary file",
-            )
-        if info.st_size > max_bytes:
-            raise FileProblem(_too_large(info.st_size, max_bytes), too_large_hint, kind="large")
-        with path.open("rb") as handle:
+        handle, info = open_regular(path, follow_links=True)
+        with handle:
+            if info.st_size > max_bytes:
+                raise FileProblem(_too_large(info.st_size, max_bytes), too_large_hint, kind="large")
             data = handle.read(max_bytes + 1)
+    except NotAFile as exc:
+        if exc.kind == "a folder":
+            raise FileProblem("is a folder, not a file", kind="folder") from None
+        raise FileProblem(
+            "is not a regular file (it is a device, a pipe or a socket)",
+            "give the path of an ordinary file",
+        ) from None
     except FileNotFoundError:
         hint = "check the path and the spelling"
         raise FileProblem("does not exist", hint, kind="missing") from None

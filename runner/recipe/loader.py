@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from runner.diagnostics import Diagnostic, RecipeError
-from runner.recipe.files import FileProblem, read_bounded
+from runner.diagnostics import Diagnostic, RecipeError, source_lines
+from runner.recipe.files import FileProblem, read_bounded, read_project_file
 from runner.recipe.model import NodePath, SourceMap
 from runner.recipe.yaml_errors import (
     TEMPLATE_HINT,
@@ -87,17 +88,41 @@ def load_yaml_file(
     *,
     max_bytes: int = MAX_RECIPE_BYTES,
     too_large_hint: str | None = None,
+    confined: tuple[Sequence[Path], str] | None = None,
 ) -> LoadedDocument:
-    """Read and load a YAML file; any problem (unreadable, not UTF-8, bad YAML) is a RecipeError."""
+    """Read and load a YAML file; any problem (unreadable, not UTF-8, bad YAML) is a RecipeError.
+
+    confined: (the project folders, the hint when a link leads out of them): such a file is
+    refused unread (read_project_file), so that no error ever quotes what lies outside.
+    """
     shown = display if display is not None else str(path)
+    raw = read_yaml_bytes(path, shown, max_bytes, too_large_hint, confined)
+    return load_yaml(decode_yaml(raw, shown), shown)
+
+
+def read_yaml_bytes(
+    path: Path,
+    shown: str,
+    max_bytes: int,
+    too_large_hint: str | None = None,
+    confined: tuple[Sequence[Path], str] | None = None,
+) -> bytes:
+    """The bytes of a YAML file (see load_yaml_file); a file that cannot be read is a
+    RecipeError."""
     try:
-        raw = read_bounded(path, max_bytes, too_large_hint)
+        if confined is None:
+            raw = read_bounded(path, max_bytes, too_large_hint)
+        else:
+            roots, linked = confined
+            raw = read_project_file(
+                path, roots, max_bytes, linked=linked, too_large_hint=too_large_hint
+            )
     except FileProblem as problem:
         message = {"missing": "file not found", "folder": "this is a folder, not a file"}.get(
             problem.kind, f"the file {problem.message}"
         )
         raise file_error(shown, message, problem.hint) from None
-    return load_yaml(decode_yaml(raw, shown), shown)
+    return raw
 
 
 def decode_yaml(raw: bytes, shown: str) -> str:
@@ -263,7 +288,7 @@ class _Builder:
     def __init__(self, file: str, text: str) -> None:
         self.file = file
         self.text = text
-        self.lines = text.splitlines()
+        self.lines = source_lines(text)
         self.values: dict[NodePath, tuple[int, int, int, int]] = {}
         self.keys: dict[NodePath, tuple[int, int, int, int]] = {}
         self.diagnostics: list[Diagnostic] = []

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from runner.diagnostics import Diagnostic, Span
+from runner.diagnostics import Diagnostic, Span, source_lines
 
 # A path inside a YAML document: keys and list indexes from the root.
 NodePath = tuple[str | int, ...]
@@ -51,9 +51,13 @@ class SourceMap:
                 return None
             probe = probe[:-1]
 
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return source_lines(self.text)
+
     def _to_span(self, mark: tuple[int, int, int, int]) -> Span:
         line, col, end_line, end_col = mark
-        lines = self.text.splitlines() or [""]
+        lines = self.lines
         text = lines[line] if line < len(lines) else ""
         if end_line != line:
             end_col = len(text)

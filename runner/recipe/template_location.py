@@ -30,7 +30,7 @@ def _line_span(source: SourceMap, node: NodePath, template_line: int) -> Span | 
     if mark is None or (template_line <= 1 and not _is_block(source, mark)):
         return source.span(node)
     line, _, end_line, _ = mark
-    lines = source.text.splitlines()
+    lines = source.lines
     target = line + template_line if _is_block(source, mark) else line + template_line - 1
     if target >= len(lines) or target > end_line:
         return source.span(node)
@@ -41,5 +41,5 @@ def _line_span(source: SourceMap, node: NodePath, template_line: int) -> Span | 
 
 def _is_block(source: SourceMap, mark: tuple[int, int, int, int]) -> bool:
     line, col, _, _ = mark
-    lines = source.text.splitlines()
+    lines = source.lines
     return line < len(lines) and lines[line][col : col + 1] in ("|", ">")

@@ -7,7 +7,7 @@ import re
 import yaml
 
 from runner.apikey import redact
-from runner.diagnostics import Diagnostic, RecipeError, Span
+from runner.diagnostics import Diagnostic, RecipeError, Span, source_lines
 from runner.pastedtext import ODD_SPACES, char_name
 
 TAB_HINT = "YAML does not allow tabs for indentation; use spaces"
@@ -63,7 +63,7 @@ def file_error(file: str, message: str, hint: str | None) -> RecipeError:
 
 def span_at(file: str, text: str, line: int, col: int, end_col: int | None) -> Span:
     """A Span from 0-based positions; without an end, it covers one character."""
-    lines = text.splitlines() or [""]
+    lines = source_lines(text)
     source = redact(lines[line]) if line < len(lines) else ""
     end = end_col if end_col is not None and end_col > col else col + 1
     return Span(file, line + 1, col + 1, end + 1, source)

@@ -19,25 +19,27 @@ re-run leaves the lock as it was.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable
+import stat
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-from runner.api.limits import N_RANGE, QUALITIES, SIZES
-from runner.diagnostics import BackdropError
+from runner.diagnostics import BackdropError, display_path
 from runner.execute.folder_guard import STATE_DIR
-from runner.execute.records import MAYBE_PREFIX, GenerationRecord, RunSnapshot
-from runner.plan.fingerprints import FIELDS, request_fingerprints
+from runner.execute.records import GenerationRecord, RunSnapshot
+from runner.execute.result_files import MAX_DOWNLOAD_BYTES
+from runner.fileio import NotAFile, open_regular, sha256_stream
+from runner.plan.fingerprints import request_fingerprints
+from runner.recipe.files import FileProblem, confine, data_roots
 
 LOCK_NAME = "backdrop.lock"
 LOCK_FORMAT = 2
 READABLE_FORMATS = frozenset({1, LOCK_FORMAT})  # 1: without the request fingerprints
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
+MAX_OUTPUT_BYTES = MAX_DOWNLOAD_BYTES  # no image backdrop writes is larger
 REPORT_FILES = frozenset({"report.html", "results.json", "results.csv", "junit.xml", LOCK_NAME})
 
 
@@ -139,9 +141,12 @@ def _render_entry(entry: LockEntry, text: Callable[[str], str]) -> str:
 
 
 def read_lock(output_dir: Path) -> Lock:
+    """output_dir's lock, every value checked (lock_file.py): ManifestError when there is none,
+    LockFileError (one of them, with positions) when it cannot be used."""
+    from runner.report.lock_file import read_lock_file
+
     path = output_dir / LOCK_NAME
-    rebuild = f"Rebuild it with `backdrop report {output_dir}`."
-    if not path.is_file():
+    if not os.path.lexists(path):
         shards = sorted(output_dir.glob(f"shard-*/{LOCK_NAME}"))
         if shards:  # a sharded run's folder: each shard has its own lock
             raise ManifestError(
@@ -158,81 +163,28 @@ def read_lock(output_dir: Path) -> Lock:
             f"no {LOCK_NAME} in {output_dir}",
             hint=f"Run the recipe first, or write the reports with `backdrop report {output_dir}`.",
         )
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ManifestError(f"{path} cannot be read: {error}", hint=rebuild) from None
-    if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
-        raise ManifestError(f"{path} is not a backdrop.lock this version understands", hint=rebuild)
-    outputs = data.get("outputs")
-    entries: list[LockEntry] = []
-    for number, item in enumerate(outputs if isinstance(outputs, list) else [None]):
-        fields = [item.get(k) for k in ("path", "job", "sha256")] if isinstance(item, dict) else []
-        texts = [f for f in fields if isinstance(f, str) and f]
-        if len(texts) != 3:
-            raise ManifestError(f"{path}: output {number + 1} is malformed", hint=rebuild)
-        if not _inside(texts[0]):
-            # A committed lock comes from many hands: it must not make verify read elsewhere.
-            raise ManifestError(
-                f"{path}: output {number + 1} ({texts[0]!r}) is outside the folder", hint=rebuild
-            )
-        assert isinstance(item, dict)  # texts has 3 items only from a dict
-        entries.append(LockEntry(texts[0], texts[1], texts[2], _request(item)))
-    return Lock(str(data.get("recipe", "")), tuple(entries), _generations(data.get("generations")))
-
-
-_MAX_ID = 200  # characters of an id, a job key or a run id: far more than any real one
-
-
-def _generations(items: object) -> tuple[GenerationRecord, ...]:
-    """The lock's spending record. An entry that cannot say what it cost is left out (the rest
-    of the lock still counts): the budget then counts that job from the outputs, once."""
-    found: dict[tuple[str, str], GenerationRecord] = {}
-    for item in items if isinstance(items, list) else ():
-        if not isinstance(item, dict):
-            continue
-        uuid, job, run = item.get("id"), item.get("job"), item.get("run")
-        images, quality, size = item.get("n"), item.get("quality"), item.get("size")
-        if not all(isinstance(v, str) and 0 < len(v) <= _MAX_ID for v in (uuid, job)):
-            continue
-        if run is not None and not (isinstance(run, str) and len(run) <= _MAX_ID):
-            continue
-        if isinstance(images, bool) or not isinstance(images, int):
-            continue
-        if not N_RANGE[0] <= images <= N_RANGE[1] or quality not in QUALITIES or size not in SIZES:
-            continue
-        assert isinstance(uuid, str) and isinstance(job, str)
-        if item.get("maybe") is True and not uuid.startswith(MAYBE_PREFIX):
-            uuid = MAYBE_PREFIX + uuid
-        record = GenerationRecord(uuid, job, run, images, str(quality), str(size))
-        found.setdefault((uuid, job), record)
-    return tuple(found.values())
-
-
-def _request(item: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
-    """The entry's request fingerprints (fields unknown to this version are left out)."""
-    request = item.get("request")
-    if not isinstance(request, dict):
-        return None
-    return tuple(
-        (name, value) for name in FIELDS if isinstance(value := request.get(name), str) and value
+    shown = display_path(path)
+    return read_lock_file(
+        path,
+        f"restore it from git (git checkout -- {shown}), or rebuild it where this folder's"
+        f" {STATE_DIR} state is, with `backdrop report {display_path(output_dir)}`",
     )
-
-
-def _inside(relative: str) -> bool:
-    pure = PurePosixPath(relative)
-    return not pure.is_absolute() and ".." not in pure.parts and "\\" not in relative
 
 
 def verify_outputs(output_dir: Path) -> VerifyResult:
     """Check every output in output_dir/backdrop.lock against the files on disk."""
     lock = read_lock(output_dir)
-    hashes = _hash_files(output_dir / entry.path for entry in lock.entries)
-    missing = [e.path for e, digest in zip(lock.entries, hashes, strict=True) if digest is None]
+    paths = [os.path.join(output_dir, entry.path) for entry in lock.entries]
+    hashes = FileHashes(data_roots(output_dir)).many(paths)
+    missing = [
+        e.path
+        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
+        if digest is None and not os.path.lexists(path)
+    ]
     changed = [
         e.path
-        for e, digest in zip(lock.entries, hashes, strict=True)
-        if digest is not None and digest != e.sha256
+        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
+        if digest != e.sha256 and os.path.lexists(path)
     ]
     stale = [path.as_posix() for path in find_stale(output_dir, lock)]
     return VerifyResult(tuple(missing), tuple(changed), tuple(stale))
@@ -247,7 +199,7 @@ def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
     folder, out/NAME/shard-K: its lock accounts for its images).
     """
     if isinstance(produced_by, Lock):
-        expected = {_normal(entry.path) for entry in produced_by.entries}
+        expected = {entry.path for entry in produced_by.entries}  # normal (lock_file.py)
     else:
         expected = {
             _normal(path)
@@ -273,18 +225,99 @@ def _normal(path: str) -> str:
     return PurePosixPath(os.path.normpath(path)).as_posix()
 
 
-def _hash_files(paths: Iterable[Path]) -> list[str | None]:
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-        return list(pool.map(sha256_of, paths))
+_THREADED_MEAN_BYTES = 256 * 1024
+
+
+class FileHashes:
+    """The sha256 of output files for one use, each file hashed once however many names lead
+    to it (links; a lock that names one file 1,000 times), and only when it lies inside
+    `roots` (links followed): a committed lock must not make backdrop read elsewhere.
+
+    Kept for one use only: a file may change between two commands, even within a second.
+    """
+
+    def __init__(self, roots: Sequence[Path]) -> None:
+        self.roots = roots
+        self._known: dict[tuple[int, int, int, int], str | None] = {}
+        self._identities: dict[str, tuple[int, int, int, int] | None] = {}
+        self._folders: dict[str, bool] = {}
+
+    def of(self, path: Path | str) -> str | None:
+        key = self.identity(path)
+        if key is None:
+            return None
+        if key not in self._known:
+            self._known[key] = sha256_of(Path(path))
+        return self._known[key]
+
+    def many(self, paths: Sequence[Path | str]) -> list[str | None]:
+        """Each path's sha256 (None: missing, outside, not a regular file, too large)."""
+        keys = [self.identity(path) for path in paths]
+        todo = {
+            key: path
+            for key, path in zip(keys, paths, strict=True)
+            if key is not None and key not in self._known
+        }
+        # Threads pay when hashing is the work (hashlib lets go of the GIL for big buffers); for
+        # small files, handing each to a thread costs more than hashing it (100,000 of 4 KB:
+        # twice the time).
+        if len(todo) > 1 and sum(key[2] for key in todo) > len(todo) * _THREADED_MEAN_BYTES:
+            with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+                digests = pool.map(sha256_of, map(Path, todo.values()))
+                self._known.update(zip(todo, digests, strict=True))
+        else:
+            self._known.update((key, sha256_of(Path(path))) for key, path in todo.items())
+        return [None if key is None else self._known[key] for key in keys]
+
+    def remember(self, identity: tuple[int, int, int, int], sha256: str) -> None:
+        """A hash found while reading the file for another reason (adopt.LockFiles)."""
+        self._known[identity] = sha256
+
+    def identity(self, path: Path | str) -> tuple[int, int, int, int] | None:
+        """What tells the file behind `path` apart; None when it is not one to read."""
+        name = os.fspath(path)
+        if name not in self._identities:
+            self._identities[name] = self._look(name)
+        return self._identities[name]
+
+    def _look(self, path: str) -> tuple[int, int, int, int] | None:
+        try:
+            info = os.lstat(path)  # first: most names a hostile lock lists do not exist
+            if stat.S_ISLNK(info.st_mode):
+                info = os.stat(path)
+                confine(Path(path), self.roots)  # where the link leads must be inside
+            elif not self._folder_inside(os.path.dirname(path)):
+                return None
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_OUTPUT_BYTES:
+                return None
+        except (FileProblem, OSError, ValueError):
+            return None
+        return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def _folder_inside(self, folder: str) -> bool:
+        """Whether `folder`, links followed, lies inside the roots: a file in it that is no link
+        lies where the folder does (one realpath per folder, not one per file of 100,000)."""
+        if folder not in self._folders:
+            try:
+                confine(Path(folder or "."), self.roots)
+                self._folders[folder] = True
+            except FileProblem:
+                self._folders[folder] = False
+        return self._folders[folder]
 
 
 def sha256_of(path: Path) -> str | None:
-    """The file's sha256, or None when it does not exist or cannot be read."""
-    digest = hashlib.sha256()
+    """The file's sha256; None when it does not exist or cannot be read, or is no regular file
+    (a pipe would block forever) or larger than any image backdrop writes. Links are followed:
+    FileHashes confines them first."""
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
+        handle, info = open_regular(path, follow_links=True)
+    except (OSError, ValueError, NotAFile):
         return None
-    return digest.hexdigest()
+    with handle:
+        if info.st_size > MAX_OUTPUT_BYTES:
+            return None
+        try:
+            return sha256_stream(handle)
+        except OSError:
+            return None

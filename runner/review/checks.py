@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from runner.diagnostics import Diagnostic, RecipeError, display_path
+from runner.diagnostics import Diagnostic, display_path
 from runner.execute.records import RunSnapshot
-from runner.recipe.loader import MAX_DATA_BYTES, load_yaml_file
 from runner.recipe.model import SourceMap
 from runner.review.decision_model import Review, review_key
-from runner.review.decisions import REVIEW_NAME
+from runner.review.decisions import REVIEW_NAME, review_source
 
 
 def job_variants(snapshot: RunSnapshot) -> dict[str, int]:
@@ -56,7 +55,7 @@ def decision_problems(
             )
     if not found:
         return []
-    source = _source(Path(output_dir) / REVIEW_NAME)
+    source = _source(Path(output_dir), [node[1] for node, _, _ in found])
     problems = [
         Diagnostic(
             message,
@@ -70,9 +69,7 @@ def decision_problems(
     return sorted(problems, key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
 
 
-def _source(path: Path) -> SourceMap | None:
-    """Where each value of review.yaml is, read again only when there is a problem to place."""
-    try:
-        return load_yaml_file(path, display_path(path), max_bytes=MAX_DATA_BYTES).source
-    except (RecipeError, OSError):
-        return None
+def _source(output_dir: Path, keys: list[str]) -> SourceMap | None:
+    """Where each value of review.yaml is, read again only when there is a problem to place
+    (as load_review reads it: confined, and a large file only the lines of these jobs)."""
+    return review_source(output_dir, keys)

@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+import stat
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
-from runner.diagnostics import Diagnostic, RecipeError, StateError, display_path
+from runner.diagnostics import MAX_SHOWN, Diagnostic, RecipeError, StateError, display_path
 from runner.exclusive import CannotLock, ExclusiveFile
+from runner.execute.state_folder import check_state_folder
 from runner.fileio import fsync_dir, write_atomic
-from runner.recipe.loader import MAX_DATA_BYTES, LoadedDocument, load_yaml_file
+from runner.recipe.files import data_roots
+from runner.recipe.loader import LoadedDocument, decode_yaml, load_yaml, read_yaml_bytes
+from runner.recipe.model import SourceMap
 from runner.recipe.schema_check import explain_schema_errors
 from runner.review.decision_model import (
     MAX_HISTORY,
@@ -35,8 +39,21 @@ from runner.review.decision_model import (
     Status,
 )
 from runner.review.render import REVIEW_FORMAT, render_review
+from runner.review.written import Written, read_written
 
 REVIEW_NAME = "review.yaml"
+# In any layout, the YAML loader reads review.yaml with every position: about 40,000 short
+# decisions, in a few seconds and a few hundred MB whatever the file holds (bench/README.md:
+# 8 MB of mistakes took 10 s and 800 MB).
+MAX_REVIEW_BYTES = 4 * 1024 * 1024
+# In the layout backdrop writes (written.py), a line at a time: 10,000 jobs at n = 10, each
+# with ten sha256 and two earlier decisions, are 10 MB, read in about a second; 16 MiB of the
+# densest entries (one mistake each) in under 5 s of CPU and 500 MB (bench/README.md).
+MAX_WRITTEN_REVIEW_BYTES = 16 * 1024 * 1024
+REVIEW_LINK_HINT = (
+    "replace the link with the file itself: review.yaml belongs in the output folder, beside "
+    "backdrop.lock"
+)
 GUARD_NAME = ".backdrop/review.lock"  # the review guard: one writer of review.yaml at a time
 GUARD_WAIT_S = 10.0  # a write holds the lock for milliseconds; waiting longer means a hang
 
@@ -49,30 +66,116 @@ class ReviewFileError(RecipeError):
 
 
 def load_review(output_dir: Path) -> Review:
-    """The decisions in output_dir/review.yaml; none when the file is missing or empty."""
+    """The decisions in output_dir/review.yaml; none when the file is missing or empty.
+
+    A pull request may commit the file: it is read only when it lies, links followed, inside
+    the output folder's project (files.data_roots), and only up to MAX_WRITTEN_REVIEW_BYTES in
+    the layout backdrop writes (written.py), MAX_REVIEW_BYTES in any other.
+    """
     path = Path(output_dir) / REVIEW_NAME
     try:
         info = path.stat()
     except FileNotFoundError:
         return Review()
     except OSError:
-        info = None  # let the loader word the problem
-    if info is not None and info.st_size == 0:
+        info = None  # let the reader word the problem
+    if info is not None and info.st_size == 0 and stat.S_ISREG(info.st_mode):
         return Review()
-    if info is not None and info.st_size <= MAX_DATA_BYTES:
-        known = _LAST_SEEN.get(path)
+    shown = display_path(path)
+    try:
+        raw = read_yaml_bytes(
+            path,
+            shown,
+            MAX_WRITTEN_REVIEW_BYTES,
+            "a review.yaml holds one short entry per job; this one is not a review file",
+            (data_roots(path.parent), REVIEW_LINK_HINT),
+        )
+        known = _LAST_SEEN.get(path, raw)
         if known is not None:
             return known
-    try:
-        doc = load_yaml_file(path, display_path(path), max_bytes=MAX_DATA_BYTES)
+        text = decode_yaml(raw, shown)
+        written = read_written(text)
+        if written is None:
+            if len(raw) > MAX_REVIEW_BYTES:
+                raise _too_large_by_hand(shown, len(raw))
+            data = _checked(load_yaml(text, shown))
+        else:
+            data = _checked_written(written, shown)
+    except ReviewFileError:
+        raise
     except RecipeError as error:
         raise ReviewFileError(error.diagnostics()) from None
-    problems = _problems(doc)
-    if problems:
-        raise ReviewFileError(problems)
-    review = _build(doc.data)
-    _LAST_SEEN.put(path, doc.source.text.encode("utf-8"), review)
+    review = _build(data)
+    _LAST_SEEN.put(path, raw, review)
     return review
+
+
+def review_source(output_dir: Path, keys: Iterable[str]) -> SourceMap | None:
+    """Where the entries of `keys` are in output_dir/review.yaml (read as load_review reads
+    it: a large file in the written layout only their lines); None when it cannot be read."""
+    path = Path(output_dir) / REVIEW_NAME
+    shown = display_path(path)
+    try:
+        raw = read_yaml_bytes(
+            path, shown, MAX_WRITTEN_REVIEW_BYTES, None, (data_roots(path.parent), "")
+        )
+        text = decode_yaml(raw, shown)
+        written = read_written(text)
+        if written is None:
+            return None if len(raw) > MAX_REVIEW_BYTES else load_yaml(text, shown).source
+        return load_yaml(_only(written, keys), shown).source
+    except RecipeError:
+        return None
+
+
+def _only(written: Written, keys: Iterable[str]) -> str:
+    """The text with only the header's and these entries' lines (the others blank), so that
+    a position in it is the same line and column as in the file."""
+    kept = set(written.header)
+    for key in keys:
+        for start, end in written.entries.get(key, ()):
+            kept.update(range(start, end))
+    return "\n".join(line if number in kept else "" for number, line in enumerate(written.lines))
+
+
+def _checked(doc: LoadedDocument) -> dict[str, Any]:
+    problems, unexamined = _problems(doc)
+    if problems or unexamined:
+        raise ReviewFileError(problems, unexamined=unexamined)
+    data: dict[str, Any] = doc.data
+    return data
+
+
+def _checked_written(written: Written, shown: str) -> dict[str, Any]:
+    """The document read in the written layout, when nothing in it is wrong; else the mistakes
+    of its first MAX_SHOWN wrong entries, worded and placed by the YAML path on a copy of the
+    text holding only their lines (and counted for the others)."""
+    data = written.data
+    jobs = data.get("jobs", {})
+    version = data.get("version")
+    refused = [
+        key for key, entry in jobs.items() if key in written.repeated or not _entry_fine(key, entry)
+    ]
+    if not refused and type(version) is int and version == REVIEW_FORMAT:
+        return data
+    problems, _ = _problems(load_yaml(_only(written, refused[:MAX_SHOWN]), shown))
+    raise ReviewFileError(problems, unexamined=max(len(refused) - MAX_SHOWN, 0))
+
+
+def _too_large_by_hand(shown: str, size: int) -> RecipeError:
+    megabytes = MAX_REVIEW_BYTES // 1024 // 1024
+    return RecipeError(
+        [
+            Diagnostic(
+                f"the file is {size / 1024 / 1024:,.1f} MB and not in the layout backdrop writes:"
+                f" past {megabytes} MB, review.yaml is read only in that layout",
+                file=shown,
+                hint="restore the layout (one field a line, indented by two spaces a level, as"
+                " `backdrop review` saves it), or restore the file from git and make the"
+                " change on the review page",
+            )
+        ]
+    )
 
 
 class _SeenFiles:
@@ -86,14 +189,9 @@ class _SeenFiles:
     def __init__(self) -> None:
         self.seen: dict[str, tuple[bytes, Review]] = {}
 
-    def get(self, path: Path) -> Review | None:
+    def get(self, path: Path, text: bytes) -> Review | None:
         known = self.seen.get(str(path.absolute()))
-        if known is None:
-            return None
-        try:
-            return known[1] if path.read_bytes() == known[0] else None
-        except OSError:
-            return None
+        return known[1] if known is not None and text == known[0] else None
 
     def put(self, path: Path, text: bytes, review: Review) -> None:
         self.seen[str(path.absolute())] = (text, review)
@@ -116,7 +214,12 @@ def _validator() -> Any:
     return Draft202012Validator(review_schema())
 
 
-def _problems(doc: LoadedDocument) -> list[Diagnostic]:
+def _problems(doc: LoadedDocument) -> tuple[list[Diagnostic], int]:
+    """The file's problems, and how many more entries have some that were not worded.
+
+    Only the first MAX_SHOWN entries the quick check refuses are explained (jsonschema took
+    0.35 ms per mistake): a file a pull request filled with mistakes is told in a second.
+    """
     data, source = doc.data, doc.source
     if not isinstance(data, dict):
         return [
@@ -126,7 +229,14 @@ def _problems(doc: LoadedDocument) -> list[Diagnostic]:
                 file=source.file,
                 hint="restore it from git, or delete it to start the review again",
             )
-        ]
+        ], 0
+    jobs = data.get("jobs")
+    unexamined = 0
+    if isinstance(jobs, dict):
+        refused = [key for key, entry in jobs.items() if not _entry_fine(key, entry)]
+        unexamined = max(len(refused) - MAX_SHOWN, 0)
+        if unexamined or len(refused) < len(jobs):
+            data = {**data, "jobs": {key: jobs[key] for key in refused[:MAX_SHOWN]}}
     found: list[Diagnostic] = []
     version = data.get("version", REVIEW_FORMAT)
     if isinstance(version, bool) or version != REVIEW_FORMAT:
@@ -151,7 +261,8 @@ def _problems(doc: LoadedDocument) -> list[Diagnostic]:
             found.extend(_key_problems(key, doc))
             if isinstance(entry, dict):
                 found.extend(_history_problems(key, entry, doc))
-    return sorted(found, key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
+    found.sort(key=lambda d: (d.span.line, d.span.col) if d.span else (0, 0))
+    return found, unexamined
 
 
 def plainly_valid(data: dict[str, Any]) -> bool:
@@ -188,6 +299,21 @@ def _plain_hashes(hashes: Any) -> bool:
     return all(isinstance(h, str) and len(h) == 64 and set(h) <= _HEX for h in hashes)
 
 
+def _entry_fine(key: str, entry: Any) -> bool:
+    """Whether one job's entry has no problem at all (as exact as the schema and the checks
+    below, so that an entry refused here always has one)."""
+    if not 1 <= len(key) <= 1024 or not _plain_entry(entry, _DECISION_FIELDS, "status"):
+        return False
+    history = entry.get("history", [])
+    if not isinstance(history, list) or len(history) > MAX_HISTORY:
+        return False
+    if not all(_plain_entry(item, _EARLIER_FIELDS, "take", "status") for item in history):
+        return False
+    if not _plain_hashes(entry.get("sha256", ["0" * 64])):
+        return False
+    return not _bad_key(key) and _history_in_order(entry.get("take", 1), history)
+
+
 def _plain_entry(entry: Any, fields: frozenset[str], *required: str) -> bool:
     if not isinstance(entry, dict) or not set(entry) <= fields:
         return False
@@ -197,6 +323,8 @@ def _plain_entry(entry: Any, fields: frozenset[str], *required: str) -> bool:
         return False
     for name, high in (("pick", 10), ("take", 1000)):
         value = entry.get(name, 1)
+        if type(value) is float and value.is_integer():
+            value = int(value)  # the schema's "integer" takes 2.0 too
         if type(value) is not int or not 1 <= value <= high:
             return False
     note, reason = entry.get("note", ""), entry.get("reason", "")
@@ -208,9 +336,12 @@ def _plain_entry(entry: Any, fields: frozenset[str], *required: str) -> bool:
     )
 
 
+def _bad_key(key: str) -> bool:
+    return "\\" in key or bool({"", ".", ".."} & set(key.split("/")))
+
+
 def _key_problems(key: str, doc: LoadedDocument) -> list[Diagnostic]:
-    parts = key.split("/")
-    if "\\" not in key and not {"", ".", ".."} & set(parts):
+    if not _bad_key(key):
         return []
     return [
         Diagnostic(
@@ -223,15 +354,9 @@ def _key_problems(key: str, doc: LoadedDocument) -> list[Diagnostic]:
 
 
 def _history_problems(key: str, entry: dict[str, Any], doc: LoadedDocument) -> list[Diagnostic]:
+    if _history_in_order(entry.get("take", 1), entry.get("history")):
+        return []
     take = entry.get("take", 1)
-    history = entry.get("history")
-    if not isinstance(take, int) or not isinstance(history, list):
-        return []
-    earlier = [item.get("take") for item in history if isinstance(item, dict)]
-    numbers = [number for number in earlier if isinstance(number, int)]
-    # A take may have several decisions in turn: each replaced one ends with a `reason`.
-    if numbers == sorted(numbers) and all(number <= take for number in numbers):
-        return []
     return [
         Diagnostic(
             f"the history of '{key}' must list earlier decisions (take {take} or before), "
@@ -240,6 +365,15 @@ def _history_problems(key: str, entry: dict[str, Any], doc: LoadedDocument) -> l
             span=doc.source.span(("jobs", key, "history")),
         )
     ]
+
+
+def _history_in_order(take: Any, history: Any) -> bool:
+    if not isinstance(take, int) or not isinstance(history, list):
+        return True  # the schema says what is wrong
+    earlier = [item.get("take") for item in history if isinstance(item, dict)]
+    numbers = [number for number in earlier if isinstance(number, int)]
+    # A take may have several decisions in turn: each replaced one ends with a `reason`.
+    return numbers == sorted(numbers) and all(number <= take for number in numbers)
 
 
 def _build(data: dict[str, Any]) -> Review:
@@ -335,6 +469,7 @@ def review_guard(output_dir: Path) -> Iterator[None]:
     """Hold the review guard for one write (runner/exclusive.py's lock: the OS drops it if the
     process dies)."""
     path = Path(output_dir) / GUARD_NAME
+    check_state_folder(Path(output_dir))  # the guard file is written: never through a link
     lock = ExclusiveFile(path)
     try:
         taken = lock.try_acquire(wait=GUARD_WAIT_S)

@@ -116,6 +116,13 @@ def _notes(status: CampaignStatus, survey: Survey) -> list[str]:
         notes.append(
             "backdrop.lock cannot be read (backdrop verify says why); the next run rewrites it"
         )
+    for folder in dict.fromkeys(folder for folder, _ in status.spend.unreadable):
+        shown = display_path(folder)
+        notes.append(
+            f"the spend leaves out what {shown} records: its backdrop.lock or state cannot be "
+            f"read (backdrop verify {shown} or backdrop report {shown} says why); a run with "
+            "a budget is refused until it can be"
+        )
     unheld = sum(job.unheld and not job.changed_on_disk for job in status.jobs)
     if unheld:
         notes.append(

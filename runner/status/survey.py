@@ -257,7 +257,8 @@ def _locked_jobs(output_dir: Path) -> tuple[dict[str, LockedJob], bool]:
         try:
             lock = read_lock(folder)
         except ManifestError:
-            unreadable = unreadable or os.path.samefile(folder, output_dir)
+            # by path: output_dir may not exist yet (a shard folder not made yet)
+            unreadable = unreadable or os.path.abspath(folder) == os.path.abspath(output_dir)
             continue
         files: dict[str, dict[str, str]] = {}
         requests: dict[str, tuple[tuple[str, str], ...] | None] = {}
