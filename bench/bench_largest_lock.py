@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_status import png
 
-from runner.execute.records import GenerationRecord
 from runner.plan.fingerprints import request_fingerprints
-from runner.report.manifest import LOCK_NAME, Lock, LockEntry, render_lock
+from runner.records.lockfile import LOCK_NAME, Lock, LockEntry, render_lock
+from runner.records.run_records import GenerationRecord
 
 MARKETS = 40
 
@@ -142,7 +142,7 @@ def run_child(root: Path, argv: list[str], timeout: float) -> tuple[float, float
 READ_ONLY = (
     "import sys, time\n"
     "from pathlib import Path\n"
-    "from runner.report.manifest import ManifestError, read_lock\n"
+    "from runner.records.lockfile import ManifestError, read_lock\n"
     "try:\n"
     "    lock = read_lock(Path(sys.argv[1]))\n"
     "    print(len(lock.entries), len(lock.generations))\n"

@@ -24,9 +24,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runner.execute.state import StateStore
 from runner.plan.plan_model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout
+from runner.records.state import StateStore
 from runner.review import decisions
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import load_review, save_review, set_decision, with_status

@@ -51,7 +51,7 @@ def make_project(root: Path) -> None:
     """The recipe, its image, and out/camp/ with a lock whose four images are on disk."""
     from runner.commands.common import load_plan
     from runner.plan.fingerprints import request_fingerprints
-    from runner.report.manifest import Lock, LockEntry, render_lock
+    from runner.records.lockfile import Lock, LockEntry, render_lock
 
     (root / ".git").mkdir(parents=True)
     (root / "mug.png").write_bytes(tiny_png())

@@ -25,12 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from runner.execute.kept_takes import take_path  # noqa: E402
-from runner.execute.records import (  # noqa: E402
-    FileRecord,
-    GenerationRecord,
-    JobRecord,
-    RunSnapshot,
-)
+from runner.records.run_records import FileRecord, GenerationRecord, JobRecord, RunSnapshot  # noqa: E402
 from runner.report.writer import write_reports  # noqa: E402
 from runner.review.decision_model import (  # noqa: E402
     Decision,

@@ -29,11 +29,11 @@ import yaml
 
 from runner.diagnostics import BackdropError
 from runner.execute.folder_guard import STATE_DIR
-from runner.execute.records import FileRecord
-from runner.execute.state import STATE_FILE, StateStore
-from runner.execute.state_schema import SCHEMA
 from runner.plan.plan_model import Plan
-from runner.report.manifest import LOCK_NAME
+from runner.records.lockfile import LOCK_NAME
+from runner.records.run_records import FileRecord
+from runner.records.state import STATE_FILE, StateStore
+from runner.records.state_schema import SCHEMA
 from tests.fuzz_support import Outcome
 from tests.plan_support import png_bytes
 from tests.runhelp import make_plan
@@ -214,7 +214,7 @@ def _read_lock_everywhere(plan: Plan) -> None:
     from runner.execute.previous import read_previous
     from runner.execute.run_options import RunOptions
     from runner.plan.diff import diff_plan
-    from runner.report.manifest import verify_outputs
+    from runner.records.lockfile import verify_outputs
 
     for reader in (
         lambda: diff_plan(plan, read_previous(plan.output_dir, plan)),
@@ -239,7 +239,7 @@ def state_columns() -> dict[str, list[tuple[str, str]]]:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
-    from runner.execute.state_schema import GENERATIONS_TABLE, SENT_TABLE, WRITTEN_TABLE
+    from runner.records.state_schema import GENERATIONS_TABLE, SENT_TABLE, WRITTEN_TABLE
 
     for statement in (WRITTEN_TABLE, SENT_TABLE, GENERATIONS_TABLE):
         conn.execute(statement)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
+from runner.records.run_records import FileRecord, JobRecord, RunSnapshot
 from runner.review.binding import (
     DEFAULT_REASON,
     approval_mismatch,

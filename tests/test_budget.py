@@ -10,9 +10,9 @@ import pytest
 
 from runner.execute.budget import spent_usd
 from runner.execute.folder_guard import STATE_DIR
-from runner.execute.state import STATE_FILE
 from runner.recipe.model import DEFAULT_PRICES
-from runner.report.manifest import LOCK_NAME
+from runner.records.lockfile import LOCK_NAME
+from runner.records.state import STATE_FILE
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import remount_read_only, tmpfs

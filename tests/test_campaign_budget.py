@@ -18,9 +18,9 @@ import pytest
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute.folder_guard import STATE_DIR
-from runner.execute.spend import campaign_spend
 from runner.recipe.model import DEFAULT_PRICES
-from runner.report.manifest import LOCK_NAME
+from runner.records.lockfile import LOCK_NAME
+from runner.records.spend import campaign_spend
 from tests.clihelp import CliResult, run_cli
 from tests.tinyrun import FAST
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runner.execute.folder_guard import STATE_DIR
-from runner.execute.state import STATE_FILE
+from runner.records.state import STATE_FILE
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 
@@ -155,7 +155,7 @@ def test_a_damaged_value_is_said_as_a_damaged_state(project, capsys, case):
 
 
 def test_the_hint_keeps_the_record_of_what_was_paid_for() -> None:
-    from runner.execute.state_values import DAMAGED_HINT
+    from runner.records.state_values import DAMAGED_HINT
 
     assert "backup" in DAMAGED_HINT and "rename the .backdrop folder (keep the copy)" in (
         DAMAGED_HINT

@@ -16,7 +16,7 @@ from runner.cli import main
 from runner.deliver.export_cache import CACHE_PATH
 from runner.deliver.export_outputs import MANIFEST_NAME
 from runner.deliver.manifest_csv import ManifestRow, render_manifest
-from runner.execute.state import StateStore
+from runner.records.state import StateStore
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import save_review
 from tests.clihelp import run_cli

@@ -19,7 +19,6 @@ from PIL import Image
 from runner.api.client import OneMinClient
 from runner.api.errors import RejectedError, TransientError
 from runner.diagnostics import StateError
-from runner.execute.records import FileRecord
 from runner.execute.result_files import (
     DiskUnusableError,
     OutputWriteError,
@@ -30,6 +29,7 @@ from runner.execute.result_files import (
     write_verified,
 )
 from runner.fileio import PART_SUFFIX
+from runner.records.run_records import FileRecord
 
 
 def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:

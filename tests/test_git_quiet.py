@@ -24,7 +24,7 @@ import pytest
 
 from runner.cli import main
 from runner.execute.folder_guard import STATE_DIR, FolderGuard
-from runner.execute.state import STATE_FILE
+from runner.records.state import STATE_FILE
 from tests.clihelp import run_cli
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from runner.emulator.persist import StateFolder
 from runner.execute import adopt
 from runner.execute.folder_guard import STATE_DIR
-from runner.report import manifest
-from runner.report.lock_file import MAX_LOCK_BYTES
+from runner.records import lockfile as manifest
+from runner.records.lock_reader import MAX_LOCK_BYTES
 from tests.clihelp import CliResult, run_cli
 from tests.deliverhelp import write_campaign
 
@@ -323,7 +323,7 @@ _PATH_PIECES = st.sampled_from(
 @given(path=st.lists(_PATH_PIECES, max_size=6).map("".join))
 def test_the_quick_check_of_a_lock_path_never_passes_what_the_full_check_refuses(path):
     from runner.recipe.files import stored_path_problem
-    from runner.report import lock_checks
+    from runner.records import lock_checks
 
     if lock_checks.path_as_written(path):
         assert stored_path_problem(path, STATE_DIR) is None, path

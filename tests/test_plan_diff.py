@@ -12,13 +12,13 @@ import jsonschema
 import pytest
 
 from runner.execute.previous import read_previous
-from runner.execute.records import FileRecord
-from runner.execute.state import StateStore
 from runner.plan.diff import FIELDS, DiffEntry, DiffTotals, PlanDiff, diff_plan
 from runner.plan.diff_output import COMMENT_LIMIT, COMMENT_MARKER, diff_json_chunks, diff_markdown
 from runner.plan.jobs import job_key
 from runner.plan.plan_model import Plan
-from runner.report.manifest import build_lock, render_lock
+from runner.records.lockfile import build_lock, render_lock
+from runner.records.run_records import FileRecord
+from runner.records.state import StateStore
 from tests.plan_support import image_bytes
 from tests.runhelp import make_plan
 

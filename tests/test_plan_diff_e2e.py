@@ -16,7 +16,7 @@ import pytest
 from runner.emulator.persist import StateFolder
 from runner.execute.selection import Shard
 from runner.recipe.model import DEFAULT_PRICES
-from runner.report.manifest import LOCK_NAME
+from runner.records.lockfile import LOCK_NAME
 
 pytestmark = pytest.mark.slow
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid"]

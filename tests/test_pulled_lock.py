@@ -19,8 +19,8 @@ from runner.emulator.server import EmulatorServer
 from runner.execute import adopt
 from runner.execute.folder_guard import STATE_DIR
 from runner.execute.kept_takes import take_path
-from runner.execute.state import STATE_FILE
-from runner.report.manifest import LOCK_NAME
+from runner.records.lockfile import LOCK_NAME
+from runner.records.state import STATE_FILE
 from runner.review.decision_model import Decision, Review
 from runner.review.decisions import load_review, save_review
 from tests.clihelp import run_cli

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runner.execute.reserve import RESERVE_FILE
+from runner.records.reserve import RESERVE_FILE
 from tests.clihelp import run_cli
 from tests.disks import remount_read_only, tmpfs
 

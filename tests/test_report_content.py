@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.records import MAYBE_PREFIX, GenerationRecord
 from runner.fileio import write_if_changed
 from runner.recipe.model import PriceTable
+from runner.records.run_records import MAYBE_PREFIX, GenerationRecord
 from runner.report.content import folder_content, iso_utc
 from runner.report.writer import write_reports
 from tests.platforms import posix_only

@@ -13,9 +13,9 @@ import pytest
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.state import StateStore
 from runner.plan.plan_model import ImageSource
-from runner.report.manifest import verify_outputs
+from runner.records.lockfile import verify_outputs
+from runner.records.state import StateStore
 from runner.report.writer import write_reports
 from tests.junit_support import assert_counts_match_results, assert_valid
 from tests.runhelp import API_KEY, make_plan, run

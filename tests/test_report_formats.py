@@ -14,9 +14,9 @@ from importlib import resources
 from pathlib import Path
 
 from runner.plan.outputs import RESERVED_FILES
+from runner.records.lockfile import REPORT_FILES
 from runner.report.context import ReportOptions
 from runner.report.formats import WRITERS
-from runner.report.manifest import REPORT_FILES
 from runner.report.writer import write_reports
 from tests.report_snapshots import JobSpec, build_snapshot, campaign_specs, make_sources
 

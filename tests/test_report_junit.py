@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.records import INTERNAL_ERROR, GenerationRecord
+from runner.records.run_records import INTERNAL_ERROR, GenerationRecord
 from runner.report.junit import ERRORED, FAILED, HOSTNAME, render_junit
 from runner.report.merge import merge_snapshots, rebase_snapshot
 from runner.report.writer import write_reports

@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from runner.execute.kept_takes import take_path
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
-from runner.execute.state import StateStore
+from runner.records.run_records import FileRecord, JobRecord, RunSnapshot
+from runner.records.state import StateStore
 from runner.report.writer import write_reports
 from runner.review.decision_model import Decision, EarlierTake, Review, review_key
 from runner.review.decisions import REVIEW_NAME, load_review, save_review

@@ -33,7 +33,7 @@ def decide(out: Path, key: str, **fields: object) -> None:
     """A decision made on the job's current images, as the review page makes it."""
     from dataclasses import replace
 
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
     from runner.review.decision_model import review_key
 
     jobs = StateStore.read_snapshot(out).jobs

@@ -7,8 +7,8 @@ from PIL import Image
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.state import StateStore
 from runner.plan.plan_model import ImageSource
+from runner.records.state import StateStore
 from tests.runhelp import (
     API_KEY,
     RecordingEvents,

@@ -14,7 +14,7 @@ from runner.diagnostics import StateError
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute import result_files, scheduler, steps
-from runner.execute.state import StateStore
+from runner.records.state import StateStore
 from tests.runhelp import API_KEY, RecordingEvents, fast_options, ledger, make_plan, run
 
 

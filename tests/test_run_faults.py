@@ -13,7 +13,7 @@ from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute.backoff import Backoff
 from runner.execute.run_plan import run_plan_async
-from runner.execute.state import StateStore
+from runner.records.state import StateStore
 from tests.runhelp import (
     API_KEY,
     RecordingEvents,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.state import StateStore
+from runner.records.state import StateStore
 from tests.platforms import posix_only
 
 # os.kill(pid, SIGINT) ends a process there; tests/test_portable.py covers Ctrl-C on Windows.

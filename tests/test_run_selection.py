@@ -8,7 +8,7 @@ from runner.diagnostics import UsageError
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute.selection import Selection, Shard
-from runner.execute.state import StateStore
+from runner.records.state import StateStore
 from tests.runhelp import charged_prompts, fast_options, ledger, make_plan, run
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.state import StateStore
 from runner.execute.thumbs import THUMBS_DIR, thumb_name
+from runner.records.state import StateStore
 from runner.report.writer import write_reports
 from tests.runhelp import make_plan, run
 

@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 from runner.execute.kept_takes import take_path
-from runner.execute.state import StateStore
-from runner.execute.state_schema import SCHEMA
 from runner.plan.plan_model import Plan
+from runner.records.state import StateStore
+from runner.records.state_schema import SCHEMA
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import save_review
 from runner.review.retakes import plan_takes, take_key

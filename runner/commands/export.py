@@ -80,8 +80,8 @@ def export(
     from runner.commands import terminal
     from runner.commands.common import folder_or_recipe_folder
     from runner.deliver.export_outputs import ExportOptions, export_outputs
-    from runner.execute.state import StateStore
     from runner.recipe.build import load_recipe
+    from runner.records.state import StateStore
     from runner.review.decisions import load_review
 
     output_dir = folder_or_recipe_folder(outdir)

@@ -27,7 +27,7 @@ REPORT_FOLDER = FolderRole(
 def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: str) -> None:
     """Rebuild the reports of an output folder from its state, without calling the API."""
     from runner.commands import terminal
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
     from runner.report.context import CSV_SEPARATORS, ReportOptions
     from runner.report.lock_report import with_lock_generations
     from runner.report.merge import merge_snapshots, rebase_snapshot

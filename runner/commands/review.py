@@ -34,7 +34,7 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
     """
     from runner.commands import terminal
     from runner.commands.common import folder_or_recipe_folder
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
     from runner.review.checks import decision_problems, job_variants
     from runner.review.decision_model import orphaned
     from runner.review.decisions import ReviewFileError, load_review

@@ -91,7 +91,7 @@ def release_replaced(output_dir: Path, replaced: tuple[DecisionReplaced, ...]) -
     check the images themselves, and the next run tries again."""
     from runner.commands import terminal
     from runner.diagnostics import NoRunError
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
     from runner.review.binding import release_replaced as release
 
     try:
@@ -224,7 +224,7 @@ def _start_emulator(stack: ExitStack, output_dir: Path) -> tuple[str, str, str]:
 
 
 def write_reports(output_dir: Path, csv_separator: str) -> Any:
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
     from runner.report.context import CSV_SEPARATORS, ReportOptions
     from runner.report.writer import write_reports as write
 

@@ -34,11 +34,11 @@ if TYPE_CHECKING:
     from runner.execute.budget import BudgetStatus
     from runner.execute.preview import RunPreview
     from runner.execute.prune import PruneCandidates, PruneResult
-    from runner.execute.records import UnansweredRequest
     from runner.execute.run_plan import RunAbandoned, RunResult
     from runner.plan.diff import DecisionReplaced
     from runner.plan.plan_model import Plan
-    from runner.report.manifest import VerifyResult
+    from runner.records.lockfile import VerifyResult
+    from runner.records.run_records import UnansweredRequest
     from runner.report.writer import ReportPaths
     from runner.review.binding import Released
 

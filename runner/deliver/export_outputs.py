@@ -43,10 +43,10 @@ from runner.deliver.resize import (
 )
 from runner.deliver.sources import SourceFiles
 from runner.diagnostics import UsageError, display_path
-from runner.execute.records import JobRecord, RunSnapshot
 from runner.fileio import NotAFile, not_a_folder, sha256_stream
 from runner.plan.outputs import OutputProblem, output_paths
 from runner.recipe.model import Channel
+from runner.records.run_records import JobRecord, RunSnapshot
 from runner.report.axis_values import value_label
 from runner.review.binding import approval_mismatch
 from runner.review.checks import decision_problems, job_variants

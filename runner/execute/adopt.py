@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.api.limits import PIL_FORMATS
-from runner.execute.records import FileRecord
 from runner.plan.plan_model import Plan
 from runner.recipe.files import data_roots
+from runner.records.run_records import FileRecord
 
 if TYPE_CHECKING:
-    from runner.report.manifest import Lock, ManifestError
+    from runner.records.lockfile import Lock, ManifestError
 
 SHARD_PREFIX = "shard-"  # the folders `run --shard K/N` writes into, by convention
 
@@ -58,7 +58,7 @@ def lock_folders(output_dir: Path) -> tuple[Path, ...]:
 
     A folder named shard-* is one shard of its parent: the parent and the other shards count too.
     """
-    from runner.report.manifest import LOCK_NAME
+    from runner.records.lockfile import LOCK_NAME
 
     output_dir = Path(output_dir)
     base = shards_base(output_dir)
@@ -221,7 +221,7 @@ def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
 
 def lock_files(output_dir: Path) -> dict[str, str]:
     """path -> sha256 of every output backdrop.lock records (empty without a readable lock)."""
-    from runner.report.manifest import LOCK_NAME, ManifestError, read_lock
+    from runner.records.lockfile import LOCK_NAME, ManifestError, read_lock
 
     if not (Path(output_dir) / LOCK_NAME).is_file():
         return {}
@@ -232,7 +232,7 @@ def lock_files(output_dir: Path) -> dict[str, str]:
 
 
 def sha256_of(path: Path) -> str | None:
-    from runner.report.manifest import sha256_of as digest
+    from runner.records.lockfile import sha256_of as digest
 
     return digest(path)
 
@@ -240,7 +240,7 @@ def sha256_of(path: Path) -> str | None:
 def _readable_locks(
     output_dir: Path, files: LockFiles | None = None, *, strict: bool = False
 ) -> list[tuple[Path, Lock]]:
-    from runner.report.manifest import ManifestError
+    from runner.records.lockfile import ManifestError
 
     files = files or LockFiles(output_dir)
     locks = []
@@ -259,7 +259,7 @@ class LockFiles:
     shard folder, the project of the folder holding the shards)."""
 
     def __init__(self, output_dir: Path) -> None:
-        from runner.report.manifest import FileHashes
+        from runner.records.lockfile import FileHashes
 
         self.hashes = FileHashes(data_roots(shards_base(Path(output_dir))))
         self._seen: dict[tuple[int, int, int, int], _Facts | None] = {}
@@ -267,7 +267,7 @@ class LockFiles:
 
     def lock(self, folder: Path) -> Lock:
         """folder's lock, read (and checked) once for this use; ManifestError as read_lock."""
-        from runner.report.manifest import ManifestError, read_lock
+        from runner.records.lockfile import ManifestError, read_lock
 
         where = os.path.abspath(folder)
         if where not in self._locks:

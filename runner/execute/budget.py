@@ -2,7 +2,7 @@
 
 Everything here is an estimate from the plan's price table, as the money guard's is: the states
 and locks know which generations were charged, or may have been, and what they asked (quality,
-size, n), not the bill. What counts as spent is spend.py's: every folder of the campaign
+size, n), not the bill. What counts as spent is records/spend.py's: every folder of the campaign
 (shard folders, a fresh clone's committed locks), maybe-charged generations included.
 
 A `--shard K/N` run is checked for the whole campaign: its own part, and what the other shards
@@ -33,9 +33,9 @@ from runner.diagnostics import (
     display_path,
 )
 from runner.execute.selection import Shard, select_jobs, value_text
-from runner.execute.spend import Spend, campaign_spend, read_campaign
 from runner.plan.plan_model import Job, Plan
 from runner.recipe.model import PriceTable
+from runner.records.spend import Spend, campaign_spend, read_campaign
 
 if TYPE_CHECKING:
     from runner.execute.adopt import LockFiles

@@ -31,7 +31,7 @@ class FolderGuard:
     def acquire(self) -> None:
         if self._lock.held:
             return
-        from runner.execute.state_folder import check_state_folder
+        from runner.records.state_folder import check_state_folder
 
         # The lock file is truncated and written: never through a link that leads out of the
         # project (ExclusiveFile's O_NOFOLLOW covers only the file's own name, not .backdrop).

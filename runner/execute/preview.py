@@ -9,8 +9,8 @@ from runner.execute.adopt import Adoption, LockFiles, lock_adoption
 from runner.execute.result_files import files_intact
 from runner.execute.run_options import RunOptions
 from runner.execute.selection import select_jobs
-from runner.execute.state import StateStore
 from runner.plan.plan_model import CostEstimate, Job, Plan
+from runner.records.state import StateStore
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from runner.diagnostics import StateError
 from runner.execute.folder_guard import FolderGuard
 from runner.execute.result_files import OutputWriteError, resolve_output, verify_existing
-from runner.execute.state import StateStore
+from runner.records.state import StateStore
 
 
 @dataclass(frozen=True)

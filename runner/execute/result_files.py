@@ -22,8 +22,8 @@ from runner.api.errors import RejectedError, TransientError
 from runner.api.limits import PIL_FORMATS
 from runner.diagnostics import StateError
 from runner.execute.folder_guard import STATE_DIR
-from runner.execute.records import FileRecord
 from runner.fileio import PART_SUFFIX, folder_error, fsync_dir, temp_beside
+from runner.records.run_records import FileRecord
 
 if TYPE_CHECKING:
     from runner.api.client import OneMinClient

@@ -23,18 +23,18 @@ from runner.execute.budget import recheck_budget
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.folder_guard import FolderGuard
 from runner.execute.pacer import Pacer
-from runner.execute.records import RUN_ID_TIME, UnansweredRequest
 from runner.execute.result_files import clean_partials
 from runner.execute.run_options import RunOptions
 from runner.execute.scheduler import JobFailure, Scheduler
 from runner.execute.selection import select_jobs
-from runner.execute.spend import lock_generations
-from runner.execute.state import StateStore
 from runner.execute.steps import RunContext
 from runner.execute.stop_signals import stop_signals_to
 from runner.execute.thumbs import ThumbnailMaker
 from runner.fileio import check_writable, disk_full, folder_error
 from runner.plan.plan_model import Plan
+from runner.records.run_records import RUN_ID_TIME, UnansweredRequest
+from runner.records.spend import lock_generations
+from runner.records.state import StateStore
 
 if TYPE_CHECKING:
     import httpx

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from runner.execute.records import RunSnapshot
+from runner.records.lockfile import LOCK_NAME, ManifestError, build_lock, read_lock, render_lock
+from runner.records.run_records import RunSnapshot
 from runner.report.context import ReportContext
-from runner.report.manifest import LOCK_NAME, ManifestError, build_lock, read_lock, render_lock
 
 
 class LockManifest:

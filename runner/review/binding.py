@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
-from runner.report.manifest import sha256_of
+from runner.records.lockfile import sha256_of
+from runner.records.run_records import FileRecord, JobRecord, RunSnapshot
 from runner.review.decision_model import Decision, Review, Status, review_key
 from runner.review.decisions import load_review, update_review
 

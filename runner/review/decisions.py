@@ -24,12 +24,12 @@ from typing import Any, cast
 
 from runner.diagnostics import MAX_SHOWN, Diagnostic, RecipeError, StateError, display_path
 from runner.exclusive import CannotLock, ExclusiveFile
-from runner.execute.state_folder import check_state_folder
 from runner.fileio import fsync_dir, write_atomic
 from runner.recipe.files import data_roots
 from runner.recipe.loader import LoadedDocument, decode_yaml, load_yaml, read_yaml_bytes
 from runner.recipe.model import SourceMap
 from runner.recipe.schema_check import explain_schema_errors
+from runner.records.state_folder import check_state_folder
 from runner.review.decision_model import (
     MAX_HISTORY,
     STATUSES,

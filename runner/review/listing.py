@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from runner.execute.kept_takes import earlier_take_files
-from runner.execute.records import JobRecord, RunSnapshot
 from runner.execute.thumbs import THUMBS_DIR, thumb_name
+from runner.records.run_records import JobRecord, RunSnapshot
 from runner.report.axis_values import axis_label, value_identity
 from runner.report.content import Generated, folder_content
 from runner.report.html_view import details

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from runner.execute.adopt import lock_files
 from runner.execute.kept_takes import take_path
-from runner.execute.state import StateStore
 from runner.plan.plan_model import Job, Plan
+from runner.records.state import StateStore
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import set_decision
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.execute.records import RunSnapshot
 from runner.loopback import BackgroundServer, base_url_of, bind_socket, uvicorn_server
+from runner.records.run_records import RunSnapshot
 
 if TYPE_CHECKING:
     import socket
@@ -28,7 +28,7 @@ def new_token() -> str:
 
 def state_images(output_dir: Path) -> Callable[[tuple[str, ...]], tuple[str | None, ...]]:
     """What a click checks a decision against: the images the state records at the outputs."""
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
 
     def images_at(outputs: tuple[str, ...]) -> tuple[str | None, ...]:
         found = {f.path: f.sha256 for f in StateStore.read_latest_files(output_dir, outputs)}

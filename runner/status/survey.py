@@ -14,11 +14,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from runner.execute.adopt import lock_folders
-from runner.execute.records import JobRecord, RunSnapshot
-from runner.execute.state import StateStore
-from runner.execute.state_schema import JobState
 from runner.plan.diff import PreviousJob, changed_fields
 from runner.plan.plan_model import Job, Plan
+from runner.records.run_records import JobRecord, RunSnapshot
+from runner.records.state import StateStore
+from runner.records.state_schema import JobState
 from runner.review.binding import CHANGED_ON_DISK, images_at, shown_status
 from runner.review.decision_model import Decision, Review, review_key
 from runner.status.standing import JobStanding, Progress, ReviewStatus
@@ -249,7 +249,7 @@ def _locked_jobs(output_dir: Path) -> tuple[dict[str, LockedJob], bool]:
     """The jobs the folder's backdrop.lock, and its shard folders' locks, record as done.
 
     An unreadable lock adds nothing (the run rewrites the folder's own; verify says why)."""
-    from runner.report.manifest import ManifestError, read_lock
+    from runner.records.lockfile import ManifestError, read_lock
 
     found: dict[str, LockedJob] = {}
     unreadable = False

@@ -13,7 +13,7 @@ Format 1 locks are still read (without them).
 `generations` (optional, still format 2: older readers ignore it) lists every generation the
 folder paid for or may have (one that got no answer: `"maybe": true`), forced-over ones too, by
 the id that identifies it, with its run, n, quality and size: what the budget counts in a fresh
-clone (runner/execute/spend.py). It only grows when something is generated, so an unchanged
+clone (runner/records/spend.py). It only grows when something is generated, so an unchanged
 re-run leaves the lock as it was.
 """
 
@@ -29,11 +29,11 @@ from pathlib import Path, PurePosixPath
 
 from runner.diagnostics import BackdropError, display_path
 from runner.execute.folder_guard import STATE_DIR
-from runner.execute.records import GenerationRecord, RunSnapshot
 from runner.execute.result_files import MAX_DOWNLOAD_BYTES
 from runner.fileio import NotAFile, open_regular, sha256_stream
 from runner.plan.fingerprints import request_fingerprints
 from runner.recipe.files import FileProblem, confine, data_roots
+from runner.records.run_records import GenerationRecord, RunSnapshot
 
 LOCK_NAME = "backdrop.lock"
 LOCK_FORMAT = 2
@@ -141,9 +141,9 @@ def _render_entry(entry: LockEntry, text: Callable[[str], str]) -> str:
 
 
 def read_lock(output_dir: Path) -> Lock:
-    """output_dir's lock, every value checked (lock_file.py): ManifestError when there is none,
+    """output_dir's lock, every value checked (lock_reader.py): ManifestError when there is none,
     LockFileError (one of them, with positions) when it cannot be used."""
-    from runner.report.lock_file import read_lock_file
+    from runner.records.lock_reader import read_lock_file
 
     path = output_dir / LOCK_NAME
     if not os.path.lexists(path):
@@ -199,7 +199,7 @@ def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
     folder, out/NAME/shard-K: its lock accounts for its images).
     """
     if isinstance(produced_by, Lock):
-        expected = {entry.path for entry in produced_by.entries}  # normal (lock_file.py)
+        expected = {entry.path for entry in produced_by.entries}  # normal (lock_reader.py)
     else:
         expected = {
             _normal(path)

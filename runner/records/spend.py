@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING
 from runner.diagnostics import BackdropError
 from runner.execute.adopt import SHARD_PREFIX
 from runner.execute.folder_guard import STATE_DIR
-from runner.execute.records import GenerationRecord
 from runner.plan.plan_model import Job
 from runner.recipe.model import PriceTable
+from runner.records.run_records import GenerationRecord
 
 if TYPE_CHECKING:
-    from runner.report.manifest import Lock
+    from runner.records.lockfile import Lock
 
 _MAX_DEPTH = 4  # folders below the campaign's that may hold a run (OUT/a/b/shard-1)
 
@@ -79,7 +79,7 @@ def campaign_root(output_dir: Path) -> Path:
 
 def campaign_folders(output_dir: Path) -> tuple[Path, ...]:
     """The output folder (first), then every folder of its campaign holding a state or a lock."""
-    from runner.report.manifest import LOCK_NAME
+    from runner.records.lockfile import LOCK_NAME
 
     output_dir = Path(output_dir)
     seen = {os.path.abspath(output_dir)}
@@ -103,7 +103,7 @@ def read_campaign(output_dir: Path, recipe: str | None = None) -> CampaignRecord
     folder's state that cannot be read adds nothing and is listed in `unreadable`; the output
     folder's own state that cannot be read is an error (StateError), as it is for the run."""
     from runner.diagnostics import StateError
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
 
     generations: dict[tuple[str, str], GenerationRecord] = {}
     paid: dict[str, GenerationRecord | None] = {}
@@ -202,7 +202,7 @@ def _add(found: dict[tuple[str, str], GenerationRecord], more: Iterable[Generati
 
 def _lock(folder: Path) -> tuple[Lock | None, BackdropError | None]:
     """The folder's lock (None without one), or why it cannot be read."""
-    from runner.report.manifest import LOCK_NAME, ManifestError, read_lock
+    from runner.records.lockfile import LOCK_NAME, ManifestError, read_lock
 
     if not os.path.lexists(folder / LOCK_NAME):
         return None, None

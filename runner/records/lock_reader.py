@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from runner.diagnostics import MAX_SHOWN, Diagnostic, RecipeError, display_path
-from runner.execute.records import GenerationRecord
 from runner.jsontext import JsonProblem, TextPositions, parse_json, value_offsets
 from runner.plan.fingerprints import FIELDS
 from runner.recipe.files import FileProblem, data_roots, read_project_file
-from runner.report.lock_checks import (
+from runner.records.lock_checks import (
     Problem,
     document_problems,
     generation_key,
@@ -31,7 +30,8 @@ from runner.report.lock_checks import (
     output_problems,
     outputs_as_written,
 )
-from runner.report.manifest import Lock, LockEntry, ManifestError
+from runner.records.lockfile import Lock, LockEntry, ManifestError
+from runner.records.run_records import GenerationRecord
 
 # The largest lock a campaign within the default job cap writes (10,000 jobs at n = 10, with
 # ten generations each) is about 60 MiB; read, checked and compared by plan --diff in a few

@@ -33,22 +33,23 @@ from typing import TYPE_CHECKING, Any
 
 from runner import __version__
 from runner.diagnostics import StateError
-from runner.execute import state_spend
 from runner.execute.folder_guard import STATE_DIR
-from runner.execute.records import (
+from runner.fileio import disk_full
+from runner.records import state_spend
+from runner.records.reserve import DiskReserve
+from runner.records.run_records import (
     FileRecord,
     GenerationRecord,
     RunHeader,
     RunSnapshot,
     UnansweredRequest,
 )
-from runner.execute.reserve import DiskReserve
-from runner.execute.state_errors import SQLITE_ERRORS
-from runner.execute.state_errors import io_error as _io_error
-from runner.execute.state_errors import open_error as _open_error
-from runner.execute.state_errors import room_retry as _room_retry
-from runner.execute.state_folder import check_state_folder
-from runner.execute.state_schema import (
+from runner.records.state_errors import SQLITE_ERRORS
+from runner.records.state_errors import io_error as _io_error
+from runner.records.state_errors import open_error as _open_error
+from runner.records.state_errors import room_retry as _room_retry
+from runner.records.state_folder import check_state_folder
+from runner.records.state_schema import (
     UPSERT_JOB,
     JobState,
     check_version,
@@ -64,9 +65,8 @@ from runner.execute.state_schema import (
     prices_text,
     snapshot_of,
 )
-from runner.execute.state_spend import StateSpend
-from runner.execute.state_values import StateValues
-from runner.fileio import disk_full
+from runner.records.state_spend import StateSpend
+from runner.records.state_values import StateValues
 
 if TYPE_CHECKING:
     from runner.execute.adopt import Adoption
