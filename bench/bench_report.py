@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runner.execute.thumbs import THUMBS_DIR, ThumbRequest, build_thumbnails
-from runner.records.lockfile import verify_outputs
+from runner.records.lock_reader import verify_outputs
 from runner.records.run_records import FileRecord, GenerationRecord, JobRecord, RunSnapshot
 from runner.report.context import ReportContext
 from runner.report.formats import WRITERS

@@ -28,11 +28,11 @@ from typing import Any
 import yaml
 
 from runner.diagnostics import BackdropError
-from runner.execute.folder_guard import STATE_DIR
 from runner.plan.plan_model import Plan
 from runner.records.lockfile import LOCK_NAME
 from runner.records.run_records import FileRecord
 from runner.records.state import STATE_FILE, StateStore
+from runner.records.state_folder import STATE_DIR
 from runner.records.state_schema import SCHEMA
 from tests.fuzz_support import Outcome
 from tests.plan_support import png_bytes
@@ -214,7 +214,7 @@ def _read_lock_everywhere(plan: Plan) -> None:
     from runner.execute.previous import read_previous
     from runner.execute.run_options import RunOptions
     from runner.plan.diff import diff_plan
-    from runner.records.lockfile import verify_outputs
+    from runner.records.lock_reader import verify_outputs
 
     for reader in (
         lambda: diff_plan(plan, read_previous(plan.output_dir, plan)),

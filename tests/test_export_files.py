@@ -25,9 +25,9 @@ import pytest
 from runner.cli import main
 from runner.deliver.delivered import RECORD_PATH, STAGING_NAME
 from runner.deliver.export_outputs import MANIFEST_NAME
-from runner.execute.folder_guard import STATE_DIR
 from runner.fileio import PART_SUFFIX
 from runner.records.state import STATE_FILE, StateStore
+from runner.records.state_folder import STATE_DIR
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import save_review
 from tests.clihelp import run_cli

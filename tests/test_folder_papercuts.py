@@ -18,8 +18,8 @@ import pytest
 
 from runner.cli import main
 from runner.diagnostics import EXIT_ABORTED
-from runner.execute.folder_guard import STATE_DIR
 from runner.records.state import STATE_FILE, StateStore
+from runner.records.state_folder import STATE_DIR
 from runner.review.decision_model import Decision, Review
 from runner.review.decisions import REVIEW_NAME, save_review
 from tests.clihelp import run_cli

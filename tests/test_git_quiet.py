@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from runner.cli import main
-from runner.execute.folder_guard import STATE_DIR, FolderGuard
+from runner.execute.folder_guard import FolderGuard
 from runner.records.state import STATE_FILE
+from runner.records.state_folder import STATE_DIR
 from tests.clihelp import run_cli
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from runner.commands.github_output import report_run, report_verify
 from runner.diagnostics import Diagnostic, Span
 from runner.execute.run_plan import RunResult
 from runner.execute.scheduler import JobFailure
-from runner.records.lockfile import VerifyResult
+from runner.records.lock_reader import VerifyResult
 
 
 def test_message_escapes_percent_and_newlines():

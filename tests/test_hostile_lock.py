@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from runner.emulator.persist import StateFolder
 from runner.execute import adopt
-from runner.execute.folder_guard import STATE_DIR
 from runner.records import lockfile as manifest
 from runner.records.lock_reader import MAX_LOCK_BYTES
+from runner.records.state_folder import STATE_DIR
 from tests.clihelp import CliResult, run_cli
 from tests.deliverhelp import write_campaign
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from runner.diagnostics import MAX_SHOWN
 from runner.records import lock_checks
-from runner.records.lock_reader import VALUE_BYTES, LockFileError
-from runner.records.lockfile import LOCK_NAME, read_lock
+from runner.records.lock_reader import VALUE_BYTES, LockFileError, read_lock
+from runner.records.lockfile import LOCK_NAME
 
 SHA = "ab" * 32
 PRINTS = {"prompt": "0123456789ab", "size": "cdef01234567"}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.records.lock_reader import LockFileError
-from runner.records.lockfile import LOCK_NAME, build_lock, read_lock, render_lock
+from runner.records.lock_reader import LockFileError, read_lock
+from runner.records.lockfile import LOCK_NAME, build_lock, render_lock
 from runner.records.run_records import MAYBE_PREFIX, GenerationRecord
 from runner.report.writer import write_reports
 from tests.report_snapshots import build_snapshot, campaign_specs, make_sources

@@ -14,7 +14,7 @@ import pytest
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.plan.plan_model import ImageSource
-from runner.records.lockfile import verify_outputs
+from runner.records.lock_reader import verify_outputs
 from runner.records.state import StateStore
 from runner.report.writer import write_reports
 from tests.junit_support import assert_counts_match_results, assert_valid

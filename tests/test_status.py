@@ -22,9 +22,9 @@ from PIL import Image
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.folder_guard import STATE_DIR
 from runner.recipe.model import DEFAULT_PRICES
 from runner.records.state import StateStore
+from runner.records.state_folder import STATE_DIR
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import REVIEW_NAME, save_review
 from tests.clihelp import CliResult, run_cli

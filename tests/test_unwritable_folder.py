@@ -23,7 +23,7 @@ import pytest
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.ledger import Ledger
 from runner.emulator.server import EmulatorServer
-from runner.execute.folder_guard import STATE_DIR
+from runner.records.state_folder import STATE_DIR
 from tests.runhelp import fast_options, make_plan, run
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"

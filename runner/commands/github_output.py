@@ -11,7 +11,7 @@ from runner.diagnostics import Diagnostic, display_path
 
 if TYPE_CHECKING:
     from runner.execute.run_plan import RunResult
-    from runner.records.lockfile import VerifyResult
+    from runner.records.lock_reader import VerifyResult
 
 
 def annotate_diagnostics(fmt: str | None, diagnostics: Sequence[Diagnostic]) -> None:

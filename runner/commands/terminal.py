@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from runner.execute.run_plan import RunAbandoned, RunResult
     from runner.plan.diff import DecisionReplaced
     from runner.plan.plan_model import Plan
-    from runner.records.lockfile import VerifyResult
+    from runner.records.lock_reader import VerifyResult
     from runner.records.run_records import UnansweredRequest
     from runner.report.writer import ReportPaths
     from runner.review.binding import Released

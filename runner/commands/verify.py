@@ -16,7 +16,7 @@ def verify(outdir: str) -> None:
     """Check the images in OUTDIR (or a recipe's output folder) against backdrop.lock."""
     from runner.commands import terminal
     from runner.commands.github_output import report_verify
-    from runner.records.lockfile import verify_outputs
+    from runner.records.lock_reader import verify_outputs
     from runner.review.orphans import orphaned_decisions
 
     folder = output_folder(outdir, "verify")

@@ -20,31 +20,19 @@ import hashlib
 import os
 import shutil
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.api.limits import PIL_FORMATS
 from runner.plan.plan_model import Plan
 from runner.recipe.files import data_roots
-from runner.records.run_records import FileRecord
+from runner.records.run_records import Adoption, FileRecord
+from runner.records.state_folder import SHARD_PREFIX
 
 if TYPE_CHECKING:
     from runner.records.lockfile import Lock, ManifestError
-
-SHARD_PREFIX = "shard-"  # the folders `run --shard K/N` writes into, by convention
-
-
-@dataclass(frozen=True)
-class Adoption:
-    # job key -> its files, in output order: jobs a lock shows done, files intact
-    done: Mapping[str, tuple[FileRecord, ...]] = field(default_factory=dict)
-    # (job key, file) of every lock file still as recorded: backdrop wrote it, so a new result
-    # may replace it without keeping it as an edit (as the state's written_files would say)
-    written: tuple[tuple[str, FileRecord], ...] = ()
-    # (source file, job key, record) of done files that are in another folder's lock: the run
-    # copies them into place (place_adopted) before it records the adoption
-    copies: tuple[tuple[Path, str, FileRecord], ...] = ()
+    from runner.records.state import StateStore
 
 
 def shards_base(output_dir: Path) -> Path:
@@ -164,6 +152,19 @@ def state_adoption(
     )
 
 
+def adoption_for_state(
+    state: StateStore, plan: Plan, selected: Collection[str] | None
+) -> Adoption | None:
+    """What the folder's locks show done that `state` does not (state_adoption)."""
+    done = {
+        key: {record.path: record.sha256 for record in known.files}
+        for key, known in state.job_states().items()
+        if known.status == "done"
+    }
+    written = {path: sha for path, (sha, _, _) in state.written_files().items()}
+    return state_adoption(state.output_dir, plan, done, written, selected)
+
+
 def _news(
     output_dir: Path,
     plan: Plan,
@@ -221,7 +222,8 @@ def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
 
 def lock_files(output_dir: Path) -> dict[str, str]:
     """path -> sha256 of every output backdrop.lock records (empty without a readable lock)."""
-    from runner.records.lockfile import LOCK_NAME, ManifestError, read_lock
+    from runner.records.lock_reader import read_lock
+    from runner.records.lockfile import LOCK_NAME, ManifestError
 
     if not (Path(output_dir) / LOCK_NAME).is_file():
         return {}
@@ -267,7 +269,8 @@ class LockFiles:
 
     def lock(self, folder: Path) -> Lock:
         """folder's lock, read (and checked) once for this use; ManifestError as read_lock."""
-        from runner.records.lockfile import ManifestError, read_lock
+        from runner.records.lock_reader import read_lock
+        from runner.records.lockfile import ManifestError
 
         where = os.path.abspath(folder)
         if where not in self._locks:
@@ -316,11 +319,12 @@ class _Facts:
 
 def _inspect(path: Path) -> _Facts | None:
     """The file's hash and, checked once, whether it is a whole image (as a download is)."""
-    from runner.execute.result_files import MAX_DOWNLOAD_BYTES, inspect_image
+    from runner.execute.result_files import inspect_image
     from runner.recipe.files import FileProblem, read_bounded
+    from runner.records.run_records import MAX_OUTPUT_BYTES
 
     try:
-        data = read_bounded(path, MAX_DOWNLOAD_BYTES)
+        data = read_bounded(path, MAX_OUTPUT_BYTES)
     except FileProblem:
         return None
     image = inspect_image(data)

@@ -16,8 +16,7 @@ from types import TracebackType
 from runner.diagnostics import StateError
 from runner.exclusive import CannotLock, ExclusiveFile
 from runner.fileio import folder_error
-
-STATE_DIR = ".backdrop"
+from runner.records.state_folder import STATE_DIR, check_state_folder
 
 
 class FolderGuard:
@@ -31,8 +30,6 @@ class FolderGuard:
     def acquire(self) -> None:
         if self._lock.held:
             return
-        from runner.records.state_folder import check_state_folder
-
         # The lock file is truncated and written: never through a link that leads out of the
         # project (ExclusiveFile's O_NOFOLLOW covers only the file's own name, not .backdrop).
         check_state_folder(self.output_dir)

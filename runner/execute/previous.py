@@ -16,13 +16,13 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from runner.execute.adopt import LockFiles, lock_adoption, lock_folders, state_adoption
-from runner.execute.folder_guard import STATE_DIR
 from runner.execute.result_files import files_intact
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
 from runner.plan.plan_model import Plan
 from runner.records.run_records import FileRecord
 from runner.records.state import STATE_FILE, StateStore
 from runner.records.state_errors import SQLITE_ERRORS, open_error
+from runner.records.state_folder import STATE_DIR
 from runner.records.state_schema import (
     STORED_STATUSES,
     check_version,

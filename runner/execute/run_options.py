@@ -13,8 +13,8 @@ from runner.api.limits import DEFAULT_RPM
 from runner.diagnostics import UsageError
 from runner.execute.backoff import Backoff
 from runner.execute.pacing import MAX_IN_FLIGHT
-from runner.execute.result_files import MAX_DOWNLOAD_BYTES
 from runner.execute.selection import Selection
+from runner.records.run_records import MAX_OUTPUT_BYTES
 
 DEFAULT_MAX_ATTEMPTS = 5
 
@@ -27,7 +27,7 @@ class RunOptions:
     rpm: float | None = None
     max_attempts: int = DEFAULT_MAX_ATTEMPTS  # per request, the first one included
     timeouts: Timeouts = field(default_factory=Timeouts)
-    max_download_bytes: int = MAX_DOWNLOAD_BYTES
+    max_download_bytes: int = MAX_OUTPUT_BYTES
     selection: Selection = field(default_factory=Selection)
     force: bool = False  # generate again even jobs that are done (or paid, not downloaded)
     retry_failed: bool = False  # only the jobs that failed in the latest run

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from runner.api.client import OneMinClient
 from runner.diagnostics import StateError
-from runner.execute.adopt import Adoption, lock_adoption, place_adopted
+from runner.execute.adopt import adoption_for_state, lock_adoption, place_adopted
 from runner.execute.budget import recheck_budget
 from runner.execute.events import NullEvents, RunEvents
 from runner.execute.folder_guard import FolderGuard
@@ -32,7 +32,7 @@ from runner.execute.stop_signals import stop_signals_to
 from runner.execute.thumbs import ThumbnailMaker
 from runner.fileio import check_writable, disk_full, folder_error
 from runner.plan.plan_model import Plan
-from runner.records.run_records import RUN_ID_TIME, UnansweredRequest
+from runner.records.run_records import RUN_ID_TIME, Adoption, UnansweredRequest
 from runner.records.spend import lock_generations
 from runner.records.state import StateStore
 
@@ -238,7 +238,7 @@ async def _run(
             functools.partial(lock_adoption, plan.output_dir, plan, keys, strict=True)
         )
     else:  # a lock pulled from git may know jobs this state does not (another machine's run)
-        adopted = await asyncio.to_thread(state.lock_adoption, plan, keys)
+        adopted = await asyncio.to_thread(adoption_for_state, state, plan, keys)
     if adopted is not None and adopted.copies:  # done in a shard folder: a copy, not a payment
         adopted = await asyncio.to_thread(place_adopted, plan.output_dir, adopted)
     state.begin_run(plan, run_id, adopted)  # durable with the adoption, before any request

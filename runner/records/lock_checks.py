@@ -16,11 +16,11 @@ import re
 from typing import Any
 
 from runner.api.limits import N_RANGE, QUALITIES, SIZES
-from runner.execute.folder_guard import STATE_DIR
 from runner.jsontext import NodePath
 from runner.recipe.files import stored_path_problem
 from runner.records.lockfile import READABLE_FORMATS
 from runner.records.run_records import MAYBE_PREFIX
+from runner.records.state_folder import STATE_DIR
 
 MAX_JOB_CHARS = 200  # a job key is 64 characters, plus a suffix for repeated requests
 MAX_ID_CHARS = 200  # a generation's id or its run's: far more than any real one

@@ -13,7 +13,9 @@ speed of the json module.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,8 +32,16 @@ from runner.records.lock_checks import (
     output_problems,
     outputs_as_written,
 )
-from runner.records.lockfile import Lock, LockEntry, ManifestError
+from runner.records.lockfile import (
+    LOCK_NAME,
+    FileHashes,
+    Lock,
+    LockEntry,
+    ManifestError,
+    find_stale,
+)
 from runner.records.run_records import GenerationRecord
+from runner.records.state_folder import STATE_DIR
 
 # The largest lock a campaign within the default job cap writes (10,000 jobs at n = 10, with
 # ten generations each) is about 60 MiB; read, checked and compared by plan --diff in a few
@@ -201,3 +211,62 @@ def _generations(items: list[dict[str, Any]]) -> tuple[GenerationRecord, ...]:
         for item in items
         for ident, job in (generation_key(item),)
     )
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    missing: tuple[str, ...]  # in the lock, not on disk
+    changed: tuple[str, ...]  # on disk with another sha256 than the lock's
+    stale: tuple[str, ...]  # images on disk that no output in the lock accounts for
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.changed or self.stale)
+
+
+def read_lock(output_dir: Path) -> Lock:
+    """output_dir's lock, every value checked (lock_reader.py): ManifestError when there is none,
+    LockFileError (one of them, with positions) when it cannot be used."""
+    path = output_dir / LOCK_NAME
+    if not os.path.lexists(path):
+        shards = sorted(output_dir.glob(f"shard-*/{LOCK_NAME}"))
+        if shards:  # a sharded run's folder: each shard has its own lock
+            raise ManifestError(
+                f"no {LOCK_NAME} in {output_dir}: its runs wrote into shard folders",
+                hint=f"verify each of them, e.g. backdrop verify {shards[0].parent}",
+            )
+        if not (output_dir / STATE_DIR).is_dir():  # `backdrop report` would find no run either
+            raise ManifestError(
+                f"no {LOCK_NAME} in {output_dir}: no run has written to it",
+                hint="check the folder name (it is the recipe's output folder, e.g. "
+                "out/spring-campaign), or run the recipe first: backdrop run RECIPE",
+            )
+        raise ManifestError(
+            f"no {LOCK_NAME} in {output_dir}",
+            hint=f"Run the recipe first, or write the reports with `backdrop report {output_dir}`.",
+        )
+    shown = display_path(path)
+    return read_lock_file(
+        path,
+        f"restore it from git (git checkout -- {shown}), or rebuild it where this folder's"
+        f" {STATE_DIR} state is, with `backdrop report {display_path(output_dir)}`",
+    )
+
+
+def verify_outputs(output_dir: Path) -> VerifyResult:
+    """Check every output in output_dir/backdrop.lock against the files on disk."""
+    lock = read_lock(output_dir)
+    paths = [os.path.join(output_dir, entry.path) for entry in lock.entries]
+    hashes = FileHashes(data_roots(output_dir)).many(paths)
+    missing = [
+        e.path
+        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
+        if digest is None and not os.path.lexists(path)
+    ]
+    changed = [
+        e.path
+        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
+        if digest != e.sha256 and os.path.lexists(path)
+    ]
+    stale = [path.as_posix() for path in find_stale(output_dir, lock)]
+    return VerifyResult(tuple(missing), tuple(changed), tuple(stale))

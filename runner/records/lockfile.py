@@ -27,19 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from runner.diagnostics import BackdropError, display_path
-from runner.execute.folder_guard import STATE_DIR
-from runner.execute.result_files import MAX_DOWNLOAD_BYTES
+from runner.diagnostics import BackdropError
 from runner.fileio import NotAFile, open_regular, sha256_stream
 from runner.plan.fingerprints import request_fingerprints
-from runner.recipe.files import FileProblem, confine, data_roots
-from runner.records.run_records import GenerationRecord, RunSnapshot
+from runner.recipe.files import FileProblem, confine
+from runner.records.run_records import MAX_OUTPUT_BYTES, GenerationRecord, RunSnapshot
 
 LOCK_NAME = "backdrop.lock"
 LOCK_FORMAT = 2
 READABLE_FORMATS = frozenset({1, LOCK_FORMAT})  # 1: without the request fingerprints
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-MAX_OUTPUT_BYTES = MAX_DOWNLOAD_BYTES  # no image backdrop writes is larger
 REPORT_FILES = frozenset({"report.html", "results.json", "results.csv", "junit.xml", LOCK_NAME})
 
 
@@ -61,17 +58,6 @@ class Lock:
     recipe: str
     entries: tuple[LockEntry, ...]  # sorted by path
     generations: tuple[GenerationRecord, ...] = ()  # by run, then id
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    missing: tuple[str, ...]  # in the lock, not on disk
-    changed: tuple[str, ...]  # on disk with another sha256 than the lock's
-    stale: tuple[str, ...]  # images on disk that no output in the lock accounts for
-
-    @property
-    def ok(self) -> bool:
-        return not (self.missing or self.changed or self.stale)
 
 
 def build_lock(snapshot: RunSnapshot, earlier: Iterable[GenerationRecord] = ()) -> Lock:
@@ -138,56 +124,6 @@ def _render_entry(entry: LockEntry, text: Callable[[str], str]) -> str:
         prints = ", ".join(f"{text(name)}: {text(value)}" for name, value in entry.request)
         row += f', "request": {{{prints}}}'
     return row + "}"
-
-
-def read_lock(output_dir: Path) -> Lock:
-    """output_dir's lock, every value checked (lock_reader.py): ManifestError when there is none,
-    LockFileError (one of them, with positions) when it cannot be used."""
-    from runner.records.lock_reader import read_lock_file
-
-    path = output_dir / LOCK_NAME
-    if not os.path.lexists(path):
-        shards = sorted(output_dir.glob(f"shard-*/{LOCK_NAME}"))
-        if shards:  # a sharded run's folder: each shard has its own lock
-            raise ManifestError(
-                f"no {LOCK_NAME} in {output_dir}: its runs wrote into shard folders",
-                hint=f"verify each of them, e.g. backdrop verify {shards[0].parent}",
-            )
-        if not (output_dir / STATE_DIR).is_dir():  # `backdrop report` would find no run either
-            raise ManifestError(
-                f"no {LOCK_NAME} in {output_dir}: no run has written to it",
-                hint="check the folder name (it is the recipe's output folder, e.g. "
-                "out/spring-campaign), or run the recipe first: backdrop run RECIPE",
-            )
-        raise ManifestError(
-            f"no {LOCK_NAME} in {output_dir}",
-            hint=f"Run the recipe first, or write the reports with `backdrop report {output_dir}`.",
-        )
-    shown = display_path(path)
-    return read_lock_file(
-        path,
-        f"restore it from git (git checkout -- {shown}), or rebuild it where this folder's"
-        f" {STATE_DIR} state is, with `backdrop report {display_path(output_dir)}`",
-    )
-
-
-def verify_outputs(output_dir: Path) -> VerifyResult:
-    """Check every output in output_dir/backdrop.lock against the files on disk."""
-    lock = read_lock(output_dir)
-    paths = [os.path.join(output_dir, entry.path) for entry in lock.entries]
-    hashes = FileHashes(data_roots(output_dir)).many(paths)
-    missing = [
-        e.path
-        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
-        if digest is None and not os.path.lexists(path)
-    ]
-    changed = [
-        e.path
-        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
-        if digest != e.sha256 and os.path.lexists(path)
-    ]
-    stale = [path.as_posix() for path in find_stale(output_dir, lock)]
-    return VerifyResult(tuple(missing), tuple(changed), tuple(stale))
 
 
 def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:

@@ -29,11 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.diagnostics import BackdropError
-from runner.execute.adopt import SHARD_PREFIX
-from runner.execute.folder_guard import STATE_DIR
 from runner.plan.plan_model import Job
 from runner.recipe.model import PriceTable
 from runner.records.run_records import GenerationRecord
+from runner.records.state_folder import SHARD_PREFIX, STATE_DIR
 
 if TYPE_CHECKING:
     from runner.records.lockfile import Lock
@@ -202,7 +201,8 @@ def _add(found: dict[tuple[str, str], GenerationRecord], more: Iterable[Generati
 
 def _lock(folder: Path) -> tuple[Lock | None, BackdropError | None]:
     """The folder's lock (None without one), or why it cannot be read."""
-    from runner.records.lockfile import LOCK_NAME, ManifestError, read_lock
+    from runner.records.lock_reader import read_lock
+    from runner.records.lockfile import LOCK_NAME, ManifestError
 
     if not os.path.lexists(folder / LOCK_NAME):
         return None, None

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from runner import __version__
 from runner.diagnostics import StateError
-from runner.execute.folder_guard import STATE_DIR
 from runner.fileio import disk_full
 from runner.records import state_spend
 from runner.records.reserve import DiskReserve
 from runner.records.run_records import (
+    Adoption,
     FileRecord,
     GenerationRecord,
     RunHeader,
@@ -48,7 +48,7 @@ from runner.records.state_errors import SQLITE_ERRORS
 from runner.records.state_errors import io_error as _io_error
 from runner.records.state_errors import open_error as _open_error
 from runner.records.state_errors import room_retry as _room_retry
-from runner.records.state_folder import check_state_folder
+from runner.records.state_folder import STATE_DIR, check_state_folder
 from runner.records.state_schema import (
     UPSERT_JOB,
     JobState,
@@ -69,7 +69,6 @@ from runner.records.state_spend import StateSpend
 from runner.records.state_values import StateValues
 
 if TYPE_CHECKING:
-    from runner.execute.adopt import Adoption
     from runner.plan.plan_model import Plan
 
 __all__ = ["STATE_FILE", "JobState", "StateStore"]
@@ -621,18 +620,6 @@ class StateStore:
         """These files are gone (pruned): no longer ours to delete."""
         with self._write() as cur:
             cur.executemany("DELETE FROM written_files WHERE path = ?", [(p,) for p in paths])
-
-    def lock_adoption(self, plan: Plan, selected: Collection[str] | None) -> Adoption | None:
-        """What the folder's locks show done that this state does not (adopt.state_adoption)."""
-        from runner.execute.adopt import state_adoption
-
-        done = {
-            key: {record.path: record.sha256 for record in known.files}
-            for key, known in self.job_states().items()
-            if known.status == "done"
-        }
-        written = {path: sha for path, (sha, _, _) in self.written_files().items()}
-        return state_adoption(self.output_dir, plan, done, written, selected)
 
     @_room_retry
     def mark_done(self, key: str, duration_s: float | None = None) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from runner.records.lockfile import LOCK_NAME, ManifestError, build_lock, read_lock, render_lock
+from runner.records.lock_reader import read_lock
+from runner.records.lockfile import LOCK_NAME, ManifestError, build_lock, render_lock
 from runner.records.run_records import RunSnapshot
 from runner.report.context import ReportContext
 

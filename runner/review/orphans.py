@@ -12,7 +12,7 @@ from runner.review.decisions import load_review
 
 def known_job_keys(output_dir: Path) -> tuple[str, ...] | None:
     """The review keys of the folder's jobs: from the last run, else from a committed lock."""
-    from runner.records.lockfile import read_lock
+    from runner.records.lock_reader import read_lock
     from runner.records.state import StateStore
 
     try:

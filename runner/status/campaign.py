@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner.diagnostics import display_path
-from runner.execute.adopt import SHARD_PREFIX
-from runner.execute.folder_guard import STATE_DIR
 from runner.plan.plan_model import Plan
 from runner.recipe.model import DEFAULT_PRICES
 from runner.records.spend import campaign_spend
 from runner.records.state import StateStore
+from runner.records.state_folder import SHARD_PREFIX, STATE_DIR
 from runner.review.checks import decision_problems
 from runner.review.decision_model import orphaned
 from runner.review.decisions import load_review

@@ -249,7 +249,8 @@ def _locked_jobs(output_dir: Path) -> tuple[dict[str, LockedJob], bool]:
     """The jobs the folder's backdrop.lock, and its shard folders' locks, record as done.
 
     An unreadable lock adds nothing (the run rewrites the folder's own; verify says why)."""
-    from runner.records.lockfile import ManifestError, read_lock
+    from runner.records.lock_reader import read_lock
+    from runner.records.lockfile import ManifestError
 
     found: dict[str, LockedJob] = {}
     unreadable = False
