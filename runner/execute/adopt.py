@@ -31,7 +31,7 @@ from runner.records.run_records import Adoption, FileRecord
 from runner.records.state_folder import SHARD_PREFIX
 
 if TYPE_CHECKING:
-    from runner.records.lockfile import Lock, ManifestError
+    from runner.records.lockfile import LockFile, LockFileProblem
     from runner.records.state import StateStore
 
 
@@ -223,13 +223,13 @@ def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
 def lock_files(output_dir: Path) -> dict[str, str]:
     """path -> sha256 of every output backdrop.lock records (empty without a readable lock)."""
     from runner.records.lock_reader import read_lock
-    from runner.records.lockfile import LOCK_NAME, ManifestError
+    from runner.records.lockfile import LOCK_NAME, LockFileProblem
 
     if not (Path(output_dir) / LOCK_NAME).is_file():
         return {}
     try:
         return {entry.path: entry.sha256 for entry in read_lock(Path(output_dir)).entries}
-    except ManifestError:
+    except LockFileProblem:
         return {}
 
 
@@ -241,15 +241,15 @@ def sha256_of(path: Path) -> str | None:
 
 def _readable_locks(
     output_dir: Path, files: LockFiles | None = None, *, strict: bool = False
-) -> list[tuple[Path, Lock]]:
-    from runner.records.lockfile import ManifestError
+) -> list[tuple[Path, LockFile]]:
+    from runner.records.lockfile import LockFileProblem
 
     files = files or LockFiles(output_dir)
     locks = []
     for folder in lock_folders(output_dir):
         try:
             locks.append((folder, files.lock(folder)))
-        except ManifestError:
+        except LockFileProblem:
             if strict and os.path.abspath(folder) == os.path.abspath(output_dir):
                 raise
     return locks
@@ -265,21 +265,21 @@ class LockFiles:
 
         self.hashes = FileHashes(data_roots(shards_base(Path(output_dir))))
         self._seen: dict[tuple[int, int, int, int], _Facts | None] = {}
-        self._locks: dict[str, Lock | ManifestError] = {}
+        self._locks: dict[str, LockFile | LockFileProblem] = {}
 
-    def lock(self, folder: Path) -> Lock:
-        """folder's lock, read (and checked) once for this use; ManifestError as read_lock."""
+    def lock(self, folder: Path) -> LockFile:
+        """folder's lock, read (and checked) once for this use; LockFileProblem as read_lock."""
         from runner.records.lock_reader import read_lock
-        from runner.records.lockfile import ManifestError
+        from runner.records.lockfile import LockFileProblem
 
         where = os.path.abspath(folder)
         if where not in self._locks:
             try:
                 self._locks[where] = read_lock(Path(folder))
-            except ManifestError as error:
+            except LockFileProblem as error:
                 self._locks[where] = error
         known = self._locks[where]
-        if isinstance(known, ManifestError):
+        if isinstance(known, LockFileProblem):
             raise known
         return known
 
@@ -333,7 +333,7 @@ def _inspect(path: Path) -> _Facts | None:
 
 
 def _lock_files(
-    folder: Path, lock: Lock, plan: Plan, files: LockFiles, *, every_job: bool
+    folder: Path, lock: LockFile, plan: Plan, files: LockFiles, *, every_job: bool
 ) -> tuple[list[tuple[str, FileRecord]], list[tuple[str, FileRecord]]]:
     """(job key, record) of the lock's files on disk as recorded, for the plan's jobs: those
     that are whole images (intact), and all of them (backdrop's own).
@@ -354,7 +354,7 @@ def _lock_files(
 
 
 def _done_jobs(
-    lock: Lock, plan: Plan, intact: Mapping[str, FileRecord]
+    lock: LockFile, plan: Plan, intact: Mapping[str, FileRecord]
 ) -> dict[str, tuple[FileRecord, ...]]:
     """The plan's jobs this lock records for exactly their outputs, every file intact."""
     recorded: dict[str, set[str]] = {}

@@ -47,7 +47,7 @@ def read_previous(output_dir: Path, plan: Plan, files: LockFiles | None = None) 
     state = output_dir / STATE_DIR / STATE_FILE
     if StateStore.has_recorded_run(output_dir):  # else the run would adopt the locks (adopt.py)
         return _from_state(output_dir, state, plan)
-    from runner.records.lockfile import ManifestError
+    from runner.records.lockfile import LockFileProblem
 
     folders = lock_folders(output_dir)
     if not folders:
@@ -60,7 +60,7 @@ def read_previous(output_dir: Path, plan: Plan, files: LockFiles | None = None) 
     for folder in folders:
         try:
             entries = lock_files.lock(folder).entries
-        except ManifestError:
+        except LockFileProblem:
             if os.path.abspath(folder) == os.path.abspath(output_dir):
                 raise  # the folder's own lock (lock_adoption said it already)
             continue  # another folder's: the run ignores it too (adopt.py)

@@ -35,9 +35,9 @@ from runner.records.lock_checks import (
 from runner.records.lockfile import (
     LOCK_NAME,
     FileHashes,
-    Lock,
     LockEntry,
-    ManifestError,
+    LockFile,
+    LockFileProblem,
     find_stale,
 )
 from runner.records.run_records import GenerationRecord
@@ -58,7 +58,7 @@ LINK_HINT = "replace the link with the file itself: backdrop writes backdrop.loc
 _CHUNK = 256  # entries checked at once by the quick checks
 
 
-class LockFileError(ManifestError, RecipeError):
+class LockFileError(LockFileProblem, RecipeError):
     """backdrop.lock has mistakes: each is a Diagnostic at backdrop.lock:LINE:COL (exit 2)."""
 
     def __init__(self, diagnostics: list[Diagnostic], *, unexamined: int = 0) -> None:
@@ -66,7 +66,7 @@ class LockFileError(ManifestError, RecipeError):
         self.hint = next((d.hint for d in self.diagnostics() if d.hint), None)
 
 
-def read_lock_file(path: Path, rebuild: str) -> Lock:
+def read_lock_file(path: Path, rebuild: str) -> LockFile:
     """The lock at `path` (which exists), checked; LockFileError for any mistake.
 
     rebuild: what to do about a lock that cannot be used, said with each mistake.
@@ -113,7 +113,7 @@ def read_lock_file(path: Path, rebuild: str) -> Lock:
     mistakes, untold = _mistakes(data)
     if mistakes or untold:
         _raise_at(text, shown, mistakes, untold, rebuild)
-    lock = Lock(
+    lock = LockFile(
         data.get("recipe", ""),
         tuple(
             LockEntry(item["path"], item["job"], item["sha256"], _request(item))
@@ -128,7 +128,7 @@ def read_lock_file(path: Path, rebuild: str) -> Lock:
 
 
 # Locks read lately, by the sha256 of their bytes: exact, however fast a file is rewritten.
-_READ: dict[bytes, Lock] = {}
+_READ: dict[bytes, LockFile] = {}
 _READ_KEPT = 4
 
 
@@ -224,24 +224,24 @@ class VerifyResult:
         return not (self.missing or self.changed or self.stale)
 
 
-def read_lock(output_dir: Path) -> Lock:
-    """output_dir's lock, every value checked (lock_reader.py): ManifestError when there is none,
+def read_lock(output_dir: Path) -> LockFile:
+    """output_dir's lock, every value checked (lock_reader.py): LockFileProblem when there is none,
     LockFileError (one of them, with positions) when it cannot be used."""
     path = output_dir / LOCK_NAME
     if not os.path.lexists(path):
         shards = sorted(output_dir.glob(f"shard-*/{LOCK_NAME}"))
         if shards:  # a sharded run's folder: each shard has its own lock
-            raise ManifestError(
+            raise LockFileProblem(
                 f"no {LOCK_NAME} in {output_dir}: its runs wrote into shard folders",
                 hint=f"verify each of them, e.g. backdrop verify {shards[0].parent}",
             )
         if not (output_dir / STATE_DIR).is_dir():  # `backdrop report` would find no run either
-            raise ManifestError(
+            raise LockFileProblem(
                 f"no {LOCK_NAME} in {output_dir}: no run has written to it",
                 hint="check the folder name (it is the recipe's output folder, e.g. "
                 "out/spring-campaign), or run the recipe first: backdrop run RECIPE",
             )
-        raise ManifestError(
+        raise LockFileProblem(
             f"no {LOCK_NAME} in {output_dir}",
             hint=f"Run the recipe first, or write the reports with `backdrop report {output_dir}`.",
         )

@@ -40,7 +40,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 REPORT_FILES = frozenset({"report.html", "results.json", "results.csv", "junit.xml", LOCK_NAME})
 
 
-class ManifestError(BackdropError):
+class LockFileProblem(BackdropError):
     """backdrop.lock is missing or cannot be read."""
 
 
@@ -54,13 +54,13 @@ class LockEntry:
 
 
 @dataclass(frozen=True)
-class Lock:
+class LockFile:
     recipe: str
     entries: tuple[LockEntry, ...]  # sorted by path
     generations: tuple[GenerationRecord, ...] = ()  # by run, then id
 
 
-def build_lock(snapshot: RunSnapshot, earlier: Iterable[GenerationRecord] = ()) -> Lock:
+def build_lock(snapshot: RunSnapshot, earlier: Iterable[GenerationRecord] = ()) -> LockFile:
     """The lock of a snapshot; `earlier`: the generations the lock on disk records, kept (a
     lock pulled from git knows spending this state may not)."""
     entries = {
@@ -77,12 +77,12 @@ def build_lock(snapshot: RunSnapshot, earlier: Iterable[GenerationRecord] = ()) 
     known = {(g.id, g.job): g for g in earlier}
     known.update({(g.id, g.job): g for g in snapshot.generations})
     generations = sorted(known.values(), key=lambda g: (g.run or "", g.id, g.job))
-    return Lock(
+    return LockFile(
         snapshot.recipe_name, tuple(entries[path] for path in sorted(entries)), tuple(generations)
     )
 
 
-def render_lock(lock: Lock) -> str:
+def render_lock(lock: LockFile) -> str:
     def text(value: str) -> str:
         return json.dumps(value, ensure_ascii=False)
 
@@ -126,7 +126,7 @@ def _render_entry(entry: LockEntry, text: Callable[[str], str]) -> str:
     return row + "}"
 
 
-def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
+def find_stale(output_dir: Path, produced_by: RunSnapshot | LockFile) -> list[Path]:
     """Images in output_dir (relative paths, sorted) that no job produces.
 
     With a snapshot, a job's planned outputs count as well as its files, so that an image whose
@@ -134,7 +134,7 @@ def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
     the report files are never looked at, nor a folder with its own backdrop.lock (a shard's
     folder, out/NAME/shard-K: its lock accounts for its images).
     """
-    if isinstance(produced_by, Lock):
+    if isinstance(produced_by, LockFile):
         expected = {entry.path for entry in produced_by.entries}  # normal (lock_reader.py)
     else:
         expected = {

@@ -35,7 +35,7 @@ from runner.records.run_records import GenerationRecord
 from runner.records.state_folder import SHARD_PREFIX, STATE_DIR
 
 if TYPE_CHECKING:
-    from runner.records.lockfile import Lock
+    from runner.records.lockfile import LockFile
 
 _MAX_DEPTH = 4  # folders below the campaign's that may hold a run (OUT/a/b/shard-1)
 
@@ -199,16 +199,16 @@ def _add(found: dict[tuple[str, str], GenerationRecord], more: Iterable[Generati
         found.setdefault((generation.id, generation.job), generation)
 
 
-def _lock(folder: Path) -> tuple[Lock | None, BackdropError | None]:
+def _lock(folder: Path) -> tuple[LockFile | None, BackdropError | None]:
     """The folder's lock (None without one), or why it cannot be read."""
     from runner.records.lock_reader import read_lock
-    from runner.records.lockfile import LOCK_NAME, ManifestError
+    from runner.records.lockfile import LOCK_NAME, LockFileProblem
 
     if not os.path.lexists(folder / LOCK_NAME):
         return None, None
     try:
         return read_lock(folder), None
-    except ManifestError as error:
+    except LockFileProblem as error:
         return None, error
 
 

@@ -250,14 +250,14 @@ def _locked_jobs(output_dir: Path) -> tuple[dict[str, LockedJob], bool]:
 
     An unreadable lock adds nothing (the run rewrites the folder's own; verify says why)."""
     from runner.records.lock_reader import read_lock
-    from runner.records.lockfile import ManifestError
+    from runner.records.lockfile import LockFileProblem
 
     found: dict[str, LockedJob] = {}
     unreadable = False
     for folder in lock_folders(output_dir):
         try:
             lock = read_lock(folder)
-        except ManifestError:
+        except LockFileProblem:
             # by path: output_dir may not exist yet (a shard folder not made yet)
             unreadable = unreadable or os.path.abspath(folder) == os.path.abspath(output_dir)
             continue
