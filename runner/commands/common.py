@@ -1,4 +1,4 @@
-"""What several commands share: the plan options, loading a plan, grouping options."""
+"""What several commands share: the plan options, loading a plan, grouping options, numbers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from runner.diagnostics import UsageError
+
+
+class FiniteFloat(click.FloatRange):
+    """A FloatRange that refuses nan and inf: `nan < 1` is false, so a plain range lets it in,
+    and `--timeout nan` then failed every job."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; write e.g. 600 or 2.5", param, ctx)
+        return super().convert(number, param, ctx)
+
 
 if TYPE_CHECKING:
     from runner.plan.plan_model import Plan

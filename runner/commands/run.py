@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli_params import FiniteFloat
-from runner.commands.common import PlanInputs, csv_separator_option, option_group, plan_options
+from runner.commands.common import (
+    FiniteFloat,
+    PlanInputs,
+    csv_separator_option,
+    option_group,
+    plan_options,
+)
 from runner.commands.run_settings import (
     ApiOptions,
     OutputOptions,
