@@ -25,13 +25,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.api.limits import PIL_FORMATS
+from runner.execute.result_files import inspect_image
+from runner.fileio import PART_SUFFIX, folder_error, temp_beside
 from runner.plan.plan_model import Plan
-from runner.recipe.files import data_roots
-from runner.records.run_records import Adoption, FileRecord
+from runner.recipe.files import FileProblem, data_roots, read_bounded
+from runner.records.lock_reader import read_lock
+from runner.records.lockfile import LOCK_NAME, FileHashes, LockFile, LockFileProblem, sha256_of
+from runner.records.run_records import MAX_OUTPUT_BYTES, Adoption, FileRecord
 from runner.records.state_folder import SHARD_PREFIX
 
 if TYPE_CHECKING:
-    from runner.records.lockfile import LockFile, LockFileProblem
     from runner.records.state import StateStore
 
 
@@ -46,8 +49,6 @@ def lock_folders(output_dir: Path) -> tuple[Path, ...]:
 
     A folder named shard-* is one shard of its parent: the parent and the other shards count too.
     """
-    from runner.records.lockfile import LOCK_NAME
-
     output_dir = Path(output_dir)
     base = shards_base(output_dir)
     shards = sorted(lock.parent for lock in base.glob(f"{SHARD_PREFIX}*/{LOCK_NAME}"))
@@ -192,8 +193,6 @@ def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
     Returns the adoption as placed: a source that changed since it was hashed is not adopted
     after all (its job is generated), and a file already copied stays so (the next run hashes).
     """
-    from runner.fileio import PART_SUFFIX, folder_error, temp_beside
-
     lost: set[str] = set()
     for source, key, record in adoption.copies:
         target = Path(output_dir) / record.path
@@ -222,9 +221,6 @@ def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
 
 def lock_files(output_dir: Path) -> dict[str, str]:
     """path -> sha256 of every output backdrop.lock records (empty without a readable lock)."""
-    from runner.records.lock_reader import read_lock
-    from runner.records.lockfile import LOCK_NAME, LockFileProblem
-
     if not (Path(output_dir) / LOCK_NAME).is_file():
         return {}
     try:
@@ -233,17 +229,9 @@ def lock_files(output_dir: Path) -> dict[str, str]:
         return {}
 
 
-def sha256_of(path: Path) -> str | None:
-    from runner.records.lockfile import sha256_of as digest
-
-    return digest(path)
-
-
 def _readable_locks(
     output_dir: Path, files: LockFiles | None = None, *, strict: bool = False
 ) -> list[tuple[Path, LockFile]]:
-    from runner.records.lockfile import LockFileProblem
-
     files = files or LockFiles(output_dir)
     locks = []
     for folder in lock_folders(output_dir):
@@ -261,17 +249,12 @@ class LockFiles:
     shard folder, the project of the folder holding the shards)."""
 
     def __init__(self, output_dir: Path) -> None:
-        from runner.records.lockfile import FileHashes
-
         self.hashes = FileHashes(data_roots(shards_base(Path(output_dir))))
         self._seen: dict[tuple[int, int, int, int], _Facts | None] = {}
         self._locks: dict[str, LockFile | LockFileProblem] = {}
 
     def lock(self, folder: Path) -> LockFile:
         """folder's lock, read (and checked) once for this use; LockFileProblem as read_lock."""
-        from runner.records.lock_reader import read_lock
-        from runner.records.lockfile import LockFileProblem
-
         where = os.path.abspath(folder)
         if where not in self._locks:
             try:
@@ -319,10 +302,6 @@ class _Facts:
 
 def _inspect(path: Path) -> _Facts | None:
     """The file's hash and, checked once, whether it is a whole image (as a download is)."""
-    from runner.execute.result_files import inspect_image
-    from runner.recipe.files import FileProblem, read_bounded
-    from runner.records.run_records import MAX_OUTPUT_BYTES
-
     try:
         data = read_bounded(path, MAX_OUTPUT_BYTES)
     except FileProblem:

@@ -32,6 +32,8 @@ from runner.diagnostics import (
     UsageError,
     display_path,
 )
+from runner.execute.preview import preview_run
+from runner.execute.run_options import RunOptions
 from runner.execute.selection import Shard, select_jobs, value_text
 from runner.plan.plan_model import Job, Plan
 from runner.recipe.model import PriceTable
@@ -39,7 +41,6 @@ from runner.records.spend import Spend, campaign_spend, read_campaign
 
 if TYPE_CHECKING:
     from runner.execute.adopt import LockFiles
-    from runner.execute.run_options import RunOptions
 
 _EPSILON = 1e-9  # float sums of cents: "exactly the budget" must fit
 _ONLY_SHOWN = 3
@@ -119,7 +120,6 @@ def plan_budget_status(plan: Plan, files: LockFiles | None = None) -> BudgetStat
     command's LockFiles, so that the images its comparison checked are not checked again)."""
     if plan.budget is None:
         return None
-    from runner.execute.preview import preview_run
     from runner.execute.run_options import RunOptions
 
     return budget_status(plan, preview_run(plan, RunOptions(), files).to_generate)
@@ -151,7 +151,6 @@ def recheck_budget(plan: Plan, options: RunOptions) -> None:
     runs spent since this one was previewed (and confirmed) leaves it no room."""
     if plan.budget is None:
         return
-    from runner.execute.preview import preview_run
 
     preview = preview_run(plan, options)
     others = other_shards_jobs(plan, options)

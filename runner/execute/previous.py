@@ -13,12 +13,12 @@ import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from runner.execute.adopt import LockFiles, lock_adoption, lock_folders, state_adoption
 from runner.execute.result_files import files_intact
 from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
 from runner.plan.plan_model import Plan
+from runner.records.lockfile import LockEntry, LockFileProblem
 from runner.records.run_records import FileRecord
 from runner.records.state import STATE_FILE, StateStore
 from runner.records.state_errors import SQLITE_ERRORS, open_error
@@ -32,9 +32,6 @@ from runner.records.state_schema import (
 )
 from runner.records.state_values import StateValues
 
-if TYPE_CHECKING:
-    from runner.records.lockfile import LockEntry
-
 
 def read_previous(output_dir: Path, plan: Plan, files: LockFiles | None = None) -> Previous:
     """The folder's memory: from its state, else from its backdrop.lock files, else nothing.
@@ -47,8 +44,6 @@ def read_previous(output_dir: Path, plan: Plan, files: LockFiles | None = None) 
     state = output_dir / STATE_DIR / STATE_FILE
     if StateStore.has_recorded_run(output_dir):  # else the run would adopt the locks (adopt.py)
         return _from_state(output_dir, state, plan)
-    from runner.records.lockfile import LockFileProblem
-
     folders = lock_folders(output_dir)
     if not folders:
         return NOTHING

@@ -26,16 +26,15 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from runner.diagnostics import BackdropError
+from runner.diagnostics import BackdropError, StateError
 from runner.plan.plan_model import Job
 from runner.recipe.model import PriceTable
+from runner.records.lock_reader import read_lock
+from runner.records.lockfile import LOCK_NAME, LockFile, LockFileProblem
 from runner.records.run_records import GenerationRecord
+from runner.records.state import StateStore
 from runner.records.state_folder import SHARD_PREFIX, STATE_DIR
-
-if TYPE_CHECKING:
-    from runner.records.lockfile import LockFile
 
 _MAX_DEPTH = 4  # folders below the campaign's that may hold a run (OUT/a/b/shard-1)
 
@@ -78,8 +77,6 @@ def campaign_root(output_dir: Path) -> Path:
 
 def campaign_folders(output_dir: Path) -> tuple[Path, ...]:
     """The output folder (first), then every folder of its campaign holding a state or a lock."""
-    from runner.records.lockfile import LOCK_NAME
-
     output_dir = Path(output_dir)
     seen = {os.path.abspath(output_dir)}
     folders = [output_dir]
@@ -101,9 +98,6 @@ def read_campaign(output_dir: Path, recipe: str | None = None) -> CampaignRecord
     not pay for them all (a folder whose records cannot say counts). A lock or another
     folder's state that cannot be read adds nothing and is listed in `unreadable`; the output
     folder's own state that cannot be read is an error (StateError), as it is for the run."""
-    from runner.diagnostics import StateError
-    from runner.records.state import StateStore
-
     generations: dict[tuple[str, str], GenerationRecord] = {}
     paid: dict[str, GenerationRecord | None] = {}
     failed: set[str] = set()
@@ -201,9 +195,6 @@ def _add(found: dict[tuple[str, str], GenerationRecord], more: Iterable[Generati
 
 def _lock(folder: Path) -> tuple[LockFile | None, BackdropError | None]:
     """The folder's lock (None without one), or why it cannot be read."""
-    from runner.records.lock_reader import read_lock
-    from runner.records.lockfile import LOCK_NAME, LockFileProblem
-
     if not os.path.lexists(folder / LOCK_NAME):
         return None, None
     try:
