@@ -63,14 +63,9 @@ def label_value(value: Any) -> str:
     return str(value)
 
 
-def job_label(combo: Combination, axis_names: Sequence[str]) -> str:
-    """'product=MUG-01 season=winter market=fr-FR': the job's axis values, for people."""
-    names = [name for name in axis_names if name in combo.vars] or list(combo.vars)
-    return " ".join(f"{name}={label_value(combo.vars[name])}" for name in names)
-
-
 class _Labels:
-    """job_label, remembering each shared axis value's text (labels cost a lot at 100k jobs)."""
+    """A job's axis values for people ('product=MUG-01 season=winter'), remembering each shared
+    axis value's text (labels cost a lot at 100k jobs)."""
 
     def __init__(self, axis_names: Sequence[str]) -> None:
         self.axis_names = axis_names

@@ -265,25 +265,6 @@ def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, timeout=timeout)
 
 
-def paid_prompt_objects(conn: sqlite3.Connection, values: StateValues) -> list[dict[str, Any]]:
-    """The promptObject of every generation charged for, or maybe charged (sent, unanswered);
-    from the jobs' latest results when the state predates the generations table (read-only
-    callers cannot create it)."""
-    tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
-    query = (
-        "SELECT prompt_object FROM generations"
-        if "generations" in tables
-        else "SELECT prompt_object FROM jobs WHERE result_keys IS NOT NULL AND result_keys != '[]'"
-    )
-    if "sent_requests" in tables:
-        query += (
-            " UNION ALL SELECT j.prompt_object FROM sent_requests s"
-            " JOIN jobs j ON j.key = s.job_key"
-        )
-    where = ("generations", "prompt_object", None)
-    return [values.prompt_object(row[0], where) for row in conn.execute(query)]
-
-
 def ensure_later_tables(conn: sqlite3.Connection) -> None:
     tables = {
         str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
