@@ -61,7 +61,6 @@ from runner.records.state_schema import (
     files_by_job,
     job_state_of,
     no_run,
-    paid_prompt_objects,
     prices_text,
     snapshot_of,
 )
@@ -152,13 +151,8 @@ class StateStore:
         path = output_dir / STATE_DIR / STATE_FILE
         if not path.is_file():
             raise no_run(output_dir)
-        conn = _connect_read_only(path)
-        try:
+        with _reading(path) as conn:
             return snapshot_of(conn, output_dir)
-        except SQLITE_ERRORS as exc:
-            raise _open_error(path, exc) from None
-        finally:
-            conn.close()
 
     @staticmethod
     def read_latest_files(output_dir: Path, outputs: Sequence[str]) -> tuple[FileRecord, ...]:
@@ -168,8 +162,7 @@ class StateStore:
         path = output_dir / STATE_DIR / STATE_FILE
         if not path.is_file():
             raise no_run(output_dir)
-        conn = _connect_read_only(path)
-        try:
+        with _reading(path) as conn:
             rows = conn.execute(
                 "SELECT f.job_key, f.idx, f.path, f.sha256, f.width, f.height, f.bytes"
                 " FROM jobs j JOIN files f ON f.job_key = j.key WHERE j.outputs = ?"
@@ -179,10 +172,6 @@ class StateStore:
             ).fetchall()
             values = StateValues(path)
             return tuple(file_record(row, values) for row in rows)
-        except SQLITE_ERRORS as exc:
-            raise _open_error(path, exc) from None
-        finally:
-            conn.close()
 
     @staticmethod
     def read_run_header(output_dir: Path) -> RunHeader:
@@ -192,8 +181,7 @@ class StateStore:
         path = output_dir / STATE_DIR / STATE_FILE
         if not path.is_file():
             raise no_run(output_dir)
-        conn = _connect_read_only(path)
-        try:
+        with _reading(path) as conn:
             run = conn.execute(
                 "SELECT seq, recipe_name, recipe_path FROM runs ORDER BY seq DESC LIMIT 1"
             ).fetchone()
@@ -203,10 +191,6 @@ class StateStore:
                 "SELECT CAST(e.value AS TEXT) FROM runs r, json_each(r.job_keys) e WHERE r.seq = ?",
                 (run[0],),
             ).fetchall()
-        except SQLITE_ERRORS as exc:
-            raise _open_error(path, exc) from None
-        finally:
-            conn.close()
         return RunHeader(str(run[1]), str(run[2]), frozenset(str(row[0]) for row in keys))
 
     def close(self) -> None:
@@ -417,13 +401,8 @@ class StateStore:
         path = Path(output_dir) / STATE_DIR / STATE_FILE
         if not path.is_file():
             return None
-        conn = _connect_read_only(path)
-        try:
+        with _reading(path) as conn:
             return state_spend.read_state_spend(conn, StateValues(path))
-        except SQLITE_ERRORS as exc:
-            raise _open_error(path, exc) from None
-        finally:
-            conn.close()
 
     @_room_retry
     def clear_sent(self, key: str) -> None:
@@ -479,20 +458,6 @@ class StateStore:
             return conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
         except SQLITE_ERRORS:
             return True
-        finally:
-            conn.close()
-
-    @staticmethod
-    def read_paid_prompt_objects(output_dir: Path) -> list[dict[str, Any]]:
-        """Every charged generation's promptObject, forced ones too (read-only; for the budget)."""
-        path = Path(output_dir) / STATE_DIR / STATE_FILE
-        if not path.is_file():
-            return []
-        conn = _connect_read_only(path)
-        try:
-            return paid_prompt_objects(conn, StateValues(path))
-        except SQLITE_ERRORS as exc:
-            raise _open_error(path, exc) from None
         finally:
             conn.close()
 
@@ -694,6 +659,18 @@ class StateStore:
             cur.execute(sql, params)
             if cur.rowcount != 1:
                 raise StateError(f"job {params[-1]} is not in the recorded plan")
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """_connect_read_only, closed after; a SQLite error while reading is a damaged state."""
+    conn = _connect_read_only(path)
+    try:
+        yield conn
+    except SQLITE_ERRORS as exc:
+        raise _open_error(path, exc) from None
+    finally:
+        conn.close()
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

@@ -274,17 +274,7 @@ def plainly_valid(data: dict[str, Any]) -> bool:
     jobs = data.get("jobs", {})
     if not isinstance(jobs, dict):
         return False
-    for key, entry in jobs.items():
-        if not 1 <= len(key) <= 1024 or not _plain_entry(entry, _DECISION_FIELDS, "status"):
-            return False
-        history = entry.get("history", [])
-        if not isinstance(history, list) or len(history) > MAX_HISTORY:
-            return False
-        if not all(_plain_entry(item, _EARLIER_FIELDS, "take", "status") for item in history):
-            return False
-        if not _plain_hashes(entry.get("sha256", ["0" * 64])):
-            return False
-    return True
+    return all(_entry_plain(key, entry) for key, entry in jobs.items())
 
 
 _DECISION_FIELDS = frozenset({"status", "pick", "note", "take", "history", "sha256"})
@@ -299,9 +289,8 @@ def _plain_hashes(hashes: Any) -> bool:
     return all(isinstance(h, str) and len(h) == 64 and set(h) <= _HEX for h in hashes)
 
 
-def _entry_fine(key: str, entry: Any) -> bool:
-    """Whether one job's entry has no problem at all (as exact as the schema and the checks
-    below, so that an entry refused here always has one)."""
+def _entry_plain(key: str, entry: Any) -> bool:
+    """Whether one job's entry has the shape the schema asks for."""
     if not 1 <= len(key) <= 1024 or not _plain_entry(entry, _DECISION_FIELDS, "status"):
         return False
     history = entry.get("history", [])
@@ -309,9 +298,17 @@ def _entry_fine(key: str, entry: Any) -> bool:
         return False
     if not all(_plain_entry(item, _EARLIER_FIELDS, "take", "status") for item in history):
         return False
-    if not _plain_hashes(entry.get("sha256", ["0" * 64])):
-        return False
-    return not _bad_key(key) and _history_in_order(entry.get("take", 1), history)
+    return _plain_hashes(entry.get("sha256", ["0" * 64]))
+
+
+def _entry_fine(key: str, entry: Any) -> bool:
+    """Whether one job's entry has no problem at all (as exact as the schema and the checks
+    below, so that an entry refused here always has one)."""
+    return (
+        _entry_plain(key, entry)
+        and not _bad_key(key)
+        and _history_in_order(entry.get("take", 1), entry.get("history", []))
+    )
 
 
 def _plain_entry(entry: Any, fields: frozenset[str], *required: str) -> bool:
