@@ -111,10 +111,7 @@ class Diagnostic:
             end = max(start + 1, min(self.span.end_col - 1 - self.span.cut, len(text)))
             if self.span.cell is not None:  # a cell: its whole value is the place
                 start, end = 0, max(1, len(text))
-            if len(text) > SNIPPET_WIDTH:  # a line of megabytes: the part around the place
-                left = max(0, min(start - SNIPPET_WIDTH // 2, len(text) - SNIPPET_WIDTH))
-                end = min(end, left + SNIPPET_WIDTH)
-                text, start, end = text[left : left + SNIPPET_WIDTH], start - left, end - left
+            text, start, end = _window(text, start, end)
             # The caret sits under the same characters once they are written out (invisible
             # ones too, so that the caret shows what it points at).
             before, marked = _shown(text[:start]), _shown(text[start:end]) or " "
@@ -136,6 +133,26 @@ class Diagnostic:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+SNIPPET_CONTEXT = 60  # characters shown on each side of what a diagnostic points at
+SNIPPET_MARKED = 120  # characters of it shown (and underlined)
+
+
+def _window(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """The part of a long source line around [start, end), with "…" where it was cut.
+
+    A recipe written on one line (YAML's flow style) is a line of up to a megabyte, and each
+    of thousands of diagnostics printed it whole, underlined: gigabytes of output.
+    """
+    end = min(end, start + SNIPPET_MARKED)
+    left, right = max(0, start - SNIPPET_CONTEXT), min(len(text), end + SNIPPET_CONTEXT)
+    if left == 0 and right == len(text):
+        return text, start, end
+    prefix = "…" if left else ""
+    suffix = "…" if right < len(text) else ""
+    shift = left - len(prefix)
+    return prefix + text[left:right] + suffix, start - shift, end - shift
 
 
 def _shown(text: str) -> str:
@@ -216,10 +233,39 @@ class NoRunError(StateError):
     exit_code = EXIT_USAGE  # a wrong folder given, not a run that stopped
 
 
+MAX_SUGGESTION_CHOICES = 500
+MAX_SUGGESTED_LENGTH = 200  # characters of a word or a choice that a did-you-mean compares
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
-    """The closest choice to a misspelled word, or None when nothing is close."""
-    matches = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    """The closest choice to a misspelled word, or None when nothing is close.
+
+    Among more than MAX_SUGGESTION_CHOICES choices (60,000 `vars`, a CSV column of 10,000
+    values), only that many of those closest in length are compared: difflib over every one
+    took a second a word. Words and choices over MAX_SUGGESTED_LENGTH are not compared.
+    """
+    word = str(word)
+    if len(word) > MAX_SUGGESTED_LENGTH:
+        return None  # a 100,000-character value is no typo, and difflib would take seconds
+    names = [str(choice) for choice in choices]
+    names = [name for name in names if len(name) <= MAX_SUGGESTED_LENGTH]
+    if len(names) > MAX_SUGGESTION_CHOICES:
+        names = _closest_in_length(word, names)
+    matches = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def _closest_in_length(word: str, names: list[str]) -> list[str]:
+    """MAX_SUGGESTION_CHOICES of `names`, those closest in length to `word` first."""
+    by_length: dict[int, list[str]] = {}
+    for name in names:
+        by_length.setdefault(len(name), []).append(name)
+    kept: list[str] = []
+    for length in sorted(by_length, key=lambda length: abs(length - len(word))):
+        kept.extend(by_length[length][: MAX_SUGGESTION_CHOICES - len(kept)])
+        if len(kept) >= MAX_SUGGESTION_CHOICES:
+            break
+    return kept
 
 
 def suggestion_suffix(word: str, choices: Iterable[str]) -> str:

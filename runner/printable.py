@@ -203,3 +203,14 @@ def inert(text: str, *, styled: bool = False) -> str:
         return text
     substitute: Callable[[re.Match[str]], str] = _styled_or_shown if styled else _unicode_escape
     return (_STYLED if styled else _CONTROLS).sub(substitute, text)
+
+
+SHOWN_CHARS = 80  # the most of a value a message quotes
+
+
+def clipped_repr(value: object, limit: int = SHOWN_CHARS) -> str:
+    """repr(value) for a message, cut short with its length when long: a rendered value may be
+    a million characters, and one message per job must not hold it whole."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    return repr(value)

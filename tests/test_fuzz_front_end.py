@@ -1,11 +1,13 @@
-"""Fuzz `validate` and `plan` with mutated recipes and CSV files, and the readers of the files
-a pull request controls (backdrop.lock, .backdrop/state.db, review.yaml) with files generated
-from their formats: never an internal error.
+"""Fuzz `validate` and `plan` (never an internal error, never past the time and memory bounds),
+and the readers of the files a pull request controls (backdrop.lock, .backdrop/state.db,
+review.yaml) with files generated from their formats: never an internal error.
 
-Repeatable, with a fixed number of cases: one per seed 0..4,999 (as bench/bench_fuzz.py runs
-them, with timings); the cases are generated, not committed. A plain loop over the seeds rather
-than Hypothesis: the cases come from a seeded generator already (tests/fuzz_support.py), and
-Hypothesis's bookkeeping for 5,000 examples cost 5 s of CPU on top of the 14 s of the cases.
+Two generators. Mutated recipes and CSV files: one case per seed 0..4,999 (as bench/bench_fuzz.py
+runs them, with timings), in-process. Recipes drawn from the recipe schema with adversarial
+values and sizes (tests/schema_fuzz.py), each through the CLI in a forked child. The cases are
+generated, not committed. A plain loop over the seeds rather than Hypothesis: the cases come
+from seeded generators already, and Hypothesis's bookkeeping for 5,000 examples cost 5 s of CPU
+on top of the 14 s of the cases.
 """
 
 from __future__ import annotations
@@ -67,3 +69,45 @@ def test_hostile_locks_states_and_review_files_never_cause_an_internal_error(
     for seed in range(FILE_CASES[family]):
         outcome = bench.run(seed)
         assert outcome.kind != "internal", f"{family} seed {seed}: {outcome.detail}"
+
+
+# Recipes drawn from the schema (tests/schema_fuzz.py), each run through the real CLI in a forked
+# child limited to 1 GiB and 30 s of CPU (three times the 10 s a case may take, for loaded
+# machines): a case over either, or ending in anything but exit 0 or 2, fails. The small knobs
+# keep this to about 50 ms a case; bench/bench_fuzz.py --schema runs them at scale.
+SCHEMA_CASES = 300
+SCALED_CASES = 24  # at a twentieth of the LARGE knobs: thousands of jobs, vars and entries
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the cases run in forked children")
+def test_recipes_drawn_from_the_schema_end_in_exit_0_or_2_within_limits(tmp_path):
+    from tests.schema_fuzz import (
+        LARGE,
+        SMALL,
+        draw_schema_case,
+        remove_tree,
+        run_forked,
+        scaled,
+        warm_up,
+    )
+
+    warm_up()
+    folder = Path(tempfile.mkdtemp(prefix="backdrop-schema-", dir=_scratch())) / "case"
+    try:
+        drawn = [draw_schema_case(seed, SMALL) for seed in range(SCHEMA_CASES)]
+        drawn += [draw_schema_case(seed, scaled(LARGE, 0.05)) for seed in range(SCALED_CASES)]
+        failures = []
+        for case in drawn:
+            result = run_forked(case, folder, memory_bytes=1 << 30, cpu_seconds=30)
+            if not result.ok:
+                failures.append(f"seed {case.seed}: {result.detail}\n{case.recipe[:3000]}")
+        assert not failures, "\n\n".join(failures[:3])
+    finally:
+        remove_tree(folder.parent)
+
+
+def _scratch() -> str | None:
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None

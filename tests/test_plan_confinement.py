@@ -198,3 +198,29 @@ def test_a_glob_does_not_loop_through_a_symlinked_folder(tmp_path):
     os.symlink(tmp_path / "shots", tmp_path / "shots" / "loop")
     plan = plan_text(tmp_path, glob_recipe("**/*.png"), {"a.png": png_bytes()})
     assert [job.vars["m"]["path"] for job in plan.jobs] == ["a.png", "shots/b.png"]
+
+
+DEEP = 1_100  # folders: past Python's recursion limit for a walk that calls itself per folder
+
+
+@pytest.fixture
+def deep_tree(tmp_path):
+    """tmp_path/d/d/.../d/z.png, DEEP folders down; removed bottom up (rmtree would recurse)."""
+    folder = str(tmp_path)
+    for _ in range(DEEP):
+        folder = os.path.join(folder, "d")
+        os.mkdir(folder)
+    with open(os.path.join(folder, "z.png"), "wb") as file:
+        file.write(png_bytes())
+    yield "/".join(["d"] * DEEP) + "/z.png"
+    os.remove(os.path.join(folder, "z.png"))
+    while folder != str(tmp_path):
+        os.rmdir(folder)
+        folder = os.path.dirname(folder)
+
+
+@pytest.mark.parametrize("pattern", ["**/*.png", "*/" * DEEP + "*.png"])
+def test_a_glob_walks_a_folder_tree_thousands_of_levels_deep(tmp_path, deep_tree, pattern):
+    plan = plan_text(tmp_path, glob_recipe(pattern), {"a.png": png_bytes()})
+    found = sorted(job.vars["m"]["path"] for job in plan.jobs)
+    assert found == (["a.png", deep_tree] if pattern.startswith("**") else [deep_tree])

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from runner.diagnostics import BackdropError
 from runner.plan.axes import AxisValues
 from runner.plan.csvfile import read_csv_table
-from runner.plan.matrix import expand_matrix
+from runner.plan.matching import AxisIndex, bits
+from runner.plan.matrix import expand_matrix, value_matches
 from runner.plan.outputs import OutputProblem, output_paths
 from runner.recipe.loader import load_yaml
 
@@ -113,6 +114,73 @@ def test_the_reference_reproduces_githubs_worked_example():
         {"fruit": "banana"},
         {"fruit": "banana", "animal": "cat"},
     ]
+
+
+# Values as recipes and CSV files give them: text (numbers written as text too), numbers,
+# booleans, None, and mappings of them (CSV rows, inline mappings), nested once.
+SCALARS = st.one_of(
+    st.sampled_from(["p", "q", "1", "1.0", "True", "NO", ""]),
+    st.sampled_from([0, 1, 2, 1.0, 2.5, True, False, None]),
+)
+MAPPINGS = st.dictionaries(
+    st.sampled_from(["code", "n"]), st.one_of(SCALARS, st.dictionaries(st.just("x"), SCALARS))
+)
+MIXED = st.one_of(SCALARS, MAPPINGS)
+
+
+@SETTINGS
+@given(st.lists(MIXED, min_size=1, max_size=8), MIXED)
+def test_the_axis_index_matches_what_value_matches_says(values, pattern):
+    index = AxisIndex([values])
+    expected = {row for row, value in enumerate(values) if value_matches(pattern, value)}
+    assert set(bits(index.matching(0, pattern))) == expected
+
+
+def reference_by_value_matches(
+    axes: Mapping[str, list[Any]], include: list[dict[str, Any]], exclude: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """reference_matrix with Backdrop's matching (mappings partially, numbers as text)."""
+    names = list(axes)
+    product = [dict(zip(names, v, strict=True)) for v in itertools.product(*axes.values())]
+    if not names:
+        product = [] if include else [{}]
+    originals = [
+        combo
+        for combo in product
+        if not any(
+            all(value_matches(v, combo[k]) for k, v in entry.items() if k in combo)
+            for entry in exclude
+        )
+    ]
+    results = [dict(combo) for combo in originals]
+    extra = []
+    for entry in include:
+        applied = False
+        for original, result in zip(originals, results, strict=True):
+            if all(value_matches(v, original[k]) for k, v in entry.items() if k in original):
+                result.update({k: v for k, v in entry.items() if k not in original})
+                applied = True
+        if not applied:
+            extra.append(dict(entry))
+    return results + extra
+
+
+@SETTINGS
+@given(st.data())
+def test_the_matrix_with_mixed_values_follows_the_reference(data):
+    count = data.draw(st.integers(1, 3))
+    axes = {name: data.draw(st.lists(MIXED, min_size=1, max_size=3)) for name in AXIS_NAMES[:count]}
+    keys = [*axes, *EXTRA_KEYS]
+    entry = st.dictionaries(st.sampled_from(keys), MIXED, min_size=1, max_size=3)
+    include = data.draw(st.lists(entry, max_size=5))
+    exclude_entry = st.dictionaries(st.sampled_from(list(axes)), MIXED, min_size=1, max_size=2)
+    exclude = data.draw(st.lists(exclude_entry, max_size=4))
+    loaded = [AxisValues(name, tuple(values), ("matrix", name)) for name, values in axes.items()]
+    got = [dict(combo.vars) for combo in expand_matrix(loaded, include, exclude)]
+    assert got == reference_by_value_matches(axes, include, exclude)
+    assert [list(combo) for combo in got] == [
+        list(combo) for combo in reference_by_value_matches(axes, include, exclude)
+    ]  # the same keys in the same order
 
 
 # --- the YAML loader, the CSV reader, output paths: any input ----------------------------------

@@ -128,3 +128,33 @@ def test_an_output_dir_flag_too_long_for_any_file_system_is_a_usage_error(projec
     assert "error: --output-dir: a folder name is 300 bytes long; file systems allow 255" in (
         result.err
     )
+
+
+def test_an_image_url_with_an_unclosed_ipv6_bracket_is_a_diagnostic(project, capsys):
+    # urllib.parse refuses it with a ValueError, which used to escape as an internal error.
+    recipe = recipe_with(project, 'image: "{{ product.image }}"', 'image: "https://[::1/mug.png"')
+    out = validate(capsys, recipe)
+    assert (
+        "error: image: https://[::1/mug.png is not a valid address: brackets [ ] in its host are "
+        "unpaired or hold no IPv6 address"
+    ) in out
+
+
+def test_a_number_thousands_of_digits_long_made_by_a_template_is_a_diagnostic(project, capsys):
+    # Only rendering makes it: the loader's digit cap never sees it, and int() refuses it.
+    recipe = recipe_with(project, "n: 1 ", "n: \"{{ '9' * 5000 }}\" ")
+    out = validate(capsys, recipe)
+    assert (
+        "spring-campaign.yaml:8:6: error: defaults.n: n: a number 5,000 digits long (from "
+        "\"{{ '9' * 5000 }}\") is out of range (in all 30 jobs)"
+    ) in out
+    assert "hint: n must be from 1 to 10" in out
+    assert "9" * 100 not in out
+
+
+def test_a_long_rendered_value_is_quoted_short_in_its_message(project, capsys):
+    recipe = recipe_with(project, "quality: medium", "quality: \"{{ 'x' * 90000 }}\"")
+    out = validate(capsys, recipe)
+    assert "error: defaults.quality: quality: 'xxxxxxxx" in out
+    assert "… (90,000 characters) is not one of low, medium, high" in out
+    assert len(out) < 5_000

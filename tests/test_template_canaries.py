@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
-from jinja2 import Undefined
+from jinja2 import Undefined, compiler
 from jinja2 import filters as jinja_filters
 from jinja2.compiler import CodeGenerator
 from jinja2.meta import TrackingCodeGenerator
@@ -47,6 +47,31 @@ def test_code_generator_class_visit_concat_is_replaced(env):
 def test_code_generator_class_visit_for_wraps_the_iterable(env):
     assert "visit_For" in vars(CodeGenerator)
     assert "environment.guard_loop" in source(env, "{% for x in y %}{{ x }}{% endfor %}")
+
+
+def test_code_generator_compare_operand_and_dict_pass_through_compared(env):
+    assert {"visit_Compare", "visit_Operand", "visit_Dict"} <= set(vars(CodeGenerator))
+    assert "operators" in vars(compiler)
+    code = source(env, "{{ a == b < c }}{{ a in b }}{{ {a: 1} }}")
+    assert "(environment.compared((undefined(name='a') if l_0_a is missing else l_0_a))" in code
+    assert " == environment.compared(" in code
+    assert " < environment.compared(" in code
+    assert " in environment.compared(" in code
+    assert "{environment.compared(" in code
+
+
+def test_compiled_code_maps_its_lines_to_the_template_lines(env):
+    # runner/plan/templates.py reads a failed render's template line from these (no rewrite).
+    template = env.from_string("{{ a }}")
+    assert template.root_render_func.__globals__["__jinja_template__"] is template
+    assert callable(getattr(template, "get_corresponding_lineno", None))
+    found = problem("line one\n\n{{ a.b.c }}", a={})
+    assert found.line == 3
+
+
+def test_sandbox_getitem_is_how_subscripts_are_looked_up(env):
+    assert "getitem" in vars(SandboxedEnvironment)
+    assert "environment.getitem(" in source(env, "{{ a[b] }}")
 
 
 def test_optimizer_is_off_so_no_expression_runs_while_compiling(env):

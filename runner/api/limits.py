@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from runner.printable import clipped_repr
+
 FEATURE_TYPE = "BACKGROUND_REPLACER"
 MODEL = "gpt-image-1"
 
@@ -46,13 +48,14 @@ PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 def check_field(name: str, value: object) -> str | None:
     """Why `value` is not allowed for promptObject field `name`, or None when it is fine."""
     if name == "size":
-        return None if value in SIZES else f"{value!r} is not one of {', '.join(SIZES)}"
+        return None if value in SIZES else f"{clipped_repr(value)} is not one of {', '.join(SIZES)}"
     if name == "quality":
-        return None if value in QUALITIES else f"{value!r} is not one of {', '.join(QUALITIES)}"
+        shown = clipped_repr(value)
+        return None if value in QUALITIES else f"{shown} is not one of {', '.join(QUALITIES)}"
     if name == "output_format":
         if value in OUTPUT_FORMATS:
             return None
-        return f"{value!r} is not one of {', '.join(OUTPUT_FORMATS)}"
+        return f"{clipped_repr(value)} is not one of {', '.join(OUTPUT_FORMATS)}"
     if name == "n":
         return _check_int(value, *N_RANGE)
     if name == "output_compression":
@@ -84,7 +87,7 @@ def check_prompt_object(fields: Mapping[str, object]) -> list[tuple[str, str]]:
 
 def _check_int(value: object, low: int, high: int) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int):
-        return f"{value!r} is not a whole number"
+        return f"{clipped_repr(value)} is not a whole number"
     if not low <= value <= high:
         return f"{value} is out of range (the API allows {low} to {high})"
     return None

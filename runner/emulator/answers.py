@@ -86,11 +86,16 @@ class CountAnswers:
             return
         route = route_name(scope["method"], scope["path"])
         status = "no answer"
+        counted = False
 
         async def counting_send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, counted
             if message["type"] == "http.response.start":
                 status = str(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Counted before the last byte leaves: a client holding the answer finds it counted.
+                counted = True
+                self.stats.count(route, status)
             await send(message)
 
         try:
@@ -101,9 +106,11 @@ class CountAnswers:
             )
             raise
         except ClientDisconnect:  # the client gave up mid-request (its timeout): nobody to answer
-            self.stats.count(route, "client disconnected")
+            if not counted:
+                self.stats.count(route, "client disconnected")
             return
-        self.stats.count(route, status)
+        if not counted:
+            self.stats.count(route, status)
 
 
 def route_name(method: str, path: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from runner.apikey import KEY_HINT, find_key_in_text
 from runner.diagnostics import Diagnostic, RecipeError, Span, suggestion_suffix
 from runner.plan.axis_source import (
+    TOO_LARGE_HINT,
     Locate,
     SourceResult,
     display_path,
@@ -27,6 +28,13 @@ from runner.plan.csvfile import CsvTable, read_csv_table
 from runner.plan.secrets import contains_key, key_in_values
 from runner.recipe.files import data_roots
 from runner.recipe.model import Axis, NodePath, Recipe, SourceMap
+
+# What an axis file may hold, beyond its size (MAX_DATA_BYTES): every cell of a CSV file, and
+# every value of a YAML file, becomes a Python object of a hundred bytes or more, so 50 MB of
+# "a\n" were 25 million rows (5 GB). A CSV file's separators and line ends are counted before
+# it is read; a YAML file is read by size, as its values are only counted once composed.
+MAX_CSV_CELLS = 1_000_000
+MAX_YAML_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -136,16 +144,27 @@ def _load_csv(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResu
         hint = f"read it with {{xlsx: {axis.source.path}}} instead of {{csv: ...}}"
         node = (*axis.node, "csv")
         return SourceResult(problems=[recipe_problem(recipe, node, message, hint)])
+    cells = sum(data.count(separator) for separator in (b",", b";", b"\t", b"\n", b"\r"))
+    if cells > MAX_CSV_CELLS:
+        node = (*axis.node, axis.source.kind)
+        message = (
+            f"the file {shown} has more than {MAX_CSV_CELLS:,} cells (counting every separator "
+            "and line end); an axis file may have at most that many"
+        )
+        return SourceResult(problems=[recipe_problem(recipe, node, message, TOO_LARGE_HINT)])
     table, problems = read_csv_table(data, shown)
     text = table.text or data.decode("latin-1")
     return SourceResult(table.rows, problems, text, shown, _in_csv(table, shown))
 
 
 def _load_yaml(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
+    from runner.recipe import loader
     from runner.recipe.loader import decode_yaml, load_yaml
 
     assert axis.source.path is not None
-    data, problem = read_axis_file(recipe, axis, axis.source.path, roots)
+
+    limit = min(loader.MAX_DATA_BYTES, MAX_YAML_BYTES)
+    data, problem = read_axis_file(recipe, axis, axis.source.path, roots, limit)
     if data is None:
         return SourceResult(problems=[problem] if problem else [])
     shown = display_path(recipe, axis.source.path)

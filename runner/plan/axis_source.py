@@ -17,7 +17,7 @@ from runner.diagnostics import Diagnostic, Span
 from runner.recipe.files import FileProblem, printable
 from runner.recipe.model import Axis, NodePath, Recipe, format_path
 
-_TOO_LARGE_HINT = "split it into smaller files, or remove the rows and columns you do not use"
+TOO_LARGE_HINT = "split it into smaller files, or remove the rows and columns you do not use"
 
 # Where value `index` of an axis (or its field `name`, for a mapping) was written, if known.
 Locate = Callable[[int, str | None], Span | None]
@@ -46,7 +46,11 @@ def recipe_problem(recipe: Recipe, node: NodePath, message: str, hint: str | Non
 
 
 def read_axis_file(
-    recipe: Recipe, axis: Axis, relative: str, roots: tuple[Path, ...]
+    recipe: Recipe,
+    axis: Axis,
+    relative: str,
+    roots: tuple[Path, ...],
+    max_bytes: int | None = None,
 ) -> tuple[bytes | None, Diagnostic | None]:
     """A data file's bytes, refused when it is outside the project, missing or too large."""
     from runner.recipe.files import confine, read_bounded
@@ -56,7 +60,8 @@ def read_axis_file(
     shown = display_path(recipe, relative)
     try:
         real = confine(recipe.base_dir / relative, roots)
-        return read_bounded(real, MAX_DATA_BYTES, _TOO_LARGE_HINT), None
+        limit = MAX_DATA_BYTES if max_bytes is None else max_bytes
+        return read_bounded(real, limit, TOO_LARGE_HINT), None
     except FileProblem as problem:
         hint = problem.hint
         if problem.kind == "missing":

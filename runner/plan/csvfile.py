@@ -157,14 +157,7 @@ def read_csv_table(data: bytes, display: str) -> tuple[CsvTable, list[Diagnostic
             return span(header_line, start, end)
         return span(header_line)
 
-    # Trailing unnamed columns that are empty everywhere are what spreadsheets leave behind.
-    width = len(header)
-    while (
-        width
-        and not header[width - 1]
-        and all(len(cells) < width or not cells[width - 1].strip() for _, cells in records)
-    ):
-        width -= 1
+    width = _used_width(header, records)
     names = header[:width]
     problems.extend(check_column_names(names, header_span))
 
@@ -229,6 +222,20 @@ def check_column_names(
         elif name:
             seen[name] = column
     return problems
+
+
+def _used_width(header: list[str], records: list[tuple[int, list[str]]]) -> int:
+    """The columns to keep: trailing unnamed columns that are empty everywhere are what
+    spreadsheets leave behind. One pass over the cells, each row read from its end down to the
+    widest column kept so far: 30,000 trailing empty cells are not rescanned for each other."""
+    width = len(header)
+    used = next((column + 1 for column in range(width - 1, -1, -1) if header[column]), 0)
+    for _, cells in records:
+        for column in range(min(len(cells), width) - 1, used - 1, -1):
+            if cells[column].strip():
+                used = column + 1
+                break
+    return used
 
 
 def _quote_left_open(text: str, delimiter: str) -> bool:

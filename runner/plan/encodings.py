@@ -10,11 +10,13 @@ guess must be beyond doubt.
 
 from __future__ import annotations
 
-import itertools
+import functools
+import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from runner.plan.realwords import reads_as_real_words
+from runner.plan.realwords import CHUNK, ReadBudget, TooVaried, reads_as_real_words
 
 # What spreadsheet programs write when they do not write UTF-8, per market.
 SINGLE_BYTE = (
@@ -37,6 +39,13 @@ DOUBLE_BYTE = ("cp932", "gb18030", "big5", "cp949")
 # decoded to different text.
 _CLEAR_MARGIN = 0.1
 _MAX_CHAOS = 0.2
+# Characters the single-byte readings of one file may read together: the real reading of a
+# 20 MB file read to its end, and the misreadings, which stop at their first piece (a second
+# reading read to its end would refuse the file anyway). A larger file that is not UTF-8 is
+# refused rather than guessed slowly; so is one whose double-byte reading charset-normalizer
+# gave up on and that is longer than MAX_MESS_CHARS.
+MAX_READ_CHARS = 30_000_000
+MAX_MESS_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -56,24 +65,50 @@ def guess_legacy_encoding(data: bytes) -> str | None:
     file is refused. Double-byte readings are told apart by charset-normalizer's chaos, with a
     clear margin. A wrong guess sends garbled prompts to a paid API, so any doubt refuses.
     """
-    worded: dict[str, str] = {}
+    budget = ReadBudget(MAX_READ_CHARS)
+    present = bytes(byte for byte in range(0x80, 0x100) if bytes((byte,)) in data)
+    worded: dict[str, str] = {}  # the characters of the bytes used -> the code page
     for encoding in SINGLE_BYTE:
         try:
-            text = decode_legacy(data, encoding)
+            # Two code pages that read the bytes this file uses alike give the same text.
+            seen_as = present.decode(encoding)
         except UnicodeDecodeError:
+            continue  # a byte the code page lacks: no reading at all
+        if seen_as in worded:
             continue
-        if text not in worded and reads_as_real_words(text, encoding):
-            worded[text] = encoding
+        try:
+            pieces = _decoded_pieces(data, encoding)
+            real = reads_as_real_words(pieces, encoding, budget, nfc=encoding == "cp1258")
+        except TooVaried:
+            return None  # more than a verdict may cost: refused, never guessed
+        if real:
+            worded[seen_as] = encoding
             if len(worded) > 1:
                 return None  # two readings stand: refused, whatever the others say
     readings = _double_byte_readings(data)
     if not worded:
         return _clear_double_byte_reading(data, readings)
-    [(text, encoding)] = worded.items()
+    [encoding] = worded.values()
+    text = decode_legacy(data, encoding)
     rivals = [
         r for r in readings.values() if r.plausible and r.text != text and not _wedged(r.text)
     ]
     return None if rivals else encoding
+
+
+_ASCII_NOT_LETTER = re.compile(rb"[\x00-\x40\x5b-\x60\x7b-\x7f]")
+
+
+def _decoded_pieces(data: bytes, encoding: str) -> Iterator[str]:
+    """`data` read in a single-byte code page, in pieces that end just after an ASCII byte
+    that is no letter (as realwords.chunks cuts text), decoded one at a time: a misreading
+    stops at its first."""
+    start = 0
+    while start < len(data):
+        found = _ASCII_NOT_LETTER.search(data, start + CHUNK)
+        end = found.end() if found else len(data)
+        yield data[start:end].decode(encoding)
+        start = end
 
 
 def decode_legacy(data: bytes, encoding: str) -> str:
@@ -82,16 +117,12 @@ def decode_legacy(data: bytes, encoding: str) -> str:
     return unicodedata.normalize("NFC", text) if encoding == "cp1258" else text
 
 
+_WEDGED = re.compile(r"[A-Za-z][^\x00-\x7f][A-Za-z]")
+
+
 def _wedged(text: str) -> bool:
     """Whether a CJK character sits between two ASCII letters, as "crème" read as Shift-JIS."""
-    return any(
-        not middle.isascii()
-        and left.isascii()
-        and left.isalpha()
-        and right.isascii()
-        and right.isalpha()
-        for left, middle, right in zip(text, text[1:], text[2:], strict=False)
-    )
+    return _WEDGED.search(text) is not None
 
 
 def _double_byte_readings(data: bytes) -> dict[str, _Reading]:
@@ -114,7 +145,14 @@ def _clear_double_byte_reading(data: bytes, readings: dict[str, _Reading]) -> st
     if len(readings) == 1:  # nothing to confuse it with, but it may still be another code page
         only = next(iter(readings.values()))
         readings = {only.text: _Reading(only.encoding, only.text, 0.0, True)}
-    chaos = _chaos_by_text(data, readings)
+    measured = _chaos_by_text(data, readings)
+    chaos: dict[str, float] = {}
+    for text, value in measured.items():
+        if value is None:
+            if readings[text].plausible:
+                return None  # a long plausible reading charset-normalizer gave up on: unsure
+            value = 1.0
+        chaos[text] = value
     scored = [_Reading(r.encoding, r.text, chaos[r.text], r.plausible) for r in readings.values()]
     plausible = sorted((r for r in scored if r.plausible), key=_chaos)
     if not plausible or plausible[0].chaos > _MAX_CHAOS:
@@ -131,18 +169,25 @@ def _chaos(reading: _Reading) -> float:
     return reading.chaos
 
 
-def _chaos_by_text(data: bytes, readings: dict[str, _Reading]) -> dict[str, float]:
-    """charset-normalizer's chaos ratio of each reading (1.0 when it gave up on one)."""
+def _chaos_by_text(data: bytes, readings: dict[str, _Reading]) -> dict[str, float | None]:
+    """charset-normalizer's chaos ratio of each reading; for one it gave up on, the ratio of the
+    whole text, or None when that text is longer than MAX_MESS_CHARS (measured, it would take
+    seconds: charset-normalizer itself measures samples)."""
     from charset_normalizer import from_bytes
     from charset_normalizer.md import mess_ratio
 
     measured = {
         str(match): match.chaos for match in from_bytes(data, cp_isolation=list(DOUBLE_BYTE))
     }
-    return {
-        text: measured[text] if text in measured else mess_ratio(text, maximum_threshold=1.0)
-        for text in readings
-    }
+    chaos: dict[str, float | None] = {}
+    for text in readings:
+        if text in measured:
+            chaos[text] = measured[text]
+        elif len(text) <= MAX_MESS_CHARS:
+            chaos[text] = mess_ratio(text, maximum_threshold=1.0)
+        else:
+            chaos[text] = None
+    return chaos
 
 
 def _in_core_standard(text: str, encoding: str) -> bool:
@@ -151,24 +196,49 @@ def _in_core_standard(text: str, encoding: str) -> bool:
     charset-normalizer's chaos cannot tell CJK code pages apart: Shift-JIS read as cp949 scores
     0.0 ("떈뱒궻먄궔궶뭴렭"). What gives a wrong reading away is where it lands: in cp949's
     extension Hangul or GBK's extension rows (bytes below 0xA1), or in Shift-JIS's half-width
-    katakana and vendor rows, which real text in those code pages rarely uses.
+    katakana and vendor rows, which real text in those code pages rarely uses. One regular
+    expression search, for a character outside that standard.
     """
     if encoding == "big5":
         return True
-    for char in text:
-        if char.isascii():
-            continue
-        if encoding == "cp932":
+    return _outside_core(encoding).search(text) is None
+
+
+@functools.cache
+def _outside_core(encoding: str) -> re.Pattern[str]:
+    """A character neither ASCII nor in `encoding`'s national standard (see _core_char)."""
+    if encoding == "cp932":
+        leads = [*range(0x81, 0xA0), *range(0xE0, 0xFD)]
+        trails = [*range(0x40, 0x7F), *range(0x80, 0xFD)]
+    else:
+        leads = trails = list(range(0xA1, 0xFF))
+    core = set()
+    for lead in leads:
+        for trail in trails:
             try:
-                if len(char.encode("shift_jis")) != 2:
-                    return False  # half-width katakana
-            except UnicodeEncodeError:
-                return False  # NEC and IBM vendor characters, outside JIS X 0208
-        else:
-            encoded = char.encode(encoding)
-            if len(encoded) != 2 or min(encoded) < 0xA1:
-                return False  # outside KS X 1001 (cp949) or GB 2312 (gb18030)
-    return True
+                char = bytes((lead, trail)).decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            if len(char) == 1 and _core_char(char, encoding):
+                core.add(char)
+    allowed = "".join(sorted(re.escape(char) for char in core))
+    return re.compile(f"[^\\x00-\\x7f{allowed}]")
+
+
+def _core_char(char: str, encoding: str) -> bool:
+    """Whether a character outside ASCII is in the standard real text uses."""
+    if encoding == "cp932":
+        try:
+            return len(char.encode("shift_jis")) == 2  # not half-width katakana
+        except UnicodeEncodeError:
+            return False  # NEC and IBM vendor characters, outside JIS X 0208
+    encoded = char.encode(encoding)
+    return len(encoded) == 2 and min(encoded) >= 0xA1  # KS X 1001 (cp949), GB 2312 (gb18030)
+
+
+_HANGUL = "\uac00-\ud7a3"
+_HAN = "\u4e00-\u9fff\uf900-\ufaff"
+_HANGUL_BESIDE_HAN = re.compile(f"[{_HANGUL}][{_HAN}]|[{_HAN}][{_HANGUL}]")
 
 
 def _hangul_touches_han(text: str) -> bool:
@@ -176,17 +246,4 @@ def _hangul_touches_han(text: str) -> bool:
 
     Only a refusal rests on this: Korean written with Hanja attaches particles to them too.
     """
-    for left, right in itertools.pairwise(text):
-        kinds = {_script(left), _script(right)}
-        if kinds == {"hangul", "han"}:
-            return True
-    return False
-
-
-def _script(char: str) -> str:
-    code = ord(char)
-    if 0xAC00 <= code <= 0xD7A3:
-        return "hangul"
-    if 0x4E00 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF:
-        return "han"
-    return "other"
+    return _HANGUL_BESIDE_HAN.search(text) is not None

@@ -11,6 +11,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -104,17 +105,37 @@ def walk_glob(base: Path, pattern: str, deadline: float) -> Iterator[str]:
     iglob yields only matches, so a `**` walk of a huge tree with none could never be stopped.
     Like glob, `*` and `**` skip names starting with '.'; unlike it, `**` does not descend into
     symlinked folders (a loop would never end, and what they point at is refused anyway).
-    Raises _TooSlow.
+    Depth-first with a stack of its own, not recursion: a pull request can commit a tree
+    thousands of folders deep. Raises _TooSlow.
     """
-    yield from _match(base, "", pattern.split("/"), deadline)
+    parts = pattern.split("/")
+    stack = [_match(base, "", parts, 0, deadline)]
+    while stack:
+        found = next(stack[-1], None)
+        if found is None:
+            stack.pop()
+        elif isinstance(found, _Below):
+            stack.append(_match(base, found.prefix, parts, found.part, deadline))
+        else:
+            yield found
 
 
-def _match(base: Path, prefix: str, parts: list[str], deadline: float) -> Iterator[str]:
-    head, rest = parts[0], parts[1:]
+@dataclass(frozen=True)
+class _Below:
+    """Match parts[part:] below `prefix` (what a recursive glob would call itself for)."""
+
+    prefix: str
+    part: int
+
+
+def _match(
+    base: Path, prefix: str, parts: list[str], at: int, deadline: float
+) -> Iterator[str | _Below]:
+    head, more = parts[at], at + 1 < len(parts)
     if head == "**":
         for folder, entries in _walk(base, prefix, deadline):
-            if rest:
-                yield from _match(base, folder, rest, deadline)
+            if more:
+                yield _Below(folder, at + 1)
                 continue
             if folder != prefix:
                 yield folder
@@ -133,19 +154,29 @@ def _match(base: Path, prefix: str, parts: list[str], deadline: float) -> Iterat
         ]
     for name in names:
         path = os.path.join(prefix, name)
-        if not rest:
+        if not more:
             yield path
         elif os.path.isdir(base / path):
-            yield from _match(base, path, rest, deadline)
+            yield _Below(path, at + 1)
 
 
 def _walk(base: Path, prefix: str, deadline: float) -> Iterator[tuple[str, list[tuple[str, bool]]]]:
-    """`prefix` and every folder below it (not hidden, not through symlinks) with its entries."""
+    """`prefix` and every folder below it (not hidden, not through symlinks) with its entries,
+    depth first in name order."""
     entries = _entries(base / prefix, deadline)
     yield prefix, entries
-    for name, is_dir in entries:
-        if is_dir and not name.startswith("."):
-            yield from _walk(base, os.path.join(prefix, name), deadline)
+    stack = [(prefix, iter(entries))]
+    while stack:
+        folder, children = stack[-1]
+        for name, is_dir in children:
+            if is_dir and not name.startswith("."):
+                path = os.path.join(folder, name)
+                below = _entries(base / path, deadline)
+                yield path, below
+                stack.append((path, iter(below)))
+                break
+        else:
+            stack.pop()
 
 
 def _entries(folder: Path, deadline: float) -> list[tuple[str, bool]]:

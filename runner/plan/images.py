@@ -7,7 +7,7 @@ import io
 import os
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from runner.api.limits import MAX_UPLOAD_BYTES, SOURCE_FORMATS
 from runner.pastedtext import TYPOGRAPHIC_QUOTES
@@ -80,10 +80,10 @@ class ImageResolver:
                 "use the https:// address of the image",
             )
         if lowered.startswith("https://"):
-            if not urlsplit(ref).netloc:
+            if not _split_url(ref).netloc:
                 raise ImageProblem(f"{ref} is not a complete https:// address")
             return ImageSource("url", ref)
-        scheme = urlsplit(ref).scheme
+        scheme = _split_url(ref).scheme
         if "://" in ref or (len(scheme) > 1 and scheme.isalpha() and ":" in ref[:12]):
             raise ImageProblem(
                 f"{ref} is neither a file path, an https:// URL nor an asset:... key",
@@ -135,6 +135,18 @@ class ImageResolver:
             )
         digest = hashlib.sha256(data).hexdigest()
         return ImageSource("file", ref, path, digest, SOURCE_FORMATS[sniffed])
+
+
+def _split_url(ref: str) -> SplitResult:
+    """urlsplit, with what it refuses (an IPv6 host's unclosed bracket) as an ImageProblem."""
+    try:
+        return urlsplit(ref)
+    except ValueError as exc:
+        raise ImageProblem(
+            f"{ref} is not a valid address: brackets [ ] in its host are unpaired or hold no "
+            f"IPv6 address ({exc})",
+            "check the address; brackets belong only around an IPv6 host, in pairs",
+        ) from None
 
 
 def _verify(data: bytes) -> str | tuple[int, int] | None:

@@ -15,6 +15,7 @@ from runner.diagnostics import Diagnostic, Span, suggestion_suffix
 from runner.pastedtext import TYPOGRAPHIC_QUOTES
 from runner.plan.axes import AxisValues
 from runner.plan.images import ImageProblem, ImageResolver
+from runner.plan.job_context import JobContext
 from runner.plan.matrix import Combination
 from runner.plan.origins import ValueOrigins
 from runner.plan.outputs import EscapeCheck, OutputProblem, output_paths, same_file_key
@@ -22,9 +23,12 @@ from runner.plan.plan_model import ImageSource, Job, PromptObject
 from runner.plan.problems import ProblemLog, template_span
 from runner.plan.secrets import rendered_secret
 from runner.plan.templates import TemplateProblem, TemplateRenderer, needs_rendering
+from runner.printable import clipped_repr
 from runner.recipe.model import NodePath, Recipe
 
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+_INTEGER_RANGES = {"n": limits.N_RANGE, "output_compression": limits.COMPRESSION_RANGE}
+_MAX_FIELD_DIGITS = 18  # far past every integer field's range, far below int()'s limit
 _CHOICES: Mapping[str, Sequence[str]] = {
     "size": limits.SIZES,
     "quality": limits.QUALITIES,
@@ -147,7 +151,7 @@ class JobBuilder:
     def build(self, index: int, combo: Combination) -> Job | None:
         """The job for one combination, or None when it has problems (they are logged)."""
         label = self.labels(combo)
-        context = {**self.base_context, **combo.vars, "recipe": self.recipe_info}
+        context = JobContext(self.base_context, {**combo.vars, "recipe": self.recipe_info})
         failed = False
         fields: dict[str, Any] = {}
         origins: dict[str, NodePath] = {}
@@ -218,10 +222,17 @@ class JobBuilder:
         if name not in limits.INTEGER_FIELDS or not isinstance(value, str):
             return value
         text = value.strip()
+        came_from = f" (from {clipped_repr(raw)})" if raw != value else ""
         if not _WHOLE_NUMBER.fullmatch(text):
-            came_from = f" (from {raw!r})" if raw != value else ""
-            message = f"{name}: {value!r}{came_from} is not a whole number"
+            message = f"{name}: {clipped_repr(value)}{came_from} is not a whole number"
             self.problems.add(node, message, label=label, hint=f"{name} must be a number")
+            raise _JobFailed
+        digits = len(text.lstrip("+-").lstrip("0"))
+        if digits > _MAX_FIELD_DIGITS:  # int() refuses over 4,300 digits; none is in range
+            low, high = _INTEGER_RANGES[name]
+            message = f"{name}: a number {digits:,} digits long{came_from} is out of range"
+            hint = f"{name} must be from {low} to {high}"
+            self.problems.add(node, message, label=label, hint=hint, group="too many digits")
             raise _JobFailed
         return int(text)
 

@@ -15,7 +15,31 @@ from typing import Any
 
 from runner.diagnostics import Diagnostic, suggestion_suffix
 from runner.plan.axes import AxisValues
+from runner.plan.matching import AxisIndex, Column, ProductSpace, bits, value_matches
 from runner.recipe.model import NodePath, Recipe, format_path
+
+__all__ = [
+    "Combination",
+    "TooManyAddedValues",
+    "check_exclude",
+    "expand_matrix",
+    "matrix_size",
+    "value_matches",
+]
+
+
+# Values include entries may add to combinations in all (an entry with no axis key adds its
+# keys to every combination): a handful of promptObject fields a job at 100,000 jobs, while
+# 3,000 entries of their own key each over 10,000 combinations were 30 million.
+MAX_ADDED_VALUES = 2_000_000
+
+
+class TooManyAddedValues(Exception):
+    """The include entries would add more than MAX_ADDED_VALUES values to the combinations."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count:,} values")
+        self.count = count
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,61 +51,77 @@ class Combination:
     created_by: int | None = None  # the include entry that is this combination, if any
 
 
-def value_matches(pattern: Any, value: Any) -> bool:
-    """Whether an include/exclude value matches a combination's value (mappings partially)."""
-    if isinstance(pattern, Mapping):
-        if not isinstance(value, Mapping):
-            return False
-        return all(key in value and value_matches(sub, value[key]) for key, sub in pattern.items())
-    if isinstance(pattern, bool) or isinstance(value, bool):
-        return type(pattern) is type(value) and pattern == value
-    if isinstance(pattern, str) != isinstance(value, str):
-        if isinstance(pattern, int | float) or isinstance(value, int | float):
-            return str(pattern) == str(value)
-        return False
-    return bool(pattern == value)
-
-
 def matrix_size(axes: Sequence[AxisValues]) -> int:
     """How many combinations the product of the axes has, without building them."""
     return math.prod(len(axis.values) for axis in axes) if axes else 0
 
 
+MAX_EXCLUDE_PROBLEMS = 20  # exclude entries reported one by one; the rest are counted
+
+
 def check_exclude(recipe: Recipe, axes: Sequence[AxisValues]) -> list[Diagnostic]:
-    """An exclude key must name an axis, and a mapping key must exist in that axis' values."""
+    """An exclude key must name an axis, and a mapping key must exist in that axis' values.
+
+    The first MAX_EXCLUDE_PROBLEMS entries with a problem are explained (with a did-you-mean);
+    any more are only counted: thousands of misspelt entries must not cost a second each.
+    """
     declared = [axis.name for axis in recipe.axes]
-    loaded = {axis.name: axis for axis in axes}
-    problems = []
-    for index, entry in enumerate(recipe.exclude):
+    loaded = {axis.name: number for number, axis in enumerate(axes)}
+    index = AxisIndex([axis.values for axis in axes])
+    problems: list[Diagnostic] = []
+    wrong: list[int] = []  # entries with a problem
+    for number, entry in enumerate(recipe.exclude):
+        explain = len(wrong) < MAX_EXCLUDE_PROBLEMS
+        found: list[Diagnostic] = []
         for key, pattern in entry.items():
-            node: NodePath = ("matrix", "exclude", index, key)
+            node: NodePath = ("matrix", "exclude", number, key)
             if key not in declared:
                 names = ", ".join(declared) or "none"
                 message = f"{key!r} is not an axis{suggestion_suffix(key, declared)}"
-                problems.append(_at(recipe, node, message, f"the axes are: {names}", key=True))
+                found.append(_at(recipe, node, message, f"the axes are: {names}", key=True))
             elif key in loaded and isinstance(pattern, Mapping):
-                problems.extend(_check_fields(recipe, node, pattern, loaded[key].values))
+                column = index.column(loaded[key])
+                found.extend(_check_fields(recipe, node, pattern, column, explain=explain))
             elif key in loaded:
-                problem = _check_value(recipe, node, pattern, loaded[key].values, f"axis {key!r}")
-                problems.extend([problem] if problem else [])
+                column = index.column(loaded[key])
+                what = f"axis {key!r}"
+                problem = _check_value(recipe, node, pattern, column, what, explain=explain)
+                found.extend([problem] if problem else [])
+        if found:
+            wrong.append(number)
+            if explain:
+                problems.extend(found)
+    if len(wrong) > MAX_EXCLUDE_PROBLEMS:
+        more = len(wrong) - MAX_EXCLUDE_PROBLEMS
+        node = ("matrix", "exclude", wrong[MAX_EXCLUDE_PROBLEMS])
+        message = (
+            f"this exclude entry and {more - 1:,} more after it have problems like those above "
+            f"(only the first {MAX_EXCLUDE_PROBLEMS} are explained)"
+        )
+        problems.append(_at(recipe, node, message, None, key=False))
     return problems
 
 
 def _check_value(
-    recipe: Recipe, node: NodePath, pattern: Any, values: Sequence[Any], what: str
+    recipe: Recipe,
+    node: NodePath,
+    pattern: Any,
+    column: Column,
+    what: str,
+    *,
+    explain: bool = True,
 ) -> Diagnostic | None:
     """A value no row has would silently exclude nothing (`Winter` vs `winter`): refuse it."""
-    if any(value_matches(pattern, value) for value in values):
+    if column.matching(pattern):
         return None
-    plain = [str(v) for v in values if isinstance(v, str | int | float) and not isinstance(v, bool)]
     shown = _shown(pattern)
-    if not plain:
-        if any(isinstance(value, Mapping) for value in values):
+    distinct = column.texts()
+    if not distinct or not explain:
+        if explain and column.has_mappings():
             hint = f"the values of the {what} are mappings; name a field, e.g. {{ code: {shown} }}"
         else:
             hint = None
         return _at(recipe, node, f"{shown} matches no value of the {what}", hint, key=False)
-    distinct = list(dict.fromkeys(plain))
     listed = ", ".join(distinct[:10]) + (", ..." if len(distinct) > 10 else "")
     suffix = suggestion_suffix(str(pattern), distinct)
     message = f"{shown} matches no value of the {what}{suffix}"
@@ -93,27 +133,31 @@ def _shown(value: Any) -> str:
 
 
 def _check_fields(
-    recipe: Recipe, node: NodePath, pattern: Mapping[str, Any], values: Sequence[Any]
+    recipe: Recipe,
+    node: NodePath,
+    pattern: Mapping[str, Any],
+    column: Column,
+    *,
+    explain: bool = True,
 ) -> list[Diagnostic]:
     """A misspelt field in an exclude mapping would silently exclude nothing: refuse it."""
-    fields: dict[str, list[Any]] = {}
-    for value in values:
-        if isinstance(value, Mapping):
-            for key, sub in value.items():
-                fields.setdefault(str(key), []).append(sub)
+    fields = column.fields()
     if not fields:
         return []
     problems = []
     for key, sub in pattern.items():
         if str(key) not in fields:
-            message = f"no value of this axis has a field {key!r}{suggestion_suffix(key, fields)}"
+            suffix = suggestion_suffix(key, fields) if explain else ""
+            message = f"no value of this axis has a field {key!r}{suffix}"
             hint = f"the fields are: {', '.join(fields)}"
             problems.append(_at(recipe, (*node, key), message, hint, key=True))
         elif isinstance(sub, Mapping):
-            problems.extend(_check_fields(recipe, (*node, key), sub, fields[str(key)]))
+            field = fields[str(key)]
+            problems.extend(_check_fields(recipe, (*node, key), sub, field, explain=explain))
         else:
             what = f"field {key!r}"
-            problem = _check_value(recipe, (*node, key), sub, fields[str(key)], what)
+            field = fields[str(key)]
+            problem = _check_value(recipe, (*node, key), sub, field, what, explain=explain)
             problems.extend([problem] if problem else [])
     return problems
 
@@ -123,91 +167,113 @@ def _at(recipe: Recipe, node: NodePath, message: str, hint: str | None, *, key: 
     return Diagnostic(message, path=format_path(node), span=span, hint=hint)
 
 
-def _matching_indexes(axis: AxisValues, pattern: Any) -> frozenset[int]:
-    return frozenset(i for i, value in enumerate(axis.values) if value_matches(pattern, value))
-
-
-def _compile_entry(
-    entry: Mapping[str, Any], position: Mapping[str, int], axes: Sequence[AxisValues]
-) -> tuple[list[tuple[int, frozenset[int]]], dict[str, Any]]:
-    """Split an entry into (axis position, matching value indexes) tests and its other keys."""
-    tests = []
-    extras = {}
-    for key, pattern in entry.items():
-        if key in position:
-            where = position[key]
-            tests.append((where, _matching_indexes(axes[where], pattern)))
-        else:
-            extras[key] = pattern
-    return tests, extras
-
-
-def _applies(tests: Sequence[tuple[int, frozenset[int]]], combo: tuple[int, ...]) -> bool:
-    return all(combo[where] in allowed for where, allowed in tests)
-
-
 def expand_matrix(
     axes: Sequence[AxisValues],
     include: Sequence[Mapping[str, Any]],
     exclude: Sequence[Mapping[str, Any]],
 ) -> list[Combination]:
-    """The combinations, original ones in product order, then include entries of their own."""
+    """The combinations, original ones in product order, then include entries of their own.
+
+    Each entry's matches are a mask over the product (runner/plan/matching.py), so thousands
+    of entries over 10,000 combinations cost thousands of integer operations, not tens of
+    millions of comparisons.
+    """
     names = [axis.name for axis in axes]
-    position = {name: i for i, name in enumerate(names)}
-    excludes = [_compile_entry(entry, position, axes)[0] for entry in exclude]
-    excludes = [tests for tests in excludes if all(allowed for _, allowed in tests)]
-    # GitHub: no axes is one job with no matrix values, unless `include` lists the jobs.
-    product = _product(axes) if axes else iter([] if include else [()])
-    originals = [
-        combo for combo in product if not any(_applies(tests, combo) for tests in excludes)
-    ]
-
-    # Include-added keys per combination: key -> (value, include index). Dicts are shared
-    # between combinations and never mutated, so one entry applied to 100k rows costs little.
-    empty: dict[str, tuple[Any, int]] = {}
-    added: list[dict[str, tuple[Any, int]]] = [empty] * len(originals)
-    own: list[Combination] = []
-    for index, entry in enumerate(include):
-        tests, extras = _compile_entry(entry, position, axes)
-        applied = False
-        # Keyed by id(); the value keeps `before` alive so that the id cannot be reused.
-        derived: dict[int, tuple[dict[str, tuple[Any, int]], dict[str, tuple[Any, int]]]] = {}
-        for row, combo in enumerate(originals):
-            if not _applies(tests, combo):
-                continue
-            applied = True
-            if extras:
-                before = added[row]
-                pair = derived.get(id(before))
-                if pair is None:
-                    after = {**before, **{key: (value, index) for key, value in extras.items()}}
-                    pair = derived[id(before)] = (before, after)
-                added[row] = pair[1]
-        if not applied:
-            own.append(Combination(dict(entry), dict.fromkeys(entry, index), index))
-
-    combinations: list[Combination] = []
-    materialised: dict[int, tuple[dict[str, Any], dict[str, int]]] = {}
+    position = {name: number for number, name in enumerate(names)}
     values = [axis.values for axis in axes]
-    for combo, extra in zip(originals, added, strict=True):
-        base = {name: values[i][at] for i, (name, at) in enumerate(zip(names, combo, strict=True))}
-        if extra:
-            cached = materialised.get(id(extra))
-            if cached is None:
-                cached = (
-                    {key: value for key, (value, _) in extra.items()},
-                    {key: origin for key, (_, origin) in extra.items()},
-                )
-                materialised[id(extra)] = cached
-            base.update(cached[0])
-            combinations.append(Combination(base, cached[1]))
-        else:
-            combinations.append(Combination(base, {}))
+    index = AxisIndex(values)
+    space = ProductSpace([len(axis) for axis in values])  # no axes: one empty combination
+    alive = space.full
+    for entry in exclude:
+        tests = index.tests(entry, position)
+        if tests is not None:
+            alive &= ~space.where(tests)
+    if not axes and include:
+        alive = 0  # GitHub: no axes is one job with no matrix values, unless include lists the jobs
+
+    applies: list[int] = []  # per include entry: the original combinations it adds its keys to
+    own: list[Combination] = []
+    for number, entry in enumerate(include):
+        tests = index.tests(entry, position)
+        mask = space.where(tests) & alive if tests is not None else 0
+        applies.append(mask)
+        if not mask:
+            own.append(Combination(dict(entry), dict.fromkeys(entry, number), number))
+    added = _added_keys(include, applies, position)
+
+    # Combinations with the same added keys from the same entries share their dicts.
+    shared: dict[tuple[tuple[str, int], ...], tuple[dict[str, Any], dict[str, int]]] = {}
+    no_origins: dict[str, int] = {}
+    combinations: list[Combination] = []
+    flags = bin(alive)[:1:-1] if alive else ""
+    for number, (combo, flag) in enumerate(zip(_product(values), flags, strict=False)):
+        if flag != "1":
+            continue
+        pairs = enumerate(zip(names, combo, strict=True))
+        base = {name: values[at][value] for at, (name, value) in pairs}
+        signature = added.get(number)
+        if signature is None:
+            combinations.append(Combination(base, no_origins))
+            continue
+        found = shared.get(signature)
+        if found is None:
+            found = shared[signature] = (
+                {key: include[entry][key] for key, entry in signature},
+                dict(signature),
+            )
+        base.update(found[0])
+        combinations.append(Combination(base, found[1]))
     combinations.extend(own)
     return combinations
 
 
-def _product(axes: Sequence[AxisValues]) -> Iterator[tuple[int, ...]]:
-    if not axes:
-        return iter(())
-    return itertools.product(*(range(len(axis.values)) for axis in axes))
+def _added_keys(
+    include: Sequence[Mapping[str, Any]], applies: Sequence[int], position: Mapping[str, int]
+) -> dict[int, tuple[tuple[str, int], ...]]:
+    """For each original combination (by its place in the product) that include entries add
+    keys to: (key, entry that set it last), in the order the keys were first added.
+
+    GitHub applies the entries in order, a later one overwriting what an earlier one added;
+    so a key's value comes from the last entry that sets it and applies, and its place in the
+    combination from the first. Both are found per key with masks, each combination visited
+    once per key it gets.
+    """
+    setters: dict[str, list[int]] = {}
+    for number, entry in enumerate(include):
+        if applies[number]:
+            for key in entry:
+                if key not in position:
+                    setters.setdefault(key, []).append(number)
+    values = 0
+    for numbers in setters.values():
+        gets = 0
+        for number in numbers:
+            gets |= applies[number]
+        values += gets.bit_count()
+    if values > MAX_ADDED_VALUES:
+        raise TooManyAddedValues(values)
+    first: dict[int, dict[str, int]] = {}
+    last: dict[int, dict[str, int]] = {}
+    for key, numbers in setters.items():
+        for order, table in ((numbers, first), (reversed(numbers), last)):
+            left = -1  # every combination still without this key
+            for number in order:
+                hit = applies[number] & left
+                if hit:
+                    for combination in bits(hit):
+                        table.setdefault(combination, {})[key] = number
+                    left &= ~applies[number]
+    places = {
+        number: {key: at for at, key in enumerate(include[number])}
+        for number in {number for numbers in setters.values() for number in numbers}
+    }
+    added = {}
+    for combination, firsts in first.items():
+        lasts = last[combination]
+        keys = sorted(firsts, key=lambda key: (firsts[key], places[firsts[key]][key]))
+        added[combination] = tuple((key, lasts[key]) for key in keys)
+    return added
+
+
+def _product(values: Sequence[Sequence[Any]]) -> Iterator[tuple[int, ...]]:
+    return itertools.product(*(range(len(axis)) for axis in values))

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from runner.fileio import MAX_NAME_BYTES, TEMP_NAME_EXTRA, is_within
+from runner.printable import clipped_repr
 
 # Files and folders the run and report stages write at the root of the output folder.
 RESERVED_FILES = ("report.html", "results.json", "results.csv", "junit.xml", "backdrop.lock")
@@ -20,6 +21,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # "mugexe.png"): bidi controls, zero-width space, line separators, BOM. ZWJ and ZWNJ stay:
 # emoji and Persian or Indic words need them.
 _INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff]")
+MAX_PATH_BYTES = 1000  # a whole output path: macOS allows 1,024 bytes with the folder's own
 # The run writes each file first under a longer temporary name (runner/fileio.py).
 MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - TEMP_NAME_EXTRA
 # Names Windows keeps for devices, with or without an extension ("con.png" too); Microsoft's
@@ -51,7 +53,7 @@ class OutputProblem(Exception):
 def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
     """The POSIX paths (one per image) for a rendered `output:`; raises OutputProblem."""
     text = rendered.strip()
-    shown = f"the output path {text!r}"
+    shown = f"the output path {clipped_repr(text)}"
     if not text:
         raise OutputProblem("the output path is empty", "empty")
     if "\\" in text:
@@ -72,6 +74,14 @@ def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
         )
     if text.endswith("/"):
         raise OutputProblem(f"{shown} names a folder, not a file", "folder")
+    size = len(text.encode("utf-8", "replace"))
+    if size > MAX_PATH_BYTES:
+        raise OutputProblem(
+            f"the output path is {size:,} bytes long; at most {MAX_PATH_BYTES:,} are allowed "
+            "(macOS refuses longer paths)",
+            "path long",
+            "make the output path shorter: fewer folders, shorter names",
+        )
     parts = [part for part in text.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise OutputProblem(f"{shown} goes up a folder with '..'", "up")

@@ -13,7 +13,13 @@ from runner.fileio import MAX_NAME_BYTES
 from runner.plan.axes import load_axes
 from runner.plan.images import ImageResolver
 from runner.plan.jobs import OUTPUT_NODE, JobBuilder
-from runner.plan.matrix import check_exclude, expand_matrix, matrix_size
+from runner.plan.matrix import (
+    MAX_ADDED_VALUES,
+    TooManyAddedValues,
+    check_exclude,
+    expand_matrix,
+    matrix_size,
+)
 from runner.plan.outputs import sources_inside
 from runner.plan.plan_model import Job, Plan
 from runner.plan.problems import ProblemLog
@@ -74,7 +80,10 @@ def plan_recipe(
     product = matrix_size(axes)
     if product > cap:
         raise RecipeError([_too_many(recipe, product, cap, max_jobs, exact=False)])
-    combinations = expand_matrix(axes, recipe.include, recipe.exclude)
+    try:
+        combinations = expand_matrix(axes, recipe.include, recipe.exclude)
+    except TooManyAddedValues as many:
+        raise RecipeError([_too_many_added(recipe, many.count)]) from None
     if not combinations:
         raise RecipeError([_all_excluded(recipe, product)])
     if len(combinations) > cap:
@@ -158,6 +167,19 @@ def _too_many(recipe: Recipe, count: int, cap: int, flag: int | None, *, exact: 
     hint = (
         "make the matrix smaller (fewer values, or `exclude`), or raise the cap with "
         "`max_jobs: N` in the recipe or `backdrop plan --max-jobs N`"
+    )
+    return Diagnostic(message, path=format_path(node), span=recipe.source.span(node), hint=hint)
+
+
+def _too_many_added(recipe: Recipe, count: int) -> Diagnostic:
+    node: NodePath = ("matrix", "include")
+    message = (
+        f"the include entries add {count:,} values to the combinations, more than the "
+        f"{MAX_ADDED_VALUES:,} a plan may hold"
+    )
+    hint = (
+        "an include entry without axis keys adds its keys to every combination: put such "
+        "values in `vars` or `defaults` instead, or name the combinations they are for"
     )
     return Diagnostic(message, path=format_path(node), span=recipe.source.span(node), hint=hint)
 

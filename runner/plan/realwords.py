@@ -7,9 +7,12 @@ Russian read as cp1253 puts a final sigma inside words, French read as cp1251 is
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from runner.plan.alphabets import ALPHABETS, VIETNAMESE, Alphabet, Script
 
@@ -45,55 +48,188 @@ _VIETNAMESE_SYLLABLE = re.compile(
 )
 
 
-def reads_as_real_words(text: str, encoding: str) -> bool:
-    """Whether every word of `text` fits one language of `encoding`, with no misreading's marks."""
+# A reading is checked in pieces of about this many characters, each ending just after a
+# space, so that no word and no symbol's neighbours are cut in two; a misreading shows in the
+# first piece, and only the real reading is read to the end.
+CHUNK = 1 << 16
+MAX_DISTINCT = 300_000  # distinct words (between spaces and separators) one reading may hold
+MAX_WORD = 2_000  # letters in one word (Thai writes phrases without spaces)
+MAX_TOKEN = 100_000  # characters between two spaces or ASCII non-letters
+
+
+class TooVaried(Exception):
+    """The text holds more than a verdict may cost (distinct words, a word hundreds of letters
+    long, more text than its budget): no reading of it is believed."""
+
+
+class ReadBudget:
+    """The characters all the readings of one file may read together."""
+
+    def __init__(self, chars: int) -> None:
+        self.left = chars
+
+    def take(self, chars: int) -> None:
+        self.left -= chars
+        if self.left < 0:
+            raise TooVaried("too much text to decide its code page")
+
+
+def reads_as_real_words(
+    pieces: Iterable[str], encoding: str, budget: ReadBudget | None = None, *, nfc: bool = False
+) -> bool:
+    """Whether every word of a text fits one language of `encoding`, with no misreading's marks.
+
+    The text comes in pieces that each end just after an ASCII character that is no letter
+    (see `chunks`), and each piece is cut again at those and at spaces: a word never holds
+    one, and beside a symbol each counts as no letter, exactly as the text's ends do, so
+    checking the pieces is checking the text. Each distinct word between two cuts is searched
+    with regular expressions built for the code page (_Patterns), each of its words and
+    symbols in context checked once, stopping at the first that does not fit: a misreading
+    shows in the first piece. `nfc`: read the text in Unicode's NFC form (cp1258 writes tone
+    marks apart), made a word at a time: no mark joins a space or an ASCII non-letter. Raises
+    TooVaried past MAX_DISTINCT words, one over MAX_WORD letters or MAX_TOKEN characters, or
+    the budget.
+    """
     alphabets = ALPHABETS[encoding]
-    script = alphabets[0]
-    if script.script is Script.UNCASED and not _holds_script_word(text, script):
-        return False  # direction marks or French letters only: Baltic "už" read as cp1256
-    for word in _words(text):
-        if not _fits_a_language(word, alphabets):
-            return False
-    return not _stray_symbol(text)
+    found = _patterns(encoding)
+    # Hebrew or Thai text holds two script letters in a row (Arabic: one), Thai a vowel:
+    # direction marks or French letters only are Baltic "už" read as cp1256.
+    pair = found.script_pair is None
+    vowel = found.thai_vowel is None
+    tokens: set[str] = set()
+    words: set[str] = set()
+    contexts: set[tuple[str, str, str]] = set()
+    for piece in pieces:
+        if budget is not None:
+            budget.take(len(piece))
+        if piece.isascii():
+            continue  # no word outside ASCII, no symbol, no script letter
+        # Cut at every ASCII character that is no letter (spaces, digits, punctuation, a CSV
+        # file's separators): a word never holds one, and beside a symbol each counts as no
+        # letter, exactly as a space or the text's ends do (see _stray_symbol).
+        for raw in set(_NOT_LETTER.sub(" ", piece).split()) - tokens:
+            if raw.isascii():
+                continue
+            if len(raw) > MAX_TOKEN:
+                raise TooVaried(f"{len(raw):,} characters without a space")
+            tokens.add(raw)
+            if len(tokens) > MAX_DISTINCT:
+                raise TooVaried(f"more than {MAX_DISTINCT:,} distinct words")
+            token = unicodedata.normalize("NFC", raw) if nfc else raw
+            if not pair and found.script_pair is not None:
+                pair = found.script_pair.search(token) is not None
+            if not vowel and found.thai_vowel is not None:
+                vowel = found.thai_vowel.search(token) is not None
+            for word in found.words.findall(token):
+                if word in words:
+                    continue
+                if len(word) > MAX_WORD:
+                    raise TooVaried(f"a word of {len(word):,} letters")
+                if not _fits_a_language(word, alphabets):
+                    return False
+                words.add(word)
+            if found.lone_mark is not None and found.lone_mark.search(token):
+                return False  # a vowel sign or tone mark on no letter ("้cole" is "école")
+            if found.symbols is not None:
+                for context in found.symbols.findall(f" {token} "):
+                    if context not in contexts:
+                        if _stray_symbol(*context):
+                            return False
+                        contexts.add(context)
+    return pair and vowel
 
 
-# Candidate words: runs of word characters and the marks on them, split again by _letter_runs.
+_NOT_LETTER = re.compile("[\\x00-\\x40\\x5b-\\x60\\x7b-\\x7f]+")
+
+
+# Candidate words: runs of word characters and the marks on them, split again into runs of
+# letters and marks (digits and "_" split them).
 _TOKEN = re.compile(r"[\w\u0300-\u036f\u05b0-\u05c7\u064b-\u0652\u0e31-\u0e4e]+")
 
 
-def _words(text: str) -> set[str]:
-    """The distinct words outside ASCII: runs of letters and their marks ("½", "²" are none)."""
-    tokens = {token for token in _TOKEN.findall(text) if not token.isascii()}
-    return {word for token in tokens for word in _letter_runs(token) if not word.isascii()}
+@dataclass(frozen=True)
+class _Patterns:
+    """What reads_as_real_words looks for in one code page's text, found by `re` (C code).
 
-
-def _letter_runs(token: str) -> list[str]:
-    words: list[str] = []
-    start = None
-    for index, char in enumerate(f"{token} "):
-        inside = char.isalpha() or unicodedata.category(char).startswith("M")
-        if inside and start is None:
-            start = index
-        elif not inside and start is not None:
-            words.append(token[start:index])
-            start = None
-    return words
-
-
-def _holds_script_word(text: str, script: Alphabet) -> bool:
-    """Whether Hebrew or Thai text holds two script letters in a row (Arabic: one, as "و";
-    Thai: and a vowel).
-
-    French "à" read as cp1255 is a lone "א"; Hebrew and Thai never write one letter alone.
+    words: the words with a letter outside ASCII: maximal runs of letters and marks, as the
+        runs of letters inside runs of word characters (_TOKEN) are, since every letter and
+        every mark counted here is a word character.
+    lone_mark: a mark (vowel sign, tone) after no letter and no mark.
+    symbols: any other character outside ASCII that is no letter and no space, with the
+        characters before and after it.
+    script_pair / thai_vowel: two script letters in a row (one for Arabic), a Thai vowel.
     """
-    if script.language == "Arabic":
-        return any(char.isalpha() and char in script.letters for char in text)
-    if script.language == "Thai" and not _THAI_VOWELS.intersection(text):
-        return False  # Shift-JIS half-width katakana read as Thai: "ถภถล", consonants only
-    return any(
-        a.isalpha() and b.isalpha() and a in script.letters and b in script.letters
-        for a, b in itertools.pairwise(text)
-    )
+
+    words: re.Pattern[str]
+    lone_mark: re.Pattern[str] | None
+    symbols: re.Pattern[str] | None
+    script_pair: re.Pattern[str] | None
+    thai_vowel: re.Pattern[str] | None
+
+
+@functools.cache
+def _patterns(encoding: str) -> _Patterns:
+    chars = _code_page_chars(encoding)
+    marks = [char for char in chars if unicodedata.category(char).startswith("M")]
+    letters = [char for char in chars if char.isalpha()]
+    in_words = [char for char in (*letters, *marks) if _TOKEN.fullmatch(char)]
+    word = f"A-Za-z{_escaped(in_words)}"
+    words = re.compile(f"(?<![{word}])[A-Za-z]*+[{_escaped(in_words)}][{word}]*+")
+    lone_mark = None
+    if marks:
+        lone_mark = re.compile(f"(?<![A-Za-z{_escaped([*letters, *marks])}])[{_escaped(marks)}]")
+    others = [char for char in chars if not char.isalpha() and not char.isspace()]
+    others = [char for char in others if char not in marks]
+    symbols = None
+    if others:
+        symbols = re.compile(f"(?<=(.))([{_escaped(others)}])(?=(.))", re.DOTALL)
+    script = ALPHABETS[encoding][0]
+    script_pair = thai_vowel = None
+    if script.script is Script.UNCASED:
+        own = _escaped([char for char in letters if char in script.letters])
+        script_pair = re.compile(f"[{own}]" if script.language == "Arabic" else f"[{own}]{{2}}")
+        if script.language == "Thai":
+            thai_vowel = re.compile(f"[{_escaped(sorted(_THAI_VOWELS))}]")
+    return _Patterns(words, lone_mark, symbols, script_pair, thai_vowel)
+
+
+def _code_page_chars(encoding: str) -> list[str]:
+    """Every character outside ASCII a reading in `encoding` can hold: the code page's, and
+    for cp1258 the letters its tone marks make when joined (NFC)."""
+    chars = set()
+    for byte in range(0x80, 0x100):
+        try:
+            chars.add(bytes((byte,)).decode(encoding))
+        except UnicodeDecodeError:
+            continue
+    if encoding == "cp1258":
+        marks = [char for char in chars if unicodedata.category(char).startswith("M")]
+        bases = [chr(code) for code in range(0x20, 0x7F)]
+        growing = True
+        while growing:
+            growing = False
+            for base in [*bases, *chars]:
+                for mark in marks:
+                    joined = unicodedata.normalize("NFC", base + mark)
+                    if len(joined) == 1 and joined not in chars and not joined.isascii():
+                        chars.add(joined)
+                        growing = True
+    return sorted(chars)
+
+
+def chunks(text: str) -> Iterator[str]:
+    """`text` in pieces of about CHUNK characters, each ending just after an ASCII character
+    that is no letter (a space, a digit, punctuation)."""
+    start = 0
+    while start < len(text):
+        found = _NOT_LETTER.search(text, start + CHUNK)
+        end = found.end() if found else len(text)
+        yield text[start:end]
+        start = end
+
+
+def _escaped(chars: list[str]) -> str:
+    return "".join(sorted(re.escape(char) for char in chars))
 
 
 def _fits_a_language(word: str, alphabets: tuple[Alphabet, ...]) -> bool:
@@ -236,47 +372,28 @@ def _vietnamese_syllable(word: str) -> bool:
     return "ă" not in vowels and ("â" not in vowels or vowels.endswith(("âu", "ây")))
 
 
-_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def _stray_symbol(text: str) -> bool:
+def _stray_symbol(before: str, char: str, after: str) -> bool:
     """A symbol inside a word ("sto³u"; "Paris–Berlin" is fine), a misreading's symbol at a
-    word's edge, or a vowel sign with no letter before it ("้cole" is "école" read as Thai)."""
-    for found in _NOT_ASCII.finditer(text):
-        index, char = found.start(), found.group()
-        if char.isalpha() or char.isspace():
-            continue
-        category = unicodedata.category(char)
-        before = text[index - 1] if index else " "
-        after = text[index + 1] if index + 1 < len(text) else " "
-        if category.startswith("M"):
-            if not (before.isalpha() or unicodedata.category(before).startswith("M")):
-                return True
-            continue
-        if category == "Co":
-            return True  # Mac Roman's Apple logo: Icelandic "ð" read as Mac Roman
-        if category == "Cf" or category.startswith("Z"):
-            continue  # zero-width joiners, direction marks, no-break spaces
-        if category == "Nd":  # Thai digits: "Espa๑a" is "España" read as cp874
-            if (before.isalpha() and after.isalpha()) or (before.isascii() and before.isalpha()):
-                return True
-            if after.isascii() and after.isalpha():
-                return True
-            continue
-        catalan_dot = char == "·" and before in "lL" and after in "lL"
-        if (
-            before.isalpha()
-            and after.isalpha()
-            and char not in _BETWEEN_LETTERS
-            and not catalan_dot
-        ):
+    word's edge, or a vowel sign with no letter before it ("้cole" is "école" read as Thai).
+    `before` and `after` are its neighbours, a space at the text's ends."""
+    category = unicodedata.category(char)
+    if category.startswith("M"):
+        return not (before.isalpha() or unicodedata.category(before).startswith("M"))
+    if category == "Co":
+        return True  # Mac Roman's Apple logo: Icelandic "ð" read as Mac Roman
+    if category == "Cf" or category.startswith("Z"):
+        return False  # zero-width joiners, direction marks, no-break spaces
+    if category == "Nd":  # Thai digits: "Espa๑a" is "España" read as cp874
+        if (before.isalpha() and after.isalpha()) or (before.isascii() and before.isalpha()):
             return True
-        if char in _NEVER_WRITTEN or (
-            char in _MISREAD_SYMBOLS and (before.isalpha() or after.isalpha())
-        ):
-            return True
-        if char in _OPENING_SYMBOLS and before.isalpha():
-            return True
-        if char in _CLOSING_SYMBOLS and after.isalpha():
-            return True
-    return False
+        return after.isascii() and after.isalpha()
+    catalan_dot = char == "·" and before in "lL" and after in "lL"
+    if before.isalpha() and after.isalpha() and char not in _BETWEEN_LETTERS and not catalan_dot:
+        return True
+    if char in _NEVER_WRITTEN or (
+        char in _MISREAD_SYMBOLS and (before.isalpha() or after.isalpha())
+    ):
+        return True
+    if char in _OPENING_SYMBOLS and before.isalpha():
+        return True
+    return char in _CLOSING_SYMBOLS and after.isalpha()

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import suggestion_suffix
+from runner.plan.job_context import NameMessages
 from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment
 from runner.templating.parse import TemplateProblem, check_text, parse_template, syntax_problem
 from runner.templating.slug import FilterError, slug
@@ -21,8 +22,11 @@ if TYPE_CHECKING:
 
 HEAVY_RENDER = 100_000  # units: no ordinary render comes near; heavier ones are counted
 MAX_HEAVY_TOTAL = 25_000_000  # units: all the heavy renders of one plan (5 whole budgets)
+# Steps (budget.py: loop iterations, calls, filters, items walked) of all the renders of one
+# plan, failed ones too: about 1.6 s at 0.16 µs a step. Ordinary templates take 5 to 50 steps
+# a job: bench_plan.py's 99,000 jobs take 2.6 million; 1,000 steps a job fit in 10,000 jobs.
+MAX_PLAN_STEPS = 10_000_000
 _CACHE_PROBATION = 2048  # renders before a template whose results never repeat stops caching
-_TEMPLATE_FILE = "<template>"
 __all__ = ["TemplateProblem", "TemplateRenderer", "needs_rendering", "plain_text", "slug"]
 
 
@@ -44,6 +48,8 @@ class _Compiled:
     )
     hits: int = 0
     caching: bool = True
+    renders: int = 0
+    steps: int = 0  # of all its renders, for the message when the plan's total runs out
 
 
 class TemplateRenderer:
@@ -63,6 +69,8 @@ class TemplateRenderer:
         self._too_much_work = TooMuchWork
         self._budget: Any = getattr(self._env, "budget")  # noqa: B009 - set by the builder
         self._heavy_total = 0
+        self._plan_steps = 0
+        self._names = NameMessages(TEMPLATE_GLOBALS)
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
@@ -87,7 +95,7 @@ class TemplateRenderer:
             try:
                 result: str | TemplateProblem = self._run_once(text, compiled, context)
             except TemplateProblem as problem:
-                result = problem
+                result = _detached(problem)
             compiled.cache[key] = (inputs, result)
             if len(compiled.cache) >= _CACHE_PROBATION and compiled.hits * 4 < len(compiled.cache):
                 compiled.caching = False
@@ -123,35 +131,62 @@ class TemplateRenderer:
         return compiled
 
     @property
+    def plan_steps(self) -> int:
+        """Steps all renders so far took together (see MAX_PLAN_STEPS)."""
+        return self._plan_steps
+
+    @property
     def globals(self) -> dict[str, Any]:
         """Jinja's globals (range, dict, namespace): put them in every render context."""
         return dict(self._env.globals)
 
     def _run_once(self, text: str, compiled: _Compiled, context: Mapping[str, Any]) -> str:
+        refused = self._refused(compiled)
+        if refused is not None:
+            self._compiled[text] = refused
+            raise refused
+        try:
+            return self._run(compiled.template, context)
+        except TemplateProblem as problem:
+            if problem.skip_later:  # a template that used a whole budget once is not retried
+                self._compiled[text] = _detached(problem)
+            raise
+        finally:
+            # Each render has its own budget; these bound their sum, whatever the number of
+            # templates (an include entry's fields are templates too) or of jobs, failed
+            # renders too. Counted in steps, not seconds: a busy machine must not fail an
+            # ordinary plan.
+            used, steps = self._budget.used(), self._budget.steps
+            compiled.renders += 1
+            compiled.steps += steps
+            self._plan_steps += steps
+            if used > HEAVY_RENDER:
+                self._heavy_total += used
+
+    def _refused(self, compiled: _Compiled) -> TemplateProblem | None:
+        """Why no more renders are tried: the plan's templates used the work a plan may do.
+
+        The plan fails already (or will: its heavy templates are reported); rendering more
+        could only take longer, so every later render is refused at once.
+        """
         if self._heavy_total > MAX_HEAVY_TOTAL:
-            # The plan fails already (its heavy templates are reported); rendering more could
-            # only take longer: a bound whatever the number of templates or jobs.
-            problem = TemplateProblem(
+            return TemplateProblem(
                 "not rendered: the recipe's heavy templates (reported here too) already used the "
                 f"work one plan may do ({MAX_HEAVY_TOTAL:,} steps)",
                 hint="make the heavy templates simpler; this one was not tried",
                 skip_later=True,
             )
-            self._compiled[text] = problem
-            raise problem
-        try:
-            return self._run(compiled.template, context)
-        except TemplateProblem as problem:
-            if problem.skip_later:  # a template that used a whole budget once is not retried
-                self._compiled[text] = problem
-            raise
-        finally:
-            # Each render has its own budget; this bounds their sum, whatever the number of
-            # templates (an include entry's fields are templates too) or of jobs. Counted in
-            # steps, not seconds: a busy machine must not fail an ordinary plan.
-            used = self._budget.used()
-            if used > HEAVY_RENDER:
-                self._heavy_total += used
+        if self._plan_steps > MAX_PLAN_STEPS:
+            each = compiled.steps // compiled.renders if compiled.renders else 0
+            return TemplateProblem(
+                "not rendered: the recipe's templates together used the work one plan may do "
+                f"({MAX_PLAN_STEPS:,} steps: loop iterations, calls, filters); this one took "
+                f"about {each:,} steps per job",
+                hint="make the templates that take the most steps per job simpler (loops over "
+                "long ranges cost the most), or plan fewer jobs",
+                skip_later=True,
+            )
+        return None
 
     def _run(self, template: Template, context: Mapping[str, Any]) -> str:
         undefined_error, security_error, template_error, too_large = self._errors
@@ -165,20 +200,21 @@ class TemplateRenderer:
                 ctx = env.context_class(env, parent, template.name, template.blocks)
                 return check_text(self._joined(template.root_render_func(ctx)))
             except RecursionError:
+                self._budget.spend(self._budget.left)  # a whole budget: nested too deep
                 raise TemplateProblem(
                     "this template calls itself without end (a macro that calls itself?)",
-                    hint="make sure every macro that calls itself has a condition that stops it",
+                    hint="make sure every macro that calls itself has a condition that stops "
+                    "it; macros may call themselves about 200 deep. This template was not tried "
+                    "again for the other jobs",
+                    skip_later=True,
                 ) from None
             except MemoryError:
                 raise TemplateProblem(
                     "this template needs more memory than the computer has",
                     hint="make the template build shorter text",
                 ) from None
-            except Exception:
-                env.handle_exception()  # re-raises with template line numbers in the traceback
-                raise  # not reached
         except undefined_error as exc:
-            raise _undefined_problem(exc, context) from None
+            raise _undefined_problem(exc, context, self._names) from None
         except security_error as exc:
             raise TemplateProblem(
                 "this template tries to reach Python internals, which recipes may not do",
@@ -194,6 +230,7 @@ class TemplateRenderer:
                 skip_later=True,
             ) from None
         except too_large as exc:
+            self._budget.spend(exc.work)  # a value walked to find it too large
             raise TemplateProblem(
                 str(exc),
                 hint="a template makes a file name, a path or a prompt: keep what it builds short",
@@ -218,6 +255,14 @@ class TemplateRenderer:
                 raise self._too_large(f"the template makes text longer than {limit} characters")
             texts.append(part)
         return "".join(texts)
+
+
+def _detached(problem: TemplateProblem) -> TemplateProblem:
+    """A problem to keep: without the traceback and the exception it replaced, whose frames
+    (a thousand for a RecursionError) would otherwise stay in memory with it."""
+    problem.__traceback__ = None
+    problem.__context__ = None
+    return problem
 
 
 def _failure(exc: Exception) -> TemplateProblem:
@@ -255,16 +300,24 @@ def _failed_builtin(tb: TracebackType | None) -> tuple[str, str] | None:
 
 
 def _template_line(tb: TracebackType | None) -> int:
-    """The template line Jinja's rewritten traceback points at (1 when there is none)."""
+    """The template line of the innermost template frame in a traceback (1 when none).
+
+    Read from Jinja's line map of the compiled code, as its own traceback rewrite does: that
+    rewrite (env.handle_exception) compiles a fake frame and copies the whole context for
+    every failed render, 60,000 `vars` each time.
+    """
     line = 1
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == _TEMPLATE_FILE:
-            line = tb.tb_lineno
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if template is not None:
+            line = template.get_corresponding_lineno(tb.tb_lineno)
         tb = tb.tb_next
     return line
 
 
-def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplateProblem:
+def _undefined_problem(
+    exc: Exception, context: Mapping[str, Any], names: NameMessages
+) -> TemplateProblem:
     line = _template_line(exc.__traceback__)
     info = getattr(exc, "backdrop_missing", None)
     if info is None:
@@ -272,12 +325,10 @@ def _undefined_problem(exc: Exception, context: Mapping[str, Any]) -> TemplatePr
     obj, name = info
     from jinja2.utils import missing
 
-    visible = [key for key in context if key not in TEMPLATE_GLOBALS]
     if obj is missing:
-        message = f"{name!r} is undefined{suggestion_suffix(str(name), visible)}"
-        hint = f"the variables here are: {', '.join(visible)}"
-        return TemplateProblem(message, hint=hint, line=line)
-    owner = next((key for key, value in context.items() if value is obj), None)
+        suggestion, hint = names.undefined(str(name), context)
+        return TemplateProblem(f"{name!r} is undefined{suggestion}", hint=hint, line=line)
+    owner = names.owner(obj, context)
     where = f"{owner!r}" if owner else "this value"
     if isinstance(obj, Mapping):
         fields = [str(key) for key in obj]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,8 +52,9 @@ class SourceMap:
                 return None
             probe = probe[:-1]
 
-    @property
+    @cached_property
     def lines(self) -> tuple[str, ...]:
+        """The text's lines, split once: a plan may point at a 1 MB recipe for every job."""
         return source_lines(self.text)
 
     def _to_span(self, mark: tuple[int, int, int, int]) -> Span:

@@ -38,7 +38,7 @@ def make_template_environment() -> Environment:
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
     from jinja2.utils import missing
 
-    from runner.templating import sandbox_limits
+    from runner.templating import costs, sandbox_limits
     from runner.templating.render_budget import RenderBudget, text_size
 
     budget = RenderBudget()
@@ -55,6 +55,7 @@ def make_template_environment() -> Environment:
             state = budget.state()
             child = super().derived(locals)
             budget.restore(state)
+            budget.charge(1, len(self.parent) + len(self.vars))  # it copies them: 60,000 vars?
             return child
 
     class RecipeUndefined(StrictUndefined):
@@ -90,9 +91,22 @@ def make_template_environment() -> Environment:
             budget.charge(1)  # macros calling themselves twice each: 2**n calls
             if isinstance(__obj, LoopContext) and args:  # `loop(children)` in a recursive for
                 args = (budget.loop(args[0]), *args[1:])
+            for compared in costs.compared_by_call(__obj, args, kwargs):
+                budget.charge_compared(compared)  # list.count(x), loop.changed(x), d.get(t)
             result = super().call(__context, __obj, *args, **kwargs)
             budget.charge_result(result)
             return result
+
+        def compared(self, value: Any) -> Any:
+            """Each side of `==`, `<`, `in`... and each dict literal key (see limits)."""
+            if not isinstance(value, str | int | float | bool | None):
+                budget.charge_compared(value)
+            return value
+
+        def getitem(self, obj: Any, argument: Any) -> Any:
+            if isinstance(argument, tuple | frozenset):
+                budget.charge_compared(argument)  # hashed to look it up
+            return super().getitem(obj, argument)
 
         def guard_loop(self, iterable: Any) -> Any:
             """What every `{% for %}` iterates (see sandbox_limits.GuardedCodeGenerator)."""

@@ -11,13 +11,14 @@ worker process under `resource` limits and a timeout. Memory limits (RLIMIT_AS) 
 on macOS and `resource` does not exist on Windows, where most of our users are; a worker per plan
 also costs startup time and loses the message that names the template. The price is coupling to
 Jinja's internals, so jinja2 is pinned to one minor release in pyproject.toml and
-tests/test_template_canaries.py has one test per hooked internal: CodeGenerator.visit_Concat and
-visit_For, Template.root_render_func, Environment.context_class and Context.derived,
-Undefined._undefined_exception, SandboxedEnvironment.call / call_binop / intercepted_binops /
-wrap_str_format, SandboxedFormatter, meta.TrackingCodeGenerator.optimizer, finalize with
-pass_context (no folding), LoopContext calls (recursive loops), filters' parameter names and pass
-marks, and Namespace's attributes. A Jinja release that moves one of them fails CI rather than
-users. Imported lazily: it imports jinja2.
+tests/test_template_canaries.py has one test per hooked internal: CodeGenerator.visit_Concat,
+visit_For, visit_Compare, visit_Operand and visit_Dict (and compiler.operators),
+SandboxedEnvironment.getitem, Template.root_render_func, Environment.context_class and
+Context.derived, Undefined._undefined_exception, SandboxedEnvironment.call / call_binop /
+intercepted_binops / wrap_str_format, SandboxedFormatter, meta.TrackingCodeGenerator.optimizer,
+finalize with pass_context (no folding), LoopContext calls (recursive loops), filters' parameter
+names and pass marks, and Namespace's attributes. A Jinja release that moves one of them fails
+CI rather than users. Imported lazily: it imports jinja2.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
+from jinja2.compiler import CodeGenerator, Frame, operators
 from jinja2.filters import make_attrgetter
 from jinja2.nodes import Concat
 
+from runner.templating import costs
 from runner.templating.render_budget import MAX_TEXT, RenderBudget, TooLarge, TooMuchWork, text_size
 
 __all__ = ["MAX_RENDERED", "MAX_TEXT", "TooLarge", "TooMuchWork"]
@@ -117,7 +119,33 @@ def concat(parts: Iterable[Any]) -> str:
 
 
 class GuardedCodeGenerator(CodeGenerator):
-    """Compiles `a ~ b` to `environment.concat_guarded((a, b))` and charges every loop step."""
+    """Compiles `a ~ b` to `environment.concat_guarded((a, b))`, charges every loop step, and
+    passes what `==`, `<`, `in`... compare and dict literals hash through `environment.compared`,
+    which charges every item they hold."""
+
+    def visit_Compare(self, node: nodes.Compare, frame: Frame) -> None:
+        self.write("(environment.compared(")
+        self.visit(node.expr, frame)
+        self.write(")")
+        for operand in node.ops:
+            self.visit(operand, frame)
+        self.write(")")
+
+    def visit_Operand(self, node: nodes.Operand, frame: Frame) -> None:
+        self.write(f" {operators[node.op]} environment.compared(")
+        self.visit(node.expr, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("{")
+        for index, item in enumerate(node.items):
+            if index:
+                self.write(", ")
+            self.write("environment.compared(")
+            self.visit(item.key, frame)
+            self.write("): ")
+            self.visit(item.value, frame)
+        self.write("}")
 
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
         self.write("environment.concat_guarded((")
@@ -237,27 +265,54 @@ def guard_filters(filters: dict[str, Any], budget: RenderBudget) -> None:
     for name, original in list(filters.items()):
         check = _FILTER_CHECKS.get(name)
         guarded = original if check is None else _guarded(original, check)
-        filters[name] = _charged(guarded, name, budget, name not in _KEEPS_VALUE)
+        per_char, per_item = costs.STEPS_PER_ITEM.get(name, costs.DEFAULT_STEPS)
+        filters[name] = _charged(
+            guarded,
+            name,
+            budget,
+            sizes_value=name not in _KEEPS_VALUE,
+            compares=name in costs.COMPARING_FILTERS,
+            per_item=(per_char, per_item),
+        )
 
 
 def guard_tests(tests: dict[str, Any], budget: RenderBudget) -> None:
-    """Wrap every test: charged to the budget; `lower` and `upper` check the value's size."""
+    """Wrap every test: charged to the budget; `lower` and `upper` check the value's size,
+    and comparisons charge every item they compare."""
     for name, original in list(tests.items()):
-        tests[name] = _charged(original, name, budget, name in _TEXT_TESTS)
+        compares = name in costs.COMPARING_TESTS
+        tests[name] = _charged(
+            original, name, budget, sizes_value=name in _TEXT_TESTS, compares=compares
+        )
 
 
 def _charged(
-    original: Callable[..., Any], name: str, budget: RenderBudget, sizes_value: bool
+    original: Callable[..., Any],
+    name: str,
+    budget: RenderBudget,
+    *,
+    sizes_value: bool,
+    compares: bool,
+    per_item: tuple[int, int] = (0, 0),
 ) -> Callable[..., Any]:
     value_at = 1 if hasattr(original, "jinja_pass_arg") else 0
     what = f"| {name}"
+    per_char_steps, per_item_steps = per_item
 
     @functools.wraps(original)  # keeps Jinja's pass_environment / pass_eval_context marks
     def charged(*args: Any, **kwargs: Any) -> Any:
-        if sizes_value and len(args) > value_at:
-            text_size(args[value_at], what)
+        steps = 1
+        if len(args) > value_at:
+            value = args[value_at]
+            if sizes_value:
+                text_size(value, what)
+            if compares:
+                for compared in args[value_at:]:
+                    budget.charge_compared(compared)
+            chars, items = costs.input_items(value)
+            steps += chars * per_char_steps + items * per_item_steps
         result = original(*args, **kwargs)
-        budget.charge_result(result)
+        budget.charge_result(result, steps)
         return result
 
     return charged
