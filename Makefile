@@ -44,14 +44,15 @@ actionlint-deps:
 	@bash scripts/ensure-actionlint.sh $(VENV)/actionlint || true
 
 # Three workers on two cores overlap the end-to-end tests' waits on servers and child processes
-# with the CPU-bound tests; one file per worker keeps each module's shared run fixture computed
-# once, and --no-loadscope-reorder keeps tests/conftest.py's longest-first order (xdist would
-# otherwise order files by their number of tests, and start a one-test 12 s file last). Bytecode caching stays on even where PYTHONDONTWRITEBYTECODE is set: without it every
+# with the CPU-bound tests. Work stealing balances them without a hand-kept order: each worker
+# starts on its own contiguous share of the collection (a file's tests mostly stay together, so
+# its module fixtures are rarely computed twice), and an idle worker takes the pending tail of a
+# busy one. Bytecode caching stays on even where PYTHONDONTWRITEBYTECODE is set: without it every
 # worker re-rewrites every test's asserts (5 s of CPU) and every `python -m runner` child
 # recompiles the package.
 unit: $(TEST_STAMP)
 	$(BIN)/python -m compileall -q -j 0 runner  # once, in parallel, not once per worker
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 3 --dist loadfile --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n 3 --dist worksteal
 
 test: $(TEST_STAMP) browser-deps actionlint-deps lint typecheck unit
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import ssl
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +29,34 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = tempfile.mkdtemp(prefix="backdrop-test-renders-")
         os.environ[RENDER_CACHE] = folder
         config.stash[_OWN_CACHE] = folder
+    _share_tls_contexts()
+
+
+_CREATE_SSL_CONTEXT = "create_ssl_context"  # what httpx's transports call, by this name
+
+
+def _share_tls_contexts() -> None:
+    # Every httpx client, even one for http:// on loopback (httpx.get, httpx.Client() in the
+    # tests' helpers), loads certifi's CA bundle into a new TLS context: 30 ms of CPU, ~1,000
+    # times a suite. The tests never check certificates; one context per kind serves them all
+    # (backdrop's own client shares one too: runner/api/client.py's tls_context).
+    from httpx._transports import default
+
+    create = getattr(default, _CREATE_SSL_CONTEXT, None)
+    if create is None:  # another httpx: each client builds its own, as it would anyway
+        return
+
+    @functools.cache
+    def shared(verify: Any = True, cert: Any = None, trust_env: bool = True) -> ssl.SSLContext:
+        context: ssl.SSLContext = create(verify=verify, cert=cert, trust_env=trust_env)
+        return context
+
+    def create_ssl_context(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        if isinstance(verify, bool) and cert is None:
+            return shared(verify, None, trust_env)
+        return create(verify=verify, cert=cert, trust_env=trust_env)
+
+    setattr(default, _CREATE_SSL_CONTEXT, create_ssl_context)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -53,39 +84,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-# The longest files, in seconds of wall time under `make unit` on 2 cores, started first: with
-# `--no-loadscope-reorder` xdist hands out files in collection order, and a long file collected
-# last would run alone at the end.
-LONGEST_FIRST = (
-    "test_run_signals.py",  # 25 s, mostly waiting on signalled children
-    "test_example_run_cancel.py",  # 20 s, waiting on a cancelled step's signals and generations
-    "test_cli_run.py",  # 14 s
-    "test_git_quiet.py",  # 15 s: a dozen emulated runs through the CLI
-    "test_injection_e2e.py",  # 12 s: a run in a pseudo-terminal, review in a child process
-    "test_portable.py",  # 20 s: a campaign, then Ctrl-C, in children restricted as on Windows
-    "test_fuzz_front_end.py",  # 12 s, all CPU
-    "test_plan_diff_e2e.py",
-    "test_disk_full.py",
-    "test_run_faults.py",
-    "test_review_app.py",
-    "test_browser_review.py",
-    "test_export.py",
-    "test_examples_github.py",
-    "test_emulator_compositor.py",
-    "test_emulator_persist.py",
-    "test_run_failures.py",
-    "test_review_loop_e2e.py",
-    "test_emulator_server.py",
-    "test_run_basic.py",
-    "test_browser_report.py",
-    "test_prune.py",
-    "test_properties.py",
-    "test_run_interrupt.py",
-    "test_template_fuzz.py",
-    "test_review_decisions.py",
-)
-
-
 @pytest.fixture
 def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The README's example campaign, copied to tmp_path/campaign, with tmp_path as cwd."""
@@ -93,9 +91,3 @@ def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(EXAMPLE, folder)
     monkeypatch.chdir(tmp_path)
     return folder
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
-    # A stable sort: each file's tests keep their order, and the other files theirs.
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -658,12 +658,24 @@ def run_forked(
     )
 
 
+def _mapped_bytes() -> int:
+    """This process's address space now (Linux), or 0 where /proc cannot say."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
 def _child(
     args: list[str], out_path: Path, err_path: Path, memory_bytes: int, cpu_seconds: int
 ) -> None:
     code = 70
     try:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        # On top of what the child inherits: a pytest worker that ran other tests first (their
+        # threads' stacks, freed arenas) maps hundreds of MB a fresh process does not.
+        limit = _mapped_bytes() + memory_bytes
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
         out = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         err = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

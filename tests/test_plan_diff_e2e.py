@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from runner.emulator.persist import StateFolder
 from runner.execute.selection import Shard
 from runner.recipe.model import DEFAULT_PRICES
 from runner.records.lockfile import LOCK_NAME
+from tests.clihelp import backdrop_in
 
 pytestmark = pytest.mark.slow
 GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid"]
@@ -24,11 +23,9 @@ GIT += ["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
 
 
 def backdrop(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ONEMIN_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+    # In this process (the real entry point and exit codes): the tests are about git and the
+    # diff, not about start-up; tests/test_portable.py and others run backdrop as a child.
+    return backdrop_in(cwd, *args)
 
 
 def git(cwd: Path, *args: str) -> str:

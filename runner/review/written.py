@@ -183,6 +183,8 @@ class _Reader:
         while end > start + 1 and not self.lines[end - 1].strip(" "):
             end -= 1
         entry = self.data["jobs"].get(key)
+        if entry == {}:
+            raise _NotWritten  # a key with no fields: YAML reads null, not an empty mapping
         if entry and [] in entry.values():
             raise _NotWritten  # `sha256:` with no items: YAML reads null, not a list
         self.written.entries.setdefault(key, []).append((start, end))
