@@ -295,10 +295,12 @@ def table(results: dict[str, dict[str, Figures]], cases: dict[str, Case]) -> lis
 
 
 def export_source(revision: str, folder: Path) -> Path:
-    """`runner` (and the schemas it links to) as of `revision`, in `folder`."""
+    """`runner` (and the schemas/ folder it linked to before it held them) as of `revision`."""
     repository = Path(__file__).resolve().parent.parent
+    listed = ["git", "ls-tree", "--name-only", revision, "schemas"]
+    linked = subprocess.run(listed, cwd=repository, capture_output=True, check=True).stdout
     archive = subprocess.run(
-        ["git", "archive", revision, "runner", "schemas"],
+        ["git", "archive", revision, "runner", *(["schemas"] if linked.strip() else [])],
         cwd=repository,
         capture_output=True,
         check=True,

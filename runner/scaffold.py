@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -55,12 +54,14 @@ ja-JP,a calm Kyoto tea room
 
 def init_project(directory: Path) -> list[Path]:
     """Write a starter recipe, its schema, an example image and a CSV; return what was written."""
+    from runner.recipe.schema_check import schema_text
+
     directory = directory.resolve()
     name = _slug(directory.name) or "my-campaign"
     recipe = directory / "recipe.yaml"
     files = {
         recipe: STARTER_RECIPE.format(name=name, brand="Acme Home", recipe=display_path(recipe)),
-        directory / "recipe.schema.json": json.dumps(_schema(), indent=2) + "\n",
+        directory / "recipe.schema.json": schema_text(),
         directory / "data" / "markets.csv": STARTER_CSV,
     }
     image = directory / "images" / "product.png"
@@ -90,12 +91,6 @@ def _write_gitignore(path: Path) -> Path | None:
     with path.open("a", encoding="utf-8") as handle:
         handle.write(("" if text.endswith("\n") or not text else "\n") + IGNORED + "\n")
     return path
-
-
-def _schema() -> object:
-    from runner.recipe.schema_check import recipe_schema
-
-    return recipe_schema()
 
 
 def _draw_example_image(path: Path) -> None:

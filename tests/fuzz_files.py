@@ -1,6 +1,6 @@
 """Hostile files a pull request can commit, generated from their formats (not by mutation):
 backdrop.lock (its JSON fields), .backdrop/state.db (its tables' columns) and review.yaml
-(schemas/review.schema.json). Shared by tests/test_fuzz_front_end.py and bench/bench_fuzz.py.
+(runner/schemas/review.schema.json). Shared by tests/test_fuzz_front_end.py and bench/bench_fuzz.py.
 
 Each generator draws, per field, either a value backdrop writes or a hostile one of the
 field's kind (wrong JSON types, numbers of thousands of digits, deep nesting, NUL and control
@@ -239,10 +239,6 @@ def state_columns() -> dict[str, list[tuple[str, str]]]:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
-    from runner.records.state_schema import GENERATIONS_TABLE, SENT_TABLE, WRITTEN_TABLE
-
-    for statement in (WRITTEN_TABLE, SENT_TABLE, GENERATIONS_TABLE):
-        conn.execute(statement)
     tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     columns = {
         table: [(row[1], row[2]) for row in conn.execute(f"PRAGMA table_info({table})")]

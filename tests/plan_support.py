@@ -70,9 +70,8 @@ def _axis(name: str, value: Any) -> Axis:
     node = ("matrix", name)
     if isinstance(value, dict):
         kind = next(key for key in value if key != "sheet")
-        sheet = value.get("sheet")
-        sheet = None if sheet is None else str(sheet)  # as the recipe builder gives it
-        return Axis(name, AxisSource(kind, path=value[kind], sheet=sheet), node)
+        options = {key: str(option) for key, option in value.items() if key != kind}  # as built
+        return Axis(name, AxisSource(kind, path=value[kind], options=options), node)
     return Axis(name, AxisSource("inline", values=tuple(value)), node)
 
 

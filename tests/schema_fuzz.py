@@ -2,9 +2,9 @@
 checks each ends in exit 0 or 2 within bounds (generated, never committed).
 
 Different in kind from tests/fuzz_support.py, which mutates three seed recipes: here the shape
-comes from schemas/recipe.schema.json (every property, `anyOf`/`oneOf` branch, enum and bound it
-declares), so a recipe is valid in form, and the values come from strategies chosen by what
-the schema says a value is (a template, a file, an axis, include/exclude entries, vars). Their
+comes from runner/schemas/recipe.schema.json (every property, `anyOf`/`oneOf` branch, enum and
+bound it declares), so a recipe is valid in form, and the values come from strategies chosen by
+what the schema says a value is (a template, a file, an axis, include/exclude entries, vars). Their
 sizes follow scale knobs: jobs, template loop counts, include/exclude counts, vars, nesting and
 text length. Each case runs the real CLI (`validate`, `plan`, `plan --json`, `plan --diff`) in
 a forked child under an address-space and a CPU-time limit, which gives its wall time, CPU time
@@ -32,7 +32,7 @@ from typing import Any
 
 from tests.plan_support import png_bytes
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "recipe.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "runner" / "schemas" / "recipe.schema.json"
 COMMANDS = (
     ("validate",),
     ("plan",),

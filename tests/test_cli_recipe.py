@@ -116,7 +116,9 @@ def test_init_shows_how_to_read_an_excel_sheet_and_that_line_works(tmp_path, mon
 def test_schema_command_prints_the_shipped_schema(capsys):
     result = run_cli(capsys, "schema")
     assert result.code == 0
-    shipped = json.loads((Path(__file__).parents[1] / "schemas" / "recipe.schema.json").read_text())
+    shipped = json.loads(
+        (Path(__file__).parents[1] / "runner" / "schemas" / "recipe.schema.json").read_text()
+    )
     assert json.loads(result.out) == shipped
 
 

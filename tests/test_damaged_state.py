@@ -61,10 +61,6 @@ CASES = {
         "UPDATE jobs SET label = CAST(X'C3FF' AS TEXT)",
         ("report", "status OUTDIR"),
     ),
-    "a schema version that is not UTF-8": (
-        "UPDATE meta SET value = CAST(X'FF' AS TEXT) WHERE key = 'schema_version'",
-        ("plan", "plan --diff", "report", "status", "status OUTDIR"),
-    ),
     "a table name that is not UTF-8": (
         "PRAGMA writable_schema = ON; UPDATE sqlite_master SET name = CAST(X'FF53' AS TEXT)"
         " WHERE name = 'sent_requests'",
@@ -152,6 +148,23 @@ def test_a_damaged_value_is_said_as_a_damaged_state(project, capsys, case):
         else:
             assert result.code == 0, (name, said)
     assert STATE.read_bytes() == before  # nothing was written into it
+
+
+@pytest.mark.parametrize("version", [0, 2], ids=["pre-release", "newer"])
+def test_a_state_of_another_version_is_refused_by_every_command(project, capsys, version):
+    """Version 1 (PRAGMA user_version) is the only one: nothing released wrote another, and a
+    newer backdrop's state is not guessed at. Every reader says so, exit 3, nothing written."""
+    damage(f"PRAGMA user_version = {version}")
+    before = STATE.read_bytes()
+    for name, args in COMMANDS.items():
+        result = run_cli(capsys, *args)
+        said = result.out + result.err
+        assert "internal error" not in said and "Traceback" not in said, (name, said)
+        assert result.code == 3, (name, said)
+        assert f"(state version {version}" in result.err, (name, said)
+        hint = "upgrade backdrop" if version else "never delete .backdrop"
+        assert hint in result.err, (name, said)
+    assert STATE.read_bytes() == before
 
 
 def test_the_hint_keeps_the_record_of_what_was_paid_for() -> None:

@@ -229,7 +229,7 @@ def test_lock_paths_in_verify_and_plan_diff(ci_ran, capsys):
     shutil.rmtree(ci_ran / "out" / "hostile" / ".backdrop")  # only the lock to compare with
 
     def with_path(path: str) -> None:
-        hostile = {"path": path, "job": "j" * 64, "sha256": "0" * 64}
+        hostile = {"path": path, "job": "j" * 64, "sha256": "0" * 64, "request": {}}
         lock.write_text(json.dumps({**document, "outputs": [*document["outputs"], hostile]}))
 
     with_path(f"fr-FR/{VALUE}.png")

@@ -95,7 +95,7 @@ def write_lock(folder: Path, outputs: list[Any], generations: list[Any] | None =
 
 
 def output(i: int, **more: Any) -> dict[str, Any]:
-    return {"path": f"m/{i:05d}.png", "job": f"{i:064x}", "sha256": SHA, **more}
+    return {"path": f"m/{i:05d}.png", "job": f"{i:064x}", "sha256": SHA, "request": {}, **more}
 
 
 def test_a_lock_as_backdrop_writes_it_reads_whole(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_mistakes_far_apart_among_good_entries_are_each_found(tmp_path: Path) ->
 def test_past_the_first_50_each_entry_with_mistakes_is_counted(tmp_path: Path) -> None:
     outputs = [output(i) for i in range(5000)]
     for i in range(0, 5000, 10):  # 500 entries with two mistakes each
-        outputs[i] = {"path": 3, "job": "", "sha256": SHA}
+        outputs[i] = {"path": 3, "job": "", "sha256": SHA, "request": {}}
     write_lock(tmp_path, outputs)
     with pytest.raises(LockFileError) as refused:
         read_lock(tmp_path)
@@ -151,7 +151,9 @@ def test_a_lock_of_tiny_values_is_refused_before_it_is_parsed(tmp_path: Path) ->
 def test_a_lock_of_values_as_sparse_as_backdrop_writes_is_read(tmp_path: Path) -> None:
     """The density bound is far from what backdrop writes: 30,000 outputs with every path and
     job as short as can be, and a run of commas inside each path, still read."""
-    outputs = [{"path": f"a,b,c/{i}", "job": f"{i}", "sha256": SHA} for i in range(30_000)]
+    outputs = [
+        {"path": f"a,b,c/{i}", "job": f"{i}", "sha256": SHA, "request": {}} for i in range(30_000)
+    ]
     write_lock(tmp_path, outputs)
     assert (tmp_path / LOCK_NAME).stat().st_size > 1024 * 1024
     assert len(read_lock(tmp_path).entries) == 30_000

@@ -108,7 +108,7 @@ def test_a_glob_has_a_time_limit(tmp_path, monkeypatch):
 
 def test_an_unknown_axis_source_is_an_error_not_a_glob(tmp_path):
     recipe = make_recipe(tmp_path, HEAD + "image: a.png\nprompt: p\noutput: o\n")
-    odd = Axis("m", AxisSource("cvs", path="m.csv"), ("matrix", "m"))  # type: ignore[arg-type]
+    odd = Axis("m", AxisSource("cvs", path="m.csv"), ("matrix", "m"))
     axes, problems = load_axes(_with_axes(recipe, odd))
     assert axes == ()
     assert [d.message for d in problems] == ["unknown axis source 'cvs' (did you mean 'csv'?)"]

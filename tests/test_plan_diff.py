@@ -22,7 +22,7 @@ from runner.records.state import StateStore
 from tests.plan_support import image_bytes
 from tests.runhelp import make_plan
 
-SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "plan-diff.schema.json"
+SCHEMA = Path(__file__).resolve().parent.parent / "runner" / "schemas" / "plan-diff.schema.json"
 
 
 def complete(plan: Plan, *, download: bool = True, keys: set[str] | None = None) -> None:
@@ -206,21 +206,6 @@ def test_lock_only_names_a_changed_size_and_a_moved_source_image(plan):
         plan.jobs[0].outputs[0]: ("size",),
         plan.jobs[2].outputs[0]: ("source image",),
     }
-
-
-def test_a_format_1_lock_is_still_read_without_field_names(plan):
-    fresh_checkout(plan)
-    path = plan.output_dir / "backdrop.lock"
-    old = json.loads(path.read_text())
-    old["format"] = 1
-    for entry in old["outputs"]:
-        del entry["request"]
-    path.write_text(json.dumps(old))
-    roof = with_job(plan, 1, prompt="MUG on a roof")
-    diff = diff_plan(roof, read_previous(plan.output_dir, roof))
-    assert diff.source == "lock"
-    assert diff.totals.unchanged == 5 and diff.totals.changed == 1
-    assert next(diff.of("changed")).changed_fields == ()  # a format-1 lock cannot say
 
 
 def test_lock_only_a_file_edited_since_is_generated_again(plan):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import sqlite3
 from pathlib import Path
 
 from runner.execute.prune import PruneCandidates, prune_outputs
@@ -155,21 +154,6 @@ def test_saying_no_deletes_nothing(tmp_path: Path) -> None:
     assert result.candidates.stale == ("gone.png",)
     assert result.deleted == ()
     assert (out / "gone.png").exists()
-
-
-def test_a_state_from_before_written_files_is_filled_from_its_file_records(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    plan = make_plan(out, 1)
-    with StateStore.open(out) as store:
-        store.begin_run(plan, "run-1")
-        (out / "old.png").write_bytes(b"x")
-        _record(store, plan.jobs[0].key, out / "old.png", "old.png")
-    conn = sqlite3.connect(out / ".backdrop" / "state.db")
-    conn.execute("DROP TABLE written_files")  # as a state written before the table existed
-    conn.commit()
-    conn.close()
-    with StateStore.open(out) as store:
-        assert list(store.written_files()) == ["old.png"]
 
 
 def test_another_recipe_sharing_the_folder_keeps_its_images(tmp_path, capsys, monkeypatch):

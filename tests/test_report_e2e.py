@@ -22,7 +22,7 @@ from tests.runhelp import API_KEY, make_plan, run
 
 pytestmark = pytest.mark.slow
 
-SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "results.schema.json"
+SCHEMA = Path(__file__).resolve().parent.parent / "runner" / "schemas" / "results.schema.json"
 PROMPTS = {
     "spring": "{p} sur une terrasse de café, lumière douce ☕",
     "summer": "{p} 夏の京都の庭で、柔らかい光 🌸",

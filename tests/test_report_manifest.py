@@ -110,15 +110,25 @@ def test_an_unreadable_lock_is_a_clear_error(tmp_path: Path, content: str) -> No
     assert "backdrop.lock" in caught.value.message and caught.value.hint
 
 
-def test_a_format_1_lock_is_still_read_and_verified(run) -> None:
+def test_a_format_1_lock_or_an_output_without_its_request_is_refused(run) -> None:
+    """Format 2 is the only one (nothing released wrote format 1): no reader guesses."""
     _, out, paths = run
-    data = json.loads(paths["backdrop.lock"].read_text(encoding="utf-8"))
+    written = paths["backdrop.lock"].read_text(encoding="utf-8")
+    data = json.loads(written)
     data["format"] = 1
-    for entry in data["outputs"]:
-        del entry["request"]
     paths["backdrop.lock"].write_text(json.dumps(data), encoding="utf-8")
-    lock = read_lock(out)
-    assert len(lock.entries) == 12 and all(entry.request is None for entry in lock.entries)
+    with pytest.raises(BackdropError) as caught:
+        read_lock(out)
+    said = [d.render() for d in caught.value.diagnostics()]
+    assert "this backdrop.lock is format 1; this backdrop reads format 2\n" in said[0] + "\n"
+    data = json.loads(written)
+    del data["outputs"][3]["request"]
+    paths["backdrop.lock"].write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(BackdropError) as caught:
+        read_lock(out)
+    said = [d.render() for d in caught.value.diagnostics()]
+    assert 'output 4: "request" must map each field to a short fingerprint' in said[0]
+    paths["backdrop.lock"].write_text(written, encoding="utf-8")
     assert verify_outputs(out).ok
 
 

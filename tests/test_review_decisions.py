@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import textwrap
-from importlib import resources
 from pathlib import Path
 
 import jsonschema
@@ -29,7 +28,7 @@ from runner.review.decisions import (
     with_status,
 )
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "review.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "runner" / "schemas" / "review.schema.json"
 
 A_SHA, B_SHA = "a" * 64, "0123456789abcdef" * 4
 SAMPLE = Review(
@@ -92,11 +91,9 @@ def errors_for(tmp_path: Path, text: str) -> list[str]:
     return [d.headline() for d in caught.value.diagnostics()]
 
 
-def test_the_schema_is_valid_and_shipped_in_the_package() -> None:
+def test_the_schema_is_valid() -> None:
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
-    shipped = resources.files("runner").joinpath("schemas", "review.schema.json")
-    assert json.loads(shipped.read_text(encoding="utf-8")) == schema
 
 
 def test_written_text_is_sorted_exact_and_reads_back(tmp_path: Path) -> None:

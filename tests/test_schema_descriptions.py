@@ -1,5 +1,5 @@
 """Every property of every JSON Schema we publish has a description (editors and SchemaStore
-show it on hover and in completions), in schemas/ and in the copies shipped in the package."""
+show it on hover and in completions), as shipped in the package (runner/schemas/)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,7 @@ PROPERTY_MAPS = ("properties", "patternProperties")  # keywords whose values nam
 
 
 def _schema_files() -> list[Path]:
-    shipped = Path(str(resources.files("runner").joinpath("schemas")))
-    files = {path.resolve(): path for folder in (ROOT / "schemas", shipped)
-             for path in folder.glob("*.json")}  # fmt: skip
-    return sorted(files.values())
+    return sorted(Path(str(resources.files("runner").joinpath("schemas"))).glob("*.json"))
 
 
 def undescribed(node: Any, pointer: str = "#") -> Iterator[str]:

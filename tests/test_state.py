@@ -33,7 +33,7 @@ def test_open_creates_the_state_in_wal_mode_with_a_schema_version(tmp_path: Path
         assert store.path == out / ".backdrop" / "state.db"
     conn = sqlite3.connect(out / ".backdrop" / "state.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "1"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     conn.close()
 
 
@@ -79,10 +79,10 @@ def test_a_job_goes_from_attempt_to_generation_to_files_to_done(tmp_path: Path) 
     key = plan.jobs[0].key
     with StateStore.open(tmp_path) as store:
         store.begin_run(plan, "run-1")
-        store.mark_attempt(key)
-        store.mark_attempt(key)
+        store.mark_sent(key)
+        store.mark_sent(key)
         store.record_generation(key, "uuid-1", ["images/a.png"], "https://x/a.png?sig", 990)
-        state = store.job_state(key)
+        state = store.job_states([key])[key]
         assert state.status == "generated"
         assert state.generated
         assert state.result_keys == ("images/a.png",)
@@ -114,8 +114,8 @@ def test_a_second_run_keeps_done_jobs_done(tmp_path: Path) -> None:
         store.finish_run("run-1")
     with StateStore.open(tmp_path) as store:
         store.begin_run(plan, "run-2")
-        assert store.job_state(done).status == "done"
-        assert store.job_state(done).files == (_file("summer/P0-0.png"),)
+        assert store.job_states([done])[done].status == "done"
+        assert store.job_states([done])[done].files == (_file("summer/P0-0.png"),)
         snap = store.snapshot()
     assert snap.run_id == "run-2"
     # The snapshot tells the folder: a job done by an earlier run is done, not "skipped".
@@ -137,15 +137,12 @@ def test_each_run_records_its_recipe_prices_for_the_reports(tmp_path: Path) -> N
     [None, "not json", '{"square": {"low": -1}, "non_square": {}}', '{"square": {"low": "1"}}'],
 )
 def test_a_state_without_usable_prices_reads_the_list_prices(tmp_path: Path, recorded) -> None:
-    """A state written before runs recorded prices (read-only: nobody added the column yet), or
-    one whose prices are not prices (a state file can be committed by anyone)."""
+    """A state whose prices are missing or not prices (a state file can be committed by
+    anyone)."""
     with StateStore.open(tmp_path) as store:
         store.begin_run(make_plan(tmp_path, 1), "run-1")
     conn = sqlite3.connect(tmp_path / ".backdrop" / "state.db")
-    if recorded is None:
-        conn.execute("ALTER TABLE runs DROP COLUMN prices")
-    else:
-        conn.execute("UPDATE runs SET prices = ?", (recorded,))
+    conn.execute("UPDATE runs SET prices = ?", (recorded,))
     conn.commit()
     conn.close()
     assert StateStore.read_snapshot(tmp_path).prices == DEFAULT_PRICES
@@ -162,7 +159,9 @@ def test_a_changed_prompt_makes_new_jobs_and_leaves_old_ones_out_of_the_snapshot
         store.mark_done(old.jobs[0].key)
         store.begin_run(new, "run-2")
         snap = store.snapshot()
-        assert store.job_state(old.jobs[0].key).status == "done"  # still remembered
+        assert (
+            store.job_states([old.jobs[0].key])[old.jobs[0].key].status == "done"
+        )  # still remembered
     assert [j.key for j in snap.jobs] == [j.key for j in new.jobs]
     assert {j.status for j in snap.jobs} == {"pending"}
 
@@ -176,7 +175,7 @@ def test_regenerating_a_job_forgets_its_old_files(tmp_path: Path) -> None:
         store.record_file(key, 0, _file("summer/P0-0.png", "a"))
         store.mark_done(key)
         store.record_generation(key, "u2", ["new.png"], None, 5)
-        state = store.job_state(key)
+        state = store.job_states([key])[key]
     assert state.status == "generated"
     assert state.record_uuid == "u2"
     assert state.result_keys == ("new.png",)
@@ -193,7 +192,7 @@ def test_a_failure_after_generation_keeps_the_paid_result_keys(tmp_path: Path) -
         store.mark_failed(b, "the download of images/b.png was cut short", 3.0)
         store.finish_run("run-1")
         assert store.failed_keys() == (b, c)
-        state = store.job_state(b)
+        state = store.job_states([b])[b]
         snap = store.snapshot()
     assert state.status == "failed"
     assert state.generated and state.result_keys == ("images/b.png",)
@@ -239,8 +238,7 @@ def test_unknown_jobs_and_duplicate_runs_are_refused(tmp_path: Path) -> None:
             store.mark_done("nope")
         with pytest.raises(StateError, match="not in the recorded plan"):
             store.record_generation("nope", "u", ["k"], None, None)
-        with pytest.raises(StateError, match="not in the recorded plan"):
-            store.job_state("nope")
+        assert store.job_states(["nope"]) == {}
         with pytest.raises(StateError, match="already recorded"):
             store.begin_run(plan, "run-1")
         assert store.snapshot().run_id == "run-1"
@@ -287,7 +285,7 @@ def test_a_state_from_a_newer_backdrop_is_refused(tmp_path: Path) -> None:
     with StateStore.open(tmp_path):
         pass
     conn = sqlite3.connect(tmp_path / ".backdrop" / "state.db")
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.execute("PRAGMA user_version = 99")
     conn.commit()
     conn.close()
     with pytest.raises(StateError, match="newer backdrop"):
@@ -320,7 +318,7 @@ _CRASH_WRITER = textwrap.dedent(
     rounds = 0
     while True:  # keep writing every kind of record until killed
         for job in plan.jobs:
-            store.mark_attempt(job.key)
+            store.mark_sent(job.key)
             store.record_generation(job.key, f"u-{job.key}-{rounds}", [f"r/{job.key}.png"], None, 7)
             print(job.key, rounds, flush=True)
             store.record_file(job.key, 0, FileRecord(job.outputs[0], "a" * 64, 8, 8, 10))

@@ -32,7 +32,7 @@ from tests.tinyrun import FAST
 
 KEY = "sk-TEST-status-7c1e"
 LOW = DEFAULT_PRICES.price("low", "1024x1024")
-SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "status.schema.json"
+SCHEMA = Path(__file__).resolve().parent.parent / "runner" / "schemas" / "status.schema.json"
 OUT = "out/status-test"
 KEYS = ("fr-FR/MUG-01", "de-DE/MUG-01", "fr-FR/CAP-02", "de-DE/CAP-02")  # plan order
 RECIPE = """\

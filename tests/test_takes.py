@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
-import sqlite3
 from pathlib import Path
 
 from runner.execute.kept_takes import take_path
 from runner.plan.plan_model import Plan
-from runner.records.state import StateStore
-from runner.records.state_schema import SCHEMA
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import save_review
 from runner.review.retakes import plan_takes, take_key
@@ -63,35 +59,6 @@ def test_include_approved_lifts_the_protection(tmp_path: Path) -> None:
     assert plan_takes(plan, review, include_approved=True).protected == frozenset()
     takes = plan_takes(plan, review, rejected=True, include_approved=True)
     assert takes.plan.jobs[0].take == 2
-
-
-def test_a_state_from_before_takes_opens_and_reads_as_take_one(tmp_path: Path) -> None:
-    plan = make_plan(tmp_path, 2)
-    db = tmp_path / ".backdrop" / "state.db"
-    db.parent.mkdir(parents=True)
-    conn = sqlite3.connect(db)
-    old_schema = SCHEMA.replace(",\n    take INTEGER NOT NULL DEFAULT 1", "")
-    assert old_schema != SCHEMA
-    conn.executescript(old_schema)
-    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
-    conn.execute(
-        "INSERT INTO runs (run_id, recipe_name, recipe_path, started_at, tool_version, axes,"
-        " estimated_cost_usd, job_keys) VALUES ('r0', 'x', 'x.yaml', '2026-01-01T00:00:00Z',"
-        " '0', '[]', 0, '[\"k1\"]')"
-    )
-    conn.execute(
-        "INSERT INTO jobs (key, idx, label, vars, image_kind, image_ref, prompt_object, outputs)"
-        " VALUES ('k1', 0, 'old', '{}', 'url', 'https://x/y.png', '{}', '[\"a.png\"]')"
-    )
-    conn.commit()
-    conn.close()
-    (old,) = StateStore.read_snapshot(tmp_path).jobs  # read-only, before any upgrade
-    assert (old.key, old.take) == ("k1", 1)
-    second = dataclasses.replace(plan.jobs[1], key=take_key(plan.jobs[1].key, 2), take=2)
-    with StateStore.open(tmp_path) as store:
-        store.begin_run(dataclasses.replace(plan, jobs=(plan.jobs[0], second)), "run-1")
-        jobs = store.snapshot().jobs
-    assert [(job.key, job.take) for job in jobs] == [(plan.jobs[0].key, 1), (second.key, 2)]
 
 
 def test_run_rejected_with_nothing_rejected_spends_nothing(tmp_path, capsys, monkeypatch):

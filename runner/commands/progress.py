@@ -5,7 +5,6 @@ Part of the CLI layer (it prints); the core only calls the RunEvents protocol.
 
 from __future__ import annotations
 
-import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -95,7 +94,6 @@ class LiveEvents(NullEvents):
             console=Console(file=styled_stdout()),
         )
         self._task: TaskID | None = None
-        self._started = time.monotonic()
 
     def __enter__(self) -> LiveEvents:
         self._progress.__enter__()

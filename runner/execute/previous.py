@@ -28,7 +28,6 @@ from runner.records.state_schema import (
     check_version,
     connect_read_only,
     files_by_job,
-    has_take_column,
 )
 from runner.records.state_values import StateValues
 
@@ -129,10 +128,9 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
             ).fetchall(),
             values,
         )
-        take = "take" if has_take_column(conn) else "1"  # a state from before takes
         rows = conn.execute(
             "SELECT key, status, vars, prompt_object, image_kind, image_ref, outputs, result_keys,"
-            f" {take} FROM jobs"
+            " take FROM jobs"
         ).fetchall()
         written = _written(conn, values)
     except SQLITE_ERRORS as exc:
@@ -160,9 +158,9 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
         )
         if status == "done":
             done[key] = {record.path: record.sha256 for record in records}
-    shas = {p: sha for p, _, sha in written or ()}
+    shas = {p: sha for p, _, sha in written}
     adoption = state_adoption(output_dir, plan, done, shas)
-    by_path = {p: key for p, key, _ in written or ()}
+    by_path = {p: key for p, key, _ in written}
     if adoption is not None:  # the same jobs the run adopts, with the same files
         outputs_of = {job.key: job.outputs for job in plan.jobs}
         for key, taken in adoption.done.items():
@@ -175,21 +173,12 @@ def _from_state(output_dir: Path, path: Path, plan: Plan) -> Previous:
             )
         by_path.update((record.path, key) for key, record in adoption.written)
     latest = tuple(known[key] for key in latest_keys if key in known)
-    kept = None
-    if written is not None:
-        kept = tuple((p, key) for p, key in sorted(by_path.items()) if (output_dir / p).is_file())
+    kept = tuple((p, key) for p, key in sorted(by_path.items()) if (output_dir / p).is_file())
     return Previous("state", known, latest, kept)
 
 
-def _written(
-    conn: sqlite3.Connection, values: StateValues
-) -> tuple[tuple[str, str, str], ...] | None:
-    """Every file runs wrote, kept after its job left the plan (None in older states)."""
-    has_table = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'written_files'"
-    ).fetchone()
-    if not has_table:
-        return None
+def _written(conn: sqlite3.Connection, values: StateValues) -> tuple[tuple[str, str, str], ...]:
+    """Every file runs wrote, kept after its job left the plan."""
     rows = conn.execute("SELECT path, job_key, sha256 FROM written_files ORDER BY path")
     return tuple(
         (

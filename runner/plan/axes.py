@@ -1,16 +1,17 @@
 """Load each matrix axis into its list of values, through one registry of axis sources.
 
-A source kind (inline, csv, yaml, glob, xlsx) is one loader function and one entry in SOURCES;
-an unknown kind is an error, never a fall-through. The API-key scan runs here, once, for every
-source, so that a new source cannot forget it. Each source also says where each value was
-written (`locate`), so that a problem with a value points at it: a recipe line, a CSV cell, a
-workbook cell.
+A source kind (inline, csv, yaml, glob, xlsx) is one loader function and one entry in SOURCES,
+which also says what the recipe schema tells editors of it (`make schemas` writes the schema
+from SOURCES); an unknown kind is an error, never a fall-through. The API-key scan runs here,
+once, for every source, so that a new source cannot forget it. Each source also says where
+each value was written (`locate`), so that a problem with a value points at it: a recipe line,
+a CSV cell, a workbook cell.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,12 @@ class AxisValues:
 class AxisSourceKind:
     load: Callable[[Recipe, Axis, tuple[Path, ...]], SourceResult]
     key_message: str  # said when a loaded value (not a file's line) holds the API key
+    # What the recipe schema says of it: the JSON Schema of its value (of the list, for inline),
+    # how the axis' description lists it, an editor snippet, and any keys beside its own.
+    schema: Mapping[str, Any]
+    summary: str
+    snippet: tuple[str, Any]  # (what it does, what it writes)
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def load_axes(
@@ -195,14 +202,74 @@ def _load_xlsx(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceRes
     return load_xlsx(recipe, axis, roots)
 
 
+def _file(title: str, description: str) -> dict[str, Any]:
+    return {"title": title, "description": description, "type": "string", "minLength": 1}
+
+
+_IN_FILE = "a value in this file contains your API key"
 SOURCES: Mapping[str, AxisSourceKind] = {
-    "inline": AxisSourceKind(_load_inline, "a value of this axis contains your API key"),
-    "csv": AxisSourceKind(_load_csv, "a value in this file contains your API key"),
-    "yaml": AxisSourceKind(_load_yaml, "a value in this file contains your API key"),
-    "glob": AxisSourceKind(
-        _load_glob, "a file name matched by this pattern contains your API key (ONEMIN_API_KEY)"
+    "inline": AxisSourceKind(
+        _load_inline,
+        "a value of this axis contains your API key",
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": ["string", "number", "boolean", "object"]},
+        },
+        "a list (of text, numbers or mappings)",
+        ("Values written in the recipe", ["${1:value}"]),
     ),
-    "xlsx": AxisSourceKind(_load_xlsx, "a cell of this workbook contains your API key"),
+    "csv": AxisSourceKind(
+        _load_csv,
+        _IN_FILE,
+        _file(
+            "CSV file",
+            "A CSV file relative to the recipe; its header row names the keys of each row.",
+        ),
+        "csv (a CSV file, one mapping per row)",
+        ("One value per row of a CSV file", {"csv": "${1:data/markets.csv}"}),
+    ),
+    "yaml": AxisSourceKind(
+        _load_yaml,
+        _IN_FILE,
+        _file("YAML file", "A YAML file relative to the recipe holding a list of values."),
+        "yaml (a YAML file holding a list)",
+        ("The list in a YAML file", {"yaml": "${1:data/products.yaml}"}),
+    ),
+    "glob": AxisSourceKind(
+        _load_glob,
+        "a file name matched by this pattern contains your API key (ONEMIN_API_KEY)",
+        _file(
+            "File pattern",
+            "A pattern such as images/*.png relative to the recipe; each match becomes"
+            " {path, name, stem}.",
+        ),
+        "glob (image files matching a pattern, each as {path, name, stem})",
+        ("One value per matching image file", {"glob": "${1:images/*.png}"}),
+    ),
+    "xlsx": AxisSourceKind(
+        _load_xlsx,
+        "a cell of this workbook contains your API key",
+        _file(
+            "Excel workbook",
+            "An Excel workbook (.xlsx or .xlsm) relative to the recipe; the first row of the sheet"
+            " names the keys of each row. Add sheet: NAME to read another sheet than the first.",
+        ),
+        "xlsx (an Excel workbook, one mapping per row of a sheet, with an optional sheet)",
+        (
+            "One value per row of an Excel sheet",
+            {"xlsx": "${1:data/markets.xlsx}", "sheet": "${2:Sheet1}"},
+        ),
+        {
+            "sheet": {
+                "title": "Sheet",
+                "description": "The sheet of the workbook to read, by its tab name (default: the"
+                " first sheet).",
+                "type": ["string", "integer"],
+                "minLength": 1,
+            }
+        },
+    ),
 }
 
 

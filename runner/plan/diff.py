@@ -241,7 +241,7 @@ def _predecessor(
 
 
 def changed_fields(job: Job, before: PreviousJob) -> tuple[str, ...]:
-    """Which of FIELDS differ; empty when only a format-1 lock (no fingerprints) is known."""
+    """Which of FIELDS differ; empty when neither the request nor its fingerprints are known."""
     now = job.prompt_object.to_json()
     image_now = f"{job.image.kind}:{job.image.ref}"
     if before.prompt_object is None:

@@ -68,8 +68,8 @@ def label_value(value: Any) -> str:
 
 
 class _Labels:
-    """A job's axis values for people ('product=MUG-01 season=winter'), remembering each shared
-    axis value's text (labels cost a lot at 100k jobs)."""
+    """'product=MUG-01 season=winter market=fr-FR': the job's axis values, for people;
+    each shared axis value's text is remembered (labels cost a lot at 100k jobs)."""
 
     def __init__(self, axis_names: Sequence[str]) -> None:
         self.axis_names = axis_names

@@ -10,10 +10,9 @@ from pathlib import Path
 
 from runner.fileio import MAX_NAME_BYTES, TEMP_NAME_EXTRA, is_within
 from runner.printable import clipped_repr
+from runner.report_files import REPORT_FILES
 
-# Files and folders the run and report stages write at the root of the output folder.
-RESERVED_FILES = ("report.html", "results.json", "results.csv", "junit.xml", "backdrop.lock")
-RESERVED_PREFIX = ".backdrop"
+RESERVED_PREFIX = ".backdrop"  # the state's folder, at the root of the output folder
 # "C:/x" is absolute on Windows; "a:b" is merely a name with ':' (refused as unportable).
 _DRIVE = re.compile(r"^[A-Za-z]:/")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -98,7 +97,7 @@ def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
     else:
         paths = tuple(f"{stem}-{i}{suffix}" for i in range(1, n + 1))
     for path in paths:
-        if "/" not in path and path.lower() in RESERVED_FILES:
+        if "/" not in path and path.lower() in REPORT_FILES:
             raise OutputProblem(f"{path} is reserved for backdrop's report", "reserved")
         _check_name_lengths(path)
         _check_portable(path)

@@ -80,7 +80,7 @@ def load_xlsx(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResu
         return SourceResult(problems=[problem] if problem else [])
     shown = display_path(recipe, axis.source.path)
     try:
-        table, problems = read_sheet(data, shown, axis.source.sheet)
+        table, problems = read_sheet(data, shown, axis.source.options.get("sheet"))
     except WorkbookRefusal as refusal:
         node = (*axis.node, "sheet" if refusal.at_sheet else "xlsx")
         what = "the workbook" if refusal.at_sheet else "the file"

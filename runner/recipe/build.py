@@ -27,7 +27,7 @@ from runner.recipe.model import (
     format_path,
 )
 from runner.recipe.pasted import check_pasted_text
-from runner.recipe.schema_check import VERSION_PATH, find_secrets, validate
+from runner.recipe.schema_check import VERSION_PATH, axis_source_keys, find_secrets, validate
 from runner.recipe.template_names import check_template_names
 
 _MATRIX_KEYWORDS = ("include", "exclude")
@@ -158,10 +158,10 @@ def _axes(matrix: Mapping[str, Any]) -> tuple[Axis, ...]:
         if isinstance(value, list):
             source = AxisSource("inline", values=tuple(value))
         else:
-            # The schema allows exactly one of csv/yaml/glob/xlsx, and `sheet` beside xlsx.
-            kind, where = next((k, v) for k, v in value.items() if k != "sheet")
-            sheet = value.get("sheet")
-            source = AxisSource(kind, path=where, sheet=None if sheet is None else str(sheet))
+            # The schema allows exactly one source's key, and that source's options beside it.
+            kind = next(key for key in value if key in axis_source_keys())
+            options = {key: str(option) for key, option in value.items() if key != kind}
+            source = AxisSource(kind, path=value[kind], options=options)
         axes.append(Axis(name=name, source=source, node=("matrix", name)))
     return tuple(axes)
 

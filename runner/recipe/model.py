@@ -70,10 +70,10 @@ class SourceMap:
 class AxisSource:
     """Where an axis' values come from."""
 
-    kind: Literal["inline", "csv", "yaml", "glob", "xlsx"]
+    kind: str  # a key of plan.axes.SOURCES ("inline": a list written in the recipe)
     values: tuple[Any, ...] = ()  # inline values, as written
-    path: str | None = None  # csv/yaml/xlsx file or glob pattern, as written (relative to recipe)
-    sheet: str | None = None  # xlsx: the sheet to read; None: the first one
+    path: str | None = None  # the kind's value: a file or a glob pattern, relative to the recipe
+    options: Mapping[str, str] = field(default_factory=dict)  # the keys beside it (xlsx: sheet)
 
 
 @dataclass(frozen=True)

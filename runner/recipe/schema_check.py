@@ -58,6 +58,13 @@ def schema_text() -> str:
 
 
 @cache
+def axis_source_keys() -> frozenset[str]:
+    """The keys naming an axis' source ({csv: ...}): the one mapping form that takes exactly one."""
+    forms = recipe_schema()["$defs"]["axis"]["oneOf"]
+    return frozenset(next(form for form in forms if form.get("maxProperties") == 1)["properties"])
+
+
+@cache
 def _validator() -> Any:
     from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 

@@ -18,7 +18,7 @@ from typing import Any
 from runner.api.limits import N_RANGE, QUALITIES, SIZES
 from runner.jsontext import NodePath
 from runner.recipe.files import stored_path_problem
-from runner.records.lockfile import READABLE_FORMATS
+from runner.records.lockfile import LOCK_FORMAT
 from runner.records.run_records import MAYBE_PREFIX
 from runner.records.state_folder import STATE_DIR
 
@@ -42,7 +42,6 @@ _WRITTEN_PATH = re.compile(_PATH)
 _WRITTEN_PATHS = re.compile(rf"{_PATH}(?:\n{_PATH})*")
 _QUALITIES = frozenset(QUALITIES)
 _SIZES = frozenset(SIZES)
-_READABLE = " and ".join(map(str, sorted(READABLE_FORMATS)))
 
 
 # --- the document ------------------------------------------------------------------------------
@@ -55,14 +54,12 @@ def document_problems(data: Any) -> tuple[list[Problem], bool]:
         return [((), 'a backdrop.lock is a JSON object with "format" and "outputs"')], False
     version = data.get("format")
     if type(version) is not int:
-        told = f'"format" must be the number of the lock\'s format ({_READABLE})'
+        told = f'"format" must be the number of the lock\'s format ({LOCK_FORMAT})'
         return [(("format",), told)], False
-    if version not in READABLE_FORMATS:
-        told = (
-            f"this backdrop.lock is format {version}; this backdrop reads formats {_READABLE} "
-            "(a newer backdrop may have written it)"
-        )
-        return [(("format",), told)], False
+    if version != LOCK_FORMAT:
+        told = f"this backdrop.lock is format {version}; this backdrop reads format {LOCK_FORMAT}"
+        newer = " (a newer backdrop may have written it)" if version > LOCK_FORMAT else ""
+        return [(("format",), told + newer)], False
     found: list[Problem] = []
     recipe = data.get("recipe", "")
     if not isinstance(recipe, str) or not _text_ok(recipe):
@@ -98,7 +95,7 @@ def outputs_as_written(chunk: list[Any]) -> list[str] | None:
         return None
     if _HEX.fullmatch("".join(digests)) is None:
         return None
-    requests = [request for item in chunk if (request := item.get("request")) is not None]
+    requests = [item.get("request") for item in chunk]
     if not _all(requests, dict):
         return None
     prints = [value for request in requests for value in request.values()]
@@ -140,7 +137,7 @@ def output_problems(number: int, item: Any, first: dict[str, int], say: bool) ->
         told = f'output {number + 1}: "sha256" must be 64 hexadecimal digits (a-f, 0-9)'
         found.append(((*where, "sha256"), told))
     request = item.get("request")
-    if request is not None and not (
+    if not (
         isinstance(request, dict)
         and all(
             isinstance(value, str) and len(value) <= MAX_FINGERPRINT_CHARS

@@ -191,11 +191,9 @@ def _entry_mistakes(
     return untold
 
 
-def _request(item: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
+def _request(item: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The entry's request fingerprints (fields unknown to this version are left out)."""
-    request = item.get("request")
-    if not isinstance(request, dict):
-        return None
+    request: dict[str, Any] = item["request"]  # a mapping of text, as lock_checks made sure
     if tuple(request) == FIELDS and "" not in request.values():  # as backdrop writes it
         return tuple(request.items())
     return tuple(

@@ -6,15 +6,15 @@ timestamps, a trailing newline. Re-writing it from an unchanged run gives the sa
 relative to the folder holding the lock (a merged report's lock may point into sibling folders
 with `../`).
 
-Format 2 adds, per output, short fingerprints of the job's request fields (prompt, size, ...,
-take: runner/plan/fingerprints.py), so that `plan --diff` in a fresh clone can name what changed.
-Format 1 locks are still read (without them).
+Format 2 (the only one: nothing released wrote another) has, per output, short fingerprints of
+the job's request fields (prompt, size, ..., take: runner/plan/fingerprints.py), so that
+`plan --diff` in a fresh clone can name what changed.
 
-`generations` (optional, still format 2: older readers ignore it) lists every generation the
-folder paid for or may have (one that got no answer: `"maybe": true`), forced-over ones too, by
-the id that identifies it, with its run, n, quality and size: what the budget counts in a fresh
-clone (runner/records/spend.py). It only grows when something is generated, so an unchanged
-re-run leaves the lock as it was.
+`generations` (left out while it would be empty) lists every generation the folder paid for or
+may have (one that got no answer: `"maybe": true`), forced-over ones too, by the id that
+identifies it, with its run, n, quality and size: what the budget counts in a fresh clone
+(runner/records/spend.py). It only grows when something is generated, so an unchanged re-run
+leaves the lock as it was.
 """
 
 from __future__ import annotations
@@ -32,12 +32,11 @@ from runner.fileio import NotAFile, open_regular, sha256_stream
 from runner.plan.fingerprints import request_fingerprints
 from runner.recipe.files import FileProblem, confine
 from runner.records.run_records import MAX_OUTPUT_BYTES, GenerationRecord, RunSnapshot
+from runner.report_files import REPORT_FILES
 
 LOCK_NAME = "backdrop.lock"
 LOCK_FORMAT = 2
-READABLE_FORMATS = frozenset({1, LOCK_FORMAT})  # 1: without the request fingerprints
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-REPORT_FILES = frozenset({"report.html", "results.json", "results.csv", "junit.xml", LOCK_NAME})
 
 
 class LockFileProblem(BackdropError):
@@ -49,8 +48,7 @@ class LockEntry:
     path: str
     job: str
     sha256: str
-    # (field, fingerprint) of the job's request, in FIELDS order; None in a format-1 lock.
-    request: tuple[tuple[str, str], ...] | None = None
+    request: tuple[tuple[str, str], ...]  # (field, fingerprint) of the job's request, FIELDS order
 
 
 @dataclass(frozen=True)
@@ -120,10 +118,8 @@ def _render_generation(generation: GenerationRecord, text: Callable[[str], str])
 def _render_entry(entry: LockEntry, text: Callable[[str], str]) -> str:
     row = f'    {{"path": {text(entry.path)}, "job": {text(entry.job)}'
     row += f', "sha256": {text(entry.sha256)}'
-    if entry.request is not None:
-        prints = ", ".join(f"{text(name)}: {text(value)}" for name, value in entry.request)
-        row += f', "request": {{{prints}}}'
-    return row + "}"
+    prints = ", ".join(f"{text(name)}: {text(value)}" for name, value in entry.request)
+    return row + f', "request": {{{prints}}}}}'
 
 
 def find_stale(output_dir: Path, produced_by: RunSnapshot | LockFile) -> list[Path]:

@@ -54,9 +54,6 @@ from runner.records.state_schema import (
     JobState,
     check_version,
     connect_read_only,
-    ensure_later_tables,
-    ensure_prices_column,
-    ensure_take_column,
     file_record,
     files_by_job,
     job_state_of,
@@ -113,9 +110,6 @@ class StateStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             check_version(conn, path, create=True)
-            ensure_take_column(conn)
-            ensure_prices_column(conn)
-            ensure_later_tables(conn)
         except SQLITE_ERRORS as exc:
             if conn is not None:
                 conn.close()
@@ -297,26 +291,6 @@ class StateStore:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def job_state(self, key: str) -> JobState:
-        """One job's state; StateError if the key is not in any recorded plan."""
-        with self._lock:
-            try:
-                row = self._conn.execute(
-                    "SELECT key, status, attempts, record_uuid, result_keys, temporary_url, error"
-                    " FROM jobs WHERE key = ?",
-                    (key,),
-                ).fetchone()
-                files = self._conn.execute(
-                    "SELECT job_key, idx, path, sha256, width, height, bytes FROM files"
-                    " WHERE job_key = ? ORDER BY idx",
-                    (key,),
-                ).fetchall()
-            except SQLITE_ERRORS as exc:
-                raise _io_error(self.path, exc) from None
-        if row is None:
-            raise StateError(f"job {key} is not in the recorded plan")
-        return job_state_of(row, [file_record(f, self.values) for f in files], self.values)
-
     def job_states(self, keys: Sequence[str] | None = None) -> dict[str, JobState]:
         """Many jobs' states in one read (all known jobs when `keys` is None)."""
         with self._lock:
@@ -339,14 +313,6 @@ class StateStore:
         if keys is None:
             return states
         return {key: states[key] for key in keys if key in states}
-
-    @_room_retry
-    def mark_attempt(self, key: str) -> None:
-        """One more call to the API for this job (counted before the call is made)."""
-        self._update_job(
-            "UPDATE jobs SET attempts = attempts + 1, started_at = ?, run_id = ? WHERE key = ?",
-            (_now(), self._run_id, key),
-        )
 
     @_room_retry
     def mark_sent(self, key: str) -> None:
@@ -590,7 +556,7 @@ class StateStore:
     def mark_done(self, key: str, duration_s: float | None = None) -> None:
         self._update_job(
             "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?, duration_s = ?,"
-            " skipped_in = NULL, run_id = ? WHERE key = ?",
+            " run_id = ? WHERE key = ?",
             (_now(), duration_s, self._run_id, key),
         )
 
@@ -709,8 +675,7 @@ def _adopt(cur: sqlite3.Cursor, adoption: Adoption, now: str) -> None:
             [(key, i, f.path, f.sha256, f.width, f.height, f.bytes) for i, f in enumerate(records)],
         )
         cur.execute(
-            "UPDATE jobs SET status = 'done', error = NULL, finished_at = ?, skipped_in = NULL"
-            " WHERE key = ?",
+            "UPDATE jobs SET status = 'done', error = NULL, finished_at = ? WHERE key = ?",
             (now, key),
         )
 

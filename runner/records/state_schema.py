@@ -21,8 +21,9 @@ from runner.records.state_values import DAMAGED_HINT, StateValues
 SCHEMA_VERSION = 1
 FRESH_START = DAMAGED_HINT  # never "delete it": .backdrop records what was paid for
 
+# Version 1, in PRAGMA user_version. From the first release on, a change is a new version with
+# a tested migration; a state of another version is refused, never guessed at.
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL UNIQUE,
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS runs (
     report_rows TEXT,
     report_columns TEXT,
     estimated_cost_usd REAL NOT NULL,
-    job_keys TEXT NOT NULL
+    job_keys TEXT NOT NULL,
+    prices TEXT
 );
 CREATE TABLE IF NOT EXISTS assets (
     sha256 TEXT PRIMARY KEY,
@@ -63,7 +65,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at TEXT,
     duration_s REAL,
     run_id TEXT,
-    skipped_in TEXT,
     take INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS files (
@@ -75,6 +76,30 @@ CREATE TABLE IF NOT EXISTS files (
     height INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
     PRIMARY KEY (job_key, idx)
+);
+-- Every file a run wrote, by path, kept after its job leaves the plan: the only files
+-- `run --prune` may delete.
+CREATE TABLE IF NOT EXISTS written_files (
+    path TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    job_key TEXT NOT NULL
+);
+-- A generation request about to be sent, until its answer is recorded (or it is refused, which
+-- is not charged). A row left by a run that died is a generation 1min.ai may have charged
+-- without backdrop ever seeing the answer: the next run reports it, then forgets it.
+CREATE TABLE IF NOT EXISTS sent_requests (
+    job_key TEXT PRIMARY KEY,
+    run_id TEXT,
+    sent_at TEXT NOT NULL
+);
+-- Every generation the API answered (so charged), kept when --force replaces a job's result:
+-- the budget's "spent so far" counts these, not the jobs' latest results.
+CREATE TABLE IF NOT EXISTS generations (
+    record_uuid TEXT PRIMARY KEY,
+    job_key TEXT NOT NULL,
+    prompt_object TEXT NOT NULL,
+    run_id TEXT
 );
 """
 
@@ -91,7 +116,7 @@ ON CONFLICT (key) DO UPDATE SET
 
 JOB_COLUMNS = (
     "key, idx, label, vars, image_kind, image_ref, image_path, prompt_object, outputs, status, "
-    "attempts, error, record_uuid, result_keys, temporary_url, duration_s, skipped_in"
+    "attempts, error, record_uuid, result_keys, temporary_url, duration_s, take"
 )
 
 
@@ -115,10 +140,13 @@ class JobState:
 
 
 def check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()
-    if not has_meta:
+    """The state is of SCHEMA_VERSION (PRAGMA user_version); an empty file is made one when
+    `create`. Any other version is refused (exit 3): nothing is migrated before a release."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    empty = conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None
+    if version == 0 and empty:
         if not create:
             raise StateError(f"{path} holds no backdrop state", FRESH_START)
         conn.execute("BEGIN IMMEDIATE")
@@ -126,52 +154,19 @@ def check_version(conn: sqlite3.Connection, path: Path, *, create: bool) -> None
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-            (str(SCHEMA_VERSION),),
-        )
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
         return
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    text = str(row[0]) if row else ""
-    version = int(text) if text.isdigit() and len(text) < 10 else None
-    if version is None:
-        raise StateError(f"{path} has no schema version; it was not written by backdrop")
     if version > SCHEMA_VERSION:
         raise StateError(
             f"{path} was written by a newer backdrop (state version {version})",
             "upgrade backdrop, or use a different output folder",
         )
-    # Older versions would be migrated here, one step at a time; version 1 is the first.
-
-
-def ensure_take_column(conn: sqlite3.Connection) -> None:
-    """Takes came after version 1: add the column to an older state (every job is a take 1)."""
-    if has_take_column(conn):
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    if not has_take_column(conn):  # another process may have added it meanwhile
-        conn.execute("ALTER TABLE jobs ADD COLUMN take INTEGER NOT NULL DEFAULT 1")
-    conn.execute("COMMIT")
-
-
-def has_take_column(conn: sqlite3.Connection) -> bool:
-    return any(row[1] == "take" for row in conn.execute("PRAGMA table_info(jobs)"))
-
-
-def ensure_prices_column(conn: sqlite3.Connection) -> None:
-    """Each run's price table came later: add the column to an older state (its runs then price
-    at the list prices, as their recipes did unless they said otherwise)."""
-    if has_prices_column(conn):
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    if not has_prices_column(conn):  # another process may have added it meanwhile
-        conn.execute("ALTER TABLE runs ADD COLUMN prices TEXT")
-    conn.execute("COMMIT")
-
-
-def has_prices_column(conn: sqlite3.Connection) -> bool:
-    return any(row[1] == "prices" for row in conn.execute("PRAGMA table_info(runs)"))
+    raise StateError(
+        f"{path} is not a state this backdrop reads (state version {version}; it reads"
+        f" {SCHEMA_VERSION}): a development version of backdrop or another program wrote it",
+        FRESH_START,
+    )
 
 
 def prices_text(prices: PriceTable) -> str:
@@ -209,45 +204,6 @@ def _is_price(value: object) -> bool:
     )
 
 
-# Tables added after version 1: created when missing (older readers ignore them) rather than
-# through a version bump that would lock older readers out.
-# Every file a run wrote, by path, kept after its job leaves the plan: the only files
-# `run --prune` may delete (filled from `files` when created).
-WRITTEN_TABLE = """
-CREATE TABLE written_files (
-    path TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL,
-    bytes INTEGER NOT NULL,
-    job_key TEXT NOT NULL
-)
-"""
-
-
-# A generation request about to be sent, until its answer is recorded (or it is refused, which
-# is not charged). A row left by a run that died is a generation 1min.ai may have charged
-# without backdrop ever seeing the answer: the next run reports it, then forgets it.
-SENT_TABLE = """
-CREATE TABLE sent_requests (
-    job_key TEXT PRIMARY KEY,
-    run_id TEXT,
-    sent_at TEXT NOT NULL
-)
-"""
-
-
-# Every generation the API answered (so charged), kept when --force replaces a job's result:
-# the budget's "spent so far" counts these, not the jobs' latest results. A state made before
-# this table starts it from those latest results: earlier forced generations are not known.
-GENERATIONS_TABLE = """
-CREATE TABLE generations (
-    record_uuid TEXT PRIMARY KEY,
-    job_key TEXT NOT NULL,
-    prompt_object TEXT NOT NULL,
-    run_id TEXT
-)
-"""
-
-
 def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     """A read-only connection that never writes beside the state file.
 
@@ -265,38 +221,11 @@ def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, timeout=timeout)
 
 
-def ensure_later_tables(conn: sqlite3.Connection) -> None:
-    tables = {
-        str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    }
-    if {"written_files", "sent_requests", "generations"} <= tables:
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    if "written_files" not in tables:
-        conn.execute(WRITTEN_TABLE)
-        conn.execute(
-            "INSERT OR IGNORE INTO written_files (path, sha256, bytes, job_key)"
-            " SELECT path, sha256, bytes, job_key FROM files"
-        )
-    if "sent_requests" not in tables:
-        conn.execute(SENT_TABLE)
-    if "generations" not in tables:
-        conn.execute(GENERATIONS_TABLE)
-        conn.execute(
-            "INSERT OR IGNORE INTO generations (record_uuid, job_key, prompt_object, run_id)"
-            " SELECT COALESCE(record_uuid, 'job:' || key), key, prompt_object, run_id FROM jobs"
-            " WHERE result_keys IS NOT NULL AND result_keys != '[]'"
-        )
-    conn.execute("COMMIT")
-
-
 def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
     values = StateValues(output_dir / ".backdrop" / "state.db")
-    # A state no newer backdrop has opened yet (read-only here) has no prices column.
-    prices = "prices" if has_prices_column(conn) else "NULL"
     run = conn.execute(
         "SELECT seq, run_id, recipe_name, recipe_path, started_at, finished_at, tool_version,"
-        f" axes, report_rows, report_columns, estimated_cost_usd, job_keys, {prices}"
+        " axes, report_rows, report_columns, estimated_cost_usd, job_keys, prices"
         " FROM runs ORDER BY seq DESC LIMIT 1"
     ).fetchone()
     if run is None:
@@ -305,8 +234,6 @@ def snapshot_of(conn: sqlite3.Connection, output_dir: Path) -> RunSnapshot:
     run_id = values.text(run[1], at("run_id"))
     job_keys = values.text_list(run[11], at("job_keys"))  # checked before SQL reads it
     columns = ", ".join(f"j.{c.strip()}" for c in JOB_COLUMNS.split(","))
-    # A state no newer backdrop has opened yet (read-only here) has no take column: all take 1.
-    columns += ", j.take" if has_take_column(conn) else ", 1"
     job_rows = conn.execute(
         f"SELECT {columns} FROM json_each(?) e JOIN jobs j ON j.key = e.value"
         " ORDER BY CAST(e.key AS INTEGER)",
@@ -349,10 +276,8 @@ STORED_STATUSES = ("pending", "generated", "done", "failed")
 
 
 def job_record(row: Sequence[Any], files: list[FileRecord], values: StateValues) -> JobRecord:
-    # skipped_in: which run last found the job intact, kept by older versions; a report describes
-    # the folder, not what a run did, so a job done earlier is done.
     (key, idx, label, vars_, kind, ref, image_path, prompt_object, outputs, status, attempts,
-     error, uuid, _result_keys, _temporary_url, duration_s, _skipped_in, *rest) = row  # fmt: skip
+     error, uuid, _result_keys, _temporary_url, duration_s, take) = row  # fmt: skip
     key = values.text(key, ("jobs", "key", None))
     at = _row("jobs", key)
     status = values.choice(status, STORED_STATUSES, at("status"))
@@ -372,7 +297,7 @@ def job_record(row: Sequence[Any], files: list[FileRecord], values: StateValues)
         record_uuid=values.optional_text(uuid, at("record_uuid")),
         files=tuple(files),
         duration_s=values.optional_number(duration_s, at("duration_s")),
-        take=values.integer(rest[0], at("take"), 1) if rest else 1,
+        take=values.integer(take, at("take"), 1),
     )
 
 

@@ -43,21 +43,11 @@ def generation_records(
 ) -> tuple[GenerationRecord, ...]:
     """Every generation the state records, charged or maybe charged, sent and not yet answered
     ones too; in run order, then by id (backdrop.lock's order: rebuilt, it is the same bytes)."""
-    tables = {str(row[0]) for row in conn.execute("SELECT name FROM sqlite_master")}
-    if "generations" not in tables:  # a state older than the table: its jobs' latest results
-        rows: list[Any] = conn.execute(
-            "SELECT COALESCE(record_uuid, 'job:' || key), key, run_id, prompt_object FROM jobs"
-            " WHERE result_keys IS NOT NULL AND result_keys != '[]'"
-        ).fetchall()
-    else:
-        rows = conn.execute(
-            "SELECT record_uuid, job_key, run_id, prompt_object FROM generations"
-        ).fetchall()
-    if "sent_requests" in tables:
-        rows += conn.execute(
-            f"SELECT '{MAYBE_PREFIX}' || s.job_key || ':' || s.sent_at, s.job_key, s.run_id,"
-            " j.prompt_object FROM sent_requests s JOIN jobs j ON j.key = s.job_key"
-        ).fetchall()
+    rows = conn.execute(
+        "SELECT record_uuid, job_key, run_id, prompt_object FROM generations UNION ALL"
+        f" SELECT '{MAYBE_PREFIX}' || s.job_key || ':' || s.sent_at, s.job_key, s.run_id,"
+        " j.prompt_object FROM sent_requests s JOIN jobs j ON j.key = s.job_key"
+    ).fetchall()
     records = {record.id: record for record in _records(rows, values, "generations")}
     return tuple(sorted(records.values(), key=lambda r: (r.run or "", r.id)))
 

@@ -63,7 +63,7 @@ def _generated(
     # come from the latest charged generation of its request (its key), which the lock records.
     latest: dict[str, GenerationRecord] = {}
     for g in sorted(charged, key=lambda g: (g.run or "", g.id)):
-        if not g.id.startswith("job:"):  # a placeholder for a result of an older state
+        if not g.id.startswith("job:"):  # a placeholder: the job was paid for elsewhere
             latest[g.job] = g
     found: dict[str, Generated] = {}
     for job in jobs:
