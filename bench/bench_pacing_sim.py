@@ -2,9 +2,11 @@
 
 The discrete-event simulation of the tests (tests/pacing_sim.py): 600 jobs at 4 s, a target of
 30 requests a second (`--rpm 1800`), against rate limits counted four ways, concurrency caps,
-and a cap that queues requests and refuses them after a while (4 s; 4.05 s; 4 s with generations
-of 3.8 to 4.2 s); each with 429s answered at once
-(20 ms) or only after a generation's time (4 s, or 3 to 5 s: out of order). Prints wall / ideal
+and a cap that queues requests and refuses them after a while (4 s; 4.01 s; 4.05 s; 4 s with
+generations of 3.8 to 4.2 s); each with 429s answered at once (20 ms) or only after a
+generation's time (4 s, or 3 to 5 s: out of order); and some with generations that vary as real
+ones do (3 to 5 s, 4 to 8 s), which a controller reading response times must not take for a
+queue. Prints wall / ideal
 and the share of requests answered 429 per case, for this tree and, with `--against REV`, for
 that git revision.
 
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -83,10 +86,6 @@ CASES["cap of 60 queueing, refused after 4 s, generations 3.8-4.2 s"] = (
     0.02,
     cap_ideal(60),
 )
-# Generation latency per case, when not LATENCY.
-LATENCIES: dict[str, float | tuple[float, float]] = {
-    "cap of 60 queueing, refused after 4 s, generations 3.8-4.2 s": (3.8, 4.2),
-}
 # 429s that come back in their own time (out of order): 3 to 5 s
 CASES["cap of 60, 429s after 3-5 s"] = (lambda: ConcurrencyCap(60), 1800, (3.0, 5.0), cap_ideal(60))
 CASES["sliding 1-s window, 429s after 3-5 s"] = (
@@ -95,6 +94,47 @@ CASES["sliding 1-s window, 429s after 3-5 s"] = (
     (3.0, 5.0),
     RATE_IDEAL,
 )
+CASES["cap of 60 queueing, refused after 4.01 s"] = (
+    lambda: QueuedCap(60, LATE + 0.01),
+    1800,
+    0.02,
+    cap_ideal(60),
+)
+# Generation latency per case, when not LATENCY.
+LATENCIES: dict[str, float | tuple[float, float]] = {
+    "cap of 60 queueing, refused after 4 s, generations 3.8-4.2 s": (3.8, 4.2),
+}
+# Generations that vary as real ones do (30 to 60 s: 2x): a controller that reads response
+# times must not take this spread for a queue. Ideal: the mean generation per job, plus the
+# longest one for the last.
+for low, high in ((3.0, 5.0), (4.0, 8.0)):
+    mean, spread = (low + high) / 2, f", generations {low:g}-{high:g} s"
+    rate_ideal = JOBS / RATE + high
+    CASES |= {
+        f"token bucket{spread}": (lambda: TokenBucket(RATE, 3), 1800, 0.02, rate_ideal),
+        f"sliding 1-s window{spread}": (lambda: SlidingWindow(RATE), 1800, 0.02, rate_ideal),
+        f"sliding 1-s window{spread}, 429s after 4 s": (
+            lambda: SlidingWindow(RATE),
+            1800,
+            LATE,
+            rate_ideal,
+        ),
+        f"cap of 60{spread}": (lambda: ConcurrencyCap(60), 1800, 0.02, JOBS * mean / 60 + high),
+        f"cap of 60{spread}, 429s after 4 s": (
+            lambda: ConcurrencyCap(60),
+            1800,
+            LATE,
+            JOBS * mean / 60 + high,
+        ),
+        f"cap of 60 queueing, refused after {high:g} s{spread}": (
+            partial(QueuedCap, 60, high),
+            1800,
+            0.02,
+            JOBS * mean / 60 + high,
+        ),
+    }
+    for name in list(CASES)[-6:]:
+        LATENCIES[name] = (low, high)
 
 
 def figures() -> dict[str, tuple[float, float]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -363,6 +364,45 @@ def test_a_cap_that_queues_requests_and_refuses_them_after_a_while_is_learned():
     outcome = simulate(QueuedCap(60, LATENCY), jobs=JOBS, rpm=RPM, latency=LATENCY)
     assert outcome.refused_share < 0.05  # was 9.5%
     assert outcome.wall <= (JOBS * LATENCY / 60 + LATENCY) * 1.05
+
+
+@pytest.mark.parametrize(
+    ("timeout", "latency"),
+    [(LATENCY + 0.01, LATENCY), (LATENCY, (3.8, 4.2)), (2 * LATENCY, LATENCY)],
+    ids=["timeout-4.01s", "generations-3.8-4.2s", "timeout-8s"],
+)
+def test_a_queueing_cap_is_learned_from_the_time_queued_requests_take(timeout, latency):
+    # Off the exact tie above (a wait of exactly one generation ends as its place frees), the
+    # requests sent while the queue fills are served after waiting, and the first 429 comes two
+    # generations after the cap filled (three with a timeout of 8 s): by then 11% (17%) of the
+    # requests were sent to be refused. Those served took their wait longer, and the later sent,
+    # the longer: that shows the queue two seconds before the first 429 can.
+    outcome = simulate(QueuedCap(60, timeout), jobs=JOBS, rpm=RPM, latency=latency)
+    controller = outcome.controller
+    assert controller.queue_cuts >= 1
+    assert controller.concurrency_limit is not None
+    assert 58 <= controller.concurrency_limit <= 70  # probes creep past a cap that only queues
+    assert outcome.refused_share < 0.05  # was 11%, 11% and 17%
+    assert outcome.wall <= (JOBS * LATENCY / 60 + LATENCY) * 1.05
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(
+    ("limit", "latency"),
+    [
+        pytest.param(Unlimited, (2.0, 8.0), id="unlimited-2-8s"),
+        pytest.param(Unlimited, (4.0, 8.0), id="unlimited-4-8s"),
+        pytest.param(lambda: TokenBucket(30, 3), (4.0, 8.0), id="token-bucket-4-8s"),
+        pytest.param(lambda: SlidingWindow(30), (3.0, 5.0), id="sliding-1s-3-5s"),
+    ],
+)
+def test_generations_that_vary_on_their_own_are_not_taken_for_a_queue(
+    limit: Callable[[], Limit], latency: tuple[float, float], seed: int
+):
+    # Real generations take 30 to 60 s: some take twice as long as others without any queue.
+    outcome = simulate(limit(), jobs=JOBS, rpm=RPM, latency=latency, seed=seed)
+    assert outcome.controller.queue_cuts == 0
+    assert outcome.controller.concurrency_limit is None
 
 
 def test_past_the_rate_that_worked_cubic_probes_more_slowly_when_429s_come_late():

@@ -37,6 +37,19 @@ in-flight count when the answer came, such a cap looked like a rate limit that n
   as many times more slowly as 429s take seconds to come back;
 - a 429 to a request sent before the cap was last set is old news, not a failed probe.
 
+Some servers do not refuse a request past their cap at once but make it wait for a place, and
+refuse it only when it has waited too long. From here such a queue looks like room: no 429
+until the waits reach the timeout, two generations after the cap filled, and by then a client
+sending at the target has sent a burst that can only time out (11% of the requests refused).
+What shows the queue early is the time a generation takes: queued requests take their wait
+longer, and the longer the later they were sent. So the controller compares the successes sent
+at the highest levels with the rest: when the former took clearly longer (three quarters of them
+more than 1.25 x the others' median), the server is queueing, and its cap is just below the
+lowest level that took that long. Generations that vary on their own (real ones: 30 to 60 s) do
+not take longer for having been sent at a higher level; and levels less than 1.5 x apart are
+not compared at all: in a steady state they differ by chance, and while the count in flight
+falls, the slowest of the requests sent when it was higher are the last to come back.
+
 Pure and synchronous, so that tests drive it with a fake clock; `Pacer` (pacer.py) puts it on the
 event loop.
 """
@@ -77,6 +90,15 @@ IN_FLIGHT_MARGIN = 4
 # A Retry-After at least this long stops every request until then; shorter ones only delay
 # the refused request (the rate cut already slows everyone down).
 LONG_RETRY_AFTER_S = 2.0
+# A queue at the server: of the last QUEUE_WINDOW successful generations, the QUEUE_SAMPLES sent
+# at the highest levels, all at least QUEUE_LEVELS x the median level of the others, took (their
+# lower quartile) more than QUEUE_RATIO x the others' median time. Checked every
+# QUEUE_CHECK_EVERY successes.
+QUEUE_WINDOW = 128
+QUEUE_SAMPLES = 16
+QUEUE_LEVELS = 1.5
+QUEUE_RATIO = 1.25
+QUEUE_CHECK_EVERY = 4
 # How fast the latency estimate follows new samples.
 LATENCY_ALPHA = 0.2
 # The lowest rate a run falls to, as a share of the target.
@@ -146,6 +168,10 @@ class PacingController:
         self._next_probe = math.inf
         self._probe_backoff = 1.0
         self._last_probe_failed = -math.inf
+        # Recent successful generations: (level when sent, how long they took), for queues.
+        self._samples: deque[tuple[int, float]] = deque(maxlen=QUEUE_WINDOW)
+        self._until_check = QUEUE_CHECK_EVERY
+        self.queue_cuts = 0  # queues found, each setting the concurrency limit
 
     # -- what may go out ---------------------------------------------------------------------------
 
@@ -196,6 +222,12 @@ class PacingController:
                 if self.latency is None
                 else self.latency + LATENCY_ALPHA * (sample - self.latency)
             )
+            if self.adaptive:
+                self._samples.append((self.level(ticket), sample))
+                self._until_check -= 1
+                if self._until_check <= 0:
+                    self._until_check = QUEUE_CHECK_EVERY
+                    self._check_queue(now)
         held = self._held_level
         if (
             held is not None
@@ -230,6 +262,27 @@ class PacingController:
         if self.adaptive:
             bisect.insort(self._unjudged, (ticket, now), key=lambda item: item[0].sent_at)
             self._judge_due(now)
+
+    def _check_queue(self, now: float) -> None:
+        """Whether the server makes requests wait for a place: those sent at the highest levels
+        took clearly longer than the rest. If so, its cap is just below the lowest level that
+        took that long."""
+        if len(self._samples) < 2 * QUEUE_SAMPLES:
+            return
+        ordered = sorted(self._samples, key=lambda sample: sample[0])  # by level; stable
+        high, low = ordered[-QUEUE_SAMPLES:], ordered[:-QUEUE_SAMPLES]
+        if high[0][0] < QUEUE_LEVELS * low[len(low) // 2][0]:
+            return  # sent at about the same level: nothing to compare
+        usual = sorted(latency for _, latency in low)[len(low) // 2]
+        if sorted(latency for _, latency in high)[QUEUE_SAMPLES // 4] <= QUEUE_RATIO * usual:
+            return
+        cap = min(level for level, latency in high if latency > QUEUE_RATIO * usual) - 1
+        if cap < 2 or (self.concurrency_limit is not None and cap >= self.concurrency_limit):
+            return
+        self.queue_cuts += 1
+        self._set_limit(cap, now)
+        self._next_probe = now + self._probe_period()
+        self._samples.clear()  # what was measured before the cap says nothing of what comes
 
     def _judge_due(self, now: float) -> None:
         """Judge the 429s whose level is known, in the order their requests were sent."""
