@@ -22,9 +22,11 @@ $(TEST_STAMP): $(STAMP)
 demo: $(STAMP)
 	$(BIN)/backdrop run recipes/spring-campaign.yaml --emulate --yes
 
+# lint-imports holds the layers and contracts of .importlinter (the map of the house).
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check runner tests bench scripts
 	$(BIN)/ruff format --check runner tests bench scripts
+	$(BIN)/lint-imports --no-logo
 
 # Also as on Windows and macOS: typeshed knows which calls each platform lacks (os.pread,
 # fcntl, signal.SIGHUP on Windows; os.posix_fallocate on macOS), so a POSIX-only call in

@@ -22,10 +22,10 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runner.deliver.export import ExportOptions, export_outputs
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
+from runner.deliver.export_outputs import ExportOptions, export_outputs
 from runner.recipe.model import Channel
-from runner.review.decisions import Decision
+from runner.records.run_records import FileRecord, JobRecord, RunSnapshot
+from runner.review.decision_model import Decision
 
 PRODUCTS = 4
 MARKETS = 10

@@ -29,10 +29,10 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from runner.deliver.export import ExportOptions, export_outputs  # noqa: E402
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot  # noqa: E402
+from runner.deliver.export_outputs import ExportOptions, export_outputs  # noqa: E402
 from runner.recipe.model import Channel  # noqa: E402
-from runner.review.decisions import Decision  # noqa: E402
+from runner.records.run_records import FileRecord, JobRecord, RunSnapshot  # noqa: E402
+from runner.review.decision_model import Decision  # noqa: E402
 
 JOBS = 8
 BIG = (

@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_status import png
 
-from runner.execute.records import GenerationRecord
 from runner.plan.fingerprints import request_fingerprints
-from runner.report.manifest import LOCK_NAME, Lock, LockEntry, render_lock
+from runner.records.lockfile import LOCK_NAME, LockEntry, LockFile, render_lock
+from runner.records.run_records import GenerationRecord
 
 MARKETS = 40
 
@@ -97,7 +97,7 @@ def make_project(root: Path, jobs: int, n: int, generations: int, images: bool) 
             records.append(
                 GenerationRecord(str(uuid.uuid4()), job.key, run, po.n, po.quality, po.size)
             )
-    lock = Lock(plan.recipe_name, tuple(sorted(entries, key=lambda e: e.path)), tuple(records))
+    lock = LockFile(plan.recipe_name, tuple(sorted(entries, key=lambda e: e.path)), tuple(records))
     out.mkdir(parents=True, exist_ok=True)
     (out / LOCK_NAME).write_text(render_lock(lock), encoding="utf-8")
     return out / LOCK_NAME
@@ -142,11 +142,12 @@ def run_child(root: Path, argv: list[str], timeout: float) -> tuple[float, float
 READ_ONLY = (
     "import sys, time\n"
     "from pathlib import Path\n"
-    "from runner.report.manifest import ManifestError, read_lock\n"
+    "from runner.records.lock_reader import read_lock\n"
+    "from runner.records.lockfile import LockFileProblem\n"
     "try:\n"
     "    lock = read_lock(Path(sys.argv[1]))\n"
     "    print(len(lock.entries), len(lock.generations))\n"
-    "except ManifestError as error:\n"
+    "except LockFileProblem as error:\n"
     "    print(len(error.diagnostics()))\n"
 )
 

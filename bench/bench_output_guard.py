@@ -1,5 +1,6 @@
-"""What the output guard (runner/streams.py) costs: a 100,000-job plan's JSON printed in-process
-through terminal.write_json_chunks, into memory, with stdout bare and with stdout guarded.
+"""What the output guard (runner/commands/streams.py) costs: a 100,000-job plan's JSON
+printed in-process through terminal.write_json_chunks, into memory, with stdout bare and with
+stdout guarded.
 
 Run: .venv/bin/python bench/bench_output_guard.py [--jobs 100000] [--runs 3]
 """
@@ -14,8 +15,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from runner import terminal
-from runner.streams import GuardedStream
+from runner.commands import terminal
+from runner.commands.streams import GuardedStream
 
 PROMPT = "ceramic mug on a Parisian café terrace in spring, soft natural light, photorealistic"
 

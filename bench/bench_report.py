@@ -28,12 +28,12 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runner.execute.records import FileRecord, GenerationRecord, JobRecord, RunSnapshot
-from runner.report import verify_outputs, write_reports
+from runner.execute.thumbs import THUMBS_DIR, ThumbRequest, build_thumbnails
+from runner.records.lock_reader import verify_outputs
+from runner.records.run_records import FileRecord, GenerationRecord, JobRecord, RunSnapshot
 from runner.report.context import ReportContext
 from runner.report.formats import WRITERS
-from runner.report.thumbs import THUMBS_DIR, ThumbRequest, build_thumbnails
-from runner.report.writer import prepare_thumbnails
+from runner.report.writer import prepare_thumbnails, write_reports
 
 PRODUCTS = 20
 SEASONS = 10
@@ -164,7 +164,7 @@ def during_run(snapshot: RunSnapshot, out: Path) -> None:
     lands; then the report at the end, which should only reuse them."""
     import shutil
 
-    from runner.execute.thumbnails import ThumbnailMaker
+    from runner.execute.thumbs import ThumbnailMaker
 
     shutil.rmtree(out / THUMBS_DIR)
     maker = ThumbnailMaker(out)

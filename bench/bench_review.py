@@ -24,21 +24,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runner.execute.state import StateStore
-from runner.plan.model import ImageSource, Job, Plan, PromptObject
+from runner.plan.plan_model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout
+from runner.records.state import StateStore
 from runner.review import decisions
-from runner.review.app import TOKEN_HEADER
-from runner.review.decisions import (
-    Decision,
-    Review,
-    load_review,
-    review_key,
-    save_review,
-    set_decision,
-    with_status,
-)
-from runner.review.server import ReviewServer, state_images
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import load_review, save_review, set_decision, with_status
+from runner.review.review_app import TOKEN_HEADER
+from runner.review.review_server import ReviewServer, state_images
 
 CLICKS = 30
 

@@ -30,12 +30,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from runner.execute.records import FileRecord
-from runner.execute.state import StateStore
-from runner.plan.model import ImageSource, Job, Plan, PromptObject
+from runner.plan.plan_model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout
-from runner.review.decisions import Decision, Review, review_key, save_review
-from runner.review.server import ReviewServer, state_images
+from runner.records.run_records import FileRecord
+from runner.records.state import StateStore
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import save_review
+from runner.review.review_server import ReviewServer, state_images
 
 CLICKS = 20
 TURNS = 5

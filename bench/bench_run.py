@@ -34,9 +34,10 @@ import httpx
 
 from runner.api.limits import FORMAT_EXTENSIONS
 from runner.emulator.config import EmulatorConfig
-from runner.execute.run import RunOptions, RunResult, run_plan
+from runner.execute.run_options import RunOptions
+from runner.execute.run_plan import RunResult, run_plan
 from runner.plan.jobs import job_key
-from runner.plan.model import ImageSource, Job, Plan, PromptObject
+from runner.plan.plan_model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout
 
 API_KEY = "bench-key"

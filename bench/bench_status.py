@@ -32,14 +32,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from runner.cli import main
-from runner.deliver.export import ExportOptions, export_outputs
-from runner.execute.records import FileRecord
-from runner.execute.state import StateStore
+from runner.deliver.export_outputs import ExportOptions, export_outputs
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
-from runner.report.manifest import LOCK_NAME, build_lock, render_lock
+from runner.records.lockfile import LOCK_NAME, build_lock, render_lock
+from runner.records.run_records import FileRecord
+from runner.records.state import StateStore
 from runner.review import decisions
-from runner.review.decisions import Decision, Review, Status, review_key, save_review
+from runner.review.decision_model import Decision, Review, Status, review_key
+from runner.review.decisions import save_review
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 MARKETS = 25

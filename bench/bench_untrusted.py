@@ -51,7 +51,7 @@ def make_project(root: Path) -> None:
     """The recipe, its image, and out/camp/ with a lock whose four images are on disk."""
     from runner.commands.common import load_plan
     from runner.plan.fingerprints import request_fingerprints
-    from runner.report.manifest import Lock, LockEntry, render_lock
+    from runner.records.lockfile import LockEntry, LockFile, render_lock
 
     (root / ".git").mkdir(parents=True)
     (root / "mug.png").write_bytes(tiny_png())
@@ -69,7 +69,7 @@ def make_project(root: Path) -> None:
         entries.append(
             LockEntry(job.outputs[0], job.key, hashlib.sha256(image).hexdigest(), fingerprints)
         )
-    lock = Lock("camp", tuple(sorted(entries, key=lambda entry: entry.path)))
+    lock = LockFile("camp", tuple(sorted(entries, key=lambda entry: entry.path)))
     (root / OUT / "backdrop.lock").write_text(render_lock(lock))
 
 

@@ -3,7 +3,7 @@
 `backdrop --help` lists the commands in the order people use them (runner/commands/workflow.py).
 
 Each command lives in runner/commands/<name>.py and only parses, calls the core and shows the
-result (see runner/terminal.py); here errors become messages and exit codes.
+result (see runner/commands/terminal.py); here errors become messages and exit codes.
 """
 
 from __future__ import annotations
@@ -78,14 +78,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _main(args: list[str]) -> None:
     debug = "--debug" in args or os.environ.get("BACKDROP_DEBUG") == "1"
-    from runner.streams import guarded_stdio, pipe_safe_stdio
+    from runner.commands.streams import guarded_stdio, pipe_safe_stdio
 
     with pipe_safe_stdio(), guarded_stdio():
         _error_boundary(args, debug)
 
 
 def _error_boundary(args: list[str], debug: bool) -> None:
-    from runner import terminal
+    from runner.commands import terminal
 
     try:
         cli.main(args=args, prog_name="backdrop", standalone_mode=False)
@@ -98,7 +98,7 @@ def _error_boundary(args: list[str], debug: bool) -> None:
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
     except BackdropError as err:
-        from runner import github
+        from runner.commands import github
 
         if github.enabled(_format_of(args)):
             terminal.annotate(github.diagnostic_commands(err.diagnostics()))

@@ -13,7 +13,7 @@ splits lines at CR and LF only, trims .NET white space (NEL, NBSP, U+2028...), a
 the culture's rules, which skip default-ignorable characters (zero-width space, soft hyphen,
 controls). So the character that would complete a command is written out instead: the second
 ":" of a line start, the "[" after "##". `CommandGuard` does the same for a stream written piece
-by piece (runner/streams.py puts it under sys.stdout and sys.stderr).
+by piece (runner/commands/streams.py puts it under sys.stdout and sys.stderr).
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ ja-JP,a calm Kyoto tea room
 
 def init_project(directory: Path) -> list[Path]:
     """Write a starter recipe, its schema, an example image and a CSV; return what was written."""
-    from runner.recipe.validate import schema_text
+    from runner.recipe.schema_check import schema_text
 
     directory = directory.resolve()
     name = _slug(directory.name) or "my-campaign"

@@ -24,23 +24,18 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from runner.execute.records import (  # noqa: E402
-    FileRecord,
-    GenerationRecord,
-    JobRecord,
-    RunSnapshot,
-)
-from runner.report import write_reports  # noqa: E402
-from runner.review.decisions import (  # noqa: E402
+from runner.execute.kept_takes import take_path  # noqa: E402
+from runner.records.run_records import FileRecord, GenerationRecord, JobRecord, RunSnapshot  # noqa: E402
+from runner.report.writer import write_reports  # noqa: E402
+from runner.review.decision_model import (  # noqa: E402
     Decision,
     EarlierTake,
     Review,
     Status,
     review_key,
-    save_review,
 )
-from runner.review.server import ReviewServer  # noqa: E402
-from runner.review.takes import take_path  # noqa: E402
+from runner.review.decisions import save_review  # noqa: E402
+from runner.review.review_server import ReviewServer  # noqa: E402
 
 SEASONS = ("spring", "summer", "autumn", "winter")
 PRODUCTS = (

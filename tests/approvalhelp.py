@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from runner.execute.state import StateStore
-from runner.review.app import TOKEN_HEADER
-from runner.review.decisions import review_key
-from runner.review.server import ReviewServer, state_images
+from runner.records.state import StateStore
+from runner.review.decision_model import review_key
+from runner.review.review_app import TOKEN_HEADER
+from runner.review.review_server import ReviewServer, state_images
 
 RECIPE = """\
 version: 1

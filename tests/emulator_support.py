@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import httpx
 from PIL import Image, ImageDraw
 
-from runner.emulator import EmulatorConfig, create_app
-from runner.emulator.app import EmulatorApi
+from runner.emulator.app import EmulatorApi, create_app
+from runner.emulator.config import EmulatorConfig
 
 KEY = "test-key-not-secret"
 T = TypeVar("T")

@@ -28,12 +28,12 @@ from typing import Any
 import yaml
 
 from runner.diagnostics import BackdropError
-from runner.execute.lock import STATE_DIR
-from runner.execute.records import FileRecord
-from runner.execute.state import STATE_FILE, StateStore
-from runner.execute.state_schema import SCHEMA
-from runner.plan.model import Plan
-from runner.report.manifest import LOCK_NAME
+from runner.plan.plan_model import Plan
+from runner.records.lockfile import LOCK_NAME
+from runner.records.run_records import FileRecord
+from runner.records.state import STATE_FILE, StateStore
+from runner.records.state_folder import STATE_DIR
+from runner.records.state_schema import SCHEMA
 from tests.fuzz_support import Outcome
 from tests.plan_support import png_bytes
 from tests.runhelp import make_plan
@@ -212,9 +212,9 @@ def run_lock_case(plan: Plan, seed: int) -> Outcome:
 def _read_lock_everywhere(plan: Plan) -> None:
     from runner.execute.preview import preview_run
     from runner.execute.previous import read_previous
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
     from runner.plan.diff import diff_plan
-    from runner.report.manifest import verify_outputs
+    from runner.records.lock_reader import verify_outputs
 
     for reader in (
         lambda: diff_plan(plan, read_previous(plan.output_dir, plan)),
@@ -334,7 +334,7 @@ def _read_state_everywhere(plan: Plan) -> None:
     from runner.execute.budget import spent_usd
     from runner.execute.preview import preview_run
     from runner.execute.previous import read_previous
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
     from runner.plan.diff import diff_plan
 
     readers: list[Callable[[], object]] = [
@@ -444,7 +444,7 @@ def run_review_case(plan: Plan, keys: list[str], seed: int) -> Outcome:
 def status_readers(plan: Plan) -> tuple[Callable[[], object], ...]:
     """`status` of the recipe and of the output folder alone (its recipe found from the state):
     it reads the lock, the state and review.yaml, and must never be exit 70 either."""
-    from runner.status import campaign_status
+    from runner.status.campaign import campaign_status
 
     return (
         lambda: campaign_status(plan.output_dir, plan),

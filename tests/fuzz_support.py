@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import AnyStr
 
 from runner.diagnostics import BackdropError
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
 from tests.plan_support import png_bytes, write_files
@@ -290,7 +290,7 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def _plan_json(plan: Plan) -> str:
-    """What `plan --json` writes (runner.terminal.print_plan_json), as one string."""
+    """What `plan --json` writes (runner.commands.terminal.print_plan_json), as one string."""
     from runner.plan.plan_json import plan_json_chunks
 
     shown = {"recipe_path": str(plan.recipe_path), "output_dir": str(plan.output_dir)}

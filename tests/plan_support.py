@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import Diagnostic, RecipeError
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
 from runner.plan.planner import plan_recipe
 from runner.recipe.loader import load_yaml
 from runner.recipe.model import (

@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from runner.execute.records import FileRecord, GenerationRecord, JobRecord, RunSnapshot
+from runner.records.run_records import FileRecord, GenerationRecord, JobRecord, RunSnapshot
 
 SCRIPT = "<script>window.__pwned = 1; alert('pwned')</script>"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from runner.review.server import ReviewServer
+from runner.review.review_server import ReviewServer
 
 
 def page_version(server: ReviewServer, client: httpx.Client | None = None) -> str:

@@ -14,9 +14,10 @@ from typing import Any
 from PIL import Image
 
 from runner.execute.events import FinishStatus, RunTotals
-from runner.execute.run import RunOptions, RunResult, run_plan
+from runner.execute.run_options import RunOptions
+from runner.execute.run_plan import RunResult, run_plan
 from runner.plan.jobs import job_key
-from runner.plan.model import ImageSource, Job, Plan, PromptObject
+from runner.plan.plan_model import ImageSource, Job, Plan, PromptObject
 from runner.recipe.model import DEFAULT_PRICES, ReportLayout
 
 API_KEY = "sk-test-Zq8rT2vW9xY4"  # distinctive, so a leak is easy to find

@@ -13,9 +13,10 @@ from PIL import Image
 
 from runner.api.client import OneMinClient
 from runner.api.errors import AuthError, CreditsError, RejectedError, TransientError
-from runner.emulator import EmulatorConfig, EmulatorServer, create_app
-from runner.emulator.config import DEFAULT_CREDIT_LIMIT
-from runner.execute.files import download_verified
+from runner.emulator.app import create_app
+from runner.emulator.config import DEFAULT_CREDIT_LIMIT, EmulatorConfig
+from runner.emulator.server import EmulatorServer
+from runner.execute.result_files import download_verified
 
 KEY = "emu-key-Xy7-distinctive"
 BASE = "http://emulator.test"

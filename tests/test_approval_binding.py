@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
+from runner.records.run_records import FileRecord, JobRecord, RunSnapshot
 from runner.review.binding import (
     DEFAULT_REASON,
     approval_mismatch,
@@ -17,7 +17,8 @@ from runner.review.binding import (
     shown_status,
 )
 from runner.review.checks import decision_problems
-from runner.review.decisions import REVIEW_NAME, Decision, EarlierTake, Review, load_review
+from runner.review.decision_model import Decision, EarlierTake, Review
+from runner.review.decisions import REVIEW_NAME, load_review
 from runner.review.decisions import save_review as save
 
 KEY = "fr-FR/MUG-01"

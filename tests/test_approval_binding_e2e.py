@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from runner.deliver.export import MANIFEST_NAME
+from runner.deliver.export_outputs import MANIFEST_NAME
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.state import StateStore
+from runner.records.state import StateStore
 from runner.review.decisions import REVIEW_NAME, load_review
-from runner.review.server import ReviewServer
+from runner.review.review_server import ReviewServer
 from tests.approvalhelp import KEYS, approve_on_page, post_decisions, shown_images, write_campaign
 from tests.clihelp import CliResult, backdrop_in, run_cli
 from tests.reviewhelp import page_jobs

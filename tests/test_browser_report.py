@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from runner.report import write_reports
+from runner.report.writer import write_reports
 from tests.playwright_support import chromium
 from tests.report_snapshots import SCRIPT, build_snapshot, campaign_specs, make_sources
 

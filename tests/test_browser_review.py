@@ -10,15 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from runner.review.decisions import (
-    REVIEW_NAME,
-    Decision,
-    Review,
-    load_review,
-    review_key,
-    save_review,
-)
-from runner.review.server import ReviewServer
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import REVIEW_NAME, load_review, save_review
+from runner.review.review_server import ReviewServer
 from tests.playwright_support import chromium
 from tests.report_snapshots import SCRIPT, build_snapshot, campaign_specs, make_sources
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from runner.execute.budget import spent_usd
-from runner.execute.lock import STATE_DIR
-from runner.execute.state import STATE_FILE
 from runner.recipe.model import DEFAULT_PRICES
+from runner.records.state import STATE_FILE
+from runner.records.state_folder import STATE_DIR
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import remount_read_only, tmpfs

@@ -17,10 +17,10 @@ import pytest
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.lock import STATE_DIR
-from runner.execute.spend import campaign_spend
 from runner.recipe.model import DEFAULT_PRICES
-from runner.report.manifest import LOCK_NAME
+from runner.records.lockfile import LOCK_NAME
+from runner.records.spend import campaign_spend
+from runner.records.state_folder import STATE_DIR
 from tests.clihelp import CliResult, run_cli
 from tests.tinyrun import FAST
 

@@ -11,7 +11,7 @@ import click
 import pytest
 
 from runner.cli import cli
-from runner.cli_params import FiniteFloat
+from runner.commands.common import FiniteFloat
 from runner.diagnostics import Diagnostic, Span
 from runner.printable import json_printable, one_line, printable
 from tests.clihelp import run_cli

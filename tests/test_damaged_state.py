@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.lock import STATE_DIR
-from runner.execute.state import STATE_FILE
+from runner.records.state import STATE_FILE
+from runner.records.state_folder import STATE_DIR
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 
@@ -168,7 +168,7 @@ def test_a_state_of_another_version_is_refused_by_every_command(project, capsys,
 
 
 def test_the_hint_keeps_the_record_of_what_was_paid_for() -> None:
-    from runner.execute.state_values import DAMAGED_HINT
+    from runner.records.state_values import DAMAGED_HINT
 
     assert "backup" in DAMAGED_HINT and "rename the .backdrop folder (keep the copy)" in (
         DAMAGED_HINT

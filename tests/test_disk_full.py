@@ -102,7 +102,7 @@ def test_a_full_disk_stops_cleanly_and_keeps_every_paid_answer(server, recipe, t
 
 
 def _recorded(out: Path) -> int:
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
 
     snapshot = StateStore.read_snapshot(out)
     return sum(1 for job in snapshot.jobs if job.record_uuid)
@@ -112,8 +112,8 @@ def _recorded(out: Path) -> int:
 def test_an_upload_whose_record_cannot_be_saved_leaves_no_job_waiting_forever(
     server, tmp_path, monkeypatch
 ):
-    from runner.execute.state import StateStore
     from runner.fileio import disk_full
+    from runner.records.state import StateStore
     from tests.runhelp import fast_options, make_plan
     from tests.runhelp import run as run_in_process
 
@@ -129,9 +129,9 @@ def test_an_upload_whose_record_cannot_be_saved_leaves_no_job_waiting_forever(
 
 
 def test_a_paid_answer_gets_the_reserved_room_when_the_disk_fills(server, tmp_path, monkeypatch):
-    from runner.execute.state import StateStore
-    from runner.execute.state_errors import room_retry
     from runner.fileio import disk_full
+    from runner.records.state import StateStore
+    from runner.records.state_errors import room_retry
     from tests.runhelp import fast_options, make_plan
     from tests.runhelp import run as run_in_process
 
@@ -157,9 +157,9 @@ def test_a_paid_answer_gets_the_reserved_room_when_the_disk_fills(server, tmp_pa
 
 
 def test_a_file_record_that_found_the_disk_full_stops_the_downloads(server, tmp_path, monkeypatch):
-    from runner.execute.state import StateStore
-    from runner.execute.state_errors import room_retry
     from runner.fileio import disk_full
+    from runner.records.state import StateStore
+    from runner.records.state_errors import room_retry
     from tests.runhelp import fast_options, make_plan
     from tests.runhelp import run as run_in_process
 

@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from runner.api import limits
-from runner.emulator import EmulatorConfig
-from runner.emulator.config import DEFAULT_CREDIT_LIMIT
+from runner.emulator.config import DEFAULT_CREDIT_LIMIT, EmulatorConfig
 from runner.emulator.faults import DroppedConnection, TokenBucket, TruncatedDownload
 
 from .emulator_support import (

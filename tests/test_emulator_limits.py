@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 
-from runner.emulator import EmulatorConfig
-from runner.emulator.config import config_from_options
+from runner.emulator.config import EmulatorConfig, config_from_options
 from runner.emulator.faults import FaultInjector
 from runner.emulator.ratelimits import FixedWindow, SlidingWindow, window_limit
 

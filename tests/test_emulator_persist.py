@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from runner.emulator import EmulatorConfig, EmulatorProcess, EmulatorServer
+from runner.emulator.config import EmulatorConfig
 from runner.emulator.persist import JOURNAL, SECRET, UPLOADS, StateFolder
-from runner.emulator.server import config_from_json, config_to_json
+from runner.emulator.server import EmulatorProcess, EmulatorServer, config_from_json, config_to_json
 
 from .emulator_support import KEY, decode, feature_body, in_process, run, studio_photo, upload
 

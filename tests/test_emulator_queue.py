@@ -8,9 +8,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from runner.emulator import EmulatorConfig, EmulatorServer
-from runner.emulator.config import config_from_options
-from runner.emulator.server import config_from_json, config_to_json
+from runner.emulator.config import EmulatorConfig, config_from_options
+from runner.emulator.server import EmulatorServer, config_from_json, config_to_json
 
 from .clihelp import run_cli
 from .emulator_support import KEY, feature_body, run, studio_photo, upload

@@ -11,19 +11,23 @@ import threading
 import httpx
 import pytest
 
-from runner.emulator import (
+from runner.emulator.app import create_app
+from runner.emulator.config import (
+    DEFAULT_CREDIT_LIMIT,
     EmulatorConfig,
-    EmulatorProcess,
-    EmulatorServer,
     config_from_options,
     parse_latency,
     parse_probability,
+)
+from runner.emulator.faults import InjectedDisconnect
+from runner.emulator.server import (
+    EmulatorProcess,
+    EmulatorServer,
+    check_host,
+    config_from_json,
+    config_to_json,
     serve_forever,
 )
-from runner.emulator.app import create_app
-from runner.emulator.config import DEFAULT_CREDIT_LIMIT
-from runner.emulator.faults import InjectedDisconnect
-from runner.emulator.server import check_host, config_from_json, config_to_json
 from runner.loopback import bind_socket
 from tests.platforms import WINDOWS
 

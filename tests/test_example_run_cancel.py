@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runner.commands.progress import STOPPING
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.progress import STOPPING
 from tests.platforms import posix_only
 
 pytestmark = [

@@ -18,7 +18,7 @@ import yaml
 from runner.plan.diff_output import COMMENT_MARKER
 from runner.plan.planner import plan_recipe
 from runner.recipe.build import load_recipe
-from runner.report.manifest import build_lock, render_lock
+from runner.records.lockfile import build_lock, render_lock
 from tests.platforms import posix_only
 from tests.test_plan_diff import complete
 
@@ -160,7 +160,7 @@ def test_pr_workflow_commands_run_against_a_fixture_recipe(repo, tmp_path):
     # What a team commits after a run: backdrop.lock (the state stays out of git).
     plan = plan_recipe(load_recipe(recipe))
     complete(plan)
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
 
     lock = render_lock(build_lock(StateStore.read_snapshot(plan.output_dir)))
     (plan.output_dir / "backdrop.lock").write_text(lock)

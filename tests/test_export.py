@@ -13,11 +13,12 @@ import pytest
 from PIL import Image
 
 from runner.cli import main
-from runner.deliver.export import MANIFEST_NAME
-from runner.deliver.manifest import ManifestRow, render_manifest
-from runner.deliver.render_cache import CACHE_PATH
-from runner.execute.state import StateStore
-from runner.review.decisions import Decision, Review, review_key, save_review
+from runner.deliver.export_cache import CACHE_PATH
+from runner.deliver.export_outputs import MANIFEST_NAME
+from runner.deliver.manifest_csv import ManifestRow, render_manifest
+from runner.records.state import StateStore
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 

@@ -24,11 +24,12 @@ import pytest
 
 from runner.cli import main
 from runner.deliver.delivered import RECORD_PATH, STAGING_NAME
-from runner.deliver.export import MANIFEST_NAME
-from runner.execute.lock import STATE_DIR
-from runner.execute.state import STATE_FILE, StateStore
+from runner.deliver.export_outputs import MANIFEST_NAME
 from runner.fileio import PART_SUFFIX
-from runner.review.decisions import Decision, Review, review_key, save_review
+from runner.records.state import STATE_FILE, StateStore
+from runner.records.state_folder import STATE_DIR
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import tmpfs
@@ -478,7 +479,7 @@ def test_delivered_files_have_the_permissions_the_umask_allows(out, tmp_path, ca
 @pytest.mark.timeout(60)
 def test_pipes_in_place_of_exports_own_records_are_ignored_not_waited_on(tmp_path, capsys):
     """.backdrop/ can come with a pull request: export's record and cache are read with care."""
-    from runner.deliver.render_cache import CACHE_PATH
+    from runner.deliver.export_cache import CACHE_PATH
 
     out = emulated_run(tmp_path)
     for private in (RECORD_PATH, CACHE_PATH):

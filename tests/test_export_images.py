@@ -11,7 +11,7 @@ import zlib
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
 
-from runner.deliver import images
+from runner.deliver import resize
 from runner.deliver.jpeg_strips import JpegWriter
 from runner.deliver.png_stream import PngDamaged, PngWriter, check_chunks, png_bands
 from runner.recipe.model import Channel
@@ -146,7 +146,7 @@ def test_jpeg_bands_must_be_whole_blocks_high():
         JpegWriter(io.BytesIO(), 64, 64, 90, None).write(photo((64, 20)))
 
 
-def opener(data: bytes) -> images.OpenSource:
+def opener(data: bytes) -> resize.OpenSource:
     return lambda: io.BytesIO(data)
 
 
@@ -166,9 +166,9 @@ def test_a_channel_made_in_bands_is_what_pillow_makes_whole(source_format, chann
     sharp source differ more: Pillow rounds between its two passes, and a band is a
     different pair of passes than the whole image."""
     data = encoded(photo((768, 512)), source_format)
-    source = images.inspect_source(opener(data))
+    source = resize.inspect_source(opener(data))
     sink = io.BytesIO()
-    size = images.render_channel(opener(data), source, channel, "png", 90, sink)
+    size = resize.render_channel(opener(data), source, channel, "png", 90, sink)
     made = decoded(sink.getvalue())
     assert made.size == (size.width, size.height) == (channel.width, channel.height)
     whole = decoded(data)
@@ -183,26 +183,26 @@ def test_a_channel_made_in_bands_is_what_pillow_makes_whole(source_format, chann
 
 def test_a_transparent_source_keeps_its_alpha_in_png_and_is_flattened_for_jpeg():
     data = encoded(photo((600, 400), alpha=True), "PNG")
-    source = images.inspect_source(opener(data))
+    source = resize.inspect_source(opener(data))
     assert source.alpha and source.streamable
     channel = Channel("square", 300, 300, "contain", (0, 0, 255))
     png = io.BytesIO()
-    images.render_channel(opener(data), source, channel, "png", 90, png)
+    resize.render_channel(opener(data), source, channel, "png", 90, png)
     made = decoded(png.getvalue())
     assert made.mode == "RGBA"
     assert made.getpixel((150, 5)) == (0, 0, 255, 255)  # padding: the background, opaque
     jpeg = io.BytesIO()
-    images.render_channel(opener(data), source, channel, "jpeg", 90, jpeg)
+    resize.render_channel(opener(data), source, channel, "jpeg", 90, jpeg)
     assert decoded(jpeg.getvalue()).mode == "RGB"
 
 
 def test_a_large_jpeg_is_decoded_reduced_and_still_matches():
     data = encoded(photo((4000, 3000)), "JPEG", quality=92)
-    source = images.inspect_source(opener(data))
+    source = resize.inspect_source(opener(data))
     channel = Channel("thumb", 400, 300)
-    assert images._draft_scale(source, channel) == 4  # decoded at 1000x750: twice what is needed
+    assert resize._draft_scale(source, channel) == 4  # decoded at 1000x750: twice what is needed
     sink = io.BytesIO()
-    images.render_channel(opener(data), source, channel, "png", 90, sink)
+    resize.render_channel(opener(data), source, channel, "png", 90, sink)
     expected = ImageOps.fit(decoded(data), (400, 300), Image.Resampling.LANCZOS)
     assert max(ImageStat.Stat(ImageChops.difference(decoded(sink.getvalue()), expected)).mean) < 2
 
@@ -212,16 +212,16 @@ def test_damaged_and_oversized_sources_are_told_before_anything_is_made():
     jpeg = encoded(photo((64, 48)), "JPEG")
     webp = encoded(photo((64, 48)), "WEBP")
     for data in (png[: len(png) - 30], jpeg[: len(jpeg) // 2], webp[: len(webp) // 2]):
-        with pytest.raises(images.SourceDamaged, match="damaged"):
-            images.check_complete(opener(data), images.inspect_source(opener(data)))
-    with pytest.raises(images.SourceDamaged, match="not a PNG, JPEG or WebP image"):
-        images.inspect_source(opener(b"version https://git-lfs.github.com/spec/v1\n"))
+        with pytest.raises(resize.SourceDamaged, match="damaged"):
+            resize.check_complete(opener(data), resize.inspect_source(opener(data)))
+    with pytest.raises(resize.SourceDamaged, match="not a PNG, JPEG or WebP image"):
+        resize.inspect_source(opener(b"version https://git-lfs.github.com/spec/v1\n"))
     header = b"\x89PNG\r\n\x1a\n" + _png_chunk(
         b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
     )
-    with pytest.raises(images.SourceTooLarge, match="more than export reads"):
-        images.inspect_source(opener(header + _png_chunk(b"IEND", b"")))
-    small = images.inspect_source(opener(png))
-    with pytest.raises(images.SourceTooLarge, match="WebP is made in one piece"):
-        images.check_renderable(small, Channel("poster", 8192, 8192), "webp")
-    images.check_renderable(small, Channel("poster", 8192, 8192), "png")
+    with pytest.raises(resize.SourceTooLarge, match="more than export reads"):
+        resize.inspect_source(opener(header + _png_chunk(b"IEND", b"")))
+    small = resize.inspect_source(opener(png))
+    with pytest.raises(resize.SourceTooLarge, match="WebP is made in one piece"):
+        resize.check_renderable(small, Channel("poster", 8192, 8192), "webp")
+    resize.check_renderable(small, Channel("poster", 8192, 8192), "png")

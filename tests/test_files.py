@@ -19,7 +19,7 @@ from PIL import Image
 from runner.api.client import OneMinClient
 from runner.api.errors import RejectedError, TransientError
 from runner.diagnostics import StateError
-from runner.execute.files import (
+from runner.execute.result_files import (
     DiskUnusableError,
     OutputWriteError,
     clean_partials,
@@ -28,8 +28,8 @@ from runner.execute.files import (
     verify_existing,
     write_verified,
 )
-from runner.execute.records import FileRecord
 from runner.fileio import PART_SUFFIX
+from runner.records.run_records import FileRecord
 
 
 def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
@@ -301,8 +301,7 @@ def test_a_file_where_a_folder_should_be_is_this_files_problem(tmp_path: Path) -
 
 def test_written_files_get_the_umask_mode_not_owner_only(tmp_path: Path) -> None:
     # mkstemp makes 0600 files and os.replace keeps the mode; outputs are for the whole team.
-    from runner.fileio import _umask
-    from runner.report.atomic import write_atomic
+    from runner.fileio import _umask, write_atomic
 
     write(tmp_path, "a.png", image_bytes())
     write_atomic(tmp_path / "report.html", b"<p>hi</p>")

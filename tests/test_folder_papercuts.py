@@ -18,9 +18,10 @@ import pytest
 
 from runner.cli import main
 from runner.diagnostics import EXIT_ABORTED
-from runner.execute.lock import STATE_DIR
-from runner.execute.state import STATE_FILE, StateStore
-from runner.review.decisions import REVIEW_NAME, Decision, Review, save_review
+from runner.records.state import STATE_FILE, StateStore
+from runner.records.state_folder import STATE_DIR
+from runner.review.decision_model import Decision, Review
+from runner.review.decisions import REVIEW_NAME, save_review
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import remount_read_only, tmpfs
@@ -115,7 +116,7 @@ def test_review_refuses_a_read_only_output_folder_before_serving(
     def served(self: object) -> None:
         raise AssertionError("the review page was served on a folder it cannot save into")
 
-    monkeypatch.setattr("runner.review.server.ReviewServer.serve_forever", served)
+    monkeypatch.setattr("runner.review.review_server.ReviewServer.serve_forever", served)
     with tmpfs(tmp_path / "disk", "8m") as disk:
         shutil.copytree(out, disk / "out")
         before = (disk / "out" / REVIEW_NAME).read_bytes()
@@ -135,7 +136,7 @@ def test_review_refuses_a_folder_it_may_not_write_wherever_mounting_is_refused(
         raise OSError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr("runner.review.writable.temp_beside", refused)
-    monkeypatch.setattr("runner.review.server.ReviewServer.serve_forever", refused)
+    monkeypatch.setattr("runner.review.review_server.ReviewServer.serve_forever", refused)
     result = run_cli(capsys, "review", str(out), "--no-browser")
     assert result.code == 3, result.err
     assert "is read-only for you (no permission to write there): decisions could not be saved" in (
@@ -232,7 +233,7 @@ def test_report_on_a_full_disk_does_not_talk_of_paid_results(out, capsys, monkey
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("runner.report.atomic.temp_beside", full)
+    monkeypatch.setattr("runner.fileio.temp_beside", full)
     # Another separator: results.csv must be written again (reports up to date are not written).
     result = run_cli(capsys, "report", str(out), "--csv-separator", ";")
     assert result.code == 3, result.err

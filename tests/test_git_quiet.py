@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from runner.cli import main
-from runner.execute.lock import STATE_DIR, OutputLock
-from runner.execute.state import STATE_FILE
+from runner.execute.folder_guard import FolderGuard
+from runner.records.state import STATE_FILE
+from runner.records.state_folder import STATE_DIR
 from tests.clihelp import run_cli
 
 pytestmark = pytest.mark.slow
@@ -60,7 +61,7 @@ def run_records(out: Path) -> set[Path]:
     """What a run writes whatever it finds: its record in the state, and the folder guard."""
     state = out / STATE_DIR / STATE_FILE
     journal = {state.with_name(state.name + suffix) for suffix in ("-wal", "-shm")}
-    return {state, *journal, OutputLock(out).path}
+    return {state, *journal, FolderGuard(out).path}
 
 
 def folder_files(out: Path) -> dict[str, tuple[str, int]]:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from runner import github
+from runner.commands import github
 from runner.commands.github_output import report_run, report_verify
 from runner.diagnostics import Diagnostic, Span
-from runner.execute.run import RunResult
+from runner.execute.run_plan import RunResult
 from runner.execute.scheduler import JobFailure
-from runner.report.manifest import VerifyResult
+from runner.records.lock_reader import VerifyResult
 
 
 def test_message_escapes_percent_and_newlines():

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from runner.emulator.persist import StateFolder
 from runner.execute import adopt
-from runner.execute.lock import STATE_DIR
-from runner.report import manifest
-from runner.report.lock_file import MAX_LOCK_BYTES
+from runner.records import lockfile as manifest
+from runner.records.lock_reader import MAX_LOCK_BYTES
+from runner.records.state_folder import STATE_DIR
 from tests.clihelp import CliResult, run_cli
 from tests.deliverhelp import write_campaign
 
@@ -326,7 +326,7 @@ _PATH_PIECES = st.sampled_from(
 @given(path=st.lists(_PATH_PIECES, max_size=6).map("".join))
 def test_the_quick_check_of_a_lock_path_never_passes_what_the_full_check_refuses(path):
     from runner.recipe.files import stored_path_problem
-    from runner.report import lock_checks
+    from runner.records import lock_checks
 
     if lock_checks.path_as_written(path):
         assert stored_path_problem(path, STATE_DIR) is None, path
@@ -335,7 +335,7 @@ def test_the_quick_check_of_a_lock_path_never_passes_what_the_full_check_refuses
 def test_verify_lists_the_first_missing_files_and_counts_the_rest(clone, capsys) -> None:
     """A lock of 100,000 outputs in a clone without its images: the terminal gets the first
     ones of each kind and a count, not 100,000 lines."""
-    from runner.terminal import VERIFY_PATHS_SHOWN
+    from runner.commands.terminal import VERIFY_PATHS_SHOWN
 
     data = json.loads(lock_text())
     first = data["outputs"][0]

@@ -58,7 +58,7 @@ def _png() -> bytes:
 def _write(out: Path, data: bytes, existing: object) -> None:
     import asyncio
 
-    from runner.execute.files import write_verified
+    from runner.execute.result_files import write_verified
 
     async def chunks():  # type: ignore[no-untyped-def]
         yield data
@@ -70,7 +70,7 @@ def _write(out: Path, data: bytes, existing: object) -> None:
 
 
 def test_a_download_that_died_before_its_record_is_replaced_not_kept(tmp_path: Path) -> None:
-    from runner.execute.files import ExistingFile
+    from runner.execute.result_files import ExistingFile
 
     data = _png()
     (tmp_path / "a").mkdir()

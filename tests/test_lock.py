@@ -13,7 +13,7 @@ import pytest
 
 from runner.diagnostics import StateError
 from runner.exclusive import NOTE_OFFSET
-from runner.execute.lock import OutputLock
+from runner.execute.folder_guard import FolderGuard
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,9 +21,9 @@ _HOLDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from runner.execute.lock import OutputLock
+    from runner.execute.folder_guard import FolderGuard
 
-    with OutputLock(Path(sys.argv[1])):
+    with FolderGuard(Path(sys.argv[1])):
         print("locked", flush=True)
         sys.stdin.readline()  # hold until told (or killed)
     print("released", flush=True)
@@ -50,14 +50,14 @@ def test_a_second_run_is_refused_while_another_process_holds_the_folder(tmp_path
     with _start_holder(out) as holder:
         assert holder.stdin is not None and holder.stdout is not None
         with pytest.raises(StateError) as err:
-            OutputLock(out).acquire()
+            FolderGuard(out).acquire()
         assert err.value.message == f"another backdrop run is using {out} (pid {holder.pid})"
         assert "wait for it to finish" in (err.value.hint or "")
         holder.stdin.write("\n")
         holder.stdin.flush()
         assert holder.stdout.readline().strip() == "released"
         holder.wait()
-    with OutputLock(out) as lock:
+    with FolderGuard(out) as lock:
         assert lock.held
         assert holder_note(out / ".backdrop" / "lock") == str(os.getpid())
 
@@ -75,16 +75,16 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
         holder.kill()  # SIGKILL; TerminateProcess on Windows
         holder.wait()
     assert (out / ".backdrop" / "lock").exists()
-    with OutputLock(out) as lock:
+    with FolderGuard(out) as lock:
         assert lock.held
 
 
 def test_the_lock_also_excludes_a_second_holder_in_the_same_process(tmp_path: Path) -> None:
-    with OutputLock(tmp_path) as first:
+    with FolderGuard(tmp_path) as first:
         with pytest.raises(StateError, match="another backdrop run"):
-            OutputLock(tmp_path).acquire()
+            FolderGuard(tmp_path).acquire()
         assert first.held
-    with OutputLock(tmp_path) as again:
+    with FolderGuard(tmp_path) as again:
         assert again.held
 
 
@@ -106,7 +106,7 @@ def test_a_lock_file_planted_as_a_symlink_is_not_followed(
     victim.write_text("keep me")
     (tmp_path / "out" / ".backdrop" / "lock").symlink_to(victim)
     with pytest.raises(StateError, match=refusal):
-        OutputLock(tmp_path / "out").acquire()
+        FolderGuard(tmp_path / "out").acquire()
     assert victim.read_text() == "keep me"  # opened read-write and truncated, it would be gone
 
 
@@ -120,6 +120,6 @@ def test_a_file_system_that_cannot_lock_is_told_apart_from_a_busy_folder(
 
     monkeypatch.setattr(filelock, "lock_descriptor", no_locks)
     with pytest.raises(StateError) as err:
-        OutputLock(tmp_path).acquire()
+        FolderGuard(tmp_path).acquire()
     assert err.value.message == f"cannot lock {tmp_path / '.backdrop' / 'lock'}: No locks available"
     assert err.value.hint == "put the output folder on a local disk"

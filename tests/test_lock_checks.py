@@ -1,4 +1,4 @@
-"""backdrop.lock's checks (runner/report/lock_checks.py): the quick checks over many entries never
+"""backdrop.lock's checks (runner/records/lock_checks.py): the quick checks over many entries never
 take one the per-entry checks refuse, the worded and unworded checks agree, and a lock of any
 shape is told within bounds (the first 50 mistakes, the rest counted; a file of tiny values is
 refused before it is parsed into millions of objects)."""
@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runner.diagnostics import MAX_SHOWN
-from runner.report import lock_checks
-from runner.report.lock_file import VALUE_BYTES, LockFileError
-from runner.report.manifest import LOCK_NAME, read_lock
+from runner.records import lock_checks
+from runner.records.lock_reader import VALUE_BYTES, LockFileError, read_lock
+from runner.records.lockfile import LOCK_NAME
 
 SHA = "ab" * 32
 PRINTS = {"prompt": "0123456789ab", "size": "cdef01234567"}

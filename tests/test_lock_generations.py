@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.records import MAYBE_PREFIX, GenerationRecord
-from runner.report import write_reports
-from runner.report.lock_file import LockFileError
-from runner.report.manifest import LOCK_NAME, build_lock, read_lock, render_lock
+from runner.records.lock_reader import LockFileError, read_lock
+from runner.records.lockfile import LOCK_NAME, build_lock, render_lock
+from runner.records.run_records import MAYBE_PREFIX, GenerationRecord
+from runner.report.writer import write_reports
 from tests.report_snapshots import build_snapshot, campaign_specs, make_sources
 
 PAID = GenerationRecord("3f2a-uuid", "job-a", "run-0001", 1, "low", "1024x1024")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner import terminal
+from runner.commands import terminal
 from runner.diagnostics import MAX_SHOWN, RecipeError
 from runner.recipe.build import load_recipe
 from runner.review.decisions import ReviewFileError, load_review

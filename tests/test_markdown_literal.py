@@ -19,7 +19,7 @@ from cmarkgfm.cmark import Options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner import github
+from runner.commands import github
 from runner.execute.scheduler import JobFailure
 from runner.markdown import md_code, md_text, utf16_len
 from runner.plan.diff import DiffEntry, DiffTotals, PlanDiff

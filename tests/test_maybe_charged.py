@@ -22,12 +22,13 @@ import httpx
 import pytest
 
 from runner.cli import main
-from runner.emulator import EmulatorConfig, create_app
+from runner.emulator.app import create_app
+from runner.emulator.config import EmulatorConfig
 from runner.emulator.faults import DroppedConnection
 from runner.emulator.server import EmulatorServer
-from runner.execute.run import run_plan
-from runner.execute.spend import campaign_spend
+from runner.execute.run_plan import run_plan
 from runner.recipe.model import DEFAULT_PRICES
+from runner.records.spend import campaign_spend
 from tests.clihelp import run_cli
 from tests.emulator_support import feature_body, upload
 from tests.runhelp import API_KEY, fast_options, make_plan

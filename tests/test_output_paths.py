@@ -1,5 +1,6 @@
-"""Every line the CLI prints goes through runner/terminal.py (or progress.py), over the guarded
-streams of runner/streams.py: a new raw print path is a test failure, not a review comment."""
+"""Every line the CLI prints goes through runner/commands/terminal.py (or progress.py), over
+the guarded streams of runner/commands/streams.py: a new raw print path is a test failure, not a
+review comment."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 RUNNER = Path(__file__).resolve().parents[1] / "runner"
 # The modules that may write to stdout or stderr themselves, and why.
 PRINTERS = {
-    "terminal.py": "the CLI's output functions",
-    "progress.py": "run progress (plain lines, or rich's live display on the styled stream)",
-    "streams.py": "the guard itself, and its last words when stdout cannot be written",
+    "commands/terminal.py": "the CLI's output functions",
+    "commands/progress.py": "run progress (plain lines, or rich's live display on a styled stream)",
+    "commands/streams.py": "the guard itself, and its last words when stdout cannot be written",
     "emulator/server.py": "`python -m runner.emulator.server` (benchmarks) prints its URL",
 }
 
@@ -42,7 +43,7 @@ def test_only_the_output_modules_print() -> None:
         lines = _prints(ast.parse(path.read_text(encoding="utf-8")))
         if lines:
             offenders[relative] = lines
-    assert offenders == {}, "print through runner/terminal.py (echo, echo_err, ...)"
+    assert offenders == {}, "print through runner/commands/terminal.py (echo, echo_err, ...)"
 
 
 def test_the_check_finds_a_raw_print() -> None:

@@ -12,13 +12,13 @@ import jsonschema
 import pytest
 
 from runner.execute.previous import read_previous
-from runner.execute.records import FileRecord
-from runner.execute.state import StateStore
 from runner.plan.diff import FIELDS, DiffEntry, DiffTotals, PlanDiff, diff_plan
 from runner.plan.diff_output import COMMENT_LIMIT, COMMENT_MARKER, diff_json_chunks, diff_markdown
 from runner.plan.jobs import job_key
-from runner.plan.model import Plan
-from runner.report.manifest import build_lock, render_lock
+from runner.plan.plan_model import Plan
+from runner.records.lockfile import build_lock, render_lock
+from runner.records.run_records import FileRecord
+from runner.records.state import StateStore
 from tests.plan_support import image_bytes
 from tests.runhelp import make_plan
 
@@ -274,10 +274,10 @@ def test_markdown_lists_everything_when_small_and_escapes_recipe_values(plan):
 
 
 def test_diff_works_beside_a_running_run_holding_the_lock(plan):
-    from runner.execute.lock import OutputLock
+    from runner.execute.folder_guard import FolderGuard
 
     complete(plan)
-    with OutputLock(plan.output_dir):  # a `backdrop run` is using the folder
+    with FolderGuard(plan.output_dir):  # a `backdrop run` is using the folder
         diff = diff_plan(plan, read_previous(plan.output_dir, plan))
     assert diff.totals.unchanged == 6
 
@@ -317,7 +317,7 @@ def test_a_shard_file_changed_after_it_was_hashed_is_not_adopted(plan):
 
 def test_the_money_guard_agrees_with_the_diff_in_a_fresh_checkout(plan):
     from runner.execute.preview import preview_run
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
 
     fresh_checkout(plan)
     (plan.output_dir / plan.jobs[3].outputs[0]).write_bytes(b"retouched by hand")
@@ -336,7 +336,7 @@ def test_a_state_opened_before_any_run_still_defers_to_the_lock(plan):
     """`run --rejected` opens the state before the run: the clone must still adopt the lock."""
     from runner.execute.adopt import lock_adoption
     from runner.execute.preview import preview_run
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
 
     fresh_checkout(plan)
     StateStore.open(plan.output_dir).close()
@@ -362,7 +362,7 @@ def test_a_damaged_file_a_lock_records_is_not_up_to_date(plan, state):
     """The lock's hash matches a truncated PNG: generated again in a fresh clone, downloaded
     again where the state knows the answer was paid for; plan --diff and run agree."""
     from runner.execute.preview import preview_run
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
 
     fresh_checkout(plan)
     damaged = plan.jobs[2]

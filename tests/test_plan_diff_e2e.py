@@ -14,7 +14,7 @@ import pytest
 from runner.emulator.persist import StateFolder
 from runner.execute.selection import Shard
 from runner.recipe.model import DEFAULT_PRICES
-from runner.report.manifest import LOCK_NAME
+from runner.records.lockfile import LOCK_NAME
 from tests.clihelp import backdrop_in
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from runner.plan.templates import TemplateProblem, TemplateRenderer
-from runner.templating.limits import MAX_RENDERED, MAX_TEXT
+from runner.templating.sandbox_limits import MAX_RENDERED, MAX_TEXT
 from tests.plan_support import plan_errors, png_bytes
 
 BIG = 5_000_000

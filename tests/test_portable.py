@@ -24,9 +24,9 @@ import pytest
 from runner.diagnostics import StateError
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.lock import OutputLock
-from runner.report.atomic import write_atomic
-from runner.review.app import TOKEN_HEADER
+from runner.execute.folder_guard import FolderGuard
+from runner.fileio import write_atomic
+from runner.review.review_app import TOKEN_HEADER
 from tests import approvalhelp
 from tests.platforms import WINDOWS
 from tests.posixless import BLOCKED_MODULES, command, probe
@@ -165,7 +165,7 @@ def approve_in_review_child(cwd: Path, out: Path) -> None:
 def test_a_second_run_on_a_folder_in_use_is_refused(tmp_path: Path) -> None:
     recipe = approvalhelp.write_campaign(tmp_path)
     out = tmp_path / "out" / "binding"
-    with OutputLock(out):  # this process is the run using the folder
+    with FolderGuard(out):  # this process is the run using the folder
         second = backdrop(tmp_path, "run", recipe.name, "--emulate", "-y")
     assert second.returncode == 3
     assert f"error: another backdrop run is using {out} (pid {os.getpid()})" in second.stderr

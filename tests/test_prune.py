@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from runner.execute.prune import PruneCandidates, prune_outputs
-from runner.execute.records import FileRecord
-from runner.execute.state import StateStore
+from runner.records.run_records import FileRecord
+from runner.records.state import StateStore
 from tests.clihelp import run_cli
 from tests.statehelp import make_plan
 

@@ -17,11 +17,12 @@ from runner.cli import main
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.execute import adopt
-from runner.execute.lock import STATE_DIR
-from runner.execute.state import STATE_FILE
-from runner.report.manifest import LOCK_NAME
-from runner.review.decisions import Decision, Review, load_review, save_review
-from runner.review.takes import take_path
+from runner.execute.kept_takes import take_path
+from runner.records.lockfile import LOCK_NAME
+from runner.records.state import STATE_FILE
+from runner.records.state_folder import STATE_DIR
+from runner.review.decision_model import Decision, Review
+from runner.review.decisions import load_review, save_review
 from tests.clihelp import run_cli
 from tests.tinyrun import FAST, charged, planned, run
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runner.execute.reserve import RESERVE_FILE
+from runner.records.reserve import RESERVE_FILE
 from tests.clihelp import run_cli
 from tests.disks import remount_read_only, tmpfs
 
@@ -51,7 +51,7 @@ def test_an_unwritable_report_is_a_clear_error_even_where_nothing_can_be_mounted
     def read_only(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr("runner.report.atomic.temp_beside", read_only)
+    monkeypatch.setattr("runner.fileio.temp_beside", read_only)
     up_to_date = run_cli(capsys, "report", "out")  # nothing to write: nothing refused
     assert up_to_date.code == 0, up_to_date.err
     report = run_cli(capsys, "report", "out", "--csv-separator", ";")  # results.csv changes

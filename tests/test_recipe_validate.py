@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from runner.api import limits
 from runner.diagnostics import Diagnostic
 from runner.recipe.loader import load_yaml, load_yaml_file
-from runner.recipe.validate import recipe_schema, validate
+from runner.recipe.schema_check import recipe_schema, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "recipes"

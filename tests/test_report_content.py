@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.records import MAYBE_PREFIX, GenerationRecord
+from runner.fileio import write_if_changed
 from runner.recipe.model import PriceTable
-from runner.report import write_reports
-from runner.report.atomic import write_if_changed
+from runner.records.run_records import MAYBE_PREFIX, GenerationRecord
 from runner.report.content import folder_content, iso_utc
+from runner.report.writer import write_reports
 from tests.platforms import posix_only
 from tests.report_snapshots import JobSpec, build_snapshot, make_sources
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.report import write_reports
 from runner.report.results_csv import neutralise
+from runner.report.writer import write_reports
 from tests.report_snapshots import build_snapshot, campaign_specs, make_sources
 
 

@@ -11,10 +11,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from runner.emulator import EmulatorConfig, EmulatorServer
-from runner.execute.state import StateStore
-from runner.plan.model import ImageSource
-from runner.report import verify_outputs, write_reports
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
+from runner.plan.plan_model import ImageSource
+from runner.records.lock_reader import verify_outputs
+from runner.records.state import StateStore
+from runner.report.writer import write_reports
 from tests.junit_support import assert_counts_match_results, assert_valid
 from tests.runhelp import API_KEY, make_plan, run
 

@@ -13,8 +13,9 @@ from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 
-from runner.report import ReportOptions, write_reports
+from runner.report.context import ReportOptions
 from runner.report.formats import WRITERS
+from runner.report.writer import write_reports
 from runner.report_files import REPORT_FILES
 from tests.report_snapshots import JobSpec, build_snapshot, campaign_specs, make_sources
 

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from runner.report import write_reports
+from runner.report.writer import write_reports
 from tests.report_snapshots import SCRIPT, build_snapshot, campaign_specs, make_sources
 
 

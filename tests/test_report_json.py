@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from runner.report import write_reports
+from runner.report.writer import write_reports
 from tests.report_snapshots import build_snapshot, campaign_specs, make_sources
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "runner" / "schemas" / "results.schema.json"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.records import INTERNAL_ERROR, GenerationRecord
-from runner.report import merge_snapshots, rebase_snapshot, write_reports
+from runner.records.run_records import INTERNAL_ERROR, GenerationRecord
 from runner.report.junit import ERRORED, FAILED, HOSTNAME, render_junit
+from runner.report.merge import merge_snapshots, rebase_snapshot
+from runner.report.writer import write_reports
 from tests.junit_support import (
     SCHEMA_FILES,
     assert_counts_match_results,

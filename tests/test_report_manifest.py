@@ -10,8 +10,9 @@ import pytest
 
 from runner.diagnostics import BackdropError
 from runner.plan.fingerprints import FIELDS, request_fingerprints
-from runner.report import find_stale, verify_outputs, write_reports
-from runner.report.manifest import LOCK_FORMAT, read_lock
+from runner.records.lock_reader import read_lock, verify_outputs
+from runner.records.lockfile import LOCK_FORMAT, find_stale
+from runner.report.writer import write_reports
 from tests.report_snapshots import build_snapshot, campaign_specs, make_image, make_sources
 
 

@@ -11,7 +11,9 @@ from urllib.parse import unquote
 import pytest
 
 from runner.diagnostics import BackdropError
-from runner.report import merge_snapshots, rebase_snapshot, verify_outputs, write_reports
+from runner.records.lock_reader import verify_outputs
+from runner.report.merge import merge_snapshots, rebase_snapshot
+from runner.report.writer import write_reports
 from tests.report_snapshots import build_snapshot, campaign_specs, make_sources
 
 

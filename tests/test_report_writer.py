@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from runner.report import write_reports
-from runner.report.thumbs import THUMB_MAX
+from runner.execute.thumbs import THUMB_MAX
+from runner.report.writer import write_reports
 from tests.report_snapshots import (
     build_snapshot,
     campaign_specs,

@@ -17,22 +17,15 @@ from typing import Any
 import httpx
 import pytest
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
-from runner.execute.state import StateStore
-from runner.report import write_reports
-from runner.review.app import TOKEN_HEADER
-from runner.review.decisions import (
-    REVIEW_NAME,
-    Decision,
-    EarlierTake,
-    Review,
-    load_review,
-    review_key,
-    save_review,
-)
+from runner.execute.kept_takes import take_path
+from runner.records.run_records import FileRecord, JobRecord, RunSnapshot
+from runner.records.state import StateStore
+from runner.report.writer import write_reports
+from runner.review.decision_model import Decision, EarlierTake, Review, review_key
+from runner.review.decisions import REVIEW_NAME, load_review, save_review
 from runner.review.listing import MAX_CARDS, PAGE_SIZE
-from runner.review.server import ReviewServer
-from runner.review.takes import take_path
+from runner.review.review_app import TOKEN_HEADER
+from runner.review.review_server import ReviewServer
 from tests import statehelp
 from tests.clihelp import run_cli
 from tests.platforms import posix_only
@@ -525,7 +518,8 @@ def test_review_command_reports_a_hand_edit_mistake(
 
 
 def test_the_page_of_a_real_run_on_the_emulator(tmp_path: Path) -> None:
-    from runner.emulator import EmulatorConfig, EmulatorServer
+    from runner.emulator.config import EmulatorConfig
+    from runner.emulator.server import EmulatorServer
     from tests import runhelp
 
     plan = runhelp.make_plan(tmp_path, products=("MUG",), seasons=("spring", "winter"), n=2)

@@ -16,16 +16,12 @@ from hypothesis import strategies as st
 
 from runner.diagnostics import StateError
 from runner.review import decisions
+from runner.review.decision_model import Decision, EarlierTake, Review, orphaned, review_key
 from runner.review.decisions import (
     REVIEW_NAME,
-    Decision,
-    EarlierTake,
-    Review,
     ReviewFileError,
     load_review,
-    orphaned,
-    review_key,
-    review_lock,
+    review_guard,
     save_review,
     set_decision,
     update_review,
@@ -254,8 +250,8 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 def test_a_stuck_writer_gives_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(decisions, "LOCK_WAIT_S", 0.1)
-    with review_lock(tmp_path), pytest.raises(StateError, match="another backdrop process"):
+    monkeypatch.setattr(decisions, "GUARD_WAIT_S", 0.1)
+    with review_guard(tmp_path), pytest.raises(StateError, match="another backdrop process"):
         save_review(tmp_path, SAMPLE)
     assert not (tmp_path / REVIEW_NAME).exists()
 

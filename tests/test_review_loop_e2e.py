@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from runner.deliver.export import MANIFEST_NAME
+from runner.deliver.export_outputs import MANIFEST_NAME
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.takes import take_key
+from runner.execute.kept_takes import earlier_take_files, take_path
 from runner.review.decisions import load_review, set_decision
-from runner.review.takes import earlier_take_files, take_path
+from runner.review.retakes import take_key
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 
@@ -33,8 +33,8 @@ def decide(out: Path, key: str, **fields: object) -> None:
     """A decision made on the job's current images, as the review page makes it."""
     from dataclasses import replace
 
-    from runner.execute.state import StateStore
-    from runner.review.decisions import review_key
+    from runner.records.state import StateStore
+    from runner.review.decision_model import review_key
 
     jobs = StateStore.read_snapshot(out).jobs
     images = next(tuple(f.sha256 for f in j.files) for j in jobs if review_key(j.outputs) == key)

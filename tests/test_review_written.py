@@ -15,13 +15,11 @@ from hypothesis import strategies as st
 from runner.diagnostics import RecipeError
 from runner.recipe.loader import load_yaml
 from runner.review.checks import decision_problems
+from runner.review.decision_model import Decision, EarlierTake, Review
 from runner.review.decisions import (
     MAX_REVIEW_BYTES,
     MAX_WRITTEN_REVIEW_BYTES,
     REVIEW_NAME,
-    Decision,
-    EarlierTake,
-    Review,
     ReviewFileError,
     load_review,
 )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from runner.emulator import EmulatorConfig, EmulatorServer
-from runner.execute.state import StateStore
-from runner.plan.model import ImageSource
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
+from runner.plan.plan_model import ImageSource
+from runner.records.state import StateStore
 from tests.runhelp import (
     API_KEY,
     RecordingEvents,

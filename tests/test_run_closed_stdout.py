@@ -54,7 +54,7 @@ def test_a_hung_up_terminal_goes_quiet_too() -> None:
     import errno
     import io
 
-    from runner.streams import PipeSafeStream
+    from runner.commands.streams import PipeSafeStream
 
     class HungUp(io.StringIO):
         def write(self, text: str) -> int:

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from runner.diagnostics import StateError
-from runner.emulator import EmulatorConfig, EmulatorServer
-from runner.execute import files, scheduler, steps
-from runner.execute.state import StateStore
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
+from runner.execute import result_files, scheduler, steps
+from runner.records.state import StateStore
 from tests.runhelp import API_KEY, RecordingEvents, fast_options, ledger, make_plan, run
 
 
@@ -66,7 +67,7 @@ def test_a_full_or_read_only_disk_stops_the_run_without_raising(tmp_path, monkey
     def disk_gives_up(folder: Path) -> None:
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(files, "fsync_dir", disk_gives_up)
+    monkeypatch.setattr(result_files, "fsync_dir", disk_gives_up)
     plan = make_plan(tmp_path)
     events = RecordingEvents()
     with EmulatorServer(EmulatorConfig(cache_results=True)) as server:
@@ -89,7 +90,7 @@ def test_a_full_or_read_only_disk_stops_the_run_without_raising(tmp_path, monkey
     ["http://127.0.0.1:1", "http://someone:pa55word@127.0.0.1:1/"],
 )
 def test_an_api_that_cannot_be_reached_at_all_stops_the_run_once(tmp_path, base_url):
-    from runner.execute.run import run_plan
+    from runner.execute.run_plan import run_plan
 
     plan = make_plan(tmp_path)
     events = RecordingEvents()

@@ -60,7 +60,7 @@ def test_an_emulated_run_is_paced_only_when_asked(recipe, capsys, monkeypatch, e
         seen.append(options)
         raise _Captured
 
-    monkeypatch.setattr("runner.execute.run.run_plan", capture)
+    monkeypatch.setattr("runner.execute.run_plan.run_plan", capture)
     monkeypatch.setattr("runner.commands.run_steps.write_reports_if_any", lambda *args: None)
     run_cli(capsys, "run", str(recipe), "--emulate", "-y", *extra)
     (options,) = seen
@@ -76,7 +76,7 @@ def test_a_real_run_keeps_the_documented_default_pace(recipe, capsys, monkeypatc
         raise _Captured
 
     monkeypatch.setenv("ONEMIN_API_KEY", "sk-TEST-pace-12345678")
-    monkeypatch.setattr("runner.execute.run.run_plan", capture)
+    monkeypatch.setattr("runner.execute.run_plan.run_plan", capture)
     monkeypatch.setattr("runner.commands.run_steps.write_reports_if_any", lambda *args: None)
     run_cli(capsys, "run", str(recipe), "-y", "--api-url", "http://127.0.0.1:9")
     assert seen[0].requests_per_minute == DEFAULT_RPM

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.state import StateStore
+from runner.records.state import StateStore
 from tests.platforms import posix_only
 
 # os.kill(pid, SIGINT) ends a process there; tests/test_portable.py covers Ctrl-C on Windows.
@@ -20,8 +20,9 @@ _CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, threading, time
     from pathlib import Path
-    from runner.emulator import EmulatorConfig, EmulatorServer
-    from runner.execute.run import run_plan
+    from runner.emulator.config import EmulatorConfig
+    from runner.emulator.server import EmulatorServer
+    from runner.execute.run_plan import run_plan
     from tests.runhelp import API_KEY, fast_options, make_plan
 
     presses = int(sys.argv[2])

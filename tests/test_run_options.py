@@ -6,7 +6,8 @@ import pytest
 
 from runner.diagnostics import EXIT_USAGE, UsageError
 from runner.execute.pacing import MAX_IN_FLIGHT
-from runner.execute.run import RunOptions, new_run_id
+from runner.execute.run_options import RunOptions
+from runner.execute.run_plan import new_run_id
 from runner.execute.selection import Selection
 from tests.clihelp import run_cli
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from runner.diagnostics import UsageError
-from runner.emulator import EmulatorConfig, EmulatorServer
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
 from runner.execute.selection import Selection, Shard
-from runner.execute.state import StateStore
+from runner.records.state import StateStore
 from tests.runhelp import charged_prompts, fast_options, ledger, make_plan, run
 
 

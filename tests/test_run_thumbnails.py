@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from runner.emulator import EmulatorConfig, EmulatorServer
-from runner.execute.state import StateStore
-from runner.report.thumbs import THUMBS_DIR, thumb_name
+from runner.emulator.config import EmulatorConfig
+from runner.emulator.server import EmulatorServer
+from runner.execute.thumbs import THUMBS_DIR, thumb_name
+from runner.records.state import StateStore
 from runner.report.writer import write_reports
 from tests.runhelp import make_plan, run
 

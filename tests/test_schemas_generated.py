@@ -18,7 +18,7 @@ from runner.diagnostics import RecipeError
 from runner.plan import axes
 from runner.plan.outputs import OutputProblem, output_paths
 from runner.plan.planner import plan_recipe
-from runner.recipe import validate
+from runner.recipe import schema_check as validate
 from runner.recipe.build import load_recipe
 from runner.report.formats import WRITERS
 from scripts import generate_schemas as generate
@@ -133,9 +133,9 @@ def test_the_other_schemas_enums_are_the_codes_own_lists() -> None:
     from runner.diagnostics import Diagnostic
     from runner.plan.diff import DiffStatus, PlanDiff
     from runner.plan.fingerprints import FIELDS
-    from runner.plan.model import ImageSource
-    from runner.review.decisions import Status
-    from runner.status.model import Delivery
+    from runner.plan.plan_model import ImageSource
+    from runner.review.decision_model import Status
+    from runner.status.standing import Delivery
 
     assert set(_enum("plan-diff.schema.json", "properties/compared_with")) == set(
         _literal(PlanDiff, "source")

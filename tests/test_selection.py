@@ -8,7 +8,7 @@ import pytest
 
 from runner.diagnostics import UsageError
 from runner.execute.selection import Selection, Shard, parse_only, select_jobs
-from runner.plan.model import ImageSource, Job, PromptObject
+from runner.plan.plan_model import ImageSource, Job, PromptObject
 
 
 def make_job(index: int, **vars: object) -> Job:

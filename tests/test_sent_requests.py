@@ -8,9 +8,9 @@ import pytest
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.spend import campaign_spend
-from runner.execute.state import StateStore
 from runner.recipe.model import DEFAULT_PRICES
+from runner.records.spend import campaign_spend
+from runner.records.state import StateStore
 from tests.runhelp import fast_options, ledger, make_plan, run
 
 LOW = DEFAULT_PRICES.price("low", "1024x1024")

@@ -13,7 +13,7 @@ import pytest
 from runner.cli import main
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.report.manifest import LOCK_NAME
+from runner.records.lockfile import LOCK_NAME
 from tests.clihelp import run_cli
 from tests.tinyrun import FAST, charged, planned, run
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from runner.diagnostics import EXIT_USAGE, StateError
-from runner.execute.records import FileRecord
-from runner.execute.state import StateStore
 from runner.recipe.model import DEFAULT_PRICES, PriceTable
+from runner.records.run_records import FileRecord
+from runner.records.state import StateStore
 from tests.platforms import WINDOWS
 from tests.statehelp import make_job, make_plan
 
@@ -307,8 +307,8 @@ _CRASH_WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from runner.execute.records import FileRecord
-    from runner.execute.state import StateStore
+    from runner.records.run_records import FileRecord
+    from runner.records.state import StateStore
     from tests.statehelp import make_plan
 
     out = Path(sys.argv[1])

@@ -22,10 +22,11 @@ from PIL import Image
 
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.lock import STATE_DIR
-from runner.execute.state import StateStore
 from runner.recipe.model import DEFAULT_PRICES
-from runner.review.decisions import REVIEW_NAME, Decision, Review, review_key, save_review
+from runner.records.state import StateStore
+from runner.records.state_folder import STATE_DIR
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import REVIEW_NAME, save_review
 from tests.clihelp import CliResult, run_cli
 from tests.tinyrun import FAST
 

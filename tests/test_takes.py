@@ -5,10 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from runner.execute.takes import plan_takes, take_key
-from runner.plan.model import Plan
-from runner.review.decisions import Decision, Review, review_key, save_review
-from runner.review.takes import take_path
+from runner.execute.kept_takes import take_path
+from runner.plan.plan_model import Plan
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import save_review
+from runner.review.retakes import plan_takes, take_key
 from tests.clihelp import run_cli
 from tests.deliverhelp import write_campaign
 from tests.statehelp import make_plan

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from runner.plan.templates import TemplateProblem, TemplateRenderer
-from runner.templating.budget import MAX_SECONDS, MAX_TEXT, MAX_WORK
+from runner.templating.render_budget import MAX_SECONDS, MAX_TEXT, MAX_WORK
 from tests.clihelp import run_cli
 from tests.plan_support import png_bytes
 
@@ -78,10 +78,10 @@ def small_budget(monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
     """A tenth of the render budget, and the messages that name it. A bomb that escaped the
     budget would run far past either; one that meets it is stopped in a tenth of the time (the
     full budget is tested once, below)."""
-    from runner.templating import budget
+    from runner.templating import render_budget
 
-    monkeypatch.setattr(budget, "MAX_WORK", MAX_WORK // 10)
-    monkeypatch.setattr(budget, "MAX_SECONDS", MAX_SECONDS / 10)
+    monkeypatch.setattr(render_budget, "MAX_WORK", MAX_WORK // 10)
+    monkeypatch.setattr(render_budget, "MAX_SECONDS", MAX_SECONDS / 10)
     return (f"more than {MAX_WORK // 10:,} steps", f"more than {MAX_SECONDS / 10:g} s")
 
 
@@ -128,9 +128,9 @@ def test_a_template_that_used_up_its_budget_is_not_rendered_again(renderer):
 def patient_clock(monkeypatch):
     """Tests of the step budget that must render: a loaded CI machine may take over the 1 s
     wall-clock backstop for work well within the steps, so that backstop is moved out of reach."""
-    from runner.templating import budget
+    from runner.templating import render_budget
 
-    monkeypatch.setattr(budget, "MAX_SECONDS", 60.0)
+    monkeypatch.setattr(render_budget, "MAX_SECONDS", 60.0)
 
 
 @pytest.mark.usefixtures("patient_clock")

@@ -1,4 +1,4 @@
-"""Canaries: one test per Jinja internal the template guards hook (runner/templating/limits.py).
+"""Canaries: one test per Jinja internal the template guards hook (templating/sandbox_limits.py).
 
 jinja2 is pinned to one minor release; when a new release moves one of these, the matching
 test fails in CI, naming what moved, before any recipe can escape a guard.
@@ -18,9 +18,9 @@ from jinja2.sandbox import SandboxedEnvironment, SandboxedFormatter
 from jinja2.utils import Namespace
 
 from runner.plan.templates import TemplateProblem, TemplateRenderer
-from runner.templating import limits
-from runner.templating.budget import text_size
+from runner.templating import sandbox_limits
 from runner.templating.environment import make_template_environment, undeclared_names
+from runner.templating.render_budget import text_size
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_recursive_loops_are_loop_context_calls():
     ],
 )
 def test_guarded_filters_keep_their_parameter_names(name, params):
-    assert name in limits._FILTER_CHECKS
+    assert name in sandbox_limits._FILTER_CHECKS
     original = jinja_filters.FILTERS[name]
     assert params <= set(inspect.signature(original).parameters)
 

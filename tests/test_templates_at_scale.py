@@ -13,7 +13,7 @@ from runner.diagnostics import EXIT_OK, EXIT_USAGE
 from runner.plan import templates
 from runner.plan.job_context import JobContext
 from runner.plan.templates import TemplateProblem, TemplateRenderer
-from runner.templating.budget import MAX_COMPARED
+from runner.templating.render_budget import MAX_COMPARED
 from tests.clihelp import run_cli
 from tests.plan_support import png_bytes, write_files
 from tests.work_bound import python_lines_at_most

@@ -23,8 +23,8 @@ from runner.api.client import OneMinClient
 from runner.api.errors import RejectedError, UnknownAssetError
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
-from runner.execute.run import run_plan
-from runner.plan.model import ImageSource
+from runner.execute.run_plan import run_plan
+from runner.plan.plan_model import ImageSource
 from tests.clihelp import run_cli
 from tests.runhelp import API_KEY, fast_options, make_plan
 from tests.tinyrun import FAST

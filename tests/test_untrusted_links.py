@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute.lock import STATE_DIR
+from runner.records.state_folder import STATE_DIR
 from tests.clihelp import CliResult, run_cli
 from tests.deliverhelp import write_campaign
 

@@ -23,7 +23,7 @@ import pytest
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.ledger import Ledger
 from runner.emulator.server import EmulatorServer
-from runner.execute.lock import STATE_DIR
+from runner.records.state_folder import STATE_DIR
 from tests.runhelp import fast_options, make_plan, run
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
@@ -208,10 +208,10 @@ def test_an_injected_permission_error_on_the_output_folder_stops_the_run(
     """Where neither mechanism exists: the errno injected where temporary files are made."""
     import errno
 
-    from runner.execute import files
+    from runner.execute import result_files
 
     plan = make_plan(tmp_path, products=("MUG",), seasons=("s1", "s2", "s3", "s4"))
-    real = files.temp_beside
+    real = result_files.temp_beside
     made: list[Path] = []
 
     def refusing(target: Path, suffix: str) -> tuple[int, Path]:
@@ -221,11 +221,11 @@ def test_an_injected_permission_error_on_the_output_folder_stops_the_run(
         made.append(target)
         return real(target, suffix)
 
-    monkeypatch.setattr(files, "temp_beside", refusing)
+    monkeypatch.setattr(result_files, "temp_beside", refusing)
     result = run(plan, server, fast_options(concurrency=1))
     assert len(server.api.ledger.entries) == 2  # was: 4, three of them failing
     assert result.fatal is not None and result.fatal.startswith("no permission to write s2/")
     assert result.fatal_hint is not None and "downloaded, not generated again" in result.fatal_hint
-    monkeypatch.setattr(files, "temp_beside", real)
+    monkeypatch.setattr(result_files, "temp_beside", real)
     assert run(plan, server).ok
     assert len(server.api.ledger.entries) == 4

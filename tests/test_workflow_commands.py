@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner import github
+from runner.commands import github
+from runner.commands.streams import GuardedStream, guarded_stdio, write_workflow_commands
 from runner.printable import (
     CommandGuard,
     defang_commands,
@@ -25,7 +26,6 @@ from runner.printable import (
     one_line,
     printable,
 )
-from runner.streams import GuardedStream, guarded_stdio, write_workflow_commands
 from tests.actions_runner import REGISTERED, Runner, commands_in, parse_legacy, parse_v2
 
 # Each line would be a command to the runner if printed as it is.

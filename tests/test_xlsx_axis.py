@@ -15,7 +15,7 @@ import pytest
 from runner.diagnostics import EXIT_OK, EXIT_USAGE
 from runner.plan import workbook, workbook_format
 from runner.plan.axes import SOURCES
-from runner.recipe.validate import recipe_schema
+from runner.recipe.schema_check import recipe_schema
 from tests.clihelp import run_cli
 from tests.plan_support import plan_errors, plan_text, png_bytes
 from tests.xlsx_support import write_workbook

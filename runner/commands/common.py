@@ -1,4 +1,4 @@
-"""What several commands share: the plan options, loading a plan, grouping options."""
+"""What several commands share: the plan options, loading a plan, grouping options, numbers."""
 
 from __future__ import annotations
 
@@ -14,8 +14,22 @@ import click
 
 from runner.diagnostics import UsageError
 
+
+class FiniteFloat(click.FloatRange):
+    """A FloatRange that refuses nan and inf: `nan < 1` is false, so a plain range lets it in,
+    and `--timeout nan` then failed every job."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; write e.g. 600 or 2.5", param, ctx)
+        return super().convert(number, param, ctx)
+
+
 if TYPE_CHECKING:
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
     from runner.recipe.model import PriceTable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,7 +68,7 @@ def load_plan(
     recipe_path: str, inputs: PlanInputs | None = None, *, show_warnings: bool = True
 ) -> Plan:
     """The recipe's plan; its warnings are shown on stderr unless the caller shows them."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.plan.planner import plan_recipe
     from runner.recipe.build import load_recipe
 

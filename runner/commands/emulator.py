@@ -103,7 +103,7 @@ def emulator(
     seed: int | None,
 ) -> None:
     """Serve the local 1min.ai emulator on loopback, with optional faults (P: 0.2 or 20%)."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.emulator.config import config_from_options
     from runner.emulator.server import serve_forever
 

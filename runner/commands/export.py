@@ -77,11 +77,11 @@ def export(
     (n > 1), an approved job needs a pick (in the review page, or `pick: N` in review.yaml):
     without one it is left out, like a pending job.
     """
-    from runner import terminal
+    from runner.commands import terminal
     from runner.commands.common import folder_or_recipe_folder
-    from runner.deliver.export import ExportOptions, export_outputs
-    from runner.execute.state import StateStore
+    from runner.deliver.export_outputs import ExportOptions, export_outputs
     from runner.recipe.build import load_recipe
+    from runner.records.state import StateStore
     from runner.review.decisions import load_review
 
     output_dir = folder_or_recipe_folder(outdir)

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import github, terminal
+from runner.commands import github, terminal
 from runner.diagnostics import Diagnostic, display_path
 
 if TYPE_CHECKING:
-    from runner.execute.run import RunResult
-    from runner.report.manifest import VerifyResult
+    from runner.execute.run_plan import RunResult
+    from runner.records.lock_reader import VerifyResult
 
 
 def annotate_diagnostics(fmt: str | None, diagnostics: Sequence[Diagnostic]) -> None:

@@ -13,7 +13,7 @@ from runner.diagnostics import UsageError
 @click.argument("directory", default=".", type=click.Path())
 def init(directory: str) -> None:
     """Create a starter recipe, its schema, an example image and a CSV in DIRECTORY."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.fileio import not_a_folder
     from runner.scaffold import init_project
 

@@ -18,7 +18,7 @@ from runner.commands.common import PlanInputs, load_plan, plan_options
 from runner.diagnostics import EXIT_OK
 
 if TYPE_CHECKING:
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
 
 EXIT_CHANGES = 2  # --detailed-exitcode: the diff is not empty
 EXIT_ERROR = 1  # --detailed-exitcode: anything went wrong, bad usage included
@@ -83,7 +83,7 @@ def show_plan(
     detailed: bool = False,
 ) -> None:
     """Print what the options ask for; remember whether the diff is empty."""
-    from runner import github, terminal
+    from runner.commands import github, terminal
     from runner.execute.budget import plan_budget_status
     from runner.execute.previous import read_previous
     from runner.plan.diff import diff_plan
@@ -127,8 +127,8 @@ def show_plan(
 
 def current_takes(plan: Plan) -> Plan:
     """The plan with each job at its take from review.yaml (as `run` will see it)."""
-    from runner.execute.takes import plan_takes
     from runner.review.decisions import load_review
+    from runner.review.retakes import plan_takes
 
     review = load_review(plan.output_dir)
     return plan_takes(plan, review).plan if review.decisions else plan

@@ -26,16 +26,12 @@ REPORT_FOLDER = FolderRole(
 @csv_separator_option
 def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: str) -> None:
     """Rebuild the reports of an output folder from its state, without calling the API."""
-    from runner import terminal
-    from runner.execute.state import StateStore
-    from runner.report import (
-        CSV_SEPARATORS,
-        ReportOptions,
-        merge_snapshots,
-        rebase_snapshot,
-        with_lock_generations,
-        write_reports,
-    )
+    from runner.commands import terminal
+    from runner.records.state import StateStore
+    from runner.report.context import CSV_SEPARATORS, ReportOptions
+    from runner.report.lock_report import with_lock_generations
+    from runner.report.merge import merge_snapshots, rebase_snapshot
+    from runner.report.writer import write_reports
 
     folders = [Path(d) for d in outdirs]
     if len(folders) > 1 and not merge:

@@ -10,7 +10,7 @@ import click
 from runner.diagnostics import UsageError
 
 if TYPE_CHECKING:
-    from runner.review.decisions import Review
+    from runner.review.decision_model import Review
 
 
 @click.command()
@@ -32,13 +32,14 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
     approval binds to those bytes) and `pick: 2` to choose a variant when the recipe asks for
     several. export and run --rejected read it the same way.
     """
-    from runner import terminal
+    from runner.commands import terminal
     from runner.commands.common import folder_or_recipe_folder
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
     from runner.review.checks import decision_problems, job_variants
-    from runner.review.decisions import ReviewFileError, load_review, orphaned
+    from runner.review.decision_model import orphaned
+    from runner.review.decisions import ReviewFileError, load_review
     from runner.review.listing import count_statuses, job_images
-    from runner.review.server import ReviewServer, state_images
+    from runner.review.review_server import ReviewServer, state_images
     from runner.review.writable import check_decisions_writable
 
     folder = folder_or_recipe_folder(outdir)
@@ -79,7 +80,7 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
 
 def show_unheld(decisions: Review, images: Mapping[str, Sequence[str | None]]) -> None:
     """Say how many approvals in review.yaml are not for the images in the folder."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.printable import one_line
     from runner.review.binding import shown_status
 

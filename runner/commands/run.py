@@ -1,4 +1,4 @@
-"""`backdrop run RECIPE`: its options, grouped into frozen dataclasses, and the run itself.
+"""`backdrop run RECIPE`: its options (grouped as run_settings.py's dataclasses) and the run itself.
 
 The steps the run takes (confirmation, connection, reports, prune) are in run_steps.py.
 """
@@ -6,72 +6,33 @@ The steps the run takes (confirmation, connection, reports, prune) are in run_st
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from runner.cli_params import FiniteFloat
-from runner.commands.common import PlanInputs, csv_separator_option, option_group, plan_options
+from runner.commands.common import (
+    FiniteFloat,
+    PlanInputs,
+    csv_separator_option,
+    option_group,
+    plan_options,
+)
+from runner.commands.run_settings import (
+    ApiOptions,
+    OutputOptions,
+    PacingOptions,
+    SafetyOptions,
+    SelectionOptions,
+)
 from runner.diagnostics import UsageError
 
 if TYPE_CHECKING:
-    from runner.execute.run import RunOptions
-    from runner.execute.takes import TakePlan
+    from runner.execute.run_options import RunOptions
+    from runner.review.retakes import TakePlan
 
 API_URL_DEFAULT = "https://api.1min.ai"
 ASSET_URL_DEFAULT = "https://asset.1min.ai"
 EMULATED_RPM = 1_000_000.0
-
-
-@dataclass(frozen=True)
-class ApiOptions:
-    """Where the run sends its requests: the real API, or the local emulator."""
-
-    emulate: bool
-    api_url: str
-    asset_url: str
-
-
-@dataclass(frozen=True)
-class PacingOptions:
-    """How fast and how stubbornly the run calls the API."""
-
-    concurrency: int | None
-    rpm: float | None
-    max_attempts: int
-    timeout: float
-    drain_timeout: float | None
-
-
-@dataclass(frozen=True)
-class SelectionOptions:
-    """Which jobs the run generates."""
-
-    force: bool
-    retry_failed: bool
-    rejected: bool
-    include_approved: bool
-    only: tuple[str, ...]
-    limit: int | None
-    shard: str | None
-
-
-@dataclass(frozen=True)
-class SafetyOptions:
-    """What the run may do without asking: spend, and delete stale images."""
-
-    yes: bool
-    confirm_over: float
-    prune: bool
-
-
-@dataclass(frozen=True)
-class OutputOptions:
-    """How the run reports: GitHub Actions output, the CSV separator."""
-
-    fmt: str
-    csv_separator: str
 
 
 if TYPE_CHECKING:
@@ -239,13 +200,12 @@ def run(
     """Run a recipe: upload, generate and download every job, then write the reports."""
     from contextlib import ExitStack
 
-    from runner import terminal
-    from runner.commands import run_steps
+    from runner.commands import run_steps, terminal
     from runner.commands.common import load_plan
     from runner.commands.github_output import report_run
     from runner.execute.budget import BudgetExceeded
-    from runner.execute.run import RunAbandoned, run_plan
-    from runner.execute.takes import keep_previous_takes, settle_takes
+    from runner.execute.run_plan import RunAbandoned, run_plan
+    from runner.review.retakes import keep_previous_takes, settle_takes
 
     _refuse_conflicts(selection)
     takes = run_steps.takes(
@@ -321,7 +281,7 @@ def _run_options(
     import dataclasses
 
     from runner.api.client import Timeouts
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
     from runner.execute.selection import Selection
 
     return RunOptions(

@@ -14,12 +14,12 @@ from runner.diagnostics import EXIT_JOBS_FAILED, EXIT_OK, BackdropError, UsageEr
 if TYPE_CHECKING:
     from contextlib import ExitStack
 
-    from runner.commands.run import ApiOptions, SafetyOptions
+    from runner.commands.run_settings import ApiOptions, SafetyOptions
     from runner.execute.preview import RunPreview
-    from runner.execute.run import RunOptions
-    from runner.execute.takes import TakePlan
+    from runner.execute.run_options import RunOptions
     from runner.plan.diff import DecisionReplaced
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
+    from runner.review.retakes import TakePlan
 
 # Rehearsal credits: enough for thousands of full demo runs, still shown as "credits left".
 EMULATED_CREDITS = 1_000_000_000
@@ -27,9 +27,9 @@ EMULATED_CREDITS = 1_000_000_000
 
 def takes(plan: Plan, rejected: bool, include_approved: bool) -> TakePlan:
     """Each job at its take from review.yaml; with --rejected, only the rejected, as new takes."""
-    from runner import terminal
-    from runner.execute.takes import plan_takes
+    from runner.commands import terminal
     from runner.review.decisions import load_review
+    from runner.review.retakes import plan_takes
 
     taken = plan_takes(
         plan, load_review(plan.output_dir), rejected=rejected, include_approved=include_approved
@@ -46,7 +46,7 @@ def preview_and_confirm(
     """Show what the run will do and cost, and the approvals it will send back to review; stop
     on the budget, ask above --confirm-over. `again`: why a job generated again under the same
     request (--force) loses its decision."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.execute.budget import budget_status, check_budget, other_shards_jobs
     from runner.execute.preview import preview_run
 
@@ -69,7 +69,8 @@ def decisions_replaced(plan: Plan, preview: RunPreview, again: str) -> tuple[Dec
     from runner.diagnostics import BackdropError
     from runner.execute.previous import read_previous
     from runner.plan.diff import NOTHING
-    from runner.review.decisions import load_review, review_key
+    from runner.review.decision_model import review_key
+    from runner.review.decisions import load_review
     from runner.review.replaced import decisions_replaced as find
 
     review = load_review(plan.output_dir)
@@ -88,9 +89,9 @@ def release_replaced(output_dir: Path, replaced: tuple[DecisionReplaced, ...]) -
     """After the run (whatever stopped it): the decisions whose images it replaced go back to
     pending, with the reason announced before it ran. Never fails the run: export and the page
     check the images themselves, and the next run tries again."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.diagnostics import NoRunError
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
     from runner.review.binding import release_replaced as release
 
     try:
@@ -121,7 +122,7 @@ def _confirm_spend(spend: float, limit: float) -> None:
             "try --limit 3 first for a cheap trial",
         )
     if not click.confirm(f"{message}. Spend it?", default=False, err=True):
-        from runner import terminal
+        from runner.commands import terminal
 
         terminal.echo_err("Not confirmed: nothing was spent.")
         sys.exit(EXIT_JOBS_FAILED)
@@ -137,7 +138,7 @@ def connect(
     api_url = _check_url("--api-url", api.api_url)
     warning = cleartext_warning(api_url)
     if warning is not None:
-        from runner import terminal
+        from runner.commands import terminal
 
         terminal.echo_err(warning)
     return checked, api_url, _check_url("--asset-url", api.asset_url)
@@ -223,9 +224,9 @@ def _start_emulator(stack: ExitStack, output_dir: Path) -> tuple[str, str, str]:
 
 
 def write_reports(output_dir: Path, csv_separator: str) -> Any:
-    from runner.execute.state import StateStore
-    from runner.report import CSV_SEPARATORS, ReportOptions
-    from runner.report import write_reports as write
+    from runner.records.state import StateStore
+    from runner.report.context import CSV_SEPARATORS, ReportOptions
+    from runner.report.writer import write_reports as write
 
     options = ReportOptions(csv_separator=CSV_SEPARATORS[csv_separator])
     return write(StateStore.read_snapshot(output_dir), output_dir, options=options)
@@ -241,7 +242,7 @@ def write_reports_if_any(output_dir: Path, csv_separator: str) -> Any:
 
 
 def prune(output_dir: Path, yes: bool) -> None:
-    from runner import terminal
+    from runner.commands import terminal
     from runner.execute.prune import PruneCandidates, prune_outputs
 
     def confirm(candidates: PruneCandidates) -> bool:

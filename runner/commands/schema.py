@@ -8,7 +8,7 @@ import click
 @click.command()
 def schema() -> None:
     """Print the recipe JSON Schema (Draft 2020-12)."""
-    from runner import terminal
-    from runner.recipe.validate import schema_text
+    from runner.commands import terminal
+    from runner.recipe.schema_check import schema_text
 
     terminal.echo(schema_text(), nl=False)

@@ -17,7 +17,7 @@ from runner.commands.common import PlanInputs, plan_options
 from runner.diagnostics import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from runner.status import CampaignStatus
+    from runner.status.standing import CampaignStatus
 
 
 @click.command()
@@ -37,7 +37,7 @@ def status(target: str, inputs: PlanInputs, fmt: str) -> None:
     Give the recipe, or the output folder (its recipe is found from its last run). It only
     reads: nothing is sent, spent or written, and a running `run` is not waited for.
     """
-    from runner import terminal
+    from runner.commands import terminal
     from runner.status.text import status_lines
 
     with _collector_paused():
@@ -52,8 +52,7 @@ def status(target: str, inputs: PlanInputs, fmt: str) -> None:
 
 def _status(target: str, inputs: PlanInputs) -> CampaignStatus:
     from runner.commands.common import load_plan, output_folder
-    from runner.status import campaign_status
-    from runner.status.campaign import recipe_of
+    from runner.status.campaign import campaign_status, recipe_of
 
     path = Path(target)
     gone: str | None = None

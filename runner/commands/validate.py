@@ -11,7 +11,7 @@ from runner.commands.common import PlanInputs, allow_outside_option, load_plan
 from runner.diagnostics import EXIT_OK, EXIT_USAGE, BackdropError
 
 if TYPE_CHECKING:
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
 
 
 @click.command()
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 @allow_outside_option
 def validate(recipes: tuple[str, ...], fmt: str, allow_outside: tuple[str, ...]) -> None:
     """Check recipes (schema, templates, images, API limits) without spending anything."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.commands.github_output import annotate_diagnostics
 
     results: list[tuple[str, Plan | None, list[Any]]] = []

@@ -14,9 +14,9 @@ from runner.diagnostics import EXIT_JOBS_FAILED, EXIT_OK
 @click.argument("outdir", metavar="OUTDIR|RECIPE", type=click.Path())
 def verify(outdir: str) -> None:
     """Check the images in OUTDIR (or a recipe's output folder) against backdrop.lock."""
-    from runner import terminal
+    from runner.commands import terminal
     from runner.commands.github_output import report_verify
-    from runner.report import verify_outputs
+    from runner.records.lock_reader import verify_outputs
     from runner.review.orphans import orphaned_decisions
 
     folder = output_folder(outdir, "verify")

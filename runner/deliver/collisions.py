@@ -13,8 +13,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from runner.diagnostics import UsageError
-from runner.execute.records import JobRecord
 from runner.plan.outputs import same_file_key
+from runner.records.run_records import JobRecord
 from runner.report.axis_values import value_label
 
 

@@ -39,8 +39,8 @@ from runner.fileio import (
     open_regular,
     read_private,
     sha256_stream,
+    write_atomic,
 )
-from runner.report.atomic import write_atomic
 
 RECORD_PATH = ".backdrop/exports.json"
 _FORMAT = 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
-from runner.review.decisions import Decision, review_key
+from runner.records.run_records import FileRecord, JobRecord, RunSnapshot
+from runner.review.decision_model import Decision, review_key
 
 
 @dataclass(frozen=True)

@@ -20,31 +20,22 @@ import hashlib
 import os
 import shutil
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.api.limits import PIL_FORMATS
-from runner.execute.records import FileRecord
-from runner.plan.model import Plan
-from runner.recipe.files import data_roots
+from runner.execute.result_files import inspect_image
+from runner.fileio import PART_SUFFIX, folder_error, temp_beside
+from runner.plan.plan_model import Plan
+from runner.recipe.files import FileProblem, data_roots, read_bounded
+from runner.records.lock_reader import read_lock
+from runner.records.lockfile import LOCK_NAME, FileHashes, LockFile, LockFileProblem, sha256_of
+from runner.records.run_records import MAX_OUTPUT_BYTES, Adoption, FileRecord
+from runner.records.state_folder import SHARD_PREFIX
 
 if TYPE_CHECKING:
-    from runner.report.manifest import Lock, ManifestError
-
-SHARD_PREFIX = "shard-"  # the folders `run --shard K/N` writes into, by convention
-
-
-@dataclass(frozen=True)
-class Adoption:
-    # job key -> its files, in output order: jobs a lock shows done, files intact
-    done: Mapping[str, tuple[FileRecord, ...]] = field(default_factory=dict)
-    # (job key, file) of every lock file still as recorded: backdrop wrote it, so a new result
-    # may replace it without keeping it as an edit (as the state's written_files would say)
-    written: tuple[tuple[str, FileRecord], ...] = ()
-    # (source file, job key, record) of done files that are in another folder's lock: the run
-    # copies them into place (place_adopted) before it records the adoption
-    copies: tuple[tuple[Path, str, FileRecord], ...] = ()
+    from runner.records.state import StateStore
 
 
 def shards_base(output_dir: Path) -> Path:
@@ -58,8 +49,6 @@ def lock_folders(output_dir: Path) -> tuple[Path, ...]:
 
     A folder named shard-* is one shard of its parent: the parent and the other shards count too.
     """
-    from runner.report.manifest import LOCK_NAME
-
     output_dir = Path(output_dir)
     base = shards_base(output_dir)
     shards = sorted(lock.parent for lock in base.glob(f"{SHARD_PREFIX}*/{LOCK_NAME}"))
@@ -164,6 +153,19 @@ def state_adoption(
     )
 
 
+def adoption_for_state(
+    state: StateStore, plan: Plan, selected: Collection[str] | None
+) -> Adoption | None:
+    """What the folder's locks show done that `state` does not (state_adoption)."""
+    done = {
+        key: {record.path: record.sha256 for record in known.files}
+        for key, known in state.job_states().items()
+        if known.status == "done"
+    }
+    written = {path: sha for path, (sha, _, _) in state.written_files().items()}
+    return state_adoption(state.output_dir, plan, done, written, selected)
+
+
 def _news(
     output_dir: Path,
     plan: Plan,
@@ -191,8 +193,6 @@ def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
     Returns the adoption as placed: a source that changed since it was hashed is not adopted
     after all (its job is generated), and a file already copied stays so (the next run hashes).
     """
-    from runner.fileio import PART_SUFFIX, folder_error, temp_beside
-
     lost: set[str] = set()
     for source, key, record in adoption.copies:
         target = Path(output_dir) / record.path
@@ -221,33 +221,23 @@ def place_adopted(output_dir: Path, adoption: Adoption) -> Adoption:
 
 def lock_files(output_dir: Path) -> dict[str, str]:
     """path -> sha256 of every output backdrop.lock records (empty without a readable lock)."""
-    from runner.report.manifest import LOCK_NAME, ManifestError, read_lock
-
     if not (Path(output_dir) / LOCK_NAME).is_file():
         return {}
     try:
         return {entry.path: entry.sha256 for entry in read_lock(Path(output_dir)).entries}
-    except ManifestError:
+    except LockFileProblem:
         return {}
-
-
-def sha256_of(path: Path) -> str | None:
-    from runner.report.manifest import sha256_of as digest
-
-    return digest(path)
 
 
 def _readable_locks(
     output_dir: Path, files: LockFiles | None = None, *, strict: bool = False
-) -> list[tuple[Path, Lock]]:
-    from runner.report.manifest import ManifestError
-
+) -> list[tuple[Path, LockFile]]:
     files = files or LockFiles(output_dir)
     locks = []
     for folder in lock_folders(output_dir):
         try:
             locks.append((folder, files.lock(folder)))
-        except ManifestError:
+        except LockFileProblem:
             if strict and os.path.abspath(folder) == os.path.abspath(output_dir):
                 raise
     return locks
@@ -259,24 +249,20 @@ class LockFiles:
     shard folder, the project of the folder holding the shards)."""
 
     def __init__(self, output_dir: Path) -> None:
-        from runner.report.manifest import FileHashes
-
         self.hashes = FileHashes(data_roots(shards_base(Path(output_dir))))
         self._seen: dict[tuple[int, int, int, int], _Facts | None] = {}
-        self._locks: dict[str, Lock | ManifestError] = {}
+        self._locks: dict[str, LockFile | LockFileProblem] = {}
 
-    def lock(self, folder: Path) -> Lock:
-        """folder's lock, read (and checked) once for this use; ManifestError as read_lock."""
-        from runner.report.manifest import ManifestError, read_lock
-
+    def lock(self, folder: Path) -> LockFile:
+        """folder's lock, read (and checked) once for this use; LockFileProblem as read_lock."""
         where = os.path.abspath(folder)
         if where not in self._locks:
             try:
                 self._locks[where] = read_lock(Path(folder))
-            except ManifestError as error:
+            except LockFileProblem as error:
                 self._locks[where] = error
         known = self._locks[where]
-        if isinstance(known, ManifestError):
+        if isinstance(known, LockFileProblem):
             raise known
         return known
 
@@ -316,11 +302,8 @@ class _Facts:
 
 def _inspect(path: Path) -> _Facts | None:
     """The file's hash and, checked once, whether it is a whole image (as a download is)."""
-    from runner.execute.files import MAX_DOWNLOAD_BYTES, inspect_image
-    from runner.recipe.files import FileProblem, read_bounded
-
     try:
-        data = read_bounded(path, MAX_DOWNLOAD_BYTES)
+        data = read_bounded(path, MAX_OUTPUT_BYTES)
     except FileProblem:
         return None
     image = inspect_image(data)
@@ -329,7 +312,7 @@ def _inspect(path: Path) -> _Facts | None:
 
 
 def _lock_files(
-    folder: Path, lock: Lock, plan: Plan, files: LockFiles, *, every_job: bool
+    folder: Path, lock: LockFile, plan: Plan, files: LockFiles, *, every_job: bool
 ) -> tuple[list[tuple[str, FileRecord]], list[tuple[str, FileRecord]]]:
     """(job key, record) of the lock's files on disk as recorded, for the plan's jobs: those
     that are whole images (intact), and all of them (backdrop's own).
@@ -350,7 +333,7 @@ def _lock_files(
 
 
 def _done_jobs(
-    lock: Lock, plan: Plan, intact: Mapping[str, FileRecord]
+    lock: LockFile, plan: Plan, intact: Mapping[str, FileRecord]
 ) -> dict[str, tuple[FileRecord, ...]]:
     """The plan's jobs this lock records for exactly their outputs, every file intact."""
     recorded: dict[str, set[str]] = {}

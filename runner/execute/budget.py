@@ -2,7 +2,7 @@
 
 Everything here is an estimate from the plan's price table, as the money guard's is: the states
 and locks know which generations were charged, or may have been, and what they asked (quality,
-size, n), not the bill. What counts as spent is spend.py's: every folder of the campaign
+size, n), not the bill. What counts as spent is records/spend.py's: every folder of the campaign
 (shard folders, a fresh clone's committed locks), maybe-charged generations included.
 
 A `--shard K/N` run is checked for the whole campaign: its own part, and what the other shards
@@ -32,14 +32,15 @@ from runner.diagnostics import (
     UsageError,
     display_path,
 )
+from runner.execute.preview import preview_run
+from runner.execute.run_options import RunOptions
 from runner.execute.selection import Shard, select_jobs, value_text
-from runner.execute.spend import Spend, campaign_spend, read_campaign
-from runner.plan.model import Job, Plan
+from runner.plan.plan_model import Job, Plan
 from runner.recipe.model import PriceTable
+from runner.records.spend import Spend, campaign_spend, read_campaign
 
 if TYPE_CHECKING:
     from runner.execute.adopt import LockFiles
-    from runner.execute.run import RunOptions
 
 _EPSILON = 1e-9  # float sums of cents: "exactly the budget" must fit
 _ONLY_SHOWN = 3
@@ -119,8 +120,7 @@ def plan_budget_status(plan: Plan, files: LockFiles | None = None) -> BudgetStat
     command's LockFiles, so that the images its comparison checked are not checked again)."""
     if plan.budget is None:
         return None
-    from runner.execute.preview import preview_run
-    from runner.execute.run import RunOptions
+    from runner.execute.run_options import RunOptions
 
     return budget_status(plan, preview_run(plan, RunOptions(), files).to_generate)
 
@@ -151,7 +151,6 @@ def recheck_budget(plan: Plan, options: RunOptions) -> None:
     runs spent since this one was previewed (and confirmed) leaves it no room."""
     if plan.budget is None:
         return
-    from runner.execute.preview import preview_run
 
     preview = preview_run(plan, options)
     others = other_shards_jobs(plan, options)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from runner.execute.adopt import Adoption, LockFiles, lock_adoption
-from runner.execute.files import files_intact
-from runner.execute.run import RunOptions
+from runner.execute.adopt import LockFiles, adoption_for_state, lock_adoption
+from runner.execute.result_files import files_intact
+from runner.execute.run_options import RunOptions
 from runner.execute.selection import select_jobs
-from runner.execute.state import StateStore
-from runner.plan.model import CostEstimate, Job, Plan
+from runner.plan.plan_model import CostEstimate, Job, Plan
+from runner.records.run_records import Adoption
+from runner.records.state import StateStore
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def preview_run(plan: Plan, options: RunOptions, files: LockFiles | None = None)
         selected = select_jobs(plan.jobs, options.selection, failed_keys=failed, keys=options.keys)
         states = state.job_states([job.key for job in selected])
         # What the run will adopt from a lock the state does not know (pulled from git).
-        adoption = state.lock_adoption(plan, {job.key for job in selected})
+        adoption = adoption_for_state(state, plan, {job.key for job in selected})
     adopted = adoption.done if adoption is not None else {}
     to_generate: list[Job] = []
     downloads: list[Job] = []

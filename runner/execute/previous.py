@@ -13,26 +13,23 @@ import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from runner.execute.adopt import LockFiles, lock_adoption, lock_folders, state_adoption
-from runner.execute.files import files_intact
-from runner.execute.lock import STATE_DIR
-from runner.execute.records import FileRecord
-from runner.execute.state import STATE_FILE, StateStore
-from runner.execute.state_errors import SQLITE_ERRORS, open_error
-from runner.execute.state_schema import (
+from runner.execute.result_files import files_intact
+from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
+from runner.plan.plan_model import Plan
+from runner.records.lockfile import LockEntry, LockFileProblem
+from runner.records.run_records import FileRecord
+from runner.records.state import STATE_FILE, StateStore
+from runner.records.state_errors import SQLITE_ERRORS, open_error
+from runner.records.state_folder import STATE_DIR
+from runner.records.state_schema import (
     STORED_STATUSES,
     check_version,
     connect_read_only,
     files_by_job,
 )
-from runner.execute.state_values import StateValues
-from runner.plan.diff import NOTHING, Previous, PreviousJob, Progress
-from runner.plan.model import Plan
-
-if TYPE_CHECKING:
-    from runner.report.manifest import LockEntry
+from runner.records.state_values import StateValues
 
 
 def read_previous(output_dir: Path, plan: Plan, files: LockFiles | None = None) -> Previous:
@@ -46,8 +43,6 @@ def read_previous(output_dir: Path, plan: Plan, files: LockFiles | None = None) 
     state = output_dir / STATE_DIR / STATE_FILE
     if StateStore.has_recorded_run(output_dir):  # else the run would adopt the locks (adopt.py)
         return _from_state(output_dir, state, plan)
-    from runner.report.manifest import ManifestError
-
     folders = lock_folders(output_dir)
     if not folders:
         return NOTHING
@@ -59,7 +54,7 @@ def read_previous(output_dir: Path, plan: Plan, files: LockFiles | None = None) 
     for folder in folders:
         try:
             entries = lock_files.lock(folder).entries
-        except ManifestError:
+        except LockFileProblem:
             if os.path.abspath(folder) == os.path.abspath(output_dir):
                 raise  # the folder's own lock (lock_adoption said it already)
             continue  # another folder's: the run ignores it too (adopt.py)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from runner.diagnostics import StateError
-from runner.execute.files import OutputWriteError, resolve_output, verify_existing
-from runner.execute.lock import OutputLock
-from runner.execute.state import StateStore
+from runner.execute.folder_guard import FolderGuard
+from runner.execute.result_files import OutputWriteError, resolve_output, verify_existing
+from runner.records.state import StateStore
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class PruneResult:
 def prune_outputs(output_dir: Path, confirm: Callable[[PruneCandidates], bool]) -> PruneResult:
     """Find the stale files under the run lock, ask `confirm`, delete them if it says yes."""
     output_dir = Path(output_dir)
-    with OutputLock(output_dir), StateStore.open(output_dir) as state:
+    with FolderGuard(output_dir), StateStore.open(output_dir) as state:
         candidates = find_prunable(output_dir, state)
         if not candidates.stale or not confirm(candidates):
             return PruneResult(candidates, (), 0)

@@ -21,11 +21,11 @@ from typing import Any
 from runner.api.errors import FatalApiError
 from runner.diagnostics import BackdropError, StateError
 from runner.execute.events import FinishStatus, RunTotals
-from runner.execute.files import OutputWriteError, files_intact
-from runner.execute.records import INTERNAL_ERROR
-from runner.execute.state import JobState
+from runner.execute.result_files import OutputWriteError, files_intact
 from runner.execute.steps import RunContext, Stopped
-from runner.plan.model import Job
+from runner.plan.plan_model import Job
+from runner.records.run_records import INTERNAL_ERROR
+from runner.records.state import JobState
 
 # After this many jobs hit a bug, stop: a systematic bug would otherwise spend on every job.
 MAX_INTERNAL_ERRORS = 3

@@ -9,7 +9,7 @@ from typing import Any
 
 from runner.diagnostics import UsageError, suggestion_suffix
 from runner.plan.jobs import label_value
-from runner.plan.model import Job
+from runner.plan.plan_model import Job
 
 _MAX_LISTED = 20  # known values listed in an error before "..."
 

@@ -34,13 +34,13 @@ from runner.api.errors import (
 from runner.diagnostics import ApiError, BackdropError, StateError
 from runner.execute.backoff import Backoff
 from runner.execute.events import RunEvents
-from runner.execute.files import ExistingFile, download_verified
 from runner.execute.pacer import Pacer
-from runner.execute.records import FileRecord, UnansweredRequest
-from runner.execute.state import StateStore
-from runner.execute.thumbnails import ThumbnailMaker
+from runner.execute.result_files import ExistingFile, download_verified
+from runner.execute.thumbs import ThumbnailMaker
 from runner.fileio import disk_full
-from runner.plan.model import ImageSource, Job, PromptObject
+from runner.plan.plan_model import ImageSource, Job, PromptObject
+from runner.records.run_records import FileRecord, UnansweredRequest
+from runner.records.state import StateStore
 
 T = TypeVar("T")
 

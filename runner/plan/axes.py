@@ -10,29 +10,32 @@ a CSV cell, a workbook cell.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runner.apikey import KEY_HINT, find_key_in_text
 from runner.diagnostics import Diagnostic, RecipeError, Span, suggestion_suffix
+from runner.plan.axis_source import (
+    TOO_LARGE_HINT,
+    Locate,
+    SourceResult,
+    display_path,
+    read_axis_file,
+    recipe_problem,
+)
 from runner.plan.csvfile import CsvTable, read_csv_table
 from runner.plan.secrets import contains_key, key_in_values
-from runner.recipe.files import FileProblem, data_roots, printable
-from runner.recipe.model import Axis, NodePath, Recipe, SourceMap, format_path
+from runner.recipe.files import data_roots
+from runner.recipe.model import Axis, NodePath, Recipe, SourceMap
 
-_TOO_LARGE_HINT = "split it into smaller files, or remove the rows and columns you do not use"
 # What an axis file may hold, beyond its size (MAX_DATA_BYTES): every cell of a CSV file, and
 # every value of a YAML file, becomes a Python object of a hundred bytes or more, so 50 MB of
 # "a\n" were 25 million rows (5 GB). A CSV file's separators and line ends are counted before
 # it is read; a YAML file is read by size, as its values are only counted once composed.
 MAX_CSV_CELLS = 1_000_000
 MAX_YAML_BYTES = 5 * 1024 * 1024
-
-# Where value `index` of an axis (or its field `name`, for a mapping) was written, if known.
-Locate = Callable[[int, str | None], Span | None]
 
 
 @dataclass(frozen=True)
@@ -46,17 +49,6 @@ class AxisValues:
 
 
 @dataclass(frozen=True)
-class SourceResult:
-    """What a source loader found: values, or problems; plus the text to scan for the key."""
-
-    values: Sequence[Any] = ()
-    problems: list[Diagnostic] = field(default_factory=list)
-    text: str | None = None  # the file's text, scanned for the key with line numbers
-    file: str | None = None  # the file as shown to the user; None: values are not from a file
-    locate: Locate | None = None
-
-
-@dataclass(frozen=True)
 class AxisSourceKind:
     load: Callable[[Recipe, Axis, tuple[Path, ...]], SourceResult]
     key_message: str  # said when a loaded value (not a file's line) holds the API key
@@ -66,13 +58,6 @@ class AxisSourceKind:
     summary: str
     snippet: tuple[str, Any]  # (what it does, what it writes)
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-
-def display_path(recipe: Recipe, relative: str) -> str:
-    """A file named in the recipe, as the user should see it (beside the recipe's own name)."""
-    base = os.path.dirname(recipe.source.file)
-    shown = os.path.normpath(os.path.join(base, relative)) if base else os.path.normpath(relative)
-    return printable(shown)
 
 
 def load_axes(
@@ -119,34 +104,6 @@ def _find_key(
         return key_in_values(result.values, result.file)  # written with escapes such as \x41
     node = (*axis.node, axis.source.kind) if axis.source.kind != "inline" else axis.node
     return recipe_problem(recipe, node, kind.key_message, KEY_HINT)
-
-
-def recipe_problem(recipe: Recipe, node: NodePath, message: str, hint: str | None) -> Diagnostic:
-    return Diagnostic(message, path=format_path(node), span=recipe.source.span(node), hint=hint)
-
-
-def read_axis_file(
-    recipe: Recipe,
-    axis: Axis,
-    relative: str,
-    roots: tuple[Path, ...],
-    max_bytes: int | None = None,
-) -> tuple[bytes | None, Diagnostic | None]:
-    """A data file's bytes, refused when it is outside the project, missing or too large."""
-    from runner.recipe.files import confine, read_bounded
-    from runner.recipe.loader import MAX_DATA_BYTES
-
-    node = (*axis.node, axis.source.kind)
-    shown = display_path(recipe, relative)
-    try:
-        real = confine(recipe.base_dir / relative, roots)
-        limit = MAX_DATA_BYTES if max_bytes is None else max_bytes
-        return read_bounded(real, limit, _TOO_LARGE_HINT), None
-    except FileProblem as problem:
-        hint = problem.hint
-        if problem.kind == "missing":
-            hint = "the path is relative to the recipe file; check the spelling and the folder"
-        return None, recipe_problem(recipe, node, f"the file {shown} {problem.message}", hint)
 
 
 def _load_inline(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
@@ -201,7 +158,7 @@ def _load_csv(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResu
             f"the file {shown} has more than {MAX_CSV_CELLS:,} cells (counting every separator "
             "and line end); an axis file may have at most that many"
         )
-        return SourceResult(problems=[recipe_problem(recipe, node, message, _TOO_LARGE_HINT)])
+        return SourceResult(problems=[recipe_problem(recipe, node, message, TOO_LARGE_HINT)])
     table, problems = read_csv_table(data, shown)
     text = table.text or data.decode("latin-1")
     return SourceResult(table.rows, problems, text, shown, _in_csv(table, shown))
@@ -322,10 +279,6 @@ def _unknown_kind(recipe: Recipe, axis: Axis) -> Diagnostic:
     message = f"unknown axis source {kind!r}{suggestion_suffix(kind, kinds)}"
     hint = f"an axis is a list of values, or one of {', '.join(kinds)}"
     return recipe_problem(recipe, axis.node, message, hint)
-
-
-def folder_name(recipe: Recipe) -> str:
-    return os.path.dirname(recipe.source.file) or "."
 
 
 def _empty_axis(recipe: Recipe, axis: Axis) -> Diagnostic:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from runner.plan.fingerprints import FIELDS, PROMPT_FIELDS, request_fingerprints
 from runner.plan.jobs import label_value
-from runner.plan.model import Job, Plan
+from runner.plan.plan_model import Job, Plan
 
 __all__ = [
     "FIELDS",

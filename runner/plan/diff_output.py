@@ -8,7 +8,7 @@ from typing import Any
 
 from runner.markdown import md_code, md_text, utf16_len
 from runner.plan.diff import DecisionReplaced, DiffEntry, PlanDiff
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
 from runner.printable import one_line
 
 FORMAT_VERSION = 1

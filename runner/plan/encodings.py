@@ -33,7 +33,6 @@ SINGLE_BYTE = (
     "cp874",
 )
 DOUBLE_BYTE = ("cp932", "gb18030", "big5", "cp949")
-LEGACY_ENCODINGS = SINGLE_BYTE + DOUBLE_BYTE
 # How much less "mess" (charset-normalizer's chaos ratio) the best reading must show than any
 # other plausible reading that gives different text. Measured on generated Japanese, Korean and
 # Chinese files (tests/test_csv_encodings.py): 0.02 let Shift-JIS through as Korean; 0.1 never

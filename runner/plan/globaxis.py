@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runner.plan.axis_source import SourceResult, folder_name, recipe_problem
 from runner.recipe.files import FileProblem, confine, path_text_problem, printable
 
 if TYPE_CHECKING:
-    from runner.plan.axes import SourceResult
     from runner.recipe.model import Axis, Recipe
 
 MAX_GLOB_MATCHES = 10_000  # the default job cap: more files could not be planned anyway
@@ -27,8 +27,6 @@ _MAGIC = re.compile(r"[*?[]")
 
 
 def load_glob(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
-    from runner.plan.axes import SourceResult, folder_name, recipe_problem
-
     pattern = axis.source.path or ""
     node = (*axis.node, "glob")
     shown = printable(pattern)

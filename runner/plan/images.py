@@ -11,8 +11,8 @@ from urllib.parse import SplitResult, urlsplit
 
 from runner.api.limits import MAX_UPLOAD_BYTES, SOURCE_FORMATS
 from runner.pastedtext import TYPOGRAPHIC_QUOTES
-from runner.plan.model import ImageSource
 from runner.plan.nearby_files import NearbyFiles
+from runner.plan.plan_model import ImageSource
 
 ASSET_PREFIX = "asset:"
 _MAGIC = (

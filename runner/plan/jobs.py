@@ -17,9 +17,9 @@ from runner.plan.axes import AxisValues
 from runner.plan.images import ImageProblem, ImageResolver
 from runner.plan.job_context import JobContext
 from runner.plan.matrix import Combination
-from runner.plan.model import ImageSource, Job, PromptObject
 from runner.plan.origins import ValueOrigins
 from runner.plan.outputs import EscapeCheck, OutputProblem, output_paths, same_file_key
+from runner.plan.plan_model import ImageSource, Job, PromptObject
 from runner.plan.problems import ProblemLog, template_span
 from runner.plan.secrets import rendered_secret
 from runner.plan.templates import TemplateProblem, TemplateRenderer, needs_rendering

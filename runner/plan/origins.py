@@ -12,7 +12,8 @@ from typing import Any
 
 from runner.diagnostics import Span
 from runner.pastedtext import wrapped_in_quotes
-from runner.plan.axes import AxisValues, Locate
+from runner.plan.axes import AxisValues
+from runner.plan.axis_source import Locate
 from runner.plan.matrix import Combination
 from runner.recipe.model import NodePath, Recipe
 

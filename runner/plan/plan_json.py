@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
 
 
 def plan_json_chunks(plan: Plan, *, recipe_path: str, output_dir: str) -> Iterator[str]:

@@ -20,8 +20,8 @@ from runner.plan.matrix import (
     expand_matrix,
     matrix_size,
 )
-from runner.plan.model import Job, Plan
 from runner.plan.outputs import sources_inside
+from runner.plan.plan_model import Job, Plan
 from runner.plan.problems import ProblemLog
 from runner.recipe.files import data_roots, path_text_problem
 from runner.recipe.model import NodePath, PriceTable, Recipe, format_path

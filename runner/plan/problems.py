@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from runner.diagnostics import Diagnostic, Span
 from runner.recipe.model import NodePath, SourceMap, format_path
-from runner.templating.location import template_span
+from runner.recipe.template_location import template_span
 
 __all__ = ["ProblemLog", "template_span"]
 

@@ -59,7 +59,7 @@ class TemplateRenderer:
         from jinja2 import TemplateError, UndefinedError
         from jinja2.exceptions import SecurityError
 
-        from runner.templating.limits import MAX_RENDERED, TooLarge, TooMuchWork
+        from runner.templating.sandbox_limits import MAX_RENDERED, TooLarge, TooMuchWork
 
         self._env = make_template_environment()
         self._compiled: dict[str, _Compiled | TemplateProblem] = {}

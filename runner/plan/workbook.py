@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from runner.apikey import ENV_KEY, KEY_HINT, MASK, searchable_key
 from runner.diagnostics import Diagnostic, Span, column_letters, did_you_mean
+from runner.plan.axis_source import SourceResult, display_path, read_axis_file, recipe_problem
 from runner.plan.cellvalues import cell_text
 from runner.plan.csvfile import check_column_names, header_name
 from runner.plan.workbook_format import SAVE_AS_XLSX, WorkbookRefusal, open_workbook_zip
 
 if TYPE_CHECKING:
-    from runner.plan.axes import SourceResult
     from runner.recipe.model import Axis, Recipe
 
 MAX_SHEET_ROWS = 10_000  # values, as the glob's cap: the default job cap
@@ -74,8 +74,6 @@ class _TooSlow(Exception):
 
 
 def load_xlsx(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
-    from runner.plan.axes import SourceResult, display_path, read_axis_file, recipe_problem
-
     assert axis.source.path is not None
     data, problem = read_axis_file(recipe, axis, axis.source.path, roots)
     if data is None:

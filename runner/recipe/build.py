@@ -27,8 +27,8 @@ from runner.recipe.model import (
     format_path,
 )
 from runner.recipe.pasted import check_pasted_text
+from runner.recipe.schema_check import VERSION_PATH, axis_source_keys, find_secrets, validate
 from runner.recipe.template_names import check_template_names
-from runner.recipe.validate import VERSION_PATH, axis_source_keys, find_secrets, validate
 
 _MATRIX_KEYWORDS = ("include", "exclude")
 

@@ -14,8 +14,8 @@ from typing import Any
 from runner.diagnostics import Diagnostic, suggestion_suffix
 from runner.recipe.loader import LoadedDocument
 from runner.recipe.model import NodePath, format_path
+from runner.recipe.template_location import template_span
 from runner.templating.environment import TEMPLATE_LOCALS, make_template_environment
-from runner.templating.location import template_span
 from runner.templating.parse import TemplateProblem, parse_template
 
 

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from runner.execute.records import GenerationRecord, JobRecord, RunSnapshot, run_started_at
-from runner.execute.spend import priced
+from runner.records.run_records import GenerationRecord, JobRecord, RunSnapshot, run_started_at
+from runner.records.spend import priced
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def _done_without_charge(
 ) -> list[GenerationRecord]:
     """A job done with no generation on record (a lock written before locks recorded them,
     images copied from a shard folder) was paid once somewhere: it counts at its request's
-    price, as the budget counts it (spend.py)."""
+    price, as the budget counts it (records/spend.py)."""
     paid = {g.job for g in charged}
     records = []
     for job in snapshot.jobs:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from runner.execute.records import RunSnapshot
-from runner.report.thumbs import Thumb
+from runner.execute.thumbs import Thumb
+from runner.records.run_records import RunSnapshot
 
 CSV_SEPARATORS = {",": ",", ";": ";", "tab": "\t"}  # as written on the command line
 

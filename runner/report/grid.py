@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from runner.execute.records import JobRecord, RunSnapshot
+from runner.records.run_records import JobRecord, RunSnapshot
 from runner.report.axis_values import axis_label, value_identity
 
 

@@ -15,7 +15,7 @@ import hashlib
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from runner.execute.records import RunSnapshot
+from runner.records.run_records import RunSnapshot
 from runner.report.context import ReportContext
 from runner.report.html_view import build_page, href
 from runner.templating.pages import page_template

@@ -13,13 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from runner.execute.records import JobRecord, RunSnapshot
+from runner.execute.kept_takes import earlier_take_files
+from runner.execute.thumbs import Thumb
+from runner.records.run_records import JobRecord, RunSnapshot
 from runner.report.axis_values import axis_label, readable_pairs, value_identity
 from runner.report.content import Generated, folder_content
 from runner.report.grid import AxisValues, ContactSheet, SourceGroup, layout_sheet
 from runner.report.paths import shown_recipe_path
-from runner.report.thumbs import Thumb
-from runner.review.takes import earlier_take_files
 
 STATUS_NAMES = {
     "done": "Done",

@@ -24,7 +24,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
-from runner.execute.records import JobRecord, RunSnapshot
+from runner.records.run_records import JobRecord, RunSnapshot
 from runner.report.content import Generated, folder_content, iso_utc
 from runner.report.context import ReportContext
 from runner.report.paths import shown_recipe_path

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from runner.execute.records import RunSnapshot
+from runner.records.lock_reader import read_lock
+from runner.records.lockfile import LOCK_NAME, LockFileProblem, build_lock, render_lock
+from runner.records.run_records import RunSnapshot
 from runner.report.context import ReportContext
-from runner.report.manifest import LOCK_NAME, ManifestError, build_lock, read_lock, render_lock
 
 
 class LockManifest:
@@ -25,7 +26,7 @@ def with_lock_generations(snapshot: RunSnapshot, folder: Path) -> RunSnapshot:
     prices the same generations the lock lists."""
     try:
         recorded = read_lock(folder).generations
-    except ManifestError:
+    except LockFileProblem:
         return snapshot
     known = {(g.id, g.job) for g in snapshot.generations}
     more = tuple(g for g in recorded if (g.id, g.job) not in known)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner.diagnostics import BackdropError
-from runner.execute.records import GenerationRecord, JobRecord, RunSnapshot
+from runner.records.run_records import GenerationRecord, JobRecord, RunSnapshot
 
 # Which record wins when two shards know the same job: a success beats a failure beats no run.
 _RANK = {"done": 3, "failed": 2, "generated": 1, "pending": 0}

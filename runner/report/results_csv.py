@@ -20,7 +20,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
-from runner.execute.records import JobRecord, RunSnapshot
+from runner.records.run_records import JobRecord, RunSnapshot
 from runner.report.axis_values import flatten_value
 from runner.report.content import folder_content, iso_utc
 from runner.report.context import ReportContext

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from runner.execute.records import JobRecord, RunSnapshot
+from runner.records.run_records import JobRecord, RunSnapshot
 from runner.report.content import Generated, folder_content, iso_utc
 from runner.report.context import ReportContext
 from runner.report.paths import shown_recipe_path

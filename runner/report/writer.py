@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.execute.records import RunSnapshot
-from runner.report.atomic import write_if_changed
+from runner.execute.thumbs import Thumb, ThumbRequest, build_thumbnails
+from runner.fileio import write_if_changed
+from runner.records.lockfile import sha256_of
+from runner.records.run_records import RunSnapshot
 from runner.report.context import ReportContext, ReportOptions
 from runner.report.lock_report import with_lock_generations
-from runner.report.manifest import sha256_of
-from runner.report.thumbs import Thumb, ThumbRequest, build_thumbnails
 
 
 @dataclass(frozen=True)

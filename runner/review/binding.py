@@ -16,16 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from runner.execute.records import FileRecord, JobRecord, RunSnapshot
-from runner.report.manifest import sha256_of
-from runner.review.decisions import (
-    Decision,
-    Review,
-    Status,
-    load_review,
-    review_key,
-    update_review,
-)
+from runner.records.lockfile import sha256_of
+from runner.records.run_records import FileRecord, JobRecord, RunSnapshot
+from runner.review.decision_model import Decision, Review, Status, review_key
+from runner.review.decisions import load_review, update_review
 
 # holds: made on exactly these images; replaced: other images are there now; unbound: made
 # without its images' SHA-256 (by hand); no_images: the job has none (yet); undecided: pending.

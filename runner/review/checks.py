@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from runner.diagnostics import Diagnostic, display_path
-from runner.execute.records import RunSnapshot
 from runner.recipe.model import SourceMap
-from runner.review.decisions import REVIEW_NAME, Review, review_key, review_source
+from runner.records.run_records import RunSnapshot
+from runner.review.decision_model import Review, review_key
+from runner.review.decisions import REVIEW_NAME, review_source
 
 
 def job_variants(snapshot: RunSnapshot) -> dict[str, int]:

@@ -15,22 +15,29 @@ from __future__ import annotations
 import contextlib
 import json
 import stat
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from functools import cache
 from importlib import resources
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal, cast
+from pathlib import Path
+from typing import Any, cast
 
 from runner.diagnostics import MAX_SHOWN, Diagnostic, RecipeError, StateError, display_path
 from runner.exclusive import CannotLock, ExclusiveFile
-from runner.execute.state_folder import check_state_folder
-from runner.fileio import fsync_dir
+from runner.fileio import fsync_dir, write_atomic
 from runner.recipe.files import data_roots
 from runner.recipe.loader import LoadedDocument, decode_yaml, load_yaml, read_yaml_bytes
 from runner.recipe.model import SourceMap
-from runner.recipe.validate import explain_schema_errors
-from runner.report.atomic import write_atomic
+from runner.recipe.schema_check import explain_schema_errors
+from runner.records.state_folder import check_state_folder
+from runner.review.decision_model import (
+    MAX_HISTORY,
+    STATUSES,
+    Decision,
+    EarlierTake,
+    Review,
+    Status,
+)
 from runner.review.render import REVIEW_FORMAT, render_review
 from runner.review.written import Written, read_written
 
@@ -47,102 +54,12 @@ REVIEW_LINK_HINT = (
     "replace the link with the file itself: review.yaml belongs in the output folder, beside "
     "backdrop.lock"
 )
-LOCK_NAME = ".backdrop/review.lock"
-LOCK_WAIT_S = 10.0  # a write holds the lock for milliseconds; waiting longer means a hang
-Status = Literal["pending", "approved", "rejected"]
-STATUSES: tuple[Status, ...] = ("pending", "approved", "rejected")
+GUARD_NAME = ".backdrop/review.lock"  # the review guard: one writer of review.yaml at a time
+GUARD_WAIT_S = 10.0  # a write holds the lock for milliseconds; waiting longer means a hang
 
 
 class ReviewFileError(RecipeError):
     """review.yaml has mistakes; each is a Diagnostic with file:line:col."""
-
-
-MAX_HISTORY = 1000  # as schemas/review.schema.json; the oldest entries go first
-
-
-@dataclass(frozen=True)
-class EarlierTake:
-    """An earlier decision on this job, as it was decided then."""
-
-    take: int
-    status: Status
-    pick: int | None = None
-    note: str | None = None
-    reason: str | None = None  # why it ended without a new take: "recipe changed: prompt"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One job's decision. The default is a first take nobody has looked at yet."""
-
-    status: Status = "pending"
-    pick: int | None = None  # the chosen variant, 1-based; only meaningful when n > 1
-    note: str | None = None
-    take: int = 1
-    history: tuple[EarlierTake, ...] = ()  # oldest first
-    # The SHA-256 of each variant the decision was made on, variant 1 first; () when pending,
-    # or when written by hand without them (then an approval delivers nothing: binding.py).
-    sha256: tuple[str, ...] = ()
-
-    def next_take(self) -> Decision:
-        """The decision once the job is generated again: pending, with this take in history."""
-        earlier = EarlierTake(self.take, self.status, self.pick, self.note)
-        return Decision(take=self.take + 1, history=_appended(self.history, earlier))
-
-    def released(self, reason: str) -> Decision:
-        """Back to pending because its images were replaced; this decision kept in history."""
-        earlier = EarlierTake(self.take, self.status, self.pick, self.note, reason)
-        return Decision(take=self.take, history=_appended(self.history, earlier))
-
-
-def _appended(history: tuple[EarlierTake, ...], earlier: EarlierTake) -> tuple[EarlierTake, ...]:
-    return (*history, earlier)[-MAX_HISTORY:]
-
-
-PENDING = Decision()
-
-
-@dataclass(frozen=True)
-class Review:
-    """Every decision in an output folder, by job key."""
-
-    decisions: Mapping[str, Decision] = field(default_factory=dict)
-
-    def decision(self, key: str) -> Decision:
-        return self.decisions.get(key, PENDING)
-
-    def with_decision(self, key: str, decision: Decision) -> Review:
-        return Review({**self.decisions, key: decision})
-
-
-def review_key(outputs: Sequence[str]) -> str:
-    """A job's key in review.yaml, from its output paths: the path without extension (or `-1`)."""
-    first = outputs[0]
-    if _plain_path(first):  # what the planner writes: PurePosixPath would give it back as it is
-        name = first[first.rfind("/") + 1 :]
-        dot = name.rfind(".")
-        stem = first[: len(first) - len(name) + dot] if 0 < dot < len(name) - 1 else first
-    else:
-        stem = str(PurePosixPath(first).with_suffix(""))
-    return stem.removesuffix("-1") if len(outputs) > 1 else stem
-
-
-def _plain_path(path: str) -> bool:
-    """A relative POSIX path without empty or `.` parts, that PurePosixPath leaves as it is.
-    (`status` and the review page compute thousands of keys: pathlib took a tenth of status.)"""
-    return (
-        bool(path)
-        and not path.startswith("/")
-        and "//" not in path
-        and "/./" not in f"/{path}/"
-        and not path.endswith("/")
-    )
-
-
-def orphaned(review: Review, keys: Iterable[str]) -> tuple[str, ...]:
-    """Decided jobs that the plan no longer has, sorted: kept in the file, but worth a warning."""
-    known = set(keys)
-    return tuple(sorted(key for key in review.decisions if key not in known))
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -357,17 +274,7 @@ def plainly_valid(data: dict[str, Any]) -> bool:
     jobs = data.get("jobs", {})
     if not isinstance(jobs, dict):
         return False
-    for key, entry in jobs.items():
-        if not 1 <= len(key) <= 1024 or not _plain_entry(entry, _DECISION_FIELDS, "status"):
-            return False
-        history = entry.get("history", [])
-        if not isinstance(history, list) or len(history) > MAX_HISTORY:
-            return False
-        if not all(_plain_entry(item, _EARLIER_FIELDS, "take", "status") for item in history):
-            return False
-        if not _plain_hashes(entry.get("sha256", ["0" * 64])):
-            return False
-    return True
+    return all(_entry_plain(key, entry) for key, entry in jobs.items())
 
 
 _DECISION_FIELDS = frozenset({"status", "pick", "note", "take", "history", "sha256"})
@@ -382,9 +289,8 @@ def _plain_hashes(hashes: Any) -> bool:
     return all(isinstance(h, str) and len(h) == 64 and set(h) <= _HEX for h in hashes)
 
 
-def _entry_fine(key: str, entry: Any) -> bool:
-    """Whether one job's entry has no problem at all (as exact as the schema and the checks
-    below, so that an entry refused here always has one)."""
+def _entry_plain(key: str, entry: Any) -> bool:
+    """Whether one job's entry has the shape the schema asks for."""
     if not 1 <= len(key) <= 1024 or not _plain_entry(entry, _DECISION_FIELDS, "status"):
         return False
     history = entry.get("history", [])
@@ -392,9 +298,17 @@ def _entry_fine(key: str, entry: Any) -> bool:
         return False
     if not all(_plain_entry(item, _EARLIER_FIELDS, "take", "status") for item in history):
         return False
-    if not _plain_hashes(entry.get("sha256", ["0" * 64])):
-        return False
-    return not _bad_key(key) and _history_in_order(entry.get("take", 1), history)
+    return _plain_hashes(entry.get("sha256", ["0" * 64]))
+
+
+def _entry_fine(key: str, entry: Any) -> bool:
+    """Whether one job's entry has no problem at all (as exact as the schema and the checks
+    below, so that an entry refused here always has one)."""
+    return (
+        _entry_plain(key, entry)
+        and not _bad_key(key)
+        and _history_in_order(entry.get("take", 1), entry.get("history", []))
+    )
 
 
 def _plain_entry(entry: Any, fields: frozenset[str], *required: str) -> bool:
@@ -498,13 +412,13 @@ def save_review(output_dir: Path, review: Review) -> bool:
     This replaces the whole file: to change one decision beside other writers, use
     update_review, which re-reads under the lock first.
     """
-    with review_lock(output_dir):
+    with review_guard(output_dir):
         return _write(Path(output_dir), review)
 
 
 def update_review(output_dir: Path, change: Callable[[Review], Review]) -> Review:
     """Re-read review.yaml under the lock, apply `change`, write the result; returns it."""
-    with review_lock(output_dir):
+    with review_guard(output_dir):
         review = change(load_review(output_dir))
         _write(Path(output_dir), review)
         return review
@@ -548,14 +462,14 @@ def _write(output_dir: Path, review: Review) -> bool:
 
 
 @contextlib.contextmanager
-def review_lock(output_dir: Path) -> Iterator[None]:
-    """Hold the review lock (runner/exclusive.py: the OS drops it if the process dies) for one
-    write."""
-    path = Path(output_dir) / LOCK_NAME
-    check_state_folder(Path(output_dir))  # the lock file is written: never through a link
+def review_guard(output_dir: Path) -> Iterator[None]:
+    """Hold the review guard for one write (runner/exclusive.py's lock: the OS drops it if the
+    process dies)."""
+    path = Path(output_dir) / GUARD_NAME
+    check_state_folder(Path(output_dir))  # the guard file is written: never through a link
     lock = ExclusiveFile(path)
     try:
-        taken = lock.try_acquire(wait=LOCK_WAIT_S)
+        taken = lock.try_acquire(wait=GUARD_WAIT_S)
     except CannotLock as exc:
         raise StateError(
             f"cannot lock {display_path(path)}: {exc.strerror or exc}",
@@ -569,7 +483,7 @@ def review_lock(output_dir: Path) -> Iterator[None]:
     if not taken:
         raise StateError(
             f"another backdrop process has been writing {REVIEW_NAME} in "
-            f"{display_path(Path(output_dir))} for {LOCK_WAIT_S:.0f} seconds",
+            f"{display_path(Path(output_dir))} for {GUARD_WAIT_S:.0f} seconds",
             "check for a stuck backdrop process and stop it, then try again",
         )
     try:

@@ -6,13 +6,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from runner.diagnostics import BackdropError
-from runner.review.decisions import load_review, orphaned, review_key
+from runner.review.decision_model import orphaned, review_key
+from runner.review.decisions import load_review
 
 
 def known_job_keys(output_dir: Path) -> tuple[str, ...] | None:
     """The review keys of the folder's jobs: from the last run, else from a committed lock."""
-    from runner.execute.state import StateStore
-    from runner.report.manifest import read_lock
+    from runner.records.lock_reader import read_lock
+    from runner.records.state import StateStore
 
     try:
         snapshot = StateStore.read_snapshot(output_dir)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from runner.review.decisions import Review, orphaned
+from runner.review.decision_model import Review, orphaned
 from runner.review.listing import (
     REVIEW_STATUS_NAMES,
     FilterRow,

@@ -15,7 +15,7 @@ from yaml.resolver import Resolver
 from runner.recipe.loader import STR_TAG, resolve_plain
 
 if TYPE_CHECKING:
-    from runner.review.decisions import Decision, EarlierTake, Review
+    from runner.review.decision_model import Decision, EarlierTake, Review
 
 REVIEW_FORMAT = 1
 HEADER = (

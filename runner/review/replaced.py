@@ -20,8 +20,8 @@ from runner.plan.diff import (
     job_take,
     vars_identity,
 )
-from runner.plan.model import Job, Plan
-from runner.review.decisions import Review, review_key
+from runner.plan.plan_model import Job, Plan
+from runner.review.decision_model import Review, review_key
 
 GENERATED_AGAIN = "generated again"
 WRITES = ("new", "changed", "download_only")  # diff statuses of the jobs a run writes

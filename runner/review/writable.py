@@ -12,7 +12,7 @@ from pathlib import Path
 
 from runner.diagnostics import StateError, display_path
 from runner.fileio import temp_beside
-from runner.review.decisions import LOCK_NAME, REVIEW_NAME
+from runner.review.decisions import GUARD_NAME, REVIEW_NAME
 
 _WHAT_TO_DO = (
     "open report.html in that folder to look at the images; to review them, make the folder "
@@ -24,8 +24,8 @@ def check_decisions_writable(output_dir: Path) -> None:
     """StateError (exit 3) unless review.yaml and the review lock can be written in output_dir."""
     folder = Path(output_dir)
     try:
-        (folder / LOCK_NAME).parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644))
+        (folder / GUARD_NAME).parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(folder / GUARD_NAME, os.O_RDWR | os.O_CREAT, 0o644))
         fd, probe = temp_beside(folder / REVIEW_NAME, ".probe")  # how review.yaml is written
         os.close(fd)
         os.unlink(probe)

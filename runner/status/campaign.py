@@ -13,18 +13,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner.diagnostics import display_path
-from runner.execute.adopt import SHARD_PREFIX
-from runner.execute.lock import STATE_DIR
-from runner.execute.spend import campaign_spend
-from runner.execute.state import StateStore
-from runner.execute.takes import plan_takes
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
 from runner.recipe.model import DEFAULT_PRICES
+from runner.records.spend import campaign_spend
+from runner.records.state import StateStore
+from runner.records.state_folder import SHARD_PREFIX, STATE_DIR
 from runner.review.checks import decision_problems
-from runner.review.decisions import load_review, orphaned
+from runner.review.decision_model import orphaned
+from runner.review.decisions import load_review
+from runner.review.retakes import plan_takes
 from runner.status.deliveries import read_deliveries
-from runner.status.model import CampaignStatus
-from runner.status.steps import CommandWords, changed_fields_of, next_steps
+from runner.status.next_steps import CommandWords, changed_fields_of, next_steps
+from runner.status.standing import CampaignStatus
 from runner.status.survey import Survey, survey_plan, survey_snapshot
 from runner.status.trust import within_repository
 

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from runner.deliver.delivered import RECORD_PATH, DeliveredRecord
-from runner.deliver.export import DEFAULT_GROUP, MANIFEST_NAME, _zip_name
-from runner.deliver.images import EXTENSIONS, format_of
+from runner.deliver.export_outputs import DEFAULT_GROUP, MANIFEST_NAME, _zip_name
+from runner.deliver.resize import EXTENSIONS, format_of
 from runner.report.results_csv import neutralise
-from runner.status.model import Delivery, JobStanding
+from runner.status.standing import Delivery, JobStanding
 
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024  # 10,000 jobs x 10 channels with long prompts fit
 Row = Mapping[str, str]

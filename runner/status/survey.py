@@ -14,14 +14,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from runner.execute.adopt import lock_folders
-from runner.execute.records import JobRecord, RunSnapshot
-from runner.execute.state import StateStore
-from runner.execute.state_schema import JobState
 from runner.plan.diff import PreviousJob, changed_fields
-from runner.plan.model import Job, Plan
+from runner.plan.plan_model import Job, Plan
+from runner.records.run_records import JobRecord, RunSnapshot
+from runner.records.state import StateStore
+from runner.records.state_schema import JobState
 from runner.review.binding import CHANGED_ON_DISK, images_at, shown_status
-from runner.review.decisions import Decision, Review, review_key
-from runner.status.model import JobStanding, Progress, ReviewStatus
+from runner.review.decision_model import Decision, Review, review_key
+from runner.status.standing import JobStanding, Progress, ReviewStatus
 
 
 @dataclass(frozen=True)
@@ -249,14 +249,15 @@ def _locked_jobs(output_dir: Path) -> tuple[dict[str, LockedJob], bool]:
     """The jobs the folder's backdrop.lock, and its shard folders' locks, record as done.
 
     An unreadable lock adds nothing (the run rewrites the folder's own; verify says why)."""
-    from runner.report.manifest import ManifestError, read_lock
+    from runner.records.lock_reader import read_lock
+    from runner.records.lockfile import LockFileProblem
 
     found: dict[str, LockedJob] = {}
     unreadable = False
     for folder in lock_folders(output_dir):
         try:
             lock = read_lock(folder)
-        except ManifestError:
+        except LockFileProblem:
             # by path: output_dir may not exist yet (a shard folder not made yet)
             unreadable = unreadable or os.path.abspath(folder) == os.path.abspath(output_dir)
             continue

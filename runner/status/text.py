@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from runner.diagnostics import display_path
 from runner.printable import one_line
-from runner.status.model import CampaignStatus, ReviewStatus
-from runner.status.steps import changed_fields_of
+from runner.status.next_steps import changed_fields_of
+from runner.status.standing import CampaignStatus, ReviewStatus
 
 _LISTED = 5  # review keys named per line
 

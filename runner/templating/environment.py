@@ -7,7 +7,7 @@ typo elsewhere in the recipe into an internal error ("No filter named 'slug'").
 
 The environment is sandboxed and immutable (no Python internals, no changing a shared row for
 later jobs), strict (a typo is an error, not an empty string), has no `random` filter (job keys
-must be stable) and guards every operation that can build huge text (templating/limits.py).
+must be stable) and guards every operation that can build huge text (templating/sandbox_limits.py).
 jinja2 is imported lazily: startup stays fast for commands that never read a template.
 """
 
@@ -38,8 +38,8 @@ def make_template_environment() -> Environment:
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
     from jinja2.utils import missing
 
-    from runner.templating import costs, limits
-    from runner.templating.budget import RenderBudget, text_size
+    from runner.templating import costs, sandbox_limits
+    from runner.templating.render_budget import RenderBudget, text_size
 
     budget = RenderBudget()
 
@@ -77,17 +77,17 @@ def make_template_environment() -> Environment:
         # Intercepting these also stops Jinja from folding constants such as 'a' * 10**9
         # while it compiles, which the static pass would otherwise do unguarded.
         intercepted_binops = frozenset({"*", "**", "+", "%"})
-        code_generator_class = limits.GuardedCodeGenerator
+        code_generator_class = sandbox_limits.GuardedCodeGenerator
         context_class = RecipeContext
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            limits.check_binop(operator, left, right)
+            sandbox_limits.check_binop(operator, left, right)
             result = super().call_binop(context, operator, left, right)
             budget.charge_result(result)
             return result
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-            args = limits.check_method(__obj, args, kwargs)
+            args = sandbox_limits.check_method(__obj, args, kwargs)
             budget.charge(1)  # macros calling themselves twice each: 2**n calls
             if isinstance(__obj, LoopContext) and args:  # `loop(children)` in a recursive for
                 args = (budget.loop(args[0]), *args[1:])
@@ -109,11 +109,11 @@ def make_template_environment() -> Environment:
             return super().getitem(obj, argument)
 
         def guard_loop(self, iterable: Any) -> Any:
-            """What every `{% for %}` iterates (see limits.GuardedCodeGenerator)."""
+            """What every `{% for %}` iterates (see sandbox_limits.GuardedCodeGenerator)."""
             return budget.loop(iterable)
 
         def concat_guarded(self, parts: Any) -> str:
-            result = limits.concat(parts)
+            result = sandbox_limits.concat(parts)
             budget.charge_result(result)
             return result
 
@@ -122,7 +122,7 @@ def make_template_environment() -> Environment:
             if super().wrap_str_format(value) is None:
                 return None
             text: str = value.__self__
-            formatter = limits.GuardedFormatter(SandboxedFormatter(self).get_field)
+            formatter = sandbox_limits.GuardedFormatter(SandboxedFormatter(self).get_field)
             is_map = value.__name__ == "format_map"
 
             def guarded(*args: Any, **kwargs: Any) -> str:
@@ -147,8 +147,8 @@ def make_template_environment() -> Environment:
     )
     env.filters.update(RECIPE_FILTERS)
     del env.filters["random"]
-    limits.guard_filters(env.filters, budget)
-    limits.guard_tests(env.tests, budget)
+    sandbox_limits.guard_filters(env.filters, budget)
+    sandbox_limits.guard_tests(env.tests, budget)
 
     # Takes the context so that Jinja cannot call it while compiling (on constants).
     @pass_context

@@ -80,7 +80,7 @@ class LiveEvents(NullEvents):
             TimeRemainingColumn,
         )
 
-        from runner.streams import styled_stdout
+        from runner.commands.streams import styled_stdout
 
         # Most important first: an 80-column terminal cuts the line from the right.
         self._progress: Progress = Progress(

@@ -101,8 +101,8 @@ def pipe_safe_stdio() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
-# Backdrop's own annotations, as runner/github.py builds them (toolkit escaping: no CR, LF, ","
-# or ":" in a property, no CR or LF in the message), free of control characters but tab.
+# Backdrop's own annotations, as runner/commands/github.py builds them (toolkit escaping: no CR,
+# LF, "," or ":" in a property, no CR or LF in the message), free of control characters but tab.
 _OWN_COMMAND = re.compile(
     r"::(?:error|warning|notice)(?: [A-Za-z]+=[^\x00-\x08\x0a-\x1f\x7f-\x9f:,]*"
     r"(?:,[A-Za-z]+=[^\x00-\x08\x0a-\x1f\x7f-\x9f:,]*)*)?::[^\x00-\x08\x0a-\x1f\x7f-\x9f]*"
@@ -159,7 +159,7 @@ class GuardedStream:
 
 class StyledStream:
     """The same stream for rich's consoles: its colours and cursor moves (CSI sequences, CR)
-    pass, nothing else does; values reach rich already written out (runner/terminal.py)."""
+    pass, nothing else does; values reach rich already written out (runner/commands/terminal.py)."""
 
     def __init__(self, guarded: GuardedStream) -> None:
         self._guarded = guarded

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from runner.diagnostics import StateError
-from runner.execute.state_schema import FRESH_START
-from runner.execute.state_values import DAMAGED_HINT
 from runner.fileio import DiskFullError, disk_full, folder_error
+from runner.records.state_schema import FRESH_START
+from runner.records.state_values import DAMAGED_HINT
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -7,6 +7,8 @@ encodes twenty times faster than WebP at this size; transparency is flattened on
 
 Decoding the full-size image is most of the cost (about 20 ms for a 1536x1024 WebP or PNG), so
 the first report over thousands of full-size results takes a while; later ones reuse the thumbs.
+So a run makes them as each image lands (ThumbnailMaker, one background thread): against the
+real API this work hides behind the rate limit, and nothing waits for it but the end of the run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import contextlib
 import io
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,6 +98,39 @@ def make_thumbnail(output_dir: Path, sha256: str, source: Path) -> bool:
     return _make(folder, sha256, ThumbRequest(source)) is not None
 
 
+class ThumbnailMaker:
+    def __init__(self, output_dir: Path) -> None:
+        self.output_dir = output_dir
+        # One thread: the run's own work (downloads, checks, state) keeps priority over previews.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backdrop-thumbs")
+        self._seen: set[str] = set()
+        self.submitted = 0
+
+    def submit(self, sha256: str, source: Path) -> None:
+        """Make the thumbnail of this image soon, once per content."""
+        if sha256 in self._seen:
+            return
+        self._seen.add(sha256)
+        self.submitted += 1
+        future: Future[bool] = self._pool.submit(_make_quietly, self.output_dir, sha256, source)
+        future.add_done_callback(_ignore)
+
+    def close(self, *, wait: bool = True) -> None:
+        """Finish the queued thumbnails (or drop them: the report makes what is missing)."""
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _make_quietly(output_dir: Path, sha256: str, source: Path) -> bool:
+    try:
+        return make_thumbnail(output_dir, sha256, source)
+    except Exception:  # a preview must never fail the run: the report tries again
+        return False
+
+
+def _ignore(future: Future[bool]) -> None:
+    future.exception()
+
+
 def _thumb(sha: str, width: int, height: int) -> Thumb:
     return Thumb((THUMBS_DIR / thumb_name(sha)).as_posix(), width, height)
 
@@ -126,7 +161,7 @@ def _make(folder: Path, sha: str, request: ThumbRequest) -> Thumb | None:
 def _encode(folder: Path, sha: str, image: PILImage, size: tuple[int, int]) -> None:
     from PIL import Image
 
-    from runner.report.atomic import write_atomic
+    from runner.fileio import write_atomic
 
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")

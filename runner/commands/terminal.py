@@ -1,7 +1,7 @@
 """How the CLI shows things: diagnostics, plans, summaries. Part of the CLI layer, not the core.
 
 Everything the CLI prints goes through here: values written out (runner/printable.py), the API
-key redacted. Under it, runner/streams.py guards stdout and stderr themselves, so that a value
+key redacted. Under it, commands/streams.py guards stdout and stderr themselves, so that a value
 someone forgot to escape still cannot act on a terminal or drive a CI runner.
 """
 
@@ -29,16 +29,17 @@ from runner.printable import json_printable, one_line, printable
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from runner.deliver.export import ExportResult
+    from runner.commands.progress import LiveEvents, PlainEvents
+    from runner.deliver.export_outputs import ExportResult
     from runner.execute.budget import BudgetStatus
     from runner.execute.preview import RunPreview
     from runner.execute.prune import PruneCandidates, PruneResult
-    from runner.execute.records import UnansweredRequest
-    from runner.execute.run import RunAbandoned, RunResult
+    from runner.execute.run_plan import RunAbandoned, RunResult
     from runner.plan.diff import DecisionReplaced
-    from runner.plan.model import Plan
-    from runner.progress import LiveEvents, PlainEvents
-    from runner.report import ReportPaths, VerifyResult
+    from runner.plan.plan_model import Plan
+    from runner.records.lock_reader import VerifyResult
+    from runner.records.run_records import UnansweredRequest
+    from runner.report.writer import ReportPaths
     from runner.review.binding import Released
 
 PLAN_ROWS_SHOWN = 200
@@ -61,7 +62,7 @@ def echo_json(payload: object) -> None:
 
 def write_json_chunks(chunks: Iterable[str]) -> None:
     """A JSON document printed piece by piece, each piece as inert as echo_json's output; in
-    writes of about 256 KB, since each write costs the output guard (runner/streams.py) a little."""
+    writes of about 256 KB, since each write costs the output guard (streams.py) a little."""
     import sys
 
     batch: list[str] = []
@@ -80,8 +81,8 @@ _JSON_WRITE = 256 * 1024
 
 
 def annotate(commands: Sequence[str]) -> None:
-    """GitHub workflow commands built by runner/github.py: the only lines printed as they are."""
-    from runner.streams import write_workflow_commands
+    """GitHub workflow commands built by commands/github.py: the only lines printed as they are."""
+    from runner.commands.streams import write_workflow_commands
 
     write_workflow_commands(commands)
 
@@ -131,7 +132,7 @@ def _console() -> Console:
 
     from rich.console import Console
 
-    from runner.streams import styled_stdout
+    from runner.commands.streams import styled_stdout
 
     # Piped or in CI there is no terminal width; 80 columns would squeeze the job table.
     width = None if sys.stdout.isatty() else 200
@@ -265,7 +266,7 @@ def run_events() -> PlainEvents | LiveEvents:
     """A live display in a terminal; one plain line per finished job elsewhere (CI, pipes)."""
     import sys
 
-    from runner.progress import LiveEvents, PlainEvents
+    from runner.commands.progress import LiveEvents, PlainEvents
 
     return LiveEvents() if sys.stdout.isatty() else PlainEvents()
 

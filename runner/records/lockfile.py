@@ -13,7 +13,7 @@ the job's request fields (prompt, size, ..., take: runner/plan/fingerprints.py),
 `generations` (left out while it would be empty) lists every generation the folder paid for or
 may have (one that got no answer: `"maybe": true`), forced-over ones too, by the id that
 identifies it, with its run, n, quality and size: what the budget counts in a fresh clone
-(runner/execute/spend.py). It only grows when something is generated, so an unchanged re-run
+(runner/records/spend.py). It only grows when something is generated, so an unchanged re-run
 leaves the lock as it was.
 """
 
@@ -27,22 +27,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from runner.diagnostics import BackdropError, display_path
-from runner.execute.files import MAX_DOWNLOAD_BYTES
-from runner.execute.lock import STATE_DIR
-from runner.execute.records import GenerationRecord, RunSnapshot
+from runner.diagnostics import BackdropError
 from runner.fileio import NotAFile, open_regular, sha256_stream
 from runner.plan.fingerprints import request_fingerprints
-from runner.recipe.files import FileProblem, confine, data_roots
+from runner.recipe.files import FileProblem, confine
+from runner.records.run_records import MAX_OUTPUT_BYTES, GenerationRecord, RunSnapshot
 from runner.report_files import REPORT_FILES
 
 LOCK_NAME = "backdrop.lock"
 LOCK_FORMAT = 2
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-MAX_OUTPUT_BYTES = MAX_DOWNLOAD_BYTES  # no image backdrop writes is larger
 
 
-class ManifestError(BackdropError):
+class LockFileProblem(BackdropError):
     """backdrop.lock is missing or cannot be read."""
 
 
@@ -55,24 +52,13 @@ class LockEntry:
 
 
 @dataclass(frozen=True)
-class Lock:
+class LockFile:
     recipe: str
     entries: tuple[LockEntry, ...]  # sorted by path
     generations: tuple[GenerationRecord, ...] = ()  # by run, then id
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    missing: tuple[str, ...]  # in the lock, not on disk
-    changed: tuple[str, ...]  # on disk with another sha256 than the lock's
-    stale: tuple[str, ...]  # images on disk that no output in the lock accounts for
-
-    @property
-    def ok(self) -> bool:
-        return not (self.missing or self.changed or self.stale)
-
-
-def build_lock(snapshot: RunSnapshot, earlier: Iterable[GenerationRecord] = ()) -> Lock:
+def build_lock(snapshot: RunSnapshot, earlier: Iterable[GenerationRecord] = ()) -> LockFile:
     """The lock of a snapshot; `earlier`: the generations the lock on disk records, kept (a
     lock pulled from git knows spending this state may not)."""
     entries = {
@@ -89,12 +75,12 @@ def build_lock(snapshot: RunSnapshot, earlier: Iterable[GenerationRecord] = ()) 
     known = {(g.id, g.job): g for g in earlier}
     known.update({(g.id, g.job): g for g in snapshot.generations})
     generations = sorted(known.values(), key=lambda g: (g.run or "", g.id, g.job))
-    return Lock(
+    return LockFile(
         snapshot.recipe_name, tuple(entries[path] for path in sorted(entries)), tuple(generations)
     )
 
 
-def render_lock(lock: Lock) -> str:
+def render_lock(lock: LockFile) -> str:
     def text(value: str) -> str:
         return json.dumps(value, ensure_ascii=False)
 
@@ -136,57 +122,7 @@ def _render_entry(entry: LockEntry, text: Callable[[str], str]) -> str:
     return row + f', "request": {{{prints}}}}}'
 
 
-def read_lock(output_dir: Path) -> Lock:
-    """output_dir's lock, every value checked (lock_file.py): ManifestError when there is none,
-    LockFileError (one of them, with positions) when it cannot be used."""
-    from runner.report.lock_file import read_lock_file
-
-    path = output_dir / LOCK_NAME
-    if not os.path.lexists(path):
-        shards = sorted(output_dir.glob(f"shard-*/{LOCK_NAME}"))
-        if shards:  # a sharded run's folder: each shard has its own lock
-            raise ManifestError(
-                f"no {LOCK_NAME} in {output_dir}: its runs wrote into shard folders",
-                hint=f"verify each of them, e.g. backdrop verify {shards[0].parent}",
-            )
-        if not (output_dir / STATE_DIR).is_dir():  # `backdrop report` would find no run either
-            raise ManifestError(
-                f"no {LOCK_NAME} in {output_dir}: no run has written to it",
-                hint="check the folder name (it is the recipe's output folder, e.g. "
-                "out/spring-campaign), or run the recipe first: backdrop run RECIPE",
-            )
-        raise ManifestError(
-            f"no {LOCK_NAME} in {output_dir}",
-            hint=f"Run the recipe first, or write the reports with `backdrop report {output_dir}`.",
-        )
-    shown = display_path(path)
-    return read_lock_file(
-        path,
-        f"restore it from git (git checkout -- {shown}), or rebuild it where this folder's"
-        f" {STATE_DIR} state is, with `backdrop report {display_path(output_dir)}`",
-    )
-
-
-def verify_outputs(output_dir: Path) -> VerifyResult:
-    """Check every output in output_dir/backdrop.lock against the files on disk."""
-    lock = read_lock(output_dir)
-    paths = [os.path.join(output_dir, entry.path) for entry in lock.entries]
-    hashes = FileHashes(data_roots(output_dir)).many(paths)
-    missing = [
-        e.path
-        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
-        if digest is None and not os.path.lexists(path)
-    ]
-    changed = [
-        e.path
-        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
-        if digest != e.sha256 and os.path.lexists(path)
-    ]
-    stale = [path.as_posix() for path in find_stale(output_dir, lock)]
-    return VerifyResult(tuple(missing), tuple(changed), tuple(stale))
-
-
-def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
+def find_stale(output_dir: Path, produced_by: RunSnapshot | LockFile) -> list[Path]:
     """Images in output_dir (relative paths, sorted) that no job produces.
 
     With a snapshot, a job's planned outputs count as well as its files, so that an image whose
@@ -194,8 +130,8 @@ def find_stale(output_dir: Path, produced_by: RunSnapshot | Lock) -> list[Path]:
     the report files are never looked at, nor a folder with its own backdrop.lock (a shard's
     folder, out/NAME/shard-K: its lock accounts for its images).
     """
-    if isinstance(produced_by, Lock):
-        expected = {entry.path for entry in produced_by.entries}  # normal (lock_file.py)
+    if isinstance(produced_by, LockFile):
+        expected = {entry.path for entry in produced_by.entries}  # normal (lock_reader.py)
     else:
         expected = {
             _normal(path)

@@ -1,4 +1,4 @@
-"""What a backdrop.lock's values may be: the checks lock_file.py reads the file with.
+"""What a backdrop.lock's values may be: the checks lock_reader.py reads the file with.
 
 Each kind of entry (an output, a generation) is checked two ways that must agree exactly:
 - `*_as_written(chunk)`: a run of entries at once, field by field over all of them with the
@@ -16,11 +16,11 @@ import re
 from typing import Any
 
 from runner.api.limits import N_RANGE, QUALITIES, SIZES
-from runner.execute.lock import STATE_DIR
-from runner.execute.records import MAYBE_PREFIX
 from runner.jsontext import NodePath
 from runner.recipe.files import stored_path_problem
-from runner.report.manifest import LOCK_FORMAT
+from runner.records.lockfile import LOCK_FORMAT
+from runner.records.run_records import MAYBE_PREFIX
+from runner.records.state_folder import STATE_DIR
 
 MAX_JOB_CHARS = 200  # a job key is 64 characters, plus a suffix for repeated requests
 MAX_ID_CHARS = 200  # a generation's id or its run's: far more than any real one

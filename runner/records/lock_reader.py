@@ -13,16 +13,17 @@ speed of the json module.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from runner.diagnostics import MAX_SHOWN, Diagnostic, RecipeError, display_path
-from runner.execute.records import GenerationRecord
 from runner.jsontext import JsonProblem, TextPositions, parse_json, value_offsets
 from runner.plan.fingerprints import FIELDS
 from runner.recipe.files import FileProblem, data_roots, read_project_file
-from runner.report.lock_checks import (
+from runner.records.lock_checks import (
     Problem,
     document_problems,
     generation_key,
@@ -31,7 +32,16 @@ from runner.report.lock_checks import (
     output_problems,
     outputs_as_written,
 )
-from runner.report.manifest import Lock, LockEntry, ManifestError
+from runner.records.lockfile import (
+    LOCK_NAME,
+    FileHashes,
+    LockEntry,
+    LockFile,
+    LockFileProblem,
+    find_stale,
+)
+from runner.records.run_records import GenerationRecord
+from runner.records.state_folder import STATE_DIR
 
 # The largest lock a campaign within the default job cap writes (10,000 jobs at n = 10, with
 # ten generations each) is about 60 MiB; read, checked and compared by plan --diff in a few
@@ -48,7 +58,7 @@ LINK_HINT = "replace the link with the file itself: backdrop writes backdrop.loc
 _CHUNK = 256  # entries checked at once by the quick checks
 
 
-class LockFileError(ManifestError, RecipeError):
+class LockFileError(LockFileProblem, RecipeError):
     """backdrop.lock has mistakes: each is a Diagnostic at backdrop.lock:LINE:COL (exit 2)."""
 
     def __init__(self, diagnostics: list[Diagnostic], *, unexamined: int = 0) -> None:
@@ -56,7 +66,7 @@ class LockFileError(ManifestError, RecipeError):
         self.hint = next((d.hint for d in self.diagnostics() if d.hint), None)
 
 
-def read_lock_file(path: Path, rebuild: str) -> Lock:
+def read_lock_file(path: Path, rebuild: str) -> LockFile:
     """The lock at `path` (which exists), checked; LockFileError for any mistake.
 
     rebuild: what to do about a lock that cannot be used, said with each mistake.
@@ -103,7 +113,7 @@ def read_lock_file(path: Path, rebuild: str) -> Lock:
     mistakes, untold = _mistakes(data)
     if mistakes or untold:
         _raise_at(text, shown, mistakes, untold, rebuild)
-    lock = Lock(
+    lock = LockFile(
         data.get("recipe", ""),
         tuple(
             LockEntry(item["path"], item["job"], item["sha256"], _request(item))
@@ -118,7 +128,7 @@ def read_lock_file(path: Path, rebuild: str) -> Lock:
 
 
 # Locks read lately, by the sha256 of their bytes: exact, however fast a file is rewritten.
-_READ: dict[bytes, Lock] = {}
+_READ: dict[bytes, LockFile] = {}
 _READ_KEPT = 4
 
 
@@ -199,3 +209,62 @@ def _generations(items: list[dict[str, Any]]) -> tuple[GenerationRecord, ...]:
         for item in items
         for ident, job in (generation_key(item),)
     )
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    missing: tuple[str, ...]  # in the lock, not on disk
+    changed: tuple[str, ...]  # on disk with another sha256 than the lock's
+    stale: tuple[str, ...]  # images on disk that no output in the lock accounts for
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.changed or self.stale)
+
+
+def read_lock(output_dir: Path) -> LockFile:
+    """output_dir's lock, every value checked (lock_reader.py): LockFileProblem when there is none,
+    LockFileError (one of them, with positions) when it cannot be used."""
+    path = output_dir / LOCK_NAME
+    if not os.path.lexists(path):
+        shards = sorted(output_dir.glob(f"shard-*/{LOCK_NAME}"))
+        if shards:  # a sharded run's folder: each shard has its own lock
+            raise LockFileProblem(
+                f"no {LOCK_NAME} in {output_dir}: its runs wrote into shard folders",
+                hint=f"verify each of them, e.g. backdrop verify {shards[0].parent}",
+            )
+        if not (output_dir / STATE_DIR).is_dir():  # `backdrop report` would find no run either
+            raise LockFileProblem(
+                f"no {LOCK_NAME} in {output_dir}: no run has written to it",
+                hint="check the folder name (it is the recipe's output folder, e.g. "
+                "out/spring-campaign), or run the recipe first: backdrop run RECIPE",
+            )
+        raise LockFileProblem(
+            f"no {LOCK_NAME} in {output_dir}",
+            hint=f"Run the recipe first, or write the reports with `backdrop report {output_dir}`.",
+        )
+    shown = display_path(path)
+    return read_lock_file(
+        path,
+        f"restore it from git (git checkout -- {shown}), or rebuild it where this folder's"
+        f" {STATE_DIR} state is, with `backdrop report {display_path(output_dir)}`",
+    )
+
+
+def verify_outputs(output_dir: Path) -> VerifyResult:
+    """Check every output in output_dir/backdrop.lock against the files on disk."""
+    lock = read_lock(output_dir)
+    paths = [os.path.join(output_dir, entry.path) for entry in lock.entries]
+    hashes = FileHashes(data_roots(output_dir)).many(paths)
+    missing = [
+        e.path
+        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
+        if digest is None and not os.path.lexists(path)
+    ]
+    changed = [
+        e.path
+        for e, path, digest in zip(lock.entries, paths, hashes, strict=True)
+        if digest != e.sha256 and os.path.lexists(path)
+    ]
+    stale = [path.as_posix() for path in find_stale(output_dir, lock)]
+    return VerifyResult(tuple(missing), tuple(changed), tuple(stale))

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from runner.diagnostics import StateError
-from runner.fileio import read_private
+from runner.fileio import read_private, write_atomic
 from runner.recipe.model import Channel
-from runner.report.atomic import write_atomic
 
 CACHE_PATH = ".backdrop/export-cache.json"
-_FORMAT = 2  # 2: rendered in bands (runner/deliver/images.py), sizes in bytes kept
+_FORMAT = 2  # 2: rendered in bands (runner/deliver/resize.py), sizes in bytes kept
 MAX_CACHE_BYTES = 64 << 20  # larger is not one export wrote: read as no cache at all
 
 

@@ -15,8 +15,10 @@ import stat
 from pathlib import Path
 
 from runner.diagnostics import StateError
-from runner.execute.lock import STATE_DIR
 from runner.recipe.files import FileProblem, confine, data_roots
+
+STATE_DIR = ".backdrop"  # in each output folder: backdrop's private records
+SHARD_PREFIX = "shard-"  # the folders `run --shard K/N` writes into, by convention
 
 # The files backdrop opens in the folder itself (SQLite adds the -wal, -shm and -journal).
 PLAIN_FILES = (

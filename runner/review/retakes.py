@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.execute.adopt import lock_files
-from runner.execute.state import StateStore
-from runner.plan.model import Job, Plan
-from runner.review.decisions import Decision, Review, review_key, set_decision
-from runner.review.takes import take_path
+from runner.execute.kept_takes import take_path
+from runner.plan.plan_model import Job, Plan
+from runner.records.state import StateStore
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import set_decision
 
 
 def take_key(key: str, take: int) -> str:

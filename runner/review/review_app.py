@@ -33,18 +33,11 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from runner.diagnostics import BackdropError
-from runner.execute.records import RunSnapshot
 from runner.fileio import O_BINARY
+from runner.records.run_records import RunSnapshot
 from runner.review.binding import DEFAULT_REASON, binding, current_images, images_on_disk
-from runner.review.decisions import (
-    MAX_VARIANTS,
-    Decision,
-    Review,
-    load_review,
-    review_key,
-    update_review,
-    with_status,
-)
+from runner.review.decision_model import Decision, Review, review_key
+from runner.review.decisions import MAX_VARIANTS, load_review, update_review, with_status
 from runner.review.listing import (
     MAX_CARDS,
     PAGE_SIZE,

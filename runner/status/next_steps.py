@@ -16,7 +16,7 @@ from pathlib import Path
 from runner.diagnostics import display_path
 from runner.plan.fingerprints import FIELDS
 from runner.shellwords import path_argument
-from runner.status.model import CampaignStatus, JobStanding, Step
+from runner.status.standing import CampaignStatus, JobStanding, Step
 from runner.status.trust import within_repository
 
 _EPSILON = 1e-9  # sums of cents: exactly the budget left fits

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from runner.execute.records import MAYBE_PREFIX, GenerationRecord
-from runner.execute.state_values import StateValues
+from runner.records.run_records import MAYBE_PREFIX, GenerationRecord
+from runner.records.state_values import StateValues
 
 
 def move_unanswered(cur: sqlite3.Cursor, key: str) -> str | None:

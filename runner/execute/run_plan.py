@@ -11,83 +11,33 @@ import secrets
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.api.client import OneMinClient, Timeouts
-from runner.api.limits import DEFAULT_RPM
-from runner.diagnostics import StateError, UsageError
-from runner.execute.adopt import Adoption, lock_adoption, place_adopted
-from runner.execute.backoff import Backoff
+from runner.api.client import OneMinClient
+from runner.diagnostics import StateError
+from runner.execute.adopt import adoption_for_state, lock_adoption, place_adopted
 from runner.execute.budget import recheck_budget
 from runner.execute.events import NullEvents, RunEvents
-from runner.execute.files import MAX_DOWNLOAD_BYTES, clean_partials
-from runner.execute.lock import OutputLock
+from runner.execute.folder_guard import FolderGuard
 from runner.execute.pacer import Pacer
-from runner.execute.pacing import MAX_IN_FLIGHT
-from runner.execute.records import RUN_ID_TIME, UnansweredRequest
+from runner.execute.result_files import clean_partials
+from runner.execute.run_options import RunOptions
 from runner.execute.scheduler import JobFailure, Scheduler
-from runner.execute.selection import Selection, select_jobs
-from runner.execute.spend import lock_generations
-from runner.execute.state import StateStore
+from runner.execute.selection import select_jobs
 from runner.execute.steps import RunContext
 from runner.execute.stop_signals import stop_signals_to
-from runner.execute.thumbnails import ThumbnailMaker
+from runner.execute.thumbs import ThumbnailMaker
 from runner.fileio import check_writable, disk_full, folder_error
-from runner.plan.model import Plan
+from runner.plan.plan_model import Plan
+from runner.records.run_records import RUN_ID_TIME, Adoption, UnansweredRequest
+from runner.records.spend import lock_generations
+from runner.records.state import StateStore
 
 if TYPE_CHECKING:
     import httpx
-
-DEFAULT_MAX_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    # Requests in flight at most; None: as many as the rate and the latency call for (pacing.py).
-    concurrency: int | None = None
-    # API requests per minute, uploads and generations together; None: 180, shared by the shards.
-    rpm: float | None = None
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # per request, the first one included
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    max_download_bytes: int = MAX_DOWNLOAD_BYTES
-    selection: Selection = field(default_factory=Selection)
-    force: bool = False  # generate again even jobs that are done (or paid, not downloaded)
-    retry_failed: bool = False  # only the jobs that failed in the latest run
-    keys: frozenset[str] | None = None  # only these job keys (run --rejected); None: all
-    protected: frozenset[str] = frozenset()  # approved jobs' keys: --force leaves them alone
-    adaptive: bool = True  # slow down when the API answers 429
-    backoff: Backoff = field(default_factory=Backoff)
-    # After a stop signal, how long to wait for the answers in flight (None: as long as they take)
-    drain_timeout: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.concurrency is not None and not 1 <= self.concurrency <= MAX_IN_FLIGHT:
-            raise UsageError(
-                f"--concurrency {self.concurrency}: must be between 1 and {MAX_IN_FLIGHT}"
-            )
-        if self.rpm is not None and not self.rpm > 0:
-            raise UsageError(f"--rpm {self.rpm:g}: must be more than 0")
-        if self.max_attempts < 1:
-            raise UsageError(f"--max-attempts {self.max_attempts}: must be at least 1")
-        if self.drain_timeout is not None and not self.drain_timeout >= 0:
-            raise UsageError(f"--drain-timeout {self.drain_timeout:g}: must be 0 or more")
-        if self.max_download_bytes < 1:
-            raise UsageError("the download size cap must be at least 1 byte")
-
-    @property
-    def requests_per_minute(self) -> float:
-        """--rpm, else the account's 180 shared evenly by the shards (they draw on one quota)."""
-        if self.rpm is not None:
-            return self.rpm
-        shard = self.selection.shard
-        return DEFAULT_RPM / (shard.count if shard is not None else 1)
-
-    @property
-    def max_in_flight(self) -> int:
-        return self.concurrency if self.concurrency is not None else MAX_IN_FLIGHT
 
 
 @dataclass(frozen=True)
@@ -160,7 +110,7 @@ async def run_plan_async(
     """
     if state is not None:
         return await _run(plan, options, client, events, stop, state)
-    with OutputLock(plan.output_dir):
+    with FolderGuard(plan.output_dir):
         await asyncio.to_thread(check_writable, plan.output_dir)
         # Again, now that no other run can spend in this folder: one may have, while this one
         # waited to be confirmed (BudgetExceeded: nothing is sent).
@@ -288,7 +238,7 @@ async def _run(
             functools.partial(lock_adoption, plan.output_dir, plan, keys, strict=True)
         )
     else:  # a lock pulled from git may know jobs this state does not (another machine's run)
-        adopted = await asyncio.to_thread(state.lock_adoption, plan, keys)
+        adopted = await asyncio.to_thread(adoption_for_state, state, plan, keys)
     if adopted is not None and adopted.copies:  # done in a shard folder: a copy, not a payment
         adopted = await asyncio.to_thread(place_adopted, plan.output_dir, adopted)
     state.begin_run(plan, run_id, adopted)  # durable with the adoption, before any request

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,22 +33,23 @@ from typing import TYPE_CHECKING, Any
 
 from runner import __version__
 from runner.diagnostics import StateError
-from runner.execute import state_spend
-from runner.execute.lock import STATE_DIR
-from runner.execute.records import (
+from runner.fileio import disk_full
+from runner.records import state_spend
+from runner.records.reserve import DiskReserve
+from runner.records.run_records import (
+    Adoption,
     FileRecord,
     GenerationRecord,
     RunHeader,
     RunSnapshot,
     UnansweredRequest,
 )
-from runner.execute.reserve import DiskReserve
-from runner.execute.state_errors import SQLITE_ERRORS
-from runner.execute.state_errors import io_error as _io_error
-from runner.execute.state_errors import open_error as _open_error
-from runner.execute.state_errors import room_retry as _room_retry
-from runner.execute.state_folder import check_state_folder
-from runner.execute.state_schema import (
+from runner.records.state_errors import SQLITE_ERRORS
+from runner.records.state_errors import io_error as _io_error
+from runner.records.state_errors import open_error as _open_error
+from runner.records.state_errors import room_retry as _room_retry
+from runner.records.state_folder import STATE_DIR, check_state_folder
+from runner.records.state_schema import (
     UPSERT_JOB,
     JobState,
     check_version,
@@ -60,13 +61,11 @@ from runner.execute.state_schema import (
     prices_text,
     snapshot_of,
 )
-from runner.execute.state_spend import StateSpend
-from runner.execute.state_values import StateValues
-from runner.fileio import disk_full
+from runner.records.state_spend import StateSpend
+from runner.records.state_values import StateValues
 
 if TYPE_CHECKING:
-    from runner.execute.adopt import Adoption
-    from runner.plan.model import Plan
+    from runner.plan.plan_model import Plan
 
 __all__ = ["STATE_FILE", "JobState", "StateStore"]
 
@@ -146,13 +145,8 @@ class StateStore:
         path = output_dir / STATE_DIR / STATE_FILE
         if not path.is_file():
             raise no_run(output_dir)
-        conn = _connect_read_only(path)
-        try:
+        with _reading(path) as conn:
             return snapshot_of(conn, output_dir)
-        except SQLITE_ERRORS as exc:
-            raise _open_error(path, exc) from None
-        finally:
-            conn.close()
 
     @staticmethod
     def read_latest_files(output_dir: Path, outputs: Sequence[str]) -> tuple[FileRecord, ...]:
@@ -162,8 +156,7 @@ class StateStore:
         path = output_dir / STATE_DIR / STATE_FILE
         if not path.is_file():
             raise no_run(output_dir)
-        conn = _connect_read_only(path)
-        try:
+        with _reading(path) as conn:
             rows = conn.execute(
                 "SELECT f.job_key, f.idx, f.path, f.sha256, f.width, f.height, f.bytes"
                 " FROM jobs j JOIN files f ON f.job_key = j.key WHERE j.outputs = ?"
@@ -173,10 +166,6 @@ class StateStore:
             ).fetchall()
             values = StateValues(path)
             return tuple(file_record(row, values) for row in rows)
-        except SQLITE_ERRORS as exc:
-            raise _open_error(path, exc) from None
-        finally:
-            conn.close()
 
     @staticmethod
     def read_run_header(output_dir: Path) -> RunHeader:
@@ -186,8 +175,7 @@ class StateStore:
         path = output_dir / STATE_DIR / STATE_FILE
         if not path.is_file():
             raise no_run(output_dir)
-        conn = _connect_read_only(path)
-        try:
+        with _reading(path) as conn:
             run = conn.execute(
                 "SELECT seq, recipe_name, recipe_path FROM runs ORDER BY seq DESC LIMIT 1"
             ).fetchone()
@@ -197,10 +185,6 @@ class StateStore:
                 "SELECT CAST(e.value AS TEXT) FROM runs r, json_each(r.job_keys) e WHERE r.seq = ?",
                 (run[0],),
             ).fetchall()
-        except SQLITE_ERRORS as exc:
-            raise _open_error(path, exc) from None
-        finally:
-            conn.close()
         return RunHeader(str(run[1]), str(run[2]), frozenset(str(row[0]) for row in keys))
 
     def close(self) -> None:
@@ -383,13 +367,8 @@ class StateStore:
         path = Path(output_dir) / STATE_DIR / STATE_FILE
         if not path.is_file():
             return None
-        conn = _connect_read_only(path)
-        try:
+        with _reading(path) as conn:
             return state_spend.read_state_spend(conn, StateValues(path))
-        except SQLITE_ERRORS as exc:
-            raise _open_error(path, exc) from None
-        finally:
-            conn.close()
 
     @_room_retry
     def clear_sent(self, key: str) -> None:
@@ -573,18 +552,6 @@ class StateStore:
         with self._write() as cur:
             cur.executemany("DELETE FROM written_files WHERE path = ?", [(p,) for p in paths])
 
-    def lock_adoption(self, plan: Plan, selected: Collection[str] | None) -> Adoption | None:
-        """What the folder's locks show done that this state does not (adopt.state_adoption)."""
-        from runner.execute.adopt import state_adoption
-
-        done = {
-            key: {record.path: record.sha256 for record in known.files}
-            for key, known in self.job_states().items()
-            if known.status == "done"
-        }
-        written = {path: sha for path, (sha, _, _) in self.written_files().items()}
-        return state_adoption(self.output_dir, plan, done, written, selected)
-
     @_room_retry
     def mark_done(self, key: str, duration_s: float | None = None) -> None:
         self._update_job(
@@ -658,6 +625,18 @@ class StateStore:
             cur.execute(sql, params)
             if cur.rowcount != 1:
                 raise StateError(f"job {params[-1]} is not in the recorded plan")
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[sqlite3.Connection]:
+    """_connect_read_only, closed after; a SQLite error while reading is a damaged state."""
+    conn = _connect_read_only(path)
+    try:
+        yield conn
+    except SQLITE_ERRORS as exc:
+        raise _open_error(path, exc) from None
+    finally:
+        conn.close()
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

@@ -21,15 +21,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from runner.api.errors import RejectedError, TransientError
 from runner.api.limits import PIL_FORMATS
 from runner.diagnostics import StateError
-from runner.execute.lock import STATE_DIR
-from runner.execute.records import FileRecord
 from runner.fileio import PART_SUFFIX, folder_error, fsync_dir, temp_beside
+from runner.records.run_records import MAX_OUTPUT_BYTES, FileRecord
+from runner.records.state_folder import STATE_DIR
 
 if TYPE_CHECKING:
     from runner.api.client import OneMinClient
-
-# A 1536x1024 PNG is a few MB; nothing legitimate comes near this.
-MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 
 # The whole disk is unusable: nothing more can be written, so the run stops.
 RUN_WIDE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT})
@@ -77,7 +74,7 @@ async def write_verified(
     *,
     expected_format: str,
     expected_size: tuple[int, int] | None,
-    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    max_bytes: int = MAX_OUTPUT_BYTES,
     existing: ExistingFile | None = None,
     expected_compression: int | None = None,
     notes: list[str] | None = None,
@@ -143,7 +140,7 @@ async def download_verified(
     dest: str | Path,
     expected_format: str,
     expected_size: tuple[int, int] | None,
-    max_bytes: int = MAX_DOWNLOAD_BYTES,
+    max_bytes: int = MAX_OUTPUT_BYTES,
     url: str | None = None,
     existing: ExistingFile | None = None,
     expected_compression: int | None = None,

@@ -13,10 +13,10 @@ from typing import Any, Literal, cast
 from urllib.parse import quote
 
 from runner.diagnostics import NoRunError, StateError
-from runner.execute.records import FileRecord, JobRecord, JobStatus, RunSnapshot
-from runner.execute.state_spend import generation_records
-from runner.execute.state_values import DAMAGED_HINT, StateValues
 from runner.recipe.model import DEFAULT_PRICES, PriceTable
+from runner.records.run_records import FileRecord, JobRecord, JobStatus, RunSnapshot
+from runner.records.state_spend import generation_records
+from runner.records.state_values import DAMAGED_HINT, StateValues
 
 SCHEMA_VERSION = 1
 FRESH_START = DAMAGED_HINT  # never "delete it": .backdrop records what was paid for
@@ -210,7 +210,7 @@ def connect_read_only(path: Path, timeout: float = 10.0) -> sqlite3.Connection:
     A WAL state is read through its -shm file, created on first read; on a read-only disk
     (an archived campaign) it cannot be, and the file cannot change either: read it as immutable.
     """
-    from runner.execute.state_folder import check_state_folder
+    from runner.records.state_folder import check_state_folder
 
     check_state_folder(path.parent.parent)  # <output_dir>/.backdrop/state.db
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"

@@ -9,15 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.execute.records import RunSnapshot
 from runner.loopback import BackgroundServer, base_url_of, bind_socket, uvicorn_server
+from runner.records.run_records import RunSnapshot
 
 if TYPE_CHECKING:
     import socket
 
     import uvicorn
 
-    from runner.review.app import ImagesAt, ReviewSite
+    from runner.review.review_app import ImagesAt, ReviewSite
 
 HOST = "127.0.0.1"  # never anything else: the page can change the team's decisions
 
@@ -28,7 +28,7 @@ def new_token() -> str:
 
 def state_images(output_dir: Path) -> Callable[[tuple[str, ...]], tuple[str | None, ...]]:
     """What a click checks a decision against: the images the state records at the outputs."""
-    from runner.execute.state import StateStore
+    from runner.records.state import StateStore
 
     def images_at(outputs: tuple[str, ...]) -> tuple[str | None, ...]:
         found = {f.path: f.sha256 for f in StateStore.read_latest_files(output_dir, outputs)}
@@ -67,7 +67,7 @@ class ReviewServer(BackgroundServer):
 
     def bind(self) -> None:
         """Listen on the port (OSError when it is taken) and build the app for it."""
-        from runner.review.app import ReviewSite, create_review_app, loopback_origins
+        from runner.review.review_app import ReviewSite, create_review_app, loopback_origins
 
         sock = self._sock = bind_socket(HOST, self.port)
         self.base_url = base_url_of(sock)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from runner.recipe.model import DEFAULT_PRICES, PriceTable
+
+# No result image backdrop downloads, writes or hashes is larger: a 1536x1024 PNG is a few MB,
+# nothing legitimate comes near this.
+MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 
 # What the folder holds for a job: "generated" is paid for, not downloaded yet. (Whether a run
 # touched a job is the run's business, told in its summary; the state describes the folder.)
@@ -142,3 +147,15 @@ class UnansweredRequest:
     label: str
     vars: Mapping[str, Any]
     sent_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class Adoption:
+    # job key -> its files, in output order: jobs a lock shows done, files intact
+    done: Mapping[str, tuple[FileRecord, ...]] = field(default_factory=dict)
+    # (job key, file) of every lock file still as recorded: backdrop wrote it, so a new result
+    # may replace it without keeping it as an edit (as the state's written_files would say)
+    written: tuple[tuple[str, FileRecord], ...] = ()
+    # (source file, job key, record) of done files that are in another folder's lock: the run
+    # copies them into place (place_adopted) before it records the adoption
+    copies: tuple[tuple[Path, str, FileRecord], ...] = ()

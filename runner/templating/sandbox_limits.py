@@ -4,7 +4,7 @@ Jinja's sandbox stops templates from reaching Python internals, not from asking 
 10-gigabyte string (`{{ 'x'|center(10**10) }}`) or a loop of 10^10 steps. Every operation here
 that can make text far longer than its inputs (widths, repeats, joins, replacements,
 concatenation, printing a container) is checked against MAX_TEXT before it runs, and every loop
-iteration, call and filter is charged to the render's budget (budget.py).
+iteration, call and filter is charged to the render's budget (render_budget.py).
 
 Design (issue 7): the guards stay in-process, hooked into Jinja, rather than rendering in a
 worker process under `resource` limits and a timeout. Memory limits (RLIMIT_AS) are not enforced
@@ -36,7 +36,7 @@ from jinja2.filters import make_attrgetter
 from jinja2.nodes import Concat
 
 from runner.templating import costs
-from runner.templating.budget import MAX_TEXT, RenderBudget, TooLarge, TooMuchWork, text_size
+from runner.templating.render_budget import MAX_TEXT, RenderBudget, TooLarge, TooMuchWork, text_size
 
 __all__ = ["MAX_RENDERED", "MAX_TEXT", "TooLarge", "TooMuchWork"]
 

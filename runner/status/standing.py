@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from runner.diagnostics import Diagnostic, display_path
-from runner.execute.spend import Spend
+from runner.records.spend import Spend
 from runner.shellwords import command_line
 
 Progress = Literal["generated", "paid", "failed", "not_run"]

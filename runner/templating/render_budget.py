@@ -1,6 +1,6 @@
 """What one render may cost: a work budget, a time budget, and the text size of any value.
 
-The size guards in limits.py bound each single operation; this bounds their sum. Every loop
+The size guards in sandbox_limits.py bound each single operation; this bounds their sum. Every loop
 iteration, call and filter is charged one unit plus the length of what it built, so that a
 template cannot fill the memory a piece at a time (`range(99999)|map('upper')|list` over long
 text) or loop without end (`{% for %}` over range(99999), two or three deep). The work budget is

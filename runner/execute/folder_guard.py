@@ -1,6 +1,7 @@
-"""One run per output folder at a time, through a lock on `<output_dir>/.backdrop/lock`.
+"""The folder guard: one run per output folder at a time, through `<output_dir>/.backdrop/lock`.
 
-The lock (runner/exclusive.py) belongs to the process: the OS releases it when the process
+Not backdrop.lock (the record of what was generated) nor review.yaml's guard: the file is held
+with runner/exclusive.py's lock, which belongs to the process: the OS releases it when the process
 dies, even by kill -9, so a stale lock file never blocks the next run. The holder leaves its
 pid in the file only so that the refusal can name it.
 """
@@ -15,12 +16,11 @@ from types import TracebackType
 from runner.diagnostics import StateError
 from runner.exclusive import CannotLock, ExclusiveFile
 from runner.fileio import folder_error
+from runner.records.state_folder import STATE_DIR, check_state_folder
 
-STATE_DIR = ".backdrop"
 
-
-class OutputLock:
-    """`with OutputLock(output_dir):` holds the folder for this process, or raises StateError."""
+class FolderGuard:
+    """`with FolderGuard(output_dir):` holds the folder for this process, or raises StateError."""
 
     def __init__(self, output_dir: Path) -> None:
         self.output_dir = Path(output_dir)
@@ -30,8 +30,6 @@ class OutputLock:
     def acquire(self) -> None:
         if self._lock.held:
             return
-        from runner.execute.state_folder import check_state_folder
-
         # The lock file is truncated and written: never through a link that leads out of the
         # project (ExclusiveFile's O_NOFOLLOW covers only the file's own name, not .backdrop).
         check_state_folder(self.output_dir)
@@ -62,7 +60,7 @@ class OutputLock:
     def held(self) -> bool:
         return self._lock.held
 
-    def __enter__(self) -> OutputLock:
+    def __enter__(self) -> FolderGuard:
         self.acquire()
         return self
 

@@ -24,7 +24,11 @@ from typing import IO, TYPE_CHECKING, Any
 from runner.deliver.archive import ZipWriter
 from runner.deliver.collisions import NameClashes
 from runner.deliver.delivered import DeliveredRecord, Delivery
-from runner.deliver.images import (
+from runner.deliver.export_cache import RenderCache, Rendered, render_key
+from runner.deliver.manifest_csv import SEPARATORS, ManifestRow, render_manifest
+from runner.deliver.names import NameRenderer
+from runner.deliver.picks import Held, Pick, pick_results
+from runner.deliver.resize import (
     DEFAULT_QUALITY,
     EXTENSIONS,
     FORMATS,
@@ -37,20 +41,17 @@ from runner.deliver.images import (
     inspect_source,
     render_channel,
 )
-from runner.deliver.manifest import SEPARATORS, ManifestRow, render_manifest
-from runner.deliver.names import NameRenderer
-from runner.deliver.picks import Held, Pick, pick_results
-from runner.deliver.render_cache import RenderCache, Rendered, render_key
 from runner.deliver.sources import SourceFiles
 from runner.diagnostics import UsageError, display_path
-from runner.execute.records import JobRecord, RunSnapshot
 from runner.fileio import NotAFile, not_a_folder, sha256_stream
 from runner.plan.outputs import OutputProblem, output_paths
 from runner.recipe.model import Channel
+from runner.records.run_records import JobRecord, RunSnapshot
 from runner.report.axis_values import value_label
 from runner.review.binding import approval_mismatch
 from runner.review.checks import decision_problems, job_variants
-from runner.review.decisions import Decision, Review, ReviewFileError
+from runner.review.decision_model import Decision, Review
+from runner.review.decisions import ReviewFileError
 
 if TYPE_CHECKING:
     import zipfile
@@ -104,7 +105,7 @@ class _Planned:
     pick: Pick
     channel: Channel | None
     fmt: str
-    key: str  # the render key (runner/deliver/render_cache.py)
+    key: str  # the render key (runner/deliver/export_cache.py)
 
 
 def export_outputs(

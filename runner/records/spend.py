@@ -26,17 +26,15 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from runner.diagnostics import BackdropError
-from runner.execute.adopt import SHARD_PREFIX
-from runner.execute.lock import STATE_DIR
-from runner.execute.records import GenerationRecord
-from runner.plan.model import Job
+from runner.diagnostics import BackdropError, StateError
+from runner.plan.plan_model import Job
 from runner.recipe.model import PriceTable
-
-if TYPE_CHECKING:
-    from runner.report.manifest import Lock
+from runner.records.lock_reader import read_lock
+from runner.records.lockfile import LOCK_NAME, LockFile, LockFileProblem
+from runner.records.run_records import GenerationRecord
+from runner.records.state import StateStore
+from runner.records.state_folder import SHARD_PREFIX, STATE_DIR
 
 _MAX_DEPTH = 4  # folders below the campaign's that may hold a run (OUT/a/b/shard-1)
 
@@ -79,8 +77,6 @@ def campaign_root(output_dir: Path) -> Path:
 
 def campaign_folders(output_dir: Path) -> tuple[Path, ...]:
     """The output folder (first), then every folder of its campaign holding a state or a lock."""
-    from runner.report.manifest import LOCK_NAME
-
     output_dir = Path(output_dir)
     seen = {os.path.abspath(output_dir)}
     folders = [output_dir]
@@ -102,9 +98,6 @@ def read_campaign(output_dir: Path, recipe: str | None = None) -> CampaignRecord
     not pay for them all (a folder whose records cannot say counts). A lock or another
     folder's state that cannot be read adds nothing and is listed in `unreadable`; the output
     folder's own state that cannot be read is an error (StateError), as it is for the run."""
-    from runner.diagnostics import StateError
-    from runner.execute.state import StateStore
-
     generations: dict[tuple[str, str], GenerationRecord] = {}
     paid: dict[str, GenerationRecord | None] = {}
     failed: set[str] = set()
@@ -200,15 +193,13 @@ def _add(found: dict[tuple[str, str], GenerationRecord], more: Iterable[Generati
         found.setdefault((generation.id, generation.job), generation)
 
 
-def _lock(folder: Path) -> tuple[Lock | None, BackdropError | None]:
+def _lock(folder: Path) -> tuple[LockFile | None, BackdropError | None]:
     """The folder's lock (None without one), or why it cannot be read."""
-    from runner.report.manifest import LOCK_NAME, ManifestError, read_lock
-
     if not os.path.lexists(folder / LOCK_NAME):
         return None, None
     try:
         return read_lock(folder), None
-    except ManifestError as error:
+    except LockFileProblem as error:
         return None, error
 
 
