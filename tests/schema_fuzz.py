@@ -16,7 +16,6 @@ Shared by tests/test_fuzz_front_end.py (a few hundred small cases) and bench/ben
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import os
 import random
@@ -634,13 +633,9 @@ def run_forked(
     out_path, err_path = folder / "stdout.txt", folder / "stderr.txt"
     args = [*case.command[:1], str(recipe), *case.command[1:]]
     start = time.perf_counter()
-    # The parent's objects out of the child's garbage collections: a collection that walks
-    # them writes to every page they are on, and the kernel then copies each page.
-    gc.freeze()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         _child(args, out_path, err_path, memory_bytes, cpu_seconds)
-    gc.unfreeze()
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - start
     code: int | None = os.waitstatus_to_exitcode(status)
@@ -719,38 +714,6 @@ def warm_up() -> None:
     make_template_environment()
 
 
-WARM_SEEDS = range(10_000, 10_008)  # apart from the seeds the suite and the bench draw
-
-
-@functools.cache
-def warm_up_commands() -> None:
-    """warm_up, then a few small cases of each command run in this process (output discarded),
-    once per process: the commands import about 450 modules lazily (rich, httpx, openpyxl, the
-    run and report code, ...), 0.1 to 0.5 s of CPU that every forked child paid again."""
-    warm_up()
-    import contextlib
-    import io
-    import tempfile
-
-    from runner.cli import main
-
-    folder = Path(tempfile.mkdtemp(prefix="backdrop-warm-")) / "case"
-    try:
-        for seed in WARM_SEEDS:
-            case = draw_schema_case(seed, SMALL)
-            recipe = write_case(case, folder)
-            args = [*case.command[:1], str(recipe), *case.command[1:]]
-            sink = io.StringIO()
-            with (
-                contextlib.redirect_stdout(sink),
-                contextlib.redirect_stderr(sink),
-                contextlib.suppress(SystemExit),
-            ):
-                main(args)
-    finally:
-        remove_tree(folder.parent)
-
-
 def cases(first: int, count: int, knobs: Knobs) -> Iterator[Case]:
     for seed in range(first, first + count):
         yield draw_schema_case(seed, knobs)
@@ -777,6 +740,5 @@ __all__ = [
     "run_forked",
     "scaled",
     "warm_up",
-    "warm_up_commands",
     "write_case",
 ]

@@ -101,10 +101,10 @@ def test_recipes_drawn_from_the_schema_end_in_exit_0_or_2_within_limits(knobs, f
         remove_tree,
         run_forked,
         scaled,
-        warm_up_commands,
+        warm_up,
     )
 
-    warm_up_commands()
+    warm_up()
     folder = Path(tempfile.mkdtemp(prefix="backdrop-schema-", dir=_scratch())) / "case"
     try:
         size = SMALL if knobs == "small" else scaled(LARGE, 0.05)
