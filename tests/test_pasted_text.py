@@ -344,3 +344,17 @@ def test_a_cell_with_a_line_break_stays_on_one_line_in_the_job_it_names(
     headline = result.err.splitlines()[0]
     assert headline.startswith("r.yaml:")
     assert headline.endswith("(in job market=fr-FR\\x0a::warning::x)")
+
+
+def test_a_setting_with_a_line_break_is_quoted_on_one_line(tmp_path, monkeypatch, capsys):
+    text = (
+        'version: 1\nname: "spring\\n::warning::x"\n'
+        + MATRIX
+        + IMAGE
+        + 'prompt: "p"\noutput: "o"\n'
+    )
+    result = validate(tmp_path, monkeypatch, capsys, text)
+    assert result.code == EXIT_USAGE
+    assert result.err.splitlines()[0] == (
+        "r.yaml:2:7: error: name: 'spring\\x0a::warning::x' is not a safe folder name"
+    )
