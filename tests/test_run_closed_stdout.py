@@ -65,3 +65,33 @@ def test_a_hung_up_terminal_goes_quiet_too() -> None:
     assert stream.reader_gone
     stream.write("more\n")
     stream.flush()
+
+
+def test_a_run_with_stdout_closed_before_the_start_does_every_job(tmp_path: Path) -> None:
+    """`backdrop run ... >&-`: Python starts with sys.stdout None; nobody reads it, so the run
+    goes on as for a closed pipe (it stopped with an internal error before a job was sent)."""
+    shutil.copytree(EXAMPLE, tmp_path / "campaign")
+    recipe = tmp_path / "campaign" / "spring-campaign.yaml"
+    recipe.write_text(recipe.read_text().replace("size: 1536x1024", "size: 1024x1024"))
+    # As Python starts after `>&-`: descriptor 1 closed, sys.stdout None.
+    closed = "import os, sys; os.close(1); sys.stdout = None; from runner.cli import main; main()"
+    done = {}
+    for command in (["plan", str(recipe)], ["run", str(recipe), "--emulate", "-y", "--limit", "3"]):
+        done[command[0]] = subprocess.run(
+            [sys.executable, "-c", closed, *command],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    for result in done.values():
+        assert result.returncode == 0, result.stderr
+        assert "internal error" not in result.stderr
+    out = tmp_path / "campaign" / "out" / "spring-campaign"
+    conn = sqlite3.connect(out / ".backdrop" / "state.db")
+    try:
+        counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
+    finally:
+        conn.close()
+    assert counts["done"] == 3
