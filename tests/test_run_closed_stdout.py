@@ -95,3 +95,25 @@ def test_a_run_with_stdout_closed_before_the_start_does_every_job(tmp_path: Path
     finally:
         conn.close()
     assert counts["done"] == 3
+
+
+def test_the_money_guard_with_stdin_closed_refuses_without_a_traceback(tmp_path: Path) -> None:
+    """`backdrop run ... <&-` (sys.stdin None) has no terminal to ask "Spend it?" in: the
+    usage error, not an internal error; nothing is sent (no API listens on port 9)."""
+    shutil.copytree(EXAMPLE, tmp_path / "campaign")
+    recipe = tmp_path / "campaign" / "spring-campaign.yaml"
+    closed = "import os, sys; os.close(0); sys.stdin = None; from runner.cli import main; main()"
+    api = "http://127.0.0.1:9"
+    urls = ["--api-url", api, "--asset-url", f"{api}/asset"]
+    result = subprocess.run(
+        [sys.executable, "-c", closed, "run", str(recipe), "--confirm-over", "0", *urls],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ONEMIN_API_KEY": "test-key-not-real"},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "above --confirm-over $0.00, and there is no terminal to ask in" in result.stderr
+    assert "internal error" not in result.stderr
+    assert not (tmp_path / "campaign" / "out").exists()
