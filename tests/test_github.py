@@ -42,6 +42,24 @@ def test_diagnostic_becomes_an_annotation_with_its_span(monkeypatch, tmp_path):
     )
 
 
+def test_only_problems_in_a_recipe_are_titled_recipe_errors(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    in_csv = Diagnostic("bad cell", span=Span("data/markets.csv", 3, 1, 4, "x,y\n"))
+    in_review = Diagnostic("not UTF-8", file="out/c/review.yaml")
+    in_lock = Diagnostic("too large", file="out/c/backdrop.lock", severity="warning")
+    nowhere = Diagnostic("4 job(s) are not approved and ready")
+    titles = [
+        line.split("title=")[1].split("::")[0]
+        for line in github.diagnostic_commands([in_csv, in_review, in_lock, nowhere])
+    ]
+    assert titles == [
+        "Backdrop%3A recipe error",
+        "Backdrop%3A review.yaml error",
+        "Backdrop%3A backdrop.lock warning",
+        "Backdrop%3A error",
+    ]
+
+
 def test_annotation_path_is_relative_to_the_workspace(monkeypatch, tmp_path):
     monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
     recipe = tmp_path / "campaigns" / "r.yaml"

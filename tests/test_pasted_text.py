@@ -328,3 +328,33 @@ def test_a_suggestion_never_leaves_the_project(tmp_path):
     (tmp_path / "project").mkdir()
     nearby = NearbyFiles(tmp_path / "project", (tmp_path / "project",))
     assert nearby.suggest("../outside/LAMP.png") is None
+
+
+def test_a_cell_with_a_line_break_stays_on_one_line_in_the_job_it_names(
+    tmp_path, monkeypatch, capsys
+):
+    # Alt+Enter in an Excel cell: the value holds a newline, and reaches the output path.
+    markets = 'code,setting\n"fr-FR\n::warning::x",a caf\u00e9\n'
+    text = (
+        HEAD + "matrix:\n  market: { csv: data/m.csv }\n" + IMAGE
+        + 'prompt: "{{ market.setting }}"\noutput: "{{ market.code }}/mug"\n'
+    )  # fmt: skip
+    result = validate(tmp_path, monkeypatch, capsys, text, {"data/m.csv": markets})
+    assert result.code == EXIT_USAGE
+    headline = result.err.splitlines()[0]
+    assert headline.startswith("r.yaml:")
+    assert headline.endswith("(in job market=fr-FR\\x0a::warning::x)")
+
+
+def test_a_setting_with_a_line_break_is_quoted_on_one_line(tmp_path, monkeypatch, capsys):
+    text = (
+        'version: 1\nname: "spring\\n::warning::x"\n'
+        + MATRIX
+        + IMAGE
+        + 'prompt: "p"\noutput: "o"\n'
+    )
+    result = validate(tmp_path, monkeypatch, capsys, text)
+    assert result.code == EXIT_USAGE
+    assert result.err.splitlines()[0] == (
+        "r.yaml:2:7: error: name: 'spring\\x0a::warning::x' is not a safe folder name"
+    )

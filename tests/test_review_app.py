@@ -568,3 +568,40 @@ def test_verify_reports_a_hand_edit_mistake_in_review_yaml(
     assert result.code == 2
     assert "review.yaml:4:13: error: jobs.summer/P1-0.status: 'aproved' is not one of" in result.err
     assert "(did you mean 'approved'?)" in result.err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="xdg-open is Linux's")
+def test_review_opens_the_page_without_xdg_opens_complaints(recorded: Path, tmp_path: Path) -> None:
+    """A server over SSH has no browser: xdg-open prints a dozen lines of its own; the user
+    sees backdrop's lines only, and the page is still asked for at the printed address."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    opened = tmp_path / "opened.txt"
+    fake = bin_dir / "xdg-open"
+    fake.write_text(
+        f'#!/bin/sh\necho "$1" > {opened}\n'
+        'echo "xdg-open: no method available for opening $1" >&2\nexit 3\n'
+    )
+    fake.chmod(0o755)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", "review", str(recorded)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+    )
+    try:
+        assert process.stdout is not None
+        url = [process.stdout.readline() for _ in range(2)][1].removeprefix("Open ").strip()
+        deadline = time.monotonic() + 20
+        while not opened.exists() or not opened.read_text():
+            assert time.monotonic() < deadline, "xdg-open was never run"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert opened.read_text().strip() == url
+    assert "xdg-open" not in err and "no method available" not in err, err

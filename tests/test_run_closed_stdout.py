@@ -65,3 +65,55 @@ def test_a_hung_up_terminal_goes_quiet_too() -> None:
     assert stream.reader_gone
     stream.write("more\n")
     stream.flush()
+
+
+def test_a_run_with_stdout_closed_before_the_start_does_every_job(tmp_path: Path) -> None:
+    """`backdrop run ... >&-`: Python starts with sys.stdout None; nobody reads it, so the run
+    goes on as for a closed pipe (it stopped with an internal error before a job was sent)."""
+    shutil.copytree(EXAMPLE, tmp_path / "campaign")
+    recipe = tmp_path / "campaign" / "spring-campaign.yaml"
+    recipe.write_text(recipe.read_text().replace("size: 1536x1024", "size: 1024x1024"))
+    # As Python starts after `>&-`: descriptor 1 closed, sys.stdout None.
+    closed = "import os, sys; os.close(1); sys.stdout = None; from runner.cli import main; main()"
+    done = {}
+    for command in (["plan", str(recipe)], ["run", str(recipe), "--emulate", "-y", "--limit", "3"]):
+        done[command[0]] = subprocess.run(
+            [sys.executable, "-c", closed, *command],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    for result in done.values():
+        assert result.returncode == 0, result.stderr
+        assert "internal error" not in result.stderr
+    out = tmp_path / "campaign" / "out" / "spring-campaign"
+    conn = sqlite3.connect(out / ".backdrop" / "state.db")
+    try:
+        counts = dict(conn.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
+    finally:
+        conn.close()
+    assert counts["done"] == 3
+
+
+def test_the_money_guard_with_stdin_closed_refuses_without_a_traceback(tmp_path: Path) -> None:
+    """`backdrop run ... <&-` (sys.stdin None) has no terminal to ask "Spend it?" in: the
+    usage error, not an internal error; nothing is sent (no API listens on port 9)."""
+    shutil.copytree(EXAMPLE, tmp_path / "campaign")
+    recipe = tmp_path / "campaign" / "spring-campaign.yaml"
+    closed = "import os, sys; os.close(0); sys.stdin = None; from runner.cli import main; main()"
+    api = "http://127.0.0.1:9"
+    urls = ["--api-url", api, "--asset-url", f"{api}/asset"]
+    result = subprocess.run(
+        [sys.executable, "-c", closed, "run", str(recipe), "--confirm-over", "0", *urls],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ONEMIN_API_KEY": "test-key-not-real"},
+    )
+    assert result.returncode == 2, result.stderr
+    assert "above --confirm-over $0.00, and there is no terminal to ask in" in result.stderr
+    assert "internal error" not in result.stderr
+    assert not (tmp_path / "campaign" / "out").exists()

@@ -82,6 +82,17 @@ def test_a_review_yaml_linked_out_of_the_repository_is_never_quoted(repo, capsys
         assert "review.yaml belongs in the output folder" in result.err
 
 
+def test_verify_writes_its_summary_before_refusing_a_linked_review_yaml(repo, capsys, monkeypatch):
+    summary = repo / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    (OUT / "review.yaml").symlink_to(repo.parent / "outside" / "secret.yaml")
+    result = run_cli(capsys, "verify", str(OUT))
+    assert result.code == 2
+    assert "ok: every file matches backdrop.lock" in result.out
+    assert "review.yaml: error: the file is a link to a file outside" in told(result)
+    assert "Every image matches backdrop.lock." in summary.read_text()
+
+
 def test_a_recipe_linked_out_of_the_repository_is_read_only_when_allowed(repo, capsys):
     Path("campaign/evil.yaml").symlink_to(repo.parent / "outside" / "secret.yaml")
     result = run_cli(capsys, "validate", "campaign/evil.yaml")

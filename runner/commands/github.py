@@ -23,6 +23,8 @@ PER_KIND = 10  # GitHub shows no more than this many annotations of one kind per
 SUMMARY_LIMIT = 256 * 1024  # well under GitHub's 1 MiB per step
 _SUMMARY_ROWS = 50
 _CELL = 300  # the most of one value in the summary, escapes included
+# Backdrop's own files: a problem in one is titled by its name, not as a recipe problem.
+_OWN_FILES = frozenset({"review.yaml", "backdrop.lock", "state.db"})
 
 
 def enabled(fmt: str | None = None) -> bool:
@@ -81,7 +83,7 @@ def annotation_of(diagnostic: Diagnostic) -> Annotation:
     message = diagnostic.message + (f"\nhint: {diagnostic.hint}" if diagnostic.hint else "")
     if diagnostic.path:
         message = f"{diagnostic.path}: {message}"
-    title = "Backdrop: recipe " + ("error" if diagnostic.severity == "error" else "warning")
+    title = _title(diagnostic)
     span = diagnostic.span
     if span is None:
         file = diagnostic.file
@@ -96,6 +98,17 @@ def annotation_of(diagnostic: Diagnostic) -> Annotation:
         max(span.col, span.end_col - 1),  # GitHub's endColumn is inclusive; ours is exclusive
         title,
     )
+
+
+def _title(diagnostic: Diagnostic) -> str:
+    """`Backdrop: recipe error` for the recipe and its data files; a problem in review.yaml,
+    backdrop.lock or the state, or with no file at all (`export --strict`), is not one."""
+    kind = "error" if diagnostic.severity == "error" else "warning"
+    file = diagnostic.span.file if diagnostic.span is not None else diagnostic.file
+    if file is None:
+        return f"Backdrop: {kind}"
+    name = Path(file).name
+    return f"Backdrop: {name if name in _OWN_FILES else 'recipe'} {kind}"
 
 
 def capped(annotations: Iterable[Annotation], per_kind: int = PER_KIND) -> list[str]:

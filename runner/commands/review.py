@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -74,8 +76,25 @@ def review(outdir: str, port: int, no_browser: bool) -> None:
     terminal.echo(f"Open {server.url}")
     terminal.echo("Decisions are saved in review.yaml as you make them. Ctrl-C stops.")
     if not no_browser:
-        click.launch(server.url)
+        open_browser(server.url)
     server.serve_forever()
+
+
+def open_browser(url: str) -> None:
+    """The page in the browser. On Linux, xdg-open's own complaints (a server over SSH has no
+    browser: a dozen lines) are dropped: the address printed above says what to open."""
+    if not sys.platform.startswith("linux"):
+        click.launch(url)
+        return
+    import subprocess
+
+    with contextlib.suppress(OSError):  # no xdg-open at all
+        subprocess.Popen(
+            ["xdg-open", url],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def show_unheld(decisions: Review, images: Mapping[str, Sequence[str | None]]) -> None:

@@ -113,9 +113,14 @@ def release_replaced(output_dir: Path, replaced: tuple[DecisionReplaced, ...]) -
         terminal.echo_err(f"warning: review.yaml not brought up to date: {error.message}")
 
 
+def _terminal_to_ask() -> bool:
+    # None: stdin was closed before the start (`<&-`); nobody can answer there either.
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
 def _confirm_spend(spend: float, limit: float) -> None:
     message = f"this run is estimated at ${spend:,.2f}, above --confirm-over ${limit:,.2f}"
-    if not sys.stdin.isatty():
+    if not _terminal_to_ask():
         raise UsageError(
             f"{message}, and there is no terminal to ask in",
             hint="add --yes to proceed, or raise --confirm-over; "
@@ -250,7 +255,7 @@ def prune(output_dir: Path, yes: bool) -> None:
         if yes:
             return True
         count = len(candidates.stale)
-        if not sys.stdin.isatty():
+        if not _terminal_to_ask():
             raise UsageError(
                 f"--prune would delete {count} file(s), and there is no terminal to ask in",
                 hint="add --yes to delete them",

@@ -70,21 +70,31 @@ class PipeSafeStream:
                 os.close(devnull)
 
 
+def _nowhere(opened: list[TextIO]) -> TextIO:
+    stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
+    opened.append(stream)
+    return stream
+
+
 @contextlib.contextmanager
 def pipe_safe_stdio() -> Iterator[None]:
     """sys.stdout and sys.stderr wrapped for the duration (restored after)."""
     saved = sys.stdout, sys.stderr
-    out = PipeSafeStream(sys.stdout) if sys.stdout is not None else None
-    if out is not None:
-        sys.stdout = out
-    if sys.stderr is not None:
-        sys.stderr = PipeSafeStream(sys.stderr)
+    # A descriptor closed before the start (`backdrop run >&-`): Python leaves it None. Nobody
+    # reads it, as when a pipe's reader is gone, so what is printed there goes nowhere.
+    nowhere: list[TextIO] = []
+    if sys.stdout is None:
+        sys.stdout = _nowhere(nowhere)
+    if sys.stderr is None:
+        sys.stderr = _nowhere(nowhere)
+    out = PipeSafeStream(sys.stdout)
+    sys.stdout = out
+    sys.stderr = PipeSafeStream(sys.stderr)
     try:
         yield
     except SystemExit as done:
-        if out is not None:
-            out.flush()  # what is still buffered may be what cannot be written
-        if out is None or out.lost is None or done.code not in (0, None):
+        out.flush()  # what is still buffered may be what cannot be written
+        if out.lost is None or done.code not in (0, None):
             raise
         sys.stdout, sys.stderr = saved
         print(
@@ -99,6 +109,8 @@ def pipe_safe_stdio() -> Iterator[None]:
         raise SystemExit(EXIT_ABORTED) from None
     finally:
         sys.stdout, sys.stderr = saved
+        for stream in nowhere:
+            stream.close()
 
 
 # Backdrop's own annotations, as runner/commands/github.py builds them (toolkit escaping: no CR,

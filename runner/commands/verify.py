@@ -22,6 +22,8 @@ def verify(outdir: str) -> None:
     folder = output_folder(outdir, "verify")
     result = verify_outputs(folder)
     terminal.show_verify(result)
-    terminal.show_orphans(orphaned_decisions(folder))
+    # The files' verdict reaches the job summary before review.yaml is read: a review.yaml
+    # that cannot be read (exit 2) must not hide what verify found.
     report_verify(str(folder), result)
+    terminal.show_orphans(orphaned_decisions(folder))
     sys.exit(EXIT_OK if result.ok else EXIT_JOBS_FAILED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runner.diagnostics import Diagnostic, Span
+from runner.printable import one_line
 from runner.recipe.model import NodePath, SourceMap, format_path
 from runner.recipe.template_location import template_span
 
@@ -66,6 +67,7 @@ class ProblemLog:
 
 
 def _with_jobs(diagnostic: Diagnostic, label: str, count: int, total: int) -> Diagnostic:
+    label = one_line(label)  # a value with a newline would break the message's line in two
     if count > 1 and count == total:
         jobs = f"in all {count:,} jobs"
     elif count > 1:

@@ -12,6 +12,7 @@ from typing import Any
 from runner.apikey import ENV_KEY, find_key_in_text, redact
 from runner.diagnostics import Diagnostic, Span, suggestion_suffix
 from runner.pastedtext import char_name, invisible_in, without_invisible, wrapped_in_quotes
+from runner.printable import one_line
 from runner.recipe.loader import LoadedDocument
 from runner.recipe.model import NodePath, SourceMap, format_path
 from runner.recipe.yaml_errors import ODD_SPACE_HINT, odd_space_name, odd_space_start
@@ -406,7 +407,7 @@ def _show(value: Any) -> str:
         return "an empty value"
     if isinstance(value, str):
         shown = value if len(value) <= 60 else value[:57] + "..."
-        return f"'{shown}'"
+        return f"'{one_line(shown)}'"  # a newline in the value would split the message
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
