@@ -10,6 +10,8 @@ import hashlib
 import io
 import json
 import re
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from runner.records.state import StateStore
 from runner.review.decisions import REVIEW_NAME, load_review
 from runner.review.review_server import ReviewServer
 from tests.approvalhelp import KEYS, approve_on_page, post_decisions, shown_images, write_campaign
-from tests.clihelp import CliResult, run_cli
+from tests.clihelp import CliResult, backdrop_in, run_cli
 from tests.reviewhelp import page_jobs
 
 API_KEY = "sk-TEST-binding-8d2f"
@@ -31,7 +33,7 @@ pytestmark = pytest.mark.timeout(240)
 class Campaign:
     def __init__(self, root: Path, capsys: pytest.CaptureFixture[str], server: EmulatorServer):
         self.root = root
-        self.recipe = write_campaign(root / "campaign")
+        self.recipe = root / "campaign" / "recipe.yaml"
         self.out = root / "campaign" / "out" / "binding"
         self.capsys = capsys
         self.api = ("--yes", "--api-url", server.base_url, "--asset-url", server.asset_base_url)
@@ -61,15 +63,31 @@ class Campaign:
         return list(csv.DictReader(io.StringIO(text)))
 
 
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    with EmulatorServer(EmulatorConfig(api_key=API_KEY)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def approved_campaign(tmp_path_factory, emulator) -> Path:
+    """The campaign run once and every job approved on variant 2, as the page does; each test
+    works on its own copy (one run for the module, not one per test)."""
+    root = tmp_path_factory.mktemp("binding")
+    recipe = write_campaign(root / "campaign")
+    api = ("--yes", "--api-url", emulator.base_url, "--asset-url", emulator.asset_base_url)
+    ran = backdrop_in(root, "run", str(recipe), *api, env={"ONEMIN_API_KEY": API_KEY})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    approve_on_page(root / "campaign" / "out" / "binding", KEYS, pick=2)
+    return root / "campaign"
+
+
 @pytest.fixture
-def campaign(tmp_path, capsys, monkeypatch):
+def campaign(approved_campaign, emulator, tmp_path, capsys, monkeypatch):
+    shutil.copytree(approved_campaign, tmp_path / "campaign")  # times kept: files unchanged
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ONEMIN_API_KEY", API_KEY)
-    with EmulatorServer(EmulatorConfig(api_key=API_KEY)) as server:
-        made = Campaign(tmp_path, capsys, server)
-        made.run()
-        approve_on_page(made.out, KEYS, pick=2)
-        yield made
+    return Campaign(tmp_path, capsys, emulator)
 
 
 def digest(path: Path) -> str:
@@ -270,8 +288,6 @@ def test_a_copy_from_a_shard_folder_releases_the_approval_it_replaces(campaign):
 
 def test_a_fresh_clone_names_what_changed_from_the_lock(campaign):
     """`plan --diff` in a pull request: no .backdrop/, only the committed lock and review.yaml."""
-    import shutil
-
     shutil.rmtree(campaign.out / ".backdrop")
     campaign.set_market("de-DE", "a snowy Alpine chalet")
     diff = campaign.cli("plan", str(campaign.recipe), "--diff", "--format", "markdown")
