@@ -198,9 +198,7 @@ def test_8192_pixel_sources_are_read_a_band_at_a_time_or_decoded_reduced(tmp_pat
     from runner.deliver.jpeg_strips import JpegWriter
     from runner.deliver.png_stream import PngWriter
 
-    # One channel: each source is read once per channel, and a second 1080 channel would read
-    # the same 8192-pixel rows the same way again (7 s of CPU for both).
-    out = emulated_run(tmp_path, extra="channels:\n  story: {size: 1080x1920, fit: contain}\n")
+    out = emulated_run(tmp_path)  # a crop (instagram) and a fit (story) of each source
     band = Image.linear_gradient("L").resize((8192, 256)).convert("RGB")  # made a band at a time
     png, jpeg = io.BytesIO(), io.BytesIO()
     for writer in (PngWriter(png, 8192, 8192, "RGB"), JpegWriter(jpeg, 8192, 8192, 90, None)):
