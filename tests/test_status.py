@@ -379,6 +379,8 @@ def test_a_recipe_changed_since_the_run(campaign):
         f"generate again 4 jobs changed in the recipe (prompt) (${4 * LOW:,.2f} estimated)"
     )
     assert any("4 approved job(s) will get new images" in note for note in found["notes"])
+    # The counts add up to the jobs: the four have no images to decide on until the run.
+    assert "Review: 0 approved, 0 rejected, 0 pending, 4 with no images yet" in campaign.text()
 
     # A market removed: its images are stale, its decisions orphaned.
     campaign.write()

@@ -86,7 +86,11 @@ def _jobs(status: CampaignStatus) -> list[str]:
         )
     lines += _keys("failed", status.review_keys(progress="failed"))
     decided: tuple[ReviewStatus, ...] = ("approved", "rejected", "pending")
-    lines.append("Review: " + ", ".join(f"{status.reviewed(s):,} {s}" for s in decided))
+    counts = [f"{status.reviewed(s):,} {s}" for s in decided]
+    undecidable = sum(job.review is None for job in status.jobs)
+    if undecidable:  # so that the counts add up to the jobs: these have no images to decide on
+        counts.append(f"{undecidable:,} with no images yet")
+    lines.append("Review: " + ", ".join(counts))
     lines += _keys("rejected", status.review_keys(review="rejected"))
     lines += _keys("pending", status.review_keys(review="pending"))
     lines += _deliveries(status)
