@@ -69,6 +69,14 @@ def invisible_in(text: str) -> int | None:
     return None
 
 
+def odd_space_in(text: str) -> int | None:
+    """The index of the first space that only looks like one (ODD_SPACES) in `text`, or None."""
+    for index, char in enumerate(text):
+        if char in ODD_SPACES:
+            return index
+    return None
+
+
 def without_invisible(text: str) -> str:
     return "".join(char for char in text if char not in INVISIBLE)
 

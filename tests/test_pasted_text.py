@@ -134,6 +134,31 @@ def test_data_values_in_typographic_quotes_that_reach_output_paths_are_a_warning
     )
 
 
+def test_a_data_value_with_a_non_breaking_space_in_output_paths_is_a_warning_at_the_cell(
+    tmp_path, monkeypatch, capsys
+):
+    # "ja JP" pasted from Word: a folder that looks like "ja JP" and is not the one typed.
+    markets = "code,setting\nja\u00a0JP,a room\nfr-FR,a caf\u00e9\nde\u00a0DE,a loft\n"
+    text = (
+        HEAD + "matrix:\n  market: { csv: data/m.csv }\n" + IMAGE
+        + 'prompt: "{{ market.setting }}"\noutput: "{{ market.code }}/mug"\n'
+    )  # fmt: skip
+    result = validate(tmp_path, monkeypatch, capsys, text, {"data/m.csv": markets})
+    assert result.code == EXIT_OK
+    assert result.err == (
+        "data/m.csv:2:1: warning: the value 'ja\\xa0JP' holds a non-breaking space (U+00A0), "
+        "which looks like a space but makes other folder and file names (and 1 more value like "
+        "it)\n"
+        "    2 | ja\\u00a0JP,a room\n"
+        "      | ^^^^^^^^^^\n"
+        "    hint: type an ordinary space there (Word and Excel put non-breaking spaces into "
+        "text), or remove it\n"
+    )
+    # Kept out of the paths by the template (in the prompt it is text as typed): no warning.
+    replaced = text.replace("{{ market.code }}", "{{ market.code | replace('\\u00a0', '_') }}")
+    assert validate(tmp_path, monkeypatch, capsys, replaced, {"data/m.csv": markets}).err == ""
+
+
 def test_a_key_in_typographic_quotes_is_named(tmp_path, monkeypatch, capsys):
     text = HEAD + "defaults:\n  \u201cquality\u201d: high\n" + IMAGE + 'prompt: "p"\noutput: o\n'
     result = validate(tmp_path, monkeypatch, capsys, text)

@@ -12,7 +12,7 @@ from typing import Any
 from runner.api import limits
 from runner.apikey import MASK, searchable_key
 from runner.diagnostics import Diagnostic, Span, suggestion_suffix
-from runner.pastedtext import TYPOGRAPHIC_QUOTES
+from runner.pastedtext import ODD_SPACES, TYPOGRAPHIC_QUOTES, char_name, odd_space_in
 from runner.plan.axes import AxisValues
 from runner.plan.images import ImageProblem, ImageResolver
 from runner.plan.job_context import JobContext
@@ -44,6 +44,10 @@ OUTPUT_NODE: NodePath = ("output",)
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _more(others: int) -> str:
+    return f" (and {others:,} more value{'s' if others > 1 else ''} like it)" if others else ""
 
 
 def job_key(image: ImageSource, prompt_object: PromptObject) -> str:
@@ -124,6 +128,8 @@ class JobBuilder:
         self.origins = ValueOrigins(recipe, axes)
         # Values of data files in typographic quotes that made output paths, by their place.
         self.quoted_values: dict[tuple[str, int, int], tuple[str, Span]] = {}
+        # Values holding a space that only looks like one (U+00A0) that made output paths.
+        self.spaced_values: dict[tuple[str, int, int], tuple[str, Span]] = {}
         self.recipe_info = {"name": recipe.name}
         self.base_context = {**self.templates.globals, **recipe.vars}
         # same_file_key(path) -> the first job writing it, and its path as written.
@@ -176,6 +182,11 @@ class JobBuilder:
             outputs = self._outputs(index, fields, context, label)
         if outputs is not None and any(q in "".join(outputs) for q in TYPOGRAPHIC_QUOTES):
             self._quoted_value(combo, "".join(outputs))
+        if outputs is not None and any(c in ODD_SPACES for c in "".join(outputs)):
+            found = self.origins.find_odd_space(combo, "".join(outputs))
+            if found is not None:
+                span = found[1]
+                self.spaced_values.setdefault((span.file, span.line, span.col), found)
         if failed or image is None or outputs is None:
             self.problems.failed += 1
             return None
@@ -325,22 +336,36 @@ class JobBuilder:
 
     def warnings(self) -> list[Diagnostic]:
         """What the jobs showed that is usable but probably not meant: one warning per kind."""
-        found = list(self.quoted_values.values())
-        if not found:
-            return []
-        others = len(found) - 1
-        more = f" (and {others:,} more value{'s' if others > 1 else ''} like it)" if others else ""
-        value, span = found[0]
-        return [
-            Diagnostic(
-                f"the value {value} is in typographic quotes, which become part of output "
-                f"paths{more}",
-                span=span,
-                hint='remove the quotes from the value (Excel and Word turn " into “ ” as you '
-                "type)",
-                severity="warning",
+        warnings = []
+        quoted = list(self.quoted_values.values())
+        if quoted:
+            value, span = quoted[0]
+            warnings.append(
+                Diagnostic(
+                    f"the value {value} is in typographic quotes, which become part of output "
+                    f"paths{_more(len(quoted) - 1)}",
+                    span=span,
+                    hint='remove the quotes from the value (Excel and Word turn " into “ ” as '
+                    "you type)",
+                    severity="warning",
+                )
             )
-        ]
+        spaced = list(self.spaced_values.values())
+        if spaced:
+            value, span = spaced[0]
+            at = odd_space_in(value) or 0
+            warnings.append(
+                Diagnostic(
+                    f"the value {clipped_repr(value)} holds a {char_name(value[at])}, which "
+                    "looks like a space but makes other folder and file names"
+                    + _more(len(spaced) - 1),
+                    span=span,
+                    hint="type an ordinary space there (Word and Excel put non-breaking spaces "
+                    "into text), or remove it",
+                    severity="warning",
+                )
+            )
+        return warnings
 
     def _outputs(
         self, index: int, fields: Mapping[str, Any], context: Mapping[str, Any], label: str

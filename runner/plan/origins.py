@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from runner.diagnostics import Span
-from runner.pastedtext import wrapped_in_quotes
+from runner.pastedtext import odd_space_in, wrapped_in_quotes
 from runner.plan.axes import AxisValues
 from runner.plan.axis_source import Locate
 from runner.plan.matrix import Combination
@@ -48,8 +48,18 @@ class ValueOrigins:
     def find_wrapped(self, combo: Combination, text: str) -> tuple[str, Span] | None:
         """A value wrapped in typographic quotes (“de-DE”) that went into `text`, and where it
         was written: the mark of a word processor's or spreadsheet's autocorrect."""
+        return self._find(combo, text, wrapped_in_quotes)
+
+    def find_odd_space(self, combo: Combination, text: str) -> tuple[str, Span] | None:
+        """A value holding a space that only looks like one (U+00A0 from Word or Excel) that
+        went into `text`, and where it was written."""
+        return self._find(combo, text, lambda value: odd_space_in(value) is not None)
+
+    def _find(
+        self, combo: Combination, text: str, marked: Callable[[str], bool]
+    ) -> tuple[str, Span] | None:
         for value, locate in self._candidates(combo):
-            span = locate() if wrapped_in_quotes(value) and value in text else None
+            span = locate() if marked(value) and value in text else None
             if span is not None:
                 return value, span
         return None
