@@ -27,6 +27,7 @@ from runner.printable import clipped_repr
 from runner.recipe.model import NodePath, Recipe
 
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+_ODD_SPACE = re.compile(f"[{''.join(ODD_SPACES)}]")  # searched in every job's output paths
 _INTEGER_RANGES = {"n": limits.N_RANGE, "output_compression": limits.COMPRESSION_RANGE}
 _MAX_FIELD_DIGITS = 18  # far past every integer field's range, far below int()'s limit
 _CHOICES: Mapping[str, Sequence[str]] = {
@@ -182,7 +183,7 @@ class JobBuilder:
             outputs = self._outputs(index, fields, context, label)
         if outputs is not None and any(q in "".join(outputs) for q in TYPOGRAPHIC_QUOTES):
             self._quoted_value(combo, "".join(outputs))
-        if outputs is not None and any(c in ODD_SPACES for c in "".join(outputs)):
+        if outputs is not None and _ODD_SPACE.search("".join(outputs)):
             found = self.origins.find_odd_space(combo, "".join(outputs))
             if found is not None:
                 span = found[1]
