@@ -597,6 +597,15 @@ def test_review_opens_the_page_without_xdg_opens_complaints(recorded: Path, tmp_
         while not opened.exists() or not opened.read_text():
             assert time.monotonic() < deadline, "xdg-open was never run"
             time.sleep(0.05)
+        # Ctrl-C once the page is served (a Ctrl-C while the server starts is another test's).
+        while True:
+            try:
+                if httpx.get(url, timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the page was never served"
+            time.sleep(0.05)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)
     finally:
