@@ -21,10 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
-import resource
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_status import png
+from limited_child import run_limited
 
 from runner.plan.fingerprints import request_fingerprints
 from runner.records.lockfile import LOCK_NAME, LockEntry, LockFile, render_lock
@@ -109,36 +106,6 @@ def hostile_copy(lock: Path, target: Path) -> None:
     target.write_text(text, encoding="utf-8")
 
 
-def limit_memory() -> None:
-    two_gib = 2 * 1024**3
-    resource.setrlimit(resource.RLIMIT_AS, (two_gib, two_gib))
-
-
-def run_child(root: Path, argv: list[str], timeout: float) -> tuple[float, float, float, str]:
-    start = time.perf_counter()
-    child = subprocess.Popen(
-        argv,
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=limit_memory,
-    )
-    deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            child.send_signal(signal.SIGKILL)
-            pid, status, usage = os.wait4(child.pid, 0)
-            break
-        time.sleep(0.02)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    outcome = "timeout" if code == -signal.SIGKILL else f"exit {code}"
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, outcome
-
-
 READ_ONLY = (
     "import sys, time\n"
     "from pathlib import Path\n"
@@ -189,7 +156,7 @@ def main() -> None:
         for name, argv in cases.items():
             if args.only and args.only not in name:
                 continue
-            wall, cpu, rss, outcome = run_child(root, argv, args.timeout)
+            wall, cpu, rss, outcome = run_limited(argv, args.timeout, cwd=root)
             print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {outcome} |", flush=True)
 
 

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import signal
 import struct
-import subprocess
 import sys
 import tempfile
-import time
 import zlib
 from pathlib import Path
+
+from limited_child import run_limited  # beside this script: on sys.path when it runs
 
 BIG = "['x' * 99999] * 99999"
 # name -> (command, template); `validate*` cases add a schema error so the static pass runs.
@@ -99,11 +96,6 @@ def write_recipe(folder: Path, template: str, *, schema_error: bool, includes: i
     return path
 
 
-def limit_memory() -> None:
-    two_gib = 2 * 1024**3
-    resource.setrlimit(resource.RLIMIT_AS, (two_gib, two_gib))
-
-
 def run_case(command: str, template: str, timeout: float) -> tuple[float, float, str]:
     with tempfile.TemporaryDirectory() as tmp:
         schema_error = command.endswith("*")
@@ -111,26 +103,7 @@ def run_case(command: str, template: str, timeout: float) -> tuple[float, float,
         recipe = write_recipe(Path(tmp), template, schema_error=schema_error, includes=includes)
         name = command.rstrip("*").removesuffix("+include")
         argv = [sys.executable, "-m", "runner", name, str(recipe)]
-        start = time.perf_counter()
-        child = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit_memory
-        )
-        deadline = start + timeout
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                child.send_signal(signal.SIGKILL)
-                pid, status, usage = os.wait4(child.pid, 0)
-                break
-            time.sleep(0.02)
-        wall = time.perf_counter() - start
-        rss_mib = usage.ru_maxrss / 1024  # KiB on Linux
-        code = os.waitstatus_to_exitcode(status)
-        outcome = "timeout" if code == -signal.SIGKILL else f"exit {code}"
-        if child.stderr is not None:
-            child.stderr.close()
+        wall, _, rss_mib, outcome = run_limited(argv, timeout)
         return wall, rss_mib, outcome
 
 

@@ -21,18 +21,15 @@ import argparse
 import hashlib
 import json
 import os
-import resource
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_template_bombs import tiny_png
+from limited_child import run_limited
 
 RECIPE = """\
 version: 1
@@ -191,34 +188,8 @@ COMMANDS = {
 }
 
 
-def limit_memory() -> None:
-    two_gib = 2 * 1024**3
-    resource.setrlimit(resource.RLIMIT_AS, (two_gib, two_gib))
-
-
 def run_command(root: Path, argv: list[str], timeout: float) -> tuple[float, float, float, str]:
-    start = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "runner", *argv],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=limit_memory,
-    )
-    deadline = start + timeout
-    while True:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() > deadline:
-            child.send_signal(signal.SIGKILL)
-            pid, status, usage = os.wait4(child.pid, 0)
-            break
-        time.sleep(0.02)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    outcome = "timeout" if code == -signal.SIGKILL else f"exit {code}"
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, outcome
+    return run_limited([sys.executable, "-m", "runner", *argv], timeout, cwd=root)
 
 
 def main() -> None:
