@@ -17,10 +17,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.fuzz_support import draw_case, make_project, run_case
+
+if TYPE_CHECKING:
+    from tests.schema_fuzz import ForkServer
 
 EXAMPLES = 5_000
 # The seeds in ten slices of 500, each its own test: under `--dist worksteal` idle workers take
@@ -77,10 +81,11 @@ def test_hostile_locks_states_and_review_files_never_cause_an_internal_error(
         assert outcome.kind != "internal", f"{family} seed {seed}: {outcome.detail}"
 
 
-# Recipes drawn from the schema (tests/schema_fuzz.py), each run through the real CLI in a forked
-# child limited to 1 GiB and 30 s of CPU (three times the 10 s a case may take, for loaded
-# machines): a case over either, or ending in anything but exit 0 or 2, fails. The small knobs
-# keep this to about 50 ms a case; bench/bench_fuzz.py --schema runs them at scale.
+# Recipes drawn from the schema (tests/schema_fuzz.py), each run through the real CLI in a child
+# limited to 1 GiB and 30 s of CPU (three times the 10 s a case may take, for loaded machines): a
+# case over either, or ending in anything but exit 0 or 2, fails. The children fork from a small
+# process that has loaded the CLI (schema_fuzz.ForkServer), not from the worker: about 30 ms a
+# small case; bench/bench_fuzz.py --schema runs them at scale.
 SCHEMA_CASES = 300
 SCALED_CASES = 24  # at a twentieth of the LARGE knobs: thousands of jobs, vars and entries
 # Six slices of 50 small cases and two of 12 scaled ones, each its own test, for workers to
@@ -89,29 +94,31 @@ SCHEMA_SLICES = [("small", first, first + 50) for first in range(0, SCHEMA_CASES
 SCHEMA_SLICES += [("scaled", first, first + 12) for first in range(0, SCALED_CASES, 12)]
 
 
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    # One per worker, for the slices it takes: the cases fork from it, not from the worker.
+    from tests.schema_fuzz import ForkServer
+
+    with ForkServer() as server:
+        yield server
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the cases run in forked children")
 @pytest.mark.parametrize(("knobs", "first", "end"), SCHEMA_SLICES)
-def test_recipes_drawn_from_the_schema_end_in_exit_0_or_2_within_limits(knobs, first, end):
-    from tests.schema_fuzz import (
-        LARGE,
-        SMALL,
-        draw_schema_case,
-        remove_tree,
-        run_forked,
-        scaled,
-        warm_up,
-    )
+def test_recipes_drawn_from_the_schema_end_in_exit_0_or_2_within_limits(
+    fork_server: ForkServer, knobs: str, first: int, end: int
+) -> None:
+    from tests.schema_fuzz import LARGE, SMALL, draw_schema_case, remove_tree, scaled
 
-    warm_up()
     folder = Path(tempfile.mkdtemp(prefix="backdrop-schema-", dir=_scratch())) / "case"
     try:
         size = SMALL if knobs == "small" else scaled(LARGE, 0.05)
         drawn = [draw_schema_case(seed, size) for seed in range(first, end)]
         failures = []
         for case in drawn:
-            result = run_forked(case, folder, memory_bytes=1 << 30, cpu_seconds=30)
+            result = fork_server.run(case, folder, memory_bytes=1 << 30, cpu_seconds=30)
             if not result.ok:
                 failures.append(f"seed {case.seed}: {result.detail}\n{case.recipe[:3000]}")
         assert not failures, "\n\n".join(failures[:3])
