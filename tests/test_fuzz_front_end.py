@@ -129,3 +129,33 @@ def test_recipes_drawn_from_the_schema_end_in_exit_0_or_2_within_limits(
 def _scratch() -> str | None:
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+@pytest.mark.parametrize("setting", ["a café", "南部鉄器の急須", "☃a b a b ☃" * 40])
+def test_a_drawn_workbook_holds_what_openpyxl_writes_for_its_rows(setting: str) -> None:
+    # The drawing writes the rows of a plain axis workbook itself (openpyxl took most of its
+    # CPU): every part of the file must be what openpyxl's write-only mode saves.
+    import io
+    import zipfile
+
+    from openpyxl import Workbook
+
+    from tests.schema_fuzz import _plain_text, _with_text_rows
+
+    def saved(rows: int) -> bytes:
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Données é")
+        sheet.append(["code", "setting"])
+        for index in range(rows):
+            sheet.append([f"c{index}", f"{setting} {index}"])
+        buffer = io.BytesIO()
+        book.save(buffer)
+        return buffer.getvalue()
+
+    def parts(data: bytes) -> dict[str, bytes]:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            # (docProps/core.xml holds the time it was saved)
+            return {name: book.read(name) for name in book.namelist() if "core" not in name}
+
+    assert _plain_text(setting)
+    assert parts(_with_text_rows(saved(0), setting, 30)) == parts(saved(30))
