@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -85,11 +85,7 @@ def validate(doc: LoadedDocument) -> list[Diagnostic]:
                 file=source.file,
             )
         ]
-    found = (
-        []
-        if _conforms_quickly(doc.data)
-        else explain_schema_errors(_validator().iter_errors(doc.data), source, recipe_schema())
-    )
+    found = explain_schema_errors(_validator().iter_errors(doc.data), source, recipe_schema())
     wrong_version = [d for d in found if d.path == VERSION_PATH]
     if wrong_version:
         # Another version has other keys: "missing 'image'" would only mislead.
@@ -97,150 +93,6 @@ def validate(doc: LoadedDocument) -> list[Diagnostic]:
     if secrets:
         found = [*secrets, *_without_secrets(found, doc)]
     return sorted(found, key=_position)
-
-
-def _conforms_quickly(data: Any) -> bool:
-    """Whether the recipe is valid, decided without jsonschema when it can be (jsonschema, only
-    needed to explain what is wrong, takes ~90 ms of CPU to import: a tenth of `validate`)."""
-    try:
-        return _conforms(data, _parsed_schema(), _parsed_schema())
-    except _Unsure:
-        return False
-
-
-@cache
-def _parsed_schema() -> Mapping[str, Any]:
-    """The schema for _conforms, parsed once (it never changes it)."""
-    return recipe_schema()
-
-
-class _Unsure(Exception):
-    """A keyword, reference or value _conforms does not handle: jsonschema decides."""
-
-
-# Keywords that only describe (an editor's hover text and snippets): they check nothing.
-_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "defaultSnippets"})
-
-
-def _conforms(instance: Any, schema: Any, root: Mapping[str, Any]) -> bool:
-    """Whether `instance` is valid against `schema` exactly as jsonschema's Draft 2020-12
-    validator (without format checks) decides, for the keywords the recipe schema uses: any
-    other keyword, a value YAML would not give, or a key that is not text raises _Unsure."""
-    if schema is True or schema is False:
-        return bool(schema)
-    if isinstance(instance, dict) and not all(isinstance(key, str) for key in instance):
-        raise _Unsure("a key that is not text")
-    for keyword, value in schema.items():
-        if keyword in _ANNOTATIONS:
-            continue
-        check = _KEYWORDS.get(keyword)
-        if check is None:
-            raise _Unsure(keyword)
-        if not check(instance, value, schema, root):
-            return False
-    return True
-
-
-def _kind(instance: Any) -> str:
-    if instance is None:
-        return "null"
-    for python, kind in _KINDS:
-        if isinstance(instance, python):
-            return kind
-    raise _Unsure(type(instance).__name__)
-
-
-_KINDS: tuple[tuple[type, str], ...] = (
-    (bool, "boolean"),  # before int: a bool is an int in Python, not in JSON Schema
-    (int, "integer"),
-    (float, "number"),
-    (str, "string"),
-    (list, "array"),
-    (dict, "object"),
-)
-
-
-def _is_type(instance: Any, kind: str) -> bool:
-    actual = _kind(instance)
-    if kind == "number":
-        return actual in ("integer", "number")
-    if kind == "integer" and actual == "number":
-        return float(instance).is_integer()  # 1.0 is an integer to jsonschema
-    return actual == kind
-
-
-def _number(instance: Any) -> bool:
-    return _is_type(instance, "number")
-
-
-def _equal(one: Any, two: Any) -> bool:
-    """jsonschema's equality for scalars: True is not 1, 1 is 1.0."""
-    if isinstance(one, list | dict) or isinstance(two, list | dict):
-        raise _Unsure("a list or mapping compared")
-    if isinstance(one, str) or isinstance(two, str):
-        return bool(one == two)
-    return isinstance(one, bool) == isinstance(two, bool) and bool(one == two)
-
-
-def _ref(instance: Any, ref: Any, _: Any, root: Mapping[str, Any]) -> bool:
-    if not isinstance(ref, str) or not ref.startswith("#/") or "~" in ref or "%" in ref:
-        raise _Unsure("a reference outside this schema")
-    node: Any = root
-    for part in ref[2:].split("/"):
-        node = node[part]
-    return _conforms(instance, node, root)
-
-
-def _properties(instance: Any, value: Any, _: Any, root: Mapping[str, Any]) -> bool:
-    if not isinstance(instance, dict):
-        return True
-    return all(_conforms(instance[k], sub, root) for k, sub in value.items() if k in instance)
-
-
-def _additional(instance: Any, value: Any, schema: Any, root: Mapping[str, Any]) -> bool:
-    if not isinstance(instance, dict):
-        return True
-    if "patternProperties" in schema:
-        raise _Unsure("patternProperties")
-    named = schema.get("properties", {})
-    return all(_conforms(instance[k], value, root) for k in instance if k not in named)
-
-
-def _one_of(instance: Any, value: Any, _: Any, root: Mapping[str, Any]) -> bool:
-    return sum(_conforms(instance, branch, root) for branch in value) == 1
-
-
-def _items(instance: Any, value: Any, schema: Any, root: Mapping[str, Any]) -> bool:
-    if "prefixItems" in schema:
-        raise _Unsure("prefixItems")
-    return not isinstance(instance, list) or all(_conforms(i, value, root) for i in instance)
-
-
-_Check = Callable[[Any, Any, Any, Mapping[str, Any]], bool]
-_KEYWORDS: dict[str, _Check] = {
-    "$ref": _ref,
-    "type": lambda i, v, s, r: any(_is_type(i, k) for k in (v if isinstance(v, list) else [v])),
-    "enum": lambda i, v, s, r: any(_equal(i, each) for each in v),
-    "const": lambda i, v, s, r: _equal(i, v),
-    "properties": _properties,
-    "additionalProperties": _additional,
-    "required": lambda i, v, s, r: not isinstance(i, dict) or all(k in i for k in v),
-    "propertyNames": lambda i, v, s, r: (
-        not isinstance(i, dict) or all(_conforms(k, v, r) for k in i)
-    ),
-    "minProperties": lambda i, v, s, r: not isinstance(i, dict) or len(i) >= v,
-    "maxProperties": lambda i, v, s, r: not isinstance(i, dict) or len(i) <= v,
-    "items": _items,
-    "minItems": lambda i, v, s, r: not isinstance(i, list) or len(i) >= v,
-    "minLength": lambda i, v, s, r: not isinstance(i, str) or len(i) >= v,
-    "maxLength": lambda i, v, s, r: not isinstance(i, str) or len(i) <= v,
-    "pattern": lambda i, v, s, r: not isinstance(i, str) or re.search(v, i) is not None,
-    "minimum": lambda i, v, s, r: not _number(i) or i >= v,
-    "maximum": lambda i, v, s, r: not _number(i) or i <= v,
-    "exclusiveMinimum": lambda i, v, s, r: not _number(i) or i > v,
-    "anyOf": lambda i, v, s, r: any(_conforms(i, branch, r) for branch in v),
-    "oneOf": _one_of,
-}
 
 
 def explain_schema_errors(
