@@ -23,6 +23,8 @@ and asyncio's Unix event loop in the same child need some of what is taken away.
 from __future__ import annotations
 
 import ast
+import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -70,12 +72,19 @@ def typeshed_stub(module: str) -> Path:
     return package if package.is_file() else stdlib / f"{module}.pyi"
 
 
+@functools.cache
+def hidden_names() -> tuple[frozenset[str], frozenset[str]]:
+    """The names taken from os and from signal: read once, here, and handed to each child (each
+    would otherwise parse the stubs again, 40 ms of its start-up)."""
+    return posix_only_names(typeshed_stub("os")), posix_only_names(typeshed_stub("signal"))
+
+
 # The child's first lines: restrict runner.*, then run `python -m runner ARGS` or a probe.
 _BOOTSTRAP = """
 import sys
 sys.path.insert(0, {repo!r})
 from tests.posixless import restrict_runner
-restrict_runner()
+restrict_runner({hidden_os!r}, {hidden_signal!r})
 {then}
 """
 _AS_BACKDROP = """
@@ -85,9 +94,33 @@ runpy.run_module("runner", run_name="__main__", alter_sys=True)
 """
 
 
+# Several commands in one child, one after the other, through the same entry point as
+# `python -m runner`; what each printed and its exit code, as JSON on stdout at the end.
+_AS_BACKDROP_SEVERAL = """
+import contextlib, io, json
+from runner.cli import main
+done = []
+for args in json.loads(sys.argv[1]):
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+        except SystemExit as exit_:
+            code = exit_.code
+    done.append([code, out.getvalue(), err.getvalue()])
+print(json.dumps(done))
+"""
+
+
 def command(*args: str) -> list[str]:
     """argv for `backdrop ARGS` in a child restricted as on Windows."""
     return _python(_AS_BACKDROP, *args)
+
+
+def commands(*argvs: list[str]) -> list[str]:
+    """argv for several `backdrop ARGS` in one child restricted as on Windows (the restrictions
+    hold for the whole process): it prints [[exit code, stdout, stderr], ...] as JSON."""
+    return _python(_AS_BACKDROP_SEVERAL, json.dumps(argvs))
 
 
 def probe(code: str) -> list[str]:
@@ -96,12 +129,16 @@ def probe(code: str) -> list[str]:
 
 
 def _python(then: str, *args: str) -> list[str]:
-    bootstrap = _BOOTSTRAP.format(repo=str(REPO), then=then)
+    hidden_os, hidden_signal = hidden_names()
+    bootstrap = _BOOTSTRAP.format(
+        repo=str(REPO), hidden_os=hidden_os, hidden_signal=hidden_signal, then=then
+    )
     return [sys.executable, "-X", "warn_default_encoding", "-c", bootstrap, *args]
 
 
-def restrict_runner() -> None:
-    """Install the restrictions (in the child, before runner is imported)."""
+def restrict_runner(hidden_os: frozenset[str], hidden_signal: frozenset[str]) -> None:
+    """Install the restrictions (in the child, before runner is imported): the names of os and
+    signal in `hidden_os` and `hidden_signal` (hidden_names()) are taken away."""
     import asyncio.unix_events
     import builtins
     import signal
@@ -133,8 +170,8 @@ def restrict_runner() -> None:
         return fd
 
     views = {
-        "os": Without(os, posix_only_names(typeshed_stub("os")), open=open_no_folder),
-        "signal": Without(signal, posix_only_names(typeshed_stub("signal"))),
+        "os": Without(os, hidden_os, open=open_no_folder),
+        "signal": Without(signal, hidden_signal),
     }
     real_import = builtins.__import__
 

@@ -21,7 +21,7 @@ from runner.cli import main
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from runner.fileio import PART_SUFFIX
-from tests.clihelp import CliResult, run_cli
+from tests.clihelp import CliResult, backdrop_in, run_cli
 from tests.junit_support import assert_counts_match_results, assert_valid
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
@@ -312,7 +312,8 @@ def test_sigkill_mid_run_then_resume_loses_nothing_paid_for(campaign, tmp_path):
             time.sleep(0.02)
         charged_at_kill = len(server.api.ledger.entries)
 
-        resumed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+        # The resume is about what the kill left on disk, not a process: run in this one.
+        resumed = backdrop_in(tmp_path, *args[3:], env={"ONEMIN_API_KEY": KEY})
         assert resumed.returncode == 0, resumed.stderr
         ledger = list(server.api.ledger.entries)
 

@@ -63,17 +63,38 @@ def test_the_examples_exist():
     assert [path.name for path in EXAMPLES] == ["pr-comment.yml", "pr.yml", "run.yml"]
 
 
-def test_actionlint_finds_nothing_in_the_examples():
-    result = actionlint(*EXAMPLES)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == ""
+BROKEN = (
+    "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+    "    steps:\n      - run: echo ${{ secrets.KEY.nope }} ${{ matrix.shard }}\n"
+)
 
 
-def test_actionlint_finds_nothing_in_the_repository_workflows():
+@pytest.fixture(scope="module")
+def linted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """One actionlint run over the examples, the repository's workflows and a broken file (Node
+    and actionlint's WebAssembly take about a second of CPU to start; each file is linted on its
+    own, and each problem is printed as FILE:LINE:COL: ...). The broken file and the lines."""
+    broken = tmp_path_factory.mktemp("actionlint") / "broken.yml"
+    broken.write_text(BROKEN)
+    result = actionlint(*EXAMPLES, *WORKFLOWS, broken)
+    assert result.returncode == 1, result.stdout + result.stderr  # 1: problems found, no crash
+    assert result.stderr == ""
+    return broken, result.stdout.splitlines()
+
+
+def problems_in(lines: list[str], files: list[Path]) -> list[str]:
+    return [line for line in lines if line.startswith(tuple(f"{path}:" for path in files))]
+
+
+def test_actionlint_finds_nothing_in_the_examples(linted):
+    _, lines = linted
+    assert problems_in(lines, EXAMPLES) == []
+
+
+def test_actionlint_finds_nothing_in_the_repository_workflows(linted):
     assert [path.name for path in WORKFLOWS] == ["ci.yml"]
-    result = actionlint(*WORKFLOWS)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == ""
+    _, lines = linted
+    assert problems_in(lines, WORKFLOWS) == []
 
 
 def test_ci_runs_the_suite_on_three_platforms_with_read_only_permissions():
@@ -91,15 +112,10 @@ def test_ci_runs_the_suite_on_three_platforms_with_read_only_permissions():
         assert all(c["with"]["persist-credentials"] is False for c in checkouts(ci, job)), job
 
 
-def test_actionlint_really_checks(tmp_path):
-    broken = tmp_path / "broken.yml"
-    broken.write_text(
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
-        "    steps:\n      - run: echo ${{ secrets.KEY.nope }} ${{ matrix.shard }}\n"
-    )
-    result = actionlint(broken)
-    assert result.returncode == 1
-    assert f"{broken}:6:" in result.stdout
+def test_actionlint_really_checks(linted):
+    broken, lines = linted
+    assert problems_in(lines, [broken]) == lines  # every problem found is the broken file's
+    assert f"{broken}:6:" in "\n".join(lines)
 
 
 def plan_steps() -> tuple[dict[str, str], list[dict[str, str]]]:
@@ -144,13 +160,25 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def first_pr_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], str]:
+    """pr.yml's steps run for real, once, on a fresh copy of the example (never run: everything
+    is new): the repository as they leave it, their outputs and the job summary."""
+    root = tmp_path_factory.mktemp("pr-run")
+    repo = root / "repo"
+    shutil.copytree(FIXTURE, repo / "recipes")
+    outputs, summary = run_pr_workflow(repo, root)
+    return repo, outputs, summary
+
+
 @posix_only("bash of its own (`bash` there may be WSL's); the workflow runs on ubuntu")
-def test_pr_workflow_commands_run_against_a_fixture_recipe(repo, tmp_path):
+def test_pr_workflow_commands_run_against_a_fixture_recipe(first_pr_run, tmp_path):
     env_vars, _ = plan_steps()
+    repo = Path(shutil.copytree(first_pr_run[0], tmp_path / "repo"))
     recipe = repo / env_vars["RECIPE"]
     assert recipe.is_file()
 
-    outputs, summary = run_pr_workflow(repo, tmp_path)  # never run: everything is new
+    _, outputs, summary = first_pr_run  # never run: everything is new
     assert outputs == {"changes": "true"}
     comment = (repo / "plan.md").read_text()
     assert comment.startswith(COMMENT_MARKER)
@@ -264,12 +292,12 @@ def written(result) -> list[tuple[str, dict]]:
 
 
 @pytest.fixture(scope="module")
-def pr_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """What pr.yml's upload step puts in the artifact after its run: steps ran for real, once."""
-    root = tmp_path_factory.mktemp("pr-run")
-    repo = root / "repo"
-    shutil.copytree(FIXTURE, repo / "recipes")
-    run_pr_workflow(repo, root)
+def pr_artifact(
+    first_pr_run: tuple[Path, dict[str, str], str], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """What pr.yml's upload step puts in the artifact after its run."""
+    repo, _, _ = first_pr_run
+    root = tmp_path_factory.mktemp("pr-artifact")
     upload = next(
         s for s in workflow("pr.yml")["jobs"]["plan"]["steps"]
         if s.get("uses", "").startswith("actions/upload-artifact")

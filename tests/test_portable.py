@@ -29,7 +29,7 @@ from runner.fileio import write_atomic
 from runner.review.review_app import TOKEN_HEADER
 from tests import approvalhelp
 from tests.platforms import WINDOWS
-from tests.posixless import BLOCKED_MODULES, command, probe
+from tests.posixless import BLOCKED_MODULES, command, commands, probe
 
 # Takes POSIX away on POSIX; on Windows it is truly absent, and the rest of the suite runs there.
 restricted = pytest.mark.skipif(WINDOWS, reason="emulates Windows; this is Windows")
@@ -67,6 +67,19 @@ def backdrop(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def backdrops(cwd: Path, *argvs: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """Several commands in one restricted child, one after the other (each child costs its
+    start-up and its imports again): what each returned and printed."""
+    done = subprocess.run(
+        commands(*argvs), cwd=cwd, capture_output=True, text=True, encoding="utf-8", timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return [
+        subprocess.CompletedProcess(["backdrop", *args], code, out, err)
+        for args, (code, out, err) in zip(argvs, json.loads(done.stdout), strict=True)
+    ]
+
+
 @restricted
 def test_the_children_lack_what_windows_lacks(tmp_path: Path) -> None:
     done = subprocess.run(probe(PROBE), cwd=tmp_path, capture_output=True, text=True, timeout=60)
@@ -99,9 +112,8 @@ def test_a_campaign_from_validate_to_export(tmp_path: Path) -> None:
     recipe = approvalhelp.write_campaign(tmp_path)
     out = tmp_path / "out" / "binding"
 
-    validate = backdrop(tmp_path, "validate", recipe.name)
+    validate, plan = backdrops(tmp_path, ["validate", recipe.name], ["plan", recipe.name])
     assert (validate.returncode, validate.stdout) == (0, "recipe.yaml: ok (4 jobs, 8 images)\n")
-    plan = backdrop(tmp_path, "plan", recipe.name)
     assert plan.returncode == 0, plan.stderr
     assert "Estimated cost:" in plan.stdout
 
@@ -114,14 +126,13 @@ def test_a_campaign_from_validate_to_export(tmp_path: Path) -> None:
     decisions = (out / "review.yaml").read_text(encoding="utf-8")
     assert decisions.count("status: approved") == 4
 
-    report = backdrop(tmp_path, "report", str(out))
+    to = tmp_path / "delivery"
+    report, verify, export = backdrops(
+        tmp_path, ["report", str(out)], ["verify", str(out)], ["export", str(out), "--to", str(to)]
+    )
     assert report.returncode == 0, report.stderr
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["jobs"]
-    verify = backdrop(tmp_path, "verify", str(out))
     assert (verify.returncode, verify.stdout) == (0, "ok: every file matches backdrop.lock\n")
-
-    to = tmp_path / "delivery"
-    export = backdrop(tmp_path, "export", str(out), "--to", str(to))
     assert export.returncode == 0, export.stderr
     manifest = (to / "manifest.csv").read_bytes().decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(manifest)))

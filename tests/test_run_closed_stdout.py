@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.clihelp import backdrop_in
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
 REPO = Path(__file__).resolve().parents[1]
@@ -40,13 +43,7 @@ def test_a_pipe_closed_early_leaves_every_job_done(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert counts == {"done": 8, "pending": 22}
-    verify = subprocess.run(
-        [sys.executable, "-m", "runner", "verify", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    verify = backdrop_in(REPO, "verify", str(out))  # the files, not the pipe: in this process
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -73,21 +70,35 @@ def test_a_run_with_stdout_closed_before_the_start_does_every_job(tmp_path: Path
     shutil.copytree(EXAMPLE, tmp_path / "campaign")
     recipe = tmp_path / "campaign" / "spring-campaign.yaml"
     recipe.write_text(recipe.read_text().replace("size: 1536x1024", "size: 1024x1024"))
-    # As Python starts after `>&-`: descriptor 1 closed, sys.stdout None.
-    closed = "import os, sys; os.close(1); sys.stdout = None; from runner.cli import main; main()"
-    done = {}
-    for command in (["plan", str(recipe)], ["run", str(recipe), "--emulate", "-y", "--limit", "3"]):
-        done[command[0]] = subprocess.run(
-            [sys.executable, "-c", closed, *command],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=120,
-        )
-    for result in done.values():
-        assert result.returncode == 0, result.stderr
-        assert "internal error" not in result.stderr
+    # As Python starts after `>&-`: descriptor 1 closed, sys.stdout None. One child runs both
+    # commands, each as it starts (sys.stdout None again: backdrop restores what it found), and
+    # says their exit codes on stderr's last line.
+    closed = """
+import json, os, sys
+os.close(1)
+sys.stdout = None
+from runner.cli import main
+codes = []
+for command in json.loads(sys.argv[1]):
+    assert sys.stdout is None
+    try:
+        main(command)
+    except SystemExit as done:
+        codes.append(done.code)
+print(json.dumps(codes), file=sys.stderr)
+"""
+    commands = [["plan", str(recipe)], ["run", str(recipe), "--emulate", "-y", "--limit", "3"]]
+    result = subprocess.run(
+        [sys.executable, "-c", closed, json.dumps(commands)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stderr.splitlines()[-1]) == [0, 0], result.stderr
+    assert "internal error" not in result.stderr
     out = tmp_path / "campaign" / "out" / "spring-campaign"
     conn = sqlite3.connect(out / ".backdrop" / "state.db")
     try:

@@ -24,6 +24,7 @@ from runner.emulator.config import EmulatorConfig
 from runner.emulator.ledger import Ledger
 from runner.emulator.server import EmulatorServer
 from runner.records.state_folder import STATE_DIR
+from tests.clihelp import backdrop_in
 from tests.runhelp import fast_options, make_plan, run
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "example"
@@ -177,7 +178,12 @@ def test_a_folder_whose_permission_is_taken_away_mid_run_stops_it_with_exit_3(
     assert "Permission denied" not in stopped.stderr.replace("no permission", "")
     assert len(server.api.ledger.entries) == PAID_BEFORE_THE_CHANGE  # was: all 8
 
-    again = cli_child(prefix, server, recipe, out)
+    # The next run is about what the stopped one left, not about permissions: in this process.
+    urls = ["--api-url", server.base_url, "--asset-url", server.asset_base_url]
+    again = backdrop_in(
+        REPO, "run", str(recipe), "-y", "-j", "1", "--rpm", "60000", "-o", str(out), *urls,
+        env={"ONEMIN_API_KEY": KEY, "NO_COLOR": "1"},
+    )  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert len(server.api.ledger.entries) == JOBS  # the paid one downloaded, not bought again
     assert sorted(p.relative_to(out).as_posix() for p in out.glob("*/mug.png")) == [

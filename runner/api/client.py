@@ -41,6 +41,7 @@ from runner.api.network import (
     host_of,
     parse_retry_after,
 )
+from runner.api.timeouts import Timeouts
 from runner.api.unknown_asset import says_asset_unknown
 
 USER_AGENT = f"backdrop/{__version__}"
@@ -66,15 +67,7 @@ _TAGS = re.compile(r"<[^>]*>")
 _RATE_WORDS = re.compile(r"too many requests|rate.?limit|throttl|banned|slow down")
 
 
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds. Generations take minutes, so the generate read timeout is long."""
-
-    connect: float = 10.0
-    generate: float = 600.0
-    upload: float = 120.0
-    download: float = 300.0
-    pool: float = 600.0  # waiting for a free connection when every one is busy
+_DEFAULT_TIMEOUTS = Timeouts()
 
 
 @dataclass(frozen=True)
@@ -106,7 +99,7 @@ class OneMinClient:
         base_url: str = "https://api.1min.ai",
         asset_base_url: str = "https://asset.1min.ai",
         transport: httpx.AsyncBaseTransport | None = None,
-        timeout: Timeouts = Timeouts(),
+        timeout: Timeouts = _DEFAULT_TIMEOUTS,
         max_connections: int = 64,
     ) -> None:
         self._api_key = api_key

@@ -8,11 +8,6 @@ import click
 
 from runner.commands.common import csv_separator_option
 from runner.diagnostics import UsageError
-from runner.fileio import FolderRole, FolderWriteError
-
-REPORT_FOLDER = FolderRole(
-    "the output folder", "copy the folder to a writable disk and run backdrop report on the copy"
-)
 
 
 @click.command()
@@ -27,6 +22,7 @@ REPORT_FOLDER = FolderRole(
 def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: str) -> None:
     """Rebuild the reports of an output folder from its state, without calling the API."""
     from runner.commands import terminal
+    from runner.fileio import FolderRole, FolderWriteError
     from runner.records.state import StateStore
     from runner.report.context import CSV_SEPARATORS, ReportOptions
     from runner.report.lock_report import with_lock_generations
@@ -54,7 +50,12 @@ def report(outdirs: tuple[str, ...], merge: bool, open_: bool, csv_separator: st
     try:
         paths = write_reports(snapshot, into, merged=merge, options=options)
     except FolderWriteError as err:  # report has no -o: the hint must not offer one
-        raise err.retold(REPORT_FOLDER) from None
+        raise err.retold(
+            FolderRole(
+                "the output folder",
+                "copy the folder to a writable disk and run backdrop report on the copy",
+            )
+        ) from None
     terminal.show_report_paths(paths)
     if open_:
         click.launch(str(paths.html))

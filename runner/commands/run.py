@@ -280,7 +280,7 @@ def _run_options(
 ) -> RunOptions:
     import dataclasses
 
-    from runner.api.client import Timeouts
+    from runner.api.timeouts import Timeouts
     from runner.execute.run_options import RunOptions
     from runner.execute.selection import Selection
 

@@ -7,7 +7,6 @@ folder fsynced. So an output path holds either nothing, the previous file, or a 
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import hashlib
 import io
@@ -89,6 +88,8 @@ async def write_verified(
     read-only disk DiskUnusableError. The temporary file is removed on every failure,
     cancellation too.
     """
+    import asyncio  # here: `plan` and `status` import this module for files_intact alone
+
     if expected_format not in PIL_FORMATS:
         raise ValueError(f"unknown output format {expected_format!r}")
     target, relative = resolve_output(output_dir, dest)

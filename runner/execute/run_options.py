@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runner.api.client import Timeouts
 from runner.api.limits import DEFAULT_RPM
+from runner.api.timeouts import Timeouts
 from runner.diagnostics import UsageError
 from runner.execute.backoff import Backoff
 from runner.execute.pacing import MAX_IN_FLIGHT

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.apikey import KEY_HINT, find_key_in_text
 from runner.diagnostics import Diagnostic, RecipeError, Span, suggestion_suffix
@@ -25,10 +25,12 @@ from runner.plan.axis_source import (
     read_axis_file,
     recipe_problem,
 )
-from runner.plan.csvfile import CsvTable, read_csv_table
 from runner.plan.secrets import contains_key, key_in_values
 from runner.recipe.files import data_roots
 from runner.recipe.model import Axis, NodePath, Recipe, SourceMap
+
+if TYPE_CHECKING:
+    from runner.plan.csvfile import CsvTable
 
 # What an axis file may hold, beyond its size (MAX_DATA_BYTES): every cell of a CSV file, and
 # every value of a YAML file, becomes a Python object of a hundred bytes or more, so 50 MB of
@@ -140,6 +142,8 @@ def _in_csv(table: CsvTable, shown: str) -> Locate:
 
 
 def _load_csv(recipe: Recipe, axis: Axis, roots: tuple[Path, ...]) -> SourceResult:
+    from runner.plan.csvfile import read_csv_table  # here: a recipe without a CSV axis never does
+
     assert axis.source.path is not None
     data, problem = read_axis_file(recipe, axis, axis.source.path, roots)
     if data is None:
