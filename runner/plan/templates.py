@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 from runner.diagnostics import suggestion_suffix
 from runner.plan.job_context import NameMessages
 from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment
-from runner.templating.parse import TemplateProblem, check_text, parse_template, syntax_problem
+from runner.templating.parse import (
+    TemplateProblem,
+    check_text,
+    parse_template,
+    refuse_surrogates,
+    syntax_problem,
+)
 from runner.templating.slug import FilterError, slug
 
 if TYPE_CHECKING:
@@ -74,6 +80,14 @@ class TemplateRenderer:
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
+        if not needs_rendering(text):
+            # Plain text (`size: 1024x1024`) is never compiled: render() gives it as it is. A
+            # lone surrogate is all parse_template could find wrong in it.
+            try:
+                refuse_surrogates(text)
+            except TemplateProblem as problem:
+                return problem
+            return None
         compiled = self._compile(text)
         return compiled if isinstance(compiled, TemplateProblem) else None
 
