@@ -100,6 +100,7 @@ _EMPTY_ENTRY = "version: 1\njobs:\n  yes:\n  de-DE/CAP-02-1:\n    status: pendin
 @settings(max_examples=400, deadline=None)
 @given(text=_edited())
 @example(text=_EMPTY_ENTRY)  # a key with no fields is null to YAML, not an empty mapping
+@example(text="version: {}\njobs: {}\n")  # an empty mapping to YAML, not the text "{}"
 def test_a_hand_edit_is_read_as_yaml_reads_it_or_left_to_the_yaml_loader(text):
     written = read_written(text)
     if written is None:
