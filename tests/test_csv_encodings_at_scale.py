@@ -30,19 +30,24 @@ def test_a_20_mb_gbk_file_is_decoded_without_walking_it_in_python():
     assert table.rows[4999] == {"code": "c4999", "setting": SETTING}
 
 
+# Each file is made when its test runs, not when the module is collected (in every worker).
 @pytest.mark.parametrize(
-    ("name", "data"),
+    ("name", "make"),
     [
         # 2,000,000 different Cyrillic words: each is a word to check.
-        ("words", " ".join(f"слово{index:07d}сл" for index in range(1_000_000)).encode("cp1251")),
+        (
+            "words",
+            lambda: " ".join(f"слово{index:07d}сл" for index in range(1_000_000)).encode("cp1251"),
+        ),
         # One "word" of 20 million letters: fine as letters, endless to check one by one.
-        ("one word", ("é" * 20_000_000).encode("cp1252")),
+        ("one word", lambda: ("é" * 20_000_000).encode("cp1252")),
         # A symbol between digits, 10 million times: real text in cp1252 and in Mac Roman.
-        ("symbols", ("5…" * 10_000_000).encode("cp1252")),
+        ("symbols", lambda: ("5…" * 10_000_000).encode("cp1252")),
     ],
+    ids=["words", "one word", "symbols"],
 )
-def test_a_file_too_varied_to_decide_is_refused_within_bounds(name, data):
-    data = b"code,setting\r\nx," + data + b"\r\n"
+def test_a_file_too_varied_to_decide_is_refused_within_bounds(name, make):
+    data = b"code,setting\r\nx," + make() + b"\r\n"
     with python_lines_at_most(3_000_000):
         table, problems = read_csv_table(data, "m.csv")
     assert table.rows == ()

@@ -59,9 +59,12 @@ def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
         raise OutputProblem(f"{shown} contains a backslash", "backslash", "use / between folders")
     if _DRIVE.match(text) or text.startswith("/"):
         raise OutputProblem(f"{shown} is absolute", "absolute")
-    if _CONTROL.search(text):
+    # Printable ASCII holds neither a control nor an invisible character; the searches below
+    # take ~10 ns a character (a path thousands of folders deep, in each of 10,000 jobs).
+    plain = text.isascii() and text.isprintable()
+    if not plain and _CONTROL.search(text):
         raise OutputProblem(f"{shown} contains control characters", "control")
-    invisible = _INVISIBLE.search(text)
+    invisible = None if plain else _INVISIBLE.search(text)
     if invisible:
         char = invisible.group()
         name = unicodedata.name(char, "a format character")

@@ -105,9 +105,9 @@ def reads_as_real_words(
         if piece.isascii():
             continue  # no word outside ASCII, no symbol, no script letter
         # Cut at every ASCII character that is no letter (spaces, digits, punctuation, a CSV
-        # file's separators): a word never holds one, and beside a symbol each counts as no
-        # letter, exactly as a space or the text's ends do (see _stray_symbol).
-        for raw in set(_NOT_LETTER.sub(" ", piece).split()) - tokens:
+        # file's separators) and at every space: a word never holds one, and beside a symbol
+        # each counts as no letter, exactly as a space or the text's ends do (see _stray_symbol).
+        for raw in set(_BETWEEN_CUTS.findall(piece)) - tokens:
             if raw.isascii():
                 continue
             if len(raw) > MAX_TOKEN:
@@ -140,6 +140,9 @@ def reads_as_real_words(
 
 
 _NOT_LETTER = re.compile("[\\x00-\\x40\\x5b-\\x60\\x7b-\\x7f]+")
+# What lies between two cuts: the words `_NOT_LETTER.sub(" ", piece).split()` gives (`\s` is
+# str.split's whitespace), found in one pass without building the substituted text.
+_BETWEEN_CUTS = re.compile("[^\\x00-\\x40\\x5b-\\x60\\x7b-\\x7f\\s]+")
 
 
 # Candidate words: runs of word characters and the marks on them, split again into runs of

@@ -1,4 +1,5 @@
-"""Render recipe strings as templates, each compiled once per recipe.
+"""Render recipe strings as templates, each compiled once per recipe (and its code once per
+process).
 
 The environment (sandbox, strictness, filters, size guards) comes from
 runner.templating.environment, the one builder every pass shares.
@@ -8,13 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
+from types import CodeType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import suggestion_suffix
 from runner.plan.job_context import NameMessages
 from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment
-from runner.templating.parse import TemplateProblem, check_text, parse_template, syntax_problem
+from runner.templating.parse import (
+    TemplateProblem,
+    check_text,
+    parse_template,
+    refuse_surrogates,
+    syntax_problem,
+)
 from runner.templating.slug import FilterError, slug
 
 if TYPE_CHECKING:
@@ -74,6 +81,14 @@ class TemplateRenderer:
 
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
+        if not needs_rendering(text):
+            # Plain text (`size: 1024x1024`) is never compiled: render() gives it as it is. A
+            # lone surrogate is all parse_template could find wrong in it.
+            try:
+                refuse_surrogates(text)
+            except TemplateProblem as problem:
+                return problem
+            return None
         compiled = self._compile(text)
         return compiled if isinstance(compiled, TemplateProblem) else None
 
@@ -115,8 +130,11 @@ class TemplateRenderer:
 
         compiled: _Compiled | TemplateProblem
         try:
-            parsed = parse_template(self._env, text)
-            compiled = _Compiled(self._env.from_string(parsed.ast), parsed.names)
+            code, names = _shared_code(self._env, text)
+            # What Environment.from_string does with the code it compiles.
+            env = self._env
+            template = env.template_class.from_code(env, code, env.make_globals(None), None)
+            compiled = _Compiled(template, names)
         except TemplateProblem as problem:
             compiled = problem
         except TemplateSyntaxError as exc:
@@ -255,6 +273,30 @@ class TemplateRenderer:
                 raise self._too_large(f"the template makes text longer than {limit} characters")
             texts.append(part)
         return "".join(texts)
+
+
+# The code each template compiles to, shared by the renderers of one process: every plan of
+# a recipe (status, `plan --diff`'s two, each validate) compiled the same templates again, ~1 ms
+# each. Every environment comes from make_template_environment and compiles a text to the same
+# code (it reaches the environment's filters and guards only when it runs). Bounded: generated
+# or fuzzed recipes may hold thousands of templates.
+_SHARED_CODE: dict[str, tuple[CodeType, tuple[str, ...]]] = {}
+_SHARED_ENTRIES = 512
+_SHARED_MAX_TEXT = 2_000  # characters: longer templates are compiled by each renderer
+
+
+def _shared_code(env: Any, text: str) -> tuple[CodeType, tuple[str, ...]]:
+    """The compiled code of `text` and the names it reads; raises what compiling raises."""
+    found = _SHARED_CODE.get(text)
+    if found is not None:
+        return found
+    parsed = parse_template(env, text)
+    found = (env.compile(parsed.ast), parsed.names)
+    if len(text) <= _SHARED_MAX_TEXT:
+        if len(_SHARED_CODE) >= _SHARED_ENTRIES:
+            _SHARED_CODE.clear()
+        _SHARED_CODE[text] = found
+    return found
 
 
 def _detached(problem: TemplateProblem) -> TemplateProblem:

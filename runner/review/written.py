@@ -126,8 +126,8 @@ class _Reader:
         name, value = match.group(1), match.group(2)
         self.written.header.append(number)
         if name == "version":
-            if value is None:
-                raise _NotWritten
+            if value in (None, "{}"):
+                raise _NotWritten  # `version: {}` is an empty mapping to YAML, not text
             self.data["version"] = _value(value)
             return None
         if value not in (None, "{}"):

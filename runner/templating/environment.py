@@ -52,6 +52,10 @@ def make_template_environment() -> Environment:
 
         def derived(self, locals: dict[str, Any] | None = None) -> Context:
             # The same render goes on (a scoped block, in a loop too): it keeps its budget.
+            if type(self.parent) is not dict:
+                # A job's layered context (plan/job_context.py), which Jinja copies for each
+                # derived context a key at a time in Python: made a dict once, it is copied in C.
+                self.parent = dict(self.parent)
             state = budget.state()
             child = super().derived(locals)
             budget.restore(state)

@@ -51,7 +51,7 @@ def parse_template(env: Environment, text: str) -> ParsedTemplate:
 
     from runner.templating.environment import undeclared_names
 
-    _refuse_surrogates(text)
+    refuse_surrogates(text)
     try:
         ast = env.parse(text)
         _refuse_repeated_arguments(ast)
@@ -89,7 +89,8 @@ def check_text(text: str) -> str:
     return text
 
 
-def _refuse_surrogates(text: str) -> None:
+def refuse_surrogates(text: str) -> None:
+    """Raises TemplateProblem when `text` holds a lone surrogate (such as '\\ud800')."""
     try:
         check_text(text)
     except TemplateProblem as problem:

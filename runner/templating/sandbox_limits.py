@@ -299,7 +299,7 @@ def _charged(
     what = f"| {name}"
     per_char_steps, per_item_steps = per_item
 
-    @functools.wraps(original)  # keeps Jinja's pass_environment / pass_eval_context marks
+    @_wraps(original)  # keeps Jinja's pass_environment / pass_eval_context marks
     def charged(*args: Any, **kwargs: Any) -> Any:
         steps = 1
         if len(args) > value_at:
@@ -318,14 +318,55 @@ def _charged(
     return charged
 
 
-def _guarded(original: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:
+def _wraps(original: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """functools.wraps, spelled out: its generic loop (an AttributeError caught for each
+    builtin's missing __annotations__) was a quarter of building an environment, which every
+    plan, check and delivery does for its ~100 filters and tests."""
+
+    assigned, marks = _wrapper_attributes(original)
+
+    def wrap(wrapper: Callable[..., Any]) -> Callable[..., Any]:
+        for name, value in assigned:
+            setattr(wrapper, name, value)
+        wrapper.__dict__.update(marks)
+        wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+        return wrapper
+
+    return wrap
+
+
+_ABSENT = object()
+
+
+@functools.cache
+def _wrapper_attributes(
+    original: Callable[..., Any],
+) -> tuple[tuple[tuple[str, Any], ...], dict[str, Any]]:
+    """What functools.wraps copies from `original`: its name, doc... and its __dict__."""
+    assigned = tuple(
+        (name, value)
+        for name in functools.WRAPPER_ASSIGNMENTS
+        if (value := getattr(original, name, _ABSENT)) is not _ABSENT
+    )
+    return assigned, dict(getattr(original, "__dict__", {}))
+
+
+@functools.cache
+def _call_shape(original: Callable[..., Any]) -> tuple[bool, inspect.Signature, int]:
+    """(does Jinja pass it a context, its signature, the leading arguments the signature does
+    not show): the same for every environment, so worked out once per filter."""
     passes_context = hasattr(original, "jinja_pass_arg")
     signature = inspect.signature(original)
     # Jinja's async variants take the environment but show the signature without it.
     first = next(iter(signature.parameters), "")
     skip = 1 if passes_context and first not in ("environment", "eval_ctx", "context") else 0
+    return passes_context, signature, skip
 
-    @functools.wraps(original)  # keeps Jinja's pass_environment / pass_eval_context marks
+
+def _guarded(original: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:
+    passes_context, signature, skip = _call_shape(original)
+
+    @_wraps(original)  # keeps Jinja's pass_environment / pass_eval_context marks
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             bound = signature.bind(*args[skip:], **kwargs)
