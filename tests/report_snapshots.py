@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +19,21 @@ SCRIPT = "<script>window.__pwned = 1; alert('pwned')</script>"
 
 def make_image(path: Path, size: tuple[int, int], colour: tuple[int, int, int], fmt: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_encoded(size, colour, fmt))
+
+
+@functools.cache
+def _encoded(size: tuple[int, int], colour: tuple[int, int, int], fmt: str) -> bytes:
+    # Encoded once per worker: the report tests write the same few images hundreds of times,
+    # and a WebP encode costs ~10 ms (the same bytes as image.save(path) would write).
     mode = "RGBA" if fmt == "PNG" else "RGB"
     image = Image.new(mode, size, (*colour, 255) if mode == "RGBA" else colour)
     draw = ImageDraw.Draw(image)
     w, h = size
     draw.ellipse((w // 4, h // 4, 3 * w // 4, 3 * h // 4), fill=(250, 250, 250))
-    image.save(path, format=fmt)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
 
 
 def file_record(out_dir: Path, relative: str) -> FileRecord:

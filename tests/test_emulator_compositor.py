@@ -138,3 +138,24 @@ def test_placeholder_subject_is_a_cut_out() -> None:
     subject = compositor.placeholder_subject("https://cdn.example.com/mug.png")
     assert subject.mode == "RGBA"
     assert subject.getpixel((0, 0))[3] == 0 and subject.getpixel((180, 400))[3] == 255
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_a_png_result_holds_exactly_the_pixels_composed(mode: str) -> None:
+    # The emulator writes its PNGs itself (one filter for every row): lossless all the same,
+    # whole to Pillow's structural check and to export's band-at-a-time reader.
+    from runner.deliver.png_stream import check_chunks, png_bands
+
+    subject = compositor.load_subject(studio_photo())
+    image = compositor.compose(subject, "spring meadow", 640, 400, variant=1).convert(mode)
+    if mode == "RGBA":  # a gradient of transparency, so that alpha's rows are filtered too
+        image.putalpha(Image.linear_gradient("L").resize(image.size))
+    data = compositor.encode(image, "png", 100)
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.verify()
+    decoded = decode(data)
+    assert (decoded.format, decoded.mode, decoded.size) == ("PNG", mode, image.size)
+    assert decoded.tobytes() == image.tobytes()
+    check_chunks(io.BytesIO(data))
+    bands = list(png_bands(io.BytesIO(data), 37))
+    assert b"".join(band.tobytes() for band in bands) == image.tobytes()

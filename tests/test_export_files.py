@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -68,9 +69,23 @@ def emulated_run(folder: Path, extra: str = CHANNELS, recipe_text: str | None = 
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One emulated run of 4 jobs, all approved; the tests only read it (each exports apart)."""
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One emulated run of 4 jobs, all approved, never exported from: tests work on copies."""
     return emulated_run(tmp_path_factory.mktemp("export-files"))
+
+
+def copy_of(pristine: Path, folder: Path) -> Path:
+    """The run's output folder copied into `folder` (times kept: the state still matches the
+    files). Its state names the pristine campaign's recipe, so a test that runs the recipe
+    again needs a run of its own."""
+    shutil.copytree(pristine.parents[1], folder, symlinks=True, dirs_exist_ok=True)
+    return folder / OUT
+
+
+@pytest.fixture(scope="module")
+def out(pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run for the tests that only read it (each exports apart)."""
+    return copy_of(pristine, tmp_path_factory.mktemp("export-files-read"))
 
 
 def staged_files(to: Path) -> list[Path]:
@@ -120,9 +135,9 @@ def test_a_pipe_at_a_delivered_name_or_as_the_manifest_is_refused_without_waitin
 @needs_fifo
 @pytest.mark.timeout(60)
 def test_a_pipe_where_a_delivered_image_should_be_in_the_output_folder_is_never_opened(
-    tmp_path, capsys
+    pristine, tmp_path, capsys
 ):
-    out = emulated_run(tmp_path)
+    out = copy_of(pristine, tmp_path)
     image = out / "fr-FR/MUG-01.png"
     image.unlink()
     os.mkfifo(image)
@@ -190,7 +205,7 @@ def test_a_delivery_of_8192_pixel_images_fits_in_a_small_address_space(tmp_path)
             image.load()
 
 
-def test_8192_pixel_sources_are_read_a_band_at_a_time_or_decoded_reduced(tmp_path):
+def test_8192_pixel_sources_are_read_a_band_at_a_time_or_decoded_reduced(pristine, tmp_path):
     """An API may send more than was asked (kept as sent): a 8192x8192 PNG is read a band of
     rows at a time, a 8192x8192 JPEG decoded at a quarter of its size for a 1080 channel."""
     from PIL import Image
@@ -198,7 +213,7 @@ def test_8192_pixel_sources_are_read_a_band_at_a_time_or_decoded_reduced(tmp_pat
     from runner.deliver.jpeg_strips import JpegWriter
     from runner.deliver.png_stream import PngWriter
 
-    out = emulated_run(tmp_path)  # a crop (instagram) and a fit (story) of each source
+    out = copy_of(pristine, tmp_path)  # a crop (instagram) and a fit (story) of each source
     band = Image.linear_gradient("L").resize((8192, 256)).convert("RGB")  # made a band at a time
     png, jpeg = io.BytesIO(), io.BytesIO()
     for writer in (PngWriter(png, 8192, 8192, "RGB"), JpegWriter(jpeg, 8192, 8192, 90, None)):
@@ -304,7 +319,7 @@ def agree_on(out: Path, relative: str, data: bytes) -> None:
 def test_a_damaged_image_stops_the_export_naming_the_jobs_and_how_to_get_them_again(
     tmp_path, capsys
 ):
-    out = emulated_run(tmp_path)
+    out = emulated_run(tmp_path)  # its own: it runs the recipe again
     good = (out / "fr-FR/MUG-01.png").read_bytes()
     agree_on(out, "fr-FR/MUG-01.png", good[: len(good) // 2])
     agree_on(out, "de-DE/CAP-02.png", b"Version https://git-lfs.github.com/spec/v1\n")
@@ -333,10 +348,10 @@ def test_a_damaged_image_stops_the_export_naming_the_jobs_and_how_to_get_them_ag
 
 
 def test_an_image_found_damaged_while_it_is_resized_stops_the_export_and_leaves_nothing(
-    tmp_path, capsys
+    pristine, tmp_path, capsys
 ):
     """Chunks whole and checksums right, data that does not inflate: only decoding tells."""
-    out = emulated_run(tmp_path)
+    out = copy_of(pristine, tmp_path)
     data = (out / "de-DE/CAP-02.png").read_bytes()
     at = data.index(b"IDAT") + 4
     broken = bytearray(data)
@@ -475,11 +490,13 @@ def test_delivered_files_have_the_permissions_the_umask_allows(out, tmp_path, ca
 
 @needs_fifo
 @pytest.mark.timeout(60)
-def test_pipes_in_place_of_exports_own_records_are_ignored_not_waited_on(tmp_path, capsys):
+def test_pipes_in_place_of_exports_own_records_are_ignored_not_waited_on(
+    pristine, tmp_path, capsys
+):
     """.backdrop/ can come with a pull request: export's record and cache are read with care."""
     from runner.deliver.export_cache import CACHE_PATH
 
-    out = emulated_run(tmp_path)
+    out = copy_of(pristine, tmp_path)
     for private in (RECORD_PATH, CACHE_PATH):
         (out / private).unlink(missing_ok=True)
         os.mkfifo(out / private)

@@ -3,6 +3,7 @@ the channel renderings compared with Pillow's whole-image ImageOps.fit and Image
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 import struct
@@ -158,6 +159,12 @@ CHANNELS = [
 ]
 
 
+@functools.cache
+def channel_source(source_format: str) -> bytes:
+    """The source every channel is made from, encoded once per format (not once per case)."""
+    return encoded(photo((768, 512)), source_format)
+
+
 @pytest.mark.parametrize("source_format", ["PNG", "JPEG", "WEBP"])
 @pytest.mark.parametrize("channel", CHANNELS, ids=lambda c: c.name)
 def test_a_channel_made_in_bands_is_what_pillow_makes_whole(source_format, channel):
@@ -165,7 +172,7 @@ def test_a_channel_made_in_bands_is_what_pillow_makes_whole(source_format, chann
     quarter of a level of ImageOps.fit (cover) and ImageOps.pad (contain). A few pixels of a
     sharp source differ more: Pillow rounds between its two passes, and a band is a
     different pair of passes than the whole image."""
-    data = encoded(photo((768, 512)), source_format)
+    data = channel_source(source_format)
     source = resize.inspect_source(opener(data))
     sink = io.BytesIO()
     size = resize.render_channel(opener(data), source, channel, "png", 90, sink)

@@ -19,6 +19,8 @@ import hashlib
 import io
 import random
 import re
+import struct
+import zlib
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
@@ -283,16 +285,54 @@ def compose(
 
 
 def encode(image: Image.Image, output_format: str, compression: int) -> bytes:
-    """PNG (fast zlib level; compression does not apply), or JPEG/WebP at quality=compression."""
+    """PNG (fast zlib level; compression does not apply), or JPEG/WebP at quality=compression.
+    WebP at its fastest method: half the time of method 2, and no difference to see."""
     buffer = io.BytesIO()
     pil_format = PIL_FORMATS[output_format]
+    if pil_format == "PNG" and image.mode in _PNG_COLOUR_TYPES:
+        return _png_filtered_up(image)
     if pil_format == "PNG":
         image.save(buffer, "PNG", compress_level=1)
     elif pil_format == "JPEG":
         image.save(buffer, "JPEG", quality=max(1, min(100, compression)))
     else:
-        image.save(buffer, "WEBP", quality=max(0, min(100, compression)), method=2)
+        image.save(buffer, "WEBP", quality=max(0, min(100, compression)), method=0)
     return buffer.getvalue()
+
+
+_PNG_COLOUR_TYPES = {"RGB": 2, "RGBA": 6}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_IDAT_SIZE = 1 << 16
+
+
+def _png_filtered_up(image: Image.Image) -> bytes:
+    """The image as an 8-bit PNG whose every row has the "Up" filter, deflated at level 1.
+
+    Pillow's encoder tries the five filters on every row and keeps the best: two thirds of the
+    encode, and most of a render's CPU. Backdrops are smooth gradients, which "Up" alone
+    compresses as well; the pixels are the same, the encode about half the time (and decoding
+    it is quicker too).
+    """
+    width, height = image.size
+    stride = width * len(image.mode)
+    above = Image.new(image.mode, image.size)  # each row's row above (zeros above the first)
+    above.paste(image.crop((0, 0, width, height - 1)), (0, 1))
+    # "Up": each byte minus the byte above it, modulo 256 (ImageChops does the sums in C).
+    raw = ImageChops.subtract_modulo(image, above).tobytes()
+    rows = b"".join(b"\x02" + raw[at : at + stride] for at in range(0, len(raw), stride))
+    data = zlib.compress(rows, 1)
+    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPES[image.mode], 0, 0, 0)
+    chunks = [_png_chunk(b"IHDR", header)]
+    chunks += [
+        _png_chunk(b"IDAT", data[at : at + _IDAT_SIZE]) for at in range(0, len(data), _IDAT_SIZE)
+    ]
+    chunks.append(_png_chunk(b"IEND", b""))
+    return _PNG_SIGNATURE + b"".join(chunks)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def parse_size(size: str) -> tuple[int, int]:
