@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from runner.records.state import StateStore
 from runner.records.state_folder import STATE_DIR
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import REVIEW_NAME, save_review
-from tests.clihelp import CliResult, run_cli
+from tests.clihelp import CliResult, backdrop_in, run_cli
+from tests.runhelp import copy_campaign
 from tests.tinyrun import FAST
 
 KEY = "sk-TEST-status-7c1e"
@@ -70,10 +72,19 @@ def server() -> Iterator[EmulatorServer]:
 class Campaign:
     """A 2 products x 2 markets recipe in its own folder, and the commands a user types."""
 
-    def __init__(self, root: Path, capsys: pytest.CaptureFixture[str], server: EmulatorServer):
+    def __init__(
+        self,
+        root: Path,
+        capsys: pytest.CaptureFixture[str] | None,
+        server: EmulatorServer,
+        *,
+        write: bool = True,
+    ):
         self.root = root
         self.capsys = capsys
         self.server = server
+        if not write:
+            return  # a copy of a campaign already written (and run)
         for name, colour in (("mug", (200, 30, 30)), ("cap", (30, 60, 200))):
             (root / "images").mkdir(exist_ok=True)
             image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
@@ -99,6 +110,7 @@ class Campaign:
         return self.root / OUT
 
     def cli(self, *args: str) -> CliResult:
+        assert self.capsys is not None
         return run_cli(self.capsys, *args)
 
     def run(self, *args: str, server: EmulatorServer | None = None, code: int = 0) -> CliResult:
@@ -163,7 +175,48 @@ def campaign(
 ) -> Campaign:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    # The emulator as if new: its first generation of a picture paints variant 0 again, an
+    # image another test's run has rendered already (the render cache), not the next variant.
+    server.api.painted = {}
     return Campaign(tmp_path, capsys, server)
+
+
+@dataclass(frozen=True)
+class FirstRun:
+    root: Path
+    painted: dict[Any, int]  # the emulator's count of images painted per picture, after it
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory, server: EmulatorServer) -> FirstRun:
+    """The recipe as written, run once for the module (`backdrop run recipe.yaml`)."""
+    root = tmp_path_factory.mktemp("status-run")
+    server.api.painted = {}
+    Campaign(root, None, server)
+    urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
+    ran = backdrop_in(
+        root, "run", "recipe.yaml", "--yes", *urls, *FAST, env={"ONEMIN_API_KEY": KEY}
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return FirstRun(root, dict(server.api.painted))
+
+
+@pytest.fixture
+def ran(
+    first_run: FirstRun,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    server: EmulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Campaign:
+    """The campaign after `backdrop run recipe.yaml`: a copy of the module's run, as if made in
+    this folder, and the emulator as just after it: a new take paints the picture's next
+    variant, as it would have after this test's own run."""
+    copy_campaign(first_run.root, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ONEMIN_API_KEY", KEY)
+    server.api.painted = dict(first_run.painted)
+    return Campaign(tmp_path, capsys, server, write=False)
 
 
 def run_argv(step: dict[str, Any]) -> list[str]:
@@ -190,8 +243,8 @@ def test_a_fresh_recipe_says_nothing_is_generated_and_to_run_it(campaign):
     assert not (campaign.root / "out").exists()  # read-only: no .backdrop/, no folder at all
 
 
-def test_after_a_run_the_jobs_are_pending_review_from_the_recipe_or_the_folder(campaign):
-    campaign.run()
+def test_after_a_run_the_jobs_are_pending_review_from_the_recipe_or_the_folder(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     found = campaign.status()
     assert (found["generated"], found["not_run"], found["pending"], found["approved"]) == (
         4,
@@ -225,8 +278,8 @@ def test_failed_jobs_are_retried_and_the_rest_reviewed(campaign):
     assert "  failed: fr-FR/CAP-02, de-DE/CAP-02" in campaign.text()
 
 
-def test_rejections_are_generated_again_then_reviewed_then_exported(campaign):
-    campaign.run()
+def test_rejections_are_generated_again_then_reviewed_then_exported(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     campaign.decide(
         {
             "fr-FR/MUG-01": "rejected",
@@ -271,8 +324,8 @@ def test_rejections_are_generated_again_then_reviewed_then_exported(campaign):
         run_argv(step)
 
 
-def test_an_export_then_files_changed_since_it(campaign):
-    campaign.run()
+def test_an_export_then_files_changed_since_it(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     campaign.approve_all()
     campaign.export("delivery")
     found = campaign.status()
@@ -311,8 +364,8 @@ def test_an_export_then_files_changed_since_it(campaign):
     assert found["next"] == []
 
 
-def test_a_new_take_approved_after_the_export_asks_for_the_export_again(campaign):
-    campaign.run()
+def test_a_new_take_approved_after_the_export_asks_for_the_export_again(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     campaign.approve_all()
     campaign.export("delivery", "--zip")
     campaign.decide(
@@ -367,8 +420,8 @@ def test_an_approval_without_a_pick_is_pending_and_review_yaml_is_pointed_at(cam
     assert "Next: nothing to run (see the notes above)." in shown
 
 
-def test_a_recipe_changed_since_the_run(campaign):
-    campaign.run()
+def test_a_recipe_changed_since_the_run(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     campaign.approve_all()
     campaign.write(prompt="on a marble table")
     found = campaign.status()
@@ -396,8 +449,8 @@ def test_a_recipe_changed_since_the_run(campaign):
     ]
 
 
-def test_without_its_recipe_the_folder_still_says_where_it_stands(campaign):
-    campaign.run()
+def test_without_its_recipe_the_folder_still_says_where_it_stands(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     campaign.approve_all()
     (campaign.root / "recipe.yaml").rename(campaign.root / "elsewhere.yaml")
     found = campaign.status(OUT)
@@ -459,8 +512,8 @@ def test_shard_folders_count_and_the_run_takes_their_jobs_in(campaign):
 # --- errors and read-only -----------------------------------------------------------------------
 
 
-def test_a_damaged_review_yaml_is_an_error_at_its_line(campaign):
-    campaign.run()
+def test_a_damaged_review_yaml_is_an_error_at_its_line(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     (campaign.out / REVIEW_NAME).write_text("version: 1\njobs:\n  x: {status: maybe}\n")
     result = campaign.cli("status", "recipe.yaml")
     assert result.code == 2
@@ -474,8 +527,8 @@ def test_a_bad_recipe_is_diagnosed(campaign):
     assert "recipe.yaml" in result.err and "error:" in result.err
 
 
-def test_a_damaged_state_says_so(campaign):
-    campaign.run()
+def test_a_damaged_state_says_so(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     (campaign.out / STATE_DIR / "state.db").write_bytes(b"this is not a database" * 100)
     for name in ("state.db-wal", "state.db-shm"):
         (campaign.out / STATE_DIR / name).unlink(missing_ok=True)
@@ -498,8 +551,8 @@ def test_a_folder_no_run_has_written_to(campaign):
     assert missing.code == 2 and "does not exist" in missing.err
 
 
-def test_status_reads_only_and_notices_a_run_in_progress(campaign):
-    campaign.run()
+def test_status_reads_only_and_notices_a_run_in_progress(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     campaign.approve_all()
     campaign.write(prompt="on a marble table")  # work for a run
     lock = campaign.out / STATE_DIR / "lock"
@@ -540,8 +593,8 @@ def test_paths_with_spaces_and_quotes_are_quoted_for_the_shell(campaign, tmp_pat
     assert run_argv(step) == step["argv"]
 
 
-def test_a_fresh_clone_finds_its_recipe_and_its_decisions_by_backdrop_lock(campaign):
-    campaign.run()
+def test_a_fresh_clone_finds_its_recipe_and_its_decisions_by_backdrop_lock(ran):
+    campaign = ran  # after `backdrop run recipe.yaml`
     campaign.approve_all()
     shutil.rmtree(campaign.out / STATE_DIR)  # a clone: the lock, the images, review.yaml
     found = campaign.status(OUT)
@@ -560,13 +613,14 @@ def test_a_fresh_clone_finds_its_recipe_and_its_decisions_by_backdrop_lock(campa
     assert campaign.status(OUT)["next"] == [f"backdrop export {OUT} --to delivery/status-test"]
 
 
-def test_a_state_naming_a_recipe_outside_the_repository_is_not_read(campaign, tmp_path_factory):
+def test_a_state_naming_a_recipe_outside_the_repository_is_not_read(ran, tmp_path_factory):
     import sqlite3
+
+    campaign = ran  # after `backdrop run recipe.yaml`
 
     (campaign.root / ".git").mkdir()  # the campaign is a repository (a pull request's checkout)
     elsewhere = tmp_path_factory.mktemp("elsewhere") / "secret.yaml"
     elsewhere.write_text("version: 1\nname: SECRET-CONTENT\n")
-    campaign.run()
     with sqlite3.connect(campaign.out / STATE_DIR / "state.db") as conn:
         conn.execute("UPDATE runs SET recipe_path = ?", (str(elsewhere),))
     conn.close()
@@ -606,11 +660,9 @@ def test_a_folder_run_with_o_is_run_again_with_o(campaign):
     ]
 
 
-def test_an_export_folder_recorded_outside_the_repository_is_never_offered(
-    campaign, tmp_path_factory
-):
+def test_an_export_folder_recorded_outside_the_repository_is_never_offered(ran, tmp_path_factory):
+    campaign = ran  # after `backdrop run recipe.yaml`
     (campaign.root / ".git").mkdir()  # a pull request's checkout, .backdrop/ and all
-    campaign.run()
     campaign.approve_all()
     outside = tmp_path_factory.mktemp("somebody-elses")
     record = {"format": 1, "folders": {str(outside): {"manifest.csv": "0" * 64}}}
