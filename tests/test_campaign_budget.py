@@ -21,7 +21,8 @@ from runner.recipe.model import DEFAULT_PRICES
 from runner.records.lockfile import LOCK_NAME
 from runner.records.spend import campaign_spend
 from runner.records.state_folder import STATE_DIR
-from tests.clihelp import CliResult, run_cli
+from tests.clihelp import CliResult, backdrop_in, run_cli
+from tests.runhelp import copy_campaign
 from tests.tinyrun import FAST
 
 LOW = DEFAULT_PRICES.price("low", "1024x1024")
@@ -57,6 +58,30 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ONEMIN_API_KEY", KEY)
     budget(0.30)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def first_shard(tmp_path_factory: pytest.TempPathFactory, server: EmulatorServer) -> Path:
+    """The project with `budget: 1` after `run camp.yaml --shard 1/3 -o out/camp/shard-1`, run
+    once for the module."""
+    root = tmp_path_factory.mktemp("camp-shard-1")
+    (root / "images").mkdir()
+    shutil.copy(EXAMPLE / "images" / "mug.png", root / "images" / "mug.png")
+    (root / "camp.yaml").write_text(RECIPE.format(budget=1))
+    urls = ("--api-url", server.base_url, "--asset-url", server.asset_base_url)
+    ran = backdrop_in(
+        root, "run", "camp.yaml", "-y", *urls, *FAST, *shard(1), env={"ONEMIN_API_KEY": KEY}
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return root
+
+
+@pytest.fixture
+def shard_one_ran(project: Path, first_shard: Path) -> Path:
+    """The project after its first shard's run with `budget: 1`: a copy of the module's run, as
+    if made here (tests/runhelp.py copy_campaign)."""
+    copy_campaign(first_shard, project)
+    return project
 
 
 def budget(usd: float) -> None:
@@ -208,12 +233,10 @@ def damage_generation(folder: Path) -> None:
 
 @pytest.mark.parametrize("record", ["lock", "state"])
 def test_a_campaign_record_that_cannot_be_read_stops_a_run_with_a_budget(
-    project, capsys, server, record
+    shard_one_ran, capsys, server, record
 ) -> None:
     """What a damaged shard lock or state records cannot be counted: the budget is refused
     with that file's own error, not checked without it (and never exit 70)."""
-    budget(1)
-    assert run(capsys, server, "-y", *shard(1)).code == 0
     before = charged(server)
     sibling = OUT / "shard-1"
     if record == "lock":
@@ -245,9 +268,7 @@ def test_a_campaign_record_that_cannot_be_read_stops_a_run_with_a_budget(
     assert run(capsys, server, "-y", *shard(2)).code == 0
 
 
-def test_status_says_what_the_spend_leaves_out(project, capsys, server) -> None:
-    budget(1)
-    assert run(capsys, server, "-y", *shard(1)).code == 0
+def test_status_says_what_the_spend_leaves_out(shard_one_ran, capsys, server) -> None:
     damage_generation(OUT / "shard-1")
     for target in ("camp.yaml", str(OUT)):
         status = run_cli(capsys, "status", target)
@@ -256,10 +277,8 @@ def test_status_says_what_the_spend_leaves_out(project, capsys, server) -> None:
 
 
 def test_status_of_a_shard_folder_not_made_yet_beside_a_damaged_sibling_lock(
-    project, capsys, server
+    shard_one_ran, capsys, server
 ) -> None:
-    budget(1)
-    assert run(capsys, server, "-y", *shard(1)).code == 0
     (OUT / "shard-1" / LOCK_NAME).write_text("{ not json")
     status = run_cli(capsys, "status", "camp.yaml", "-o", str(OUT / "shard-2"))
     assert status.code == 0, status.err  # was exit 70 (samefile of a folder not made yet)
