@@ -13,10 +13,9 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from runner.plan.realwords import CHUNK, ReadBudget, TooVaried, reads_as_real_words
+from runner.plan.realwords import CHUNK, ReadBudget, TooVaried, chunks, reads_as_real_words
 
 # What spreadsheet programs write when they do not write UTF-8, per market.
 SINGLE_BYTE = (
@@ -66,7 +65,8 @@ def guess_legacy_encoding(data: bytes) -> str | None:
     clear margin. A wrong guess sends garbled prompts to a paid API, so any doubt refuses.
     """
     budget = ReadBudget(MAX_READ_CHARS)
-    present = bytes(byte for byte in range(0x80, 0x100) if bytes((byte,)) in data)
+    beyond_ascii = data.translate(None, _ASCII)  # searched 128 times: no ASCII to skip over
+    present = bytes(byte for byte in range(0x80, 0x100) if bytes((byte,)) in beyond_ascii)
     worded: dict[str, str] = {}  # the characters of the bytes used -> the code page
     for encoding in SINGLE_BYTE:
         try:
@@ -77,7 +77,9 @@ def guess_legacy_encoding(data: bytes) -> str | None:
         if seen_as in worded:
             continue
         try:
-            pieces = _decoded_pieces(data, encoding)
+            # Read a piece at a time, each ending just after an ASCII byte that is no letter:
+            # a misreading stops at its first.
+            pieces = chunks(data, CHUNK)
             real = reads_as_real_words(pieces, encoding, budget, nfc=encoding == "cp1258")
         except TooVaried:
             return None  # more than a verdict may cost: refused, never guessed
@@ -96,19 +98,7 @@ def guess_legacy_encoding(data: bytes) -> str | None:
     return None if rivals else encoding
 
 
-_ASCII_NOT_LETTER = re.compile(rb"[\x00-\x40\x5b-\x60\x7b-\x7f]")
-
-
-def _decoded_pieces(data: bytes, encoding: str) -> Iterator[str]:
-    """`data` read in a single-byte code page, in pieces that end just after an ASCII byte
-    that is no letter (as realwords.chunks cuts text), decoded one at a time: a misreading
-    stops at its first."""
-    start = 0
-    while start < len(data):
-        found = _ASCII_NOT_LETTER.search(data, start + CHUNK)
-        end = found.end() if found else len(data)
-        yield data[start:end].decode(encoding)
-        start = end
+_ASCII = bytes(range(0x80))
 
 
 def decode_legacy(data: bytes, encoding: str) -> str:

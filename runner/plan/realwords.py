@@ -75,23 +75,26 @@ class ReadBudget:
 
 
 def reads_as_real_words(
-    pieces: Iterable[str], encoding: str, budget: ReadBudget | None = None, *, nfc: bool = False
+    pieces: Iterable[bytes], encoding: str, budget: ReadBudget | None = None, *, nfc: bool = False
 ) -> bool:
-    """Whether every word of a text fits one language of `encoding`, with no misreading's marks.
+    """Whether every word of a file read in `encoding`, a single-byte code page, fits one
+    language of it, with no misreading's marks.
 
-    The text comes in pieces that each end just after an ASCII character that is no letter
-    (see `chunks`), and each piece is cut again at those and at spaces: a word never holds
-    one, and beside a symbol each counts as no letter, exactly as the text's ends do, so
-    checking the pieces is checking the text. Each distinct word between two cuts is searched
-    with regular expressions built for the code page (_Patterns), each of its words and
-    symbols in context checked once, stopping at the first that does not fit: a misreading
-    shows in the first piece. `nfc`: read the text in Unicode's NFC form (cp1258 writes tone
-    marks apart), made a word at a time: no mark joins a space or an ASCII non-letter. Raises
-    TooVaried past MAX_DISTINCT words, one over MAX_WORD letters or MAX_TOKEN characters, or
-    the budget.
+    The file comes in pieces of its bytes that each end just after an ASCII byte that is no
+    letter (see `chunks`), and each piece is cut again at those and at spaces: a word never
+    holds one, and beside a symbol each counts as no letter, exactly as the text's ends do, so
+    checking the pieces is checking the text. The cuts are found in the bytes (a byte is a
+    character here), and only the distinct runs between them are decoded. Each distinct word
+    between two cuts is searched with regular expressions built for the code page
+    (_Patterns), each of its words and symbols in context checked once, stopping at the first
+    that does not fit: a misreading shows in the first piece. `nfc`: read the text in
+    Unicode's NFC form (cp1258 writes tone marks apart), made a word at a time: no mark joins
+    a space or an ASCII non-letter. Raises TooVaried past MAX_DISTINCT words, one over
+    MAX_WORD letters or MAX_TOKEN characters, or the budget.
     """
     alphabets = ALPHABETS[encoding]
     found = _patterns(encoding)
+    spaced = _cuts_as_spaces(encoding)
     # Hebrew or Thai text holds two script letters in a row (Arabic: one), Thai a vowel:
     # direction marks or French letters only are Baltic "už" read as cp1256.
     pair = found.script_pair is None
@@ -107,9 +110,8 @@ def reads_as_real_words(
         # Cut at every ASCII character that is no letter (spaces, digits, punctuation, a CSV
         # file's separators) and at every space: a word never holds one, and beside a symbol
         # each counts as no letter, exactly as a space or the text's ends do (see _stray_symbol).
-        for raw in set(_BETWEEN_CUTS.findall(piece)) - tokens:
-            if raw.isascii():
-                continue
+        between = set(piece.translate(spaced).split())
+        for raw in {run.decode(encoding) for run in between if not run.isascii()} - tokens:
             if len(raw) > MAX_TOKEN:
                 raise TooVaried(f"{len(raw):,} characters without a space")
             tokens.add(raw)
@@ -139,10 +141,28 @@ def reads_as_real_words(
     return pair and vowel
 
 
-_NOT_LETTER = re.compile("[\\x00-\\x40\\x5b-\\x60\\x7b-\\x7f]+")
-# What lies between two cuts: the words `_NOT_LETTER.sub(" ", piece).split()` gives (`\s` is
-# str.split's whitespace), found in one pass without building the substituted text.
-_BETWEEN_CUTS = re.compile("[^\\x00-\\x40\\x5b-\\x60\\x7b-\\x7f\\s]+")
+_NOT_LETTER = re.compile(rb"[\x00-\x40\x5b-\x60\x7b-\x7f]")
+
+
+@functools.cache
+def _cuts_as_spaces(encoding: str) -> bytes:
+    """A `bytes.translate` table that turns each byte that is a cut in `encoding` into a
+    space: the ASCII bytes that are no letter, and those the code page reads as a space of any
+    kind (what `str.split` and `\\s` split at, such as the no-break space). `bytes.split` then
+    gives the runs between cuts that `[^\\x00-\\x40\\x5b-\\x60\\x7b-\\x7f\\s]+` finds in the
+    text, without a regular expression walking it a character at a time."""
+    table = bytearray(range(256))
+    for byte in range(256):
+        if byte < 0x80:
+            cut = not (0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A)
+        else:
+            try:
+                cut = bytes((byte,)).decode(encoding).isspace()
+            except UnicodeDecodeError:
+                cut = False  # never read: a file holding it has no reading in this code page
+        if cut:
+            table[byte] = 0x20
+    return bytes(table)
 
 
 # Candidate words: runs of word characters and the marks on them, split again into runs of
@@ -220,14 +240,14 @@ def _code_page_chars(encoding: str) -> list[str]:
     return sorted(chars)
 
 
-def chunks(text: str) -> Iterator[str]:
-    """`text` in pieces of about CHUNK characters, each ending just after an ASCII character
-    that is no letter (a space, a digit, punctuation)."""
+def chunks(data: bytes, size: int = CHUNK) -> Iterator[bytes]:
+    """`data` in pieces of about `size` bytes, each ending just after an ASCII byte that is no
+    letter (a space, a digit, punctuation)."""
     start = 0
-    while start < len(text):
-        found = _NOT_LETTER.search(text, start + CHUNK)
-        end = found.end() if found else len(text)
-        yield text[start:end]
+    while start < len(data):
+        found = _NOT_LETTER.search(data, start + size)
+        end = found.end() if found else len(data)
+        yield data[start:end]
         start = end
 
 
