@@ -3,6 +3,7 @@ documented algorithm, and the YAML loader, CSV reader and output-path checks on 
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping
 from typing import Any
@@ -70,19 +71,30 @@ EXTRA_KEYS = ["x", "y"]
 VALUES = st.one_of(st.sampled_from(["p", "q", "r"]), st.integers(0, 2))
 
 
+@functools.cache
+def _entries(
+    values: st.SearchStrategy[Any], count: int
+) -> tuple[st.SearchStrategy[dict[str, Any]], st.SearchStrategy[dict[str, Any]]]:
+    """The include and exclude entries for a matrix of `count` axes. Made once per count, not
+    per example: a strategy built anew is validated and wrapped again each time, which was
+    most of the cost of drawing a small matrix; the draws are the same."""
+    axes = AXIS_NAMES[:count]
+    entry = st.dictionaries(st.sampled_from([*axes, *EXTRA_KEYS]), values, min_size=1, max_size=3)
+    exclude_entry = (
+        st.dictionaries(st.sampled_from(axes), values, min_size=1, max_size=2)
+        if axes
+        else st.nothing()
+    )
+    return entry, exclude_entry
+
+
 @st.composite
 def matrices(
     draw: st.DrawFn,
 ) -> tuple[dict[str, list[Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     count = draw(st.integers(0, 3))
     axes = {name: draw(st.lists(VALUES, min_size=1, max_size=3)) for name in AXIS_NAMES[:count]}
-    keys = [*axes, *EXTRA_KEYS]
-    entry = st.dictionaries(st.sampled_from(keys), VALUES, min_size=1, max_size=3)
-    exclude_entry = (
-        st.dictionaries(st.sampled_from(list(axes)), VALUES, min_size=1, max_size=2)
-        if axes
-        else st.nothing()
-    )
+    entry, exclude_entry = _entries(VALUES, count)
     include = draw(st.lists(entry, max_size=4))
     exclude = draw(st.lists(exclude_entry, max_size=3)) if axes else []
     return axes, include, exclude
@@ -170,10 +182,8 @@ def reference_by_value_matches(
 def test_the_matrix_with_mixed_values_follows_the_reference(data):
     count = data.draw(st.integers(1, 3))
     axes = {name: data.draw(st.lists(MIXED, min_size=1, max_size=3)) for name in AXIS_NAMES[:count]}
-    keys = [*axes, *EXTRA_KEYS]
-    entry = st.dictionaries(st.sampled_from(keys), MIXED, min_size=1, max_size=3)
+    entry, exclude_entry = _entries(MIXED, count)
     include = data.draw(st.lists(entry, max_size=5))
-    exclude_entry = st.dictionaries(st.sampled_from(list(axes)), MIXED, min_size=1, max_size=2)
     exclude = data.draw(st.lists(exclude_entry, max_size=4))
     loaded = [AxisValues(name, tuple(values), ("matrix", name)) for name, values in axes.items()]
     got = [dict(combo.vars) for combo in expand_matrix(loaded, include, exclude)]
