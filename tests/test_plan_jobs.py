@@ -326,6 +326,51 @@ def test_job_key_follows_image_content_not_its_name(tmp_path):
     assert not {j.key for j in first.jobs} & {j.key for j in changed.jobs}
 
 
+def test_a_job_key_is_the_sha256_of_the_whole_request_as_canonical_json():
+    """Keys are on record in every state and lock: the text hashed must stay json.dumps with
+    sorted keys of the whole request, whatever the fields hold, though job_key reuses the
+    text around the prompt (a prompt, URL or field holding the mark it splits on, and values
+    equal but printed otherwise: 1 and True, 0.0 and -0.0)."""
+    import hashlib
+    import json
+
+    from runner.plan.jobs import job_key
+    from runner.plan.plan_model import ImageSource, PromptObject
+
+    mark = "\x00prompt\x00"
+    images = [
+        ImageSource("file", "a.png", sha256="ab" * 32),
+        ImageSource("url", f'https://example.com/{mark}"\\'),
+        ImageSource("asset", "images/k"),
+    ]
+    prompts = ["a mug", "", mark, f"{mark} and {mark}", 'a "quote", \\, é, 😀, \u2028\x7f']
+    fields = [
+        ("1024x1024", 1, "low", "png", 80),
+        ("1024x1024", True, "low", "png", 80),
+        ("1024x1024", 1, "low", "png", 80.0),
+        ("1024x1024", 1, "low", "png", 0.0),
+        ("1024x1024", 1, "low", "png", -0.0),
+        (mark, 2, "high", "webp", 0),
+        ("1536x1024", 10, mark, "jpeg", 100),
+        ("1024x1024", 1, "low", mark, 80),
+    ]
+    for _ in range(2):  # the second time, the text around each prompt is reused
+        for image in images:
+            for size, n, quality, output_format, compression in fields:
+                for prompt in prompts:
+                    po = PromptObject(prompt, size, n, quality, output_format, compression)  # type: ignore[arg-type]
+                    request = {
+                        "type": limits.FEATURE_TYPE,
+                        "model": limits.MODEL,
+                        "image": image.identity,
+                        "prompt_object": po.to_json(),
+                    }
+                    text = json.dumps(
+                        request, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                    )
+                    assert job_key(image, po) == hashlib.sha256(text.encode()).hexdigest()
+
+
 def test_output_path_is_not_part_of_the_key(tmp_path):
     first = plan_text(tmp_path / "one", recipe(), FILES)
     moved = plan_text(tmp_path / "two", recipe(output='"x/{{ product.sku }}-{{ season }}"'), FILES)
