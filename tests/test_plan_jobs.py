@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from runner.api import limits
+from runner.diagnostics import RecipeError
 from runner.plan.outputs import output_paths
+from runner.plan.planner import plan_recipe
 from tests.plan_support import headlines, plan_errors, plan_text, png_bytes
 
 PNG = png_bytes()
@@ -369,6 +371,25 @@ def test_a_job_key_is_the_sha256_of_the_whole_request_as_canonical_json():
                         request, sort_keys=True, separators=(",", ":"), ensure_ascii=False
                     )
                     assert job_key(image, po) == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_defaults_are_checked_for_every_job_though_worked_out_once(tmp_path):
+    """The fields every job shares are worked out once per plan (JobBuilder.static_fields). A
+    Recipe built by a library caller, not loaded, can hold defaults the schema never saw:
+    each job still says what the API refuses, and text for a number is still a number."""
+    import dataclasses
+
+    from tests.plan_support import make_recipe
+
+    loaded = make_recipe(tmp_path, recipe(), FILES)
+    refused = dataclasses.replace(loaded, defaults={**loaded.defaults, "quality": "ultra"})
+    with pytest.raises(RecipeError) as raised:
+        plan_recipe(refused)
+    lines = headlines(list(raised.value.diagnostics()))
+    assert any("quality: 'ultra' is not one of low, medium, high" in line for line in lines)
+    assert any("all 4 jobs" in line for line in lines), lines
+    as_text = dataclasses.replace(loaded, defaults={**loaded.defaults, "n": "2"})
+    assert [job.prompt_object.n for job in plan_recipe(as_text).jobs] == [2, 2, 2, 2]
 
 
 def test_output_path_is_not_part_of_the_key(tmp_path):

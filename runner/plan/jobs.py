@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,28 @@ class JobBuilder:
         self.base_context = {**self.templates.globals, **recipe.vars}
         # same_file_key(path) -> the first job writing it, and its path as written.
         self.outputs_seen: dict[str, tuple[int, str, str]] = {}
+        self.static_fields = self._static_fields()
+
+    def _static_fields(self) -> tuple[dict[str, Any], dict[str, NodePath]] | None:
+        """Every promptObject field but the prompt, and where it comes from, when each is a
+        default that needs no rendering and is within the API's limits: what _field and
+        _check find for every job whose matrix values set none. None when a field needs
+        work per job (a template, text for a number, a value the API refuses)."""
+        fields: dict[str, Any] = {}
+        origins: dict[str, NodePath] = {}
+        for name in limits.PROMPT_FIELDS:
+            node: NodePath = ("defaults",)
+            value = limits.DEFAULT_PROMPT_OBJECT[name]
+            if name in self.recipe.defaults:
+                value, node = self.recipe.defaults[name], ("defaults", name)
+                if isinstance(value, str) and (
+                    needs_rendering(value) or name in limits.INTEGER_FIELDS
+                ):
+                    return None
+            if self._check(name, value) is not None:
+                return None
+            fields[name], origins[name] = value, node
+        return fields, origins
 
     def check_templates(self) -> None:
         """Report syntax errors once, before any job is rendered."""
@@ -208,17 +230,25 @@ class JobBuilder:
         failed = False
         fields: dict[str, Any] = {}
         origins: dict[str, NodePath] = {}
-        for name in limits.PROMPT_FIELDS:
-            try:
-                fields[name], origins[name] = self._field(name, combo, context, label)
-            except _JobFailed:
-                failed = True
+        static = self.static_fields
+        if static is not None and combo.vars.keys().isdisjoint(limits.PROMPT_FIELDS):
+            fields, origins = dict(static[0]), dict(static[1])  # checked already
+            checked: Iterable[str] = ("prompt",)
+        else:
+            checked = origins
+            for name in limits.PROMPT_FIELDS:
+                try:
+                    fields[name], origins[name] = self._field(name, combo, context, label)
+                except _JobFailed:
+                    failed = True
         try:
             fields["prompt"] = self._render(PROMPT_NODE, self.recipe.prompt, context, label)
             origins["prompt"] = PROMPT_NODE
         except _JobFailed:
             failed = True
-        for name in origins:
+        for name in checked:
+            if name not in origins:
+                continue
             message = self._check(name, fields[name])
             if message is not None:
                 self._limit_problem(name, fields[name], message, origins[name], label)
@@ -227,13 +257,16 @@ class JobBuilder:
         outputs = None
         if not failed:
             outputs = self._outputs(index, fields, context, label)
-        if outputs is not None and any(q in "".join(outputs) for q in TYPOGRAPHIC_QUOTES):
-            self._quoted_value(combo, "".join(outputs))
-        if outputs is not None and _ODD_SPACE.search("".join(outputs)):
-            found = self.origins.find_odd_space(combo, "".join(outputs))
-            if found is not None:
-                span = found[1]
-                self.spaced_values.setdefault((span.file, span.line, span.col), found)
+        joined = "".join(outputs) if outputs is not None else ""
+        # Typographic quotes and odd spaces are outside ASCII: an ASCII path (most are) has none.
+        if not joined.isascii():
+            if any(q in joined for q in TYPOGRAPHIC_QUOTES):
+                self._quoted_value(combo, joined)
+            if _ODD_SPACE.search(joined):
+                found = self.origins.find_odd_space(combo, joined)
+                if found is not None:
+                    span = found[1]
+                    self.spaced_values.setdefault((span.file, span.line, span.col), found)
         if failed or image is None or outputs is None:
             self.problems.failed += 1
             return None
