@@ -336,6 +336,7 @@ def test_a_job_key_is_the_sha256_of_the_whole_request_as_canonical_json():
     import hashlib
     import json
 
+    from runner.plan import jobs
     from runner.plan.jobs import job_key
     from runner.plan.plan_model import ImageSource, PromptObject
 
@@ -344,6 +345,7 @@ def test_a_job_key_is_the_sha256_of_the_whole_request_as_canonical_json():
         ImageSource("file", "a.png", sha256="ab" * 32),
         ImageSource("url", f'https://example.com/{mark}"\\'),
         ImageSource("asset", "images/k"),
+        ImageSource("url", "https://example.com/" + "a" * 10_000),  # encoded whole each time
     ]
     prompts = ["a mug", "", mark, f"{mark} and {mark}", 'a "quote", \\, é, 😀, \u2028\x7f']
     fields = [
@@ -371,6 +373,7 @@ def test_a_job_key_is_the_sha256_of_the_whole_request_as_canonical_json():
                         request, sort_keys=True, separators=(",", ":"), ensure_ascii=False
                     )
                     assert job_key(image, po) == hashlib.sha256(text.encode()).hexdigest()
+    assert all(len(rest[0]) < 10_000 for rest in jobs._AROUND_PROMPT)  # long texts not kept
 
 
 def test_defaults_are_checked_for_every_job_though_worked_out_once(tmp_path):

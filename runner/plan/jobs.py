@@ -69,9 +69,11 @@ def _canonical_payload(image: ImageSource, prompt_object: PromptObject) -> str:
 
 # What comes before and after the prompt in the canonical JSON, by the other fields: jobs
 # share them (a few images, sizes, qualities), and encoding the whole request was a tenth of
-# planning. Bounded: each distinct image adds one.
+# planning. Bounded: each distinct image adds one, and long texts (a URL of 100,000
+# characters) are not kept.
 _AROUND_PROMPT: dict[tuple[str, int, int, str, str, str], tuple[str, ...]] = {}
 _AROUND_ENTRIES = 4096
+_AROUND_MAX_TEXT = 4000
 _MARK = "\x00prompt\x00"
 _MARK_JSON = _CANONICAL.encode(_MARK)
 
@@ -100,9 +102,10 @@ def _canonical_request(image: ImageSource, prompt_object: PromptObject) -> str:
         if marked.count(_MARK_JSON) == 1:
             before, _, after = marked.partition(_MARK_JSON)
             around = (before, after)
-        if len(_AROUND_PROMPT) >= _AROUND_ENTRIES:
-            _AROUND_PROMPT.clear()
-        _AROUND_PROMPT[rest] = around
+        if len(marked) <= _AROUND_MAX_TEXT:
+            if len(_AROUND_PROMPT) >= _AROUND_ENTRIES:
+                _AROUND_PROMPT.clear()
+            _AROUND_PROMPT[rest] = around
     if not around:
         return _canonical_payload(image, po)
     return around[0] + _CANONICAL.encode(po.prompt) + around[1]
