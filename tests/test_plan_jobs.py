@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from runner.api import limits
+from runner.diagnostics import RecipeError
 from runner.plan.outputs import output_paths
+from runner.plan.planner import plan_recipe
 from tests.plan_support import headlines, plan_errors, plan_text, png_bytes
 
 PNG = png_bytes()
@@ -324,6 +326,73 @@ def test_job_key_follows_image_content_not_its_name(tmp_path):
     other = png_bytes(rgb=(1, 2, 3))
     changed = plan_text(tmp_path / "three", recipe(), {**FILES, "a.png": other})
     assert not {j.key for j in first.jobs} & {j.key for j in changed.jobs}
+
+
+def test_a_job_key_is_the_sha256_of_the_whole_request_as_canonical_json():
+    """Keys are on record in every state and lock: the text hashed must stay json.dumps with
+    sorted keys of the whole request, whatever the fields hold, though job_key reuses the
+    text around the prompt (a prompt, URL or field holding the mark it splits on, and values
+    equal but printed otherwise: 1 and True, 0.0 and -0.0)."""
+    import hashlib
+    import json
+
+    from runner.plan import jobs
+    from runner.plan.jobs import job_key
+    from runner.plan.plan_model import ImageSource, PromptObject
+
+    mark = "\x00prompt\x00"
+    images = [
+        ImageSource("file", "a.png", sha256="ab" * 32),
+        ImageSource("url", f'https://example.com/{mark}"\\'),
+        ImageSource("asset", "images/k"),
+        ImageSource("url", "https://example.com/" + "a" * 10_000),  # encoded whole each time
+    ]
+    prompts = ["a mug", "", mark, f"{mark} and {mark}", 'a "quote", \\, é, 😀, \u2028\x7f']
+    fields = [
+        ("1024x1024", 1, "low", "png", 80),
+        ("1024x1024", True, "low", "png", 80),
+        ("1024x1024", 1, "low", "png", 80.0),
+        ("1024x1024", 1, "low", "png", 0.0),
+        ("1024x1024", 1, "low", "png", -0.0),
+        (mark, 2, "high", "webp", 0),
+        ("1536x1024", 10, mark, "jpeg", 100),
+        ("1024x1024", 1, "low", mark, 80),
+    ]
+    for _ in range(2):  # the second time, the text around each prompt is reused
+        for image in images:
+            for size, n, quality, output_format, compression in fields:
+                for prompt in prompts:
+                    po = PromptObject(prompt, size, n, quality, output_format, compression)  # type: ignore[arg-type]
+                    request = {
+                        "type": limits.FEATURE_TYPE,
+                        "model": limits.MODEL,
+                        "image": image.identity,
+                        "prompt_object": po.to_json(),
+                    }
+                    text = json.dumps(
+                        request, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                    )
+                    assert job_key(image, po) == hashlib.sha256(text.encode()).hexdigest()
+    assert all(len(rest[0]) < 10_000 for rest in jobs._AROUND_PROMPT)  # long texts not kept
+
+
+def test_defaults_are_checked_for_every_job_though_worked_out_once(tmp_path):
+    """The fields every job shares are worked out once per plan (JobBuilder.static_fields). A
+    Recipe built by a library caller, not loaded, can hold defaults the schema never saw:
+    each job still says what the API refuses, and text for a number is still a number."""
+    import dataclasses
+
+    from tests.plan_support import make_recipe
+
+    loaded = make_recipe(tmp_path, recipe(), FILES)
+    refused = dataclasses.replace(loaded, defaults={**loaded.defaults, "quality": "ultra"})
+    with pytest.raises(RecipeError) as raised:
+        plan_recipe(refused)
+    lines = headlines(list(raised.value.diagnostics()))
+    assert any("quality: 'ultra' is not one of low, medium, high" in line for line in lines)
+    assert any("all 4 jobs" in line for line in lines), lines
+    as_text = dataclasses.replace(loaded, defaults={**loaded.defaults, "n": "2"})
+    assert [job.prompt_object.n for job in plan_recipe(as_text).jobs] == [2, 2, 2, 2]
 
 
 def test_output_path_is_not_part_of_the_key(tmp_path):

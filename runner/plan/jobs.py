@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +54,61 @@ def _more(others: int) -> str:
 
 def job_key(image: ImageSource, prompt_object: PromptObject) -> str:
     """sha256 of a canonical JSON of what the API is asked: the same on every machine."""
+    return hashlib.sha256(_canonical_request(image, prompt_object).encode("utf-8")).hexdigest()
+
+
+def _canonical_payload(image: ImageSource, prompt_object: PromptObject) -> str:
     payload = {
         "type": limits.FEATURE_TYPE,
         "model": limits.MODEL,
         "image": image.identity,
         "prompt_object": prompt_object.to_json(),
     }
-    return hashlib.sha256(_CANONICAL.encode(payload).encode("utf-8")).hexdigest()
+    return _CANONICAL.encode(payload)
+
+
+# What comes before and after the prompt in the canonical JSON, by the other fields: jobs
+# share them (a few images, sizes, qualities), and encoding the whole request was a tenth of
+# planning. Bounded: each distinct image adds one, and long texts (a URL of 100,000
+# characters) are not kept.
+_AROUND_PROMPT: dict[tuple[str, int, int, str, str, str], tuple[str, ...]] = {}
+_AROUND_ENTRIES = 4096
+_AROUND_MAX_TEXT = 4000
+_MARK = "\x00prompt\x00"
+_MARK_JSON = _CANONICAL.encode(_MARK)
+
+
+def _canonical_request(image: ImageSource, prompt_object: PromptObject) -> str:
+    """_canonical_payload's text, made of the prompt's encoding and the text around it."""
+    po = prompt_object
+    # Only str and int fields are remembered: equal values of those types encode alike
+    # (0.0 == -0.0 and 1 == True do not).
+    if not (
+        type(po.prompt) is str
+        and type(po.n) is int
+        and type(po.output_compression) is int
+        and type(po.output_format) is str
+        and type(po.quality) is str
+        and type(po.size) is str
+    ):
+        return _canonical_payload(image, po)
+    rest = (image.identity, po.n, po.output_compression, po.output_format, po.quality, po.size)
+    around = _AROUND_PROMPT.get(rest)
+    if around is None:
+        marked = _canonical_payload(image, dataclasses.replace(po, prompt=_MARK))
+        # The mark's encoding found once is the prompt's place (no other field holds it);
+        # () when it is not: such a request is encoded whole.
+        around = ()
+        if marked.count(_MARK_JSON) == 1:
+            before, _, after = marked.partition(_MARK_JSON)
+            around = (before, after)
+        if len(marked) <= _AROUND_MAX_TEXT:
+            if len(_AROUND_PROMPT) >= _AROUND_ENTRIES:
+                _AROUND_PROMPT.clear()
+            _AROUND_PROMPT[rest] = around
+    if not around:
+        return _canonical_payload(image, po)
+    return around[0] + _CANONICAL.encode(po.prompt) + around[1]
 
 
 def label_value(value: Any) -> str:
@@ -135,6 +184,28 @@ class JobBuilder:
         self.base_context = {**self.templates.globals, **recipe.vars}
         # same_file_key(path) -> the first job writing it, and its path as written.
         self.outputs_seen: dict[str, tuple[int, str, str]] = {}
+        self.static_fields = self._static_fields()
+
+    def _static_fields(self) -> tuple[dict[str, Any], dict[str, NodePath]] | None:
+        """Every promptObject field but the prompt, and where it comes from, when each is a
+        default that needs no rendering and is within the API's limits: what _field and
+        _check find for every job whose matrix values set none. None when a field needs
+        work per job (a template, text for a number, a value the API refuses)."""
+        fields: dict[str, Any] = {}
+        origins: dict[str, NodePath] = {}
+        for name in limits.PROMPT_FIELDS:
+            node: NodePath = ("defaults",)
+            value = limits.DEFAULT_PROMPT_OBJECT[name]
+            if name in self.recipe.defaults:
+                value, node = self.recipe.defaults[name], ("defaults", name)
+                if isinstance(value, str) and (
+                    needs_rendering(value) or name in limits.INTEGER_FIELDS
+                ):
+                    return None
+            if self._check(name, value) is not None:
+                return None
+            fields[name], origins[name] = value, node
+        return fields, origins
 
     def check_templates(self) -> None:
         """Report syntax errors once, before any job is rendered."""
@@ -162,17 +233,25 @@ class JobBuilder:
         failed = False
         fields: dict[str, Any] = {}
         origins: dict[str, NodePath] = {}
-        for name in limits.PROMPT_FIELDS:
-            try:
-                fields[name], origins[name] = self._field(name, combo, context, label)
-            except _JobFailed:
-                failed = True
+        static = self.static_fields
+        if static is not None and combo.vars.keys().isdisjoint(limits.PROMPT_FIELDS):
+            fields, origins = dict(static[0]), dict(static[1])  # checked already
+            checked: Iterable[str] = ("prompt",)
+        else:
+            checked = origins
+            for name in limits.PROMPT_FIELDS:
+                try:
+                    fields[name], origins[name] = self._field(name, combo, context, label)
+                except _JobFailed:
+                    failed = True
         try:
             fields["prompt"] = self._render(PROMPT_NODE, self.recipe.prompt, context, label)
             origins["prompt"] = PROMPT_NODE
         except _JobFailed:
             failed = True
-        for name in origins:
+        for name in checked:
+            if name not in origins:
+                continue
             message = self._check(name, fields[name])
             if message is not None:
                 self._limit_problem(name, fields[name], message, origins[name], label)
@@ -181,13 +260,16 @@ class JobBuilder:
         outputs = None
         if not failed:
             outputs = self._outputs(index, fields, context, label)
-        if outputs is not None and any(q in "".join(outputs) for q in TYPOGRAPHIC_QUOTES):
-            self._quoted_value(combo, "".join(outputs))
-        if outputs is not None and _ODD_SPACE.search("".join(outputs)):
-            found = self.origins.find_odd_space(combo, "".join(outputs))
-            if found is not None:
-                span = found[1]
-                self.spaced_values.setdefault((span.file, span.line, span.col), found)
+        joined = "".join(outputs) if outputs is not None else ""
+        # Typographic quotes and odd spaces are outside ASCII: an ASCII path (most are) has none.
+        if not joined.isascii():
+            if any(q in joined for q in TYPOGRAPHIC_QUOTES):
+                self._quoted_value(combo, joined)
+            if _ODD_SPACE.search(joined):
+                found = self.origins.find_odd_space(combo, joined)
+                if found is not None:
+                    span = found[1]
+                    self.spaced_values.setdefault((span.file, span.line, span.col), found)
         if failed or image is None or outputs is None:
             self.problems.failed += 1
             return None

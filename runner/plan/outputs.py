@@ -52,30 +52,31 @@ class OutputProblem(Exception):
 def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
     """The POSIX paths (one per image) for a rendered `output:`; raises OutputProblem."""
     text = rendered.strip()
-    shown = f"the output path {clipped_repr(text)}"
     if not text:
         raise OutputProblem("the output path is empty", "empty")
     if "\\" in text:
-        raise OutputProblem(f"{shown} contains a backslash", "backslash", "use / between folders")
+        raise OutputProblem(
+            f"{_shown(text)} contains a backslash", "backslash", "use / between folders"
+        )
     if _DRIVE.match(text) or text.startswith("/"):
-        raise OutputProblem(f"{shown} is absolute", "absolute")
+        raise OutputProblem(f"{_shown(text)} is absolute", "absolute")
     # Printable ASCII holds neither a control nor an invisible character; the searches below
     # take ~10 ns a character (a path thousands of folders deep, in each of 10,000 jobs).
     plain = text.isascii() and text.isprintable()
     if not plain and _CONTROL.search(text):
-        raise OutputProblem(f"{shown} contains control characters", "control")
+        raise OutputProblem(f"{_shown(text)} contains control characters", "control")
     invisible = None if plain else _INVISIBLE.search(text)
     if invisible:
         char = invisible.group()
         name = unicodedata.name(char, "a format character")
         raise OutputProblem(
-            f"{shown} contains the invisible character U+{ord(char):04X} ({name}), which can "
-            "make a file name show as something else",
+            f"{_shown(text)} contains the invisible character U+{ord(char):04X} ({name}), "
+            "which can make a file name show as something else",
             "invisible",
             "remove it from the recipe or the data (| slug removes it too)",
         )
     if text.endswith("/"):
-        raise OutputProblem(f"{shown} names a folder, not a file", "folder")
+        raise OutputProblem(f"{_shown(text)} names a folder, not a file", "folder")
     size = len(text.encode("utf-8", "replace"))
     if size > MAX_PATH_BYTES:
         raise OutputProblem(
@@ -86,9 +87,9 @@ def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
         )
     parts = [part for part in text.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise OutputProblem(f"{shown} goes up a folder with '..'", "up")
+        raise OutputProblem(f"{_shown(text)} goes up a folder with '..'", "up")
     if not parts:
-        raise OutputProblem(f"{shown} is empty", "empty")
+        raise OutputProblem(f"{_shown(text)} is empty", "empty")
     if parts[0].lower().startswith(RESERVED_PREFIX):
         raise OutputProblem(f"{parts[0]} is reserved for backdrop's own files", "reserved")
     stem = "/".join(parts)
@@ -102,9 +103,31 @@ def output_paths(rendered: str, extension: str, n: int) -> tuple[str, ...]:
     for path in paths:
         if "/" not in path and path.lower() in REPORT_FILES:
             raise OutputProblem(f"{path} is reserved for backdrop's report", "reserved")
-        _check_name_lengths(path)
-        _check_portable(path)
+        _check_names(path)
     return paths
+
+
+def _shown(text: str) -> str:
+    return f"the output path {clipped_repr(text)}"
+
+
+# Folder paths whose names passed both checks below: the jobs of a plan share a few folders,
+# and checking each name was a tenth of building a job. Bounded (a plan may have a folder per job).
+_FINE_FOLDERS: set[str] = set()
+_FINE_FOLDERS_MAX = 4096
+
+
+def _check_names(path: str) -> None:
+    """_check_name_lengths then _check_portable, of the file name alone when its folders are
+    known to pass (the same problem is found: each name is checked on its own, in order)."""
+    folder, _, name = path.rpartition("/")
+    known = folder in _FINE_FOLDERS
+    _check_name_lengths(name if known else path)
+    _check_portable(name if known else path)
+    if folder and not known:
+        if len(_FINE_FOLDERS) >= _FINE_FOLDERS_MAX:
+            _FINE_FOLDERS.clear()
+        _FINE_FOLDERS.add(folder)
 
 
 def same_file_key(path: str) -> str:

@@ -94,9 +94,11 @@ class TemplateRenderer:
 
     def render(self, text: str, context: Mapping[str, Any]) -> str:
         """Render `text` with `context`; raises TemplateProblem."""
-        if not needs_rendering(text):
-            return check_text(plain_text(text))
-        compiled = self._compile(text)
+        compiled = self._compiled.get(text)  # holds templates only: plain text is never compiled
+        if compiled is None:
+            if not needs_rendering(text):
+                return check_text(plain_text(text))
+            compiled = self._compile(text)
         if isinstance(compiled, TemplateProblem):
             raise compiled
         if not compiled.caching:

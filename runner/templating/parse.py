@@ -75,6 +75,8 @@ def parse_template(env: Environment, text: str) -> ParsedTemplate:
 
 def check_text(text: str) -> str:
     """`text`, if it can be written as UTF-8; a lone surrogate (such as '\\ud800') cannot."""
+    if text.isascii():  # (a flag of the string: no copy made, as encode makes)
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
