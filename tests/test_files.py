@@ -309,3 +309,22 @@ def test_written_files_get_the_umask_mode_not_owner_only(tmp_path: Path) -> None
     assert expected != 0o600
     assert os.stat(tmp_path / "a.png").st_mode & 0o777 == expected
     assert os.stat(tmp_path / "report.html").st_mode & 0o777 == expected
+
+
+def test_a_download_stops_writing_once_the_disk_is_kept_for_records(tmp_path: Path) -> None:
+    # A state write found the disk full and freed the room kept for the records of paid
+    # answers: a download still arriving must not take that room. It ends as on a full disk,
+    # and its temporary file gives back what it had taken.
+    data = image_bytes("PNG", (512, 512))
+    written: list[int] = []
+
+    def kept_for_records() -> bool:
+        written.append(1)
+        return len(written) > 2  # the room is released while the third chunk arrives
+
+    with pytest.raises(DiskUnusableError, match="full"):
+        write(tmp_path, "a.png", data, stop_writing=kept_for_records)
+    assert leftovers(tmp_path) == []
+    assert not (tmp_path / "a.png").exists()
+    # The same download with the room untouched is written whole.
+    assert write(tmp_path, "a.png", data, stop_writing=lambda: False).bytes == len(data)

@@ -15,7 +15,7 @@ import re
 import warnings
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from runner.api.errors import RejectedError, TransientError
 from runner.api.limits import PIL_FORMATS
@@ -77,6 +77,7 @@ async def write_verified(
     existing: ExistingFile | None = None,
     expected_compression: int | None = None,
     notes: list[str] | None = None,
+    stop_writing: Callable[[], bool] | None = None,
 ) -> FileRecord:
     """Stream `source` into `dest` atomically after checking it is the image we asked for.
 
@@ -86,7 +87,9 @@ async def write_verified(
     another size kept as it is: it was paid for, and the same bytes would come again. Either
     is told in `notes`. A file that cannot be written raises OutputWriteError, a full or
     read-only disk DiskUnusableError. The temporary file is removed on every failure,
-    cancellation too.
+    cancellation too. Once `stop_writing()` is true (the disk filled: the room left is for the
+    records of answers already paid for), the next chunk is not written: the download ends as
+    on a full disk, and its temporary file gives its room back.
     """
     import asyncio  # here: `plan` and `status` import this module for files_intact alone
 
@@ -97,7 +100,8 @@ async def write_verified(
     fd, tmp = await asyncio.to_thread(_make_temp, output_dir, target, relative)
     try:
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with os.fdopen(fd, "wb") as opened:
+                handle = opened if stop_writing is None else _stop_when(opened, stop_writing)
                 if isinstance(source, AsyncIterable):
                     await _copy_chunks(source, handle, max_bytes, relative)
                 else:
@@ -123,6 +127,26 @@ async def write_verified(
     return record
 
 
+def _stop_when(file: BinaryIO, stop: Callable[[], bool]) -> BinaryIO:
+    return cast("BinaryIO", _StopWhen(file, stop))  # all the writers call: write and flush
+
+
+class _StopWhen:
+    """A file to write into that refuses further chunks, as a full disk does, once `stop()`."""
+
+    def __init__(self, file: BinaryIO, stop: Callable[[], bool]) -> None:
+        self._file = file
+        self._stop = stop
+
+    def write(self, chunk: bytes) -> int:
+        if self._stop():
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self._file.write(chunk)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+
 def _make_temp(output_dir: Path, target: Path, relative: str) -> tuple[int, Path]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -146,6 +170,7 @@ async def download_verified(
     existing: ExistingFile | None = None,
     expected_compression: int | None = None,
     notes: list[str] | None = None,
+    stop_writing: Callable[[], bool] | None = None,
 ) -> FileRecord:
     """Download result `key` (or the presigned `url`) into `dest`, verified and atomic; a file
     found there that backdrop did not write is kept (see `keep_edited`); see write_verified."""
@@ -163,6 +188,7 @@ async def download_verified(
         existing=existing,
         expected_compression=expected_compression,
         notes=notes,
+        stop_writing=stop_writing,
     )
 
 

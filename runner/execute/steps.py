@@ -309,10 +309,14 @@ class RunContext:
                 self.kept_edits.append((dest, existing.moved_to))
             self.adjusted.extend((dest, note) for note in notes)
             self.state.record_file(job.key, index, record)
-            if self.thumbnails is not None:
+            if self.thumbnails is not None and not self.state.reserve.released:
                 self.thumbnails.submit(record.sha256, self.output_dir / record.path)
         image = job.image
-        if self.thumbnails is not None and image.sha256 is not None and image.path is not None:
+        # Once the disk is full no preview is made (reports make them later): the room left is
+        # for the records of answers already paid for.
+        previews = self.thumbnails is not None and not self.state.reserve.released
+        if previews and image.sha256 is not None and image.path is not None:
+            assert self.thumbnails is not None
             self.thumbnails.submit(image.sha256, image.path)  # the original, beside the results
         return len(job.outputs)
 
@@ -343,6 +347,8 @@ class RunContext:
                     existing=existing,
                     expected_compression=asked.output_compression,
                     notes=notes,
+                    # A state write found the disk full: its room is for paid answers' records.
+                    stop_writing=lambda: self.state.reserve.released,
                 )
             except RejectedError as exc:
                 if url is not None or temporary_url is None or exc.status not in (403, 404):
