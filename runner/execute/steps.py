@@ -309,16 +309,19 @@ class RunContext:
                 self.kept_edits.append((dest, existing.moved_to))
             self.adjusted.extend((dest, note) for note in notes)
             self.state.record_file(job.key, index, record)
-            if self.thumbnails is not None and not self.state.reserve.released:
-                self.thumbnails.submit(record.sha256, self.output_dir / record.path)
+            previews = self._previews()
+            if previews is not None:
+                previews.submit(record.sha256, self.output_dir / record.path)
         image = job.image
-        # Once the disk is full no preview is made (reports make them later): the room left is
-        # for the records of answers already paid for.
-        previews = self.thumbnails is not None and not self.state.reserve.released
-        if previews and image.sha256 is not None and image.path is not None:
-            assert self.thumbnails is not None
-            self.thumbnails.submit(image.sha256, image.path)  # the original, beside the results
+        previews = self._previews()
+        if previews is not None and image.sha256 is not None and image.path is not None:
+            previews.submit(image.sha256, image.path)  # the original, beside the results
         return len(job.outputs)
+
+    def _previews(self) -> ThumbnailMaker | None:
+        """Where previews are made, or None: once the disk is full the room left is for the
+        records of answers already paid for (the reports make the previews later)."""
+        return None if self.state.reserve.released else self.thumbnails
 
     async def _download_one(
         self,
