@@ -110,3 +110,43 @@ def test_cache_results_placeholders_are_shared_too(
     assert (
         second.render(ResultSpec(other_key, "other", "1024x1024", "png", 100, 0, True)) == rendered
     )
+
+
+@pytest.mark.parametrize(
+    ("cached", "shared"),
+    [(False, False), (True, True)],
+    ids=["a result, no render cache", "the cache_results placeholder, a render cache"],
+)
+def test_downloads_of_one_image_arriving_together_render_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool, shared: bool
+) -> None:
+    # The first answers of a cache_results run all name the same placeholder, and their
+    # downloads arrive at once: one render, which the others wait for and read.
+    import threading
+
+    render = compositor.replace_background
+    renders: list[str] = []
+
+    def slow_render(*args: object, **kwargs: object) -> bytes:
+        renders.append(str(kwargs["prompt"]))
+        threading.Event().wait(0.2)  # long enough for every download to ask meanwhile
+        return render(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compositor, "replace_background", slow_render)
+    store, key = store_with_upload(tmp_path / "cache" if shared else None, studio_photo())
+    image = ResultSpec(key, "on a beach", "1024x1024", "png", 100, 0, cached=cached)
+    start = threading.Barrier(6)
+    got: list[bytes] = []
+
+    def download() -> None:
+        start.wait()
+        got.append(store.render(image))
+
+    threads = [threading.Thread(target=download) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(renders) == 1, renders
+    assert len(got) == 6 and len(set(got)) == 1
+    assert not store._rendering  # nothing left behind for images no longer rendered

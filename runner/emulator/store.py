@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,6 +76,8 @@ class AssetStore:
         self._subjects: OrderedDict[str, Image.Image] = OrderedDict()
         self._placeholders: dict[tuple[str, str, int], bytes] = {}
         self._lock = threading.Lock()  # renders run in worker threads
+        # One lock per image being rendered, with the number of threads that want it.
+        self._rendering: dict[Hashable, tuple[threading.Lock, int]] = {}
         self._counter = 0
 
     def restore(
@@ -166,12 +169,36 @@ class AssetStore:
             if data is not None:
                 self._rendered.move_to_end(spec)
                 return data
-        data = self._through_cache(self._shared_key(spec), lambda: self._compose(spec))
-        with self._lock:
-            self._rendered[spec] = data
-            while len(self._rendered) > _RENDER_CACHE_SIZE:
-                self._rendered.popitem(last=False)
+        with self._one_render(spec):
+            with self._lock:
+                data = self._rendered.get(spec)  # rendered by the thread this one waited for
+            if data is None:
+                data = self._through_cache(self._shared_key(spec), lambda: self._compose(spec))
+            with self._lock:
+                self._rendered[spec] = data
+                self._rendered.move_to_end(spec)
+                while len(self._rendered) > _RENDER_CACHE_SIZE:
+                    self._rendered.popitem(last=False)
         return data
+
+    @contextmanager
+    def _one_render(self, image: Hashable) -> Iterator[None]:
+        """Held while `image` is rendered: the downloads of one image that arrive together (the
+        first answers of a cache_results run are all the same placeholder) wait for one render
+        and read it, instead of each rendering it again."""
+        with self._lock:
+            gate, waiting = self._rendering.get(image, (threading.Lock(), 0))
+            self._rendering[image] = (gate, waiting + 1)
+        try:
+            with gate:
+                yield
+        finally:
+            with self._lock:
+                gate, waiting = self._rendering[image]
+                if waiting == 1:
+                    del self._rendering[image]
+                else:
+                    self._rendering[image] = (gate, waiting - 1)
 
     def _through_cache(self, key: str | None, render: Callable[[], bytes]) -> bytes:
         """What render() gives, read from the shared render cache when another emulator has
@@ -245,7 +272,13 @@ class AssetStore:
         cache_key = (size, output_format, compression)
         with self._lock:
             data = self._placeholders.get(cache_key)
-        if data is None:
+        if data is not None:
+            return data
+        with self._one_render(cache_key):
+            with self._lock:
+                data = self._placeholders.get(cache_key)  # rendered while this one waited
+            if data is not None:
+                return data
             shared = None
             if self.render_cache is not None:
                 shared = self.render_cache.key("cache_results", size, output_format, compression)
