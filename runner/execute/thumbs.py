@@ -167,6 +167,8 @@ def _encode(folder: Path, sha: str, image: PILImage, size: tuple[int, int]) -> N
         rgba = image.convert("RGBA")
         flat = Image.new("RGB", rgba.size, (255, 255, 255))
         flat.paste(rgba, mask=rgba.getchannel("A"))
+    elif image.mode == "RGB":
+        flat = image  # convert() would copy it (4 MB at 1024x1024), and reduce copies anyway
     else:
         flat = image.convert("RGB")
     # A box reduction by a whole factor first (fast, and it averages every pixel), then a
