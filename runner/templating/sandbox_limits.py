@@ -363,6 +363,7 @@ def _call_shape(original: Callable[..., Any]) -> tuple[bool, inspect.Signature, 
     return passes_context, signature, skip
 
 
+@functools.cache  # the same for every environment; a new one each time grew _wrapper_attributes
 def _guarded(original: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:
     passes_context, signature, skip = _call_shape(original)
 
