@@ -105,7 +105,7 @@ class TemplateRenderer:
             return self._run_once(text, compiled, context)
         # Context values are shared objects (axis rows, include values): identity is a cheap
         # key, and the cache entry holds them so that their ids stay unique.
-        inputs = tuple(context.get(name) for name in compiled.names)
+        inputs = tuple(map(context.get, compiled.names))
         key = tuple(map(id, inputs))
         entry = compiled.cache.get(key)
         if entry is None:
