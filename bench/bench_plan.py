@@ -3,7 +3,11 @@
 Loading (YAML + schema) and planning are timed separately; the peak is tracemalloc's for
 planning, and maxrss is the whole process so far (it only grows).
 
-Run: .venv/bin/python bench/bench_plan.py [--sizes 1000,10000,100000]
+Small plans (most commands plan tens of jobs: there the fixed costs of a plan count) are timed
+with --small N: the same 100-job recipe loaded and planned N times in one process, CPU
+milliseconds per plan (best of five rounds).
+
+Run: .venv/bin/python bench/bench_plan.py [--sizes 1000,10000,100000] [--small 200]
 """
 
 from __future__ import annotations
@@ -96,11 +100,38 @@ def measure(jobs: int) -> tuple[int, float, float, float, float]:
         return len(plan.jobs), loaded - started, planned - loaded, cpu, peak / (1024 * 1024)
 
 
+def measure_small(times: int) -> tuple[int, float, float]:
+    """(jobs, CPU ms to load, CPU ms to plan) the 100-job recipe, best of 5 rounds of `times`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_recipe(Path(tmp), 100)
+        recipe = load_recipe(path)
+        jobs = len(plan_recipe(recipe).jobs)  # imports, and the code renderers share
+        load_ms, plan_ms = [], []
+        for _ in range(5):
+            cpu = time.process_time()
+            for _ in range(times):
+                load_recipe(path)
+            load_ms.append((time.process_time() - cpu) * 1000 / times)
+            cpu = time.process_time()
+            for _ in range(times):
+                plan_recipe(recipe)
+            plan_ms.append((time.process_time() - cpu) * 1000 / times)
+        return jobs, min(load_ms), min(plan_ms)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000")
-    sizes = [int(size) for size in parser.parse_args().sizes.split(",")]
+    parser.add_argument("--small", type=int, default=0, metavar="N")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",") if size]
     print(f"planning benchmark - python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    if args.small:
+        jobs, load_ms, plan_ms = measure_small(args.small)
+        times = f"{jobs} jobs, {args.small} times"
+        print(f"{times}: load {load_ms:.2f} ms, plan {plan_ms:.2f} ms (CPU)")
+    if not sizes:
+        return
     header = ("target", "jobs", "load s", "plan s", "plan cpu s", "peak MiB", "maxrss MiB")
     print("{:>8} {:>8} {:>7} {:>7} {:>10} {:>9} {:>11}".format(*header))
     for size in sizes:

@@ -33,6 +33,11 @@ class JobContext(Mapping[str, Any]):
     def __contains__(self, key: object) -> bool:
         return key in self.job or key in self.shared
 
+    def get(self, key: str, default: Any = None) -> Any:
+        # Mapping.get, without its try/except around __getitem__ (every render reads its names)
+        job = self.job
+        return job[key] if key in job else self.shared.get(key, default)
+
     def __iter__(self) -> Iterator[str]:
         yield from self.shared
         yield from (key for key in self.job if key not in self.shared)

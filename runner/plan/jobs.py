@@ -163,12 +163,14 @@ class JobBuilder:
         axes: Sequence[AxisValues],
         output_dir: Path,
         problems: ProblemLog,
+        roots: tuple[Path, ...] | None = None,
     ) -> None:
+        """`roots`: the folders images may come from (default: the recipe's project)."""
         self.recipe = recipe
         self.problems = problems
         self.templates = TemplateRenderer()
         self.api_key = searchable_key()  # read once: rendered values are scanned for it
-        self.images = ImageResolver(recipe.base_dir)
+        self.images = ImageResolver(recipe.base_dir, roots)
         self.escapes = EscapeCheck(output_dir)
         self.axis_names = [axis.name for axis in axes]
         self.labels = _Labels(self.axis_names)

@@ -11,7 +11,6 @@ from pathlib import Path
 from runner.diagnostics import Diagnostic, RecipeError, UsageError, display_path
 from runner.fileio import MAX_NAME_BYTES
 from runner.plan.axes import load_axes
-from runner.plan.images import ImageResolver
 from runner.plan.jobs import OUTPUT_NODE, JobBuilder
 from runner.plan.matrix import (
     MAX_ADDED_VALUES,
@@ -69,9 +68,7 @@ def plan_recipe(
     diagnostics = [d for d in diagnostics if d.severity == "error"]
     diagnostics += check_exclude(recipe, axes)
     problems = ProblemLog(recipe.source)
-    builder = JobBuilder(recipe, axes, folder, problems)
-    # JobBuilder makes its own resolver from the recipe's folder; this one knows the roots.
-    builder.images = ImageResolver(recipe.base_dir, roots)
+    builder = JobBuilder(recipe, axes, folder, problems, roots)
     builder.check_templates()
     if diagnostics or problems:
         raise RecipeError([*diagnostics, *problems.diagnostics(0), *warnings])

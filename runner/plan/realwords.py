@@ -110,8 +110,12 @@ def reads_as_real_words(
         # Cut at every ASCII character that is no letter (spaces, digits, punctuation, a CSV
         # file's separators) and at every space: a word never holds one, and beside a symbol
         # each counts as no letter, exactly as a space or the text's ends do (see _stray_symbol).
-        between = set(piece.translate(spaced).split())
-        for raw in {run.decode(encoding) for run in between if not run.isascii()} - tokens:
+        # In the file's order, not a set's (which changes from run to run with Python's string
+        # hashes): which comes first, a word that does not fit (no reading) or one too long to
+        # check (no verdict, the file refused), must not change between two runs.
+        between = dict.fromkeys(piece.translate(spaced).split())
+        runs = {run.decode(encoding): None for run in between if not run.isascii()}
+        for raw in [run for run in runs if run not in tokens]:
             if len(raw) > MAX_TOKEN:
                 raise TooVaried(f"{len(raw):,} characters without a space")
             tokens.add(raw)

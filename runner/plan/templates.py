@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.diagnostics import suggestion_suffix
 from runner.plan.job_context import NameMessages
-from runner.templating.environment import TEMPLATE_GLOBALS, make_template_environment
+from runner.templating.environment import TEMPLATE_GLOBALS, template_environment
 from runner.templating.parse import (
     TemplateProblem,
     check_text,
@@ -68,7 +68,7 @@ class TemplateRenderer:
 
         from runner.templating.sandbox_limits import MAX_RENDERED, TooLarge, TooMuchWork
 
-        self._env = make_template_environment()
+        self._env = template_environment()  # this thread's: renders run one at a time
         self._compiled: dict[str, _Compiled | TemplateProblem] = {}
         self._errors = (UndefinedError, SecurityError, TemplateError, TooLarge)
         self._max_rendered = MAX_RENDERED
@@ -105,7 +105,7 @@ class TemplateRenderer:
             return self._run_once(text, compiled, context)
         # Context values are shared objects (axis rows, include values): identity is a cheap
         # key, and the cache entry holds them so that their ids stay unique.
-        inputs = tuple(context.get(name) for name in compiled.names)
+        inputs = tuple(map(context.get, compiled.names))
         key = tuple(map(id, inputs))
         entry = compiled.cache.get(key)
         if entry is None:

@@ -13,13 +13,15 @@ jinja2 is imported lazily: startup stays fast for commands that never read a tem
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from runner.templating.slug import slug
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
+    from jinja2 import Environment, Undefined
 
 # Jinja's globals a recipe may call; every other global (cycler, joiner, lipsum) is removed.
 TEMPLATE_GLOBALS = frozenset({"range", "dict", "namespace"})
@@ -33,22 +35,72 @@ RECIPE_FILTERS = {"slug": slug}
 
 def make_template_environment() -> Environment:
     """The sandboxed, strict, size-guarded environment with Backdrop's filters and globals."""
-    from jinja2 import StrictUndefined, UndefinedError, pass_context
+    from jinja2 import pass_context
+
+    from runner.templating import sandbox_limits
+    from runner.templating.render_budget import RenderBudget, text_size
+
+    sandbox_class, undefined_class = _classes()
+    budget = RenderBudget()
+    # Not optimized: Jinja's optimizer evaluates constant expressions while compiling, where an
+    # error such as `(-1)[999] ~ 'x'` escapes every handler; at render time it is a diagnostic.
+    env = sandbox_class(
+        undefined=undefined_class, autoescape=False, keep_trailing_newline=False, optimized=False
+    )
+    env.budget = budget  # type: ignore[attr-defined]  # read by its hooks and by TemplateRenderer
+    env.filters.update(RECIPE_FILTERS)
+    del env.filters["random"]
+    sandbox_limits.guard_filters(env.filters, budget)
+    sandbox_limits.guard_tests(env.tests, budget)
+
+    # Takes the context so that Jinja cannot call it while compiling (on constants).
+    @pass_context
+    def finalize(_: Any, value: Any) -> Any:
+        """Every `{{ value }}`: measured before it becomes text."""
+        # Charged too: `{% set x %}` and macros collect what they print outside MAX_RENDERED.
+        size = len(value) if type(value) is str else text_size(value, "printing this value")
+        budget.charge(1 + size)
+        return value
+
+    env.finalize = finalize
+    for name in list(env.globals):
+        if name not in TEMPLATE_GLOBALS:
+            del env.globals[name]
+    return env
+
+
+_SHARED = threading.local()
+
+
+def template_environment() -> Environment:
+    """This thread's environment, made once (building one wraps ~100 filters and tests).
+
+    Renders in one thread run one at a time, and each starts with a full budget (a render's
+    context resets it): sharing it is the same as a new one per plan. Nothing may change it.
+    """
+    env: Environment | None = getattr(_SHARED, "env", None)
+    if env is None:
+        env = _SHARED.env = make_template_environment()
+    return env
+
+
+@functools.cache
+def _classes() -> tuple[type[Environment], type[Undefined]]:
+    """The environment's and undefined's classes, made once per process (jinja2 is imported
+    here, lazily); each environment holds its own RenderBudget as `budget`."""
+    from jinja2 import StrictUndefined, UndefinedError
     from jinja2.runtime import Context, LoopContext
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
     from jinja2.utils import missing
 
     from runner.templating import costs, sandbox_limits
-    from runner.templating.render_budget import RenderBudget, text_size
-
-    budget = RenderBudget()
 
     class RecipeContext(Context):
         """A render's context: creating one starts the render, with a full budget."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            budget.reset()
+            self.environment.budget.reset()  # type: ignore[attr-defined]
 
         def derived(self, locals: dict[str, Any] | None = None) -> Context:
             # The same render goes on (a scoped block, in a loop too): it keeps its budget.
@@ -56,6 +108,7 @@ def make_template_environment() -> Environment:
                 # A job's layered context (plan/job_context.py), which Jinja copies for each
                 # derived context a key at a time in Python: made a dict once, it is copied in C.
                 self.parent = dict(self.parent)
+            budget = self.environment.budget  # type: ignore[attr-defined]
             state = budget.state()
             child = super().derived(locals)
             budget.restore(state)
@@ -83,14 +136,16 @@ def make_template_environment() -> Environment:
         intercepted_binops = frozenset({"*", "**", "+", "%"})
         code_generator_class = sandbox_limits.GuardedCodeGenerator
         context_class = RecipeContext
+        budget: Any  # this environment's RenderBudget, set by make_template_environment
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
             sandbox_limits.check_binop(operator, left, right)
             result = super().call_binop(context, operator, left, right)
-            budget.charge_result(result)
+            self.budget.charge_result(result)
             return result
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            budget = __self.budget
             args = sandbox_limits.check_method(__obj, args, kwargs)
             budget.charge(1)  # macros calling themselves twice each: 2**n calls
             if isinstance(__obj, LoopContext) and args:  # `loop(children)` in a recursive for
@@ -104,21 +159,21 @@ def make_template_environment() -> Environment:
         def compared(self, value: Any) -> Any:
             """Each side of `==`, `<`, `in`... and each dict literal key (see limits)."""
             if not isinstance(value, str | int | float | bool | None):
-                budget.charge_compared(value)
+                self.budget.charge_compared(value)
             return value
 
         def getitem(self, obj: Any, argument: Any) -> Any:
             if isinstance(argument, tuple | frozenset):
-                budget.charge_compared(argument)  # hashed to look it up
+                self.budget.charge_compared(argument)  # hashed to look it up
             return super().getitem(obj, argument)
 
         def guard_loop(self, iterable: Any) -> Any:
             """What every `{% for %}` iterates (see sandbox_limits.GuardedCodeGenerator)."""
-            return budget.loop(iterable)
+            return self.budget.loop(iterable)
 
         def concat_guarded(self, parts: Any) -> str:
             result = sandbox_limits.concat(parts)
-            budget.charge_result(result)
+            self.budget.charge_result(result)
             return result
 
         def wrap_str_format(self, value: Any) -> Any:
@@ -144,31 +199,7 @@ def make_template_environment() -> Environment:
                 return obj[attribute]
             return super().getattr(obj, attribute)
 
-    # Not optimized: Jinja's optimizer evaluates constant expressions while compiling, where an
-    # error such as `(-1)[999] ~ 'x'` escapes every handler; at render time it is a diagnostic.
-    env = RecipeSandbox(
-        undefined=RecipeUndefined, autoescape=False, keep_trailing_newline=False, optimized=False
-    )
-    env.filters.update(RECIPE_FILTERS)
-    del env.filters["random"]
-    sandbox_limits.guard_filters(env.filters, budget)
-    sandbox_limits.guard_tests(env.tests, budget)
-
-    # Takes the context so that Jinja cannot call it while compiling (on constants).
-    @pass_context
-    def finalize(_: Any, value: Any) -> Any:
-        """Every `{{ value }}`: measured before it becomes text."""
-        # Charged too: `{% set x %}` and macros collect what they print outside MAX_RENDERED.
-        size = len(value) if type(value) is str else text_size(value, "printing this value")
-        budget.charge(1 + size)
-        return value
-
-    env.finalize = finalize
-    env.budget = budget  # type: ignore[attr-defined]  # read by TemplateRenderer after renders
-    for name in list(env.globals):
-        if name not in TEMPLATE_GLOBALS:
-            del env.globals[name]
-    return env
+    return RecipeSandbox, RecipeUndefined
 
 
 def undeclared_names(env: Environment, ast: Any) -> set[str]:

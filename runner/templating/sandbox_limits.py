@@ -304,12 +304,15 @@ def _charged(
         steps = 1
         if len(args) > value_at:
             value = args[value_at]
-            if sizes_value:
+            # Text (most values: `season | slug`) is its length: text_size and input_items
+            # find the same without their walk.
+            plain = type(value) is str
+            if sizes_value and (not plain or len(value) > MAX_TEXT):
                 text_size(value, what)
             if compares:
                 for compared in args[value_at:]:
                     budget.charge_compared(compared)
-            chars, items = costs.input_items(value)
+            chars, items = (len(value), 0) if plain else costs.input_items(value)
             steps += chars * per_char_steps + items * per_item_steps
         result = original(*args, **kwargs)
         budget.charge_result(result, steps)
@@ -363,6 +366,7 @@ def _call_shape(original: Callable[..., Any]) -> tuple[bool, inspect.Signature, 
     return passes_context, signature, skip
 
 
+@functools.cache  # the same for every environment; a new one each time grew _wrapper_attributes
 def _guarded(original: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:
     passes_context, signature, skip = _call_shape(original)
 
