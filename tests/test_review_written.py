@@ -114,6 +114,20 @@ def test_a_hand_edit_is_read_as_yaml_reads_it_or_left_to_the_yaml_loader(text):
     assert written.data == data, text
 
 
+@pytest.mark.parametrize(
+    "item",
+    ["1" * 64, "1" * 61 + "e10", "0e1", "007", "1e5", "e" * 64, "a" + "0" * 63, "0" * 63 + "f",
+     "ABCDEF" + "0" * 58, "0x1f", "deadbeef"],
+)  # fmt: skip
+def test_a_list_item_of_hex_digits_is_read_as_yaml_reads_it(item):
+    """Items of digits and e are numbers to YAML; a hex letter other than e makes text."""
+    text = f"version: 1\njobs:\n  a/b:\n    status: pending\n    sha256:\n      - {item}\n"
+    written, loaded = read_written(text), load_yaml(text, "review.yaml").data
+    assert written is not None and written.data == loaded
+    (read,), (reference,) = written.data["jobs"]["a/b"]["sha256"], loaded["jobs"]["a/b"]["sha256"]
+    assert type(read) is type(reference)  # 1 == 1.0, but an int is not a float
+
+
 def big_review(jobs: int, n: int = 10) -> Review:
     def sha(i: int, j: int) -> str:
         return hashlib.sha256(f"{i}-{j}".encode()).hexdigest()
