@@ -36,6 +36,9 @@ _KEY = re.compile(rf"  ({_SCALAR}):")
 _FIELD = re.compile(rf"    ([a-z0-9_]+):(?: ({_SCALAR}))?")
 _ITEM = re.compile(rf"      - (?:({_SCALAR})|([a-z0-9_]+): ({_SCALAR}))")
 _ITEM_FIELD = re.compile(rf"        ([a-z0-9_]+): ({_SCALAR})")
+# A `sha256` item, hex with a letter other than e: text to YAML (no number or other form has
+# one), so most lines of a large review need no more than this match.
+_HEX_ITEM = re.compile(r"      - ([0-9a-f]*[a-df][0-9a-f]*)")
 _ESCAPE = re.compile(r"\\(?:u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)")
 _ESCAPED = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 
@@ -113,6 +116,10 @@ class _Reader:
                 continue
             if key is None:
                 raise _NotWritten
+            if listing is not None and (hexed := _HEX_ITEM.fullmatch(line)) is not None:
+                listing.append(hexed.group(1))
+                earlier = None
+                continue
             listing, earlier = self._field(key, entry, line, listing, earlier)
         self._close(key, start, len(self.lines))
         if "version" not in self.data:
