@@ -7,7 +7,6 @@ counts. A loop is reported with the imports that make it.
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
@@ -16,52 +15,7 @@ from pathlib import Path
 
 import pytest
 
-RUNNER = Path(__file__).resolve().parent.parent / "runner"
-
-
-def module_names(root: Path = RUNNER) -> dict[str, Path]:
-    """Every module of the package by dotted name (a package by its own name)."""
-    found = {}
-    for path in root.rglob("*.py"):
-        parts = (root.name, *path.relative_to(root).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        found[".".join(parts)] = path
-    return found
-
-
-def _imported(
-    name: str, path: Path, node: ast.Import | ast.ImportFrom, known: set[str]
-) -> set[str]:
-    if isinstance(node, ast.Import):
-        targets = [alias.name for alias in node.names]
-    else:
-        base = node.module or ""
-        if node.level:
-            package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-            package = package[: len(package) - node.level + 1]
-            base = ".".join([*package, *([node.module] if node.module else [])])
-        # `from runner.x import y` imports the module runner.x.y when there is one
-        targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
-    found = set()
-    for target in targets:
-        while target not in known and "." in target:
-            target = target.rsplit(".", 1)[0]
-        if target in known and target != name:
-            found.add(target)
-    return found
-
-
-def import_graph(root: Path = RUNNER) -> dict[str, set[str]]:
-    """Module -> the package's modules it imports, wherever in the module the import stands."""
-    modules = module_names(root)
-    known = set(modules)
-    graph: dict[str, set[str]] = defaultdict(set)
-    for name, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                graph[name] |= _imported(name, path, node, known)
-    return graph
+from tests.import_graph import RUNNER, import_graph
 
 
 def package_of(module: str, root: Path = RUNNER) -> str:
@@ -133,7 +87,7 @@ def graph() -> dict[str, set[str]]:
     """runner's import graph, read in a child process: CPython 3.11's ast.parse can fail with
     "AST constructor recursion depth mismatch" in a worker where earlier tests recursed deeply."""
     code = (
-        "import json; from tests.test_import_cycles import import_graph; "
+        "import json; from tests.import_graph import import_graph; "
         "print(json.dumps({k: sorted(v) for k, v in import_graph().items()}))"
     )
     root = RUNNER.parent

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.commands.progress import STOPPING
 from runner.emulator.config import EmulatorConfig
 from runner.emulator.server import EmulatorServer
 from tests.clihelp import backdrop_in
@@ -60,25 +61,33 @@ def recipe(tmp_path: Path) -> Path:
 
 
 def run_args(server: EmulatorServer, recipe: Path) -> list[str]:
-    # Requests an earlier run abandoned are still being answered: let them end first.
-    deadline = time.monotonic() + 30
-    while server.api.stats.in_flight:
-        assert time.monotonic() < deadline, "the emulator never became idle"
-        time.sleep(0.01)
     args = ["run", str(recipe), "-y", "-j", "8", "--rpm", "6000"]
     return [*args, "--api-url", server.base_url, "--asset-url", server.asset_base_url]
 
 
 def start_run(server: EmulatorServer, recipe: Path, *extra: str) -> subprocess.Popen[str]:
+    # Requests an earlier test's run abandoned may still be answered: let them end first, so
+    # that this run's are the ones counted in flight and charged. (The next run of the same
+    # test need not wait: its own generations, as long, end after those.)
+    deadline = time.monotonic() + 30
+    while server.api.stats.in_flight:
+        assert time.monotonic() < deadline, "the emulator never became idle"
+        time.sleep(0.01)
     env = {**os.environ, "ONEMIN_API_KEY": KEY, "NO_COLOR": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "runner", *run_args(server, recipe), *extra],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # stderr to a file, read while the run goes on (a pipe unread could fill and block it).
+    with stderr_file(recipe).open("w") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "runner", *run_args(server, recipe), *extra],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+
+
+def stderr_file(recipe: Path) -> Path:
+    return recipe.parent / "stderr.txt"
 
 
 def wait_in_flight(server: EmulatorServer, proc: subprocess.Popen[str], count: int) -> None:
@@ -89,9 +98,17 @@ def wait_in_flight(server: EmulatorServer, proc: subprocess.Popen[str], count: i
         time.sleep(0.005)
 
 
-def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=60)
-    return proc.returncode, out, err
+def wait_said(proc: subprocess.Popen[str], recipe: Path, words: str) -> None:
+    deadline = time.monotonic() + 30
+    while words not in stderr_file(recipe).read_text():
+        assert proc.poll() is None, stderr_file(recipe).read_text()
+        assert time.monotonic() < deadline, f"the run never said {words!r}"
+        time.sleep(0.005)
+
+
+def finish(proc: subprocess.Popen[str], recipe: Path) -> tuple[int, str, str]:
+    out, _ = proc.communicate(timeout=60)
+    return proc.returncode, out, stderr_file(recipe).read_text()
 
 
 def run_again(server: EmulatorServer, recipe: Path) -> tuple[int, str, str]:
@@ -117,11 +134,11 @@ def statuses(recipe: Path) -> dict[str, int]:
     ids=["SIGTERM", "SIGHUP", "SIGINT"],
 )
 def test_a_stop_signal_drains_the_generations_in_flight(server, recipe, signum, code):
+    proc = start_run(server, recipe)  # once what earlier runs left was answered and charged
     charged = len(server.api.ledger.entries)
-    proc = start_run(server, recipe)
     wait_in_flight(server, proc, 8)
     proc.send_signal(signum)
-    returncode, _, err = finish(proc)
+    returncode, _, err = finish(proc, recipe)
     assert returncode == code, err
     assert len(server.api.ledger.entries) - charged == 8  # nothing paid for is left behind
     assert statuses(recipe) == {"done": 8, "pending": 4}  # no job started after the signal
@@ -137,9 +154,9 @@ def test_a_second_signal_abandons_the_requests_in_flight_and_the_next_run_names_
     proc = start_run(server, recipe)
     wait_in_flight(server, proc, 8)
     proc.send_signal(signum)
-    time.sleep(0.2)
+    wait_said(proc, recipe, STOPPING)  # the first signal was heard: it drains
     proc.send_signal(signum)
-    returncode, _, err = finish(proc)
+    returncode, _, err = finish(proc, recipe)
     assert returncode == 128 + signum, err
     assert f"Aborted ({signal.Signals(signum).name}, stopped at once)." in err
     assert "8 generations in flight abandoned: 1min.ai may charge them" in err
@@ -156,7 +173,7 @@ def test_the_drain_timeout_bounds_the_wait(server, recipe):
     proc = start_run(server, recipe, "--drain-timeout", "0.1")
     wait_in_flight(server, proc, 8)
     proc.send_signal(signal.SIGTERM)
-    returncode, _, err = finish(proc)
+    returncode, _, err = finish(proc, recipe)
     assert returncode == 143, err
     assert "Aborted (SIGTERM, the drain timeout passed)." in err
     assert "8 generations in flight abandoned" in err
@@ -166,7 +183,7 @@ def test_kill_9_leaves_the_requests_in_flight_on_record(server, recipe):
     proc = start_run(server, recipe)
     wait_in_flight(server, proc, 8)
     proc.kill()
-    finish(proc)
+    finish(proc, recipe)
     returncode, _, err = run_again(server, recipe)
     assert returncode == 0, err
     assert "warning: 8 generations sent by an earlier run never got an answer" in err
