@@ -13,12 +13,14 @@ import os
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
 import unicodedata
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,7 @@ from runner.records.state import STATE_FILE, StateStore
 from runner.records.state_folder import STATE_DIR
 from runner.review.decision_model import Decision, Review, review_key
 from runner.review.decisions import save_review
-from tests.clihelp import run_cli
+from tests.clihelp import backdrop_in, run_cli
 from tests.deliverhelp import write_campaign
 from tests.disks import tmpfs
 
@@ -86,6 +88,48 @@ def copy_of(pristine: Path, folder: Path) -> Path:
 def out(pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The run for the tests that only read it (each exports apart)."""
     return copy_of(pristine, tmp_path_factory.mktemp("export-files-read"))
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One export of the run, as a user makes it, and the files it hashed on the way."""
+
+    out: Path
+    to: Path
+    stdout: str
+    hashed: tuple[int, ...]  # the inode of each file hashed, in order
+
+
+@pytest.fixture(scope="module")
+def delivered(out: Path, tmp_path_factory: pytest.TempPathFactory) -> Delivered:
+    """`out` exported once (PNG, both channels), for the tests that only look at what it made."""
+    import runner.deliver.sources as sources
+
+    hashed: list[int] = []
+    real = sources.sha256_stream
+
+    def counted(handle):  # type: ignore[no-untyped-def]
+        hashed.append(os.fstat(handle.fileno()).st_ino)
+        return real(handle)
+
+    to = tmp_path_factory.mktemp("export-files-delivered") / "delivery"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sources, "sha256_stream", counted)
+        result = backdrop_in(REPO, "export", str(out), "--to", str(to))
+    assert result.returncode == 0, result.stderr
+    return Delivered(out, to, result.stdout, tuple(hashed))
+
+
+def with_channels(out: Path, recipe: Path, *channels: str) -> Path:
+    """The run's recipe with these channels instead of its own, written at `recipe` (for
+    --recipe: the run's images delivered at other sizes without running it again)."""
+    text = (out.parents[1] / "recipe.yaml").read_text("utf-8")
+    assert CHANNELS in text
+    recipe.write_text(
+        text.replace(CHANNELS, "channels:\n" + "".join(f"  {channel}\n" for channel in channels)),
+        "utf-8",
+    )
+    return recipe
 
 
 def staged_files(to: Path) -> list[Path]:
@@ -170,29 +214,31 @@ def test_a_link_at_a_delivered_name_is_never_followed_to_read_or_write_its_targe
 
 def test_a_huge_file_at_a_delivered_name_is_refused_without_being_read(out, tmp_path):
     to = tmp_path / "delivery"
-    first = export_limited(out, to, 200)
+    # JPEG: what is at a delivered name is looked at the same way whatever the format.
+    first = backdrop_in(REPO, "export", str(out), "--to", str(to), "--format", "jpeg")
     assert first.returncode == 0, first.stderr
     # One at a name export wrote (recorded, of another size), one at a name it did not.
-    for name in ("story/fr-FR/MUG-01.png", "instagram/de-DE/CAP-02.png"):
+    for name in ("story/fr-FR/MUG-01.jpg", "instagram/de-DE/CAP-02.jpg"):
         with open(to / name, "wb") as sparse:
             sparse.truncate(4 << 30)
-    result = export_limited(out, to, 200)
+    result = export_limited(out, to, 200, "--format", "jpeg")
     assert result.returncode == 2, result.stderr
     assert "2 file(s)" in result.stderr and "were not written by an earlier export" in result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
-    assert (to / "story/fr-FR/MUG-01.png").stat().st_size == 4 << 30
+    assert (to / "story/fr-FR/MUG-01.jpg").stat().st_size == 4 << 30
     assert not staged_files(to)
 
 
-def test_a_delivery_of_8192_pixel_images_fits_in_a_small_address_space(tmp_path):
+def test_a_delivery_of_8192_pixel_images_fits_in_a_small_address_space(pristine, tmp_path):
     """8192x8192 is 256 MB of pixels in Pillow: the export holds a band of it at a time, and
     runs in an address space of 200 MB (before, it needed 350 MB for this one image)."""
-    out = emulated_run(tmp_path, extra="channels:\n  poster: 8192x8192\n")
+    out = copy_of(pristine, tmp_path)
+    poster = with_channels(out, tmp_path / "poster.yaml", "poster: 8192x8192")
     job = next(j for j in StateStore.read_snapshot(out).jobs if j.outputs == ("fr-FR/MUG-01.png",))
     approved = Decision(status="approved", sha256=(job.files[0].sha256,))
     save_review(out, Review({"fr-FR/MUG-01": approved}))
     to = tmp_path / "delivery"
-    result = export_limited(out, to, 200, "--format", "jpeg", "--zip")
+    result = export_limited(out, to, 200, "--format", "jpeg", "--zip", "--recipe", str(poster))
     assert result.returncode == 0, result.stderr
     assert "Exported 1 file in 1 zip" in result.stdout
     from PIL import Image
@@ -211,22 +257,48 @@ def test_8192_pixel_sources_are_read_a_band_at_a_time_or_decoded_reduced(pristin
     from PIL import Image
 
     from runner.deliver.jpeg_strips import JpegWriter
-    from runner.deliver.png_stream import PngWriter
 
     out = copy_of(pristine, tmp_path)  # a crop (instagram) and a fit (story) of each source
     band = Image.linear_gradient("L").resize((8192, 256)).convert("RGB")  # made a band at a time
-    png, jpeg = io.BytesIO(), io.BytesIO()
-    for writer in (PngWriter(png, 8192, 8192, "RGB"), JpegWriter(jpeg, 8192, 8192, 90, None)):
-        for _ in range(32):
-            writer.write(band)
-        writer.close()
-    agree_on(out, "fr-FR/MUG-01.png", png.getvalue())
+    jpeg = io.BytesIO()
+    writer = JpegWriter(jpeg, 8192, 8192, 90, None)
+    for _ in range(32):
+        writer.write(band)
+    writer.close()
+    agree_on(out, "fr-FR/MUG-01.png", gradient_png(8192, 8192))
     agree_on(out, "de-DE/CAP-02.png", jpeg.getvalue())
     result = export_limited(out, tmp_path / "delivery", 200)
     assert result.returncode == 0, result.stderr
     with Image.open(tmp_path / "delivery/story/fr-FR/MUG-01.png") as image:
         assert image.size == (1080, 1920)
         assert image.getpixel((540, 0)) == (255, 255, 255)  # contain: padded above
+
+
+def gradient_png(width: int, height: int) -> bytes:
+    """An RGB PNG whose row y is grey level y % 256, made without holding its pixels: the 256
+    rows of one gradient are deflated once and their stream repeated (each copy ends in a full
+    flush, so it refers to nothing before it), the zlib checksum taken over every row."""
+    assert height % 256 == 0
+    rows = b"".join(b"\0" + bytes([level]) * (3 * width) for level in range(256))
+    deflater = zlib.compressobj(1)
+    first = deflater.compress(rows) + deflater.flush(zlib.Z_FULL_FLUSH)  # with zlib's header
+    again = deflater.compress(rows) + deflater.flush(zlib.Z_FULL_FLUSH)
+    assert first[2:] == again
+    checksum = 1
+    for _ in range(height // 256):
+        checksum = zlib.adler32(rows, checksum)
+    end = deflater.flush()[:-4] + checksum.to_bytes(4, "big")  # the last block, our checksum
+    idat = first + again * (height // 256 - 1) + end
+    assert len(zlib.decompressobj().decompress(idat, 1 << 20)) == 1 << 20  # it inflates
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"".join(
+        (b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", header), chunk(b"IDAT", idat), chunk(b"IEND", b""))
+    )
+
+
+def chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def test_names_that_differ_only_in_unicode_normalisation_are_one_file(tmp_path, capsys):
@@ -344,7 +416,7 @@ def test_a_damaged_image_stops_the_export_naming_the_jobs_and_how_to_get_them_ag
     assert again.code == 0, again.err
     assert (out / "fr-FR/MUG-01.png").read_bytes() == good
     approve_all(out)
-    assert run_cli(capsys, "export", str(out), "--to", str(to)).code == 0
+    assert run_cli(capsys, "export", str(out), "--to", str(to), "--format", "jpeg").code == 0
 
 
 def test_an_image_found_damaged_while_it_is_resized_stops_the_export_and_leaves_nothing(
@@ -361,7 +433,8 @@ def test_an_image_found_damaged_while_it_is_resized_stops_the_export_and_leaves_
     broken[at + length : at + length + 4] = crc.to_bytes(4, "big")
     agree_on(out, "de-DE/CAP-02.png", bytes(broken))
     to = tmp_path / "delivery"
-    result = run_cli(capsys, "export", str(out), "--to", str(to))
+    # JPEG: the source is decoded the same way whatever is made of it; its files come first.
+    result = run_cli(capsys, "export", str(out), "--to", str(to), "--format", "jpeg")
     assert result.code == 2, result.err
     assert "1 approved job(s) have a damaged image" in result.err
     assert "de-DE/CAP-02 (de-DE/CAP-02.png: it is a damaged PNG image" in result.err
@@ -369,11 +442,10 @@ def test_an_image_found_damaged_while_it_is_resized_stops_the_export_and_leaves_
 
 
 def test_a_full_export_disk_stops_with_exit_3_and_leaves_no_half_written_file(
-    out, tmp_path, capsys
+    delivered, tmp_path, capsys
 ):
-    sized = tmp_path / "sized"
-    assert run_cli(capsys, "export", str(out), "--to", str(sized)).code == 0
-    total = sum(p.stat().st_size for p in sized.rglob("*") if p.is_file())
+    out = delivered.out
+    total = sum(p.stat().st_size for p in delivered.to.rglob("*") if p.is_file())
     with tmpfs(tmp_path / "disk", "4m") as disk:
         free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
         (disk / "filler").write_bytes(b"\0" * (free - total // 2))  # room for half of it
@@ -385,14 +457,24 @@ def test_a_full_export_disk_stops_with_exit_3_and_leaves_no_half_written_file(
     assert left == ["filler"]  # no delivered name, no temporary file, not even the folder
 
 
-def test_a_stop_signal_mid_export_leaves_no_temporary_or_partial_file(tmp_path):
+def test_a_stop_signal_mid_export_leaves_no_temporary_or_partial_file(pristine, tmp_path):
     if not hasattr(signal, "SIGTERM") or sys.platform == "win32":
         pytest.skip("no SIGTERM to send on this OS")
-    extra = "channels:\n  poster: 8192x8192\n  print: 6000x6000\n"
-    out = emulated_run(tmp_path, extra=extra)
+    out = copy_of(pristine, tmp_path)
+    large = with_channels(out, tmp_path / "large.yaml", "poster: 8192x8192", "print: 6000x6000")
     to = tmp_path / "delivery"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "runner", "export", str(out), "--to", str(to)],
+        [
+            sys.executable,
+            "-m",
+            "runner",
+            "export",
+            str(out),
+            "--to",
+            str(to),
+            "--recipe",
+            str(large),
+        ],
         cwd=REPO,
         env={**os.environ, "NO_COLOR": "1"},
         stdout=subprocess.PIPE,
@@ -412,22 +494,10 @@ def test_a_stop_signal_mid_export_leaves_no_temporary_or_partial_file(tmp_path):
     assert delivered == []  # nothing is put in place before every file is made
 
 
-def test_each_delivered_source_is_hashed_once_per_export(out, tmp_path, capsys, monkeypatch):
-    import runner.deliver.sources as sources
-
-    hashed: list[int] = []  # the inode of each file hashed
-    real = sources.sha256_stream
-
-    def counted(handle):  # type: ignore[no-untyped-def]
-        hashed.append(os.fstat(handle.fileno()).st_ino)
-        return real(handle)
-
-    monkeypatch.setattr(sources, "sha256_stream", counted)
-    result = run_cli(capsys, "export", str(out), "--to", str(tmp_path / "d"))
-    assert result.code == 0, result.err
-    assert "Exported 8 files" in result.out  # 4 jobs x 2 channels, each hashed once
-    images = [p.stat().st_ino for p in out.glob("*/*.png")]
-    assert sorted(hashed) == sorted(images) and len(images) == 4
+def test_each_delivered_source_is_hashed_once_per_export(delivered):
+    assert "Exported 8 files" in delivered.stdout  # 4 jobs x 2 channels, each hashed once
+    images = [p.stat().st_ino for p in delivered.out.glob("*/*.png")]
+    assert sorted(delivered.hashed) == sorted(images) and len(images) == 4
 
 
 def test_names_windows_cannot_hold_are_refused(out, tmp_path, capsys):
@@ -462,13 +532,12 @@ def test_zips_are_byte_identical_from_export_to_export_and_hold_only_relative_na
     assert escape.code == 2 and "goes up a folder" in escape.err
 
 
-def test_the_record_of_what_export_wrote_keeps_its_format(out, tmp_path, capsys):
+def test_the_record_of_what_export_wrote_keeps_its_format(delivered):
     """`status` reads .backdrop/exports.json: its folders -> path -> SHA-256 mapping stays."""
     import json
 
-    to = tmp_path / "delivery"
-    assert run_cli(capsys, "export", str(out), "--to", str(to)).code == 0
-    record = json.loads((out / RECORD_PATH).read_text("utf-8"))
+    to = delivered.to
+    record = json.loads((delivered.out / RECORD_PATH).read_text("utf-8"))
     files = record["folders"][os.path.realpath(to)]
     story = to / "story/fr-FR/MUG-01.png"
     assert files["story/fr-FR/MUG-01.png"] == hashlib.sha256(story.read_bytes()).hexdigest()
@@ -476,11 +545,10 @@ def test_the_record_of_what_export_wrote_keeps_its_format(out, tmp_path, capsys)
     assert record["format"] == 1
 
 
-def test_delivered_files_have_the_permissions_the_umask_allows(out, tmp_path, capsys):
+def test_delivered_files_have_the_permissions_the_umask_allows(delivered):
     if sys.platform == "win32":
         pytest.skip("no POSIX permissions")
-    to = tmp_path / "delivery"
-    assert run_cli(capsys, "export", str(out), "--to", str(to)).code == 0
+    to = delivered.to
     mask = os.umask(0o022)
     os.umask(mask)
     for path in (to / MANIFEST_NAME, to / "story/fr-FR/MUG-01.png"):
@@ -500,7 +568,9 @@ def test_pipes_in_place_of_exports_own_records_are_ignored_not_waited_on(
     for private in (RECORD_PATH, CACHE_PATH):
         (out / private).unlink(missing_ok=True)
         os.mkfifo(out / private)
-    result = run_cli(capsys, "export", str(out), "--to", str(tmp_path / "delivery"))
+    # JPEG: the record and the cache are read and written the same way whatever the format.
+    to = tmp_path / "delivery"
+    result = run_cli(capsys, "export", str(out), "--to", str(to), "--format", "jpeg")
     assert result.code == 0, result.err
     assert "Exported 8 files" in result.out
 

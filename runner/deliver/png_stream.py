@@ -2,7 +2,8 @@
 
 Pillow decodes and encodes whole images only: 256 MB for an 8192x8192 one. Reading, the IDAT
 stream is inflated a band at a time, and each band (with the row above it, which its first row's
-filter refers to) is handed to Pillow as a small PNG of its own; Pillow does the unfiltering.
+filter refers to) is handed to Pillow's PNG decoder, which does the unfiltering (as a small PNG
+of its own when a palette or a transparent colour must come with it).
 Writing, each band is filtered ("Up", computed by Pillow) and fed to one zlib stream.
 """
 
@@ -143,8 +144,7 @@ def _image_data(
                 pending += _inflate(inflater, piece, band_bytes)
                 piece = inflater.unconsumed_tail
                 while len(pending) >= band_bytes:
-                    yield bytes(pending[:band_bytes])
-                    del pending[:band_bytes]
+                    yield _take(pending, band_bytes)
         if struct.unpack(">I", _read_exactly(handle, 4))[0] != crc & 0xFFFFFFFF:
             raise PngDamaged(f"the checksum of a {kind.decode('latin-1')} chunk is wrong")
     while not inflater.eof:  # what zlib still holds, in pieces too
@@ -153,10 +153,17 @@ def _image_data(
             break
         pending += more
         while len(pending) >= band_bytes:
-            yield bytes(pending[:band_bytes])
-            del pending[:band_bytes]
+            yield _take(pending, band_bytes)
     if pending:
         yield bytes(pending)
+
+
+def _take(pending: bytearray, size: int) -> bytes:
+    """The first `size` bytes of `pending`, taken out of it (copied once)."""
+    with memoryview(pending) as view:
+        taken = bytes(view[:size])
+    del pending[:size]
+    return taken
 
 
 def _inflate(inflater: zlib._Decompress, data: bytes, limit: int) -> bytes:
@@ -173,16 +180,24 @@ def _decode_band(
     from PIL import Image
 
     count = len(filtered) // (1 + header.width * _LAYOUTS[header.colour_type][0])
-    if above is not None:  # the row above, unfiltered: the first row's filter may refer to it
-        filtered = b"\x00" + above + filtered
     height = count + (above is not None)
-    ihdr = struct.pack(">IIBBBBB", header.width, height, 8, header.colour_type, 0, 0, 0)
-    data = SIGNATURE + _chunk(b"IHDR", ihdr) + b"".join(carried)
-    data += _chunk(b"IDAT", zlib.compress(filtered, 0)) + _chunk(b"IEND", b"")
+    # The rows as a stored (uncompressed) zlib stream; the row above, unfiltered, first: the
+    # first row's filter may refer to it.
+    stored = zlib.compressobj(0)
+    first = stored.compress(b"\x00" + above) if above is not None else b""
+    data = b"".join((first, stored.compress(filtered), stored.flush()))
     try:
-        with Image.open(io.BytesIO(data), formats=["PNG"]) as opened:
-            opened.load()
-            band = opened.crop((0, height - count, header.width, height))
+        if carried:  # a palette or a transparent colour: as Pillow reads them from a PNG
+            ihdr = struct.pack(">IIBBBBB", header.width, height, 8, header.colour_type, 0, 0, 0)
+            png = SIGNATURE + _chunk(b"IHDR", ihdr) + b"".join(carried)
+            png += _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+            with Image.open(io.BytesIO(png), formats=["PNG"]) as opened:
+                opened.load()
+                band = opened.crop((0, height - count, header.width, height))
+        else:  # Pillow's PNG decoder (inflate and unfilter) alone, without a file around it
+            band = Image.frombytes(rawmode, (header.width, height), data, "zip", rawmode)
+            if above is not None:
+                band = band.crop((0, 1, header.width, height))
     except (OSError, SyntaxError, ValueError) as exc:
         raise PngDamaged(f"the image data is damaged ({exc})") from None
     last = band.crop((0, count - 1, header.width, count)).tobytes("raw", rawmode)
