@@ -306,13 +306,23 @@ class SchemaRecipes:
         rows = max(size, self.up_to(min(self.knobs.rows, 12_000), 1))
         width = self.up_to(1_100, 2) if odd else 2
         setting = self.rng.choice(["a café", "南部鉄器の急須", "x" * 50, self.long_text()[:5000]])
-        book = Workbook(write_only=True)
         sheets = [self.rng.choice(["Markets", "2024", "Données é", "Sheet1"])]
+        path = f"data/{name}.xlsx"
+        self.axes[name] = [
+            {"code": f"c{index}", "setting": f"{setting} {index}"} for index in range(rows)
+        ]
+        self.fields[name] = ["code", "setting"]
+        if not odd and _plain_text(setting):
+            # The rows written into the header-only workbook: the bytes openpyxl would save.
+            self.files[path] = _with_text_rows(_header_only_workbook(sheets[0]), setting, rows)
+            if rows > 10_000:
+                self.family("xlsx-rows")
+            return path, sheets
+        book = Workbook(write_only=True)
         sheet = book.create_sheet(sheets[0])
         sheet.append(["code", "setting", *([None] * (width - 2))])
         odd_cells: list[Any] = ["=1/0", "#N/A", datetime.date(2025, 3, 1), 0.1 + 0.2, True, 1e20]
-        plain = not odd and _plain_text(setting)
-        for index in range(0 if plain else rows):
+        for index in range(rows):
             cells: list[Any] = [f"c{index}", f"{setting} {index}"]
             if odd and index % 7 == 0:
                 cells.append(self.rng.choice(odd_cells))
@@ -326,14 +336,7 @@ class SchemaRecipes:
             self.family("xlsx-rows")
         buffer = io.BytesIO()
         book.save(buffer)
-        path = f"data/{name}.xlsx"
-        self.files[path] = (
-            _with_text_rows(buffer.getvalue(), setting, rows) if plain else (buffer.getvalue())
-        )
-        self.axes[name] = [
-            {"code": f"c{index}", "setting": f"{setting} {index}"} for index in range(rows)
-        ]
-        self.fields[name] = ["code", "setting"]
+        self.files[path] = buffer.getvalue()
         return path, sheets
 
     def yaml_axis(self, name: str, size: int) -> str:
@@ -511,6 +514,22 @@ def _plain_text(setting: str) -> bool:
     )
 
 
+@functools.cache
+def _header_only_workbook(sheet: str) -> bytes:
+    """What openpyxl's write-only mode saves for a workbook whose one sheet holds the header
+    row alone: the same for every plain axis with that sheet name, so saved once (openpyxl
+    writes each sheet through a temporary file, ~10 ms a workbook)."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    book.create_sheet(sheet).append(["code", "setting"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def _with_text_rows(saved: bytes, setting: str, rows: int) -> bytes:
     """The workbook openpyxl saved with the header alone, with the rows c{index}, "{setting}
     {index}" written into its first sheet as openpyxl's write-only mode writes them (inline
@@ -535,7 +554,11 @@ def _with_text_rows(saved: bytes, setting: str, rows: int) -> bytes:
             if info.filename == "xl/worksheets/sheet1.xml":
                 end = data.index(b"</sheetData>")
                 data = data[:end] + body + data[end:]
-            target.writestr(info, data)
+                # Deflated faster than openpyxl's level 6 (a scaled sheet holds megabytes):
+                # the same parts, in a few more bytes.
+                target.writestr(info, data, compresslevel=1)
+            else:
+                target.writestr(info, data)
     return out.getvalue()
 
 
@@ -855,12 +878,18 @@ def _child(
 
 def warm_up() -> None:
     """Import what a case uses before forking, so that each child starts with it loaded."""
+    # What a case's child would otherwise import itself (seen in the children's sys.modules over
+    # the 324 cases): jinja2.debug when a template raises (20 ms), xml.sax.saxutils for an xlsx
+    # cell's entities (it imports urllib.request, http.client and ssl: 19 ms), the glob axis.
+    import xml.sax.saxutils  # noqa: F401
+
     import charset_normalizer  # noqa: F401
+    import jinja2.debug  # noqa: F401
     import jsonschema  # type: ignore[import-untyped]  # noqa: F401
     from PIL import Image  # noqa: F401
 
     import runner.cli  # noqa: F401
-    from runner.plan import planner  # noqa: F401
+    from runner.plan import globaxis, planner  # noqa: F401
     from runner.recipe import build  # noqa: F401
     from runner.templating.environment import make_template_environment
 

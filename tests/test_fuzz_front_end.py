@@ -140,7 +140,7 @@ def test_a_drawn_workbook_holds_what_openpyxl_writes_for_its_rows(setting: str) 
 
     from openpyxl import Workbook
 
-    from tests.schema_fuzz import _plain_text, _with_text_rows
+    from tests.schema_fuzz import _header_only_workbook, _plain_text, _with_text_rows
 
     def saved(rows: int) -> bytes:
         book = Workbook(write_only=True)
@@ -159,3 +159,6 @@ def test_a_drawn_workbook_holds_what_openpyxl_writes_for_its_rows(setting: str) 
 
     assert _plain_text(setting)
     assert parts(_with_text_rows(saved(0), setting, 30)) == parts(saved(30))
+    # (the drawing saves the header-only workbook once per sheet name)
+    header_only = _header_only_workbook("Données é")
+    assert parts(_with_text_rows(header_only, setting, 30)) == parts(saved(30))

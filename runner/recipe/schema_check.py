@@ -85,7 +85,9 @@ def validate(doc: LoadedDocument) -> list[Diagnostic]:
                 file=source.file,
             )
         ]
-    found = explain_schema_errors(_validator().iter_errors(doc.data), source, recipe_schema())
+    validator = _validator()
+    # Its own copy of the schema, which nothing changes: no need to parse the schema again.
+    found = explain_schema_errors(validator.iter_errors(doc.data), source, validator.schema)
     wrong_version = [d for d in found if d.path == VERSION_PATH]
     if wrong_version:
         # Another version has other keys: "missing 'image'" would only mislead.
