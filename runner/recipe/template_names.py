@@ -9,18 +9,14 @@ environment as rendering (runner.templating), so both passes accept the same fil
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runner.diagnostics import Diagnostic, suggestion_suffix
 from runner.recipe.loader import LoadedDocument
 from runner.recipe.model import NodePath, format_path
 from runner.recipe.template_location import template_span
-from runner.templating.environment import TEMPLATE_LOCALS, make_template_environment
+from runner.templating.environment import TEMPLATE_LOCALS, template_environment
 from runner.templating.parse import TemplateProblem, parse_template
-
-if TYPE_CHECKING:
-    from jinja2 import Environment
 
 
 def check_template_names(doc: LoadedDocument, axis_names: Iterable[str]) -> list[Diagnostic]:
@@ -28,7 +24,7 @@ def check_template_names(doc: LoadedDocument, axis_names: Iterable[str]) -> list
     if not isinstance(data, Mapping):
         return []
     known = {*axis_names, "recipe", *_keys(data.get("vars")), *_include_keys(data.get("matrix"))}
-    env = _reading_environment()
+    env = template_environment()  # shared: this pass only parses, nothing renders
     defined = {*env.globals, *TEMPLATE_LOCALS}
     found: list[Diagnostic] = []
     for node, text in _templates(data):
@@ -50,14 +46,6 @@ def check_template_names(doc: LoadedDocument, axis_names: Iterable[str]) -> list
                 )
             )
     return found
-
-
-@cache
-def _reading_environment() -> Environment:
-    """The rendering environment, built once: this pass only parses (nothing renders, no budget
-    is spent), and building one (about a hundred guarded filters and tests) cost three times
-    the parsing of a recipe's templates."""
-    return make_template_environment()
 
 
 def _templates(data: Mapping[str, Any]) -> Iterator[tuple[NodePath, str]]:
