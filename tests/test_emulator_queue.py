@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import httpx
 import pytest
@@ -45,6 +46,22 @@ async def fill_the_cap(
     held = [generate(http, key, "first"), generate(http, key, "second")]
     await until(lambda: server.api.busy == 2)
     return held
+
+
+GENERATIONS = (0.3, 1.5, 8.0)  # seconds; the last is long enough for any loaded machine
+
+
+def with_growing_generations(
+    config_for: Callable[[float], EmulatorConfig],
+    scenario: Callable[[EmulatorServer, bool], Coroutine[Any, Any, bool]],
+) -> EmulatorServer:
+    """The stopped server of the first generation time at which `scenario` could tell (it
+    returns False when a place freed too soon); at the last it must tell (`last` True)."""
+    for latency in GENERATIONS:
+        with EmulatorServer(config_for(latency)) as server:
+            if run(scenario(server, latency == GENERATIONS[-1])):
+                return server
+    raise AssertionError("the scenario could not tell even at the longest generation")
 
 
 def test_a_request_past_the_cap_waits_and_is_served_when_a_place_frees() -> None:
@@ -88,20 +105,15 @@ def test_a_request_that_waits_its_whole_timeout_is_refused_with_retry_after() ->
 
     # The two held must outlast the third's wait: a loaded machine may take longer than a
     # short generation for that, so the generation grows until they do.
-    for latency in (0.3, 1.5, 8.0):
-        config = EmulatorConfig(
+    server = with_growing_generations(
+        lambda latency: EmulatorConfig(
             max_in_flight=2, latency=latency, queue_timeout=0.05, cache_results=True
-        )
-        with EmulatorServer(config) as server:
-            held_throughout = run(scenario(server, last=latency == 8.0))
-            prompts = [entry.prompt for entry in server.api.ledger.entries]
-            refused = server.api.stats.to_json()["api_429"]
-            busy = server.api.busy
-        if held_throughout:
-            break
-    assert prompts == ["first", "second"]
-    assert refused == 1
-    assert busy == 0
+        ),
+        scenario,
+    )
+    assert [entry.prompt for entry in server.api.ledger.entries] == ["first", "second"]
+    assert server.api.stats.to_json()["api_429"] == 1
+    assert server.api.busy == 0
 
 
 def test_requests_waiting_for_a_place_are_served_first_come_first_served() -> None:
@@ -211,15 +223,13 @@ def test_uploads_queue_under_the_cap_and_downloads_are_never_capped() -> None:
 
     # The holder must hold the place through a download and an upload: a loaded machine may
     # take longer than a short generation for those, so the generation grows until it does.
-    for latency in (0.3, 1.5, 8.0):
-        config = EmulatorConfig(
+    server = with_growing_generations(
+        lambda latency: EmulatorConfig(
             max_in_flight=1, latency=latency, queue_timeout=60.0, cache_results=True
-        )
-        with EmulatorServer(config) as server:
-            held_throughout = run(scenario(server, last=latency == 8.0))
-            routes = server.api.stats.to_json()["routes"]
-        if held_throughout:
-            break
+        ),
+        scenario,
+    )
+    routes = server.api.stats.to_json()["routes"]
     assert routes["POST /api/assets"] == {"200": 2}
     assert routes["GET /asset"] == {"200": 1}
 
