@@ -136,6 +136,32 @@ def recipe(prompt: str, output: str = '"{{ season }}"') -> str:
     )
 
 
+def test_a_render_in_another_thread_does_not_reset_this_renders_budget(monkeypatch):
+    # Renderers share their thread's environment. Two made in one thread and used from two
+    # must still keep separate budgets: here the main thread's render stops for a moment
+    # between its two loops while another thread renders, and all its steps still count.
+    import threading
+
+    from runner.templating import render_budget
+
+    monkeypatch.setattr(render_budget, "MAX_WORK", 1_000)
+    heavy, light = TemplateRenderer(), TemplateRenderer()
+
+    def render_light() -> None:
+        light.render("{{ n }}", {**light.globals, "n": "x"})
+
+    def between_loops():
+        yield 1
+        elsewhere = threading.Thread(target=render_light)
+        elsewhere.start()
+        elsewhere.join()
+        yield 2
+
+    text = "{% for _ in gate %}{% for _ in range(600) %}{% endfor %}{% endfor %}done"
+    with pytest.raises(TemplateProblem, match="too much work"):
+        heavy.render(text, {**heavy.globals, "gate": between_loops()})
+
+
 def test_undefined_variable_is_reported_once_with_first_job_and_count(tmp_path):
     text = recipe('"{{ prodcut.name }} in {{ season }}"', '"{{ season }}"')
     diagnostics = plan_errors(tmp_path, text, IMAGE)

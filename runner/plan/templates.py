@@ -7,6 +7,7 @@ runner.templating.environment, the one builder every pass shares.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import CodeType, TracebackType
@@ -68,6 +69,7 @@ class TemplateRenderer:
 
         from runner.templating.sandbox_limits import MAX_RENDERED, TooLarge, TooMuchWork
 
+        self._thread = threading.get_ident()
         self._env = template_environment()  # this thread's: renders run one at a time
         self._compiled: dict[str, _Compiled | TemplateProblem] = {}
         self._errors = (UndefinedError, SecurityError, TemplateError, TooLarge)
@@ -79,8 +81,19 @@ class TemplateRenderer:
         self._plan_steps = 0
         self._names = NameMessages(TEMPLATE_GLOBALS)
 
+    def _follow_thread(self) -> None:
+        """Used from another thread than the last: take that thread's environment (and its
+        budget), so that a render here and one in the thread this renderer came from never
+        reset each other's budget. Templates compiled for the other environment are dropped."""
+        self._thread = threading.get_ident()
+        self._env = template_environment()
+        self._budget = getattr(self._env, "budget")  # noqa: B009 - set by the builder
+        self._compiled.clear()
+
     def check(self, text: str) -> TemplateProblem | None:
         """The syntax problem in a template, if any (compiling it for later)."""
+        if threading.get_ident() != self._thread:
+            self._follow_thread()
         if not needs_rendering(text):
             # Plain text (`size: 1024x1024`) is never compiled: render() gives it as it is. A
             # lone surrogate is all parse_template could find wrong in it.
@@ -94,6 +107,8 @@ class TemplateRenderer:
 
     def render(self, text: str, context: Mapping[str, Any]) -> str:
         """Render `text` with `context`; raises TemplateProblem."""
+        if threading.get_ident() != self._thread:
+            self._follow_thread()
         compiled = self._compiled.get(text)  # holds templates only: plain text is never compiled
         if compiled is None:
             if not needs_rendering(text):
