@@ -150,3 +150,19 @@ def test_downloads_of_one_image_arriving_together_render_it_once(
     assert len(renders) == 1, renders
     assert len(got) == 6 and len(set(got)) == 1
     assert not store._rendering  # nothing left behind for images no longer rendered
+
+
+def test_the_key_changes_with_the_compositor_and_the_png_chunks_it_writes(tmp_path, monkeypatch):
+    # Either changes the bytes of a render: a cache made before must not serve them.
+    from runner import png_chunks
+    from runner.emulator import compositor, render_cache
+
+    digest = render_cache._compositor_digest.__wrapped__
+    before = digest()
+    for module in (compositor, png_chunks):
+        changed = tmp_path / f"{module.__name__}.py"
+        changed.write_bytes(Path(module.__file__).read_bytes() + b"\n# changed\n")
+        with monkeypatch.context() as patch:
+            patch.setattr(module, "__file__", str(changed))
+            assert digest() != before, module.__name__
+    assert digest() == before

@@ -29,6 +29,7 @@ from runner.cli import main
 from runner.deliver.delivered import RECORD_PATH, STAGING_NAME
 from runner.deliver.export_outputs import MANIFEST_NAME
 from runner.fileio import PART_SUFFIX
+from runner.png_chunks import SIGNATURE, chunk
 from runner.records.state import STATE_FILE, StateStore
 from runner.records.state_folder import STATE_DIR
 from runner.review.decision_model import Decision, Review, review_key
@@ -291,14 +292,7 @@ def gradient_png(width: int, height: int) -> bytes:
     idat = first + again * (height // 256 - 1) + end
     assert len(zlib.decompressobj().decompress(idat, 1 << 20)) == 1 << 20  # it inflates
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"".join(
-        (b"\x89PNG\r\n\x1a\n", chunk(b"IHDR", header), chunk(b"IDAT", idat), chunk(b"IEND", b""))
-    )
-
-
-def chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(data, zlib.crc32(kind))
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+    return b"".join((SIGNATURE, chunk(b"IHDR", header), chunk(b"IDAT", idat), chunk(b"IEND", b"")))
 
 
 def test_names_that_differ_only_in_unicode_normalisation_are_one_file(tmp_path, capsys):

@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Protocol
 
+from runner.png_chunks import SIGNATURE, chunk
+
 if TYPE_CHECKING:
     from PIL import Image
 
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Colour type -> (bytes per pixel at 8 bits, Pillow's raw mode): the layouts read a band at a time.
 _LAYOUTS = {0: (1, "L"), 2: (3, "RGB"), 3: (1, "P"), 4: (2, "LA"), 6: (4, "RGBA")}
 _CARRIED = (b"PLTE", b"tRNS")  # chunks each band's PNG needs to mean the same colours
@@ -131,7 +132,7 @@ def _image_data(
                 raise PngDamaged(f"the {kind.decode()} chunk is too long")
             data = _read_exactly(handle, length)
             _check_crc(handle, kind, data)
-            carried.append(_chunk(kind, data))
+            carried.append(chunk(kind, data))
             continue
         crc = zlib.crc32(kind)
         left = length
@@ -189,8 +190,8 @@ def _decode_band(
     try:
         if carried:  # a palette or a transparent colour: as Pillow reads them from a PNG
             ihdr = struct.pack(">IIBBBBB", header.width, height, 8, header.colour_type, 0, 0, 0)
-            png = SIGNATURE + _chunk(b"IHDR", ihdr) + b"".join(carried)
-            png += _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+            png = SIGNATURE + chunk(b"IHDR", ihdr) + b"".join(carried)
+            png += chunk(b"IDAT", data) + chunk(b"IEND", b"")
             with Image.open(io.BytesIO(png), formats=["PNG"]) as opened:
                 opened.load()
                 band = opened.crop((0, height - count, header.width, height))
@@ -221,9 +222,9 @@ class PngWriter:
         self.buffer = bytearray()
         colour = 6 if mode == "RGBA" else 2
         sink.write(SIGNATURE)
-        sink.write(_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)))
+        sink.write(chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)))
         if icc_profile:  # the source's colours mean what they meant (as Pillow writes it)
-            sink.write(_chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc_profile)))
+            sink.write(chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc_profile)))
 
     def write(self, band: Image.Image) -> None:
         from PIL import Image, ImageChops
@@ -248,19 +249,14 @@ class PngWriter:
         if self.rows != self.height:
             raise ValueError(f"{self.rows} rows written of {self.height}")
         self._idat(self.deflater.flush(), flush=True)
-        self.sink.write(_chunk(b"IEND", b""))
+        self.sink.write(chunk(b"IEND", b""))
 
     def _idat(self, data: bytes, *, flush: bool = False) -> None:
         self.buffer += data
         while len(self.buffer) >= _IDAT_SIZE or (flush and self.buffer):
             piece = bytes(self.buffer[:_IDAT_SIZE])
             del self.buffer[:_IDAT_SIZE]
-            self.sink.write(_chunk(b"IDAT", piece))
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+            self.sink.write(chunk(b"IDAT", piece))
 
 
 def _chunk_start(handle: IO[bytes]) -> tuple[bytes, int]:

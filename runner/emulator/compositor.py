@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from runner.api.limits import PIL_FORMATS
+from runner.png_chunks import SIGNATURE, chunk
 
 Rgb = tuple[int, int, int]
 
@@ -301,7 +302,6 @@ def encode(image: Image.Image, output_format: str, compression: int) -> bytes:
 
 
 _PNG_COLOUR_TYPES = {"RGB": 2, "RGBA": 6}
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _IDAT_SIZE = 1 << 16
 
 
@@ -322,17 +322,10 @@ def _png_filtered_up(image: Image.Image) -> bytes:
     rows = b"".join(b"\x02" + raw[at : at + stride] for at in range(0, len(raw), stride))
     data = zlib.compress(rows, 1)
     header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPES[image.mode], 0, 0, 0)
-    chunks = [_png_chunk(b"IHDR", header)]
-    chunks += [
-        _png_chunk(b"IDAT", data[at : at + _IDAT_SIZE]) for at in range(0, len(data), _IDAT_SIZE)
-    ]
-    chunks.append(_png_chunk(b"IEND", b""))
-    return _PNG_SIGNATURE + b"".join(chunks)
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(data, zlib.crc32(kind))
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+    chunks = [chunk(b"IHDR", header)]
+    chunks += [chunk(b"IDAT", data[at : at + _IDAT_SIZE]) for at in range(0, len(data), _IDAT_SIZE)]
+    chunks.append(chunk(b"IEND", b""))
+    return SIGNATURE + b"".join(chunks)
 
 
 def parse_size(size: str) -> tuple[int, int]:

@@ -4,7 +4,8 @@ One result costs 35 to 60 ms of CPU to compose and encode at 1024 px. A test sui
 of emulators (in-process and inside `backdrop run --emulate` children) that render the same few
 campaigns again and again; with BACKDROP_EMULATOR_RENDER_CACHE naming a folder, each distinct
 image is rendered once. The key covers every input of a render, the subject's bytes and the
-compositor's own source, so a cached image is byte for byte what rendering would give.
+source of the compositor (and of the PNG chunks it writes), so a cached image is byte for
+byte what rendering would give.
 
 Best effort by design: a folder that cannot be read or written only means rendering again.
 """
@@ -29,10 +30,15 @@ def render_cache_from_env() -> Path | None:
 
 @cache
 def _compositor_digest() -> str:
-    # A changed compositor renders differently: its old images must not be served.
+    # A changed compositor renders differently: its old images must not be served. Its PNG
+    # files are written with png_chunks: a change there changes their bytes too.
+    from runner import png_chunks
     from runner.emulator import compositor  # (lazily: PIL is slow to import)
 
-    return hashlib.sha256(Path(compositor.__file__).read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for source in (compositor.__file__, png_chunks.__file__):
+        digest.update(Path(source).read_bytes())
+    return digest.hexdigest()
 
 
 class RenderCache:
