@@ -68,12 +68,23 @@ cli.add_command(status)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: the one place where errors become messages and exit codes."""
+    _without_httpx_command_line()
     args = list(sys.argv[1:] if argv is None else argv)
     if "--detailed-exitcode" in args:
         from runner.commands.plan import detailed_exit_code
 
         sys.exit(detailed_exit_code(lambda: _main(args)))
     _main(args)
+
+
+def _without_httpx_command_line() -> None:
+    """`import httpx` also imports httpx's own command-line client when its extras are there
+    (rich, pygments with its lexers' table: ~55 ms of CPU), and rich is installed for our live
+    display. Backdrop never runs that client; a None entry makes that one import fail, which
+    httpx expects (it then defines a stub `httpx.main`). Only the `backdrop` process does this:
+    a program that imports runner as a library keeps httpx whole."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 def _main(args: list[str]) -> None:

@@ -1,12 +1,14 @@
 """Every command pays Python's start-up and its imports before any work; only what it uses is
-imported. One child runs the real entry point five times, from the lightest command to `plan`,
-and reports the modules loaded after each (the counts only grow, so what `plan` leaves out,
-`validate` and `--help` leave out too). bench/bench_startup.py times the same commands.
+imported. One child runs the real entry point six times, from the lightest command to `plan` and
+a `run` that stops at its missing key, and reports the modules loaded after each (the counts only
+grow, so what `plan` leaves out, `validate` and `--help` leave out too). bench/bench_startup.py
+times the same commands.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -53,9 +55,12 @@ def no_csv(tmp_path_factory: pytest.TempPathFactory) -> str:
 def loaded(no_csv: str) -> dict[str, set[str]]:
     commands = [["--version"], ["--help"], ["validate", no_csv], ["validate", RECIPE]]
     commands.append(["plan", RECIPE])
+    commands.append(["run", no_csv])  # no key: it stops once the run's code is imported
     done = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps(commands)],
         cwd=ROOT,
+        env={name: value for name, value in os.environ.items() if not name.startswith("ONEMIN_")},
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=120,
@@ -98,3 +103,13 @@ def test_plan_reads_the_state_without_loading_the_client_or_the_event_loop(loade
     modules = loaded[f"plan {RECIPE}"]
     assert "runner.records.state" in modules  # it does look at the folder's records
     assert _present(modules, ("httpx", "runner.api.client", "asyncio", "ssl")) == []
+
+
+def test_a_run_loads_the_client_but_not_httpxs_own_command_line(loaded, no_csv):
+    modules = loaded[f"run {no_csv}"]
+    assert _present(modules, ("runner.api.client", "httpx", "asyncio")) == [
+        "runner.api.client", "httpx", "asyncio",
+    ]  # fmt: skip
+    # httpx's package imports its command-line client (rich's progress bars and syntax colouring,
+    # pygments) unless told not to; the live display imports rich.progress on a terminal only.
+    assert _present(modules, ("rich.progress", "rich.syntax", "pygments")) == []
