@@ -110,14 +110,20 @@ def test_the_children_lack_what_windows_lacks(tmp_path: Path) -> None:
 @restricted
 def test_a_campaign_from_validate_to_export(tmp_path: Path) -> None:
     recipe = approvalhelp.write_campaign(tmp_path)
+    # The story channel small: it still letterboxes (fit: contain) in one band; the instagram
+    # channel keeps its 1080x1350 cover crop written in bands. 0.3 s of CPU less.
+    recipe.write_text(approvalhelp.RECIPE.replace("1080x1920", "270x480"), encoding="utf-8")
     out = tmp_path / "out" / "binding"
 
-    validate, plan = backdrops(tmp_path, ["validate", recipe.name], ["plan", recipe.name])
+    validate, plan, run = backdrops(
+        tmp_path,
+        ["validate", recipe.name],
+        ["plan", recipe.name],
+        ["run", recipe.name, "--emulate", "-y"],
+    )
     assert (validate.returncode, validate.stdout) == (0, "recipe.yaml: ok (4 jobs, 8 images)\n")
     assert plan.returncode == 0, plan.stderr
     assert "Estimated cost:" in plan.stdout
-
-    run = backdrop(tmp_path, "run", recipe.name, "--emulate", "-y")
     assert run.returncode == 0, run.stderr
     assert "Finished: 4 done, 0 up to date, 0 failed; 8 images written" in run.stdout
     assert "Traceback" not in run.stderr
