@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 RUNNER = Path(__file__).resolve().parent.parent / "runner"
@@ -51,7 +52,21 @@ def import_graph(root: Path = RUNNER) -> dict[str, set[str]]:
     known = set(modules)
     graph: dict[str, set[str]] = defaultdict(set)
     for name, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in _statements(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 graph[name] |= _imported(name, path, node, known)
     return graph
+
+
+def _statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every statement, at any depth (in functions, classes, if/try/with/match blocks): an import
+    is a statement, and no expression holds one, so expressions (most of the tree) are skipped."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        pending.extend(
+            child
+            for child in ast.iter_child_nodes(node)
+            if isinstance(child, ast.stmt | ast.excepthandler | ast.match_case)
+        )
