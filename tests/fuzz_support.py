@@ -7,7 +7,9 @@ for the user (fine); any other exception is an internal error (exit 70).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 import time
 import traceback
@@ -284,9 +286,17 @@ def run_case(recipe: Path, text: str, csv: bytes) -> Outcome:
 
 def _replace(path: Path, data: bytes) -> None:
     # A new file rather than a truncated one: ext4 flushes a file truncated and rewritten, which
-    # made writing the two files cost more than planning them.
-    path.unlink(missing_ok=True)
-    path.write_bytes(data)
+    # made writing the two files cost more than planning them. Plain os calls: pathlib's
+    # unlink and write_bytes cost 2-4% of the 5,000 cases' CPU.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view) :]
+    finally:
+        os.close(handle)
 
 
 def _plan_json(plan: Plan) -> str:
