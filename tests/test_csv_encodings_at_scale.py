@@ -35,10 +35,11 @@ def test_a_20_mb_gbk_file_is_decoded_without_walking_it_in_python():
 @pytest.mark.parametrize(
     ("name", "make"),
     [
-        # 2,000,000 different Cyrillic words: each is a word to check.
+        # 2,000,000 different Cyrillic words: each is a word to check. (One %-format of a
+        # million numbers: the same text as " ".join of a million f-strings, in half the time.)
         (
             "words",
-            lambda: " ".join(f"слово{index:07d}сл" for index in range(1_000_000)).encode("cp1251"),
+            lambda: ("слово%07dсл " * 1_000_000 % tuple(range(1_000_000)))[:-1].encode("cp1251"),
         ),
         # One "word" of 20 million letters: fine as letters, endless to check one by one.
         ("one word", lambda: ("é" * 20_000_000).encode("cp1252")),

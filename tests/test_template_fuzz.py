@@ -25,27 +25,35 @@ value = st.sampled_from(VALUES)
 call_args = st.lists(st.sampled_from(ARGS), max_size=3).map(
     lambda args: ", ".join(a for a in args if a)
 )
+# Each strategy made once, not per draw: a new one is validated and wrapped again each time,
+# which was half of drawing a template. The draws are the same (recorded for three seeds).
+filters, tests, operators, indexes = map(st.sampled_from, [FILTERS, TESTS, OPERATORS, INDEXES])
+choices = [st.integers(0, 4 if depth < 3 else 0) for depth in range(4)]
+shapes = st.sampled_from(["{{ %s }}", "{%% for x in %s %%}{{ x }}{%% endfor %%}"])
 
 
 @st.composite
 def expression(draw: st.DrawFn, depth: int = 0) -> str:
-    choice = draw(st.integers(0, 4 if depth < 3 else 0))
+    choice = draw(choices[depth])
     if choice == 0:
         return draw(value)
-    inner = draw(expression(depth + 1))
+    inner = draw(expressions[depth + 1])
     if choice == 1:
-        return f"({inner})|{draw(st.sampled_from(FILTERS))}({draw(call_args)})"
+        return f"({inner})|{draw(filters)}({draw(call_args)})"
     if choice == 2:
-        return f"({inner}) is {draw(st.sampled_from(TESTS)).strip('!=<>') or 'defined'}"
+        return f"({inner}) is {draw(tests).strip('!=<>') or 'defined'}"
     if choice == 3:
-        return f"({inner}) {draw(st.sampled_from(OPERATORS))} ({draw(expression(depth + 1))})"
-    return f"({inner})[{draw(st.sampled_from(INDEXES))}]"
+        return f"({inner}) {draw(operators)} ({draw(expressions[depth + 1])})"
+    return f"({inner})[{draw(indexes)}]"
+
+
+expressions = [expression(depth) for depth in range(4)]
 
 
 @st.composite
 def template(draw: st.DrawFn) -> str:
-    expr = draw(expression())
-    shape = draw(st.sampled_from(["{{ %s }}", "{%% for x in %s %%}{{ x }}{%% endfor %%}"]))
+    expr = draw(expressions[0])
+    shape = draw(shapes)
     return shape % expr
 
 

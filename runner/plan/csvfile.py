@@ -16,7 +16,7 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
 from runner.diagnostics import Diagnostic, Span
-from runner.plan.encodings import decode_legacy, guess_legacy_encoding
+from runner.plan.encodings import read_legacy
 
 DELIMITERS = (",", ";", "\t")
 _SEP_LINE = re.compile(r"^\s*sep=(.)\s*$")
@@ -50,10 +50,10 @@ def decode_spreadsheet(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         first_bad = exc.start
-    legacy = guess_legacy_encoding(data)
+    legacy = read_legacy(data)
     if legacy is None:
         raise UnclearEncoding(data.count(b"\n", 0, first_bad) + 1)
-    return decode_legacy(data, legacy), legacy
+    return legacy
 
 
 class UnclearEncoding(Exception):
@@ -249,9 +249,16 @@ def _quote_left_open(text: str, delimiter: str) -> bool:
     return False
 
 
+# Bytes of a line decoded for a diagnostic's snippet, which shows its first 61 characters
+# (diagnostics._window) and "…" after them: the line may be the whole file.
+_SNIPPET_BYTES = 8192
+
+
 def _unclear(display: str, data: bytes, line: int) -> Diagnostic:
-    lines = data.split(b"\n")
-    shown = lines[line - 1].decode("utf-8", "replace").rstrip("\r") if line <= len(lines) else ""
+    lines = data.split(b"\n", line)  # the lines up to `line`, then the rest of the file
+    # A CR decodes as itself, "replace" or not: stripped before or after decoding alike.
+    raw = lines[line - 1].rstrip(b"\r") if line <= len(lines) else b""
+    shown = raw[:_SNIPPET_BYTES].decode("utf-8", "replace")  # a longer line shows its "…" still
     return Diagnostic(
         f"this file is not UTF-8 text, and its encoding cannot be told for sure (line {line} "
         "is the first that is not UTF-8)",

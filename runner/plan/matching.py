@@ -9,6 +9,7 @@ combination in product order. `value_matches` stays the rule; the index gives it
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any
@@ -34,6 +35,17 @@ def value_matches(pattern: Any, value: Any) -> bool:
 def bits(mask: int) -> Iterator[int]:
     """The positions of the set bits of `mask`, lowest first."""
     text = bin(mask)[:1:-1]  # least significant first, without "0b"
+    if mask.bit_count() * 4 > len(text):
+        # Dense (an include entry that applies to most combinations): every position picked
+        # in C, ~0.07 µs each, where a find and a yield per bit take ~0.3 µs.
+        return itertools.compress(range(len(text)), text.encode().translate(_BIT_FLAGS))
+    return _sparse_bits(text)
+
+
+_BIT_FLAGS = bytes(int(byte == ord("1")) for byte in range(256))  # "1" -> 1, all else 0
+
+
+def _sparse_bits(text: str) -> Iterator[int]:
     at = text.find("1")
     while at >= 0:
         yield at

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,11 +206,10 @@ def expand_matrix(
     no_origins: dict[str, int] = {}
     combinations: list[Combination] = []
     flags = bin(alive)[:1:-1] if alive else ""
-    for number, (combo, flag) in enumerate(zip(_product(values), flags, strict=False)):
+    for number, (combo, flag) in enumerate(zip(itertools.product(*values), flags, strict=False)):
         if flag != "1":
             continue
-        pairs = enumerate(zip(names, combo, strict=True))
-        base = {name: values[at][value] for at, (name, value) in pairs}
+        base = dict(zip(names, combo, strict=True))
         signature = added.get(number)
         if signature is None:
             combinations.append(Combination(base, no_origins))
@@ -267,13 +266,13 @@ def _added_keys(
         number: {key: at for at, key in enumerate(include[number])}
         for number in {number for numbers in setters.values() for number in numbers}
     }
-    added = {}
+    added: dict[int, tuple[tuple[str, int], ...]] = {}
     for combination, firsts in first.items():
         lasts = last[combination]
+        if len(firsts) == 1:  # the commonest: one key added (no order to find)
+            [key] = firsts
+            added[combination] = ((key, lasts[key]),)
+            continue
         keys = sorted(firsts, key=lambda key: (firsts[key], places[firsts[key]][key]))
         added[combination] = tuple((key, lasts[key]) for key in keys)
     return added
-
-
-def _product(values: Sequence[Sequence[Any]]) -> Iterator[tuple[int, ...]]:
-    return itertools.product(*(range(len(axis)) for axis in values))
