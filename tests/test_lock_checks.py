@@ -88,10 +88,16 @@ def test_worded_and_counted_checks_agree_entry_by_entry(kind: str, data: Any) ->
 
 
 def write_lock(folder: Path, outputs: list[Any], generations: list[Any] | None = None) -> None:
-    lock: dict[str, Any] = {"format": 2, "recipe": "camp", "outputs": outputs}
+    """The lock laid out as render_lock lays it out: one entry a line (each by json's C encoder,
+    which an indented dump of the whole does not use)."""
+
+    def rows(entries: list[Any]) -> str:
+        return ",\n".join(f"    {json.dumps(entry)}" for entry in entries)
+
+    text = f'{{\n  "format": 2,\n  "recipe": "camp",\n  "outputs": [\n{rows(outputs)}\n  ]'
     if generations is not None:
-        lock["generations"] = generations
-    (folder / LOCK_NAME).write_text(json.dumps(lock, indent=1), encoding="utf-8")
+        text += f',\n  "generations": [\n{rows(generations)}\n  ]'
+    (folder / LOCK_NAME).write_text(text + "\n}\n", encoding="utf-8")
 
 
 def output(i: int, **more: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -279,14 +280,15 @@ def plainly_valid(data: dict[str, Any]) -> bool:
 
 _DECISION_FIELDS = frozenset({"status", "pick", "note", "take", "history", "sha256"})
 _EARLIER_FIELDS = frozenset({"take", "status", "pick", "note", "reason"})
-_HEX = frozenset("0123456789abcdefABCDEF")
+_SHA256 = re.compile("[0-9a-fA-F]{64}")  # a sha256 item as the schema takes it (fullmatch)
 MAX_VARIANTS = 10  # as the API's n, and the schema's sha256 list
 
 
 def _plain_hashes(hashes: Any) -> bool:
     if not isinstance(hashes, list) or not 1 <= len(hashes) <= MAX_VARIANTS:
         return False
-    return all(isinstance(h, str) and len(h) == 64 and set(h) <= _HEX for h in hashes)
+    sha256 = _SHA256.fullmatch
+    return all(isinstance(h, str) and sha256(h) is not None for h in hashes)
 
 
 def _entry_plain(key: str, entry: Any) -> bool:

@@ -77,11 +77,19 @@ def read_written(text: str) -> Written | None:
         return None
 
 
+# What a line below a job key is (the parse of a line depends on its text alone).
+_FIELD_VALUE, _FIELD_LIST, _ITEM_VALUE, _ITEM_MAPPING, _ITEM_NEXT = range(5)
+# Distinct lines whose parse is kept for the rest of a read: `status: approved`, `pick: 3`,
+# `- take: 1` recur in every entry; a note or a reason is mostly unique.
+_KEPT_LINES = 4096
+
+
 class _Reader:
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
         self.data: dict[str, Any] = {}
         self.written = Written(self.data, lines, [])
+        self.parsed: dict[str, tuple[int, str, Any]] = {}
 
     def read(self) -> Written:
         jobs: dict[str, Any] | None = None
@@ -90,14 +98,23 @@ class _Reader:
         listing: list[Any] | None = None  # the list the `- ` lines below add to
         earlier: dict[str, Any] | None = None  # the history item the deeper lines add to
         start = 0
+        hex_item = _HEX_ITEM.fullmatch
+        parsed = self.parsed
+        repeated = self.written.repeated
         for number, line in enumerate(self.lines):
-            if not line or line.startswith("#"):
+            # Most lines of a large review: a `sha256` item. `listing` is set only inside an
+            # entry (cleared at each key and top-level line), so the checks below all hold.
+            if listing is not None and (hexed := hex_item(line)) is not None:
+                listing.append(hexed.group(1))
+                earlier = None
                 continue
-            if line.endswith(" ") or len(line) < 3:
+            if not line or line[0] == "#":
+                continue
+            if line[-1] == " " or len(line) < 3:
                 raise _NotWritten
             if line[0] != " ":
                 self._close(key, start, number)
-                key = None
+                key, listing = None, None
                 jobs = self._top(line, number)
                 continue
             if jobs is None:
@@ -110,17 +127,41 @@ class _Reader:
                 key, start = _text(match.group(1)), number
                 entry, listing, earlier = {}, None, None
                 if key in jobs:
-                    self.written.repeated.add(key)
+                    repeated.add(key)
                 else:
                     jobs[key] = entry
                 continue
             if key is None:
                 raise _NotWritten
-            if listing is not None and (hexed := _HEX_ITEM.fullmatch(line)) is not None:
-                listing.append(hexed.group(1))
+            known = parsed.get(line)
+            if known is None:
+                known = _parse(line)
+                if len(parsed) < _KEPT_LINES:
+                    parsed[line] = known
+            kind, name, value = known
+            if kind <= _FIELD_LIST:  # `name: value`, or `name:` and its list below
+                listing = earlier = None
+                if kind == _FIELD_LIST:
+                    value = listing = []
+                if name in entry:
+                    repeated.add(key)  # the YAML loader says which, where
+                else:
+                    entry[name] = value
+            elif kind == _ITEM_NEXT:
+                if earlier is None:
+                    raise _NotWritten
+                if name in earlier:
+                    repeated.add(key)
+                else:
+                    earlier[name] = value
+            elif listing is None:
+                raise _NotWritten
+            elif kind == _ITEM_VALUE:
+                listing.append(value)
                 earlier = None
-                continue
-            listing, earlier = self._field(key, entry, line, listing, earlier)
+            else:
+                earlier = {name: value}
+                listing.append(earlier)
         self._close(key, start, len(self.lines))
         if "version" not in self.data:
             raise _NotWritten
@@ -143,47 +184,6 @@ class _Reader:
         self.data["jobs"] = jobs
         return jobs if value is None else None
 
-    def _field(
-        self,
-        key: str,
-        entry: dict[str, Any],
-        line: str,
-        listing: list[Any] | None,
-        earlier: dict[str, Any] | None,
-    ) -> tuple[list[Any] | None, dict[str, Any] | None]:
-        if line.startswith("        "):  # a history item's next field
-            match = _ITEM_FIELD.fullmatch(line)
-            if match is None or earlier is None:
-                raise _NotWritten
-            self._put(key, earlier, match.group(1), _value(match.group(2)))
-            return listing, earlier
-        if line.startswith("      "):
-            match = _ITEM.fullmatch(line)
-            if match is None or listing is None:
-                raise _NotWritten
-            if match.group(1) is not None:
-                listing.append(_value(match.group(1)))
-                return listing, None
-            item = {match.group(2): _value(match.group(3))}
-            listing.append(item)
-            return listing, item
-        match = _FIELD.fullmatch(line)
-        if match is None:
-            raise _NotWritten
-        name, value = match.group(1), match.group(2)
-        if value is not None:
-            self._put(key, entry, name, _value(value))
-            return None, None
-        items: list[Any] = []
-        self._put(key, entry, name, items)
-        return items, None
-
-    def _put(self, key: str, mapping: dict[str, Any], name: str, value: Any) -> None:
-        if name in mapping:
-            self.written.repeated.add(key)  # the YAML loader says which, where
-            return
-        mapping[name] = value
-
     def _close(self, key: str | None, start: int, end: int) -> None:
         if key is None:
             return
@@ -195,6 +195,29 @@ class _Reader:
         if entry and [] in entry.values():
             raise _NotWritten  # `sha256:` with no items: YAML reads null, not a list
         self.written.entries.setdefault(key, []).append((start, end))
+
+
+def _parse(line: str) -> tuple[int, str, Any]:
+    """A line below a job key (it starts with three spaces): what it is, its field's name and
+    value (a scalar: the same for every line of this text)."""
+    if line.startswith("        "):  # a history item's next field
+        match = _ITEM_FIELD.fullmatch(line)
+        if match is None:
+            raise _NotWritten
+        return _ITEM_NEXT, match.group(1), _value(match.group(2))
+    if line.startswith("      "):
+        match = _ITEM.fullmatch(line)
+        if match is None:
+            raise _NotWritten
+        if match.group(1) is not None:
+            return _ITEM_VALUE, "", _value(match.group(1))
+        return _ITEM_MAPPING, match.group(2), _value(match.group(3))
+    match = _FIELD.fullmatch(line)
+    if match is None:
+        raise _NotWritten
+    if match.group(2) is None:
+        return _FIELD_LIST, match.group(1), None
+    return _FIELD_VALUE, match.group(1), _value(match.group(2))
 
 
 def _value(text: str) -> Any:
