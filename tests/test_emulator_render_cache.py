@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from runner.emulator import compositor
 from runner.emulator.config import EmulatorConfig
@@ -166,3 +167,40 @@ def test_the_key_changes_with_the_compositor_and_the_png_chunks_it_writes(tmp_pa
             patch.setattr(module, "__file__", str(changed))
             assert digest() != before, module.__name__
     assert digest() == before
+
+
+def test_a_photo_is_scaled_once_per_canvas_size_and_renders_the_same_bytes(monkeypatch):
+    """The store keeps a photo's subject scaled to its place: the pictures of one photo at one
+    canvas size (every variant 0) scale it once, and each image is the one composed alone."""
+    fits: list[tuple[int, int]] = []
+    fit = compositor.fit_subject
+
+    def counted(subject: Image.Image, size: tuple[int, int]) -> compositor.Fitted:
+        fits.append(size)
+        return fit(subject, size)
+
+    monkeypatch.setattr(compositor, "fit_subject", counted)
+    green, blue = studio_photo(), studio_photo(subject=(30, 60, 220))
+    store, first = store_with_upload(None, green)
+    second = store.add_upload("cap.png", blue, "image/png", "png")
+    asked = [
+        (first, "on a beach", "640x400", 0),
+        (first, "in the snow", "640x400", 0),  # the same photo and canvas: scaled already
+        (first, "in the snow", "400x640", 0),  # another canvas: another scale
+        (first, "in the snow", "640x400", 1),  # a later variant is placed smaller
+        (second, "on a beach", "640x400", 0),  # another photo at the same canvas size
+    ]
+    for source, prompt, size, variant in asked:
+        photo = green if source == first else blue
+        alone = compositor.replace_background(
+            compositor.load_subject(photo),
+            prompt=prompt,
+            size=size,
+            output_format="png",
+            compression=85,
+            variant=variant,
+            fit=fit,
+        )
+        wanted = ResultSpec(source, prompt, size, "png", 85, variant, cached=False)
+        assert store.render(wanted) == alone, (source, prompt, size, variant)
+    assert len(fits) == 4 and len(set(fits)) == 3, fits  # two photos share a size, not a fit
