@@ -204,3 +204,36 @@ def test_a_photo_is_scaled_once_per_canvas_size_and_renders_the_same_bytes(monke
         wanted = ResultSpec(source, prompt, size, "png", 85, variant, cached=False)
         assert store.render(wanted) == alone, (source, prompt, size, variant)
     assert len(fits) == 4 and len(set(fits)) == 3, fits  # two photos share a size, not a fit
+
+
+def test_renders_of_one_photo_arriving_together_scale_it_once(monkeypatch):
+    # A run's first downloads are other pictures of the same photo, at once: one scales it,
+    # the others wait for that and use it.
+    import threading
+
+    fit = compositor.fit_subject
+    fits: list[tuple[int, int]] = []
+
+    def slow_fit(subject: Image.Image, size: tuple[int, int]) -> compositor.Fitted:
+        fits.append(size)
+        threading.Event().wait(0.2)  # long enough for every render to ask meanwhile
+        return fit(subject, size)
+
+    monkeypatch.setattr(compositor, "fit_subject", slow_fit)
+    store, key = store_with_upload(None, studio_photo())
+    start = threading.Barrier(4)
+    got: list[bytes] = []
+
+    def download(prompt: str) -> None:
+        start.wait()
+        got.append(store.render(ResultSpec(key, prompt, "320x320", "jpeg", 80, 0, cached=False)))
+
+    prompts = ("on a beach", "in the snow", "on a red table", "in a loft")
+    threads = [threading.Thread(target=download, args=(prompt,)) for prompt in prompts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(fits) == 1, fits
+    assert len(got) == 4 and len(set(got)) == 4
+    assert not store._rendering

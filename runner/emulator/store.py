@@ -232,11 +232,16 @@ class AssetStore:
             if fitted is not None:
                 self._fits.move_to_end(key)
                 return fitted
-        fitted = compositor.fit_subject(subject, size)
-        with self._lock:
-            self._fits[key] = fitted
-            while len(self._fits) > _FIT_CACHE_SIZE:
-                self._fits.popitem(last=False)
+        with self._one_render(("fit", *key)):  # a run's first downloads all want the same one
+            with self._lock:
+                fitted = self._fits.get(key)  # made by the thread this one waited for
+            if fitted is None:
+                fitted = compositor.fit_subject(subject, size)
+            with self._lock:
+                self._fits[key] = fitted
+                self._fits.move_to_end(key)
+                while len(self._fits) > _FIT_CACHE_SIZE:
+                    self._fits.popitem(last=False)
         return fitted
 
     def _shared_key(self, spec: ResultSpec) -> str | None:
