@@ -74,13 +74,23 @@ async def in_process(
 VISIBLY_DIFFERENT = 12.0
 
 
-def mean_difference(first: bytes, second: bytes) -> float:
-    """The mean absolute difference of two same-sized images, over every pixel and channel."""
+def mean_difference(first: bytes | Image.Image, second: bytes | Image.Image) -> float:
+    """The mean absolute difference of two same-sized images (encoded, or decoded by
+    `decode_rgb` when each is compared with several), over every pixel and channel."""
     from PIL import ImageChops, ImageStat
 
-    with Image.open(io.BytesIO(first)) as a, Image.open(io.BytesIO(second)) as b:
-        diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
+    diff = ImageChops.difference(decode_rgb(first), decode_rgb(second))
     return sum(ImageStat.Stat(diff).mean) / 3
+
+
+def decode_rgb(image: bytes | Image.Image) -> Image.Image:
+    """An encoded image decoded as RGB (a decoded RGB image as it is)."""
+    if isinstance(image, Image.Image) and image.mode == "RGB":
+        return image
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    with Image.open(io.BytesIO(image)) as opened:
+        return opened.convert("RGB")
 
 
 async def upload(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from runner.emulator import compositor
 from runner.emulator.config import EmulatorConfig
@@ -166,3 +167,73 @@ def test_the_key_changes_with_the_compositor_and_the_png_chunks_it_writes(tmp_pa
             patch.setattr(module, "__file__", str(changed))
             assert digest() != before, module.__name__
     assert digest() == before
+
+
+def test_a_photo_is_scaled_once_per_canvas_size_and_renders_the_same_bytes(monkeypatch):
+    """The store keeps a photo's subject scaled to its place: the pictures of one photo at one
+    canvas size (every variant 0) scale it once, and each image is the one composed alone."""
+    fits: list[tuple[int, int]] = []
+    fit = compositor.fit_subject
+
+    def counted(subject: Image.Image, size: tuple[int, int]) -> compositor.Fitted:
+        fits.append(size)
+        return fit(subject, size)
+
+    monkeypatch.setattr(compositor, "fit_subject", counted)
+    green, blue = studio_photo(), studio_photo(subject=(30, 60, 220))
+    store, first = store_with_upload(None, green)
+    second = store.add_upload("cap.png", blue, "image/png", "png")
+    asked = [
+        (first, "on a beach", "640x400", 0),
+        (first, "in the snow", "640x400", 0),  # the same photo and canvas: scaled already
+        (first, "in the snow", "400x640", 0),  # another canvas: another scale
+        (first, "in the snow", "640x400", 1),  # a later variant is placed smaller
+        (second, "on a beach", "640x400", 0),  # another photo at the same canvas size
+    ]
+    for source, prompt, size, variant in asked:
+        photo = green if source == first else blue
+        alone = compositor.replace_background(
+            compositor.load_subject(photo),
+            prompt=prompt,
+            size=size,
+            output_format="png",
+            compression=85,
+            variant=variant,
+            fit=fit,
+        )
+        wanted = ResultSpec(source, prompt, size, "png", 85, variant, cached=False)
+        assert store.render(wanted) == alone, (source, prompt, size, variant)
+    assert len(fits) == 4 and len(set(fits)) == 3, fits  # two photos share a size, not a fit
+
+
+def test_renders_of_one_photo_arriving_together_scale_it_once(monkeypatch):
+    # A run's first downloads are other pictures of the same photo, at once: one scales it,
+    # the others wait for that and use it.
+    import threading
+
+    fit = compositor.fit_subject
+    fits: list[tuple[int, int]] = []
+
+    def slow_fit(subject: Image.Image, size: tuple[int, int]) -> compositor.Fitted:
+        fits.append(size)
+        threading.Event().wait(0.2)  # long enough for every render to ask meanwhile
+        return fit(subject, size)
+
+    monkeypatch.setattr(compositor, "fit_subject", slow_fit)
+    store, key = store_with_upload(None, studio_photo())
+    start = threading.Barrier(4)
+    got: list[bytes] = []
+
+    def download(prompt: str) -> None:
+        start.wait()
+        got.append(store.render(ResultSpec(key, prompt, "320x320", "jpeg", 80, 0, cached=False)))
+
+    prompts = ("on a beach", "in the snow", "on a red table", "in a loft")
+    threads = [threading.Thread(target=download, args=(prompt,)) for prompt in prompts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(fits) == 1, fits
+    assert len(got) == 4 and len(set(got)) == 4
+    assert not store._rendering

@@ -21,6 +21,7 @@ import random
 import re
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
@@ -258,8 +259,32 @@ def _paint_small(prompt: str, width: int, height: int, variant: int) -> Image.Im
     return Image.composite(Image.new("RGB", small, (0, 0, 0)), canvas, vignette)
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """The subject scaled to its place on the canvas: its colours, and its cut-out mask."""
+
+    colour: Image.Image  # RGB
+    mask: Image.Image  # L
+
+
+def fit_subject(subject: Image.Image, size: tuple[int, int]) -> Fitted:
+    """The subject (RGBA) scaled to `size`: a fifth of a render's CPU, and the same for every
+    variant-0 picture of one photo at one canvas size, so a caller may keep it (see Fitter)."""
+    fitted = subject.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+    return Fitted(fitted.convert("RGB"), fitted.getchannel("A"))
+
+
+# Gives fit_subject(subject, size), or the same thing kept from an earlier render.
+Fitter = Callable[[Image.Image, tuple[int, int]], Fitted]
+
+
 def compose(
-    subject: Image.Image, prompt: str, width: int, height: int, variant: int = 0
+    subject: Image.Image,
+    prompt: str,
+    width: int,
+    height: int,
+    variant: int = 0,
+    fit: Fitter = fit_subject,
 ) -> Image.Image:
     """The subject at ~70% of the canvas (centred in variant 0) over a soft shadow and the
     painted background."""
@@ -267,7 +292,7 @@ def compose(
     layout = layout_for(prompt, variant)
     scale = min(width * layout.share / subject.width, height * layout.share / subject.height)
     size = (max(1, round(subject.width * scale)), max(1, round(subject.height * scale)))
-    fitted = subject.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+    fitted = fit(subject, size)
     left = round((width - size[0]) / 2 * (1 + layout.shift[0]))
     top = round((height - size[1]) / 2 * (1 + layout.shift[1]))
     # The shadow is soft too: drawn on the small background, before it is scaled up.
@@ -281,7 +306,7 @@ def compose(
     shadow = shadow.filter(ImageFilter.GaussianBlur(16 / _PAINT_SCALE))
     small = Image.composite(Image.new("RGB", small.size, (0, 0, 0)), small, shadow)
     canvas = small.resize((width, height), Image.Resampling.BILINEAR)
-    canvas.paste(fitted.convert("RGB"), (left, top), fitted.getchannel("A"))
+    canvas.paste(fitted.colour, (left, top), fitted.mask)
     return canvas
 
 
@@ -315,8 +340,9 @@ def _png_filtered_up(image: Image.Image) -> bytes:
     """
     width, height = image.size
     stride = width * len(image.mode)
-    above = Image.new(image.mode, image.size)  # each row's row above (zeros above the first)
-    above.paste(image.crop((0, 0, width, height - 1)), (0, 1))
+    # Each row's row above, zeros above the first: a crop reaching one row above the image
+    # fills it with zeros (one copy, not a blank image and a paste: 0.5 against 4 ms).
+    above = image.crop((0, -1, width, height - 1))
     # "Up": each byte minus the byte above it, modulo 256 (ImageChops does the sums in C).
     raw = ImageChops.subtract_modulo(image, above).tobytes()
     rows = b"".join(b"\x02" + raw[at : at + stride] for at in range(0, len(raw), stride))
@@ -341,10 +367,12 @@ def replace_background(
     output_format: str,
     compression: int,
     variant: int = 0,
+    fit: Fitter = fit_subject,
 ) -> bytes:
     """One result image, encoded: the whole local 'background replacement'."""
     width, height = parse_size(size)
-    return encode(compose(subject, prompt, width, height, variant), output_format, compression)
+    canvas = compose(subject, prompt, width, height, variant, fit)
+    return encode(canvas, output_format, compression)
 
 
 def load_subject(data: bytes) -> Image.Image:

@@ -8,6 +8,7 @@ other bytes, as from the real API.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import threading
@@ -29,6 +30,7 @@ PRESIGN_EXPIRES = 604800  # seven days, as the real temporaryUrl
 MIMETYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 _RENDER_CACHE_SIZE = 24
 _SUBJECT_CACHE_SIZE = 16
+_FIT_CACHE_SIZE = 8  # ~2 MB each at 1024 px
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class AssetStore:
         self.forgotten: set[str] = set()
         self._rendered: OrderedDict[ResultSpec, bytes] = OrderedDict()
         self._subjects: OrderedDict[str, Image.Image] = OrderedDict()
+        self._fits: OrderedDict[tuple[str, tuple[int, int]], compositor.Fitted] = OrderedDict()
         self._placeholders: dict[tuple[str, str, int], bytes] = {}
         self._lock = threading.Lock()  # renders run in worker threads
         # One lock per image being rendered, with the number of threads that want it.
@@ -215,7 +218,31 @@ class AssetStore:
             output_format=spec.output_format,
             compression=spec.compression,
             variant=spec.variant,
+            fit=functools.partial(self._fitted, spec.source),
         )
+
+    def _fitted(
+        self, source: str, subject: Image.Image, size: tuple[int, int]
+    ) -> compositor.Fitted:
+        """The subject of `source` scaled to `size`, kept for the next render that asks: every
+        first image of a photo's pictures at one canvas size places it the same way."""
+        key = (source, size)
+        with self._lock:
+            fitted = self._fits.get(key)
+            if fitted is not None:
+                self._fits.move_to_end(key)
+                return fitted
+        with self._one_render(("fit", *key)):  # a run's first downloads all want the same one
+            with self._lock:
+                fitted = self._fits.get(key)  # made by the thread this one waited for
+            if fitted is None:
+                fitted = compositor.fit_subject(subject, size)
+            with self._lock:
+                self._fits[key] = fitted
+                self._fits.move_to_end(key)
+                while len(self._fits) > _FIT_CACHE_SIZE:
+                    self._fits.popitem(last=False)
+        return fitted
 
     def _shared_key(self, spec: ResultSpec) -> str | None:
         """The render cache's name for this result (None without a cache, or a source)."""
