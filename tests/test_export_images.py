@@ -203,6 +203,22 @@ def test_a_transparent_source_keeps_its_alpha_in_png_and_is_flattened_for_jpeg()
     assert decoded(jpeg.getvalue()).mode == "RGB"
 
 
+def test_a_crop_below_the_first_bands_of_a_tall_png_skips_them(monkeypatch):
+    """A tall PNG made into a wide channel: the rows the crop shows start bands below the first
+    (a 1024x3072 source for a 1920x1080 channel, at BAND_PIXELS; here at a smaller band)."""
+    monkeypatch.setattr(resize, "BAND_PIXELS", 64 * 32)  # bands of 32 rows of the source
+    data = encoded(photo((64, 400)), "PNG")
+    source = resize.inspect_source(opener(data))
+    assert source.streamable
+    channel = Channel("banner", 100, 20)  # rows 193.6 to 206.4 of the source: the 7th band
+    sink = io.BytesIO()
+    resize.render_channel(opener(data), source, channel, "png", 90, sink)
+    expected = ImageOps.fit(decoded(data), (100, 20), Image.Resampling.LANCZOS)
+    made = decoded(sink.getvalue())
+    assert made.size == (100, 20)
+    assert max(ImageStat.Stat(ImageChops.difference(made, expected)).mean) < 0.25
+
+
 def test_a_large_jpeg_is_decoded_reduced_and_still_matches():
     data = encoded(photo((4000, 3000)), "JPEG", quality=92)
     source = resize.inspect_source(opener(data))
