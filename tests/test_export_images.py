@@ -7,6 +7,7 @@ import functools
 import io
 import random
 import struct
+import tracemalloc
 import zlib
 
 import pytest
@@ -100,14 +101,42 @@ def test_a_png_whose_data_does_not_inflate_is_damaged_though_its_checksums_hold(
 def test_a_png_whose_data_inflates_beyond_its_rows_yields_only_its_rows():
     """A few kilobytes that inflate to 100 MB: inflated a band at a time, the rest skipped."""
     width, height = 16, 4
-    rows = b"".join(b"\0" + bytes(range(48)) for _ in range(height)) + b"\0" * 100_000_000
+    rows = b"".join(b"\0" + bytes(range(48)) for _ in range(height))
     chunk = _png_chunk
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-    data += chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+    data += chunk(b"IDAT", zeros_after(rows, 100)) + chunk(b"IEND", b"")
     assert len(data) < 200_000
-    bands = list(png_bands(io.BytesIO(data), 2))
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        bands = list(png_bands(io.BytesIO(data), 2))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        if not tracing:
+            tracemalloc.stop()
     assert [band.size for band in bands] == [(16, 2), (16, 2)]
+    assert peak < 10 << 20  # not the 100 MB: a band's worth inflated at a time
+
+
+def zeros_after(data: bytes, mib: int) -> bytes:
+    """A zlib stream of `data` and `mib` MiB of zeros, made without deflating them all: one
+    MiB of zeros is deflated once and its stream repeated (each copy ends in a full flush, so
+    it refers to nothing before it), the checksum taken over every byte."""
+    zeros = bytes(1 << 20)
+    deflater = zlib.compressobj(9)
+    first = deflater.compress(data) + deflater.flush(zlib.Z_FULL_FLUSH)  # with zlib's header
+    again = deflater.compress(zeros) + deflater.flush(zlib.Z_FULL_FLUSH)
+    assert deflater.compress(zeros) + deflater.flush(zlib.Z_FULL_FLUSH) == again
+    checksum = zlib.adler32(data)
+    for _ in range(mib):
+        checksum = zlib.adler32(zeros, checksum)
+    end = deflater.flush()[:-4] + checksum.to_bytes(4, "big")  # the last block, our checksum
+    stream = first + again * mib + end
+    assert len(zlib.decompressobj().decompress(stream, 1 << 20)) == 1 << 20  # it inflates
+    return stream
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -201,6 +230,22 @@ def test_a_transparent_source_keeps_its_alpha_in_png_and_is_flattened_for_jpeg()
     jpeg = io.BytesIO()
     resize.render_channel(opener(data), source, channel, "jpeg", 90, jpeg)
     assert decoded(jpeg.getvalue()).mode == "RGB"
+
+
+def test_a_crop_below_the_first_bands_of_a_tall_png_skips_them(monkeypatch):
+    """A tall PNG made into a wide channel: the rows the crop shows start bands below the first
+    (a 1024x3072 source for a 1920x1080 channel, at BAND_PIXELS; here at a smaller band)."""
+    monkeypatch.setattr(resize, "BAND_PIXELS", 64 * 32)  # bands of 32 rows of the source
+    data = encoded(photo((64, 400)), "PNG")
+    source = resize.inspect_source(opener(data))
+    assert source.streamable
+    channel = Channel("banner", 100, 20)  # rows 193.6 to 206.4 of the source: the 7th band
+    sink = io.BytesIO()
+    resize.render_channel(opener(data), source, channel, "png", 90, sink)
+    expected = ImageOps.fit(decoded(data), (100, 20), Image.Resampling.LANCZOS)
+    made = decoded(sink.getvalue())
+    assert made.size == (100, 20)
+    assert max(ImageStat.Stat(ImageChops.difference(made, expected)).mean) < 0.25
 
 
 def test_a_large_jpeg_is_decoded_reduced_and_still_matches():

@@ -429,6 +429,12 @@ class _StreamedRows:
 
         if not self.streaming:
             return self.image, 0
+        while first >= self.top + self.image.height:  # a whole band above the rows asked
+            band = next(self.bands, None)
+            if band is None:
+                raise SourceDamaged("its image data ends early")
+            self.top += self.image.height
+            self.image = band
         if first > self.top:  # rows above are never needed again
             self.image = self.image.crop((0, first - self.top, self.width, self.image.height))
             self.top = first
