@@ -315,6 +315,20 @@ def test_the_quick_check_never_passes_what_the_schema_refuses(document: dict[str
         assert decisions._validator().is_valid(document), document
 
 
+@pytest.mark.parametrize(
+    "item",
+    ["a" * 63, "a" * 65, "a" * 64 + "\n", "g" + "a" * 63, "\u0661" * 64, " " + "a" * 63, ""],
+    ids=["63 digits", "65 digits", "newline after", "not hex", "other digits", "space", "empty"],
+)
+def test_the_quick_check_refuses_every_near_miss_of_a_sha256(item: str) -> None:
+    # Hypothesis meets these only for some seeds: each one, every run.
+    document = {"version": 1, "jobs": {"fr/MUG": {"status": "approved", "sha256": [item]}}}
+    assert not decisions._validator().is_valid(document)
+    assert not decisions.plainly_valid(document)
+    document["jobs"]["fr/MUG"]["sha256"] = ["aB" * 32]  # type: ignore[index]
+    assert decisions.plainly_valid(document)
+
+
 def test_a_written_review_takes_the_quick_path() -> None:
     assert decisions.plainly_valid(yaml.safe_load(SAMPLE_TEXT))
 
