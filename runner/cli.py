@@ -81,8 +81,9 @@ def _without_httpx_command_line() -> None:
     """`import httpx` also imports httpx's own command-line client when its extras are there
     (rich, pygments with its lexers' table: ~55 ms of CPU), and rich is installed for our live
     display. Backdrop never runs that client; a None entry makes that one import fail, which
-    httpx expects (it then defines a stub `httpx.main`). Only the `backdrop` process does this:
-    a program that imports runner as a library keeps httpx whole."""
+    httpx expects (it then defines a stub `httpx.main`). Only a process that calls main() (the
+    `backdrop` command, or a program running it in-process) does this, and only before its
+    first `import httpx`; a program that only imports runner as a library keeps httpx whole."""
     if "httpx" not in sys.modules:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
