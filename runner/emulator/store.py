@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote
 
 from PIL import Image
@@ -25,6 +26,9 @@ from PIL import Image
 from runner.api.limits import FORMAT_EXTENSIONS
 from runner.emulator import compositor
 from runner.emulator.render_cache import RenderCache
+
+_Key = TypeVar("_Key", bound=Hashable)
+_Made = TypeVar("_Made")
 
 PRESIGN_EXPIRES = 604800  # seven days, as the real temporaryUrl
 MIMETYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -167,22 +171,35 @@ class AssetStore:
     def render(self, spec: ResultSpec) -> bytes:
         if spec.cached:
             return self._placeholder(spec.size, spec.output_format, spec.compression)
+        return self._made_once(
+            self._rendered,
+            spec,
+            lambda: self._through_cache(self._shared_key(spec), lambda: self._compose(spec)),
+            _RENDER_CACHE_SIZE,
+        )
+
+    def _made_once(
+        self, kept: OrderedDict[_Key, _Made], key: _Key, make: Callable[[], _Made], limit: int
+    ) -> _Made:
+        """kept[key], made by make() when it is not there: once, however many threads ask for
+        it together (they wait for the first and read what it made); past `limit` entries the
+        least recently used one goes."""
         with self._lock:
-            data = self._rendered.get(spec)
-            if data is not None:
-                self._rendered.move_to_end(spec)
-                return data
-        with self._one_render(spec):
+            made = kept.get(key)
+            if made is not None:
+                kept.move_to_end(key)
+                return made
+        with self._one_render((id(kept), key)):
             with self._lock:
-                data = self._rendered.get(spec)  # rendered by the thread this one waited for
-            if data is None:
-                data = self._through_cache(self._shared_key(spec), lambda: self._compose(spec))
+                made = kept.get(key)  # made by the thread this one waited for
+            if made is None:
+                made = make()
             with self._lock:
-                self._rendered[spec] = data
-                self._rendered.move_to_end(spec)
-                while len(self._rendered) > _RENDER_CACHE_SIZE:
-                    self._rendered.popitem(last=False)
-        return data
+                kept[key] = made
+                kept.move_to_end(key)
+                while len(kept) > limit:
+                    kept.popitem(last=False)
+        return made
 
     @contextmanager
     def _one_render(self, image: Hashable) -> Iterator[None]:
@@ -226,23 +243,9 @@ class AssetStore:
     ) -> compositor.Fitted:
         """The subject of `source` scaled to `size`, kept for the next render that asks: every
         first image of a photo's pictures at one canvas size places it the same way."""
-        key = (source, size)
-        with self._lock:
-            fitted = self._fits.get(key)
-            if fitted is not None:
-                self._fits.move_to_end(key)
-                return fitted
-        with self._one_render(("fit", *key)):  # a run's first downloads all want the same one
-            with self._lock:
-                fitted = self._fits.get(key)  # made by the thread this one waited for
-            if fitted is None:
-                fitted = compositor.fit_subject(subject, size)
-            with self._lock:
-                self._fits[key] = fitted
-                self._fits.move_to_end(key)
-                while len(self._fits) > _FIT_CACHE_SIZE:
-                    self._fits.popitem(last=False)
-        return fitted
+        # A run's first downloads all want the same one: made once.
+        make = functools.partial(compositor.fit_subject, subject, size)
+        return self._made_once(self._fits, (source, size), make, _FIT_CACHE_SIZE)
 
     def _shared_key(self, spec: ResultSpec) -> str | None:
         """The render cache's name for this result (None without a cache, or a source)."""
