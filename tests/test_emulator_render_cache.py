@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -136,18 +138,7 @@ def test_downloads_of_one_image_arriving_together_render_it_once(
     monkeypatch.setattr(compositor, "replace_background", slow_render)
     store, key = store_with_upload(tmp_path / "cache" if shared else None, studio_photo())
     image = ResultSpec(key, "on a beach", "1024x1024", "png", 100, 0, cached=cached)
-    start = threading.Barrier(6)
-    got: list[bytes] = []
-
-    def download() -> None:
-        start.wait()
-        got.append(store.render(image))
-
-    threads = [threading.Thread(target=download) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    got = at_once([lambda: store.render(image)] * 6)
     assert len(renders) == 1, renders
     assert len(got) == 6 and len(set(got)) == 1
     assert not store._rendering  # nothing left behind for images no longer rendered
@@ -221,19 +212,28 @@ def test_renders_of_one_photo_arriving_together_scale_it_once(monkeypatch):
 
     monkeypatch.setattr(compositor, "fit_subject", slow_fit)
     store, key = store_with_upload(None, studio_photo())
-    start = threading.Barrier(4)
+    prompts = ("on a beach", "in the snow", "on a red table", "in a loft")
+    specs = [ResultSpec(key, prompt, "320x320", "jpeg", 80, 0, cached=False) for prompt in prompts]
+    got = at_once([functools.partial(store.render, spec) for spec in specs])
+    assert len(fits) == 1, fits
+    assert len(got) == 4 and len(set(got)) == 4
+    assert not store._rendering
+
+
+def at_once(calls: list[Callable[[], bytes]]) -> list[bytes]:
+    """What each call gives, the calls made from threads that start them together."""
+    import threading
+
+    start = threading.Barrier(len(calls))
     got: list[bytes] = []
 
-    def download(prompt: str) -> None:
+    def call(make: Callable[[], bytes]) -> None:
         start.wait()
-        got.append(store.render(ResultSpec(key, prompt, "320x320", "jpeg", 80, 0, cached=False)))
+        got.append(make())
 
-    prompts = ("on a beach", "in the snow", "on a red table", "in a loft")
-    threads = [threading.Thread(target=download, args=(prompt,)) for prompt in prompts]
+    threads = [threading.Thread(target=call, args=(make,)) for make in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(fits) == 1, fits
-    assert len(got) == 4 and len(set(got)) == 4
-    assert not store._rendering
+    return got
