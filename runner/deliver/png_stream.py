@@ -254,9 +254,7 @@ class PngWriter:
     def _idat(self, data: bytes, *, flush: bool = False) -> None:
         self.buffer += data
         while len(self.buffer) >= _IDAT_SIZE or (flush and self.buffer):
-            piece = bytes(self.buffer[:_IDAT_SIZE])
-            del self.buffer[:_IDAT_SIZE]
-            self.sink.write(chunk(b"IDAT", piece))
+            self.sink.write(chunk(b"IDAT", _take(self.buffer, _IDAT_SIZE)))
 
 
 def _chunk_start(handle: IO[bytes]) -> tuple[bytes, int]:
