@@ -81,7 +81,7 @@ class AssetStore:
         self._rendered: OrderedDict[ResultSpec, bytes] = OrderedDict()
         self._subjects: OrderedDict[str, Image.Image] = OrderedDict()
         self._fits: OrderedDict[tuple[str, tuple[int, int]], compositor.Fitted] = OrderedDict()
-        self._placeholders: dict[tuple[str, str, int], bytes] = {}
+        self._placeholders: OrderedDict[tuple[str, str, int], bytes] = OrderedDict()
         self._lock = threading.Lock()  # renders run in worker threads
         # One lock per image being rendered, with the number of threads that want it.
         self._rendering: dict[Hashable, tuple[threading.Lock, int]] = {}
@@ -179,11 +179,15 @@ class AssetStore:
         )
 
     def _made_once(
-        self, kept: OrderedDict[_Key, _Made], key: _Key, make: Callable[[], _Made], limit: int
+        self,
+        kept: OrderedDict[_Key, _Made],
+        key: _Key,
+        make: Callable[[], _Made],
+        limit: int | None = None,
     ) -> _Made:
         """kept[key], made by make() when it is not there: once, however many threads ask for
-        it together (they wait for the first and read what it made); past `limit` entries the
-        least recently used one goes."""
+        it together (they wait for the first and read what it made); past `limit` entries (if
+        any) the least recently used one goes."""
         with self._lock:
             made = kept.get(key)
             if made is not None:
@@ -197,7 +201,7 @@ class AssetStore:
             with self._lock:
                 kept[key] = made
                 kept.move_to_end(key)
-                while len(kept) > limit:
+                while limit is not None and len(kept) > limit:
                     kept.popitem(last=False)
         return made
 
@@ -299,20 +303,11 @@ class AssetStore:
         return subject
 
     def _placeholder(self, size: str, output_format: str, compression: int) -> bytes:
-        cache_key = (size, output_format, compression)
-        with self._lock:
-            data = self._placeholders.get(cache_key)
-        if data is not None:
-            return data
-        with self._one_render(cache_key):
-            with self._lock:
-                data = self._placeholders.get(cache_key)  # rendered while this one waited
-            if data is not None:
-                return data
+        def render() -> bytes:
             shared = None
             if self.render_cache is not None:
                 shared = self.render_cache.key("cache_results", size, output_format, compression)
-            data = self._through_cache(
+            return self._through_cache(
                 shared,
                 lambda: compositor.replace_background(
                     compositor.placeholder_subject("cached"),
@@ -322,9 +317,9 @@ class AssetStore:
                     compression=compression,
                 ),
             )
-            with self._lock:
-                self._placeholders[cache_key] = data
-        return data
+
+        # All kept: few, and every cache_results answer names one of them.
+        return self._made_once(self._placeholders, (size, output_format, compression), render)
 
     # Presigned links, shaped like S3's (the real temporaryUrl is an S3 presigned URL).
 
