@@ -156,6 +156,41 @@ def test_a_paid_answer_gets_the_reserved_room_when_the_disk_fills(server, tmp_pa
     assert not (plan.output_dir / ".backdrop" / "reserve").exists()  # it was spent on that
 
 
+def test_two_paid_answers_that_find_the_disk_full_at_once_are_both_kept(
+    server, tmp_path, monkeypatch
+):
+    # Two answers' records fail together, before either frees the reserve: the second to fail
+    # must take the room the first one freed, not give up because "there was none left to free"
+    # (seen once in a whole suite: 6 charged, 5 on record).
+    import threading
+
+    from runner.fileio import disk_full
+    from runner.records.state import StateStore
+    from runner.records.state_errors import room_retry
+    from tests.runhelp import fast_options, make_plan
+    from tests.runhelp import run as run_in_process
+
+    record = StateStore.record_generation.__wrapped__  # type: ignore[attr-defined]
+    together = threading.Barrier(2, timeout=10)
+    failures: list[str] = []
+
+    def fills_the_disk_for_two(self: StateStore, key: str, *args: object) -> None:
+        if len(failures) < 2:
+            failures.append(key)
+            together.wait()  # both have found the disk full before either frees the reserve
+            raise disk_full(self.output_dir)
+        record(self, key, *args)
+
+    monkeypatch.setattr(StateStore, "record_generation", room_retry(fills_the_disk_for_two))
+    plan = make_plan(tmp_path, products=("MUG", "CAP"), seasons=tuple("abcdef"))
+    charged_before = len(server.api.ledger.entries)
+    result = run_in_process(plan, server, fast_options(concurrency=4))
+    charged = len(server.api.ledger.entries) - charged_before
+    assert len(failures) == 2
+    assert result.fatal is not None and "is full" in result.fatal
+    assert _recorded(plan.output_dir) == charged  # both answers that hit the full disk kept
+
+
 def test_a_file_record_that_found_the_disk_full_stops_the_downloads(server, tmp_path, monkeypatch):
     from runner.fileio import disk_full
     from runner.records.state import StateStore

@@ -25,6 +25,9 @@ R = TypeVar("R")
 
 @runtime_checkable
 class HasReserve(Protocol):
+    @property
+    def has_reserve(self) -> bool: ...
+
     def release_reserve(self) -> bool: ...
 
 
@@ -104,16 +107,23 @@ def io_error(path: Path, exc: SqliteError) -> StateError:
 
 def room_retry(method: Callable[P, R]) -> Callable[P, R]:
     """A write that found the disk full is tried once more after the reserve is released:
-    the state's last writes (a paid answer, above all) get the room kept for them."""
+    the state's last writes (a paid answer, above all) get the room kept for them.
+
+    Writes come from several threads: two can find the disk full before either frees the
+    reserve. The one that finds it freed already by the other is tried again too: the room
+    was freed after it failed, for it as much as for the first."""
 
     @functools.wraps(method)
     def write(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = args[0]
+        held = isinstance(store, HasReserve) and store.has_reserve  # before this attempt
         try:
             return method(*args, **kwargs)
         except DiskFullError:
-            store = args[0]
-            if not isinstance(store, HasReserve) or not store.release_reserve():
+            if not isinstance(store, HasReserve):
                 raise
+            if not store.release_reserve() and not held:
+                raise  # freed before this attempt began: no room came since
             return method(*args, **kwargs)
 
     return write
